@@ -1,0 +1,132 @@
+//! RFC 5322 §2.2 header framing over raw bytes: where each field starts and ends, its name
+//! and its unfolded value, without copying the message.
+//!
+//! Both CRLF and bare-LF line ends are accepted, since stored mail may use either.
+
+use std::ops::Range;
+
+/// One header field located in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// The field name as written (compare with [`Field::is`]).
+    pub name: &'a [u8],
+    /// The raw value after the colon, folding included, line end excluded.
+    pub raw_value: &'a [u8],
+    /// Byte range of the whole field (name to final line end inclusive) in the message.
+    pub range: Range<usize>,
+}
+
+impl Field<'_> {
+    /// Whether this field is called `name`, ignoring ASCII case.
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// The value unfolded (CR/LF removed, RFC 5322 §2.2.3) and trimmed, lossily decoded
+    /// as UTF-8 (RFC 6532).
+    pub fn value(&self) -> String {
+        let unfolded: Vec<u8> = self
+            .raw_value
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect();
+        String::from_utf8_lossy(unfolded.trim_ascii()).into_owned()
+    }
+}
+
+/// The header section of `message`: its fields in order, and the offset where the body
+/// starts (after the empty line), or the message length when there is no body.
+///
+/// A line that is neither a field nor a continuation (e.g. an mbox `From ` line or junk)
+/// ends the header section, as most readers do.
+pub fn split_header(message: &[u8]) -> (Vec<Field<'_>>, usize) {
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    while pos < message.len() {
+        let line_end = memchr::memchr(b'\n', &message[pos..])
+            .map(|p| pos + p + 1)
+            .unwrap_or(message.len());
+        let line = &message[pos..line_end];
+        let content = line
+            .strip_suffix(b"\n")
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .unwrap_or(line);
+        if content.is_empty() {
+            return (fields, line_end);
+        }
+        let Some(colon) = memchr::memchr(b':', content) else {
+            return (fields, pos);
+        };
+        let name = &content[..colon];
+        let name_ok = !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b));
+        // obs-fields allow WSP before the colon.
+        let name_trimmed = name.trim_ascii_end();
+        if !name_ok && (name_trimmed.is_empty() || !name_trimmed.iter().all(|&b| (33..=126).contains(&b))) {
+            return (fields, pos);
+        }
+        // Extend over continuation lines (starting with SP or HTAB).
+        let mut end = line_end;
+        while end < message.len() && (message[end] == b' ' || message[end] == b'\t') {
+            end = memchr::memchr(b'\n', &message[end..])
+                .map(|p| end + p + 1)
+                .unwrap_or(message.len());
+        }
+        let value_start = pos + colon + 1;
+        let mut value_end = end;
+        if message[..value_end].ends_with(b"\n") {
+            value_end -= 1;
+            if message[..value_end].ends_with(b"\r") {
+                value_end -= 1;
+            }
+        }
+        fields.push(Field {
+            name: name_trimmed,
+            raw_value: &message[value_start..value_end.max(value_start)],
+            range: pos..end,
+        });
+        pos = end;
+    }
+    (fields, message.len())
+}
+
+/// The first field called `name`, unfolded, if present.
+pub fn first_value(message: &[u8], name: &str) -> Option<String> {
+    let (fields, _) = split_header(message);
+    fields.iter().find(|f| f.is(name)).map(Field::value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_fields_and_body() {
+        let m = b"From: a@b\r\nSubject: hello\r\n world\r\nX-Empty:\r\n\r\nbody\r\n";
+        let (f, body) = split_header(m);
+        assert_eq!(f.len(), 3);
+        assert!(f[1].is("subject"));
+        assert_eq!(f[1].value(), "hello world");
+        assert_eq!(f[2].value(), "");
+        assert_eq!(&m[body..], b"body\r\n");
+        assert_eq!(&m[f[0].range.clone()], b"From: a@b\r\n");
+    }
+
+    #[test]
+    fn bare_lf_and_no_body() {
+        let m = b"To: x\n\tcont\nCc: y";
+        let (f, body) = split_header(m);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].value(), "x\tcont");
+        assert_eq!(f[1].value(), "y");
+        assert_eq!(body, m.len());
+    }
+
+    #[test]
+    fn junk_ends_header() {
+        let m = b"Subject: s\r\nnot a header\r\nmore\r\n";
+        let (f, body) = split_header(m);
+        assert_eq!(f.len(), 1);
+        assert_eq!(&m[body..], b"not a header\r\nmore\r\n");
+    }
+}

@@ -1,0 +1,5 @@
+//! The Internet Message Format (RFC 5322): header framing, addresses and dates.
+
+pub mod address;
+pub mod datetime;
+pub mod header;

@@ -1,0 +1,31 @@
+#![forbid(unsafe_code)]
+//! # postrider-core
+//!
+//! The sans-IO core of postrider: every protocol decision of the mail system, as pure
+//! parsers and state machines. Nothing here touches sockets, files, threads, clocks or
+//! randomness; the runtimes (`postrider-std`, `postrider-smol`) do, and pass time in.
+//!
+//! ## Run-loop contract (all protocol machines)
+//! * Inputs are `handle_*` methods: bytes (`handle_input(now, &[u8])`), end of stream
+//!   (`handle_eof`), deadlines (`handle_timeout`). Monotonic time is an argument of
+//!   every input call; wall-clock time arrives inside the answers that need it.
+//! * Outputs are `poll_*` methods, drained after every input or answer in this order:
+//!   `poll_transmit` (bytes to write), `poll_event` (work only the runtime can do, often
+//!   carrying a [`smtp::Token`] to answer), `poll_timeout` (the next deadline).
+//! * While an answer is pending, `wants_input()` is false and pipelined bytes wait,
+//!   unparsed, in the machine's buffer.
+//!
+//! ## Panic policy
+//! No panic is reachable from peer input. Parsers return errors; session machines answer
+//! them with the protocol's error replies and go on, or end with a final `Closed` event.
+//!
+//! ## Modules
+//! * [`smtp`]: SMTP types, parsers, encoders, DATA receiver, server machine.
+//! * [`imf`]: RFC 5322 header framing, addresses, dates.
+//! * [`delivery`]: mbox formatting and the trace fields of local delivery.
+//! * [`submission`]: fix-ups for locally submitted messages (sendmail).
+
+pub mod delivery;
+pub mod imf;
+pub mod smtp;
+pub mod submission;

@@ -1,0 +1,194 @@
+//! What an [`SmtpServer`](super::server::SmtpServer) asks of its runtime, and how the
+//! runtime answers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::types::{ForwardPath, Parameter, Reply, ReversePath};
+use crate::imf::datetime::WallClock;
+
+/// Identifies one pending question; pass it back with the answer.
+#[must_use = "the server waits until the token is answered"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token(pub(crate) u64);
+
+/// The runtime's decision on a HELO/EHLO, MAIL or RCPT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accept with the standard positive reply.
+    Accept,
+    /// Refuse with this reply (4xx or 5xx).
+    Reject(Reply),
+}
+
+/// What the runtime says when the message data is about to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataTicket {
+    /// The queue id the message will have; it appears in Received and in the 250 reply.
+    pub queue_id: String,
+    /// The time of arrival, for the Received field.
+    pub now: WallClock,
+}
+
+/// TLS session facts the runtime reports after a handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsInfo {
+    /// The protocol version, e.g. `TLSv1.3`.
+    pub version: String,
+    /// The cipher suite name.
+    pub cipher: String,
+}
+
+/// The envelope of one complete transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// MAIL FROM.
+    pub from: ReversePath,
+    /// The parameters given with MAIL FROM.
+    pub mail_params: Vec<Parameter>,
+    /// The accepted recipients, duplicates removed, with their RCPT parameters.
+    pub recipients: Vec<(ForwardPath, Vec<Parameter>)>,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client sent QUIT.
+    Quit,
+    /// The client closed the connection.
+    PeerClosed,
+    /// The command or data timeout expired (421 sent).
+    Timeout,
+    /// Too many bad commands (421 sent).
+    TooManyErrors,
+    /// The runtime asked to shut down (421 sent).
+    Shutdown,
+    /// The runtime rejected the connection after the greeting (e.g. a 554 banner).
+    Rejected,
+}
+
+/// Things only the runtime can do, drained with `poll_event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SmtpEvent {
+    /// HELO or EHLO: answer with `respond(token, verdict)`.
+    Helo {
+        /// Answer token.
+        token: Token,
+        /// The name the client gave.
+        name: String,
+        /// true for EHLO.
+        extended: bool,
+    },
+    /// MAIL FROM: answer with `respond(token, verdict)`.
+    MailFrom {
+        /// Answer token.
+        token: Token,
+        /// The sender.
+        from: ReversePath,
+        /// Its parameters (already checked: SIZE within limit, BODY known).
+        params: Vec<Parameter>,
+    },
+    /// RCPT TO: answer with `respond(token, verdict)`. Repeated recipients are answered
+    /// by the machine itself and not reported again.
+    RcptTo {
+        /// Answer token.
+        token: Token,
+        /// The recipient.
+        to: ForwardPath,
+        /// Its parameters.
+        params: Vec<Parameter>,
+    },
+    /// DATA with at least one accepted recipient: open a spool file and answer with
+    /// `data_start(token, Ok(ticket))`, or `Err(reply)` to refuse (e.g. 451).
+    DataStart {
+        /// Answer token.
+        token: Token,
+    },
+    /// Message content, in order: first the Received field this host adds, then the
+    /// unstuffed body with CRLF line ends. Append it to the spool file.
+    BodyChunk(Bytes),
+    /// The data was refused (too large, bare LF/CR, line too long) or the session ended
+    /// inside DATA: discard the spool file. The machine has answered the client.
+    DataAborted,
+    /// The whole message has arrived: make it durable (fsync) and answer with
+    /// `message_queued(token, Ok(()))`, or `Err(reply)` (e.g. 451 4.3.0).
+    MessageComplete {
+        /// Answer token.
+        token: Token,
+        /// Who it is from and to.
+        envelope: Envelope,
+        /// Body size in octets (without the added Received field).
+        size: u64,
+    },
+    /// STARTTLS accepted and the 220 written: flush transmits, run the TLS handshake,
+    /// then call `tls_established` (or end the connection if it fails).
+    StartTls,
+    /// The transaction was reset (RSET, EHLO, or after a message).
+    Reset,
+    /// The session is over: flush transmits, then close the connection.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Limits and names of an SMTP server session; `Default` gives the contract's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SmtpServerConfig {
+    /// This host's name, shown in the banner, EHLO reply and Received.
+    pub hostname: String,
+    /// Largest accepted message in octets, advertised with SIZE (RFC 1870).
+    pub max_message_size: u64,
+    /// Most recipients per transaction (RFC 5321 §4.5.3.1.8 requires at least 100).
+    pub max_recipients: usize,
+    /// Bad commands tolerated before 421 and close.
+    pub max_errors: u32,
+    /// Longest command line including CRLF (RFC 5321 §4.5.3.1.4: 512).
+    pub max_command_line: usize,
+    /// Longest text line in DATA including CRLF (RFC 5321 §4.5.3.1.6: 1000).
+    pub max_text_line: usize,
+    /// Idle time allowed while waiting for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    pub command_timeout: Duration,
+    /// Idle time allowed inside DATA (RFC 5321 §4.5.3.2.5: 3 minutes between blocks).
+    pub data_timeout: Duration,
+    /// Whether STARTTLS may be offered (a certificate is available and TLS is not active).
+    pub starttls: bool,
+    /// Whether the session started in TLS (implicit TLS, RFC 8314).
+    pub implicit_tls: bool,
+    /// Whether MAIL requires a successful AUTH first (submission, RFC 6409). Until SASL
+    /// lands, such a listener refuses MAIL with 530 5.7.0.
+    pub require_auth: bool,
+}
+
+impl Default for SmtpServerConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            max_message_size: 10 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            max_command_line: 512,
+            max_text_line: 1000,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(180),
+            starttls: false,
+            implicit_tls: false,
+            require_auth: false,
+        }
+    }
+}
+
+/// Who is on the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+}
+

@@ -1,0 +1,16 @@
+//! SMTP (RFC 5321) for both sides: value types, parsers, encoders, the DATA receiver and
+//! the server state machine.
+
+pub mod data;
+pub mod encode;
+pub mod event;
+pub mod parse;
+pub mod server;
+pub mod types;
+
+pub use event::{
+    CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo, Token,
+    Verdict,
+};
+pub use server::SmtpServer;
+pub use types::{Command, EnhancedCode, ForwardPath, Mailbox, Parameter, Reply, ReversePath};

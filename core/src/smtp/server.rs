@@ -1,0 +1,643 @@
+//! The SMTP server state machine (RFC 5321 §3, §4) in the handle_*/poll_* shape.
+//!
+//! # Run loop
+//! 1. Create with [`SmtpServer::new`]; it queues the 220 greeting.
+//! 2. Whenever bytes arrive and [`SmtpServer::wants_input`] is true, call
+//!    [`SmtpServer::handle_input`]; at end of stream [`SmtpServer::handle_eof`]; when the
+//!    deadline from [`SmtpServer::poll_timeout`] passes, [`SmtpServer::handle_timeout`].
+//! 3. After every input or answer drain, in this order: [`SmtpServer::poll_transmit`]
+//!    (write the bytes), [`SmtpServer::poll_event`] (act, then answer tokens with
+//!    [`SmtpServer::respond`], [`SmtpServer::data_start`], [`SmtpServer::message_queued`]),
+//!    [`SmtpServer::poll_timeout`].
+//! 4. After [`SmtpEvent::StartTls`], flush, handshake, and call
+//!    [`SmtpServer::tls_established`]. After [`SmtpEvent::Closed`], flush and close.
+//!
+//! While a question is pending, pipelined input waits unparsed in the buffer.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::data::{DataError, DataReceiver};
+use super::encode::encode_reply;
+use super::event::{
+    CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo, Token,
+    Verdict,
+};
+use super::parse::{command, CommandError};
+use super::types::{Command, EnhancedCode, ForwardPath, Parameter, Reply, ReversePath};
+use crate::delivery::trace::{received, Protocol, ReceivedInfo};
+
+/// A question the runtime has not answered yet.
+#[derive(Debug)]
+enum Pending {
+    Helo { name: String, extended: bool },
+    Mail { from: ReversePath, params: Vec<Parameter> },
+    Rcpt { to: ForwardPath, params: Vec<Parameter> },
+    DataStart,
+    Queued,
+    StartTls,
+}
+
+/// The transaction in progress (between MAIL and the end of DATA).
+#[derive(Debug)]
+struct Transaction {
+    from: ReversePath,
+    mail_params: Vec<Parameter>,
+    recipients: Vec<(ForwardPath, Vec<Parameter>)>,
+    queue_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Command,
+    Data,
+    Closed,
+}
+
+/// One SMTP server session. See the module docs for the run loop.
+#[derive(Debug)]
+pub struct SmtpServer {
+    config: SmtpServerConfig,
+    peer: PeerInfo,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    events: VecDeque<SmtpEvent>,
+    phase: Phase,
+    helo: Option<(String, bool)>,
+    tls: Option<TlsInfo>,
+    tx: Option<Transaction>,
+    pending: Option<(u64, Pending)>,
+    next_token: u64,
+    errors: u32,
+    now: Instant,
+    deadline: Instant,
+    swallowing_line: bool,
+    data: Option<DataReceiver>,
+}
+
+const fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
+    EnhancedCode::new(class, subject, detail)
+}
+
+impl SmtpServer {
+    /// Starts a session and queues the 220 greeting.
+    pub fn new(config: SmtpServerConfig, peer: PeerInfo, now: Instant) -> Self {
+        let deadline = now + config.command_timeout;
+        let mut s = Self {
+            config,
+            peer,
+            input: Vec::new(),
+            output: Vec::new(),
+            events: VecDeque::new(),
+            phase: Phase::Command,
+            helo: None,
+            tls: None,
+            tx: None,
+            pending: None,
+            next_token: 1,
+            errors: 0,
+            now,
+            deadline,
+            swallowing_line: false,
+            data: None,
+        };
+        let greeting = format!("{} ESMTP postrider", s.config.hostname);
+        s.reply(&Reply::plain(220, greeting));
+        s
+    }
+
+    /// The peer this session talks to.
+    pub fn peer(&self) -> PeerInfo {
+        self.peer
+    }
+
+    /// Whether the runtime should read and pass more input now. False while a question is
+    /// pending and after the session closed.
+    pub fn wants_input(&self) -> bool {
+        self.phase != Phase::Closed && self.pending.is_none()
+    }
+
+    /// Whether the session is over (after [`SmtpEvent::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Feeds bytes received from the client.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.now = now;
+        self.touch();
+        self.input.extend_from_slice(bytes);
+        self.process();
+    }
+
+    /// The client closed its side of the connection.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        if self.phase == Phase::Data {
+            self.events.push_back(SmtpEvent::DataAborted);
+        }
+        self.close(CloseReason::PeerClosed);
+    }
+
+    /// Call when the deadline from [`SmtpServer::poll_timeout`] has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.phase == Phase::Closed || self.pending.is_some() || now < self.deadline {
+            return;
+        }
+        if self.phase == Phase::Data {
+            self.events.push_back(SmtpEvent::DataAborted);
+        }
+        self.reply(&Reply::new(421, code(4, 4, 2), format!("{} Error: timeout exceeded", self.config.hostname)));
+        self.close(CloseReason::Timeout);
+    }
+
+    /// Ends the session from the server side (shutdown): 421 then [`SmtpEvent::Closed`].
+    pub fn shutdown(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.phase == Phase::Data {
+            self.events.push_back(SmtpEvent::DataAborted);
+        }
+        self.reply(&Reply::new(421, code(4, 3, 2), format!("{} Service shutting down", self.config.hostname)));
+        self.close(CloseReason::Shutdown);
+    }
+
+    /// Bytes to write to the client, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.output.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.output))
+        }
+    }
+
+    /// The next thing the runtime must do, if any.
+    pub fn poll_event(&mut self) -> Option<SmtpEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`SmtpServer::handle_timeout`] should be called, if at all.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Closed || self.pending.is_some() {
+            None
+        } else {
+            Some(self.deadline)
+        }
+    }
+
+    /// Answers a [`SmtpEvent::Helo`], [`SmtpEvent::MailFrom`] or [`SmtpEvent::RcptTo`].
+    /// A token that is not the pending one is ignored.
+    pub fn respond(&mut self, token: Token, verdict: Verdict) {
+        let Some(pending) = self.take_pending(token) else {
+            return;
+        };
+        match (pending, verdict) {
+            (_, Verdict::Reject(reply)) => self.reply(&reply),
+            (Pending::Helo { name, extended }, Verdict::Accept) => self.accept_helo(name, extended),
+            (Pending::Mail { from, params }, Verdict::Accept) => {
+                self.tx = Some(Transaction {
+                    from,
+                    mail_params: params,
+                    recipients: Vec::new(),
+                    queue_id: None,
+                });
+                self.reply(&Reply::new(250, code(2, 1, 0), "Ok"));
+            }
+            (Pending::Rcpt { to, params }, Verdict::Accept) => {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.recipients.push((to, params));
+                }
+                self.reply(&Reply::new(250, code(2, 1, 5), "Ok"));
+            }
+            (other, Verdict::Accept) => {
+                // A verdict for a question that takes another kind of answer: put it back.
+                self.pending = Some((token.0, other));
+                return;
+            }
+        }
+        self.process();
+    }
+
+    /// Answers [`SmtpEvent::DataStart`]: `Ok` sends 354 and starts the data phase.
+    pub fn data_start(&mut self, token: Token, result: Result<DataTicket, Reply>) {
+        let Some(pending) = self.take_pending(token) else {
+            return;
+        };
+        if !matches!(pending, Pending::DataStart) {
+            self.pending = Some((token.0, pending));
+            return;
+        }
+        match result {
+            Err(reply) => self.reply(&reply),
+            Ok(ticket) => {
+                self.reply(&Reply::plain(354, "End data with <CR><LF>.<CR><LF>"));
+                let header = self.received_field(&ticket);
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.queue_id = Some(ticket.queue_id);
+                }
+                self.events.push_back(SmtpEvent::BodyChunk(Bytes::from(header.into_bytes())));
+                self.data = Some(DataReceiver::new(self.config.max_message_size, self.config.max_text_line));
+                self.phase = Phase::Data;
+                self.deadline = self.now + self.config.data_timeout;
+            }
+        }
+        self.process();
+    }
+
+    /// Answers [`SmtpEvent::MessageComplete`]: `Ok` once the message is durable (250 with
+    /// the queue id), `Err(reply)` otherwise.
+    pub fn message_queued(&mut self, token: Token, result: Result<(), Reply>) {
+        let Some(pending) = self.take_pending(token) else {
+            return;
+        };
+        if !matches!(pending, Pending::Queued) {
+            self.pending = Some((token.0, pending));
+            return;
+        }
+        let tx = self.tx.take();
+        match result {
+            Ok(()) => {
+                let id = tx.and_then(|t| t.queue_id).unwrap_or_default();
+                self.reply(&Reply::new(250, code(2, 0, 0), format!("Ok: queued as {id}")));
+            }
+            Err(reply) => self.reply(&reply),
+        }
+        self.events.push_back(SmtpEvent::Reset);
+        self.process();
+    }
+
+    /// Reports a finished TLS handshake after [`SmtpEvent::StartTls`]; the session restarts
+    /// from the beginning, as RFC 3207 §4.2 requires.
+    pub fn tls_established(&mut self, info: TlsInfo) {
+        if let Some((_, Pending::StartTls)) = self.pending {
+            self.pending = None;
+        }
+        self.tls = Some(info);
+        self.helo = None;
+        self.tx = None;
+        self.input.clear();
+        self.touch();
+    }
+
+    /// The TLS session facts, once TLS is active.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    fn take_pending(&mut self, token: Token) -> Option<Pending> {
+        match self.pending.take() {
+            Some((t, p)) if t == token.0 => Some(p),
+            other => {
+                self.pending = other;
+                None
+            }
+        }
+    }
+
+    fn ask(&mut self, pending: Pending) -> Token {
+        let t = self.next_token;
+        self.next_token += 1;
+        self.pending = Some((t, pending));
+        Token(t)
+    }
+
+    fn touch(&mut self) {
+        let timeout = if self.phase == Phase::Data {
+            self.config.data_timeout
+        } else {
+            self.config.command_timeout
+        };
+        self.deadline = self.now + timeout;
+    }
+
+    fn reply(&mut self, reply: &Reply) {
+        encode_reply(&mut self.output, reply);
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.pending = None;
+        self.input.clear();
+        self.events.push_back(SmtpEvent::Closed { reason });
+    }
+
+    /// Answers a bad command and counts it against the error budget.
+    fn error(&mut self, reply: Reply) {
+        self.reply(&reply);
+        self.errors += 1;
+        if self.errors >= self.config.max_errors {
+            self.reply(&Reply::new(421, code(4, 7, 0), format!("{} Error: too many errors", self.config.hostname)));
+            self.close(CloseReason::TooManyErrors);
+        }
+    }
+
+    fn tls_active(&self) -> bool {
+        self.tls.is_some() || self.config.implicit_tls
+    }
+
+    /// Consumes buffered input until it runs out or a question is pending.
+    fn process(&mut self) {
+        while self.phase != Phase::Closed && self.pending.is_none() {
+            let progressed = match self.phase {
+                Phase::Data => self.process_data(),
+                Phase::Command => self.process_command(),
+                Phase::Closed => false,
+            };
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn process_data(&mut self) -> bool {
+        let Some(rx) = self.data.as_mut() else {
+            self.phase = Phase::Command;
+            return true;
+        };
+        if self.input.is_empty() {
+            return false;
+        }
+        let mut out = Vec::new();
+        let used = rx.feed(&self.input, &mut out);
+        self.input.drain(..used);
+        if !out.is_empty() {
+            self.events.push_back(SmtpEvent::BodyChunk(Bytes::from(out)));
+        }
+        if !rx.is_done() {
+            return false;
+        }
+        let error = rx.error();
+        let size = rx.size();
+        self.data = None;
+        self.phase = Phase::Command;
+        self.touch();
+        match error {
+            Some(e) => {
+                self.tx = None;
+                self.events.push_back(SmtpEvent::DataAborted);
+                self.reply(&match e {
+                    DataError::BareNewline => Reply::new(
+                        550,
+                        code(5, 5, 2),
+                        "Error: bare <CR> or <LF> in message data; lines must end with <CR><LF>",
+                    ),
+                    DataError::TooLarge => {
+                        Reply::new(552, code(5, 3, 4), "Error: message size exceeds fixed maximum message size")
+                    }
+                    DataError::LineTooLong => Reply::new(500, code(5, 5, 2), "Error: line too long in message data"),
+                });
+            }
+            None => {
+                let Some(tx) = self.tx.as_ref() else {
+                    return true;
+                };
+                let envelope = Envelope {
+                    from: tx.from.clone(),
+                    mail_params: tx.mail_params.clone(),
+                    recipients: tx.recipients.clone(),
+                };
+                let token = self.ask(Pending::Queued);
+                self.events.push_back(SmtpEvent::MessageComplete { token, envelope, size });
+            }
+        }
+        true
+    }
+
+    fn process_command(&mut self) -> bool {
+        let max = self.config.max_command_line;
+        if self.swallowing_line {
+            match memchr::memchr(b'\n', &self.input) {
+                None => {
+                    self.input.clear();
+                    return false;
+                }
+                Some(lf) => {
+                    self.input.drain(..=lf);
+                    self.swallowing_line = false;
+                    self.error(Reply::new(500, code(5, 5, 2), "Error: line too long"));
+                    return true;
+                }
+            }
+        }
+        let Some(lf) = memchr::memchr(b'\n', &self.input) else {
+            if self.input.len() > max {
+                self.input.clear();
+                self.swallowing_line = true;
+            }
+            return false;
+        };
+        if lf + 1 > max {
+            self.input.drain(..=lf);
+            self.error(Reply::new(500, code(5, 5, 2), "Error: line too long"));
+            return true;
+        }
+        let parsed = match command(&self.input[..=lf]) {
+            Ok((_, cmd)) => Ok(cmd),
+            Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e),
+            Err(nom::Err::Incomplete(_)) => Err(CommandError::Syntax("incomplete line")),
+        };
+        self.input.drain(..=lf);
+        match parsed {
+            Ok(cmd) => self.dispatch(cmd),
+            Err(CommandError::Unrecognized) => {
+                self.error(Reply::new(500, code(5, 5, 2), "Error: command not recognized"))
+            }
+            Err(CommandError::NotUtf8) => self.error(Reply::new(500, code(5, 5, 2), "Error: invalid UTF-8 in command")),
+            Err(CommandError::Syntax(hint)) => self.error(Reply::new(501, code(5, 5, 4), hint)),
+            Err(CommandError::Nom(_)) => self.error(Reply::new(501, code(5, 5, 4), "Syntax error")),
+        }
+        true
+    }
+
+    fn dispatch(&mut self, cmd: Command) {
+        match cmd {
+            Command::Ehlo(name) => self.hello(name, true),
+            Command::Helo(name) => self.hello(name, false),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Data => self.data_command(),
+            Command::Rset => {
+                self.tx = None;
+                self.events.push_back(SmtpEvent::Reset);
+                self.reply(&Reply::new(250, code(2, 0, 0), "Ok"));
+            }
+            Command::Noop(_) => self.reply(&Reply::new(250, code(2, 0, 0), "Ok")),
+            Command::Quit => {
+                self.reply(&Reply::new(221, code(2, 0, 0), "Bye"));
+                self.close(CloseReason::Quit);
+            }
+            Command::Vrfy(_) => self.reply(&Reply::new(
+                252,
+                code(2, 0, 0),
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            )),
+            Command::Expn(_) => self.reply(&Reply::new(502, code(5, 5, 1), "EXPN command is disabled")),
+            Command::Help(_) => self.reply(&Reply {
+                code: 214,
+                enhanced: Some(code(2, 0, 0)),
+                lines: vec![
+                    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS".into(),
+                    "See RFC 5321".into(),
+                ],
+            }),
+            Command::StartTls => self.starttls(),
+            Command::Auth { .. } => {
+                self.reply(&Reply::new(503, code(5, 5, 1), "Error: authentication not enabled"))
+            }
+        }
+    }
+
+    fn hello(&mut self, name: String, extended: bool) {
+        let token = self.ask(Pending::Helo {
+            name: name.clone(),
+            extended,
+        });
+        self.events.push_back(SmtpEvent::Helo { token, name, extended });
+    }
+
+    fn accept_helo(&mut self, name: String, extended: bool) {
+        if self.tx.take().is_some() {
+            self.events.push_back(SmtpEvent::Reset);
+        }
+        let host = self.config.hostname.clone();
+        if extended {
+            let mut lines = vec![host];
+            lines.push("PIPELINING".into());
+            lines.push(format!("SIZE {}", self.config.max_message_size));
+            if self.config.starttls && !self.tls_active() {
+                lines.push("STARTTLS".into());
+            }
+            lines.push("ENHANCEDSTATUSCODES".into());
+            lines.push("8BITMIME".into());
+            lines.push("SMTPUTF8".into());
+            self.reply(&Reply {
+                code: 250,
+                enhanced: None,
+                lines,
+            });
+        } else {
+            self.reply(&Reply::plain(250, host));
+        }
+        self.helo = Some((name, extended));
+    }
+
+    fn mail(&mut self, from: ReversePath, params: Vec<Parameter>) {
+        if self.helo.is_none() {
+            return self.error(Reply::new(503, code(5, 5, 1), "Error: send HELO/EHLO first"));
+        }
+        if self.tx.is_some() {
+            return self.error(Reply::new(503, code(5, 5, 1), "Error: nested MAIL command"));
+        }
+        if self.config.require_auth {
+            return self.reply(&Reply::new(530, code(5, 7, 0), "Authentication required"));
+        }
+        for p in &params {
+            if p.is("SIZE") {
+                let Some(n) = p.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
+                    return self.error(Reply::new(501, code(5, 5, 4), "Bad message size syntax"));
+                };
+                if n > self.config.max_message_size {
+                    return self.reply(&Reply::new(552, code(5, 3, 4), "Message size exceeds fixed limit"));
+                }
+            } else if p.is("BODY") {
+                let v = p.value.as_deref().unwrap_or("");
+                if !v.eq_ignore_ascii_case("7BIT") && !v.eq_ignore_ascii_case("8BITMIME") {
+                    return self.error(Reply::new(501, code(5, 5, 4), "Unsupported BODY parameter"));
+                }
+            } else if p.is("SMTPUTF8") {
+                if p.value.is_some() {
+                    return self.error(Reply::new(501, code(5, 5, 4), "SMTPUTF8 takes no value"));
+                }
+            } else if p.is("AUTH") {
+                // RFC 4954 §5: accepted and ignored from unauthenticated clients.
+            } else {
+                return self.error(Reply::new(555, code(5, 5, 4), format!("Unsupported option: {}", p.keyword)));
+            }
+        }
+        let token = self.ask(Pending::Mail {
+            from: from.clone(),
+            params: params.clone(),
+        });
+        self.events.push_back(SmtpEvent::MailFrom { token, from, params });
+    }
+
+    fn rcpt(&mut self, to: ForwardPath, params: Vec<Parameter>) {
+        let Some(tx) = self.tx.as_ref() else {
+            return self.error(Reply::new(503, code(5, 5, 1), "Error: need MAIL command"));
+        };
+        if tx.recipients.iter().any(|(r, _)| r.same_address(&to)) {
+            return self.reply(&Reply::new(250, code(2, 1, 5), "Ok"));
+        }
+        if tx.recipients.len() >= self.config.max_recipients {
+            return self.reply(&Reply::new(452, code(4, 5, 3), "Error: too many recipients"));
+        }
+        if let Some(p) = params.first() {
+            return self.error(Reply::new(555, code(5, 5, 4), format!("Unsupported option: {}", p.keyword)));
+        }
+        let token = self.ask(Pending::Rcpt {
+            to: to.clone(),
+            params: params.clone(),
+        });
+        self.events.push_back(SmtpEvent::RcptTo { token, to, params });
+    }
+
+    fn data_command(&mut self) {
+        let Some(tx) = self.tx.as_ref() else {
+            return self.error(Reply::new(503, code(5, 5, 1), "Error: need RCPT command"));
+        };
+        if tx.recipients.is_empty() {
+            return self.error(Reply::new(554, code(5, 5, 1), "Error: no valid recipients"));
+        }
+        let token = self.ask(Pending::DataStart);
+        self.events.push_back(SmtpEvent::DataStart { token });
+    }
+
+    fn starttls(&mut self) {
+        if self.tls_active() {
+            return self.error(Reply::new(554, code(5, 5, 1), "Error: TLS already active"));
+        }
+        if !self.config.starttls {
+            return self.error(Reply::new(502, code(5, 5, 1), "Error: command not implemented"));
+        }
+        self.reply(&Reply::new(220, code(2, 0, 0), "Ready to start TLS"));
+        // RFC 3207 §4.2 / DESIGN rule 8: plaintext pipelined after STARTTLS is discarded.
+        self.input.clear();
+        let _token = self.ask(Pending::StartTls);
+        self.events.push_back(SmtpEvent::StartTls);
+    }
+
+    fn received_field(&self, ticket: &DataTicket) -> String {
+        let (helo, extended) = match &self.helo {
+            Some((h, e)) => (Some(h.as_str()), *e),
+            None => (None, false),
+        };
+        let tls_text = self
+            .tls
+            .as_ref()
+            .map(|t| format!("using {} with cipher {}", t.version, t.cipher));
+        let rcpt_text = match self.tx.as_ref().map(|t| t.recipients.as_slice()) {
+            Some([(only, _)]) => Some(only.to_string()),
+            _ => None,
+        };
+        received(&ReceivedInfo {
+            helo,
+            client_ip: Some(self.peer.remote.ip()),
+            by_host: &self.config.hostname,
+            protocol: Protocol::for_session(extended, self.tls_active(), false),
+            tls: tls_text.as_deref(),
+            id: &ticket.queue_id,
+            for_rcpt: rcpt_text.as_deref(),
+            when: ticket.now,
+        })
+    }
+}

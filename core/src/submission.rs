@@ -1,0 +1,155 @@
+//! Message fix-ups for locally submitted mail (the `sendmail` command; RFC 6409 §8):
+//! line ends made CRLF, missing `From`, `Date` and `Message-ID` added, `Bcc` removed, and
+//! the recipients of `To`/`Cc`/`Bcc` collected for `sendmail -t`.
+
+use crate::imf::address::address_list;
+use crate::imf::datetime::WallClock;
+use crate::imf::header::split_header;
+
+/// What the fix-ups need to know; the runtime supplies clock and randomness.
+#[derive(Debug, Clone)]
+pub struct FixupParams<'a> {
+    /// This host's name, for Message-ID and unqualified addresses.
+    pub hostname: &'a str,
+    /// The envelope sender, used for a missing From.
+    pub sender: &'a str,
+    /// The full name for a missing From (`sendmail -F`).
+    pub full_name: Option<&'a str>,
+    /// Now, for a missing Date.
+    pub now: WallClock,
+    /// A unique string for a missing Message-ID (e.g. the queue id plus random bits).
+    pub unique: &'a str,
+}
+
+/// The fixed-up message and the recipients found in its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixed {
+    /// The message with CRLF line ends and the added fields.
+    pub message: Vec<u8>,
+    /// Addresses from To, Cc and Bcc in order, duplicates removed (for `-t`).
+    pub header_recipients: Vec<String>,
+}
+
+/// Normalises line ends to CRLF: bare LF and bare CR become CRLF.
+pub fn to_crlf(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 32);
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if input.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Qualifies a bare local name with `hostname`.
+pub fn qualify(addr: &str, hostname: &str) -> String {
+    if addr.contains('@') || addr.is_empty() {
+        addr.to_string()
+    } else {
+        format!("{addr}@{hostname}")
+    }
+}
+
+/// Applies the fix-ups to `raw` (any line ends).
+pub fn fixup(raw: &[u8], p: &FixupParams<'_>) -> Fixed {
+    let msg = to_crlf(raw);
+    let (fields, body_start) = split_header(&msg);
+    let mut recipients: Vec<String> = Vec::new();
+    let has = |name: &str| fields.iter().any(|f| f.is(name));
+    let (has_from, has_date, has_mid) = (has("From"), has("Date"), has("Message-ID"));
+    for f in fields.iter().filter(|f| f.is("To") || f.is("Cc") || f.is("Bcc")) {
+        for a in address_list(&f.value()) {
+            let a = qualify(&a.addr, p.hostname);
+            if !recipients.iter().any(|r| r.eq_ignore_ascii_case(&a)) {
+                recipients.push(a);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(msg.len() + 200);
+    if !has_from {
+        let sender = qualify(p.sender, p.hostname);
+        match p.full_name {
+            Some(n) if !n.is_empty() => {
+                let n: String = n.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect();
+                out.extend_from_slice(format!("From: \"{n}\" <{sender}>\r\n").as_bytes());
+            }
+            _ => out.extend_from_slice(format!("From: {sender}\r\n").as_bytes()),
+        }
+    }
+    if !has_date {
+        out.extend_from_slice(format!("Date: {}\r\n", p.now.rfc5322()).as_bytes());
+    }
+    if !has_mid {
+        out.extend_from_slice(format!("Message-ID: <{}@{}>\r\n", p.unique, p.hostname).as_bytes());
+    }
+    let header_end = fields.last().map(|f| f.range.end).unwrap_or(0);
+    for f in &fields {
+        if !f.is("Bcc") {
+            out.extend_from_slice(&msg[f.range.clone()]);
+        }
+    }
+    // Whatever lies between the last field and the body (the empty line) and the body.
+    if body_start > header_end || header_end < msg.len() {
+        out.extend_from_slice(&msg[header_end..]);
+    } else {
+        out.extend_from_slice(b"\r\n");
+    }
+    if fields.is_empty() && body_start == 0 && !msg.starts_with(b"\r\n") {
+        // No header at all: separate the added fields from the body.
+        let added = out.len() - msg.len();
+        out.splice(added..added, b"\r\n".iter().copied());
+    }
+    Fixed {
+        message: out,
+        header_recipients: recipients,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> FixupParams<'static> {
+        FixupParams {
+            hostname: "h.test",
+            sender: "alice",
+            full_name: Some("Alice A"),
+            now: WallClock::utc(0),
+            unique: "U1",
+        }
+    }
+
+    #[test]
+    fn adds_missing_fields_and_removes_bcc() {
+        let f = fixup(b"To: bob, Carol <carol@x.test>\nBcc: dave@y.test\nSubject: hi\n\nbody\n", &params());
+        let m = String::from_utf8(f.message).unwrap();
+        assert_eq!(
+            m,
+            "From: \"Alice A\" <alice@h.test>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\nMessage-ID: <U1@h.test>\r\nTo: bob, Carol <carol@x.test>\r\nSubject: hi\r\n\r\nbody\r\n"
+        );
+        assert_eq!(f.header_recipients, ["bob@h.test", "carol@x.test", "dave@y.test"]);
+    }
+
+    #[test]
+    fn keeps_existing_fields() {
+        let raw = b"From: x@y\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n";
+        assert_eq!(fixup(raw, &params()).message, raw.to_vec());
+    }
+
+    #[test]
+    fn body_only_message() {
+        let f = fixup(b"just text\n", &params());
+        let m = String::from_utf8(f.message).unwrap();
+        assert!(m.ends_with("\r\n\r\njust text\r\n"), "{m:?}");
+        assert!(m.starts_with("From: "));
+    }
+}
