@@ -1,1 +1,20 @@
-//! placeholder
+#![forbid(unsafe_code)]
+//! # postrider-std
+//!
+//! The blocking runtime of postrider (binary `postrider-std`: a thread per connection
+//! over std::net and rustls) and the storage code both runtimes share: the durable queue,
+//! mbox delivery, the users file, aliases, TLS setup, the queue runner and the command line.
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod context;
+pub mod fsutil;
+pub mod mbox;
+pub mod queue;
+pub mod runner;
+pub mod sendmail;
+pub mod serve;
+pub mod session;
+pub mod tls;

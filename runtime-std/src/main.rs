@@ -1,1 +1,5 @@
-fn main(){}
+//! `postrider-std`: postrider on blocking threads, for small hosts.
+
+fn main() -> std::process::ExitCode {
+    postrider_std::cli::main_with(postrider_std::serve::serve)
+}

@@ -1,4 +1,6 @@
-//! Pure pieces of local delivery: mbox formatting and the trace fields delivery adds.
+//! Pure pieces of local delivery: aliases parsing, mbox formatting and the trace fields
+//! delivery adds.
 
+pub mod aliases;
 pub mod mbox;
 pub mod trace;

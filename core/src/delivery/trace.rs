@@ -57,8 +57,8 @@ pub struct ReceivedInfo<'a> {
     pub by_host: &'a str,
     /// How it arrived.
     pub protocol: Protocol,
-    /// The TLS version and cipher, if any, for a comment.
-    pub tls: Option<&'a str>,
+    /// A comment after the `by` host: TLS version and cipher, or the submitting uid.
+    pub comment: Option<&'a str>,
     /// The queue id.
     pub id: &'a str,
     /// The recipient, named only when the message has exactly one (privacy, as Postfix).
@@ -83,7 +83,7 @@ pub fn received(info: &ReceivedInfo<'_>) -> String {
         _ => {}
     }
     s.push_str(&format!("by {}", info.by_host));
-    if let Some(t) = info.tls {
+    if let Some(t) = info.comment {
         s.push_str(&format!(" ({})", sanitize(t)));
     }
     s.push_str(&format!(" with {} id {}", info.protocol.as_str(), info.id));
@@ -125,7 +125,7 @@ mod tests {
             client_ip: Some("127.0.0.1".parse().unwrap()),
             by_host: "mx.a.test",
             protocol: Protocol::Esmtps,
-            tls: None,
+            comment: None,
             id: "ABC123",
             for_rcpt: Some("bob@a.test"),
             when: WallClock::utc(0),

@@ -634,7 +634,7 @@ impl SmtpServer {
             client_ip: Some(self.peer.remote.ip()),
             by_host: &self.config.hostname,
             protocol: Protocol::for_session(extended, self.tls_active(), false),
-            tls: tls_text.as_deref(),
+            comment: tls_text.as_deref(),
             id: &ticket.queue_id,
             for_rcpt: rcpt_text.as_deref(),
             when: ticket.now,

@@ -1,0 +1,138 @@
+//! aliases(5) parsing: `name: target, target, ...` with continuation lines and comments.
+//!
+//! This is the reading side only; expansion policy lives with the delivery agent.
+
+use std::collections::BTreeMap;
+
+/// One problem in an aliases file, with its line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A parsed aliases file: lower-cased names to their targets, in file order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aliases {
+    entries: BTreeMap<String, Vec<String>>,
+}
+
+/// Splits a target list at commas outside double quotes, trimming each target and removing
+/// quotes around a whole target (`"|cmd args"`).
+fn split_targets(list: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in list.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|t| {
+            let t = t.trim();
+            if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+                t[1..t.len() - 1].to_string()
+            } else {
+                t.to_string()
+            }
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+impl Aliases {
+    /// Parses aliases file text. Lines that are not `name: targets` are reported and
+    /// skipped; later entries for the same name replace earlier ones (as Postfix warns).
+    pub fn parse(text: &str) -> (Aliases, Vec<AliasError>) {
+        let mut aliases = Aliases::default();
+        let mut errors = Vec::new();
+        // Join continuation lines (starting with whitespace) to their entry.
+        let mut logical: Vec<(usize, String)> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                match logical.last_mut() {
+                    Some((_, l)) => {
+                        l.push(' ');
+                        l.push_str(line.trim());
+                    }
+                    None => errors.push(AliasError {
+                        line: n + 1,
+                        message: "continuation line without an entry".into(),
+                    }),
+                }
+            } else {
+                logical.push((n + 1, line.to_string()));
+            }
+        }
+        for (line, text) in logical {
+            let Some((name, targets)) = text.split_once(':') else {
+                errors.push(AliasError {
+                    line,
+                    message: "expected \"name: target, ...\"".into(),
+                });
+                continue;
+            };
+            let name = name.trim().trim_matches('"').to_ascii_lowercase();
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                errors.push(AliasError {
+                    line,
+                    message: format!("invalid alias name {name:?}"),
+                });
+                continue;
+            }
+            let targets = split_targets(targets);
+            if targets.is_empty() {
+                errors.push(AliasError {
+                    line,
+                    message: format!("alias {name:?} has no targets"),
+                });
+                continue;
+            }
+            aliases.entries.insert(name, targets);
+        }
+        (aliases, errors)
+    }
+
+    /// The targets of `name` (case-insensitive), if it is an alias.
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.entries.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+    }
+
+    /// Number of aliases.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_entries_continuations_and_quotes() {
+        let (a, e) = Aliases::parse(
+            "# comment\nPostmaster: root\nteam: alice,\n  bob@x.test, \"|/bin/prog a, b\"\nbad line\n",
+        );
+        assert_eq!(a.get("POSTMASTER").unwrap(), ["root"]);
+        assert_eq!(a.get("team").unwrap(), ["alice", "bob@x.test", "|/bin/prog a, b"]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 5);
+    }
+}

@@ -1,0 +1,397 @@
+//! The command line shared by `postrider` and `postrider-std` (CONTRACT.md): config
+//! discovery, argv[0] dispatch (`sendmail`, `mailq`, `newaliases`), and every subcommand
+//! except `serve`, which each runtime supplies.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::accounts::{Secret, UsersFile};
+use crate::config::{Config, Settings};
+use crate::context::Context;
+use crate::queue::RcptStatus;
+use crate::sendmail;
+
+/// The `serve` implementation of a runtime.
+pub type ServeFn = fn(Arc<Context>) -> Result<(), String>;
+
+#[derive(Debug, Parser)]
+#[command(name = "postrider", version, about = "postrider: a complete mail system (SMTP, submission, delivery, POP3, IMAP)")]
+struct Cli {
+    /// Configuration file (also $POSTRIDER_CONFIG, then ./postrider.toml).
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run every configured listener and the queue runner until SIGTERM/SIGINT.
+    Serve,
+    /// sendmail(8)-compatible submission from stdin into the queue.
+    Sendmail {
+        /// sendmail options and recipients: [-t] [-i] [-oi] [-f SENDER] [-F NAME] [--] [RCPT...]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Check the aliases file and report what it defines.
+    Newaliases,
+    /// List the queue.
+    Mailq,
+    /// Queue maintenance.
+    Queue {
+        #[command(subcommand)]
+        action: QueueCmd,
+    },
+    /// Manage mail accounts (users file).
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+    /// Parse and validate the configuration and print the effective configuration.
+    CheckConfig,
+    /// vacation(1) auto-replies (not available yet).
+    Vacation {
+        /// The user.
+        user: Option<String>,
+    },
+    /// Sieve tools (not available yet).
+    Sieve {
+        #[command(subcommand)]
+        action: SieveCmd,
+    },
+    /// DKIM tools (not available yet).
+    Dkim {
+        #[command(subcommand)]
+        action: DkimCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCmd {
+    /// Retry all deferred messages now.
+    Flush,
+    /// Print one message's envelope and status.
+    Show {
+        /// Queue id.
+        id: String,
+    },
+    /// Drop one message.
+    Delete {
+        /// Queue id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Add an account.
+    Add {
+        /// Account name.
+        name: String,
+        /// Read the password as one line from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change an account's password.
+    Passwd {
+        /// Account name.
+        name: String,
+        /// Read the password as one line from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove an account (its mailbox stays).
+    Del {
+        /// Account name.
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SieveCmd {
+    /// Validate a Sieve script.
+    Check {
+        /// The script.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DkimCmd {
+    /// Write a signing key and print the DNS record.
+    Keygen {
+        /// Signing domain.
+        domain: String,
+        /// Selector.
+        #[arg(long)]
+        selector: Option<String>,
+        /// rsa or ed25519.
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+}
+
+/// Splits `-c FILE`, `-cFILE`, `--config FILE`, `--config=FILE` out of the arguments
+/// (anywhere before `--`), so it works before or after any subcommand.
+fn extract_config(args: Vec<String>) -> Result<(Vec<String>, Option<PathBuf>), String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut config = None;
+    let mut iter = args.into_iter();
+    while let Some(a) = iter.next() {
+        if a == "--" {
+            out.push(a);
+            out.extend(iter.by_ref());
+            break;
+        }
+        if a == "-c" || a == "--config" {
+            config = Some(PathBuf::from(iter.next().ok_or_else(|| format!("{a} needs a file name"))?));
+        } else if let Some(v) = a.strip_prefix("--config=") {
+            config = Some(PathBuf::from(v));
+        } else if let Some(v) = a.strip_prefix("-c").filter(|v| !v.is_empty() && !a.starts_with("--")) {
+            config = Some(PathBuf::from(v));
+        } else {
+            out.push(a);
+        }
+    }
+    Ok((out, config))
+}
+
+/// Finds and validates the configuration: `-c`, `$POSTRIDER_CONFIG`, `./postrider.toml`,
+/// else the embedded defaults.
+pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
+    let path = explicit
+        .or_else(|| std::env::var_os("POSTRIDER_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            let p = PathBuf::from("postrider.toml");
+            p.exists().then_some(p)
+        });
+    let config = match &path {
+        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    config
+        .validate()
+        .map_err(|e| match &path {
+            Some(p) => format!("{}: {e}", p.display()),
+            None => e.to_string(),
+        })
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_target(false)
+        .with_ansi(io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .try_init();
+}
+
+fn read_password(stdin_mode: bool) -> Result<Secret, String> {
+    if stdin_mode {
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read password: {e}"))?;
+        let pw = line.strip_suffix('\n').unwrap_or(&line);
+        let pw = pw.strip_suffix('\r').unwrap_or(pw);
+        return Ok(Secret::new(pw.to_string()));
+    }
+    if !io::stdin().is_terminal() {
+        return Err("no terminal to ask for the password: use --password-stdin".into());
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read password: {e}"))?;
+    let second = rpassword::prompt_password("Again: ").map_err(|e| format!("cannot read password: {e}"))?;
+    if first != second {
+        return Err("the passwords do not match".into());
+    }
+    Ok(Secret::new(first))
+}
+
+fn open_context(settings: Settings) -> Result<Context, String> {
+    let dir = settings.config.data_dir.display().to_string();
+    Context::open(settings).map_err(|e| format!("cannot open data directory {dir}: {e}"))
+}
+
+fn mailq(ctx: &Context) -> Result<(), String> {
+    let ids = ctx.queue.list().map_err(|e| format!("cannot read the queue: {e}"))?;
+    let mut out = io::stdout().lock();
+    if ids.is_empty() {
+        let _ = writeln!(out, "Mail queue is empty");
+        return Ok(());
+    }
+    let _ = writeln!(out, "-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------");
+    let mut total = 0u64;
+    let mut count = 0;
+    for id in ids {
+        let Ok(env) = ctx.queue.load(&id) else { continue };
+        total += env.size;
+        count += 1;
+        let when = postrider_core::imf::datetime::WallClock::utc(env.arrival).asctime();
+        let sender = if env.sender.is_empty() { "MAILER-DAEMON" } else { &env.sender };
+        let _ = writeln!(out, "{:<17} {:>8} {:<20} {}", id, env.size, &when[..when.len().min(19)], sender);
+        for r in &env.recipients {
+            if !r.last_error.is_empty() && r.is_open() {
+                let _ = writeln!(out, "{:48}({})", "", r.last_error);
+            }
+            let state = match r.status {
+                RcptStatus::Delivered => " (delivered)",
+                RcptStatus::Failed => " (failed)",
+                _ => "",
+            };
+            let _ = writeln!(out, "{:48}{}{}", "", r.address, state);
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "-- {} Kbytes in {} Request{}.", total.div_ceil(1024), count, if count == 1 { "" } else { "s" });
+    Ok(())
+}
+
+fn not_yet(what: &str) -> Result<(), String> {
+    Err(format!("{what} is not available in this version yet"))
+}
+
+/// Runs the command line with `serve` supplied by the runtime; returns the exit status.
+pub fn main_with(serve: ServeFn) -> ExitCode {
+    match run(serve) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("postrider: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(serve: ServeFn) -> Result<(), String> {
+    let mut args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv0 = args.first().cloned().unwrap_or_default();
+    let base = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if matches!(base.as_str(), "sendmail" | "mailq" | "newaliases") {
+        args.insert(1, base.clone());
+    }
+    let (args, config_path) = extract_config(args)?;
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return Ok(());
+            }
+            return Err(e.to_string().lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string());
+        }
+    };
+    let settings = load_settings(config_path.or(cli.config))?;
+    let serving = matches!(cli.command, Cmd::Serve);
+    init_logging(if serving { &settings.config.log } else { "warn" });
+    match cli.command {
+        Cmd::Serve => {
+            let mut ctx = open_context(settings)?;
+            ctx.tls = Some(crate::tls::server_config(&ctx.settings)?);
+            tracing::info!(
+                "postrider {} starting: hostname {}, domains {:?}, data_dir {}",
+                env!("CARGO_PKG_VERSION"),
+                ctx.settings.config.hostname,
+                ctx.settings.config.domains,
+                ctx.settings.config.data_dir.display()
+            );
+            serve(Arc::new(ctx))
+        }
+        Cmd::CheckConfig => {
+            print!("{}", settings.config.to_toml());
+            Ok(())
+        }
+        Cmd::Sendmail { args } => {
+            let parsed = sendmail::parse_args(&args)?;
+            let ctx = open_context(settings)?;
+            sendmail::run(&ctx, &parsed, &mut io::stdin().lock()).map(drop)
+        }
+        Cmd::Mailq => mailq(&open_context(settings)?),
+        Cmd::Newaliases => {
+            let path = settings.aliases_path();
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let (aliases, errors) = postrider_core::delivery::aliases::Aliases::parse(&text);
+            for e in &errors {
+                eprintln!("postrider: warning: {}:{}: {}", path.display(), e.line, e.message);
+            }
+            println!("{}: {} aliases", path.display(), aliases.len());
+            Ok(())
+        }
+        Cmd::Queue { action } => {
+            let ctx = open_context(settings)?;
+            match action {
+                QueueCmd::Flush => ctx.queue.request_flush().map_err(|e| format!("cannot request a flush: {e}")),
+                QueueCmd::Show { id } => {
+                    let env = ctx.queue.load(&id).map_err(|e| format!("{id}: {e}"))?;
+                    print!("{}", toml::to_string_pretty(&env).map_err(|e| e.to_string())?);
+                    Ok(())
+                }
+                QueueCmd::Delete { id } => {
+                    ctx.queue.remove(&id).map_err(|e| format!("{id}: {e}"))?;
+                    println!("{id}: removed");
+                    Ok(())
+                }
+            }
+        }
+        Cmd::User { action } => {
+            if settings.config.accounts != "file" {
+                return Err("accounts = \"system\": manage accounts with the system's tools".into());
+            }
+            std::fs::create_dir_all(&settings.config.data_dir)
+                .map_err(|e| format!("cannot create {}: {e}", settings.config.data_dir.display()))?;
+            let users = UsersFile::new(&settings.config.data_dir);
+            match action {
+                UserCmd::Add { name, password_stdin } => {
+                    if !crate::accounts::valid_name(&name) {
+                        return Err(crate::accounts::AccountError::InvalidName(name).to_string());
+                    }
+                    let pw = read_password(password_stdin)?;
+                    users.add(&name, &pw).map_err(|e| e.to_string())
+                }
+                UserCmd::Passwd { name, password_stdin } => {
+                    let pw = read_password(password_stdin)?;
+                    users.passwd(&name, &pw).map_err(|e| e.to_string())
+                }
+                UserCmd::Del { name } => users.delete(&name).map_err(|e| e.to_string()),
+                UserCmd::List => {
+                    for n in users.list().map_err(|e| e.to_string())? {
+                        println!("{n}");
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Cmd::Vacation { .. } => not_yet("vacation"),
+        Cmd::Sieve { action: SieveCmd::Check { .. } } => not_yet("sieve check"),
+        Cmd::Dkim { action: DkimCmd::Keygen { .. } } => not_yet("dkim keygen"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn config_option_anywhere() {
+        let (a, c) = extract_config(v(&["p", "-c", "f.toml", "serve"])).unwrap();
+        assert_eq!((a, c), (v(&["p", "serve"]), Some(PathBuf::from("f.toml"))));
+        let (a, c) = extract_config(v(&["p", "serve", "--config=g"])).unwrap();
+        assert_eq!((a, c), (v(&["p", "serve"]), Some(PathBuf::from("g"))));
+        let (a, c) = extract_config(v(&["sendmail", "sendmail", "-cx", "-t", "--", "-c"])).unwrap();
+        assert_eq!((a, c), (v(&["sendmail", "sendmail", "-t", "--", "-c"]), Some(PathBuf::from("x"))));
+        assert!(extract_config(v(&["p", "-c"])).is_err());
+    }
+}

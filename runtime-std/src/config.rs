@@ -1,0 +1,564 @@
+//! The TOML configuration of CONTRACT.md: every key parsed, validated, defaulted, and
+//! printable as the effective configuration. Unknown keys are errors.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A configuration problem, with a message fit for a one-line error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Host name used in the banner, Received and Message-ID (default: the system's).
+    pub hostname: String,
+    /// Domains delivered locally (default: `localhost` and the host name).
+    pub domains: Vec<String>,
+    /// Where the queue, accounts, mailboxes and TLS files live.
+    pub data_dir: PathBuf,
+    /// `file` (users file in data_dir) or `system` (/etc/passwd + /etc/shadow).
+    pub accounts: String,
+    /// Log level: error, warn, info, debug, trace.
+    pub log: String,
+    /// The MTA listener (port 25 role).
+    pub smtp: SmtpSection,
+    /// The submission listeners (RFC 6409, RFC 8314).
+    pub submission: ListenerSection,
+    /// POP3 listeners.
+    pub pop3: ListenerSection,
+    /// IMAP listeners.
+    pub imap: ListenerSection,
+    /// Certificate and key.
+    pub tls: TlsSection,
+    /// Resolvers.
+    pub dns: DnsSection,
+    /// Queue and delivery settings.
+    pub delivery: DeliverySection,
+    /// DKIM signing domains.
+    pub dkim: DkimSection,
+    /// Authentication policy.
+    pub auth: AuthSection,
+}
+
+/// `[smtp]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSection {
+    /// Addresses to listen on.
+    pub listen: Vec<String>,
+    /// Largest message in octets, advertised with SIZE.
+    pub max_message_size: u64,
+    /// Most recipients per message.
+    pub max_recipients: usize,
+    /// CIDRs that may relay without AUTH.
+    pub trusted_networks: Vec<String>,
+    /// Bad commands before 421 and close.
+    pub max_errors: u32,
+    /// Concurrent connections on this listener section.
+    pub max_connections: usize,
+    /// Concurrent connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Idle time allowed between commands (RFC 5321 §4.5.3.2.7).
+    pub command_timeout: String,
+    /// Idle time allowed inside DATA (RFC 5321 §4.5.3.2.5).
+    pub data_timeout: String,
+}
+
+/// A listener section with plain and implicit-TLS addresses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenerSection {
+    /// Plain (STARTTLS-capable) addresses.
+    pub listen: Vec<String>,
+    /// Implicit-TLS addresses.
+    pub listen_tls: Vec<String>,
+    /// Concurrent connections on this section's listeners.
+    pub max_connections: usize,
+    /// Concurrent connections from one IP address.
+    pub max_connections_per_ip: usize,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// PEM certificate chain; absent: self-signed in data_dir/tls.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSection {
+    /// Resolver addresses `ip:port`; absent: /etc/resolv.conf.
+    pub servers: Option<Vec<String>>,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySection {
+    /// TCP port of remote MX hosts.
+    pub remote_port: u16,
+    /// `host:port` to send all remote mail to, or empty.
+    pub smarthost: String,
+    /// Waits between attempts; the last repeats.
+    pub retry: Vec<String>,
+    /// Age after which a message bounces.
+    pub max_age: String,
+    /// Aliases file; empty: data_dir/aliases.
+    pub aliases: String,
+}
+
+/// `[dkim]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DkimSection {
+    /// One entry per signing domain.
+    pub sign: Vec<DkimSign>,
+}
+
+/// `[[dkim.sign]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSign {
+    /// Signing domain.
+    pub domain: String,
+    /// Selector.
+    pub selector: String,
+    /// PKCS#8 PEM key file.
+    pub key: PathBuf,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Allow passwords without TLS.
+    pub allow_plaintext: bool,
+    /// Failed logins on one connection before it is closed.
+    pub max_failures: u32,
+    /// `record` or `enforce`.
+    pub verify: String,
+}
+
+fn system_hostname() -> String {
+    let h = gethostname::gethostname().to_string_lossy().into_owned();
+    if h.is_empty() {
+        "localhost".into()
+    } else {
+        h
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hostname: String::new(),
+            domains: Vec::new(),
+            data_dir: PathBuf::from("./postrider-data"),
+            accounts: "file".into(),
+            log: "info".into(),
+            smtp: SmtpSection::default(),
+            submission: ListenerSection::with(&["127.0.0.1:2587"], &["127.0.0.1:2465"]),
+            pop3: ListenerSection::with(&["127.0.0.1:2110"], &["127.0.0.1:2995"]),
+            imap: ListenerSection::with(&["127.0.0.1:2143"], &["127.0.0.1:2993"]),
+            tls: TlsSection::default(),
+            dns: DnsSection::default(),
+            delivery: DeliverySection::default(),
+            dkim: DkimSection::default(),
+            auth: AuthSection::default(),
+        }
+    }
+}
+
+impl Default for SmtpSection {
+    fn default() -> Self {
+        Self {
+            listen: vec!["127.0.0.1:2525".into()],
+            max_message_size: 10_485_760,
+            max_recipients: 100,
+            trusted_networks: Vec::new(),
+            max_errors: 10,
+            max_connections: 1000,
+            max_connections_per_ip: 100,
+            command_timeout: "5m".into(),
+            data_timeout: "3m".into(),
+        }
+    }
+}
+
+impl ListenerSection {
+    fn with(listen: &[&str], listen_tls: &[&str]) -> Self {
+        Self {
+            listen: listen.iter().map(|s| s.to_string()).collect(),
+            listen_tls: listen_tls.iter().map(|s| s.to_string()).collect(),
+            max_connections: 1000,
+            max_connections_per_ip: 100,
+        }
+    }
+}
+
+impl Default for ListenerSection {
+    fn default() -> Self {
+        Self::with(&[], &[])
+    }
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        Self {
+            remote_port: 25,
+            smarthost: String::new(),
+            retry: ["5m", "10m", "30m", "1h", "2h", "4h"].iter().map(|s| s.to_string()).collect(),
+            max_age: "5d".into(),
+            aliases: String::new(),
+        }
+    }
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            allow_plaintext: false,
+            max_failures: 3,
+            verify: "record".into(),
+        }
+    }
+}
+
+/// Parses a duration such as `500ms`, `30s`, `5m`, `1h`, `5d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let Ok(n) = num.parse::<u64>() else {
+        return err(format!("invalid duration {s:?}: expected a number with ms, s, m, h or d"));
+    };
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return err(format!("invalid duration {s:?}: unit must be ms, s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// A network in CIDR notation, e.g. `10.0.0.0/8` or `::1/128` (a bare address is /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `addr[/prefix]`.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let Ok(addr) = a.trim().parse::<IpAddr>() else {
+            return err(format!("invalid network {s:?}: not an IP address"));
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return err(format!("invalid network {s:?}: prefix must be 0..={max}")),
+            },
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is inside this network (IPv4-mapped IPv6 addresses match IPv4 networks).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Values derived from the file once it is validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file's values with defaults filled in (hostname, domains).
+    pub config: Config,
+    /// Parsed `smtp.trusted_networks`.
+    pub trusted_networks: Vec<Cidr>,
+    /// Parsed `smtp.command_timeout`.
+    pub command_timeout: Duration,
+    /// Parsed `smtp.data_timeout`.
+    pub data_timeout: Duration,
+    /// Parsed `delivery.retry`.
+    pub retry: Vec<Duration>,
+    /// Parsed `delivery.max_age`.
+    pub max_age: Duration,
+}
+
+fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
+    for a in addrs {
+        if a.parse::<SocketAddr>().is_err() {
+            return err(format!("[{section}]: invalid listen address {a:?} (expected ip:port)"));
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the source in error messages.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            ConfigError(format!("{origin}: {msg}{at}"))
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Fills in defaults and validates every value.
+    pub fn validate(mut self) -> Result<Settings, ConfigError> {
+        if self.hostname.is_empty() {
+            self.hostname = system_hostname();
+        }
+        if self.domains.is_empty() {
+            self.domains = vec!["localhost".into(), self.hostname.clone()];
+        }
+        for d in &self.domains {
+            if d.is_empty() || d.contains(|c: char| c.is_whitespace() || c == '@') {
+                return err(format!("domains: invalid domain {d:?}"));
+            }
+        }
+        if !matches!(self.accounts.as_str(), "file" | "system") {
+            return err(format!("accounts: must be \"file\" or \"system\", not {:?}", self.accounts));
+        }
+        if !matches!(self.log.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
+            return err(format!("log: must be error, warn, info, debug or trace, not {:?}", self.log));
+        }
+        check_addrs("smtp", &self.smtp.listen)?;
+        for (name, s) in [("submission", &self.submission), ("pop3", &self.pop3), ("imap", &self.imap)] {
+            check_addrs(name, &s.listen)?;
+            check_addrs(name, &s.listen_tls)?;
+            if s.max_connections == 0 || s.max_connections_per_ip == 0 {
+                return err(format!("[{name}]: max_connections and max_connections_per_ip must be at least 1"));
+            }
+        }
+        let smtp = &self.smtp;
+        if smtp.max_connections == 0 || smtp.max_connections_per_ip == 0 {
+            return err("[smtp]: max_connections and max_connections_per_ip must be at least 1");
+        }
+        if smtp.max_recipients == 0 {
+            return err("[smtp]: max_recipients must be at least 1");
+        }
+        if smtp.max_errors == 0 {
+            return err("[smtp]: max_errors must be at least 1");
+        }
+        if smtp.max_message_size < 1024 {
+            return err("[smtp]: max_message_size must be at least 1024");
+        }
+        let trusted_networks = smtp
+            .trusted_networks
+            .iter()
+            .map(|n| Cidr::parse(n).map_err(|e| ConfigError(format!("[smtp] trusted_networks: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let command_timeout = parse_duration(&smtp.command_timeout)
+            .map_err(|e| ConfigError(format!("[smtp] command_timeout: {e}")))?;
+        let data_timeout =
+            parse_duration(&smtp.data_timeout).map_err(|e| ConfigError(format!("[smtp] data_timeout: {e}")))?;
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) | (None, Some(_)) => return err("[tls]: cert and key must be given together"),
+            _ => {}
+        }
+        if let Some(servers) = &self.dns.servers {
+            for s in servers {
+                if s.parse::<SocketAddr>().is_err() && s.parse::<IpAddr>().is_err() {
+                    return err(format!("[dns] servers: invalid address {s:?} (expected ip or ip:port)"));
+                }
+            }
+        }
+        let d = &self.delivery;
+        if !d.smarthost.is_empty() {
+            match d.smarthost.rsplit_once(':') {
+                Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {}
+                _ => return err(format!("[delivery] smarthost: expected \"host:port\", not {:?}", d.smarthost)),
+            }
+        }
+        if d.retry.is_empty() {
+            return err("[delivery] retry: give at least one duration");
+        }
+        let retry = d
+            .retry
+            .iter()
+            .map(|r| parse_duration(r).map_err(|e| ConfigError(format!("[delivery] retry: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_age =
+            parse_duration(&d.max_age).map_err(|e| ConfigError(format!("[delivery] max_age: {e}")))?;
+        for s in &self.dkim.sign {
+            if s.domain.is_empty() || s.selector.is_empty() {
+                return err("[[dkim.sign]]: domain and selector must not be empty");
+            }
+        }
+        if !matches!(self.auth.verify.as_str(), "record" | "enforce") {
+            return err(format!("[auth] verify: must be \"record\" or \"enforce\", not {:?}", self.auth.verify));
+        }
+        Ok(Settings {
+            config: self,
+            trusted_networks,
+            command_timeout,
+            data_timeout,
+            retry,
+            max_age,
+        })
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+impl Settings {
+    /// The aliases file in force.
+    pub fn aliases_path(&self) -> PathBuf {
+        if self.config.delivery.aliases.is_empty() {
+            self.config.data_dir.join("aliases")
+        } else {
+            PathBuf::from(&self.config.delivery.aliases)
+        }
+    }
+
+    /// Whether `domain` is delivered locally (case-insensitive).
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        let d = domain.trim_end_matches('.');
+        self.config.domains.iter().any(|l| l.eq_ignore_ascii_case(d))
+    }
+
+    /// The first local domain (where postmaster and unqualified names live).
+    pub fn primary_domain(&self) -> &str {
+        self.config.domains.first().map(String::as_str).unwrap_or(&self.config.hostname)
+    }
+
+    /// Whether `ip` may relay without authentication.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_networks.iter().any(|n| n.contains(ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_example_parses() {
+        let text = r#"
+hostname = "mx.a.test"
+domains = ["a.test"]
+data_dir = "/var/spool/postrider"
+accounts = "file"
+log = "info"
+[smtp]
+listen = ["127.0.0.1:2525"]
+max_message_size = 10485760
+max_recipients = 100
+trusted_networks = ["10.0.0.0/8", "::1"]
+max_errors = 10
+max_connections = 1000
+max_connections_per_ip = 100
+[submission]
+listen = ["127.0.0.1:2587"]
+listen_tls = ["127.0.0.1:2465"]
+[pop3]
+listen = ["127.0.0.1:2110"]
+listen_tls = ["127.0.0.1:2995"]
+[imap]
+listen = ["127.0.0.1:2143"]
+listen_tls = ["127.0.0.1:2993"]
+max_connections = 5
+[tls]
+cert = "/path/cert.pem"
+key = "/path/key.pem"
+[dns]
+servers = ["127.0.0.1:5353"]
+[delivery]
+remote_port = 25
+smarthost = ""
+retry = ["5m", "10m", "30m", "1h", "2h", "4h"]
+max_age = "5d"
+aliases = ""
+[[dkim.sign]]
+domain = "a.test"
+selector = "s1"
+key = "/path/s1.pem"
+[auth]
+allow_plaintext = false
+max_failures = 3
+verify = "record"
+"#;
+        let s = Config::from_toml(text, "t").unwrap().validate().unwrap();
+        assert_eq!(s.config.hostname, "mx.a.test");
+        assert!(s.is_trusted("10.1.2.3".parse().unwrap()));
+        assert!(s.is_trusted("::1".parse().unwrap()));
+        assert!(!s.is_trusted("11.0.0.1".parse().unwrap()));
+        assert_eq!(s.max_age, Duration::from_secs(5 * 86_400));
+        let again = Config::from_toml(&s.config.to_toml(), "t").unwrap();
+        assert_eq!(again.to_toml(), s.config.to_toml());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_fail() {
+        assert!(Config::from_toml("bogus = 1", "t").unwrap_err().0.contains("unknown field"));
+        assert!(Config::from_toml("[smtp]\nlisten = 5", "t").is_err());
+        let bad = |t: &str| Config::from_toml(t, "t").unwrap().validate().is_err();
+        assert!(bad("[smtp]\nlisten = [\"nope\"]"));
+        assert!(bad("[delivery]\nmax_age = \"5 weeks\""));
+        assert!(bad("accounts = \"ldap\""));
+        assert!(bad("[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]"));
+        assert!(bad("[tls]\ncert = \"/x\""));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! One connection type for plain and TLS streams in the blocking runtime, with the
+//! STARTTLS upgrade.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postrider_core::smtp::TlsInfo;
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::tls::session_info;
+
+/// How long a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client connection, plain or TLS.
+#[derive(Debug)]
+pub enum Conn {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl Conn {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(t) => t,
+            Conn::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Runs a server-side TLS handshake over a plain connection (STARTTLS or implicit TLS).
+    pub fn start_tls(self, config: Arc<ServerConfig>) -> io::Result<(Conn, TlsInfo)> {
+        let mut tcp = match self {
+            Conn::Plain(t) => t,
+            Conn::Tls(_) => return Err(io::Error::other("TLS already active")),
+        };
+        let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
+        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        tcp.set_write_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)?;
+        }
+        let info = session_info(&conn);
+        Ok((Conn::Tls(Box::new(StreamOwned::new(conn, tcp))), info))
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(t) => t.read(buf),
+            Conn::Tls(s) => match s.read(buf) {
+                // A peer that closes without close_notify has still closed.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(t) => t.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(t) => t.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}

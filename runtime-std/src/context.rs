@@ -1,0 +1,234 @@
+//! Everything a running server shares between connections and the queue runner.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use postrider_core::delivery::aliases::Aliases;
+use postrider_core::imf::datetime::WallClock;
+
+use crate::accounts::{Accounts, UsersFile};
+use crate::config::Settings;
+use crate::queue::Queue;
+
+/// The aliases file, re-read whenever it changes on disk.
+#[derive(Debug)]
+pub struct AliasesFile {
+    path: std::path::PathBuf,
+    cache: Mutex<(Option<SystemTime>, Arc<Aliases>)>,
+}
+
+impl AliasesFile {
+    /// Watches `path`.
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            cache: Mutex::new((None, Arc::new(Aliases::default()))),
+        }
+    }
+
+    /// The current aliases.
+    pub fn get(&self) -> Arc<Aliases> {
+        let stamp = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut cache = match self.cache.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if cache.0 != stamp || stamp.is_none() {
+            let text = fs::read_to_string(&self.path).unwrap_or_default();
+            let (aliases, errors) = Aliases::parse(&text);
+            for e in errors {
+                tracing::warn!("{}:{}: {}", self.path.display(), e.line, e.message);
+            }
+            *cache = (stamp, Arc::new(aliases));
+        }
+        cache.1.clone()
+    }
+}
+
+/// Wakes the queue runner when new mail is committed.
+#[derive(Debug, Default)]
+pub struct Wakeup {
+    flag: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Wakeup {
+    /// Signals new work.
+    pub fn notify(&self) {
+        let mut f = match self.flag.lock() {
+            Ok(f) => f,
+            Err(p) => p.into_inner(),
+        };
+        *f = true;
+        self.cond.notify_all();
+    }
+
+    /// Waits for a signal or the timeout, and clears the signal.
+    pub fn wait(&self, timeout: Duration) {
+        let f = match self.flag.lock() {
+            Ok(f) => f,
+            Err(p) => p.into_inner(),
+        };
+        let mut f = match self.cond.wait_timeout_while(f, timeout, |woken| !*woken) {
+            Ok((f, _)) => f,
+            Err(p) => p.into_inner().0,
+        };
+        *f = false;
+    }
+}
+
+/// Connection counters of one listener section.
+#[derive(Debug)]
+pub struct ConnLimits {
+    max_total: usize,
+    max_per_ip: usize,
+    total: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A counted connection; dropping it releases the slot.
+#[derive(Debug)]
+pub struct ConnSlot {
+    limits: Arc<ConnLimits>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.limits.total.fetch_sub(1, Ordering::SeqCst);
+        let mut map = match self.limits.per_ip.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl ConnLimits {
+    /// Limits for one section.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_total,
+            max_per_ip,
+            total: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a slot for a connection from `ip`, or says which limit is reached.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, &'static str> {
+        let mut map = match self.per_ip.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if self.total.load(Ordering::SeqCst) >= self.max_total {
+            return Err("too many connections");
+        }
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.max_per_ip {
+            return Err("too many connections from your address");
+        }
+        *n += 1;
+        self.total.fetch_add(1, Ordering::SeqCst);
+        Ok(ConnSlot { limits: self.clone(), ip })
+    }
+
+    /// Connections open now.
+    pub fn active(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+/// The shared state of a server process (or of one command such as `sendmail`).
+#[derive(Debug)]
+pub struct Context {
+    /// Validated configuration.
+    pub settings: Settings,
+    /// Local accounts.
+    pub accounts: Accounts,
+    /// The queue.
+    pub queue: Queue,
+    /// The aliases file.
+    pub aliases: AliasesFile,
+    /// TLS server configuration, when serving.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Wakes the queue runner.
+    pub wakeup: Wakeup,
+    /// Set on SIGTERM/SIGINT.
+    pub shutdown: AtomicBool,
+    /// Held by the queue runner while it delivers; taken at exit so no delivery is cut.
+    pub delivery_lock: Mutex<()>,
+    /// Connection limits of the SMTP section.
+    pub smtp_limits: Arc<ConnLimits>,
+    /// Connection limits of the submission section.
+    pub submission_limits: Arc<ConnLimits>,
+}
+
+/// The default aliases file written on first start.
+const DEFAULT_ALIASES: &str = "\
+# aliases(5): NAME: TARGET, TARGET, ...  (targets: local names or remote addresses)
+# Edit, then run `postrider newaliases`.
+postmaster: root
+MAILER-DAEMON: postmaster
+";
+
+impl Context {
+    /// Opens the data directory (creating its layout on first use) for `settings`.
+    pub fn open(settings: Settings) -> io::Result<Context> {
+        let dir = settings.config.data_dir.clone();
+        for sub in ["", "mail", "home", "queue", "tls"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        let aliases_path = settings.aliases_path();
+        if settings.config.delivery.aliases.is_empty() && !aliases_path.exists() {
+            fs::write(&aliases_path, DEFAULT_ALIASES)?;
+        }
+        let accounts = match settings.config.accounts.as_str() {
+            "system" => Accounts::System,
+            _ => Accounts::File(UsersFile::new(&dir)),
+        };
+        let queue = Queue::open(&dir.join("queue"))?;
+        let c = &settings.config;
+        Ok(Context {
+            smtp_limits: ConnLimits::new(c.smtp.max_connections, c.smtp.max_connections_per_ip),
+            submission_limits: ConnLimits::new(c.submission.max_connections, c.submission.max_connections_per_ip),
+            aliases: AliasesFile::new(&aliases_path),
+            accounts,
+            queue,
+            tls: None,
+            wakeup: Wakeup::default(),
+            shutdown: AtomicBool::new(false),
+            delivery_lock: Mutex::new(()),
+            settings,
+        })
+    }
+
+    /// Whether shutdown was requested.
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Whether `local_part` (of a local domain) can receive mail: an account, an alias,
+    /// or postmaster (RFC 5321 §4.5.1).
+    pub fn is_local_recipient(&self, local_part: &str) -> bool {
+        let name = local_part.to_ascii_lowercase();
+        name == "postmaster" || self.accounts.exists(&name) || self.aliases.get().get(&name).is_some()
+    }
+}
+
+/// The current wall-clock time for the core (UTC).
+pub fn wall_now() -> WallClock {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    WallClock::utc(secs)
+}

@@ -1,0 +1,352 @@
+//! The durable queue in `data_dir/queue/`.
+//!
+//! Layout: `tmp/` (files being written), `msg/ID` (the message as received, with this
+//! host's Received field first), `env/ID` (the envelope and per-recipient state, TOML).
+//! A message exists for delivery only once its envelope file has been renamed into
+//! `env/`; that rename happens after the message file and the envelope are fsynced, and
+//! both directories are fsynced before the client hears 250. A half-written message is
+//! therefore never delivered, and a committed one survives a crash. Envelope updates are
+//! written to a temporary file and renamed over the old one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::fsync_dir;
+
+/// What happened to one recipient so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RcptStatus {
+    /// Not tried yet.
+    Pending,
+    /// Tried and failed temporarily; retried at `next_attempt`.
+    Deferred,
+    /// Delivered.
+    Delivered,
+    /// Failed permanently.
+    Failed,
+}
+
+/// One recipient's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The address as given in RCPT TO (or on the sendmail command line).
+    pub address: String,
+    /// Current state.
+    pub status: RcptStatus,
+    /// The last error, for mailq and bounces.
+    #[serde(default)]
+    pub last_error: String,
+    /// Attempts made.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Unix time of the next attempt.
+    #[serde(default)]
+    pub next_attempt: i64,
+}
+
+impl Recipient {
+    /// A recipient not yet tried.
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            status: RcptStatus::Pending,
+            last_error: String::new(),
+            attempts: 0,
+            next_attempt: 0,
+        }
+    }
+
+    /// Whether more work remains for this recipient.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, RcptStatus::Pending | RcptStatus::Deferred)
+    }
+}
+
+/// The envelope file of one queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Queue id.
+    pub id: String,
+    /// Unix time of arrival.
+    pub arrival: i64,
+    /// The envelope sender (`""` for the null sender).
+    pub sender: String,
+    /// Client address, or `local` for the sendmail command.
+    pub client: String,
+    /// HELO name given by the client.
+    #[serde(default)]
+    pub helo: String,
+    /// Message size in octets.
+    pub size: u64,
+    /// The recipients.
+    pub recipients: Vec<Recipient>,
+}
+
+impl Envelope {
+    /// Whether no recipient needs more work.
+    pub fn is_finished(&self) -> bool {
+        !self.recipients.iter().any(Recipient::is_open)
+    }
+}
+
+/// A message file being written in `tmp/`. Dropping it without committing removes it.
+#[derive(Debug)]
+pub struct Spool {
+    id: String,
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    written: u64,
+}
+
+impl Spool {
+    /// The queue id this message will have.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Appends message bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => {
+                self.written += bytes.len() as u64;
+                f.write_all(bytes)
+            }
+            None => Err(io::Error::other("spool already closed")),
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The queue directory.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    root: PathBuf,
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A new queue id: 11 hex digits of microseconds since the epoch and 5 random ones, so ids
+/// sort by arrival and never repeat.
+pub fn new_queue_id() -> String {
+    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+    let rand = OsRng.next_u32() & 0xF_FFFF;
+    format!("{:011X}{:05X}", micros & 0xFFF_FFFF_FFFF, rand)
+}
+
+/// Whether `id` looks like a queue id (so it is safe as a file name).
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Queue {
+    /// Opens (creating if needed) the queue under `root`.
+    pub fn open(root: &Path) -> io::Result<Queue> {
+        for sub in ["tmp", "msg", "env"] {
+            fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(Queue { root: root.to_path_buf() })
+    }
+
+    fn env_path(&self, id: &str) -> PathBuf {
+        self.root.join("env").join(id)
+    }
+
+    fn msg_path(&self, id: &str) -> PathBuf {
+        self.root.join("msg").join(id)
+    }
+
+    /// Starts writing a new message.
+    pub fn create_spool(&self) -> io::Result<Spool> {
+        let id = new_queue_id();
+        let path = self.root.join("tmp").join(format!("{id}.msg"));
+        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        Ok(Spool {
+            id,
+            path,
+            file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            written: 0,
+        })
+    }
+
+    /// Makes a message durable: fsyncs the spool file, moves it to `msg/`, writes the
+    /// envelope, renames it into `env/` and fsyncs both directories. Only after this
+    /// returns `Ok` may the client be told 250.
+    pub fn commit(&self, mut spool: Spool, envelope: &Envelope) -> io::Result<()> {
+        let Some(writer) = spool.file.take() else {
+            return Err(io::Error::other("spool already closed"));
+        };
+        let result = (|| {
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&spool.path, self.msg_path(&spool.id))?;
+            fsync_dir(&self.root.join("msg"))?;
+            self.write_envelope(envelope)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&spool.path);
+            let _ = fs::remove_file(self.msg_path(&spool.id));
+        }
+        result
+    }
+
+    /// Writes (or replaces) an envelope atomically and durably.
+    pub fn write_envelope(&self, envelope: &Envelope) -> io::Result<()> {
+        if !valid_id(&envelope.id) {
+            return Err(io::Error::other("invalid queue id"));
+        }
+        let text = toml::to_string(envelope).map_err(io::Error::other)?;
+        let tmp = self.root.join("tmp").join(format!("{}.env", envelope.id));
+        {
+            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, self.env_path(&envelope.id))?;
+        fsync_dir(&self.root.join("env"))
+    }
+
+    /// Queue ids with an envelope, oldest first.
+    pub fn list(&self) -> io::Result<Vec<String>> {
+        let mut ids: Vec<String> = fs::read_dir(self.root.join("env"))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| valid_id(n))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Reads one envelope.
+    pub fn load(&self, id: &str) -> io::Result<Envelope> {
+        if !valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no message {id:?} in the queue")));
+        }
+        let text = fs::read_to_string(self.env_path(id))?;
+        toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("envelope {id}: {e}")))
+    }
+
+    /// Reads one message.
+    pub fn read_message(&self, id: &str) -> io::Result<Vec<u8>> {
+        fs::read(self.msg_path(id))
+    }
+
+    /// Removes a message: the envelope first (the commit point), then the message file.
+    pub fn remove(&self, id: &str) -> io::Result<()> {
+        if !valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no message {id:?} in the queue")));
+        }
+        fs::remove_file(self.env_path(id))?;
+        let _ = fsync_dir(&self.root.join("env"));
+        let _ = fs::remove_file(self.msg_path(id));
+        Ok(())
+    }
+
+    /// Removes leftovers of crashed writers: temporary files and message files without an
+    /// envelope, older than `min_age` (so a concurrent `sendmail` is not disturbed).
+    pub fn recover(&self, min_age: Duration) -> io::Result<usize> {
+        let old = |p: &Path| {
+            fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age >= min_age)
+        };
+        let mut removed = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))?.flatten() {
+            if old(&entry.path()) && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        for entry in fs::read_dir(self.root.join("msg"))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !self.env_path(&name).exists() && old(&entry.path()) && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Asks a running queue runner to retry every deferred message now.
+    pub fn request_flush(&self) -> io::Result<()> {
+        File::create(self.root.join("flush")).map(drop)
+    }
+
+    /// Whether a flush was requested (and clears the request).
+    pub fn take_flush_request(&self) -> bool {
+        fs::remove_file(self.root.join("flush")).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpq(name: &str) -> (PathBuf, Queue) {
+        let dir = std::env::temp_dir().join(format!("postrider-q-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let q = Queue::open(&dir).unwrap();
+        (dir, q)
+    }
+
+    #[test]
+    fn commit_load_update_remove() {
+        let (dir, q) = tmpq("a");
+        let mut s = q.create_spool().unwrap();
+        s.write(b"Subject: x\r\n\r\nhi\r\n").unwrap();
+        let id = s.id().to_string();
+        let env = Envelope {
+            id: id.clone(),
+            arrival: 1,
+            sender: "a@b".into(),
+            client: "127.0.0.1".into(),
+            helo: "h".into(),
+            size: 18,
+            recipients: vec![Recipient::new("bob@x")],
+        };
+        q.commit(s, &env).unwrap();
+        assert_eq!(q.list().unwrap(), vec![id.clone()]);
+        assert_eq!(q.load(&id).unwrap(), env);
+        assert_eq!(q.read_message(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
+        let mut e2 = env.clone();
+        e2.recipients[0].status = RcptStatus::Delivered;
+        q.write_envelope(&e2).unwrap();
+        assert!(q.load(&id).unwrap().is_finished());
+        q.remove(&id).unwrap();
+        assert!(q.list().unwrap().is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dropped_spool_leaves_nothing() {
+        let (dir, q) = tmpq("b");
+        let mut s = q.create_spool().unwrap();
+        s.write(b"partial").unwrap();
+        drop(s);
+        assert_eq!(fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+        assert!(q.list().unwrap().is_empty());
+        assert!(!valid_id("../etc"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

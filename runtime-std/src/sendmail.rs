@@ -1,0 +1,224 @@
+//! The sendmail(8)-compatible submission command: reads a message on stdin and writes it
+//! straight into the queue (no network), where a running server picks it up within a
+//! second, or a stopped one at its next start.
+
+use std::io::Read;
+
+use postrider_core::delivery::trace::{received, Protocol, ReceivedInfo};
+use postrider_core::submission::{fixup, qualify, FixupParams};
+
+use crate::context::{wall_now, Context};
+use crate::queue::{unix_now, Envelope, Recipient};
+
+/// Parsed sendmail options.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SendmailArgs {
+    /// `-t`: take recipients from To/Cc/Bcc.
+    pub extract: bool,
+    /// `-i` / `-oi`: a line with a single dot does not end the input.
+    pub ignore_dots: bool,
+    /// `-f SENDER` (or `-r`).
+    pub sender: Option<String>,
+    /// `-F NAME`.
+    pub full_name: Option<String>,
+    /// `-bs`: SMTP on stdin/stdout.
+    pub smtp_mode: bool,
+    /// Recipients from the command line.
+    pub recipients: Vec<String>,
+}
+
+/// Parses sendmail's command line (everything after the command name). Unknown `-o`
+/// options and common no-op flags are accepted and ignored, as Postfix does.
+pub fn parse_args(args: &[String]) -> Result<SendmailArgs, String> {
+    let mut a = SendmailArgs::default();
+    let mut i = 0;
+    let value = |i: &mut usize, flag: &str, inline: &str| -> Result<String, String> {
+        if !inline.is_empty() {
+            return Ok(inline.to_string());
+        }
+        *i += 1;
+        args.get(*i).cloned().ok_or_else(|| format!("option {flag} needs a value"))
+    };
+    while i < args.len() {
+        let arg = args[i].as_str();
+        if arg == "--" {
+            a.recipients.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            a.recipients.push(arg.to_string());
+            i += 1;
+            continue;
+        }
+        match arg {
+            "-t" => a.extract = true,
+            "-i" | "-oi" => a.ignore_dots = true,
+            "-bs" => a.smtp_mode = true,
+            "-bm" | "-v" | "-n" | "-U" | "-Am" | "-Ac" => {}
+            _ if arg.starts_with("-f") || arg.starts_with("-r") => {
+                let v = value(&mut i, &arg[..2], &arg[2..])?;
+                a.sender = Some(v.trim_matches(|c| c == '<' || c == '>').to_string());
+            }
+            _ if arg.starts_with("-F") => a.full_name = Some(value(&mut i, "-F", &arg[2..])?),
+            _ if arg.starts_with("-N") || arg.starts_with("-R") || arg.starts_with("-V") || arg.starts_with("-B") => {
+                let _ = value(&mut i, &arg[..2], &arg[2..])?;
+            }
+            _ if arg.starts_with("-o") || arg.starts_with("-d") => {}
+            _ => return Err(format!("unsupported option {arg}")),
+        }
+        i += 1;
+    }
+    Ok(a)
+}
+
+/// Reads the message from `input`; without `-i`, a line consisting of a single dot ends it.
+pub fn read_message(input: &mut dyn Read, ignore_dots: bool, max: u64) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    input
+        .take(max + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read the message: {e}"))?;
+    if raw.len() as u64 > max {
+        return Err(format!("message is larger than the limit of {max} bytes"));
+    }
+    if !ignore_dots {
+        let mut pos = 0;
+        for line in raw.split_inclusive(|&b| b == b'\n') {
+            let content = line.strip_suffix(b"\n").unwrap_or(line);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            if content == b"." {
+                raw.truncate(pos);
+                break;
+            }
+            pos += line.len();
+        }
+    }
+    Ok(raw)
+}
+
+/// The login name of the invoking user.
+pub fn current_user() -> String {
+    let uid = rustix::process::getuid().as_raw();
+    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid) {
+                return f[0].to_string();
+            }
+        }
+    }
+    std::env::var("USER").unwrap_or_else(|_| "nobody".into())
+}
+
+/// Runs `sendmail`: returns the queue id on success.
+pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<String, String> {
+    if args.smtp_mode {
+        return Err("-bs (SMTP on standard input) is not supported yet".into());
+    }
+    let settings = &ctx.settings;
+    let hostname = settings.config.hostname.as_str();
+    let domain = settings.primary_domain();
+    let raw = read_message(input, args.ignore_dots, settings.config.smtp.max_message_size)?;
+    let sender = match &args.sender {
+        Some(s) if s.is_empty() => String::new(),
+        Some(s) => qualify(s, domain),
+        None => qualify(&current_user(), domain),
+    };
+    let spool_for_id = ctx.queue.create_spool().map_err(|e| format!("cannot write to the queue: {e}"))?;
+    let id = spool_for_id.id().to_string();
+    let unique = format!("{}.{}", id, unix_now());
+    let fixed = fixup(
+        &raw,
+        &FixupParams {
+            hostname,
+            sender: if sender.is_empty() { "MAILER-DAEMON" } else { &sender },
+            full_name: args.full_name.as_deref(),
+            now: wall_now(),
+            unique: &unique,
+        },
+    );
+    let mut recipients: Vec<String> = Vec::new();
+    let mut add = |r: &str| {
+        let r = qualify(r.trim(), domain);
+        if !r.is_empty() && !recipients.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+            recipients.push(r);
+        }
+    };
+    for r in &args.recipients {
+        for part in r.split(',') {
+            add(part);
+        }
+    }
+    if args.extract {
+        for r in &fixed.header_recipients {
+            add(r);
+        }
+    }
+    if recipients.is_empty() {
+        return Err(if args.extract {
+            "no recipient addresses found in the message header".into()
+        } else {
+            "no recipients specified".into()
+        });
+    }
+    let uid = rustix::process::getuid().as_raw();
+    let trace = received(&ReceivedInfo {
+        helo: None,
+        client_ip: None,
+        by_host: hostname,
+        protocol: Protocol::Local,
+        comment: Some(&format!("postrider, from userid {uid}")),
+        id: &id,
+        for_rcpt: if recipients.len() == 1 { Some(recipients[0].as_str()) } else { None },
+        when: wall_now(),
+    });
+    let mut spool = spool_for_id;
+    let write = |spool: &mut crate::queue::Spool| -> std::io::Result<()> {
+        spool.write(trace.as_bytes())?;
+        spool.write(&fixed.message)
+    };
+    write(&mut spool).map_err(|e| format!("cannot write to the queue: {e}"))?;
+    let env = Envelope {
+        id: id.clone(),
+        arrival: unix_now(),
+        sender: sender.clone(),
+        client: "local".into(),
+        helo: String::new(),
+        size: fixed.message.len() as u64,
+        recipients: recipients.iter().map(Recipient::new).collect(),
+    };
+    ctx.queue.commit(spool, &env).map_err(|e| format!("cannot write to the queue: {e}"))?;
+    tracing::info!("{id}: from=<{sender}>, size={}, nrcpt={} (queue active, uid={uid})", env.size, env.recipients.len());
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_common_invocations() {
+        let a = parse_args(&s(&["-t", "-oi", "-f", "me@x", "-FMe Too", "bob", "--", "-weird"])).unwrap();
+        assert!(a.extract && a.ignore_dots);
+        assert_eq!(a.sender.as_deref(), Some("me@x"));
+        assert_eq!(a.full_name.as_deref(), Some("Me Too"));
+        assert_eq!(a.recipients, ["bob", "-weird"]);
+        assert_eq!(parse_args(&s(&["-f<>"])).unwrap().sender.as_deref(), Some(""));
+        assert!(parse_args(&s(&["-X"])).is_err());
+        assert!(parse_args(&s(&["-f"])).is_err());
+    }
+
+    #[test]
+    fn dot_ends_input_unless_i() {
+        let mut input: &[u8] = b"Subject: a\n\nline\n.\nafter\n";
+        assert_eq!(read_message(&mut input, false, 1000).unwrap(), b"Subject: a\n\nline\n");
+        let mut input: &[u8] = b"a\n.\nb\n";
+        assert_eq!(read_message(&mut input, true, 1000).unwrap(), b"a\n.\nb\n");
+        let mut input: &[u8] = b"0123456789";
+        assert!(read_message(&mut input, true, 5).is_err());
+    }
+}

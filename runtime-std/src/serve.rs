@@ -1,0 +1,222 @@
+//! `postrider-std serve`: a thread per connection (bounded by the listener limits), the
+//! generic blocking drive loop, and the shutdown sequence both runtimes share.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use postrider_core::smtp::{PeerInfo, SmtpServer};
+
+use crate::conn::Conn;
+use crate::context::{ConnLimits, Context};
+use crate::runner;
+use crate::session::{server_config, Flow, ListenerKind, SmtpSession};
+
+/// The SMTP-family listeners to open: (address, kind).
+pub fn smtp_listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
+    let c = &ctx.settings.config;
+    let parse = |a: &String| a.parse::<SocketAddr>().ok();
+    let mut out = Vec::new();
+    out.extend(c.smtp.listen.iter().filter_map(parse).map(|a| (a, ListenerKind::Smtp)));
+    out.extend(c.submission.listen.iter().filter_map(parse).map(|a| (a, ListenerKind::Submission)));
+    out.extend(c.submission.listen_tls.iter().filter_map(parse).map(|a| (a, ListenerKind::Submissions)));
+    out
+}
+
+/// The connection limits that apply to a listener kind.
+pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
+    match kind {
+        ListenerKind::Smtp => ctx.smtp_limits.clone(),
+        ListenerKind::Submission | ListenerKind::Submissions => ctx.submission_limits.clone(),
+    }
+}
+
+/// The reply sent to a connection refused by the limits.
+pub fn too_many_reply(ctx: &Context, why: &str) -> Vec<u8> {
+    format!("421 4.7.0 {} Error: {}\r\n", ctx.settings.config.hostname, why).into_bytes()
+}
+
+/// Installs SIGTERM/SIGINT handling and returns when a signal arrived: sets the shutdown
+/// flag, waits up to `grace` for connections to end, then waits for the delivery in
+/// progress (if any) to finish. The caller then exits 0.
+pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(mut signals) => {
+            let _ = signals.forever().next();
+        }
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
+            loop {
+                thread::park();
+            }
+        }
+    }
+    tracing::info!("shutdown requested: draining");
+    ctx.shutdown.store(true, Ordering::SeqCst);
+    ctx.wakeup.notify();
+    let start = Instant::now();
+    while (ctx.smtp_limits.active() > 0 || ctx.submission_limits.active() > 0) && start.elapsed() < grace {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _guard = ctx.delivery_lock.lock();
+    tracing::info!("stopped");
+}
+
+/// Starts the queue runner thread.
+pub fn start_runner(ctx: &Arc<Context>) -> io::Result<()> {
+    let ctx = ctx.clone();
+    thread::Builder::new().name("queue-runner".into()).spawn(move || runner::run(ctx)).map(drop)
+}
+
+/// Runs every listener and the queue runner until SIGTERM/SIGINT.
+pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
+    let mut bound = Vec::new();
+    for (addr, kind) in smtp_listeners(&ctx) {
+        let l = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
+        tracing::info!("listening on {addr} ({})", kind.name());
+        bound.push((l, kind));
+    }
+    start_runner(&ctx).map_err(|e| format!("cannot start queue runner: {e}"))?;
+    for (listener, kind) in bound {
+        let ctx = ctx.clone();
+        thread::Builder::new()
+            .name(format!("accept-{}", kind.name()))
+            .spawn(move || accept_loop(ctx, listener, kind))
+            .map_err(|e| format!("cannot start listener thread: {e}"))?;
+    }
+    wait_for_shutdown(&ctx, Duration::from_secs(10));
+    Ok(())
+}
+
+fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
+    let limits = limits_for(&ctx, kind);
+    for stream in listener.incoming() {
+        if ctx.shutting_down() {
+            break;
+        }
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let Ok(remote) = stream.peer_addr() else {
+            continue;
+        };
+        let slot = match limits.acquire(remote.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                tracing::warn!("refusing [{}]: {why}", remote.ip());
+                let _ = stream.write_all(&too_many_reply(&ctx, why));
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        let spawned = thread::Builder::new().name("smtp-conn".into()).spawn(move || {
+            let _slot = slot;
+            if let Err(e) = smtp_connection(ctx, stream, kind) {
+                tracing::debug!("connection from {remote} ended with error: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start connection thread: {e}");
+        }
+    }
+}
+
+/// Drives one SMTP session over a blocking socket until it closes.
+pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind) -> io::Result<()> {
+    let peer = PeerInfo {
+        remote: stream.peer_addr()?,
+        local: stream.local_addr()?,
+    };
+    stream.set_nodelay(true)?;
+    let mut conn = Conn::Plain(stream);
+    if kind == ListenerKind::Submissions {
+        let Some(tls) = ctx.tls.clone() else {
+            return Err(io::Error::other("implicit TLS listener without a certificate"));
+        };
+        let (c, info) = conn.start_tls(tls)?;
+        tracing::info!("TLS established with [{}]: {} {}", peer.remote.ip(), info.version, info.cipher);
+        conn = c;
+    }
+    let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
+    let mut session = SmtpSession::new(ctx.clone(), peer);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        while let Some(out) = server.poll_transmit() {
+            conn.write_all(&out)?;
+        }
+        conn.flush()?;
+        let mut flow = Flow::Continue;
+        let mut handled = false;
+        while let Some(ev) = server.poll_event() {
+            handled = true;
+            match session.handle(&mut server, ev) {
+                Flow::Continue => {}
+                other => flow = other,
+            }
+        }
+        match flow {
+            Flow::Close => {
+                while let Some(out) = server.poll_transmit() {
+                    conn.write_all(&out)?;
+                }
+                conn.flush()?;
+                return Ok(());
+            }
+            Flow::StartTls => {
+                while let Some(out) = server.poll_transmit() {
+                    conn.write_all(&out)?;
+                }
+                conn.flush()?;
+                let Some(tls) = ctx.tls.clone() else {
+                    return Err(io::Error::other("STARTTLS without a certificate"));
+                };
+                let (c, info) = conn.start_tls(tls)?;
+                tracing::info!("STARTTLS with [{}]: {} {}", peer.remote.ip(), info.version, info.cipher);
+                conn = c;
+                conn.tcp().set_write_timeout(None)?;
+                server.tls_established(info);
+                continue;
+            }
+            Flow::Continue if handled => continue,
+            Flow::Continue => {}
+        }
+        if !server.wants_input() {
+            // A question is pending but no event asked it: cannot happen with this
+            // session handler; end the connection rather than spin.
+            return Err(io::Error::other("session stalled"));
+        }
+        let now = Instant::now();
+        let deadline = server.poll_timeout().unwrap_or(now + Duration::from_secs(1));
+        let wait = deadline.saturating_duration_since(now).clamp(Duration::from_millis(1), Duration::from_secs(1));
+        conn.tcp().set_read_timeout(Some(wait))?;
+        match conn.read(&mut buf) {
+            Ok(0) => server.handle_eof(Instant::now()),
+            Ok(n) => server.handle_input(Instant::now(), &buf[..n]),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                if ctx.shutting_down() {
+                    server.shutdown();
+                } else {
+                    server.handle_timeout(Instant::now());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                server.handle_eof(Instant::now());
+                // Still let the session clean up (discard a partial spool file).
+                while let Some(ev) = server.poll_event() {
+                    session.handle(&mut server, ev);
+                }
+                return Err(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! TLS server configuration: PEM files from `[tls]`, or a self-signed certificate made
+//! once into `data_dir/tls/` (rcgen). rustls with the ring provider, TLS 1.2 and 1.3 only.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
+
+use crate::config::Settings;
+
+/// Where the certificate and key come from.
+fn cert_paths(settings: &Settings) -> (PathBuf, PathBuf) {
+    match (&settings.config.tls.cert, &settings.config.tls.key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => {
+            let dir = settings.config.data_dir.join("tls");
+            (dir.join("cert.pem"), dir.join("key.pem"))
+        }
+    }
+}
+
+/// Writes a self-signed certificate for `hostname` (and localhost) if none exists yet.
+fn ensure_self_signed(cert: &Path, key: &Path, hostname: &str) -> Result<(), String> {
+    if cert.exists() && key.exists() {
+        return Ok(());
+    }
+    let mut names = vec![hostname.to_string()];
+    if hostname != "localhost" {
+        names.push("localhost".into());
+    }
+    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot generate certificate: {e}"))?;
+    if let Some(dir) = cert.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp_key = key.with_extension("tmp");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp_key)
+            .map_err(|e| format!("{}: {e}", tmp_key.display()))?;
+        f.write_all(ck.signing_key.serialize_pem().as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("{}: {e}", tmp_key.display()))?;
+    }
+    fs::rename(&tmp_key, key).map_err(|e| format!("{}: {e}", key.display()))?;
+    fs::write(cert, ck.cert.pem()).map_err(|e| format!("{}: {e}", cert.display()))?;
+    tracing::info!("generated a self-signed certificate in {}", cert.display());
+    Ok(())
+}
+
+/// Builds the server TLS configuration, generating the self-signed certificate on first use.
+pub fn server_config(settings: &Settings) -> Result<Arc<ServerConfig>, String> {
+    let (cert_path, key_path) = cert_paths(settings);
+    if settings.config.tls.cert.is_none() {
+        ensure_self_signed(&cert_path, &key_path, &settings.config.hostname)?;
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| format!("cannot read certificate {}: {e}", cert_path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot parse certificate {}: {e}", cert_path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate found in {}", cert_path.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| format!("cannot read private key {}: {e}", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS certificate/key mismatch or unsupported key: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// The negotiated version and cipher of a finished handshake, for logs and Received.
+pub fn session_info(conn: &rustls::ServerConnection) -> postrider_core::smtp::TlsInfo {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "unknown".into(),
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|c| format!("{:?}", c.suite()))
+        .unwrap_or_else(|| "unknown".into());
+    postrider_core::smtp::TlsInfo { version, cipher }
+}
