@@ -1,1 +1,5 @@
-fn main(){}
+//! `postrider`: the main postrider server on the smol runtime.
+
+fn main() -> std::process::ExitCode {
+    postrider_std::cli::main_with(postrider_smol::serve::serve)
+}

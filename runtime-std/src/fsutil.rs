@@ -51,11 +51,12 @@ impl DotLock {
                     return Ok(DotLock { path });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let stale = fs::metadata(&path)
+                    let old = fs::metadata(&path)
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|t| SystemTime::now().duration_since(t).ok())
                         .is_some_and(|age| age > STALE_DOTLOCK);
+                    let stale = old || owner_is_gone(&path);
                     if stale {
                         tracing::warn!("removing stale lock {}", path.display());
                         let _ = fs::remove_file(&path);
@@ -74,6 +75,19 @@ impl DotLock {
             }
         }
     }
+}
+
+/// Whether a dotlock names (by the PID written in it) a process that no longer exists on
+/// this host, e.g. a writer killed while holding it. Lock files without a PID are only
+/// removed by age.
+fn owner_is_gone(path: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(path) else {
+        return false;
+    };
+    let Some(pid) = text.trim().parse::<i32>().ok().and_then(rustix::process::Pid::from_raw) else {
+        return false;
+    };
+    matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
 }
 
 impl Drop for DotLock {

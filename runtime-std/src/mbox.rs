@@ -21,15 +21,24 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// with a single write after both locks are held, then fsynced; on any error the file is
 /// truncated back to its previous length, so a message is appended whole or not at all.
 pub fn deliver(path: &Path, sender: &str, when: WallClock, header: &[u8], message: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
+    deliver_entry(path, &entry(sender, when, header, message))
+}
+
+/// The mbox entry for a message: `From ` line, `header` then `message`, mboxrd-quoted.
+pub fn entry(sender: &str, when: WallClock, header: &[u8], message: &[u8]) -> Vec<u8> {
     let mut full = Vec::with_capacity(header.len() + message.len());
     full.extend_from_slice(header);
     full.extend_from_slice(message);
     let mut entry = Vec::with_capacity(full.len() + 128);
     append_entry(&mut entry, sender, when, &full);
+    entry
+}
 
+/// Appends a ready-made entry (see [`entry`]) under both locks; all or nothing.
+pub fn deliver_entry(path: &Path, entry: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
     let _dotlock = DotLock::acquire(path, LOCK_WAIT)?;
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
     fcntl_lock_exclusive(&file)?;
@@ -49,7 +58,7 @@ pub fn deliver(path: &Path, sender: &str, when: WallClock, header: &[u8], messag
     }
     let result = (|| -> io::Result<()> {
         file.write_all(prefix)?;
-        file.write_all(&entry)?;
+        file.write_all(entry)?;
         file.sync_data()
     })();
     if let Err(e) = result {
@@ -58,6 +67,37 @@ pub fn deliver(path: &Path, sender: &str, when: WallClock, header: &[u8], messag
         return Err(e);
     }
     Ok(())
+}
+
+/// After a crash, tells whether an entry containing `marker` (e.g. `id QUEUEID`) was
+/// already appended whole to the mbox at `path`. An entry cut short by the crash is
+/// removed (the file is truncated back to where it started) and `false` returned, so the
+/// message is delivered again, once. Only the last `entry_len` + 1 MiB are searched: a
+/// delivery cut by a crash is at or near the end.
+pub fn recover_delivery(path: &Path, marker: &[u8], entry_len: usize) -> io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    if !path.exists() {
+        return Ok(false);
+    }
+    let _dotlock = DotLock::acquire(path, LOCK_WAIT)?;
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    fcntl_lock_exclusive(&file)?;
+    let len = file.metadata()?.len();
+    let window = (entry_len as u64).saturating_mul(2).saturating_add(1 << 20).min(len);
+    let base = len - window;
+    let mut tail = vec![0u8; window as usize];
+    file.read_exact_at(&mut tail, base)?;
+    let Some(pos) = memchr::memmem::rfind(&tail, marker) else {
+        return Ok(false);
+    };
+    let start = memchr::memmem::rfind(&tail[..pos], b"\nFrom ").map(|p| p + 1).unwrap_or(0);
+    let start_abs = base + start as u64;
+    if len - start_abs >= entry_len as u64 {
+        return Ok(true);
+    }
+    file.set_len(start_abs)?;
+    file.sync_data()?;
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -78,6 +118,16 @@ mod tests {
             "From a@b Thu Jan  1 00:00:00 1970\nX-A: 1\nSubject: one\n\n>From me\n\njunk\n\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 1970\nSubject: two\n\nx\n\n"
         );
         assert!(!dir.join("mail/bob.lock").exists());
+        let e = entry("c@d", WallClock::utc(0), b"", b"Received: x id ABC\r\n\r\nbody\r\n");
+        assert!(!recover_delivery(&path, b"id ABC", e.len()).unwrap());
+        deliver_entry(&path, &e).unwrap();
+        assert!(recover_delivery(&path, b"id ABC", e.len()).unwrap());
+        let before = fs::metadata(&path).unwrap().len();
+        let e2 = entry("c@d", WallClock::utc(0), b"", b"Received: x id XYZ\r\n\r\nbody two\r\n");
+        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&e2[..e2.len() - 4]).unwrap();
+        // A copy cut short by a crash is removed, so the message is delivered again once.
+        assert!(!recover_delivery(&path, b"id XYZ", e2.len()).unwrap());
+        assert_eq!(fs::metadata(&path).unwrap().len(), before);
         let _ = fs::remove_dir_all(&dir);
     }
 }

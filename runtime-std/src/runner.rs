@@ -85,7 +85,21 @@ fn mailbox_path(ctx: &Context, name: &str) -> PathBuf {
 }
 
 /// Delivers `message` for one envelope recipient.
-fn deliver_recipient(ctx: &Context, env: &Envelope, message: &[u8], rcpt: &str) -> Outcome {
+///
+/// `done` holds the mailboxes this message was already delivered to in this pass, so two
+/// recipients that resolve to one mailbox get one copy (as Postfix local(8) does).
+///
+/// With `recovering` (the first pass after a start), a mailbox that already holds this
+/// message whole (found by its queue id) is not written again: that is how a delivery cut
+/// by a crash between the mbox fsync and the envelope update stays exactly-once.
+fn deliver_recipient(
+    ctx: &Context,
+    env: &Envelope,
+    message: &[u8],
+    rcpt: &str,
+    done: &mut HashSet<String>,
+    recovering: bool,
+) -> Outcome {
     let (local, domain) = split_address(rcpt);
     let domain = domain.unwrap_or(ctx.settings.primary_domain());
     if !ctx.settings.is_local_domain(domain) {
@@ -100,12 +114,33 @@ fn deliver_recipient(ctx: &Context, env: &Envelope, message: &[u8], rcpt: &str) 
                 if !valid_name(&name) {
                     return Outcome::Permanent(format!("invalid mailbox name {name:?}"));
                 }
+                if done.contains(&name) {
+                    delivered.push(format!("{name} (duplicate suppressed)"));
+                    continue;
+                }
                 let final_rcpt = format!("{name}@{domain}");
                 let header = delivery_fields(&env.sender, &final_rcpt, Some(rcpt));
                 let path = mailbox_path(ctx, &name);
-                if let Err(e) = mbox::deliver(&path, &env.sender, wall_now(), header.as_bytes(), message) {
+                let entry = mbox::entry(&env.sender, wall_now(), header.as_bytes(), message);
+                if recovering {
+                    let marker = format!("id {}", env.id);
+                    match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
+                        Ok(true) => {
+                            tracing::info!("{}: found in mailbox {name} after restart; not delivering again", env.id);
+                            done.insert(name.clone());
+                            delivered.push(name);
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            return Outcome::Temporary(format!("cannot check mailbox {}: {e}", path.display()));
+                        }
+                    }
+                }
+                if let Err(e) = mbox::deliver_entry(&path, &entry) {
                     return Outcome::Temporary(format!("cannot update mailbox {}: {e}", path.display()));
                 }
+                done.insert(name.clone());
                 delivered.push(name);
             }
             Destination::Remote(addr) => {
@@ -128,7 +163,7 @@ fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
 
 /// Works on one queued message; returns the unix time when it next needs attention, or
 /// None when it left the queue.
-pub fn process_message(ctx: &Context, id: &str) -> Option<i64> {
+pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64> {
     let mut env = match ctx.queue.load(id) {
         Ok(e) => e,
         Err(e) => {
@@ -149,13 +184,14 @@ pub fn process_message(ctx: &Context, id: &str) -> Option<i64> {
     let now = unix_now();
     let expired = now - env.arrival > ctx.settings.max_age.as_secs() as i64;
     let mut changed = false;
+    let mut done = HashSet::new();
     for i in 0..env.recipients.len() {
         let r = &env.recipients[i];
         if !r.is_open() || r.next_attempt > now {
             continue;
         }
         let address = r.address.clone();
-        let outcome = deliver_recipient(ctx, &env, &message, &address);
+        let outcome = deliver_recipient(ctx, &env, &message, &address, &mut done, recovering);
         let delay = now - env.arrival;
         let r = &mut env.recipients[i];
         r.attempts += 1;
@@ -221,6 +257,8 @@ pub fn run(ctx: Arc<Context>) {
         Err(e) => tracing::error!("queue: recovery failed: {e}"),
     }
     let mut schedule: HashMap<String, i64> = HashMap::new();
+    // Messages found in the queue at start may have been cut mid-delivery by a crash.
+    let mut recovering: HashSet<String> = ctx.queue.list().unwrap_or_default().into_iter().collect();
     while !ctx.shutting_down() {
         if ctx.queue.take_flush_request() {
             let _guard = ctx.delivery_lock.lock();
@@ -244,7 +282,7 @@ pub fn run(ctx: Arc<Context>) {
                 continue;
             }
             let guard = ctx.delivery_lock.lock();
-            let next = process_message(&ctx, id);
+            let next = process_message(&ctx, id, recovering.remove(id));
             drop(guard);
             match next {
                 Some(t) => {

@@ -183,6 +183,12 @@ impl SmtpServer {
         self.events.pop_front()
     }
 
+    /// Whether [`SmtpServer::poll_event`] has something (lets async runtimes skip a
+    /// hop to the blocking pool when there is nothing to do).
+    pub fn has_event(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// When [`SmtpServer::handle_timeout`] should be called, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.phase == Phase::Closed || self.pending.is_some() {

@@ -1,0 +1,222 @@
+"""Test harness: starts a real postrider binary on free loopback ports in a temporary
+directory and offers helpers to talk to it and read its mailboxes.
+
+The binary under test comes from $POSTRIDER_BIN (set by the cargo test wrappers in
+runtime-std/tests and runtime-smol/tests)."""
+
+import mailbox
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+BIN = os.path.abspath(os.environ["POSTRIDER_BIN"]) if os.environ.get("POSTRIDER_BIN") else ""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+class Server:
+    """One postrider instance with its own data directory and config file."""
+
+    def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
+                 domains=("test.example", "localhost")):
+        if not BIN:
+            raise RuntimeError("POSTRIDER_BIN is not set")
+        self.dir = tempfile.mkdtemp(prefix="postrider-it-")
+        self.data = os.path.join(self.dir, "data")
+        self.ports = {k: free_port() for k in
+                      ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps")}
+        self.hostname = hostname
+        smtp_lines = "\n".join(f"{k} = {v}" for k, v in (smtp or {}).items())
+        dom = ", ".join(f'"{d}"' for d in domains)
+        p = self.ports
+        self.config = os.path.join(self.dir, "postrider.toml")
+        with open(self.config, "w") as f:
+            f.write(f'''hostname = "{hostname}"
+domains = [{dom}]
+data_dir = "{self.data}"
+log = "debug"
+
+[smtp]
+listen = ["127.0.0.1:{p['smtp']}"]
+{smtp_lines}
+
+[submission]
+listen = ["127.0.0.1:{p['sub']}"]
+listen_tls = ["127.0.0.1:{p['subs']}"]
+
+[pop3]
+listen = ["127.0.0.1:{p['pop3']}"]
+listen_tls = ["127.0.0.1:{p['pop3s']}"]
+
+[imap]
+listen = ["127.0.0.1:{p['imap']}"]
+listen_tls = ["127.0.0.1:{p['imaps']}"]
+{extra}
+''')
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "server.log")
+        for u in users:
+            self.cli("user", "add", u, "--password-stdin", input=f"pw-{u}\n")
+
+    # --- process control -------------------------------------------------------------
+    def cli(self, *args, input=None, check=True, argv0=None, env=None):
+        """Runs a subcommand with this instance's config; argv0 simulates a symlink name."""
+        cmd = [argv0 or BIN, "-c", self.config, *args]
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        data = input.encode() if isinstance(input, str) else input
+        r = subprocess.run(cmd, executable=BIN, input=data, capture_output=True,
+                           timeout=60, env=e, cwd=self.dir)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{args} failed ({r.returncode}): {r.stderr.decode()}")
+        return r
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BIN, "serve", "-c", self.config], stdout=log,
+                                     stderr=log, cwd=self.dir)
+        wait_port(self.ports["smtp"])
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("POSTRIDER_KEEP"):
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # --- mail helpers ------------------------------------------------------------------
+    def mbox_path(self, user):
+        return os.path.join(self.data, "mail", user)
+
+    def messages(self, user):
+        path = self.mbox_path(user)
+        if not os.path.exists(path):
+            return []
+        box = mailbox.mbox(path, create=False)
+        try:
+            return [m for m in box]
+        finally:
+            box.close()
+
+    def wait_messages(self, user, count, timeout=20.0):
+        deadline = time.time() + timeout
+        msgs = []
+        while time.time() < deadline:
+            msgs = self.messages(user)
+            if len(msgs) >= count:
+                return msgs
+            time.sleep(0.05)
+        raise AssertionError(f"{user}: expected {count} messages, found {len(msgs)}\n"
+                             f"--- server log ---\n{self.log()[-4000:]}")
+
+    def queue_ids(self):
+        env = os.path.join(self.data, "queue", "env")
+        return sorted(os.listdir(env)) if os.path.isdir(env) else []
+
+    def raw(self, port_name="smtp"):
+        return RawClient(self.ports[port_name])
+
+
+class RawClient:
+    """A line-oriented raw socket client for byte-exact tests."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def read_reply(self):
+        """Reads one complete (possibly multi-line) reply; returns (code, [lines])."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError(f"closed; partial={self.buf!r} lines={lines}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("utf-8", "replace"))
+            if len(line) < 4 or line[3:4] == b" ":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.read_reply()
+
+    def is_closed(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+                self.buf += data
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def starttls(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(self.sock)
+        self.buf = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def insecure_tls():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx

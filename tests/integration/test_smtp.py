@@ -1,0 +1,442 @@
+"""SMTP server behaviour, driven with Python's smtplib and raw sockets."""
+
+import hashlib
+import os
+import smtplib
+import socket
+import threading
+import time
+import unittest
+
+from harness import Server, insecure_tls
+
+
+class SmtpBasics(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(smtp={"max_message_size": 200000, "max_recipients": 5}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def smtp(self):
+        s = smtplib.SMTP("127.0.0.1", self.srv.ports["smtp"], timeout=20)
+        return s
+
+    def test_ehlo_advertises_extensions(self):
+        with self.smtp() as s:
+            code, _ = s.ehlo("client.example")
+            self.assertEqual(code, 250)
+            for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "starttls", "smtputf8"):
+                self.assertTrue(s.has_extn(ext), ext)
+            self.assertEqual(s.esmtp_features["size"], "200000")
+            self.assertFalse(s.has_extn("auth"))
+
+    def test_greeting_names_host(self):
+        c = self.srv.raw()
+        code, lines = c.read_reply()
+        self.assertEqual(code, 220)
+        self.assertIn("mx.test.example", lines[0])
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        c.close()
+
+    def test_delivery_headers_and_quoting(self):
+        body = "Subject: headers test\r\nFrom: carol@else.example\r\n\r\nFrom the start\r\n>From quoted\r\n.leading dot\r\n"
+        with self.smtp() as s:
+            s.ehlo("client.example")
+            s.sendmail("carol@else.example", ["bob@test.example"], body)
+        msgs = self.srv.wait_messages("bob", 1)
+        m = [x for x in msgs if x["Subject"] == "headers test"][0]
+        keys = [k.lower() for k in m.keys()]
+        self.assertEqual(keys[:3], ["return-path", "delivered-to", "received"])
+        self.assertEqual(m["Return-Path"], "<carol@else.example>")
+        self.assertEqual(m["Delivered-To"], "bob@test.example")
+        rcv = " ".join(m["Received"].split())
+        self.assertIn("from client.example ([127.0.0.1])", rcv)
+        self.assertIn("by mx.test.example with ESMTP id ", rcv)
+        self.assertIn("for <bob@test.example>", rcv)
+        # mboxrd quoting on disk (Python's mailbox module does not unquote it).
+        payload = m.get_payload()
+        self.assertIn(">From the start\n>>From quoted\n.leading dot\n", payload)
+
+    def test_unknown_user_rejected_at_rcpt(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            s.mail("x@else.example")
+            code, msg = s.rcpt("nosuchuser@test.example")
+            self.assertEqual(code, 550)
+            self.assertTrue(msg.startswith(b"5.1.1"), msg)
+
+    def test_no_open_relay(self):
+        before = self.srv.queue_ids()
+        with self.smtp() as s:
+            s.ehlo("c")
+            s.mail("x@else.example")
+            code, msg = s.rcpt("victim@remote.example")
+            self.assertEqual(code, 554)
+            self.assertTrue(msg.startswith(b"5.7.1"), msg)
+            code, _ = s.docmd("DATA")
+            self.assertEqual(code, 554)
+        time.sleep(0.2)
+        self.assertEqual(self.srv.queue_ids(), before)
+
+    def test_postmaster_always_accepted(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            s.mail("x@else.example")
+            self.assertEqual(s.rcpt("<Postmaster>")[0], 250)
+            self.assertEqual(s.rcpt("postmaster@test.example")[0], 250)
+
+    def test_command_order(self):
+        c = self.srv.raw()
+        c.read_reply()
+        code, lines = c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual((code, lines[0][4:9]), (503, "5.5.1"))
+        self.assertEqual(c.cmd("EHLO c")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 503)
+        self.assertEqual(c.cmd("DATA")[0], 503)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 250)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 503)
+        self.assertEqual(c.cmd("DATA")[0], 554)
+        self.assertEqual(c.cmd("RSET")[0], 250)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        c.close()
+
+    def test_garbage_and_long_lines(self):
+        c = self.srv.raw()
+        c.read_reply()
+        code, lines = c.cmd("FOO BAR")
+        self.assertEqual(code, 500)
+        self.assertIn("5.5.2", lines[0])
+        code, lines = c.cmd("NOOP " + "x" * 600)
+        self.assertEqual(code, 500)
+        self.assertIn("5.5.2", lines[0])
+        c.send(b"\x00\xff\xfe garbage \x01\r\n")
+        self.assertEqual(c.read_reply()[0], 500)
+        code, _ = c.cmd("MAIL FROM:<broken")
+        self.assertEqual(code, 501)
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        c.close()
+
+    def test_size_declared_and_actual(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            code, msg = s.docmd("MAIL FROM:<a@b.example> SIZE=999999999")
+            self.assertEqual(code, 552)
+            self.assertTrue(msg.startswith(b"5.3.4"), msg)
+            s.mail("a@b.example")
+            s.rcpt("alice@test.example")
+            big = "Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 300
+            code, msg = s.data(big)
+            self.assertEqual(code, 552)
+            self.assertTrue(msg.startswith(b"5.3.4"), msg)
+            self.assertEqual(s.noop()[0], 250)
+        time.sleep(0.3)
+        self.assertFalse(any(m["Subject"] == "big" for m in self.srv.messages("alice")))
+
+    def test_max_recipients_and_duplicates(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            s.mail("a@b.example")
+            for _ in range(3):
+                self.assertEqual(s.rcpt("alice@test.example")[0], 250)
+            self.assertEqual(s.rcpt("bob@test.example")[0], 250)
+            for extra in ("postmaster@test.example", "ALICE@TEST.EXAMPLE", "bob@localhost"):
+                self.assertEqual(s.rcpt(extra)[0], 250, extra)
+            code, msg = s.rcpt("alice@localhost")
+            self.assertEqual(code, 452)
+            self.assertTrue(msg.startswith(b"4.5.3"), msg)
+            code, _ = s.data("Subject: dup-test\r\n\r\nonce\r\n")
+            self.assertEqual(code, 250)
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(
+                m["Subject"] == "dup-test" for m in self.srv.messages("bob")):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        # Several spellings of one mailbox give one copy, as with Postfix local(8).
+        for user in ("alice", "bob"):
+            dup = [m for m in self.srv.messages(user) if m["Subject"] == "dup-test"]
+            self.assertEqual(len(dup), 1, user)
+
+    def test_bare_lf_in_data_is_rejected(self):
+        c = self.srv.raw()
+        c.read_reply()
+        c.cmd("EHLO c")
+        c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        # A smuggling attempt: "\n.\n" must not end the data.
+        c.send(b"Subject: smuggle\r\n\r\nhello\n.\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<bob@test.example>\r\n\r\n.\r\n")
+        code, lines = c.read_reply()
+        self.assertEqual(code, 550)
+        self.assertIn("5.5.2", lines[0])
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        c.close()
+        time.sleep(0.3)
+        self.assertFalse(any(m["Subject"] == "smuggle" for m in self.srv.messages("alice")))
+        self.assertFalse(any("evil" in str(m["Return-Path"]) for m in self.srv.messages("bob")))
+
+    def test_pipelining(self):
+        c = self.srv.raw()
+        c.read_reply()
+        c.cmd("EHLO pipeliner")
+        c.send("MAIL FROM:<p@b.example>\r\nRCPT TO:<alice@test.example>\r\nRCPT TO:<nobody@test.example>\r\nDATA\r\n")
+        self.assertEqual(c.read_reply()[0], 250)
+        self.assertEqual(c.read_reply()[0], 250)
+        self.assertEqual(c.read_reply()[0], 550)
+        self.assertEqual(c.read_reply()[0], 354)
+        c.send("Subject: pipelined\r\n\r\nbody\r\n.\r\nNOOP\r\nQUIT\r\n")
+        code, lines = c.read_reply()
+        self.assertEqual(code, 250)
+        self.assertIn("queued as", lines[0])
+        self.assertEqual(c.read_reply()[0], 250)
+        self.assertEqual(c.read_reply()[0], 221)
+        c.close()
+        msgs = self.srv.wait_messages("alice", 1)
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(m["Subject"] == "pipelined" for m in msgs):
+            time.sleep(0.05)
+            msgs = self.srv.messages("alice")
+        self.assertTrue(any(m["Subject"] == "pipelined" for m in msgs))
+
+    def test_starttls_discards_pipelined_plaintext(self):
+        c = self.srv.raw()
+        c.read_reply()
+        c.cmd("EHLO c")
+        c.send("STARTTLS\r\nRSET\r\n")
+        code, _ = c.read_reply()
+        self.assertEqual(code, 220)
+        c.starttls()
+        code, lines = c.cmd("EHLO again")
+        self.assertEqual(code, 250)
+        self.assertTrue(lines[0].startswith("250-mx.test.example"), lines)
+        self.assertNotIn("250-STARTTLS", lines)
+        self.assertEqual(c.cmd("STARTTLS")[0], 554)
+        c.close()
+
+    def test_starttls_received_says_esmtps(self):
+        with self.smtp() as s:
+            s.starttls(context=insecure_tls())
+            s.ehlo("tls.example")
+            s.sendmail("t@b.example", ["bob@test.example"], "Subject: over tls\r\n\r\nsecret\r\n")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            ms = [m for m in self.srv.messages("bob") if m["Subject"] == "over tls"]
+            if ms:
+                break
+            time.sleep(0.05)
+        self.assertTrue(ms)
+        self.assertIn("with ESMTPS id", " ".join(ms[0]["Received"].split()))
+
+    def test_smtputf8_and_8bit(self):
+        c = self.srv.raw()
+        c.read_reply()
+        c.cmd("EHLO c")
+        c.send("MAIL FROM:<jörg@else.example> SMTPUTF8 BODY=8BITMIME\r\n".encode())
+        self.assertEqual(c.read_reply()[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        c.send("Subject: utf8\r\n\r\nGrüße\r\n.\r\n".encode())
+        self.assertEqual(c.read_reply()[0], 250)
+        c.close()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            path = self.srv.mbox_path("alice")
+            data = open(path, "rb").read() if os.path.exists(path) else b""
+            if "Grüße".encode() in data:
+                break
+            time.sleep(0.05)
+        self.assertIn("Return-Path: <jörg@else.example>".encode(), data)
+
+    def test_unsupported_parameter(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            code, msg = s.docmd("MAIL FROM:<a@b.example> FROBNICATE=1")
+            self.assertEqual(code, 555)
+            self.assertTrue(msg.startswith(b"5.5.4"))
+
+    def test_auth_not_offered_on_port_25(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            code, _ = s.docmd("AUTH PLAIN AGFsaWNlAHB3")
+            self.assertEqual(code, 503)
+
+    def test_submission_requires_auth(self):
+        s = smtplib.SMTP("127.0.0.1", self.srv.ports["sub"], timeout=20)
+        s.starttls(context=insecure_tls())
+        s.ehlo("c")
+        code, msg = s.docmd("MAIL FROM:<alice@test.example>")
+        self.assertEqual(code, 530)
+        self.assertTrue(msg.startswith(b"5.7.0"))
+        s.quit()
+        s = smtplib.SMTP_SSL("127.0.0.1", self.srv.ports["subs"], timeout=20, context=insecure_tls())
+        s.ehlo("c")
+        self.assertFalse(s.has_extn("starttls"))
+        self.assertEqual(s.docmd("MAIL FROM:<alice@test.example>")[0], 530)
+        s.quit()
+
+    def test_user_added_while_running(self):
+        with self.smtp() as s:
+            s.ehlo("c")
+            s.mail("a@b.example")
+            self.assertEqual(s.rcpt("latecomer@test.example")[0], 550)
+        self.srv.cli("user", "add", "latecomer", "--password-stdin", input="pw\n")
+        with self.smtp() as s:
+            s.ehlo("c")
+            s.mail("a@b.example")
+            self.assertEqual(s.rcpt("latecomer@test.example")[0], 250)
+            s.data("Subject: welcome\r\n\r\nhi\r\n")
+        self.srv.wait_messages("latecomer", 1)
+
+
+class SmtpLimits(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(smtp={"max_errors": 3, "command_timeout": '"1s"', "max_recipients": 1,
+                               "max_connections_per_ip": 3,
+                               "trusted_networks": '["127.0.0.0/8"]'}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def test_error_budget_closes_with_421(self):
+        c = self.srv.raw()
+        c.read_reply()
+        self.assertEqual(c.cmd("BAD1")[0], 500)
+        self.assertEqual(c.cmd("BAD2")[0], 500)
+        c.send("BAD3\r\n")
+        self.assertEqual(c.read_reply()[0], 500)
+        code, lines = c.read_reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.7.0", lines[0])
+        self.assertTrue(c.is_closed())
+        c.close()
+
+    def test_too_many_recipients_does_not_count_as_error(self):
+        c = self.srv.raw()
+        c.read_reply()
+        c.cmd("EHLO c")
+        c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 250)
+        for _ in range(4):
+            self.assertEqual(c.cmd("RCPT TO:<bob@test.example>")[0], 452)
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        c.close()
+
+    def test_idle_timeout(self):
+        c = self.srv.raw()
+        c.read_reply()
+        code, lines = c.read_reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.4.2", lines[0])
+        self.assertTrue(c.is_closed())
+        c.close()
+
+    def test_connection_limit_per_ip(self):
+        time.sleep(1.0)  # let the harness's readiness probe connection end
+        clients = [self.srv.raw() for _ in range(3)]
+        for c in clients:
+            self.assertEqual(c.read_reply()[0], 220)
+        extra = self.srv.raw()
+        code, _ = extra.read_reply()
+        self.assertEqual(code, 421)
+        for c in clients + [extra]:
+            c.close()
+        deadline = time.time() + 5
+        while True:
+            again = self.srv.raw()
+            code = again.read_reply()[0]
+            again.close()
+            if code == 220 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(code, 220)
+
+    def test_trusted_network_may_relay(self):
+        with smtplib.SMTP("127.0.0.1", self.srv.ports["smtp"], timeout=20) as s:
+            s.ehlo("c")
+            s.mail("a@b.example")
+            self.assertEqual(s.rcpt("someone@remote.example")[0], 250)
+            self.assertEqual(s.data("Subject: relay\r\n\r\nx\r\n")[0], 250)
+        deadline = time.time() + 10
+        out = ""
+        while time.time() < deadline:
+            out = self.srv.cli("mailq").stdout.decode()
+            if "remote delivery" in out:
+                break
+            time.sleep(0.1)
+        self.assertIn("someone@remote.example", out)
+
+
+class Concurrency(unittest.TestCase):
+    def test_50_clients_10_messages_each(self):
+        srv = Server(users=("sink",)).start()
+        try:
+            errors = []
+
+            def client(n):
+                try:
+                    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=60) as s:
+                        s.ehlo(f"client{n}")
+                        for i in range(10):
+                            body = f"Subject: c{n}-m{i}\r\nX-Check: {hashlib.sha256(f'{n}/{i}'.encode()).hexdigest()}\r\n\r\n"
+                            body += "".join(f"line {k} of message {n}/{i}\r\n" for k in range(20))
+                            s.sendmail(f"c{n}@else.example", ["sink@test.example"], body)
+                except Exception as e:  # noqa: BLE001 - collected and asserted below
+                    errors.append(repr(e))
+
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(50)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            msgs = srv.wait_messages("sink", 500, timeout=120)
+            time.sleep(0.5)
+            msgs = srv.messages("sink")
+            self.assertEqual(len(msgs), 500)
+            seen = set()
+            for m in msgs:
+                n, i = m["Subject"][1:].split("-m")
+                self.assertEqual(m["X-Check"], hashlib.sha256(f"{n}/{i}".encode()).hexdigest())
+                body = m.get_payload()
+                self.assertEqual(body, "".join(f"line {k} of message {n}/{i}\n" for k in range(20)))
+                seen.add(m["Subject"])
+            self.assertEqual(len(seen), 500)
+            self.assertEqual(srv.queue_ids(), [])
+        finally:
+            srv.cleanup()
+
+
+class Durability(unittest.TestCase):
+    def test_sigkill_after_250_delivers_exactly_once(self):
+        srv = Server(users=("dora",)).start()
+        try:
+            for round_ in range(5):
+                with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:
+                    s.ehlo("c")
+                    s.mail("k@else.example")
+                    s.rcpt("dora@test.example")
+                    code, _ = s.data(f"Subject: crash-{round_}\r\n\r\nsurvive\r\n")
+                    self.assertEqual(code, 250)
+                    srv.kill()
+                srv.start()
+                msgs = srv.wait_messages("dora", round_ + 1)
+            time.sleep(1.0)
+            subjects = sorted(m["Subject"] for m in srv.messages("dora"))
+            self.assertEqual(subjects, [f"crash-{i}" for i in range(5)])
+        finally:
+            srv.cleanup()
+
+    def test_sigterm_exits_zero(self):
+        srv = Server(users=()).start()
+        try:
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
