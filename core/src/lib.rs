@@ -29,3 +29,5 @@ pub mod delivery;
 pub mod imf;
 pub mod smtp;
 pub mod submission;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -66,7 +66,10 @@ pub fn fixup(raw: &[u8], p: &FixupParams<'_>) -> Fixed {
     let mut recipients: Vec<String> = Vec::new();
     let has = |name: &str| fields.iter().any(|f| f.is(name));
     let (has_from, has_date, has_mid) = (has("From"), has("Date"), has("Message-ID"));
-    for f in fields.iter().filter(|f| f.is("To") || f.is("Cc") || f.is("Bcc")) {
+    for f in fields
+        .iter()
+        .filter(|f| f.is("To") || f.is("Cc") || f.is("Bcc"))
+    {
         for a in address_list(&f.value()) {
             let a = qualify(&a.addr, p.hostname);
             if !recipients.iter().any(|r| r.eq_ignore_ascii_case(&a)) {
@@ -79,7 +82,10 @@ pub fn fixup(raw: &[u8], p: &FixupParams<'_>) -> Fixed {
         let sender = qualify(p.sender, p.hostname);
         match p.full_name {
             Some(n) if !n.is_empty() => {
-                let n: String = n.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect();
+                let n: String = n
+                    .chars()
+                    .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+                    .collect();
                 out.extend_from_slice(format!("From: \"{n}\" <{sender}>\r\n").as_bytes());
             }
             _ => out.extend_from_slice(format!("From: {sender}\r\n").as_bytes()),
@@ -130,18 +136,25 @@ mod tests {
 
     #[test]
     fn adds_missing_fields_and_removes_bcc() {
-        let f = fixup(b"To: bob, Carol <carol@x.test>\nBcc: dave@y.test\nSubject: hi\n\nbody\n", &params());
+        let f = fixup(
+            b"To: bob, Carol <carol@x.test>\nBcc: dave@y.test\nSubject: hi\n\nbody\n",
+            &params(),
+        );
         let m = String::from_utf8(f.message).unwrap();
         assert_eq!(
             m,
             "From: \"Alice A\" <alice@h.test>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\nMessage-ID: <U1@h.test>\r\nTo: bob, Carol <carol@x.test>\r\nSubject: hi\r\n\r\nbody\r\n"
         );
-        assert_eq!(f.header_recipients, ["bob@h.test", "carol@x.test", "dave@y.test"]);
+        assert_eq!(
+            f.header_recipients,
+            ["bob@h.test", "carol@x.test", "dave@y.test"]
+        );
     }
 
     #[test]
     fn keeps_existing_fields() {
-        let raw = b"From: x@y\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n";
+        let raw =
+            b"From: x@y\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n";
         assert_eq!(fixup(raw, &params()).message, raw.to_vec());
     }
 

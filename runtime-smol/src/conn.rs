@@ -29,7 +29,10 @@ impl AsyncConn {
         let handshake = acceptor.accept(tcp);
         let timeout = async {
             async_io::Timer::after(postrider_std::conn::HANDSHAKE_TIMEOUT).await;
-            Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            ))
         };
         let stream = futures_lite::future::or(handshake, timeout).await?;
         let info = postrider_std::tls::session_info(stream.get_ref().1);
@@ -38,12 +41,18 @@ impl AsyncConn {
 }
 
 impl AsyncRead for AsyncConn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             AsyncConn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             AsyncConn::Tls(s) => match Pin::new(s.as_mut()).poll_read(cx, buf) {
                 // A peer that closes without close_notify has still closed.
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(0)),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(0))
+                }
                 other => other,
             },
         }
@@ -51,7 +60,11 @@ impl AsyncRead for AsyncConn {
 }
 
 impl AsyncWrite for AsyncConn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             AsyncConn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             AsyncConn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

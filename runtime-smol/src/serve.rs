@@ -11,7 +11,9 @@ use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use futures_rustls::TlsAcceptor;
 use postrider_core::smtp::{PeerInfo, SmtpServer};
 use postrider_std::context::Context;
-use postrider_std::serve::{limits_for, smtp_listeners, start_runner, too_many_reply, wait_for_shutdown};
+use postrider_std::serve::{
+    limits_for, smtp_listeners, start_runner, too_many_reply, wait_for_shutdown,
+};
 use postrider_std::session::{server_config, Flow, ListenerKind, SmtpSession};
 use smol::net::{TcpListener, TcpStream};
 use smol::Executor;
@@ -21,7 +23,10 @@ use crate::conn::AsyncConn;
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
     let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
-    let threads = thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+    let threads = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2);
     for i in 0..threads {
         let ex = executor.clone();
         thread::Builder::new()
@@ -40,13 +45,20 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
     for (listener, kind) in bound {
         let ctx = ctx.clone();
         let ex = executor.clone();
-        executor.spawn(accept_loop(ctx, ex, listener, kind)).detach();
+        executor
+            .spawn(accept_loop(ctx, ex, listener, kind))
+            .detach();
     }
     wait_for_shutdown(&ctx, Duration::from_secs(10));
     Ok(())
 }
 
-async fn accept_loop(ctx: Arc<Context>, ex: Arc<Executor<'static>>, listener: TcpListener, kind: ListenerKind) {
+async fn accept_loop(
+    ctx: Arc<Context>,
+    ex: Arc<Executor<'static>>,
+    listener: TcpListener,
+    kind: ListenerKind,
+) {
     let limits = limits_for(&ctx, kind);
     loop {
         let (mut stream, remote) = match listener.accept().await {
@@ -80,7 +92,10 @@ async fn accept_loop(ctx: Arc<Context>, ex: Arc<Executor<'static>>, listener: Tc
 }
 
 /// Handles every queued event on the blocking pool (the session handler touches disk).
-async fn handle_events(server: SmtpServer, session: SmtpSession) -> (SmtpServer, SmtpSession, Flow) {
+async fn handle_events(
+    server: SmtpServer,
+    session: SmtpSession,
+) -> (SmtpServer, SmtpSession, Flow) {
     blocking::unblock(move || {
         let (mut server, mut session) = (server, session);
         let mut flow = Flow::Continue;
@@ -103,7 +118,11 @@ async fn flush(server: &mut SmtpServer, conn: &mut AsyncConn) -> io::Result<()> 
 }
 
 /// Drives one SMTP session until it closes.
-pub async fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind) -> io::Result<()> {
+pub async fn smtp_connection(
+    ctx: Arc<Context>,
+    stream: TcpStream,
+    kind: ListenerKind,
+) -> io::Result<()> {
     let peer = PeerInfo {
         remote: stream.peer_addr()?,
         local: stream.local_addr()?,
@@ -113,10 +132,17 @@ pub async fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: Listene
     let mut conn = AsyncConn::Plain(stream);
     if kind == ListenerKind::Submissions {
         let Some(acceptor) = acceptor.clone() else {
-            return Err(io::Error::other("implicit TLS listener without a certificate"));
+            return Err(io::Error::other(
+                "implicit TLS listener without a certificate",
+            ));
         };
         let (c, info) = conn.start_tls(acceptor).await?;
-        tracing::info!("TLS established with [{}]: {} {}", peer.remote.ip(), info.version, info.cipher);
+        tracing::info!(
+            "TLS established with [{}]: {} {}",
+            peer.remote.ip(),
+            info.version,
+            info.cipher
+        );
         conn = c;
     }
     let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
@@ -139,7 +165,12 @@ pub async fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: Listene
                         return Err(io::Error::other("STARTTLS without a certificate"));
                     };
                     let (c, info) = conn.start_tls(acceptor).await?;
-                    tracing::info!("STARTTLS with [{}]: {} {}", peer.remote.ip(), info.version, info.cipher);
+                    tracing::info!(
+                        "STARTTLS with [{}]: {} {}",
+                        peer.remote.ip(),
+                        info.version,
+                        info.cipher
+                    );
                     conn = c;
                     server.tls_established(info);
                 }
@@ -151,8 +182,12 @@ pub async fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: Listene
             return Err(io::Error::other("session stalled"));
         }
         let now = Instant::now();
-        let deadline = server.poll_timeout().unwrap_or(now + Duration::from_secs(1));
-        let wait = deadline.saturating_duration_since(now).clamp(Duration::from_millis(1), Duration::from_secs(1));
+        let deadline = server
+            .poll_timeout()
+            .unwrap_or(now + Duration::from_secs(1));
+        let wait = deadline
+            .saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
         let read = async { Some(conn.read(&mut buf).await) };
         let timer = async {
             async_io::Timer::after(wait).await;

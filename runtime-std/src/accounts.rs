@@ -63,9 +63,9 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 64
         && !name.starts_with('.')
         && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-')
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-'
+        })
 }
 
 /// Hashes a password as an argon2id PHC string.
@@ -80,7 +80,11 @@ pub fn hash_password(password: &Secret) -> Result<String, AccountError> {
 /// Checks a password against a PHC string.
 pub fn verify_password(password: &Secret, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.expose().as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.expose().as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -123,7 +127,10 @@ impl UsersFile {
         match fs::read_to_string(&self.path) {
             Ok(t) => Ok(parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(AccountError::Io(format!("cannot read {}: {e}", self.path.display()))),
+            Err(e) => Err(AccountError::Io(format!(
+                "cannot read {}: {e}",
+                self.path.display()
+            ))),
         }
     }
 
@@ -173,7 +180,10 @@ impl UsersFile {
         Ok(self.read_all()?.into_keys().collect())
     }
 
-    fn modify(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AccountError>) -> Result<(), AccountError> {
+    fn modify(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AccountError>,
+    ) -> Result<(), AccountError> {
         let io = |e: std::io::Error| AccountError::Io(format!("{}: {e}", self.path.display()));
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(io)?;
@@ -186,9 +196,15 @@ impl UsersFile {
         }
         let tmp = dir.join("users.tmp");
         {
-            let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(io)?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(io)?;
             use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io)?;
+            file.set_permissions(fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
             file.write_all(text.as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
@@ -277,7 +293,10 @@ mod tests {
         let pw = Secret::new("s3cret pw".into());
         f.add("alice", &pw).unwrap();
         assert!(matches!(f.add("alice", &pw), Err(AccountError::Exists(_))));
-        assert!(matches!(f.add("Bad/Name", &pw), Err(AccountError::InvalidName(_))));
+        assert!(matches!(
+            f.add("Bad/Name", &pw),
+            Err(AccountError::InvalidName(_))
+        ));
         assert!(f.exists("alice") && f.exists("ALICE") && !f.exists("bob"));
         assert!(f.verify("alice", &pw));
         assert!(!f.verify("alice", &Secret::new("wrong".into())));

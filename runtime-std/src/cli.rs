@@ -19,7 +19,11 @@ use crate::sendmail;
 pub type ServeFn = fn(Arc<Context>) -> Result<(), String>;
 
 #[derive(Debug, Parser)]
-#[command(name = "postrider", version, about = "postrider: a complete mail system (SMTP, submission, delivery, POP3, IMAP)")]
+#[command(
+    name = "postrider",
+    version,
+    about = "postrider: a complete mail system (SMTP, submission, delivery, POP3, IMAP)"
+)]
 struct Cli {
     /// Configuration file (also $POSTRIDER_CONFIG, then ./postrider.toml).
     #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
@@ -151,10 +155,16 @@ fn extract_config(args: Vec<String>) -> Result<(Vec<String>, Option<PathBuf>), S
             break;
         }
         if a == "-c" || a == "--config" {
-            config = Some(PathBuf::from(iter.next().ok_or_else(|| format!("{a} needs a file name"))?));
+            config = Some(PathBuf::from(
+                iter.next()
+                    .ok_or_else(|| format!("{a} needs a file name"))?,
+            ));
         } else if let Some(v) = a.strip_prefix("--config=") {
             config = Some(PathBuf::from(v));
-        } else if let Some(v) = a.strip_prefix("-c").filter(|v| !v.is_empty() && !a.starts_with("--")) {
+        } else if let Some(v) = a
+            .strip_prefix("-c")
+            .filter(|v| !v.is_empty() && !a.starts_with("--"))
+        {
             config = Some(PathBuf::from(v));
         } else {
             out.push(a);
@@ -167,7 +177,11 @@ fn extract_config(args: Vec<String>) -> Result<(Vec<String>, Option<PathBuf>), S
 /// else the embedded defaults.
 pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
     let path = explicit
-        .or_else(|| std::env::var_os("POSTRIDER_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("POSTRIDER_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .or_else(|| {
             let p = PathBuf::from("postrider.toml");
             p.exists().then_some(p)
@@ -176,12 +190,10 @@ pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
         Some(p) => Config::load(p).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
-    config
-        .validate()
-        .map_err(|e| match &path {
-            Some(p) => format!("{}: {e}", p.display()),
-            None => e.to_string(),
-        })
+    config.validate().map_err(|e| match &path {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e.to_string(),
+    })
 }
 
 fn init_logging(level: &str) {
@@ -198,7 +210,10 @@ fn init_logging(level: &str) {
 fn read_password(stdin_mode: bool) -> Result<Secret, String> {
     if stdin_mode {
         let mut line = String::new();
-        io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read password: {e}"))?;
+        io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read password: {e}"))?;
         let pw = line.strip_suffix('\n').unwrap_or(&line);
         let pw = pw.strip_suffix('\r').unwrap_or(pw);
         return Ok(Secret::new(pw.to_string()));
@@ -206,8 +221,10 @@ fn read_password(stdin_mode: bool) -> Result<Secret, String> {
     if !io::stdin().is_terminal() {
         return Err("no terminal to ask for the password: use --password-stdin".into());
     }
-    let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read password: {e}"))?;
-    let second = rpassword::prompt_password("Again: ").map_err(|e| format!("cannot read password: {e}"))?;
+    let first = rpassword::prompt_password("Password: ")
+        .map_err(|e| format!("cannot read password: {e}"))?;
+    let second =
+        rpassword::prompt_password("Again: ").map_err(|e| format!("cannot read password: {e}"))?;
     if first != second {
         return Err("the passwords do not match".into());
     }
@@ -220,22 +237,41 @@ fn open_context(settings: Settings) -> Result<Context, String> {
 }
 
 fn mailq(ctx: &Context) -> Result<(), String> {
-    let ids = ctx.queue.list().map_err(|e| format!("cannot read the queue: {e}"))?;
+    let ids = ctx
+        .queue
+        .list()
+        .map_err(|e| format!("cannot read the queue: {e}"))?;
     let mut out = io::stdout().lock();
     if ids.is_empty() {
         let _ = writeln!(out, "Mail queue is empty");
         return Ok(());
     }
-    let _ = writeln!(out, "-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------");
+    let _ = writeln!(
+        out,
+        "-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------"
+    );
     let mut total = 0u64;
     let mut count = 0;
     for id in ids {
-        let Ok(env) = ctx.queue.load(&id) else { continue };
+        let Ok(env) = ctx.queue.load(&id) else {
+            continue;
+        };
         total += env.size;
         count += 1;
         let when = postrider_core::imf::datetime::WallClock::utc(env.arrival).asctime();
-        let sender = if env.sender.is_empty() { "MAILER-DAEMON" } else { &env.sender };
-        let _ = writeln!(out, "{:<17} {:>8} {:<20} {}", id, env.size, &when[..when.len().min(19)], sender);
+        let sender = if env.sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            &env.sender
+        };
+        let _ = writeln!(
+            out,
+            "{:<17} {:>8} {:<20} {}",
+            id,
+            env.size,
+            &when[..when.len().min(19)],
+            sender
+        );
         for r in &env.recipients {
             if !r.last_error.is_empty() && r.is_open() {
                 let _ = writeln!(out, "{:48}({})", "", r.last_error);
@@ -249,7 +285,13 @@ fn mailq(ctx: &Context) -> Result<(), String> {
         }
         let _ = writeln!(out);
     }
-    let _ = writeln!(out, "-- {} Kbytes in {} Request{}.", total.div_ceil(1024), count, if count == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "-- {} Kbytes in {} Request{}.",
+        total.div_ceil(1024),
+        count,
+        if count == 1 { "" } else { "s" }
+    );
     Ok(())
 }
 
@@ -269,7 +311,9 @@ pub fn main_with(serve: ServeFn) -> ExitCode {
 }
 
 fn run(serve: ServeFn) -> Result<(), String> {
-    let mut args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let argv0 = args.first().cloned().unwrap_or_default();
     let base = std::path::Path::new(&argv0)
         .file_name()
@@ -287,12 +331,22 @@ fn run(serve: ServeFn) -> Result<(), String> {
                 let _ = e.print();
                 return Ok(());
             }
-            return Err(e.to_string().lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string());
+            return Err(e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string());
         }
     };
     let settings = load_settings(config_path.or(cli.config))?;
     let serving = matches!(cli.command, Cmd::Serve);
-    init_logging(if serving { &settings.config.log } else { "warn" });
+    init_logging(if serving {
+        &settings.config.log
+    } else {
+        "warn"
+    });
     match cli.command {
         Cmd::Serve => {
             let mut ctx = open_context(settings)?;
@@ -318,10 +372,16 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Mailq => mailq(&open_context(settings)?),
         Cmd::Newaliases => {
             let path = settings.aliases_path();
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let (aliases, errors) = postrider_core::delivery::aliases::Aliases::parse(&text);
             for e in &errors {
-                eprintln!("postrider: warning: {}:{}: {}", path.display(), e.line, e.message);
+                eprintln!(
+                    "postrider: warning: {}:{}: {}",
+                    path.display(),
+                    e.line,
+                    e.message
+                );
             }
             println!("{}: {} aliases", path.display(), aliases.len());
             Ok(())
@@ -329,10 +389,16 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Queue { action } => {
             let ctx = open_context(settings)?;
             match action {
-                QueueCmd::Flush => ctx.queue.request_flush().map_err(|e| format!("cannot request a flush: {e}")),
+                QueueCmd::Flush => ctx
+                    .queue
+                    .request_flush()
+                    .map_err(|e| format!("cannot request a flush: {e}")),
                 QueueCmd::Show { id } => {
                     let env = ctx.queue.load(&id).map_err(|e| format!("{id}: {e}"))?;
-                    print!("{}", toml::to_string_pretty(&env).map_err(|e| e.to_string())?);
+                    print!(
+                        "{}",
+                        toml::to_string_pretty(&env).map_err(|e| e.to_string())?
+                    );
                     Ok(())
                 }
                 QueueCmd::Delete { id } => {
@@ -344,20 +410,29 @@ fn run(serve: ServeFn) -> Result<(), String> {
         }
         Cmd::User { action } => {
             if settings.config.accounts != "file" {
-                return Err("accounts = \"system\": manage accounts with the system's tools".into());
+                return Err(
+                    "accounts = \"system\": manage accounts with the system's tools".into(),
+                );
             }
-            std::fs::create_dir_all(&settings.config.data_dir)
-                .map_err(|e| format!("cannot create {}: {e}", settings.config.data_dir.display()))?;
+            std::fs::create_dir_all(&settings.config.data_dir).map_err(|e| {
+                format!("cannot create {}: {e}", settings.config.data_dir.display())
+            })?;
             let users = UsersFile::new(&settings.config.data_dir);
             match action {
-                UserCmd::Add { name, password_stdin } => {
+                UserCmd::Add {
+                    name,
+                    password_stdin,
+                } => {
                     if !crate::accounts::valid_name(&name) {
                         return Err(crate::accounts::AccountError::InvalidName(name).to_string());
                     }
                     let pw = read_password(password_stdin)?;
                     users.add(&name, &pw).map_err(|e| e.to_string())
                 }
-                UserCmd::Passwd { name, password_stdin } => {
+                UserCmd::Passwd {
+                    name,
+                    password_stdin,
+                } => {
                     let pw = read_password(password_stdin)?;
                     users.passwd(&name, &pw).map_err(|e| e.to_string())
                 }
@@ -371,8 +446,12 @@ fn run(serve: ServeFn) -> Result<(), String> {
             }
         }
         Cmd::Vacation { .. } => not_yet("vacation"),
-        Cmd::Sieve { action: SieveCmd::Check { .. } } => not_yet("sieve check"),
-        Cmd::Dkim { action: DkimCmd::Keygen { .. } } => not_yet("dkim keygen"),
+        Cmd::Sieve {
+            action: SieveCmd::Check { .. },
+        } => not_yet("sieve check"),
+        Cmd::Dkim {
+            action: DkimCmd::Keygen { .. },
+        } => not_yet("dkim keygen"),
     }
 }
 
@@ -391,7 +470,13 @@ mod tests {
         let (a, c) = extract_config(v(&["p", "serve", "--config=g"])).unwrap();
         assert_eq!((a, c), (v(&["p", "serve"]), Some(PathBuf::from("g"))));
         let (a, c) = extract_config(v(&["sendmail", "sendmail", "-cx", "-t", "--", "-c"])).unwrap();
-        assert_eq!((a, c), (v(&["sendmail", "sendmail", "-t", "--", "-c"]), Some(PathBuf::from("x"))));
+        assert_eq!(
+            (a, c),
+            (
+                v(&["sendmail", "sendmail", "-t", "--", "-c"]),
+                Some(PathBuf::from("x"))
+            )
+        );
         assert!(extract_config(v(&["p", "-c"])).is_err());
     }
 }

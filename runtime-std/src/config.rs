@@ -222,7 +222,10 @@ impl Default for DeliverySection {
         Self {
             remote_port: 25,
             smarthost: String::new(),
-            retry: ["5m", "10m", "30m", "1h", "2h", "4h"].iter().map(|s| s.to_string()).collect(),
+            retry: ["5m", "10m", "30m", "1h", "2h", "4h"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             max_age: "5d".into(),
             aliases: String::new(),
         }
@@ -245,7 +248,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let Ok(n) = num.parse::<u64>() else {
-        return err(format!("invalid duration {s:?}: expected a number with ms, s, m, h or d"));
+        return err(format!(
+            "invalid duration {s:?}: expected a number with ms, s, m, h or d"
+        ));
     };
     let secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
@@ -253,7 +258,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86_400),
-        _ => return err(format!("invalid duration {s:?}: unit must be ms, s, m, h or d")),
+        _ => {
+            return err(format!(
+                "invalid duration {s:?}: unit must be ms, s, m, h or d"
+            ))
+        }
     };
     Ok(Duration::from_secs(secs))
 }
@@ -294,11 +303,19 @@ impl Cidr {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -326,7 +343,9 @@ pub struct Settings {
 fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
     for a in addrs {
         if a.parse::<SocketAddr>().is_err() {
-            return err(format!("[{section}]: invalid listen address {a:?} (expected ip:port)"));
+            return err(format!(
+                "[{section}]: invalid listen address {a:?} (expected ip:port)"
+            ));
         }
     }
     Ok(())
@@ -340,8 +359,10 @@ impl Config {
             let at = e
                 .span()
                 .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!(" (line {line})")
+                    let start = s.start.min(text.len());
+                    let line = text[..start].matches('\n').count() + 1;
+                    let content = text.lines().nth(line - 1).unwrap_or("").trim();
+                    format!(" (line {line}: {content})")
                 })
                 .unwrap_or_default();
             ConfigError(format!("{origin}: {msg}{at}"))
@@ -369,17 +390,32 @@ impl Config {
             }
         }
         if !matches!(self.accounts.as_str(), "file" | "system") {
-            return err(format!("accounts: must be \"file\" or \"system\", not {:?}", self.accounts));
+            return err(format!(
+                "accounts: must be \"file\" or \"system\", not {:?}",
+                self.accounts
+            ));
         }
-        if !matches!(self.log.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
-            return err(format!("log: must be error, warn, info, debug or trace, not {:?}", self.log));
+        if !matches!(
+            self.log.as_str(),
+            "error" | "warn" | "info" | "debug" | "trace"
+        ) {
+            return err(format!(
+                "log: must be error, warn, info, debug or trace, not {:?}",
+                self.log
+            ));
         }
         check_addrs("smtp", &self.smtp.listen)?;
-        for (name, s) in [("submission", &self.submission), ("pop3", &self.pop3), ("imap", &self.imap)] {
+        for (name, s) in [
+            ("submission", &self.submission),
+            ("pop3", &self.pop3),
+            ("imap", &self.imap),
+        ] {
             check_addrs(name, &s.listen)?;
             check_addrs(name, &s.listen_tls)?;
             if s.max_connections == 0 || s.max_connections_per_ip == 0 {
-                return err(format!("[{name}]: max_connections and max_connections_per_ip must be at least 1"));
+                return err(format!(
+                    "[{name}]: max_connections and max_connections_per_ip must be at least 1"
+                ));
             }
         }
         let smtp = &self.smtp;
@@ -398,20 +434,26 @@ impl Config {
         let trusted_networks = smtp
             .trusted_networks
             .iter()
-            .map(|n| Cidr::parse(n).map_err(|e| ConfigError(format!("[smtp] trusted_networks: {e}"))))
+            .map(|n| {
+                Cidr::parse(n).map_err(|e| ConfigError(format!("[smtp] trusted_networks: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let command_timeout = parse_duration(&smtp.command_timeout)
             .map_err(|e| ConfigError(format!("[smtp] command_timeout: {e}")))?;
-        let data_timeout =
-            parse_duration(&smtp.data_timeout).map_err(|e| ConfigError(format!("[smtp] data_timeout: {e}")))?;
+        let data_timeout = parse_duration(&smtp.data_timeout)
+            .map_err(|e| ConfigError(format!("[smtp] data_timeout: {e}")))?;
         match (&self.tls.cert, &self.tls.key) {
-            (Some(_), None) | (None, Some(_)) => return err("[tls]: cert and key must be given together"),
+            (Some(_), None) | (None, Some(_)) => {
+                return err("[tls]: cert and key must be given together")
+            }
             _ => {}
         }
         if let Some(servers) = &self.dns.servers {
             for s in servers {
                 if s.parse::<SocketAddr>().is_err() && s.parse::<IpAddr>().is_err() {
-                    return err(format!("[dns] servers: invalid address {s:?} (expected ip or ip:port)"));
+                    return err(format!(
+                        "[dns] servers: invalid address {s:?} (expected ip or ip:port)"
+                    ));
                 }
             }
         }
@@ -419,7 +461,12 @@ impl Config {
         if !d.smarthost.is_empty() {
             match d.smarthost.rsplit_once(':') {
                 Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {}
-                _ => return err(format!("[delivery] smarthost: expected \"host:port\", not {:?}", d.smarthost)),
+                _ => {
+                    return err(format!(
+                        "[delivery] smarthost: expected \"host:port\", not {:?}",
+                        d.smarthost
+                    ))
+                }
             }
         }
         if d.retry.is_empty() {
@@ -430,15 +477,18 @@ impl Config {
             .iter()
             .map(|r| parse_duration(r).map_err(|e| ConfigError(format!("[delivery] retry: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let max_age =
-            parse_duration(&d.max_age).map_err(|e| ConfigError(format!("[delivery] max_age: {e}")))?;
+        let max_age = parse_duration(&d.max_age)
+            .map_err(|e| ConfigError(format!("[delivery] max_age: {e}")))?;
         for s in &self.dkim.sign {
             if s.domain.is_empty() || s.selector.is_empty() {
                 return err("[[dkim.sign]]: domain and selector must not be empty");
             }
         }
         if !matches!(self.auth.verify.as_str(), "record" | "enforce") {
-            return err(format!("[auth] verify: must be \"record\" or \"enforce\", not {:?}", self.auth.verify));
+            return err(format!(
+                "[auth] verify: must be \"record\" or \"enforce\", not {:?}",
+                self.auth.verify
+            ));
         }
         Ok(Settings {
             config: self,
@@ -469,12 +519,19 @@ impl Settings {
     /// Whether `domain` is delivered locally (case-insensitive).
     pub fn is_local_domain(&self, domain: &str) -> bool {
         let d = domain.trim_end_matches('.');
-        self.config.domains.iter().any(|l| l.eq_ignore_ascii_case(d))
+        self.config
+            .domains
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(d))
     }
 
     /// The first local domain (where postmaster and unqualified names live).
     pub fn primary_domain(&self) -> &str {
-        self.config.domains.first().map(String::as_str).unwrap_or(&self.config.hostname)
+        self.config
+            .domains
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&self.config.hostname)
     }
 
     /// Whether `ip` may relay without authentication.
@@ -545,7 +602,10 @@ verify = "record"
 
     #[test]
     fn unknown_keys_and_bad_values_fail() {
-        assert!(Config::from_toml("bogus = 1", "t").unwrap_err().0.contains("unknown field"));
+        assert!(Config::from_toml("bogus = 1", "t")
+            .unwrap_err()
+            .0
+            .contains("unknown field"));
         assert!(Config::from_toml("[smtp]\nlisten = 5", "t").is_err());
         let bad = |t: &str| Config::from_toml(t, "t").unwrap().validate().is_err();
         assert!(bad("[smtp]\nlisten = [\"nope\"]"));

@@ -141,7 +141,10 @@ impl ConnLimits {
         }
         *n += 1;
         self.total.fetch_add(1, Ordering::SeqCst);
-        Ok(ConnSlot { limits: self.clone(), ip })
+        Ok(ConnSlot {
+            limits: self.clone(),
+            ip,
+        })
     }
 
     /// Connections open now.
@@ -202,7 +205,10 @@ impl Context {
         let c = &settings.config;
         Ok(Context {
             smtp_limits: ConnLimits::new(c.smtp.max_connections, c.smtp.max_connections_per_ip),
-            submission_limits: ConnLimits::new(c.submission.max_connections, c.submission.max_connections_per_ip),
+            submission_limits: ConnLimits::new(
+                c.submission.max_connections,
+                c.submission.max_connections_per_ip,
+            ),
             aliases: AliasesFile::new(&aliases_path),
             accounts,
             queue,
@@ -223,12 +229,17 @@ impl Context {
     /// or postmaster (RFC 5321 §4.5.1).
     pub fn is_local_recipient(&self, local_part: &str) -> bool {
         let name = local_part.to_ascii_lowercase();
-        name == "postmaster" || self.accounts.exists(&name) || self.aliases.get().get(&name).is_some()
+        name == "postmaster"
+            || self.accounts.exists(&name)
+            || self.aliases.get().get(&name).is_some()
     }
 }
 
 /// The current wall-clock time for the core (UTC).
 pub fn wall_now() -> WallClock {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     WallClock::utc(secs)
 }

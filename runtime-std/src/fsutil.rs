@@ -21,7 +21,11 @@ pub struct FileLock {
 
 /// Takes an exclusive flock on `path`, creating it, waiting as long as needed.
 pub fn lock_exclusive(path: &Path) -> io::Result<FileLock> {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
     flock(&file, FlockOperation::LockExclusive)?;
     Ok(FileLock { _file: file })
 }
@@ -84,10 +88,18 @@ fn owner_is_gone(path: &Path) -> bool {
     let Ok(text) = fs::read_to_string(path) else {
         return false;
     };
-    let Some(pid) = text.trim().parse::<i32>().ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = text
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
-    matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+    matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
 }
 
 impl Drop for DotLock {

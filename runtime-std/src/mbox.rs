@@ -20,7 +20,13 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// `header` (trace fields, CRLF line ends) is prepended to `message`. The entry is written
 /// with a single write after both locks are held, then fsynced; on any error the file is
 /// truncated back to its previous length, so a message is appended whole or not at all.
-pub fn deliver(path: &Path, sender: &str, when: WallClock, header: &[u8], message: &[u8]) -> io::Result<()> {
+pub fn deliver(
+    path: &Path,
+    sender: &str,
+    when: WallClock,
+    header: &[u8],
+    message: &[u8],
+) -> io::Result<()> {
     deliver_entry(path, &entry(sender, when, header, message))
 }
 
@@ -40,7 +46,13 @@ pub fn deliver_entry(path: &Path, entry: &[u8]) -> io::Result<()> {
         fs::create_dir_all(dir)?;
     }
     let _dotlock = DotLock::acquire(path, LOCK_WAIT)?;
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
     fcntl_lock_exclusive(&file)?;
     let start = file.seek(SeekFrom::End(0))?;
     // mbox entries are separated by an empty line; repair a file whose last entry lacks it.
@@ -83,14 +95,19 @@ pub fn recover_delivery(path: &Path, marker: &[u8], entry_len: usize) -> io::Res
     let file = OpenOptions::new().read(true).write(true).open(path)?;
     fcntl_lock_exclusive(&file)?;
     let len = file.metadata()?.len();
-    let window = (entry_len as u64).saturating_mul(2).saturating_add(1 << 20).min(len);
+    let window = (entry_len as u64)
+        .saturating_mul(2)
+        .saturating_add(1 << 20)
+        .min(len);
     let base = len - window;
     let mut tail = vec![0u8; window as usize];
     file.read_exact_at(&mut tail, base)?;
     let Some(pos) = memchr::memmem::rfind(&tail, marker) else {
         return Ok(false);
     };
-    let start = memchr::memmem::rfind(&tail[..pos], b"\nFrom ").map(|p| p + 1).unwrap_or(0);
+    let start = memchr::memmem::rfind(&tail[..pos], b"\nFrom ")
+        .map(|p| p + 1)
+        .unwrap_or(0);
     let start_abs = base + start as u64;
     if len - start_abs >= entry_len as u64 {
         return Ok(true);
@@ -109,22 +126,56 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("postrider-mbox-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let path = dir.join("mail/bob");
-        deliver(&path, "a@b", WallClock::utc(0), b"X-A: 1\r\n", b"Subject: one\r\n\r\nFrom me\r\n").unwrap();
-        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"junk").unwrap();
-        deliver(&path, "", WallClock::utc(0), b"", b"Subject: two\r\n\r\nx\r\n").unwrap();
+        deliver(
+            &path,
+            "a@b",
+            WallClock::utc(0),
+            b"X-A: 1\r\n",
+            b"Subject: one\r\n\r\nFrom me\r\n",
+        )
+        .unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"junk")
+            .unwrap();
+        deliver(
+            &path,
+            "",
+            WallClock::utc(0),
+            b"",
+            b"Subject: two\r\n\r\nx\r\n",
+        )
+        .unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
             "From a@b Thu Jan  1 00:00:00 1970\nX-A: 1\nSubject: one\n\n>From me\n\njunk\n\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 1970\nSubject: two\n\nx\n\n"
         );
         assert!(!dir.join("mail/bob.lock").exists());
-        let e = entry("c@d", WallClock::utc(0), b"", b"Received: x id ABC\r\n\r\nbody\r\n");
+        let e = entry(
+            "c@d",
+            WallClock::utc(0),
+            b"",
+            b"Received: x id ABC\r\n\r\nbody\r\n",
+        );
         assert!(!recover_delivery(&path, b"id ABC", e.len()).unwrap());
         deliver_entry(&path, &e).unwrap();
         assert!(recover_delivery(&path, b"id ABC", e.len()).unwrap());
         let before = fs::metadata(&path).unwrap().len();
-        let e2 = entry("c@d", WallClock::utc(0), b"", b"Received: x id XYZ\r\n\r\nbody two\r\n");
-        fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&e2[..e2.len() - 4]).unwrap();
+        let e2 = entry(
+            "c@d",
+            WallClock::utc(0),
+            b"",
+            b"Received: x id XYZ\r\n\r\nbody two\r\n",
+        );
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&e2[..e2.len() - 4])
+            .unwrap();
         // A copy cut short by a crash is removed, so the message is delivered again once.
         assert!(!recover_delivery(&path, b"id XYZ", e2.len()).unwrap());
         assert_eq!(fs::metadata(&path).unwrap().len(), before);

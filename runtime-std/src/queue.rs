@@ -143,13 +143,19 @@ pub struct Queue {
 
 /// Seconds since the Unix epoch, now.
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A new queue id: 11 hex digits of microseconds since the epoch and 5 random ones, so ids
 /// sort by arrival and never repeat.
 pub fn new_queue_id() -> String {
-    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
     let rand = OsRng.next_u32() & 0xF_FFFF;
     format!("{:011X}{:05X}", micros & 0xFFF_FFFF_FFFF, rand)
 }
@@ -165,7 +171,9 @@ impl Queue {
         for sub in ["tmp", "msg", "env"] {
             fs::create_dir_all(root.join(sub))?;
         }
-        Ok(Queue { root: root.to_path_buf() })
+        Ok(Queue {
+            root: root.to_path_buf(),
+        })
     }
 
     fn env_path(&self, id: &str) -> PathBuf {
@@ -180,7 +188,10 @@ impl Queue {
     pub fn create_spool(&self) -> io::Result<Spool> {
         let id = new_queue_id();
         let path = self.root.join("tmp").join(format!("{id}.msg"));
-        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         Ok(Spool {
             id,
             path,
@@ -219,7 +230,11 @@ impl Queue {
         let text = toml::to_string(envelope).map_err(io::Error::other)?;
         let tmp = self.root.join("tmp").join(format!("{}.env", envelope.id));
         {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
         }
@@ -241,10 +256,14 @@ impl Queue {
     /// Reads one envelope.
     pub fn load(&self, id: &str) -> io::Result<Envelope> {
         if !valid_id(id) {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no message {id:?} in the queue")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no message {id:?} in the queue"),
+            ));
         }
         let text = fs::read_to_string(self.env_path(id))?;
-        toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("envelope {id}: {e}")))
+        toml::from_str(&text)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("envelope {id}: {e}")))
     }
 
     /// Reads one message.
@@ -255,7 +274,10 @@ impl Queue {
     /// Removes a message: the envelope first (the commit point), then the message file.
     pub fn remove(&self, id: &str) -> io::Result<()> {
         if !valid_id(id) {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no message {id:?} in the queue")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no message {id:?} in the queue"),
+            ));
         }
         fs::remove_file(self.env_path(id))?;
         let _ = fsync_dir(&self.root.join("env"));
@@ -281,7 +303,10 @@ impl Queue {
         }
         for entry in fs::read_dir(self.root.join("msg"))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !self.env_path(&name).exists() && old(&entry.path()) && fs::remove_file(entry.path()).is_ok() {
+            if !self.env_path(&name).exists()
+                && old(&entry.path())
+                && fs::remove_file(entry.path()).is_ok()
+            {
                 removed += 1;
             }
         }

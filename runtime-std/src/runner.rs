@@ -46,7 +46,13 @@ fn split_address(addr: &str) -> (&str, Option<&str>) {
 }
 
 /// Expands a local name through the aliases (recursively, each name once).
-fn resolve(ctx: &Context, name: &str, depth: usize, seen: &mut HashSet<String>, out: &mut Vec<Destination>) {
+fn resolve(
+    ctx: &Context,
+    name: &str,
+    depth: usize,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<Destination>,
+) {
     let name = name.trim_matches('"').to_ascii_lowercase();
     if !seen.insert(name.clone()) || depth > 20 {
         // A self-reference (`bob: bob, x`) delivers to the mailbox, as Postfix does.
@@ -62,7 +68,10 @@ fn resolve(ctx: &Context, name: &str, depth: usize, seen: &mut HashSet<String>, 
         return;
     };
     for t in targets {
-        if t.starts_with('|') || t.starts_with('/') || t.to_ascii_lowercase().starts_with(":include:") {
+        if t.starts_with('|')
+            || t.starts_with('/')
+            || t.to_ascii_lowercase().starts_with(":include:")
+        {
             out.push(Destination::Unsupported(t.clone()));
             continue;
         }
@@ -126,28 +135,41 @@ fn deliver_recipient(
                     let marker = format!("id {}", env.id);
                     match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
                         Ok(true) => {
-                            tracing::info!("{}: found in mailbox {name} after restart; not delivering again", env.id);
+                            tracing::info!(
+                                "{}: found in mailbox {name} after restart; not delivering again",
+                                env.id
+                            );
                             done.insert(name.clone());
                             delivered.push(name);
                             continue;
                         }
                         Ok(false) => {}
                         Err(e) => {
-                            return Outcome::Temporary(format!("cannot check mailbox {}: {e}", path.display()));
+                            return Outcome::Temporary(format!(
+                                "cannot check mailbox {}: {e}",
+                                path.display()
+                            ));
                         }
                     }
                 }
                 if let Err(e) = mbox::deliver_entry(&path, &entry) {
-                    return Outcome::Temporary(format!("cannot update mailbox {}: {e}", path.display()));
+                    return Outcome::Temporary(format!(
+                        "cannot update mailbox {}: {e}",
+                        path.display()
+                    ));
                 }
                 done.insert(name.clone());
                 delivered.push(name);
             }
             Destination::Remote(addr) => {
-                return Outcome::Temporary(format!("alias target {addr}: remote delivery is not available in this version"));
+                return Outcome::Temporary(format!(
+                    "alias target {addr}: remote delivery is not available in this version"
+                ));
             }
             Destination::Unsupported(t) => {
-                return Outcome::Temporary(format!("alias target {t:?}: files, programs and :include: are not supported yet"));
+                return Outcome::Temporary(format!(
+                    "alias target {t:?}: files, programs and :include: are not supported yet"
+                ));
             }
         }
     }
@@ -200,12 +222,16 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64>
             Outcome::Delivered(text) => {
                 r.status = RcptStatus::Delivered;
                 r.last_error.clear();
-                tracing::info!("{id}: to=<{address}>, relay=local, delay={delay}, status=sent ({text})");
+                tracing::info!(
+                    "{id}: to=<{address}>, relay=local, delay={delay}, status=sent ({text})"
+                );
             }
             Outcome::Permanent(text) => {
                 r.status = RcptStatus::Failed;
                 r.last_error = text.clone();
-                tracing::info!("{id}: to=<{address}>, relay=local, delay={delay}, status=bounced ({text})");
+                tracing::info!(
+                    "{id}: to=<{address}>, relay=local, delay={delay}, status=bounced ({text})"
+                );
             }
             Outcome::Temporary(text) if expired => {
                 r.status = RcptStatus::Failed;
@@ -233,7 +259,11 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64>
             tracing::error!("{id}: cannot update envelope: {e}");
         }
     }
-    env.recipients.iter().filter(|r| r.is_open()).map(|r| r.next_attempt).min()
+    env.recipients
+        .iter()
+        .filter(|r| r.is_open())
+        .map(|r| r.next_attempt)
+        .min()
 }
 
 /// Resets the schedule of every deferred recipient (`postrider queue flush`).
@@ -258,7 +288,8 @@ pub fn run(ctx: Arc<Context>) {
     }
     let mut schedule: HashMap<String, i64> = HashMap::new();
     // Messages found in the queue at start may have been cut mid-delivery by a crash.
-    let mut recovering: HashSet<String> = ctx.queue.list().unwrap_or_default().into_iter().collect();
+    let mut recovering: HashSet<String> =
+        ctx.queue.list().unwrap_or_default().into_iter().collect();
     while !ctx.shutting_down() {
         if ctx.queue.take_flush_request() {
             let _guard = ctx.delivery_lock.lock();

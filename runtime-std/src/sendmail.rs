@@ -37,7 +37,9 @@ pub fn parse_args(args: &[String]) -> Result<SendmailArgs, String> {
             return Ok(inline.to_string());
         }
         *i += 1;
-        args.get(*i).cloned().ok_or_else(|| format!("option {flag} needs a value"))
+        args.get(*i)
+            .cloned()
+            .ok_or_else(|| format!("option {flag} needs a value"))
     };
     while i < args.len() {
         let arg = args[i].as_str();
@@ -60,7 +62,11 @@ pub fn parse_args(args: &[String]) -> Result<SendmailArgs, String> {
                 a.sender = Some(v.trim_matches(|c| c == '<' || c == '>').to_string());
             }
             _ if arg.starts_with("-F") => a.full_name = Some(value(&mut i, "-F", &arg[2..])?),
-            _ if arg.starts_with("-N") || arg.starts_with("-R") || arg.starts_with("-V") || arg.starts_with("-B") => {
+            _ if arg.starts_with("-N")
+                || arg.starts_with("-R")
+                || arg.starts_with("-V")
+                || arg.starts_with("-B") =>
+            {
                 let _ = value(&mut i, &arg[..2], &arg[2..])?;
             }
             _ if arg.starts_with("-o") || arg.starts_with("-d") => {}
@@ -118,20 +124,31 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
     let settings = &ctx.settings;
     let hostname = settings.config.hostname.as_str();
     let domain = settings.primary_domain();
-    let raw = read_message(input, args.ignore_dots, settings.config.smtp.max_message_size)?;
+    let raw = read_message(
+        input,
+        args.ignore_dots,
+        settings.config.smtp.max_message_size,
+    )?;
     let sender = match &args.sender {
         Some(s) if s.is_empty() => String::new(),
         Some(s) => qualify(s, domain),
         None => qualify(&current_user(), domain),
     };
-    let spool_for_id = ctx.queue.create_spool().map_err(|e| format!("cannot write to the queue: {e}"))?;
+    let spool_for_id = ctx
+        .queue
+        .create_spool()
+        .map_err(|e| format!("cannot write to the queue: {e}"))?;
     let id = spool_for_id.id().to_string();
     let unique = format!("{}.{}", id, unix_now());
     let fixed = fixup(
         &raw,
         &FixupParams {
             hostname,
-            sender: if sender.is_empty() { "MAILER-DAEMON" } else { &sender },
+            sender: if sender.is_empty() {
+                "MAILER-DAEMON"
+            } else {
+                &sender
+            },
             full_name: args.full_name.as_deref(),
             now: wall_now(),
             unique: &unique,
@@ -169,7 +186,11 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         protocol: Protocol::Local,
         comment: Some(&format!("postrider, from userid {uid}")),
         id: &id,
-        for_rcpt: if recipients.len() == 1 { Some(recipients[0].as_str()) } else { None },
+        for_rcpt: if recipients.len() == 1 {
+            Some(recipients[0].as_str())
+        } else {
+            None
+        },
         when: wall_now(),
     });
     let mut spool = spool_for_id;
@@ -187,8 +208,14 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         size: fixed.message.len() as u64,
         recipients: recipients.iter().map(Recipient::new).collect(),
     };
-    ctx.queue.commit(spool, &env).map_err(|e| format!("cannot write to the queue: {e}"))?;
-    tracing::info!("{id}: from=<{sender}>, size={}, nrcpt={} (queue active, uid={uid})", env.size, env.recipients.len());
+    ctx.queue
+        .commit(spool, &env)
+        .map_err(|e| format!("cannot write to the queue: {e}"))?;
+    tracing::info!(
+        "{id}: from=<{sender}>, size={}, nrcpt={} (queue active, uid={uid})",
+        env.size,
+        env.recipients.len()
+    );
     Ok(id)
 }
 
@@ -202,12 +229,18 @@ mod tests {
 
     #[test]
     fn parses_common_invocations() {
-        let a = parse_args(&s(&["-t", "-oi", "-f", "me@x", "-FMe Too", "bob", "--", "-weird"])).unwrap();
+        let a = parse_args(&s(&[
+            "-t", "-oi", "-f", "me@x", "-FMe Too", "bob", "--", "-weird",
+        ]))
+        .unwrap();
         assert!(a.extract && a.ignore_dots);
         assert_eq!(a.sender.as_deref(), Some("me@x"));
         assert_eq!(a.full_name.as_deref(), Some("Me Too"));
         assert_eq!(a.recipients, ["bob", "-weird"]);
-        assert_eq!(parse_args(&s(&["-f<>"])).unwrap().sender.as_deref(), Some(""));
+        assert_eq!(
+            parse_args(&s(&["-f<>"])).unwrap().sender.as_deref(),
+            Some("")
+        );
         assert!(parse_args(&s(&["-X"])).is_err());
         assert!(parse_args(&s(&["-f"])).is_err());
     }
@@ -215,7 +248,10 @@ mod tests {
     #[test]
     fn dot_ends_input_unless_i() {
         let mut input: &[u8] = b"Subject: a\n\nline\n.\nafter\n";
-        assert_eq!(read_message(&mut input, false, 1000).unwrap(), b"Subject: a\n\nline\n");
+        assert_eq!(
+            read_message(&mut input, false, 1000).unwrap(),
+            b"Subject: a\n\nline\n"
+        );
         let mut input: &[u8] = b"a\n.\nb\n";
         assert_eq!(read_message(&mut input, true, 1000).unwrap(), b"a\n.\nb\n");
         let mut input: &[u8] = b"0123456789";

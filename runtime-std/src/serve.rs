@@ -20,9 +20,27 @@ pub fn smtp_listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
     let c = &ctx.settings.config;
     let parse = |a: &String| a.parse::<SocketAddr>().ok();
     let mut out = Vec::new();
-    out.extend(c.smtp.listen.iter().filter_map(parse).map(|a| (a, ListenerKind::Smtp)));
-    out.extend(c.submission.listen.iter().filter_map(parse).map(|a| (a, ListenerKind::Submission)));
-    out.extend(c.submission.listen_tls.iter().filter_map(parse).map(|a| (a, ListenerKind::Submissions)));
+    out.extend(
+        c.smtp
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Smtp)),
+    );
+    out.extend(
+        c.submission
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Submission)),
+    );
+    out.extend(
+        c.submission
+            .listen_tls
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Submissions)),
+    );
     out
 }
 
@@ -36,7 +54,11 @@ pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
 
 /// The reply sent to a connection refused by the limits.
 pub fn too_many_reply(ctx: &Context, why: &str) -> Vec<u8> {
-    format!("421 4.7.0 {} Error: {}\r\n", ctx.settings.config.hostname, why).into_bytes()
+    format!(
+        "421 4.7.0 {} Error: {}\r\n",
+        ctx.settings.config.hostname, why
+    )
+    .into_bytes()
 }
 
 /// Installs SIGTERM/SIGINT handling and returns when a signal arrived: sets the shutdown
@@ -59,7 +81,9 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
     ctx.shutdown.store(true, Ordering::SeqCst);
     ctx.wakeup.notify();
     let start = Instant::now();
-    while (ctx.smtp_limits.active() > 0 || ctx.submission_limits.active() > 0) && start.elapsed() < grace {
+    while (ctx.smtp_limits.active() > 0 || ctx.submission_limits.active() > 0)
+        && start.elapsed() < grace
+    {
         thread::sleep(Duration::from_millis(50));
     }
     let _guard = ctx.delivery_lock.lock();
@@ -69,14 +93,18 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
 /// Starts the queue runner thread.
 pub fn start_runner(ctx: &Arc<Context>) -> io::Result<()> {
     let ctx = ctx.clone();
-    thread::Builder::new().name("queue-runner".into()).spawn(move || runner::run(ctx)).map(drop)
+    thread::Builder::new()
+        .name("queue-runner".into())
+        .spawn(move || runner::run(ctx))
+        .map(drop)
 }
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
     let mut bound = Vec::new();
     for (addr, kind) in smtp_listeners(&ctx) {
-        let l = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
+        let l = TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
         tracing::info!("listening on {addr} ({})", kind.name());
         bound.push((l, kind));
     }
@@ -118,12 +146,14 @@ fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
             }
         };
         let ctx = ctx.clone();
-        let spawned = thread::Builder::new().name("smtp-conn".into()).spawn(move || {
-            let _slot = slot;
-            if let Err(e) = smtp_connection(ctx, stream, kind) {
-                tracing::debug!("connection from {remote} ended with error: {e}");
-            }
-        });
+        let spawned = thread::Builder::new()
+            .name("smtp-conn".into())
+            .spawn(move || {
+                let _slot = slot;
+                if let Err(e) = smtp_connection(ctx, stream, kind) {
+                    tracing::debug!("connection from {remote} ended with error: {e}");
+                }
+            });
         if let Err(e) = spawned {
             tracing::error!("cannot start connection thread: {e}");
         }
@@ -140,10 +170,17 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
     let mut conn = Conn::Plain(stream);
     if kind == ListenerKind::Submissions {
         let Some(tls) = ctx.tls.clone() else {
-            return Err(io::Error::other("implicit TLS listener without a certificate"));
+            return Err(io::Error::other(
+                "implicit TLS listener without a certificate",
+            ));
         };
         let (c, info) = conn.start_tls(tls)?;
-        tracing::info!("TLS established with [{}]: {} {}", peer.remote.ip(), info.version, info.cipher);
+        tracing::info!(
+            "TLS established with [{}]: {} {}",
+            peer.remote.ip(),
+            info.version,
+            info.cipher
+        );
         conn = c;
     }
     let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
@@ -180,7 +217,12 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
                     return Err(io::Error::other("STARTTLS without a certificate"));
                 };
                 let (c, info) = conn.start_tls(tls)?;
-                tracing::info!("STARTTLS with [{}]: {} {}", peer.remote.ip(), info.version, info.cipher);
+                tracing::info!(
+                    "STARTTLS with [{}]: {} {}",
+                    peer.remote.ip(),
+                    info.version,
+                    info.cipher
+                );
                 conn = c;
                 conn.tcp().set_write_timeout(None)?;
                 server.tls_established(info);
@@ -195,13 +237,22 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
             return Err(io::Error::other("session stalled"));
         }
         let now = Instant::now();
-        let deadline = server.poll_timeout().unwrap_or(now + Duration::from_secs(1));
-        let wait = deadline.saturating_duration_since(now).clamp(Duration::from_millis(1), Duration::from_secs(1));
+        let deadline = server
+            .poll_timeout()
+            .unwrap_or(now + Duration::from_secs(1));
+        let wait = deadline
+            .saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
         conn.tcp().set_read_timeout(Some(wait))?;
         match conn.read(&mut buf) {
             Ok(0) => server.handle_eof(Instant::now()),
             Ok(n) => server.handle_input(Instant::now(), &buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if ctx.shutting_down() {
                     server.shutdown();
                 } else {

@@ -120,13 +120,27 @@ impl SmtpSession {
                 match self.ctx.queue.create_spool() {
                     Ok(spool) => {
                         let queue_id = spool.id().to_string();
-                        tracing::info!("{}: client=[{}], helo=<{}>", queue_id, self.peer.remote.ip(), self.helo);
+                        tracing::info!(
+                            "{}: client=[{}], helo=<{}>",
+                            queue_id,
+                            self.peer.remote.ip(),
+                            self.helo
+                        );
                         self.spool = Some(spool);
-                        s.data_start(token, Ok(DataTicket { queue_id, now: wall_now() }));
+                        s.data_start(
+                            token,
+                            Ok(DataTicket {
+                                queue_id,
+                                now: wall_now(),
+                            }),
+                        );
                     }
                     Err(e) => {
                         tracing::error!("cannot create queue file: {e}");
-                        s.data_start(token, Err(reply(451, (4, 3, 0), "Error: queue file write error")));
+                        s.data_start(
+                            token,
+                            Err(reply(451, (4, 3, 0), "Error: queue file write error")),
+                        );
                     }
                 }
             }
@@ -145,7 +159,11 @@ impl SmtpSession {
                     tracing::info!("{}: discarded (data not accepted)", spool.id());
                 }
             }
-            SmtpEvent::MessageComplete { token, envelope, size } => {
+            SmtpEvent::MessageComplete {
+                token,
+                envelope,
+                size,
+            } => {
                 let result = self.commit(envelope, size);
                 s.message_queued(token, result);
             }
@@ -182,12 +200,20 @@ impl SmtpSession {
             recipients: envelope
                 .recipients
                 .iter()
-                .map(|(r, _)| Recipient::new(recipient_address(r, self.ctx.settings.primary_domain())))
+                .map(|(r, _)| {
+                    Recipient::new(recipient_address(r, self.ctx.settings.primary_domain()))
+                })
                 .collect(),
         };
         match self.ctx.queue.commit(spool, &env) {
             Ok(()) => {
-                tracing::info!("{}: from=<{}>, size={}, nrcpt={} (queue active)", id, sender, size, env.recipients.len());
+                tracing::info!(
+                    "{}: from=<{}>, size={}, nrcpt={} (queue active)",
+                    id,
+                    sender,
+                    size,
+                    env.recipients.len()
+                );
                 self.ctx.wakeup.notify();
                 Ok(())
             }
@@ -213,7 +239,9 @@ impl SmtpSession {
                 Verdict::Reject(reply(
                     550,
                     (5, 1, 1),
-                    format!("<{m}>: Recipient address rejected: User unknown in local recipient table"),
+                    format!(
+                        "<{m}>: Recipient address rejected: User unknown in local recipient table"
+                    ),
                 ))
             }
         } else if settings.is_trusted(self.peer.remote.ip()) {

@@ -31,7 +31,8 @@ fn ensure_self_signed(cert: &Path, key: &Path, hostname: &str) -> Result<(), Str
     if hostname != "localhost" {
         names.push("localhost".into());
     }
-    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot generate certificate: {e}"))?;
+    let ck = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| format!("cannot generate certificate: {e}"))?;
     if let Some(dir) = cert.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

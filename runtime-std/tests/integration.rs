@@ -1,5 +1,7 @@
 //! Runs the Python integration suite (tests/integration) against `postrider-std`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -11,7 +13,14 @@ fn python_integration_suite() {
         .env("POSTRIDER_BIN", env!("CARGO_BIN_EXE_postrider-std"))
         .output()
         .expect("python3 must be installed to run the integration suite");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
-    assert!(out.status.success(), "integration suite failed for postrider-std:\n{text}");
+    assert!(
+        out.status.success(),
+        "integration suite failed for postrider-std:\n{text}"
+    );
 }

@@ -107,7 +107,9 @@ impl Aliases {
 
     /// The targets of `name` (case-insensitive), if it is an alias.
     pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.entries.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+        self.entries
+            .get(&name.to_ascii_lowercase())
+            .map(Vec::as_slice)
     }
 
     /// Number of aliases.
@@ -131,7 +133,10 @@ mod tests {
             "# comment\nPostmaster: root\nteam: alice,\n  bob@x.test, \"|/bin/prog a, b\"\nbad line\n",
         );
         assert_eq!(a.get("POSTMASTER").unwrap(), ["root"]);
-        assert_eq!(a.get("team").unwrap(), ["alice", "bob@x.test", "|/bin/prog a, b"]);
+        assert_eq!(
+            a.get("team").unwrap(),
+            ["alice", "bob@x.test", "|/bin/prog a, b"]
+        );
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, 5);
     }

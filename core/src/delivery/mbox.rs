@@ -13,7 +13,13 @@ pub fn from_line(sender: &str, when: WallClock) -> String {
     } else {
         sender
             .chars()
-            .map(|c| if c.is_whitespace() || c.is_control() { '_' } else { c })
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect()
     };
     format!("From {} {}\n", sender, when.asctime())

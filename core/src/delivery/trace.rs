@@ -97,7 +97,13 @@ pub fn received(info: &ReceivedInfo<'_>) -> String {
 /// Keeps header text on one line and free of characters that would break the field.
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() || c == '(' || c == ')' { '_' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '(' || c == ')' {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -142,6 +148,9 @@ mod tests {
             delivery_fields("a@b", "bob@x", Some("alias@x")),
             "Return-Path: <a@b>\r\nX-Original-To: alias@x\r\nDelivered-To: bob@x\r\n"
         );
-        assert_eq!(delivery_fields("", "bob@x", Some("BOB@x")), "Return-Path: <>\r\nDelivered-To: bob@x\r\n");
+        assert_eq!(
+            delivery_fields("", "bob@x", Some("BOB@x")),
+            "Return-Path: <>\r\nDelivered-To: bob@x\r\n"
+        );
     }
 }

@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(addrs("undisclosed-recipients:;"), Vec::<String>::new());
         assert_eq!(addrs("<@r1,@r2:u@d>"), ["u@d"]);
         assert_eq!(addrs("bob"), ["bob"]);
-        assert_eq!(address_list("Ann <a@b>")[0].display_name.as_deref(), Some("Ann"));
+        assert_eq!(
+            address_list("Ann <a@b>")[0].display_name.as_deref(),
+            Some("Ann")
+        );
     }
 
     #[test]

@@ -126,7 +126,10 @@ mod tests {
         let t = WallClock::utc(1_795_867_001); // 2026-11-28T11:56:41Z
         assert_eq!(t.rfc5322(), "Sat, 28 Nov 2026 11:56:41 +0000");
         assert_eq!(t.asctime(), "Sat Nov 28 11:56:41 2026");
-        assert_eq!(WallClock::utc(0).rfc5322(), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            WallClock::utc(0).rfc5322(),
+            "Thu, 1 Jan 1970 00:00:00 +0000"
+        );
         let cet = WallClock {
             unix_secs: 0,
             utc_offset_minutes: -330,

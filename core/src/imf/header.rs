@@ -62,7 +62,9 @@ pub fn split_header(message: &[u8]) -> (Vec<Field<'_>>, usize) {
         let name_ok = !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b));
         // obs-fields allow WSP before the colon.
         let name_trimmed = name.trim_ascii_end();
-        if !name_ok && (name_trimmed.is_empty() || !name_trimmed.iter().all(|&b| (33..=126).contains(&b))) {
+        if !name_ok
+            && (name_trimmed.is_empty() || !name_trimmed.iter().all(|&b| (33..=126).contains(&b)))
+        {
             return (fields, pos);
         }
         // Extend over continuation lines (starting with SP or HTAB).

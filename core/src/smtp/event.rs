@@ -191,4 +191,3 @@ pub struct PeerInfo {
     /// Our address.
     pub local: SocketAddr,
 }
-

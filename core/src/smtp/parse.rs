@@ -13,9 +13,7 @@ use nom::multi::{many0, separated_list1};
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Needed, Parser};
 
-use super::types::{
-    Command, EnhancedCode, ForwardPath, Mailbox, Parameter, Reply, ReversePath,
-};
+use super::types::{Command, EnhancedCode, ForwardPath, Mailbox, Parameter, Reply, ReversePath};
 
 /// Why a complete command line could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,9 +104,8 @@ fn run<'a>(
 ) -> Result<Command, CommandError> {
     match all_consuming(parser).parse(args) {
         Ok((_, cmd)) => Ok(cmd),
-        Err(nom::Err::Error(CommandError::Syntax(h))) | Err(nom::Err::Failure(CommandError::Syntax(h))) => {
-            Err(CommandError::Syntax(h))
-        }
+        Err(nom::Err::Error(CommandError::Syntax(h)))
+        | Err(nom::Err::Failure(CommandError::Syntax(h))) => Err(CommandError::Syntax(h)),
         Err(_) => Err(CommandError::Syntax(hint)),
     }
 }
@@ -182,7 +179,12 @@ fn esmtp_param(i: &[u8]) -> PResult<'_, Parameter> {
 /// Lenient like Postfix: spaces are allowed after the colon and a path without angle
 /// brackets is accepted.
 fn mail_args(i: &[u8]) -> PResult<'_, Command> {
-    let (i, _) = (take_while1(|b| b == b' '), tag_no_case("FROM:"), take_while(|b| b == b' ')).parse(i)?;
+    let (i, _) = (
+        take_while1(|b| b == b' '),
+        tag_no_case("FROM:"),
+        take_while(|b| b == b' '),
+    )
+        .parse(i)?;
     let (i, from) = alt((
         map(tag("<>"), |_| ReversePath::Null),
         map(path, ReversePath::Mailbox),
@@ -194,7 +196,12 @@ fn mail_args(i: &[u8]) -> PResult<'_, Command> {
 
 /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`.
 fn rcpt_args(i: &[u8]) -> PResult<'_, Command> {
-    let (i, _) = (take_while1(|b| b == b' '), tag_no_case("TO:"), take_while(|b| b == b' ')).parse(i)?;
+    let (i, _) = (
+        take_while1(|b| b == b' '),
+        tag_no_case("TO:"),
+        take_while(|b| b == b' '),
+    )
+        .parse(i)?;
     let (i, to) = alt((
         map(tag_no_case("<Postmaster>"), |_| ForwardPath::Postmaster),
         map(path, ForwardPath::Mailbox),
@@ -208,7 +215,11 @@ fn rcpt_args(i: &[u8]) -> PResult<'_, Command> {
 fn auth_args(i: &[u8]) -> PResult<'_, Command> {
     let (i, _) = take_while1(|b| b == b' ').parse(i)?;
     let (i, mech) = take_while_m_n(1, 20, |b: u8| {
-        b.is_ascii_uppercase() || b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+        b.is_ascii_uppercase()
+            || b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || b == b'-'
+            || b == b'_'
     })
     .parse(i)?;
     let (i, initial) = opt(preceded(
@@ -278,8 +289,14 @@ fn quoted_string(i: &[u8]) -> PResult<'_, &[u8]> {
     recognize((
         tag("\""),
         many0(alt((
-            take_while1(|b: u8| (b == 32 || b == 33 || (35..=91).contains(&b) || (93..=126).contains(&b)) || b >= 0x80),
-            recognize((tag("\\"), take_while_m_n(1, 1, |b: u8| (32..=126).contains(&b)))),
+            take_while1(|b: u8| {
+                (b == 32 || b == 33 || (35..=91).contains(&b) || (93..=126).contains(&b))
+                    || b >= 0x80
+            }),
+            recognize((
+                tag("\\"),
+                take_while_m_n(1, 1, |b: u8| (32..=126).contains(&b)),
+            )),
         ))),
         tag("\""),
     ))
@@ -346,7 +363,8 @@ pub fn reply(input: &[u8]) -> IResult<&[u8], Reply, ReplyError> {
         if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
             return Err(nom::Err::Error(ReplyError));
         }
-        let this_code = (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+        let this_code =
+            (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
         if !(200..600).contains(&this_code) || code.is_some_and(|c| c != this_code) {
             return Err(nom::Err::Error(ReplyError));
         }

@@ -32,9 +32,18 @@ use crate::delivery::trace::{received, Protocol, ReceivedInfo};
 /// A question the runtime has not answered yet.
 #[derive(Debug)]
 enum Pending {
-    Helo { name: String, extended: bool },
-    Mail { from: ReversePath, params: Vec<Parameter> },
-    Rcpt { to: ForwardPath, params: Vec<Parameter> },
+    Helo {
+        name: String,
+        extended: bool,
+    },
+    Mail {
+        from: ReversePath,
+        params: Vec<Parameter>,
+    },
+    Rcpt {
+        to: ForwardPath,
+        params: Vec<Parameter>,
+    },
     DataStart,
     Queued,
     StartTls,
@@ -153,7 +162,11 @@ impl SmtpServer {
         if self.phase == Phase::Data {
             self.events.push_back(SmtpEvent::DataAborted);
         }
-        self.reply(&Reply::new(421, code(4, 4, 2), format!("{} Error: timeout exceeded", self.config.hostname)));
+        self.reply(&Reply::new(
+            421,
+            code(4, 4, 2),
+            format!("{} Error: timeout exceeded", self.config.hostname),
+        ));
         self.close(CloseReason::Timeout);
     }
 
@@ -165,7 +178,11 @@ impl SmtpServer {
         if self.phase == Phase::Data {
             self.events.push_back(SmtpEvent::DataAborted);
         }
-        self.reply(&Reply::new(421, code(4, 3, 2), format!("{} Service shutting down", self.config.hostname)));
+        self.reply(&Reply::new(
+            421,
+            code(4, 3, 2),
+            format!("{} Service shutting down", self.config.hostname),
+        ));
         self.close(CloseReason::Shutdown);
     }
 
@@ -248,8 +265,12 @@ impl SmtpServer {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.queue_id = Some(ticket.queue_id);
                 }
-                self.events.push_back(SmtpEvent::BodyChunk(Bytes::from(header.into_bytes())));
-                self.data = Some(DataReceiver::new(self.config.max_message_size, self.config.max_text_line));
+                self.events
+                    .push_back(SmtpEvent::BodyChunk(Bytes::from(header.into_bytes())));
+                self.data = Some(DataReceiver::new(
+                    self.config.max_message_size,
+                    self.config.max_text_line,
+                ));
                 self.phase = Phase::Data;
                 self.deadline = self.now + self.config.data_timeout;
             }
@@ -271,7 +292,11 @@ impl SmtpServer {
         match result {
             Ok(()) => {
                 let id = tx.and_then(|t| t.queue_id).unwrap_or_default();
-                self.reply(&Reply::new(250, code(2, 0, 0), format!("Ok: queued as {id}")));
+                self.reply(&Reply::new(
+                    250,
+                    code(2, 0, 0),
+                    format!("Ok: queued as {id}"),
+                ));
             }
             Err(reply) => self.reply(&reply),
         }
@@ -342,7 +367,11 @@ impl SmtpServer {
         self.reply(&reply);
         self.errors += 1;
         if self.errors >= self.config.max_errors {
-            self.reply(&Reply::new(421, code(4, 7, 0), format!("{} Error: too many errors", self.config.hostname)));
+            self.reply(&Reply::new(
+                421,
+                code(4, 7, 0),
+                format!("{} Error: too many errors", self.config.hostname),
+            ));
             self.close(CloseReason::TooManyErrors);
         }
     }
@@ -377,7 +406,8 @@ impl SmtpServer {
         let used = rx.feed(&self.input, &mut out);
         self.input.drain(..used);
         if !out.is_empty() {
-            self.events.push_back(SmtpEvent::BodyChunk(Bytes::from(out)));
+            self.events
+                .push_back(SmtpEvent::BodyChunk(Bytes::from(out)));
         }
         if !rx.is_done() {
             return false;
@@ -397,10 +427,14 @@ impl SmtpServer {
                         code(5, 5, 2),
                         "Error: bare <CR> or <LF> in message data; lines must end with <CR><LF>",
                     ),
-                    DataError::TooLarge => {
-                        Reply::new(552, code(5, 3, 4), "Error: message size exceeds fixed maximum message size")
+                    DataError::TooLarge => Reply::new(
+                        552,
+                        code(5, 3, 4),
+                        "Error: message size exceeds fixed maximum message size",
+                    ),
+                    DataError::LineTooLong => {
+                        Reply::new(500, code(5, 5, 2), "Error: line too long in message data")
                     }
-                    DataError::LineTooLong => Reply::new(500, code(5, 5, 2), "Error: line too long in message data"),
                 });
             }
             None => {
@@ -413,7 +447,11 @@ impl SmtpServer {
                     recipients: tx.recipients.clone(),
                 };
                 let token = self.ask(Pending::Queued);
-                self.events.push_back(SmtpEvent::MessageComplete { token, envelope, size });
+                self.events.push_back(SmtpEvent::MessageComplete {
+                    token,
+                    envelope,
+                    size,
+                });
             }
         }
         true
@@ -455,10 +493,16 @@ impl SmtpServer {
         self.input.drain(..=lf);
         match parsed {
             Ok(cmd) => self.dispatch(cmd),
-            Err(CommandError::Unrecognized) => {
-                self.error(Reply::new(500, code(5, 5, 2), "Error: command not recognized"))
-            }
-            Err(CommandError::NotUtf8) => self.error(Reply::new(500, code(5, 5, 2), "Error: invalid UTF-8 in command")),
+            Err(CommandError::Unrecognized) => self.error(Reply::new(
+                500,
+                code(5, 5, 2),
+                "Error: command not recognized",
+            )),
+            Err(CommandError::NotUtf8) => self.error(Reply::new(
+                500,
+                code(5, 5, 2),
+                "Error: invalid UTF-8 in command",
+            )),
             Err(CommandError::Syntax(hint)) => self.error(Reply::new(501, code(5, 5, 4), hint)),
             Err(CommandError::Nom(_)) => self.error(Reply::new(501, code(5, 5, 4), "Syntax error")),
         }
@@ -487,7 +531,9 @@ impl SmtpServer {
                 code(2, 0, 0),
                 "Cannot VRFY user, but will accept message and attempt delivery",
             )),
-            Command::Expn(_) => self.reply(&Reply::new(502, code(5, 5, 1), "EXPN command is disabled")),
+            Command::Expn(_) => {
+                self.reply(&Reply::new(502, code(5, 5, 1), "EXPN command is disabled"))
+            }
             Command::Help(_) => self.reply(&Reply {
                 code: 214,
                 enhanced: Some(code(2, 0, 0)),
@@ -497,9 +543,11 @@ impl SmtpServer {
                 ],
             }),
             Command::StartTls => self.starttls(),
-            Command::Auth { .. } => {
-                self.reply(&Reply::new(503, code(5, 5, 1), "Error: authentication not enabled"))
-            }
+            Command::Auth { .. } => self.reply(&Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: authentication not enabled",
+            )),
         }
     }
 
@@ -508,7 +556,11 @@ impl SmtpServer {
             name: name.clone(),
             extended,
         });
-        self.events.push_back(SmtpEvent::Helo { token, name, extended });
+        self.events.push_back(SmtpEvent::Helo {
+            token,
+            name,
+            extended,
+        });
     }
 
     fn accept_helo(&mut self, name: String, extended: bool) {
@@ -539,7 +591,11 @@ impl SmtpServer {
 
     fn mail(&mut self, from: ReversePath, params: Vec<Parameter>) {
         if self.helo.is_none() {
-            return self.error(Reply::new(503, code(5, 5, 1), "Error: send HELO/EHLO first"));
+            return self.error(Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: send HELO/EHLO first",
+            ));
         }
         if self.tx.is_some() {
             return self.error(Reply::new(503, code(5, 5, 1), "Error: nested MAIL command"));
@@ -553,12 +609,20 @@ impl SmtpServer {
                     return self.error(Reply::new(501, code(5, 5, 4), "Bad message size syntax"));
                 };
                 if n > self.config.max_message_size {
-                    return self.reply(&Reply::new(552, code(5, 3, 4), "Message size exceeds fixed limit"));
+                    return self.reply(&Reply::new(
+                        552,
+                        code(5, 3, 4),
+                        "Message size exceeds fixed limit",
+                    ));
                 }
             } else if p.is("BODY") {
                 let v = p.value.as_deref().unwrap_or("");
                 if !v.eq_ignore_ascii_case("7BIT") && !v.eq_ignore_ascii_case("8BITMIME") {
-                    return self.error(Reply::new(501, code(5, 5, 4), "Unsupported BODY parameter"));
+                    return self.error(Reply::new(
+                        501,
+                        code(5, 5, 4),
+                        "Unsupported BODY parameter",
+                    ));
                 }
             } else if p.is("SMTPUTF8") {
                 if p.value.is_some() {
@@ -567,14 +631,22 @@ impl SmtpServer {
             } else if p.is("AUTH") {
                 // RFC 4954 §5: accepted and ignored from unauthenticated clients.
             } else {
-                return self.error(Reply::new(555, code(5, 5, 4), format!("Unsupported option: {}", p.keyword)));
+                return self.error(Reply::new(
+                    555,
+                    code(5, 5, 4),
+                    format!("Unsupported option: {}", p.keyword),
+                ));
             }
         }
         let token = self.ask(Pending::Mail {
             from: from.clone(),
             params: params.clone(),
         });
-        self.events.push_back(SmtpEvent::MailFrom { token, from, params });
+        self.events.push_back(SmtpEvent::MailFrom {
+            token,
+            from,
+            params,
+        });
     }
 
     fn rcpt(&mut self, to: ForwardPath, params: Vec<Parameter>) {
@@ -585,16 +657,25 @@ impl SmtpServer {
             return self.reply(&Reply::new(250, code(2, 1, 5), "Ok"));
         }
         if tx.recipients.len() >= self.config.max_recipients {
-            return self.reply(&Reply::new(452, code(4, 5, 3), "Error: too many recipients"));
+            return self.reply(&Reply::new(
+                452,
+                code(4, 5, 3),
+                "Error: too many recipients",
+            ));
         }
         if let Some(p) = params.first() {
-            return self.error(Reply::new(555, code(5, 5, 4), format!("Unsupported option: {}", p.keyword)));
+            return self.error(Reply::new(
+                555,
+                code(5, 5, 4),
+                format!("Unsupported option: {}", p.keyword),
+            ));
         }
         let token = self.ask(Pending::Rcpt {
             to: to.clone(),
             params: params.clone(),
         });
-        self.events.push_back(SmtpEvent::RcptTo { token, to, params });
+        self.events
+            .push_back(SmtpEvent::RcptTo { token, to, params });
     }
 
     fn data_command(&mut self) {
@@ -613,7 +694,11 @@ impl SmtpServer {
             return self.error(Reply::new(554, code(5, 5, 1), "Error: TLS already active"));
         }
         if !self.config.starttls {
-            return self.error(Reply::new(502, code(5, 5, 1), "Error: command not implemented"));
+            return self.error(Reply::new(
+                502,
+                code(5, 5, 1),
+                "Error: command not implemented",
+            ));
         }
         self.reply(&Reply::new(220, code(2, 0, 0), "Ready to start TLS"));
         // RFC 3207 §4.2 / DESIGN rule 8: plaintext pipelined after STARTTLS is discarded.

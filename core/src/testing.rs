@@ -1,0 +1,173 @@
+//! Test helpers (feature `testing`): a driver that runs an [`SmtpServer`] against scripted
+//! input with a virtual clock and a simple in-memory policy, recording everything it says.
+
+use std::time::{Duration, Instant};
+
+use crate::imf::datetime::WallClock;
+use crate::smtp::parse::reply;
+use crate::smtp::{
+    DataTicket, EnhancedCode, Envelope, ForwardPath, PeerInfo, Reply, SmtpEvent, SmtpServer,
+    SmtpServerConfig, TlsInfo, Verdict,
+};
+
+/// Runs a server machine in memory and answers its events inline.
+#[derive(Debug)]
+pub struct SmtpTestDriver {
+    /// The machine under test.
+    pub server: SmtpServer,
+    /// The virtual clock.
+    pub now: Instant,
+    /// Local parts accepted by RCPT (case-insensitive); empty accepts everyone.
+    pub local_users: Vec<String>,
+    /// Everything the server wrote, in order.
+    pub transcript: Vec<u8>,
+    /// Every event the server emitted, in order.
+    pub events: Vec<SmtpEvent>,
+    /// Messages completed and "queued": envelope and body (Received field included).
+    pub messages: Vec<(Envelope, Vec<u8>)>,
+    /// Whether a STARTTLS handshake is pending.
+    pub tls_requested: bool,
+    body: Vec<u8>,
+    next_id: u32,
+}
+
+/// A peer address for tests.
+pub fn test_peer() -> PeerInfo {
+    PeerInfo {
+        remote: std::net::SocketAddr::from(([192, 0, 2, 1], 40000)),
+        local: std::net::SocketAddr::from(([192, 0, 2, 2], 25)),
+    }
+}
+
+impl SmtpTestDriver {
+    /// A driver with `config`, accepting the given local users.
+    pub fn new(config: SmtpServerConfig, local_users: &[&str]) -> Self {
+        let now = Instant::now();
+        let mut d = Self {
+            server: SmtpServer::new(config, test_peer(), now),
+            now,
+            local_users: local_users.iter().map(|s| s.to_string()).collect(),
+            transcript: Vec::new(),
+            events: Vec::new(),
+            messages: Vec::new(),
+            tls_requested: false,
+            body: Vec::new(),
+            next_id: 1,
+        };
+        d.pump();
+        d
+    }
+
+    /// Feeds client bytes and runs the machine until it is idle.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.server.handle_input(self.now, bytes);
+        self.pump();
+    }
+
+    /// Advances the virtual clock and delivers a timeout if one is due.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.server.handle_timeout(self.now);
+        }
+        self.pump();
+    }
+
+    /// Completes a requested STARTTLS.
+    pub fn finish_tls(&mut self) {
+        self.tls_requested = false;
+        self.server.tls_established(TlsInfo {
+            version: "TLSv1.3".into(),
+            cipher: "TEST".into(),
+        });
+        self.pump();
+    }
+
+    /// Drains transmits and events, answering questions, until nothing is left.
+    pub fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(out) = self.server.poll_transmit() {
+                self.transcript.extend_from_slice(&out);
+                progressed = true;
+            }
+            while let Some(ev) = self.server.poll_event() {
+                progressed = true;
+                self.events.push(ev.clone());
+                self.answer(ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn answer(&mut self, ev: SmtpEvent) {
+        match ev {
+            SmtpEvent::Helo { token, .. } | SmtpEvent::MailFrom { token, .. } => {
+                self.server.respond(token, Verdict::Accept)
+            }
+            SmtpEvent::RcptTo { token, to, .. } => {
+                let ok = match &to {
+                    ForwardPath::Postmaster => true,
+                    ForwardPath::Mailbox(m) => {
+                        self.local_users.is_empty()
+                            || self
+                                .local_users
+                                .iter()
+                                .any(|u| u.eq_ignore_ascii_case(&m.local_part))
+                    }
+                };
+                let verdict = if ok {
+                    Verdict::Accept
+                } else {
+                    Verdict::Reject(Reply::new(
+                        550,
+                        EnhancedCode::new(5, 1, 1),
+                        "No such user here",
+                    ))
+                };
+                self.server.respond(token, verdict);
+            }
+            SmtpEvent::DataStart { token } => {
+                self.body.clear();
+                let queue_id = format!("Q{:04}", self.next_id);
+                self.next_id += 1;
+                self.server.data_start(
+                    token,
+                    Ok(DataTicket {
+                        queue_id,
+                        now: WallClock::utc(0),
+                    }),
+                );
+            }
+            SmtpEvent::BodyChunk(b) => self.body.extend_from_slice(&b),
+            SmtpEvent::DataAborted => self.body.clear(),
+            SmtpEvent::MessageComplete {
+                token, envelope, ..
+            } => {
+                self.messages
+                    .push((envelope, std::mem::take(&mut self.body)));
+                self.server.message_queued(token, Ok(()));
+            }
+            SmtpEvent::StartTls => self.tls_requested = true,
+            _ => {}
+        }
+    }
+
+    /// The replies written so far, parsed.
+    pub fn replies(&self) -> Vec<Reply> {
+        let mut out = Vec::new();
+        let mut rest: &[u8] = &self.transcript;
+        while let Ok((r, rep)) = reply(rest) {
+            out.push(rep);
+            rest = r;
+        }
+        out
+    }
+
+    /// Just the reply codes.
+    pub fn codes(&self) -> Vec<u16> {
+        self.replies().iter().map(|r| r.code).collect()
+    }
+}

@@ -1,0 +1,201 @@
+"""The command line of CONTRACT.md: sendmail, mailq, queue, user, check-config."""
+
+import os
+import subprocess
+import time
+import unittest
+
+from harness import BIN, Server
+
+
+class Sendmail(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(users=("alice", "bob", "carol")).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def find(self, user, subject, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [m for m in self.srv.messages(user) if m["Subject"] == subject]
+            if found:
+                return found
+            time.sleep(0.05)
+        self.fail(f"{subject!r} not delivered to {user}\n{self.srv.log()[-3000:]}")
+
+    def test_t_takes_header_recipients_and_removes_bcc(self):
+        msg = "To: alice@test.example\nCc: Bob <bob@test.example>\nBcc: carol@test.example\nSubject: minus-t\n\nhello\n"
+        self.srv.cli("sendmail", "-t", "-f", "sender@test.example", "-F", "The Sender", input=msg)
+        for user in ("alice", "bob", "carol"):
+            m = self.find(user, "minus-t")[0]
+            self.assertIsNone(m["Bcc"], user)
+            self.assertEqual(m["Return-Path"], "<sender@test.example>")
+            self.assertEqual(m["From"], '"The Sender" <sender@test.example>')
+            self.assertIsNotNone(m["Date"])
+            self.assertRegex(m["Message-ID"], r"^<[^@>]+@mx\.test\.example>$")
+            self.assertEqual(m.get_payload(), "hello\n")
+
+    def test_recipients_on_command_line_and_dot_handling(self):
+        self.srv.cli("sendmail", "alice", input="Subject: dot-ends\n\nbefore\n.\nafter\n")
+        m = self.find("alice", "dot-ends")[0]
+        self.assertEqual(m.get_payload(), "before\n")
+        self.srv.cli("sendmail", "-oi", "alice@test.example", input="Subject: dot-kept\n\nbefore\n.\nafter\n")
+        m = self.find("alice", "dot-kept")[0]
+        self.assertEqual(m.get_payload(), "before\n.\nafter\n")
+        self.assertIn("with local id", " ".join(m["Received"].split()))
+
+    def test_invoked_as_sendmail(self):
+        self.srv.cli("-i", "bob", argv0="sendmail", input="Subject: argv0\n\nvia argv0\n")
+        self.find("bob", "argv0")
+
+    def test_sendmail_errors(self):
+        r = self.srv.cli("sendmail", input="Subject: none\n\nx\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no recipients", r.stderr.decode())
+        self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1)
+        r = self.srv.cli("sendmail", "-t", input="Subject: none\n\nx\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        r = self.srv.cli("sendmail", "-Z", "bob", input="x\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("-Z", r.stderr.decode())
+
+
+class QueueCommands(unittest.TestCase):
+    def test_stopped_server_delivers_at_next_start(self):
+        srv = Server(users=("alice",))
+        try:
+            srv.cli("sendmail", "alice", input="Subject: while-stopped\n\nqueued\n")
+            ids = srv.queue_ids()
+            self.assertEqual(len(ids), 1)
+            out = srv.cli("mailq").stdout.decode()
+            self.assertIn(ids[0], out)
+            self.assertIn("alice@test.example", out)
+            self.assertIn("1 Request.", out)
+            show = srv.cli("queue", "show", ids[0]).stdout.decode()
+            self.assertIn('status = "pending"', show)
+            srv.start()
+            msgs = srv.wait_messages("alice", 1)
+            self.assertEqual(msgs[0]["Subject"], "while-stopped")
+            deadline = time.time() + 10
+            while srv.queue_ids() and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(srv.queue_ids(), [])
+            self.assertIn("Mail queue is empty", srv.cli("mailq").stdout.decode())
+        finally:
+            srv.cleanup()
+
+    def test_queue_delete_and_unknown_id(self):
+        srv = Server(users=("alice",))
+        try:
+            srv.cli("sendmail", "alice", input="Subject: doomed\n\nx\n")
+            (qid,) = srv.queue_ids()
+            r = srv.cli("queue", "delete", qid)
+            self.assertIn(qid, r.stdout.decode())
+            self.assertEqual(srv.queue_ids(), [])
+            r = srv.cli("queue", "show", "ABCDEF", check=False)
+            self.assertEqual(r.returncode, 1)
+            r = srv.cli("queue", "show", "../../etc/passwd", check=False)
+            self.assertEqual(r.returncode, 1)
+            srv.cli("queue", "flush")
+        finally:
+            srv.cleanup()
+
+
+class UserCommands(unittest.TestCase):
+    def test_add_list_passwd_del(self):
+        srv = Server(users=())
+        try:
+            srv.cli("user", "add", "zoe", "--password-stdin", input="correct horse\r\n")
+            self.assertEqual(srv.cli("user", "list").stdout.decode().split(), ["zoe"])
+            with open(os.path.join(srv.data, "users")) as f:
+                line = f.read().strip()
+            self.assertTrue(line.startswith("zoe:$argon2id$"), line)
+            self.assertNotIn("correct horse", line)
+            r = srv.cli("user", "add", "zoe", "--password-stdin", input="x\n", check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("already exists", r.stderr.decode())
+            r = srv.cli("user", "add", "../evil", "--password-stdin", input="x\n", check=False)
+            self.assertEqual(r.returncode, 1)
+            srv.cli("user", "passwd", "zoe", "--password-stdin", input="new\n")
+            with open(os.path.join(srv.data, "users")) as f:
+                self.assertNotEqual(f.read().strip(), line)
+            srv.cli("user", "del", "zoe")
+            self.assertEqual(srv.cli("user", "list").stdout.decode().split(), [])
+            r = srv.cli("user", "del", "zoe", check=False)
+            self.assertEqual(r.returncode, 1)
+            r = subprocess.run([BIN, "-c", srv.config, "user", "add", "nopw"], capture_output=True,
+                               stdin=subprocess.DEVNULL, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("--password-stdin", r.stderr.decode())
+        finally:
+            srv.cleanup()
+
+
+class CheckConfig(unittest.TestCase):
+    def run_bin(self, *args, cwd=None, env=None):
+        e = dict(os.environ)
+        e.pop("POSTRIDER_CONFIG", None)
+        if env:
+            e.update(env)
+        return subprocess.run([BIN, *args], capture_output=True, timeout=30, cwd=cwd, env=e)
+
+    def test_valid_config_before_and_after_subcommand(self):
+        srv = Server(users=())
+        try:
+            for args in (["-c", srv.config, "check-config"], ["check-config", "-c", srv.config],
+                         ["check-config", f"--config={srv.config}"]):
+                r = self.run_bin(*args)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                out = r.stdout.decode()
+                self.assertIn('hostname = "mx.test.example"', out)
+                self.assertIn("max_message_size = 10485760", out)
+            r = self.run_bin("check-config", env={"POSTRIDER_CONFIG": srv.config})
+            self.assertIn('hostname = "mx.test.example"', r.stdout.decode())
+        finally:
+            srv.cleanup()
+
+    def test_embedded_defaults_and_local_file(self):
+        import tempfile
+        d = tempfile.mkdtemp()
+        r = self.run_bin("check-config", cwd=d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn('"127.0.0.1:2525"', out)
+        self.assertIn('"127.0.0.1:2993"', out)
+        self.assertIn('data_dir = "./postrider-data"', out)
+        with open(os.path.join(d, "postrider.toml"), "w") as f:
+            f.write('hostname = "from-local-file.example"\n')
+        r = self.run_bin("check-config", cwd=d)
+        self.assertIn("from-local-file.example", r.stdout.decode())
+
+    def test_errors_are_one_line_exit_1(self):
+        import tempfile
+        d = tempfile.mkdtemp()
+        cases = {
+            "bogus_key = 1\n": "bogus_key",
+            "[smtp]\nmax_recipients = \"many\"\n": "max_recipients",
+            "[delivery]\nretry = [\"5 minutes\"]\n": "retry",
+            "[smtp]\nlisten = [\"not-an-address\"]\n": "listen",
+            "[smtp]\nunknown = true\n": "unknown",
+        }
+        for text, word in cases.items():
+            path = os.path.join(d, "bad.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            r = self.run_bin("-c", path, "check-config")
+            err = r.stderr.decode()
+            self.assertEqual(r.returncode, 1, text)
+            self.assertIn(word, err, text)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertNotIn("panicked", err)
+        r = self.run_bin("-c", os.path.join(d, "missing.toml"), "check-config")
+        self.assertEqual(r.returncode, 1)
+        r = self.run_bin("no-such-command")
+        self.assertEqual(r.returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
