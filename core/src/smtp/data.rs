@@ -71,7 +71,8 @@ impl DataReceiver {
         self.error
     }
 
-    /// The message size so far (after unstuffing, CRLF line ends).
+    /// The message size so far (after unstuffing, CRLF line ends), counted even after an
+    /// error.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -91,16 +92,16 @@ impl DataReceiver {
         };
     }
 
+    /// Counts `bytes` toward the size (always, so the verdict does not depend on how the
+    /// input was chunked) and appends them to `out` while the message is still acceptable.
     fn emit(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
         self.size += bytes.len() as u64;
         if self.size > self.max_size {
             self.flag(DataError::TooLarge);
-            return;
         }
-        out.extend_from_slice(bytes);
+        if self.error.is_none() {
+            out.extend_from_slice(bytes);
+        }
     }
 
     fn count_line(&mut self, n: usize) {

@@ -1,0 +1,34 @@
+//! A whole SMTP server session fed arbitrary byte chunks (the first byte of each chunk
+//! gives its length), with every question answered: no panic, only well-formed replies.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use postrider_core::smtp::parse::reply;
+use postrider_core::smtp::SmtpServerConfig;
+use postrider_core::testing::SmtpTestDriver;
+
+fuzz_target!(|data: &[u8]| {
+    let mut config = SmtpServerConfig::default();
+    config.starttls = true;
+    config.max_message_size = 4096;
+    let mut d = SmtpTestDriver::new(config, &["alice"]);
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = (len as usize).min(tail.len());
+        d.feed(&tail[..n]);
+        if d.tls_requested {
+            d.finish_tls();
+        }
+        rest = &tail[n..];
+    }
+    let mut wire: &[u8] = &d.transcript;
+    while !wire.is_empty() {
+        match reply(wire) {
+            Ok((r, rep)) => {
+                assert!((200..600).contains(&rep.code));
+                wire = r;
+            }
+            Err(e) => panic!("server wrote a malformed reply: {e:?}"),
+        }
+    }
+});

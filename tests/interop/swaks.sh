@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Interop check with real third-party clients: swaks (plain, STARTTLS, pipelining, relay
+# denial) and openssl s_client (STARTTLS and implicit TLS handshakes) against one
+# postrider binary. Usage: tests/interop/swaks.sh path/to/binary
+set -euo pipefail
+bin=$(readlink -f "$1")
+command -v swaks >/dev/null || { echo "swaks is not installed" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "openssl is not installed" >&2; exit 1; }
+
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+smtp=$(port); sub=$(port); subs=$(port)
+cat > "$dir/postrider.toml" <<TOML
+hostname = "mx.interop.example"
+domains = ["interop.example"]
+data_dir = "$dir/data"
+[smtp]
+listen = ["127.0.0.1:$smtp"]
+[submission]
+listen = ["127.0.0.1:$sub"]
+listen_tls = ["127.0.0.1:$subs"]
+[pop3]
+listen = []
+listen_tls = []
+[imap]
+listen = []
+listen_tls = []
+TOML
+echo pw | "$bin" -c "$dir/postrider.toml" user add alice --password-stdin
+"$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
+pid=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$smtp) 2>/dev/null && break; sleep 0.1; done
+
+fail() { echo "FAIL: $*" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
+passed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+
+swaks --server 127.0.0.1 --port "$smtp" --to alice@interop.example --from bob@else.example \
+  --header "Subject: swaks-plain" --silent 2 || fail "plain delivery"
+ok "swaks plain delivery"
+swaks --server 127.0.0.1 --port "$smtp" --to alice@interop.example --from bob@else.example \
+  --tls --header "Subject: swaks-tls" --silent 2 || fail "STARTTLS delivery"
+ok "swaks STARTTLS delivery"
+swaks --server 127.0.0.1 --port "$smtp" --to alice@interop.example --from bob@else.example \
+  --pipeline --header "Subject: swaks-pipelined" --silent 2 || fail "pipelined delivery"
+ok "swaks pipelined delivery"
+if swaks --server 127.0.0.1 --port "$smtp" --to victim@remote.example --from bob@else.example \
+  --silent 2 >"$dir/relay.out" 2>&1; then fail "relay to a remote domain was accepted"; fi
+grep -q "554 5.7.1" "$dir/relay.out" || fail "relay denial is not 554 5.7.1"
+ok "swaks relay denied with 554 5.7.1"
+
+echo QUIT | openssl s_client -starttls smtp -connect "127.0.0.1:$smtp" -brief >"$dir/ossl1" 2>&1 \
+  || fail "openssl STARTTLS handshake"
+grep -qE "Protocol version: TLSv1\.[23]" "$dir/ossl1" || fail "no TLS 1.2+ via STARTTLS: $(cat "$dir/ossl1")"
+ok "openssl s_client -starttls smtp"
+echo QUIT | openssl s_client -connect "127.0.0.1:$subs" -brief >"$dir/ossl2" 2>&1 \
+  || fail "openssl implicit TLS handshake"
+grep -qE "Protocol version: TLSv1\.[23]" "$dir/ossl2" || fail "no TLS on the submissions port"
+ok "openssl s_client implicit TLS (submissions)"
+if echo QUIT | openssl s_client -starttls smtp -connect "127.0.0.1:$smtp" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -brief >/dev/null 2>&1; then
+  fail "TLS 1.1 was accepted"
+fi
+ok "TLS 1.1 refused"
+
+mbox="$dir/data/mail/alice"
+for _ in $(seq 100); do [ "$(grep -c '^Subject: swaks-' "$mbox" 2>/dev/null || true)" = 3 ] && break; sleep 0.1; done
+[ "$(grep -c '^Subject: swaks-' "$mbox")" = 3 ] || fail "expected 3 swaks messages in the mbox"
+grep -q "with ESMTPS id" "$mbox" || fail "no ESMTPS Received line for the STARTTLS message"
+ok "3 messages in the mbox, ESMTPS recorded"
+
+kill -TERM "$pid"
+wait "$pid" || fail "serve did not exit 0 on SIGTERM"
+ok "SIGTERM exits 0"
+echo "$(basename "$bin") interop: $passed passed, 0 failed"
