@@ -366,7 +366,14 @@ fn run(serve: ServeFn) -> Result<(), String> {
         }
         Cmd::Sendmail { args } => {
             let parsed = sendmail::parse_args(&args)?;
-            let ctx = open_context(settings)?;
+            let ctx = Arc::new(open_context(settings)?);
+            if parsed.smtp_mode {
+                return sendmail::run_smtp_session(
+                    &ctx,
+                    &mut io::stdin().lock(),
+                    &mut io::stdout().lock(),
+                );
+            }
             sendmail::run(&ctx, &parsed, &mut io::stdin().lock()).map(drop)
         }
         Cmd::Mailq => mailq(&open_context(settings)?),

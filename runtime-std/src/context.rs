@@ -191,7 +191,15 @@ impl Context {
     pub fn open(settings: Settings) -> io::Result<Context> {
         let dir = settings.config.data_dir.clone();
         for sub in ["", "mail", "home", "queue", "tls"] {
-            fs::create_dir_all(dir.join(sub))?;
+            let path = dir.join(sub);
+            if !path.exists() {
+                // Mail is private: only the server's user may read the spool.
+                use std::os::unix::fs::DirBuilderExt;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&path)?;
+            }
         }
         let aliases_path = settings.aliases_path();
         if settings.config.delivery.aliases.is_empty() && !aliases_path.exists() {

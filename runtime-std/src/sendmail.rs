@@ -2,13 +2,19 @@
 //! straight into the queue (no network), where a running server picks it up within a
 //! second, or a stopped one at its next start.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use postrider_core::smtp::{PeerInfo, SmtpServer};
 
 use postrider_core::delivery::trace::{received, Protocol, ReceivedInfo};
 use postrider_core::submission::{fixup, qualify, FixupParams};
 
 use crate::context::{wall_now, Context};
 use crate::queue::{unix_now, Envelope, Recipient};
+use crate::session::{server_config, Flow, ListenerKind, SmtpSession};
 
 /// Parsed sendmail options.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -116,11 +122,57 @@ pub fn current_user() -> String {
     std::env::var("USER").unwrap_or_else(|_| "nobody".into())
 }
 
+/// `sendmail -bs`: an SMTP session on `input`/`output` (as inetd-style MUAs use it). The
+/// invoking user is trusted to relay; messages go into the queue like any other.
+pub fn run_smtp_session(
+    ctx: &Arc<Context>,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+) -> Result<(), String> {
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    let peer = PeerInfo {
+        remote: local,
+        local,
+    };
+    let mut config = server_config(ctx, ListenerKind::Smtp);
+    config.starttls = false;
+    let mut server = SmtpServer::new(config, peer, Instant::now());
+    let mut session = SmtpSession::new_local(ctx.clone(), peer);
+    let mut buf = vec![0u8; 64 * 1024];
+    let io = |e: std::io::Error| format!("-bs: {e}");
+    loop {
+        while let Some(out) = server.poll_transmit() {
+            output.write_all(&out).map_err(io)?;
+        }
+        output.flush().map_err(io)?;
+        let mut handled = false;
+        let mut close = false;
+        while let Some(ev) = server.poll_event() {
+            handled = true;
+            if session.handle(&mut server, ev) == Flow::Close {
+                close = true;
+            }
+        }
+        if close {
+            while let Some(out) = server.poll_transmit() {
+                output.write_all(&out).map_err(io)?;
+            }
+            return output.flush().map_err(io);
+        }
+        if handled {
+            continue;
+        }
+        match input.read(&mut buf) {
+            Ok(0) => server.handle_eof(Instant::now()),
+            Ok(n) => server.handle_input(Instant::now(), &buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+}
+
 /// Runs `sendmail`: returns the queue id on success.
 pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<String, String> {
-    if args.smtp_mode {
-        return Err("-bs (SMTP on standard input) is not supported yet".into());
-    }
     let settings = &ctx.settings;
     let hostname = settings.config.hostname.as_str();
     let domain = settings.primary_domain();

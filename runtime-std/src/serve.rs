@@ -86,7 +86,10 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
     {
         thread::sleep(Duration::from_millis(50));
     }
-    let _guard = ctx.delivery_lock.lock();
+    // Wait for a delivery in progress, then hold the lock until the process exits so no
+    // new one starts.
+    let guard = ctx.delivery_lock.lock();
+    std::mem::forget(guard);
     tracing::info!("stopped");
 }
 

@@ -70,6 +70,7 @@ pub struct SmtpSession {
     sender: String,
     spool: Option<Spool>,
     spool_error: bool,
+    trusted: bool,
 }
 
 fn reply(code: u16, e: (u8, u16, u16), text: impl Into<String>) -> Reply {
@@ -87,7 +88,16 @@ impl SmtpSession {
             sender: String::new(),
             spool: None,
             spool_error: false,
+            trusted: false,
         }
+    }
+
+    /// Runtime state for a local `sendmail -bs` session: the invoking user is trusted to
+    /// relay, as with Postfix.
+    pub fn new_local(ctx: Arc<Context>, peer: PeerInfo) -> Self {
+        let mut s = Self::new(ctx, peer);
+        s.trusted = true;
+        s
     }
 
     /// Handles one event from the machine, answering any token it carries.
@@ -244,7 +254,7 @@ impl SmtpSession {
                     ),
                 ))
             }
-        } else if settings.is_trusted(self.peer.remote.ip()) {
+        } else if self.trusted || settings.is_trusted(self.peer.remote.ip()) {
             Verdict::Accept
         } else {
             Verdict::Reject(reply(554, (5, 7, 1), format!("<{m}>: Relay access denied")))

@@ -51,6 +51,17 @@ class Sendmail(unittest.TestCase):
         self.srv.cli("-i", "bob", argv0="sendmail", input="Subject: argv0\n\nvia argv0\n")
         self.find("bob", "argv0")
 
+    def test_bs_smtp_on_stdin(self):
+        script = ("EHLO local\r\nMAIL FROM:<me@test.example>\r\nRCPT TO:<alice@test.example>\r\n"
+                  "RCPT TO:<far@remote.example>\r\nRCPT TO:<nobody@test.example>\r\nDATA\r\n"
+                  "Subject: via-bs\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        r = self.srv.cli("sendmail", "-bs", input=script)
+        lines = r.stdout.decode().split("\r\n")
+        codes = [l[:3] for l in lines if l[3:4] == " "]
+        # The local user may relay (far@remote.example), unknown local users are refused.
+        self.assertEqual(codes, ["220", "250", "250", "250", "250", "550", "354", "250", "221"])
+        self.find("alice", "via-bs")
+
     def test_sendmail_errors(self):
         r = self.srv.cli("sendmail", input="Subject: none\n\nx\n", check=False)
         self.assertEqual(r.returncode, 1)

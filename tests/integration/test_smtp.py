@@ -4,6 +4,7 @@ import hashlib
 import os
 import smtplib
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -368,6 +369,49 @@ class SmtpLimits(unittest.TestCase):
                 break
             time.sleep(0.1)
         self.assertIn("someone@remote.example", out)
+
+
+class TlsFiles(unittest.TestCase):
+    def test_configured_certificate_is_used(self):
+        import shutil
+        import ssl
+        first = Server(users=()).start()
+        try:
+            cert = os.path.join(first.data, "tls", "cert.pem")
+            key = os.path.join(first.data, "tls", "key.pem")
+            self.assertTrue(os.path.exists(cert) and os.path.exists(key))
+            self.assertEqual(os.stat(key).st_mode & 0o077, 0)
+            keep = os.path.join(first.dir, "keep")
+            os.makedirs(keep)
+            shutil.copy(cert, keep)
+            shutil.copy(key, keep)
+        finally:
+            first.stop()
+        second = Server(users=(), extra=f'[tls]\ncert = "{keep}/cert.pem"\nkey = "{keep}/key.pem"\n').start()
+        try:
+            with smtplib.SMTP("127.0.0.1", second.ports["smtp"], timeout=20) as s:
+                s.starttls(context=insecure_tls())
+                der = s.sock.getpeercert(binary_form=True)
+            with open(os.path.join(keep, "cert.pem")) as f:
+                self.assertEqual(der, ssl.PEM_cert_to_DER_cert(f.read()))
+            self.assertFalse(os.path.exists(os.path.join(second.data, "tls", "cert.pem")))
+        finally:
+            second.cleanup()
+            first.cleanup()
+
+    def test_bad_certificate_config_fails_clearly(self):
+        srv = Server(users=(), extra='[tls]\ncert = "/nonexistent/cert.pem"\nkey = "/nonexistent/key.pem"\n')
+        try:
+            r = subprocess.run([srv_bin(), "-c", srv.config, "serve"], capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("/nonexistent/cert.pem", r.stderr.decode())
+        finally:
+            srv.cleanup()
+
+
+def srv_bin():
+    from harness import BIN
+    return BIN
 
 
 class Concurrency(unittest.TestCase):
