@@ -191,7 +191,7 @@ impl DataReceiver {
                         self.state = if b == b'\r' { State::Cr } else { State::Mid };
                     }
                 }
-                State::Done => unreachable!("loop condition excludes Done"),
+                State::Done => break,
             }
         }
         i

@@ -66,8 +66,6 @@ pub enum CloseReason {
     TooManyErrors,
     /// The runtime asked to shut down (421 sent).
     Shutdown,
-    /// The runtime rejected the connection after the greeting (e.g. a 554 banner).
-    Rejected,
 }
 
 /// Things only the runtime can do, drained with `poll_event`.

@@ -1,0 +1,366 @@
+//! Content-Type and Content-Disposition (RFC 2045 §5, RFC 2183) with parameters, including
+//! RFC 2231 continuations (`name*0=`, `name*1=`) and charset-tagged values
+//! (`name*=utf-8'en'%E2%82%AC`). Parsing is lenient and never fails: a broken header
+//! gives the RFC 2045 §5.2 default (`text/plain; charset=us-ascii`).
+
+use super::encoded_word::{decode as decode_2047, decode_charset};
+
+/// A parameter after RFC 2231 reassembly and decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// Lower-cased attribute name, without any `*N*` suffix.
+    pub name: String,
+    /// The decoded value (UTF-8).
+    pub value: String,
+}
+
+/// A parsed Content-Type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    /// Lower-cased top-level type, e.g. `multipart`.
+    pub mime_type: String,
+    /// Lower-cased subtype, e.g. `mixed`.
+    pub subtype: String,
+    /// Parameters in order.
+    pub params: Vec<Param>,
+}
+
+impl Default for ContentType {
+    fn default() -> Self {
+        Self {
+            mime_type: "text".into(),
+            subtype: "plain".into(),
+            params: vec![Param {
+                name: "charset".into(),
+                value: "us-ascii".into(),
+            }],
+        }
+    }
+}
+
+/// A parsed Content-Disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContentDisposition {
+    /// Lower-cased disposition type, e.g. `attachment`.
+    pub kind: String,
+    /// Parameters in order.
+    pub params: Vec<Param>,
+}
+
+/// Looks a parameter up by (case-insensitive) name.
+pub fn param<'a>(params: &'a [Param], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| p.value.as_str())
+}
+
+impl ContentType {
+    /// A parameter value by name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        param(&self.params, name)
+    }
+
+    /// Whether this is `multipart/*`.
+    pub fn is_multipart(&self) -> bool {
+        self.mime_type == "multipart"
+    }
+
+    /// Whether this is `message/rfc822` (or `message/global`, RFC 6532).
+    pub fn is_message(&self) -> bool {
+        self.mime_type == "message" && (self.subtype == "rfc822" || self.subtype == "global")
+    }
+}
+
+impl ContentDisposition {
+    /// A parameter value by name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        param(&self.params, name)
+    }
+}
+
+/// `tspecials` of RFC 2045 §5.1.
+fn is_tspecial(c: char) -> bool {
+    "()<>@,;:\\\"/[]?=".contains(c)
+}
+
+/// Removes RFC 5322 comments outside quoted strings.
+fn strip_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in s.chars() {
+        if escaped {
+            if depth == 0 {
+                out.push(c);
+            }
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Splits `; a=b; c="d;e"` into raw (lower-cased name, value) pairs.
+fn raw_params(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while *i < chars.len() && chars[*i].is_whitespace() {
+            *i += 1;
+        }
+    };
+    while i < chars.len() {
+        // Parameters are separated by ';' (the RFC 2231 examples also omit it: accept
+        // plain whitespace too).
+        while i < chars.len() && (chars[i] == ';' || chars[i].is_whitespace()) {
+            i += 1;
+        }
+        let start = i;
+        while i < chars.len() && chars[i] != '=' && chars[i] != ';' && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        let name: String = chars[start..i].iter().collect();
+        skip_ws(&mut i);
+        if i >= chars.len() || chars[i] != '=' || name.is_empty() {
+            // Not a parameter: skip to the next separator.
+            while i < chars.len() && chars[i] != ';' {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        let mut value = String::new();
+        if i < chars.len() && chars[i] == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    i += 1;
+                }
+                value.push(chars[i]);
+                i += 1;
+            }
+            i += 1;
+        } else {
+            while i < chars.len() && chars[i] != ';' && !chars[i].is_whitespace() {
+                value.push(chars[i]);
+                i += 1;
+            }
+        }
+        out.push((name.to_ascii_lowercase(), value));
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Reassembles RFC 2231 continuations and decodes charset-tagged and RFC 2047 values.
+pub fn parameters(s: &str) -> Vec<Param> {
+    struct Piece {
+        index: u32,
+        extended: bool,
+        value: String,
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut pieces: Vec<(String, Piece)> = Vec::new();
+    for (name, value) in raw_params(s) {
+        let (base, index, extended) = match name.split_once('*') {
+            None => (name.clone(), 0, false),
+            Some((base, rest)) => {
+                if rest.is_empty() {
+                    (base.to_string(), 0, true)
+                } else {
+                    let (num, star) = match rest.strip_suffix('*') {
+                        Some(n) => (n, true),
+                        None => (rest, false),
+                    };
+                    match num.parse::<u32>() {
+                        Ok(n) => (base.to_string(), n, star),
+                        Err(_) => (name.clone(), 0, false),
+                    }
+                }
+            }
+        };
+        if !order.contains(&base) {
+            order.push(base.clone());
+        }
+        pieces.push((
+            base,
+            Piece {
+                index,
+                extended,
+                value,
+            },
+        ));
+    }
+    let mut out = Vec::new();
+    for name in order {
+        let mut mine: Vec<&Piece> = pieces
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, p)| p)
+            .collect();
+        mine.sort_by_key(|p| p.index);
+        mine.dedup_by_key(|p| p.index);
+        let mut charset: Option<String> = None;
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut any_extended = false;
+        for (n, p) in mine.iter().enumerate() {
+            if p.extended {
+                any_extended = true;
+                let mut v = p.value.as_str();
+                if n == 0 {
+                    // charset'language'value
+                    let mut parts = v.splitn(3, '\'');
+                    if let (Some(cs), Some(_lang), Some(rest)) =
+                        (parts.next(), parts.next(), parts.next())
+                    {
+                        charset = (!cs.is_empty()).then(|| cs.to_string());
+                        v = rest;
+                    }
+                }
+                bytes.extend_from_slice(&percent_decode(v));
+            } else {
+                bytes.extend_from_slice(p.value.as_bytes());
+            }
+        }
+        let value = match &charset {
+            Some(cs) if any_extended => decode_charset(cs, &bytes)
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned()),
+            _ => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        let value = if !any_extended && value.contains("=?") {
+            decode_2047(&value)
+        } else {
+            value
+        };
+        out.push(Param { name, value });
+    }
+    out
+}
+
+/// Parses a Content-Type value. Invalid types give the RFC 2045 default.
+pub fn parse_content_type(value: &str) -> ContentType {
+    let clean = strip_comments(value);
+    let head = clean.split(';').next().unwrap_or("").trim();
+    let Some((t, st)) = head.split_once('/') else {
+        return ContentType::default();
+    };
+    let (t, st) = (t.trim(), st.trim());
+    let valid =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() && !is_tspecial(c));
+    if !valid(t) || !valid(st) {
+        return ContentType::default();
+    }
+    ContentType {
+        mime_type: t.to_ascii_lowercase(),
+        subtype: st.to_ascii_lowercase(),
+        params: parameters(&clean[head.len().min(clean.len())..]),
+    }
+}
+
+/// Parses a Content-Disposition value.
+pub fn parse_content_disposition(value: &str) -> ContentDisposition {
+    let clean = strip_comments(value);
+    let kind = clean.split(';').next().unwrap_or("").trim();
+    ContentDisposition {
+        kind: kind.to_ascii_lowercase(),
+        params: parameters(&clean[kind.len().min(clean.len())..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_types() {
+        let ct = parse_content_type("Multipart/Mixed; boundary=\"simple boundary\"");
+        assert_eq!(
+            (ct.mime_type.as_str(), ct.subtype.as_str()),
+            ("multipart", "mixed")
+        );
+        assert_eq!(ct.param("BOUNDARY"), Some("simple boundary"));
+        let ct = parse_content_type("text/plain (comment); charset = ISO-8859-1 ; format=flowed");
+        assert_eq!(ct.param("charset"), Some("ISO-8859-1"));
+        assert_eq!(ct.param("format"), Some("flowed"));
+        assert_eq!(parse_content_type("garbage"), ContentType::default());
+        assert_eq!(parse_content_type(""), ContentType::default());
+        let ct = parse_content_type("message/rfc822");
+        assert!(ct.is_message() && ct.params.is_empty());
+    }
+
+    /// RFC 2231 §3, §4, §4.1 examples.
+    #[test]
+    fn rfc2231_examples() {
+        let ct = parse_content_type(
+            "message/external-body; access-type=URL;\r\n URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"",
+        );
+        assert_eq!(
+            ct.param("url"),
+            Some("ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar")
+        );
+        let ct = parse_content_type(
+            "application/x-stuff;\r\n title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
+        );
+        assert_eq!(ct.param("title"), Some("This is ***fun***"));
+        let ct = parse_content_type(
+            "application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20\r\n title*1*=%2A%2A%2Afun%2A%2A%2A%20\r\n title*2=\"isn't it!\"",
+        );
+        assert_eq!(
+            ct.param("title"),
+            Some("This is even more ***fun*** isn't it!")
+        );
+        let cd = parse_content_disposition("attachment; filename*=UTF-8''%E2%82%AC%20rates.pdf");
+        assert_eq!(cd.kind, "attachment");
+        assert_eq!(cd.param("filename"), Some("€ rates.pdf"));
+        let cd = parse_content_disposition("attachment; filename*=iso-8859-1''caf%E9.txt");
+        assert_eq!(cd.param("filename"), Some("café.txt"));
+    }
+
+    #[test]
+    fn lenient_and_2047_values() {
+        let cd = parse_content_disposition("inline; filename==?UTF-8?B?w7xiZXIudHh0?=");
+        assert_eq!(cd.param("filename"), Some("über.txt"));
+        let cd = parse_content_disposition("attachment; filename=\"unterminated");
+        assert_eq!(cd.param("filename"), Some("unterminated"));
+        let _ = parse_content_type("a/b; ;;; =x; y=; *=3; z*9999999999=1; q*0*=bad'%ZZ");
+    }
+}
