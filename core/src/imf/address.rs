@@ -1,155 +1,347 @@
-//! Lenient extraction of addr-specs from RFC 5322 §3.4 address lists (To, Cc, Bcc, ...).
+//! RFC 5322 §3.4 address lists (From, To, Cc, Bcc, Reply-To, ...), parsed leniently.
 //!
-//! Display names, quoted strings, comments and groups are understood; broken input never
-//! fails, it yields whatever addresses can be recognised.
+//! Display names, quoted strings, comments, groups (`name: a, b;`), obsolete routes
+//! (`<@r1,@r2:user@dom>`), and broken forms (a missing `>`, a bare local part, stray
+//! characters) are all handled without errors or panics: whatever addresses can be
+//! recognised are returned. A comment serves as the display name when there is no
+//! phrase (`user@dom (Real Name)`), as Dovecot does.
 
-/// One address found in an address list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressSpec {
-    /// The display name, if one was given (quotes removed).
-    pub display_name: Option<String>,
-    /// The `local@domain` (or bare `local`) address.
-    pub addr: String,
+use crate::mime::encoded_word::decode as decode_2047;
+
+/// One mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mailbox {
+    /// The display name as written (quoted strings unquoted, words joined by one space,
+    /// RFC 2047 words left encoded: IMAP ENVELOPE returns it so).
+    pub name: Option<String>,
+    /// An obsolete source route such as `@r1,@r2`, if any.
+    pub route: Option<String>,
+    /// The local part (quoted-string content unquoted).
+    pub local: String,
+    /// The domain, empty when missing.
+    pub domain: String,
 }
 
-/// Splits the top level of an address list at commas that are outside quotes, comments
-/// and angle brackets, and removes group syntax (`name: a, b;`).
-fn split_top_level(value: &str) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut cur = String::new();
-    let mut in_quote = false;
-    let mut escaped = false;
-    let mut comment = 0usize;
-    let mut angle = false;
-    for c in value.chars() {
-        if escaped {
-            cur.push(c);
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if in_quote || comment > 0 => {
-                cur.push(c);
-                escaped = true;
-            }
-            '"' if comment == 0 => {
-                in_quote = !in_quote;
-                cur.push(c);
-            }
-            '(' if !in_quote => {
-                comment += 1;
-                cur.push(c);
-            }
-            ')' if !in_quote && comment > 0 => {
-                comment -= 1;
-                cur.push(c);
-            }
-            '<' if !in_quote && comment == 0 => {
-                angle = true;
-                cur.push(c);
-            }
-            '>' if !in_quote && comment == 0 => {
-                angle = false;
-                cur.push(c);
-            }
-            ':' if !in_quote && comment == 0 && !angle => {
-                // A group name ends here; what came before is not an address.
-                cur.clear();
-            }
-            ',' | ';' if !in_quote && comment == 0 && !angle => {
-                items.push(std::mem::take(&mut cur));
-            }
-            _ => cur.push(c),
+impl Mailbox {
+    /// `local@domain`, or the local part alone when there is no domain.
+    pub fn addr_spec(&self) -> String {
+        if self.domain.is_empty() {
+            self.local.clone()
+        } else {
+            format!("{}@{}", self.local, self.domain)
         }
     }
-    items.push(cur);
-    items
+
+    /// The display name with RFC 2047 encoded words decoded.
+    pub fn decoded_name(&self) -> Option<String> {
+        self.name.as_deref().map(decode_2047)
+    }
 }
 
-/// Removes comments `( ... )` (nested) outside quoted strings.
-fn strip_comments(s: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize;
-    let mut in_quote = false;
-    let mut escaped = false;
-    for c in s.chars() {
-        if escaped {
-            if depth == 0 {
-                out.push(c);
-            }
-            escaped = false;
-            continue;
-        }
+/// An entry of an address list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A single mailbox.
+    Mailbox(Mailbox),
+    /// A named group of mailboxes (possibly empty, e.g. `undisclosed-recipients:;`).
+    Group {
+        /// The group's display name.
+        name: String,
+        /// Its members.
+        members: Vec<Mailbox>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Atom(String),
+    Quoted(String),
+    Comment(String),
+    Literal(String),
+    Special(char),
+}
+
+/// Splits a header value into RFC 5322 lexical tokens (whitespace dropped).
+fn tokenize(s: &str) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(&c) = chars.peek() {
         match c {
-            '\\' if in_quote || depth > 0 => {
-                escaped = true;
-                if depth == 0 {
-                    out.push(c);
+            ' ' | '\t' | '\r' | '\n' => {
+                chars.next();
+            }
+            '"' => {
+                chars.next();
+                let mut v = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                v.push(n);
+                            }
+                        }
+                        '\r' | '\n' => {}
+                        _ => v.push(c),
+                    }
                 }
+                out.push(Tok::Quoted(v));
             }
-            '"' if depth == 0 => {
-                in_quote = !in_quote;
-                out.push(c);
+            '(' => {
+                chars.next();
+                let mut depth = 1;
+                let mut v = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '(' => {
+                            depth += 1;
+                            v.push(c);
+                        }
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            v.push(c);
+                        }
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                v.push(n);
+                            }
+                        }
+                        _ => v.push(c),
+                    }
+                }
+                out.push(Tok::Comment(v.trim().to_string()));
             }
-            '(' if !in_quote => depth += 1,
-            ')' if !in_quote && depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
+            '[' => {
+                chars.next();
+                let mut v = String::from("[");
+                for c in chars.by_ref() {
+                    v.push(c);
+                    if c == ']' {
+                        break;
+                    }
+                }
+                out.push(Tok::Literal(v));
+            }
+            '<' | '>' | '@' | ',' | ';' | ':' | '.' => {
+                chars.next();
+                out.push(Tok::Special(c));
+            }
+            _ => {
+                let mut v = String::new();
+                while let Some(&c) = chars.peek() {
+                    if " \t\r\n\"()[]<>@,;:.".contains(c) {
+                        break;
+                    }
+                    v.push(c);
+                    chars.next();
+                }
+                out.push(Tok::Atom(v));
+            }
         }
     }
     out
 }
 
-fn unquote(s: &str) -> String {
-    let s = s.trim();
-    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
-        let mut out = String::new();
-        let mut escaped = false;
-        for c in s[1..s.len() - 1].chars() {
-            if escaped || c != '\\' {
-                out.push(c);
-                escaped = false;
-            } else {
-                escaped = true;
-            }
+/// Builds an addr-spec (local@domain) from the tokens of one address, leniently.
+fn addr_spec(tokens: &[Tok]) -> (Option<String>, String, String) {
+    let mut route = None;
+    let mut toks = tokens;
+    // obs-route: "@a,@b:" before the addr-spec.
+    if let Some(colon) = toks.iter().position(|t| *t == Tok::Special(':')) {
+        if toks.first() == Some(&Tok::Special('@')) {
+            let r: String = toks[..colon]
+                .iter()
+                .map(|t| match t {
+                    Tok::Atom(a) | Tok::Literal(a) => a.clone(),
+                    Tok::Special(c) => c.to_string(),
+                    _ => String::new(),
+                })
+                .collect();
+            route = Some(r);
+            toks = &toks[colon + 1..];
         }
-        out
-    } else {
-        s.to_string()
     }
+    let at = toks.iter().rposition(|t| *t == Tok::Special('@'));
+    let (local_toks, domain_toks) = match at {
+        Some(p) => (&toks[..p], &toks[p + 1..]),
+        None => (toks, &[][..]),
+    };
+    let join = |ts: &[Tok]| -> String {
+        ts.iter()
+            .filter_map(|t| match t {
+                Tok::Atom(a) | Tok::Quoted(a) | Tok::Literal(a) => Some(a.clone()),
+                Tok::Special('.') => Some(".".into()),
+                _ => None,
+            })
+            .collect()
+    };
+    (route, join(local_toks), join(domain_toks))
 }
 
-/// Every address in an address-list field value, in order.
-pub fn address_list(value: &str) -> Vec<AddressSpec> {
+/// The display-name phrase of a token run: words joined with single spaces.
+fn phrase(tokens: &[Tok]) -> Option<String> {
+    let words: Vec<String> = tokens
+        .iter()
+        .filter_map(|t| match t {
+            Tok::Atom(a) | Tok::Quoted(a) => Some(a.clone()),
+            Tok::Special('.') => Some(".".into()),
+            _ => None,
+        })
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    // Join words with spaces, but keep obs-phrase dots attached ("John Q. Public").
+    let mut s = String::new();
+    for w in words {
+        if !s.is_empty() && w != "." {
+            s.push(' ');
+        }
+        s.push_str(&w);
+    }
+    Some(s)
+}
+
+fn first_comment(tokens: &[Tok]) -> Option<String> {
+    tokens.iter().find_map(|t| match t {
+        Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
+        _ => None,
+    })
+}
+
+/// Parses one mailbox from its tokens (`phrase <addr>` or `addr-spec`).
+fn mailbox(tokens: &[Tok]) -> Option<Mailbox> {
+    if tokens.iter().all(|t| matches!(t, Tok::Comment(_))) {
+        return None;
+    }
+    if let Some(open) = tokens.iter().position(|t| *t == Tok::Special('<')) {
+        let close = tokens[open..]
+            .iter()
+            .position(|t| *t == Tok::Special('>'))
+            .map(|p| open + p)
+            .unwrap_or(tokens.len());
+        let (route, local, domain) = addr_spec(&tokens[open + 1..close]);
+        let name = phrase(&tokens[..open]).or_else(|| first_comment(tokens));
+        if local.is_empty() && domain.is_empty() {
+            return None;
+        }
+        return Some(Mailbox {
+            name,
+            route,
+            local,
+            domain,
+        });
+    }
+    let (route, local, domain) = addr_spec(tokens);
+    if local.is_empty() && domain.is_empty() {
+        return None;
+    }
+    Some(Mailbox {
+        name: first_comment(tokens),
+        route,
+        local,
+        domain,
+    })
+}
+
+/// Parses an address-list (or mailbox-list) header value.
+pub fn parse_address_list(value: &str) -> Vec<Address> {
+    let tokens = tokenize(value);
     let mut out = Vec::new();
-    for item in split_top_level(value) {
-        let item = strip_comments(&item);
-        let item = item.trim();
-        if item.is_empty() {
+    let mut i = 0;
+    while i < tokens.len() {
+        // One entry runs to the next ',' at top level; a ':' before any '<' opens a group.
+        let mut j = i;
+        let mut in_angle = false;
+        let mut group_colon = None;
+        while j < tokens.len() {
+            match tokens[j] {
+                Tok::Special('<') => in_angle = true,
+                Tok::Special('>') => in_angle = false,
+                Tok::Special(',') if !in_angle => break,
+                Tok::Special(':')
+                    if !in_angle && group_colon.is_none() && !starts_route(&tokens[i..j]) =>
+                {
+                    group_colon = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        if let Some(colon) = group_colon {
+            let name = phrase(&tokens[i..colon]).unwrap_or_default();
+            let mut members = Vec::new();
+            let mut k = colon + 1;
+            let mut start = k;
+            let mut in_angle = false;
+            while k < tokens.len() {
+                match tokens[k] {
+                    Tok::Special('<') => in_angle = true,
+                    Tok::Special('>') => in_angle = false,
+                    Tok::Special(',') | Tok::Special(';') if !in_angle => {
+                        if let Some(m) = mailbox(&tokens[start..k]) {
+                            members.push(m);
+                        }
+                        start = k + 1;
+                        if tokens[k] == Tok::Special(';') {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            if k >= tokens.len() && start < tokens.len() {
+                if let Some(m) = mailbox(&tokens[start..]) {
+                    members.push(m);
+                }
+            }
+            out.push(Address::Group { name, members });
+            i = k + 1;
             continue;
         }
-        if let (Some(open), Some(close)) = (item.rfind('<'), item.rfind('>')) {
-            if open < close {
-                let addr = item[open + 1..close].trim();
-                // Drop an obsolete source route `@a,@b:`.
-                let addr = addr.rsplit_once(':').map(|(_, a)| a).unwrap_or(addr).trim();
-                if addr.is_empty() {
-                    continue;
-                }
-                let name = unquote(&item[..open]);
-                out.push(AddressSpec {
-                    display_name: (!name.is_empty()).then_some(name),
-                    addr: addr.to_string(),
-                });
-                continue;
-            }
+        if let Some(m) = mailbox(&tokens[i..j]) {
+            out.push(Address::Mailbox(m));
         }
-        let addr: String = item.split_whitespace().collect::<Vec<_>>().join("");
-        if !addr.is_empty() && !addr.contains('<') && !addr.contains('>') {
-            out.push(AddressSpec {
-                display_name: None,
-                addr,
-            });
+        i = j + 1;
+    }
+    out
+}
+
+/// Whether the tokens so far are an obsolete route inside angle brackets (`<@a:`).
+fn starts_route(tokens: &[Tok]) -> bool {
+    matches!(tokens.last(), Some(Tok::Atom(_)) | Some(Tok::Literal(_)))
+        && tokens.len() >= 2
+        && tokens[tokens.len() - 2] == Tok::Special('@')
+        && tokens.iter().any(|t| *t == Tok::Special('<'))
+}
+
+/// One address found in an address list, flattened (groups expanded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressSpec {
+    /// The display name, if one was given, RFC 2047-decoded.
+    pub display_name: Option<String>,
+    /// The `local@domain` (or bare `local`) address.
+    pub addr: String,
+}
+
+/// Every mailbox in an address-list field value, in order, groups expanded.
+pub fn address_list(value: &str) -> Vec<AddressSpec> {
+    let mut out = Vec::new();
+    let mut push = |m: &Mailbox| {
+        out.push(AddressSpec {
+            display_name: m.decoded_name(),
+            addr: m.addr_spec(),
+        })
+    };
+    for a in parse_address_list(value) {
+        match &a {
+            Address::Mailbox(m) => push(m),
+            Address::Group { members, .. } => members.iter().for_each(&mut push),
         }
     }
     out
@@ -161,6 +353,15 @@ mod tests {
 
     fn addrs(v: &str) -> Vec<String> {
         address_list(v).into_iter().map(|a| a.addr).collect()
+    }
+
+    fn mb(name: Option<&str>, local: &str, domain: &str) -> Address {
+        Address::Mailbox(Mailbox {
+            name: name.map(str::to_string),
+            route: None,
+            local: local.into(),
+            domain: domain.into(),
+        })
     }
 
     #[test]
@@ -178,12 +379,119 @@ mod tests {
             address_list("Ann <a@b>")[0].display_name.as_deref(),
             Some("Ann")
         );
+        assert_eq!(
+            address_list("=?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>")[0]
+                .display_name
+                .as_deref(),
+            Some("André Pirard")
+        );
+    }
+
+    /// RFC 5322 Appendix A.1 and A.5 examples.
+    #[test]
+    fn rfc5322_appendix_a() {
+        assert_eq!(
+            parse_address_list("John Doe <jdoe@machine.example>"),
+            [mb(Some("John Doe"), "jdoe", "machine.example")]
+        );
+        assert_eq!(
+            parse_address_list("\"Joe Q. Public\" <john.q.public@example.com>"),
+            [mb(Some("Joe Q. Public"), "john.q.public", "example.com")]
+        );
+        assert_eq!(
+            parse_address_list("Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>"),
+            [
+                mb(Some("Mary Smith"), "mary", "x.test"),
+                mb(None, "jdoe", "example.org"),
+                mb(Some("Who?"), "one", "y.test")
+            ]
+        );
+        assert_eq!(
+            parse_address_list(
+                "<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>"
+            ),
+            [
+                mb(None, "boss", "nil.test"),
+                mb(Some("Giant; \"Big\" Box"), "sysservices", "example.net")
+            ]
+        );
+        let g =
+            parse_address_list("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;");
+        assert_eq!(
+            g,
+            [Address::Group {
+                name: "A Group".into(),
+                members: vec![
+                    Mailbox {
+                        name: Some("Ed Jones".into()),
+                        route: None,
+                        local: "c".into(),
+                        domain: "a.test".into()
+                    },
+                    Mailbox {
+                        name: None,
+                        route: None,
+                        local: "joe".into(),
+                        domain: "where.test".into()
+                    },
+                    Mailbox {
+                        name: Some("John".into()),
+                        route: None,
+                        local: "jdoe".into(),
+                        domain: "one.test".into()
+                    },
+                ]
+            }]
+        );
+        assert_eq!(
+            parse_address_list("Undisclosed recipients:;"),
+            [Address::Group {
+                name: "Undisclosed recipients".into(),
+                members: vec![]
+            }]
+        );
+        // A.5: white space, comments, and other oddities.
+        assert_eq!(
+            parse_address_list("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>"),
+            [mb(Some("Pete"), "pete", "silly.test")]
+        );
+        let g = parse_address_list("A Group(Some people)\r\n     :Chris Jones <c@(Chris's host.)public.example>,\r\n         joe@example.org,\r\n  John <jdoe@one.test> (my dear friend); (the end of the group)");
+        let Address::Group { name, members } = &g[0] else {
+            panic!()
+        };
+        assert_eq!(name, "A Group");
+        assert_eq!(members.len(), 3);
+        assert_eq!(members[0].addr_spec(), "c@public.example");
+        // A.6.1 obsolete: route and dotted phrase.
+        let o = parse_address_list("Joe Q. Public <@machine.tld:john.q.public@example.com>");
+        let Address::Mailbox(m) = &o[0] else { panic!() };
+        assert_eq!(m.name.as_deref(), Some("Joe Q. Public"));
+        assert_eq!(m.route.as_deref(), Some("@machine.tld"));
+        assert_eq!(m.addr_spec(), "john.q.public@example.com");
     }
 
     #[test]
-    fn garbage_does_not_panic() {
-        for v in ["<<<", ">a<", "\"unterminated", "((", "a,,b", ":;:", "\\"] {
-            let _ = address_list(v);
+    fn broken_input_is_survived() {
+        assert_eq!(addrs("Name <a@b"), ["a@b"]);
+        assert_eq!(addrs("a@b (comment only)"), ["a@b"]);
+        for v in [
+            "<<<",
+            ">a<",
+            "\"unterminated",
+            "((",
+            "a,,b",
+            ":;:",
+            "\\",
+            "@",
+            "<>",
+            ";",
+            "a:b:c;d",
+        ] {
+            let _ = parse_address_list(v);
         }
+        assert_eq!(
+            address_list("x@y (The Name)")[0].display_name.as_deref(),
+            Some("The Name")
+        );
     }
 }

@@ -117,6 +117,107 @@ impl WallClock {
     }
 }
 
+/// Offsets of the zone names RFC 5322 §4.3 (obs-zone) defines, in minutes.
+fn named_zone(name: &str) -> Option<i32> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "UT" | "UTC" | "GMT" | "Z" => 0,
+        "EST" => -300,
+        "EDT" => -240,
+        "CST" => -360,
+        "CDT" => -300,
+        "MST" => -420,
+        "MDT" => -360,
+        "PST" => -480,
+        "PDT" => -420,
+        // Military zones are ambiguous (RFC 5322 §4.3): treat as -0000, i.e. UTC.
+        z if z.len() == 1 && z.as_bytes()[0].is_ascii_alphabetic() && z != "J" => 0,
+        _ => return None,
+    })
+}
+
+fn month_number(name: &str) -> Option<u32> {
+    let n = name.get(..3)?.to_ascii_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(&n))
+        .map(|i| i as u32 + 1)
+}
+
+/// Parses an RFC 5322 §3.3 `date-time`, with the obsolete forms of §4.3: optional
+/// day of week, two- and three-digit years, named and military zones, comments, missing
+/// seconds, and extra whitespace. Returns None for text that is not a date.
+pub fn parse_date(value: &str) -> Option<WallClock> {
+    // Drop comments and the optional "Day," prefix; split on whitespace and colons.
+    let mut clean = String::with_capacity(value.len());
+    let mut depth = 0usize;
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            ',' => clean.push(' '),
+            _ => clean.push(c),
+        }
+    }
+    let mut words: Vec<&str> = clean.split_whitespace().collect();
+    if words
+        .first()
+        .is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic()) && month_number(w).is_none())
+    {
+        words.remove(0);
+    }
+    if words.len() < 4 {
+        return None;
+    }
+    // Accept both "21 Nov 1997" and the occasional "Nov 21 1997".
+    let (day, month) = match (words[0].parse::<u32>(), month_number(words[0])) {
+        (Ok(d), _) => (d, month_number(words[1])?),
+        (Err(_), Some(m)) => (words[1].parse::<u32>().ok()?, m),
+        _ => return None,
+    };
+    let year_text = words[2];
+    let mut year: i64 = year_text.parse().ok()?;
+    if year_text.len() == 2 {
+        year += if year < 50 { 2000 } else { 1900 };
+    } else if year_text.len() == 3 {
+        year += 1900;
+    }
+    let mut time = words[3].split(':');
+    let hour: u32 = time.next()?.parse().ok()?;
+    let minute: u32 = time.next()?.parse().ok()?;
+    let second: u32 = match time.next() {
+        Some(s) => s.parse().ok()?,
+        None => 0,
+    };
+    let offset = match words.get(4) {
+        None => 0,
+        Some(z) if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 => {
+            let n: i32 = z[1..].parse().ok()?;
+            let minutes = n / 100 * 60 + n % 100;
+            if z.starts_with('-') {
+                -minutes
+            } else {
+                minutes
+            }
+        }
+        Some(z) => named_zone(z).unwrap_or(0),
+    };
+    if !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+        || !(1000..=9999).contains(&year)
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let local = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64;
+    Some(WallClock {
+        unix_secs: local - offset as i64 * 60,
+        utc_offset_minutes: offset,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +236,50 @@ mod tests {
             utc_offset_minutes: -330,
         };
         assert_eq!(cet.rfc5322(), "Wed, 31 Dec 1969 18:30:00 -0530");
+    }
+
+    /// RFC 5322 Appendix A dates and obsolete forms.
+    #[test]
+    fn parses_rfc5322_dates() {
+        let d = parse_date("Fri, 21 Nov 1997 09:55:06 -0600").unwrap();
+        assert_eq!(d.utc_offset_minutes, -360);
+        assert_eq!(d.rfc5322(), "Fri, 21 Nov 1997 09:55:06 -0600");
+        assert_eq!(
+            parse_date("Tue, 1 Jul 2003 10:52:37 +0200")
+                .unwrap()
+                .rfc5322(),
+            "Tue, 1 Jul 2003 10:52:37 +0200"
+        );
+        let a6 = parse_date("Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)").unwrap();
+        assert_eq!(a6.rfc5322(), "Thu, 13 Feb 1969 23:32:00 -0330");
+        assert_eq!(
+            parse_date("21 Nov 97 09:55:06 GMT").unwrap().rfc5322(),
+            "Fri, 21 Nov 1997 09:55:06 +0000"
+        );
+        assert_eq!(
+            parse_date("Mon, 1 Jan 24 00:00 EST").unwrap().rfc5322(),
+            "Mon, 1 Jan 2024 00:00:00 -0500"
+        );
+        assert_eq!(
+            parse_date("1 Jan 101 00:00:00 +0000").unwrap().rfc5322(),
+            "Mon, 1 Jan 2001 00:00:00 +0000"
+        );
+        assert_eq!(
+            parse_date("Sat, 28 Nov 2026 11:56:41 +0000 (UTC)")
+                .unwrap()
+                .unix_secs,
+            1_795_867_001
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "32 Jan 2020 00:00:00",
+            "1 Foo 2020 00:00",
+            "1 Jan 2020 25:00",
+            "1 Jan",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

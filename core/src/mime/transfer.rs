@@ -172,6 +172,20 @@ pub fn encode_quoted_printable(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Decodes a body according to its Content-Transfer-Encoding value (`base64`,
+/// `quoted-printable`; anything else, including `7bit`, `8bit`, `binary` and unknown
+/// encodings, is returned unchanged).
+pub fn transfer_decode(encoding: &str, body: &[u8]) -> Vec<u8> {
+    let e = encoding.trim();
+    if e.eq_ignore_ascii_case("base64") {
+        decode_base64(body)
+    } else if e.eq_ignore_ascii_case("quoted-printable") {
+        decode_quoted_printable(body)
+    } else {
+        body.to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
