@@ -317,7 +317,7 @@ fn starts_route(tokens: &[Tok]) -> bool {
     matches!(tokens.last(), Some(Tok::Atom(_)) | Some(Tok::Literal(_)))
         && tokens.len() >= 2
         && tokens[tokens.len() - 2] == Tok::Special('@')
-        && tokens.iter().any(|t| *t == Tok::Special('<'))
+        && tokens.contains(&Tok::Special('<'))
 }
 
 /// One address found in an address list, flattened (groups expanded).
