@@ -38,6 +38,11 @@ class Sendmail(unittest.TestCase):
             self.assertRegex(m["Message-ID"], r"^<[^@>]+@mx\.test\.example>$")
             self.assertEqual(m.get_payload(), "hello\n")
 
+    def test_t_survives_broken_address_header(self):
+        msg = "To: alice@test.example, )broken(\nCc: ]x)\nSubject: broken-to\n\nx\n"
+        self.srv.cli("sendmail", "-t", input=msg)
+        self.find("alice", "broken-to")
+
     def test_recipients_on_command_line_and_dot_handling(self):
         self.srv.cli("sendmail", "alice", input="Subject: dot-ends\n\nbefore\n.\nafter\n")
         m = self.find("alice", "dot-ends")[0]

@@ -129,6 +129,10 @@ fn tokenize(s: &str) -> Vec<Tok> {
                 chars.next();
                 out.push(Tok::Special(c));
             }
+            ')' | ']' => {
+                // Unbalanced closers are noise.
+                chars.next();
+            }
             _ => {
                 let mut v = String::new();
                 while let Some(&c) = chars.peek() {
@@ -486,7 +490,11 @@ mod tests {
             "<>",
             ";",
             "a:b:c;d",
+            ")",
+            "]x)",
+            "(a))b",
         ] {
+            // Each must terminate (an unbalanced ')' once looped forever).
             let _ = parse_address_list(v);
         }
         assert_eq!(
