@@ -21,12 +21,17 @@ fn atom() -> impl Strategy<Value = String> {
 
 fn mailbox() -> impl Strategy<Value = Mailbox> {
     (
-        prop::option::of(prop_oneof!["[a-zA-Z]{1,8}( [a-zA-Z]{1,8}){0,2}", "[a-zA-Z ,;:@<>.]{1,12}"]),
+        prop::option::of(prop_oneof![
+            "[a-zA-Z]{1,8}( [a-zA-Z]{1,8}){0,2}",
+            "[a-zA-Z ,;:@<>.]{1,12}"
+        ]),
         prop::collection::vec(atom(), 1..3).prop_map(|v| v.join(".")),
         prop::collection::vec("[a-z0-9]{1,8}", 1..4).prop_map(|v| v.join(".")),
     )
         .prop_map(|(name, local, domain)| Mailbox {
-            name: name.map(|n| n.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|n| !n.is_empty()),
+            name: name
+                .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|n| !n.is_empty()),
             route: None,
             local,
             domain,
@@ -53,7 +58,14 @@ fn render(list: &[Address]) -> String {
         .map(|a| match a {
             Address::Mailbox(m) => render_mailbox(m),
             Address::Group { name, members } => {
-                format!("{name}: {};", members.iter().map(render_mailbox).collect::<Vec<_>>().join(", "))
+                format!(
+                    "{name}: {};",
+                    members
+                        .iter()
+                        .map(render_mailbox)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         })
         .collect::<Vec<_>>()

@@ -25,6 +25,9 @@ impl Field<'_> {
     /// The value unfolded (CR/LF removed, RFC 5322 §2.2.3) and trimmed, lossily decoded
     /// as UTF-8 (RFC 6532).
     pub fn value(&self) -> String {
+        if !self.raw_value.contains(&b'\n') {
+            return String::from_utf8_lossy(self.raw_value.trim_ascii()).into_owned();
+        }
         let unfolded: Vec<u8> = self
             .raw_value
             .iter()

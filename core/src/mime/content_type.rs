@@ -118,52 +118,72 @@ fn strip_comments(s: &str) -> String {
 
 /// Splits `; a=b; c="d;e"` into raw (lower-cased name, value) pairs.
 fn raw_params(s: &str) -> Vec<(String, String)> {
+    // All delimiters are ASCII, so byte positions are always char boundaries.
+    let b = s.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let mut out = Vec::new();
-    let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
-    let skip_ws = |i: &mut usize| {
-        while *i < chars.len() && chars[*i].is_whitespace() {
-            *i += 1;
-        }
-    };
-    while i < chars.len() {
+    while i < b.len() {
         // Parameters are separated by ';' (the RFC 2231 examples also omit it: accept
         // plain whitespace too).
-        while i < chars.len() && (chars[i] == ';' || chars[i].is_whitespace()) {
+        while i < b.len() && (b[i] == b';' || ws(b[i])) {
             i += 1;
         }
         let start = i;
-        while i < chars.len() && chars[i] != '=' && chars[i] != ';' && !chars[i].is_whitespace() {
+        while i < b.len() && b[i] != b'=' && b[i] != b';' && !ws(b[i]) {
             i += 1;
         }
-        let name: String = chars[start..i].iter().collect();
-        skip_ws(&mut i);
-        if i >= chars.len() || chars[i] != '=' || name.is_empty() {
+        let name = &s[start..i];
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'=' || name.is_empty() {
             // Not a parameter: skip to the next separator.
-            while i < chars.len() && chars[i] != ';' {
+            while i < b.len() && b[i] != b';' {
                 i += 1;
             }
             continue;
         }
         i += 1;
-        skip_ws(&mut i);
-        let mut value = String::new();
-        if i < chars.len() && chars[i] == '"' {
+        while i < b.len() && ws(b[i]) {
             i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                if chars[i] == '\\' && i + 1 < chars.len() {
+        }
+        let value = if i < b.len() && b[i] == b'"' {
+            i += 1;
+            let start = i;
+            let mut escaped = false;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' && i + 1 < b.len() {
+                    escaped = true;
                     i += 1;
                 }
-                value.push(chars[i]);
                 i += 1;
             }
+            let raw = &s[start..i.min(b.len())];
             i += 1;
+            if escaped {
+                let mut v = String::with_capacity(raw.len());
+                let mut chars = raw.chars();
+                while let Some(c) = chars.next() {
+                    if c == '\\' {
+                        if let Some(n) = chars.next() {
+                            v.push(n);
+                        }
+                    } else {
+                        v.push(c);
+                    }
+                }
+                v
+            } else {
+                raw.to_string()
+            }
         } else {
-            while i < chars.len() && chars[i] != ';' && !chars[i].is_whitespace() {
-                value.push(chars[i]);
+            let start = i;
+            while i < b.len() && b[i] != b';' && !ws(b[i]) {
                 i += 1;
             }
-        }
+            s[start..i].to_string()
+        };
         out.push((name.to_ascii_lowercase(), value));
     }
     out
@@ -198,9 +218,24 @@ pub fn parameters(s: &str) -> Vec<Param> {
         extended: bool,
         value: String,
     }
+    let raw = raw_params(s);
+    if !raw.iter().any(|(n, _)| n.contains('*')) {
+        // The common case: no RFC 2231 continuations or charsets.
+        return raw
+            .into_iter()
+            .map(|(name, value)| {
+                let value = if value.contains("=?") {
+                    decode_2047(&value)
+                } else {
+                    value
+                };
+                Param { name, value }
+            })
+            .collect();
+    }
     let mut order: Vec<String> = Vec::new();
     let mut pieces: Vec<(String, Piece)> = Vec::new();
-    for (name, value) in raw_params(s) {
+    for (name, value) in raw {
         let (base, index, extended) = match name.split_once('*') {
             None => (name.clone(), 0, false),
             Some((base, rest)) => {
@@ -278,7 +313,11 @@ pub fn parameters(s: &str) -> Vec<Param> {
 
 /// Parses a Content-Type value. Invalid types give the RFC 2045 default.
 pub fn parse_content_type(value: &str) -> ContentType {
-    let clean = strip_comments(value);
+    let clean: std::borrow::Cow<'_, str> = if value.contains('(') {
+        strip_comments(value).into()
+    } else {
+        value.into()
+    };
     let head = clean.split(';').next().unwrap_or("").trim();
     let Some((t, st)) = head.split_once('/') else {
         return ContentType::default();
@@ -298,7 +337,11 @@ pub fn parse_content_type(value: &str) -> ContentType {
 
 /// Parses a Content-Disposition value.
 pub fn parse_content_disposition(value: &str) -> ContentDisposition {
-    let clean = strip_comments(value);
+    let clean: std::borrow::Cow<'_, str> = if value.contains('(') {
+        strip_comments(value).into()
+    } else {
+        value.into()
+    };
     let kind = clean.split(';').next().unwrap_or("").trim();
     ContentDisposition {
         kind: kind.to_ascii_lowercase(),

@@ -57,6 +57,8 @@ pub struct Part {
     pub body: Range<usize>,
     /// The parsed Content-Type (or the default for this position).
     pub content_type: ContentType,
+    /// The Content-Transfer-Encoding, lower-cased (empty when absent: 7bit).
+    pub transfer_encoding: String,
     /// The children.
     pub content: PartBody,
 }
@@ -81,6 +83,7 @@ struct Parser<'a> {
     msg: &'a [u8],
     limits: Limits,
     parts: usize,
+    candidates: Vec<usize>,
 }
 
 /// Parses a whole message (the root entity).
@@ -89,35 +92,39 @@ pub fn parse_message(msg: &[u8], limits: Limits) -> Part {
         msg,
         limits,
         parts: 0,
+        candidates: dash_lines(msg),
     };
     p.entity(0..msg.len(), 0, false)
 }
 
-/// Finds the next delimiter line for `boundary` in `msg[from..end]`: returns (start of
-/// the CRLF/LF before the delimiter or the delimiter itself at `from`, start of the line
-/// after it, whether it was the close delimiter).
+/// Offsets of every line that starts with `--` (the only places a delimiter can be),
+/// found in one pass, so nested multiparts do not rescan the message once per level.
+fn dash_lines(msg: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    if msg.starts_with(b"--") {
+        out.push(0);
+    }
+    out.extend(memchr::memmem::find_iter(msg, b"\n--").map(|p| p + 1));
+    out
+}
+
+/// Finds the next delimiter line for `boundary` in `msg[from..end]`, among the `--` line
+/// starts in `candidates`: returns (start of the CRLF/LF before the delimiter, or `from`
+/// when the delimiter is there; start of the line after it; whether it was the close
+/// delimiter).
 fn find_delimiter(
     msg: &[u8],
+    candidates: &[usize],
     from: usize,
     end: usize,
     boundary: &[u8],
 ) -> Option<(usize, usize, bool)> {
-    let mut pos = from;
-    let finder = memchr::memmem::Finder::new(boundary);
-    while pos < end {
-        let hay = &msg[pos..end];
-        let found = finder.find(hay)? + pos;
-        // The boundary must be preceded by "--" at the start of a line.
-        let dash = found.checked_sub(2);
-        let at_line_start = match dash {
-            Some(d) if &msg[d..found] == b"--" => d == from || (d > 0 && msg[d - 1] == b'\n'),
-            _ => false,
-        };
-        if !at_line_start {
-            pos = found + 1;
+    let first = candidates.partition_point(|&p| p < from);
+    for &d in candidates[first..].iter().take_while(|&&p| p < end) {
+        let found = d + 2;
+        if found + boundary.len() > end || &msg[found..found + boundary.len()] != boundary {
             continue;
         }
-        let d = dash.unwrap_or(found);
         let mut after = found + boundary.len();
         let close = msg[after..end].starts_with(b"--");
         if close {
@@ -132,7 +139,6 @@ fn find_delimiter(
             .iter()
             .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         {
-            pos = found + 1;
             continue;
         }
         let start = if d == from {
@@ -168,6 +174,11 @@ impl Parser<'_> {
                     ContentType::default()
                 }
             });
+        let transfer_encoding = fields
+            .iter()
+            .find(|f| f.is("Content-Transfer-Encoding"))
+            .map(|f| f.value().to_ascii_lowercase())
+            .unwrap_or_default();
         let header = range.start..body_start;
         let body = body_start..range.end;
         let deep_ok = depth < self.limits.max_depth && self.parts < self.limits.max_parts;
@@ -188,6 +199,7 @@ impl Parser<'_> {
             header,
             body,
             content_type,
+            transfer_encoding,
             content,
         }
     }
@@ -200,7 +212,7 @@ impl Parser<'_> {
         digest: bool,
     ) -> PartBody {
         let Some((pre_end, mut next, mut close)) =
-            find_delimiter(self.msg, body.start, body.end, &boundary)
+            find_delimiter(self.msg, &self.candidates, body.start, body.end, &boundary)
         else {
             // No delimiter at all: the whole body is preamble.
             return PartBody::Multipart {
@@ -217,7 +229,7 @@ impl Parser<'_> {
                 next = body.end;
                 break;
             }
-            match find_delimiter(self.msg, next, body.end, &boundary) {
+            match find_delimiter(self.msg, &self.candidates, next, body.end, &boundary) {
                 Some((end, after, is_close)) => {
                     parts.push(self.entity(next..end, depth + 1, digest));
                     next = after;
@@ -244,6 +256,7 @@ impl Parser<'_> {
             header: range.start..range.start,
             body: range,
             content_type: ContentType::default(),
+            transfer_encoding: String::new(),
             content: PartBody::Leaf,
         }
     }

@@ -22,11 +22,29 @@ pub fn decode_base64(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
     let mut acc: u32 = 0;
     let mut bits = 0u32;
-    for &b in input {
-        if b == b'=' {
+    let mut i = 0;
+    while i < input.len() {
+        // Fast path: four alphabet characters at a group boundary make three bytes.
+        if bits == 0 && i + 4 <= input.len() {
+            let (a, b, c, d) = (
+                B64_DECODE[input[i] as usize],
+                B64_DECODE[input[i + 1] as usize],
+                B64_DECODE[input[i + 2] as usize],
+                B64_DECODE[input[i + 3] as usize],
+            );
+            if (a | b | c | d) < 64 {
+                let n = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+                out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                i += 4;
+                continue;
+            }
+        }
+        let byte = input[i];
+        i += 1;
+        if byte == b'=' {
             break;
         }
-        let v = B64_DECODE[b as usize];
+        let v = B64_DECODE[byte as usize];
         if v == 0xFF {
             continue;
         }
@@ -105,23 +123,30 @@ pub fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
         let mut i = 0;
         let mut soft = false;
         while i < content.len() {
-            let b = content[i];
-            if b == b'=' {
-                if i + 1 == content.len() {
-                    soft = true;
-                    break;
-                }
-                if let (Some(h), Some(l)) = (
-                    content.get(i + 1).copied().and_then(hex_value),
-                    content.get(i + 2).copied().and_then(hex_value),
-                ) {
+            // Copy the run up to the next '=' in one go.
+            let next = memchr::memchr(b'=', &content[i..]).map_or(content.len(), |p| i + p);
+            out.extend_from_slice(&content[i..next]);
+            i = next;
+            if i >= content.len() {
+                break;
+            }
+            if i + 1 == content.len() {
+                soft = true;
+                break;
+            }
+            match (
+                content.get(i + 1).copied().and_then(hex_value),
+                content.get(i + 2).copied().and_then(hex_value),
+            ) {
+                (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 3;
-                    continue;
+                }
+                _ => {
+                    out.push(b'=');
+                    i += 1;
                 }
             }
-            out.push(b);
-            i += 1;
         }
         if !soft {
             out.extend_from_slice(ending);
