@@ -22,12 +22,14 @@
 //! ## Modules
 //! * [`smtp`]: SMTP types, parsers, encoders, DATA receiver, server machine.
 //! * [`imf`]: RFC 5322 header framing, addresses, dates.
+//! * [`imap`]: ENVELOPE and BODYSTRUCTURE as IMAP serves them.
 //! * [`mime`]: Content-Type parameters (RFC 2231), encoded words (RFC 2047), base64 and
 //!   quoted-printable, the MIME part tree.
 //! * [`delivery`]: mbox formatting and the trace fields of local delivery.
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
 pub mod delivery;
+pub mod imap;
 pub mod imf;
 pub mod mime;
 pub mod smtp;

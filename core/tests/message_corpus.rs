@@ -46,6 +46,7 @@ fn dump_part(msg: &[u8], part: &Part, depth: usize, out: &mut String) {
             preamble,
             parts,
             epilogue,
+            ..
         } => {
             let pre = String::from_utf8_lossy(&msg[preamble.clone()]).replace("\r\n", "\n");
             let epi = String::from_utf8_lossy(&msg[epilogue.clone()]).replace("\r\n", "\n");

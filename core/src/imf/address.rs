@@ -229,9 +229,7 @@ fn mailbox(tokens: &[Tok]) -> Option<Mailbox> {
             .unwrap_or(tokens.len());
         let (route, local, domain) = addr_spec(&tokens[open + 1..close]);
         let name = phrase(&tokens[..open]).or_else(|| first_comment(tokens));
-        if local.is_empty() && domain.is_empty() {
-            return None;
-        }
+        // `<>` stays an (empty) entry: IMAP ENVELOPE reports it as a missing mailbox.
         return Some(Mailbox {
             name,
             route,
@@ -337,6 +335,9 @@ pub struct AddressSpec {
 pub fn address_list(value: &str) -> Vec<AddressSpec> {
     let mut out = Vec::new();
     let mut push = |m: &Mailbox| {
+        if m.local.is_empty() && m.domain.is_empty() {
+            return;
+        }
         out.push(AddressSpec {
             display_name: m.decoded_name(),
             addr: m.addr_spec(),

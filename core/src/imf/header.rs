@@ -42,8 +42,18 @@ impl Field<'_> {
 /// starts (after the empty line), or the message length when there is no body.
 ///
 /// A line that is neither a field nor a continuation (e.g. an mbox `From ` line or junk)
-/// ends the header section, as most readers do.
+/// ends the header section, as Postfix's cleanup does: use this for mail being submitted.
 pub fn split_header(message: &[u8]) -> (Vec<Field<'_>>, usize) {
+    split(message, false)
+}
+
+/// Like [`split_header`], but only an empty line ends the header section: lines that are
+/// not fields are skipped, as Dovecot (and IMAP clients) read stored mail.
+pub fn split_header_to_blank_line(message: &[u8]) -> (Vec<Field<'_>>, usize) {
+    split(message, true)
+}
+
+fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
     let mut fields = Vec::new();
     let mut pos = 0;
     while pos < message.len() {
@@ -59,6 +69,10 @@ pub fn split_header(message: &[u8]) -> (Vec<Field<'_>>, usize) {
             return (fields, line_end);
         }
         let Some(colon) = memchr::memchr(b':', content) else {
+            if skip_junk {
+                pos = line_end;
+                continue;
+            }
             return (fields, pos);
         };
         let name = &content[..colon];
@@ -68,6 +82,10 @@ pub fn split_header(message: &[u8]) -> (Vec<Field<'_>>, usize) {
         if !name_ok
             && (name_trimmed.is_empty() || !name_trimmed.iter().all(|&b| (33..=126).contains(&b)))
         {
+            if skip_junk {
+                pos = line_end;
+                continue;
+            }
             return (fields, pos);
         }
         // Extend over continuation lines (starting with SP or HTAB).
@@ -125,6 +143,15 @@ mod tests {
         assert_eq!(f[0].value(), "x\tcont");
         assert_eq!(f[1].value(), "y");
         assert_eq!(body, m.len());
+    }
+
+    #[test]
+    fn junk_skipped_until_blank_line() {
+        let m = b"Subject: s\r\nnot a header\r\nX: y\r\n\r\nbody";
+        let (f, body) = split_header_to_blank_line(m);
+        assert_eq!(f.len(), 2);
+        assert!(f[1].is("x"));
+        assert_eq!(&m[body..], b"body");
     }
 
     #[test]

@@ -311,6 +311,110 @@ pub fn parameters(s: &str) -> Vec<Param> {
     out
 }
 
+/// Parameters as IMAP BODYSTRUCTURE reports them (as Dovecot does): names and values as
+/// written (case kept), RFC 2231 continuations joined in order under the base name, or
+/// under `name*` with the still-encoded value when any piece is charset-encoded.
+pub fn raw_parameters(s: &str) -> Vec<(String, String)> {
+    let b = s.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let mut raw: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b';' || ws(b[i])) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && b[i] != b'=' && b[i] != b';' && !ws(b[i]) {
+            i += 1;
+        }
+        let name = s[start..i].to_string();
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'=' || name.is_empty() {
+            while i < b.len() && b[i] != b';' {
+                i += 1;
+            }
+            continue;
+        }
+        i += 1;
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < b.len() && b[i] == b'"' {
+            i += 1;
+            let mut chars = s[i..].char_indices();
+            let mut end = s.len();
+            while let Some((off, c)) = chars.next() {
+                match c {
+                    '"' => {
+                        end = i + off + 1;
+                        break;
+                    }
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            value.push(n);
+                        }
+                    }
+                    '\r' | '\n' => {}
+                    _ => value.push(c),
+                }
+            }
+            i = end;
+        } else {
+            let start = i;
+            while i < b.len() && b[i] != b';' && !ws(b[i]) {
+                i += 1;
+            }
+            value.push_str(&s[start..i]);
+        }
+        raw.push((name, value));
+    }
+    // Join continuations: base*N or base*N* pieces, in index order.
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    for (name, value) in &raw {
+        let Some((base, rest)) = name.split_once('*') else {
+            out.push((name.clone(), value.clone()));
+            continue;
+        };
+        let index = rest.trim_end_matches('*');
+        if index.is_empty() || index.parse::<u32>().is_err() {
+            out.push((name.clone(), value.clone()));
+            continue;
+        }
+        if done.iter().any(|d| d.eq_ignore_ascii_case(base)) {
+            continue;
+        }
+        done.push(base.to_string());
+        let mut pieces: Vec<(u32, bool, &str)> = raw
+            .iter()
+            .filter_map(|(n, v)| {
+                let (b2, r2) = n.split_once('*')?;
+                if !b2.eq_ignore_ascii_case(base) {
+                    return None;
+                }
+                let ext = r2.ends_with('*');
+                let idx = r2.trim_end_matches('*').parse::<u32>().ok()?;
+                Some((idx, ext, v.as_str()))
+            })
+            .collect();
+        pieces.sort_by_key(|p| p.0);
+        let extended = pieces.iter().any(|p| p.1);
+        let joined: String = pieces.iter().map(|p| p.2).collect();
+        out.push((
+            if extended {
+                format!("{base}*")
+            } else {
+                base.to_string()
+            },
+            joined,
+        ));
+    }
+    out
+}
+
 /// Parses a Content-Type value. Invalid types give the RFC 2045 default.
 pub fn parse_content_type(value: &str) -> ContentType {
     let clean: std::borrow::Cow<'_, str> = if value.contains('(') {

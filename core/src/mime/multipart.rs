@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use super::content_type::{parse_content_type, ContentType};
-use crate::imf::header::split_header;
+use crate::imf::header::split_header_to_blank_line as split_header;
 
 /// Limits that bound the work done on hostile input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub enum PartBody {
         parts: Vec<Part>,
         /// Bytes after the close delimiter (empty when it is missing).
         epilogue: Range<usize>,
+        /// Whether the close delimiter was found.
+        closed: bool,
     },
     /// `message/rfc822`: the encapsulated message.
     Message(Box<Part>),
@@ -153,6 +155,39 @@ fn find_delimiter(
     None
 }
 
+/// Whether `part` ends exactly with a multipart close delimiter line (its own or that of
+/// an encapsulated message), with nothing after it.
+fn ends_closed(part: &Part) -> bool {
+    match &part.content {
+        PartBody::Multipart {
+            epilogue, closed, ..
+        } => *closed && epilogue.is_empty(),
+        PartBody::Message(inner) => ends_closed(inner),
+        PartBody::Leaf => false,
+    }
+}
+
+/// Length of the line break at the start of `s` (CRLF, LF or none).
+fn line_break_len(s: &[u8]) -> usize {
+    if s.starts_with(b"\r\n") {
+        2
+    } else if s.starts_with(b"\n") {
+        1
+    } else {
+        0
+    }
+}
+
+/// Moves the end of `part` (and of the nested parts ending with it) to `end`.
+fn extend(part: &mut Part, end: usize) {
+    part.body.end = end;
+    match &mut part.content {
+        PartBody::Multipart { epilogue, .. } => *epilogue = end..end,
+        PartBody::Message(inner) => extend(inner, end),
+        PartBody::Leaf => {}
+    }
+}
+
 impl Parser<'_> {
     fn entity(&mut self, range: Range<usize>, depth: usize, digest_child: bool) -> Part {
         self.parts += 1;
@@ -219,6 +254,7 @@ impl Parser<'_> {
                 preamble: body.clone(),
                 parts: Vec::new(),
                 epilogue: body.end..body.end,
+                closed: false,
             };
         };
         let preamble = body.start..pre_end;
@@ -231,7 +267,15 @@ impl Parser<'_> {
             }
             match find_delimiter(self.msg, &self.candidates, next, body.end, &boundary) {
                 Some((end, after, is_close)) => {
-                    parts.push(self.entity(next..end, depth + 1, digest));
+                    let mut part = self.entity(next..end, depth + 1, digest);
+                    // A part that itself ends with a close delimiter keeps that line's
+                    // line end (the outer delimiter then has none of its own), as
+                    // Dovecot counts it.
+                    if ends_closed(&part) {
+                        let delim = end + line_break_len(&self.msg[end..]);
+                        extend(&mut part, delim);
+                    }
+                    parts.push(part);
                     next = after;
                     close = is_close;
                 }
@@ -247,6 +291,7 @@ impl Parser<'_> {
             preamble,
             parts,
             epilogue: next.min(body.end)..body.end,
+            closed: close,
         }
     }
 
@@ -299,10 +344,12 @@ This is the epilogue.  It is also to be ignored.\r\n";
             preamble,
             parts,
             epilogue,
+            closed,
         } = &root.content
         else {
             panic!("not multipart");
         };
+        assert!(closed);
         assert!(RFC2046[preamble.clone()].starts_with(b"This is the preamble."));
         assert!(RFC2046[preamble.clone()].ends_with(b"readers.\r\n"));
         assert_eq!(parts.len(), 2);
