@@ -47,8 +47,9 @@ pub fn split_header(message: &[u8]) -> (Vec<Field<'_>>, usize) {
     split(message, false)
 }
 
-/// Like [`split_header`], but only an empty line ends the header section: lines that are
-/// not fields are skipped, as Dovecot (and IMAP clients) read stored mail.
+/// Like [`split_header`], but only an empty line ends the header section, as Dovecot
+/// (and IMAP clients) read stored mail: a line without a colon is kept as a field named
+/// by the whole line with an empty value.
 pub fn split_header_to_blank_line(message: &[u8]) -> (Vec<Field<'_>>, usize) {
     split(message, true)
 }
@@ -70,6 +71,13 @@ fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
         }
         let Some(colon) = memchr::memchr(b':', content) else {
             if skip_junk {
+                // Kept as a field named by the whole line, with no value (as Dovecot
+                // keeps such lines in the header).
+                fields.push(Field {
+                    name: content,
+                    raw_value: &content[content.len()..],
+                    range: pos..line_end,
+                });
                 pos = line_end;
                 continue;
             }
@@ -149,8 +157,9 @@ mod tests {
     fn junk_skipped_until_blank_line() {
         let m = b"Subject: s\r\nnot a header\r\nX: y\r\n\r\nbody";
         let (f, body) = split_header_to_blank_line(m);
-        assert_eq!(f.len(), 2);
-        assert!(f[1].is("x"));
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[1].name, b"not a header");
+        assert!(f[2].is("x"));
         assert_eq!(&m[body..], b"body");
     }
 

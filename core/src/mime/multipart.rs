@@ -271,7 +271,7 @@ impl Parser<'_> {
                     // A part that itself ends with a close delimiter keeps that line's
                     // line end (the outer delimiter then has none of its own), as
                     // Dovecot counts it.
-                    if ends_closed(&part) {
+                    if ends_closed(&part) && !self.msg[..end].ends_with(b"\n") {
                         let delim = end + line_break_len(&self.msg[end..]);
                         extend(&mut part, delim);
                     }
