@@ -1,10 +1,14 @@
 //! Message fix-ups for locally submitted mail (the `sendmail` command; RFC 6409 §8):
-//! line ends made CRLF, missing `From`, `Date` and `Message-ID` added, `Bcc` removed, and
-//! the recipients of `To`/`Cc`/`Bcc` collected for `sendmail -t`.
+//! line ends made CRLF, missing `From`, `Date` and `Message-ID` added, `Bcc` removed,
+//! unqualified addresses in From/Sender/Reply-To/To/Cc completed with the host name, and
+//! the recipients of `To`/`Cc`/`Bcc` collected for `sendmail -t`. Every field that needs
+//! no change is kept byte for byte.
 
-use crate::imf::address::address_list;
+use crate::imf::address::{address_list, parse_address_list, Address, Mailbox};
 use crate::imf::datetime::WallClock;
 use crate::imf::header::split_header;
+use crate::imf::header::Field;
+use crate::mime::encoded_word::encode_phrase;
 
 /// What the fix-ups need to know; the runtime supplies clock and randomness.
 #[derive(Debug, Clone)]
@@ -59,6 +63,55 @@ pub fn qualify(addr: &str, hostname: &str) -> String {
     }
 }
 
+/// Address fields whose unqualified addresses are completed (RFC 6409 §8.3).
+const ADDRESS_FIELDS: [&str; 5] = ["From", "Sender", "Reply-To", "To", "Cc"];
+
+fn render_mailbox(m: &Mailbox, hostname: &str) -> String {
+    let addr = qualify(&m.addr_spec(), hostname);
+    match m.decoded_name() {
+        Some(n) if !n.is_empty() => format!("{} <{addr}>", encode_phrase(&n)),
+        _ => addr,
+    }
+}
+
+/// The field rewritten with every address qualified, or None when it needs no change
+/// (then it is kept byte for byte).
+fn qualified_field(f: &Field<'_>, hostname: &str) -> Option<String> {
+    if !ADDRESS_FIELDS.iter().any(|n| f.is(n)) {
+        return None;
+    }
+    let list = parse_address_list(&f.value());
+    let unqualified = |m: &Mailbox| !m.local.is_empty() && m.domain.is_empty();
+    let needs = list.iter().any(|a| match a {
+        Address::Mailbox(m) => unqualified(m),
+        Address::Group { members, .. } => members.iter().any(unqualified),
+    });
+    if !needs {
+        return None;
+    }
+    let rendered: Vec<String> = list
+        .iter()
+        .filter_map(|a| match a {
+            Address::Mailbox(m) if m.local.is_empty() && m.domain.is_empty() => None,
+            Address::Mailbox(m) => Some(render_mailbox(m, hostname)),
+            Address::Group { name, members } => Some(format!(
+                "{}: {};",
+                encode_phrase(name),
+                members
+                    .iter()
+                    .map(|m| render_mailbox(m, hostname))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
+        .collect();
+    Some(format!(
+        "{}: {}\r\n",
+        String::from_utf8_lossy(f.name),
+        rendered.join(",\r\n ")
+    ))
+}
+
 /// Applies the fix-ups to `raw` (any line ends).
 pub fn fixup(raw: &[u8], p: &FixupParams<'_>) -> Fixed {
     let msg = to_crlf(raw);
@@ -99,8 +152,12 @@ pub fn fixup(raw: &[u8], p: &FixupParams<'_>) -> Fixed {
     }
     let header_end = fields.last().map(|f| f.range.end).unwrap_or(0);
     for f in &fields {
-        if !f.is("Bcc") {
-            out.extend_from_slice(&msg[f.range.clone()]);
+        if f.is("Bcc") {
+            continue;
+        }
+        match qualified_field(f, p.hostname) {
+            Some(rewritten) => out.extend_from_slice(rewritten.as_bytes()),
+            None => out.extend_from_slice(&msg[f.range.clone()]),
         }
     }
     // Whatever lies between the last field and the body (the empty line) and the body.
@@ -143,11 +200,21 @@ mod tests {
         let m = String::from_utf8(f.message).unwrap();
         assert_eq!(
             m,
-            "From: \"Alice A\" <alice@h.test>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\nMessage-ID: <U1@h.test>\r\nTo: bob, Carol <carol@x.test>\r\nSubject: hi\r\n\r\nbody\r\n"
+            "From: \"Alice A\" <alice@h.test>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\nMessage-ID: <U1@h.test>\r\nTo: bob@h.test,\r\n Carol <carol@x.test>\r\nSubject: hi\r\n\r\nbody\r\n"
         );
         assert_eq!(
             f.header_recipients,
             ["bob@h.test", "carol@x.test", "dave@y.test"]
+        );
+    }
+
+    #[test]
+    fn qualifies_unqualified_addresses_only() {
+        let raw = b"From: \"Doe, J\" <jd>\r\nTo: ok@x.test (kept as is)\r\nCc: team: a, b@y.test;\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n";
+        let m = String::from_utf8(fixup(raw, &params()).message).unwrap();
+        assert_eq!(
+            m,
+            "From: \"Doe, J\" <jd@h.test>\r\nTo: ok@x.test (kept as is)\r\nCc: team: a@h.test, b@y.test;\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <a@b>\r\n\r\nhi\r\n"
         );
     }
 

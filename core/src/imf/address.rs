@@ -6,6 +6,8 @@
 //! recognised are returned. A comment serves as the display name when there is no
 //! phrase (`user@dom (Real Name)`), as Dovecot does.
 
+use std::borrow::Cow;
+
 use crate::mime::encoded_word::decode as decode_2047;
 
 /// One mailbox.
@@ -53,96 +55,102 @@ pub enum Address {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    Atom(String),
-    Quoted(String),
-    Comment(String),
-    Literal(String),
+enum Tok<'a> {
+    Atom(&'a str),
+    Quoted(Cow<'a, str>),
+    Comment(Cow<'a, str>),
+    Literal(&'a str),
     Special(char),
 }
 
-/// Splits a header value into RFC 5322 lexical tokens (whitespace dropped).
-fn tokenize(s: &str) -> Vec<Tok> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        match c {
-            ' ' | '\t' | '\r' | '\n' => {
-                chars.next();
+/// Reads a quoted string or comment body starting after its opening character; returns
+/// the content (borrowed when it holds no escapes or line breaks) and the index after the
+/// closing character.
+fn delimited(s: &str, start: usize, comment: bool) -> (Cow<'_, str>, usize) {
+    let b = s.as_bytes();
+    let mut i = start;
+    let mut depth = 1usize;
+    let mut plain = true;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                plain = false;
+                i += 2;
+                continue;
             }
-            '"' => {
-                chars.next();
-                let mut v = String::new();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                v.push(n);
-                            }
-                        }
-                        '\r' | '\n' => {}
-                        _ => v.push(c),
+            b'\r' | b'\n' => plain = false,
+            b'"' if !comment => break,
+            b'(' if comment => depth += 1,
+            b')' if comment => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = i.min(b.len());
+    let raw = &s[start..end];
+    let content = if plain {
+        Cow::Borrowed(raw)
+    } else {
+        let mut v = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        v.push(n);
                     }
                 }
+                '\r' | '\n' => {}
+                _ => v.push(c),
+            }
+        }
+        Cow::Owned(v)
+    };
+    (content, (end + 1).min(b.len()))
+}
+
+/// Splits a header value into RFC 5322 lexical tokens (whitespace dropped), borrowing
+/// from the input wherever possible.
+fn tokenize(s: &str) -> Vec<Tok<'_>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(16);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\r' | b'\n' | b')' | b']' => i += 1,
+            b'"' => {
+                let (v, next) = delimited(s, i + 1, false);
                 out.push(Tok::Quoted(v));
+                i = next;
             }
-            '(' => {
-                chars.next();
-                let mut depth = 1;
-                let mut v = String::new();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '(' => {
-                            depth += 1;
-                            v.push(c);
-                        }
-                        ')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                            v.push(c);
-                        }
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                v.push(n);
-                            }
-                        }
-                        _ => v.push(c),
-                    }
-                }
-                out.push(Tok::Comment(v.trim().to_string()));
+            b'(' => {
+                let (v, next) = delimited(s, i + 1, true);
+                out.push(Tok::Comment(match v {
+                    Cow::Borrowed(x) => Cow::Borrowed(x.trim()),
+                    Cow::Owned(x) => Cow::Owned(x.trim().to_string()),
+                }));
+                i = next;
             }
-            '[' => {
-                chars.next();
-                let mut v = String::from("[");
-                for c in chars.by_ref() {
-                    v.push(c);
-                    if c == ']' {
-                        break;
-                    }
-                }
-                out.push(Tok::Literal(v));
+            b'[' => {
+                let end = memchr::memchr(b']', &b[i..]).map_or(b.len(), |p| i + p + 1);
+                out.push(Tok::Literal(&s[i..end]));
+                i = end;
             }
-            '<' | '>' | '@' | ',' | ';' | ':' | '.' => {
-                chars.next();
-                out.push(Tok::Special(c));
-            }
-            ')' | ']' => {
-                // Unbalanced closers are noise.
-                chars.next();
+            c @ (b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.') => {
+                out.push(Tok::Special(c as char));
+                i += 1;
             }
             _ => {
-                let mut v = String::new();
-                while let Some(&c) = chars.peek() {
-                    if " \t\r\n\"()[]<>@,;:.".contains(c) {
-                        break;
-                    }
-                    v.push(c);
-                    chars.next();
+                let start = i;
+                while i < b.len() && !b" \t\r\n\"()[]<>@,;:.".contains(&b[i]) {
+                    i += 1;
                 }
-                out.push(Tok::Atom(v));
+                out.push(Tok::Atom(&s[start..i]));
             }
         }
     }
@@ -150,20 +158,20 @@ fn tokenize(s: &str) -> Vec<Tok> {
 }
 
 /// Builds an addr-spec (local@domain) from the tokens of one address, leniently.
-fn addr_spec(tokens: &[Tok]) -> (Option<String>, String, String) {
+fn addr_spec(tokens: &[Tok<'_>]) -> (Option<String>, String, String) {
     let mut route = None;
     let mut toks = tokens;
     // obs-route: "@a,@b:" before the addr-spec.
     if let Some(colon) = toks.iter().position(|t| *t == Tok::Special(':')) {
         if toks.first() == Some(&Tok::Special('@')) {
-            let r: String = toks[..colon]
-                .iter()
-                .map(|t| match t {
-                    Tok::Atom(a) | Tok::Literal(a) => a.clone(),
-                    Tok::Special(c) => c.to_string(),
-                    _ => String::new(),
-                })
-                .collect();
+            let mut r = String::new();
+            for t in &toks[..colon] {
+                match t {
+                    Tok::Atom(a) | Tok::Literal(a) => r.push_str(a),
+                    Tok::Special(c) => r.push(*c),
+                    _ => {}
+                }
+            }
             route = Some(r);
             toks = &toks[colon + 1..];
         }
@@ -173,51 +181,51 @@ fn addr_spec(tokens: &[Tok]) -> (Option<String>, String, String) {
         Some(p) => (&toks[..p], &toks[p + 1..]),
         None => (toks, &[][..]),
     };
-    let join = |ts: &[Tok]| -> String {
-        ts.iter()
-            .filter_map(|t| match t {
-                Tok::Atom(a) | Tok::Quoted(a) | Tok::Literal(a) => Some(a.clone()),
-                Tok::Special('.') => Some(".".into()),
-                _ => None,
-            })
-            .collect()
+    let join = |ts: &[Tok<'_>]| -> String {
+        let mut out = String::new();
+        for t in ts {
+            match t {
+                Tok::Atom(a) | Tok::Literal(a) => out.push_str(a),
+                Tok::Quoted(a) => out.push_str(a),
+                Tok::Special('.') => out.push('.'),
+                _ => {}
+            }
+        }
+        out
     };
     (route, join(local_toks), join(domain_toks))
 }
 
-/// The display-name phrase of a token run: words joined with single spaces.
-fn phrase(tokens: &[Tok]) -> Option<String> {
-    let words: Vec<String> = tokens
-        .iter()
-        .filter_map(|t| match t {
-            Tok::Atom(a) | Tok::Quoted(a) => Some(a.clone()),
-            Tok::Special('.') => Some(".".into()),
-            _ => None,
-        })
-        .collect();
-    if words.is_empty() {
-        return None;
-    }
-    // Join words with spaces, but keep obs-phrase dots attached ("John Q. Public").
+/// The display-name phrase of a token run: words joined with single spaces, obs-phrase
+/// dots kept attached ("John Q. Public").
+fn phrase(tokens: &[Tok<'_>]) -> Option<String> {
     let mut s = String::new();
-    for w in words {
-        if !s.is_empty() && w != "." {
+    let mut any = false;
+    for t in tokens {
+        let w: &str = match t {
+            Tok::Atom(a) => a,
+            Tok::Quoted(a) => a,
+            Tok::Special('.') => ".",
+            _ => continue,
+        };
+        if any && w != "." {
             s.push(' ');
         }
-        s.push_str(&w);
+        s.push_str(w);
+        any = true;
     }
-    Some(s)
+    any.then_some(s)
 }
 
-fn first_comment(tokens: &[Tok]) -> Option<String> {
+fn first_comment(tokens: &[Tok<'_>]) -> Option<String> {
     tokens.iter().find_map(|t| match t {
-        Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
+        Tok::Comment(c) if !c.is_empty() => Some(c.to_string()),
         _ => None,
     })
 }
 
 /// Parses one mailbox from its tokens (`phrase <addr>` or `addr-spec`).
-fn mailbox(tokens: &[Tok]) -> Option<Mailbox> {
+fn mailbox(tokens: &[Tok<'_>]) -> Option<Mailbox> {
     if tokens.iter().all(|t| matches!(t, Tok::Comment(_))) {
         return None;
     }
@@ -315,7 +323,7 @@ pub fn parse_address_list(value: &str) -> Vec<Address> {
 }
 
 /// Whether the tokens so far are an obsolete route inside angle brackets (`<@a:`).
-fn starts_route(tokens: &[Tok]) -> bool {
+fn starts_route(tokens: &[Tok<'_>]) -> bool {
     matches!(tokens.last(), Some(Tok::Atom(_)) | Some(Tok::Literal(_)))
         && tokens.len() >= 2
         && tokens[tokens.len() - 2] == Tok::Special('@')

@@ -9,19 +9,32 @@ use encoding_rs::Encoding;
 
 use super::transfer::{decode_base64, encode_base64};
 
-/// One parsed encoded word.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One encoded word found in text (not yet decoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Word<'a> {
     charset: &'a str,
-    bytes: Vec<u8>,
+    /// `b'B'` or `b'Q'` (upper-cased).
+    encoding: u8,
+    text: &'a [u8],
     len: usize,
+}
+
+impl Word<'_> {
+    /// Appends the decoded octets to `out`.
+    fn decode_into(&self, out: &mut Vec<u8>) {
+        if self.encoding == b'B' {
+            out.extend_from_slice(&decode_base64(self.text));
+        } else {
+            decode_q_into(self.text, out);
+        }
+    }
 }
 
 fn is_token_char(b: u8) -> bool {
     b > 0x20 && b < 0x7f && !b"()<>@,;:\"/[]?.=".contains(&b)
 }
 
-/// Parses an encoded word at the start of `s`; returns the word and its length.
+/// Parses an encoded word at the start of `s`.
 fn parse_word(s: &str) -> Option<Word<'_>> {
     let b = s.as_bytes();
     if !s.starts_with("=?") {
@@ -33,12 +46,12 @@ fn parse_word(s: &str) -> Option<Word<'_>> {
         return None;
     }
     let charset = charset_full.split('*').next().unwrap_or(charset_full);
-    let enc = *b.get(cs_end + 1)?;
-    if b.get(cs_end + 2) != Some(&b'?') {
+    let encoding = b.get(cs_end + 1)?.to_ascii_uppercase();
+    if b.get(cs_end + 2) != Some(&b'?') || (encoding != b'B' && encoding != b'Q') {
         return None;
     }
     let text_start = cs_end + 3;
-    let text_len = s[text_start..].find("?=")?;
+    let text_len = memchr::memmem::find(&b[text_start..], b"?=")?;
     let text = &b[text_start..text_start + text_len];
     if text
         .iter()
@@ -46,44 +59,36 @@ fn parse_word(s: &str) -> Option<Word<'_>> {
     {
         return None;
     }
-    let bytes = match enc {
-        b'B' | b'b' => decode_base64(text),
-        b'Q' | b'q' => decode_q(text),
-        _ => return None,
-    };
     Some(Word {
         charset,
-        bytes,
+        encoding,
+        text,
         len: text_start + text_len + 2,
     })
 }
 
 /// The `Q` encoding (§4.2): `_` is a space, `=XX` a byte.
-fn decode_q(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
+fn decode_q_into(text: &[u8], out: &mut Vec<u8>) {
+    let hex = |c: u8| (c as char).to_digit(16);
     let mut i = 0;
     while i < text.len() {
         match text[i] {
             b'_' => out.push(b' '),
-            b'=' => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (
-                    text.get(i + 1).and_then(|&c| hex(c)),
-                    text.get(i + 2).and_then(|&c| hex(c)),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'='),
+            b'=' => match (
+                text.get(i + 1).and_then(|&c| hex(c)),
+                text.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'='),
+            },
             c => out.push(c),
         }
         i += 1;
     }
-    out
 }
 
 /// Decodes `bytes` from `charset` to UTF-8, or None when the charset is unknown.
@@ -102,61 +107,79 @@ pub fn decode(value: &str) -> String {
     if !value.contains("=?") {
         return value.to_string();
     }
+    /// Adjacent encoded words in one charset, decoded together.
+    struct Run<'a> {
+        charset: &'a str,
+        bytes: Vec<u8>,
+        raw: std::ops::Range<usize>,
+    }
+    fn flush(value: &str, run: &mut Option<Run<'_>>, out: &mut String) {
+        if let Some(r) = run.take() {
+            match decode_charset(r.charset, &r.bytes) {
+                Some(s) => out.push_str(&s),
+                None => out.push_str(&value[r.raw]),
+            }
+        }
+    }
     let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    // Whitespace seen since the last encoded word, kept only if text follows.
+    let mut run: Option<Run<'_>> = None;
+    // Whitespace since the last non-space (CR and LF dropped: unfolding), written only if
+    // something other than an adjacent encoded word follows.
     let mut pending_ws = String::new();
     let mut last_was_word = false;
-    let mut run: Option<(String, Vec<u8>)> = None;
-    let flush = |run: &mut Option<(String, Vec<u8>)>, out: &mut String, raw: &mut Vec<String>| {
-        if let Some((cs, bytes)) = run.take() {
-            match decode_charset(&cs, &bytes) {
-                Some(s) => out.push_str(&s),
-                None => out.push_str(&raw.concat()),
-            }
-        }
-        raw.clear();
-    };
-    let mut raw_words: Vec<String> = Vec::new();
-    while !rest.is_empty() {
-        if let Some(w) = parse_word(rest) {
-            let same = run
-                .as_ref()
-                .is_some_and(|(cs, _)| cs.eq_ignore_ascii_case(w.charset));
-            if !same {
-                flush(&mut run, &mut out, &mut raw_words);
-                if !last_was_word {
-                    out.push_str(&pending_ws);
+    let mut pos = 0;
+    while pos < value.len() {
+        let rest = &value[pos..];
+        if rest.starts_with("=?") {
+            if let Some(w) = parse_word(rest) {
+                let same = run
+                    .as_ref()
+                    .is_some_and(|r| r.charset.eq_ignore_ascii_case(w.charset));
+                if !same {
+                    flush(value, &mut run, &mut out);
+                    if !last_was_word {
+                        out.push_str(&pending_ws);
+                    }
+                    run = Some(Run {
+                        charset: w.charset,
+                        bytes: Vec::with_capacity(w.text.len()),
+                        raw: pos..pos,
+                    });
                 }
-                run = Some((w.charset.to_string(), Vec::new()));
+                if let Some(r) = run.as_mut() {
+                    w.decode_into(&mut r.bytes);
+                    r.raw.end = pos + w.len;
+                }
+                pending_ws.clear();
+                last_was_word = true;
+                pos += w.len;
+                continue;
             }
-            if let Some((_, bytes)) = run.as_mut() {
-                bytes.extend_from_slice(&w.bytes);
-            }
-            if !pending_ws.is_empty() && !raw_words.is_empty() {
-                raw_words.push(pending_ws.clone());
-            }
-            raw_words.push(rest[..w.len].to_string());
-            pending_ws.clear();
-            last_was_word = true;
-            rest = &rest[w.len..];
-            continue;
         }
         let c = rest.chars().next().unwrap_or(' ');
-        if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-            if c != '\r' && c != '\n' {
-                pending_ws.push(c);
+        match c {
+            ' ' | '\t' => pending_ws.push(c),
+            '\r' | '\n' => {}
+            _ => {
+                flush(value, &mut run, &mut out);
+                out.push_str(&pending_ws);
+                pending_ws.clear();
+                // Copy the plain text up to the next space or encoded word in one go.
+                let end = rest
+                    .find(|ch: char| {
+                        ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '='
+                    })
+                    .filter(|&e| e > 0)
+                    .unwrap_or(c.len_utf8());
+                out.push_str(&rest[..end]);
+                last_was_word = false;
+                pos += end;
+                continue;
             }
-        } else {
-            flush(&mut run, &mut out, &mut raw_words);
-            out.push_str(&pending_ws);
-            pending_ws.clear();
-            out.push(c);
-            last_was_word = false;
         }
-        rest = &rest[c.len_utf8()..];
+        pos += c.len_utf8();
     }
-    flush(&mut run, &mut out, &mut raw_words);
+    flush(value, &mut run, &mut out);
     out.push_str(&pending_ws);
     out
 }
