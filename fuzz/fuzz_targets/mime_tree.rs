@@ -1,8 +1,11 @@
 //! The MIME part tree, Content-Type parameters and encoded words on arbitrary messages:
-//! every range stays inside the message and inside its parent.
+//! every range stays inside the message and inside its parent; ENVELOPE, BODYSTRUCTURE
+//! and BODY[section] never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use postrider_core::imap::section::{section_bytes, Section, SectionText};
+use postrider_core::imap::structure::{body_structure, envelope};
 use postrider_core::mime::encoded_word::decode;
 use postrider_core::mime::multipart::{parse_message, Limits, Part};
 use postrider_core::mime::part_text;
@@ -22,4 +25,12 @@ fuzz_target!(|data: &[u8]| {
     let root = parse_message(data, Limits::default());
     check(data, &root, 0..data.len());
     let _ = decode(&String::from_utf8_lossy(data));
+    // What IMAP will serve from it: never panics.
+    let _ = envelope(&data[root.header.clone()]);
+    let _ = body_structure(data, &root, true);
+    for path in [&[][..], &[1], &[1, 1], &[2, 1, 3]] {
+        for text in [SectionText::Full, SectionText::Header, SectionText::Text, SectionText::Mime] {
+            let _ = section_bytes(data, &root, &Section { part: path.to_vec(), text });
+        }
+    }
 });

@@ -22,6 +22,17 @@ impl Field<'_> {
         self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 
+    /// Like [`Field::value`], borrowing from the message when the value is on one line
+    /// and valid UTF-8 (the common case).
+    pub fn value_cow(&self) -> std::borrow::Cow<'_, str> {
+        if !self.raw_value.contains(&b'\n') {
+            if let Ok(s) = std::str::from_utf8(self.raw_value.trim_ascii()) {
+                return std::borrow::Cow::Borrowed(s);
+            }
+        }
+        std::borrow::Cow::Owned(self.value())
+    }
+
     /// The value unfolded (CR/LF removed, RFC 5322 §2.2.3) and trimmed, lossily decoded
     /// as UTF-8 (RFC 6532).
     pub fn value(&self) -> String {

@@ -80,8 +80,11 @@ impl ContentDisposition {
 }
 
 /// `tspecials` of RFC 2045 §5.1.
-fn is_tspecial(c: char) -> bool {
-    "()<>@,;:\\\"/[]?=".contains(c)
+fn is_tspecial(c: u8) -> bool {
+    matches!(
+        c,
+        b'(' | b')' | b'<' | b'>' | b'@' | b',' | b';' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'='
+    )
 }
 
 /// Removes RFC 5322 comments outside quoted strings.
@@ -417,25 +420,25 @@ pub fn raw_parameters(s: &str) -> Vec<(String, String)> {
 
 /// Parses a Content-Type value. Invalid types give the RFC 2045 default.
 pub fn parse_content_type(value: &str) -> ContentType {
-    let clean: std::borrow::Cow<'_, str> = if value.contains('(') {
+    let clean: std::borrow::Cow<'_, str> = if memchr::memchr(b'(', value.as_bytes()).is_some() {
         strip_comments(value).into()
     } else {
         value.into()
     };
-    let head = clean.split(';').next().unwrap_or("").trim();
-    let Some((t, st)) = head.split_once('/') else {
+    let semi = memchr::memchr(b';', clean.as_bytes()).unwrap_or(clean.len());
+    let head = &clean[..semi];
+    let Some(slash) = memchr::memchr(b'/', head.as_bytes()) else {
         return ContentType::default();
     };
-    let (t, st) = (t.trim(), st.trim());
-    let valid =
-        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() && !is_tspecial(c));
+    let (t, st) = (head[..slash].trim(), head[slash + 1..].trim());
+    let valid = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic() && !is_tspecial(c));
     if !valid(t) || !valid(st) {
         return ContentType::default();
     }
     ContentType {
         mime_type: t.to_ascii_lowercase(),
         subtype: st.to_ascii_lowercase(),
-        params: parameters(&clean[head.len().min(clean.len())..]),
+        params: parameters(&clean[semi..]),
     }
 }
 

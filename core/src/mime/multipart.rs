@@ -197,7 +197,7 @@ impl Parser<'_> {
         let content_type = fields
             .iter()
             .find(|f| f.is("Content-Type"))
-            .map(|f| parse_content_type(&f.value()))
+            .map(|f| parse_content_type(&f.value_cow()))
             .unwrap_or_else(|| {
                 if digest_child {
                     ContentType {
@@ -212,7 +212,7 @@ impl Parser<'_> {
         let transfer_encoding = fields
             .iter()
             .find(|f| f.is("Content-Transfer-Encoding"))
-            .map(|f| f.value().to_ascii_lowercase())
+            .map(|f| f.value_cow().to_ascii_lowercase())
             .unwrap_or_default();
         let header = range.start..body_start;
         let body = body_start..range.end;
