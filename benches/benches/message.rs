@@ -79,11 +79,11 @@ fn postrider_parse(msg: &[u8]) -> usize {
     let mut sink = 0;
     for f in &fields {
         if f.is("Subject") {
-            sink += decode(&f.value()).len();
+            sink += decode(&f.value_cow()).len();
         } else if f.is("From") || f.is("To") || f.is("Cc") {
-            sink += parse_address_list(&f.value()).len();
+            sink += parse_address_list(&f.value_cow()).len();
         } else if f.is("Date") {
-            sink += parse_date(&f.value()).map_or(0, |d| d.unix_secs as usize & 1);
+            sink += parse_date(&f.value_cow()).map_or(0, |d| d.unix_secs as usize & 1);
         }
     }
     walk(msg, &root, &mut sink);

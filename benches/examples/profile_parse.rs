@@ -1,5 +1,7 @@
 //! Profiling helper: parses one of the bench messages many times
-//! (`cargo run --release --example profile_parse -p postrider-benches -- deep 20000`).
+//! (`cargo run --release --example profile_parse -p postrider-benches -- deep 20000`);
+//! prefix the message name with `mp-` to run mail-parser instead, e.g. for callgrind
+//! instruction counts, which are repeatable on a noisy machine.
 
 use postrider_core::imf::address::parse_address_list;
 use postrider_core::imf::datetime::parse_date;
@@ -73,21 +75,22 @@ fn postrider_parse(msg: &[u8]) -> usize {
     let mut sink = 0;
     for f in &fields {
         if f.is("Subject") {
-            sink += decode(&f.value()).len();
+            sink += decode(&f.value_cow()).len();
         } else if f.is("From") || f.is("To") || f.is("Cc") {
-            sink += parse_address_list(&f.value()).len();
+            sink += parse_address_list(&f.value_cow()).len();
         } else if f.is("Date") {
-            sink += parse_date(&f.value()).map_or(0, |d| d.unix_secs as usize & 1);
+            sink += parse_date(&f.value_cow()).map_or(0, |d| d.unix_secs as usize & 1);
         }
     }
     walk(msg, &root, &mut sink);
     sink
 }
 
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map(String::as_str).unwrap_or("small");
+    let peer = which.starts_with("mp-");
+    let which = which.trim_start_matches("mp-");
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let msg = match which {
         "deep" => deep_multipart(),
@@ -97,7 +100,15 @@ fn main() {
     };
     let mut total = 0;
     for _ in 0..n {
-        total += postrider_parse(std::hint::black_box(&msg));
+        total += if peer {
+            mail_parser::MessageParser::default()
+                .parse(std::hint::black_box(&msg[..]))
+                .map_or(0, |m| {
+                    m.subject().map_or(0, str::len) + m.parts.iter().map(|p| p.len()).sum::<usize>()
+                })
+        } else {
+            postrider_parse(std::hint::black_box(&msg))
+        };
     }
     println!("{total}");
 }

@@ -188,7 +188,7 @@ fn raw_type(part: &Part, fields: &[Field<'_>]) -> (String, String, Vec<(String, 
         } else {
             Vec::new()
         };
-        (c.mime_type.clone(), c.subtype.clone(), params)
+        (c.mime_type.to_string(), c.subtype.to_string(), params)
     });
     if t.eq_ignore_ascii_case("text")
         && !params

@@ -114,6 +114,28 @@ fn delimited(s: &str, start: usize, comment: bool) -> (Cow<'_, str>, usize) {
     (content, (end + 1).min(b.len()))
 }
 
+/// Bytes that end an atom (whitespace, quotes, comments, literals and specials).
+fn is_atom_stop(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t'
+            | b'\r'
+            | b'\n'
+            | b'"'
+            | b'('
+            | b')'
+            | b'['
+            | b']'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'.'
+    )
+}
+
 /// Splits a header value into RFC 5322 lexical tokens (whitespace dropped), borrowing
 /// from the input wherever possible.
 fn tokenize(s: &str) -> Vec<Tok<'_>> {
@@ -147,7 +169,7 @@ fn tokenize(s: &str) -> Vec<Tok<'_>> {
             }
             _ => {
                 let start = i;
-                while i < b.len() && !b" \t\r\n\"()[]<>@,;:.".contains(&b[i]) {
+                while i < b.len() && !is_atom_stop(b[i]) {
                     i += 1;
                 }
                 out.push(Tok::Atom(&s[start..i]));
@@ -162,7 +184,7 @@ fn addr_spec(tokens: &[Tok<'_>]) -> (Option<String>, String, String) {
     let mut route = None;
     let mut toks = tokens;
     // obs-route: "@a,@b:" before the addr-spec.
-    if let Some(colon) = toks.iter().position(|t| *t == Tok::Special(':')) {
+    if let Some(colon) = toks.iter().position(|t| matches!(t, Tok::Special(':'))) {
         if toks.first() == Some(&Tok::Special('@')) {
             let mut r = String::new();
             for t in &toks[..colon] {
@@ -176,7 +198,7 @@ fn addr_spec(tokens: &[Tok<'_>]) -> (Option<String>, String, String) {
             toks = &toks[colon + 1..];
         }
     }
-    let at = toks.iter().rposition(|t| *t == Tok::Special('@'));
+    let at = toks.iter().rposition(|t| matches!(t, Tok::Special('@')));
     let (local_toks, domain_toks) = match at {
         Some(p) => (&toks[..p], &toks[p + 1..]),
         None => (toks, &[][..]),
@@ -229,10 +251,10 @@ fn mailbox(tokens: &[Tok<'_>]) -> Option<Mailbox> {
     if tokens.iter().all(|t| matches!(t, Tok::Comment(_))) {
         return None;
     }
-    if let Some(open) = tokens.iter().position(|t| *t == Tok::Special('<')) {
+    if let Some(open) = tokens.iter().position(|t| matches!(t, Tok::Special('<'))) {
         let close = tokens[open..]
             .iter()
-            .position(|t| *t == Tok::Special('>'))
+            .position(|t| matches!(t, Tok::Special('>')))
             .map(|p| open + p)
             .unwrap_or(tokens.len());
         let (route, local, domain) = addr_spec(&tokens[open + 1..close]);

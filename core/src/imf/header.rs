@@ -66,7 +66,7 @@ pub fn split_header_to_blank_line(message: &[u8]) -> (Vec<Field<'_>>, usize) {
 }
 
 fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
-    let mut fields = Vec::new();
+    let mut fields = Vec::with_capacity(8);
     let mut pos = 0;
     while pos < message.len() {
         let line_end = memchr::memchr(b'\n', &message[pos..])

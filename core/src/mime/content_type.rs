@@ -3,13 +3,16 @@
 //! (`name*=utf-8'en'%E2%82%AC`). Parsing is lenient and never fails: a broken header
 //! gives the RFC 2045 §5.2 default (`text/plain; charset=us-ascii`).
 
+use std::borrow::Cow;
+
 use super::encoded_word::{decode as decode_2047, decode_charset};
 
 /// A parameter after RFC 2231 reassembly and decoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
-    /// Lower-cased attribute name, without any `*N*` suffix.
-    pub name: String,
+    /// Lower-cased attribute name, without any `*N*` suffix (common names are not
+    /// allocated).
+    pub name: Cow<'static, str>,
     /// The decoded value (UTF-8).
     pub value: String,
 }
@@ -17,10 +20,10 @@ pub struct Param {
 /// A parsed Content-Type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentType {
-    /// Lower-cased top-level type, e.g. `multipart`.
-    pub mime_type: String,
+    /// Lower-cased top-level type, e.g. `multipart` (common names are not allocated).
+    pub mime_type: Cow<'static, str>,
     /// Lower-cased subtype, e.g. `mixed`.
-    pub subtype: String,
+    pub subtype: Cow<'static, str>,
     /// Parameters in order.
     pub params: Vec<Param>,
 }
@@ -28,10 +31,10 @@ pub struct ContentType {
 impl Default for ContentType {
     fn default() -> Self {
         Self {
-            mime_type: "text".into(),
-            subtype: "plain".into(),
+            mime_type: Cow::Borrowed("text"),
+            subtype: Cow::Borrowed("plain"),
             params: vec![Param {
-                name: "charset".into(),
+                name: Cow::Borrowed("charset"),
                 value: "us-ascii".into(),
             }],
         }
@@ -83,7 +86,20 @@ impl ContentDisposition {
 fn is_tspecial(c: u8) -> bool {
     matches!(
         c,
-        b'(' | b')' | b'<' | b'>' | b'@' | b',' | b';' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'='
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
     )
 }
 
@@ -119,7 +135,7 @@ fn strip_comments(s: &str) -> String {
     out
 }
 
-/// Splits `; a=b; c="d;e"` into raw (lower-cased name, value) pairs.
+/// Splits `; a=b; c="d;e"` into (name as written, value) pairs.
 fn raw_params(s: &str) -> Vec<(String, String)> {
     // All delimiters are ASCII, so byte positions are always char boundaries.
     let b = s.as_bytes();
@@ -187,7 +203,7 @@ fn raw_params(s: &str) -> Vec<(String, String)> {
             }
             s[start..i].to_string()
         };
-        out.push((name.to_ascii_lowercase(), value));
+        out.push((name.to_string(), value));
     }
     out
 }
@@ -232,13 +248,17 @@ pub fn parameters(s: &str) -> Vec<Param> {
                 } else {
                     value
                 };
-                Param { name, value }
+                Param {
+                    name: lowercase_name(&name),
+                    value,
+                }
             })
             .collect();
     }
     let mut order: Vec<String> = Vec::new();
     let mut pieces: Vec<(String, Piece)> = Vec::new();
     for (name, value) in raw {
+        let name = name.to_ascii_lowercase();
         let (base, index, extended) = match name.split_once('*') {
             None => (name.clone(), 0, false),
             Some((base, rest)) => {
@@ -309,7 +329,10 @@ pub fn parameters(s: &str) -> Vec<Param> {
         } else {
             value
         };
-        out.push(Param { name, value });
+        out.push(Param {
+            name: lowercase_name(&name),
+            value,
+        });
     }
     out
 }
@@ -418,6 +441,57 @@ pub fn raw_parameters(s: &str) -> Vec<(String, String)> {
     out
 }
 
+/// `s` lower-cased, borrowed from a static table when it is a common MIME name (types,
+/// subtypes, parameter names), so the usual parts allocate nothing for them.
+fn lowercase_name(s: &str) -> Cow<'static, str> {
+    let mut buf = [0u8; 16];
+    if s.len() > buf.len() {
+        return Cow::Owned(s.to_ascii_lowercase());
+    }
+    for (d, c) in buf.iter_mut().zip(s.bytes()) {
+        *d = c.to_ascii_lowercase();
+    }
+    let known: &'static str = match &buf[..s.len()] {
+        b"text" => "text",
+        b"plain" => "plain",
+        b"html" => "html",
+        b"multipart" => "multipart",
+        b"mixed" => "mixed",
+        b"alternative" => "alternative",
+        b"related" => "related",
+        b"digest" => "digest",
+        b"message" => "message",
+        b"rfc822" => "rfc822",
+        b"application" => "application",
+        b"octet-stream" => "octet-stream",
+        b"pdf" => "pdf",
+        b"image" => "image",
+        b"jpeg" => "jpeg",
+        b"png" => "png",
+        b"gif" => "gif",
+        b"calendar" => "calendar",
+        b"signed" => "signed",
+        b"report" => "report",
+        b"delivery-status" => "delivery-status",
+        b"global" => "global",
+        b"partial" => "partial",
+        b"external-body" => "external-body",
+        b"audio" => "audio",
+        b"video" => "video",
+        b"charset" => "charset",
+        b"boundary" => "boundary",
+        b"name" => "name",
+        b"filename" => "filename",
+        b"format" => "format",
+        b"delsp" => "delsp",
+        b"inline" => "inline",
+        b"attachment" => "attachment",
+        b"size" => "size",
+        _ => return Cow::Owned(s.to_ascii_lowercase()),
+    };
+    Cow::Borrowed(known)
+}
+
 /// Parses a Content-Type value. Invalid types give the RFC 2045 default.
 pub fn parse_content_type(value: &str) -> ContentType {
     let clean: std::borrow::Cow<'_, str> = if memchr::memchr(b'(', value.as_bytes()).is_some() {
@@ -431,13 +505,14 @@ pub fn parse_content_type(value: &str) -> ContentType {
         return ContentType::default();
     };
     let (t, st) = (head[..slash].trim(), head[slash + 1..].trim());
-    let valid = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic() && !is_tspecial(c));
+    let valid =
+        |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic() && !is_tspecial(c));
     if !valid(t) || !valid(st) {
         return ContentType::default();
     }
     ContentType {
-        mime_type: t.to_ascii_lowercase(),
-        subtype: st.to_ascii_lowercase(),
+        mime_type: lowercase_name(t),
+        subtype: lowercase_name(st),
         params: parameters(&clean[semi..]),
     }
 }
@@ -464,7 +539,7 @@ mod tests {
     fn basic_types() {
         let ct = parse_content_type("Multipart/Mixed; boundary=\"simple boundary\"");
         assert_eq!(
-            (ct.mime_type.as_str(), ct.subtype.as_str()),
+            (ct.mime_type.as_ref(), ct.subtype.as_ref()),
             ("multipart", "mixed")
         );
         assert_eq!(ct.param("BOUNDARY"), Some("simple boundary"));

@@ -31,7 +31,25 @@ impl Word<'_> {
 }
 
 fn is_token_char(b: u8) -> bool {
-    b > 0x20 && b < 0x7f && !b"()<>@,;:\"/[]?.=".contains(&b)
+    b > 0x20
+        && b < 0x7f
+        && !matches!(
+            b,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b'@'
+                | b','
+                | b';'
+                | b':'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'.'
+                | b'='
+        )
 }
 
 /// Parses an encoded word at the start of `s`.

@@ -30,7 +30,11 @@ pub fn part_text<'a>(message: &'a [u8], part: &multipart::Part) -> Cow<'a, str> 
         || charset.eq_ignore_ascii_case("utf8");
     if utf8ish {
         return match bytes {
-            Cow::Borrowed(b) => String::from_utf8_lossy(b),
+            // str::from_utf8 has a fast ASCII path; from_utf8_lossy only on bad input.
+            Cow::Borrowed(b) => match std::str::from_utf8(b) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(b),
+            },
             Cow::Owned(v) => match String::from_utf8(v) {
                 Ok(s) => Cow::Owned(s),
                 Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),

@@ -124,7 +124,14 @@ fn find_delimiter(
     let first = candidates.partition_point(|&p| p < from);
     for &d in candidates[first..].iter().take_while(|&&p| p < end) {
         let found = d + 2;
-        if found + boundary.len() > end || &msg[found..found + boundary.len()] != boundary {
+        let after_boundary = found + boundary.len();
+        if after_boundary > end {
+            continue;
+        }
+        // Cheap checks first: what follows the boundary, then the boundary itself.
+        let next_ok = after_boundary == end
+            || matches!(msg[after_boundary], b'-' | b' ' | b'\t' | b'\r' | b'\n');
+        if !next_ok || &msg[found..after_boundary] != boundary {
             continue;
         }
         let mut after = found + boundary.len();
@@ -201,8 +208,8 @@ impl Parser<'_> {
             .unwrap_or_else(|| {
                 if digest_child {
                     ContentType {
-                        mime_type: "message".into(),
-                        subtype: "rfc822".into(),
+                        mime_type: std::borrow::Cow::Borrowed("message"),
+                        subtype: std::borrow::Cow::Borrowed("rfc822"),
                         params: Vec::new(),
                     }
                 } else {
@@ -221,7 +228,7 @@ impl Parser<'_> {
             match content_type.param("boundary").filter(|b| !b.is_empty()) {
                 Some(b) => {
                     let digest = content_type.subtype == "digest";
-                    self.multipart(body.clone(), b.as_bytes().to_vec(), depth, digest)
+                    self.multipart(body.clone(), b.as_bytes(), depth, digest)
                 }
                 None => PartBody::Leaf,
             }
@@ -242,12 +249,12 @@ impl Parser<'_> {
     fn multipart(
         &mut self,
         body: Range<usize>,
-        boundary: Vec<u8>,
+        boundary: &[u8],
         depth: usize,
         digest: bool,
     ) -> PartBody {
         let Some((pre_end, mut next, mut close)) =
-            find_delimiter(self.msg, &self.candidates, body.start, body.end, &boundary)
+            find_delimiter(self.msg, &self.candidates, body.start, body.end, boundary)
         else {
             // No delimiter at all: the whole body is preamble.
             return PartBody::Multipart {
@@ -265,7 +272,7 @@ impl Parser<'_> {
                 next = body.end;
                 break;
             }
-            match find_delimiter(self.msg, &self.candidates, next, body.end, &boundary) {
+            match find_delimiter(self.msg, &self.candidates, next, body.end, boundary) {
                 Some((end, after, is_close)) => {
                     let mut part = self.entity(next..end, depth + 1, digest);
                     // A part that itself ends with a close delimiter keeps that line's

@@ -271,7 +271,29 @@ pub fn mailbox(i: &[u8]) -> PResult<'_, Mailbox> {
 
 /// `atext` of RFC 5322 §3.2.3, plus any UTF-8 byte (RFC 6531 §3.3).
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        )
+        || b >= 0x80
 }
 
 /// `Local-part = Dot-string / Quoted-string`, at most 64 octets (RFC 5321 §4.5.3.1.1).
