@@ -34,15 +34,15 @@ pub struct SmtpTestDriver {
 /// A peer address for tests.
 pub fn test_peer() -> PeerInfo {
     PeerInfo {
-        remote: std::net::SocketAddr::from(([192, 0, 2, 1], 40000)),
-        local: std::net::SocketAddr::from(([192, 0, 2, 2], 25)),
+        remote: core::net::SocketAddr::from(([192, 0, 2, 1], 40000)),
+        local: core::net::SocketAddr::from(([192, 0, 2, 2], 25)),
     }
 }
 
 impl SmtpTestDriver {
-    /// A driver with `config`, accepting the given local users.
-    pub fn new(config: SmtpServerConfig, local_users: &[&str]) -> Self {
-        let now = Instant::now();
+    /// A driver with `config`, accepting the given local users, starting at `now` (the
+    /// caller's clock reading: the core never reads one).
+    pub fn new(config: SmtpServerConfig, local_users: &[&str], now: Instant) -> Self {
         let mut d = Self {
             server: SmtpServer::new(config, test_peer(), now),
             now,

@@ -170,7 +170,7 @@ proptest! {
 
     #[test]
     fn server_survives_arbitrary_chunks(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20)) {
-        let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[]);
+        let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[], std::time::Instant::now());
         for c in &chunks {
             d.feed(c);
         }
@@ -212,7 +212,7 @@ fn session_script() -> Vec<u8> {
 }
 
 fn run_chunks(chunks: &[&[u8]]) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
-    let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[]);
+    let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[], std::time::Instant::now());
     for c in chunks {
         d.feed(c);
     }
@@ -233,7 +233,8 @@ fn byte_at_a_time_equals_whole() {
     assert_eq!(single, whole);
     assert_eq!(whole.1.len(), 1, "the bare-LF message must be refused");
     let codes: Vec<u16> = {
-        let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[]);
+        let mut d =
+            SmtpTestDriver::new(SmtpServerConfig::default(), &[], std::time::Instant::now());
         d.feed(&script);
         d.codes()
     };

@@ -32,7 +32,7 @@ fn last_line(d: &SmtpTestDriver) -> String {
 
 #[test]
 fn command_timeout_closes_with_421() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.advance(Duration::from_secs(299));
     assert_eq!(d.codes(), [220]);
     d.advance(Duration::from_secs(2));
@@ -43,7 +43,7 @@ fn command_timeout_closes_with_421() {
 
 #[test]
 fn data_timeout_aborts_message() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\npartial");
     d.advance(Duration::from_secs(181));
     assert_eq!(last_line(&d), "421 4.4.2");
@@ -53,7 +53,7 @@ fn data_timeout_aborts_message() {
 
 #[test]
 fn error_budget() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"X\r\nY\r\nZ\r\nNOOP\r\n");
     assert_eq!(d.codes(), [220, 500, 500, 500, 421]);
     assert!(d.server.is_closed());
@@ -61,7 +61,7 @@ fn error_budget() {
 
 #[test]
 fn too_many_recipients_is_not_an_error() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<a@d>\r\nRCPT TO:<b@d>\r\n");
     d.feed(b"RCPT TO:<c@d>\r\nRCPT TO:<e@d>\r\nRCPT TO:<f@d>\r\nRCPT TO:<a@d>\r\nNOOP\r\n");
     assert_eq!(
@@ -72,7 +72,7 @@ fn too_many_recipients_is_not_an_error() {
 
 #[test]
 fn overlong_line_is_swallowed_across_chunks() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"NOOP ");
     for _ in 0..10 {
         d.feed(&[b'x'; 100]);
@@ -83,7 +83,7 @@ fn overlong_line_is_swallowed_across_chunks() {
 
 #[test]
 fn size_limits() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b> SIZE=2001\r\nMAIL FROM:<a@b> SIZE=10\r\nRCPT TO:<c@d>\r\nDATA\r\n");
     let big = "x".repeat(100);
     for _ in 0..30 {
@@ -97,7 +97,7 @@ fn size_limits() {
 
 #[test]
 fn long_text_line_refused() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
     d.feed(format!("{}\r\n.\r\n", "y".repeat(999)).as_bytes());
     assert_eq!(last_line(&d), "500 5.5.2");
@@ -106,7 +106,7 @@ fn long_text_line_refused() {
 
 #[test]
 fn starttls_discards_pipelined_input_and_resets() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\n");
     d.feed(b"RSET\r\nSTARTTLS\r\nMAIL FROM:<injected@x>\r\n");
     assert!(d.tls_requested);
@@ -125,14 +125,14 @@ fn starttls_discards_pipelined_input_and_resets() {
 fn require_auth_refuses_mail() {
     let mut c = config();
     c.require_auth = true;
-    let mut d = SmtpTestDriver::new(c, &[]);
+    let mut d = SmtpTestDriver::new(c, &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\nAUTH PLAIN\r\n");
     assert_eq!(d.codes(), [220, 250, 530, 503]);
 }
 
 #[test]
 fn eof_inside_data_aborts() {
-    let mut d = SmtpTestDriver::new(config(), &[]);
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nhalf a message");
     d.server.handle_eof(d.now);
     d.pump();

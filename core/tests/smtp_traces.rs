@@ -22,7 +22,7 @@ fn replay(path: &Path) {
     config.starttls = header(&text, "starttls").as_deref() == Some("yes");
     let users = header(&text, "users").unwrap_or_default();
     let users: Vec<&str> = users.split_whitespace().collect();
-    let mut d = SmtpTestDriver::new(config, &users);
+    let mut d = SmtpTestDriver::new(config, &users, std::time::Instant::now());
     let mut pending = Vec::new();
     let mut seen = 0;
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -89,7 +89,7 @@ fn d1_delivers_two_recipients_with_received() {
     .unwrap();
     let mut config = SmtpServerConfig::default();
     config.hostname = "foo.com".into();
-    let mut d = SmtpTestDriver::new(config, &["Jones", "Brown"]);
+    let mut d = SmtpTestDriver::new(config, &["Jones", "Brown"], std::time::Instant::now());
     let input: String = text
         .lines()
         .filter_map(|l| l.strip_prefix("C: "))

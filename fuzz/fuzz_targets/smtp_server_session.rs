@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let mut config = SmtpServerConfig::default();
     config.starttls = true;
     config.max_message_size = 4096;
-    let mut d = SmtpTestDriver::new(config, &["alice"]);
+    let mut d = SmtpTestDriver::new(config, &["alice"], std::time::Instant::now());
     let mut rest = data;
     while let Some((&len, tail)) = rest.split_first() {
         let n = (len as usize).min(tail.len());

@@ -2,7 +2,7 @@
 //! `Delivered-To` and `X-Original-To` as Postfix local(8) writes them.
 
 use crate::imf::datetime::WallClock;
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 /// How a message arrived, for the `with` clause of Received (RFC 3848).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

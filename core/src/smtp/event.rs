@@ -1,7 +1,7 @@
 //! What an [`SmtpServer`](super::server::SmtpServer) asks of its runtime, and how the
 //! runtime answers.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
