@@ -67,6 +67,19 @@ pub fn split_header_to_blank_line(message: &[u8]) -> (Vec<Field<'_>>, usize) {
 
 fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
     let mut fields = Vec::with_capacity(8);
+    let body = scan(message, skip_junk, |f| fields.push(f));
+    (fields, body)
+}
+
+/// Calls `each` for every field of the header section of `message`, in order, without
+/// collecting them; returns the body offset. Only an empty line ends the section (lines
+/// without a colon are passed as fields with an empty value), as with
+/// [`split_header_to_blank_line`].
+pub fn for_each_field<'a>(message: &'a [u8], each: impl FnMut(Field<'a>)) -> usize {
+    scan(message, true, each)
+}
+
+fn scan<'a>(message: &'a [u8], skip_junk: bool, mut each: impl FnMut(Field<'a>)) -> usize {
     let mut pos = 0;
     while pos < message.len() {
         let line_end = memchr::memchr(b'\n', &message[pos..])
@@ -78,13 +91,13 @@ fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .unwrap_or(line);
         if content.is_empty() {
-            return (fields, line_end);
+            return line_end;
         }
         let Some(colon) = memchr::memchr(b':', content) else {
             if skip_junk {
                 // Kept as a field named by the whole line, with no value (as Dovecot
                 // keeps such lines in the header).
-                fields.push(Field {
+                each(Field {
                     name: content,
                     raw_value: &content[content.len()..],
                     range: pos..line_end,
@@ -92,7 +105,7 @@ fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
                 pos = line_end;
                 continue;
             }
-            return (fields, pos);
+            return pos;
         };
         let name = &content[..colon];
         let name_ok = !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b));
@@ -105,7 +118,7 @@ fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
                 pos = line_end;
                 continue;
             }
-            return (fields, pos);
+            return pos;
         }
         // Extend over continuation lines (starting with SP or HTAB).
         let mut end = line_end;
@@ -122,14 +135,14 @@ fn split(message: &[u8], skip_junk: bool) -> (Vec<Field<'_>>, usize) {
                 value_end -= 1;
             }
         }
-        fields.push(Field {
+        each(Field {
             name: name_trimmed,
             raw_value: &message[value_start..value_end.max(value_start)],
             range: pos..end,
         });
         pos = end;
     }
-    (fields, message.len())
+    message.len()
 }
 
 /// The first field called `name`, unfolded, if present.

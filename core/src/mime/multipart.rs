@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use super::content_type::{parse_content_type, ContentType};
-use crate::imf::header::split_header_to_blank_line as split_header;
+use crate::imf::header::for_each_field;
 
 /// Limits that bound the work done on hostile input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,7 @@ struct Parser<'a> {
     msg: &'a [u8],
     limits: Limits,
     parts: usize,
-    candidates: Vec<usize>,
+    candidates: std::rc::Rc<[usize]>,
 }
 
 /// Parses a whole message (the root entity).
@@ -94,13 +94,13 @@ pub fn parse_message(msg: &[u8], limits: Limits) -> Part {
         msg,
         limits,
         parts: 0,
-        candidates: dash_lines(msg),
+        candidates: dash_lines(msg).into(),
     };
     p.entity(0..msg.len(), 0, false)
 }
 
 /// Offsets of every line that starts with `--` (the only places a delimiter can be),
-/// found in one pass, so nested multiparts do not rescan the message once per level.
+/// found in one pass, so nested multiparts do not rescan the message for them.
 fn dash_lines(msg: &[u8]) -> Vec<usize> {
     let mut out = Vec::new();
     if msg.starts_with(b"--") {
@@ -199,28 +199,28 @@ impl Parser<'_> {
     fn entity(&mut self, range: Range<usize>, depth: usize, digest_child: bool) -> Part {
         self.parts += 1;
         let slice = &self.msg[range.clone()];
-        let (fields, body_off) = split_header(slice);
+        // Only two fields matter here: look at them without collecting the header.
+        let mut content_type = None;
+        let mut transfer_encoding = String::new();
+        let body_off = for_each_field(slice, |f| {
+            if content_type.is_none() && f.is("Content-Type") {
+                content_type = Some(parse_content_type(&f.value_cow()));
+            } else if transfer_encoding.is_empty() && f.is("Content-Transfer-Encoding") {
+                transfer_encoding = f.value_cow().to_ascii_lowercase();
+            }
+        });
         let body_start = range.start + body_off;
-        let content_type = fields
-            .iter()
-            .find(|f| f.is("Content-Type"))
-            .map(|f| parse_content_type(&f.value_cow()))
-            .unwrap_or_else(|| {
-                if digest_child {
-                    ContentType {
-                        mime_type: std::borrow::Cow::Borrowed("message"),
-                        subtype: std::borrow::Cow::Borrowed("rfc822"),
-                        params: Vec::new(),
-                    }
-                } else {
-                    ContentType::default()
+        let content_type = content_type.unwrap_or_else(|| {
+            if digest_child {
+                ContentType {
+                    mime_type: std::borrow::Cow::Borrowed("message"),
+                    subtype: std::borrow::Cow::Borrowed("rfc822"),
+                    params: Vec::new(),
                 }
-            });
-        let transfer_encoding = fields
-            .iter()
-            .find(|f| f.is("Content-Transfer-Encoding"))
-            .map(|f| f.value_cow().to_ascii_lowercase())
-            .unwrap_or_default();
+            } else {
+                ContentType::default()
+            }
+        });
         let header = range.start..body_start;
         let body = body_start..range.end;
         let deep_ok = depth < self.limits.max_depth && self.parts < self.limits.max_parts;
@@ -253,8 +253,9 @@ impl Parser<'_> {
         depth: usize,
         digest: bool,
     ) -> PartBody {
+        let candidates = self.candidates.clone();
         let Some((pre_end, mut next, mut close)) =
-            find_delimiter(self.msg, &self.candidates, body.start, body.end, boundary)
+            find_delimiter(self.msg, &candidates, body.start, body.end, boundary)
         else {
             // No delimiter at all: the whole body is preamble.
             return PartBody::Multipart {
@@ -272,7 +273,7 @@ impl Parser<'_> {
                 next = body.end;
                 break;
             }
-            match find_delimiter(self.msg, &self.candidates, next, body.end, boundary) {
+            match find_delimiter(self.msg, &candidates, next, body.end, boundary) {
                 Some((end, after, is_close)) => {
                     let mut part = self.entity(next..end, depth + 1, digest);
                     // A part that itself ends with a close delimiter keeps that line's
