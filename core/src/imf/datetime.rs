@@ -147,25 +147,41 @@ fn month_number(name: &str) -> Option<u32> {
 /// day of week, two- and three-digit years, named and military zones, comments, missing
 /// seconds, and extra whitespace. Returns None for text that is not a date.
 pub fn parse_date(value: &str) -> Option<WallClock> {
-    // Drop comments and the optional "Day," prefix; split on whitespace and colons.
-    let mut clean = String::with_capacity(value.len());
-    let mut depth = 0usize;
-    for c in value.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            ',' => clean.push(' '),
-            _ => clean.push(c),
+    // Drop comments and the optional "Day," prefix; split on whitespace and commas. The
+    // comment-free case (almost every date) allocates nothing.
+    let stripped;
+    let text: &str = if value.contains('(') {
+        let mut clean = String::with_capacity(value.len());
+        let mut depth = 0usize;
+        for c in value.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' if depth > 0 => depth -= 1,
+                _ if depth > 0 => {}
+                _ => clean.push(c),
+            }
+        }
+        stripped = clean;
+        &stripped
+    } else {
+        value
+    };
+    let mut all = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty());
+    let mut buf: [&str; 6] = [""; 6];
+    let mut n = 0;
+    for w in all.by_ref() {
+        if n == 0 && w.chars().all(|c| c.is_ascii_alphabetic()) && month_number(w).is_none() {
+            continue; // day of week
+        }
+        buf[n] = w;
+        n += 1;
+        if n == buf.len() {
+            break;
         }
     }
-    let mut words: Vec<&str> = clean.split_whitespace().collect();
-    if words
-        .first()
-        .is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic()) && month_number(w).is_none())
-    {
-        words.remove(0);
-    }
+    let words = &buf[..n];
     if words.len() < 4 {
         return None;
     }

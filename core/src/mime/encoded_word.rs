@@ -133,6 +133,14 @@ pub fn decode(value: &str) -> String {
     }
     fn flush(value: &str, run: &mut Option<Run<'_>>, out: &mut String) {
         if let Some(r) = run.take() {
+            let utf8 = r.charset.eq_ignore_ascii_case("utf-8")
+                || r.charset.eq_ignore_ascii_case("us-ascii");
+            if utf8 {
+                if let Ok(s) = std::str::from_utf8(&r.bytes) {
+                    out.push_str(s);
+                    return;
+                }
+            }
             match decode_charset(r.charset, &r.bytes) {
                 Some(s) => out.push_str(&s),
                 None => out.push_str(&value[r.raw]),

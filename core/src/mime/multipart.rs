@@ -131,7 +131,10 @@ fn find_delimiter(
         // Cheap checks first: what follows the boundary, then the boundary itself.
         let next_ok = after_boundary == end
             || matches!(msg[after_boundary], b'-' | b' ' | b'\t' | b'\r' | b'\n');
-        if !next_ok || &msg[found..after_boundary] != boundary {
+        let last_ok = boundary
+            .last()
+            .is_none_or(|&b| msg[after_boundary - 1] == b);
+        if !next_ok || !last_ok || &msg[found..after_boundary] != boundary {
             continue;
         }
         let mut after = found + boundary.len();
