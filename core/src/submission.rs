@@ -66,7 +66,7 @@ pub fn qualify(addr: &str, hostname: &str) -> String {
 /// Address fields whose unqualified addresses are completed (RFC 6409 §8.3).
 const ADDRESS_FIELDS: [&str; 5] = ["From", "Sender", "Reply-To", "To", "Cc"];
 
-fn render_mailbox(m: &Mailbox, hostname: &str) -> String {
+fn render_mailbox(m: &Mailbox<'_>, hostname: &str) -> String {
     let addr = qualify(&m.addr_spec(), hostname);
     match m.decoded_name() {
         Some(n) if !n.is_empty() => format!("{} <{addr}>", encode_phrase(&n)),
@@ -80,8 +80,9 @@ fn qualified_field(f: &Field<'_>, hostname: &str) -> Option<String> {
     if !ADDRESS_FIELDS.iter().any(|n| f.is(n)) {
         return None;
     }
-    let list = parse_address_list(&f.value());
-    let unqualified = |m: &Mailbox| !m.local.is_empty() && m.domain.is_empty();
+    let value = f.value_cow();
+    let list = parse_address_list(&value);
+    let unqualified = |m: &Mailbox<'_>| !m.local.is_empty() && m.domain.is_empty();
     let needs = list.iter().any(|a| match a {
         Address::Mailbox(m) => unqualified(m),
         Address::Group { members, .. } => members.iter().any(unqualified),

@@ -80,7 +80,7 @@ fn dump_header(msg: &[u8], part: &Part, depth: usize, out: &mut String) {
     }
 }
 
-fn mailbox(m: &Mailbox) -> String {
+fn mailbox(m: &Mailbox<'_>) -> String {
     match m.decoded_name() {
         Some(n) => format!("{n:?} <{}>", m.addr_spec()),
         None => format!("<{}>", m.addr_spec()),

@@ -19,7 +19,7 @@ fn atom() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,8}"
 }
 
-fn mailbox() -> impl Strategy<Value = Mailbox> {
+fn mailbox() -> impl Strategy<Value = Mailbox<'static>> {
     (
         prop::option::of(prop_oneof![
             "[a-zA-Z]{1,8}( [a-zA-Z]{1,8}){0,2}",
@@ -31,29 +31,30 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
         .prop_map(|(name, local, domain)| Mailbox {
             name: name
                 .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
-                .filter(|n| !n.is_empty()),
+                .filter(|n| !n.is_empty())
+                .map(Into::into),
             route: None,
-            local,
-            domain,
+            local: local.into(),
+            domain: domain.into(),
         })
 }
 
-fn render_mailbox(m: &Mailbox) -> String {
+fn render_mailbox(m: &Mailbox<'_>) -> String {
     match &m.name {
         Some(n) => format!("{} <{}>", encode_phrase(n), m.addr_spec()),
         None => m.addr_spec(),
     }
 }
 
-fn address() -> impl Strategy<Value = Address> {
+fn address() -> impl Strategy<Value = Address<'static>> {
     prop_oneof![
         3 => mailbox().prop_map(Address::Mailbox),
         1 => ("[a-zA-Z]{1,8}", prop::collection::vec(mailbox(), 0..3))
-            .prop_map(|(name, members)| Address::Group { name, members }),
+            .prop_map(|(name, members)| Address::Group { name: name.into(), members }),
     ]
 }
 
-fn render(list: &[Address]) -> String {
+fn render(list: &[Address<'_>]) -> String {
     list.iter()
         .map(|a| match a {
             Address::Mailbox(m) => render_mailbox(m),

@@ -56,7 +56,7 @@ fn push_field_value(out: &mut Vec<u8>, field: Option<&Field<'_>>) {
     }
 }
 
-fn push_mailbox(out: &mut Vec<u8>, m: &Mailbox) {
+fn push_mailbox(out: &mut Vec<u8>, m: &Mailbox<'_>) {
     out.push(b'(');
     push_nstring(out, m.name.as_deref().map(str::as_bytes));
     out.push(b' ');
@@ -80,9 +80,8 @@ fn push_mailbox(out: &mut Vec<u8>, m: &Mailbox) {
 
 /// An address list for ENVELOPE: `(...)` or NIL; groups as RFC 3501 start/end markers.
 fn push_addresses(out: &mut Vec<u8>, field: Option<&Field<'_>>) {
-    let list = field
-        .map(|f| parse_address_list(&f.value()))
-        .unwrap_or_default();
+    let value = field.map(|f| f.value_cow()).unwrap_or_default();
+    let list = parse_address_list(&value);
     if list.is_empty() {
         out.extend_from_slice(b"NIL");
         return;

@@ -10,25 +10,25 @@ use std::borrow::Cow;
 
 use crate::mime::encoded_word::decode as decode_2047;
 
-/// One mailbox.
+/// One mailbox. Its parts borrow from the parsed text whenever they appear there as is.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Mailbox {
+pub struct Mailbox<'a> {
     /// The display name as written (quoted strings unquoted, words joined by one space,
     /// RFC 2047 words left encoded: IMAP ENVELOPE returns it so).
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// An obsolete source route such as `@r1,@r2`, if any.
-    pub route: Option<String>,
+    pub route: Option<Cow<'a, str>>,
     /// The local part (quoted-string content unquoted).
-    pub local: String,
+    pub local: Cow<'a, str>,
     /// The domain, empty when missing.
-    pub domain: String,
+    pub domain: Cow<'a, str>,
 }
 
-impl Mailbox {
+impl Mailbox<'_> {
     /// `local@domain`, or the local part alone when there is no domain.
     pub fn addr_spec(&self) -> String {
         if self.domain.is_empty() {
-            self.local.clone()
+            self.local.to_string()
         } else {
             format!("{}@{}", self.local, self.domain)
         }
@@ -42,16 +42,51 @@ impl Mailbox {
 
 /// An entry of an address list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
+pub enum Address<'a> {
     /// A single mailbox.
-    Mailbox(Mailbox),
+    Mailbox(Mailbox<'a>),
     /// A named group of mailboxes (possibly empty, e.g. `undisclosed-recipients:;`).
     Group {
         /// The group's display name.
-        name: String,
+        name: Cow<'a, str>,
         /// Its members.
-        members: Vec<Mailbox>,
+        members: Vec<Mailbox<'a>>,
     },
+}
+
+/// Byte offset of `piece` (a slice of `src`) within `src`.
+fn offset(src: &str, piece: &str) -> usize {
+    piece.as_ptr() as usize - src.as_ptr() as usize
+}
+
+/// The source text covered by tokens that are all slices of `src` (atoms, literals,
+/// specials), if they are exactly adjacent with `gap(next)` between them.
+fn contiguous<'a, 'b>(
+    src: &'a str,
+    mut ts: impl Iterator<Item = &'b Tok<'a>>,
+    gap: impl Fn(&str) -> &'static str,
+) -> Option<&'a str>
+where
+    'a: 'b,
+{
+    let slice_of = |t: &Tok<'a>| -> Option<&'a str> {
+        match t {
+            Tok::Atom(a) | Tok::Literal(a) | Tok::Special(a) => Some(a),
+            _ => None,
+        }
+    };
+    let first = slice_of(ts.next()?)?;
+    let start = offset(src, first);
+    let mut end = start + first.len();
+    for t in ts {
+        let piece = slice_of(t)?;
+        let at = offset(src, piece);
+        if src.get(end..at) != Some(gap(piece)) {
+            return None;
+        }
+        end = at + piece.len();
+    }
+    Some(&src[start..end])
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +95,7 @@ enum Tok<'a> {
     Quoted(Cow<'a, str>),
     Comment(Cow<'a, str>),
     Literal(&'a str),
-    Special(char),
+    Special(&'a str),
 }
 
 /// Reads a quoted string or comment body starting after its opening character; returns
@@ -163,8 +198,8 @@ fn tokenize(s: &str) -> Vec<Tok<'_>> {
                 out.push(Tok::Literal(&s[i..end]));
                 i = end;
             }
-            c @ (b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.') => {
-                out.push(Tok::Special(c as char));
+            b'<' | b'>' | b'@' | b',' | b';' | b':' | b'.' => {
+                out.push(Tok::Special(&s[i..i + 1]));
                 i += 1;
             }
             _ => {
@@ -180,85 +215,113 @@ fn tokenize(s: &str) -> Vec<Tok<'_>> {
 }
 
 /// Builds an addr-spec (local@domain) from the tokens of one address, leniently.
-fn addr_spec(tokens: &[Tok<'_>]) -> (Option<String>, String, String) {
+fn addr_spec<'a>(
+    src: &'a str,
+    tokens: &[Tok<'a>],
+) -> (Option<Cow<'a, str>>, Cow<'a, str>, Cow<'a, str>) {
     let mut route = None;
     let mut toks = tokens;
     // obs-route: "@a,@b:" before the addr-spec.
-    if let Some(colon) = toks.iter().position(|t| matches!(t, Tok::Special(':'))) {
-        if toks.first() == Some(&Tok::Special('@')) {
+    if let Some(colon) = toks.iter().position(|t| matches!(t, Tok::Special(":"))) {
+        if matches!(toks.first(), Some(Tok::Special("@"))) {
             let mut r = String::new();
             for t in &toks[..colon] {
                 match t {
-                    Tok::Atom(a) | Tok::Literal(a) => r.push_str(a),
-                    Tok::Special(c) => r.push(*c),
+                    Tok::Atom(a) | Tok::Literal(a) | Tok::Special(a) => r.push_str(a),
                     _ => {}
                 }
             }
-            route = Some(r);
+            route = Some(Cow::Owned(r));
             toks = &toks[colon + 1..];
         }
     }
-    let at = toks.iter().rposition(|t| matches!(t, Tok::Special('@')));
+    let at = toks.iter().rposition(|t| matches!(t, Tok::Special("@")));
     let (local_toks, domain_toks) = match at {
         Some(p) => (&toks[..p], &toks[p + 1..]),
         None => (toks, &[][..]),
     };
-    let join = |ts: &[Tok<'_>]| -> String {
+    let join = |ts: &[Tok<'a>]| -> Cow<'a, str> {
+        let parts = || ts.iter().filter(|t| !matches!(t, Tok::Comment(_)));
+        let mut it = parts();
+        if let (Some(Tok::Quoted(q)), None) = (it.next(), it.next()) {
+            return q.clone();
+        }
+        if parts().all(|t| matches!(t, Tok::Atom(_) | Tok::Literal(_) | Tok::Special("."))) {
+            if let Some(slice) = contiguous(src, parts(), |_| "") {
+                return Cow::Borrowed(slice);
+            }
+        }
         let mut out = String::new();
-        for t in ts {
+        for t in parts() {
             match t {
                 Tok::Atom(a) | Tok::Literal(a) => out.push_str(a),
                 Tok::Quoted(a) => out.push_str(a),
-                Tok::Special('.') => out.push('.'),
+                Tok::Special(".") => out.push('.'),
                 _ => {}
             }
         }
-        out
+        Cow::Owned(out)
     };
     (route, join(local_toks), join(domain_toks))
 }
 
 /// The display-name phrase of a token run: words joined with single spaces, obs-phrase
-/// dots kept attached ("John Q. Public").
-fn phrase(tokens: &[Tok<'_>]) -> Option<String> {
+/// dots kept attached ("John Q. Public"); borrowed when the source reads exactly so.
+fn phrase<'a>(src: &'a str, tokens: &[Tok<'a>]) -> Option<Cow<'a, str>> {
+    let is_word = |t: &&Tok<'a>| matches!(t, Tok::Atom(_) | Tok::Quoted(_) | Tok::Special("."));
+    let mut words = tokens.iter().filter(is_word);
+    match (words.next(), words.next()) {
+        (None, _) => return None,
+        (Some(Tok::Quoted(q)), None) => return Some(q.clone()),
+        _ => {}
+    }
+    if tokens
+        .iter()
+        .all(|t| matches!(t, Tok::Atom(_) | Tok::Special(".")))
+    {
+        if let Some(slice) = contiguous(
+            src,
+            tokens.iter(),
+            |next| if next == "." { "" } else { " " },
+        ) {
+            return Some(Cow::Borrowed(slice));
+        }
+    }
     let mut s = String::new();
-    let mut any = false;
-    for t in tokens {
+    for (i, t) in tokens.iter().filter(is_word).enumerate() {
         let w: &str = match t {
-            Tok::Atom(a) => a,
+            Tok::Atom(a) | Tok::Special(a) => a,
             Tok::Quoted(a) => a,
-            Tok::Special('.') => ".",
             _ => continue,
         };
-        if any && w != "." {
+        if i > 0 && w != "." {
             s.push(' ');
         }
         s.push_str(w);
-        any = true;
     }
-    any.then_some(s)
+    Some(Cow::Owned(s))
 }
 
-fn first_comment(tokens: &[Tok<'_>]) -> Option<String> {
+fn first_comment<'a>(tokens: &[Tok<'a>]) -> Option<Cow<'a, str>> {
     tokens.iter().find_map(|t| match t {
-        Tok::Comment(c) if !c.is_empty() => Some(c.to_string()),
+        Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
         _ => None,
     })
 }
 
 /// Parses one mailbox from its tokens (`phrase <addr>` or `addr-spec`).
-fn mailbox(tokens: &[Tok<'_>]) -> Option<Mailbox> {
+fn mailbox<'a>(src: &'a str, tokens: &[Tok<'a>]) -> Option<Mailbox<'a>> {
     if tokens.iter().all(|t| matches!(t, Tok::Comment(_))) {
         return None;
     }
-    if let Some(open) = tokens.iter().position(|t| matches!(t, Tok::Special('<'))) {
+    if let Some(open) = tokens.iter().position(|t| matches!(t, Tok::Special("<"))) {
         let close = tokens[open..]
             .iter()
-            .position(|t| matches!(t, Tok::Special('>')))
+            .position(|t| matches!(t, Tok::Special(">")))
             .map(|p| open + p)
             .unwrap_or(tokens.len());
-        let (route, local, domain) = addr_spec(&tokens[open + 1..close]);
-        let name = phrase(&tokens[..open]).or_else(|| first_comment(tokens));
+        let (route, local, domain) = addr_spec(src, &tokens[open + 1..close]);
+        let name = phrase(src, &tokens[..open]).or_else(|| first_comment(tokens));
         // `<>` stays an (empty) entry: IMAP ENVELOPE reports it as a missing mailbox.
         return Some(Mailbox {
             name,
@@ -267,7 +330,7 @@ fn mailbox(tokens: &[Tok<'_>]) -> Option<Mailbox> {
             domain,
         });
     }
-    let (route, local, domain) = addr_spec(tokens);
+    let (route, local, domain) = addr_spec(src, tokens);
     if local.is_empty() && domain.is_empty() {
         return None;
     }
@@ -280,7 +343,7 @@ fn mailbox(tokens: &[Tok<'_>]) -> Option<Mailbox> {
 }
 
 /// Parses an address-list (or mailbox-list) header value.
-pub fn parse_address_list(value: &str) -> Vec<Address> {
+pub fn parse_address_list(value: &str) -> Vec<Address<'_>> {
     let tokens = tokenize(value);
     let mut out = Vec::new();
     let mut i = 0;
@@ -291,10 +354,10 @@ pub fn parse_address_list(value: &str) -> Vec<Address> {
         let mut group_colon = None;
         while j < tokens.len() {
             match tokens[j] {
-                Tok::Special('<') => in_angle = true,
-                Tok::Special('>') => in_angle = false,
-                Tok::Special(',') if !in_angle => break,
-                Tok::Special(':')
+                Tok::Special("<") => in_angle = true,
+                Tok::Special(">") => in_angle = false,
+                Tok::Special(",") if !in_angle => break,
+                Tok::Special(":")
                     if !in_angle && group_colon.is_none() && !starts_route(&tokens[i..j]) =>
                 {
                     group_colon = Some(j);
@@ -305,21 +368,21 @@ pub fn parse_address_list(value: &str) -> Vec<Address> {
             j += 1;
         }
         if let Some(colon) = group_colon {
-            let name = phrase(&tokens[i..colon]).unwrap_or_default();
+            let name = phrase(value, &tokens[i..colon]).unwrap_or_default();
             let mut members = Vec::new();
             let mut k = colon + 1;
             let mut start = k;
             let mut in_angle = false;
             while k < tokens.len() {
                 match tokens[k] {
-                    Tok::Special('<') => in_angle = true,
-                    Tok::Special('>') => in_angle = false,
-                    Tok::Special(',') | Tok::Special(';') if !in_angle => {
-                        if let Some(m) = mailbox(&tokens[start..k]) {
+                    Tok::Special("<") => in_angle = true,
+                    Tok::Special(">") => in_angle = false,
+                    Tok::Special(",") | Tok::Special(";") if !in_angle => {
+                        if let Some(m) = mailbox(value, &tokens[start..k]) {
                             members.push(m);
                         }
                         start = k + 1;
-                        if tokens[k] == Tok::Special(';') {
+                        if matches!(tokens[k], Tok::Special(";")) {
                             break;
                         }
                     }
@@ -328,7 +391,7 @@ pub fn parse_address_list(value: &str) -> Vec<Address> {
                 k += 1;
             }
             if k >= tokens.len() && start < tokens.len() {
-                if let Some(m) = mailbox(&tokens[start..]) {
+                if let Some(m) = mailbox(value, &tokens[start..]) {
                     members.push(m);
                 }
             }
@@ -336,7 +399,7 @@ pub fn parse_address_list(value: &str) -> Vec<Address> {
             i = k + 1;
             continue;
         }
-        if let Some(m) = mailbox(&tokens[i..j]) {
+        if let Some(m) = mailbox(value, &tokens[i..j]) {
             out.push(Address::Mailbox(m));
         }
         i = j + 1;
@@ -348,8 +411,8 @@ pub fn parse_address_list(value: &str) -> Vec<Address> {
 fn starts_route(tokens: &[Tok<'_>]) -> bool {
     matches!(tokens.last(), Some(Tok::Atom(_)) | Some(Tok::Literal(_)))
         && tokens.len() >= 2
-        && tokens[tokens.len() - 2] == Tok::Special('@')
-        && tokens.contains(&Tok::Special('<'))
+        && matches!(tokens[tokens.len() - 2], Tok::Special("@"))
+        && tokens.iter().any(|t| matches!(t, Tok::Special("<")))
 }
 
 /// One address found in an address list, flattened (groups expanded).
@@ -364,7 +427,7 @@ pub struct AddressSpec {
 /// Every mailbox in an address-list field value, in order, groups expanded.
 pub fn address_list(value: &str) -> Vec<AddressSpec> {
     let mut out = Vec::new();
-    let mut push = |m: &Mailbox| {
+    let mut push = |m: &Mailbox<'_>| {
         if m.local.is_empty() && m.domain.is_empty() {
             return;
         }
@@ -390,9 +453,9 @@ mod tests {
         address_list(v).into_iter().map(|a| a.addr).collect()
     }
 
-    fn mb(name: Option<&str>, local: &str, domain: &str) -> Address {
+    fn mb<'a>(name: Option<&'a str>, local: &'a str, domain: &'a str) -> Address<'a> {
         Address::Mailbox(Mailbox {
-            name: name.map(str::to_string),
+            name: name.map(Cow::Borrowed),
             route: None,
             local: local.into(),
             domain: domain.into(),
