@@ -45,25 +45,41 @@ impl DotLock {
         let mut name = target.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
+        // The lock appears atomically with our PID in it: write a unique temporary file,
+        // then hard-link it to NAME.lock (link fails if the lock exists). A writer killed
+        // at any moment therefore never leaves an empty, ownerless lock behind.
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut tmp_name = path.as_os_str().to_owned();
+        tmp_name.push(format!(".{}.{}", std::process::id(), nanos));
+        let tmp = PathBuf::from(tmp_name);
+        fs::write(&tmp, format!("{}\n", std::process::id()))?;
+        let result = Self::link_loop(&tmp, &path, target, wait);
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    fn link_loop(tmp: &Path, path: &Path, target: &Path, wait: Duration) -> io::Result<DotLock> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    let _ = writeln!(f, "{}", std::process::id());
-                    return Ok(DotLock { path });
+            match fs::hard_link(tmp, path) {
+                Ok(()) => {
+                    return Ok(DotLock {
+                        path: path.to_path_buf(),
+                    })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let old = fs::metadata(&path)
+                    let age = fs::metadata(path)
                         .and_then(|m| m.modified())
                         .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok())
-                        .is_some_and(|age| age > STALE_DOTLOCK);
-                    let stale = old || owner_is_gone(&path);
-                    if stale {
+                        .and_then(|t| SystemTime::now().duration_since(t).ok());
+                    let old = age.is_some_and(|a| a > STALE_DOTLOCK);
+                    if old || owner_is_gone(path) {
                         tracing::warn!("removing stale lock {}", path.display());
-                        let _ = fs::remove_file(&path);
+                        let _ = fs::remove_file(path);
                         continue;
                     }
                     if start.elapsed() >= wait {
@@ -112,4 +128,35 @@ impl Drop for DotLock {
 /// Dovecot use on mbox files. Released when the file is closed.
 pub fn fcntl_lock_exclusive(file: &File) -> io::Result<()> {
     fcntl_lock(file, FlockOperation::LockExclusive).map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotlock_excludes_and_dead_owner_is_stale() {
+        let dir = std::env::temp_dir().join(format!("postrider-lock-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("box");
+        let held = DotLock::acquire(&target, Duration::from_millis(10)).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("box.lock")).unwrap().trim(),
+            std::process::id().to_string()
+        );
+        assert!(DotLock::acquire(&target, Duration::from_millis(50)).is_err());
+        drop(held);
+        // A lock left by a process that has exited is taken over at once.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        fs::write(dir.join("box.lock"), format!("{dead}\n")).unwrap();
+        let start = Instant::now();
+        let _lock = DotLock::acquire(&target, Duration::from_secs(5)).unwrap();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // Only the lock itself exists: no temporary files are left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
