@@ -341,62 +341,7 @@ pub fn parameters(s: &str) -> Vec<Param> {
 /// written (case kept), RFC 2231 continuations joined in order under the base name, or
 /// under `name*` with the still-encoded value when any piece is charset-encoded.
 pub fn raw_parameters(s: &str) -> Vec<(String, String)> {
-    let b = s.as_bytes();
-    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
-    let mut raw: Vec<(String, String)> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && (b[i] == b';' || ws(b[i])) {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && b[i] != b'=' && b[i] != b';' && !ws(b[i]) {
-            i += 1;
-        }
-        let name = s[start..i].to_string();
-        while i < b.len() && ws(b[i]) {
-            i += 1;
-        }
-        if i >= b.len() || b[i] != b'=' || name.is_empty() {
-            while i < b.len() && b[i] != b';' {
-                i += 1;
-            }
-            continue;
-        }
-        i += 1;
-        while i < b.len() && ws(b[i]) {
-            i += 1;
-        }
-        let mut value = String::new();
-        if i < b.len() && b[i] == b'"' {
-            i += 1;
-            let mut chars = s[i..].char_indices();
-            let mut end = s.len();
-            while let Some((off, c)) = chars.next() {
-                match c {
-                    '"' => {
-                        end = i + off + 1;
-                        break;
-                    }
-                    '\\' => {
-                        if let Some((_, n)) = chars.next() {
-                            value.push(n);
-                        }
-                    }
-                    '\r' | '\n' => {}
-                    _ => value.push(c),
-                }
-            }
-            i = end;
-        } else {
-            let start = i;
-            while i < b.len() && b[i] != b';' && !ws(b[i]) {
-                i += 1;
-            }
-            value.push_str(&s[start..i]);
-        }
-        raw.push((name, value));
-    }
+    let raw = raw_params(s);
     // Join continuations: base*N or base*N* pieces, in index order.
     let mut out: Vec<(String, String)> = Vec::new();
     let mut done: Vec<String> = Vec::new();
