@@ -98,13 +98,7 @@ async fn handle_events(
 ) -> (SmtpServer, SmtpSession, Flow) {
     blocking::unblock(move || {
         let (mut server, mut session) = (server, session);
-        let mut flow = Flow::Continue;
-        while let Some(ev) = server.poll_event() {
-            match session.handle(&mut server, ev) {
-                Flow::Continue => {}
-                other => flow = other,
-            }
-        }
+        let (flow, _) = session.handle_all(&mut server);
         (server, session, flow)
     })
     .await

@@ -101,7 +101,6 @@ pub struct Spool {
     id: String,
     path: PathBuf,
     file: Option<BufWriter<File>>,
-    written: u64,
 }
 
 impl Spool {
@@ -113,17 +112,9 @@ impl Spool {
     /// Appends message bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self.file.as_mut() {
-            Some(f) => {
-                self.written += bytes.len() as u64;
-                f.write_all(bytes)
-            }
+            Some(f) => f.write_all(bytes),
             None => Err(io::Error::other("spool already closed")),
         }
-    }
-
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written
     }
 }
 
@@ -196,7 +187,6 @@ impl Queue {
             id,
             path,
             file: Some(BufWriter::with_capacity(64 * 1024, file)),
-            written: 0,
         })
     }
 

@@ -14,7 +14,7 @@ use postrider_core::submission::{fixup, qualify, FixupParams};
 
 use crate::context::{wall_now, Context};
 use crate::queue::{unix_now, Envelope, Recipient};
-use crate::session::{server_config, Flow, ListenerKind, SmtpSession};
+use crate::session::{server_config, write_transmits, Flow, ListenerKind, SmtpSession};
 
 /// Parsed sendmail options.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -140,24 +140,12 @@ pub fn run_smtp_session(
     let mut session = SmtpSession::new_local(ctx.clone(), peer);
     let mut buf = vec![0u8; 64 * 1024];
     let io = |e: std::io::Error| format!("-bs: {e}");
+    let mut output = output;
     loop {
-        while let Some(out) = server.poll_transmit() {
-            output.write_all(&out).map_err(io)?;
-        }
-        output.flush().map_err(io)?;
-        let mut handled = false;
-        let mut close = false;
-        while let Some(ev) = server.poll_event() {
-            handled = true;
-            if session.handle(&mut server, ev) == Flow::Close {
-                close = true;
-            }
-        }
-        if close {
-            while let Some(out) = server.poll_transmit() {
-                output.write_all(&out).map_err(io)?;
-            }
-            return output.flush().map_err(io);
+        write_transmits(&mut server, &mut output).map_err(io)?;
+        let (flow, handled) = session.handle_all(&mut server);
+        if flow == Flow::Close {
+            return write_transmits(&mut server, &mut output).map_err(io);
         }
         if handled {
             continue;

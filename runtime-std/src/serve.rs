@@ -13,7 +13,7 @@ use postrider_core::smtp::{PeerInfo, SmtpServer};
 use crate::conn::Conn;
 use crate::context::{ConnLimits, Context};
 use crate::runner;
-use crate::session::{server_config, Flow, ListenerKind, SmtpSession};
+use crate::session::{server_config, write_transmits, Flow, ListenerKind, SmtpSession};
 
 /// The SMTP-family listeners to open: (address, kind).
 pub fn smtp_listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
@@ -190,32 +190,15 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
     let mut session = SmtpSession::new(ctx.clone(), peer);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        while let Some(out) = server.poll_transmit() {
-            conn.write_all(&out)?;
-        }
-        conn.flush()?;
-        let mut flow = Flow::Continue;
-        let mut handled = false;
-        while let Some(ev) = server.poll_event() {
-            handled = true;
-            match session.handle(&mut server, ev) {
-                Flow::Continue => {}
-                other => flow = other,
-            }
-        }
+        write_transmits(&mut server, &mut conn)?;
+        let (flow, handled) = session.handle_all(&mut server);
         match flow {
             Flow::Close => {
-                while let Some(out) = server.poll_transmit() {
-                    conn.write_all(&out)?;
-                }
-                conn.flush()?;
+                write_transmits(&mut server, &mut conn)?;
                 return Ok(());
             }
             Flow::StartTls => {
-                while let Some(out) = server.poll_transmit() {
-                    conn.write_all(&out)?;
-                }
-                conn.flush()?;
+                write_transmits(&mut server, &mut conn)?;
                 let Some(tls) = ctx.tls.clone() else {
                     return Err(io::Error::other("STARTTLS without a certificate"));
                 };
@@ -266,9 +249,7 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
             Err(e) => {
                 server.handle_eof(Instant::now());
                 // Still let the session clean up (discard a partial spool file).
-                while let Some(ev) = server.poll_event() {
-                    session.handle(&mut server, ev);
-                }
+                session.handle_all(&mut server);
                 return Err(e);
             }
         }

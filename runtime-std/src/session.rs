@@ -100,6 +100,21 @@ impl SmtpSession {
         s
     }
 
+    /// Handles every queued event of `s` in order; returns the strongest flow asked for
+    /// (Close or StartTls over Continue) and whether there was any event at all.
+    pub fn handle_all(&mut self, s: &mut SmtpServer) -> (Flow, bool) {
+        let mut flow = Flow::Continue;
+        let mut any = false;
+        while let Some(ev) = s.poll_event() {
+            any = true;
+            match self.handle(s, ev) {
+                Flow::Continue => {}
+                other => flow = other,
+            }
+        }
+        (flow, any)
+    }
+
     /// Handles one event from the machine, answering any token it carries.
     pub fn handle(&mut self, s: &mut SmtpServer, ev: SmtpEvent) -> Flow {
         match ev {
@@ -260,6 +275,14 @@ impl SmtpSession {
             Verdict::Reject(reply(554, (5, 7, 1), format!("<{m}>: Relay access denied")))
         }
     }
+}
+
+/// Writes every pending transmit of `s` to `out` and flushes (blocking runtimes).
+pub fn write_transmits(s: &mut SmtpServer, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    while let Some(bytes) = s.poll_transmit() {
+        out.write_all(&bytes)?;
+    }
+    out.flush()
 }
 
 /// The queue form of a recipient: `<Postmaster>` becomes `postmaster@` the first local domain.

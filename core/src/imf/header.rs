@@ -145,12 +145,6 @@ fn scan<'a>(message: &'a [u8], skip_junk: bool, mut each: impl FnMut(Field<'a>))
     message.len()
 }
 
-/// The first field called `name`, unfolded, if present.
-pub fn first_value(message: &[u8], name: &str) -> Option<String> {
-    let (fields, _) = split_header(message);
-    fields.iter().find(|f| f.is(name)).map(Field::value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
