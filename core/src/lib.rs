@@ -26,12 +26,14 @@
 //! * [`mime`]: Content-Type parameters (RFC 2231), encoded words (RFC 2047), base64 and
 //!   quoted-printable, the MIME part tree.
 //! * [`delivery`]: mbox formatting and the trace fields of local delivery.
+//! * [`sasl`]: SASL PLAIN and LOGIN exchanges (RFC 4616, RFC 4954).
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
 pub mod delivery;
 pub mod imap;
 pub mod imf;
 pub mod mime;
+pub mod sasl;
 pub mod smtp;
 pub mod submission;
 #[cfg(feature = "testing")]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use crate::imf::datetime::WallClock;
 use crate::smtp::parse::reply;
 use crate::smtp::{
-    DataTicket, EnhancedCode, Envelope, ForwardPath, PeerInfo, Reply, SmtpEvent, SmtpServer,
-    SmtpServerConfig, TlsInfo, Verdict,
+    AuthOutcome, DataTicket, EnhancedCode, Envelope, ForwardPath, PeerInfo, Reply, SmtpEvent,
+    SmtpServer, SmtpServerConfig, TlsInfo, Verdict,
 };
 
 /// Runs a server machine in memory and answers its events inline.
@@ -27,6 +27,8 @@ pub struct SmtpTestDriver {
     pub messages: Vec<(Envelope, Vec<u8>)>,
     /// Whether a STARTTLS handshake is pending.
     pub tls_requested: bool,
+    /// Accounts AUTH accepts: (user, password).
+    pub accounts: Vec<(String, String)>,
     body: Vec<u8>,
     next_id: u32,
 }
@@ -51,6 +53,7 @@ impl SmtpTestDriver {
             events: Vec::new(),
             messages: Vec::new(),
             tls_requested: false,
+            accounts: vec![("alice".into(), "secret".into())],
             body: Vec::new(),
             next_id: 1,
         };
@@ -151,6 +154,34 @@ impl SmtpTestDriver {
                 self.server.message_queued(token, Ok(()));
             }
             SmtpEvent::StartTls => self.tls_requested = true,
+            SmtpEvent::Auth {
+                token, credentials, ..
+            } => {
+                let ok = self
+                    .accounts
+                    .iter()
+                    .any(|(u, p)| *u == credentials.username && p == credentials.password.expose());
+                let outcome = if ok {
+                    AuthOutcome::Success(credentials.username)
+                } else {
+                    AuthOutcome::Failure
+                };
+                self.server.auth_result(token, outcome);
+            }
+            SmtpEvent::Vrfy { token, argument } => {
+                let name = argument.trim_matches(|c| c == '<' || c == '>');
+                let name = name.split('@').next().unwrap_or(name);
+                let verdict = if self
+                    .local_users
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(name))
+                {
+                    Verdict::Accept
+                } else {
+                    Verdict::Reject(Reply::new(550, EnhancedCode::new(5, 1, 1), "User unknown"))
+                };
+                self.server.respond(token, verdict);
+            }
             _ => {}
         }
     }

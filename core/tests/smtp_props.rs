@@ -243,3 +243,30 @@ fn byte_at_a_time_equals_whole() {
         [220, 250, 250, 250, 250, 500, 354, 250, 250, 250, 354, 550, 250, 250, 221]
     );
 }
+
+proptest! {
+    /// Any PLAIN message built from NUL-free parts parses back to the same parts.
+    #[test]
+    fn sasl_plain_round_trip(
+        authzid in "[^\u{0}]{0,12}",
+        user in "[^\u{0}]{1,12}",
+        pass in "[^\u{0}]{0,20}",
+    ) {
+        use postrider_core::sasl::{decode_response, encode_plain, parse_plain};
+        let wire = encode_plain(&authzid, &user, &pass);
+        let c = parse_plain(&decode_response(wire.as_bytes()).unwrap()).unwrap();
+        prop_assert_eq!(&c.username, &user);
+        prop_assert_eq!(c.password.expose(), pass.as_str());
+        let want = if authzid.is_empty() || authzid == user { None } else { Some(authzid.clone()) };
+        prop_assert_eq!(c.authzid, want);
+    }
+
+    /// xtext encoding round-trips any text and always yields valid xtext.
+    #[test]
+    fn xtext_round_trip(text in "\\PC{0,30}") {
+        use postrider_core::smtp::dsn::{decode_xtext, encode_xtext, is_xtext};
+        let x = encode_xtext(&text);
+        prop_assert!(is_xtext(&x));
+        prop_assert_eq!(decode_xtext(&x).unwrap(), text);
+    }
+}

@@ -139,3 +139,168 @@ fn eof_inside_data_aborts() {
     assert!(d.events.contains(&SmtpEvent::DataAborted));
     assert!(matches!(d.events.last(), Some(SmtpEvent::Closed { .. })));
 }
+
+fn tls_auth_config() -> SmtpServerConfig {
+    let mut c = config();
+    c.auth = true;
+    c.require_auth = true;
+    c.max_errors = 10;
+    c.auth_failure_delay = Duration::from_secs(2);
+    c
+}
+
+/// A session that has done EHLO and STARTTLS.
+fn after_tls(c: SmtpServerConfig) -> SmtpTestDriver {
+    let mut d = SmtpTestDriver::new(c, &[], std::time::Instant::now());
+    d.feed(b"EHLO c\r\nSTARTTLS\r\n");
+    d.finish_tls();
+    d.feed(b"EHLO c\r\n");
+    d
+}
+
+#[test]
+fn auth_is_offered_only_under_tls_unless_plaintext_allowed() {
+    let mut d = SmtpTestDriver::new(tls_auth_config(), &[], std::time::Instant::now());
+    d.feed(b"EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@b>\r\n");
+    let r = d.replies();
+    assert!(!r[1].lines.iter().any(|l| l.starts_with("AUTH")));
+    assert_eq!(last_line(&d), "530 5.7.0");
+    assert_eq!(r[2].code, 530);
+    let mut c = tls_auth_config();
+    c.allow_plaintext_auth = true;
+    let mut d = SmtpTestDriver::new(c, &[], std::time::Instant::now());
+    d.feed(b"EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    assert!(d.replies()[1].lines.iter().any(|l| l == "AUTH PLAIN LOGIN"));
+    assert_eq!(last_line(&d), "235 2.7.0");
+    assert_eq!(d.server.authenticated(), Some("alice"));
+}
+
+#[test]
+fn auth_plain_then_mail_and_received_says_esmtpsa() {
+    let mut d = after_tls(tls_auth_config());
+    d.feed(b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    assert_eq!(last_line(&d), "235 2.7.0");
+    d.feed(b"MAIL FROM:<alice@a>\r\nRCPT TO:<x@y>\r\nDATA\r\nSubject: t\r\n\r\nhi\r\n.\r\n");
+    assert_eq!(d.messages.len(), 1);
+    let body = String::from_utf8(d.messages[0].1.clone()).unwrap();
+    assert!(
+        body.contains("(Authenticated sender: alice)\r\n\tby mx.example (using TLSv1.3 with cipher TEST) with ESMTPSA id"),
+        "{body}"
+    );
+    // A new EHLO does not advertise AUTH again; STARTTLS is over.
+    d.feed(b"EHLO c\r\n");
+    assert!(!d
+        .replies()
+        .last()
+        .unwrap()
+        .lines
+        .iter()
+        .any(|l| l.starts_with("AUTH")));
+}
+
+#[test]
+fn auth_login_in_steps_and_cancel() {
+    let mut d = after_tls(tls_auth_config());
+    d.feed(b"AUTH LOGIN\r\n");
+    assert_eq!(d.replies().last().unwrap().lines, ["VXNlcm5hbWU6"]);
+    d.feed(b"*\r\n");
+    assert_eq!(last_line(&d), "501 5.7.0");
+    d.feed(b"AUTH LOGIN YWxpY2U=\r\n");
+    assert_eq!(d.replies().last().unwrap().lines, ["UGFzc3dvcmQ6"]);
+    d.feed(b"c2VjcmV0\r\n");
+    assert_eq!(last_line(&d), "235 2.7.0");
+    d.feed(b"AUTH CRAM-MD5\r\n");
+    assert_eq!(last_line(&d), "503 5.5.1");
+}
+
+#[test]
+fn failed_auth_is_delayed_growing_and_limited() {
+    let mut d = after_tls(tls_auth_config());
+    let n = d.replies().len();
+    // Wrong password, then a pipelined NOOP that must wait for the delayed 535.
+    d.feed(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\nNOOP\r\n");
+    assert_eq!(d.replies().len(), n);
+    assert!(!d.server.wants_input());
+    d.advance(Duration::from_millis(1999));
+    assert_eq!(d.replies().len(), n);
+    d.advance(Duration::from_millis(1));
+    assert_eq!(d.codes()[n..], [535, 250]);
+    d.feed(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+    d.advance(Duration::from_secs(3));
+    assert_eq!(d.replies().len(), n + 2, "second failure waits 4 s");
+    d.advance(Duration::from_secs(1));
+    assert_eq!(last_line(&d), "535 5.7.8");
+    d.feed(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+    d.advance(Duration::from_secs(6));
+    assert_eq!(d.codes()[n + 3..], [535, 421]);
+    assert!(d.server.is_closed());
+}
+
+#[test]
+fn slow_drip_does_not_extend_the_command_timeout() {
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
+    for b in b"EHLO slowly.example".iter().cycle().take(400) {
+        d.feed(&[*b]);
+        d.advance(Duration::from_secs(1));
+        if d.server.is_closed() {
+            break;
+        }
+    }
+    assert_eq!(last_line(&d), "421 4.4.2");
+    // A complete line does move the deadline.
+    let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
+    d.advance(Duration::from_secs(200));
+    d.feed(b"NOOP\r\n");
+    d.advance(Duration::from_secs(200));
+    assert!(!d.server.is_closed());
+}
+
+#[test]
+fn message_limit_per_connection() {
+    let mut c = config();
+    c.max_messages = 1;
+    let mut d = SmtpTestDriver::new(c, &[], std::time::Instant::now());
+    d.feed(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<a@b>\r\n");
+    assert_eq!(last_line(&d), "421 4.7.0");
+    assert!(d.server.is_closed());
+    assert_eq!(d.messages.len(), 1);
+}
+
+#[test]
+fn dsn_parameters_are_checked_and_kept() {
+    let mut c = config();
+    c.max_errors = 10;
+    let mut d = SmtpTestDriver::new(c, &[], std::time::Instant::now());
+    d.feed(b"EHLO c\r\n");
+    assert!(d.replies()[1].lines.iter().any(|l| l == "DSN"));
+    d.feed(b"MAIL FROM:<a@b> RET=BOGUS\r\n");
+    assert_eq!(last_line(&d), "501 5.5.4");
+    d.feed(b"MAIL FROM:<a@b> RET=HDRS ENVID=QQ314159\r\n");
+    d.feed(b"RCPT TO:<c@d> NOTIFY=SOMETIMES\r\n");
+    assert_eq!(last_line(&d), "501 5.5.4");
+    d.feed(b"RCPT TO:<c@d> XFOO=1\r\n");
+    assert_eq!(last_line(&d), "555 5.5.4");
+    d.feed(b"RCPT TO:<c@d> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+40d\r\nDATA\r\nhi\r\n.\r\n");
+    assert_eq!(last_line(&d), "250 2.0.0");
+    let (env, _) = &d.messages[0];
+    assert!(env.mail_params.iter().any(|p| p.is("ENVID")));
+    assert_eq!(env.recipients[0].1.len(), 2);
+}
+
+#[test]
+fn vrfy_policies() {
+    use postrider_core::smtp::VrfyPolicy;
+    let mut d = SmtpTestDriver::new(config(), &["bob"], std::time::Instant::now());
+    d.feed(b"VRFY nobody\r\n");
+    assert_eq!(last_line(&d), "252 2.0.0");
+    let mut c = config();
+    c.vrfy = VrfyPolicy::Verify;
+    let mut d = SmtpTestDriver::new(c, &["bob"], std::time::Instant::now());
+    d.feed(b"VRFY bob\r\nVRFY <nobody@x>\r\n");
+    assert_eq!(d.codes(), [220, 252, 550]);
+    let mut c = config();
+    c.vrfy = VrfyPolicy::Disabled;
+    let mut d = SmtpTestDriver::new(c, &["bob"], std::time::Instant::now());
+    d.feed(b"VRFY bob\r\n");
+    assert_eq!(last_line(&d), "502 5.5.1");
+}

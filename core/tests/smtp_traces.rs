@@ -20,9 +20,17 @@ fn replay(path: &Path) {
     let mut config = SmtpServerConfig::default();
     config.hostname = header(&text, "hostname").unwrap_or_else(|| "localhost".into());
     config.starttls = header(&text, "starttls").as_deref() == Some("yes");
+    config.auth = header(&text, "auth").as_deref() == Some("yes");
     let users = header(&text, "users").unwrap_or_default();
     let users: Vec<&str> = users.split_whitespace().collect();
     let mut d = SmtpTestDriver::new(config, &users, std::time::Instant::now());
+    if let Some(accounts) = header(&text, "accounts") {
+        d.accounts = accounts
+            .split_whitespace()
+            .filter_map(|a| a.split_once(':'))
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+            .collect();
+    }
     let mut pending = Vec::new();
     let mut seen = 0;
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -78,7 +86,7 @@ fn rfc_traces() {
             count += 1;
         }
     }
-    assert!(count >= 5, "expected the RFC traces in {}", dir.display());
+    assert!(count >= 6, "expected the RFC traces in {}", dir.display());
 }
 
 #[test]

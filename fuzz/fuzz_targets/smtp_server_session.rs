@@ -1,5 +1,5 @@
 //! A whole SMTP server session fed arbitrary byte chunks (the first byte of each chunk
-//! gives its length), with every question answered: no panic, only well-formed replies.
+//! gives its length), with every question answered (AUTH and VRFY included): no panic, only well-formed replies.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,6 +11,9 @@ fuzz_target!(|data: &[u8]| {
     let mut config = SmtpServerConfig::default();
     config.starttls = true;
     config.max_message_size = 4096;
+    config.auth = true;
+    config.allow_plaintext_auth = true;
+    config.vrfy = postrider_core::smtp::VrfyPolicy::Verify;
     let mut d = SmtpTestDriver::new(config, &["alice"], std::time::Instant::now());
     let mut rest = data;
     while let Some((&len, tail)) = rest.split_first() {
@@ -19,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
         if d.tls_requested {
             d.finish_tls();
         }
+        // Lets held replies (the delay after a failed AUTH) go out.
+        d.advance(std::time::Duration::from_secs(1));
         rest = &tail[n..];
     }
     let mut wire: &[u8] = &d.transcript;

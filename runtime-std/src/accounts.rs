@@ -15,27 +15,7 @@ use argon2::Argon2;
 
 use crate::fsutil::{fsync_dir, lock_exclusive};
 
-/// A password that never shows in `Debug` output or logs.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(s: String) -> Self {
-        Self(s)
-    }
-
-    /// The password itself, for hashing or checking only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use postrider_core::sasl::Secret;
 
 /// Account management errors, phrased for the command line.
 #[derive(Debug, thiserror::Error)]

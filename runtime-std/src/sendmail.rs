@@ -222,6 +222,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
     let trace = received(&ReceivedInfo {
         helo: None,
         client_ip: None,
+        authenticated: None,
         by_host: hostname,
         protocol: Protocol::Local,
         comment: Some(&format!("postrider, from userid {uid}")),

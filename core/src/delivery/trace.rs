@@ -53,6 +53,8 @@ pub struct ReceivedInfo<'a> {
     pub helo: Option<&'a str>,
     /// The client's address (None for local submission).
     pub client_ip: Option<IpAddr>,
+    /// The SASL identity the client authenticated as, if any.
+    pub authenticated: Option<&'a str>,
     /// This host's name.
     pub by_host: &'a str,
     /// How it arrived.
@@ -81,6 +83,9 @@ pub fn received(info: &ReceivedInfo<'_>) -> String {
         }
         (None, Some(ip)) => s.push_str(&format!("from [{ip}]\r\n\t")),
         _ => {}
+    }
+    if let Some(user) = info.authenticated {
+        s.push_str(&format!("(Authenticated sender: {})\r\n\t", sanitize(user)));
     }
     s.push_str(&format!("by {}", info.by_host));
     if let Some(t) = info.comment {
@@ -129,6 +134,7 @@ mod tests {
         let r = received(&ReceivedInfo {
             helo: Some("client.example"),
             client_ip: Some("127.0.0.1".parse().unwrap()),
+            authenticated: None,
             by_host: "mx.a.test",
             protocol: Protocol::Esmtps,
             comment: None,

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::types::{ForwardPath, Parameter, Reply, ReversePath};
 use crate::imf::datetime::WallClock;
+use crate::sasl::{Credentials, Mechanism};
 
 /// Identifies one pending question; pass it back with the answer.
 #[must_use = "the server waits until the token is answered"]
@@ -21,6 +22,29 @@ pub enum Verdict {
     Accept,
     /// Refuse with this reply (4xx or 5xx).
     Reject(Reply),
+}
+
+/// The runtime's answer to [`SmtpEvent::Auth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The credentials are good: the session is authenticated as this identity.
+    Success(String),
+    /// Wrong name or password: 535 5.7.8 after a delay that grows with each failure.
+    Failure,
+    /// The accounts could not be checked (e.g. unreadable): 454 4.7.0, not counted.
+    TemporaryFailure,
+}
+
+/// How VRFY is answered (RFC 5321 §3.5.3, §7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VrfyPolicy {
+    /// 252 for every argument: reveals nothing (the default).
+    #[default]
+    Ambiguous,
+    /// Ask the runtime ([`SmtpEvent::Vrfy`]): 252 for deliverable names, its refusal else.
+    Verify,
+    /// 502 5.5.1: the command is disabled.
+    Disabled,
 }
 
 /// What the runtime says when the message data is about to start.
@@ -66,6 +90,10 @@ pub enum CloseReason {
     TooManyErrors,
     /// The runtime asked to shut down (421 sent).
     Shutdown,
+    /// Too many failed AUTH attempts (535 then 421 sent).
+    AuthFailures,
+    /// The per-connection message limit was reached (421 sent).
+    TooManyMessages,
 }
 
 /// Things only the runtime can do, drained with `poll_event`.
@@ -99,6 +127,24 @@ pub enum SmtpEvent {
         to: ForwardPath,
         /// Its parameters.
         params: Vec<Parameter>,
+    },
+    /// AUTH finished its SASL exchange: check the credentials and answer with
+    /// `auth_result(token, outcome)`.
+    Auth {
+        /// Answer token.
+        token: Token,
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// What the client sent.
+        credentials: Credentials,
+    },
+    /// VRFY under [`VrfyPolicy::Verify`]: answer with `respond(token, Accept)` (252) or
+    /// `respond(token, Reject(reply))`.
+    Vrfy {
+        /// Answer token.
+        token: Token,
+        /// The argument as sent (a name, or an address in angle brackets).
+        argument: String,
     },
     /// DATA with at least one accepted recipient: open a spool file and answer with
     /// `data_start(token, Ok(ticket))`, or `Err(reply)` to refuse (e.g. 451).
@@ -158,9 +204,21 @@ pub struct SmtpServerConfig {
     pub starttls: bool,
     /// Whether the session started in TLS (implicit TLS, RFC 8314).
     pub implicit_tls: bool,
-    /// Whether MAIL requires a successful AUTH first (submission, RFC 6409). Until SASL
-    /// lands, such a listener refuses MAIL with 530 5.7.0.
+    /// Whether MAIL requires a successful AUTH first (submission, RFC 6409): 530 5.7.0.
     pub require_auth: bool,
+    /// Whether AUTH (RFC 4954) is offered at all on this listener.
+    pub auth: bool,
+    /// Whether AUTH is offered without TLS (otherwise 530 5.7.0 until STARTTLS).
+    pub allow_plaintext_auth: bool,
+    /// Failed AUTH attempts before 421 and close.
+    pub max_auth_failures: u32,
+    /// The delay before a 535; the n-th failure waits n times this.
+    pub auth_failure_delay: Duration,
+    /// Messages accepted on one connection before MAIL is answered 421 and the
+    /// connection closed.
+    pub max_messages: u32,
+    /// How VRFY is answered.
+    pub vrfy: VrfyPolicy,
 }
 
 impl Default for SmtpServerConfig {
@@ -177,6 +235,12 @@ impl Default for SmtpServerConfig {
             starttls: false,
             implicit_tls: false,
             require_auth: false,
+            auth: false,
+            allow_plaintext_auth: false,
+            max_auth_failures: 3,
+            auth_failure_delay: Duration::from_secs(1),
+            max_messages: 1000,
+            vrfy: VrfyPolicy::Ambiguous,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the server state machine.
 
 pub mod data;
+pub mod dsn;
 pub mod encode;
 pub mod event;
 pub mod parse;
@@ -9,8 +10,8 @@ pub mod server;
 pub mod types;
 
 pub use event::{
-    CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo, Token,
-    Verdict,
+    AuthOutcome, CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo,
+    Token, Verdict, VrfyPolicy,
 };
 pub use server::SmtpServer;
 pub use types::{Command, EnhancedCode, ForwardPath, Mailbox, Parameter, Reply, ReversePath};

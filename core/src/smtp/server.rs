@@ -20,14 +20,19 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::data::{DataError, DataReceiver};
+use super::dsn::{mail_dsn, rcpt_dsn};
 use super::encode::encode_reply;
 use super::event::{
-    CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo, Token,
-    Verdict,
+    AuthOutcome, CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo,
+    Token, Verdict, VrfyPolicy,
 };
 use super::parse::{command, CommandError};
 use super::types::{Command, EnhancedCode, ForwardPath, Parameter, Reply, ReversePath};
 use crate::delivery::trace::{received, Protocol, ReceivedInfo};
+use crate::sasl::{Mechanism, SaslError, SaslExchange, Step, MECHANISMS};
+
+/// Longest AUTH command or SASL response line including CRLF (RFC 4954 §4).
+const MAX_AUTH_LINE: usize = 12_288;
 
 /// A question the runtime has not answered yet.
 #[derive(Debug)]
@@ -47,6 +52,18 @@ enum Pending {
     DataStart,
     Queued,
     StartTls,
+    Auth,
+    Vrfy {
+        argument: String,
+    },
+}
+
+/// Replies held back until a deadline (the delay after a failed AUTH).
+#[derive(Debug)]
+struct Hold {
+    until: Instant,
+    replies: Vec<Reply>,
+    close: Option<CloseReason>,
 }
 
 /// The transaction in progress (between MAIL and the end of DATA).
@@ -62,6 +79,8 @@ struct Transaction {
 enum Phase {
     Command,
     Data,
+    /// Reading SASL response lines of an AUTH exchange.
+    Auth,
     Closed,
 }
 
@@ -84,6 +103,11 @@ pub struct SmtpServer {
     deadline: Instant,
     swallowing_line: bool,
     data: Option<DataReceiver>,
+    sasl: Option<SaslExchange>,
+    authenticated: Option<String>,
+    auth_failures: u32,
+    hold: Option<Hold>,
+    messages: u32,
 }
 
 const fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
@@ -111,6 +135,11 @@ impl SmtpServer {
             deadline,
             swallowing_line: false,
             data: None,
+            sasl: None,
+            authenticated: None,
+            auth_failures: 0,
+            hold: None,
+            messages: 0,
         };
         let greeting = format!("{} ESMTP postrider", s.config.hostname);
         s.reply(&Reply::plain(220, greeting));
@@ -125,7 +154,12 @@ impl SmtpServer {
     /// Whether the runtime should read and pass more input now. False while a question is
     /// pending and after the session closed.
     pub fn wants_input(&self) -> bool {
-        self.phase != Phase::Closed && self.pending.is_none()
+        self.phase != Phase::Closed && self.pending.is_none() && self.hold.is_none()
+    }
+
+    /// The identity the client authenticated as (AUTH), if any.
+    pub fn authenticated(&self) -> Option<&str> {
+        self.authenticated.as_deref()
     }
 
     /// Whether the session is over (after [`SmtpEvent::Closed`]).
@@ -139,7 +173,8 @@ impl SmtpServer {
             return;
         }
         self.now = now;
-        self.touch();
+        // The deadline moves only when a whole line arrives (see `process_*`), so a client
+        // dripping one byte at a time cannot hold the connection forever.
         self.input.extend_from_slice(bytes);
         self.process();
     }
@@ -156,7 +191,27 @@ impl SmtpServer {
     /// Call when the deadline from [`SmtpServer::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        if self.phase == Phase::Closed || self.pending.is_some() || now < self.deadline {
+        if self.phase == Phase::Closed || self.pending.is_some() {
+            return;
+        }
+        if let Some(hold) = self.hold.take() {
+            if now < hold.until {
+                self.hold = Some(hold);
+                return;
+            }
+            for r in &hold.replies {
+                self.reply(r);
+            }
+            match hold.close {
+                Some(reason) => self.close(reason),
+                None => {
+                    self.touch();
+                    self.process();
+                }
+            }
+            return;
+        }
+        if now < self.deadline {
             return;
         }
         if self.phase == Phase::Data {
@@ -210,6 +265,8 @@ impl SmtpServer {
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.phase == Phase::Closed || self.pending.is_some() {
             None
+        } else if let Some(hold) = &self.hold {
+            Some(hold.until)
         } else {
             Some(self.deadline)
         }
@@ -238,6 +295,9 @@ impl SmtpServer {
                     tx.recipients.push((to, params));
                 }
                 self.reply(&Reply::new(250, code(2, 1, 5), "Ok"));
+            }
+            (Pending::Vrfy { argument }, Verdict::Accept) => {
+                self.reply(&Reply::new(252, code(2, 0, 0), argument));
             }
             (other, Verdict::Accept) => {
                 // A verdict for a question that takes another kind of answer: put it back.
@@ -291,6 +351,7 @@ impl SmtpServer {
         let tx = self.tx.take();
         match result {
             Ok(()) => {
+                self.messages = self.messages.saturating_add(1);
                 let id = tx.and_then(|t| t.queue_id).unwrap_or_default();
                 self.reply(&Reply::new(
                     250,
@@ -304,6 +365,62 @@ impl SmtpServer {
         self.process();
     }
 
+    /// Answers [`SmtpEvent::Auth`]. A failure is answered 535 5.7.8 after a delay that
+    /// grows with each failure (input waits meanwhile); after `max_auth_failures` failures
+    /// the session ends with 421 4.7.0.
+    pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome) {
+        let Some(pending) = self.take_pending(token) else {
+            return;
+        };
+        if !matches!(pending, Pending::Auth) {
+            self.pending = Some((token.0, pending));
+            return;
+        }
+        match outcome {
+            AuthOutcome::Success(identity) => {
+                self.authenticated = Some(identity);
+                self.reply(&Reply::new(235, code(2, 7, 0), "Authentication successful"));
+            }
+            AuthOutcome::TemporaryFailure => self.reply(&Reply::new(
+                454,
+                code(4, 7, 0),
+                "Temporary authentication failure",
+            )),
+            AuthOutcome::Failure => {
+                self.auth_failures = self.auth_failures.saturating_add(1);
+                let mut replies = vec![Reply::new(
+                    535,
+                    code(5, 7, 8),
+                    "Error: authentication failed",
+                )];
+                let close = if self.auth_failures >= self.config.max_auth_failures {
+                    replies.push(Reply::new(
+                        421,
+                        code(4, 7, 0),
+                        format!(
+                            "{} Error: too many authentication failures",
+                            self.config.hostname
+                        ),
+                    ));
+                    Some(CloseReason::AuthFailures)
+                } else {
+                    None
+                };
+                let delay = self
+                    .config
+                    .auth_failure_delay
+                    .saturating_mul(self.auth_failures.min(30));
+                self.hold = Some(Hold {
+                    until: self.now + delay,
+                    replies,
+                    close,
+                });
+                return;
+            }
+        }
+        self.process();
+    }
+
     /// Reports a finished TLS handshake after [`SmtpEvent::StartTls`]; the session restarts
     /// from the beginning, as RFC 3207 §4.2 requires.
     pub fn tls_established(&mut self, info: TlsInfo) {
@@ -313,6 +430,7 @@ impl SmtpServer {
         self.tls = Some(info);
         self.helo = None;
         self.tx = None;
+        self.authenticated = None;
         self.input.clear();
         self.touch();
     }
@@ -324,7 +442,10 @@ impl SmtpServer {
 
     fn take_pending(&mut self, token: Token) -> Option<Pending> {
         match self.pending.take() {
-            Some((t, p)) if t == token.0 => Some(p),
+            Some((t, p)) if t == token.0 => {
+                self.touch();
+                Some(p)
+            }
             other => {
                 self.pending = other;
                 None
@@ -382,10 +503,10 @@ impl SmtpServer {
 
     /// Consumes buffered input until it runs out or a question is pending.
     fn process(&mut self) {
-        while self.phase != Phase::Closed && self.pending.is_none() {
+        while self.phase != Phase::Closed && self.pending.is_none() && self.hold.is_none() {
             let progressed = match self.phase {
                 Phase::Data => self.process_data(),
-                Phase::Command => self.process_command(),
+                Phase::Command | Phase::Auth => self.process_command(),
                 Phase::Closed => false,
             };
             if !progressed {
@@ -404,7 +525,11 @@ impl SmtpServer {
         }
         let mut out = Vec::new();
         let used = rx.feed(&self.input, &mut out);
+        let whole_line = memchr::memchr(b'\n', &self.input[..used]).is_some();
         self.input.drain(..used);
+        if whole_line {
+            self.deadline = self.now + self.config.data_timeout;
+        }
         if !out.is_empty() {
             self.events
                 .push_back(SmtpEvent::BodyChunk(Bytes::from(out)));
@@ -458,7 +583,16 @@ impl SmtpServer {
     }
 
     fn process_command(&mut self) -> bool {
-        let max = self.config.max_command_line;
+        let auth_line = self.phase == Phase::Auth
+            || self
+                .input
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"AUTH "));
+        let max = if auth_line {
+            MAX_AUTH_LINE.max(self.config.max_command_line)
+        } else {
+            self.config.max_command_line
+        };
         if self.swallowing_line {
             match memchr::memchr(b'\n', &self.input) {
                 None => {
@@ -468,6 +602,8 @@ impl SmtpServer {
                 Some(lf) => {
                     self.input.drain(..=lf);
                     self.swallowing_line = false;
+                    self.touch();
+                    self.abort_sasl();
                     self.error(Reply::new(500, code(5, 5, 2), "Error: line too long"));
                     return true;
                 }
@@ -480,9 +616,22 @@ impl SmtpServer {
             }
             return false;
         };
+        self.touch();
         if lf + 1 > max {
             self.input.drain(..=lf);
+            self.abort_sasl();
             self.error(Reply::new(500, code(5, 5, 2), "Error: line too long"));
+            return true;
+        }
+        if self.phase == Phase::Auth {
+            let line = self.input[..lf].to_vec();
+            self.input.drain(..=lf);
+            let line = line.strip_suffix(b"\r").unwrap_or(&line);
+            let step = match self.sasl.as_mut() {
+                Some(ex) => ex.respond(line),
+                None => Step::Failed(SaslError::Malformed),
+            };
+            self.sasl_step(step);
             return true;
         }
         let parsed = match command(&self.input[..=lf]) {
@@ -526,11 +675,7 @@ impl SmtpServer {
                 self.reply(&Reply::new(221, code(2, 0, 0), "Bye"));
                 self.close(CloseReason::Quit);
             }
-            Command::Vrfy(_) => self.reply(&Reply::new(
-                252,
-                code(2, 0, 0),
-                "Cannot VRFY user, but will accept message and attempt delivery",
-            )),
+            Command::Vrfy(argument) => self.vrfy(argument),
             Command::Expn(_) => {
                 self.reply(&Reply::new(502, code(5, 5, 1), "EXPN command is disabled"))
             }
@@ -538,16 +683,135 @@ impl SmtpServer {
                 code: 214,
                 enhanced: Some(code(2, 0, 0)),
                 lines: vec![
-                    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS".into(),
+                    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH"
+                        .into(),
                     "See RFC 5321".into(),
                 ],
             }),
             Command::StartTls => self.starttls(),
-            Command::Auth { .. } => self.reply(&Reply::new(
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(&mechanism, initial_response.as_deref()),
+        }
+    }
+
+    /// Whether AUTH may be used now: offered on this listener and TLS active or allowed
+    /// in plain text.
+    fn auth_available(&self) -> bool {
+        self.config.auth && (self.tls_active() || self.config.allow_plaintext_auth)
+    }
+
+    fn auth(&mut self, mechanism: &str, initial: Option<&str>) {
+        if !self.config.auth {
+            return self.error(Reply::new(
                 503,
                 code(5, 5, 1),
                 "Error: authentication not enabled",
+            ));
+        }
+        if !self.auth_available() {
+            return self.reply(&Reply::new(
+                530,
+                code(5, 7, 0),
+                "Must issue a STARTTLS command first",
+            ));
+        }
+        if self.helo.is_none() {
+            return self.error(Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: send HELO/EHLO first",
+            ));
+        }
+        if self.authenticated.is_some() {
+            return self.error(Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: already authenticated",
+            ));
+        }
+        if self.tx.is_some() {
+            return self.error(Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: MAIL transaction in progress",
+            ));
+        }
+        let Some(mech) = Mechanism::from_name(mechanism) else {
+            return self.error(Reply::new(
+                504,
+                code(5, 5, 4),
+                "Unsupported authentication mechanism",
+            ));
+        };
+        let (ex, step) = SaslExchange::start(mech, initial.map(str::as_bytes));
+        self.sasl = Some(ex);
+        self.sasl_step(step);
+    }
+
+    /// Acts on the next step of the SASL exchange in progress.
+    fn sasl_step(&mut self, step: Step) {
+        match step {
+            Step::Challenge(c) => {
+                self.phase = Phase::Auth;
+                self.reply(&Reply::plain(334, c));
+            }
+            Step::Done(credentials) => {
+                self.phase = Phase::Command;
+                let mechanism = self
+                    .sasl
+                    .take()
+                    .map(|ex| ex.mechanism())
+                    .unwrap_or(Mechanism::Plain);
+                let token = self.ask(Pending::Auth);
+                self.events.push_back(SmtpEvent::Auth {
+                    token,
+                    mechanism,
+                    credentials,
+                });
+            }
+            Step::Failed(e) => {
+                self.abort_sasl();
+                let reply = match e {
+                    SaslError::Cancelled => {
+                        Reply::new(501, code(5, 7, 0), "Authentication aborted")
+                    }
+                    SaslError::BadBase64 => {
+                        Reply::new(501, code(5, 5, 2), "Cannot decode response")
+                    }
+                    SaslError::Malformed => {
+                        Reply::new(501, code(5, 5, 2), "Invalid authentication data")
+                    }
+                };
+                self.error(reply);
+            }
+        }
+    }
+
+    fn abort_sasl(&mut self) {
+        self.sasl = None;
+        if self.phase == Phase::Auth {
+            self.phase = Phase::Command;
+        }
+    }
+
+    fn vrfy(&mut self, argument: String) {
+        match self.config.vrfy {
+            VrfyPolicy::Ambiguous => self.reply(&Reply::new(
+                252,
+                code(2, 0, 0),
+                "Cannot VRFY user, but will accept message and attempt delivery",
             )),
+            VrfyPolicy::Disabled => {
+                self.reply(&Reply::new(502, code(5, 5, 1), "VRFY command is disabled"))
+            }
+            VrfyPolicy::Verify => {
+                let token = self.ask(Pending::Vrfy {
+                    argument: argument.clone(),
+                });
+                self.events.push_back(SmtpEvent::Vrfy { token, argument });
+            }
         }
     }
 
@@ -575,8 +839,13 @@ impl SmtpServer {
             if self.config.starttls && !self.tls_active() {
                 lines.push("STARTTLS".into());
             }
+            if self.auth_available() && self.authenticated.is_none() {
+                let names: Vec<&str> = MECHANISMS.iter().map(|m| m.name()).collect();
+                lines.push(format!("AUTH {}", names.join(" ")));
+            }
             lines.push("ENHANCEDSTATUSCODES".into());
             lines.push("8BITMIME".into());
+            lines.push("DSN".into());
             lines.push("SMTPUTF8".into());
             self.reply(&Reply {
                 code: 250,
@@ -600,8 +869,22 @@ impl SmtpServer {
         if self.tx.is_some() {
             return self.error(Reply::new(503, code(5, 5, 1), "Error: nested MAIL command"));
         }
-        if self.config.require_auth {
+        if self.config.require_auth && self.authenticated.is_none() {
             return self.reply(&Reply::new(530, code(5, 7, 0), "Authentication required"));
+        }
+        if self.messages >= self.config.max_messages {
+            self.reply(&Reply::new(
+                421,
+                code(4, 7, 0),
+                format!(
+                    "{} Error: too many messages in one connection",
+                    self.config.hostname
+                ),
+            ));
+            return self.close(CloseReason::TooManyMessages);
+        }
+        if let Err(hint) = mail_dsn(&params) {
+            return self.error(Reply::new(501, code(5, 5, 4), hint));
         }
         for p in &params {
             if p.is("SIZE") {
@@ -628,8 +911,9 @@ impl SmtpServer {
                 if p.value.is_some() {
                     return self.error(Reply::new(501, code(5, 5, 4), "SMTPUTF8 takes no value"));
                 }
-            } else if p.is("AUTH") {
-                // RFC 4954 §5: accepted and ignored from unauthenticated clients.
+            } else if p.is("AUTH") || p.is("RET") || p.is("ENVID") {
+                // AUTH= (RFC 4954 §5) is accepted and not trusted; RET and ENVID were
+                // checked above.
             } else {
                 return self.error(Reply::new(
                     555,
@@ -663,11 +947,15 @@ impl SmtpServer {
                 "Error: too many recipients",
             ));
         }
-        if let Some(p) = params.first() {
+        if let Err(hint) = rcpt_dsn(&params) {
             return self.error(Reply::new(
-                555,
+                if hint == "Unsupported RCPT parameter" {
+                    555
+                } else {
+                    501
+                },
                 code(5, 5, 4),
-                format!("Unsupported option: {}", p.keyword),
+                hint,
             ));
         }
         let token = self.ask(Pending::Rcpt {
@@ -723,8 +1011,13 @@ impl SmtpServer {
         received(&ReceivedInfo {
             helo,
             client_ip: Some(self.peer.remote.ip()),
+            authenticated: self.authenticated.as_deref(),
             by_host: &self.config.hostname,
-            protocol: Protocol::for_session(extended, self.tls_active(), false),
+            protocol: Protocol::for_session(
+                extended,
+                self.tls_active(),
+                self.authenticated.is_some(),
+            ),
             comment: tls_text.as_deref(),
             id: &ticket.queue_id,
             for_rcpt: rcpt_text.as_deref(),
