@@ -122,7 +122,7 @@ pub async fn smtp_connection(
         local: stream.local_addr()?,
     };
     stream.set_nodelay(true)?;
-    let acceptor = ctx.tls.clone().map(TlsAcceptor::from);
+    let acceptor = ctx.tls.get().map(TlsAcceptor::from);
     let mut conn = AsyncConn::Plain(stream);
     if kind == ListenerKind::Submissions {
         let Some(acceptor) = acceptor.clone() else {
@@ -140,7 +140,7 @@ pub async fn smtp_connection(
         conn = c;
     }
     let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
-    let mut session = SmtpSession::new(ctx.clone(), peer);
+    let mut session = SmtpSession::new(ctx.clone(), peer, kind);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         flush(&mut server, &mut conn).await?;
@@ -173,7 +173,13 @@ pub async fn smtp_connection(
             continue;
         }
         if !server.wants_input() {
-            return Err(io::Error::other("session stalled"));
+            // Replies held back (the delay after a failed AUTH): wait out the deadline.
+            let Some(deadline) = server.poll_timeout() else {
+                return Err(io::Error::other("session stalled"));
+            };
+            async_io::Timer::at(deadline).await;
+            server.handle_timeout(Instant::now());
+            continue;
         }
         let now = Instant::now();
         let deadline = server

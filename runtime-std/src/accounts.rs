@@ -1,6 +1,11 @@
-//! The users file (`data_dir/users`): one `name:password-hash` line per account, the hash
-//! an argon2id PHC string. Changes are written atomically under a lock, and a running
-//! server sees them at the next lookup (the file is re-read when it changes).
+//! Accounts and password checks.
+//!
+//! * `accounts = "file"`: the users file (`data_dir/users`), one `name:password-hash` line
+//!   per account, the hash an argon2id PHC string. Changes are written atomically under a
+//!   lock, and a running server sees them at the next lookup (the file is re-read when it
+//!   changes).
+//! * `accounts = "system"`: names and homes from /etc/passwd, password hashes from
+//!   /etc/shadow (sha512-crypt, sha256-crypt, yescrypt), readable only when running as root.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -57,15 +62,44 @@ pub fn hash_password(password: &Secret) -> Result<String, AccountError> {
         .map_err(|e| AccountError::Io(format!("cannot hash password: {e}")))
 }
 
-/// Checks a password against a PHC string.
-pub fn verify_password(password: &Secret, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.expose().as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+/// Checks a password against a stored hash: an argon2 PHC string, or a crypt(3) string
+/// of the kinds /etc/shadow holds (`$6$` sha512-crypt, `$5$` sha256-crypt, `$y$`
+/// yescrypt). Locked and empty hashes (`!`, `*`, ``) never match.
+pub fn verify_password(password: &Secret, hash: &str) -> bool {
+    let pw = password.expose().as_bytes();
+    if hash.starts_with("$argon2") {
+        PasswordHash::new(hash)
+            .map(|h| Argon2::default().verify_password(pw, &h).is_ok())
+            .unwrap_or(false)
+    } else if hash.starts_with("$6$") || hash.starts_with("$5$") {
+        use sha_crypt::PasswordVerifier as _;
+        sha_crypt::ShaCrypt::default()
+            .verify_password(pw, hash)
+            .is_ok()
+    } else if hash.starts_with("$y$") {
+        use yescrypt::PasswordVerifier as _;
+        yescrypt::Yescrypt::default()
+            .verify_password(pw, hash)
+            .is_ok()
+    } else {
+        false
+    }
+}
+
+/// A well-formed hash checked when the user does not exist, so that a failed login
+/// takes as long for an unknown name as for a wrong password (no user enumeration).
+const DUMMY_ARGON2: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2yIUi7QvhXWq6nHhH3GmbU7Xl1T0qXJmA0VGW5PjQ8Y";
+
+/// The result of a login check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// The password is right; the canonical account name.
+    Valid(String),
+    /// Unknown name or wrong password.
+    Invalid,
+    /// The accounts could not be read (e.g. /etc/shadow without root).
+    Unavailable(String),
 }
 
 #[derive(Debug, Default)]
@@ -148,11 +182,22 @@ impl UsersFile {
         self.current().contains_key(&name)
     }
 
-    /// Checks a login.
+    /// Checks a login (the name is case-insensitive).
     pub fn verify(&self, name: &str, password: &Secret) -> bool {
-        self.current()
-            .get(&name.to_ascii_lowercase())
-            .is_some_and(|h| verify_password(password, h))
+        self.login(name, password) == Login::Valid(name.to_ascii_lowercase())
+    }
+
+    /// Checks a login and names the account.
+    pub fn login(&self, name: &str, password: &Secret) -> Login {
+        let name = name.to_ascii_lowercase();
+        match self.current().get(&name) {
+            Some(h) if verify_password(password, h) => Login::Valid(name),
+            Some(_) => Login::Invalid,
+            None => {
+                let _ = verify_password(password, DUMMY_ARGON2);
+                Login::Invalid
+            }
+        }
     }
 
     /// All account names, sorted.
@@ -235,13 +280,91 @@ impl UsersFile {
     }
 }
 
+/// The system's accounts: /etc/passwd and /etc/shadow (paths replaceable for tests).
+#[derive(Debug, Clone)]
+pub struct SystemAccounts {
+    passwd: PathBuf,
+    shadow: PathBuf,
+}
+
+impl Default for SystemAccounts {
+    fn default() -> Self {
+        Self::with_files(Path::new("/etc/passwd"), Path::new("/etc/shadow"))
+    }
+}
+
+/// One /etc/passwd entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswdEntry {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home directory.
+    pub home: PathBuf,
+}
+
+impl SystemAccounts {
+    /// Accounts read from the given passwd and shadow files.
+    pub fn with_files(passwd: &Path, shadow: &Path) -> Self {
+        Self {
+            passwd: passwd.to_path_buf(),
+            shadow: shadow.to_path_buf(),
+        }
+    }
+
+    /// Looks a name up in the passwd file (names are case-sensitive there).
+    pub fn lookup(&self, name: &str) -> Option<PasswdEntry> {
+        let text = fs::read_to_string(&self.passwd).ok()?;
+        text.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 7 || f[0] != name {
+                return None;
+            }
+            Some(PasswdEntry {
+                name: f[0].to_string(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+                home: PathBuf::from(f[5]),
+            })
+        })
+    }
+
+    /// Checks a login against the shadow file.
+    pub fn login(&self, name: &str, password: &Secret) -> Login {
+        if self.lookup(name).is_none() {
+            let _ = verify_password(password, DUMMY_ARGON2);
+            return Login::Invalid;
+        }
+        let text = match fs::read_to_string(&self.shadow) {
+            Ok(t) => t,
+            Err(e) => {
+                return Login::Unavailable(format!(
+                    "cannot read {}: {e} (system accounts need root)",
+                    self.shadow.display()
+                ))
+            }
+        };
+        let hash = text.lines().find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(name)).then(|| f.next().unwrap_or("").to_string())
+        });
+        match hash {
+            Some(h) if verify_password(password, &h) => Login::Valid(name.to_string()),
+            _ => Login::Invalid,
+        }
+    }
+}
+
 /// The accounts of the configured kind.
 #[derive(Debug)]
 pub enum Accounts {
     /// `accounts = "file"`.
     File(UsersFile),
-    /// `accounts = "system"`: names from /etc/passwd.
-    System,
+    /// `accounts = "system"`: /etc/passwd and /etc/shadow.
+    System(SystemAccounts),
 }
 
 impl Accounts {
@@ -249,16 +372,17 @@ impl Accounts {
     pub fn exists(&self, name: &str) -> bool {
         match self {
             Accounts::File(f) => f.exists(name),
-            Accounts::System => system_user_exists(name),
+            Accounts::System(s) => s.lookup(name).is_some(),
         }
     }
-}
 
-/// Looks a name up in /etc/passwd.
-pub fn system_user_exists(name: &str) -> bool {
-    fs::read_to_string("/etc/passwd")
-        .map(|t| t.lines().any(|l| l.split(':').next() == Some(name)))
-        .unwrap_or(false)
+    /// Checks a login.
+    pub fn login(&self, name: &str, password: &Secret) -> Login {
+        match self {
+            Accounts::File(f) => f.login(name, password),
+            Accounts::System(s) => s.login(name, password),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -270,7 +394,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("postrider-acct-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let f = UsersFile::new(&dir);
-        let pw = Secret::new("s3cret pw".into());
+        let pw = Secret::new("s3cret pw");
         f.add("alice", &pw).unwrap();
         assert!(matches!(f.add("alice", &pw), Err(AccountError::Exists(_))));
         assert!(matches!(
@@ -279,13 +403,71 @@ mod tests {
         ));
         assert!(f.exists("alice") && f.exists("ALICE") && !f.exists("bob"));
         assert!(f.verify("alice", &pw));
-        assert!(!f.verify("alice", &Secret::new("wrong".into())));
-        f.passwd("alice", &Secret::new("new".into())).unwrap();
-        assert!(f.verify("alice", &Secret::new("new".into())));
+        assert!(!f.verify("alice", &Secret::new("wrong")));
+        f.passwd("alice", &Secret::new("new")).unwrap();
+        assert!(f.verify("alice", &Secret::new("new")));
         assert_eq!(f.list().unwrap(), ["alice"]);
         f.delete("alice").unwrap();
         assert!(!f.exists("alice"));
+        assert_eq!(f.login("alice", &pw), Login::Invalid);
         assert_eq!(format!("{pw:?}"), "Secret(***)");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dummy_hash_is_well_formed() {
+        assert!(PasswordHash::new(DUMMY_ARGON2).is_ok());
+    }
+
+    /// Hashes made by libxcrypt (Python's crypt module) for the password "pw".
+    #[test]
+    fn crypt_hashes_from_shadow() {
+        let pw = Secret::new("pw");
+        let bad = Secret::new("pw2");
+        for h in [
+            "$6$dUgygLzfmQuwf8Fv$vOnj21UK1i85AWZ6dKYfcz2S1LjJ.l/fHfRi/GBsMUDh6PoqQRSVTIIAZ3ORAv/LJCtBT4dlkoesZFM6bhWPg/",
+            "$5$.zqOKJUGQXTG1g3g$CwQ7x31UVAynD4777IAcAm0AIEDzqjv/6zwV1kXNKM7",
+            "$y$j9T$abcdefghijklmnopqrstu0$GLYj2y9777yWd79OxbNK3HERCPpB6OkHQycrM.vBEN/",
+        ] {
+            assert!(verify_password(&pw, h), "{h}");
+            assert!(!verify_password(&bad, h), "{h}");
+        }
+        for locked in ["!", "*", "", "!$6$x$y", "$1$abc$def"] {
+            assert!(!verify_password(&pw, locked));
+        }
+    }
+
+    #[test]
+    fn system_accounts_from_files() {
+        let dir = std::env::temp_dir().join(format!("postrider-sys-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let passwd = dir.join("passwd");
+        let shadow = dir.join("shadow");
+        fs::write(
+            &passwd,
+            "root:x:0:0:root:/root:/bin/sh\ncarol:x:1001:1001:Carol,,,:/home/carol:/bin/sh\n",
+        )
+        .unwrap();
+        let sys = SystemAccounts::with_files(&passwd, &shadow);
+        assert_eq!(
+            sys.lookup("carol").unwrap().home,
+            PathBuf::from("/home/carol")
+        );
+        assert!(matches!(
+            sys.login("carol", &Secret::new("pw")),
+            Login::Unavailable(_)
+        ));
+        fs::write(
+            &shadow,
+            "carol:$y$j9T$abcdefghijklmnopqrstu0$GLYj2y9777yWd79OxbNK3HERCPpB6OkHQycrM.vBEN/:19000:0:99999:7:::\n",
+        )
+        .unwrap();
+        assert_eq!(
+            sys.login("carol", &Secret::new("pw")),
+            Login::Valid("carol".into())
+        );
+        assert_eq!(sys.login("carol", &Secret::new("no")), Login::Invalid);
+        assert_eq!(sys.login("dave", &Secret::new("pw")), Login::Invalid);
         let _ = fs::remove_dir_all(&dir);
     }
 }

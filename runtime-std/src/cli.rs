@@ -349,8 +349,8 @@ fn run(serve: ServeFn) -> Result<(), String> {
     });
     match cli.command {
         Cmd::Serve => {
-            let mut ctx = open_context(settings)?;
-            ctx.tls = Some(crate::tls::server_config(&ctx.settings)?);
+            let ctx = open_context(settings)?;
+            ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
             tracing::info!(
                 "postrider {} starting: hostname {}, domains {:?}, data_dir {}",
                 env!("CARGO_PKG_VERSION"),

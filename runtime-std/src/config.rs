@@ -33,7 +33,7 @@ pub struct Config {
     /// The MTA listener (port 25 role).
     pub smtp: SmtpSection,
     /// The submission listeners (RFC 6409, RFC 8314).
-    pub submission: ListenerSection,
+    pub submission: SubmissionSection,
     /// POP3 listeners.
     pub pop3: ListenerSection,
     /// IMAP listeners.
@@ -72,6 +72,38 @@ pub struct SmtpSection {
     pub command_timeout: String,
     /// Idle time allowed inside DATA (RFC 5321 §4.5.3.2.5).
     pub data_timeout: String,
+    /// Messages accepted on one connection before it is closed with 421.
+    pub max_messages_per_connection: u32,
+    /// VRFY: `ambiguous` (252 for everything), `verify` (252 or 550), `off` (502).
+    pub vrfy: String,
+}
+
+/// `[submission]`: the listener keys plus the submission policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionSection {
+    /// STARTTLS addresses (port 587 role).
+    pub listen: Vec<String>,
+    /// Implicit-TLS addresses (port 465 role).
+    pub listen_tls: Vec<String>,
+    /// Concurrent connections on these listeners.
+    pub max_connections: usize,
+    /// Concurrent connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// MAIL FROM must be an address of the authenticated user (else 553 5.7.1).
+    pub sender_login_match: bool,
+}
+
+impl Default for SubmissionSection {
+    fn default() -> Self {
+        Self {
+            listen: vec!["127.0.0.1:2587".into()],
+            listen_tls: vec!["127.0.0.1:2465".into()],
+            max_connections: 1000,
+            max_connections_per_ip: 100,
+            sender_login_match: true,
+        }
+    }
 }
 
 /// A listener section with plain and implicit-TLS addresses.
@@ -152,6 +184,8 @@ pub struct AuthSection {
     pub max_failures: u32,
     /// `record` or `enforce`.
     pub verify: String,
+    /// Wait before answering a failed login; the n-th failure waits n times this.
+    pub failure_delay: String,
 }
 
 fn system_hostname() -> String {
@@ -172,7 +206,7 @@ impl Default for Config {
             accounts: "file".into(),
             log: "info".into(),
             smtp: SmtpSection::default(),
-            submission: ListenerSection::with(&["127.0.0.1:2587"], &["127.0.0.1:2465"]),
+            submission: SubmissionSection::default(),
             pop3: ListenerSection::with(&["127.0.0.1:2110"], &["127.0.0.1:2995"]),
             imap: ListenerSection::with(&["127.0.0.1:2143"], &["127.0.0.1:2993"]),
             tls: TlsSection::default(),
@@ -196,6 +230,8 @@ impl Default for SmtpSection {
             max_connections_per_ip: 100,
             command_timeout: "5m".into(),
             data_timeout: "3m".into(),
+            max_messages_per_connection: 1000,
+            vrfy: "ambiguous".into(),
         }
     }
 }
@@ -238,6 +274,7 @@ impl Default for AuthSection {
             allow_plaintext: false,
             max_failures: 3,
             verify: "record".into(),
+            failure_delay: "1s".into(),
         }
     }
 }
@@ -338,6 +375,8 @@ pub struct Settings {
     pub retry: Vec<Duration>,
     /// Parsed `delivery.max_age`.
     pub max_age: Duration,
+    /// Parsed `auth.failure_delay`.
+    pub auth_failure_delay: Duration,
 }
 
 fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
@@ -405,14 +444,33 @@ impl Config {
             ));
         }
         check_addrs("smtp", &self.smtp.listen)?;
-        for (name, s) in [
-            ("submission", &self.submission),
-            ("pop3", &self.pop3),
-            ("imap", &self.imap),
+        let sub = &self.submission;
+        for (name, listen, listen_tls, max, per_ip) in [
+            (
+                "submission",
+                &sub.listen,
+                &sub.listen_tls,
+                sub.max_connections,
+                sub.max_connections_per_ip,
+            ),
+            (
+                "pop3",
+                &self.pop3.listen,
+                &self.pop3.listen_tls,
+                self.pop3.max_connections,
+                self.pop3.max_connections_per_ip,
+            ),
+            (
+                "imap",
+                &self.imap.listen,
+                &self.imap.listen_tls,
+                self.imap.max_connections,
+                self.imap.max_connections_per_ip,
+            ),
         ] {
-            check_addrs(name, &s.listen)?;
-            check_addrs(name, &s.listen_tls)?;
-            if s.max_connections == 0 || s.max_connections_per_ip == 0 {
+            check_addrs(name, listen)?;
+            check_addrs(name, listen_tls)?;
+            if max == 0 || per_ip == 0 {
                 return err(format!(
                     "[{name}]: max_connections and max_connections_per_ip must be at least 1"
                 ));
@@ -427,6 +485,15 @@ impl Config {
         }
         if smtp.max_errors == 0 {
             return err("[smtp]: max_errors must be at least 1");
+        }
+        if smtp.max_messages_per_connection == 0 {
+            return err("[smtp]: max_messages_per_connection must be at least 1");
+        }
+        if !matches!(smtp.vrfy.as_str(), "ambiguous" | "verify" | "off") {
+            return err(format!(
+                "[smtp] vrfy: must be \"ambiguous\", \"verify\" or \"off\", not {:?}",
+                smtp.vrfy
+            ));
         }
         if smtp.max_message_size < 1024 {
             return err("[smtp]: max_message_size must be at least 1024");
@@ -484,6 +551,11 @@ impl Config {
                 return err("[[dkim.sign]]: domain and selector must not be empty");
             }
         }
+        if self.auth.max_failures == 0 {
+            return err("[auth] max_failures: must be at least 1");
+        }
+        let auth_failure_delay = parse_duration(&self.auth.failure_delay)
+            .map_err(|e| ConfigError(format!("[auth] failure_delay: {e}")))?;
         if !matches!(self.auth.verify.as_str(), "record" | "enforce") {
             return err(format!(
                 "[auth] verify: must be \"record\" or \"enforce\", not {:?}",
@@ -497,6 +569,7 @@ impl Config {
             data_timeout,
             retry,
             max_age,
+            auth_failure_delay,
         })
     }
 
@@ -613,6 +686,10 @@ verify = "record"
         assert!(bad("accounts = \"ldap\""));
         assert!(bad("[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]"));
         assert!(bad("[tls]\ncert = \"/x\""));
+        assert!(bad("[smtp]\nvrfy = \"maybe\""));
+        assert!(bad("[auth]\nmax_failures = 0"));
+        assert!(bad("[auth]\nfailure_delay = \"soon\""));
+        assert!(Config::from_toml("[pop3]\nsender_login_match = true", "t").is_err());
     }
 
     #[test]

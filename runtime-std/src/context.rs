@@ -164,8 +164,8 @@ pub struct Context {
     pub queue: Queue,
     /// The aliases file.
     pub aliases: AliasesFile,
-    /// TLS server configuration, when serving.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS server configuration, when serving (reloadable).
+    pub tls: crate::tls::TlsStore,
     /// Wakes the queue runner.
     pub wakeup: Wakeup,
     /// Set on SIGTERM/SIGINT.
@@ -206,7 +206,7 @@ impl Context {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
         let accounts = match settings.config.accounts.as_str() {
-            "system" => Accounts::System,
+            "system" => Accounts::System(crate::accounts::SystemAccounts::default()),
             _ => Accounts::File(UsersFile::new(&dir)),
         };
         let queue = Queue::open(&dir.join("queue"))?;
@@ -220,7 +220,7 @@ impl Context {
             aliases: AliasesFile::new(&aliases_path),
             accounts,
             queue,
-            tls: None,
+            tls: crate::tls::TlsStore::default(),
             wakeup: Wakeup::default(),
             shutdown: AtomicBool::new(false),
             delivery_lock: Mutex::new(()),

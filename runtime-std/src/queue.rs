@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::fsync_dir;
+use crate::fsutil::{fsync_dir, lock_exclusive};
 
 /// What happened to one recipient so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,12 @@ pub struct Recipient {
     /// Unix time of the next attempt.
     #[serde(default)]
     pub next_attempt: i64,
+    /// DSN NOTIFY as given in RCPT TO (RFC 3461 §4.1), e.g. `FAILURE,DELAY` or `NEVER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    /// DSN ORCPT as given in RCPT TO (RFC 3461 §4.2), `addr-type;xtext`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orcpt: Option<String>,
 }
 
 impl Recipient {
@@ -59,6 +65,8 @@ impl Recipient {
             last_error: String::new(),
             attempts: 0,
             next_attempt: 0,
+            notify: None,
+            orcpt: None,
         }
     }
 
@@ -84,6 +92,15 @@ pub struct Envelope {
     pub helo: String,
     /// Message size in octets.
     pub size: u64,
+    /// The SASL identity of the submitter, if it authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// DSN RET (`FULL` or `HDRS`; RFC 3461 §4.3), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ret: Option<String>,
+    /// DSN ENVID, xtext as given (RFC 3461 §4.4), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envid: Option<String>,
     /// The recipients.
     pub recipients: Vec<Recipient>,
 }
@@ -212,8 +229,19 @@ impl Queue {
         result
     }
 
+    /// Replaces the envelope of a queued message, unless the message was removed
+    /// meanwhile (`queue delete` from another process): then nothing is written and the
+    /// result is `Ok(false)`. Updates and removals serialise on `queue/envelopes.lock`.
+    pub fn update_envelope(&self, envelope: &Envelope) -> io::Result<bool> {
+        let _lock = lock_exclusive(&self.root.join("envelopes.lock"))?;
+        if !self.env_path(&envelope.id).exists() {
+            return Ok(false);
+        }
+        self.write_envelope(envelope).map(|()| true)
+    }
+
     /// Writes (or replaces) an envelope atomically and durably.
-    pub fn write_envelope(&self, envelope: &Envelope) -> io::Result<()> {
+    fn write_envelope(&self, envelope: &Envelope) -> io::Result<()> {
         if !valid_id(&envelope.id) {
             return Err(io::Error::other("invalid queue id"));
         }
@@ -269,6 +297,7 @@ impl Queue {
                 format!("no message {id:?} in the queue"),
             ));
         }
+        let _lock = lock_exclusive(&self.root.join("envelopes.lock"))?;
         fs::remove_file(self.env_path(id))?;
         let _ = fsync_dir(&self.root.join("env"));
         let _ = fs::remove_file(self.msg_path(id));
@@ -338,6 +367,9 @@ mod tests {
             client: "127.0.0.1".into(),
             helo: "h".into(),
             size: 18,
+            auth: None,
+            ret: None,
+            envid: None,
             recipients: vec![Recipient::new("bob@x")],
         };
         q.commit(s, &env).unwrap();
@@ -346,9 +378,12 @@ mod tests {
         assert_eq!(q.read_message(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
         let mut e2 = env.clone();
         e2.recipients[0].status = RcptStatus::Delivered;
-        q.write_envelope(&e2).unwrap();
+        assert!(q.update_envelope(&e2).unwrap());
         assert!(q.load(&id).unwrap().is_finished());
         q.remove(&id).unwrap();
+        assert!(q.list().unwrap().is_empty());
+        // An update racing with `queue delete` does not bring the message back.
+        assert!(!q.update_envelope(&e2).unwrap());
         assert!(q.list().unwrap().is_empty());
         let _ = fs::remove_dir_all(&dir);
     }

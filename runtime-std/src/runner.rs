@@ -255,8 +255,13 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64>
         return None;
     }
     if changed {
-        if let Err(e) = ctx.queue.write_envelope(&env) {
-            tracing::error!("{id}: cannot update envelope: {e}");
+        match ctx.queue.update_envelope(&env) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!("{id}: removed from the queue during delivery");
+                return None;
+            }
+            Err(e) => tracing::error!("{id}: cannot update envelope: {e}"),
         }
     }
     env.recipients
@@ -273,7 +278,7 @@ fn flush_all(ctx: &Context) {
             for r in env.recipients.iter_mut().filter(|r| r.is_open()) {
                 r.next_attempt = 0;
             }
-            let _ = ctx.queue.write_envelope(&env);
+            let _ = ctx.queue.update_envelope(&env);
         }
     }
 }

@@ -247,6 +247,9 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         client: "local".into(),
         helo: String::new(),
         size: fixed.message.len() as u64,
+        auth: None,
+        ret: None,
+        envid: None,
         recipients: recipients.iter().map(Recipient::new).collect(),
     };
     ctx.queue

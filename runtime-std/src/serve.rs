@@ -61,14 +61,25 @@ pub fn too_many_reply(ctx: &Context, why: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Installs SIGTERM/SIGINT handling and returns when a signal arrived: sets the shutdown
-/// flag, waits up to `grace` for connections to end, then waits for the delivery in
-/// progress (if any) to finish. The caller then exits 0.
+/// Installs signal handling and returns on SIGTERM/SIGINT: sets the shutdown flag, waits
+/// up to `grace` for connections to end, then waits for the delivery in progress (if any)
+/// to finish. The caller then exits 0. SIGHUP reloads the TLS certificate and key
+/// without dropping connections.
 pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(mut signals) => {
-            let _ = signals.forever().next();
+            for signal in signals.forever() {
+                if signal != SIGHUP {
+                    break;
+                }
+                match ctx.tls.reload(&ctx.settings) {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+                    Err(e) => tracing::error!(
+                        "SIGHUP: TLS reload failed, keeping the old certificate: {e}"
+                    ),
+                }
+            }
         }
         Err(e) => {
             tracing::error!("cannot install signal handlers: {e}");
@@ -172,7 +183,7 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
     stream.set_nodelay(true)?;
     let mut conn = Conn::Plain(stream);
     if kind == ListenerKind::Submissions {
-        let Some(tls) = ctx.tls.clone() else {
+        let Some(tls) = ctx.tls.get() else {
             return Err(io::Error::other(
                 "implicit TLS listener without a certificate",
             ));
@@ -187,7 +198,7 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
         conn = c;
     }
     let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
-    let mut session = SmtpSession::new(ctx.clone(), peer);
+    let mut session = SmtpSession::new(ctx.clone(), peer, kind);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         write_transmits(&mut server, &mut conn)?;
@@ -199,7 +210,7 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
             }
             Flow::StartTls => {
                 write_transmits(&mut server, &mut conn)?;
-                let Some(tls) = ctx.tls.clone() else {
+                let Some(tls) = ctx.tls.get() else {
                     return Err(io::Error::other("STARTTLS without a certificate"));
                 };
                 let (c, info) = conn.start_tls(tls)?;
@@ -218,9 +229,15 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
             Flow::Continue => {}
         }
         if !server.wants_input() {
-            // A question is pending but no event asked it: cannot happen with this
-            // session handler; end the connection rather than spin.
-            return Err(io::Error::other("session stalled"));
+            // Replies held back (the delay after a failed AUTH): wait out the deadline.
+            let Some(deadline) = server.poll_timeout() else {
+                // A question is pending but no event asked it: cannot happen with this
+                // session handler; end the connection rather than spin.
+                return Err(io::Error::other("session stalled"));
+            };
+            thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            server.handle_timeout(Instant::now());
+            continue;
         }
         let now = Instant::now();
         let deadline = server

@@ -1,14 +1,18 @@
-//! The runtime side of one SMTP session, shared by both runtimes: relay policy, recipient
-//! checks, and spooling into the durable queue. Everything here may block on disk, so the
-//! smol runtime calls it through `blocking::unblock`.
+//! The runtime side of one SMTP session, shared by both runtimes: logins, relay policy,
+//! sender and recipient checks, submission fix-ups and spooling into the durable queue.
+//! Everything here may block on disk (and password hashing takes CPU time), so the smol
+//! runtime calls it through `blocking::unblock`.
 
 use std::sync::Arc;
 
+use postrider_core::smtp::dsn::{mail_dsn, rcpt_dsn};
 use postrider_core::smtp::{
-    DataTicket, EnhancedCode, ForwardPath, PeerInfo, Reply, ReversePath, SmtpEvent, SmtpServer,
-    SmtpServerConfig, Verdict,
+    AuthOutcome, DataTicket, EnhancedCode, ForwardPath, PeerInfo, Reply, ReversePath, SmtpEvent,
+    SmtpServer, SmtpServerConfig, Verdict, VrfyPolicy,
 };
+use postrider_core::submission::{fixup, FixupParams};
 
+use crate::accounts::Login;
 use crate::context::{wall_now, Context};
 use crate::queue::{unix_now, Envelope, Recipient, Spool};
 
@@ -55,10 +59,44 @@ pub fn server_config(ctx: &Context, kind: ListenerKind) -> SmtpServerConfig {
     c.max_errors = s.config.smtp.max_errors;
     c.command_timeout = s.command_timeout;
     c.data_timeout = s.data_timeout;
-    c.starttls = ctx.tls.is_some() && kind != ListenerKind::Submissions;
+    c.starttls = ctx.tls.is_available() && kind != ListenerKind::Submissions;
     c.implicit_tls = kind == ListenerKind::Submissions;
     c.require_auth = kind != ListenerKind::Smtp;
+    c.auth = true;
+    c.allow_plaintext_auth = s.config.auth.allow_plaintext;
+    c.max_auth_failures = s.config.auth.max_failures;
+    c.auth_failure_delay = s.auth_failure_delay;
+    c.max_messages = s.config.smtp.max_messages_per_connection;
+    c.vrfy = match s.config.smtp.vrfy.as_str() {
+        "verify" => VrfyPolicy::Verify,
+        "off" => VrfyPolicy::Disabled,
+        _ => VrfyPolicy::Ambiguous,
+    };
     c
+}
+
+/// The header of a submitted message, held until it is complete so the RFC 6409 §8
+/// fix-ups can be applied before it reaches the spool file.
+#[derive(Debug, Default)]
+enum HeaderFixer {
+    /// Not a submission session, or the header was already written.
+    #[default]
+    Off,
+    /// The trace field this host added is still to come (the first body chunk).
+    AwaitTrace,
+    /// Collecting the header.
+    Collecting(Vec<u8>),
+}
+
+/// Largest header held for fix-ups; a longer one is spooled as it is.
+const MAX_FIXUP_HEADER: usize = 1024 * 1024;
+
+/// Where the header ends in `buf` (just after the empty line), if it does.
+fn header_end(buf: &[u8]) -> Option<usize> {
+    if buf.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4)
 }
 
 /// Per-connection state of the runtime side.
@@ -71,6 +109,8 @@ pub struct SmtpSession {
     spool: Option<Spool>,
     spool_error: bool,
     trusted: bool,
+    kind: ListenerKind,
+    fixer: HeaderFixer,
 }
 
 fn reply(code: u16, e: (u8, u16, u16), text: impl Into<String>) -> Reply {
@@ -78,9 +118,14 @@ fn reply(code: u16, e: (u8, u16, u16), text: impl Into<String>) -> Reply {
 }
 
 impl SmtpSession {
-    /// Runtime state for a new connection from `peer`.
-    pub fn new(ctx: Arc<Context>, peer: PeerInfo) -> Self {
-        tracing::info!("connect from [{}]:{}", peer.remote.ip(), peer.remote.port());
+    /// Runtime state for a new connection from `peer` on a listener of `kind`.
+    pub fn new(ctx: Arc<Context>, peer: PeerInfo, kind: ListenerKind) -> Self {
+        tracing::info!(
+            "connect from [{}]:{} ({})",
+            peer.remote.ip(),
+            peer.remote.port(),
+            kind.name()
+        );
         Self {
             ctx,
             peer,
@@ -89,13 +134,15 @@ impl SmtpSession {
             spool: None,
             spool_error: false,
             trusted: false,
+            kind,
+            fixer: HeaderFixer::Off,
         }
     }
 
     /// Runtime state for a local `sendmail -bs` session: the invoking user is trusted to
     /// relay, as with Postfix.
     pub fn new_local(ctx: Arc<Context>, peer: PeerInfo) -> Self {
-        let mut s = Self::new(ctx, peer);
+        let mut s = Self::new(ctx, peer, ListenerKind::Smtp);
         s.trusted = true;
         s
     }
@@ -122,12 +169,89 @@ impl SmtpSession {
                 self.helo = name;
                 s.respond(token, Verdict::Accept);
             }
+            SmtpEvent::Auth {
+                token,
+                mechanism,
+                credentials,
+            } => {
+                let ip = self.peer.remote.ip();
+                let outcome = match self
+                    .ctx
+                    .accounts
+                    .login(&credentials.username, &credentials.password)
+                {
+                    Login::Valid(name) => match &credentials.authzid {
+                        Some(z) if !z.eq_ignore_ascii_case(&name) => {
+                            tracing::warn!(
+                                "[{ip}]: SASL {} authentication refused: {name} may not act as {z:?}",
+                                mechanism.name()
+                            );
+                            AuthOutcome::Failure
+                        }
+                        _ => {
+                            tracing::info!(
+                                "[{ip}]: sasl_method={}, sasl_username={name}",
+                                mechanism.name()
+                            );
+                            AuthOutcome::Success(name)
+                        }
+                    },
+                    Login::Invalid => {
+                        tracing::warn!(
+                            "[{ip}]: SASL {} authentication failed for {:?}",
+                            mechanism.name(),
+                            credentials.username
+                        );
+                        AuthOutcome::Failure
+                    }
+                    Login::Unavailable(why) => {
+                        tracing::error!("[{ip}]: SASL authentication unavailable: {why}");
+                        AuthOutcome::TemporaryFailure
+                    }
+                };
+                s.auth_result(token, outcome);
+            }
+            SmtpEvent::Vrfy { token, argument } => {
+                let name = argument
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>');
+                let (local, domain) = name.rsplit_once('@').unwrap_or((name, ""));
+                let known = (domain.is_empty() || self.ctx.settings.is_local_domain(domain))
+                    && self.ctx.is_local_recipient(local);
+                s.respond(
+                    token,
+                    if known {
+                        Verdict::Accept
+                    } else {
+                        Verdict::Reject(reply(
+                            550,
+                            (5, 1, 1),
+                            format!("<{name}>: Recipient address rejected: User unknown in local recipient table"),
+                        ))
+                    },
+                );
+            }
             SmtpEvent::MailFrom { token, from, .. } => {
                 self.sender = from.to_string();
-                s.respond(token, Verdict::Accept);
+                let verdict = match s.authenticated() {
+                    Some(user) if !self.sender_allowed(user, &from) => {
+                        tracing::info!(
+                            "NOQUEUE: reject: MAIL from [{}]: sender <{from}> not owned by user {user}",
+                            self.peer.remote.ip()
+                        );
+                        Verdict::Reject(reply(
+                            553,
+                            (5, 7, 1),
+                            format!("<{from}>: Sender address rejected: not owned by user {user}"),
+                        ))
+                    }
+                    _ => Verdict::Accept,
+                };
+                s.respond(token, verdict);
             }
             SmtpEvent::RcptTo { token, to, .. } => {
-                let verdict = self.check_recipient(&to);
+                let verdict = self.check_recipient(&to, s.authenticated().is_some());
                 if let Verdict::Reject(r) = &verdict {
                     tracing::info!(
                         "NOQUEUE: reject: RCPT from [{}]: {}; from=<{}> to=<{}>",
@@ -142,6 +266,11 @@ impl SmtpSession {
             SmtpEvent::DataStart { token } => {
                 self.spool = None;
                 self.spool_error = false;
+                self.fixer = if self.kind == ListenerKind::Smtp {
+                    HeaderFixer::Off
+                } else {
+                    HeaderFixer::AwaitTrace
+                };
                 match self.ctx.queue.create_spool() {
                     Ok(spool) => {
                         let queue_id = spool.id().to_string();
@@ -169,17 +298,9 @@ impl SmtpSession {
                     }
                 }
             }
-            SmtpEvent::BodyChunk(bytes) => {
-                if let Some(spool) = self.spool.as_mut() {
-                    if !self.spool_error {
-                        if let Err(e) = spool.write(&bytes) {
-                            tracing::error!("{}: queue file write error: {e}", spool.id());
-                            self.spool_error = true;
-                        }
-                    }
-                }
-            }
+            SmtpEvent::BodyChunk(bytes) => self.body_chunk(&bytes),
             SmtpEvent::DataAborted | SmtpEvent::Reset => {
+                self.fixer = HeaderFixer::Off;
                 if let Some(spool) = self.spool.take() {
                     tracing::info!("{}: discarded (data not accepted)", spool.id());
                 }
@@ -189,7 +310,12 @@ impl SmtpSession {
                 envelope,
                 size,
             } => {
-                let result = self.commit(envelope, size);
+                if let HeaderFixer::Collecting(header) = std::mem::take(&mut self.fixer) {
+                    // The message ended inside its header (no empty line): fix it whole.
+                    let fixed = self.fix_header(&header);
+                    self.spool_write(&fixed);
+                }
+                let result = self.commit(envelope, size, s.authenticated());
                 s.message_queued(token, result);
             }
             SmtpEvent::StartTls => return Flow::StartTls,
@@ -202,7 +328,99 @@ impl SmtpSession {
         Flow::Continue
     }
 
-    fn commit(&mut self, envelope: postrider_core::smtp::Envelope, size: u64) -> Result<(), Reply> {
+    /// Appends message bytes to the spool file, remembering a failure for the commit.
+    fn spool_write(&mut self, bytes: &[u8]) {
+        if let Some(spool) = self.spool.as_mut() {
+            if !self.spool_error {
+                if let Err(e) = spool.write(bytes) {
+                    tracing::error!("{}: queue file write error: {e}", spool.id());
+                    self.spool_error = true;
+                }
+            }
+        }
+    }
+
+    /// Passes a body chunk to the spool, through the header fix-ups on submission.
+    fn body_chunk(&mut self, bytes: &[u8]) {
+        match std::mem::take(&mut self.fixer) {
+            HeaderFixer::Off => self.spool_write(bytes),
+            HeaderFixer::AwaitTrace => {
+                self.spool_write(bytes);
+                self.fixer = HeaderFixer::Collecting(Vec::new());
+            }
+            HeaderFixer::Collecting(mut header) => {
+                header.extend_from_slice(bytes);
+                match header_end(&header) {
+                    Some(end) => {
+                        let fixed = self.fix_header(&header[..end]);
+                        self.spool_write(&fixed);
+                        self.spool_write(&header[end..]);
+                    }
+                    None if header.len() > MAX_FIXUP_HEADER => self.spool_write(&header),
+                    None => self.fixer = HeaderFixer::Collecting(header),
+                }
+            }
+        }
+    }
+
+    /// RFC 6409 §8 fix-ups of a submitted header: Date and Message-ID added when missing,
+    /// Bcc removed, unqualified addresses completed.
+    fn fix_header(&self, header: &[u8]) -> Vec<u8> {
+        let hostname = self.ctx.settings.config.hostname.as_str();
+        let id = self.spool.as_ref().map(Spool::id).unwrap_or("0");
+        let unique = format!("{id}.{}", unix_now());
+        let sender = if self.sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            &self.sender
+        };
+        fixup(
+            header,
+            &FixupParams {
+                hostname,
+                sender,
+                full_name: None,
+                now: wall_now(),
+                unique: &unique,
+            },
+        )
+        .message
+    }
+
+    /// Whether an authenticated `user` may use `from` as the envelope sender: the null
+    /// sender, `user@` a local domain, or a local alias that leads only to `user`.
+    fn sender_allowed(&self, user: &str, from: &ReversePath) -> bool {
+        let settings = &self.ctx.settings;
+        if !settings.config.submission.sender_login_match {
+            return true;
+        }
+        let m = match from {
+            ReversePath::Null => return true,
+            ReversePath::Mailbox(m) => m,
+        };
+        if !settings.is_local_domain(&m.domain) {
+            return false;
+        }
+        let local = m.local_part_unquoted().to_ascii_lowercase();
+        if local == user.to_ascii_lowercase() {
+            return true;
+        }
+        let aliases = self.ctx.aliases.get();
+        aliases.get(&local).is_some_and(|targets| {
+            !targets.is_empty()
+                && targets.iter().all(|t| {
+                    let (l, d) = t.rsplit_once('@').unwrap_or((t.as_str(), ""));
+                    l.eq_ignore_ascii_case(user) && (d.is_empty() || settings.is_local_domain(d))
+                })
+        })
+    }
+
+    fn commit(
+        &mut self,
+        envelope: postrider_core::smtp::Envelope,
+        size: u64,
+        auth: Option<&str>,
+    ) -> Result<(), Reply> {
         let failure = || reply(451, (4, 3, 0), "Error: queue file write error");
         let Some(spool) = self.spool.take() else {
             return Err(failure());
@@ -215,6 +433,7 @@ impl SmtpSession {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
         };
+        let dsn = mail_dsn(&envelope.mail_params).unwrap_or_default();
         let env = Envelope {
             id: id.clone(),
             arrival: unix_now(),
@@ -222,11 +441,19 @@ impl SmtpSession {
             client: self.peer.remote.ip().to_string(),
             helo: self.helo.clone(),
             size,
+            auth: auth.map(str::to_string),
+            ret: dsn.ret.map(|r| r.as_str().to_string()),
+            envid: dsn.envid,
             recipients: envelope
                 .recipients
                 .iter()
-                .map(|(r, _)| {
-                    Recipient::new(recipient_address(r, self.ctx.settings.primary_domain()))
+                .map(|(r, params)| {
+                    let mut rcpt =
+                        Recipient::new(recipient_address(r, self.ctx.settings.primary_domain()));
+                    let dsn = rcpt_dsn(params).unwrap_or_default();
+                    rcpt.notify = dsn.notify.map(|n| n.to_value());
+                    rcpt.orcpt = dsn.orcpt;
+                    rcpt
                 })
                 .collect(),
         };
@@ -249,9 +476,9 @@ impl SmtpSession {
         }
     }
 
-    /// RCPT policy: local domains need a known recipient; other domains need a trusted
-    /// client (no open relay).
-    fn check_recipient(&self, to: &ForwardPath) -> Verdict {
+    /// RCPT policy: local domains need a known recipient; other domains need an
+    /// authenticated or trusted client (no open relay).
+    fn check_recipient(&self, to: &ForwardPath, authenticated: bool) -> Verdict {
         let m = match to {
             ForwardPath::Postmaster => return Verdict::Accept,
             ForwardPath::Mailbox(m) => m,
@@ -269,7 +496,7 @@ impl SmtpSession {
                     ),
                 ))
             }
-        } else if self.trusted || settings.is_trusted(self.peer.remote.ip()) {
+        } else if self.trusted || authenticated || settings.is_trusted(self.peer.remote.ip()) {
             Verdict::Accept
         } else {
             Verdict::Reject(reply(554, (5, 7, 1), format!("<{m}>: Relay access denied")))

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -80,6 +80,43 @@ pub fn server_config(settings: &Settings) -> Result<Arc<ServerConfig>, String> {
         .with_single_cert(certs, key)
         .map_err(|e| format!("TLS certificate/key mismatch or unsupported key: {e}"))?;
     Ok(Arc::new(config))
+}
+
+/// The server's TLS configuration, replaceable while running: SIGHUP reloads the
+/// certificate and key. Connections keep the configuration they started with.
+#[derive(Debug, Default)]
+pub struct TlsStore {
+    current: RwLock<Option<Arc<ServerConfig>>>,
+}
+
+impl TlsStore {
+    /// The configuration new handshakes use, if TLS is set up.
+    pub fn get(&self) -> Option<Arc<ServerConfig>> {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Whether TLS is set up.
+    pub fn is_available(&self) -> bool {
+        self.get().is_some()
+    }
+
+    /// Installs a configuration.
+    pub fn set(&self, config: Arc<ServerConfig>) {
+        match self.current.write() {
+            Ok(mut c) => *c = Some(config),
+            Err(p) => *p.into_inner() = Some(config),
+        }
+    }
+
+    /// Reads the certificate and key again; on error the old configuration stays.
+    pub fn reload(&self, settings: &Settings) -> Result<(), String> {
+        let fresh = server_config(settings)?;
+        self.set(fresh);
+        Ok(())
+    }
 }
 
 /// The negotiated version and cipher of a finished handshake, for logs and Received.

@@ -38,7 +38,7 @@ class Server:
     """One postrider instance with its own data directory and config file."""
 
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
-                 domains=("test.example", "localhost")):
+                 domains=("test.example", "localhost"), submission=None, auth=None):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
@@ -47,6 +47,10 @@ class Server:
                       ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps")}
         self.hostname = hostname
         smtp_lines = "\n".join(f"{k} = {v}" for k, v in (smtp or {}).items())
+        sub_lines = "\n".join(f"{k} = {v}" for k, v in (submission or {}).items())
+        # Short login delays keep the suite fast; tests that need others pass `auth`.
+        auth_lines = "\n".join(f"{k} = {v}" for k, v in
+                               ({"failure_delay": '"100ms"', **(auth or {})}).items())
         dom = ", ".join(f'"{d}"' for d in domains)
         p = self.ports
         self.config = os.path.join(self.dir, "postrider.toml")
@@ -63,6 +67,10 @@ listen = ["127.0.0.1:{p['smtp']}"]
 [submission]
 listen = ["127.0.0.1:{p['sub']}"]
 listen_tls = ["127.0.0.1:{p['subs']}"]
+{sub_lines}
+
+[auth]
+{auth_lines}
 
 [pop3]
 listen = ["127.0.0.1:{p['pop3']}"]
@@ -150,6 +158,17 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
                 return msgs
             time.sleep(0.05)
         raise AssertionError(f"{user}: expected {count} messages, found {len(msgs)}\n"
+                             f"--- server log ---\n{self.log()[-4000:]}")
+
+    def wait_subject(self, user, subject, timeout=20.0):
+        """Waits for the message with this Subject in `user`'s mailbox and returns it."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [m for m in self.messages(user) if m["Subject"] == subject]
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"{user}: no message with Subject {subject!r}\n"
                              f"--- server log ---\n{self.log()[-4000:]}")
 
     def queue_ids(self):

@@ -257,11 +257,16 @@ class SmtpBasics(unittest.TestCase):
             self.assertEqual(code, 555)
             self.assertTrue(msg.startswith(b"5.5.4"))
 
-    def test_auth_not_offered_on_port_25(self):
+    def test_auth_on_port_25_only_after_starttls(self):
         with self.smtp() as s:
             s.ehlo("c")
-            code, _ = s.docmd("AUTH PLAIN AGFsaWNlAHB3")
-            self.assertEqual(code, 503)
+            self.assertFalse(s.has_extn("auth"))
+            code, msg = s.docmd("AUTH PLAIN AGFsaWNlAHB3")
+            self.assertEqual(code, 530)
+            self.assertTrue(msg.startswith(b"5.7.0"), msg)
+            s.starttls(context=insecure_tls())
+            s.ehlo("c")
+            self.assertEqual(s.esmtp_features["auth"].split(), ["PLAIN", "LOGIN"])
 
     def test_submission_requires_auth(self):
         s = smtplib.SMTP("127.0.0.1", self.srv.ports["sub"], timeout=20)

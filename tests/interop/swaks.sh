@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Interop check with real third-party clients: swaks (plain, STARTTLS, pipelining, relay
-# denial) and openssl s_client (STARTTLS and implicit TLS handshakes) against one
-# postrider binary. Usage: tests/interop/swaks.sh path/to/binary
+# Interop check with real third-party clients against one postrider binary: swaks (plain,
+# STARTTLS, pipelining, relay denial, submission with AUTH PLAIN/LOGIN on 587 and 465, wrong
+# passwords) and openssl s_client (STARTTLS and implicit TLS handshakes).
+# Usage: tests/interop/swaks.sh path/to/binary
 set -euo pipefail
 bin=$(readlink -f "$1")
 command -v swaks >/dev/null || { echo "swaks is not installed" >&2; exit 1; }
@@ -50,10 +51,36 @@ if swaks --server 127.0.0.1 --port "$smtp" --to victim@remote.example --from bob
 grep -q "554 5.7.1" "$dir/relay.out" || fail "relay denial is not 554 5.7.1"
 ok "swaks relay denied with 554 5.7.1"
 
+swaks --server 127.0.0.1 --port "$sub" --tls --auth PLAIN --auth-user alice --auth-password pw \
+  --from alice@interop.example --to alice@interop.example --header "Subject: swaks-submission" \
+  --silent 2 || fail "submission with STARTTLS + AUTH PLAIN"
+ok "swaks submission: STARTTLS + AUTH PLAIN"
+swaks --server 127.0.0.1 --port "$subs" --tls-on-connect --auth LOGIN --auth-user alice \
+  --auth-password pw --from alice@interop.example --to alice@interop.example \
+  --header "Subject: swaks-smtps" --silent 2 || fail "submissions with implicit TLS + AUTH LOGIN"
+ok "swaks submissions: implicit TLS + AUTH LOGIN"
+if swaks --server 127.0.0.1 --port "$sub" --tls --auth PLAIN --auth-user alice \
+  --auth-password wrong --from alice@interop.example --to alice@interop.example \
+  >"$dir/badauth.out" 2>&1; then fail "a wrong password was accepted"; fi
+grep -q "535 5.7.8" "$dir/badauth.out" || fail "wrong password is not 535 5.7.8: $(cat "$dir/badauth.out")"
+ok "swaks wrong password refused with 535 5.7.8"
+if swaks --server 127.0.0.1 --port "$sub" --from alice@interop.example --to alice@interop.example \
+  >"$dir/noauth.out" 2>&1; then fail "submission without AUTH was accepted"; fi
+grep -q "530 5.7.0" "$dir/noauth.out" || fail "MAIL without AUTH is not 530 5.7.0"
+ok "swaks submission without AUTH refused with 530 5.7.0"
+swaks --server 127.0.0.1 --port "$sub" --tls --auth PLAIN --auth-user alice --auth-password pw \
+  --from alice@interop.example --to friend@remote.example --silent 2 \
+  || fail "authenticated relay was refused"
+ok "swaks authenticated relay accepted"
+
 echo QUIT | openssl s_client -starttls smtp -connect "127.0.0.1:$smtp" -brief >"$dir/ossl1" 2>&1 \
   || fail "openssl STARTTLS handshake"
 grep -qE "Protocol version: TLSv1\.[23]" "$dir/ossl1" || fail "no TLS 1.2+ via STARTTLS: $(cat "$dir/ossl1")"
 ok "openssl s_client -starttls smtp"
+echo QUIT | openssl s_client -starttls smtp -connect "127.0.0.1:$sub" -brief >"$dir/ossl3" 2>&1 \
+  || fail "openssl STARTTLS handshake on submission"
+grep -qE "Protocol version: TLSv1\.[23]" "$dir/ossl3" || fail "no TLS 1.2+ via STARTTLS on submission"
+ok "openssl s_client -starttls smtp (submission)"
 echo QUIT | openssl s_client -connect "127.0.0.1:$subs" -brief >"$dir/ossl2" 2>&1 \
   || fail "openssl implicit TLS handshake"
 grep -qE "Protocol version: TLSv1\.[23]" "$dir/ossl2" || fail "no TLS on the submissions port"
@@ -64,10 +91,11 @@ fi
 ok "TLS 1.1 refused"
 
 mbox="$dir/data/mail/alice"
-for _ in $(seq 100); do [ "$(grep -c '^Subject: swaks-' "$mbox" 2>/dev/null || true)" = 3 ] && break; sleep 0.1; done
-[ "$(grep -c '^Subject: swaks-' "$mbox")" = 3 ] || fail "expected 3 swaks messages in the mbox"
+for _ in $(seq 100); do [ "$(grep -c '^Subject: swaks-' "$mbox" 2>/dev/null || true)" = 5 ] && break; sleep 0.1; done
+[ "$(grep -c '^Subject: swaks-' "$mbox")" = 5 ] || fail "expected 5 swaks messages in the mbox"
 grep -q "with ESMTPS id" "$mbox" || fail "no ESMTPS Received line for the STARTTLS message"
-ok "3 messages in the mbox, ESMTPS recorded"
+grep -q "with ESMTPSA id" "$mbox" || fail "no ESMTPSA Received line for the submitted message"
+ok "5 messages in the mbox, ESMTPS and ESMTPSA recorded"
 
 kill -TERM "$pid"
 wait "$pid" || fail "serve did not exit 0 on SIGTERM"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# accounts = "system" against real /etc/passwd and /etc/shadow entries made by the system's
+# own tools (useradd, chpasswd with SHA512 and YESCRYPT): SMTP AUTH on the submission port
+# with each hash kind, a wrong password, and delivery to /var/mail/USER.
+# Needs root (it creates and removes two throwaway users). Usage:
+#   tests/interop/system-accounts.sh path/to/binary
+set -euo pipefail
+bin=$(readlink -f "$1")
+[ "$(id -u)" = 0 ] || { echo "system-accounts.sh must run as root" >&2; exit 1; }
+command -v useradd >/dev/null && command -v chpasswd >/dev/null \
+  || { echo "useradd/chpasswd are not installed" >&2; exit 1; }
+
+dir=$(mktemp -d)
+users=(prsha512 pryescrypt)
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for u in "${users[@]}"; do userdel "$u" 2>/dev/null || true; rm -f "/var/mail/$u" "/var/mail/$u.lock"; done
+  rm -rf "$dir"
+}
+pid=
+trap cleanup EXIT
+for u in "${users[@]}"; do userdel "$u" 2>/dev/null || true; useradd -M -s /usr/sbin/nologin "$u"; done
+echo "prsha512:pw-sha512" | chpasswd -c SHA512
+echo "pryescrypt:pw-yescrypt" | chpasswd -c YESCRYPT
+grep -q '^prsha512:\$6\$' /etc/shadow || { echo "chpasswd did not write a sha512-crypt hash" >&2; exit 1; }
+grep -q '^pryescrypt:\$y\$' /etc/shadow || { echo "chpasswd did not write a yescrypt hash" >&2; exit 1; }
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+smtp=$(port); sub=$(port); subs=$(port)
+cat > "$dir/postrider.toml" <<TOML
+hostname = "mx.sys.example"
+domains = ["sys.example"]
+data_dir = "$dir/data"
+accounts = "system"
+[smtp]
+listen = ["127.0.0.1:$smtp"]
+[submission]
+listen = ["127.0.0.1:$sub"]
+listen_tls = ["127.0.0.1:$subs"]
+[pop3]
+listen = []
+listen_tls = []
+[imap]
+listen = []
+listen_tls = []
+[auth]
+failure_delay = "100ms"
+TOML
+"$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
+pid=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sub) 2>/dev/null && break; sleep 0.1; done
+
+SUB=$sub python3 - <<'EOF' || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+import os, smtplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+port = int(os.environ["SUB"])
+for user, pw in (("prsha512", "pw-sha512"), ("pryescrypt", "pw-yescrypt")):
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.starttls(context=ctx)
+        try:
+            s.login(user, pw + "-wrong")
+            raise SystemExit(f"FAIL: wrong password accepted for {user}")
+        except smtplib.SMTPAuthenticationError as e:
+            assert e.smtp_code == 535, e
+        code, _ = s.login(user, pw)
+        assert code == 235, code
+        s.sendmail(f"{user}@sys.example", [f"{user}@sys.example"],
+                   f"Subject: system account {user}\r\n\r\nhello\r\n")
+    print(f"ok - {user}: wrong password 535, right password 235, message accepted")
+EOF
+for u in "${users[@]}"; do
+  for _ in $(seq 100); do grep -q "^Subject: system account $u" "/var/mail/$u" 2>/dev/null && break; sleep 0.1; done
+  grep -q "^Subject: system account $u" "/var/mail/$u" || { echo "FAIL: nothing in /var/mail/$u" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
+  echo "ok - delivered to /var/mail/$u"
+done
+if grep -q "pw-sha512\|pw-yescrypt" "$dir/server.log"; then echo "FAIL: a password reached the log" >&2; exit 1; fi
+echo "ok - no password in the log"
+echo "$(basename "$bin") system accounts: passed"
