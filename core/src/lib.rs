@@ -20,7 +20,8 @@
 //! them with the protocol's error replies and go on, or end with a final `Closed` event.
 //!
 //! ## Modules
-//! * [`smtp`]: SMTP types, parsers, encoders, DATA receiver, server machine.
+//! * [`smtp`]: SMTP types, parsers, encoders, DATA receiver, server and client machines.
+//! * [`dns`]: the stub resolver machine (MX, A, AAAA, TXT) over simple-dns.
 //! * [`imf`]: RFC 5322 header framing, addresses, dates.
 //! * [`imap`]: ENVELOPE and BODYSTRUCTURE as IMAP serves them.
 //! * [`mime`]: Content-Type parameters (RFC 2231), encoded words (RFC 2047), base64 and
@@ -30,6 +31,7 @@
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
 pub mod delivery;
+pub mod dns;
 pub mod imap;
 pub mod imf;
 pub mod mime;

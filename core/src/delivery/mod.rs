@@ -1,6 +1,8 @@
-//! Pure pieces of local delivery: aliases parsing, mbox formatting and the trace fields
-//! delivery adds.
+//! Pure pieces of delivery: aliases parsing, mbox formatting, the trace fields delivery
+//! adds, remote routing (MX order) and bounces (RFC 3464).
 
 pub mod aliases;
+pub mod bounce;
 pub mod mbox;
+pub mod routing;
 pub mod trace;

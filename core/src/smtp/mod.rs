@@ -1,6 +1,7 @@
-//! SMTP (RFC 5321) for both sides: value types, parsers, encoders, the DATA receiver and
-//! the server state machine.
+//! SMTP (RFC 5321) for both sides: value types, parsers, encoders, the DATA receiver,
+//! the server state machine and the client state machine.
 
+pub mod client;
 pub mod data;
 pub mod dsn;
 pub mod encode;

@@ -1,0 +1,253 @@
+//! The SMTP client machine against the server machine over an in-memory pipe with a
+//! virtual clock: pipelining, STARTTLS, per-recipient results, size and 8-bit checks,
+//! timeouts.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use postrider_core::smtp::client::{
+    ClientConfig, ClientEvent, ClientMessage, ClientRecipient, RecipientResult, SessionOutcome,
+    SmtpClient, TlsPolicy,
+};
+use postrider_core::smtp::{SmtpServerConfig, TlsInfo};
+use postrider_core::testing::SmtpTestDriver;
+
+fn message(rcpts: &[&str], content: &[u8]) -> ClientMessage {
+    ClientMessage {
+        sender: "alice@a.test".into(),
+        recipients: rcpts
+            .iter()
+            .map(|r| ClientRecipient {
+                address: r.to_string(),
+                notify: Some("FAILURE".into()),
+                orcpt: None,
+            })
+            .collect(),
+        ret: Some("HDRS".into()),
+        envid: None,
+        content: Bytes::copy_from_slice(content),
+    }
+}
+
+/// Runs a whole session; returns the outcome and the client's side of the transcript.
+fn run(
+    server_config: SmtpServerConfig,
+    users: &[&str],
+    client_config: ClientConfig,
+    msg: ClientMessage,
+) -> (SessionOutcome, SmtpTestDriver, String) {
+    let start = Instant::now();
+    let mut d = SmtpTestDriver::new(server_config, users, start);
+    let mut c = SmtpClient::new(client_config, msg, start);
+    let mut seen = 0;
+    let mut sent = Vec::new();
+    for _ in 0..1000 {
+        if d.transcript.len() > seen {
+            let fresh = d.transcript[seen..].to_vec();
+            seen = d.transcript.len();
+            c.handle_input(d.now, &fresh);
+        }
+        while let Some(out) = c.poll_transmit() {
+            sent.extend_from_slice(&out);
+            d.feed(&out);
+        }
+        match c.poll_event() {
+            Some(ClientEvent::StartTls) => {
+                // Both sides "handshake".
+                assert!(d.tls_requested);
+                d.finish_tls();
+                c.tls_established(
+                    d.now,
+                    TlsInfo {
+                        version: "TLSv1.3".into(),
+                        cipher: "TEST".into(),
+                    },
+                );
+            }
+            Some(ClientEvent::Done) => {
+                let o = c.take_outcome().unwrap();
+                return (o, d, String::from_utf8_lossy(&sent).into_owned());
+            }
+            None => {}
+        }
+        if d.transcript.len() == seen && c.poll_timeout().is_some() {
+            // Nothing moves: let time pass.
+            d.now += Duration::from_secs(1);
+            if c.poll_timeout().is_some_and(|t| t <= d.now) {
+                c.handle_timeout(d.now);
+            }
+        }
+    }
+    panic!("session did not finish");
+}
+
+fn server() -> SmtpServerConfig {
+    let mut c = SmtpServerConfig::default();
+    c.hostname = "mx.b.test".into();
+    c
+}
+
+#[test]
+fn pipelined_delivery_with_per_recipient_results() {
+    let (o, d, sent) = run(
+        server(),
+        &["bob", "carol"],
+        ClientConfig::default(),
+        message(
+            &["bob@b.test", "nobody@b.test", "carol@b.test"],
+            b"Subject: x\r\n\r\n.dot line\r\nend\r\n",
+        ),
+    );
+    assert!(matches!(o.recipients[0], RecipientResult::Delivered(_)));
+    match &o.recipients[1] {
+        RecipientResult::Failed(text, Some(r)) => {
+            assert_eq!(r.code, 550);
+            assert!(text.contains("in reply to RCPT TO"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(o.recipients[2], RecipientResult::Delivered(_)));
+    assert_eq!(d.messages.len(), 1);
+    let (env, body) = &d.messages[0];
+    assert_eq!(env.recipients.len(), 2);
+    // DSN parameters went along, and the dot was stuffed and unstuffed.
+    assert!(
+        sent.contains("RCPT TO:<bob@b.test> NOTIFY=FAILURE"),
+        "{sent}"
+    );
+    assert!(sent.contains("RET=HDRS"));
+    assert!(String::from_utf8_lossy(body).ends_with("\r\n.dot line\r\nend\r\n"));
+    // MAIL, three RCPTs and DATA in one write (RFC 2920).
+    assert!(sent.contains("MAIL FROM:<alice@a.test> SIZE=30 RET=HDRS\r\nRCPT TO:<bob@b.test>"));
+    assert!(!o.try_next_host);
+}
+
+#[test]
+fn starttls_when_offered_then_ehlo_again() {
+    let mut s = server();
+    s.starttls = true;
+    let (o, d, sent) = run(
+        s,
+        &["bob"],
+        ClientConfig::default(),
+        message(&["bob@b.test"], b"Subject: x\r\n\r\nhi\r\n"),
+    );
+    assert!(matches!(o.recipients[0], RecipientResult::Delivered(_)));
+    assert_eq!(o.tls.unwrap().version, "TLSv1.3");
+    assert_eq!(sent.matches("EHLO").count(), 2);
+    let body = String::from_utf8_lossy(&d.messages[0].1).into_owned();
+    assert!(body.contains("with ESMTPS"), "{body}");
+}
+
+#[test]
+fn required_tls_without_starttls_defers_and_tries_next_host() {
+    let mut cfg = ClientConfig::default();
+    cfg.tls = TlsPolicy::Required;
+    let (o, d, _) = run(server(), &["bob"], cfg, message(&["bob@b.test"], b"x\r\n"));
+    assert!(matches!(o.recipients[0], RecipientResult::Deferred(_)));
+    assert!(o.try_next_host);
+    assert!(d.messages.is_empty());
+}
+
+#[test]
+fn size_and_eight_bit_limits_fail_without_sending() {
+    let mut s = server();
+    s.max_message_size = 10;
+    let (o, d, sent) = run(
+        s,
+        &["bob"],
+        ClientConfig::default(),
+        message(&["bob@b.test"], b"Subject: a long message\r\n\r\nhi\r\n"),
+    );
+    match &o.recipients[0] {
+        RecipientResult::Failed(_, Some(r)) => assert_eq!(r.code, 552),
+        other => panic!("{other:?}"),
+    }
+    assert!(!sent.contains("MAIL FROM"));
+    assert!(d.messages.is_empty());
+    // 8-bit content goes with BODY=8BITMIME.
+    let (o, _, sent) = run(
+        server(),
+        &["bob"],
+        ClientConfig::default(),
+        message(&["bob@b.test"], "Subject: é\r\n\r\nhi\r\n".as_bytes()),
+    );
+    assert!(matches!(o.recipients[0], RecipientResult::Delivered(_)));
+    assert!(sent.contains("BODY=8BITMIME"));
+}
+
+#[test]
+fn helo_fallback_when_ehlo_is_refused() {
+    // A client speaking to a server that refuses EHLO: feed replies by hand.
+    let now = Instant::now();
+    let mut c = SmtpClient::new(
+        ClientConfig::default(),
+        message(&["bob@b.test"], b"hi\r\n"),
+        now,
+    );
+    c.handle_input(now, b"220 old.example\r\n");
+    assert_eq!(c.poll_transmit().unwrap(), b"EHLO localhost\r\n");
+    c.handle_input(now, b"502 what\r\n");
+    assert_eq!(c.poll_transmit().unwrap(), b"HELO localhost\r\n");
+    c.handle_input(now, b"250 old.example\r\n");
+    // No PIPELINING after HELO: one command at a time, no SIZE parameter.
+    assert_eq!(c.poll_transmit().unwrap(), b"MAIL FROM:<alice@a.test>\r\n");
+    c.handle_input(now, b"250 ok\r\n");
+    assert_eq!(c.poll_transmit().unwrap(), b"RCPT TO:<bob@b.test>\r\n");
+    c.handle_input(now, b"451 4.3.0 try later\r\n");
+    assert_eq!(c.poll_transmit().unwrap(), b"QUIT\r\n");
+    c.handle_input(now, b"221 bye\r\n");
+    assert_eq!(c.poll_event(), Some(ClientEvent::Done));
+    let o = c.take_outcome().unwrap();
+    assert!(matches!(&o.recipients[0], RecipientResult::Deferred(t) if t.contains("451 4.3.0")));
+    assert!(!o.try_next_host);
+}
+
+#[test]
+fn greeting_timeout_and_refusal() {
+    let now = Instant::now();
+    let mut c = SmtpClient::new(
+        ClientConfig::default(),
+        message(&["b@b.test"], b"x\r\n"),
+        now,
+    );
+    c.handle_timeout(now + Duration::from_secs(299));
+    assert!(!c.is_done());
+    c.handle_timeout(now + Duration::from_secs(300));
+    let o = c.take_outcome().unwrap();
+    assert!(o.try_next_host);
+    assert!(matches!(&o.recipients[0], RecipientResult::Deferred(t) if t.contains("timeout")));
+
+    let mut c = SmtpClient::new(
+        ClientConfig::default(),
+        message(&["b@b.test"], b"x\r\n"),
+        now,
+    );
+    c.handle_input(now, b"554 5.7.1 go away\r\n");
+    assert_eq!(c.poll_transmit().unwrap(), b"QUIT\r\n");
+    c.handle_eof(now);
+    let o = c.take_outcome().unwrap();
+    assert!(o.try_next_host);
+    assert!(matches!(&o.recipients[0], RecipientResult::Failed(_, Some(r)) if r.code == 554));
+}
+
+#[test]
+fn connection_lost_after_data_defers() {
+    let now = Instant::now();
+    let mut c = SmtpClient::new(
+        ClientConfig::default(),
+        message(&["b@b.test"], b"x\r\n"),
+        now,
+    );
+    c.handle_input(now, b"220 x\r\n250-x\r\n250 PIPELINING\r\n");
+    c.poll_transmit();
+    c.handle_input(now, b"250 ok\r\n250 ok\r\n354 go\r\n");
+    let body = c.poll_transmit().unwrap();
+    assert!(body.ends_with(b"x\r\n.\r\n"));
+    c.handle_eof(now);
+    let o = c.take_outcome().unwrap();
+    assert!(matches!(&o.recipients[0], RecipientResult::Deferred(t) if t.contains("end of data")));
+    assert!(!o.try_next_host);
+}
