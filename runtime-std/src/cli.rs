@@ -276,6 +276,16 @@ fn mailq(ctx: &Context) -> Result<(), String> {
             if !r.last_error.is_empty() && r.is_open() {
                 let _ = writeln!(out, "{:48}({})", "", r.last_error);
             }
+            if r.status == RcptStatus::Deferred {
+                let next = postrider_core::imf::datetime::WallClock::utc(r.next_attempt).asctime();
+                let _ = writeln!(
+                    out,
+                    "{:48}(next attempt: {}, attempts so far: {})",
+                    "",
+                    &next[..next.len().min(19)],
+                    r.attempts
+                );
+            }
             let state = match r.status {
                 RcptStatus::Delivered => " (delivered)",
                 RcptStatus::Failed => " (failed)",

@@ -152,6 +152,13 @@ pub struct DeliverySection {
     pub max_age: String,
     /// Aliases file; empty: data_dir/aliases.
     pub aliases: String,
+    /// Outbound STARTTLS: `none`, `may` (opportunistic, unverified) or `verify`
+    /// (required, verified against the system's CA certificates).
+    pub tls: String,
+    /// Remote deliveries in progress at once.
+    pub max_concurrency: usize,
+    /// Remote deliveries in progress at once to one destination domain.
+    pub max_per_destination: usize,
 }
 
 /// `[dkim]`.
@@ -264,6 +271,9 @@ impl Default for DeliverySection {
                 .collect(),
             max_age: "5d".into(),
             aliases: String::new(),
+            tls: "may".into(),
+            max_concurrency: 20,
+            max_per_destination: 5,
         }
     }
 }
@@ -535,6 +545,15 @@ impl Config {
                     ))
                 }
             }
+        }
+        if !matches!(d.tls.as_str(), "none" | "may" | "verify") {
+            return err(format!(
+                "[delivery] tls: must be \"none\", \"may\" or \"verify\", not {:?}",
+                d.tls
+            ));
+        }
+        if d.max_concurrency == 0 || d.max_per_destination == 0 {
+            return err("[delivery]: max_concurrency and max_per_destination must be at least 1");
         }
         if d.retry.is_empty() {
             return err("[delivery] retry: give at least one duration");

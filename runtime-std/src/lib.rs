@@ -13,6 +13,8 @@ pub mod context;
 pub mod fsutil;
 pub mod mbox;
 pub mod queue;
+pub mod remote;
+pub mod resolver;
 pub mod runner;
 pub mod sendmail;
 pub mod serve;

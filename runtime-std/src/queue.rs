@@ -54,6 +54,18 @@ pub struct Recipient {
     /// DSN ORCPT as given in RCPT TO (RFC 3461 §4.2), `addr-type;xtext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orcpt: Option<String>,
+    /// The RFC 3463 status of the last attempt (e.g. `5.1.1`), for bounces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dsn_status: Option<String>,
+    /// The remote server that gave the last answer, for bounces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_mta: Option<String>,
+    /// The remote server's last reply, for bounces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_reply: Option<String>,
+    /// Whether the failure was reported to the sender (or needed no report).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported: bool,
 }
 
 impl Recipient {
@@ -67,6 +79,10 @@ impl Recipient {
             next_attempt: 0,
             notify: None,
             orcpt: None,
+            dsn_status: None,
+            remote_mta: None,
+            smtp_reply: None,
+            reported: false,
         }
     }
 
@@ -227,6 +243,33 @@ impl Queue {
             let _ = fs::remove_file(self.msg_path(&spool.id));
         }
         result
+    }
+
+    /// Queues a message made by this host (a bounce, a forwarded copy): written,
+    /// fsynced and committed like any other. Returns its queue id.
+    pub fn submit(
+        &self,
+        sender: &str,
+        recipients: Vec<Recipient>,
+        content: &[u8],
+    ) -> io::Result<String> {
+        let mut spool = self.create_spool()?;
+        spool.write(content)?;
+        let id = spool.id().to_string();
+        let env = Envelope {
+            id: id.clone(),
+            arrival: unix_now(),
+            sender: sender.to_string(),
+            client: "local".into(),
+            helo: String::new(),
+            size: content.len() as u64,
+            auth: None,
+            ret: None,
+            envid: None,
+            recipients,
+        };
+        self.commit(spool, &env)?;
+        Ok(id)
     }
 
     /// Replaces the envelope of a queued message, unless the message was removed

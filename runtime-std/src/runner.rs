@@ -1,22 +1,34 @@
 //! The queue runner: takes committed messages from the queue and delivers each recipient,
-//! recording per-recipient state durably, and removes a message once no recipient needs
-//! more work. Shared by both runtimes (it runs on its own thread).
+//! recording per-recipient state durably, sends one bounce (RFC 3464) per pass for the
+//! recipients that failed, and removes a message once no recipient needs more work.
+//! Shared by both runtimes (it runs on its own thread).
 //!
-//! Local recipients go through aliases to mbox files. Remote delivery (SMTP client, MX
-//! lookup) is not built yet: remote recipients are deferred on the retry schedule and
-//! fail after `delivery.max_age`.
+//! Local recipients go through aliases to mbox files, inline. Remote recipients go to a
+//! pool of delivery threads (`[delivery] max_concurrency`, at most
+//! `max_per_destination` per domain); while a message is with the pool the runner leaves
+//! it alone, so one process never writes an envelope from two threads.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
 use std::time::Duration;
 
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use bytes::Bytes;
+use postrider_core::delivery::bounce::{bounce_message, Action, BounceParams, ReportedRecipient};
 use postrider_core::delivery::trace::delivery_fields;
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::smtp::client::{ClientMessage, ClientRecipient, RecipientResult};
+use postrider_core::smtp::EnhancedCode;
 
 use crate::accounts::valid_name;
 use crate::context::{wall_now, Context};
 use crate::mbox;
-use crate::queue::{unix_now, Envelope, RcptStatus};
+use crate::queue::{unix_now, Envelope, RcptStatus, Recipient};
+use crate::remote::{self, OutboundTls};
+use crate::resolver::Resolver;
 
 /// Where one recipient's mail goes after alias expansion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +46,8 @@ enum Destination {
 enum Outcome {
     Delivered(String),
     Temporary(String),
-    Permanent(String),
+    /// Failed for good: the reason, the status, and the remote server and reply if any.
+    Permanent(String, EnhancedCode, Option<(String, String)>),
 }
 
 /// Splits `local@domain` at the last `@`.
@@ -111,17 +124,19 @@ fn deliver_recipient(
 ) -> Outcome {
     let (local, domain) = split_address(rcpt);
     let domain = domain.unwrap_or(ctx.settings.primary_domain());
-    if !ctx.settings.is_local_domain(domain) {
-        return Outcome::Temporary("remote delivery is not available in this version".into());
-    }
     let mut dests = Vec::new();
     resolve(ctx, local, 0, &mut HashSet::new(), &mut dests);
     let mut delivered = Vec::new();
+    let mut forward = Vec::new();
     for d in dests {
         match d {
             Destination::Mailbox(name) => {
                 if !valid_name(&name) {
-                    return Outcome::Permanent(format!("invalid mailbox name {name:?}"));
+                    return Outcome::Permanent(
+                        format!("invalid mailbox name {name:?}"),
+                        EnhancedCode::new(5, 1, 3),
+                        None,
+                    );
                 }
                 if done.contains(&name) {
                     delivered.push(format!("{name} (duplicate suppressed)"));
@@ -161,16 +176,21 @@ fn deliver_recipient(
                 done.insert(name.clone());
                 delivered.push(name);
             }
-            Destination::Remote(addr) => {
-                return Outcome::Temporary(format!(
-                    "alias target {addr}: remote delivery is not available in this version"
-                ));
-            }
+            Destination::Remote(addr) => forward.push(addr),
             Destination::Unsupported(t) => {
                 return Outcome::Temporary(format!(
                     "alias target {t:?}: files, programs and :include: are not supported yet"
                 ));
             }
+        }
+    }
+    if !forward.is_empty() {
+        // Remote alias targets get a copy of the message as a new queue entry, with the
+        // same envelope sender (as Postfix's local(8) forwards through cleanup).
+        let recipients = forward.iter().map(Recipient::new).collect();
+        match ctx.queue.submit(&env.sender, recipients, message) {
+            Ok(id) => delivered.push(format!("forwarded as {id} to {}", forward.join(", "))),
+            Err(e) => return Outcome::Temporary(format!("cannot queue the forwarded copy: {e}")),
         }
     }
     Outcome::Delivered(format!("delivered to mailbox {}", delivered.join(", ")))
@@ -183,71 +203,179 @@ fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
     r.get(i).copied().unwrap_or(Duration::from_secs(300))
 }
 
-/// Works on one queued message; returns the unix time when it next needs attention, or
-/// None when it left the queue.
-pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64> {
-    let mut env = match ctx.queue.load(id) {
-        Ok(e) => e,
-        Err(e) => {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::error!("{id}: cannot read envelope: {e}");
-                return Some(unix_now() + 60);
-            }
-            return None;
-        }
-    };
-    let message = match ctx.queue.read_message(id) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!("{id}: cannot read message file: {e}");
-            return Some(unix_now() + 60);
-        }
-    };
+/// Whether a recipient address is delivered locally.
+fn is_local(ctx: &Context, address: &str) -> bool {
+    match split_address(address) {
+        (_, Some(domain)) => ctx.settings.is_local_domain(domain),
+        (_, None) => true,
+    }
+}
+
+/// Records one attempt's outcome for recipient `i`, with the log line.
+fn apply_outcome(ctx: &Context, env: &mut Envelope, i: usize, relay: &str, outcome: Outcome) {
     let now = unix_now();
-    let expired = now - env.arrival > ctx.settings.max_age.as_secs() as i64;
-    let mut changed = false;
-    let mut done = HashSet::new();
-    for i in 0..env.recipients.len() {
-        let r = &env.recipients[i];
-        if !r.is_open() || r.next_attempt > now {
-            continue;
+    let id = env.id.clone();
+    let delay = now - env.arrival;
+    let expired = delay > ctx.settings.max_age.as_secs() as i64;
+    let r = &mut env.recipients[i];
+    let address = r.address.clone();
+    r.attempts += 1;
+    match outcome {
+        Outcome::Delivered(text) => {
+            r.status = RcptStatus::Delivered;
+            r.last_error.clear();
+            tracing::info!(
+                "{id}: to=<{address}>, relay={relay}, delay={delay}, dsn=2.0.0, status=sent ({text})"
+            );
         }
-        let address = r.address.clone();
-        let outcome = deliver_recipient(ctx, &env, &message, &address, &mut done, recovering);
-        let delay = now - env.arrival;
-        let r = &mut env.recipients[i];
-        r.attempts += 1;
-        changed = true;
-        match outcome {
-            Outcome::Delivered(text) => {
-                r.status = RcptStatus::Delivered;
-                r.last_error.clear();
-                tracing::info!(
-                    "{id}: to=<{address}>, relay=local, delay={delay}, status=sent ({text})"
-                );
+        Outcome::Permanent(text, status, remote) => {
+            r.status = RcptStatus::Failed;
+            r.last_error = text.clone();
+            r.dsn_status = Some(status.to_string());
+            (r.remote_mta, r.smtp_reply) = remote
+                .map(|(m, rep)| (Some(m), Some(rep)))
+                .unwrap_or((None, None));
+            tracing::info!(
+                "{id}: to=<{address}>, relay={relay}, delay={delay}, dsn={status}, status=bounced ({text})"
+            );
+        }
+        Outcome::Temporary(text) if expired => {
+            r.status = RcptStatus::Failed;
+            r.last_error = format!("message expired in the queue; last error: {text}");
+            r.dsn_status = Some("4.4.7".into());
+            tracing::info!(
+                "{id}: to=<{address}>, relay={relay}, delay={delay}, dsn=4.4.7, status=expired, returned to sender ({text})"
+            );
+        }
+        Outcome::Temporary(text) => {
+            r.status = RcptStatus::Deferred;
+            r.next_attempt = now + retry_delay(ctx, r.attempts).as_secs() as i64;
+            r.last_error = text.clone();
+            tracing::info!(
+                "{id}: to=<{address}>, relay={relay}, delay={delay}, status=deferred ({text})"
+            );
+        }
+    }
+}
+
+/// Whether the sender asked to hear about this recipient's failure (RFC 3461 §4.1:
+/// without NOTIFY, failures are reported).
+fn wants_failure_report(r: &Recipient) -> bool {
+    r.notify
+        .as_deref()
+        .is_none_or(|n| n.split(',').any(|w| w.eq_ignore_ascii_case("FAILURE")))
+}
+
+/// Sends one bounce for the failed recipients not reported yet. Returns false when the
+/// bounce could not be queued (the envelope then keeps them unreported for next time).
+fn send_bounces(ctx: &Context, env: &mut Envelope, message: &[u8]) -> bool {
+    let pending: Vec<usize> = (0..env.recipients.len())
+        .filter(|&i| env.recipients[i].status == RcptStatus::Failed && !env.recipients[i].reported)
+        .collect();
+    if pending.is_empty() {
+        return true;
+    }
+    let reportable: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|&i| wants_failure_report(&env.recipients[i]))
+        .collect();
+    if env.sender.is_empty() {
+        tracing::info!(
+            "{}: undeliverable bounce to the null sender: discarded",
+            env.id
+        );
+    } else if !reportable.is_empty() {
+        let reported: Vec<ReportedRecipient> = reportable
+            .iter()
+            .map(|&i| {
+                let r = &env.recipients[i];
+                let status = r
+                    .dsn_status
+                    .as_deref()
+                    .and_then(parse_status)
+                    .unwrap_or(EnhancedCode::new(5, 0, 0));
+                ReportedRecipient {
+                    address: r.address.clone(),
+                    orcpt: r.orcpt.clone(),
+                    action: Action::Failed,
+                    status,
+                    remote_mta: r.remote_mta.clone(),
+                    smtp_reply: r.smtp_reply.clone(),
+                    reason: r.last_error.clone(),
+                }
+            })
+            .collect();
+        let unique = format!("{}.{:x}", env.id, OsRng.next_u64());
+        let bounce = bounce_message(
+            &BounceParams {
+                hostname: &ctx.settings.config.hostname,
+                sender: &env.sender,
+                queue_id: &env.id,
+                arrival: WallClock::utc(env.arrival),
+                now: wall_now(),
+                envid: env.envid.as_deref(),
+                headers_only: env
+                    .ret
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case("HDRS")),
+                unique: &unique,
+                recipients: &reported,
+            },
+            message,
+        );
+        match ctx
+            .queue
+            .submit("", vec![Recipient::new(env.sender.clone())], &bounce)
+        {
+            Ok(bid) => {
+                tracing::info!("{}: sender non-delivery notification: {bid}", env.id);
+                ctx.wakeup.notify();
             }
-            Outcome::Permanent(text) => {
-                r.status = RcptStatus::Failed;
-                r.last_error = text.clone();
-                tracing::info!(
-                    "{id}: to=<{address}>, relay=local, delay={delay}, status=bounced ({text})"
-                );
-            }
-            Outcome::Temporary(text) if expired => {
-                r.status = RcptStatus::Failed;
-                r.last_error = format!("message expired in the queue: {text}");
-                tracing::info!("{id}: to=<{address}>, delay={delay}, status=expired ({text})");
-            }
-            Outcome::Temporary(text) => {
-                r.status = RcptStatus::Deferred;
-                r.next_attempt = now + retry_delay(ctx, r.attempts).as_secs() as i64;
-                r.last_error = text.clone();
-                tracing::info!("{id}: to=<{address}>, delay={delay}, status=deferred ({text})");
+            Err(e) => {
+                tracing::error!("{}: cannot queue the bounce: {e}", env.id);
+                return false;
             }
         }
     }
+    for i in pending {
+        env.recipients[i].reported = true;
+    }
+    true
+}
+
+/// `5.1.1` → an enhanced code.
+fn parse_status(s: &str) -> Option<EnhancedCode> {
+    let mut it = s.split('.').map(|p| p.parse::<u16>().ok());
+    let (Some(Some(c)), Some(Some(sub)), Some(Some(d)), None) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return None;
+    };
+    Some(EnhancedCode::new(u8::try_from(c).ok()?, sub, d))
+}
+
+/// Sends bounces, then writes the envelope back or removes the message. Returns the time
+/// the message next needs attention, or None when it left the queue.
+fn finish_pass(ctx: &Context, env: &mut Envelope, message: &[u8], changed: bool) -> Option<i64> {
+    let now = unix_now();
+    let id = env.id.clone();
+    let mut changed = changed;
+    if env
+        .recipients
+        .iter()
+        .any(|r| r.status == RcptStatus::Failed && !r.reported)
+    {
+        if !send_bounces(ctx, env, message) {
+            if changed {
+                let _ = ctx.queue.update_envelope(env);
+            }
+            return Some(now + 60);
+        }
+        changed = true;
+    }
     if env.is_finished() {
-        if let Err(e) = ctx.queue.remove(id) {
+        if let Err(e) = ctx.queue.remove(&id) {
             tracing::error!("{id}: cannot remove from queue: {e}");
             return Some(now + 60);
         }
@@ -255,7 +383,7 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64>
         return None;
     }
     if changed {
-        match ctx.queue.update_envelope(&env) {
+        match ctx.queue.update_envelope(env) {
             Ok(true) => {}
             Ok(false) => {
                 tracing::info!("{id}: removed from the queue during delivery");
@@ -269,6 +397,265 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Option<i64>
         .filter(|r| r.is_open())
         .map(|r| r.next_attempt)
         .min()
+}
+
+/// What one pass over a message found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// When the message next needs attention (None: it left the queue).
+    pub next: Option<i64>,
+    /// Remote recipients are due: hand the message to the delivery pool.
+    pub remote_due: bool,
+}
+
+fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
+    let env = match ctx.queue.load(id) {
+        Ok(e) => e,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::error!("{id}: cannot read envelope: {e}");
+                return Err(Some(unix_now() + 60));
+            }
+            return Err(None);
+        }
+    };
+    match ctx.queue.read_message(id) {
+        Ok(m) => Ok((env, m)),
+        Err(e) => {
+            tracing::error!("{id}: cannot read message file: {e}");
+            Err(Some(unix_now() + 60))
+        }
+    }
+}
+
+/// Delivers the due local recipients of one message and says whether remote ones are due.
+pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Pass {
+    let (mut env, message) = match load(ctx, id) {
+        Ok(x) => x,
+        Err(next) => {
+            return Pass {
+                next,
+                remote_due: false,
+            }
+        }
+    };
+    let now = unix_now();
+    let mut changed = false;
+    let mut remote_due = false;
+    let mut done = HashSet::new();
+    for i in 0..env.recipients.len() {
+        let r = &env.recipients[i];
+        if !r.is_open() || r.next_attempt > now {
+            continue;
+        }
+        if !is_local(ctx, &r.address) {
+            remote_due = true;
+            continue;
+        }
+        let address = r.address.clone();
+        let outcome = deliver_recipient(ctx, &env, &message, &address, &mut done, recovering);
+        apply_outcome(ctx, &mut env, i, "local", outcome);
+        changed = true;
+    }
+    let next = finish_pass(ctx, &mut env, &message, changed);
+    Pass {
+        next,
+        remote_due: remote_due && next.is_some(),
+    }
+}
+
+/// The pool of remote delivery threads and its bookkeeping.
+#[derive(Debug)]
+pub struct DeliveryPool {
+    in_flight: Mutex<HashSet<String>>,
+    jobs: Mutex<Sender<String>>,
+    per_destination: Mutex<HashMap<String, usize>>,
+    slot_freed: Condvar,
+    max_per_destination: usize,
+}
+
+impl DeliveryPool {
+    /// Starts `[delivery] max_concurrency` delivery threads.
+    pub fn start(ctx: &Arc<Context>) -> Result<Arc<DeliveryPool>, String> {
+        let tls = Arc::new(OutboundTls::from_settings(&ctx.settings)?);
+        let resolver = Arc::new(Resolver::from_settings(&ctx.settings));
+        let (tx, rx) = channel::<String>();
+        let pool = Arc::new(DeliveryPool {
+            in_flight: Mutex::new(HashSet::new()),
+            jobs: Mutex::new(tx),
+            per_destination: Mutex::new(HashMap::new()),
+            slot_freed: Condvar::new(),
+            max_per_destination: ctx.settings.config.delivery.max_per_destination,
+        });
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..ctx.settings.config.delivery.max_concurrency {
+            let (ctx, pool, rx, tls, resolver) = (
+                ctx.clone(),
+                pool.clone(),
+                rx.clone(),
+                tls.clone(),
+                resolver.clone(),
+            );
+            thread::Builder::new()
+                .name(format!("delivery-{n}"))
+                .spawn(move || worker(&ctx, &pool, &rx, &tls, &resolver))
+                .map_err(|e| format!("cannot start delivery thread: {e}"))?;
+        }
+        Ok(pool)
+    }
+
+    /// Whether the message is with the pool now.
+    pub fn in_flight(&self, id: &str) -> bool {
+        lock(&self.in_flight).contains(id)
+    }
+
+    /// Hands a message to the pool (once at a time).
+    pub fn submit(&self, id: &str) {
+        if lock(&self.in_flight).insert(id.to_string()) {
+            let _ = lock(&self.jobs).send(id.to_string());
+        }
+    }
+
+    fn acquire(&self, destination: &str) {
+        let mut map = lock(&self.per_destination);
+        while map.get(destination).copied().unwrap_or(0) >= self.max_per_destination {
+            map = match self.slot_freed.wait(map) {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+        }
+        *map.entry(destination.to_string()).or_insert(0) += 1;
+    }
+
+    fn release(&self, destination: &str) {
+        let mut map = lock(&self.per_destination);
+        if let Some(n) = map.get_mut(destination) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(destination);
+            }
+        }
+        self.slot_freed.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn worker(
+    ctx: &Context,
+    pool: &DeliveryPool,
+    jobs: &Mutex<Receiver<String>>,
+    tls: &OutboundTls,
+    resolver: &Resolver,
+) {
+    loop {
+        let id = match lock(jobs).recv() {
+            Ok(id) => id,
+            Err(_) => return,
+        };
+        process_remote(ctx, pool, tls, resolver, &id);
+        lock(&pool.in_flight).remove(&id);
+        ctx.wakeup.notify();
+    }
+}
+
+/// Delivers the due remote recipients of one message, one SMTP transaction per
+/// destination domain (or one for all with a smarthost).
+fn process_remote(
+    ctx: &Context,
+    pool: &DeliveryPool,
+    tls: &OutboundTls,
+    resolver: &Resolver,
+    id: &str,
+) {
+    let Ok((mut env, message)) = load(ctx, id) else {
+        return;
+    };
+    let now = unix_now();
+    let smarthost = !ctx.settings.config.delivery.smarthost.is_empty();
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in env.recipients.iter().enumerate() {
+        if !r.is_open() || r.next_attempt > now || is_local(ctx, &r.address) {
+            continue;
+        }
+        let domain = split_address(&r.address)
+            .1
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let key = if smarthost {
+            String::from("smarthost")
+        } else {
+            domain
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let content = Bytes::from(message.clone());
+    for (destination, idxs) in groups {
+        if ctx.shutting_down() {
+            break;
+        }
+        let domain = split_address(&env.recipients[idxs[0]].address)
+            .1
+            .unwrap_or("")
+            .to_string();
+        let client_message = ClientMessage {
+            sender: env.sender.clone(),
+            recipients: idxs
+                .iter()
+                .map(|&i| {
+                    let r = &env.recipients[i];
+                    ClientRecipient {
+                        address: r.address.clone(),
+                        notify: r.notify.clone(),
+                        orcpt: r.orcpt.clone(),
+                    }
+                })
+                .collect(),
+            ret: env.ret.clone(),
+            envid: env.envid.clone(),
+            content: content.clone(),
+        };
+        pool.acquire(&destination);
+        let result = remote::deliver(&ctx.settings, resolver, tls, &domain, client_message);
+        pool.release(&destination);
+        for (k, &i) in idxs.iter().enumerate() {
+            let outcome = match result.results.get(k) {
+                Some(RecipientResult::Delivered(reply)) => Outcome::Delivered(reply.summary()),
+                Some(RecipientResult::Deferred(text)) => {
+                    Outcome::Temporary(format!("{}: {text}", result.relay))
+                }
+                Some(RecipientResult::Failed(text, reply)) => {
+                    let status = result.results[k].status();
+                    let remote = match (&result.remote_mta, reply) {
+                        (Some(mta), Some(r)) if result.relay != "none" => {
+                            Some((mta.clone(), r.summary()))
+                        }
+                        _ => None,
+                    };
+                    let said = match &result.remote_mta {
+                        Some(mta) if result.relay != "none" => format!("host {mta} said: {text}"),
+                        _ => text.clone(),
+                    };
+                    Outcome::Permanent(said, status, remote)
+                }
+                None => Outcome::Temporary("no result from the delivery attempt".into()),
+            };
+            apply_outcome(ctx, &mut env, i, &result.relay, outcome);
+        }
+    }
+    let _guard = lock(&ctx.delivery_lock);
+    finish_pass(ctx, &mut env, &message, true);
 }
 
 /// Resets the schedule of every deferred recipient (`postrider queue flush`).
@@ -291,13 +678,20 @@ pub fn run(ctx: Arc<Context>) {
         Ok(n) => tracing::info!("queue: removed {n} leftover temporary files"),
         Err(e) => tracing::error!("queue: recovery failed: {e}"),
     }
+    let pool = match DeliveryPool::start(&ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("remote delivery disabled: {e}");
+            return;
+        }
+    };
     let mut schedule: HashMap<String, i64> = HashMap::new();
     // Messages found in the queue at start may have been cut mid-delivery by a crash.
     let mut recovering: HashSet<String> =
         ctx.queue.list().unwrap_or_default().into_iter().collect();
     while !ctx.shutting_down() {
         if ctx.queue.take_flush_request() {
-            let _guard = ctx.delivery_lock.lock();
+            let _guard = lock(&ctx.delivery_lock);
             flush_all(&ctx);
             schedule.clear();
         }
@@ -314,13 +708,16 @@ pub fn run(ctx: Arc<Context>) {
             if ctx.shutting_down() {
                 break;
             }
-            if schedule.get(id).is_some_and(|&t| t > unix_now()) {
+            if pool.in_flight(id) || schedule.get(id).is_some_and(|&t| t > unix_now()) {
                 continue;
             }
-            let guard = ctx.delivery_lock.lock();
-            let next = process_message(&ctx, id, recovering.remove(id));
+            let guard = lock(&ctx.delivery_lock);
+            let pass = process_message(&ctx, id, recovering.remove(id));
             drop(guard);
-            match next {
+            if pass.remote_due {
+                pool.submit(id);
+            }
+            match pass.next {
                 Some(t) => {
                     schedule.insert(id.clone(), t);
                 }

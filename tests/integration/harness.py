@@ -23,11 +23,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=15.0):
+def wait_port(port, ip="127.0.0.1", timeout=15.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((ip, port), timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
@@ -38,7 +38,8 @@ class Server:
     """One postrider instance with its own data directory and config file."""
 
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
-                 domains=("test.example", "localhost"), submission=None, auth=None):
+                 domains=("test.example", "localhost"), submission=None, auth=None,
+                 smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
@@ -46,8 +47,12 @@ class Server:
         self.ports = {k: free_port() for k in
                       ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps")}
         self.hostname = hostname
+        self.smtp_ip = smtp_ip
+        if smtp_port:
+            self.ports["smtp"] = smtp_port
         smtp_lines = "\n".join(f"{k} = {v}" for k, v in (smtp or {}).items())
         sub_lines = "\n".join(f"{k} = {v}" for k, v in (submission or {}).items())
+        delivery_lines = "\n".join(f"{k} = {v}" for k, v in (delivery or {}).items())
         # Short login delays keep the suite fast; tests that need others pass `auth`.
         auth_lines = "\n".join(f"{k} = {v}" for k, v in
                                ({"failure_delay": '"100ms"', **(auth or {})}).items())
@@ -61,7 +66,7 @@ data_dir = "{self.data}"
 log = "debug"
 
 [smtp]
-listen = ["127.0.0.1:{p['smtp']}"]
+listen = ["{smtp_ip}:{p['smtp']}"]
 {smtp_lines}
 
 [submission]
@@ -71,6 +76,13 @@ listen_tls = ["127.0.0.1:{p['subs']}"]
 
 [auth]
 {auth_lines}
+
+# Tests never ask the machine's resolver: a stub on loopback, or a closed port.
+[dns]
+servers = ["127.0.0.1:{dns_port}"]
+
+[delivery]
+{delivery_lines}
 
 [pop3]
 listen = ["127.0.0.1:{p['pop3']}"]
@@ -104,7 +116,7 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "-c", self.config], stdout=log,
                                      stderr=log, cwd=self.dir)
-        wait_port(self.ports["smtp"])
+        wait_port(self.ports["smtp"], self.smtp_ip)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
@@ -176,14 +188,15 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
         return sorted(os.listdir(env)) if os.path.isdir(env) else []
 
     def raw(self, port_name="smtp"):
-        return RawClient(self.ports[port_name])
+        ip = self.smtp_ip if port_name == "smtp" else "127.0.0.1"
+        return RawClient(self.ports[port_name], ip)
 
 
 class RawClient:
     """A line-oriented raw socket client for byte-exact tests."""
 
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, ip="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((ip, port), timeout=timeout)
         self.buf = b""
 
     def send(self, data):

@@ -370,10 +370,11 @@ class SmtpLimits(unittest.TestCase):
         out = ""
         while time.time() < deadline:
             out = self.srv.cli("mailq").stdout.decode()
-            if "remote delivery" in out:
+            if "next attempt" in out:
                 break
             time.sleep(0.1)
         self.assertIn("someone@remote.example", out)
+        self.assertIn("Name service error for name=remote.example type=MX", out)
 
 
 class TlsFiles(unittest.TestCase):

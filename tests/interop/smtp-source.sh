@@ -20,6 +20,8 @@ listen = ["127.0.0.1:$smtp"]
 [submission]
 listen = []
 listen_tls = []
+[dns]
+servers = ["127.0.0.1:9"]   # never the machine's resolver
 [pop3]
 listen = []
 listen_tls = []

@@ -21,6 +21,8 @@ listen = ["127.0.0.1:$smtp"]
 [submission]
 listen = ["127.0.0.1:$sub"]
 listen_tls = ["127.0.0.1:$subs"]
+[dns]
+servers = ["127.0.0.1:9"]   # never the machine's resolver
 [pop3]
 listen = []
 listen_tls = []

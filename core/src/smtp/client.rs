@@ -343,6 +343,17 @@ impl SmtpClient {
         self.send(now, format!("EHLO {}", self.config.helo_name), Expect::Ehlo);
     }
 
+    /// The TLS handshake after [`ClientEvent::StartTls`] failed: the session is over and
+    /// its recipients are deferred (the runtime may retry this host without TLS).
+    pub fn tls_failed(&mut self, reason: &str) {
+        if !self.waiting_tls {
+            return;
+        }
+        self.waiting_tls = false;
+        self.try_next_host = true;
+        self.abort(format!("TLS handshake failed: {reason}"));
+    }
+
     /// Bytes to write to the server, if any.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if self.output.is_empty() {

@@ -1,0 +1,561 @@
+//! Remote delivery over SMTP (RFC 5321 §5): routes a destination (smarthost, address
+//! literal, MX records, or the implicit MX), connects to each address in turn, and drives
+//! the core's `SmtpClient` over a blocking socket with opportunistic or verified STARTTLS.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use postrider_core::delivery::routing::{address_literal, order_mx, MxHost};
+use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
+use postrider_core::smtp::client::{
+    ClientConfig, ClientEvent, ClientMessage, RecipientResult, SessionOutcome, SmtpClient,
+    TlsPolicy,
+};
+use postrider_core::smtp::{EnhancedCode, Reply, TlsInfo};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig as TlsClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned,
+};
+
+use crate::config::Settings;
+use crate::resolver::{AddressError, Resolver};
+use crate::tls::session_info;
+
+/// How long a TCP connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Outbound TLS settings, built once.
+#[derive(Debug, Clone)]
+pub struct OutboundTls {
+    /// The STARTTLS policy.
+    pub policy: TlsPolicy,
+    /// The rustls configuration (no verification for `may`, system roots for `verify`).
+    pub config: Option<Arc<TlsClientConfig>>,
+}
+
+/// Accepts any certificate: opportunistic TLS (RFC 7435) protects against passive
+/// listeners only, as with Postfix's `smtp_tls_security_level = may`. Signatures are
+/// still checked, so the handshake itself is sound.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+impl OutboundTls {
+    /// Builds the outbound TLS settings from `[delivery] tls`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = || {
+            TlsClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                .map_err(|e| format!("outbound TLS setup: {e}"))
+        };
+        match settings.config.delivery.tls.as_str() {
+            "none" => Ok(Self {
+                policy: TlsPolicy::Never,
+                config: None,
+            }),
+            "verify" => {
+                let mut roots = rustls::RootCertStore::empty();
+                let found = rustls_native_certs::load_native_certs();
+                for cert in found.certs {
+                    let _ = roots.add(cert);
+                }
+                if roots.is_empty() {
+                    return Err("[delivery] tls = \"verify\": no trusted CA certificates found on this system".into());
+                }
+                let config = builder()?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Ok(Self {
+                    policy: TlsPolicy::Required,
+                    config: Some(Arc::new(config)),
+                })
+            }
+            _ => {
+                let config = builder()?
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(
+                        provider.clone(),
+                    )))
+                    .with_no_client_auth();
+                Ok(Self {
+                    policy: TlsPolicy::Opportunistic,
+                    config: Some(Arc::new(config)),
+                })
+            }
+        }
+    }
+}
+
+/// An outbound connection, plain or TLS.
+enum OutConn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl OutConn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            OutConn::Plain(t) => t,
+            OutConn::Tls(s) => &s.sock,
+        }
+    }
+
+    fn start_tls(self, config: Arc<TlsClientConfig>, host: &str) -> io::Result<(OutConn, TlsInfo)> {
+        let mut tcp = match self {
+            OutConn::Plain(t) => t,
+            OutConn::Tls(_) => return Err(io::Error::other("TLS already active")),
+        };
+        let name = match host.parse::<IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(host.to_string()).map_err(io::Error::other)?,
+        };
+        let mut conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+        tcp.set_write_timeout(Some(Duration::from_secs(30)))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)?;
+        }
+        let info = session_info(&conn);
+        Ok((OutConn::Tls(Box::new(StreamOwned::new(conn, tcp))), info))
+    }
+}
+
+impl Read for OutConn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            OutConn::Plain(t) => t.read(buf),
+            OutConn::Tls(s) => match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for OutConn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            OutConn::Plain(t) => t.write(buf),
+            OutConn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            OutConn::Plain(t) => t.flush(),
+            OutConn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Where to connect: a host name (for logs and SNI) and its addresses.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The host name (or the literal address).
+    pub host: String,
+    /// Its addresses with the port.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Why a destination cannot be reached at all.
+#[derive(Debug, Clone)]
+pub struct RouteFailure {
+    /// Temporary (retry later) or permanent (bounce).
+    pub temporary: bool,
+    /// The reason in plain words.
+    pub text: String,
+    /// The RFC 3463 status.
+    pub status: EnhancedCode,
+}
+
+fn route_failure(temporary: bool, text: String, status: (u8, u16, u16)) -> RouteFailure {
+    RouteFailure {
+        temporary,
+        text,
+        status: EnhancedCode::new(status.0, status.1, status.2),
+    }
+}
+
+/// The hosts to try for `domain`, in order.
+pub fn route(
+    settings: &Settings,
+    resolver: &Resolver,
+    domain: &str,
+) -> Result<Vec<Target>, RouteFailure> {
+    let port = settings.config.delivery.remote_port;
+    let smarthost = &settings.config.delivery.smarthost;
+    if !smarthost.is_empty() {
+        let (host, p) = smarthost
+            .rsplit_once(':')
+            .map(|(h, p)| {
+                (
+                    h.trim_matches(|c| c == '[' || c == ']'),
+                    p.parse().unwrap_or(25),
+                )
+            })
+            .unwrap_or((smarthost.as_str(), 25));
+        let addrs = resolve_host(resolver, host, p, domain)?;
+        return Ok(vec![Target {
+            host: host.to_string(),
+            addrs,
+        }]);
+    }
+    if let Some(ip) = address_literal(domain) {
+        return Ok(vec![Target {
+            host: ip.to_string(),
+            addrs: vec![SocketAddr::new(ip, port)],
+        }]);
+    }
+    let hosts = match resolver.lookup(domain, RecordType::Mx) {
+        LookupResult::Records(records) => {
+            let mx: Vec<MxHost> = records
+                .into_iter()
+                .filter_map(|r| match r {
+                    DnsRecord::Mx {
+                        preference,
+                        exchange,
+                    } => Some(MxHost {
+                        preference,
+                        host: exchange,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let own = settings.config.hostname.as_str();
+            order_mx(&mx, &[own], OsRng.next_u64()).map_err(|e| {
+                let (text, status) = e.describe(domain);
+                route_failure(false, text, status)
+            })?
+        }
+        // No MX: the domain itself is the implicit MX (RFC 5321 §5.1).
+        LookupResult::NoData => vec![domain.to_ascii_lowercase()],
+        LookupResult::NxDomain => {
+            return Err(route_failure(
+                false,
+                format!("Host or domain name not found. Name service error for name={domain} type=MX: Host not found"),
+                (5, 1, 2),
+            ))
+        }
+        LookupResult::Failed(e) => {
+            return Err(route_failure(
+                true,
+                format!("Host or domain name not found. Name service error for name={domain} type=MX: {e}"),
+                (4, 4, 3),
+            ))
+        }
+    };
+    let mut targets = Vec::new();
+    let mut last: Option<RouteFailure> = None;
+    for host in hosts {
+        match resolve_host(resolver, &host, port, domain) {
+            Ok(addrs) => targets.push(Target { host, addrs }),
+            Err(e) => last = Some(e),
+        }
+    }
+    if targets.is_empty() {
+        return Err(last.unwrap_or_else(|| {
+            route_failure(
+                true,
+                format!("no mail exchanger found for {domain}"),
+                (4, 4, 3),
+            )
+        }));
+    }
+    Ok(targets)
+}
+
+fn resolve_host(
+    resolver: &Resolver,
+    host: &str,
+    port: u16,
+    domain: &str,
+) -> Result<Vec<SocketAddr>, RouteFailure> {
+    match resolver.addresses(host) {
+        Ok(ips) => Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()),
+        Err(AddressError::Temporary(e)) => Err(route_failure(
+            true,
+            format!("cannot find the address of {host} (mail exchanger for {domain}): {e}"),
+            (4, 4, 3),
+        )),
+        Err(AddressError::NotFound) | Err(AddressError::NoAddress) => Err(route_failure(
+            false,
+            format!("Host or domain name not found. Name service error for name={host} type=A: Host not found"),
+            (5, 4, 4),
+        )),
+    }
+}
+
+/// Runs one SMTP session to `addr`; never fails (connection trouble is an outcome).
+pub fn session(
+    tls: &OutboundTls,
+    helo_name: &str,
+    target_host: &str,
+    addr: SocketAddr,
+    message: ClientMessage,
+) -> SessionOutcome {
+    let first = session_with(
+        tls.policy,
+        tls,
+        helo_name,
+        target_host,
+        addr,
+        message.clone(),
+    );
+    // A broken TLS handshake under opportunistic TLS: try the same host in plain text,
+    // as Postfix does.
+    let tls_broke = first.recipients.iter().any(
+        |r| matches!(r, RecipientResult::Deferred(t) if t.starts_with("TLS handshake failed")),
+    );
+    if tls_broke && tls.policy == TlsPolicy::Opportunistic {
+        tracing::warn!(
+            "{target_host}[{}]: TLS handshake failed; retrying without TLS",
+            addr.ip()
+        );
+        return session_with(TlsPolicy::Never, tls, helo_name, target_host, addr, message);
+    }
+    first
+}
+
+fn deferred_all(message: &ClientMessage, text: String) -> SessionOutcome {
+    SessionOutcome {
+        recipients: message
+            .recipients
+            .iter()
+            .map(|_| RecipientResult::Deferred(text.clone()))
+            .collect(),
+        try_next_host: true,
+        tls: None,
+    }
+}
+
+fn session_with(
+    policy: TlsPolicy,
+    tls: &OutboundTls,
+    helo_name: &str,
+    target_host: &str,
+    addr: SocketAddr,
+    message: ClientMessage,
+) -> SessionOutcome {
+    let tcp = match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+        Ok(t) => t,
+        Err(e) => {
+            return deferred_all(
+                &message,
+                format!(
+                    "connect to {target_host}[{}]:{}: {e}",
+                    addr.ip(),
+                    addr.port()
+                ),
+            )
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let mut config = ClientConfig::default();
+    config.helo_name = helo_name.to_string();
+    config.tls = if tls.config.is_some() {
+        policy
+    } else {
+        TlsPolicy::Never
+    };
+    let mut client = SmtpClient::new(config, message, Instant::now());
+    let mut conn = OutConn::Plain(tcp);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(out) = client.poll_transmit() {
+            if conn.write_all(&out).and_then(|_| conn.flush()).is_err() {
+                client.handle_eof(Instant::now());
+            }
+        }
+        match client.poll_event() {
+            Some(ClientEvent::StartTls) => {
+                let Some(cfg) = tls.config.clone() else {
+                    client.tls_failed("no TLS configuration");
+                    continue;
+                };
+                match conn.start_tls(cfg, target_host) {
+                    Ok((c, info)) => {
+                        tracing::info!(
+                            "TLS to {target_host}[{}]:{}: {} {}",
+                            addr.ip(),
+                            addr.port(),
+                            info.version,
+                            info.cipher
+                        );
+                        conn = c;
+                        client.tls_established(Instant::now(), info);
+                    }
+                    Err(e) => {
+                        // The connection is unusable after a failed handshake.
+                        client.tls_failed(&e.to_string());
+                        return client.take_outcome().unwrap_or_else(|| SessionOutcome {
+                            recipients: Vec::new(),
+                            try_next_host: true,
+                            tls: None,
+                        });
+                    }
+                }
+                continue;
+            }
+            Some(ClientEvent::Done) => {
+                if let Some(o) = client.take_outcome() {
+                    return o;
+                }
+                continue;
+            }
+            None => {}
+        }
+        if client.is_done() {
+            continue;
+        }
+        let now = Instant::now();
+        let deadline = client
+            .poll_timeout()
+            .unwrap_or(now + Duration::from_secs(1));
+        let wait = deadline
+            .saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), Duration::from_secs(5));
+        if conn.tcp().set_read_timeout(Some(wait)).is_err() {
+            client.handle_eof(Instant::now());
+            continue;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) => client.handle_eof(Instant::now()),
+            Ok(n) => client.handle_input(Instant::now(), &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                client.handle_timeout(Instant::now())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => client.handle_eof(Instant::now()),
+        }
+    }
+}
+
+/// The result of delivering to one destination: per recipient, what happened and where.
+#[derive(Debug, Clone)]
+pub struct RemoteResult {
+    /// The result, in the order of the recipients given.
+    pub results: Vec<RecipientResult>,
+    /// `host[ip]:port` of the last server tried, or `none`.
+    pub relay: String,
+    /// The host name of the last server that answered, for Remote-MTA.
+    pub remote_mta: Option<String>,
+}
+
+/// Delivers `content` from `sender` to `recipients` (all of `domain`), trying each
+/// route in turn.
+pub fn deliver(
+    settings: &Settings,
+    resolver: &Resolver,
+    tls: &OutboundTls,
+    domain: &str,
+    message: ClientMessage,
+) -> RemoteResult {
+    let targets = match route(settings, resolver, domain) {
+        Ok(t) => t,
+        Err(f) => {
+            let reply = Reply::new(
+                if f.temporary { 450 } else { 550 },
+                f.status,
+                f.text.clone(),
+            );
+            let results = message
+                .recipients
+                .iter()
+                .map(|_| {
+                    if f.temporary {
+                        RecipientResult::Deferred(f.text.clone())
+                    } else {
+                        RecipientResult::Failed(f.text.clone(), Some(reply.clone()))
+                    }
+                })
+                .collect();
+            return RemoteResult {
+                results,
+                relay: "none".into(),
+                remote_mta: None,
+            };
+        }
+    };
+    let helo = settings.config.hostname.as_str();
+    let mut last = None;
+    for t in &targets {
+        for addr in &t.addrs {
+            let outcome = session(tls, helo, &t.host, *addr, message.clone());
+            let relay = format!("{}[{}]:{}", t.host, addr.ip(), addr.port());
+            let next = outcome.try_next_host;
+            last = Some(RemoteResult {
+                results: outcome.recipients,
+                relay,
+                remote_mta: Some(t.host.clone()),
+            });
+            if !next {
+                return last.unwrap_or_else(|| unreachable_result(&message));
+            }
+            tracing::info!("{}[{}]: trying the next address", t.host, addr.ip());
+        }
+    }
+    last.unwrap_or_else(|| unreachable_result(&message))
+}
+
+fn unreachable_result(message: &ClientMessage) -> RemoteResult {
+    RemoteResult {
+        results: deferred_all(message, "no address to try".into()).recipients,
+        relay: "none".into(),
+        remote_mta: None,
+    }
+}
