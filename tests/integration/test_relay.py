@@ -149,10 +149,12 @@ class Relay(unittest.TestCase):
         received = [" ".join(r.split()) for r in m.get_all("Received")]
         self.assertEqual(len(received), 2, received)
         self.assertIn("from mx.a.test ([127.0.0.1])", received[0])
-        self.assertIn("by mx.b.test", received[0])
+        self.assertIn("by mx.b.test (using TLSv1.3", received[0])
+        self.assertIn("with ESMTPS id", received[0])
         self.assertIn("by mx.a.test", received[1])
         self.assertEqual(m["Return-Path"], "<alice@a.test>")
         self.assertRegex(self.a.log(), r"to=<bob@b.test>, relay=mx.b.test\[127.0.0.2\]:\d+, .*status=sent")
+        self.assertRegex(self.a.log(), r"TLS to mx.b.test\[127.0.0.2\]:\d+: TLSv1.3")
 
     def test_dead_preferred_mx_is_skipped(self):
         self.send(["bob@c.test"], "via the backup MX")
