@@ -42,7 +42,7 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Check the aliases file and report what it defines.
+    /// Compile the aliases file into the aliases.db that delivery reads.
     Newaliases,
     /// List the queue.
     Mailq,
@@ -58,10 +58,24 @@ enum Cmd {
     },
     /// Parse and validate the configuration and print the effective configuration.
     CheckConfig,
-    /// vacation(1) auto-replies (not available yet).
+    /// vacation(1) auto-replies for .forward pipes: reads a message on stdin and answers
+    /// its sender once per interval with ~/.vacation.msg.
     Vacation {
-        /// The user.
+        /// The absent user (default: $USER).
         user: Option<String>,
+        /// Another address of the user (repeatable).
+        #[arg(short = 'a', long = "alias", value_name = "ADDRESS")]
+        aliases: Vec<String>,
+        /// Time between two replies to one sender (default 7d).
+        #[arg(short = 'r', long = "interval", value_name = "DURATION")]
+        interval: Option<String>,
+    },
+    /// Appends an mbox entry from stdin to a file, with locking (used by the delivery
+    /// agent to write files as another user).
+    #[command(hide = true)]
+    InternalAppendFile {
+        /// The file.
+        path: PathBuf,
     },
     /// Sieve tools (not available yet).
     Sieve {
@@ -190,10 +204,12 @@ pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
         Some(p) => Config::load(p).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
-    config.validate().map_err(|e| match &path {
+    let mut settings = config.validate().map_err(|e| match &path {
         Some(p) => format!("{}: {e}", p.display()),
         None => e.to_string(),
-    })
+    })?;
+    settings.config_path = path.map(|p| std::path::absolute(&p).unwrap_or(p));
+    Ok(settings)
 }
 
 fn init_logging(level: &str) {
@@ -361,6 +377,14 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Serve => {
             let ctx = open_context(settings)?;
             ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
+            let source = ctx.settings.aliases_path();
+            if source.exists() && !crate::aliases::db_path(&source).exists() {
+                // First start: compile the aliases so delivery has a db to read.
+                match crate::aliases::build_db(&source) {
+                    Ok((n, _)) => tracing::info!("{}: {n} aliases compiled", source.display()),
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
             tracing::info!(
                 "postrider {} starting: hostname {}, domains {:?}, data_dir {}",
                 env!("CARGO_PKG_VERSION"),
@@ -389,9 +413,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Mailq => mailq(&open_context(settings)?),
         Cmd::Newaliases => {
             let path = settings.aliases_path();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let (aliases, errors) = postrider_core::delivery::aliases::Aliases::parse(&text);
+            let (count, errors) = crate::aliases::build_db(&path)?;
             for e in &errors {
                 eprintln!(
                     "postrider: warning: {}:{}: {}",
@@ -400,7 +422,11 @@ fn run(serve: ServeFn) -> Result<(), String> {
                     e.message
                 );
             }
-            println!("{}: {} aliases", path.display(), aliases.len());
+            println!(
+                "{}: {count} aliases, written to {}",
+                path.display(),
+                crate::aliases::db_path(&path).display()
+            );
             Ok(())
         }
         Cmd::Queue { action } => {
@@ -462,7 +488,44 @@ fn run(serve: ServeFn) -> Result<(), String> {
                 }
             }
         }
-        Cmd::Vacation { .. } => not_yet("vacation"),
+        Cmd::Vacation {
+            user,
+            aliases,
+            interval,
+        } => {
+            let interval = interval
+                .map(|i| {
+                    crate::config::parse_duration(&i)
+                        .map(|d| d.as_secs() as i64)
+                        .map_err(|e| format!("--interval: {e}"))
+                })
+                .transpose()?;
+            let ctx = open_context(settings)?;
+            let args = crate::vacation::VacationArgs {
+                user,
+                aliases,
+                interval,
+            };
+            match crate::vacation::run(&ctx, &args, &mut io::stdin().lock())? {
+                crate::vacation::VacationResult::Replied(id) => {
+                    eprintln!("vacation: reply queued as {id}")
+                }
+                crate::vacation::VacationResult::NoReply(why) => {
+                    eprintln!("vacation: no reply: {why:?}")
+                }
+                crate::vacation::VacationResult::NoMessage => {
+                    eprintln!("vacation: no ~/.vacation.msg; no reply")
+                }
+            }
+            Ok(())
+        }
+        Cmd::InternalAppendFile { path } => {
+            let mut entry = Vec::new();
+            io::Read::read_to_end(&mut io::stdin().lock(), &mut entry)
+                .map_err(|e| format!("cannot read the entry: {e}"))?;
+            crate::mbox::deliver_entry(&path, &entry)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        }
         Cmd::Sieve {
             action: SieveCmd::Check { .. },
         } => not_yet("sieve check"),

@@ -159,6 +159,17 @@ pub struct DeliverySection {
     pub max_concurrency: usize,
     /// Remote deliveries in progress at once to one destination domain.
     pub max_per_destination: usize,
+    /// The unprivileged user that files and programs named in the aliases run as when
+    /// the server runs as root (never root itself).
+    pub default_user: String,
+    /// Time a delivery to a command may take before it is killed and deferred.
+    pub command_timeout: String,
+    /// Where `/file` targets are allowed: any of `alias`, `forward`, `include`.
+    pub allow_files: Vec<String>,
+    /// Where `|command` targets are allowed: any of `alias`, `forward`, `include`.
+    pub allow_commands: Vec<String>,
+    /// Where `:include:` targets are allowed: any of `alias`, `forward`, `include`.
+    pub allow_include: Vec<String>,
 }
 
 /// `[dkim]`.
@@ -274,6 +285,11 @@ impl Default for DeliverySection {
             tls: "may".into(),
             max_concurrency: 20,
             max_per_destination: 5,
+            default_user: "nobody".into(),
+            command_timeout: "1000s".into(),
+            allow_files: vec!["alias".into(), "forward".into()],
+            allow_commands: vec!["alias".into(), "forward".into()],
+            allow_include: vec!["alias".into(), "forward".into(), "include".into()],
         }
     }
 }
@@ -387,6 +403,11 @@ pub struct Settings {
     pub max_age: Duration,
     /// Parsed `auth.failure_delay`.
     pub auth_failure_delay: Duration,
+    /// Parsed `delivery.command_timeout`.
+    pub delivery_command_timeout: Duration,
+    /// The file the configuration came from (None: embedded defaults); passed to
+    /// commands run by the delivery agent as `POSTRIDER_CONFIG`.
+    pub config_path: Option<PathBuf>,
 }
 
 fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
@@ -555,6 +576,22 @@ impl Config {
         if d.max_concurrency == 0 || d.max_per_destination == 0 {
             return err("[delivery]: max_concurrency and max_per_destination must be at least 1");
         }
+        for (key, list) in [
+            ("allow_files", &d.allow_files),
+            ("allow_commands", &d.allow_commands),
+            ("allow_include", &d.allow_include),
+        ] {
+            if let Some(bad) = list
+                .iter()
+                .find(|k| !matches!(k.as_str(), "alias" | "forward" | "include"))
+            {
+                return err(format!(
+                    "[delivery] {key}: {bad:?} is not one of \"alias\", \"forward\", \"include\""
+                ));
+            }
+        }
+        let delivery_command_timeout = parse_duration(&d.command_timeout)
+            .map_err(|e| ConfigError(format!("[delivery] command_timeout: {e}")))?;
         if d.retry.is_empty() {
             return err("[delivery] retry: give at least one duration");
         }
@@ -589,6 +626,8 @@ impl Config {
             retry,
             max_age,
             auth_failure_delay,
+            delivery_command_timeout,
+            config_path: None,
         })
     }
 
@@ -602,7 +641,11 @@ impl Settings {
     /// The aliases file in force.
     pub fn aliases_path(&self) -> PathBuf {
         if self.config.delivery.aliases.is_empty() {
-            self.config.data_dir.join("aliases")
+            if self.config.accounts == "system" {
+                PathBuf::from("/etc/aliases")
+            } else {
+                self.config.data_dir.join("aliases")
+            }
         } else {
             PathBuf::from(&self.config.delivery.aliases)
         }

@@ -4,52 +4,16 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use postrider_core::delivery::aliases::Aliases;
 use postrider_core::imf::datetime::WallClock;
 
 use crate::accounts::{Accounts, UsersFile};
+use crate::aliases::AliasesDb;
 use crate::config::Settings;
 use crate::queue::Queue;
-
-/// The aliases file, re-read whenever it changes on disk.
-#[derive(Debug)]
-pub struct AliasesFile {
-    path: std::path::PathBuf,
-    cache: Mutex<(Option<SystemTime>, Arc<Aliases>)>,
-}
-
-impl AliasesFile {
-    /// Watches `path`.
-    pub fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            cache: Mutex::new((None, Arc::new(Aliases::default()))),
-        }
-    }
-
-    /// The current aliases.
-    pub fn get(&self) -> Arc<Aliases> {
-        let stamp = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let mut cache = match self.cache.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
-        if cache.0 != stamp || stamp.is_none() {
-            let text = fs::read_to_string(&self.path).unwrap_or_default();
-            let (aliases, errors) = Aliases::parse(&text);
-            for e in errors {
-                tracing::warn!("{}:{}: {}", self.path.display(), e.line, e.message);
-            }
-            *cache = (stamp, Arc::new(aliases));
-        }
-        cache.1.clone()
-    }
-}
 
 /// Wakes the queue runner when new mail is committed.
 #[derive(Debug, Default)]
@@ -162,8 +126,8 @@ pub struct Context {
     pub accounts: Accounts,
     /// The queue.
     pub queue: Queue,
-    /// The aliases file.
-    pub aliases: AliasesFile,
+    /// The aliases (the db `newaliases` builds, or the source until there is one).
+    pub aliases: AliasesDb,
     /// TLS server configuration, when serving (reloadable).
     pub tls: crate::tls::TlsStore,
     /// Wakes the queue runner.
@@ -202,7 +166,10 @@ impl Context {
             }
         }
         let aliases_path = settings.aliases_path();
-        if settings.config.delivery.aliases.is_empty() && !aliases_path.exists() {
+        if settings.config.delivery.aliases.is_empty()
+            && settings.config.accounts == "file"
+            && !aliases_path.exists()
+        {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
         let accounts = match settings.config.accounts.as_str() {
@@ -217,7 +184,7 @@ impl Context {
                 c.submission.max_connections,
                 c.submission.max_connections_per_ip,
             ),
-            aliases: AliasesFile::new(&aliases_path),
+            aliases: AliasesDb::new(&aliases_path),
             accounts,
             queue,
             tls: crate::tls::TlsStore::default(),
@@ -237,9 +204,7 @@ impl Context {
     /// or postmaster (RFC 5321 §4.5.1).
     pub fn is_local_recipient(&self, local_part: &str) -> bool {
         let name = local_part.to_ascii_lowercase();
-        name == "postmaster"
-            || self.accounts.exists(&name)
-            || self.aliases.get().get(&name).is_some()
+        name == "postmaster" || self.accounts.exists(&name) || self.aliases.contains(&name)
     }
 }
 

@@ -6,11 +6,13 @@
 //! mbox delivery, the users file, aliases, TLS setup, the queue runner and the command line.
 
 pub mod accounts;
+pub mod aliases;
 pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod context;
 pub mod fsutil;
+pub mod local;
 pub mod mbox;
 pub mod queue;
 pub mod remote;
@@ -20,3 +22,4 @@ pub mod sendmail;
 pub mod serve;
 pub mod session;
 pub mod tls;
+pub mod vacation;

@@ -66,6 +66,10 @@ pub struct Recipient {
     /// Whether the failure was reported to the sender (or needed no report).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reported: bool,
+    /// Local delivery actions already done for this recipient (mailboxes, files,
+    /// commands, forwards), so that a retry after a partial failure does not repeat them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
 }
 
 impl Recipient {
@@ -83,6 +87,7 @@ impl Recipient {
             remote_mta: None,
             smtp_reply: None,
             reported: false,
+            done: Vec::new(),
         }
     }
 

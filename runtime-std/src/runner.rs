@@ -9,7 +9,6 @@
 //! it alone, so one process never writes an envelope from two threads.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -18,183 +17,15 @@ use std::time::Duration;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use bytes::Bytes;
 use postrider_core::delivery::bounce::{bounce_message, Action, BounceParams, ReportedRecipient};
-use postrider_core::delivery::trace::delivery_fields;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::smtp::client::{ClientMessage, ClientRecipient, RecipientResult};
 use postrider_core::smtp::EnhancedCode;
 
-use crate::accounts::valid_name;
 use crate::context::{wall_now, Context};
-use crate::mbox;
+use crate::local::{self, split_address, Delivery, Outcome};
 use crate::queue::{unix_now, Envelope, RcptStatus, Recipient};
 use crate::remote::{self, OutboundTls};
 use crate::resolver::Resolver;
-
-/// Where one recipient's mail goes after alias expansion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Destination {
-    /// A local mailbox name.
-    Mailbox(String),
-    /// A remote address.
-    Remote(String),
-    /// A target kind not supported yet (files, programs, :include:).
-    Unsupported(String),
-}
-
-/// The result of one delivery attempt for one recipient.
-#[derive(Debug)]
-enum Outcome {
-    Delivered(String),
-    Temporary(String),
-    /// Failed for good: the reason, the status, and the remote server and reply if any.
-    Permanent(String, EnhancedCode, Option<(String, String)>),
-}
-
-/// Splits `local@domain` at the last `@`.
-fn split_address(addr: &str) -> (&str, Option<&str>) {
-    match addr.rsplit_once('@') {
-        Some((l, d)) => (l, Some(d)),
-        None => (addr, None),
-    }
-}
-
-/// Expands a local name through the aliases (recursively, each name once).
-fn resolve(
-    ctx: &Context,
-    name: &str,
-    depth: usize,
-    seen: &mut HashSet<String>,
-    out: &mut Vec<Destination>,
-) {
-    let name = name.trim_matches('"').to_ascii_lowercase();
-    if !seen.insert(name.clone()) || depth > 20 {
-        // A self-reference (`bob: bob, x`) delivers to the mailbox, as Postfix does.
-        let d = Destination::Mailbox(name);
-        if !out.contains(&d) {
-            out.push(d);
-        }
-        return;
-    }
-    let aliases = ctx.aliases.get();
-    let Some(targets) = aliases.get(&name) else {
-        out.push(Destination::Mailbox(name));
-        return;
-    };
-    for t in targets {
-        if t.starts_with('|')
-            || t.starts_with('/')
-            || t.to_ascii_lowercase().starts_with(":include:")
-        {
-            out.push(Destination::Unsupported(t.clone()));
-            continue;
-        }
-        match split_address(t) {
-            (local, Some(domain)) if !ctx.settings.is_local_domain(domain) => {
-                out.push(Destination::Remote(format!("{local}@{domain}")))
-            }
-            (local, _) => resolve(ctx, local, depth + 1, seen, out),
-        }
-    }
-}
-
-/// The mbox file of a local mailbox name.
-fn mailbox_path(ctx: &Context, name: &str) -> PathBuf {
-    if ctx.settings.config.accounts == "system" {
-        PathBuf::from("/var/mail").join(name)
-    } else {
-        ctx.settings.config.data_dir.join("mail").join(name)
-    }
-}
-
-/// Delivers `message` for one envelope recipient.
-///
-/// `done` holds the mailboxes this message was already delivered to in this pass, so two
-/// recipients that resolve to one mailbox get one copy (as Postfix local(8) does).
-///
-/// With `recovering` (the first pass after a start), a mailbox that already holds this
-/// message whole (found by its queue id) is not written again: that is how a delivery cut
-/// by a crash between the mbox fsync and the envelope update stays exactly-once.
-fn deliver_recipient(
-    ctx: &Context,
-    env: &Envelope,
-    message: &[u8],
-    rcpt: &str,
-    done: &mut HashSet<String>,
-    recovering: bool,
-) -> Outcome {
-    let (local, domain) = split_address(rcpt);
-    let domain = domain.unwrap_or(ctx.settings.primary_domain());
-    let mut dests = Vec::new();
-    resolve(ctx, local, 0, &mut HashSet::new(), &mut dests);
-    let mut delivered = Vec::new();
-    let mut forward = Vec::new();
-    for d in dests {
-        match d {
-            Destination::Mailbox(name) => {
-                if !valid_name(&name) {
-                    return Outcome::Permanent(
-                        format!("invalid mailbox name {name:?}"),
-                        EnhancedCode::new(5, 1, 3),
-                        None,
-                    );
-                }
-                if done.contains(&name) {
-                    delivered.push(format!("{name} (duplicate suppressed)"));
-                    continue;
-                }
-                let final_rcpt = format!("{name}@{domain}");
-                let header = delivery_fields(&env.sender, &final_rcpt, Some(rcpt));
-                let path = mailbox_path(ctx, &name);
-                let entry = mbox::entry(&env.sender, wall_now(), header.as_bytes(), message);
-                if recovering {
-                    let marker = format!("id {}", env.id);
-                    match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
-                        Ok(true) => {
-                            tracing::info!(
-                                "{}: found in mailbox {name} after restart; not delivering again",
-                                env.id
-                            );
-                            done.insert(name.clone());
-                            delivered.push(name);
-                            continue;
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            return Outcome::Temporary(format!(
-                                "cannot check mailbox {}: {e}",
-                                path.display()
-                            ));
-                        }
-                    }
-                }
-                if let Err(e) = mbox::deliver_entry(&path, &entry) {
-                    return Outcome::Temporary(format!(
-                        "cannot update mailbox {}: {e}",
-                        path.display()
-                    ));
-                }
-                done.insert(name.clone());
-                delivered.push(name);
-            }
-            Destination::Remote(addr) => forward.push(addr),
-            Destination::Unsupported(t) => {
-                return Outcome::Temporary(format!(
-                    "alias target {t:?}: files, programs and :include: are not supported yet"
-                ));
-            }
-        }
-    }
-    if !forward.is_empty() {
-        // Remote alias targets get a copy of the message as a new queue entry, with the
-        // same envelope sender (as Postfix's local(8) forwards through cleanup).
-        let recipients = forward.iter().map(Recipient::new).collect();
-        match ctx.queue.submit(&env.sender, recipients, message) {
-            Ok(id) => delivered.push(format!("forwarded as {id} to {}", forward.join(", "))),
-            Err(e) => return Outcome::Temporary(format!("cannot queue the forwarded copy: {e}")),
-        }
-    }
-    Outcome::Delivered(format!("delivered to mailbox {}", delivered.join(", ")))
-}
 
 /// The wait before attempt number `attempts + 1`.
 fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
@@ -452,8 +283,20 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Pass {
             remote_due = true;
             continue;
         }
-        let address = r.address.clone();
-        let outcome = deliver_recipient(ctx, &env, &message, &address, &mut done, recovering);
+        let rcpt = r.clone();
+        let mut actions = rcpt.done.clone();
+        let outcome = local::deliver(
+            &mut Delivery {
+                ctx,
+                env: &env,
+                message: &message,
+                done_mailboxes: &mut done,
+                recovering,
+            },
+            &rcpt,
+            &mut actions,
+        );
+        env.recipients[i].done = actions;
         apply_outcome(ctx, &mut env, i, "local", outcome);
         changed = true;
     }

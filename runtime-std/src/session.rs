@@ -405,8 +405,7 @@ impl SmtpSession {
         if local == user.to_ascii_lowercase() {
             return true;
         }
-        let aliases = self.ctx.aliases.get();
-        aliases.get(&local).is_some_and(|targets| {
+        self.ctx.aliases.lookup(&local).is_some_and(|targets| {
             !targets.is_empty()
                 && targets.iter().all(|t| {
                     let (l, d) = t.rsplit_once('@').unwrap_or((t.as_str(), ""));

@@ -26,6 +26,7 @@ class Submission(unittest.TestCase):
         # An alias that leads only to alice lets her send as it.
         with open(os.path.join(cls.srv.data, "aliases"), "a") as f:
             f.write("alice.smith: alice\nteam: alice, bob\n")
+        cls.srv.cli("newaliases")
 
     @classmethod
     def tearDownClass(cls):

@@ -1,4 +1,6 @@
-//! aliases(5) parsing: `name: target, target, ...` with continuation lines and comments.
+//! aliases(5) parsing: `name: target, target, ...` with continuation lines and comments;
+//! the target kinds of aliases(5) and forward(5); the list form of `:include:` files and
+//! `.forward` files.
 //!
 //! This is the reading side only; expansion policy lives with the delivery agent.
 
@@ -19,9 +21,64 @@ pub struct Aliases {
     entries: BTreeMap<String, Vec<String>>,
 }
 
+/// What a target of an alias, `:include:` file or `.forward` file names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A local name: expanded again through the aliases and `.forward`.
+    Local(String),
+    /// `\user`: that user's own mailbox, with no further redirection (forward(5)).
+    Mailbox(String),
+    /// An address in another domain: forwarded.
+    Remote(String),
+    /// `:include:/path`: a file of more targets, read at delivery time.
+    Include(String),
+    /// `/path`: a file the message is appended to in mbox format.
+    File(String),
+    /// `|command`: a command run through /bin/sh with the message on stdin.
+    Program(String),
+}
+
+impl Target {
+    /// Classifies one target as written. `is_local_domain` says whether an address's
+    /// domain is delivered here (then `user@local.domain` is a local name).
+    pub fn classify(raw: &str, is_local_domain: impl Fn(&str) -> bool) -> Target {
+        let t = raw.trim();
+        if let Some(cmd) = t.strip_prefix('|') {
+            return Target::Program(cmd.trim().to_string());
+        }
+        if t.len() >= 9 && t[..9].eq_ignore_ascii_case(":include:") {
+            return Target::Include(t[9..].trim().to_string());
+        }
+        if t.starts_with('/') {
+            return Target::File(t.to_string());
+        }
+        if let Some(user) = t.strip_prefix('\\') {
+            let user = user.rsplit_once('@').map_or(user, |(l, _)| l);
+            return Target::Mailbox(user.trim_matches('"').to_ascii_lowercase());
+        }
+        match t.rsplit_once('@') {
+            Some((local, domain)) if !is_local_domain(domain) => {
+                Target::Remote(format!("{local}@{domain}"))
+            }
+            Some((local, _)) => Target::Local(local.trim_matches('"').to_ascii_lowercase()),
+            None => Target::Local(t.trim_matches('"').to_ascii_lowercase()),
+        }
+    }
+}
+
+/// Parses the text of a `:include:` or `.forward` file: targets separated by commas or
+/// newlines, `#` comment lines skipped, double quotes protecting commas.
+pub fn parse_target_list(text: &str) -> Vec<String> {
+    let joined: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    split_targets(&joined.join(","))
+}
+
 /// Splits a target list at commas outside double quotes, trimming each target and removing
 /// quotes around a whole target (`"|cmd args"`).
-fn split_targets(list: &str) -> Vec<String> {
+pub fn split_targets(list: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -112,6 +169,11 @@ impl Aliases {
             .map(Vec::as_slice)
     }
 
+    /// Every alias with its targets, in name order (for building the indexed db).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
     /// Number of aliases.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -139,5 +201,28 @@ mod tests {
         );
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, 5);
+    }
+
+    #[test]
+    fn target_kinds() {
+        let local = |d: &str| d.eq_ignore_ascii_case("a.test");
+        let c = |t: &str| Target::classify(t, local);
+        assert_eq!(c("Bob"), Target::Local("bob".into()));
+        assert_eq!(c("bob@A.test"), Target::Local("bob".into()));
+        assert_eq!(c("bob@b.test"), Target::Remote("bob@b.test".into()));
+        assert_eq!(c("\\Carol"), Target::Mailbox("carol".into()));
+        assert_eq!(c(":include:/etc/list"), Target::Include("/etc/list".into()));
+        assert_eq!(
+            c("/var/log/archive"),
+            Target::File("/var/log/archive".into())
+        );
+        assert_eq!(
+            c("|/usr/bin/vacation carol"),
+            Target::Program("/usr/bin/vacation carol".into())
+        );
+        assert_eq!(
+            parse_target_list("# me\n\\carol, \"|prog a, b\"\nbob@b.test\n"),
+            ["\\carol", "|prog a, b", "bob@b.test"]
+        );
     }
 }

@@ -1,0 +1,174 @@
+//! The aliases database: `newaliases` compiles the aliases(5) source into a constant
+//! database (`aliases.db`, cdb format via the cdb2 crate: one key per lower-cased name,
+//! the targets joined by newlines); delivery and the RCPT check read the db. A db older
+//! than its source is used as it is and reported in the log, as Postfix does; without a
+//! db the source is read directly.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use postrider_core::delivery::aliases::{AliasError, Aliases};
+
+/// The db path for an aliases source: `SOURCE.db`.
+pub fn db_path(source: &Path) -> PathBuf {
+    let mut p = source.as_os_str().to_owned();
+    p.push(".db");
+    PathBuf::from(p)
+}
+
+/// Compiles `source` into its db (written to a temporary file and renamed into place).
+/// Returns the number of aliases and the problems found in the source.
+pub fn build_db(source: &Path) -> Result<(usize, Vec<AliasError>), String> {
+    let text =
+        fs::read_to_string(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let (aliases, errors) = Aliases::parse(&text);
+    let db = db_path(source);
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", db.display());
+    let mut w = cdb2::CDBWriter::create(&db).map_err(io)?;
+    for (name, targets) in aliases.entries() {
+        w.add(name.as_bytes(), targets.join("\n").as_bytes())
+            .map_err(io)?;
+    }
+    w.finish().map_err(io)?;
+    Ok((aliases.len(), errors))
+}
+
+/// What identifies a version of a file: modification time, inode and size.
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamp_of(p: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.ino(), m.len()))
+}
+
+enum Source {
+    Db(cdb2::CDB),
+    Text(Aliases),
+    Missing,
+}
+
+struct Cache {
+    stamp: (Stamp, Stamp),
+    source: Source,
+}
+
+/// The aliases in force, reloaded when the db or the source changes on disk.
+pub struct AliasesDb {
+    source: PathBuf,
+    cache: Mutex<Option<Cache>>,
+}
+
+impl std::fmt::Debug for AliasesDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AliasesDb")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl AliasesDb {
+    /// Aliases from `source` (and `source.db`).
+    pub fn new(source: &Path) -> Self {
+        Self {
+            source: source.to_path_buf(),
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The source file.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The targets of `name` (case-insensitive), if it is an alias.
+    pub fn lookup(&self, name: &str) -> Option<Vec<String>> {
+        let key = name.to_ascii_lowercase();
+        let db = db_path(&self.source);
+        let stamp = (stamp_of(&self.source), stamp_of(&db));
+        let mut guard = match self.cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if guard.as_ref().is_none_or(|c| c.stamp != stamp) {
+            *guard = Some(Cache {
+                stamp,
+                source: self.load(&db, stamp),
+            });
+        }
+        match guard.as_ref().map(|c| &c.source) {
+            Some(Source::Db(cdb)) => cdb.get(key.as_bytes()).and_then(Result::ok).map(|v| {
+                String::from_utf8_lossy(&v)
+                    .split('\n')
+                    .map(str::to_string)
+                    .collect()
+            }),
+            Some(Source::Text(a)) => a.get(&key).map(<[String]>::to_vec),
+            _ => None,
+        }
+    }
+
+    /// Whether `name` is an alias.
+    pub fn contains(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+
+    fn load(&self, db: &Path, stamp: (Stamp, Stamp)) -> Source {
+        if stamp.1.is_some() {
+            if let (Some((src, _, _)), Some((dbt, _, _))) = stamp {
+                if src > dbt {
+                    tracing::warn!(
+                        "{} is older than {}: run `postrider newaliases`",
+                        db.display(),
+                        self.source.display()
+                    );
+                }
+            }
+            match cdb2::CDB::open(db) {
+                Ok(c) => return Source::Db(c),
+                Err(e) => tracing::error!("cannot open {}: {e}; reading the source", db.display()),
+            }
+        }
+        match fs::read_to_string(&self.source) {
+            Ok(text) => {
+                let (aliases, errors) = Aliases::parse(&text);
+                for e in errors {
+                    tracing::warn!("{}:{}: {}", self.source.display(), e.line, e.message);
+                }
+                Source::Text(aliases)
+            }
+            Err(_) => Source::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_round_trip_and_staleness() {
+        let dir = std::env::temp_dir().join(format!("postrider-aliases-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("aliases");
+        fs::write(&src, "Team: alice, bob@b.test\nroot: alice\n").unwrap();
+        let a = AliasesDb::new(&src);
+        // No db yet: the source is read.
+        assert_eq!(a.lookup("TEAM").unwrap(), ["alice", "bob@b.test"]);
+        let (n, errs) = build_db(&src).unwrap();
+        assert_eq!((n, errs.len()), (2, 0));
+        assert!(db_path(&src).exists());
+        assert_eq!(a.lookup("root").unwrap(), ["alice"]);
+        assert_eq!(a.lookup("nobody"), None);
+        // The source changes without newaliases: the db stays in force.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&src, "team: carol\n").unwrap();
+        assert_eq!(a.lookup("team").unwrap(), ["alice", "bob@b.test"]);
+        build_db(&src).unwrap();
+        assert_eq!(a.lookup("team").unwrap(), ["carol"]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

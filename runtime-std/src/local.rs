@@ -1,0 +1,738 @@
+//! The local delivery agent (local(8)): expands a local recipient through the aliases
+//! db, `:include:` files and `~/.forward`, then delivers to mailboxes, files and
+//! programs, forwards to other addresses through the queue, and stops mail loops.
+//!
+//! Privileges: with system accounts and the server running as root, files and programs
+//! named in a user's `.forward` run as that user, those named in the aliases (and root's
+//! `.forward`) as `[delivery] default_user`; nothing runs as root. File accounts are not
+//! Unix users, so with them (and without root) everything runs as the server's own user.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use postrider_core::delivery::aliases::{parse_target_list, Target};
+use postrider_core::delivery::loops::loop_reason;
+use postrider_core::delivery::mbox::from_line;
+use postrider_core::delivery::trace::delivery_fields;
+use postrider_core::smtp::EnhancedCode;
+
+use crate::accounts::{valid_name, Accounts};
+use crate::context::{wall_now, Context};
+use crate::mbox;
+use crate::queue::{Envelope, Recipient};
+
+/// The result of delivering to one envelope recipient.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Delivered; the text says where.
+    Delivered(String),
+    /// Try again later.
+    Temporary(String),
+    /// Failed for good: the reason, the status, and the remote server and reply if any.
+    Permanent(String, EnhancedCode, Option<(String, String)>),
+}
+
+/// A Unix identity to run a command or file write as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// Where a target came from: decides whether files and programs are allowed and whose
+/// privileges they get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    Alias,
+    Include,
+    Forward { user: String },
+}
+
+/// One thing to do for a recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    Mailbox(String),
+    File {
+        path: String,
+        user: Option<String>,
+    },
+    Program {
+        command: String,
+        user: Option<String>,
+    },
+    Forward(String),
+}
+
+impl Action {
+    /// A stable key, remembered in the envelope once done so a retry does not repeat it.
+    fn key(&self) -> String {
+        match self {
+            Action::Mailbox(u) => format!("mailbox:{u}"),
+            Action::File { path, .. } => format!("file:{path}"),
+            Action::Program { command, .. } => format!("program:{command}"),
+            Action::Forward(a) => format!("forward:{a}"),
+        }
+    }
+}
+
+/// The expansion of one recipient.
+#[derive(Debug, Default)]
+struct Expansion {
+    actions: Vec<Action>,
+    problems: Vec<(String, EnhancedCode, bool)>,
+}
+
+impl Expansion {
+    fn push(&mut self, a: Action) {
+        if !self.actions.contains(&a) {
+            self.actions.push(a);
+        }
+    }
+
+    fn fail(&mut self, text: String, status: (u8, u16, u16), temporary: bool) {
+        self.problems.push((
+            text,
+            EnhancedCode::new(status.0, status.1, status.2),
+            temporary,
+        ));
+    }
+}
+
+/// The home directory of a local user.
+pub fn home_of(ctx: &Context, user: &str) -> Option<PathBuf> {
+    match &ctx.accounts {
+        Accounts::System(s) => s.lookup(user).map(|e| e.home),
+        Accounts::File(_) => Some(ctx.settings.config.data_dir.join("home").join(user)),
+    }
+}
+
+/// The mbox file of a local mailbox name.
+pub fn mailbox_path(ctx: &Context, name: &str) -> PathBuf {
+    if ctx.settings.config.accounts == "system" {
+        PathBuf::from("/var/mail").join(name)
+    } else {
+        ctx.settings.config.data_dir.join("mail").join(name)
+    }
+}
+
+fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The identity for a file or program target, or None to run as the server itself.
+fn run_as(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, String> {
+    let system = match &ctx.accounts {
+        Accounts::System(s) => s,
+        // File accounts are not Unix users: everything runs as the server's own user.
+        Accounts::File(_) => return Ok(None),
+    };
+    if !running_as_root() {
+        return Ok(None);
+    }
+    if let Some(u) = user {
+        let sys = system;
+        if let Some(e) = sys.lookup(u) {
+            if e.uid != 0 {
+                return Ok(Some(RunAs {
+                    uid: e.uid,
+                    gid: e.gid,
+                }));
+            }
+        }
+    }
+    let default = &ctx.settings.config.delivery.default_user;
+    match system.lookup(default) {
+        Some(e) if e.uid != 0 => Ok(Some(RunAs {
+            uid: e.uid,
+            gid: e.gid,
+        })),
+        _ => Err(format!(
+            "[delivery] default_user {default:?} is not a non-root system user"
+        )),
+    }
+}
+
+/// Whether a `.forward` (or `:include:`) file may be trusted: owned by `owner` (or root),
+/// and neither it nor its directory writable by group or others.
+fn safe_file(path: &Path, owner: u32) -> Result<(), String> {
+    let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.uid() != owner && meta.uid() != 0 {
+        return Err(format!("{} is not owned by uid {owner}", path.display()));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!("{} is group- or world-writable", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        let d = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if d.permissions().mode() & 0o022 != 0 && d.permissions().mode() & 0o1000 == 0 {
+            return Err(format!("{} is group- or world-writable", dir.display()));
+        }
+    }
+    Ok(())
+}
+
+/// The uid that must own a user's `.forward`.
+fn forward_owner(ctx: &Context, user: &str) -> u32 {
+    match &ctx.accounts {
+        Accounts::System(s) => s.lookup(user).map(|e| e.uid).unwrap_or(u32::MAX),
+        Accounts::File(_) => rustix::process::geteuid().as_raw(),
+    }
+}
+
+fn allowed(list: &[String], origin: &Origin) -> bool {
+    let kind = match origin {
+        Origin::Alias => "alias",
+        Origin::Include => "include",
+        Origin::Forward { .. } => "forward",
+    };
+    list.iter().any(|k| k == kind)
+}
+
+struct Expander<'a> {
+    ctx: &'a Context,
+    out: Expansion,
+    depth: usize,
+}
+
+impl Expander<'_> {
+    fn is_local_domain(&self, d: &str) -> bool {
+        self.ctx.settings.is_local_domain(d)
+    }
+
+    /// Expands a local name reached through `chain` (the names above it).
+    fn name(&mut self, name: &str, chain: &mut Vec<String>) {
+        if chain.iter().any(|c| c == name) {
+            if self.ctx.accounts.exists(name) {
+                // `bob: bob, x` or `\bob`-less self-forwarding: bob's own mailbox.
+                self.out.push(Action::Mailbox(name.to_string()));
+            } else {
+                let path: Vec<&str> = chain.iter().map(String::as_str).collect();
+                self.out.fail(
+                    format!("alias expansion loop: {} -> {name}", path.join(" -> ")),
+                    (5, 4, 6),
+                    false,
+                );
+            }
+            return;
+        }
+        if chain.len() > 20 {
+            self.out.fail(
+                format!("alias nesting too deep at {name}"),
+                (5, 4, 6),
+                false,
+            );
+            return;
+        }
+        chain.push(name.to_string());
+        if let Some(targets) = self.ctx.aliases.lookup(name) {
+            for t in targets {
+                self.target(&t, &Origin::Alias, chain);
+            }
+        } else if self.ctx.accounts.exists(name) {
+            self.user(name, chain);
+        } else if name == "postmaster" || name == "root" {
+            // RFC 5321 §4.5.1: postmaster mail is never lost, even without an account.
+            self.out.push(Action::Mailbox(name.to_string()));
+        } else {
+            self.out
+                .fail(format!("unknown user: \"{name}\""), (5, 1, 1), false);
+        }
+        chain.pop();
+    }
+
+    /// A local account: its `.forward`, or its mailbox.
+    fn user(&mut self, user: &str, chain: &mut Vec<String>) {
+        let Some(home) = home_of(self.ctx, user) else {
+            self.out.push(Action::Mailbox(user.to_string()));
+            return;
+        };
+        let forward = home.join(".forward");
+        if !forward.exists() {
+            self.out.push(Action::Mailbox(user.to_string()));
+            return;
+        }
+        if let Err(why) = safe_file(&forward, forward_owner(self.ctx, user)) {
+            tracing::warn!("ignoring {}: {why}", forward.display());
+            self.out.push(Action::Mailbox(user.to_string()));
+            return;
+        }
+        let text = match fs::read_to_string(&forward) {
+            Ok(t) => t,
+            Err(e) => {
+                self.out.fail(
+                    format!("cannot read {}: {e}", forward.display()),
+                    (4, 3, 0),
+                    true,
+                );
+                return;
+            }
+        };
+        let targets = parse_target_list(&text);
+        if targets.is_empty() {
+            self.out.push(Action::Mailbox(user.to_string()));
+            return;
+        }
+        let origin = Origin::Forward {
+            user: user.to_string(),
+        };
+        for t in targets {
+            self.target(&t, &origin, chain);
+        }
+    }
+
+    fn target(&mut self, raw: &str, origin: &Origin, chain: &mut Vec<String>) {
+        let delivery = &self.ctx.settings.config.delivery;
+        let owner = match origin {
+            Origin::Forward { user } => Some(user.clone()),
+            _ => None,
+        };
+        match Target::classify(raw, |d| self.is_local_domain(d)) {
+            Target::Local(name) => self.name(&name, chain),
+            Target::Mailbox(user) => {
+                if valid_name(&user) {
+                    self.out.push(Action::Mailbox(user));
+                } else {
+                    self.out
+                        .fail(format!("invalid mailbox name {user:?}"), (5, 1, 3), false);
+                }
+            }
+            Target::Remote(addr) => self.out.push(Action::Forward(addr)),
+            Target::Include(path) => {
+                if !allowed(&delivery.allow_include, origin) {
+                    self.out.fail(
+                        format!(":include:{path} is not allowed here"),
+                        (5, 7, 1),
+                        false,
+                    );
+                    return;
+                }
+                self.depth += 1;
+                if self.depth > 10 {
+                    self.out
+                        .fail(format!(":include:{path} nested too deep"), (5, 4, 6), false);
+                    return;
+                }
+                let p = Path::new(&path);
+                let expected_owner = match origin {
+                    Origin::Forward { user } => forward_owner(self.ctx, user),
+                    _ => rustix::process::geteuid().as_raw(),
+                };
+                if let Err(why) = safe_file(p, expected_owner) {
+                    self.out
+                        .fail(format!(":include:{path}: {why}"), (4, 3, 0), true);
+                    return;
+                }
+                match fs::read_to_string(p) {
+                    Ok(text) => {
+                        for t in parse_target_list(&text) {
+                            self.target(&t, &Origin::Include, chain);
+                        }
+                    }
+                    Err(e) => {
+                        self.out
+                            .fail(format!("cannot read :include:{path}: {e}"), (4, 3, 0), true)
+                    }
+                }
+            }
+            Target::File(path) => {
+                if allowed(&delivery.allow_files, origin) {
+                    self.out.push(Action::File { path, user: owner });
+                } else {
+                    self.out.fail(
+                        format!("mail to file {path} is not allowed here"),
+                        (5, 7, 1),
+                        false,
+                    );
+                }
+            }
+            Target::Program(command) => {
+                if allowed(&delivery.allow_commands, origin) {
+                    self.out.push(Action::Program {
+                        command,
+                        user: owner,
+                    });
+                } else {
+                    self.out.fail(
+                        format!("mail to command {command:?} is not allowed here"),
+                        (5, 7, 1),
+                        false,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Splits `local@domain` at the last `@`.
+pub fn split_address(addr: &str) -> (&str, Option<&str>) {
+    match addr.rsplit_once('@') {
+        Some((l, d)) => (l, Some(d)),
+        None => (addr, None),
+    }
+}
+
+/// What one local delivery needs to know.
+pub struct Delivery<'a> {
+    /// The server.
+    pub ctx: &'a Context,
+    /// The message's envelope.
+    pub env: &'a Envelope,
+    /// The message as queued.
+    pub message: &'a [u8],
+    /// Mailboxes already written for this message in this pass (one copy per mailbox).
+    pub done_mailboxes: &'a mut HashSet<String>,
+    /// The first pass after a start: look for a cut-off earlier delivery first.
+    pub recovering: bool,
+}
+
+/// Delivers `message` for one envelope recipient. `done` holds the actions of this
+/// recipient completed by earlier attempts (and receives the new ones).
+pub fn deliver(d: &mut Delivery<'_>, rcpt: &Recipient, done: &mut Vec<String>) -> Outcome {
+    let ctx = d.ctx;
+    let (local, domain) = split_address(&rcpt.address);
+    let domain = domain.unwrap_or(ctx.settings.primary_domain()).to_string();
+    let local = local.trim_matches('"').to_ascii_lowercase();
+    if let Some(why) = loop_reason(d.message, &[&rcpt.address, &format!("{local}@{domain}")]) {
+        return Outcome::Permanent(why, EnhancedCode::new(5, 4, 6), None);
+    }
+    let mut ex = Expander {
+        ctx,
+        out: Expansion::default(),
+        depth: 0,
+    };
+    ex.name(&local, &mut Vec::new());
+    let Expansion { actions, problems } = ex.out;
+    for (text, _, _) in &problems {
+        tracing::warn!("{}: <{}>: {text}", d.env.id, rcpt.address);
+    }
+    let mut delivered = Vec::new();
+    let mut temporary: Vec<String> = problems
+        .iter()
+        .filter(|p| p.2)
+        .map(|p| p.0.clone())
+        .collect();
+    let mut permanent: Vec<(String, EnhancedCode)> = problems
+        .iter()
+        .filter(|p| !p.2)
+        .map(|p| (p.0.clone(), p.1))
+        .collect();
+    for action in actions {
+        let key = action.key();
+        if done.contains(&key) {
+            continue;
+        }
+        let result = match &action {
+            Action::Mailbox(name) => deliver_mailbox(d, name, &domain, rcpt),
+            Action::File { path, user } => {
+                deliver_file(d, path, user.as_deref(), &local, &domain, rcpt)
+            }
+            Action::Program { command, user } => {
+                deliver_program(d, command, user.as_deref(), &local, &domain, rcpt)
+            }
+            Action::Forward(addr) => forward(d, addr, &local, &domain),
+        };
+        match result {
+            Outcome::Delivered(text) => {
+                delivered.push(text);
+                done.push(key);
+            }
+            Outcome::Temporary(text) => temporary.push(text),
+            Outcome::Permanent(text, status, _) => permanent.push((text, status)),
+        }
+    }
+    let expanded = |t: &str| {
+        if local.is_empty() {
+            t.to_string()
+        } else {
+            format!("{t} (expanded from <{local}@{domain}>)")
+        }
+    };
+    if let Some(t) = temporary.first() {
+        Outcome::Temporary(expanded(t))
+    } else if let Some((t, status)) = permanent.first() {
+        Outcome::Permanent(expanded(t), *status, None)
+    } else if delivered.is_empty() && done.is_empty() {
+        Outcome::Permanent(
+            format!("no deliverable target for <{local}@{domain}>"),
+            EnhancedCode::new(5, 1, 1),
+            None,
+        )
+    } else {
+        Outcome::Delivered(delivered.join(", "))
+    }
+}
+
+fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipient) -> Outcome {
+    let ctx = d.ctx;
+    if !valid_name(name) {
+        return Outcome::Permanent(
+            format!("invalid mailbox name {name:?}"),
+            EnhancedCode::new(5, 1, 3),
+            None,
+        );
+    }
+    if d.done_mailboxes.contains(name) {
+        return Outcome::Delivered(format!("{name} (duplicate suppressed)"));
+    }
+    let final_rcpt = format!("{name}@{domain}");
+    let header = delivery_fields(&d.env.sender, &final_rcpt, Some(&rcpt.address));
+    let path = mailbox_path(ctx, name);
+    let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
+    if d.recovering {
+        let marker = format!("id {}", d.env.id);
+        match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
+            Ok(true) => {
+                tracing::info!(
+                    "{}: found in mailbox {name} after restart; not delivering again",
+                    d.env.id
+                );
+                d.done_mailboxes.insert(name.to_string());
+                return Outcome::Delivered(format!("mailbox {name}"));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Outcome::Temporary(format!("cannot check mailbox {}: {e}", path.display()))
+            }
+        }
+    }
+    let existed = path.exists();
+    if let Err(e) = mbox::deliver_entry(&path, &entry) {
+        return Outcome::Temporary(format!("cannot update mailbox {}: {e}", path.display()));
+    }
+    if !existed && running_as_root() {
+        // A new system mailbox belongs to its user, as /var/mail files do.
+        if let Accounts::System(s) = &ctx.accounts {
+            if let Some(e) = s.lookup(name) {
+                let _ = std::os::unix::fs::chown(&path, Some(e.uid), Some(e.gid));
+            }
+        }
+    }
+    d.done_mailboxes.insert(name.to_string());
+    Outcome::Delivered(format!("delivered to mailbox {name}"))
+}
+
+fn deliver_file(
+    d: &mut Delivery<'_>,
+    path: &str,
+    user: Option<&str>,
+    local: &str,
+    domain: &str,
+    rcpt: &Recipient,
+) -> Outcome {
+    let header = delivery_fields(
+        &d.env.sender,
+        &format!("{local}@{domain}"),
+        Some(&rcpt.address),
+    );
+    let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
+    let who = match run_as(d.ctx, user) {
+        Ok(w) => w,
+        Err(e) => return Outcome::Temporary(e),
+    };
+    match who {
+        None => match mbox::deliver_entry(Path::new(path), &entry) {
+            Ok(()) => Outcome::Delivered(format!("delivered to file {path}")),
+            Err(e) => Outcome::Temporary(format!("cannot append to file {path}: {e}")),
+        },
+        Some(id) => {
+            // Another process with the user's identity does the write.
+            let exe = match std::env::current_exe() {
+                Ok(e) => e,
+                Err(e) => return Outcome::Temporary(format!("cannot find own executable: {e}")),
+            };
+            let mut cmd = Command::new(exe);
+            cmd.arg("internal-append-file")
+                .arg(path)
+                .uid(id.uid)
+                .gid(id.gid)
+                .env_clear()
+                .current_dir("/");
+            match run_with_input(cmd, &entry, Duration::from_secs(120)) {
+                Ok((0, _)) => Outcome::Delivered(format!("delivered to file {path}")),
+                Ok((code, err)) if code == 75 || code < 0 => {
+                    Outcome::Temporary(format!("cannot append to file {path}: {err}"))
+                }
+                Ok((_, err)) => Outcome::Permanent(
+                    format!("cannot append to file {path}: {err}"),
+                    EnhancedCode::new(5, 2, 0),
+                    None,
+                ),
+                Err(e) => Outcome::Temporary(format!("cannot append to file {path}: {e}")),
+            }
+        }
+    }
+}
+
+fn deliver_program(
+    d: &mut Delivery<'_>,
+    command: &str,
+    user: Option<&str>,
+    local: &str,
+    domain: &str,
+    rcpt: &Recipient,
+) -> Outcome {
+    let ctx = d.ctx;
+    let who = match run_as(ctx, user) {
+        Ok(w) => w,
+        Err(e) => return Outcome::Temporary(e),
+    };
+    let env_user = user.unwrap_or(local);
+    let home = user
+        .and_then(|u| home_of(ctx, u))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    // The message as local(8) gives it to commands: a From line, the trace fields, LF ends.
+    let header = delivery_fields(
+        &d.env.sender,
+        &format!("{local}@{domain}"),
+        Some(&rcpt.address),
+    );
+    let mut input = from_line(&d.env.sender, wall_now()).into_bytes();
+    let mut body = header.into_bytes();
+    body.extend_from_slice(d.message);
+    input.extend(body.iter().copied().filter(|&b| b != b'\r'));
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(command)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("SENDER", &d.env.sender)
+        .env("RECIPIENT", format!("{local}@{domain}"))
+        .env("ORIGINAL_RECIPIENT", &rcpt.address)
+        .env("LOCAL", local)
+        .env("DOMAIN", domain)
+        .env("USER", env_user)
+        .env("LOGNAME", env_user)
+        .env("HOME", &home)
+        .env("SHELL", "/bin/sh")
+        .current_dir(if home.is_dir() {
+            home.as_path()
+        } else {
+            Path::new("/")
+        });
+    if let Some(path) = &ctx.settings.config_path {
+        cmd.env("POSTRIDER_CONFIG", path);
+    }
+    if let Some(id) = &who {
+        cmd.uid(id.uid).gid(id.gid);
+    }
+    let timeout = ctx.settings.delivery_command_timeout;
+    match run_with_input(cmd, &input, timeout) {
+        Ok((0, err)) => {
+            if !err.is_empty() {
+                tracing::info!("{}: command {command:?} said: {err}", d.env.id);
+            }
+            Outcome::Delivered(format!("delivered to command: {command}"))
+        }
+        Ok((code, err)) => {
+            let said = if err.is_empty() {
+                format!("command {command:?} exited with status {code}")
+            } else {
+                format!("command {command:?} exited with status {code}: {err}")
+            };
+            match code {
+                // sysexits: EX_OSERR, EX_IOERR, EX_TEMPFAIL, EX_CONFIG; negative: signal or timeout.
+                71 | 74 | 75 | 78 => Outcome::Temporary(said),
+                c if c < 0 => Outcome::Temporary(said),
+                67 => Outcome::Permanent(said, EnhancedCode::new(5, 1, 1), None),
+                68 => Outcome::Permanent(said, EnhancedCode::new(5, 1, 2), None),
+                _ => Outcome::Permanent(said, EnhancedCode::new(5, 3, 0), None),
+            }
+        }
+        Err(e) => Outcome::Temporary(format!("cannot run command {command:?}: {e}")),
+    }
+}
+
+/// Runs `cmd` with `input` on stdin, in its own process group, killing the group after
+/// `timeout`. Returns the exit code (negative for a signal or timeout) and the first
+/// 1000 characters of stderr on one line.
+fn run_with_input(
+    mut cmd: Command,
+    input: &[u8],
+    timeout: Duration,
+) -> std::io::Result<(i32, String)> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let mut stdin = child.stdin.take();
+    let data = input.to_vec();
+    let writer = thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            // A command that does not read its input is not an error (EPIPE).
+            let _ = s.write_all(&data);
+        }
+    });
+    let mut stderr = child.stderr.take();
+    let reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.take(64 * 1024).read_to_end(&mut buf);
+        }
+        buf
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait()? {
+            Some(st) => break Some(st),
+            None if Instant::now() >= deadline => {
+                let pid = rustix::process::Pid::from_child(&child);
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let _ = writer.join();
+    let err = reader.join().unwrap_or_default();
+    let err: String = String::from_utf8_lossy(&err)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(1000)
+        .collect();
+    Ok(match status {
+        None => (-1, format!("timed out after {} s", timeout.as_secs())),
+        Some(st) => match st.code() {
+            Some(c) => (c, err),
+            None => (
+                -st.signal().unwrap_or(1),
+                format!("killed by signal {}", st.signal().unwrap_or(0)),
+            ),
+        },
+    })
+}
+
+/// Re-queues the message for `addr` with the original envelope sender and a
+/// `Delivered-To:` for this recipient, which is how a forwarding loop is caught when the
+/// message comes back.
+fn forward(d: &mut Delivery<'_>, addr: &str, local: &str, domain: &str) -> Outcome {
+    let mut copy = format!("Delivered-To: {local}@{domain}\r\n").into_bytes();
+    copy.extend_from_slice(d.message);
+    match d
+        .ctx
+        .queue
+        .submit(&d.env.sender, vec![Recipient::new(addr)], &copy)
+    {
+        Ok(id) => {
+            d.ctx.wakeup.notify();
+            Outcome::Delivered(format!("forwarded as {id} to {addr}"))
+        }
+        Err(e) => Outcome::Temporary(format!("cannot queue the forwarded copy: {e}")),
+    }
+}

@@ -1,0 +1,150 @@
+//! `postrider vacation [USER]`: a vacation(1) equivalent for `.forward` pipes
+//! (`\carol, "|postrider vacation carol"`). Reads the message on stdin, applies the
+//! RFC 3834 rules from the core, answers once per sender per interval with
+//! `~/.vacation.msg`, remembers whom it answered in `~/.vacation.db`, and queues the
+//! reply with the null sender.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use postrider_core::delivery::vacation::{
+    build_reply, check, format_state, parse_state, remember, NoReply, ReplyParams,
+};
+use postrider_core::imf::header::split_header_to_blank_line;
+
+use crate::context::{wall_now, Context};
+use crate::fsutil::lock_exclusive;
+use crate::local::home_of;
+use crate::queue::{unix_now, Recipient};
+
+/// Options of the vacation command.
+#[derive(Debug, Clone, Default)]
+pub struct VacationArgs {
+    /// The absent user (default: $USER).
+    pub user: Option<String>,
+    /// More addresses of the user (`-a`), besides USER@ each local domain.
+    pub aliases: Vec<String>,
+    /// Seconds between two replies to one sender (default 7 days).
+    pub interval: Option<i64>,
+}
+
+/// What happened, for the exit status and the message on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VacationResult {
+    /// A reply was queued under this id.
+    Replied(String),
+    /// No reply, for this reason.
+    NoReply(NoReply),
+    /// No `~/.vacation.msg`: nothing to say.
+    NoMessage,
+}
+
+/// The envelope sender: `$SENDER` (set by the delivery agent), else Return-Path, else the
+/// `From ` line.
+fn sender_of(input: &[u8]) -> String {
+    if let Ok(s) = std::env::var("SENDER") {
+        return s;
+    }
+    let text = String::from_utf8_lossy(input);
+    let mut lines = text.lines();
+    if let Some(first) = lines.next() {
+        if let Some(rest) = first.strip_prefix("From ") {
+            return rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .replace("MAILER-DAEMON", "");
+        }
+    }
+    let (fields, _) = split_header_to_blank_line(input);
+    fields
+        .iter()
+        .find(|f| f.is("Return-Path"))
+        .map(|f| {
+            f.value()
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the vacation logic on one message.
+pub fn run(
+    ctx: &Context,
+    args: &VacationArgs,
+    input: &mut dyn Read,
+) -> Result<VacationResult, String> {
+    let user = match &args.user {
+        Some(u) => u.clone(),
+        None => std::env::var("USER").map_err(|_| "no user given and $USER is not set")?,
+    };
+    let mut raw = Vec::new();
+    input
+        .take(ctx.settings.config.smtp.max_message_size)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read the message: {e}"))?;
+    // Skip a leading `From ` line for the header parser.
+    let message: &[u8] = if raw.starts_with(b"From ") {
+        match memchr::memchr(b'\n', &raw) {
+            Some(i) => &raw[i + 1..],
+            None => &[],
+        }
+    } else {
+        &raw
+    };
+    let home = home_of(ctx, &user).ok_or_else(|| format!("no home directory for {user:?}"))?;
+    let template = match fs::read(home.join(".vacation.msg")) {
+        Ok(t) => t,
+        Err(_) => return Ok(VacationResult::NoMessage),
+    };
+    let sender = sender_of(&raw);
+    let mut addresses: Vec<String> = ctx
+        .settings
+        .config
+        .domains
+        .iter()
+        .map(|d| format!("{user}@{d}"))
+        .collect();
+    addresses.extend(args.aliases.iter().cloned());
+    if let Err(why) = check(message, &sender, &addresses) {
+        return Ok(VacationResult::NoReply(why));
+    }
+    let db = home.join(".vacation.db");
+    let lock_path = home.join(".vacation.lock");
+    let _lock = lock_exclusive(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    let mut state = parse_state(&fs::read_to_string(&db).unwrap_or_default());
+    let interval = args.interval.unwrap_or(7 * 86_400);
+    if let Err(why) = remember(&mut state, &sender, unix_now(), interval) {
+        return Ok(VacationResult::NoReply(why));
+    }
+    let from = format!("{user}@{}", ctx.settings.primary_domain());
+    let unique = format!("{:x}.vacation", OsRng.next_u64());
+    let reply = build_reply(
+        &ReplyParams {
+            from: &from,
+            to: &sender,
+            now: wall_now(),
+            unique: &unique,
+            hostname: &ctx.settings.config.hostname,
+            template: &template,
+        },
+        message,
+    );
+    let id = ctx
+        .queue
+        .submit("", vec![Recipient::new(sender.clone())], &reply)
+        .map_err(|e| format!("cannot queue the reply: {e}"))?;
+    write_state(&db, &format_state(&state))?;
+    Ok(VacationResult::Replied(id))
+}
+
+fn write_state(db: &Path, text: &str) -> Result<(), String> {
+    let tmp = db.with_extension("db.tmp");
+    fs::write(&tmp, text)
+        .and_then(|_| fs::rename(&tmp, db))
+        .map_err(|e| format!("cannot write {}: {e}", db.display()))
+}
