@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # accounts = "system" against real /etc/passwd and /etc/shadow entries made by the system's
 # own tools (useradd, chpasswd with SHA512 and YESCRYPT): SMTP AUTH on the submission port
-# with each hash kind, a wrong password, and delivery to /var/mail/USER.
+# with each hash kind, a wrong password, delivery to /var/mail/USER (owned by the user),
+# and privileges: a program in a user's .forward runs as that user, a program in the
+# aliases as [delivery] default_user (nobody), never as root.
 # Needs root (it creates and removes two throwaway users). Usage:
 #   tests/interop/system-accounts.sh path/to/binary
 set -euo pipefail
@@ -20,7 +22,17 @@ cleanup() {
 }
 pid=
 trap cleanup EXIT
-for u in "${users[@]}"; do userdel "$u" 2>/dev/null || true; useradd -M -s /usr/sbin/nologin "$u"; done
+chmod 755 "$dir"
+mkdir -m 777 "$dir/out"
+for u in "${users[@]}"; do
+  userdel "$u" 2>/dev/null || true
+  useradd -m -d "$dir/home/$u" -s /usr/sbin/nologin "$u"
+done
+# prsha512 keeps a copy and pipes to a command that records who ran it.
+printf '\\prsha512, "|id -u > %s/out/forward.uid"\n' "$dir" > "$dir/home/prsha512/.forward"
+chown prsha512: "$dir/home/prsha512/.forward"
+chmod 600 "$dir/home/prsha512/.forward"
+printf 'runner: "|id -u > %s/out/alias.uid"\n' "$dir" > "$dir/aliases"
 echo "prsha512:pw-sha512" | chpasswd -c SHA512
 echo "pryescrypt:pw-yescrypt" | chpasswd -c YESCRYPT
 grep -q '^prsha512:\$6\$' /etc/shadow || { echo "chpasswd did not write a sha512-crypt hash" >&2; exit 1; }
@@ -48,7 +60,10 @@ listen = []
 listen_tls = []
 [auth]
 failure_delay = "100ms"
+[delivery]
+aliases = "$dir/aliases"
 TOML
+"$bin" -c "$dir/postrider.toml" newaliases >/dev/null
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
 pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sub) 2>/dev/null && break; sleep 0.1; done
@@ -76,6 +91,21 @@ for u in "${users[@]}"; do
   grep -q "^Subject: system account $u" "/var/mail/$u" || { echo "FAIL: nothing in /var/mail/$u" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
   echo "ok - delivered to /var/mail/$u"
 done
+[ "$(stat -c %U /var/mail/prsha512)" = prsha512 ] || { echo "FAIL: /var/mail/prsha512 is not owned by prsha512" >&2; exit 1; }
+echo "ok - /var/mail/prsha512 belongs to prsha512"
+for _ in $(seq 100); do [ -s "$dir/out/forward.uid" ] && break; sleep 0.1; done
+[ "$(cat "$dir/out/forward.uid" 2>/dev/null)" = "$(id -u prsha512)" ] \
+  || { echo "FAIL: the .forward program ran as uid $(cat "$dir/out/forward.uid" 2>/dev/null), not prsha512" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
+echo "ok - the .forward program ran as its user"
+SMTP=$smtp python3 - <<'PY' || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+import os, smtplib
+with smtplib.SMTP("127.0.0.1", int(os.environ["SMTP"]), timeout=30) as s:
+    s.sendmail("x@else.example", ["runner@sys.example"], "Subject: run\r\n\r\nhi\r\n")
+PY
+for _ in $(seq 100); do [ -s "$dir/out/alias.uid" ] && break; sleep 0.1; done
+[ "$(cat "$dir/out/alias.uid" 2>/dev/null)" = "$(id -u nobody)" ] \
+  || { echo "FAIL: the aliases program ran as uid $(cat "$dir/out/alias.uid" 2>/dev/null), not nobody" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
+echo "ok - the aliases program ran as nobody"
 if grep -q "pw-sha512\|pw-yescrypt" "$dir/server.log"; then echo "FAIL: a password reached the log" >&2; exit 1; fi
 echo "ok - no password in the log"
 echo "$(basename "$bin") system accounts: passed"
