@@ -26,7 +26,9 @@
 //! * [`imap`]: ENVELOPE and BODYSTRUCTURE as IMAP serves them.
 //! * [`mime`]: Content-Type parameters (RFC 2231), encoded words (RFC 2047), base64 and
 //!   quoted-printable, the MIME part tree.
+//! * [`maildrop`]: scanning mbox files in chunks and serving their messages (POP3).
 //! * [`delivery`]: mbox formatting and the trace fields of local delivery.
+//! * [`pop3`]: the POP3 server machine (RFC 1939, 2449, 2595, 5034).
 //! * [`sasl`]: SASL PLAIN and LOGIN exchanges (RFC 4616, RFC 4954).
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
@@ -34,7 +36,9 @@ pub mod delivery;
 pub mod dns;
 pub mod imap;
 pub mod imf;
+pub mod maildrop;
 pub mod mime;
+pub mod pop3;
 pub mod sasl;
 pub mod smtp;
 pub mod submission;

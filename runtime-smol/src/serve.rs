@@ -12,7 +12,7 @@ use futures_rustls::TlsAcceptor;
 use postrider_core::smtp::{PeerInfo, SmtpServer};
 use postrider_std::context::Context;
 use postrider_std::serve::{
-    limits_for, smtp_listeners, start_runner, too_many_reply, wait_for_shutdown,
+    limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
 };
 use postrider_std::session::{server_config, Flow, ListenerKind, SmtpSession};
 use smol::net::{TcpListener, TcpStream};
@@ -35,7 +35,7 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
             .map_err(|e| format!("cannot start executor thread: {e}"))?;
     }
     let mut bound = Vec::new();
-    for (addr, kind) in smtp_listeners(&ctx) {
+    for (addr, kind) in listeners(&ctx) {
         let l = smol::block_on(TcpListener::bind(addr))
             .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
         tracing::info!("listening on {addr} ({})", kind.name());
@@ -76,14 +76,19 @@ async fn accept_loop(
             Ok(slot) => slot,
             Err(why) => {
                 tracing::warn!("refusing [{}]: {why}", remote.ip());
-                let _ = stream.write_all(&too_many_reply(&ctx, why)).await;
+                let _ = stream.write_all(&too_many_reply(&ctx, kind, why)).await;
                 continue;
             }
         };
         let ctx = ctx.clone();
         ex.spawn(async move {
             let _slot = slot;
-            if let Err(e) = smtp_connection(ctx, stream, kind).await {
+            let result = if kind.is_pop3() {
+                crate::pop3::pop3_connection(ctx, stream, kind).await
+            } else {
+                smtp_connection(ctx, stream, kind).await
+            };
+            if let Err(e) = result {
                 tracing::debug!("connection from {remote} ended with error: {e}");
             }
         })

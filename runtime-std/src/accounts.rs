@@ -358,6 +358,42 @@ impl SystemAccounts {
     }
 }
 
+/// Checks SASL or USER/PASS credentials for a protocol session and logs the result
+/// (never the password): the answer the protocol machines take.
+pub fn sasl_login(
+    accounts: &Accounts,
+    ip: std::net::IpAddr,
+    mechanism: &str,
+    credentials: &postrider_core::sasl::Credentials,
+) -> postrider_core::smtp::AuthOutcome {
+    use postrider_core::smtp::AuthOutcome;
+    match accounts.login(&credentials.username, &credentials.password) {
+        Login::Valid(name) => match &credentials.authzid {
+            Some(z) if !z.eq_ignore_ascii_case(&name) => {
+                tracing::warn!(
+                    "[{ip}]: {mechanism} authentication refused: {name} may not act as {z:?}"
+                );
+                AuthOutcome::Failure
+            }
+            _ => {
+                tracing::info!("[{ip}]: sasl_method={mechanism}, sasl_username={name}");
+                AuthOutcome::Success(name)
+            }
+        },
+        Login::Invalid => {
+            tracing::warn!(
+                "[{ip}]: {mechanism} authentication failed for {:?}",
+                credentials.username
+            );
+            AuthOutcome::Failure
+        }
+        Login::Unavailable(why) => {
+            tracing::error!("[{ip}]: authentication unavailable: {why}");
+            AuthOutcome::TemporaryFailure
+        }
+    }
+}
+
 /// The accounts of the configured kind.
 #[derive(Debug)]
 pub enum Accounts {

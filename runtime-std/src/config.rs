@@ -118,6 +118,9 @@ pub struct ListenerSection {
     pub max_connections: usize,
     /// Concurrent connections from one IP address.
     pub max_connections_per_ip: usize,
+    /// Idle time before autologout (POP3: 10 minutes, RFC 1939 §3; IMAP: 30 minutes,
+    /// RFC 3501 §5.4).
+    pub idle_timeout: String,
 }
 
 /// `[tls]`.
@@ -225,8 +228,8 @@ impl Default for Config {
             log: "info".into(),
             smtp: SmtpSection::default(),
             submission: SubmissionSection::default(),
-            pop3: ListenerSection::with(&["127.0.0.1:2110"], &["127.0.0.1:2995"]),
-            imap: ListenerSection::with(&["127.0.0.1:2143"], &["127.0.0.1:2993"]),
+            pop3: ListenerSection::with(&["127.0.0.1:2110"], &["127.0.0.1:2995"], "10m"),
+            imap: ListenerSection::with(&["127.0.0.1:2143"], &["127.0.0.1:2993"], "30m"),
             tls: TlsSection::default(),
             dns: DnsSection::default(),
             delivery: DeliverySection::default(),
@@ -255,19 +258,20 @@ impl Default for SmtpSection {
 }
 
 impl ListenerSection {
-    fn with(listen: &[&str], listen_tls: &[&str]) -> Self {
+    fn with(listen: &[&str], listen_tls: &[&str], idle_timeout: &str) -> Self {
         Self {
             listen: listen.iter().map(|s| s.to_string()).collect(),
             listen_tls: listen_tls.iter().map(|s| s.to_string()).collect(),
             max_connections: 1000,
             max_connections_per_ip: 100,
+            idle_timeout: idle_timeout.into(),
         }
     }
 }
 
 impl Default for ListenerSection {
     fn default() -> Self {
-        Self::with(&[], &[])
+        Self::with(&[], &[], "10m")
     }
 }
 
@@ -405,6 +409,10 @@ pub struct Settings {
     pub auth_failure_delay: Duration,
     /// Parsed `delivery.command_timeout`.
     pub delivery_command_timeout: Duration,
+    /// Parsed `pop3.idle_timeout`.
+    pub pop3_idle_timeout: Duration,
+    /// Parsed `imap.idle_timeout`.
+    pub imap_idle_timeout: Duration,
     /// The file the configuration came from (None: embedded defaults); passed to
     /// commands run by the delivery agent as `POSTRIDER_CONFIG`.
     pub config_path: Option<PathBuf>,
@@ -590,6 +598,10 @@ impl Config {
                 ));
             }
         }
+        let pop3_idle_timeout = parse_duration(&self.pop3.idle_timeout)
+            .map_err(|e| ConfigError(format!("[pop3] idle_timeout: {e}")))?;
+        let imap_idle_timeout = parse_duration(&self.imap.idle_timeout)
+            .map_err(|e| ConfigError(format!("[imap] idle_timeout: {e}")))?;
         let delivery_command_timeout = parse_duration(&d.command_timeout)
             .map_err(|e| ConfigError(format!("[delivery] command_timeout: {e}")))?;
         if d.retry.is_empty() {
@@ -627,6 +639,8 @@ impl Config {
             max_age,
             auth_failure_delay,
             delivery_command_timeout,
+            pop3_idle_timeout,
+            imap_idle_timeout,
             config_path: None,
         })
     }

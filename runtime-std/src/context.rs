@@ -140,6 +140,10 @@ pub struct Context {
     pub smtp_limits: Arc<ConnLimits>,
     /// Connection limits of the submission section.
     pub submission_limits: Arc<ConnLimits>,
+    /// Connection limits of the POP3 section.
+    pub pop3_limits: Arc<ConnLimits>,
+    /// Connection limits of the IMAP section.
+    pub imap_limits: Arc<ConnLimits>,
 }
 
 /// The default aliases file written on first start.
@@ -184,6 +188,8 @@ impl Context {
                 c.submission.max_connections,
                 c.submission.max_connections_per_ip,
             ),
+            pop3_limits: ConnLimits::new(c.pop3.max_connections, c.pop3.max_connections_per_ip),
+            imap_limits: ConnLimits::new(c.imap.max_connections, c.imap.max_connections_per_ip),
             aliases: AliasesDb::new(&aliases_path),
             accounts,
             queue,

@@ -15,8 +15,8 @@ use crate::context::{ConnLimits, Context};
 use crate::runner;
 use crate::session::{server_config, write_transmits, Flow, ListenerKind, SmtpSession};
 
-/// The SMTP-family listeners to open: (address, kind).
-pub fn smtp_listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
+/// Every listener to open: (address, kind).
+pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
     let c = &ctx.settings.config;
     let parse = |a: &String| a.parse::<SocketAddr>().ok();
     let mut out = Vec::new();
@@ -41,6 +41,20 @@ pub fn smtp_listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
             .filter_map(parse)
             .map(|a| (a, ListenerKind::Submissions)),
     );
+    out.extend(
+        c.pop3
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Pop3)),
+    );
+    out.extend(
+        c.pop3
+            .listen_tls
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Pop3s)),
+    );
     out
 }
 
@@ -49,11 +63,15 @@ pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
     match kind {
         ListenerKind::Smtp => ctx.smtp_limits.clone(),
         ListenerKind::Submission | ListenerKind::Submissions => ctx.submission_limits.clone(),
+        ListenerKind::Pop3 | ListenerKind::Pop3s => ctx.pop3_limits.clone(),
     }
 }
 
-/// The reply sent to a connection refused by the limits.
-pub fn too_many_reply(ctx: &Context, why: &str) -> Vec<u8> {
+/// The reply sent to a connection refused by the limits, in the listener's protocol.
+pub fn too_many_reply(ctx: &Context, kind: ListenerKind, why: &str) -> Vec<u8> {
+    if kind.is_pop3() {
+        return format!("-ERR [SYS/TEMP] {why}\r\n").into_bytes();
+    }
     format!(
         "421 4.7.0 {} Error: {}\r\n",
         ctx.settings.config.hostname, why
@@ -92,7 +110,10 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
     ctx.shutdown.store(true, Ordering::SeqCst);
     ctx.wakeup.notify();
     let start = Instant::now();
-    while (ctx.smtp_limits.active() > 0 || ctx.submission_limits.active() > 0)
+    while (ctx.smtp_limits.active() > 0
+        || ctx.submission_limits.active() > 0
+        || ctx.pop3_limits.active() > 0
+        || ctx.imap_limits.active() > 0)
         && start.elapsed() < grace
     {
         thread::sleep(Duration::from_millis(50));
@@ -116,7 +137,7 @@ pub fn start_runner(ctx: &Arc<Context>) -> io::Result<()> {
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
     let mut bound = Vec::new();
-    for (addr, kind) in smtp_listeners(&ctx) {
+    for (addr, kind) in listeners(&ctx) {
         let l = TcpListener::bind(addr)
             .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
         tracing::info!("listening on {addr} ({})", kind.name());
@@ -155,16 +176,21 @@ fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
             Ok(slot) => slot,
             Err(why) => {
                 tracing::warn!("refusing [{}]: {why}", remote.ip());
-                let _ = stream.write_all(&too_many_reply(&ctx, why));
+                let _ = stream.write_all(&too_many_reply(&ctx, kind, why));
                 continue;
             }
         };
         let ctx = ctx.clone();
         let spawned = thread::Builder::new()
-            .name("smtp-conn".into())
+            .name(format!("{}-conn", kind.name()))
             .spawn(move || {
                 let _slot = slot;
-                if let Err(e) = smtp_connection(ctx, stream, kind) {
+                let result = if kind.is_pop3() {
+                    crate::pop3::pop3_connection(ctx, stream, kind)
+                } else {
+                    smtp_connection(ctx, stream, kind)
+                };
+                if let Err(e) = result {
                     tracing::debug!("connection from {remote} ended with error: {e}");
                 }
             });

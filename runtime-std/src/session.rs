@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use postrider_core::smtp::dsn::{mail_dsn, rcpt_dsn};
 use postrider_core::smtp::{
-    AuthOutcome, DataTicket, EnhancedCode, ForwardPath, PeerInfo, Reply, ReversePath, SmtpEvent,
-    SmtpServer, SmtpServerConfig, Verdict, VrfyPolicy,
+    DataTicket, EnhancedCode, ForwardPath, PeerInfo, Reply, ReversePath, SmtpEvent, SmtpServer,
+    SmtpServerConfig, Verdict, VrfyPolicy,
 };
 use postrider_core::submission::{fixup, FixupParams};
 
-use crate::accounts::Login;
 use crate::context::{wall_now, Context};
 use crate::queue::{unix_now, Envelope, Recipient, Spool};
 
@@ -25,6 +24,10 @@ pub enum ListenerKind {
     Submission,
     /// Port 465 role: implicit TLS, then AUTH before MAIL.
     Submissions,
+    /// POP3 (port 110 role): STLS, then USER/PASS or AUTH.
+    Pop3,
+    /// POP3S (port 995 role): implicit TLS.
+    Pop3s,
 }
 
 impl ListenerKind {
@@ -34,7 +37,14 @@ impl ListenerKind {
             ListenerKind::Smtp => "smtp",
             ListenerKind::Submission => "submission",
             ListenerKind::Submissions => "submissions",
+            ListenerKind::Pop3 => "pop3",
+            ListenerKind::Pop3s => "pop3s",
         }
+    }
+
+    /// Whether connections on this listener speak POP3.
+    pub fn is_pop3(self) -> bool {
+        matches!(self, ListenerKind::Pop3 | ListenerKind::Pop3s)
     }
 }
 
@@ -174,41 +184,12 @@ impl SmtpSession {
                 mechanism,
                 credentials,
             } => {
-                let ip = self.peer.remote.ip();
-                let outcome = match self
-                    .ctx
-                    .accounts
-                    .login(&credentials.username, &credentials.password)
-                {
-                    Login::Valid(name) => match &credentials.authzid {
-                        Some(z) if !z.eq_ignore_ascii_case(&name) => {
-                            tracing::warn!(
-                                "[{ip}]: SASL {} authentication refused: {name} may not act as {z:?}",
-                                mechanism.name()
-                            );
-                            AuthOutcome::Failure
-                        }
-                        _ => {
-                            tracing::info!(
-                                "[{ip}]: sasl_method={}, sasl_username={name}",
-                                mechanism.name()
-                            );
-                            AuthOutcome::Success(name)
-                        }
-                    },
-                    Login::Invalid => {
-                        tracing::warn!(
-                            "[{ip}]: SASL {} authentication failed for {:?}",
-                            mechanism.name(),
-                            credentials.username
-                        );
-                        AuthOutcome::Failure
-                    }
-                    Login::Unavailable(why) => {
-                        tracing::error!("[{ip}]: SASL authentication unavailable: {why}");
-                        AuthOutcome::TemporaryFailure
-                    }
-                };
+                let outcome = crate::accounts::sasl_login(
+                    &self.ctx.accounts,
+                    self.peer.remote.ip(),
+                    mechanism.name(),
+                    &credentials,
+                );
                 s.auth_result(token, outcome);
             }
             SmtpEvent::Vrfy { token, argument } => {

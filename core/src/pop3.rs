@@ -1,0 +1,920 @@
+//! The POP3 server state machine (RFC 1939; CAPA and response codes from RFC 2449; STLS
+//! from RFC 2595; AUTH from RFC 5034) in the handle_*/poll_* shape of the SMTP server.
+//!
+//! The maildrop is reached only through events the runtime answers: authenticate, open
+//! (lock and list), retrieve (the runtime streams the message through
+//! [`crate::maildrop::Pop3Encoder`]), and commit the deletions at QUIT.
+//!
+//! # Run loop
+//! As for [`crate::smtp::SmtpServer`]: feed input with [`Pop3Server::handle_input`], then
+//! drain [`Pop3Server::poll_transmit`] and [`Pop3Server::poll_event`], answer tokens, and
+//! honour [`Pop3Server::poll_timeout`]. For [`Pop3Event::Retrieve`], call
+//! [`Pop3Server::retrieve_start`], write its transmit, stream the encoded message, then
+//! call [`Pop3Server::retrieve_done`].
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
+use crate::smtp::{AuthOutcome, TlsInfo, Token};
+
+/// Limits and policy of a POP3 session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pop3Config {
+    /// This host's name, for the greeting.
+    pub hostname: String,
+    /// Whether STLS may be offered (a certificate is available).
+    pub starttls: bool,
+    /// Whether the session started in TLS (POP3S).
+    pub implicit_tls: bool,
+    /// Whether USER/PASS and AUTH are allowed without TLS.
+    pub allow_plaintext_auth: bool,
+    /// Failed logins before the session is closed.
+    pub max_auth_failures: u32,
+    /// Delay before `-ERR` for a failed login; the n-th failure waits n times this.
+    pub auth_failure_delay: Duration,
+    /// Idle time before autologout (RFC 1939 §3: at least 10 minutes).
+    pub idle_timeout: Duration,
+    /// Bad commands tolerated before the session is closed.
+    pub max_errors: u32,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            starttls: false,
+            implicit_tls: false,
+            allow_plaintext_auth: false,
+            max_auth_failures: 3,
+            auth_failure_delay: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(600),
+            max_errors: 20,
+        }
+    }
+}
+
+/// One message of the maildrop as the session sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// Size in octets as served (RFC 1939 §5 LIST).
+    pub size: u64,
+    /// The unique-id listing (RFC 1939 §7 UIDL): 1 to 70 characters 0x21-0x7E.
+    pub uid: String,
+}
+
+/// Why the maildrop could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// Another session holds it: `-ERR [IN-USE]`.
+    InUse,
+    /// Something else (shown to the client as `[SYS/TEMP]`).
+    Failed(String),
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pop3Close {
+    /// QUIT.
+    Quit,
+    /// The client went away (no UPDATE state: nothing deleted).
+    PeerClosed,
+    /// Autologout timer.
+    Timeout,
+    /// Too many errors or failed logins.
+    TooManyErrors,
+    /// Server shutdown.
+    Shutdown,
+}
+
+/// Things only the runtime can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pop3Event {
+    /// STLS accepted and `+OK` written: run the TLS handshake, then `tls_established`.
+    StartTls,
+    /// Check a login; answer with `auth_result`.
+    Authenticate {
+        /// Answer token.
+        token: Token,
+        /// The credentials.
+        credentials: Credentials,
+    },
+    /// Lock and list the user's maildrop; answer with `maildrop_opened`.
+    OpenMaildrop {
+        /// Answer token.
+        token: Token,
+        /// The authenticated user.
+        user: String,
+    },
+    /// Send message `index` (0-based): the whole (`top_lines: None`) or its header and
+    /// that many body lines. Answer with `retrieve_start`, stream, `retrieve_done`.
+    Retrieve {
+        /// Answer token.
+        token: Token,
+        /// 0-based message index.
+        index: usize,
+        /// TOP's line count.
+        top_lines: Option<usize>,
+    },
+    /// QUIT in TRANSACTION state: remove these messages (0-based) and unlock; answer with
+    /// `committed`.
+    Commit {
+        /// Answer token.
+        token: Token,
+        /// Messages marked deleted.
+        deleted: Vec<usize>,
+    },
+    /// The session is over: flush, unlock the maildrop if open, close.
+    Closed {
+        /// Why.
+        reason: Pop3Close,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Authorization,
+    Transaction,
+    Closed,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Auth,
+    Open,
+    Retrieve,
+    Commit,
+    StartTls,
+}
+
+/// Longest command line (RFC 2449 §4: 255 octets); SASL responses may be longer.
+const MAX_COMMAND: usize = 255;
+const MAX_SASL_LINE: usize = 12_288;
+
+/// One POP3 session.
+#[derive(Debug)]
+pub struct Pop3Server {
+    config: Pop3Config,
+    state: State,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    events: VecDeque<Pop3Event>,
+    pending: Option<(u64, Pending)>,
+    next_token: u64,
+    tls: bool,
+    user: Option<String>,
+    sasl: Option<SaslExchange>,
+    auth_failures: u32,
+    errors: u32,
+    hold: Option<(Instant, String, bool)>,
+    messages: Vec<MessageInfo>,
+    deleted: Vec<bool>,
+    now: Instant,
+    deadline: Instant,
+    swallowing: bool,
+}
+
+impl Pop3Server {
+    /// Starts a session and queues the greeting.
+    pub fn new(config: Pop3Config, now: Instant) -> Self {
+        let deadline = now + config.idle_timeout;
+        let tls = config.implicit_tls;
+        let mut s = Self {
+            config,
+            state: State::Authorization,
+            input: Vec::new(),
+            output: Vec::new(),
+            events: VecDeque::new(),
+            pending: None,
+            next_token: 1,
+            tls,
+            user: None,
+            sasl: None,
+            auth_failures: 0,
+            errors: 0,
+            hold: None,
+            messages: Vec::new(),
+            deleted: Vec::new(),
+            now,
+            deadline,
+            swallowing: false,
+        };
+        s.ok("POP3 server ready");
+        s
+    }
+
+    /// Whether more input should be read now.
+    pub fn wants_input(&self) -> bool {
+        self.state != State::Closed && self.pending.is_none() && self.hold.is_none()
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Bytes from the client.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.now = now;
+        self.input.extend_from_slice(bytes);
+        self.process();
+    }
+
+    /// The client closed the connection: nothing is deleted (RFC 1939 §6).
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.close(Pop3Close::PeerClosed);
+    }
+
+    /// Call when the deadline from [`Pop3Server::poll_timeout`] has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.state == State::Closed || self.pending.is_some() {
+            return;
+        }
+        if let Some((until, text, close)) = self.hold.take() {
+            if now < until {
+                self.hold = Some((until, text, close));
+                return;
+            }
+            self.err(&text);
+            if close {
+                self.err("Too many authentication failures");
+                self.close(Pop3Close::TooManyErrors);
+            } else {
+                self.touch();
+                self.process();
+            }
+            return;
+        }
+        if now >= self.deadline {
+            self.err("Disconnected for inactivity");
+            self.close(Pop3Close::Timeout);
+        }
+    }
+
+    /// Ends the session from the server side.
+    pub fn shutdown(&mut self) {
+        if self.state != State::Closed {
+            self.err("Server shutting down");
+            self.close(Pop3Close::Shutdown);
+        }
+    }
+
+    /// Bytes to write, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.output.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.output))
+        }
+    }
+
+    /// The next thing the runtime must do.
+    pub fn poll_event(&mut self) -> Option<Pop3Event> {
+        self.events.pop_front()
+    }
+
+    /// Whether an event is waiting.
+    pub fn has_event(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// The next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Closed || self.pending.is_some() {
+            None
+        } else if let Some((until, _, _)) = &self.hold {
+            Some(*until)
+        } else {
+            Some(self.deadline)
+        }
+    }
+
+    /// Reports a finished TLS handshake after [`Pop3Event::StartTls`].
+    pub fn tls_established(&mut self, _info: TlsInfo) {
+        if let Some((_, Pending::StartTls)) = self.pending {
+            self.pending = None;
+        }
+        self.tls = true;
+        self.input.clear();
+        self.touch();
+    }
+
+    /// Answers [`Pop3Event::Authenticate`].
+    pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome) {
+        if !self.take(token, |p| matches!(p, Pending::Auth)) {
+            return;
+        }
+        match outcome {
+            AuthOutcome::Success(user) => {
+                self.user = Some(user.clone());
+                let t = self.ask(Pending::Open);
+                self.events
+                    .push_back(Pop3Event::OpenMaildrop { token: t, user });
+                return;
+            }
+            AuthOutcome::TemporaryFailure => {
+                self.err("[SYS/TEMP] Temporary authentication failure");
+            }
+            AuthOutcome::Failure => {
+                self.auth_failures += 1;
+                let close = self.auth_failures >= self.config.max_auth_failures;
+                let delay = self
+                    .config
+                    .auth_failure_delay
+                    .saturating_mul(self.auth_failures.min(30));
+                self.hold = Some((
+                    self.now + delay,
+                    "[AUTH] Authentication failed".into(),
+                    close,
+                ));
+                return;
+            }
+        }
+        self.process();
+    }
+
+    /// Answers [`Pop3Event::OpenMaildrop`] with the messages, or why it failed.
+    pub fn maildrop_opened(&mut self, token: Token, result: Result<Vec<MessageInfo>, OpenError>) {
+        if !self.take(token, |p| matches!(p, Pending::Open)) {
+            return;
+        }
+        match result {
+            Ok(messages) => {
+                let total: u64 = messages.iter().map(|m| m.size).sum();
+                let n = messages.len();
+                self.deleted = vec![false; n];
+                self.messages = messages;
+                self.state = State::Transaction;
+                self.ok(&format!("Logged in: {n} messages ({total} octets)"));
+            }
+            Err(OpenError::InUse) => {
+                self.user = None;
+                self.err("[IN-USE] Mailbox is locked by another POP3 session");
+            }
+            Err(OpenError::Failed(why)) => {
+                self.user = None;
+                self.err(&format!("[SYS/TEMP] Cannot open the mailbox: {why}"));
+            }
+        }
+        self.process();
+    }
+
+    /// Answers [`Pop3Event::Retrieve`]: queues the `+OK` line. Write it, then the
+    /// encoded message, then call [`Pop3Server::retrieve_done`].
+    pub fn retrieve_start(&mut self, token: Token, index: usize) {
+        if let Some((t, Pending::Retrieve)) = &self.pending {
+            if *t == token.0 {
+                let size = self.messages.get(index).map_or(0, |m| m.size);
+                self.ok(&format!("{size} octets"));
+            }
+        }
+    }
+
+    /// The message was streamed (or could not be: `Err` sends `-ERR` instead, only
+    /// valid before anything was streamed).
+    pub fn retrieve_done(&mut self, token: Token, result: Result<(), String>) {
+        if !self.take(token, |p| matches!(p, Pending::Retrieve)) {
+            return;
+        }
+        if let Err(e) = result {
+            self.err(&format!("[SYS/TEMP] {e}"));
+        }
+        self.process();
+    }
+
+    /// Answers [`Pop3Event::Commit`].
+    pub fn committed(&mut self, token: Token, result: Result<(), String>) {
+        if !self.take(token, |p| matches!(p, Pending::Commit)) {
+            return;
+        }
+        match result {
+            Ok(()) => self.ok("Logging out"),
+            Err(e) => self.err(&format!(
+                "[SYS/TEMP] Some deleted messages were not removed: {e}"
+            )),
+        }
+        self.close(Pop3Close::Quit);
+    }
+
+    fn take(&mut self, token: Token, is: impl Fn(&Pending) -> bool) -> bool {
+        match &self.pending {
+            Some((t, p)) if *t == token.0 && is(p) => {
+                self.pending = None;
+                self.touch();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn ask(&mut self, p: Pending) -> Token {
+        let t = self.next_token;
+        self.next_token += 1;
+        self.pending = Some((t, p));
+        Token(t)
+    }
+
+    fn touch(&mut self) {
+        self.deadline = self.now + self.config.idle_timeout;
+    }
+
+    fn ok(&mut self, text: &str) {
+        self.output
+            .extend_from_slice(format!("+OK {text}\r\n").as_bytes());
+    }
+
+    fn err(&mut self, text: &str) {
+        self.output
+            .extend_from_slice(format!("-ERR {text}\r\n").as_bytes());
+    }
+
+    fn close(&mut self, reason: Pop3Close) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.pending = None;
+        self.hold = None;
+        self.input.clear();
+        self.events.push_back(Pop3Event::Closed { reason });
+    }
+
+    fn error(&mut self, text: &str) {
+        self.err(text);
+        self.errors += 1;
+        if self.errors >= self.config.max_errors {
+            self.err("Too many bad commands");
+            self.close(Pop3Close::TooManyErrors);
+        }
+    }
+
+    fn auth_allowed(&self) -> bool {
+        self.tls || self.config.allow_plaintext_auth
+    }
+
+    fn process(&mut self) {
+        while self.state != State::Closed && self.pending.is_none() && self.hold.is_none() {
+            let auth_line = self
+                .input
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"AUTH "));
+            let limit = if self.sasl.is_some() || auth_line {
+                MAX_SASL_LINE
+            } else {
+                MAX_COMMAND
+            };
+            let Some(lf) = memchr::memchr(b'\n', &self.input) else {
+                if self.input.len() > limit {
+                    self.input.clear();
+                    self.swallowing = true;
+                }
+                return;
+            };
+            let line: Vec<u8> = self.input.drain(..=lf).collect();
+            self.touch();
+            if self.swallowing || line.len() > limit + 2 {
+                self.swallowing = false;
+                self.sasl = None;
+                self.error("Line too long");
+                continue;
+            }
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
+            if self.sasl.is_some() {
+                let step = match self.sasl.as_mut() {
+                    Some(ex) => ex.respond(&line),
+                    None => Step::Failed(SaslError::Malformed),
+                };
+                self.sasl_step(step);
+                continue;
+            }
+            self.command(&line);
+        }
+    }
+
+    fn command(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let mut parts = text.splitn(2, ' ');
+        let verb = parts.next().unwrap_or("").to_ascii_uppercase();
+        let arg = parts.next().unwrap_or("").trim().to_string();
+        match (self.state, verb.as_str()) {
+            (_, "CAPA") => self.capa(),
+            (_, "QUIT") => self.quit(),
+            (_, "NOOP") if self.state == State::Transaction => self.ok(""),
+            (State::Authorization, "STLS") => self.stls(),
+            (State::Authorization, "USER") => {
+                if !self.auth_allowed() {
+                    self.err(
+                        "[AUTH] Plaintext authentication disallowed on non-secure connections",
+                    );
+                } else if arg.is_empty() {
+                    self.error("USER needs a name");
+                } else {
+                    self.user = Some(arg);
+                    self.ok("");
+                }
+            }
+            (State::Authorization, "PASS") => {
+                if !self.auth_allowed() {
+                    self.err(
+                        "[AUTH] Plaintext authentication disallowed on non-secure connections",
+                    );
+                    return;
+                }
+                let Some(user) = self.user.take() else {
+                    return self.error("No username given");
+                };
+                // The password may contain spaces (RFC 1939 §7).
+                let password = text.get(5..).unwrap_or("").to_string();
+                let token = self.ask(Pending::Auth);
+                self.events.push_back(Pop3Event::Authenticate {
+                    token,
+                    credentials: Credentials {
+                        authzid: None,
+                        username: user,
+                        password: Secret::new(password),
+                    },
+                });
+            }
+            (State::Authorization, "AUTH") => self.auth(&arg),
+            (State::Authorization, "APOP") => self.error("APOP is not supported"),
+            (State::Transaction, "STAT") => {
+                let (n, size) = self
+                    .live()
+                    .fold((0, 0), |(n, s), (_, m)| (n + 1, s + m.size));
+                self.ok(&format!("{n} {size}"));
+            }
+            (State::Transaction, "LIST") => self.listing(&arg, |m| m.size.to_string()),
+            (State::Transaction, "UIDL") => self.listing(&arg, |m| m.uid.clone()),
+            (State::Transaction, "RETR") => match self.message_arg(&arg) {
+                Ok(i) => self.retrieve(i, None),
+                Err(e) => self.error(&e),
+            },
+            (State::Transaction, "TOP") => {
+                let mut a = arg.split_whitespace();
+                let (Some(m), Some(n), None) = (a.next(), a.next(), a.next()) else {
+                    return self.error("Syntax: TOP msg lines");
+                };
+                let Ok(lines) = n.parse::<usize>() else {
+                    return self.error("Invalid number of lines");
+                };
+                match self.message_arg(m) {
+                    Ok(i) => self.retrieve(i, Some(lines)),
+                    Err(e) => self.error(&e),
+                }
+            }
+            (State::Transaction, "DELE") => match self.message_arg(&arg) {
+                Ok(i) => {
+                    self.deleted[i] = true;
+                    self.ok("Marked to be deleted");
+                }
+                Err(e) => self.error(&e),
+            },
+            (State::Transaction, "RSET") => {
+                self.deleted.iter_mut().for_each(|d| *d = false);
+                let n = self.messages.len();
+                self.ok(&format!("{n} messages"));
+            }
+            (
+                State::Authorization,
+                "STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "RSET" | "NOOP",
+            ) => self.error("Not logged in"),
+            (State::Transaction, "USER" | "PASS" | "AUTH" | "APOP" | "STLS") => {
+                self.error("Already logged in")
+            }
+            _ => self.error("Unknown command"),
+        }
+    }
+
+    fn live(&self) -> impl Iterator<Item = (usize, &MessageInfo)> {
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.deleted[*i])
+    }
+
+    /// A message number argument: 1-based, existing, not deleted.
+    fn message_arg(&self, arg: &str) -> Result<usize, String> {
+        let n: usize = arg
+            .trim()
+            .parse()
+            .map_err(|_| "Invalid message number".to_string())?;
+        if n == 0 || n > self.messages.len() {
+            return Err("There's no message".into());
+        }
+        if self.deleted[n - 1] {
+            return Err("Message is deleted".into());
+        }
+        Ok(n - 1)
+    }
+
+    fn listing(&mut self, arg: &str, value: impl Fn(&MessageInfo) -> String) {
+        if !arg.is_empty() {
+            match self.message_arg(arg) {
+                Ok(i) => {
+                    let v = value(&self.messages[i]);
+                    self.ok(&format!("{} {v}", i + 1));
+                }
+                Err(e) => self.error(&e),
+            }
+            return;
+        }
+        let mut out = String::from("+OK\r\n");
+        for (i, m) in self.live() {
+            out.push_str(&format!("{} {}\r\n", i + 1, value(m)));
+        }
+        out.push_str(".\r\n");
+        self.output.extend_from_slice(out.as_bytes());
+    }
+
+    fn retrieve(&mut self, index: usize, top_lines: Option<usize>) {
+        let token = self.ask(Pending::Retrieve);
+        self.events.push_back(Pop3Event::Retrieve {
+            token,
+            index,
+            top_lines,
+        });
+    }
+
+    fn capa(&mut self) {
+        let mut lines = vec!["+OK Capability list follows".to_string()];
+        lines.push("TOP".into());
+        lines.push("UIDL".into());
+        lines.push("RESP-CODES".into());
+        lines.push("AUTH-RESP-CODE".into());
+        lines.push("PIPELINING".into());
+        lines.push("EXPIRE NEVER".into());
+        lines.push("IMPLEMENTATION postrider".into());
+        if self.state == State::Authorization {
+            if self.auth_allowed() {
+                lines.push("USER".into());
+                lines.push("SASL PLAIN LOGIN".into());
+            }
+            if self.config.starttls && !self.tls {
+                lines.push("STLS".into());
+            }
+        }
+        lines.push(".".into());
+        let text = lines.join("\r\n") + "\r\n";
+        self.output.extend_from_slice(text.as_bytes());
+    }
+
+    fn stls(&mut self) {
+        if self.tls {
+            return self.error("Command not permitted when TLS active");
+        }
+        if !self.config.starttls {
+            return self.error("STLS is not available");
+        }
+        self.ok("Begin TLS negotiation now");
+        self.input.clear();
+        let _ = self.ask(Pending::StartTls);
+        self.events.push_back(Pop3Event::StartTls);
+    }
+
+    fn auth(&mut self, arg: &str) {
+        if !self.auth_allowed() {
+            self.err("[AUTH] Plaintext authentication disallowed on non-secure connections");
+            return;
+        }
+        let mut words = arg.split_whitespace();
+        let Some(mech) = words.next() else {
+            // RFC 1734 style listing.
+            self.output
+                .extend_from_slice(b"+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
+            return;
+        };
+        let Some(mech) = Mechanism::from_name(mech) else {
+            return self.error("Unsupported authentication mechanism");
+        };
+        let initial = words.next();
+        let (ex, step) = SaslExchange::start(mech, initial.map(str::as_bytes));
+        self.sasl = Some(ex);
+        self.sasl_step(step);
+    }
+
+    fn sasl_step(&mut self, step: Step) {
+        match step {
+            Step::Challenge(c) => {
+                self.output
+                    .extend_from_slice(format!("+ {c}\r\n").as_bytes());
+            }
+            Step::Done(credentials) => {
+                self.sasl = None;
+                let token = self.ask(Pending::Auth);
+                self.events
+                    .push_back(Pop3Event::Authenticate { token, credentials });
+            }
+            Step::Failed(e) => {
+                self.sasl = None;
+                self.error(match e {
+                    SaslError::Cancelled => "Authentication cancelled",
+                    SaslError::BadBase64 => "Invalid base64 data",
+                    SaslError::Malformed => "Invalid authentication data",
+                });
+            }
+        }
+    }
+
+    fn quit(&mut self) {
+        if self.state == State::Transaction {
+            let deleted: Vec<usize> = (0..self.messages.len())
+                .filter(|&i| self.deleted[i])
+                .collect();
+            let token = self.ask(Pending::Commit);
+            self.events.push_back(Pop3Event::Commit { token, deleted });
+        } else {
+            self.ok("Logging out");
+            self.close(Pop3Close::Quit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Driver {
+        s: Pop3Server,
+        out: String,
+        now: Instant,
+        committed: Option<Vec<usize>>,
+        in_use: bool,
+    }
+
+    impl Driver {
+        fn new(cfg: Pop3Config) -> Self {
+            let now = Instant::now();
+            let mut d = Self {
+                s: Pop3Server::new(cfg, now),
+                out: String::new(),
+                now,
+                committed: None,
+                in_use: false,
+            };
+            d.pump();
+            d
+        }
+
+        fn send(&mut self, text: &str) {
+            self.s.handle_input(self.now, text.as_bytes());
+            self.pump();
+        }
+
+        fn pump(&mut self) {
+            loop {
+                while let Some(b) = self.s.poll_transmit() {
+                    self.out.push_str(&String::from_utf8_lossy(&b));
+                }
+                let Some(ev) = self.s.poll_event() else { break };
+                match ev {
+                    Pop3Event::Authenticate { token, credentials } => {
+                        let ok = credentials.username == "alice"
+                            && credentials.password.expose() == "pw pw";
+                        self.s.auth_result(
+                            token,
+                            if ok {
+                                AuthOutcome::Success("alice".into())
+                            } else {
+                                AuthOutcome::Failure
+                            },
+                        );
+                    }
+                    Pop3Event::OpenMaildrop { token, .. } => {
+                        let r = if self.in_use {
+                            Err(OpenError::InUse)
+                        } else {
+                            Ok(vec![
+                                MessageInfo {
+                                    size: 10,
+                                    uid: "u1".into(),
+                                },
+                                MessageInfo {
+                                    size: 20,
+                                    uid: "u2".into(),
+                                },
+                            ])
+                        };
+                        self.s.maildrop_opened(token, r);
+                    }
+                    Pop3Event::Retrieve { token, index, .. } => {
+                        self.s.retrieve_start(token, index);
+                        while let Some(b) = self.s.poll_transmit() {
+                            self.out.push_str(&String::from_utf8_lossy(&b));
+                        }
+                        self.out.push_str(&format!("<message {index}>\r\n.\r\n"));
+                        self.s.retrieve_done(token, Ok(()));
+                    }
+                    Pop3Event::Commit { token, deleted } => {
+                        self.committed = Some(deleted);
+                        self.s.committed(token, Ok(()));
+                    }
+                    Pop3Event::StartTls => self.s.tls_established(TlsInfo::default()),
+                    Pop3Event::Closed { .. } => {}
+                }
+            }
+        }
+    }
+
+    fn plain_ok() -> Pop3Config {
+        Pop3Config {
+            allow_plaintext_auth: true,
+            ..Pop3Config::default()
+        }
+    }
+
+    #[test]
+    fn login_list_retr_dele_quit() {
+        let mut d = Driver::new(plain_ok());
+        assert!(d.out.starts_with("+OK"));
+        d.send("USER alice\r\nPASS pw pw\r\nSTAT\r\nLIST\r\nUIDL 2\r\nRETR 1\r\nDELE 1\r\nSTAT\r\nRETR 1\r\nQUIT\r\n");
+        let o = &d.out;
+        assert!(o.contains("+OK Logged in: 2 messages (30 octets)\r\n+OK 2 30\r\n+OK\r\n1 10\r\n2 20\r\n.\r\n+OK 2 u2\r\n+OK 10 octets\r\n<message 0>\r\n.\r\n+OK Marked to be deleted\r\n+OK 1 20\r\n-ERR Message is deleted\r\n+OK Logging out\r\n"), "{o}");
+        assert_eq!(d.committed, Some(vec![0]));
+        assert!(d.s.is_closed());
+    }
+
+    #[test]
+    fn plaintext_refused_without_tls_and_stls_enables_it() {
+        let mut d = Driver::new(Pop3Config {
+            starttls: true,
+            ..Pop3Config::default()
+        });
+        d.send("CAPA\r\n");
+        assert!(d.out.contains("STLS\r\n"));
+        assert!(!d.out.contains("USER\r\n"));
+        d.send("USER alice\r\n");
+        assert!(d.out.ends_with(
+            "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections\r\n"
+        ));
+        // Pipelined after STLS: discarded (RFC 2595 §4).
+        d.send("STLS\r\nUSER injected\r\n");
+        assert!(d.out.ends_with("+OK Begin TLS negotiation now\r\n"));
+        d.send("CAPA\r\n");
+        assert!(d.out.contains("USER\r\nSASL PLAIN LOGIN\r\n"));
+        d.send("STLS\r\n");
+        assert!(d
+            .out
+            .ends_with("-ERR Command not permitted when TLS active\r\n"));
+        d.send("AUTH PLAIN AGFsaWNlAHB3IHB3\r\n");
+        assert!(
+            d.out.ends_with("+OK Logged in: 2 messages (30 octets)\r\n"),
+            "{}",
+            d.out
+        );
+    }
+
+    #[test]
+    fn failed_login_is_delayed_then_disconnects() {
+        let mut d = Driver::new(plain_ok());
+        for _ in 0..2 {
+            d.send("USER alice\r\nPASS nope\r\n");
+            assert!(!d.out.ends_with("Authentication failed\r\n"));
+            d.now += Duration::from_secs(5);
+            d.s.handle_timeout(d.now);
+            d.pump();
+            assert!(d.out.ends_with("-ERR [AUTH] Authentication failed\r\n"));
+        }
+        d.send("USER alice\r\nPASS nope\r\n");
+        d.now += Duration::from_secs(5);
+        d.s.handle_timeout(d.now);
+        d.pump();
+        assert!(d.s.is_closed());
+    }
+
+    #[test]
+    fn in_use_bad_commands_and_no_quit() {
+        let mut d = Driver::new(plain_ok());
+        d.in_use = true;
+        d.send("USER alice\r\nPASS pw pw\r\n");
+        assert!(d
+            .out
+            .ends_with("-ERR [IN-USE] Mailbox is locked by another POP3 session\r\n"));
+        d.in_use = false;
+        d.send("FOO\r\nRETR 1\r\nUSER alice\r\nPASS pw pw\r\nRETR 9\r\nTOP 1\r\nDELE 2\r\nRSET\r\nNOOP\r\n");
+        assert!(d
+            .out
+            .contains("-ERR Unknown command\r\n-ERR Not logged in\r\n"));
+        assert!(d.out.contains("-ERR There's no message\r\n-ERR Syntax: TOP msg lines\r\n+OK Marked to be deleted\r\n+OK 2 messages\r\n+OK \r\n"));
+        d.s.handle_eof(d.now);
+        d.pump();
+        assert_eq!(d.committed, None, "no QUIT, no UPDATE state");
+    }
+
+    #[test]
+    fn idle_timeout() {
+        let mut d = Driver::new(plain_ok());
+        d.now += Duration::from_secs(599);
+        d.s.handle_timeout(d.now);
+        assert!(!d.s.is_closed());
+        d.now += Duration::from_secs(2);
+        d.s.handle_timeout(d.now);
+        assert!(d.s.is_closed());
+    }
+}
