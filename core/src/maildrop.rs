@@ -219,6 +219,19 @@ impl MboxScanner {
     }
 }
 
+/// A stored message (LF line ends, mboxrd-quoted) as served to IMAP: CRLF line ends,
+/// quoting undone, a final line end added when missing.
+pub fn stored_to_crlf(stored: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(stored.len() + stored.len() / 30 + 2);
+    for line in stored.split_inclusive(|&b| b == b'\n') {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        out.extend_from_slice(unquote_line(content));
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 /// Turns a stored message into a POP3 multi-line response body: CRLF line ends, mboxrd
 /// quoting removed, lines starting with `.` stuffed, and the final `.` line. With a line
 /// limit (TOP), the header and that many body lines.

@@ -85,6 +85,8 @@ async fn accept_loop(
             let _slot = slot;
             let result = if kind.is_pop3() {
                 crate::pop3::pop3_connection(ctx, stream, kind).await
+            } else if kind.is_imap() {
+                crate::imap::imap_connection(ctx, stream, kind).await
             } else {
                 smtp_connection(ctx, stream, kind).await
             };

@@ -140,6 +140,8 @@ pub struct Context {
     pub smtp_limits: Arc<ConnLimits>,
     /// Connection limits of the submission section.
     pub submission_limits: Arc<ConnLimits>,
+    /// IMAP folders cached for every session.
+    pub mail_store: crate::imap_store::MailStore,
     /// Connection limits of the POP3 section.
     pub pop3_limits: Arc<ConnLimits>,
     /// Connection limits of the IMAP section.
@@ -188,6 +190,7 @@ impl Context {
                 c.submission.max_connections,
                 c.submission.max_connections_per_ip,
             ),
+            mail_store: crate::imap_store::MailStore::default(),
             pop3_limits: ConnLimits::new(c.pop3.max_connections, c.pop3.max_connections_per_ip),
             imap_limits: ConnLimits::new(c.imap.max_connections, c.imap.max_connections_per_ip),
             aliases: AliasesDb::new(&aliases_path),

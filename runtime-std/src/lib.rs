@@ -12,6 +12,8 @@ pub mod config;
 pub mod conn;
 pub mod context;
 pub mod fsutil;
+pub mod imap;
+pub mod imap_store;
 pub mod local;
 pub mod maildrop;
 pub mod mbox;

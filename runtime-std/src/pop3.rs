@@ -237,6 +237,8 @@ pub fn pop3_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
         if server.has_event() {
             continue;
         }
+        // Answers produced while handling events go out before the next read.
+        flush(&mut server, &mut conn)?;
         let now = Instant::now();
         let deadline = server
             .poll_timeout()

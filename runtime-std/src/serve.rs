@@ -55,6 +55,20 @@ pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
             .filter_map(parse)
             .map(|a| (a, ListenerKind::Pop3s)),
     );
+    out.extend(
+        c.imap
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Imap)),
+    );
+    out.extend(
+        c.imap
+            .listen_tls
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Imaps)),
+    );
     out
 }
 
@@ -64,6 +78,7 @@ pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
         ListenerKind::Smtp => ctx.smtp_limits.clone(),
         ListenerKind::Submission | ListenerKind::Submissions => ctx.submission_limits.clone(),
         ListenerKind::Pop3 | ListenerKind::Pop3s => ctx.pop3_limits.clone(),
+        ListenerKind::Imap | ListenerKind::Imaps => ctx.imap_limits.clone(),
     }
 }
 
@@ -71,6 +86,9 @@ pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
 pub fn too_many_reply(ctx: &Context, kind: ListenerKind, why: &str) -> Vec<u8> {
     if kind.is_pop3() {
         return format!("-ERR [SYS/TEMP] {why}\r\n").into_bytes();
+    }
+    if kind.is_imap() {
+        return format!("* BYE [UNAVAILABLE] {why}\r\n").into_bytes();
     }
     format!(
         "421 4.7.0 {} Error: {}\r\n",
@@ -187,6 +205,8 @@ fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
                 let _slot = slot;
                 let result = if kind.is_pop3() {
                     crate::pop3::pop3_connection(ctx, stream, kind)
+                } else if kind.is_imap() {
+                    crate::imap::imap_connection(ctx, stream, kind)
                 } else {
                     smtp_connection(ctx, stream, kind)
                 };

@@ -28,6 +28,10 @@ pub enum ListenerKind {
     Pop3,
     /// POP3S (port 995 role): implicit TLS.
     Pop3s,
+    /// IMAP (port 143 role): STARTTLS, then LOGIN or AUTHENTICATE.
+    Imap,
+    /// IMAPS (port 993 role): implicit TLS.
+    Imaps,
 }
 
 impl ListenerKind {
@@ -39,12 +43,19 @@ impl ListenerKind {
             ListenerKind::Submissions => "submissions",
             ListenerKind::Pop3 => "pop3",
             ListenerKind::Pop3s => "pop3s",
+            ListenerKind::Imap => "imap",
+            ListenerKind::Imaps => "imaps",
         }
     }
 
     /// Whether connections on this listener speak POP3.
     pub fn is_pop3(self) -> bool {
         matches!(self, ListenerKind::Pop3 | ListenerKind::Pop3s)
+    }
+
+    /// Whether connections on this listener speak IMAP.
+    pub fn is_imap(self) -> bool {
+        matches!(self, ListenerKind::Imap | ListenerKind::Imaps)
     }
 }
 

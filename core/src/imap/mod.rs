@@ -1,6 +1,7 @@
-//! IMAP4rev1 (RFC 3501) pieces computed from the message layer. The protocol machine
-//! comes with the access agent; this holds what it will serve from messages: ENVELOPE,
-//! BODY and BODYSTRUCTURE, and BODY[section] addressing.
+//! IMAP4rev1 (RFC 3501): the command parser and framer, the server state machine, and
+//! what it serves from messages: ENVELOPE, BODY and BODYSTRUCTURE, BODY[section].
 
+pub mod command;
 pub mod section;
+pub mod server;
 pub mod structure;

@@ -101,6 +101,26 @@ impl WallClock {
         )
     }
 
+    /// IMAP `date-time` (RFC 3501 §9), e.g. `28-Nov-2026 11:56:41 +0000`.
+    pub fn imap(&self) -> String {
+        let c = self.civil();
+        let off = self.utc_offset_minutes;
+        let sign = if off < 0 { '-' } else { '+' };
+        let off = off.unsigned_abs();
+        format!(
+            "{:02}-{}-{:04} {:02}:{:02}:{:02} {}{:02}{:02}",
+            c.day,
+            MONTHS[(c.month - 1) as usize],
+            c.year,
+            c.hour,
+            c.minute,
+            c.second,
+            sign,
+            off / 60,
+            off % 60
+        )
+    }
+
     /// The asctime(3) form used on mbox `From ` lines, e.g. `Sat Nov 28 11:56:41 2026`.
     pub fn asctime(&self) -> String {
         let c = self.civil();

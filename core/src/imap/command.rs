@@ -1,0 +1,1278 @@
+//! IMAP4rev1 commands (RFC 3501 §6, §9) and the extensions postrider speaks: the types,
+//! and a parser for one complete command whose literals (`{n}` and LITERAL+ `{n+}`, RFC
+//! 7888) are inline, as the framer in the server machine collects them.
+
+use crate::imap::section::{Section, SectionText};
+
+/// One sequence number or UID, or `*` (the largest in use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqNum {
+    /// A number.
+    Num(u32),
+    /// `*`.
+    Star,
+}
+
+/// A sequence set: ranges, each inclusive in either order (RFC 3501 §9 `sequence-set`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqSet(pub Vec<(SeqNum, SeqNum)>);
+
+impl SeqSet {
+    /// Whether `n` is in the set, with `star` the value of `*`.
+    pub fn contains(&self, n: u32, star: u32) -> bool {
+        let v = |s: SeqNum| match s {
+            SeqNum::Num(x) => x,
+            SeqNum::Star => star,
+        };
+        self.0.iter().any(|&(a, b)| {
+            let (lo, hi) = if v(a) <= v(b) {
+                (v(a), v(b))
+            } else {
+                (v(b), v(a))
+            };
+            n >= lo && n <= hi
+        })
+    }
+}
+
+/// A FETCH data item (RFC 3501 §6.4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAttr {
+    /// FLAGS.
+    Flags,
+    /// INTERNALDATE.
+    InternalDate,
+    /// RFC822 (the whole message, sets \Seen).
+    Rfc822,
+    /// RFC822.HEADER.
+    Rfc822Header,
+    /// RFC822.SIZE.
+    Rfc822Size,
+    /// RFC822.TEXT (sets \Seen).
+    Rfc822Text,
+    /// ENVELOPE.
+    Envelope,
+    /// BODY (non-extensible BODYSTRUCTURE).
+    Body,
+    /// BODYSTRUCTURE.
+    BodyStructure,
+    /// UID.
+    Uid,
+    /// BODY[section]<partial> or BODY.PEEK[...].
+    Section {
+        /// BODY.PEEK: do not set \Seen.
+        peek: bool,
+        /// The section.
+        section: Section,
+        /// `<origin.length>`.
+        partial: Option<(u32, u32)>,
+    },
+}
+
+/// How STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// FLAGS: replace.
+    Replace,
+    /// +FLAGS: add.
+    Add,
+    /// -FLAGS: remove.
+    Remove,
+}
+
+/// A date as days since 1970-01-01 (SEARCH compares dates only).
+pub type Day = i64;
+
+/// A SEARCH key (RFC 3501 §6.4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// Every key must match.
+    And(Vec<SearchKey>),
+    /// ALL.
+    All,
+    /// A flag set (ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, RECENT, KEYWORD x).
+    Flag(String),
+    /// A flag not set (UNANSWERED, ... UNKEYWORD x).
+    NoFlag(String),
+    /// NEW = RECENT UNSEEN.
+    New,
+    /// OLD = NOT RECENT.
+    Old,
+    /// A header field contains a string (BCC, CC, FROM, SUBJECT, TO, HEADER f s).
+    Header(String, String),
+    /// BODY s.
+    Body(String),
+    /// TEXT s (header or body).
+    Text(String),
+    /// BEFORE / ON / SINCE on the internal date.
+    InternalDate(std::cmp::Ordering, Day),
+    /// SENTBEFORE / SENTON / SENTSINCE on the Date field.
+    SentDate(std::cmp::Ordering, Day),
+    /// LARGER n.
+    Larger(u64),
+    /// SMALLER n.
+    Smaller(u64),
+    /// UID set.
+    Uid(SeqSet),
+    /// A sequence set.
+    Seq(SeqSet),
+    /// NOT.
+    Not(Box<SearchKey>),
+    /// OR.
+    Or(Box<SearchKey>, Box<SearchKey>),
+}
+
+/// STATUS data items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    /// MESSAGES.
+    Messages,
+    /// RECENT.
+    Recent,
+    /// UIDNEXT.
+    UidNext,
+    /// UIDVALIDITY.
+    UidValidity,
+    /// UNSEEN.
+    Unseen,
+}
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// CAPABILITY.
+    Capability,
+    /// NOOP.
+    Noop,
+    /// LOGOUT.
+    Logout,
+    /// STARTTLS.
+    StartTls,
+    /// AUTHENTICATE mechanism [initial-response] (SASL-IR).
+    Authenticate {
+        /// Mechanism name.
+        mechanism: String,
+        /// Initial response.
+        initial: Option<String>,
+    },
+    /// LOGIN user password.
+    Login {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// SELECT / EXAMINE.
+    Select {
+        /// The mailbox.
+        mailbox: String,
+        /// EXAMINE.
+        read_only: bool,
+    },
+    /// CREATE.
+    Create(String),
+    /// DELETE.
+    Delete(String),
+    /// RENAME.
+    Rename(String, String),
+    /// SUBSCRIBE.
+    Subscribe(String),
+    /// UNSUBSCRIBE.
+    Unsubscribe(String),
+    /// LIST / LSUB.
+    List {
+        /// Reference name.
+        reference: String,
+        /// Pattern with `*` and `%`.
+        pattern: String,
+        /// LSUB.
+        subscribed: bool,
+    },
+    /// STATUS.
+    Status(String, Vec<StatusItem>),
+    /// APPEND.
+    Append {
+        /// Target mailbox.
+        mailbox: String,
+        /// Flags.
+        flags: Vec<String>,
+        /// Internal date as given.
+        date: Option<String>,
+        /// The message.
+        message: Vec<u8>,
+    },
+    /// CHECK.
+    Check,
+    /// CLOSE.
+    Close,
+    /// UNSELECT (RFC 3691).
+    Unselect,
+    /// EXPUNGE, or UID EXPUNGE set (RFC 4315).
+    Expunge(Option<SeqSet>),
+    /// [UID] SEARCH.
+    Search {
+        /// UID SEARCH.
+        uid: bool,
+        /// The key (an AND of the given keys).
+        key: SearchKey,
+    },
+    /// [UID] FETCH.
+    Fetch {
+        /// UID FETCH.
+        uid: bool,
+        /// Messages.
+        set: SeqSet,
+        /// Items.
+        items: Vec<FetchAttr>,
+    },
+    /// [UID] STORE.
+    Store {
+        /// UID STORE.
+        uid: bool,
+        /// Messages.
+        set: SeqSet,
+        /// How.
+        mode: StoreMode,
+        /// .SILENT.
+        silent: bool,
+        /// The flags.
+        flags: Vec<String>,
+    },
+    /// [UID] COPY or MOVE (RFC 6851).
+    Copy {
+        /// UID form.
+        uid: bool,
+        /// Messages.
+        set: SeqSet,
+        /// Destination.
+        mailbox: String,
+        /// MOVE.
+        is_move: bool,
+    },
+    /// IDLE (RFC 2177).
+    Idle,
+    /// NAMESPACE (RFC 2342).
+    Namespace,
+    /// ID (RFC 2971).
+    Id,
+    /// ENABLE (RFC 5161).
+    Enable(Vec<String>),
+}
+
+/// A tagged command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    /// The tag.
+    pub tag: String,
+    /// The command.
+    pub command: Command,
+}
+
+/// Why a command was refused: answer `BAD` with this text (with the tag when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The tag, if it could be read.
+    pub tag: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+struct Cur<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+type R<T> = Result<T, String>;
+
+fn is_atom_char(c: u8) -> bool {
+    c > 0x20 && c < 0x7f && !b"(){%*\"\\]".contains(&c)
+}
+
+impl<'a> Cur<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn at_end(&self) -> bool {
+        self.i >= self.b.len()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn sp(&mut self) -> R<()> {
+        if self.eat(b' ') {
+            Ok(())
+        } else {
+            Err("expected a space".into())
+        }
+    }
+
+    fn word_ci(&mut self, w: &str) -> bool {
+        let n = w.len();
+        if self.b.len() >= self.i + n
+            && self.b[self.i..self.i + n].eq_ignore_ascii_case(w.as_bytes())
+        {
+            self.i += n;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Characters allowed in atoms plus `]` when `brackets` (for flags like \Seen it is
+    /// not needed) — a plain atom.
+    fn atom(&mut self) -> R<String> {
+        let s = self.i;
+        while self.peek().is_some_and(is_atom_char) {
+            self.i += 1;
+        }
+        if s == self.i {
+            return Err("expected an atom".into());
+        }
+        Ok(String::from_utf8_lossy(&self.b[s..self.i]).into_owned())
+    }
+
+    fn number(&mut self) -> R<u64> {
+        let s = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.b[s..self.i])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| "expected a number".into())
+    }
+
+    fn quoted(&mut self) -> R<Vec<u8>> {
+        if !self.eat(b'"') {
+            return Err("expected a quoted string".into());
+        }
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None | Some(b'\r') | Some(b'\n') => return Err("unterminated quoted string".into()),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(c @ (b'"' | b'\\')) => {
+                            out.push(c);
+                            self.i += 1;
+                        }
+                        _ => return Err("bad escape in quoted string".into()),
+                    }
+                }
+                Some(c) => {
+                    out.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self) -> R<Vec<u8>> {
+        if !self.eat(b'{') {
+            return Err("expected a literal".into());
+        }
+        let n = self.number()? as usize;
+        self.eat(b'+');
+        if !self.eat(b'}') {
+            return Err("bad literal".into());
+        }
+        if !self.eat(b'\r') && self.peek() != Some(b'\n') {
+            return Err("literal must end the line".into());
+        }
+        if !self.eat(b'\n') {
+            return Err("literal must end the line".into());
+        }
+        if self.i + n > self.b.len() {
+            return Err("literal shorter than announced".into());
+        }
+        let v = self.b[self.i..self.i + n].to_vec();
+        self.i += n;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> R<Vec<u8>> {
+        match self.peek() {
+            Some(b'"') => self.quoted(),
+            Some(b'{') => self.literal(),
+            _ => Err("expected a string".into()),
+        }
+    }
+
+    fn astring(&mut self) -> R<String> {
+        match self.peek() {
+            Some(b'"') | Some(b'{') => Ok(String::from_utf8_lossy(&self.string()?).into_owned()),
+            _ => {
+                let s = self.i;
+                while self.peek().is_some_and(|c| is_atom_char(c) || c == b']') {
+                    self.i += 1;
+                }
+                if s == self.i {
+                    return Err("expected an astring".into());
+                }
+                Ok(String::from_utf8_lossy(&self.b[s..self.i]).into_owned())
+            }
+        }
+    }
+
+    /// A LIST pattern: astring or list-wildcards.
+    fn list_mailbox(&mut self) -> R<String> {
+        match self.peek() {
+            Some(b'"') | Some(b'{') => Ok(String::from_utf8_lossy(&self.string()?).into_owned()),
+            _ => {
+                let s = self.i;
+                while self
+                    .peek()
+                    .is_some_and(|c| is_atom_char(c) || c == b']' || c == b'%' || c == b'*')
+                {
+                    self.i += 1;
+                }
+                if s == self.i {
+                    return Err("expected a mailbox pattern".into());
+                }
+                Ok(String::from_utf8_lossy(&self.b[s..self.i]).into_owned())
+            }
+        }
+    }
+
+    fn mailbox(&mut self) -> R<String> {
+        let m = self.astring()?;
+        Ok(if m.eq_ignore_ascii_case("INBOX") {
+            "INBOX".into()
+        } else {
+            m
+        })
+    }
+
+    fn seq_num(&mut self) -> R<SeqNum> {
+        if self.eat(b'*') {
+            return Ok(SeqNum::Star);
+        }
+        let n = self.number()?;
+        if n == 0 || n > u32::MAX as u64 {
+            return Err("invalid message number".into());
+        }
+        Ok(SeqNum::Num(n as u32))
+    }
+
+    fn seq_set(&mut self) -> R<SeqSet> {
+        let mut out = Vec::new();
+        loop {
+            let a = self.seq_num()?;
+            let b = if self.eat(b':') { self.seq_num()? } else { a };
+            out.push((a, b));
+            if !self.eat(b',') {
+                return Ok(SeqSet(out));
+            }
+        }
+    }
+
+    fn flag(&mut self) -> R<String> {
+        if self.eat(b'\\') {
+            if self.eat(b'*') {
+                return Ok("\\*".into());
+            }
+            let a = self.atom()?;
+            let canon = ["Answered", "Flagged", "Deleted", "Seen", "Draft", "Recent"]
+                .iter()
+                .find(|f| f.eq_ignore_ascii_case(&a))
+                .map(|f| f.to_string())
+                .unwrap_or(a);
+            Ok(format!("\\{canon}"))
+        } else {
+            self.atom()
+        }
+    }
+
+    fn flag_list(&mut self) -> R<Vec<String>> {
+        let mut out = Vec::new();
+        if self.eat(b'(') {
+            if self.eat(b')') {
+                return Ok(out);
+            }
+            loop {
+                out.push(self.flag()?);
+                if self.eat(b')') {
+                    return Ok(out);
+                }
+                self.sp()?;
+            }
+        }
+        // Also accept a bare list of flags (STORE FLAGS \Seen \Deleted).
+        loop {
+            out.push(self.flag()?);
+            if !self.eat(b' ') {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn date(&mut self) -> R<Day> {
+        let quoted = self.eat(b'"');
+        let s = self.i;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'-')
+        {
+            self.i += 1;
+        }
+        let text = String::from_utf8_lossy(&self.b[s..self.i]).into_owned();
+        if quoted && !self.eat(b'"') {
+            return Err("bad date".into());
+        }
+        parse_date(&text).ok_or_else(|| format!("invalid date {text:?}"))
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// `d-Mon-yyyy` → days since the epoch.
+pub fn parse_date(text: &str) -> Option<Day> {
+    let mut p = text.split('-');
+    let d: i64 = p.next()?.trim().parse().ok()?;
+    let m = p.next()?.to_ascii_lowercase();
+    let y: i64 = p.next()?.parse().ok()?;
+    let m = MONTHS.iter().position(|x| *x == m)? as u32 + 1;
+    if !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(crate::imf::datetime::days_from_civil(y, m, d as u32))
+}
+
+/// IMAP `date-time` (`dd-Mon-yyyy hh:mm:ss +zzzz`, RFC 3501 §9) → Unix seconds.
+pub fn parse_datetime(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = text.split_once(' ')?;
+    let (time, zone) = rest.trim().split_once(' ')?;
+    let day = parse_date(date.trim())?;
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (Some(Some(h)), Some(Some(m)), Some(Some(s)), None) =
+        (t.next(), t.next(), t.next(), t.next())
+    else {
+        return None;
+    };
+    if h > 23 || m > 59 || s > 60 || zone.len() != 5 {
+        return None;
+    }
+    let sign = match zone.as_bytes()[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let zh: i64 = zone[1..3].parse().ok()?;
+    let zm: i64 = zone[3..5].parse().ok()?;
+    Some(day * 86_400 + h * 3600 + m * 60 + s - sign * (zh * 3600 + zm * 60))
+}
+
+fn section(c: &mut Cur<'_>) -> R<Section> {
+    // After `[`.
+    let mut path = Vec::new();
+    loop {
+        if c.peek().is_some_and(|x| x.is_ascii_digit()) {
+            let n = c.number()?;
+            if n == 0 || n > u32::MAX as u64 {
+                return Err("invalid part number".into());
+            }
+            path.push(n as u32);
+            if !c.eat(b'.') {
+                break;
+            }
+        } else {
+            break;
+        }
+    }
+    let text = if c.peek() == Some(b']') {
+        SectionText::Full
+    } else if c.word_ci("HEADER.FIELDS.NOT") || c.word_ci("HEADER.FIELDS") {
+        let not = c.b[..c.i].ends_with(b".NOT") || c.b[..c.i].ends_with(b".not");
+        c.sp()?;
+        if !c.eat(b'(') {
+            return Err("expected a field list".into());
+        }
+        let mut fields = Vec::new();
+        loop {
+            fields.push(c.astring()?);
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+        if not {
+            SectionText::HeaderFieldsNot(fields)
+        } else {
+            SectionText::HeaderFields(fields)
+        }
+    } else if c.word_ci("HEADER") {
+        SectionText::Header
+    } else if c.word_ci("TEXT") {
+        SectionText::Text
+    } else if c.word_ci("MIME") {
+        if path.is_empty() {
+            return Err("MIME needs a part number".into());
+        }
+        SectionText::Mime
+    } else {
+        return Err("unknown section".into());
+    };
+    if !c.eat(b']') {
+        return Err("expected ]".into());
+    }
+    Ok(Section { part: path, text })
+}
+
+fn fetch_attr(c: &mut Cur<'_>, out: &mut Vec<FetchAttr>) -> R<()> {
+    let name = {
+        let s = c.i;
+        while c
+            .peek()
+            .is_some_and(|x| x.is_ascii_alphanumeric() || x == b'.')
+        {
+            c.i += 1;
+        }
+        String::from_utf8_lossy(&c.b[s..c.i]).to_ascii_uppercase()
+    };
+    match name.as_str() {
+        "ALL" => out.extend([
+            FetchAttr::Flags,
+            FetchAttr::InternalDate,
+            FetchAttr::Rfc822Size,
+            FetchAttr::Envelope,
+        ]),
+        "FAST" => out.extend([
+            FetchAttr::Flags,
+            FetchAttr::InternalDate,
+            FetchAttr::Rfc822Size,
+        ]),
+        "FULL" => out.extend([
+            FetchAttr::Flags,
+            FetchAttr::InternalDate,
+            FetchAttr::Rfc822Size,
+            FetchAttr::Envelope,
+            FetchAttr::Body,
+        ]),
+        "FLAGS" => out.push(FetchAttr::Flags),
+        "INTERNALDATE" => out.push(FetchAttr::InternalDate),
+        "RFC822" => out.push(FetchAttr::Rfc822),
+        "RFC822.HEADER" => out.push(FetchAttr::Rfc822Header),
+        "RFC822.SIZE" => out.push(FetchAttr::Rfc822Size),
+        "RFC822.TEXT" => out.push(FetchAttr::Rfc822Text),
+        "ENVELOPE" => out.push(FetchAttr::Envelope),
+        "BODYSTRUCTURE" => out.push(FetchAttr::BodyStructure),
+        "UID" => out.push(FetchAttr::Uid),
+        "BODY" | "BODY.PEEK" => {
+            if !c.eat(b'[') {
+                if name == "BODY" {
+                    out.push(FetchAttr::Body);
+                    return Ok(());
+                }
+                return Err("BODY.PEEK needs a section".into());
+            }
+            let sec = section(c)?;
+            let partial = if c.eat(b'<') {
+                let a = c.number()?;
+                if !c.eat(b'.') {
+                    return Err("partial needs origin.length".into());
+                }
+                let b = c.number()?;
+                if !c.eat(b'>') {
+                    return Err("expected >".into());
+                }
+                if b == 0 || a > u32::MAX as u64 || b > u32::MAX as u64 {
+                    return Err("invalid partial".into());
+                }
+                Some((a as u32, b as u32))
+            } else {
+                None
+            };
+            out.push(FetchAttr::Section {
+                peek: name == "BODY.PEEK",
+                section: sec,
+                partial,
+            });
+        }
+        _ => return Err(format!("unknown FETCH item {name:?}")),
+    }
+    Ok(())
+}
+
+fn search_key(c: &mut Cur<'_>, depth: usize) -> R<SearchKey> {
+    use std::cmp::Ordering::*;
+    if depth > 50 {
+        return Err("search key nested too deep".into());
+    }
+    if c.eat(b'(') {
+        let mut keys = Vec::new();
+        loop {
+            keys.push(search_key(c, depth + 1)?);
+            if c.eat(b')') {
+                return Ok(SearchKey::And(keys));
+            }
+            c.sp()?;
+        }
+    }
+    if c.peek().is_some_and(|x| x.is_ascii_digit() || x == b'*') {
+        return Ok(SearchKey::Seq(c.seq_set()?));
+    }
+    let word = c.atom()?.to_ascii_uppercase();
+    let arg = |c: &mut Cur<'_>| -> R<String> {
+        c.sp()?;
+        Ok(String::from_utf8_lossy(&match c.peek() {
+            Some(b'"') | Some(b'{') => c.string()?,
+            _ => c.astring()?.into_bytes(),
+        })
+        .into_owned())
+    };
+    let flag = |f: &str| SearchKey::Flag(f.into());
+    let noflag = |f: &str| SearchKey::NoFlag(f.into());
+    Ok(match word.as_str() {
+        "ALL" => SearchKey::All,
+        "ANSWERED" => flag("\\Answered"),
+        "DELETED" => flag("\\Deleted"),
+        "DRAFT" => flag("\\Draft"),
+        "FLAGGED" => flag("\\Flagged"),
+        "SEEN" => flag("\\Seen"),
+        "RECENT" => flag("\\Recent"),
+        "UNANSWERED" => noflag("\\Answered"),
+        "UNDELETED" => noflag("\\Deleted"),
+        "UNDRAFT" => noflag("\\Draft"),
+        "UNFLAGGED" => noflag("\\Flagged"),
+        "UNSEEN" => noflag("\\Seen"),
+        "NEW" => SearchKey::New,
+        "OLD" => SearchKey::Old,
+        "KEYWORD" => SearchKey::Flag({
+            c.sp()?;
+            c.atom()?
+        }),
+        "UNKEYWORD" => SearchKey::NoFlag({
+            c.sp()?;
+            c.atom()?
+        }),
+        "BCC" | "CC" | "FROM" | "SUBJECT" | "TO" => {
+            let v = arg(c)?;
+            SearchKey::Header(word.clone(), v)
+        }
+        "HEADER" => {
+            let f = arg(c)?;
+            let v = arg(c)?;
+            SearchKey::Header(f, v)
+        }
+        "BODY" => SearchKey::Body(arg(c)?),
+        "TEXT" => SearchKey::Text(arg(c)?),
+        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+            c.sp()?;
+            let d = c.date()?;
+            let ord = match word.trim_start_matches("SENT") {
+                "BEFORE" => Less,
+                "ON" => Equal,
+                _ => Greater,
+            };
+            if word.starts_with("SENT") {
+                SearchKey::SentDate(ord, d)
+            } else {
+                SearchKey::InternalDate(ord, d)
+            }
+        }
+        "LARGER" => {
+            c.sp()?;
+            SearchKey::Larger(c.number()?)
+        }
+        "SMALLER" => {
+            c.sp()?;
+            SearchKey::Smaller(c.number()?)
+        }
+        "UID" => {
+            c.sp()?;
+            SearchKey::Uid(c.seq_set()?)
+        }
+        "NOT" => {
+            c.sp()?;
+            SearchKey::Not(Box::new(search_key(c, depth + 1)?))
+        }
+        "OR" => {
+            c.sp()?;
+            let a = search_key(c, depth + 1)?;
+            c.sp()?;
+            let b = search_key(c, depth + 1)?;
+            SearchKey::Or(Box::new(a), Box::new(b))
+        }
+        _ => return Err(format!("unknown search key {word:?}")),
+    })
+}
+
+/// Parses one complete command (`tag SP command CRLF`, literals inline).
+pub fn parse_command(line: &[u8]) -> Result<Tagged, ParseError> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut c = Cur { b: line, i: 0 };
+    let tag = {
+        let s = c.i;
+        while c.peek().is_some_and(|x| is_atom_char(x) && x != b'+') {
+            c.i += 1;
+        }
+        if s == c.i {
+            return Err(ParseError {
+                tag: None,
+                message: "missing tag".into(),
+            });
+        }
+        String::from_utf8_lossy(&line[s..c.i]).into_owned()
+    };
+    let fail = |m: String| ParseError {
+        tag: Some(tag.clone()),
+        message: m,
+    };
+    if !c.eat(b' ') {
+        return Err(fail("missing command".into()));
+    }
+    let command = parse_body(&mut c).map_err(fail)?;
+    if !c.at_end() {
+        return Err(ParseError {
+            tag: Some(tag),
+            message: "unexpected characters at the end of the command".into(),
+        });
+    }
+    Ok(Tagged { tag, command })
+}
+
+fn parse_body(c: &mut Cur<'_>) -> R<Command> {
+    let verb = c.atom()?.to_ascii_uppercase();
+    let cmd = match verb.as_str() {
+        "CAPABILITY" => Command::Capability,
+        "NOOP" => Command::Noop,
+        "LOGOUT" => Command::Logout,
+        "STARTTLS" => Command::StartTls,
+        "CHECK" => Command::Check,
+        "CLOSE" => Command::Close,
+        "UNSELECT" => Command::Unselect,
+        "EXPUNGE" => Command::Expunge(None),
+        "IDLE" => Command::Idle,
+        "NAMESPACE" => Command::Namespace,
+        "ID" => {
+            c.sp()?;
+            // `NIL` or a parenthesised list of string pairs: accepted and ignored.
+            if c.word_ci("NIL") {
+            } else if c.eat(b'(') {
+                let mut depth = 1;
+                while depth > 0 {
+                    match c.peek() {
+                        None => return Err("unterminated ID list".into()),
+                        Some(b'"') | Some(b'{') => {
+                            c.string()?;
+                        }
+                        Some(b'(') => {
+                            depth += 1;
+                            c.i += 1;
+                        }
+                        Some(b')') => {
+                            depth -= 1;
+                            c.i += 1;
+                        }
+                        Some(_) => c.i += 1,
+                    }
+                }
+            } else {
+                return Err("ID takes NIL or a list".into());
+            }
+            Command::Id
+        }
+        "ENABLE" => {
+            let mut caps = Vec::new();
+            while c.eat(b' ') {
+                caps.push(c.atom()?.to_ascii_uppercase());
+            }
+            if caps.is_empty() {
+                return Err("ENABLE needs a capability".into());
+            }
+            Command::Enable(caps)
+        }
+        "AUTHENTICATE" => {
+            c.sp()?;
+            let mechanism = c.atom()?.to_ascii_uppercase();
+            let initial = if c.eat(b' ') {
+                let s = c.i;
+                while c
+                    .peek()
+                    .is_some_and(|x| x.is_ascii_alphanumeric() || b"+/=".contains(&x))
+                {
+                    c.i += 1;
+                }
+                Some(String::from_utf8_lossy(&c.b[s..c.i]).into_owned())
+            } else {
+                None
+            };
+            Command::Authenticate { mechanism, initial }
+        }
+        "LOGIN" => {
+            c.sp()?;
+            let user = c.astring()?;
+            c.sp()?;
+            let password = c.astring()?;
+            Command::Login { user, password }
+        }
+        "SELECT" | "EXAMINE" => {
+            c.sp()?;
+            Command::Select {
+                mailbox: c.mailbox()?,
+                read_only: verb == "EXAMINE",
+            }
+        }
+        "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
+            c.sp()?;
+            let m = c.mailbox()?;
+            match verb.as_str() {
+                "CREATE" => Command::Create(m),
+                "DELETE" => Command::Delete(m),
+                "SUBSCRIBE" => Command::Subscribe(m),
+                _ => Command::Unsubscribe(m),
+            }
+        }
+        "RENAME" => {
+            c.sp()?;
+            let a = c.mailbox()?;
+            c.sp()?;
+            let b = c.mailbox()?;
+            Command::Rename(a, b)
+        }
+        "LIST" | "LSUB" => {
+            c.sp()?;
+            let reference = c.astring().or_else(|_| {
+                // An empty quoted string is the usual reference.
+                Ok::<String, String>(String::new())
+            })?;
+            c.sp()?;
+            let pattern = c.list_mailbox()?;
+            Command::List {
+                reference,
+                pattern,
+                subscribed: verb == "LSUB",
+            }
+        }
+        "STATUS" => {
+            c.sp()?;
+            let m = c.mailbox()?;
+            c.sp()?;
+            if !c.eat(b'(') {
+                return Err("expected (".into());
+            }
+            let mut items = Vec::new();
+            loop {
+                let w = c.atom()?.to_ascii_uppercase();
+                items.push(match w.as_str() {
+                    "MESSAGES" => StatusItem::Messages,
+                    "RECENT" => StatusItem::Recent,
+                    "UIDNEXT" => StatusItem::UidNext,
+                    "UIDVALIDITY" => StatusItem::UidValidity,
+                    "UNSEEN" => StatusItem::Unseen,
+                    _ => return Err(format!("unknown STATUS item {w:?}")),
+                });
+                if c.eat(b')') {
+                    break;
+                }
+                c.sp()?;
+            }
+            Command::Status(m, items)
+        }
+        "APPEND" => {
+            c.sp()?;
+            let mailbox = c.mailbox()?;
+            c.sp()?;
+            let mut flags = Vec::new();
+            if c.peek() == Some(b'(') {
+                flags = c.flag_list()?;
+                c.sp()?;
+            }
+            let mut date = None;
+            if c.peek() == Some(b'"') {
+                date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
+                c.sp()?;
+            }
+            let message = c.literal()?;
+            Command::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            }
+        }
+        "SEARCH" => search(c, false)?,
+        "FETCH" => fetch(c, false)?,
+        "STORE" => store(c, false)?,
+        "COPY" | "MOVE" => copy(c, false, verb == "MOVE")?,
+        "UID" => {
+            c.sp()?;
+            let sub = c.atom()?.to_ascii_uppercase();
+            match sub.as_str() {
+                "SEARCH" => search(c, true)?,
+                "FETCH" => fetch(c, true)?,
+                "STORE" => store(c, true)?,
+                "COPY" | "MOVE" => copy(c, true, sub == "MOVE")?,
+                "EXPUNGE" => {
+                    c.sp()?;
+                    Command::Expunge(Some(c.seq_set()?))
+                }
+                _ => return Err(format!("unknown UID command {sub:?}")),
+            }
+        }
+        _ => return Err(format!("unknown command {verb:?}")),
+    };
+    Ok(cmd)
+}
+
+fn search(c: &mut Cur<'_>, uid: bool) -> R<Command> {
+    c.sp()?;
+    if c.word_ci("CHARSET ") {
+        let cs = c.astring()?;
+        if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+            return Err(format!(
+                "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {cs}"
+            ));
+        }
+        c.sp()?;
+    }
+    let mut keys = vec![search_key(c, 0)?];
+    while c.eat(b' ') {
+        keys.push(search_key(c, 0)?);
+    }
+    Ok(Command::Search {
+        uid,
+        key: if keys.len() == 1 {
+            keys.remove(0)
+        } else {
+            SearchKey::And(keys)
+        },
+    })
+}
+
+fn fetch(c: &mut Cur<'_>, uid: bool) -> R<Command> {
+    c.sp()?;
+    let set = c.seq_set()?;
+    c.sp()?;
+    let mut items = Vec::new();
+    if c.eat(b'(') {
+        loop {
+            fetch_attr(c, &mut items)?;
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+    } else {
+        fetch_attr(c, &mut items)?;
+    }
+    Ok(Command::Fetch { uid, set, items })
+}
+
+fn store(c: &mut Cur<'_>, uid: bool) -> R<Command> {
+    c.sp()?;
+    let set = c.seq_set()?;
+    c.sp()?;
+    let mode = if c.eat(b'+') {
+        StoreMode::Add
+    } else if c.eat(b'-') {
+        StoreMode::Remove
+    } else {
+        StoreMode::Replace
+    };
+    if !c.word_ci("FLAGS") {
+        return Err("expected FLAGS".into());
+    }
+    let silent = c.word_ci(".SILENT");
+    c.sp()?;
+    let flags = c.flag_list()?;
+    Ok(Command::Store {
+        uid,
+        set,
+        mode,
+        silent,
+        flags,
+    })
+}
+
+fn copy(c: &mut Cur<'_>, uid: bool, is_move: bool) -> R<Command> {
+    c.sp()?;
+    let set = c.seq_set()?;
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    Ok(Command::Copy {
+        uid,
+        set,
+        mailbox,
+        is_move,
+    })
+}
+
+/// Where a command's framing stands after the bytes seen so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The command is complete, `n` bytes long.
+    Complete(usize),
+    /// A line ends with a literal announcement: `len` more bytes, then more line.
+    /// `sync`: a synchronizing literal (send a continuation request).
+    Literal {
+        /// Where the literal's data starts in the buffer.
+        data_at: usize,
+        /// Its length.
+        len: usize,
+        /// Whether the client waits for `+`.
+        sync: bool,
+    },
+    /// More bytes are needed (no line end yet).
+    Incomplete,
+}
+
+/// Finds the end of the command starting at `from` (a position after which only whole
+/// lines and literals follow): returns the framing state at the first line end.
+pub fn frame_line(buf: &[u8], from: usize) -> Framing {
+    let Some(lf) = memchr::memchr(b'\n', &buf[from..]).map(|i| from + i) else {
+        return Framing::Incomplete;
+    };
+    let line = &buf[from..lf];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.ends_with(b"}") {
+        if let Some(open) = line.iter().rposition(|&b| b == b'{') {
+            let inner = &line[open + 1..line.len() - 1];
+            let (digits, sync) = match inner.strip_suffix(b"+") {
+                Some(d) => (d, false),
+                None => (inner, true),
+            };
+            if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                if let Some(len) = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse().ok())
+                {
+                    return Framing::Literal {
+                        data_at: lf + 1,
+                        len,
+                        sync,
+                    };
+                }
+            }
+        }
+    }
+    Framing::Complete(lf + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Command {
+        parse_command(s.as_bytes()).unwrap().command
+    }
+
+    #[test]
+    fn basic_commands() {
+        assert_eq!(p("a1 CAPABILITY\r\n"), Command::Capability);
+        assert_eq!(
+            p("a LOGIN \"al ice\" {3}\r\npw!\r\n"),
+            Command::Login {
+                user: "al ice".into(),
+                password: "pw!".into()
+            }
+        );
+        assert_eq!(
+            p("a select inbox"),
+            Command::Select {
+                mailbox: "INBOX".into(),
+                read_only: false
+            }
+        );
+        assert_eq!(
+            p("a LIST \"\" *"),
+            Command::List {
+                reference: "".into(),
+                pattern: "*".into(),
+                subscribed: false
+            }
+        );
+        assert!(matches!(
+            p("a UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>)"),
+            Command::Fetch { uid: true, .. }
+        ));
+        assert!(matches!(
+            p("a STORE 1,3:5 +FLAGS.SILENT (\\Seen \\deleted)"),
+            Command::Store {
+                mode: StoreMode::Add,
+                silent: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("a UID MOVE 4 Trash"),
+            Command::Copy {
+                is_move: true,
+                uid: true,
+                ..
+            }
+        ));
+        let Command::Append { message, flags, .. } = p("a APPEND Sent (\\Seen) {5+}\r\nhello")
+        else {
+            panic!()
+        };
+        assert_eq!(message, b"hello");
+        assert_eq!(flags, ["\\Seen"]);
+    }
+
+    #[test]
+    fn search_keys() {
+        let Command::Search { key, .. } =
+            p("a SEARCH CHARSET UTF-8 OR FROM alice NOT SEEN SINCE 1-Jan-2024 1:3")
+        else {
+            panic!()
+        };
+        let SearchKey::And(keys) = key else { panic!() };
+        assert_eq!(keys.len(), 3);
+        assert!(parse_command(b"a SEARCH CHARSET KOI8-R ALL").is_err());
+        assert!(parse_command(b"a SEARCH FROB").is_err());
+        assert!(parse_command(b"a FETCH 0 FLAGS").is_err());
+        assert!(parse_command(b"a FETCH 1 BODY[1.MIME]").is_ok());
+        assert!(parse_command(b"a FETCH 1 BODY[MIME]").is_err());
+    }
+
+    #[test]
+    fn framing() {
+        assert_eq!(frame_line(b"a NOOP\r\n", 0), Framing::Complete(8));
+        assert_eq!(frame_line(b"a NOOP", 0), Framing::Incomplete);
+        assert_eq!(
+            frame_line(b"a LOGIN {3}\r\n", 0),
+            Framing::Literal {
+                data_at: 13,
+                len: 3,
+                sync: true
+            }
+        );
+        assert_eq!(
+            frame_line(b"a APPEND x {10+}\r\n", 0),
+            Framing::Literal {
+                data_at: 18,
+                len: 10,
+                sync: false
+            }
+        );
+    }
+
+    #[test]
+    fn seqset() {
+        let s = SeqSet(vec![
+            (SeqNum::Num(2), SeqNum::Num(4)),
+            (SeqNum::Star, SeqNum::Num(9)),
+        ]);
+        assert!(
+            s.contains(3, 20) && !s.contains(5, 20) && s.contains(15, 20) && !s.contains(8, 20)
+        );
+    }
+}

@@ -1,0 +1,891 @@
+//! The IMAP mail store: INBOX is the user's spool mbox (shared with delivery and POP3),
+//! other folders are mbox files under `~/mail/` (hierarchy separator `/`).
+//!
+//! UIDs, UIDVALIDITY, UIDNEXT, flags and keywords live in a sidecar index per folder
+//! (`data_dir/imap/USER/...index`), keyed by each message's stable fingerprint (the same
+//! digest as POP3's UIDL), so they survive restarts, POP3 deletions and rewrites. The
+//! parsed state of each folder is cached in memory and shared by every session of the
+//! process; a folder that only grew (deliveries) is scanned from where the last scan
+//! stopped, so SELECT of a large folder does not reparse it. Expunge rewrites the mbox
+//! crash-safely (new file, fsync, rename) under the delivery locks.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use postrider_core::imap::server::{
+    FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
+};
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::maildrop::{stored_to_crlf, MboxScanner};
+
+use crate::context::Context;
+use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use crate::local::{home_of, mailbox_path};
+use crate::mbox::{self, LOCK_WAIT};
+
+/// The special-use folders created at first login (RFC 6154).
+pub const SPECIAL_USE: [(&str, &str); 4] = [
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+];
+
+#[derive(Debug, Clone)]
+struct Entry {
+    uid: u32,
+    fingerprint: String,
+    flags: Vec<String>,
+    internal_date: i64,
+    size: u64,
+    from_offset: u64,
+    start: u64,
+    end: u64,
+}
+
+/// The cached state of one folder.
+#[derive(Debug)]
+pub struct Folder {
+    path: PathBuf,
+    index_path: PathBuf,
+    uid_validity: u32,
+    uid_next: u32,
+    entries: Vec<Entry>,
+    /// (inode, length) of the file at the last scan.
+    scanned: Option<(u64, u64)>,
+}
+
+/// Folders shared by all sessions of the process.
+#[derive(Debug, Default)]
+pub struct MailStore {
+    folders: Mutex<HashMap<PathBuf, Arc<Mutex<Folder>>>>,
+}
+
+fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
+    StoreError::new(code, text)
+}
+
+fn io_err(e: io::Error) -> StoreError {
+    err(Some("SERVERBUG"), format!("Internal error: {e}"))
+}
+
+/// Parses the date of a `From ` line (`From sender Thu Jan  1 00:00:00 1970`).
+fn from_line_date(line: &str) -> Option<i64> {
+    let mut w = line.split_whitespace().skip(2);
+    let _dow = w.next()?;
+    let mon = w.next()?.to_ascii_lowercase();
+    let day: u32 = w.next()?.parse().ok()?;
+    let time = w.next()?;
+    let year: i64 = w.next()?.parse().ok()?;
+    let months = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let m = months.iter().position(|x| *x == mon)? as u32 + 1;
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (Some(Some(h)), Some(Some(mi)), Some(Some(s))) = (t.next(), t.next(), t.next()) else {
+        return None;
+    };
+    Some(
+        postrider_core::imf::datetime::days_from_civil(year, m, day) * 86_400
+            + h * 3600
+            + mi * 60
+            + s,
+    )
+}
+
+impl Folder {
+    fn load(path: PathBuf, index_path: PathBuf) -> Folder {
+        let mut f = Folder {
+            path,
+            index_path,
+            uid_validity: 0,
+            uid_next: 1,
+            entries: Vec::new(),
+            scanned: None,
+        };
+        if let Ok(text) = fs::read_to_string(&f.index_path) {
+            for line in text.lines() {
+                let parts: Vec<&str> = line.split('\t').collect();
+                match parts.as_slice() {
+                    ["uidvalidity", v] => f.uid_validity = v.parse().unwrap_or(0),
+                    ["uidnext", v] => f.uid_next = v.parse().unwrap_or(1),
+                    [uid, fp, date, flags] => {
+                        if let (Ok(uid), Ok(date)) = (uid.parse(), date.parse()) {
+                            f.entries.push(Entry {
+                                uid,
+                                fingerprint: fp.to_string(),
+                                flags: flags.split_whitespace().map(str::to_string).collect(),
+                                internal_date: date,
+                                size: 0,
+                                from_offset: 0,
+                                start: 0,
+                                end: 0,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if f.uid_validity == 0 {
+            f.uid_validity = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(1) as u32)
+                .max(1);
+        }
+        f
+    }
+
+    fn save(&self) -> io::Result<()> {
+        if let Some(dir) = self.index_path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let mut text = format!(
+            "uidvalidity\t{}\nuidnext\t{}\n",
+            self.uid_validity, self.uid_next
+        );
+        for e in &self.entries {
+            text.push_str(&format!(
+                "{}\t{}\t{}\t{}\n",
+                e.uid,
+                e.fingerprint,
+                e.internal_date,
+                e.flags.join(" ")
+            ));
+        }
+        let tmp = self.index_path.with_extension("index.tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &self.index_path)
+    }
+
+    /// Brings the cache up to date with the file.
+    fn sync(&mut self) -> io::Result<()> {
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let Some(meta) = meta else {
+            let changed = !self.entries.is_empty();
+            self.entries.clear();
+            self.scanned = Some((0, 0));
+            if changed {
+                self.save()?;
+            }
+            return Ok(());
+        };
+        let stamp = (meta.ino(), meta.len());
+        if self.scanned == Some(stamp) {
+            return Ok(());
+        }
+        let appended_only =
+            matches!(self.scanned, Some((ino, len)) if ino == stamp.0 && len <= stamp.1 && len > 0);
+        let mut file = File::open(&self.path)?;
+        let base = if appended_only {
+            self.scanned.map_or(0, |s| s.1)
+        } else {
+            0
+        };
+        file.seek(SeekFrom::Start(base))?;
+        let mut scanner = MboxScanner::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut lines_of_from: HashMap<u64, String> = HashMap::new();
+        let mut total = base;
+        let mut carry: Vec<u8> = Vec::new();
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            scanner.feed(&buf[..n]);
+            // Remember `From ` lines for internal dates.
+            let mut chunk = std::mem::take(&mut carry);
+            chunk.extend_from_slice(&buf[..n]);
+            let chunk_base = total - (chunk.len() - n) as u64;
+            let mut pos = 0;
+            while let Some(i) = memchr::memchr(b'\n', &chunk[pos..]) {
+                let line = &chunk[pos..pos + i];
+                if line.starts_with(b"From ") {
+                    lines_of_from.insert(
+                        chunk_base + pos as u64,
+                        String::from_utf8_lossy(line).into_owned(),
+                    );
+                }
+                pos += i + 1;
+            }
+            carry = chunk[pos..].to_vec();
+            if carry.len() > 4096 {
+                carry.clear();
+            }
+            total += n as u64;
+        }
+        let found = scanner.finish();
+        let mut known: HashMap<String, Entry> = if appended_only {
+            HashMap::new()
+        } else {
+            self.entries
+                .drain(..)
+                .map(|e| (e.fingerprint.clone(), e))
+                .collect()
+        };
+        let mut new_entries = Vec::new();
+        for m in found {
+            let (from_offset, start, end) = (m.from_offset + base, m.start + base, m.end + base);
+            let date = lines_of_from
+                .get(&m.from_offset)
+                .and_then(|l| from_line_date(l))
+                .unwrap_or_else(|| WallClock::utc(0).unix_secs);
+            let e = match known.remove(&m.uid) {
+                Some(mut e) => {
+                    e.size = m.size;
+                    e.from_offset = from_offset;
+                    e.start = start;
+                    e.end = end;
+                    e
+                }
+                None => {
+                    let uid = self.uid_next;
+                    self.uid_next += 1;
+                    Entry {
+                        uid,
+                        fingerprint: m.uid.clone(),
+                        flags: Vec::new(),
+                        internal_date: date,
+                        size: m.size,
+                        from_offset,
+                        start,
+                        end,
+                    }
+                }
+            };
+            new_entries.push(e);
+        }
+        if appended_only {
+            // The last old message's end may have moved if the file lacked a final
+            // separator; keep old entries as they are.
+            self.entries.extend(new_entries);
+        } else {
+            new_entries.sort_by_key(|e| e.from_offset);
+            self.entries = new_entries;
+        }
+        self.scanned = Some(stamp);
+        self.save()
+    }
+
+    fn view(&self) -> MailboxView {
+        MailboxView {
+            uid_validity: self.uid_validity,
+            uid_next: self.uid_next,
+            messages: self
+                .entries
+                .iter()
+                .map(|e| MessageMeta {
+                    uid: e.uid,
+                    flags: e.flags.clone(),
+                    internal_date: e.internal_date,
+                    size: e.size,
+                })
+                .collect(),
+        }
+    }
+
+    fn read(&self, e: &Entry) -> io::Result<Vec<u8>> {
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(e.start))?;
+        let mut buf = vec![0u8; (e.end - e.start) as usize];
+        f.read_exact(&mut buf)?;
+        Ok(stored_to_crlf(&buf))
+    }
+
+    /// The raw mbox entry (From line to the next message).
+    fn raw_entry(&self, i: usize) -> io::Result<Vec<u8>> {
+        let e = &self.entries[i];
+        let end = self
+            .entries
+            .get(i + 1)
+            .map_or(e.end, |n| n.from_offset)
+            .max(e.end);
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(e.from_offset))?;
+        let mut buf = vec![0u8; (end - e.from_offset) as usize];
+        f.read_exact(&mut buf)?;
+        if !buf.ends_with(b"\n\n") {
+            if !buf.ends_with(b"\n") {
+                buf.push(b'\n');
+            }
+            buf.push(b'\n');
+        }
+        Ok(buf)
+    }
+
+    /// Removes messages: writes the others to a new file and renames it over the mbox,
+    /// under the delivery locks.
+    fn expunge(&mut self, uids: &[u32]) -> io::Result<()> {
+        let _dot = DotLock::acquire(&self.path, LOCK_WAIT)?;
+        let src_file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        fcntl_lock_exclusive(&src_file)?;
+        self.sync()?;
+        let meta = src_file.metadata()?;
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.imap.tmp"));
+        let result = (|| -> io::Result<()> {
+            let mut out = File::create(&tmp)?;
+            out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+            if rustix::process::geteuid().is_root() {
+                std::os::unix::fs::fchown(&out, Some(meta.uid()), Some(meta.gid()))?;
+            }
+            let first = self.entries.first().map_or(meta.len(), |e| e.from_offset);
+            let mut src = File::open(&self.path)?;
+            copy_range(&mut src, &mut out, 0, first)?;
+            for (i, e) in self.entries.iter().enumerate() {
+                let end = self
+                    .entries
+                    .get(i + 1)
+                    .map_or(meta.len(), |n| n.from_offset);
+                if !uids.contains(&e.uid) {
+                    copy_range(&mut src, &mut out, e.from_offset, end)?;
+                }
+            }
+            out.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            fsync_dir(&dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result?;
+        self.entries.retain(|e| !uids.contains(&e.uid));
+        self.scanned = None;
+        self.sync()
+    }
+}
+
+fn copy_range(src: &mut File, out: &mut File, from: u64, to: u64) -> io::Result<()> {
+    src.seek(SeekFrom::Start(from))?;
+    let mut left = to.saturating_sub(from);
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = (left as usize).min(buf.len());
+        let n = src.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Whether a folder name is acceptable: components of printable characters, none empty,
+/// `.` or `..`, none starting with `.`.
+pub fn valid_folder(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.split('/').all(|c| {
+            !c.is_empty()
+                && !c.starts_with('.')
+                && !c.chars().any(|ch| ch.is_control() || ch == '\\')
+        })
+}
+
+/// The store as one user sees it.
+#[derive(Debug)]
+pub struct UserStore<'a> {
+    ctx: &'a Context,
+    user: String,
+}
+
+impl<'a> UserStore<'a> {
+    /// The store of `user`.
+    pub fn new(ctx: &'a Context, user: &str) -> Self {
+        Self {
+            ctx,
+            user: user.to_string(),
+        }
+    }
+
+    fn mail_dir(&self) -> PathBuf {
+        home_of(self.ctx, &self.user)
+            .unwrap_or_else(|| {
+                self.ctx
+                    .settings
+                    .config
+                    .data_dir
+                    .join("home")
+                    .join(&self.user)
+            })
+            .join("mail")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.ctx
+            .settings
+            .config
+            .data_dir
+            .join("imap")
+            .join(&self.user)
+    }
+
+    fn folder_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        if name == "INBOX" {
+            return Ok(mailbox_path(self.ctx, &self.user));
+        }
+        if !valid_folder(name) {
+            return Err(err(Some("CANNOT"), "Invalid mailbox name"));
+        }
+        Ok(self.mail_dir().join(name))
+    }
+
+    fn folder(&self, name: &str) -> Result<Arc<Mutex<Folder>>, StoreError> {
+        let path = self.folder_path(name)?;
+        let index = if name == "INBOX" {
+            self.state_dir().join("INBOX.index")
+        } else {
+            self.state_dir()
+                .join("folders")
+                .join(format!("{name}.index"))
+        };
+        let mut map = lock(&self.ctx.mail_store.folders);
+        Ok(map
+            .entry(path.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(Folder::load(path, index))))
+            .clone())
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        name == "INBOX" || self.folder_path(name).is_ok_and(|p| p.is_file())
+    }
+
+    /// Creates the special-use folders on first login.
+    pub fn ensure_special_use(&self) {
+        for (name, _) in SPECIAL_USE {
+            if let Ok(p) = self.folder_path(name) {
+                if !p.exists() {
+                    if let Some(dir) = p.parent() {
+                        let _ = fs::create_dir_all(dir);
+                    }
+                    let _ = OpenOptions::new().create(true).append(true).open(&p);
+                }
+            }
+        }
+    }
+
+    /// SELECT / EXAMINE / NOOP: the current view.
+    pub fn view(&self, name: &str) -> Result<MailboxView, StoreError> {
+        if !self.exists(name) {
+            return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
+        }
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        Ok(f.view())
+    }
+
+    /// STATUS.
+    pub fn status(&self, name: &str) -> Result<StatusInfo, StoreError> {
+        let v = self.view(name)?;
+        Ok(StatusInfo {
+            messages: v.messages.len() as u32,
+            uid_next: v.uid_next,
+            uid_validity: v.uid_validity,
+            unseen: v
+                .messages
+                .iter()
+                .filter(|m| !m.flags.iter().any(|f| f == "\\Seen"))
+                .count() as u32,
+        })
+    }
+
+    /// Message contents.
+    pub fn fetch(&self, name: &str, uids: &[u32]) -> Result<Vec<FetchedMessage>, StoreError> {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        let mut out = Vec::new();
+        for e in f.entries.iter().filter(|e| uids.contains(&e.uid)) {
+            let data = f.read(e).map_err(io_err)?;
+            out.push(FetchedMessage {
+                uid: e.uid,
+                data: Bytes::from(data),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Persists flags.
+    pub fn set_flags(&self, name: &str, changes: &[(u32, Vec<String>)]) -> Result<(), StoreError> {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        for (uid, flags) in changes {
+            if let Some(e) = f.entries.iter_mut().find(|e| e.uid == *uid) {
+                e.flags = flags.clone();
+            }
+        }
+        f.save().map_err(io_err)
+    }
+
+    /// EXPUNGE.
+    pub fn expunge(&self, name: &str, uids: &[u32]) -> Result<(), StoreError> {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.expunge(uids).map_err(io_err)
+    }
+
+    /// APPEND: returns (UIDVALIDITY, UID).
+    pub fn append(
+        &self,
+        name: &str,
+        flags: &[String],
+        date: Option<i64>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
+        if !self.exists(name) {
+            return Err(err(Some("TRYCREATE"), "Mailbox doesn't exist"));
+        }
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        let when = WallClock::utc(date.unwrap_or_else(crate::queue::unix_now));
+        let entry = mbox::entry("MAILER-DAEMON", when, b"", message);
+        mbox::deliver_entry(&f.path, &entry).map_err(io_err)?;
+        let before = f.entries.len();
+        f.sync().map_err(io_err)?;
+        let uid_validity = f.uid_validity;
+        let Some(e) = f.entries.get_mut(before) else {
+            return Err(err(Some("SERVERBUG"), "Appended message not found"));
+        };
+        e.flags = flags.to_vec();
+        e.internal_date = when.unix_secs;
+        let uid = e.uid;
+        f.save().map_err(io_err)?;
+        Ok((uid_validity, uid))
+    }
+
+    /// COPY / MOVE: returns (destination UIDVALIDITY, pairs).
+    pub fn copy(
+        &self,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+        is_move: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError> {
+        if !self.exists(to) {
+            return Err(err(Some("TRYCREATE"), "Mailbox doesn't exist"));
+        }
+        let src = self.folder(name)?;
+        let dst = self.folder(to)?;
+        if Arc::ptr_eq(&src, &dst) {
+            return Err(err(
+                Some("CANNOT"),
+                "Source and destination are the same mailbox",
+            ));
+        }
+        let mut copies = Vec::new();
+        {
+            let mut s = lock(&src);
+            s.sync().map_err(io_err)?;
+            for (i, e) in s.entries.iter().enumerate() {
+                if uids.contains(&e.uid) {
+                    copies.push((
+                        e.uid,
+                        e.flags.clone(),
+                        e.internal_date,
+                        s.raw_entry(i).map_err(io_err)?,
+                    ));
+                }
+            }
+        }
+        let mut pairs = Vec::new();
+        let uid_validity;
+        {
+            let mut d = lock(&dst);
+            d.sync().map_err(io_err)?;
+            let mut all = Vec::new();
+            for c in &copies {
+                all.extend_from_slice(&c.3);
+            }
+            if !all.is_empty() {
+                mbox::deliver_entry(&d.path, &all).map_err(io_err)?;
+            }
+            let before = d.entries.len();
+            d.sync().map_err(io_err)?;
+            uid_validity = d.uid_validity;
+            for (k, c) in copies.iter().enumerate() {
+                if let Some(e) = d.entries.get_mut(before + k) {
+                    e.flags = c.1.clone();
+                    e.internal_date = c.2;
+                    pairs.push((c.0, e.uid));
+                }
+            }
+            d.save().map_err(io_err)?;
+        }
+        if is_move {
+            let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            self.expunge(name, &moved)?;
+        }
+        Ok((uid_validity, pairs))
+    }
+
+    /// CREATE.
+    pub fn create(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.trim_end_matches('/');
+        if name.eq_ignore_ascii_case("INBOX") || self.exists(name) {
+            return Err(err(Some("ALREADYEXISTS"), "Mailbox already exists"));
+        }
+        let p = self.folder_path(name)?;
+        if p.is_dir() {
+            return Err(err(Some("ALREADYEXISTS"), "Mailbox already exists"));
+        }
+        if let Some(dir) = p.parent() {
+            fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&p)
+            .map_err(io_err)?;
+        Ok(())
+    }
+
+    /// DELETE.
+    pub fn delete(&self, name: &str) -> Result<(), StoreError> {
+        if name == "INBOX" {
+            return Err(err(Some("CANNOT"), "INBOX can't be deleted."));
+        }
+        let p = self.folder_path(name)?;
+        if p.is_dir() {
+            return match fs::remove_dir(&p) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(err(None, "Mailbox has children, delete them first")),
+            };
+        }
+        if !p.is_file() {
+            return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
+        }
+        fs::remove_file(&p).map_err(io_err)?;
+        let _ = fs::remove_file(
+            self.state_dir()
+                .join("folders")
+                .join(format!("{name}.index")),
+        );
+        lock(&self.ctx.mail_store.folders).remove(&p);
+        Ok(())
+    }
+
+    /// RENAME (renaming INBOX moves its messages to the new folder and empties it).
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        if !self.exists(from) {
+            return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
+        }
+        if to == "INBOX" || self.exists(to) {
+            return Err(err(Some("ALREADYEXISTS"), "Mailbox already exists"));
+        }
+        if from == "INBOX" {
+            self.create(to)?;
+            let uids: Vec<u32> = self.view("INBOX")?.messages.iter().map(|m| m.uid).collect();
+            if !uids.is_empty() {
+                self.copy("INBOX", &uids, to, true)?;
+            }
+            return Ok(());
+        }
+        let a = self.folder_path(from)?;
+        let b = self.folder_path(to)?;
+        if let Some(dir) = b.parent() {
+            fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        fs::rename(&a, &b).map_err(io_err)?;
+        let ia = self
+            .state_dir()
+            .join("folders")
+            .join(format!("{from}.index"));
+        let ib = self.state_dir().join("folders").join(format!("{to}.index"));
+        if let Some(dir) = ib.parent() {
+            let _ = fs::create_dir_all(dir);
+        }
+        let _ = fs::rename(&ia, &ib);
+        let mut map = lock(&self.ctx.mail_store.folders);
+        map.remove(&a);
+        map.remove(&b);
+        Ok(())
+    }
+
+    fn subscriptions_path(&self) -> PathBuf {
+        self.state_dir().join("subscriptions")
+    }
+
+    fn subscriptions(&self) -> Vec<String> {
+        fs::read_to_string(self.subscriptions_path())
+            .map(|t| {
+                t.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// SUBSCRIBE / UNSUBSCRIBE.
+    pub fn subscribe(&self, name: &str, on: bool) -> Result<(), StoreError> {
+        let mut subs = self.subscriptions();
+        subs.retain(|s| s != name);
+        if on {
+            subs.push(name.to_string());
+        }
+        let p = self.subscriptions_path();
+        if let Some(dir) = p.parent() {
+            fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        fs::write(&p, subs.join("\n") + "\n").map_err(io_err)
+    }
+
+    /// Every folder: (name, selectable, has children).
+    fn all_folders(&self) -> Vec<(String, bool, bool)> {
+        let mut out = vec![("INBOX".to_string(), true, false)];
+        fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, bool, bool)>) {
+            let Ok(rd) = fs::read_dir(dir) else { return };
+            let mut names: Vec<_> = rd.flatten().collect();
+            names.sort_by_key(|e| e.file_name());
+            for e in names {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with('.') {
+                    continue;
+                }
+                let full = if prefix.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{prefix}/{n}")
+                };
+                let path = e.path();
+                if path.is_dir() {
+                    let has = fs::read_dir(&path)
+                        .map(|mut r| r.next().is_some())
+                        .unwrap_or(false);
+                    out.push((full.clone(), false, has));
+                    walk(&path, &full, out);
+                } else if !full.eq_ignore_ascii_case("INBOX") {
+                    out.push((full, true, false));
+                }
+            }
+        }
+        walk(&self.mail_dir(), "", &mut out);
+        out
+    }
+
+    /// LIST / LSUB.
+    pub fn list(&self, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry> {
+        let full = format!("{reference}{pattern}");
+        let subs = self.subscriptions();
+        let mut out = Vec::new();
+        for (name, selectable, children) in self.all_folders() {
+            if !wildcard_match(&full, &name) {
+                continue;
+            }
+            if subscribed && !subs.contains(&name) {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            if !selectable {
+                attrs.push("\\Noselect".to_string());
+            }
+            attrs.push(
+                if children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                }
+                .to_string(),
+            );
+            if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name) {
+                attrs.push(attr.to_string());
+            }
+            out.push(ListEntry {
+                name,
+                attributes: attrs,
+            });
+        }
+        if subscribed {
+            // Subscribed names that no longer exist are still listed (RFC 3501 §6.3.9).
+            for s in subs {
+                if wildcard_match(&full, &s) && !out.iter().any(|e| e.name == s) {
+                    out.push(ListEntry {
+                        name: s,
+                        attributes: vec!["\\Noselect".into()],
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// LIST pattern matching: `*` matches anything, `%` anything but the separator; INBOX
+/// is matched without case.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    fn m(p: &[u8], n: &[u8]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some(b'*') => (0..=n.len()).any(|i| m(&p[1..], &n[i..])),
+            Some(b'%') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != b'/')
+                .any(|i| m(&p[1..], &n[i..])),
+            Some(&c) => n.first() == Some(&c) && m(&p[1..], &n[1..]),
+        }
+    }
+    if name == "INBOX" {
+        let upper = pattern.to_ascii_uppercase();
+        return m(upper.as_bytes(), b"INBOX");
+    }
+    m(pattern.as_bytes(), name.as_bytes())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*", "a/b"));
+        assert!(!wildcard_match("%", "a/b"));
+        assert!(wildcard_match("a/%", "a/b"));
+        assert!(wildcard_match("inbox", "INBOX"));
+        assert!(wildcard_match("S*", "Sent"));
+        assert!(!wildcard_match("S*", "Trash"));
+    }
+
+    #[test]
+    fn from_line_dates() {
+        assert_eq!(
+            from_line_date("From a@b Thu Jan  1 00:00:10 1970"),
+            Some(10)
+        );
+        assert!(
+            valid_folder("Work/2024")
+                && !valid_folder("../etc")
+                && !valid_folder("a//b")
+                && !valid_folder(".hidden")
+        );
+    }
+}
