@@ -1,0 +1,224 @@
+//! The IMAP machine against an in-memory store: the RFC 3501 §8 sample session replayed
+//! as a C:/S: trace, plus sequence-number rules (expunges announced only at NOOP/IDLE,
+//! EXISTS after new mail), literals and IDLE, with a virtual clock.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use postrider_core::imap::server::{
+    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreReply,
+    StoreRequest,
+};
+use postrider_core::smtp::AuthOutcome;
+
+struct Store {
+    view: MailboxView,
+    message: Vec<u8>,
+    set_flags: Vec<(u32, Vec<String>)>,
+}
+
+struct Driver {
+    s: ImapServer,
+    store: Store,
+    now: Instant,
+    out: String,
+}
+
+impl Driver {
+    fn new(messages: u32) -> Self {
+        let now = Instant::now();
+        let mut config = ImapConfig::default();
+        config.allow_plaintext_auth = true;
+        let view = MailboxView {
+            uid_validity: 3_857_529_045,
+            uid_next: messages + 1,
+            messages: (1..=messages)
+                .map(|uid| MessageMeta {
+                    uid,
+                    flags: if uid < 17 {
+                        vec!["\\Seen".into()]
+                    } else {
+                        vec![]
+                    },
+                    internal_date: 837_596_665,
+                    size: 4286,
+                })
+                .collect(),
+        };
+        let message = b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\nFrom: Terry Gray <gray@cac.washington.edu>\r\nSubject: IMAP4rev1 WG mtg summary and minutes\r\nTo: imap@cac.washington.edu\r\nMessage-Id: <B27397-0100000@cac.washington.edu>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n".to_vec();
+        let mut d = Self {
+            s: ImapServer::new(config, now),
+            store: Store {
+                view,
+                message,
+                set_flags: Vec::new(),
+            },
+            now,
+            out: String::new(),
+        };
+        d.pump();
+        d
+    }
+
+    fn send(&mut self, text: &str) -> String {
+        let before = self.out.len();
+        self.s.handle_input(self.now, text.as_bytes());
+        self.pump();
+        self.out[before..].to_string()
+    }
+
+    fn pump(&mut self) {
+        loop {
+            while let Some(b) = self.s.poll_transmit() {
+                self.out.push_str(&String::from_utf8_lossy(&b));
+            }
+            let Some(ev) = self.s.poll_event() else { break };
+            if let ImapEvent::Request { token, request } = ev {
+                let reply = match request {
+                    StoreRequest::Login(c) => {
+                        StoreReply::Auth(if c.password.expose() == "secret" {
+                            AuthOutcome::Success(c.username)
+                        } else {
+                            AuthOutcome::Failure
+                        })
+                    }
+                    StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => {
+                        StoreReply::View(Ok(self.store.view.clone()))
+                    }
+                    StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
+                        .iter()
+                        .map(|&uid| FetchedMessage {
+                            uid,
+                            data: Bytes::from(self.store.message.clone()),
+                        })
+                        .collect())),
+                    StoreRequest::SetFlags { changes, .. } => {
+                        for (uid, flags) in &changes {
+                            if let Some(m) =
+                                self.store.view.messages.iter_mut().find(|m| m.uid == *uid)
+                            {
+                                m.flags = flags.clone();
+                            }
+                        }
+                        self.store.set_flags.extend(changes);
+                        StoreReply::Done(Ok(()))
+                    }
+                    StoreRequest::Expunge { uids, .. } => {
+                        self.store.view.messages.retain(|m| !uids.contains(&m.uid));
+                        StoreReply::Done(Ok(()))
+                    }
+                    _ => StoreReply::Done(Ok(())),
+                };
+                self.s.reply(token, reply);
+            }
+        }
+    }
+}
+
+/// RFC 3501 §8, with this server's wording: each S: line gives the start of the line.
+#[test]
+fn rfc3501_section8_sample() {
+    let mut d = Driver::new(18);
+    assert!(d.out.starts_with("* OK [CAPABILITY IMAP4rev1"));
+    let trace: &[(&str, &[&str])] = &[
+        ("a001 login mrc secret\r\n", &["a001 OK [CAPABILITY"]),
+        (
+            "a002 select inbox\r\n",
+            &[
+                "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
+                "* OK [PERMANENTFLAGS",
+                "* 18 EXISTS",
+                "* 0 RECENT",
+                "* OK [UNSEEN 17]",
+                "* OK [UIDVALIDITY 3857529045]",
+                "* OK [UIDNEXT 19]",
+                "a002 OK [READ-WRITE] Select completed.",
+            ],
+        ),
+        (
+            "a003 fetch 12 full\r\n",
+            &[
+                "* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 4286 ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \"IMAP4rev1 WG mtg summary and minutes\" ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\"))",
+                "a003 OK Fetch completed.",
+            ],
+        ),
+        ("a004 fetch 12 body[header]\r\n", &["* 12 FETCH (BODY[HEADER] {", "Date: Wed, 17 Jul 1996"]),
+        ("a005 store 12 +flags \\deleted\r\n", &["* 12 FETCH (FLAGS (\\Seen \\Deleted))", "a005 OK Store completed."]),
+        ("a006 logout\r\n", &["* BYE", "a006 OK Logout completed."]),
+    ];
+    for (c, want) in trace {
+        let got = d.send(c);
+        let lines: Vec<&str> = got.split("\r\n").collect();
+        for w in *want {
+            assert!(
+                lines.iter().any(|l| l.starts_with(w)),
+                "{c:?}: no line starting {w:?} in\n{got}"
+            );
+        }
+    }
+    assert!(d.s.is_closed());
+    assert_eq!(
+        d.store.set_flags,
+        vec![(12, vec!["\\Seen".to_string(), "\\Deleted".to_string()])]
+    );
+}
+
+#[test]
+fn expunges_from_elsewhere_wait_for_noop_and_new_mail_is_announced() {
+    let mut d = Driver::new(3);
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    // Another session expunged message 2 and new mail arrived.
+    d.store.view.messages.remove(1);
+    d.store.view.messages.push(MessageMeta {
+        uid: 4,
+        flags: vec![],
+        internal_date: 0,
+        size: 10,
+    });
+    d.store.view.uid_next = 5;
+    let got = d.send("c fetch 1:* flags\r\n");
+    assert!(!got.contains("EXPUNGE"), "no EXPUNGE during FETCH: {got}");
+    let got = d.send("d noop\r\n");
+    assert!(got.contains("* 2 EXPUNGE\r\n"), "{got}");
+    assert!(got.contains("* 3 EXISTS\r\n"), "{got}");
+    let got = d.send("e uid fetch 4 flags\r\n");
+    assert!(got.starts_with("* 3 FETCH (UID 4 FLAGS ())"), "{got}");
+}
+
+#[test]
+fn idle_polls_and_done_ends_it() {
+    let mut d = Driver::new(1);
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    let got = d.send("c idle\r\n");
+    assert_eq!(got, "+ idling\r\n");
+    d.store.view.messages.push(MessageMeta {
+        uid: 2,
+        flags: vec![],
+        internal_date: 0,
+        size: 10,
+    });
+    d.now += Duration::from_secs(2);
+    d.s.handle_timeout(d.now);
+    d.pump();
+    assert!(d.out.ends_with("* 2 EXISTS\r\n* 0 RECENT\r\n"), "{}", d.out);
+    let got = d.send("DONE\r\n");
+    assert_eq!(got, "c OK Idle completed.\r\n");
+}
+
+#[test]
+fn literals_sync_and_nonsync() {
+    let mut d = Driver::new(1);
+    let got = d.send("a login {1}\r\n");
+    assert_eq!(got, "+ OK\r\n");
+    let got = d.send("u {6}\r\n");
+    assert_eq!(got, "+ OK\r\n");
+    let got = d.send("secret\r\n");
+    assert!(got.starts_with("a OK"), "{got}");
+    let got = d.send("b select {5+}\r\nINBOX\r\n");
+    assert!(got.contains("b OK [READ-WRITE]"), "{got}");
+    let got = d.send("c fetch 1 (flags\r\nd noop\r\n");
+    assert!(got.starts_with("c BAD"), "{got}");
+    assert!(got.contains("d OK"), "{got}");
+}

@@ -1,0 +1,69 @@
+//! A whole IMAP session fed arbitrary chunks, with an in-memory mailbox of two messages
+//! answering every store request: no panic, no stuck pending request.
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use postrider_core::imap::server::{
+    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StatusInfo,
+    StoreReply, StoreRequest,
+};
+use postrider_core::smtp::{AuthOutcome, TlsInfo};
+
+fn view() -> MailboxView {
+    MailboxView {
+        uid_validity: 7,
+        uid_next: 3,
+        messages: vec![
+            MessageMeta { uid: 1, flags: vec![], internal_date: 0, size: 40 },
+            MessageMeta { uid: 2, flags: vec!["\\Seen".into()], internal_date: 86_400, size: 60 },
+        ],
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut now = Instant::now();
+    let mut config = ImapConfig::default();
+    config.allow_plaintext_auth = true;
+    config.starttls = true;
+    config.max_literal = 4096;
+    config.max_line = 1024;
+    let mut s = ImapServer::new(config, now);
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = (len as usize).min(tail.len());
+        s.handle_input(now, &tail[..n]);
+        rest = &tail[n..];
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                ImapEvent::Request { token, request } => {
+                    let reply = match request {
+                        StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Success("u".into())),
+                        StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => StoreReply::View(Ok(view())),
+                        StoreRequest::List { .. } => StoreReply::List(vec![]),
+                        StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, uid_next: 3, uid_validity: 7, unseen: 1 })),
+                        StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
+                        StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
+                            .iter()
+                            .map(|&uid| FetchedMessage {
+                                uid,
+                                data: Bytes::from_static(b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n"),
+                            })
+                            .collect())),
+                        StoreRequest::Copy { uids, .. } => StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect()))),
+                        _ => StoreReply::Done(Ok(())),
+                    };
+                    s.reply(token, reply);
+                }
+                ImapEvent::StartTls => s.tls_established(TlsInfo::default()),
+                ImapEvent::Closed => {}
+            }
+        }
+        while s.poll_transmit().is_some() {}
+        now += Duration::from_secs(2);
+        s.handle_timeout(now);
+        assert!(s.wants_input() || s.is_closed() || s.poll_timeout().is_some());
+    }
+});
