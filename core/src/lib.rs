@@ -30,6 +30,7 @@
 //! * [`delivery`]: mbox formatting and the trace fields of local delivery.
 //! * [`pop3`]: the POP3 server machine (RFC 1939, 2449, 2595, 5034).
 //! * [`sasl`]: SASL PLAIN and LOGIN exchanges (RFC 4616, RFC 4954).
+//! * [`sieve`]: Sieve filtering (RFC 5228 and extensions): parser, validator, interpreter.
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
 pub mod delivery;
@@ -40,6 +41,7 @@ pub mod maildrop;
 pub mod mime;
 pub mod pop3;
 pub mod sasl;
+pub mod sieve;
 pub mod smtp;
 pub mod submission;
 #[cfg(feature = "testing")]

@@ -77,7 +77,7 @@ enum Cmd {
         /// The file.
         path: PathBuf,
     },
-    /// Sieve tools (not available yet).
+    /// Sieve tools.
     Sieve {
         #[command(subcommand)]
         action: SieveCmd,
@@ -527,8 +527,8 @@ fn run(serve: ServeFn) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
         Cmd::Sieve {
-            action: SieveCmd::Check { .. },
-        } => not_yet("sieve check"),
+            action: SieveCmd::Check { file },
+        } => crate::sieve::check_file(&file),
         Cmd::Dkim {
             action: DkimCmd::Keygen { .. },
         } => not_yet("dkim keygen"),

@@ -467,6 +467,35 @@ impl<'a> UserStore<'a> {
             .clone())
     }
 
+    /// The mbox file of a folder.
+    pub fn folder_file(&self, name: &str) -> Result<PathBuf, StoreError> {
+        self.folder_path(name)
+    }
+
+    /// Records IMAP flags for a message just delivered as `entry` (an mbox entry) into
+    /// `name`: finds it by its fingerprint after the folder is rescanned.
+    pub fn flag_delivered(&self, name: &str, entry: &[u8], flags: &[String]) {
+        let mut scanner = MboxScanner::new();
+        scanner.feed(entry);
+        let Some(fp) = scanner.finish().into_iter().next().map(|m| m.uid) else {
+            return;
+        };
+        let Ok(f) = self.folder(name) else { return };
+        let mut f = lock(&f);
+        if f.sync().is_err() {
+            return;
+        }
+        if let Some(e) = f
+            .entries
+            .iter_mut()
+            .rev()
+            .find(|e| e.fingerprint == fp || e.fingerprint.starts_with(&format!("{fp}-")))
+        {
+            e.flags = flags.to_vec();
+        }
+        let _ = f.save();
+    }
+
     fn exists(&self, name: &str) -> bool {
         name == "INBOX" || self.folder_path(name).is_ok_and(|p| p.is_file())
     }

@@ -25,5 +25,6 @@ pub mod runner;
 pub mod sendmail;
 pub mod serve;
 pub mod session;
+pub mod sieve;
 pub mod tls;
 pub mod vacation;

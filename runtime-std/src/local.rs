@@ -475,7 +475,6 @@ pub fn deliver(d: &mut Delivery<'_>, rcpt: &Recipient, done: &mut Vec<String>) -
 }
 
 fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipient) -> Outcome {
-    let ctx = d.ctx;
     if !valid_name(name) {
         return Outcome::Permanent(
             format!("invalid mailbox name {name:?}"),
@@ -486,19 +485,83 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
     if d.done_mailboxes.contains(name) {
         return Outcome::Delivered(format!("{name} (duplicate suppressed)"));
     }
+    let actions = match crate::sieve::actions_for(d.ctx, name, d.env, rcpt, d.message) {
+        Some(a) => a,
+        None => vec![postrider_core::sieve::Action::Keep { flags: Vec::new() }],
+    };
+    let mut delivered = Vec::new();
+    for action in actions {
+        use postrider_core::sieve::Action as A;
+        let result = match action {
+            A::Keep { flags } => store_in_folder(d, name, None, &flags, domain, rcpt),
+            A::FileInto { mailbox, flags } => {
+                store_in_folder(d, name, Some(&mailbox), &flags, domain, rcpt)
+            }
+            A::Redirect { address } => forward(d, &address, name, domain),
+            A::Reject { reason } => {
+                return Outcome::Permanent(
+                    format!("rejected by the recipient's filter: {reason}"),
+                    EnhancedCode::new(5, 7, 1),
+                    None,
+                )
+            }
+            A::Vacation(v) => crate::sieve::vacation(d.ctx, name, d.env, d.message, &v),
+        };
+        match result {
+            Outcome::Delivered(t) => delivered.push(t),
+            other => return other,
+        }
+    }
+    d.done_mailboxes.insert(name.to_string());
+    if delivered.is_empty() {
+        Outcome::Delivered(format!("discarded by the filter of {name}"))
+    } else {
+        Outcome::Delivered(delivered.join(", "))
+    }
+}
+
+/// Appends the message to `user`'s INBOX (`folder` None) or one of the user's folders
+/// (created when missing), then records `flags` for IMAP.
+fn store_in_folder(
+    d: &mut Delivery<'_>,
+    name: &str,
+    folder: Option<&str>,
+    flags: &[String],
+    domain: &str,
+    rcpt: &Recipient,
+) -> Outcome {
+    let ctx = d.ctx;
     let final_rcpt = format!("{name}@{domain}");
     let header = delivery_fields(&d.env.sender, &final_rcpt, Some(&rcpt.address));
-    let path = mailbox_path(ctx, name);
+    let store = crate::imap_store::UserStore::new(ctx, name);
+    let (path, folder_name) = match folder {
+        None => (mailbox_path(ctx, name), "INBOX".to_string()),
+        Some(f) => {
+            if !crate::imap_store::valid_folder(f) {
+                tracing::warn!(
+                    "{}: fileinto {f:?}: invalid folder name; keeping in INBOX",
+                    d.env.id
+                );
+                (mailbox_path(ctx, name), "INBOX".to_string())
+            } else {
+                let _ = store.create(f);
+                match store.folder_file(f) {
+                    Ok(p) => (p, f.to_string()),
+                    Err(_) => (mailbox_path(ctx, name), "INBOX".to_string()),
+                }
+            }
+        }
+    };
     let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
     if d.recovering {
         let marker = format!("id {}", d.env.id);
         match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
             Ok(true) => {
                 tracing::info!(
-                    "{}: found in mailbox {name} after restart; not delivering again",
-                    d.env.id
+                    "{}: found in {} after restart; not delivering again",
+                    d.env.id,
+                    path.display()
                 );
-                d.done_mailboxes.insert(name.to_string());
                 return Outcome::Delivered(format!("mailbox {name}"));
             }
             Ok(false) => {}
@@ -519,8 +582,14 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
             }
         }
     }
-    d.done_mailboxes.insert(name.to_string());
-    Outcome::Delivered(format!("delivered to mailbox {name}"))
+    if !flags.is_empty() {
+        store.flag_delivered(&folder_name, &entry, flags);
+    }
+    if folder_name == "INBOX" {
+        Outcome::Delivered(format!("delivered to mailbox {name}"))
+    } else {
+        Outcome::Delivered(format!("delivered to folder {folder_name} of {name}"))
+    }
 }
 
 fn deliver_file(
@@ -721,7 +790,7 @@ fn run_with_input(
 /// Re-queues the message for `addr` with the original envelope sender and a
 /// `Delivered-To:` for this recipient, which is how a forwarding loop is caught when the
 /// message comes back.
-fn forward(d: &mut Delivery<'_>, addr: &str, local: &str, domain: &str) -> Outcome {
+pub(crate) fn forward(d: &mut Delivery<'_>, addr: &str, local: &str, domain: &str) -> Outcome {
     let mut copy = format!("Delivered-To: {local}@{domain}\r\n").into_bytes();
     copy.extend_from_slice(d.message);
     match d

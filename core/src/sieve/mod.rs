@@ -1,0 +1,970 @@
+//! Sieve mail filtering (RFC 5228) with fileinto, envelope, reject/ereject (RFC 5429),
+//! vacation (RFC 5230), imap4flags (RFC 5232), copy (RFC 3894) and the i;ascii-numeric
+//! comparator (RFC 4790): parser, validation against `require`, and an interpreter that
+//! turns a message and its envelope into a list of actions without doing any IO.
+
+pub mod parse;
+
+use parse::{Argument, Command, Pos, SieveError, Test};
+
+use crate::imf::address::address_list;
+use crate::imf::header::split_header_to_blank_line;
+use crate::mime::encoded_word::decode;
+
+/// Extensions this implementation supports in `require`.
+pub const EXTENSIONS: [&str; 9] = [
+    "fileinto",
+    "envelope",
+    "reject",
+    "ereject",
+    "vacation",
+    "imap4flags",
+    "copy",
+    "comparator-i;ascii-numeric",
+    "comparator-i;octet",
+];
+
+/// A validated script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    commands: Vec<Command>,
+}
+
+/// What the script decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Store in INBOX with these IMAP flags.
+    Keep {
+        /// Flags (imap4flags).
+        flags: Vec<String>,
+    },
+    /// Store in a folder with these flags.
+    FileInto {
+        /// The folder.
+        mailbox: String,
+        /// Flags.
+        flags: Vec<String>,
+    },
+    /// Forward to an address.
+    Redirect {
+        /// Where.
+        address: String,
+    },
+    /// Refuse the message with this reason (ereject: at SMTP time when possible).
+    Reject {
+        /// The reason.
+        reason: String,
+    },
+    /// An automatic reply (RFC 5230).
+    Vacation(Vacation),
+}
+
+/// Parameters of a vacation action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vacation {
+    /// The reply text.
+    pub reason: String,
+    /// Days between replies to one sender (default 7, at least 1).
+    pub days: u64,
+    /// Subject of the reply (default: "Auto: " + original).
+    pub subject: Option<String>,
+    /// From of the reply.
+    pub from: Option<String>,
+    /// More addresses of the user.
+    pub addresses: Vec<String>,
+    /// The reason is a MIME entity.
+    pub mime: bool,
+    /// Identifies this vacation for the once-per-interval memory.
+    pub handle: Option<String>,
+}
+
+/// The message a script runs over.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageContext<'a> {
+    /// The whole message (CRLF or LF line ends).
+    pub message: &'a [u8],
+    /// Envelope sender (empty for `<>`).
+    pub envelope_from: &'a str,
+    /// Envelope recipient.
+    pub envelope_to: &'a str,
+}
+
+fn e<T>(pos: Pos, m: impl Into<String>) -> Result<T, SieveError> {
+    Err(SieveError {
+        pos,
+        message: m.into(),
+    })
+}
+
+/// The parts of a test or command's arguments.
+#[derive(Debug, Default)]
+struct Args {
+    tags: Vec<(String, Option<Argument>)>,
+    positional: Vec<Argument>,
+}
+
+/// Tags that take a value.
+const VALUE_TAGS: [&str; 8] = [
+    "comparator",
+    "over",
+    "under",
+    "days",
+    "subject",
+    "from",
+    "addresses",
+    "handle",
+];
+
+fn split_args(args: &[Argument], pos: Pos) -> Result<Args, SieveError> {
+    let mut out = Args::default();
+    let mut i = 0;
+    while i < args.len() {
+        match &args[i] {
+            Argument::Tag(t) => {
+                if VALUE_TAGS.contains(&t.as_str()) || t == "flags" {
+                    let Some(v) = args.get(i + 1) else {
+                        return e(pos, format!(":{t} needs a value"));
+                    };
+                    if matches!(v, Argument::Tag(_)) {
+                        return e(pos, format!(":{t} needs a value"));
+                    }
+                    out.tags.push((t.clone(), Some(v.clone())));
+                    i += 2;
+                    continue;
+                }
+                out.tags.push((t.clone(), None));
+            }
+            other => out.positional.push(other.clone()),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+impl Args {
+    fn has(&self, t: &str) -> bool {
+        self.tags.iter().any(|(n, _)| n == t)
+    }
+
+    fn value(&self, t: &str) -> Option<&Argument> {
+        self.tags
+            .iter()
+            .find(|(n, _)| n == t)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    fn strings(&self, t: &str) -> Option<Vec<String>> {
+        match self.value(t) {
+            Some(Argument::Strings(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn strings(a: Option<&Argument>, what: &str, pos: Pos) -> Result<Vec<String>, SieveError> {
+    match a {
+        Some(Argument::Strings(s)) => Ok(s.clone()),
+        _ => e(pos, format!("expected {what}")),
+    }
+}
+
+fn one_string(a: Option<&Argument>, what: &str, pos: Pos) -> Result<String, SieveError> {
+    let s = strings(a, what, pos)?;
+    if s.len() != 1 {
+        return e(pos, format!("expected one string for {what}"));
+    }
+    Ok(s.into_iter().next().unwrap_or_default())
+}
+
+struct Validator {
+    required: Vec<String>,
+    errors: Vec<SieveError>,
+}
+
+impl Validator {
+    fn need(&mut self, ext: &str, pos: Pos, what: &str) {
+        if !self.required.iter().any(|r| r == ext) {
+            self.errors.push(SieveError {
+                pos,
+                message: format!("{what} requires `require \"{ext}\";`"),
+            });
+        }
+    }
+
+    fn check_match(&mut self, a: &Args, pos: Pos) {
+        if let Some(c) = a.strings("comparator") {
+            match c.first().map(String::as_str) {
+                Some("i;octet") | Some("i;ascii-casemap") => {}
+                Some("i;ascii-numeric") => self.need(
+                    "comparator-i;ascii-numeric",
+                    pos,
+                    "comparator i;ascii-numeric",
+                ),
+                other => self.errors.push(SieveError {
+                    pos,
+                    message: format!("unknown comparator {:?}", other.unwrap_or("")),
+                }),
+            }
+        }
+        let kinds = ["is", "contains", "matches"]
+            .iter()
+            .filter(|k| a.has(k))
+            .count();
+        if kinds > 1 {
+            self.errors.push(SieveError {
+                pos,
+                message: "only one of :is, :contains, :matches".into(),
+            });
+        }
+    }
+
+    fn test(&mut self, t: &Test) {
+        let a = match split_args(&t.args, t.pos) {
+            Ok(a) => a,
+            Err(err) => return self.errors.push(err),
+        };
+        let r: Result<(), SieveError> = (|| {
+            match t.name.as_str() {
+                "true" | "false" => {}
+                "not" => {
+                    if t.tests.len() != 1 {
+                        return e(t.pos, "not takes one test");
+                    }
+                }
+                "allof" | "anyof" => {
+                    if t.tests.is_empty() {
+                        return e(t.pos, format!("{} needs a test list", t.name));
+                    }
+                }
+                "exists" => {
+                    strings(a.positional.first(), "a header list", t.pos)?;
+                }
+                "size" => {
+                    if a.has("over") == a.has("under") {
+                        return e(t.pos, "size needs :over or :under");
+                    }
+                    if !matches!(
+                        a.value("over").or(a.value("under")),
+                        Some(Argument::Number(_))
+                    ) {
+                        return e(t.pos, "size needs a number");
+                    }
+                }
+                "header" | "address" | "envelope" | "hasflag" => {
+                    if t.name == "envelope" {
+                        self.need("envelope", t.pos, "envelope");
+                    }
+                    if t.name == "hasflag" {
+                        self.need("imap4flags", t.pos, "hasflag");
+                    }
+                    self.check_match(&a, t.pos);
+                    let want = if t.name == "hasflag" { 1 } else { 2 };
+                    if a.positional.len() != want {
+                        return e(t.pos, format!("{} takes {want} string list(s)", t.name));
+                    }
+                    for p in &a.positional {
+                        if !matches!(p, Argument::Strings(_)) {
+                            return e(t.pos, format!("{}: expected string lists", t.name));
+                        }
+                    }
+                }
+                other => return e(t.pos, format!("unknown test {other:?}")),
+            }
+            Ok(())
+        })();
+        if let Err(err) = r {
+            self.errors.push(err);
+        }
+        for sub in &t.tests {
+            self.test(sub);
+        }
+    }
+
+    fn commands(&mut self, cmds: &[Command], top: bool) {
+        let mut allow_require = top;
+        let mut prev_if = false;
+        for c in cmds {
+            let a = match split_args(&c.args, c.pos) {
+                Ok(a) => a,
+                Err(err) => {
+                    self.errors.push(err);
+                    continue;
+                }
+            };
+            let r: Result<(), SieveError> = (|| {
+                match c.name.as_str() {
+                    "require" => {
+                        if !allow_require {
+                            return e(c.pos, "require must come before other commands");
+                        }
+                        for ext in strings(a.positional.first(), "a list of extensions", c.pos)? {
+                            if !EXTENSIONS.contains(&ext.as_str()) {
+                                return e(c.pos, format!("unsupported extension {ext:?}"));
+                            }
+                            self.required.push(ext);
+                        }
+                    }
+                    "if" | "elsif" | "else" => {
+                        if c.name != "if" && !prev_if {
+                            return e(c.pos, format!("{} without if", c.name));
+                        }
+                        if c.name == "else" && c.test.is_some() {
+                            return e(c.pos, "else takes no test");
+                        }
+                        if c.name != "else" && c.test.is_none() {
+                            return e(c.pos, format!("{} needs a test", c.name));
+                        }
+                        if let Some(t) = &c.test {
+                            self.test(t);
+                        }
+                        self.commands(&c.block, false);
+                    }
+                    "stop" | "keep" | "discard" => {
+                        if c.name == "keep" && a.has("flags") {
+                            self.need("imap4flags", c.pos, ":flags");
+                        }
+                    }
+                    "fileinto" => {
+                        self.need("fileinto", c.pos, "fileinto");
+                        if a.has("copy") {
+                            self.need("copy", c.pos, ":copy");
+                        }
+                        if a.has("flags") {
+                            self.need("imap4flags", c.pos, ":flags");
+                        }
+                        one_string(a.positional.first(), "a folder name", c.pos)?;
+                    }
+                    "redirect" => {
+                        if a.has("copy") {
+                            self.need("copy", c.pos, ":copy");
+                        }
+                        let to = one_string(a.positional.first(), "an address", c.pos)?;
+                        if address_list(&to).len() != 1 {
+                            return e(c.pos, format!("redirect: invalid address {to:?}"));
+                        }
+                    }
+                    "reject" | "ereject" => {
+                        self.need(&c.name.clone(), c.pos, &c.name.clone());
+                        one_string(a.positional.first(), "a reason", c.pos)?;
+                    }
+                    "vacation" => {
+                        self.need("vacation", c.pos, "vacation");
+                        one_string(a.positional.first(), "a reason", c.pos)?;
+                        if let Some(Argument::Number(d)) = a.value("days") {
+                            if *d == 0 {
+                                return e(c.pos, ":days must be at least 1");
+                            }
+                        }
+                    }
+                    "setflag" | "addflag" | "removeflag" => {
+                        self.need("imap4flags", c.pos, &c.name.clone());
+                        strings(a.positional.last(), "a flag list", c.pos)?;
+                    }
+                    other => return e(c.pos, format!("unknown command {other:?}")),
+                }
+                if c.name != "if" && c.name != "elsif" && c.name != "else" && !c.block.is_empty() {
+                    return e(c.pos, format!("{} takes no block", c.name));
+                }
+                Ok(())
+            })();
+            if let Err(err) = r {
+                self.errors.push(err);
+            }
+            if c.name != "require" {
+                allow_require = false;
+            }
+            prev_if = matches!(c.name.as_str(), "if" | "elsif");
+        }
+    }
+}
+
+impl Script {
+    /// Parses and validates a script; every problem found, with its position.
+    pub fn compile(text: &str) -> Result<Script, Vec<SieveError>> {
+        let commands = parse::parse(text).map_err(|e| vec![e])?;
+        let mut v = Validator {
+            required: Vec::new(),
+            errors: Vec::new(),
+        };
+        v.commands(&commands, true);
+        if v.errors.is_empty() {
+            Ok(Script { commands })
+        } else {
+            Err(v.errors)
+        }
+    }
+
+    /// Runs the script; returns the actions (implicit keep included). A runtime error
+    /// (e.g. too many redirects) is returned as `Err`: deliver to INBOX then.
+    pub fn run(&self, ctx: &MessageContext<'_>) -> Result<Vec<Action>, String> {
+        let (fields, body_start) = split_header_to_blank_line(ctx.message);
+        let headers: Vec<(String, String)> = fields
+            .iter()
+            .map(|f| {
+                (
+                    String::from_utf8_lossy(f.name).into_owned(),
+                    decode(&f.value()),
+                )
+            })
+            .collect();
+        let mut st = State {
+            ctx,
+            headers,
+            size: ctx.message.len() as u64,
+            actions: Vec::new(),
+            implicit_keep: true,
+            flags: Vec::new(),
+            _body_start: body_start,
+        };
+        st.block(&self.commands)?;
+        let rejected = st
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Reject { .. }));
+        if rejected
+            && st.actions.iter().any(|a| {
+                matches!(
+                    a,
+                    Action::Keep { .. } | Action::FileInto { .. } | Action::Redirect { .. }
+                )
+            })
+        {
+            return Err("reject cannot be combined with keep, fileinto or redirect".into());
+        }
+        if st.implicit_keep && !rejected {
+            let flags = st.flags.clone();
+            st.push(Action::Keep { flags });
+        }
+        Ok(st.actions)
+    }
+}
+
+struct State<'a> {
+    ctx: &'a MessageContext<'a>,
+    headers: Vec<(String, String)>,
+    size: u64,
+    actions: Vec<Action>,
+    implicit_keep: bool,
+    flags: Vec<String>,
+    _body_start: usize,
+}
+
+/// Most redirects one script may do.
+const MAX_REDIRECTS: usize = 5;
+
+enum Flow {
+    Go,
+    Stop,
+}
+
+fn flag_list(strings: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in strings {
+        for f in s.split_whitespace() {
+            if !out.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                out.push(f.to_string());
+            }
+        }
+    }
+    out
+}
+
+impl State<'_> {
+    fn push(&mut self, a: Action) {
+        if !self.actions.contains(&a) {
+            self.actions.push(a);
+        }
+    }
+
+    fn block(&mut self, cmds: &[Command]) -> Result<Flow, String> {
+        let mut i = 0;
+        while i < cmds.len() {
+            let c = &cmds[i];
+            if c.name == "if" {
+                // Find the chain if / elsif* / else?.
+                let mut j = i;
+                let mut taken = false;
+                while j < cmds.len()
+                    && (j == i || cmds[j].name == "elsif" || cmds[j].name == "else")
+                {
+                    if !taken {
+                        let hit = match &cmds[j].test {
+                            Some(t) => self.test(t),
+                            None => true,
+                        };
+                        if hit {
+                            taken = true;
+                            if let Flow::Stop = self.block(&cmds[j].block)? {
+                                return Ok(Flow::Stop);
+                            }
+                        }
+                    }
+                    j += 1;
+                    if cmds.get(j - 1).is_some_and(|x| x.name == "else") {
+                        break;
+                    }
+                }
+                i = j;
+                continue;
+            }
+            if let Flow::Stop = self.command(c)? {
+                return Ok(Flow::Stop);
+            }
+            i += 1;
+        }
+        Ok(Flow::Go)
+    }
+
+    fn command(&mut self, c: &Command) -> Result<Flow, String> {
+        let a = split_args(&c.args, c.pos).map_err(|e| e.to_string())?;
+        let first = |a: &Args| match a.positional.first() {
+            Some(Argument::Strings(s)) => s.first().cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        match c.name.as_str() {
+            "require" | "elsif" | "else" => {}
+            "stop" => return Ok(Flow::Stop),
+            "keep" => {
+                self.implicit_keep = false;
+                let flags = a
+                    .strings("flags")
+                    .map(|f| flag_list(&f))
+                    .unwrap_or_else(|| self.flags.clone());
+                self.push(Action::Keep { flags });
+            }
+            "discard" => self.implicit_keep = false,
+            "fileinto" => {
+                if !a.has("copy") {
+                    self.implicit_keep = false;
+                }
+                let flags = a
+                    .strings("flags")
+                    .map(|f| flag_list(&f))
+                    .unwrap_or_else(|| self.flags.clone());
+                let mailbox = first(&a);
+                if mailbox.eq_ignore_ascii_case("INBOX") {
+                    self.push(Action::Keep { flags });
+                } else {
+                    self.push(Action::FileInto { mailbox, flags });
+                }
+            }
+            "redirect" => {
+                if !a.has("copy") {
+                    self.implicit_keep = false;
+                }
+                let address = address_list(&first(&a))
+                    .into_iter()
+                    .next()
+                    .map(|x| x.addr)
+                    .unwrap_or_default();
+                if self
+                    .actions
+                    .iter()
+                    .filter(|x| matches!(x, Action::Redirect { .. }))
+                    .count()
+                    >= MAX_REDIRECTS
+                {
+                    return Err(format!("more than {MAX_REDIRECTS} redirects"));
+                }
+                self.push(Action::Redirect { address });
+            }
+            "reject" | "ereject" => {
+                self.implicit_keep = false;
+                self.push(Action::Reject { reason: first(&a) });
+            }
+            "vacation" => {
+                if self
+                    .actions
+                    .iter()
+                    .any(|x| matches!(x, Action::Vacation(_)))
+                {
+                    return Err("vacation used twice".into());
+                }
+                let days = match a.value("days") {
+                    Some(Argument::Number(d)) => (*d).max(1),
+                    _ => 7,
+                };
+                let one = |t: &str| a.strings(t).and_then(|v| v.into_iter().next());
+                self.push(Action::Vacation(Vacation {
+                    reason: first(&a),
+                    days,
+                    subject: one("subject"),
+                    from: one("from"),
+                    addresses: a.strings("addresses").unwrap_or_default(),
+                    mime: a.has("mime"),
+                    handle: one("handle"),
+                }));
+            }
+            "setflag" | "addflag" | "removeflag" => {
+                let list = match a.positional.last() {
+                    Some(Argument::Strings(s)) => flag_list(s),
+                    _ => Vec::new(),
+                };
+                match c.name.as_str() {
+                    "setflag" => self.flags = list,
+                    "addflag" => {
+                        for f in list {
+                            if !self.flags.iter().any(|x| x.eq_ignore_ascii_case(&f)) {
+                                self.flags.push(f);
+                            }
+                        }
+                    }
+                    _ => self
+                        .flags
+                        .retain(|x| !list.iter().any(|f| f.eq_ignore_ascii_case(x))),
+                }
+            }
+            other => return Err(format!("unknown command {other}")),
+        }
+        Ok(Flow::Go)
+    }
+
+    fn test(&mut self, t: &Test) -> bool {
+        let Ok(a) = split_args(&t.args, t.pos) else {
+            return false;
+        };
+        match t.name.as_str() {
+            "true" => true,
+            "false" => false,
+            "not" => !t.tests.first().is_some_and(|x| self.test(x)),
+            "allof" => t.tests.iter().all(|x| self.test(x)),
+            "anyof" => t.tests.iter().any(|x| self.test(x)),
+            "exists" => match a.positional.first() {
+                Some(Argument::Strings(names)) => names
+                    .iter()
+                    .all(|n| self.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n))),
+                _ => false,
+            },
+            "size" => match (a.value("over"), a.value("under")) {
+                (Some(Argument::Number(n)), _) => self.size > *n,
+                (_, Some(Argument::Number(n))) => self.size < *n,
+                _ => false,
+            },
+            "header" | "address" | "envelope" => {
+                let (Some(Argument::Strings(names)), Some(Argument::Strings(keys))) =
+                    (a.positional.first(), a.positional.get(1))
+                else {
+                    return false;
+                };
+                let m = Matcher::from(&a);
+                let part = if a.has("localpart") {
+                    Part::Local
+                } else if a.has("domain") {
+                    Part::Domain
+                } else {
+                    Part::All
+                };
+                let mut values: Vec<String> = Vec::new();
+                match t.name.as_str() {
+                    "header" => {
+                        for n in names {
+                            values.extend(
+                                self.headers
+                                    .iter()
+                                    .filter(|(h, _)| h.eq_ignore_ascii_case(n))
+                                    .map(|(_, v)| v.clone()),
+                            );
+                        }
+                    }
+                    "address" => {
+                        for n in names {
+                            for (_, v) in self
+                                .headers
+                                .iter()
+                                .filter(|(h, _)| h.eq_ignore_ascii_case(n))
+                            {
+                                values
+                                    .extend(address_list(v).into_iter().map(|x| part.of(&x.addr)));
+                            }
+                        }
+                    }
+                    _ => {
+                        for n in names {
+                            let v = if n.eq_ignore_ascii_case("from") {
+                                self.ctx.envelope_from
+                            } else if n.eq_ignore_ascii_case("to") {
+                                self.ctx.envelope_to
+                            } else {
+                                continue;
+                            };
+                            values.push(if v.is_empty() {
+                                String::new()
+                            } else {
+                                part.of(v)
+                            });
+                        }
+                    }
+                }
+                values.iter().any(|v| keys.iter().any(|k| m.matches(v, k)))
+            }
+            "hasflag" => {
+                let Some(Argument::Strings(keys)) = a.positional.last() else {
+                    return false;
+                };
+                let m = Matcher::from(&a);
+                self.flags
+                    .iter()
+                    .any(|f| keys.iter().any(|k| m.matches(f, k)))
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    All,
+    Local,
+    Domain,
+}
+
+impl Part {
+    fn of(self, addr: &str) -> String {
+        let (l, d) = addr.rsplit_once('@').unwrap_or((addr, ""));
+        match self {
+            Part::All => addr.to_string(),
+            Part::Local => l.to_string(),
+            Part::Domain => d.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Comparator {
+    Octet,
+    CaseMap,
+    Numeric,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Is,
+    Contains,
+    Matches,
+}
+
+struct Matcher {
+    cmp: Comparator,
+    kind: Kind,
+}
+
+impl Matcher {
+    fn from(a: &Args) -> Self {
+        let cmp = match a
+            .strings("comparator")
+            .and_then(|c| c.into_iter().next())
+            .as_deref()
+        {
+            Some("i;octet") => Comparator::Octet,
+            Some("i;ascii-numeric") => Comparator::Numeric,
+            _ => Comparator::CaseMap,
+        };
+        let kind = if a.has("contains") {
+            Kind::Contains
+        } else if a.has("matches") {
+            Kind::Matches
+        } else {
+            Kind::Is
+        };
+        Self { cmp, kind }
+    }
+
+    fn matches(&self, value: &str, key: &str) -> bool {
+        if self.cmp == Comparator::Numeric {
+            let num = |s: &str| -> Option<u128> {
+                let d: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+                if d.is_empty() {
+                    None
+                } else {
+                    d.parse().ok()
+                }
+            };
+            return self.kind == Kind::Is && num(value) == num(key);
+        }
+        let (v, k) = if self.cmp == Comparator::CaseMap {
+            (value.to_ascii_lowercase(), key.to_ascii_lowercase())
+        } else {
+            (value.to_string(), key.to_string())
+        };
+        match self.kind {
+            Kind::Is => v == k,
+            Kind::Contains => v.contains(&k),
+            Kind::Matches => glob(&v, &k),
+        }
+    }
+}
+
+/// `:matches` with `*` (any sequence), `?` (one character) and `\` escapes, in
+/// O(len(value) × len(pattern)) time whatever the pattern.
+pub fn glob(value: &str, pattern: &str) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        Star,
+        One,
+        Lit(char),
+    }
+    let mut pat = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        pat.push(match c {
+            '*' => P::Star,
+            '?' => P::One,
+            '\\' => P::Lit(chars.next().unwrap_or('\\')),
+            c => P::Lit(c),
+        });
+    }
+    let v: Vec<char> = value.chars().collect();
+    // Classic two-pointer wildcard matching with backtracking to the last star.
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < v.len() {
+        if j < pat.len() && (pat[j] == P::One || pat[j] == P::Lit(v[i])) {
+            i += 1;
+            j += 1;
+        } else if j < pat.len() && pat[j] == P::Star {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    while j < pat.len() && pat[j] == P::Star {
+        j += 1;
+    }
+    j == pat.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str, msg: &str) -> Vec<Action> {
+        Script::compile(script)
+            .unwrap()
+            .run(&MessageContext {
+                message: msg.as_bytes(),
+                envelope_from: "coyote@desert.example.org",
+                envelope_to: "roadrunner@acme.example.com",
+            })
+            .unwrap()
+    }
+
+    const MSG: &str = "Date: Tue, 1 Apr 1997 09:06:31 -0800 (PST)\r\nFrom: coyote@desert.example.org\r\nTo: roadrunner@acme.example.com\r\nSubject: I have a present for you\r\nX-Caffeine: C8H10N4O2\r\n\r\nLook, I'm sorry about the whole anvil thing.\r\n";
+
+    #[test]
+    fn rfc5228_examples() {
+        // §2.10.2-like: implicit keep when nothing matches.
+        assert_eq!(
+            run(
+                "if header :contains \"subject\" \"nothing\" { discard; }",
+                MSG
+            ),
+            vec![Action::Keep { flags: vec![] }]
+        );
+        // §5.7 exists / size / anyof / not.
+        let s = "require \"fileinto\";\nif allof (exists [\"From\",\"Date\"], size :under 1M, not header :is \"X-Caffeine\" \"\") {\n  fileinto \"junk\";\n}";
+        assert_eq!(
+            run(s, MSG),
+            vec![Action::FileInto {
+                mailbox: "junk".into(),
+                flags: vec![]
+            }]
+        );
+        // §2.7.1 :matches with wildcards and escapes.
+        assert!(glob("i have a present for you", "*present*"));
+        assert!(glob("a*b", "a\\*b") && !glob("axb", "a\\*b"));
+        assert!(glob("abc", "a?c") && !glob("ac", "a?c"));
+        assert!(glob(&"a".repeat(200), &"*a".repeat(50)));
+        // address parts and envelope.
+        let s = "require \"envelope\";\nif address :domain :is \"from\" \"DESERT.example.org\" { discard; }\nif envelope :localpart :is \"to\" \"roadrunner\" { keep; }";
+        assert_eq!(run(s, MSG), vec![Action::Keep { flags: vec![] }]);
+        // i;octet is case-sensitive; numeric compares numbers.
+        assert_eq!(run("if header :comparator \"i;octet\" :is \"subject\" \"i have a present for you\" { discard; }", MSG).len(), 1);
+        let s = "require \"comparator-i;ascii-numeric\";\nif header :comparator \"i;ascii-numeric\" :is \"X-N\" \"007\" { discard; }";
+        assert_eq!(run(s, "X-N: 7 apples\r\n\r\n"), vec![]);
+    }
+
+    #[test]
+    fn stop_discard_redirect_copy_and_flags() {
+        assert_eq!(run("discard; stop; keep;", MSG), vec![]);
+        assert_eq!(
+            run("require \"copy\";\nredirect :copy \"a@b.example\";", MSG),
+            vec![
+                Action::Redirect {
+                    address: "a@b.example".into()
+                },
+                Action::Keep { flags: vec![] }
+            ]
+        );
+        let s = "require [\"imap4flags\", \"fileinto\"];\naddflag \"\\\\Seen $Work\";\nif hasflag :contains \"$work\" { fileinto :flags \"\\\\Flagged\" \"Work\"; }\nremoveflag \"$Work\";\nkeep;";
+        assert_eq!(
+            run(s, MSG),
+            vec![
+                Action::FileInto {
+                    mailbox: "Work".into(),
+                    flags: vec!["\\Flagged".into()]
+                },
+                Action::Keep {
+                    flags: vec!["\\Seen".into()]
+                },
+            ]
+        );
+        let many = "redirect \"a@x.example\"; redirect \"b@x.example\"; redirect \"c@x.example\"; redirect \"d@x.example\"; redirect \"e@x.example\"; redirect \"f@x.example\";";
+        assert!(Script::compile(many)
+            .unwrap()
+            .run(&MessageContext {
+                message: MSG.as_bytes(),
+                envelope_from: "",
+                envelope_to: ""
+            })
+            .is_err());
+    }
+
+    #[test]
+    fn vacation_and_reject() {
+        let s = "require \"vacation\";\nvacation :days 3 :subject \"Away\" :addresses [\"rr@acme.example.com\"] text:\nI am away.\n..dot\n.\n;";
+        let acts = run(s, MSG);
+        let Action::Vacation(v) = &acts[0] else {
+            panic!("{acts:?}")
+        };
+        assert_eq!((v.days, v.subject.as_deref()), (3, Some("Away")));
+        assert_eq!(v.reason, "I am away.\r\n.dot\r\n");
+        assert_eq!(acts[1], Action::Keep { flags: vec![] });
+        assert_eq!(
+            run("require \"reject\"; reject \"no thanks\";", MSG),
+            vec![Action::Reject {
+                reason: "no thanks".into()
+            }]
+        );
+        assert!(Script::compile("require \"reject\"; reject \"x\"; keep;")
+            .unwrap()
+            .run(&MessageContext {
+                message: MSG.as_bytes(),
+                envelope_from: "",
+                envelope_to: ""
+            })
+            .is_err());
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let errs = Script::compile("if true {\n  fileinto \"x\";\n}").unwrap_err();
+        assert_eq!(errs[0].pos.line, 2);
+        assert!(errs[0].message.contains("require"));
+        let errs = Script::compile("keep;\nrequire \"fileinto\";").unwrap_err();
+        assert!(errs[0].message.contains("before"));
+        let errs = Script::compile("require \"body\";").unwrap_err();
+        assert!(errs[0].message.contains("unsupported"));
+        let errs = Script::compile("if header :is \"a\" \"b\" { keep;").unwrap_err();
+        assert!(errs[0].message.contains("}"));
+        let errs = Script::compile("frobnicate;").unwrap_err();
+        assert!(errs[0].to_string().starts_with("1:1: unknown command"));
+        assert!(Script::compile("/* unterminated").is_err());
+        assert!(Script::compile("keep").is_err());
+        assert!(Script::compile(&"if true {".repeat(100)).is_err());
+    }
+}

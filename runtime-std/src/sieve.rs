@@ -1,0 +1,160 @@
+//! Sieve at delivery: the user's `~/.sieve` runs for each message reaching one of their
+//! mailboxes; a missing script means keep, a broken one is logged and means keep too
+//! (nothing is ever lost to a script error). Vacation replies reuse the RFC 3834 rules
+//! and reply builder of the core, with their memory in `~/.sieve.vacation.db`.
+
+use std::fs;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use postrider_core::delivery::vacation::{
+    build_reply, check, format_state, parse_state, remember, ReplyParams,
+};
+use postrider_core::sieve::{Action, MessageContext, Script, Vacation};
+
+use crate::context::{wall_now, Context};
+use crate::fsutil::lock_exclusive;
+use crate::local::{home_of, Outcome};
+use crate::queue::{unix_now, Envelope, Recipient};
+
+/// The actions of `user`'s script for this message, or None when there is no script or
+/// it failed (then the caller keeps the message in INBOX).
+pub fn actions_for(
+    ctx: &Context,
+    user: &str,
+    env: &Envelope,
+    rcpt: &Recipient,
+    message: &[u8],
+) -> Option<Vec<Action>> {
+    let path = home_of(ctx, user)?.join(".sieve");
+    let text = fs::read_to_string(&path).ok()?;
+    let script = match Script::compile(&text) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                tracing::warn!("{}: {}:{e}; keeping the message", env.id, path.display());
+            }
+            return None;
+        }
+    };
+    match script.run(&MessageContext {
+        message,
+        envelope_from: &env.sender,
+        envelope_to: &rcpt.address,
+    }) {
+        Ok(actions) => {
+            tracing::info!(
+                "{}: sieve script of {user}: {} action(s)",
+                env.id,
+                actions.len()
+            );
+            Some(actions)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "{}: sieve script of {user} failed: {e}; keeping the message",
+                env.id
+            );
+            None
+        }
+    }
+}
+
+/// Carries out a vacation action: replies once per sender per `:days` unless RFC 3834
+/// says not to. Never fails the delivery.
+pub fn vacation(
+    ctx: &Context,
+    user: &str,
+    env: &Envelope,
+    message: &[u8],
+    v: &Vacation,
+) -> Outcome {
+    let mut addresses: Vec<String> = ctx
+        .settings
+        .config
+        .domains
+        .iter()
+        .map(|d| format!("{user}@{d}"))
+        .collect();
+    addresses.extend(v.addresses.iter().cloned());
+    if let Err(why) = check(message, &env.sender, &addresses) {
+        tracing::info!("{}: vacation of {user}: no reply ({why:?})", env.id);
+        return Outcome::Delivered("vacation: no reply".into());
+    }
+    let Some(home) = home_of(ctx, user) else {
+        return Outcome::Delivered("vacation: no home directory".into());
+    };
+    let _ = fs::create_dir_all(&home);
+    let db = home.join(".sieve.vacation.db");
+    let Ok(_lock) = lock_exclusive(&home.join(".sieve.vacation.lock")) else {
+        return Outcome::Delivered("vacation: cannot lock its memory".into());
+    };
+    let mut state = parse_state(&fs::read_to_string(&db).unwrap_or_default());
+    let key = match &v.handle {
+        Some(h) => format!("{}#{h}", env.sender),
+        None => format!("{}#{}", env.sender, v.reason.len()),
+    };
+    if remember(&mut state, &key, unix_now(), v.days as i64 * 86_400).is_err() {
+        return Outcome::Delivered("vacation: already answered".into());
+    }
+    let from = v
+        .from
+        .clone()
+        .unwrap_or_else(|| format!("{user}@{}", ctx.settings.primary_domain()));
+    let mut template = String::new();
+    if let Some(subject) = &v.subject {
+        template.push_str(&format!("Subject: {subject}\n"));
+    }
+    if v.mime {
+        // The reason is a MIME entity: its own header fields come first.
+        template.push_str(&v.reason.replace("\r\n", "\n"));
+    } else {
+        if !template.is_empty() {
+            template.push('\n');
+        }
+        template.push_str(&v.reason.replace("\r\n", "\n"));
+    }
+    let unique = format!("{:x}.sieve", OsRng.next_u64());
+    let reply = build_reply(
+        &ReplyParams {
+            from: &from,
+            to: &env.sender,
+            now: wall_now(),
+            unique: &unique,
+            hostname: &ctx.settings.config.hostname,
+            template: template.as_bytes(),
+        },
+        message,
+    );
+    match ctx
+        .queue
+        .submit("", vec![Recipient::new(env.sender.clone())], &reply)
+    {
+        Ok(id) => {
+            let _ = fs::write(&db, format_state(&state));
+            ctx.wakeup.notify();
+            Outcome::Delivered(format!("vacation reply queued as {id}"))
+        }
+        Err(e) => {
+            tracing::warn!("{}: vacation reply not queued: {e}", env.id);
+            Outcome::Delivered("vacation: reply not queued".into())
+        }
+    }
+}
+
+/// `postrider sieve check FILE`: every problem as `FILE:line:column: message`.
+pub fn check_file(path: &std::path::Path) -> Result<(), String> {
+    let text =
+        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match Script::compile(&text) {
+        Ok(_) => {
+            println!("{}: OK", path.display());
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}:{e}", path.display());
+            }
+            Err(format!("{}: {} error(s)", path.display(), errors.len()))
+        }
+    }
+}

@@ -1,0 +1,127 @@
+"""Sieve at delivery (~/.sieve): fileinto lands in an IMAP-visible folder with its flags,
+discard stores nothing, redirect re-queues, reject bounces, vacation answers once, a
+broken script still delivers to INBOX; `sieve check` reports errors with line:column."""
+
+import imaplib
+import os
+import smtplib
+import time
+import unittest
+
+from harness import Server, insecure_tls
+
+SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy"];
+# Lists go to their folder, flagged.
+if header :contains "List-Id" "dev.example" {
+    fileinto :flags "\\Flagged $List" "Lists/dev";
+    stop;
+}
+if header :matches "subject" "*[SPAM]*" { discard; stop; }
+if address :is :domain "from" "forward.example" { redirect :copy "bob@test.example"; }
+if header :is "subject" "go away" { reject "Not interested."; stop; }
+if header :contains "subject" "vacation" {
+    vacation :days 1 :subject "Away" text:
+I am away this week.
+.
+;
+}
+'''
+
+
+class Sieve(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(users=("carol", "bob", "alice"))
+        home = os.path.join(cls.srv.data, "home", "carol")
+        os.makedirs(home, exist_ok=True)
+        with open(os.path.join(home, ".sieve"), "w") as f:
+            f.write(SCRIPT)
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def send(self, subject, sender="x@else.example", headers="", rcpt="carol@test.example"):
+        with smtplib.SMTP("127.0.0.1", self.srv.ports["smtp"], timeout=30) as s:
+            s.sendmail(sender, [rcpt], f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+                                       f"Message-ID: <{abs(hash(subject))}@else.example>\r\n{headers}\r\nhi\r\n")
+
+    def wait_log(self, needle, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if needle in self.srv.log():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} not in log\n{self.srv.log()[-3000:]}")
+
+    def test_fileinto_folder_with_flags_visible_over_imap(self):
+        self.send("list mail", headers="List-Id: <dev.example>\r\n")
+        self.wait_log("delivered to folder Lists/dev of carol")
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls())
+        m.login("carol", "pw-carol")
+        typ, lst = m.list("", "Lists/*")
+        self.assertIn(b"Lists/dev", b"".join(lst))
+        m.select("Lists/dev")
+        typ, data = m.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        self.assertIn(b"\\Flagged", data[0][0])
+        self.assertIn(b"$List", data[0][0])
+        self.assertIn(b"list mail", data[0][1])
+        m.logout()
+        self.assertFalse(any(x["Subject"] == "list mail" for x in self.srv.messages("carol")))
+
+    def test_discard_stores_nothing_and_keep_is_implicit(self):
+        self.send("buy now [SPAM] cheap")
+        self.send("a normal message")
+        self.srv.wait_subject("carol", "a normal message")
+        self.wait_log("discarded by the filter of carol")
+        self.assertFalse(any("[SPAM]" in (x["Subject"] or "") for x in self.srv.messages("carol")))
+
+    def test_redirect_copy_requeues(self):
+        self.send("forward me", sender="friend@forward.example")
+        self.srv.wait_subject("bob", "forward me")
+        self.srv.wait_subject("carol", "forward me")
+
+    def test_reject_bounces(self):
+        self.send("go away", sender="alice@test.example")
+        bounce = self.srv.wait_subject("alice", "Undelivered Mail Returned to Sender")
+        self.assertIn("Not interested.", bounce.get_payload()[0].get_payload())
+
+    def test_vacation_answers_once(self):
+        self.send("about your vacation", sender="alice@test.example")
+        self.send("another vacation question", sender="alice@test.example")
+        self.srv.wait_subject("carol", "another vacation question")
+        reply = self.srv.wait_subject("alice", "Away")
+        self.assertEqual(reply["Auto-Submitted"], "auto-replied")
+        self.assertIn("I am away this week.", reply.get_payload())
+        time.sleep(1.5)
+        self.assertEqual(sum(1 for x in self.srv.messages("alice") if x["Subject"] == "Away"), 1)
+
+
+class BrokenScript(unittest.TestCase):
+    def test_broken_script_still_delivers_and_check_reports(self):
+        srv = Server(users=("dave",))
+        try:
+            home = os.path.join(srv.data, "home", "dave")
+            os.makedirs(home, exist_ok=True)
+            path = os.path.join(home, ".sieve")
+            with open(path, "w") as f:
+                f.write('require "fileinto";\nif header :is "subject" "x" {\n  fileinto "A";\n')
+            r = srv.cli("sieve", "check", path, check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertRegex(r.stderr.decode(), r"\.sieve:\d+:\d+: missing '}'")
+            srv.start()
+            with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+                s.sendmail("x@else.example", ["dave@test.example"], "Subject: x\r\n\r\nhi\r\n")
+            srv.wait_subject("dave", "x")
+            self.assertIn("keeping the message", srv.log())
+            with open(path, "w") as f:
+                f.write('require "fileinto";\nfileinto "A";\n')
+            r = srv.cli("sieve", "check", path)
+            self.assertIn("OK", r.stdout.decode())
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
