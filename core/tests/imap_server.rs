@@ -34,6 +34,7 @@ impl Driver {
         let view = MailboxView {
             uid_validity: 3_857_529_045,
             uid_next: messages + 1,
+            recent: vec![],
             messages: (1..=messages)
                 .map(|uid| MessageMeta {
                     uid,

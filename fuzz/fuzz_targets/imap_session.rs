@@ -16,6 +16,7 @@ fn view() -> MailboxView {
     MailboxView {
         uid_validity: 7,
         uid_next: 3,
+        recent: vec![2],
         messages: vec![
             MessageMeta { uid: 1, flags: vec![], internal_date: 0, size: 40 },
             MessageMeta { uid: 2, flags: vec!["\\Seen".into()], internal_date: 86_400, size: 60 },
@@ -43,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
                         StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Success("u".into())),
                         StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => StoreReply::View(Ok(view())),
                         StoreRequest::List { .. } => StoreReply::List(vec![]),
-                        StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, uid_next: 3, uid_validity: 7, unseen: 1 })),
+                        StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1 })),
                         StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
                         StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
                             .iter()

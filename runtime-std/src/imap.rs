@@ -102,9 +102,14 @@ impl ImapSession {
         let store = UserStore::new(&self.ctx, &user);
         match request {
             StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Failure),
-            StoreRequest::Open { mailbox } | StoreRequest::Refresh { mailbox } => {
-                StoreReply::View(store.view(&mailbox))
+            StoreRequest::Open {
+                mailbox,
+                claim_recent,
             }
+            | StoreRequest::Refresh {
+                mailbox,
+                claim_recent,
+            } => StoreReply::View(store.view(&mailbox, claim_recent)),
             StoreRequest::List {
                 reference,
                 pattern,

@@ -55,6 +55,8 @@ pub struct Folder {
     index_path: PathBuf,
     uid_validity: u32,
     uid_next: u32,
+    /// Messages from this UID on are `\Recent` for the next session that selects.
+    recent_from: u32,
     entries: Vec<Entry>,
     /// (inode, length) of the file at the last scan.
     scanned: Option<(u64, u64)>,
@@ -105,6 +107,7 @@ impl Folder {
             index_path,
             uid_validity: 0,
             uid_next: 1,
+            recent_from: 1,
             entries: Vec::new(),
             scanned: None,
         };
@@ -114,6 +117,7 @@ impl Folder {
                 match parts.as_slice() {
                     ["uidvalidity", v] => f.uid_validity = v.parse().unwrap_or(0),
                     ["uidnext", v] => f.uid_next = v.parse().unwrap_or(1),
+                    ["recent", v] => f.recent_from = v.parse().unwrap_or(1),
                     [uid, fp, date, flags] => {
                         if let (Ok(uid), Ok(date)) = (uid.parse(), date.parse()) {
                             f.entries.push(Entry {
@@ -147,8 +151,8 @@ impl Folder {
             fs::create_dir_all(dir)?;
         }
         let mut text = format!(
-            "uidvalidity\t{}\nuidnext\t{}\n",
-            self.uid_validity, self.uid_next
+            "uidvalidity\t{}\nuidnext\t{}\nrecent\t{}\n",
+            self.uid_validity, self.uid_next, self.recent_from
         );
         for e in &self.entries {
             text.push_str(&format!(
@@ -282,10 +286,27 @@ impl Folder {
         self.save()
     }
 
-    fn view(&self) -> MailboxView {
+    /// The view; with `claim`, the `\Recent` messages are this caller's from now on.
+    fn view(&mut self, claim: bool) -> MailboxView {
+        let recent = if claim {
+            let r: Vec<u32> = self
+                .entries
+                .iter()
+                .filter(|e| e.uid >= self.recent_from)
+                .map(|e| e.uid)
+                .collect();
+            if self.recent_from != self.uid_next {
+                self.recent_from = self.uid_next;
+                let _ = self.save();
+            }
+            r
+        } else {
+            Vec::new()
+        };
         MailboxView {
             uid_validity: self.uid_validity,
             uid_next: self.uid_next,
+            recent,
             messages: self
                 .entries
                 .iter()
@@ -515,21 +536,29 @@ impl<'a> UserStore<'a> {
     }
 
     /// SELECT / EXAMINE / NOOP: the current view.
-    pub fn view(&self, name: &str) -> Result<MailboxView, StoreError> {
+    pub fn view(&self, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError> {
         if !self.exists(name) {
             return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
         }
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        Ok(f.view())
+        Ok(f.view(claim_recent))
     }
 
     /// STATUS.
     pub fn status(&self, name: &str) -> Result<StatusInfo, StoreError> {
-        let v = self.view(name)?;
+        if !self.exists(name) {
+            return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
+        }
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        let recent = f.entries.iter().filter(|e| e.uid >= f.recent_from).count() as u32;
+        let v = f.view(false);
         Ok(StatusInfo {
             messages: v.messages.len() as u32,
+            recent,
             uid_next: v.uid_next,
             uid_validity: v.uid_validity,
             unseen: v
@@ -727,7 +756,12 @@ impl<'a> UserStore<'a> {
         }
         if from == "INBOX" {
             self.create(to)?;
-            let uids: Vec<u32> = self.view("INBOX")?.messages.iter().map(|m| m.uid).collect();
+            let uids: Vec<u32> = self
+                .view("INBOX", false)?
+                .messages
+                .iter()
+                .map(|m| m.uid)
+                .collect();
             if !uids.is_empty() {
                 self.copy("INBOX", &uids, to, true)?;
             }

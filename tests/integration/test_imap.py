@@ -89,7 +89,7 @@ class Imap(unittest.TestCase):
         typ, data = m.fetch(f"{n}", "(UID FLAGS RFC822.SIZE ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         self.assertIn(b'"gamma"', data[0][0])
         self.assertEqual(data[0][1], b"Subject: gamma\r\n\r\n")
-        self.assertIn(b"FLAGS ()", data[0][0])
+        self.assertRegex(data[0][0], rb"FLAGS \((\\Recent)?\)")
         typ, data = m.search(None, "SUBJECT", "beta")
         self.assertEqual(data[0], str(n - 1).encode())
         typ, data = m.search(None, "UNSEEN", "SINCE", "1-Jan-2020")
@@ -184,12 +184,35 @@ class Imap(unittest.TestCase):
         a.logout()
         b.logout()
 
+    def test_recent_belongs_to_one_session(self):
+        m = self.login("alice")
+        m.select("Junk")
+        m.logout()
+        m = self.login("alice")
+        m.append("Junk", None, None, b"Subject: fresh\r\n\r\nx\r\n")
+        typ, data = m.status("Junk", "(RECENT MESSAGES)")
+        self.assertIn(b"RECENT 1", data[0])
+        typ, data = m.select("Junk")
+        self.assertEqual(m.untagged_responses.get("RECENT"), [b"1"])
+        typ, data = m.search(None, "RECENT")
+        self.assertEqual(data[0], b"1")
+        typ, data = m.fetch("1", "(FLAGS)")
+        self.assertIn(b"\\Recent", data[0])
+        other = self.login("alice")
+        other.select("Junk")
+        self.assertEqual(other.untagged_responses.get("RECENT"), [b"0"])
+        typ, data = other.search(None, "NEW")
+        self.assertEqual(data[0], b"")
+        other.logout()
+        m.logout()
+
     def test_flags_and_uids_survive_a_restart(self):
         self.deliver("carol", ["persist one", "persist two"])
         m = self.login("carol")
         m.select("INBOX")
         m.store("1", "+FLAGS", "(\\Answered kw1)")
-        before = m.fetch("1:*", "(UID FLAGS)")[1]
+        unrecent = lambda rows: [r.replace(b" \\Recent", b"").replace(b"\\Recent", b"") for r in rows]
+        before = unrecent(m.fetch("1:*", "(UID FLAGS)")[1])
         typ, data = m.status("INBOX", "(UIDVALIDITY)")
         validity = data[0]
         m.logout()
@@ -197,7 +220,7 @@ class Imap(unittest.TestCase):
         self.srv.start()
         m = self.login("carol")
         m.select("INBOX")
-        self.assertEqual(m.fetch("1:*", "(UID FLAGS)")[1], before)
+        self.assertEqual(unrecent(m.fetch("1:*", "(UID FLAGS)")[1]), before)
         self.assertEqual(m.status("INBOX", "(UIDVALIDITY)")[1][0], validity)
         m.logout()
 

@@ -93,6 +93,8 @@ pub struct MailboxView {
     pub uid_next: u32,
     /// The messages in order.
     pub messages: Vec<MessageMeta>,
+    /// UIDs that are `\Recent` for this session (RFC 3501 §2.3.2): claimed by it.
+    pub recent: Vec<u32>,
 }
 
 /// A message's content.
@@ -118,6 +120,8 @@ pub struct ListEntry {
 pub struct StatusInfo {
     /// MESSAGES.
     pub messages: u32,
+    /// RECENT.
+    pub recent: u32,
     /// UIDNEXT.
     pub uid_next: u32,
     /// UIDVALIDITY.
@@ -155,11 +159,15 @@ pub enum StoreRequest {
     Open {
         /// Mailbox.
         mailbox: String,
+        /// SELECT (not EXAMINE): this session takes the `\Recent` messages.
+        claim_recent: bool,
     },
     /// The current view of the selected mailbox → [`StoreReply::View`].
     Refresh {
         /// Mailbox.
         mailbox: String,
+        /// Take newly arrived messages as `\Recent` (read-write sessions).
+        claim_recent: bool,
     },
     /// LIST/LSUB → [`StoreReply::List`].
     List {
@@ -280,6 +288,7 @@ struct Selected {
     uid_validity: u32,
     uid_next: u32,
     msgs: Vec<MessageMeta>,
+    recent: Vec<u32>,
 }
 
 /// What to do with the store's answer.
@@ -370,6 +379,15 @@ fn quote(out: &mut Vec<u8>, s: &str) {
 
 fn flags_text(flags: &[String]) -> String {
     format!("({})", flags.join(" "))
+}
+
+/// The flags as shown to the client: `\Recent` added for this session's recent messages.
+fn with_recent(flags: &[String], recent: bool) -> Vec<String> {
+    let mut out = flags.to_vec();
+    if recent {
+        out.push("\\Recent".into());
+    }
+    out
 }
 
 fn has_flag(flags: &[String], f: &str) -> bool {
@@ -535,7 +553,10 @@ impl ImapServer {
                         tag: None,
                         text: String::new(),
                     },
-                    StoreRequest::Refresh { mailbox: name },
+                    StoreRequest::Refresh {
+                        mailbox: name,
+                        claim_recent: self.selected.as_ref().is_some_and(|s| !s.read_only),
+                    },
                 );
             }
         }
@@ -784,7 +805,10 @@ impl ImapServer {
                             tag: Some(tag),
                             text: "OK NOOP completed.".into(),
                         },
-                        StoreRequest::Refresh { mailbox: name },
+                        StoreRequest::Refresh {
+                            mailbox: name,
+                            claim_recent: self.selected.as_ref().is_some_and(|s| !s.read_only),
+                        },
                     ),
                     _ => self.tagged(&tag, "OK NOOP completed."),
                 }
@@ -857,7 +881,10 @@ impl ImapServer {
                         name: mailbox.clone(),
                         read_only,
                     },
-                    StoreRequest::Open { mailbox },
+                    StoreRequest::Open {
+                        mailbox,
+                        claim_recent: !read_only,
+                    },
                 );
             }
             Command::Create(m) => self.ask(
@@ -1103,9 +1130,10 @@ impl ImapServer {
                         } else {
                             String::new()
                         };
+                        let shown = with_recent(&m.flags, s.recent.contains(&u));
                         out.push(format!(
                             "* {seq} FETCH ({uid_part}FLAGS {})\r\n",
-                            flags_text(&m.flags)
+                            flags_text(&shown)
                         ));
                     }
                 }
@@ -1255,7 +1283,7 @@ impl ImapServer {
                         }
                     ));
                     self.untagged(&format!("{exists} EXISTS"));
-                    self.untagged("0 RECENT");
+                    self.untagged(&format!("{} RECENT", view.recent.len()));
                     if let Some(i) = view
                         .messages
                         .iter()
@@ -1277,6 +1305,7 @@ impl ImapServer {
                         uid_validity: view.uid_validity,
                         uid_next: view.uid_next,
                         msgs: view.messages,
+                        recent: view.recent,
                     });
                     self.state = State::Selected;
                     let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
@@ -1313,7 +1342,7 @@ impl ImapServer {
                         .iter()
                         .map(|i| match i {
                             StatusItem::Messages => format!("MESSAGES {}", st.messages),
-                            StatusItem::Recent => "RECENT 0".to_string(),
+                            StatusItem::Recent => format!("RECENT {}", st.recent),
                             StatusItem::UidNext => format!("UIDNEXT {}", st.uid_next),
                             StatusItem::UidValidity => format!("UIDVALIDITY {}", st.uid_validity),
                             StatusItem::Unseen => format!("UNSEEN {}", st.unseen),
@@ -1449,16 +1478,18 @@ impl ImapServer {
         while i < s.msgs.len() {
             match current.get(&s.msgs[i].uid) {
                 None => {
-                    s.msgs.remove(i);
+                    let gone = s.msgs.remove(i).uid;
+                    s.recent.retain(|u| *u != gone);
                     lines.push(format!("* {} EXPUNGE\r\n", i + 1));
                 }
                 Some(m) => {
                     if m.flags != s.msgs[i].flags {
                         s.msgs[i].flags = m.flags.clone();
+                        let shown = with_recent(&m.flags, s.recent.contains(&m.uid));
                         lines.push(format!(
                             "* {} FETCH (FLAGS {})\r\n",
                             i + 1,
-                            flags_text(&m.flags)
+                            flags_text(&shown)
                         ));
                     }
                     i += 1;
@@ -1472,8 +1503,17 @@ impl ImapServer {
                 s.msgs.push(m.clone());
             }
         }
+        for u in &view.recent {
+            if !s.recent.contains(u) {
+                s.recent.push(*u);
+            }
+        }
         if s.msgs.len() != before {
-            lines.push(format!("* {} EXISTS\r\n* 0 RECENT\r\n", s.msgs.len()));
+            lines.push(format!(
+                "* {} EXISTS\r\n* {} RECENT\r\n",
+                s.msgs.len(),
+                s.recent.len()
+            ));
         }
         s.uid_next = view.uid_next.max(s.uid_next);
         for l in lines {
@@ -1490,6 +1530,11 @@ impl ImapServer {
         msgs: &[FetchedMessage],
     ) {
         let read_only = self.selected.as_ref().is_none_or(|s| s.read_only);
+        let recent: Vec<u32> = self
+            .selected
+            .as_ref()
+            .map(|s| s.recent.clone())
+            .unwrap_or_default();
         let sets_seen = !read_only
             && items.iter().any(|i| {
                 matches!(
@@ -1529,9 +1574,8 @@ impl ImapServer {
                     FetchAttr::Uid => p.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
                     FetchAttr::Flags => {
                         wrote_flags = true;
-                        p.extend_from_slice(
-                            format!("FLAGS {}", flags_text(&meta.flags)).as_bytes(),
-                        );
+                        let shown = with_recent(&meta.flags, recent.contains(&u));
+                        p.extend_from_slice(format!("FLAGS {}", flags_text(&shown)).as_bytes());
                     }
                     FetchAttr::InternalDate => p.extend_from_slice(
                         format!(
@@ -1599,7 +1643,8 @@ impl ImapServer {
                 parts.push(p);
             }
             if flags_changed && !wrote_flags {
-                parts.push(format!("FLAGS {}", flags_text(&meta.flags)).into_bytes());
+                let shown = with_recent(&meta.flags, recent.contains(&u));
+                parts.push(format!("FLAGS {}", flags_text(&shown)).into_bytes());
             }
             out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
             out.extend_from_slice(&parts.join(&b' '));
@@ -1644,6 +1689,7 @@ impl ImapServer {
                 max_uid,
                 meta: m,
                 data,
+                recent: s.recent.contains(&m.uid),
             };
             if matches(key, &ctx) {
                 hits.push(if uid { m.uid } else { i as u32 + 1 });
@@ -1688,6 +1734,7 @@ struct SearchCtx<'a> {
     max_uid: u32,
     meta: &'a MessageMeta,
     data: Option<&'a [u8]>,
+    recent: bool,
 }
 
 fn contains_ci(hay: &str, needle: &str) -> bool {
@@ -1710,10 +1757,12 @@ fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
         SearchKey::And(keys) => keys.iter().all(|k| matches(k, c)),
         SearchKey::Not(k) => !matches(k, c),
         SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
-        SearchKey::Flag(f) => f != "\\Recent" && has_flag(&c.meta.flags, f),
-        SearchKey::NoFlag(f) => f == "\\Recent" || !has_flag(&c.meta.flags, f),
-        SearchKey::New => false,
-        SearchKey::Old => true,
+        SearchKey::Flag(f) if f == "\\Recent" => c.recent,
+        SearchKey::NoFlag(f) if f == "\\Recent" => !c.recent,
+        SearchKey::Flag(f) => has_flag(&c.meta.flags, f),
+        SearchKey::NoFlag(f) => !has_flag(&c.meta.flags, f),
+        SearchKey::New => c.recent && !has_flag(&c.meta.flags, "\\Seen"),
+        SearchKey::Old => !c.recent,
         SearchKey::Seq(set) => set.contains(c.seq, c.n),
         SearchKey::Uid(set) => set.contains(c.meta.uid, c.max_uid),
         SearchKey::Larger(n) => c.meta.size > *n,
