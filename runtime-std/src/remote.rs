@@ -136,6 +136,19 @@ impl OutboundTls {
     }
 }
 
+/// A TLS client configuration that accepts any certificate (opportunistic TLS; also
+/// what the load generator uses against self-signed test servers).
+pub fn insecure_client_config() -> Result<Arc<TlsClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = TlsClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// An outbound connection, plain or TLS.
 enum OutConn {
     Plain(TcpStream),
