@@ -648,12 +648,6 @@ impl<'a> UserStore<'a> {
         }
         let src = self.folder(name)?;
         let dst = self.folder(to)?;
-        if Arc::ptr_eq(&src, &dst) {
-            return Err(err(
-                Some("CANNOT"),
-                "Source and destination are the same mailbox",
-            ));
-        }
         let mut copies = Vec::new();
         {
             let mut s = lock(&src);

@@ -184,6 +184,18 @@ class Imap(unittest.TestCase):
         a.logout()
         b.logout()
 
+    def test_append_and_copy_into_the_selected_mailbox_announce_exists(self):
+        m = self.login("bob")
+        typ, data = m.select("Drafts")
+        n = int(data[0])
+        m.append("Drafts", None, None, b"Subject: draft one\r\n\r\nx\r\n")
+        self.assertEqual(m.untagged_responses.get("EXISTS")[-1], str(n + 1).encode())
+        typ, data = m._simple_command("COPY", str(n + 1), "Drafts")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"COPYUID", data[0])
+        self.assertEqual(m.untagged_responses.get("EXISTS")[-1], str(n + 2).encode())
+        m.logout()
+
     def test_recent_belongs_to_one_session(self):
         m = self.login("alice")
         m.select("Junk")

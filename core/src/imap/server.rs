@@ -317,7 +317,10 @@ enum Then {
         tag: String,
         what: &'static str,
     },
-    Append(String),
+    Append {
+        tag: String,
+        mailbox: String,
+    },
     Fetch {
         tag: String,
         uid: bool,
@@ -336,6 +339,7 @@ enum Then {
     Copy {
         tag: String,
         is_move: bool,
+        to: String,
     },
     Search {
         tag: String,
@@ -963,7 +967,10 @@ impl ImapServer {
                 };
                 let flags = flags.into_iter().filter(|f| f != "\\Recent").collect();
                 self.ask(
-                    Then::Append(tag),
+                    Then::Append {
+                        tag,
+                        mailbox: mailbox.clone(),
+                    },
                     StoreRequest::Append {
                         mailbox,
                         flags,
@@ -1174,7 +1181,11 @@ impl ImapServer {
                 }
                 let name = s.name.clone();
                 self.ask(
-                    Then::Copy { tag, is_move },
+                    Then::Copy {
+                        tag,
+                        is_move,
+                        to: mailbox.clone(),
+                    },
                     StoreRequest::Copy {
                         mailbox: name,
                         uids: targets.iter().map(|t| t.1).collect(),
@@ -1360,9 +1371,10 @@ impl ImapServer {
                 Ok(()) => self.tagged(&tag, &format!("OK {what} completed.")),
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Append(tag), StoreReply::Appended(r)) => match r {
+            (Then::Append { tag, mailbox }, StoreReply::Appended(r)) => match r {
                 Ok((v, uid)) => {
-                    self.tagged(&tag, &format!("OK [APPENDUID {v} {uid}] Append completed."))
+                    let text = format!("OK [APPENDUID {v} {uid}] Append completed.");
+                    self.finish_with_news(tag, text, &mailbox);
                 }
                 Err(e) => self.no(&tag, &e),
             },
@@ -1395,7 +1407,7 @@ impl ImapServer {
                 }
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Copy { tag, is_move }, StoreReply::Copied(r)) => match r {
+            (Then::Copy { tag, is_move, to }, StoreReply::Copied(r)) => match r {
                 Ok((v, pairs)) => {
                     let code = if pairs.is_empty() {
                         String::new()
@@ -1412,7 +1424,7 @@ impl ImapServer {
                         self.remove_uids(&uids);
                         self.tagged(&tag, "OK Move completed.");
                     } else {
-                        self.tagged(&tag, &format!("OK {code}Copy completed."));
+                        self.finish_with_news(tag, format!("OK {code}Copy completed."), &to);
                     }
                 }
                 Err(e) => self.no(&tag, &e),
@@ -1424,7 +1436,8 @@ impl ImapServer {
             (then, _) => {
                 // A reply of the wrong kind: a runtime bug; fail the command, keep going.
                 let tag = match then {
-                    Then::Login(t) | Then::Append(t) => t,
+                    Then::Login(t) => t,
+                    Then::Append { tag, .. } => tag,
                     Then::Select { tag, .. }
                     | Then::List { tag, .. }
                     | Then::Status { tag, .. }
@@ -1438,6 +1451,27 @@ impl ImapServer {
                 };
                 self.tagged(&tag, "NO [SERVERBUG] Internal error.");
             }
+        }
+    }
+
+    /// Ends a command that added messages to `mailbox`: when it is the selected one, the
+    /// new messages are announced (EXISTS) before the tagged OK (RFC 3501 §6.3.11).
+    fn finish_with_news(&mut self, tag: String, text: String, mailbox: &str) {
+        match self.selected.as_ref().map(|s| s.name.clone()) {
+            Some(name) if name == mailbox => {
+                let claim = self.selected.as_ref().is_some_and(|s| !s.read_only);
+                self.ask(
+                    Then::Refresh {
+                        tag: Some(tag),
+                        text,
+                    },
+                    StoreRequest::Refresh {
+                        mailbox: name,
+                        claim_recent: claim,
+                    },
+                );
+            }
+            _ => self.tagged(&tag, &text),
         }
     }
 
