@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::{
     FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreReply,
     StoreRequest,
@@ -95,16 +96,32 @@ impl Driver {
                             data: Bytes::from(self.store.message.clone()),
                         })
                         .collect())),
-                    StoreRequest::SetFlags { changes, .. } => {
-                        for (uid, flags) in &changes {
-                            if let Some(m) =
-                                self.store.view.messages.iter_mut().find(|m| m.uid == *uid)
-                            {
-                                m.flags = flags.clone();
+                    StoreRequest::SetFlags {
+                        uids, mode, flags, ..
+                    } => {
+                        let mut now = Vec::new();
+                        for m in self
+                            .store
+                            .view
+                            .messages
+                            .iter_mut()
+                            .filter(|m| uids.contains(&m.uid))
+                        {
+                            match mode {
+                                StoreMode::Replace => m.flags = flags.clone(),
+                                StoreMode::Add => {
+                                    for f in &flags {
+                                        if !m.flags.contains(f) {
+                                            m.flags.push(f.clone());
+                                        }
+                                    }
+                                }
+                                StoreMode::Remove => m.flags.retain(|x| !flags.contains(x)),
                             }
+                            now.push((m.uid, m.flags.clone()));
                         }
-                        self.store.set_flags.extend(changes);
-                        StoreReply::Done(Ok(()))
+                        self.store.set_flags.extend(now.clone());
+                        StoreReply::Flags(Ok(now))
                     }
                     StoreRequest::Expunge { uids, .. } => {
                         self.store.view.messages.retain(|m| !uids.contains(&m.uid));

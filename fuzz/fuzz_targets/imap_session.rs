@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
                             })
                             .collect())),
                         StoreRequest::Copy { uids, .. } => StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect()))),
+                        StoreRequest::SetFlags { uids, flags, .. } => StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect())),
                         _ => StoreReply::Done(Ok(())),
                     };
                     s.reply(token, reply);

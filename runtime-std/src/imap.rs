@@ -129,9 +129,12 @@ impl ImapSession {
             StoreRequest::Fetch { mailbox, uids } => {
                 StoreReply::Messages(store.fetch(&mailbox, &uids))
             }
-            StoreRequest::SetFlags { mailbox, changes } => {
-                StoreReply::Done(store.set_flags(&mailbox, &changes))
-            }
+            StoreRequest::SetFlags {
+                mailbox,
+                uids,
+                mode,
+                flags,
+            } => StoreReply::Flags(store.set_flags(&mailbox, &uids, mode, &flags)),
             StoreRequest::Expunge { mailbox, uids } => {
                 StoreReply::Done(store.expunge(&mailbox, &uids))
             }

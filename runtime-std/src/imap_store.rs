@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
 };
@@ -585,17 +586,36 @@ impl<'a> UserStore<'a> {
         Ok(out)
     }
 
-    /// Persists flags.
-    pub fn set_flags(&self, name: &str, changes: &[(u32, Vec<String>)]) -> Result<(), StoreError> {
+    /// Changes flags relative to their current state (STORE); returns each message's
+    /// flags afterwards.
+    pub fn set_flags(
+        &self,
+        name: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: &[String],
+    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        for (uid, flags) in changes {
-            if let Some(e) = f.entries.iter_mut().find(|e| e.uid == *uid) {
-                e.flags = flags.clone();
+        let has = |list: &[String], x: &str| list.iter().any(|y| y.eq_ignore_ascii_case(x));
+        let mut out = Vec::new();
+        for e in f.entries.iter_mut().filter(|e| uids.contains(&e.uid)) {
+            match mode {
+                StoreMode::Replace => e.flags = flags.to_vec(),
+                StoreMode::Add => {
+                    for x in flags {
+                        if !has(&e.flags, x) {
+                            e.flags.push(x.clone());
+                        }
+                    }
+                }
+                StoreMode::Remove => e.flags.retain(|x| !has(flags, x)),
             }
+            out.push((e.uid, e.flags.clone()));
         }
-        f.save().map_err(io_err)
+        f.save().map_err(io_err)?;
+        Ok(out)
     }
 
     /// EXPUNGE.

@@ -218,6 +218,28 @@ class Imap(unittest.TestCase):
         other.logout()
         m.logout()
 
+    def test_two_sessions_do_not_overwrite_each_others_flags(self):
+        # imaptest's `store` script: changes are relative to the stored flags.
+        self.deliver("erin", ["relative flags"])
+        a = self.login("erin")
+        b = self.login("erin")
+        a.select("INBOX")
+        b.select("INBOX")
+        typ, data = a.search(None, "SUBJECT", '"relative flags"')
+        n = data[0].split()[-1].decode()
+        a.store(n, "FLAGS", "(\\Seen)")
+        b.check()
+        a.store(n, "+FLAGS", "(\\Draft)")
+        b.store(n, "-FLAGS", "(\\Seen)")
+        a.check()
+        b.check()
+        for m in (a, b):
+            typ, data = m.fetch(n, "(FLAGS)")
+            flags = re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).replace(b"\\Recent", b"").split()
+            self.assertEqual(flags, [b"\\Draft"])
+        a.logout()
+        b.logout()
+
     def test_flags_and_uids_survive_a_restart(self):
         self.deliver("carol", ["persist one", "persist two"])
         m = self.login("carol")

@@ -209,12 +209,17 @@ pub enum StoreRequest {
         /// UIDs.
         uids: Vec<u32>,
     },
-    /// Persist flags → [`StoreReply::Done`].
+    /// Change flags relative to what the store has now (so that two sessions do not
+    /// overwrite each other's changes) → [`StoreReply::Flags`].
     SetFlags {
         /// Mailbox.
         mailbox: String,
-        /// (UID, all its flags).
-        changes: Vec<(u32, Vec<String>)>,
+        /// UIDs.
+        uids: Vec<u32>,
+        /// Replace, add or remove.
+        mode: StoreMode,
+        /// The flags.
+        flags: Vec<String>,
     },
     /// Remove messages → [`StoreReply::Done`].
     Expunge {
@@ -247,7 +252,9 @@ pub enum StoreReply {
     List(Vec<ListEntry>),
     /// For Status.
     Status(Result<StatusInfo, StoreError>),
-    /// For Create, Delete, Rename, Subscribe, SetFlags, Expunge.
+    /// For SetFlags: each message's flags afterwards.
+    Flags(Result<Vec<(u32, Vec<String>)>, StoreError>),
+    /// For Create, Delete, Rename, Subscribe, Expunge.
     Done(Result<(), StoreError>),
     /// For Append: (UIDVALIDITY, UID).
     Appended(Result<(u32, u32), StoreError>),
@@ -330,6 +337,11 @@ enum Then {
     SetFlags {
         tag: String,
         text: String,
+    },
+    Store {
+        tag: String,
+        uid: bool,
+        silent: bool,
     },
     Expunge {
         tag: String,
@@ -1110,55 +1122,17 @@ impl ImapServer {
                     return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
                 }
                 let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
-                let mut changes = Vec::new();
-                let mut out = Vec::new();
-                for &(seq, u) in &targets {
-                    let Some(m) = s.msgs.get_mut(seq as usize - 1) else {
-                        continue;
-                    };
-                    let before = m.flags.clone();
-                    match mode {
-                        StoreMode::Replace => m.flags = flags.clone(),
-                        StoreMode::Add => {
-                            for f in &flags {
-                                if !has_flag(&m.flags, f) {
-                                    m.flags.push(f.clone());
-                                }
-                            }
-                        }
-                        StoreMode::Remove => m.flags.retain(|x| !has_flag(&flags, x)),
-                    }
-                    if m.flags != before {
-                        changes.push((u, m.flags.clone()));
-                    }
-                    if !silent {
-                        let uid_part = if uid {
-                            format!("UID {u} ")
-                        } else {
-                            String::new()
-                        };
-                        let shown = with_recent(&m.flags, s.recent.contains(&u));
-                        out.push(format!(
-                            "* {seq} FETCH ({uid_part}FLAGS {})\r\n",
-                            flags_text(&shown)
-                        ));
-                    }
-                }
-                for line in out {
-                    self.output.extend_from_slice(line.as_bytes());
-                }
-                if changes.is_empty() {
+                if targets.is_empty() {
                     return self.tagged(&tag, "OK Store completed.");
                 }
                 let name = s.name.clone();
                 self.ask(
-                    Then::SetFlags {
-                        tag,
-                        text: "OK Store completed.".into(),
-                    },
+                    Then::Store { tag, uid, silent },
                     StoreRequest::SetFlags {
                         mailbox: name,
-                        changes,
+                        uids: targets.iter().map(|t| t.1).collect(),
+                        mode,
+                        flags,
                     },
                 );
             }
@@ -1390,8 +1364,48 @@ impl ImapServer {
                 Ok(msgs) => self.fetch_respond(tag, uid, &items, &targets, &msgs),
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::SetFlags { tag, text }, StoreReply::Done(r)) => match r {
-                Ok(()) => self.tagged(&tag, &text),
+            (Then::SetFlags { tag, text }, StoreReply::Flags(r)) => match r {
+                Ok(now) => {
+                    if let Some(s) = self.selected.as_mut() {
+                        for (u, flags) in now {
+                            if let Some(m) = s.msgs.iter_mut().find(|m| m.uid == u) {
+                                m.flags = flags;
+                            }
+                        }
+                    }
+                    self.tagged(&tag, &text);
+                }
+                Err(e) => self.no(&tag, &e),
+            },
+            (Then::Store { tag, uid, silent }, StoreReply::Flags(r)) => match r {
+                Ok(now) => {
+                    let mut out = Vec::new();
+                    if let Some(s) = self.selected.as_mut() {
+                        for (u, flags) in now {
+                            let Some(i) = s.msgs.iter().position(|m| m.uid == u) else {
+                                continue;
+                            };
+                            s.msgs[i].flags = flags;
+                            if !silent {
+                                let uid_part = if uid {
+                                    format!("UID {u} ")
+                                } else {
+                                    String::new()
+                                };
+                                let shown = with_recent(&s.msgs[i].flags, s.recent.contains(&u));
+                                out.push(format!(
+                                    "* {} FETCH ({uid_part}FLAGS {})\r\n",
+                                    i + 1,
+                                    flags_text(&shown)
+                                ));
+                            }
+                        }
+                    }
+                    for line in out {
+                        self.output.extend_from_slice(line.as_bytes());
+                    }
+                    self.tagged(&tag, "OK Store completed.");
+                }
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Expunge { tag, uids, close }, StoreReply::Done(r)) => match r {
@@ -1444,6 +1458,7 @@ impl ImapServer {
                     | Then::Done { tag, .. }
                     | Then::Fetch { tag, .. }
                     | Then::SetFlags { tag, .. }
+                    | Then::Store { tag, .. }
                     | Then::Expunge { tag, .. }
                     | Then::Copy { tag, .. }
                     | Then::Search { tag, .. } => tag,
@@ -1698,7 +1713,9 @@ impl ImapServer {
                 Then::SetFlags { tag, text },
                 StoreRequest::SetFlags {
                     mailbox: name,
-                    changes,
+                    uids: changes.iter().map(|c| c.0).collect(),
+                    mode: StoreMode::Add,
+                    flags: vec!["\\Seen".into()],
                 },
             );
         }
