@@ -716,6 +716,9 @@ impl<'a> UserStore<'a> {
 
     /// CREATE.
     pub fn create(&self, name: &str) -> Result<(), StoreError> {
+        // `CREATE a/` makes only the hierarchy level `a` (RFC 3501 §6.3.3): with mbox
+        // files, a directory that can hold folders but no messages (\Noselect).
+        let parent_only = name.ends_with('/');
         let name = name.trim_end_matches('/');
         if name.eq_ignore_ascii_case("INBOX") || self.exists(name) {
             return Err(err(Some("ALREADYEXISTS"), "Mailbox already exists"));
@@ -723,6 +726,9 @@ impl<'a> UserStore<'a> {
         let p = self.folder_path(name)?;
         if p.is_dir() {
             return Err(err(Some("ALREADYEXISTS"), "Mailbox already exists"));
+        }
+        if parent_only {
+            return fs::create_dir_all(&p).map_err(io_err);
         }
         if let Some(dir) = p.parent() {
             fs::create_dir_all(dir).map_err(io_err)?;

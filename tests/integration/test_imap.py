@@ -78,6 +78,18 @@ class Imap(unittest.TestCase):
         self.assertEqual(m.delete("Projects/Done")[0], "OK")
         self.assertEqual(m.select("Nope")[0], "NO")
         self.assertEqual(m.create("../escape")[0], "NO")
+        # imaptest's `list` script: "box/" is a hierarchy level only.
+        self.assertEqual(m.create("Box/")[0], "OK")
+        self.assertEqual(m.create("Box/test")[0], "OK")
+        self.assertEqual(m.create("Box/deep/")[0], "OK")
+        self.assertEqual(m.create("Box/deep/er")[0], "OK")
+        typ, lst = m.list("", "Box/%")
+        names = b" ".join(lst)
+        self.assertIn(b"Box/test", names)
+        self.assertIn(b"Box/deep", names)
+        self.assertNotIn(b"Box/deep/er", names)
+        typ, lst = m.list("Box/", "*")
+        self.assertIn(b"Box/deep/er", b" ".join(lst))
         m.logout()
 
     def test_fetch_search_store_expunge(self):
