@@ -903,13 +903,30 @@ impl<'a> UserStore<'a> {
             });
         }
         if subscribed {
-            // Subscribed names that no longer exist are still listed (RFC 3501 §6.3.9).
-            for s in subs {
-                if wildcard_match(&full, &s) && !out.iter().any(|e| e.name == s) {
+            // Subscribed names that no longer exist are still listed; a level above a
+            // subscribed name that `%` stops at is listed \Noselect (RFC 3501 §6.3.9).
+            for s in &subs {
+                if wildcard_match(&full, s) && !out.iter().any(|e| &e.name == s) {
                     out.push(ListEntry {
-                        name: s,
+                        name: s.clone(),
                         attributes: vec!["\\Noselect".into()],
                     });
+                }
+                let mut prefix = String::new();
+                for part in s.split('/') {
+                    if !prefix.is_empty() {
+                        if wildcard_match(&full, &prefix)
+                            && !subs.contains(&prefix)
+                            && !out.iter().any(|e| e.name == prefix)
+                        {
+                            out.push(ListEntry {
+                                name: prefix.clone(),
+                                attributes: vec!["\\Noselect".into()],
+                            });
+                        }
+                        prefix.push('/');
+                    }
+                    prefix.push_str(part);
                 }
             }
         }

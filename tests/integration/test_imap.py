@@ -90,6 +90,17 @@ class Imap(unittest.TestCase):
         self.assertNotIn(b"Box/deep/er", names)
         typ, lst = m.list("Box/", "*")
         self.assertIn(b"Box/deep/er", b" ".join(lst))
+        # imaptest's `subscribe` script: LSUB with % shows the level above as \Noselect.
+        self.assertEqual(m.subscribe("Box/deep/er")[0], "OK")
+        typ, lst = m.lsub("", "Box/%")
+        self.assertIn(b'(\\Noselect) "/" "Box/deep"', b" ".join(lst))
+        # imaptest's `move` script: MOVE into the same mailbox gives a new UID.
+        m.select("Box/test")
+        m.append("Box/test", None, None, b"Subject: m\r\n\r\nx\r\n")
+        typ, data = m._simple_command("MOVE", "1", "Box/test")
+        self.assertEqual(typ, "OK")
+        self.assertIn("COPYUID", str(m.untagged_responses.get("OK", [])))
+        self.assertEqual(m.untagged_responses.get("EXISTS")[-1], b"1")
         m.logout()
 
     def test_fetch_search_store_expunge(self):

@@ -1436,7 +1436,7 @@ impl ImapServer {
                         }
                         let uids: Vec<u32> = pairs.iter().map(|p| p.0).collect();
                         self.remove_uids(&uids);
-                        self.tagged(&tag, "OK Move completed.");
+                        self.finish_with_news(tag, "OK Move completed.".into(), &to);
                     } else {
                         self.finish_with_news(tag, format!("OK {code}Copy completed."), &to);
                     }
