@@ -21,6 +21,7 @@
 //!
 //! ## Modules
 //! * [`smtp`]: SMTP types, parsers, encoders, DATA receiver, server and client machines.
+//! * [`dkim`]: DKIM canonicalization and signature fields (RFC 6376, RFC 8463).
 //! * [`dns`]: the stub resolver machine (MX, A, AAAA, TXT) over simple-dns.
 //! * [`imf`]: RFC 5322 header framing, addresses, dates.
 //! * [`imap`]: ENVELOPE and BODYSTRUCTURE as IMAP serves them.
@@ -34,6 +35,7 @@
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
 pub mod delivery;
+pub mod dkim;
 pub mod dns;
 pub mod imap;
 pub mod imf;

@@ -82,7 +82,7 @@ enum Cmd {
         #[command(subcommand)]
         action: SieveCmd,
     },
-    /// DKIM tools (not available yet).
+    /// DKIM tools.
     Dkim {
         #[command(subcommand)]
         action: DkimCmd,
@@ -321,10 +321,6 @@ fn mailq(ctx: &Context) -> Result<(), String> {
     Ok(())
 }
 
-fn not_yet(what: &str) -> Result<(), String> {
-    Err(format!("{what} is not available in this version yet"))
-}
-
 /// Runs the command line with `serve` supplied by the runtime; returns the exit status.
 pub fn main_with(serve: ServeFn) -> ExitCode {
     match run(serve) {
@@ -530,8 +526,22 @@ fn run(serve: ServeFn) -> Result<(), String> {
             action: SieveCmd::Check { file },
         } => crate::sieve::check_file(&file),
         Cmd::Dkim {
-            action: DkimCmd::Keygen { .. },
-        } => not_yet("dkim keygen"),
+            action:
+                DkimCmd::Keygen {
+                    domain,
+                    selector,
+                    algorithm,
+                },
+        } => {
+            let record = crate::dkim::keygen(
+                &settings,
+                &domain,
+                selector.as_deref().unwrap_or("default"),
+                algorithm.as_deref().unwrap_or("rsa"),
+            )?;
+            println!("{record}");
+            Ok(())
+        }
     }
 }
 

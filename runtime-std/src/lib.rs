@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod context;
+pub mod dkim;
 pub mod fsutil;
 pub mod imap;
 pub mod imap_store;

@@ -122,6 +122,10 @@ pub struct Envelope {
     /// DSN ENVID, xtext as given (RFC 3461 §4.4), if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envid: Option<String>,
+    /// A `DKIM-Signature:` field made at submission, put in front of the message
+    /// whenever it is delivered or relayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim: Option<String>,
     /// The recipients.
     pub recipients: Vec<Recipient>,
 }
@@ -153,6 +157,14 @@ impl Spool {
             Some(f) => f.write_all(bytes),
             None => Err(io::Error::other("spool already closed")),
         }
+    }
+
+    /// Everything written so far (for signing before the commit).
+    pub fn contents(&mut self) -> io::Result<Vec<u8>> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush()?;
+        }
+        fs::read(&self.path)
     }
 }
 
@@ -271,6 +283,7 @@ impl Queue {
             auth: None,
             ret: None,
             envid: None,
+            dkim: None,
             recipients,
         };
         self.commit(spool, &env)?;
@@ -418,6 +431,7 @@ mod tests {
             auth: None,
             ret: None,
             envid: None,
+            dkim: None,
             recipients: vec![Recipient::new("bob@x")],
         };
         q.commit(s, &env).unwrap();

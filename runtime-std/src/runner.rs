@@ -251,7 +251,14 @@ fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
         }
     };
     match ctx.queue.read_message(id) {
-        Ok(m) => Ok((env, m)),
+        Ok(m) => match &env.dkim {
+            Some(sig) => {
+                let mut full = sig.as_bytes().to_vec();
+                full.extend_from_slice(&m);
+                Ok((env, full))
+            }
+            None => Ok((env, m)),
+        },
         Err(e) => {
             tracing::error!("{id}: cannot read message file: {e}");
             Err(Some(unix_now() + 60))

@@ -235,6 +235,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         when: wall_now(),
     });
     let mut spool = spool_for_id;
+    let dkim = crate::dkim::sign(settings, &fixed.message, unix_now());
     let write = |spool: &mut crate::queue::Spool| -> std::io::Result<()> {
         spool.write(trace.as_bytes())?;
         spool.write(&fixed.message)
@@ -250,6 +251,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         auth: None,
         ret: None,
         envid: None,
+        dkim,
         recipients: recipients.iter().map(Recipient::new).collect(),
     };
     ctx.queue

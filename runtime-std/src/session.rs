@@ -419,7 +419,20 @@ impl SmtpSession {
         if self.spool_error {
             return Err(failure());
         }
+        let mut spool = spool;
         let id = spool.id().to_string();
+        // Mail from authenticated users is signed for its From domain (DKIM).
+        let dkim = if auth.is_some() {
+            match spool.contents() {
+                Ok(content) => crate::dkim::sign(&self.ctx.settings, &content, unix_now()),
+                Err(e) => {
+                    tracing::error!("{id}: cannot read the message back for DKIM: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let sender = match &envelope.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
@@ -435,6 +448,7 @@ impl SmtpSession {
             auth: auth.map(str::to_string),
             ret: dsn.ret.map(|r| r.as_str().to_string()),
             envid: dsn.envid,
+            dkim,
             recipients: envelope
                 .recipients
                 .iter()

@@ -1,0 +1,54 @@
+"""DKIM: `dkim keygen` output and key files, and signing of mail from authenticated users
+and the sendmail command (never of unauthenticated port-25 mail). tests/interop/dkim.sh
+verifies the signatures with dkimpy."""
+
+import os
+import re
+import smtplib
+import stat
+import unittest
+
+from harness import Server, insecure_tls
+
+
+class Dkim(unittest.TestCase):
+    def test_keygen_and_signing(self):
+        srv = Server(users=("alice",), domains=("sign.example",))
+        try:
+            r = srv.cli("dkim", "keygen", "sign.example", "--selector", "s1", "--algorithm", "ed25519")
+            out = r.stdout.decode()
+            self.assertRegex(out, r'^s1\._domainkey\.sign\.example\. IN TXT "v=DKIM1; k=ed25519; p=[A-Za-z0-9+/=]{44}"')
+            key = os.path.join(srv.data, "dkim", "sign.example.s1.pem")
+            self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+            again = srv.cli("dkim", "keygen", "sign.example", "--selector", "s1", check=False)
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("already exists", again.stderr.decode())
+            r = srv.cli("dkim", "keygen", "sign.example", "--selector", "r1", "--algorithm", "rsa")
+            self.assertRegex(r.stdout.decode(), r'k=rsa; p=MIIBIjAN')
+            with open(srv.config, "a") as f:
+                f.write(f'\n[[dkim.sign]]\ndomain = "sign.example"\nselector = "s1"\nkey = "{key}"\n')
+            srv.start()
+            with smtplib.SMTP("127.0.0.1", srv.ports["sub"], timeout=30) as s:
+                s.starttls(context=insecure_tls())
+                s.login("alice", "pw-alice")
+                s.sendmail("alice@sign.example", ["alice@sign.example"],
+                           "From: alice@sign.example\r\nSubject: signed\r\n\r\nhi\r\n")
+            with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+                s.sendmail("alice@sign.example", ["alice@sign.example"],
+                           "From: alice@sign.example\r\nSubject: not signed\r\n\r\nhi\r\n")
+            srv.cli("sendmail", "alice@sign.example",
+                    input="From: alice@sign.example\nSubject: signed locally\n\nhi\n")
+            signed = srv.wait_subject("alice", "signed")
+            self.assertRegex(signed["DKIM-Signature"], r"v=1; a=ed25519-sha256; c=relaxed/relaxed; d=sign\.example; s=s1;")
+            h = re.search(r"h=([^;]+);", re.sub(r"\s", "", signed["DKIM-Signature"])).group(1).split(":")
+            # Every From is signed, plus one more (oversigning); the Subject is signed.
+            self.assertEqual(h.count("from"), 2)
+            self.assertIn("subject", h)
+            self.assertIsNone(srv.wait_subject("alice", "not signed")["DKIM-Signature"])
+            self.assertIsNotNone(srv.wait_subject("alice", "signed locally")["DKIM-Signature"])
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
