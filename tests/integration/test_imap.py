@@ -268,6 +268,8 @@ class Imap(unittest.TestCase):
         m = self.login("carol")
         m.select("INBOX")
         m.store("1", "+FLAGS", "(\\Answered kw1)")
+        # A new keyword is announced in FLAGS (and PERMANENTFLAGS) before it is shown.
+        self.assertIn(b"kw1", m.untagged_responses.get("FLAGS", [b""])[-1])
         unrecent = lambda rows: [r.replace(b" \\Recent", b"").replace(b"\\Recent", b"") for r in rows]
         before = unrecent(m.fetch("1:*", "(UID FLAGS)")[1])
         typ, data = m.status("INBOX", "(UIDVALIDITY)")
@@ -277,6 +279,7 @@ class Imap(unittest.TestCase):
         self.srv.start()
         m = self.login("carol")
         m.select("INBOX")
+        self.assertIn(b"kw1", m.untagged_responses.get("FLAGS", [b""])[-1])
         self.assertEqual(unrecent(m.fetch("1:*", "(UID FLAGS)")[1]), before)
         self.assertEqual(m.status("INBOX", "(UIDVALIDITY)")[1][0], validity)
         m.logout()

@@ -296,6 +296,8 @@ struct Selected {
     uid_next: u32,
     msgs: Vec<MessageMeta>,
     recent: Vec<u32>,
+    /// Keywords announced in FLAGS so far (a client must not see an unannounced one).
+    keywords: Vec<String>,
 }
 
 /// What to do with the store's answer.
@@ -1258,15 +1260,13 @@ impl ImapServer {
             ) => match r {
                 Ok(view) => {
                     let exists = view.messages.len();
-                    self.untagged(&format!("FLAGS ({SYSTEM_FLAGS})"));
-                    self.untagged(&format!(
-                        "OK [PERMANENTFLAGS ({})] Flags permitted.",
-                        if read_only {
-                            String::new()
-                        } else {
-                            format!("{SYSTEM_FLAGS} \\*")
+                    let mut keywords: Vec<String> = Vec::new();
+                    for f in view.messages.iter().flat_map(|m| &m.flags) {
+                        if !f.starts_with('\\') && !has_flag(&keywords, f) {
+                            keywords.push(f.clone());
                         }
-                    ));
+                    }
+                    self.flags_lines(&keywords, read_only);
                     self.untagged(&format!("{exists} EXISTS"));
                     self.untagged(&format!("{} RECENT", view.recent.len()));
                     if let Some(i) = view
@@ -1291,6 +1291,7 @@ impl ImapServer {
                         uid_next: view.uid_next,
                         msgs: view.messages,
                         recent: view.recent,
+                        keywords,
                     });
                     self.state = State::Selected;
                     let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
@@ -1379,6 +1380,9 @@ impl ImapServer {
             },
             (Then::Store { tag, uid, silent }, StoreReply::Flags(r)) => match r {
                 Ok(now) => {
+                    self.announce_keywords(
+                        now.iter().flat_map(|(_, f)| f.iter()).cloned().collect(),
+                    );
                     let mut out = Vec::new();
                     if let Some(s) = self.selected.as_mut() {
                         for (u, flags) in now {
@@ -1510,8 +1514,52 @@ impl ImapServer {
         }
     }
 
+    /// The FLAGS and PERMANENTFLAGS responses for the system flags and `keywords`.
+    fn flags_lines(&mut self, keywords: &[String], read_only: bool) {
+        let mut all = SYSTEM_FLAGS.to_string();
+        for k in keywords {
+            all.push(' ');
+            all.push_str(k);
+        }
+        self.untagged(&format!("FLAGS ({all})"));
+        self.untagged(&format!(
+            "OK [PERMANENTFLAGS ({})] Flags permitted.",
+            if read_only {
+                String::new()
+            } else {
+                format!("{all} \\*")
+            }
+        ));
+    }
+
+    /// Sends new FLAGS and PERMANENTFLAGS responses when `flags` hold keywords the client
+    /// has not been told about (before the FETCH responses that show them).
+    fn announce_keywords(&mut self, flags: Vec<String>) {
+        let Some(s) = self.selected.as_mut() else {
+            return;
+        };
+        let mut added = false;
+        for f in flags {
+            if !f.starts_with('\\') && !has_flag(&s.keywords, &f) {
+                s.keywords.push(f);
+                added = true;
+            }
+        }
+        if added {
+            let (keywords, read_only) = (s.keywords.clone(), s.read_only);
+            self.flags_lines(&keywords, read_only);
+        }
+    }
+
     /// Announces the differences between the model and the store's view.
     fn apply_view(&mut self, view: MailboxView) {
+        self.announce_keywords(
+            view.messages
+                .iter()
+                .flat_map(|m| m.flags.iter())
+                .cloned()
+                .collect(),
+        );
         let Some(s) = self.selected.as_mut() else {
             return;
         };
