@@ -251,19 +251,38 @@ fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
         }
     };
     match ctx.queue.read_message(id) {
-        Ok(m) => match &env.dkim {
-            Some(sig) => {
-                let mut full = sig.as_bytes().to_vec();
-                full.extend_from_slice(&m);
-                Ok((env, full))
-            }
-            None => Ok((env, m)),
-        },
+        Ok(m) => {
+            let m = match &env.dkim {
+                Some(sig) => with_signature(&m, sig),
+                None => m,
+            };
+            Ok((env, m))
+        }
         Err(e) => {
             tracing::error!("{id}: cannot read message file: {e}");
             Err(Some(unix_now() + 60))
         }
     }
+}
+
+/// The message with its DKIM-Signature field placed right after this host's Received
+/// field (the first field of every queued message), so that delivered mail still starts
+/// with Return-Path, Delivered-To and Received.
+fn with_signature(message: &[u8], signature: &str) -> Vec<u8> {
+    let mut at = 0;
+    if message.starts_with(b"Received:") {
+        while let Some(i) = memchr::memchr(b'\n', &message[at..]) {
+            at += i + 1;
+            if !matches!(message.get(at), Some(b' ' | b'\t')) {
+                break;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(message.len() + signature.len());
+    out.extend_from_slice(&message[..at]);
+    out.extend_from_slice(signature.as_bytes());
+    out.extend_from_slice(&message[at..]);
+    out
 }
 
 /// Delivers the due local recipients of one message and says whether remote ones are due.

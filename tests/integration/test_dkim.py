@@ -39,6 +39,10 @@ class Dkim(unittest.TestCase):
             srv.cli("sendmail", "alice@sign.example",
                     input="From: alice@sign.example\nSubject: signed locally\n\nhi\n")
             signed = srv.wait_subject("alice", "signed")
+            # The contract's order survives the signature: Return-Path, Delivered-To,
+            # this host's Received, then the rest.
+            keys = [k.lower() for k in signed.keys()]
+            self.assertEqual(keys[:4], ["return-path", "delivered-to", "received", "dkim-signature"])
             self.assertRegex(signed["DKIM-Signature"], r"v=1; a=ed25519-sha256; c=relaxed/relaxed; d=sign\.example; s=s1;")
             h = re.search(r"h=([^;]+);", re.sub(r"\s", "", signed["DKIM-Signature"])).group(1).split(":")
             # Every From is signed, plus one more (oversigning); the Subject is signed.
