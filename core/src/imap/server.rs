@@ -332,7 +332,6 @@ enum Then {
     },
     Fetch {
         tag: String,
-        uid: bool,
         items: Vec<FetchAttr>,
         targets: Vec<(u32, u32)>,
     },
@@ -1096,7 +1095,6 @@ impl ImapServer {
                     self.ask(
                         Then::Fetch {
                             tag,
-                            uid,
                             items,
                             targets,
                         },
@@ -1106,7 +1104,7 @@ impl ImapServer {
                         },
                     );
                 } else {
-                    self.fetch_respond(tag, uid, &items, &targets, &[]);
+                    self.fetch_respond(tag, &items, &targets, &[]);
                 }
             }
             Command::Store {
@@ -1356,13 +1354,12 @@ impl ImapServer {
             (
                 Then::Fetch {
                     tag,
-                    uid,
                     items,
                     targets,
                 },
                 StoreReply::Messages(r),
             ) => match r {
-                Ok(msgs) => self.fetch_respond(tag, uid, &items, &targets, &msgs),
+                Ok(msgs) => self.fetch_respond(tag, &items, &targets, &msgs),
                 Err(e) => self.no(&tag, &e),
             },
             (Then::SetFlags { tag, text }, StoreReply::Flags(r)) => match r {
@@ -1621,7 +1618,6 @@ impl ImapServer {
     fn fetch_respond(
         &mut self,
         tag: String,
-        uid: bool,
         items: &[FetchAttr],
         targets: &[(u32, u32)],
         msgs: &[FetchedMessage],
@@ -1767,7 +1763,6 @@ impl ImapServer {
                 },
             );
         }
-        let _ = uid;
     }
 
     fn search_respond(&mut self, tag: &str, uid: bool, key: &SearchKey, msgs: &[FetchedMessage]) {

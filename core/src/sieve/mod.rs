@@ -397,7 +397,7 @@ impl Script {
     /// Runs the script; returns the actions (implicit keep included). A runtime error
     /// (e.g. too many redirects) is returned as `Err`: deliver to INBOX then.
     pub fn run(&self, ctx: &MessageContext<'_>) -> Result<Vec<Action>, String> {
-        let (fields, body_start) = split_header_to_blank_line(ctx.message);
+        let (fields, _) = split_header_to_blank_line(ctx.message);
         let headers: Vec<(String, String)> = fields
             .iter()
             .map(|f| {
@@ -414,7 +414,6 @@ impl Script {
             actions: Vec::new(),
             implicit_keep: true,
             flags: Vec::new(),
-            _body_start: body_start,
         };
         st.block(&self.commands)?;
         let rejected = st
@@ -446,7 +445,6 @@ struct State<'a> {
     actions: Vec<Action>,
     implicit_keep: bool,
     flags: Vec<String>,
-    _body_start: usize,
 }
 
 /// Most redirects one script may do.
