@@ -129,6 +129,7 @@ pub struct SmtpSession {
     sender: String,
     spool: Option<Spool>,
     spool_error: bool,
+    spool_full: bool,
     trusted: bool,
     kind: ListenerKind,
     fixer: HeaderFixer,
@@ -154,6 +155,7 @@ impl SmtpSession {
             sender: String::new(),
             spool: None,
             spool_error: false,
+            spool_full: false,
             trusted: false,
             kind,
             fixer: HeaderFixer::Off,
@@ -258,6 +260,7 @@ impl SmtpSession {
             SmtpEvent::DataStart { token } => {
                 self.spool = None;
                 self.spool_error = false;
+                self.spool_full = false;
                 self.fixer = if self.kind == ListenerKind::Smtp {
                     HeaderFixer::Off
                 } else {
@@ -283,10 +286,7 @@ impl SmtpSession {
                     }
                     Err(e) => {
                         tracing::error!("cannot create queue file: {e}");
-                        s.data_start(
-                            token,
-                            Err(reply(451, (4, 3, 0), "Error: queue file write error")),
-                        );
+                        s.data_start(token, Err(queue_failure(is_storage_full(&e))));
                     }
                 }
             }
@@ -327,6 +327,7 @@ impl SmtpSession {
                 if let Err(e) = spool.write(bytes) {
                     tracing::error!("{}: queue file write error: {e}", spool.id());
                     self.spool_error = true;
+                    self.spool_full |= is_storage_full(&e);
                 }
             }
         }
@@ -412,12 +413,11 @@ impl SmtpSession {
         size: u64,
         auth: Option<&str>,
     ) -> Result<(), Reply> {
-        let failure = || reply(451, (4, 3, 0), "Error: queue file write error");
         let Some(spool) = self.spool.take() else {
-            return Err(failure());
+            return Err(queue_failure(false));
         };
         if self.spool_error {
-            return Err(failure());
+            return Err(queue_failure(self.spool_full));
         }
         let mut spool = spool;
         let id = spool.id().to_string();
@@ -476,7 +476,7 @@ impl SmtpSession {
             }
             Err(e) => {
                 tracing::error!("{id}: cannot commit queue file: {e}");
-                Err(failure())
+                Err(queue_failure(is_storage_full(&e)))
             }
         }
     }
@@ -509,6 +509,22 @@ impl SmtpSession {
     }
 }
 
+/// Whether an IO error means the disk (or the quota) is full.
+pub fn is_storage_full(e: &std::io::Error) -> bool {
+    // ENOSPC and EDQUOT on Linux.
+    e.kind() == std::io::ErrorKind::StorageFull || matches!(e.raw_os_error(), Some(28 | 122))
+}
+
+/// The reply for a message the queue could not take: 452 4.3.1 when the disk is full
+/// (RFC 3463: mail system full; the client retries later), else 451 4.3.0.
+pub fn queue_failure(storage_full: bool) -> Reply {
+    if storage_full {
+        reply(452, (4, 3, 1), "Error: insufficient system storage")
+    } else {
+        reply(451, (4, 3, 0), "Error: queue file write error")
+    }
+}
+
 /// Writes every pending transmit of `s` to `out` and flushes (blocking runtimes).
 pub fn write_transmits(s: &mut SmtpServer, out: &mut impl std::io::Write) -> std::io::Result<()> {
     while let Some(bytes) = s.poll_transmit() {
@@ -522,5 +538,26 @@ fn recipient_address(r: &ForwardPath, domain: &str) -> String {
     match r {
         ForwardPath::Postmaster => format!("postmaster@{domain}"),
         ForwardPath::Mailbox(m) => m.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_disk_is_452_431_other_errors_451_430() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let quota = std::io::Error::from_raw_os_error(122);
+        let other = std::io::Error::from_raw_os_error(5);
+        assert!(is_storage_full(&full) && is_storage_full(&quota) && !is_storage_full(&other));
+        assert_eq!(
+            queue_failure(true).summary(),
+            "452 4.3.1 Error: insufficient system storage"
+        );
+        assert_eq!(
+            queue_failure(false).summary(),
+            "451 4.3.0 Error: queue file write error"
+        );
     }
 }
