@@ -12,6 +12,7 @@ use postrider_core::imap::server::{
     FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreReply,
     StoreRequest,
 };
+use postrider_core::imf::datetime::WallClock;
 use postrider_core::smtp::AuthOutcome;
 
 struct Store {
@@ -44,7 +45,7 @@ impl Driver {
                     } else {
                         vec![]
                     },
-                    internal_date: 837_596_665,
+                    internal_date: WallClock::utc(837_596_665),
                     size: 4286,
                 })
                 .collect(),
@@ -192,7 +193,7 @@ fn expunges_from_elsewhere_wait_for_noop_and_new_mail_is_announced() {
     d.store.view.messages.push(MessageMeta {
         uid: 4,
         flags: vec![],
-        internal_date: 0,
+        internal_date: WallClock::utc(0),
         size: 10,
     });
     d.store.view.uid_next = 5;
@@ -214,7 +215,7 @@ fn idle_polls_and_done_ends_it() {
     d.store.view.messages.push(MessageMeta {
         uid: 2,
         flags: vec![],
-        internal_date: 0,
+        internal_date: WallClock::utc(0),
         size: 10,
     });
     d.now += Duration::from_secs(2);

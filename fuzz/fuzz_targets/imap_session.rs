@@ -10,6 +10,7 @@ use postrider_core::imap::server::{
     FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StatusInfo,
     StoreReply, StoreRequest,
 };
+use postrider_core::imf::datetime::WallClock;
 use postrider_core::smtp::{AuthOutcome, TlsInfo};
 
 fn view() -> MailboxView {
@@ -18,8 +19,8 @@ fn view() -> MailboxView {
         uid_next: 3,
         recent: vec![2],
         messages: vec![
-            MessageMeta { uid: 1, flags: vec![], internal_date: 0, size: 40 },
-            MessageMeta { uid: 2, flags: vec!["\\Seen".into()], internal_date: 86_400, size: 60 },
+            MessageMeta { uid: 1, flags: vec![], internal_date: WallClock::utc(0), size: 40 },
+            MessageMeta { uid: 2, flags: vec!["\\Seen".into()], internal_date: WallClock::utc(86_400), size: 60 },
         ],
     }
 }

@@ -22,7 +22,7 @@ use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
 };
 use postrider_core::imf::datetime::WallClock;
-use postrider_core::maildrop::{stored_to_crlf, MboxScanner};
+use postrider_core::maildrop::{stored_to_crlf, MboxMessage, MboxScanner};
 
 use crate::context::Context;
 use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
@@ -42,7 +42,7 @@ struct Entry {
     uid: u32,
     fingerprint: String,
     flags: Vec<String>,
-    internal_date: i64,
+    internal_date: WallClock,
     size: u64,
     from_offset: u64,
     start: u64,
@@ -75,6 +75,15 @@ fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
 
 fn io_err(e: io::Error) -> StoreError {
     err(Some("SERVERBUG"), format!("Internal error: {e}"))
+}
+
+/// An index date: `SECS/OFFSET_MINUTES` (or plain `SECS`, read as UTC).
+fn parse_index_date(text: &str) -> Option<WallClock> {
+    let (secs, offset) = text.split_once('/').unwrap_or((text, "0"));
+    Some(WallClock {
+        unix_secs: secs.parse().ok()?,
+        utc_offset_minutes: offset.parse().ok()?,
+    })
 }
 
 /// Parses the date of a `From ` line (`From sender Thu Jan  1 00:00:00 1970`).
@@ -120,7 +129,7 @@ impl Folder {
                     ["uidnext", v] => f.uid_next = v.parse().unwrap_or(1),
                     ["recent", v] => f.recent_from = v.parse().unwrap_or(1),
                     [uid, fp, date, flags] => {
-                        if let (Ok(uid), Ok(date)) = (uid.parse(), date.parse()) {
+                        if let (Ok(uid), Some(date)) = (uid.parse(), parse_index_date(date)) {
                             f.entries.push(Entry {
                                 uid,
                                 fingerprint: fp.to_string(),
@@ -157,10 +166,11 @@ impl Folder {
         );
         for e in &self.entries {
             text.push_str(&format!(
-                "{}\t{}\t{}\t{}\n",
+                "{}\t{}\t{}/{}\t{}\n",
                 e.uid,
                 e.fingerprint,
-                e.internal_date,
+                e.internal_date.unix_secs,
+                e.internal_date.utc_offset_minutes,
                 e.flags.join(" ")
             ));
         }
@@ -175,6 +185,13 @@ impl Folder {
 
     /// Brings the cache up to date with the file.
     fn sync(&mut self) -> io::Result<()> {
+        self.sync_with(false)
+    }
+
+    /// Brings the cache up to date with the file. `positional`: the file was just rewritten
+    /// by us from `entries` in order, so the k-th message found is the k-th entry (identical
+    /// messages cannot be told apart by their fingerprints alone).
+    fn sync_with(&mut self, positional: bool) -> io::Result<()> {
         let meta = match fs::metadata(&self.path) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -234,7 +251,20 @@ impl Folder {
             }
             total += n as u64;
         }
-        let found = scanner.finish();
+        let mut found = scanner.finish();
+        if appended_only {
+            number_duplicates_after(&self.entries, &mut found);
+        } else if positional && found.len() == self.entries.len() {
+            for (e, m) in self.entries.iter_mut().zip(&found) {
+                e.fingerprint = m.uid.clone();
+                e.size = m.size;
+                e.from_offset = m.from_offset;
+                e.start = m.start;
+                e.end = m.end;
+            }
+            self.scanned = Some(stamp);
+            return self.save();
+        }
         let mut known: HashMap<String, Entry> = if appended_only {
             HashMap::new()
         } else {
@@ -249,7 +279,7 @@ impl Folder {
             let date = lines_of_from
                 .get(&m.from_offset)
                 .and_then(|l| from_line_date(l))
-                .unwrap_or_else(|| WallClock::utc(0).unix_secs);
+                .map_or_else(|| WallClock::utc(0), WallClock::utc);
             let e = match known.remove(&m.uid) {
                 Some(mut e) => {
                     e.size = m.size;
@@ -288,22 +318,19 @@ impl Folder {
     }
 
     /// The view; with `claim`, the `\Recent` messages are this caller's from now on.
+    /// Without `claim` (EXAMINE), the messages no session has claimed yet are shown as
+    /// `\Recent` but stay recent for the next session that selects the folder read-write.
     fn view(&mut self, claim: bool) -> MailboxView {
-        let recent = if claim {
-            let r: Vec<u32> = self
-                .entries
-                .iter()
-                .filter(|e| e.uid >= self.recent_from)
-                .map(|e| e.uid)
-                .collect();
-            if self.recent_from != self.uid_next {
-                self.recent_from = self.uid_next;
-                let _ = self.save();
-            }
-            r
-        } else {
-            Vec::new()
-        };
+        let recent: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|e| e.uid >= self.recent_from)
+            .map(|e| e.uid)
+            .collect();
+        if claim && self.recent_from != self.uid_next {
+            self.recent_from = self.uid_next;
+            let _ = self.save();
+        }
         MailboxView {
             uid_validity: self.uid_validity,
             uid_next: self.uid_next,
@@ -393,7 +420,29 @@ impl Folder {
         result?;
         self.entries.retain(|e| !uids.contains(&e.uid));
         self.scanned = None;
-        self.sync()
+        self.sync_with(true)
+    }
+}
+
+/// The fingerprint without the `-N` suffix that tells identical messages apart.
+fn base_fingerprint(fp: &str) -> &str {
+    fp.split_once('-').map_or(fp, |(base, _)| base)
+}
+
+/// Renumbers the duplicate suffixes of messages found after `existing` ones so that
+/// fingerprints stay unique across the whole folder (the scanner numbers only what it saw).
+fn number_duplicates_after(existing: &[Entry], found: &mut [MboxMessage]) {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for e in existing {
+        *counts
+            .entry(base_fingerprint(&e.fingerprint).to_string())
+            .or_insert(0) += 1;
+    }
+    for m in found {
+        let base = base_fingerprint(&m.uid).to_string();
+        let n = counts.entry(base.clone()).or_insert(0);
+        *n += 1;
+        m.uid = if *n == 1 { base } else { format!("{base}-{n}") };
     }
 }
 
@@ -630,7 +679,7 @@ impl<'a> UserStore<'a> {
         &self,
         name: &str,
         flags: &[String],
-        date: Option<i64>,
+        date: Option<WallClock>,
         message: &[u8],
     ) -> Result<(u32, u32), StoreError> {
         if !self.exists(name) {
@@ -639,8 +688,15 @@ impl<'a> UserStore<'a> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        let when = WallClock::utc(date.unwrap_or_else(crate::queue::unix_now));
-        let entry = mbox::entry("MAILER-DAEMON", when, b"", message);
+        let when = date.unwrap_or_else(|| WallClock::utc(crate::queue::unix_now()));
+        // The From_ line carries UTC (mbox readers expect no zone there); the zone the
+        // client gave is kept in the index.
+        let entry = mbox::entry(
+            "MAILER-DAEMON",
+            WallClock::utc(when.unix_secs),
+            b"",
+            message,
+        );
         mbox::deliver_entry(&f.path, &entry).map_err(io_err)?;
         let before = f.entries.len();
         f.sync().map_err(io_err)?;
@@ -649,7 +705,7 @@ impl<'a> UserStore<'a> {
             return Err(err(Some("SERVERBUG"), "Appended message not found"));
         };
         e.flags = flags.to_vec();
-        e.internal_date = when.unix_secs;
+        e.internal_date = when;
         let uid = e.uid;
         f.save().map_err(io_err)?;
         Ok((uid_validity, uid))

@@ -104,9 +104,10 @@ pub enum SearchKey {
     Body(String),
     /// TEXT s (header or body).
     Text(String),
-    /// BEFORE / ON / SINCE on the internal date.
+    /// BEFORE / ON / SINCE on the internal date: `Less` is BEFORE (earlier than the day),
+    /// `Equal` ON, `Greater` SINCE (that day or later).
     InternalDate(std::cmp::Ordering, Day),
-    /// SENTBEFORE / SENTON / SENTSINCE on the Date field.
+    /// SENTBEFORE / SENTON / SENTSINCE on the Date field, ordering as for `InternalDate`.
     SentDate(std::cmp::Ordering, Day),
     /// LARGER n.
     Larger(u64),
@@ -553,8 +554,9 @@ pub fn parse_date(text: &str) -> Option<Day> {
     Some(crate::imf::datetime::days_from_civil(y, m, d as u32))
 }
 
-/// IMAP `date-time` (`dd-Mon-yyyy hh:mm:ss +zzzz`, RFC 3501 §9) → Unix seconds.
-pub fn parse_datetime(text: &str) -> Option<i64> {
+/// IMAP `date-time` (`dd-Mon-yyyy hh:mm:ss +zzzz`, RFC 3501 §9) → the instant and the
+/// zone it was given in (INTERNALDATE is shown, and searched by date, in that zone).
+pub fn parse_datetime(text: &str) -> Option<crate::imf::datetime::WallClock> {
     let text = text.trim();
     let (date, rest) = text.split_once(' ')?;
     let (time, zone) = rest.trim().split_once(' ')?;
@@ -575,7 +577,14 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     };
     let zh: i64 = zone[1..3].parse().ok()?;
     let zm: i64 = zone[3..5].parse().ok()?;
-    Some(day * 86_400 + h * 3600 + m * 60 + s - sign * (zh * 3600 + zm * 60))
+    if zh > 23 || zm > 59 {
+        return None;
+    }
+    let offset = sign * (zh * 60 + zm);
+    Some(crate::imf::datetime::WallClock {
+        unix_secs: day * 86_400 + h * 3600 + m * 60 + s - offset * 60,
+        utc_offset_minutes: offset as i32,
+    })
 }
 
 fn section(c: &mut Cur<'_>) -> R<Section> {

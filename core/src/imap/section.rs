@@ -33,30 +33,40 @@ pub struct Section {
     pub text: SectionText,
 }
 
-/// The parts numbered under `part` (RFC 3501: a message/rfc822 part's numbers refer to
-/// the parts of the encapsulated message; a non-multipart message has one part, its body;
-/// like Dovecot, `N.1` of any other single part is that part again).
-fn numbered_children(part: &Part) -> Vec<&Part> {
+/// The parts numbered under a message (the top level, or one encapsulated in a
+/// message/rfc822 part): its parts when it is multipart, else its body as part 1 (RFC 3501
+/// §6.4.5), which is the message itself here (its `body` range).
+fn message_children(message: &Part) -> Vec<&Part> {
+    match &message.content {
+        PartBody::Multipart { parts, .. } => parts.iter().collect(),
+        _ => vec![message],
+    }
+}
+
+/// The parts numbered under a body part: a multipart's parts; a message/rfc822 part's
+/// numbers refer to the parts of the encapsulated message; like Dovecot, `N.1` of any
+/// other single part is that part again.
+fn part_children(part: &Part) -> Vec<&Part> {
     match &part.content {
         PartBody::Multipart { parts, .. } => parts.iter().collect(),
-        PartBody::Message(inner) => match &inner.content {
-            PartBody::Multipart { parts, .. } => parts.iter().collect(),
-            _ => vec![inner.as_ref()],
-        },
+        PartBody::Message(inner) => message_children(inner),
         PartBody::Leaf => vec![part],
     }
 }
 
 /// Finds the part a path addresses, or None when it does not exist.
 pub fn resolve<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
-    let mut cur = root;
-    let mut leaf_self = false;
-    for &n in path {
+    let Some((&first, rest)) = path.split_first() else {
+        return Some(root);
+    };
+    let mut cur = *message_children(root).get((first as usize).checked_sub(1)?)?;
+    // "1" of a single-part message is its body; nothing lies below a plain leaf.
+    let mut leaf_self = std::ptr::eq(cur, root) && matches!(root.content, PartBody::Leaf);
+    for &n in rest {
         if leaf_self {
-            // "1" of a single part was the part itself; nothing lies below it.
             return None;
         }
-        let children = numbered_children(cur);
+        let children = part_children(cur);
         let next = *children.get((n as usize).checked_sub(1)?)?;
         leaf_self = std::ptr::eq(next, cur);
         cur = next;
@@ -212,6 +222,40 @@ mod tests {
         assert!(get(&[3], SectionText::Full).is_none());
         assert_eq!(get(&[1, 1], SectionText::Full).unwrap(), "part one");
         assert!(get(&[0], SectionText::Full).is_none());
+    }
+
+    #[test]
+    fn top_level_message_rfc822() {
+        let m = b"Content-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Type: message/rfc822\r\n\r\nSubject: deep\r\n\r\nHello\r\n";
+        let root = parse_message(m, Limits::default());
+        let get = |part: &[u32], text: SectionText| {
+            section_bytes(
+                m,
+                &root,
+                &Section {
+                    part: part.to_vec(),
+                    text,
+                },
+            )
+            .map(|b| String::from_utf8(b).unwrap())
+        };
+        assert!(get(&[1], SectionText::Full)
+            .unwrap()
+            .starts_with("Subject: in\r\n"));
+        assert_eq!(
+            get(&[1], SectionText::Header).unwrap(),
+            "Subject: in\r\nContent-Type: message/rfc822\r\n\r\n"
+        );
+        assert_eq!(
+            get(&[1, 1], SectionText::Full).unwrap(),
+            "Subject: deep\r\n\r\nHello\r\n"
+        );
+        assert_eq!(
+            get(&[1, 1], SectionText::Header).unwrap(),
+            "Subject: deep\r\n\r\n"
+        );
+        assert_eq!(get(&[1, 1, 1], SectionText::Full).unwrap(), "Hello\r\n");
+        assert_eq!(get(&[1, 1], SectionText::Text).unwrap(), "Hello\r\n");
     }
 
     #[test]

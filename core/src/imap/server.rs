@@ -78,8 +78,8 @@ pub struct MessageMeta {
     pub uid: u32,
     /// System flags and keywords.
     pub flags: Vec<String>,
-    /// INTERNALDATE, Unix seconds.
-    pub internal_date: i64,
+    /// INTERNALDATE, with the zone it is shown in.
+    pub internal_date: WallClock,
     /// RFC822.SIZE (CRLF line ends).
     pub size: u64,
 }
@@ -197,8 +197,8 @@ pub enum StoreRequest {
         mailbox: String,
         /// Flags.
         flags: Vec<String>,
-        /// INTERNALDATE, Unix seconds (None: now).
-        date: Option<i64>,
+        /// INTERNALDATE as given, with its zone (None: now).
+        date: Option<WallClock>,
         /// The message as sent.
         message: Vec<u8>,
     },
@@ -1671,11 +1671,7 @@ impl ImapServer {
                         p.extend_from_slice(format!("FLAGS {}", flags_text(&shown)).as_bytes());
                     }
                     FetchAttr::InternalDate => p.extend_from_slice(
-                        format!(
-                            "INTERNALDATE \"{}\"",
-                            WallClock::utc(meta.internal_date).imap()
-                        )
-                        .as_bytes(),
+                        format!("INTERNALDATE \"{}\"", meta.internal_date.imap()).as_bytes(),
                     ),
                     FetchAttr::Rfc822Size => {
                         p.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
@@ -1844,6 +1840,53 @@ fn header_value(data: &[u8], field: &str) -> Vec<String> {
         .collect()
 }
 
+/// Fields whose SEARCH also matches the parsed addresses, so that comments and odd
+/// spacing in the raw field (`<user (c)@ (c) example.org>`) do not hide an address.
+const ADDRESS_FIELDS: [&str; 6] = ["from", "to", "cc", "bcc", "sender", "reply-to"];
+
+/// An address field rendered the way people write it: `Name <local@domain>`, groups as
+/// `group: members;`, comments and folding removed.
+fn normalized_addresses(value: &str) -> String {
+    use crate::imf::address::{parse_address_list, Address, Mailbox};
+    fn one(m: &Mailbox<'_>) -> String {
+        let addr = if m.domain.is_empty() {
+            m.local.to_string()
+        } else {
+            format!("{}@{}", m.local, m.domain)
+        };
+        match m.decoded_name() {
+            Some(name) => format!("{name} <{addr}>"),
+            None => addr,
+        }
+    }
+    parse_address_list(value)
+        .iter()
+        .map(|a| match a {
+            Address::Mailbox(m) => one(m),
+            Address::Group { name, members } => format!(
+                "{name}: {};",
+                members.iter().map(one).collect::<Vec<_>>().join(", ")
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The day (days since 1970-01-01) of a time in its own zone: RFC 3501 date searches
+/// disregard the time of day and compare dates as the message's zone sees them.
+fn local_day(w: &WallClock) -> i64 {
+    (w.unix_secs + i64::from(w.utc_offset_minutes) * 60).div_euclid(86_400)
+}
+
+/// BEFORE (`Less`: strictly earlier), ON (`Equal`) and SINCE (`Greater`: that day or later).
+fn date_matches(ord: std::cmp::Ordering, message_day: i64, day: i64) -> bool {
+    match ord {
+        std::cmp::Ordering::Less => message_day < day,
+        std::cmp::Ordering::Equal => message_day == day,
+        std::cmp::Ordering::Greater => message_day >= day,
+    }
+}
+
 fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
     let data = c.data.unwrap_or(b"");
     match key {
@@ -1862,23 +1905,22 @@ fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
         SearchKey::Larger(n) => c.meta.size > *n,
         SearchKey::Smaller(n) => c.meta.size < *n,
         SearchKey::InternalDate(ord, day) => {
-            c.meta.internal_date.div_euclid(86_400).cmp(day) == *ord
+            date_matches(*ord, local_day(&c.meta.internal_date), *day)
         }
         SearchKey::SentDate(ord, day) => header_value(data, "Date")
             .first()
             .and_then(|d| crate::imf::datetime::parse_date(d))
-            .is_some_and(|w| {
-                (w.unix_secs + w.utc_offset_minutes as i64 * 60)
-                    .div_euclid(86_400)
-                    .cmp(day)
-                    == *ord
-            }),
+            .is_some_and(|w| date_matches(*ord, local_day(&w), *day)),
         SearchKey::Header(field, needle) => {
             let values = header_value(data, field);
             if needle.is_empty() {
                 !values.is_empty()
             } else {
-                values.iter().any(|v| contains_ci(v, needle))
+                let address = ADDRESS_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(field));
+                values.iter().any(|v| {
+                    contains_ci(v, needle)
+                        || (address && contains_ci(&normalized_addresses(v), needle))
+                })
             }
         }
         SearchKey::Body(needle) => {
