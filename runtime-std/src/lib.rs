@@ -13,6 +13,7 @@ pub mod conn;
 pub mod context;
 pub mod dkim;
 pub mod fsutil;
+pub mod group_commit;
 pub mod imap;
 pub mod imap_store;
 pub mod local;

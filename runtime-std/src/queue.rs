@@ -1,20 +1,29 @@
 //! The durable queue in `data_dir/queue/`.
 //!
-//! Layout: `tmp/` (files being written), `msg/ID` (the message as received, with this
-//! host's Received field first), `env/ID` (the envelope and per-recipient state, TOML).
+//! Layout: `msg/ID` (the message as received, with this host's Received field first;
+//! written in place), `env/ID` (the envelope and per-recipient state, TOML), `tmp/`
+//! (envelopes being written).
 //! A message exists for delivery only once its envelope file has been renamed into
-//! `env/`; that rename happens after the message file and the envelope are fsynced, and
-//! both directories are fsynced before the client hears 250. A half-written message is
-//! therefore never delivered, and a committed one survives a crash. Envelope updates are
-//! written to a temporary file and renamed over the old one.
+//! `env/`. Both files are written and renamed into place, then the queue's filesystem is
+//! flushed by a group commit ([`crate::group_commit`]: one `syncfs` for every session
+//! waiting) before the client hears 250, so a committed message survives a crash. The
+//! envelope records the length and a digest of its message (`stored`); at start-up,
+//! [`Queue::verify`] moves any envelope whose message does not match (a crash before the
+//! flush, so never acknowledged) to `corrupt/`, and a half-written message is never
+//! delivered. Envelope updates are fsynced, then renamed over the old one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::group_commit::GroupCommit;
 
 use crate::fsutil::{fsync_dir, lock_exclusive};
 
@@ -128,6 +137,9 @@ pub struct Envelope {
     pub dkim: Option<String>,
     /// The recipients.
     pub recipients: Vec<Recipient>,
+    /// `LENGTH:DIGEST` of the message file (set by [`Queue::commit`]), checked at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<String>,
 }
 
 impl Envelope {
@@ -137,12 +149,14 @@ impl Envelope {
     }
 }
 
-/// A message file being written in `tmp/`. Dropping it without committing removes it.
+/// A message file being written in `msg/` (not queued until its envelope is committed). Dropping it without committing removes it.
 #[derive(Debug)]
 pub struct Spool {
     id: String,
     path: PathBuf,
     file: Option<BufWriter<File>>,
+    digest: Sha256,
+    len: u64,
 }
 
 impl Spool {
@@ -154,7 +168,12 @@ impl Spool {
     /// Appends message bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self.file.as_mut() {
-            Some(f) => f.write_all(bytes),
+            Some(f) => {
+                f.write_all(bytes)?;
+                self.digest.update(bytes);
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
             None => Err(io::Error::other("spool already closed")),
         }
     }
@@ -180,6 +199,13 @@ impl Drop for Spool {
 #[derive(Debug, Clone)]
 pub struct Queue {
     root: PathBuf,
+    group: Arc<GroupCommit>,
+}
+
+/// `LENGTH:DIGEST` (the first 16 bytes of the SHA-256, hex) of a queued message file.
+fn stored_tag(len: u64, digest: &[u8]) -> String {
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{len}:{hex}")
 }
 
 /// Seconds since the Unix epoch, now.
@@ -214,6 +240,7 @@ impl Queue {
         }
         Ok(Queue {
             root: root.to_path_buf(),
+            group: Arc::new(GroupCommit::new(root)?),
         })
     }
 
@@ -228,7 +255,9 @@ impl Queue {
     /// Starts writing a new message.
     pub fn create_spool(&self) -> io::Result<Spool> {
         let id = new_queue_id();
-        let path = self.root.join("tmp").join(format!("{id}.msg"));
+        // Written in place: a message file counts only once its envelope is in `env/`
+        // (`recover` removes old ones without), so no rename is needed.
+        let path = self.msg_path(&id);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -237,27 +266,30 @@ impl Queue {
             id,
             path,
             file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            digest: Sha256::new(),
+            len: 0,
         })
     }
 
-    /// Makes a message durable: fsyncs the spool file, moves it to `msg/`, writes the
-    /// envelope, renames it into `env/` and fsyncs both directories. Only after this
-    /// returns `Ok` may the client be told 250.
+    /// Makes a message durable: moves the spool file to `msg/`, writes the envelope (with
+    /// the message's length and digest) into `env/`, then waits for a group commit that
+    /// flushes both. Only after this returns `Ok` may the client be told 250.
     pub fn commit(&self, mut spool: Spool, envelope: &Envelope) -> io::Result<()> {
         let Some(writer) = spool.file.take() else {
             return Err(io::Error::other("spool already closed"));
         };
+        let digest = std::mem::take(&mut spool.digest).finalize();
+        let mut envelope = envelope.clone();
+        envelope.stored = Some(stored_tag(spool.len, &digest));
         let result = (|| {
             let file = writer.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
             drop(file);
-            fs::rename(&spool.path, self.msg_path(&spool.id))?;
-            fsync_dir(&self.root.join("msg"))?;
-            self.write_envelope(envelope)
+            self.write_envelope(&envelope, false)?;
+            self.group.sync()
         })();
         if result.is_err() {
+            let _ = fs::remove_file(self.env_path(&spool.id));
             let _ = fs::remove_file(&spool.path);
-            let _ = fs::remove_file(self.msg_path(&spool.id));
         }
         result
     }
@@ -285,6 +317,7 @@ impl Queue {
             envid: None,
             dkim: None,
             recipients,
+            stored: None,
         };
         self.commit(spool, &env)?;
         Ok(id)
@@ -298,11 +331,12 @@ impl Queue {
         if !self.env_path(&envelope.id).exists() {
             return Ok(false);
         }
-        self.write_envelope(envelope).map(|()| true)
+        self.write_envelope(envelope, true).map(|()| true)
     }
 
-    /// Writes (or replaces) an envelope atomically and durably.
-    fn write_envelope(&self, envelope: &Envelope) -> io::Result<()> {
+    /// Writes (or replaces) an envelope atomically; with `durable`, fsynced on its own
+    /// (updates), else left to the caller's group commit (new messages).
+    fn write_envelope(&self, envelope: &Envelope, durable: bool) -> io::Result<()> {
         if !valid_id(&envelope.id) {
             return Err(io::Error::other("invalid queue id"));
         }
@@ -315,10 +349,45 @@ impl Queue {
                 .truncate(true)
                 .open(&tmp)?;
             f.write_all(text.as_bytes())?;
-            f.sync_all()?;
+            if durable {
+                f.sync_all()?;
+            }
         }
         fs::rename(&tmp, self.env_path(&envelope.id))?;
-        fsync_dir(&self.root.join("env"))
+        if durable {
+            fsync_dir(&self.root.join("env"))?;
+        }
+        Ok(())
+    }
+
+    /// Start-up check after a crash: every envelope must parse and its message must have
+    /// the length and digest the envelope recorded. Those that do not were cut off before
+    /// their group commit (so never acknowledged) or damaged since; they are moved to
+    /// `corrupt/` (with their message) rather than delivered. Returns the ids moved.
+    pub fn verify(&self) -> io::Result<Vec<String>> {
+        let mut moved = Vec::new();
+        for id in self.list()? {
+            let ok = match self.load(&id) {
+                Ok(env) => match &env.stored {
+                    Some(tag) => fs::read(self.msg_path(&id))
+                        .map(|m| *tag == stored_tag(m.len() as u64, &Sha256::digest(&m)))
+                        .unwrap_or(false),
+                    None => true,
+                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(_) => false,
+            };
+            if !ok {
+                let corrupt = self.root.join("corrupt");
+                fs::create_dir_all(&corrupt)?;
+                let _lock = lock_exclusive(&self.root.join("envelopes.lock"))?;
+                fs::rename(self.env_path(&id), corrupt.join(format!("{id}.env")))?;
+                let _ = fs::rename(self.msg_path(&id), corrupt.join(format!("{id}.msg")));
+                fsync_dir(&self.root.join("env"))?;
+                moved.push(id);
+            }
+        }
+        Ok(moved)
     }
 
     /// Queue ids with an envelope, oldest first.
@@ -433,10 +502,14 @@ mod tests {
             envid: None,
             dkim: None,
             recipients: vec![Recipient::new("bob@x")],
+            stored: None,
         };
         q.commit(s, &env).unwrap();
         assert_eq!(q.list().unwrap(), vec![id.clone()]);
-        assert_eq!(q.load(&id).unwrap(), env);
+        let loaded = q.load(&id).unwrap();
+        assert_eq!(loaded.stored.as_deref().map(|t| t.split(':').next()), Some(Some("18")));
+        let env = loaded;
+        assert!(q.verify().unwrap().is_empty());
         assert_eq!(q.read_message(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
         let mut e2 = env.clone();
         e2.recipients[0].status = RcptStatus::Delivered;
@@ -447,6 +520,44 @@ mod tests {
         // An update racing with `queue delete` does not bring the message back.
         assert!(!q.update_envelope(&e2).unwrap());
         assert!(q.list().unwrap().is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn verify_moves_messages_cut_off_before_their_commit() {
+        let (dir, q) = tmpq("v");
+        let mut ids = Vec::new();
+        for body in [&b"one\r\n"[..], b"two\r\n", b"three\r\n"] {
+            let mut s = q.create_spool().unwrap();
+            s.write(body).unwrap();
+            let id = s.id().to_string();
+            let env = Envelope {
+                id: id.clone(),
+                arrival: 1,
+                sender: String::new(),
+                client: "local".into(),
+                helo: String::new(),
+                size: body.len() as u64,
+                auth: None,
+                ret: None,
+                envid: None,
+                dkim: None,
+                recipients: vec![Recipient::new("bob@x")],
+                stored: None,
+            };
+            q.commit(s, &env).unwrap();
+            ids.push(id);
+        }
+        // A crash before the flush: a message file cut short, an envelope left empty.
+        fs::write(q.msg_path(&ids[0]), b"on").unwrap();
+        fs::write(q.env_path(&ids[1]), b"").unwrap();
+        let mut moved = q.verify().unwrap();
+        moved.sort();
+        let mut want = vec![ids[0].clone(), ids[1].clone()];
+        want.sort();
+        assert_eq!(moved, want);
+        assert_eq!(q.list().unwrap(), vec![ids[2].clone()]);
+        assert!(dir.join("corrupt").join(format!("{}.msg", ids[0])).exists());
         let _ = fs::remove_dir_all(&dir);
     }
 

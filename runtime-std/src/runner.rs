@@ -547,6 +547,16 @@ pub fn run(ctx: Arc<Context>) {
         Ok(n) => tracing::info!("queue: removed {n} leftover temporary files"),
         Err(e) => tracing::error!("queue: recovery failed: {e}"),
     }
+    match ctx.queue.verify() {
+        Ok(moved) => {
+            for id in moved {
+                tracing::warn!(
+                    "queue: {id}: envelope or message incomplete (cut off before its commit), moved to queue/corrupt/"
+                );
+            }
+        }
+        Err(e) => tracing::error!("queue: verification failed: {e}"),
+    }
     let pool = match DeliveryPool::start(&ctx) {
         Ok(p) => p,
         Err(e) => {

@@ -449,6 +449,7 @@ impl SmtpSession {
             ret: dsn.ret.map(|r| r.as_str().to_string()),
             envid: dsn.envid,
             dkim,
+            stored: None,
             recipients: envelope
                 .recipients
                 .iter()
