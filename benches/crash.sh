@@ -3,7 +3,9 @@
 # moments N times (restart after each), then: every message that got 250 (recorded by
 # postrider-load) is in the mbox exactly once, no message is there twice, and the mbox
 # parses with Python's mailbox module. Also kills the server while POP3 sessions delete
-# messages (the QUIT rewrite) and checks the mbox again.
+# messages (the QUIT rewrite) and while IMAP sessions EXPUNGE (the folder rewrite), and
+# checks the mbox again; after the IMAP kills, a new IMAP session must see exactly the
+# messages of the mbox, with distinct increasing UIDs.
 # Usage: benches/crash.sh path/to/binary path/to/postrider-load [N=50]
 set -euo pipefail
 bin=$(readlink -f "$1")
@@ -14,7 +16,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-smtp=$(port); pop3s=$(port)
+smtp=$(port); pop3s=$(port); imaps=$(port)
 cat > "$dir/postrider.toml" <<TOML
 hostname = "mx.crash.example"
 domains = ["crash.example"]
@@ -31,7 +33,7 @@ listen = []
 listen_tls = ["127.0.0.1:$pop3s"]
 [imap]
 listen = []
-listen_tls = []
+listen_tls = ["127.0.0.1:$imaps"]
 TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add sink --password-stdin
 start() {
@@ -96,4 +98,55 @@ PY
   start
 done
 check some
+# SIGKILL while IMAP sessions expunge (the mbox rewrite and the index update).
+"$load" smtp --port "$smtp" --clients 2 --messages 300 --size 1024 --pipelining \
+  --to sink@crash.example >/dev/null
+for _ in $(seq 300); do
+  [ "$("$bin" -c "$dir/postrider.toml" mailq)" = "Mail queue is empty" ] && break
+  sleep 0.1
+done
+before_imap=$(python3 -c "import mailbox,sys; print(len(mailbox.mbox(sys.argv[1], create=False)))" "$dir/data/mail/sink")
+for i in $(seq $(( rounds / 5 + 1 ))); do
+  python3 - "$imaps" <<'PY' >/dev/null 2>&1 &
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for _ in range(50):
+    try:
+        m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx, timeout=5)
+        m.login("sink", "pw")
+        m.select("INBOX")
+        m.store("1:5", "+FLAGS", "(\\Deleted)")
+        m.store("6", "+FLAGS", "(\\Flagged)")
+        m.expunge()
+        m.logout()
+    except Exception:
+        pass
+PY
+  ipid=$!
+  sleep "1.$(( RANDOM % 9 ))"
+  kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+  kill "$ipid" 2>/dev/null || true; wait "$ipid" 2>/dev/null || true
+  start
+done
+check some
+python3 - "$imaps" "$dir/data/mail/sink" "$before_imap" <<'PY'
+import imaplib, mailbox, re, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx, timeout=30)
+m.login("sink", "pw")
+typ, data = m.select("INBOX")
+n = int(data[0])
+ids = [x["Message-ID"] for x in mailbox.mbox(sys.argv[2], create=False)]
+assert n == len(ids), f"IMAP shows {n} messages, the mbox holds {len(ids)}"
+if n:
+    typ, rows = m.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    uids = [int(re.search(rb"UID (\d+)", r[0]).group(1)) for r in rows if isinstance(r, tuple)]
+    got = [r[1].decode().split(":", 1)[1].strip() for r in rows if isinstance(r, tuple)]
+    assert uids == sorted(set(uids)), "UIDs not distinct and increasing after the kills"
+    assert got == ids, "IMAP's messages differ from the mbox's"
+m.logout()
+print(f"ok - after IMAP expunges were killed: {n} messages, IMAP and the mbox agree")
+if len(sys.argv) > 3 and n >= int(sys.argv[3]):
+    sys.exit("FAIL: no IMAP expunge took effect, the kills tested nothing")
+PY
 echo "$(basename "$bin") crash campaign ($rounds kills): passed"
