@@ -67,7 +67,8 @@ impl GroupCommit {
                 s.done = target;
                 if let Err(e) = result {
                     let e = io::Error::from(e);
-                    s.failures.push_back((first, target, e.kind(), e.to_string()));
+                    s.failures
+                        .push_back((first, target, e.kind(), e.to_string()));
                     while s.failures.len() > 64 {
                         s.failures.pop_front();
                     }
@@ -75,10 +76,7 @@ impl GroupCommit {
                 self.flushed.notify_all();
                 continue;
             }
-            s = self
-                .flushed
-                .wait(s)
-                .unwrap_or_else(PoisonError::into_inner);
+            s = self.flushed.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
     }
 

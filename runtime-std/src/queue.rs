@@ -507,7 +507,10 @@ mod tests {
         q.commit(s, &env).unwrap();
         assert_eq!(q.list().unwrap(), vec![id.clone()]);
         let loaded = q.load(&id).unwrap();
-        assert_eq!(loaded.stored.as_deref().map(|t| t.split(':').next()), Some(Some("18")));
+        assert_eq!(
+            loaded.stored.as_deref().map(|t| t.split(':').next()),
+            Some(Some("18"))
+        );
         let env = loaded;
         assert!(q.verify().unwrap().is_empty());
         assert_eq!(q.read_message(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
