@@ -76,6 +76,9 @@ pub struct SmtpSection {
     pub max_messages_per_connection: u32,
     /// VRFY: `ambiguous` (252 for everything), `verify` (252 or 550), `off` (502).
     pub vrfy: String,
+    /// Check DKIM signatures of mail received here and record the results in an
+    /// Authentication-Results field (RFC 8601).
+    pub verify_dkim: bool,
 }
 
 /// `[submission]`: the listener keys plus the submission policy.
@@ -253,6 +256,7 @@ impl Default for SmtpSection {
             data_timeout: "3m".into(),
             max_messages_per_connection: 1000,
             vrfy: "ambiguous".into(),
+            verify_dkim: true,
         }
     }
 }

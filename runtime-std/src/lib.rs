@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod context;
 pub mod dkim;
+pub mod dkim_verify;
 pub mod fsutil;
 pub mod group_commit;
 pub mod imap;

@@ -137,6 +137,10 @@ pub struct Envelope {
     pub dkim: Option<String>,
     /// The recipients.
     pub recipients: Vec<Recipient>,
+    /// An `Authentication-Results:` field (RFC 8601) made at receipt, put after this host's
+    /// Received field whenever the message is delivered or relayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_results: Option<String>,
     /// `LENGTH:DIGEST` of the message file (set by [`Queue::commit`]), checked at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored: Option<String>,
@@ -176,6 +180,19 @@ impl Spool {
             }
             None => Err(io::Error::other("spool already closed")),
         }
+    }
+
+    /// The first `limit` bytes written so far (to look at the header cheaply).
+    pub fn head(&mut self, limit: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        if let Some(f) = self.file.as_mut() {
+            f.flush()?;
+        }
+        let mut out = Vec::new();
+        File::open(&self.path)?
+            .take(limit as u64)
+            .read_to_end(&mut out)?;
+        Ok(out)
     }
 
     /// Everything written so far (for signing before the commit).
@@ -317,6 +334,7 @@ impl Queue {
             envid: None,
             dkim: None,
             recipients,
+            auth_results: None,
             stored: None,
         };
         self.commit(spool, &env)?;
@@ -502,6 +520,7 @@ mod tests {
             envid: None,
             dkim: None,
             recipients: vec![Recipient::new("bob@x")],
+            auth_results: None,
             stored: None,
         };
         q.commit(s, &env).unwrap();
@@ -546,6 +565,7 @@ mod tests {
                 envid: None,
                 dkim: None,
                 recipients: vec![Recipient::new("bob@x")],
+                auth_results: None,
                 stored: None,
             };
             q.commit(s, &env).unwrap();

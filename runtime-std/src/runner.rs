@@ -256,6 +256,10 @@ fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
                 Some(sig) => with_signature(&m, sig),
                 None => m,
             };
+            let m = match &env.auth_results {
+                Some(ar) => with_signature(&m, ar),
+                None => m,
+            };
             Ok((env, m))
         }
         Err(e) => {
@@ -265,9 +269,10 @@ fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
     }
 }
 
-/// The message with its DKIM-Signature field placed right after this host's Received
-/// field (the first field of every queued message), so that delivered mail still starts
-/// with Return-Path, Delivered-To and Received.
+/// The message with a field made here (its DKIM-Signature, an Authentication-Results)
+/// placed right after this host's Received field (the first field of every queued
+/// message), so that delivered mail still starts with Return-Path, Delivered-To and
+/// Received.
 fn with_signature(message: &[u8], signature: &str) -> Vec<u8> {
     let mut at = 0;
     if message.starts_with(b"Received:") {

@@ -252,6 +252,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         ret: None,
         envid: None,
         dkim,
+        auth_results: None,
         stored: None,
         recipients: recipients.iter().map(Recipient::new).collect(),
     };

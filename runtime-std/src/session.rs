@@ -407,6 +407,41 @@ impl SmtpSession {
         })
     }
 
+    /// Verifies the DKIM signatures of the spooled message, if it has any, and returns the
+    /// Authentication-Results field to add at delivery.
+    fn check_dkim(&self, spool: &mut crate::queue::Spool, id: &str) -> Option<String> {
+        let head = spool.head(64 * 1024).ok()?;
+        let (fields, _) = postrider_core::imf::header::split_header_to_blank_line(&head);
+        if !fields.iter().any(|f| f.is("DKIM-Signature")) {
+            return None;
+        }
+        let content = match spool.contents() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("{id}: cannot read the message back for DKIM: {e}");
+                return None;
+            }
+        };
+        let resolver = crate::resolver::Resolver::from_settings(&self.ctx.settings);
+        let now = unix_now();
+        let results = crate::dkim_verify::verify_with(&content, now, &|name| {
+            crate::dkim_verify::dns_lookup(&resolver, name, now)
+        });
+        for r in &results {
+            tracing::info!(
+                "{id}: dkim={} d={} s={}{}",
+                r.verdict.keyword(),
+                r.domain,
+                r.selector,
+                match &r.verdict {
+                    postrider_core::dkim::verify::Verdict::Pass => String::new(),
+                    other => format!(" ({other:?})"),
+                }
+            );
+        }
+        crate::dkim_verify::authentication_results(&self.ctx.settings.config.hostname, &results)
+    }
+
     fn commit(
         &mut self,
         envelope: postrider_core::smtp::Envelope,
@@ -433,6 +468,15 @@ impl SmtpSession {
         } else {
             None
         };
+        // Mail from other hosts has its DKIM signatures checked (RFC 6376 §6).
+        let auth_results = if auth.is_none()
+            && self.kind == ListenerKind::Smtp
+            && self.ctx.settings.config.smtp.verify_dkim
+        {
+            self.check_dkim(&mut spool, &id)
+        } else {
+            None
+        };
         let sender = match &envelope.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
@@ -449,6 +493,7 @@ impl SmtpSession {
             ret: dsn.ret.map(|r| r.as_str().to_string()),
             envid: dsn.envid,
             dkim,
+            auth_results,
             stored: None,
             recipients: envelope
                 .recipients

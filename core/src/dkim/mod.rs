@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::imf::header::split_header_to_blank_line;
 
+pub mod verify;
+
 /// The signature algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {

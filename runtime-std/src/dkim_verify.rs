@@ -1,0 +1,327 @@
+//! DKIM verification of mail received on port 25 (RFC 6376 §6): each `DKIM-Signature`
+//! (at most five) is checked with the key published at `SELECTOR._domainkey.DOMAIN`,
+//! and the results become an `Authentication-Results` field (RFC 8601) that delivery puts
+//! right after this host's Received field. Parsing and canonicalization live in
+//! `postrider_core::dkim::verify`; the signatures are checked with ring (rsa-sha256 with
+//! 1024- to 8192-bit keys, RFC 8301; ed25519-sha256, RFC 8463).
+//!
+//! If the DNS servers do not answer, lookups are skipped for a while (the result is
+//! `temperror`), so a host without working DNS does not stall every SMTP transaction.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use postrider_core::dkim::verify::{
+    parse_key_record, parse_signature, prepare, signature_fields, tag_list, KeyError, KeyType,
+    Verdict,
+};
+use postrider_core::dkim::Algorithm;
+use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
+use ring::signature::{UnparsedPublicKey, ED25519, RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY};
+use sha2::{Digest, Sha256};
+
+use crate::resolver::Resolver;
+
+/// What a key lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLookup {
+    /// TXT records (strings of each joined).
+    Found(Vec<String>),
+    /// No such name or no TXT record.
+    Missing,
+    /// The DNS did not answer usefully; the reason.
+    TempFail(String),
+}
+
+/// The outcome for one signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimResult {
+    /// pass, fail, ... with the reason.
+    pub verdict: Verdict,
+    /// `d=` (empty if the field could not be parsed).
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// The first characters of `b=` (RFC 6008 `header.b`), to tell signatures apart.
+    pub b_prefix: String,
+}
+
+/// Checks every signature of `message` (CRLF line ends) at Unix time `now`, fetching keys
+/// with `lookup` (given the name `SELECTOR._domainkey.DOMAIN`).
+pub fn verify_with(
+    message: &[u8],
+    now: i64,
+    lookup: &dyn Fn(&str) -> KeyLookup,
+) -> Vec<DkimResult> {
+    signature_fields(message)
+        .iter()
+        .enumerate()
+        .map(|(index, value)| check_one(message, index, value, now, lookup))
+        .collect()
+}
+
+fn check_one(
+    message: &[u8],
+    index: usize,
+    value: &str,
+    now: i64,
+    lookup: &dyn Fn(&str) -> KeyLookup,
+) -> DkimResult {
+    let sig = match parse_signature(value) {
+        Ok(s) => s,
+        Err(reason) => {
+            let tags = tag_list(value).unwrap_or_default();
+            let tag = |n: &str| {
+                tags.iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            return DkimResult {
+                verdict: Verdict::PermError(reason),
+                domain: tag("d").to_ascii_lowercase(),
+                selector: tag("s"),
+                b_prefix: String::new(),
+            };
+        }
+    };
+    let mut result = DkimResult {
+        verdict: Verdict::Pass,
+        domain: sig.domain.clone(),
+        selector: sig.selector.clone(),
+        b_prefix: sig.signature_text.chars().take(8).collect(),
+    };
+    result.verdict = (|| {
+        if sig.expires.is_some_and(|x| x < now) {
+            return Verdict::Fail("signature expired".into());
+        }
+        let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
+        let records = match lookup(&name) {
+            KeyLookup::Found(r) => r,
+            KeyLookup::Missing => return Verdict::PermError("no key for signature".into()),
+            KeyLookup::TempFail(e) => return Verdict::TempError(format!("key lookup: {e}")),
+        };
+        let key = match records.iter().map(|r| parse_key_record(r)).next() {
+            Some(Ok(k)) => k,
+            Some(Err(KeyError::Revoked)) => return Verdict::PermError("key revoked".into()),
+            Some(Err(KeyError::Invalid(e))) => return Verdict::PermError(format!("key: {e}")),
+            None => return Verdict::PermError("no key for signature".into()),
+        };
+        let matches_algorithm = matches!(
+            (key.key_type, sig.algorithm),
+            (KeyType::Rsa, Algorithm::RsaSha256) | (KeyType::Ed25519, Algorithm::Ed25519Sha256)
+        );
+        if !matches_algorithm {
+            return Verdict::PermError("key type does not match a=".into());
+        }
+        if key.strict {
+            let id_domain = sig.identity.rsplit_once('@').map_or("", |(_, d)| d);
+            if !id_domain.eq_ignore_ascii_case(&sig.domain) {
+                return Verdict::PermError("i= is a subdomain but the key has t=s".into());
+            }
+        }
+        let Some(prepared) = prepare(message, index, &sig) else {
+            return Verdict::PermError("signature field not found".into());
+        };
+        let failed = |reason: &str| {
+            if key.testing {
+                Verdict::Neutral(format!("{reason} (domain testing)"))
+            } else {
+                Verdict::Fail(reason.to_string())
+            }
+        };
+        if !prepared.body_hash_matches {
+            return failed("body hash did not verify");
+        }
+        let ok = match key.key_type {
+            KeyType::Ed25519 => UnparsedPublicKey::new(&ED25519, &key.public_key)
+                .verify(&Sha256::digest(&prepared.data), &sig.signature)
+                .is_ok(),
+            KeyType::Rsa => match rsa_pkcs1(&key.public_key) {
+                Some(der) => {
+                    UnparsedPublicKey::new(&RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, &der)
+                        .verify(&prepared.data, &sig.signature)
+                        .is_ok()
+                }
+                None => return Verdict::PermError("key: not an RSA public key".into()),
+            },
+        };
+        if ok {
+            Verdict::Pass
+        } else {
+            failed("signature did not verify")
+        }
+    })();
+    result
+}
+
+/// An RSA key from `p=`: a SubjectPublicKeyInfo (as RFC 6376 says) or, as some signers
+/// publish, a bare RSAPublicKey; returned as the RSAPublicKey DER that ring takes.
+fn rsa_pkcs1(p: &[u8]) -> Option<Vec<u8>> {
+    use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+    use rsa::pkcs8::DecodePublicKey;
+    let key = rsa::RsaPublicKey::from_public_key_der(p)
+        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(p))
+        .ok()?;
+    key.to_pkcs1_der().ok().map(|d| d.as_bytes().to_vec())
+}
+
+/// Until when (Unix seconds) key lookups are skipped after the DNS failed to answer.
+static DNS_DOWN_UNTIL: AtomicI64 = AtomicI64::new(0);
+
+/// How long lookups are skipped after the DNS failed to answer.
+const DNS_BACKOFF_SECS: i64 = 30;
+
+/// Looks a key record up with `resolver`.
+pub fn dns_lookup(resolver: &Resolver, name: &str, now: i64) -> KeyLookup {
+    if DNS_DOWN_UNTIL.load(Ordering::Relaxed) > now {
+        return KeyLookup::TempFail("DNS not answering".into());
+    }
+    match resolver.lookup(name, RecordType::Txt) {
+        LookupResult::Records(rs) => KeyLookup::Found(
+            rs.into_iter()
+                .filter_map(|r| match r {
+                    DnsRecord::Txt(t) => Some(t),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        LookupResult::NoData | LookupResult::NxDomain => KeyLookup::Missing,
+        LookupResult::Failed(e) => {
+            DNS_DOWN_UNTIL.store(now + DNS_BACKOFF_SECS, Ordering::Relaxed);
+            KeyLookup::TempFail(e)
+        }
+    }
+}
+
+/// The `Authentication-Results:` field (CRLF-terminated) for `results`, with `authserv_id`
+/// (this host's name); None when the message had no signature.
+pub fn authentication_results(authserv_id: &str, results: &[DkimResult]) -> Option<String> {
+    if results.is_empty() {
+        return None;
+    }
+    let mut out = format!("Authentication-Results: {authserv_id}");
+    for r in results {
+        out.push_str(";\r\n\tdkim=");
+        out.push_str(r.verdict.keyword());
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail(why)
+            | Verdict::TempError(why)
+            | Verdict::PermError(why)
+            | Verdict::Neutral(why) => {
+                let why: String = why
+                    .chars()
+                    .map(|c| {
+                        if c == '(' || c == ')' || c.is_control() {
+                            ' '
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                out.push_str(&format!(" ({why})"));
+            }
+        }
+        if !r.domain.is_empty() {
+            out.push_str(&format!(" header.d={}", r.domain));
+        }
+        if !r.selector.is_empty()
+            && r.selector
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b';')
+        {
+            out.push_str(&format!(" header.s={}", r.selector));
+        }
+        if !r.b_prefix.is_empty() {
+            out.push_str(&format!(" header.b=\"{}\"", r.b_prefix));
+        }
+    }
+    out.push_str("\r\n");
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8463 Appendix A: the keys (A.2) and the message signed with both (A.3).
+    const BRISBANE: &str = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    const TEST_RSA: &str = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
+    const MESSAGE: &str = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r
+ d=football.example.com; i=@football.example.com;\r
+ q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r
+ subject : date : message-id : from : subject : date;\r
+ bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
+ b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r
+ Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r
+DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r
+ d=football.example.com; i=@football.example.com;\r
+ q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r
+ date : message-id : from : subject : date;\r
+ bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
+ b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r
+ DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r
+ dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r
+From: Joe SixPack <joe@football.example.com>\r
+To: Suzie Q <suzie@shopping.example.net>\r
+Subject: Is dinner ready?\r
+Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r
+Message-ID: <20030712040037.46341.5F8J@football.example.com>\r
+\r
+Hi.\r
+\r
+We lost the game.  Are you hungry yet?\r
+\r
+Joe.\r
+";
+
+    fn zone(name: &str) -> KeyLookup {
+        match name {
+            "brisbane._domainkey.football.example.com" => KeyLookup::Found(vec![BRISBANE.into()]),
+            "test._domainkey.football.example.com" => KeyLookup::Found(vec![TEST_RSA.into()]),
+            _ => KeyLookup::Missing,
+        }
+    }
+
+    #[test]
+    fn rfc8463_example_verifies_with_both_keys() {
+        let r = verify_with(MESSAGE.as_bytes(), 1_600_000_000, &zone);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].verdict, Verdict::Pass, "ed25519");
+        assert_eq!(r[1].verdict, Verdict::Pass, "rsa");
+        assert_eq!(r[0].selector, "brisbane");
+        let ar = authentication_results("mx.example", &r).unwrap();
+        assert!(ar.contains("dkim=pass header.d=football.example.com header.s=brisbane"));
+    }
+
+    #[test]
+    fn tampering_and_missing_keys_fail() {
+        let body = MESSAGE.replace("hungry", "thirsty");
+        let r = verify_with(body.as_bytes(), 0, &zone);
+        assert_eq!(
+            r[0].verdict,
+            Verdict::Fail("body hash did not verify".into())
+        );
+        let subject = MESSAGE.replace("dinner ready", "lunch ready");
+        let r = verify_with(subject.as_bytes(), 0, &zone);
+        assert_eq!(
+            r[0].verdict,
+            Verdict::Fail("signature did not verify".into())
+        );
+        assert_eq!(
+            r[1].verdict,
+            Verdict::Fail("signature did not verify".into())
+        );
+        let r = verify_with(MESSAGE.as_bytes(), 0, &|_| KeyLookup::Missing);
+        assert!(matches!(r[0].verdict, Verdict::PermError(_)));
+        let r = verify_with(MESSAGE.as_bytes(), 0, &|_| KeyLookup::TempFail("x".into()));
+        assert!(matches!(r[1].verdict, Verdict::TempError(_)));
+        // Relaxed canonicalization tolerates re-folded header white space.
+        let refolded = MESSAGE.replace(
+            "Subject: Is dinner ready?",
+            "Subject:  Is dinner\r\n  ready?",
+        );
+        let r = verify_with(refolded.as_bytes(), 0, &zone);
+        assert_eq!(r[0].verdict, Verdict::Pass);
+    }
+}
