@@ -29,6 +29,8 @@ pub enum RecordType {
     Mx,
     /// Text (SPF, DKIM, DMARC).
     Txt,
+    /// Pointer (reverse lookups for SPF's `ptr` and `%{p}`).
+    Ptr,
 }
 
 impl RecordType {
@@ -38,6 +40,7 @@ impl RecordType {
             RecordType::Aaaa => TYPE::AAAA,
             RecordType::Mx => TYPE::MX,
             RecordType::Txt => TYPE::TXT,
+            RecordType::Ptr => TYPE::PTR,
         }
     }
 }
@@ -56,6 +59,8 @@ pub enum DnsRecord {
     },
     /// A TXT record, its strings joined.
     Txt(String),
+    /// A PTR record's target name, without the trailing dot.
+    Ptr(String),
 }
 
 /// The final answer of a lookup.
@@ -346,6 +351,7 @@ impl DnsLookup {
                     .collect();
                 Some(DnsRecord::Txt(strings.concat()))
             }
+            (RecordType::Ptr, RData::PTR(p)) => Some(DnsRecord::Ptr(strip_dot(&p.0.to_string()))),
             _ => None,
         }
     }

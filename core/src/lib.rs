@@ -34,8 +34,10 @@
 //! * [`sieve`]: Sieve filtering (RFC 5228 and extensions): parser, validator, interpreter.
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
 
+pub mod authres;
 pub mod delivery;
 pub mod dkim;
+pub mod dmarc;
 pub mod dns;
 pub mod imap;
 pub mod imf;
@@ -45,6 +47,7 @@ pub mod pop3;
 pub mod sasl;
 pub mod sieve;
 pub mod smtp;
+pub mod spf;
 pub mod submission;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -79,6 +79,17 @@ pub struct SmtpSection {
     /// Check DKIM signatures of mail received here and record the results in an
     /// Authentication-Results field (RFC 8601).
     pub verify_dkim: bool,
+    /// Evaluate SPF (RFC 7208) for the MAIL FROM (or HELO) identity of mail received here
+    /// and record the result in the Authentication-Results field.
+    pub verify_spf: bool,
+    /// Evaluate DMARC (RFC 7489) from the DKIM and SPF results and record it in the
+    /// Authentication-Results field.
+    pub verify_dmarc: bool,
+    /// What to do with mail failing DMARC whose domain asks for quarantine or reject:
+    /// `record` (only the Authentication-Results field), `quarantine` (deliver into the
+    /// recipient's Junk folder for either), `enforce` (Junk for quarantine, 550 5.7.1 at
+    /// the end of DATA for reject).
+    pub dmarc_policy: String,
 }
 
 /// `[submission]`: the listener keys plus the submission policy.
@@ -257,6 +268,9 @@ impl Default for SmtpSection {
             max_messages_per_connection: 1000,
             vrfy: "ambiguous".into(),
             verify_dkim: true,
+            verify_spf: true,
+            verify_dmarc: true,
+            dmarc_policy: "record".into(),
         }
     }
 }
@@ -532,6 +546,15 @@ impl Config {
         if smtp.max_messages_per_connection == 0 {
             return err("[smtp]: max_messages_per_connection must be at least 1");
         }
+        if !matches!(
+            smtp.dmarc_policy.as_str(),
+            "record" | "quarantine" | "enforce"
+        ) {
+            return err(format!(
+                "[smtp] dmarc_policy: must be \"record\", \"quarantine\" or \"enforce\", not {:?}",
+                smtp.dmarc_policy
+            ));
+        }
         if !matches!(smtp.vrfy.as_str(), "ambiguous" | "verify" | "off") {
             return err(format!(
                 "[smtp] vrfy: must be \"ambiguous\", \"verify\" or \"off\", not {:?}",
@@ -767,6 +790,7 @@ verify = "record"
         assert!(bad("[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]"));
         assert!(bad("[tls]\ncert = \"/x\""));
         assert!(bad("[smtp]\nvrfy = \"maybe\""));
+        assert!(bad("[smtp]\ndmarc_policy = \"drop\""));
         assert!(bad("[auth]\nmax_failures = 0"));
         assert!(bad("[auth]\nfailure_delay = \"soon\""));
         assert!(Config::from_toml("[pop3]\nsender_login_match = true", "t").is_err());

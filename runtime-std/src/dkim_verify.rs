@@ -171,12 +171,28 @@ static DNS_DOWN_UNTIL: AtomicI64 = AtomicI64::new(0);
 /// How long lookups are skipped after the DNS failed to answer.
 const DNS_BACKOFF_SECS: i64 = 30;
 
+/// A lookup through `resolver` that, once the DNS failed to answer, fails at once for
+/// [`DNS_BACKOFF_SECS`] (sender authentication must not stall SMTP on a host whose DNS
+/// is down).
+pub fn guarded_lookup(
+    resolver: &Resolver,
+    name: &str,
+    rtype: RecordType,
+    now: i64,
+) -> LookupResult {
+    if DNS_DOWN_UNTIL.load(Ordering::Relaxed) > now {
+        return LookupResult::Failed("DNS not answering".into());
+    }
+    let r = resolver.lookup(name, rtype);
+    if matches!(r, LookupResult::Failed(_)) {
+        DNS_DOWN_UNTIL.store(now + DNS_BACKOFF_SECS, Ordering::Relaxed);
+    }
+    r
+}
+
 /// Looks a key record up with `resolver`.
 pub fn dns_lookup(resolver: &Resolver, name: &str, now: i64) -> KeyLookup {
-    if DNS_DOWN_UNTIL.load(Ordering::Relaxed) > now {
-        return KeyLookup::TempFail("DNS not answering".into());
-    }
-    match resolver.lookup(name, RecordType::Txt) {
+    match guarded_lookup(resolver, name, RecordType::Txt, now) {
         LookupResult::Records(rs) => KeyLookup::Found(
             rs.into_iter()
                 .filter_map(|r| match r {
@@ -186,10 +202,7 @@ pub fn dns_lookup(resolver: &Resolver, name: &str, now: i64) -> KeyLookup {
                 .collect(),
         ),
         LookupResult::NoData | LookupResult::NxDomain => KeyLookup::Missing,
-        LookupResult::Failed(e) => {
-            DNS_DOWN_UNTIL.store(now + DNS_BACKOFF_SECS, Ordering::Relaxed);
-            KeyLookup::TempFail(e)
-        }
+        LookupResult::Failed(e) => KeyLookup::TempFail(e),
     }
 }
 
@@ -200,6 +213,13 @@ pub fn authentication_results(authserv_id: &str, results: &[DkimResult]) -> Opti
         return None;
     }
     let mut out = format!("Authentication-Results: {authserv_id}");
+    push_results(&mut out, results);
+    out.push_str("\r\n");
+    Some(out)
+}
+
+/// Appends `;\r\n\tdkim=...` for each result to an Authentication-Results field.
+pub fn push_results(out: &mut String, results: &[DkimResult]) {
     for r in results {
         out.push_str(";\r\n\tdkim=");
         out.push_str(r.verdict.keyword());
@@ -236,8 +256,6 @@ pub fn authentication_results(authserv_id: &str, results: &[DkimResult]) -> Opti
             out.push_str(&format!(" header.b=\"{}\"", r.b_prefix));
         }
     }
-    out.push_str("\r\n");
-    Some(out)
 }
 
 #[cfg(test)]

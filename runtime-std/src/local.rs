@@ -493,7 +493,11 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
     for action in actions {
         use postrider_core::sieve::Action as A;
         let result = match action {
-            A::Keep { flags } => store_in_folder(d, name, None, &flags, domain, rcpt),
+            // Mail that failed DMARC under a quarantine policy is kept in Junk.
+            A::Keep { flags } => {
+                let folder = d.env.quarantine.then_some("Junk");
+                store_in_folder(d, name, folder, &flags, domain, rcpt)
+            }
             A::FileInto { mailbox, flags } => {
                 store_in_folder(d, name, Some(&mailbox), &flags, domain, rcpt)
             }

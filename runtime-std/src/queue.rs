@@ -141,6 +141,10 @@ pub struct Envelope {
     /// Received field whenever the message is delivered or relayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_results: Option<String>,
+    /// Failed DMARC and its domain asked for quarantine: local delivery files it into the
+    /// recipient's Junk folder instead of the INBOX.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quarantine: bool,
     /// `LENGTH:DIGEST` of the message file (set by [`Queue::commit`]), checked at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored: Option<String>,
@@ -335,6 +339,7 @@ impl Queue {
             dkim: None,
             recipients,
             auth_results: None,
+            quarantine: false,
             stored: None,
         };
         self.commit(spool, &env)?;
@@ -521,6 +526,7 @@ mod tests {
             dkim: None,
             recipients: vec![Recipient::new("bob@x")],
             auth_results: None,
+            quarantine: false,
             stored: None,
         };
         q.commit(s, &env).unwrap();
@@ -566,6 +572,7 @@ mod tests {
                 dkim: None,
                 recipients: vec![Recipient::new("bob@x")],
                 auth_results: None,
+                quarantine: false,
                 stored: None,
             };
             q.commit(s, &env).unwrap();

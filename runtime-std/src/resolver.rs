@@ -53,10 +53,11 @@ impl Resolver {
             OsRng.next_u64(),
             Instant::now(),
         );
-        let mut v4: Option<UdpSocket> = None;
-        let mut v6: Option<UdpSocket> = None;
+        // One socket per UDP query, connected to its server: a fresh source port each
+        // time, only that server's answers accepted, and an ICMP "port unreachable"
+        // reported at once (ECONNREFUSED) instead of waiting for the timeout.
+        let mut udp: Option<(UdpSocket, SocketAddr)> = None;
         let mut buf = vec![0u8; 65_535];
-        let mut waiting_on: Option<bool> = None;
         loop {
             if let Some(r) = lookup.take_result() {
                 return r;
@@ -64,7 +65,7 @@ impl Resolver {
             if let Some(tx) = lookup.poll_transmit() {
                 match tx.transport {
                     Transport::Tcp => {
-                        waiting_on = None;
+                        udp = None;
                         match tcp_exchange(tx.server, &tx.bytes, self.config.timeout) {
                             Ok(answer) => {
                                 lookup.handle_response(Instant::now(), tx.server, &answer)
@@ -76,14 +77,14 @@ impl Resolver {
                         }
                     }
                     Transport::Udp => {
-                        let is_v6 = tx.server.is_ipv6();
-                        let slot = if is_v6 { &mut v6 } else { &mut v4 };
-                        let sent = udp_socket(slot, is_v6)
-                            .and_then(|s| s.send_to(&tx.bytes, tx.server).map(drop));
+                        let sent = connected_udp(tx.server).and_then(|s| {
+                            s.send(&tx.bytes)?;
+                            Ok(s)
+                        });
                         match sent {
-                            Ok(()) => waiting_on = Some(is_v6),
+                            Ok(s) => udp = Some((s, tx.server)),
                             Err(e) => {
-                                waiting_on = None;
+                                udp = None;
                                 lookup.handle_send_error(
                                     Instant::now(),
                                     &format!("DNS query to {}: {e}", tx.server),
@@ -94,13 +95,8 @@ impl Resolver {
                 }
                 continue;
             }
-            let Some(is_v6) = waiting_on else {
+            let Some((sock, server)) = udp.as_ref() else {
                 // Nothing outstanding and no result: let the machine move on.
-                lookup.handle_timeout(Instant::now() + self.config.timeout);
-                continue;
-            };
-            let sock = if is_v6 { v6.as_ref() } else { v4.as_ref() };
-            let Some(sock) = sock else {
                 lookup.handle_timeout(Instant::now() + self.config.timeout);
                 continue;
             };
@@ -112,8 +108,8 @@ impl Resolver {
                 continue;
             }
             let _ = sock.set_read_timeout(Some(wait));
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) => lookup.handle_response(Instant::now(), from, &buf[..n]),
+            match sock.recv(&mut buf) {
+                Ok(n) => lookup.handle_response(Instant::now(), *server, &buf[..n]),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -123,7 +119,11 @@ impl Resolver {
                     lookup.handle_timeout(Instant::now())
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => lookup.handle_send_error(Instant::now(), &format!("DNS: {e}")),
+                Err(e) => {
+                    let server = *server;
+                    udp = None;
+                    lookup.handle_send_error(Instant::now(), &format!("DNS from {server}: {e}"))
+                }
             }
         }
     }
@@ -170,16 +170,15 @@ pub enum AddressError {
     Temporary(String),
 }
 
-fn udp_socket(slot: &mut Option<UdpSocket>, v6: bool) -> io::Result<&UdpSocket> {
-    if slot.is_none() {
-        let bind: SocketAddr = if v6 {
-            "[::]:0".parse().map_err(io::Error::other)?
-        } else {
-            "0.0.0.0:0".parse().map_err(io::Error::other)?
-        };
-        *slot = Some(UdpSocket::bind(bind)?);
-    }
-    slot.as_ref().ok_or_else(|| io::Error::other("no socket"))
+fn connected_udp(server: SocketAddr) -> io::Result<UdpSocket> {
+    let bind: SocketAddr = if server.is_ipv6() {
+        "[::]:0".parse().map_err(io::Error::other)?
+    } else {
+        "0.0.0.0:0".parse().map_err(io::Error::other)?
+    };
+    let s = UdpSocket::bind(bind)?;
+    s.connect(server)?;
+    Ok(s)
 }
 
 /// One query over TCP (RFC 7766): two-octet length, the message, the same back.

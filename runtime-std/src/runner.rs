@@ -256,8 +256,14 @@ fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
                 Some(sig) => with_signature(&m, sig),
                 None => m,
             };
+            // Fields from elsewhere that claim this host's results are removed (RFC 8601
+            // §5) before ours is added.
             let m = match &env.auth_results {
-                Some(ar) => with_signature(&m, ar),
+                Some(ar) => {
+                    let hostname = &ctx.settings.config.hostname;
+                    let m = postrider_core::authres::remove_claims(&m, hostname).unwrap_or(m);
+                    with_signature(&m, ar)
+                }
                 None => m,
             };
             Ok((env, m))

@@ -253,6 +253,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         envid: None,
         dkim,
         auth_results: None,
+        quarantine: false,
         stored: None,
         recipients: recipients.iter().map(Recipient::new).collect(),
     };

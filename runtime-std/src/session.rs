@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use postrider_core::dmarc::Policy;
 use postrider_core::smtp::dsn::{mail_dsn, rcpt_dsn};
 use postrider_core::smtp::{
     DataTicket, EnhancedCode, ForwardPath, PeerInfo, Reply, ReversePath, SmtpEvent, SmtpServer,
@@ -68,6 +69,20 @@ pub enum Flow {
     StartTls,
     /// Flush, then close the connection.
     Close,
+}
+
+/// A value for an Authentication-Results property (RFC 8601 §2.2): quoted unless it is
+/// a plain token.
+fn property(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>,;:\\\"[]?=".contains(&b));
+    if plain {
+        value.to_string()
+    } else {
+        format!("\"{}\"", value.replace(['\\', '"'], ""))
+    }
 }
 
 /// The core configuration for a session on a listener of `kind`.
@@ -407,39 +422,124 @@ impl SmtpSession {
         })
     }
 
-    /// Verifies the DKIM signatures of the spooled message, if it has any, and returns the
-    /// Authentication-Results field to add at delivery.
-    fn check_dkim(&self, spool: &mut crate::queue::Spool, id: &str) -> Option<String> {
-        let head = spool.head(64 * 1024).ok()?;
-        let (fields, _) = postrider_core::imf::header::split_header_to_blank_line(&head);
-        if !fields.iter().any(|f| f.is("DKIM-Signature")) {
+    /// Authenticates the sender of the spooled message: its DKIM signatures, if it has any
+    /// (`[smtp] verify_dkim`), and SPF for MAIL FROM or HELO (`[smtp] verify_spf`).
+    /// Returns the Authentication-Results field to add at delivery.
+    fn check_sender(
+        &self,
+        spool: &mut crate::queue::Spool,
+        id: &str,
+        sender: &str,
+    ) -> Option<SenderCheck> {
+        use crate::dkim_verify::{dns_lookup, guarded_lookup, push_results, verify_with};
+        use postrider_core::dkim::verify::Verdict as DkimVerdict;
+        use postrider_core::dns::RecordType;
+        use postrider_core::spf::{check_helo, check_mail_from, SpfRequest, SpfResult};
+        let smtp = &self.ctx.settings.config.smtp;
+        if !smtp.verify_dkim && !smtp.verify_spf && !smtp.verify_dmarc {
             return None;
         }
-        let content = match spool.contents() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!("{id}: cannot read the message back for DKIM: {e}");
-                return None;
-            }
-        };
         let resolver = crate::resolver::Resolver::from_settings(&self.ctx.settings);
         let now = unix_now();
-        let results = crate::dkim_verify::verify_with(&content, now, &|name| {
-            crate::dkim_verify::dns_lookup(&resolver, name, now)
-        });
-        for r in &results {
+        let head = spool.head(64 * 1024).ok()?;
+        let mut dkim = Vec::new();
+        if smtp.verify_dkim {
+            let (fields, _) = postrider_core::imf::header::split_header_to_blank_line(&head);
+            if fields.iter().any(|f| f.is("DKIM-Signature")) {
+                match spool.contents() {
+                    Ok(content) => {
+                        dkim = verify_with(&content, now, &|name| dns_lookup(&resolver, name, now));
+                    }
+                    Err(e) => tracing::error!("{id}: cannot read the message back for DKIM: {e}"),
+                }
+            }
+        }
+        let mut out = format!(
+            "Authentication-Results: {}",
+            self.ctx.settings.config.hostname
+        );
+        for r in &dkim {
             tracing::info!(
-                "{id}: dkim={} d={} s={}{}",
+                "{id}: dkim={} d={} s={}",
                 r.verdict.keyword(),
                 r.domain,
-                r.selector,
-                match &r.verdict {
-                    postrider_core::dkim::verify::Verdict::Pass => String::new(),
-                    other => format!(" ({other:?})"),
-                }
+                r.selector
             );
         }
-        crate::dkim_verify::authentication_results(&self.ctx.settings.config.hostname, &results)
+        push_results(&mut out, &dkim);
+        let mut spf_pass = None;
+        if smtp.verify_spf {
+            let request = SpfRequest {
+                ip: self.peer.remote.ip(),
+                sender: sender.to_string(),
+                helo: self.helo.clone(),
+                receiver: self.ctx.settings.config.hostname.clone(),
+                now,
+            };
+            let mut dns = |name: &str, rtype| guarded_lookup(&resolver, name, rtype, now);
+            let (result, identity, domain) = if sender.is_empty() {
+                (
+                    check_helo(&request, &mut dns),
+                    format!("smtp.helo={}", property(&self.helo)),
+                    self.helo.clone(),
+                )
+            } else {
+                (
+                    check_mail_from(&request, &mut dns),
+                    format!("smtp.mailfrom={}", property(sender)),
+                    sender
+                        .rsplit_once('@')
+                        .map_or(sender, |(_, d)| d)
+                        .to_string(),
+                )
+            };
+            tracing::info!("{id}: spf={} {identity}", result.keyword());
+            out.push_str(&format!(";\r\n\tspf={} {identity}", result.keyword()));
+            if result == SpfResult::Pass {
+                spf_pass = Some(domain);
+            }
+        }
+        let mut dmarc = None;
+        if smtp.verify_dmarc {
+            let evidence = postrider_core::dmarc::Evidence {
+                dkim_pass: dkim
+                    .iter()
+                    .filter(|r| r.verdict == DkimVerdict::Pass)
+                    .map(|r| r.domain.clone())
+                    .collect(),
+                spf_pass,
+            };
+            let mut txt = |name: &str| guarded_lookup(&resolver, name, RecordType::Txt, now);
+            let outcome = postrider_core::dmarc::check(&head, &evidence, &mut txt, pct_sample());
+            let disposition = dmarc_disposition(&smtp.dmarc_policy, &outcome);
+            let mut result = format!(";\r\n\tdmarc={}", outcome.verdict.keyword());
+            if let Some(p) = outcome.published {
+                result.push_str(&format!(
+                    " (p={} dis={})",
+                    p.keyword(),
+                    disposition.keyword()
+                ));
+            } else if let postrider_core::dmarc::Verdict::PermError(why) = &outcome.verdict {
+                result.push_str(&format!(" ({why})"));
+            }
+            if let Some(d) = &outcome.header_from {
+                result.push_str(&format!(" header.from={}", property(d)));
+            }
+            tracing::info!(
+                "{id}: {}",
+                result.trim_start_matches([';', '\r', '\n', '\t'])
+            );
+            out.push_str(&result);
+            dmarc = Some((outcome, disposition));
+        }
+        if dkim.is_empty() && !smtp.verify_spf && dmarc.is_none() {
+            return None;
+        }
+        out.push_str("\r\n");
+        Some(SenderCheck {
+            auth_results: out,
+            dmarc,
+        })
     }
 
     fn commit(
@@ -468,15 +568,38 @@ impl SmtpSession {
         } else {
             None
         };
-        // Mail from other hosts has its DKIM signatures checked (RFC 6376 §6).
-        let auth_results = if auth.is_none()
-            && self.kind == ListenerKind::Smtp
-            && self.ctx.settings.config.smtp.verify_dkim
-        {
-            self.check_dkim(&mut spool, &id)
+        // Mail from other hosts has its sender authenticated (DKIM, SPF, DMARC).
+        let checked = if auth.is_none() && self.kind == ListenerKind::Smtp {
+            let sender = match &envelope.from {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(m) => m.to_string(),
+            };
+            self.check_sender(&mut spool, &id, &sender)
         } else {
             None
         };
+        let mut quarantine = false;
+        if let Some((outcome, disposition)) = checked.as_ref().and_then(|c| c.dmarc.as_ref()) {
+            let domain = outcome.header_from.as_deref().unwrap_or_default();
+            match disposition {
+                Policy::Reject => {
+                    tracing::info!("{id}: rejected: DMARC policy of {domain}");
+                    return Err(reply(
+                        550,
+                        (5, 7, 1),
+                        format!(
+                            "Message rejected: DMARC policy of {domain} (unauthenticated From)"
+                        ),
+                    ));
+                }
+                Policy::Quarantine => {
+                    tracing::info!("{id}: quarantined: DMARC policy of {domain}");
+                    quarantine = true;
+                }
+                Policy::None => {}
+            }
+        }
+        let auth_results = checked.map(|c| c.auth_results);
         let sender = match &envelope.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
@@ -494,6 +617,7 @@ impl SmtpSession {
             envid: dsn.envid,
             dkim,
             auth_results,
+            quarantine,
             stored: None,
             recipients: envelope
                 .recipients
@@ -552,6 +676,37 @@ impl SmtpSession {
         } else {
             Verdict::Reject(reply(554, (5, 7, 1), format!("<{m}>: Relay access denied")))
         }
+    }
+}
+
+/// What the sender checks of a message from another host found.
+struct SenderCheck {
+    /// The whole `Authentication-Results:` field, CRLF-terminated.
+    auth_results: String,
+    /// The DMARC outcome and what this host does about it, when DMARC was evaluated.
+    dmarc: Option<(postrider_core::dmarc::Outcome, Policy)>,
+}
+
+/// What to do with a message given `[smtp] dmarc_policy` (`record`, `quarantine`,
+/// `enforce`) and its DMARC outcome: only failures whose domain asks for more than `none`.
+fn dmarc_disposition(mode: &str, outcome: &postrider_core::dmarc::Outcome) -> Policy {
+    if outcome.verdict != postrider_core::dmarc::Verdict::Fail {
+        return Policy::None;
+    }
+    match (mode, outcome.requested) {
+        ("enforce", requested) => requested,
+        ("quarantine", Policy::Reject | Policy::Quarantine) => Policy::Quarantine,
+        _ => Policy::None,
+    }
+}
+
+/// A number in 0..100 for DMARC `pct=` sampling.
+fn pct_sample() -> u8 {
+    use ring::rand::SecureRandom;
+    let mut byte = [0u8; 2];
+    match ring::rand::SystemRandom::new().fill(&mut byte) {
+        Ok(()) => (u16::from_le_bytes(byte) % 100) as u8,
+        Err(_) => 0,
     }
 }
 

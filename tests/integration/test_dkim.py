@@ -1,9 +1,13 @@
 """DKIM: `dkim keygen` output and key files, and signing of mail from authenticated users
 and the sendmail command (never of unauthenticated port-25 mail); a message signed by one
 instance verifies (Authentication-Results dkim=pass) at another that finds the key
-through the test DNS server, and a tampered copy fails. tests/interop/dkim.sh verifies
-the signatures with dkimpy."""
+through the test DNS server, and a tampered copy fails; SPF results for the MAIL FROM
+domain (from the same DNS stub) are recorded in the same field, and so is DMARC; with
+`dmarc_policy = "enforce"` a p=reject domain's failing mail gets 550 5.7.1 and a
+p=quarantine domain's lands in the Junk folder; Authentication-Results fields claiming the
+receiving host are removed. tests/interop/dkim.sh verifies the signatures with dkimpy."""
 
+import imaplib
 import os
 import re
 import smtplib
@@ -68,6 +72,9 @@ class Dkim(unittest.TestCase):
                                "--algorithm", algorithm)
                 record = re.search(r'IN TXT "(.*)"', r.stdout.decode()).group(1)
                 dns.set(f"{selector}._domainkey.sign.example", "TXT", [record])
+            dns.set("sign.example", "TXT", ["v=spf1 ip4:127.0.0.0/8 -all"])
+            dns.set("else.example", "TXT", ["v=spf1 ip4:192.0.2.1 ~all"])
+            dns.set("_dmarc.sign.example", "TXT", ["v=DMARC1; p=reject; rua=mailto:d@sign.example"])
             key = os.path.join(signer.data, "dkim", "sign.example.e1.pem")
             with open(signer.config, "a") as f:
                 f.write(f'\n[[dkim.sign]]\ndomain = "sign.example"\nselector = "e1"\nkey = "{key}"\n')
@@ -98,11 +105,95 @@ class Dkim(unittest.TestCase):
             # Received, then the Authentication-Results.
             keys = [k.lower() for k in got[0].keys()]
             self.assertEqual(keys[:4], ["return-path", "delivered-to", "received", "authentication-results"])
-            self.assertIsNone(receiver.wait_subject("bob", "plain")["Authentication-Results"])
+            # SPF for the MAIL FROM domain goes into the same field.
+            self.assertRegex(results[0], r"dkim=pass[^;]*;\s+spf=pass smtp\.mailfrom=alice@sign\.example;")
+            # DMARC: the signature's d= and the MAIL FROM domain are aligned with From.
+            self.assertRegex(results[0], r";\s+dmarc=pass \(p=reject dis=none\) header\.from=sign\.example$")
+            # The tampered copy still passes DMARC through aligned SPF.
+            self.assertRegex(results[1], r"spf=pass [^;]*;\s+dmarc=pass ")
+            plain = receiver.wait_subject("bob", "plain")["Authentication-Results"]
+            self.assertRegex(plain, r"^mx\.recv\.example;\s+spf=softfail smtp\.mailfrom=x@else\.example;"
+                                    r"\s+dmarc=none header\.from=else\.example$")
+            self.assertNotIn("dkim=", plain)
             self.assertTrue(any(q[0] == "e1._domainkey.sign.example" for q in dns.queries))
         finally:
             signer.cleanup()
             receiver.cleanup()
+            dns.close()
+
+    def test_dmarc_policies_and_forged_results(self):
+        dns = DnsStub()
+        dns.set("good.example", "TXT", ["v=spf1 ip4:127.0.0.0/8 -all"])
+        dns.set("_dmarc.good.example", "TXT", ["v=DMARC1; p=reject"])
+        dns.set("_dmarc.bank.example", "TXT", ["v=DMARC1; p=reject"])
+        dns.set("_dmarc.shop.example", "TXT", ["v=DMARC1; p=none; sp=quarantine"])
+        dns.set("_dmarc.monitor.example", "TXT", ["v=DMARC1; p=none"])
+        receivers = {
+            mode: Server(users=("bob",), domains=("recv.example",), hostname="mx.recv.example",
+                         dns_port=dns.port, smtp={"dmarc_policy": f'"{mode}"'})
+            for mode in ("record", "enforce")
+        }
+        try:
+            for r in receivers.values():
+                r.start()
+
+            def send(srv, sender, from_, subject, extra=""):
+                with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+                    s.sendmail(sender, ["bob@recv.example"],
+                               f"From: {from_}\r\n{extra}Subject: {subject}\r\n\r\nbody\r\n")
+
+            for mode, srv in receivers.items():
+                # SPF passes for good.example and is aligned with From.
+                forged = ("Authentication-Results: MX.recv.example; dmarc=pass header.from=bank.example\r\n"
+                          "Authentication-Results: elsewhere.example; spf=pass\r\n")
+                send(srv, "a@good.example", "a@good.example", "aligned", forged)
+                aligned = srv.wait_subject("bob", "aligned")
+                ours = aligned.get_all("Authentication-Results")
+                # The forged field claiming this host is gone; the other host's stays.
+                self.assertEqual(len(ours), 2, ours)
+                self.assertRegex(ours[0], r"^mx\.recv\.example;\s+spf=pass smtp\.mailfrom=a@good\.example;"
+                                          r"\s+dmarc=pass \(p=reject dis=none\) header\.from=good\.example$")
+                self.assertTrue(ours[1].startswith("elsewhere.example;"))
+                # Unaligned: SPF passes for good.example but From is bank.example (p=reject).
+                if mode == "enforce":
+                    with self.assertRaises(smtplib.SMTPDataError) as e:
+                        send(srv, "a@good.example", "ceo@bank.example", "phish")
+                    self.assertEqual(e.exception.smtp_code, 550)
+                    self.assertIn(b"5.7.1", e.exception.smtp_error)
+                    self.assertIn(b"DMARC policy of bank.example", e.exception.smtp_error)
+                else:
+                    send(srv, "a@good.example", "ceo@bank.example", "phish")
+                    phish = srv.wait_subject("bob", "phish")["Authentication-Results"]
+                    self.assertRegex(phish, r"dmarc=fail \(p=reject dis=none\) header\.from=bank\.example$")
+                # A subdomain of shop.example: sp=quarantine from the organizational record.
+                send(srv, "a@good.example", "news@mail.shop.example", "offer")
+                # p=none never changes delivery.
+                send(srv, "a@good.example", "x@monitor.example", "monitored")
+                mon = srv.wait_subject("bob", "monitored")["Authentication-Results"]
+                self.assertRegex(mon, r"dmarc=fail \(p=none dis=none\) header\.from=monitor\.example$")
+                imap = imaplib.IMAP4_SSL("127.0.0.1", srv.ports["imaps"], ssl_context=insecure_tls())
+                try:
+                    imap.login("bob", "pw-bob")
+                    typ, data = imap.select("Junk")
+                    self.assertEqual(typ, "OK")
+                    typ, data = imap.search(None, "SUBJECT", "offer")
+                    in_junk = data[0].split()
+                    typ, data = imap.select("INBOX")
+                    typ, data = imap.search(None, "SUBJECT", "offer")
+                    in_inbox = data[0].split()
+                    if mode == "enforce":
+                        self.assertEqual((len(in_junk), len(in_inbox)), (1, 0))
+                        typ, data = imap.select("Junk")
+                        typ, data = imap.fetch(in_junk[0], "(BODY.PEEK[HEADER.FIELDS (AUTHENTICATION-RESULTS)])")
+                        self.assertRegex(data[0][1].decode(),
+                                         r"dmarc=fail \(p=quarantine dis=quarantine\) header\.from=mail\.shop\.example")
+                    else:
+                        self.assertEqual((len(in_junk), len(in_inbox)), (0, 1))
+                finally:
+                    imap.logout()
+        finally:
+            for r in receivers.values():
+                r.cleanup()
             dns.close()
 
 

@@ -1,0 +1,44 @@
+//! SPF evaluation: arbitrary records (one per input line, served for every TXT name the
+//! evaluator asks about, in turn) with macros, includes and redirects never panic and
+//! never exceed the lookup limits.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
+use postrider_core::spf::{check_helo, check_mail_from, SpfRequest};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let records: Vec<&str> = text.lines().collect();
+    if records.is_empty() {
+        return;
+    }
+    let request = SpfRequest {
+        ip: "192.0.2.7".parse().expect("literal address"),
+        sender: "a.b@example.org".into(),
+        helo: "mx.example.org".into(),
+        receiver: "receiver.example".into(),
+        now: 1_700_000_000,
+    };
+    let mut queries = 0usize;
+    let mut dns = |_name: &str, rtype: RecordType| {
+        queries += 1;
+        assert!(queries < 400, "SPF evaluation ran away");
+        match rtype {
+            RecordType::Txt => LookupResult::Records(vec![DnsRecord::Txt(
+                records[queries % records.len()].to_string(),
+            )]),
+            RecordType::A => LookupResult::Records(vec![DnsRecord::Address(
+                "192.0.2.7".parse().expect("literal address"),
+            )]),
+            RecordType::Mx => LookupResult::Records(vec![DnsRecord::Mx {
+                preference: 10,
+                exchange: "mx.example.org".into(),
+            }]),
+            RecordType::Ptr => LookupResult::Records(vec![DnsRecord::Ptr("mx.example.org".into())]),
+            _ => LookupResult::NoData,
+        }
+    };
+    let _ = check_mail_from(&request, &mut dns);
+    let _ = check_helo(&request, &mut dns);
+});
