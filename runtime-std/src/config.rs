@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use postrider_core::dkim::Canon;
 use serde::{Deserialize, Serialize};
 
 /// A configuration problem, with a message fit for a one-line error.
@@ -207,6 +208,30 @@ pub struct DkimSign {
     pub selector: String,
     /// PKCS#8 PEM key file.
     pub key: PathBuf,
+    /// `HEADER/BODY` canonicalization (RFC 6376 §3.4): `relaxed` or `simple` each;
+    /// `relaxed/relaxed` when absent.
+    #[serde(default = "default_canonicalization")]
+    pub canonicalization: String,
+}
+
+fn default_canonicalization() -> String {
+    "relaxed/relaxed".into()
+}
+
+impl DkimSign {
+    /// The header and body canonicalizations, `None` when the setting is not valid.
+    pub fn canons(&self) -> Option<(Canon, Canon)> {
+        let parse = |c: &str| match c {
+            "relaxed" => Some(Canon::Relaxed),
+            "simple" => Some(Canon::Simple),
+            _ => None,
+        };
+        let (h, b) = self
+            .canonicalization
+            .split_once('/')
+            .unwrap_or((self.canonicalization.as_str(), "simple"));
+        Some((parse(h)?, parse(b)?))
+    }
 }
 
 /// `[auth]`.
@@ -644,6 +669,12 @@ impl Config {
         for s in &self.dkim.sign {
             if s.domain.is_empty() || s.selector.is_empty() {
                 return err("[[dkim.sign]]: domain and selector must not be empty");
+            }
+            if s.canons().is_none() {
+                return err(format!(
+                    "[[dkim.sign]] canonicalization: must be relaxed or simple, HEADER/BODY, not {:?}",
+                    s.canonicalization
+                ));
             }
         }
         if self.auth.max_failures == 0 {

@@ -67,6 +67,7 @@ pub fn sign(settings: &Settings, message: &[u8], now: i64) -> Option<String> {
             return None;
         }
     };
+    let (header_canon, body_canon) = entry.canons().unwrap_or((Canon::Relaxed, Canon::Relaxed));
     let algorithm = match key {
         Key::Rsa(_) => Algorithm::RsaSha256,
         Key::Ed25519(_) => Algorithm::Ed25519Sha256,
@@ -77,8 +78,8 @@ pub fn sign(settings: &Settings, message: &[u8], now: i64) -> Option<String> {
             domain: &entry.domain,
             selector: &entry.selector,
             algorithm,
-            header_canon: Canon::Relaxed,
-            body_canon: Canon::Relaxed,
+            header_canon,
+            body_canon,
             timestamp: now,
         },
     );

@@ -75,9 +75,14 @@ class Dkim(unittest.TestCase):
             dns.set("sign.example", "TXT", ["v=spf1 ip4:127.0.0.0/8 -all"])
             dns.set("else.example", "TXT", ["v=spf1 ip4:192.0.2.1 ~all"])
             dns.set("_dmarc.sign.example", "TXT", ["v=DMARC1; p=reject; rua=mailto:d@sign.example"])
+            r = signer.cli("dkim", "keygen", "simple.example", "--selector", "s2", "--algorithm", "rsa")
+            dns.set("s2._domainkey.simple.example", "TXT", [re.search(r'IN TXT "(.*)"', r.stdout.decode()).group(1)])
             key = os.path.join(signer.data, "dkim", "sign.example.e1.pem")
+            simple_key = os.path.join(signer.data, "dkim", "simple.example.s2.pem")
             with open(signer.config, "a") as f:
                 f.write(f'\n[[dkim.sign]]\ndomain = "sign.example"\nselector = "e1"\nkey = "{key}"\n')
+                f.write(f'\n[[dkim.sign]]\ndomain = "simple.example"\nselector = "s2"\nkey = "{simple_key}"\n'
+                        'canonicalization = "simple/simple"\n')
             signer.start()
             receiver.start()
             with smtplib.SMTP("127.0.0.1", signer.ports["sub"], timeout=30) as s:
@@ -86,7 +91,11 @@ class Dkim(unittest.TestCase):
                 s.sendmail("alice@sign.example", ["alice@sign.example"],
                            "From: Alice <alice@sign.example>\r\nTo: bob@recv.example\r\n"
                            "Subject: travels\r\n\r\nThe body  with  spaces.\r\n")
+                s.sendmail("alice@sign.example", ["alice@sign.example"],
+                           "From: alice@simple.example\r\nSubject: simple canon\r\n\r\nBody  kept\t as is.\r\n")
             signed = signer.wait_subject("alice", "travels").as_string()
+            simple = signer.wait_subject("alice", "simple canon")
+            self.assertRegex(simple["DKIM-Signature"], r"a=rsa-sha256; c=simple/simple; d=simple\.example; s=s2;")
             # The same message to the receiver's port 25, as another MTA would relay it.
             tampered = signed.replace("The body", "The tampered body")
             unsigned = "From: x@else.example\r\nSubject: plain\r\n\r\nno signature\r\n"
@@ -97,6 +106,7 @@ class Dkim(unittest.TestCase):
                 s.sendmail("alice@sign.example", ["bob@recv.example"],
                            tampered.replace("Subject: travels", "Subject: travels too"))
                 s.sendmail("x@else.example", ["bob@recv.example"], unsigned)
+                s.sendmail("alice@sign.example", ["bob@recv.example"], simple.as_string())
             got = [receiver.wait_subject("bob", "travels"), receiver.wait_subject("bob", "travels too")]
             results = [m["Authentication-Results"] for m in got]
             self.assertRegex(results[0], r"^mx\.recv\.example;\s+dkim=pass header\.d=sign\.example header\.s=e1")
@@ -111,6 +121,8 @@ class Dkim(unittest.TestCase):
             self.assertRegex(results[0], r";\s+dmarc=pass \(p=reject dis=none\) header\.from=sign\.example$")
             # The tampered copy still passes DMARC through aligned SPF.
             self.assertRegex(results[1], r"spf=pass [^;]*;\s+dmarc=pass ")
+            simple_ar = receiver.wait_subject("bob", "simple canon")["Authentication-Results"]
+            self.assertRegex(simple_ar, r"dkim=pass header\.d=simple\.example header\.s=s2")
             plain = receiver.wait_subject("bob", "plain")["Authentication-Results"]
             self.assertRegex(plain, r"^mx\.recv\.example;\s+spf=softfail smtp\.mailfrom=x@else\.example;"
                                     r"\s+dmarc=none header\.from=else\.example$")

@@ -264,6 +264,29 @@ mod tests {
     }
 
     #[test]
+    fn rfc6376_appendix_a_body_hash() {
+        // RFC 6376 Appendix A.2 (c=simple/simple): the body and its bh= value; with relaxed
+        // canonicalization the RFC 8463 copy (two spaces after "game.") hashes the same.
+        use base64::Engine;
+        use sha2::Digest;
+        let bh = |body: &[u8], canon| {
+            base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(canonical_body(body, canon)))
+        };
+        let body = b"Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n";
+        assert_eq!(
+            bh(body, Canon::Simple),
+            "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8="
+        );
+        let rfc8463 = b"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n\r\n";
+        assert_eq!(
+            bh(rfc8463, Canon::Relaxed),
+            "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8="
+        );
+        assert_ne!(bh(rfc8463, Canon::Simple), bh(body, Canon::Simple));
+    }
+
+    #[test]
     fn signing_input_shape() {
         let msg = b"From: a@a.test\r\nTo: b@b.test\r\nSubject: hi\r\n\r\nbody\r\n\r\n";
         let p = SignParams {
