@@ -1,5 +1,7 @@
 //! Property tests of the IMAP codec: any command the encoder writes parses back to the
-//! same command, and the framer finds its end (literals included) in any split.
+//! same command, and the framer finds its end (literals included) in any split; any
+//! response the response encoder writes parses back the same; and whatever a random
+//! session makes the server write parses as RFC 3501 responses, one completion per tag.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +11,12 @@ use postrider_core::imap::command::{
     frame_line, parse_command, Command, FetchAttr, Framing, SearchKey, SeqNum, SeqSet, StatusItem,
     StoreMode, Tagged,
 };
+use postrider_core::imap::response::{
+    encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
+};
 use postrider_core::imap::section::{Section, SectionText};
+
+mod imap_support;
 
 fn atom() -> impl Strategy<Value = String> {
     "[A-Za-z0-9$_.-]{1,10}"
@@ -260,4 +267,118 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn responses_round_trip(r in response()) {
+        let wire = encode_response(&r);
+        let (rest, parsed) = parse_response(&wire)
+            .map_err(|e| TestCaseError::fail(format!("{e:?} for {:?}", String::from_utf8_lossy(&wire))))?;
+        prop_assert!(rest.is_empty());
+        prop_assert_eq!(parsed, r, "wire: {:?}", String::from_utf8_lossy(&wire));
+        // Any strict prefix is incomplete, never an error.
+        for cut in [0, wire.len() / 2, wire.len() - 1] {
+            prop_assert!(
+                matches!(parse_response(&wire[..cut]), Err(nom::Err::Incomplete(_))),
+                "prefix {:?}", String::from_utf8_lossy(&wire[..cut])
+            );
+        }
+    }
+
+    #[test]
+    fn every_server_response_is_well_formed(cmds in prop::collection::vec(command(), 1..12)) {
+        let mut d = imap_support::Driver::new(5);
+        d.send("l LOGIN mrc secret\r\n");
+        d.send("s SELECT INBOX\r\n");
+        let mut tags = Vec::new();
+        for (i, cmd) in cmds.into_iter().enumerate() {
+            // IDLE waits for DONE and LOGOUT ends the session: both are covered by
+            // the trace tests; here every command must complete.
+            if matches!(cmd, Command::Idle | Command::Logout | Command::StartTls | Command::Authenticate { .. }) {
+                continue;
+            }
+            let tag = format!("t{i}");
+            let wire = Tagged { tag: tag.clone(), command: cmd }.encode();
+            d.s.handle_input(d.now, &wire);
+            d.pump();
+            tags.push(tag);
+        }
+        let out = d.out.as_bytes();
+        let responses = parse_all(out).map_err(|at| {
+            TestCaseError::fail(format!("bad response at {at}: {:?}", String::from_utf8_lossy(&out[at..])))
+        })?;
+        for tag in &tags {
+            let n = responses
+                .iter()
+                .filter(|r| matches!(r, Response::Tagged { tag: t, .. } if t == tag))
+                .count();
+            prop_assert_eq!(n, 1, "tag {} completed {} times in {}", tag, n, d.out);
+        }
+    }
+}
+
+fn response_atom() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z][A-Za-z0-9.$_-]{0,8}".prop_filter("not NIL", |a| !a.eq_ignore_ascii_case("nil")),
+        "\\\\[A-Za-z]{1,8}",
+        Just("\\*".to_string()),
+        "BODY\\[[A-Z0-9. ()]{0,12}\\](<[0-9]{1,4}>)?",
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        response_atom().prop_map(Value::Atom),
+        any::<u32>().prop_map(|n| Value::Number(n.into())),
+        "[ -~]{0,12}".prop_map(Value::Quoted),
+        prop::collection::vec(any::<u8>(), 0..20).prop_map(Value::Literal),
+        Just(Value::Nil),
+    ];
+    leaf.prop_recursive(3, 24, 5, |inner| {
+        prop::collection::vec(inner, 0..5).prop_map(Value::List)
+    })
+}
+
+fn status_text(tagged: bool) -> impl Strategy<Value = StatusText> {
+    let status = if tagged {
+        prop_oneof![Just(Status::Ok), Just(Status::No), Just(Status::Bad)].boxed()
+    } else {
+        prop_oneof![
+            Just(Status::Ok),
+            Just(Status::No),
+            Just(Status::Bad),
+            Just(Status::PreAuth),
+            Just(Status::Bye)
+        ]
+        .boxed()
+    };
+    (
+        status,
+        prop::option::of("[A-Z][A-Z0-9 -]{0,15}"),
+        "([!-Z\\^-~][ -~]{0,20})?",
+    )
+        .prop_map(|(status, code, text)| StatusText { status, code, text })
+}
+
+fn response() -> impl Strategy<Value = Response> {
+    let untagged_head = prop_oneof![
+        any::<u32>().prop_map(|n| Value::Number(n.into())),
+        prop_oneof![
+            Just("FLAGS"),
+            Just("LIST"),
+            Just("SEARCH"),
+            Just("STATUS"),
+            Just("CAPABILITY")
+        ]
+        .prop_map(|a| Value::Atom(a.to_string())),
+    ];
+    prop_oneof![
+        "([!-~][ -~]{0,20})?".prop_map(Response::Continue),
+        ("[A-Za-z0-9]{1,6}", status_text(true))
+            .prop_map(|(tag, status)| Response::Tagged { tag, status }),
+        status_text(false).prop_map(Response::UntaggedStatus),
+        (untagged_head, prop::collection::vec(value(), 0..5)).prop_map(|(head, mut rest)| {
+            rest.insert(0, head);
+            Response::Untagged(rest)
+        }),
+    ]
 }

@@ -1,140 +1,15 @@
 //! The IMAP machine against an in-memory store: the RFC 3501 §8 sample session replayed
 //! as a C:/S: trace, plus sequence-number rules (expunges announced only at NOOP/IDLE,
 //! EXISTS after new mail), literals and IDLE, with a virtual clock.
-
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+mod imap_support;
 
-use bytes::Bytes;
-use postrider_core::imap::command::StoreMode;
-use postrider_core::imap::server::{
-    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreReply,
-    StoreRequest,
-};
+use std::time::Duration;
+
+use imap_support::Driver;
+use postrider_core::imap::server::MessageMeta;
 use postrider_core::imf::datetime::WallClock;
-use postrider_core::smtp::AuthOutcome;
-
-struct Store {
-    view: MailboxView,
-    message: Vec<u8>,
-    set_flags: Vec<(u32, Vec<String>)>,
-}
-
-struct Driver {
-    s: ImapServer,
-    store: Store,
-    now: Instant,
-    out: String,
-}
-
-impl Driver {
-    fn new(messages: u32) -> Self {
-        let now = Instant::now();
-        let mut config = ImapConfig::default();
-        config.allow_plaintext_auth = true;
-        let view = MailboxView {
-            uid_validity: 3_857_529_045,
-            uid_next: messages + 1,
-            recent: vec![],
-            messages: (1..=messages)
-                .map(|uid| MessageMeta {
-                    uid,
-                    flags: if uid < 17 {
-                        vec!["\\Seen".into()]
-                    } else {
-                        vec![]
-                    },
-                    internal_date: WallClock::utc(837_596_665),
-                    size: 4286,
-                })
-                .collect(),
-        };
-        let message = b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\nFrom: Terry Gray <gray@cac.washington.edu>\r\nSubject: IMAP4rev1 WG mtg summary and minutes\r\nTo: imap@cac.washington.edu\r\nMessage-Id: <B27397-0100000@cac.washington.edu>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n".to_vec();
-        let mut d = Self {
-            s: ImapServer::new(config, now),
-            store: Store {
-                view,
-                message,
-                set_flags: Vec::new(),
-            },
-            now,
-            out: String::new(),
-        };
-        d.pump();
-        d
-    }
-
-    fn send(&mut self, text: &str) -> String {
-        let before = self.out.len();
-        self.s.handle_input(self.now, text.as_bytes());
-        self.pump();
-        self.out[before..].to_string()
-    }
-
-    fn pump(&mut self) {
-        loop {
-            while let Some(b) = self.s.poll_transmit() {
-                self.out.push_str(&String::from_utf8_lossy(&b));
-            }
-            let Some(ev) = self.s.poll_event() else { break };
-            if let ImapEvent::Request { token, request } = ev {
-                let reply = match request {
-                    StoreRequest::Login(c) => {
-                        StoreReply::Auth(if c.password.expose() == "secret" {
-                            AuthOutcome::Success(c.username)
-                        } else {
-                            AuthOutcome::Failure
-                        })
-                    }
-                    StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => {
-                        StoreReply::View(Ok(self.store.view.clone()))
-                    }
-                    StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
-                        .iter()
-                        .map(|&uid| FetchedMessage {
-                            uid,
-                            data: Bytes::from(self.store.message.clone()),
-                        })
-                        .collect())),
-                    StoreRequest::SetFlags {
-                        uids, mode, flags, ..
-                    } => {
-                        let mut now = Vec::new();
-                        for m in self
-                            .store
-                            .view
-                            .messages
-                            .iter_mut()
-                            .filter(|m| uids.contains(&m.uid))
-                        {
-                            match mode {
-                                StoreMode::Replace => m.flags = flags.clone(),
-                                StoreMode::Add => {
-                                    for f in &flags {
-                                        if !m.flags.contains(f) {
-                                            m.flags.push(f.clone());
-                                        }
-                                    }
-                                }
-                                StoreMode::Remove => m.flags.retain(|x| !flags.contains(x)),
-                            }
-                            now.push((m.uid, m.flags.clone()));
-                        }
-                        self.store.set_flags.extend(now.clone());
-                        StoreReply::Flags(Ok(now))
-                    }
-                    StoreRequest::Expunge { uids, .. } => {
-                        self.store.view.messages.retain(|m| !uids.contains(&m.uid));
-                        StoreReply::Done(Ok(()))
-                    }
-                    _ => StoreReply::Done(Ok(())),
-                };
-                self.s.reply(token, reply);
-            }
-        }
-    }
-}
 
 /// RFC 3501 §8, with this server's wording: each S: line gives the start of the line.
 #[test]

@@ -1,5 +1,6 @@
 //! A whole IMAP session fed arbitrary chunks, with an in-memory mailbox of two messages
-//! answering every store request: no panic, no stuck pending request.
+//! answering every store request: no panic, no stuck pending request, and everything the
+//! server writes parses as RFC 3501 responses.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use postrider_core::imap::server::{
     FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StatusInfo,
     StoreReply, StoreRequest,
 };
+use postrider_core::imap::response::parse_all;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::smtp::{AuthOutcome, TlsInfo};
 
@@ -34,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     config.max_line = 1024;
     let mut s = ImapServer::new(config, now);
     let mut rest = data;
+    let mut output = Vec::new();
     while let Some((&len, tail)) = rest.split_first() {
         let n = (len as usize).min(tail.len());
         s.handle_input(now, &tail[..n]);
@@ -64,9 +67,17 @@ fuzz_target!(|data: &[u8]| {
                 ImapEvent::Closed => {}
             }
         }
-        while s.poll_transmit().is_some() {}
+        while let Some(bytes) = s.poll_transmit() {
+            output.extend_from_slice(&bytes);
+        }
         now += Duration::from_secs(2);
         s.handle_timeout(now);
         assert!(s.wants_input() || s.is_closed() || s.poll_timeout().is_some());
+    }
+    while let Some(bytes) = s.poll_transmit() {
+        output.extend_from_slice(&bytes);
+    }
+    if let Err(at) = parse_all(&output) {
+        panic!("malformed response: {:?}", String::from_utf8_lossy(&output[at..]));
     }
 });

@@ -462,11 +462,13 @@ fn copy_range(src: &mut File, out: &mut File, from: u64, to: u64) -> io::Result<
     Ok(())
 }
 
-/// Whether a folder name is acceptable: components of printable characters, none empty,
-/// `.` or `..`, none starting with `.`.
+/// Whether a folder name is acceptable: valid modified UTF-7 (RFC 3501 §5.1.3; folder
+/// files are named in it, as Dovecot names them), components of printable characters,
+/// none empty, `.` or `..`, none starting with `.`.
 pub fn valid_folder(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
+        && postrider_core::imap::mutf7::is_valid(name)
         && name.split('/').all(|c| {
             !c.is_empty()
                 && !c.starts_with('.')
@@ -517,7 +519,10 @@ impl<'a> UserStore<'a> {
             return Ok(mailbox_path(self.ctx, &self.user));
         }
         if !valid_folder(name) {
-            return Err(err(Some("CANNOT"), "Invalid mailbox name"));
+            return Err(err(
+                Some("CANNOT"),
+                "Invalid mailbox name (printable modified UTF-7 only)",
+            ));
         }
         Ok(self.mail_dir().join(name))
     }
@@ -1042,6 +1047,9 @@ mod tests {
                 && !valid_folder("../etc")
                 && !valid_folder("a//b")
                 && !valid_folder(".hidden")
+                && valid_folder("Entw&APw-rfe")
+                && !valid_folder("Entw\u{fc}rfe")
+                && !valid_folder("a&b")
         );
     }
 }

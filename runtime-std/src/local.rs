@@ -541,6 +541,9 @@ fn store_in_folder(
     let (path, folder_name) = match folder {
         None => (mailbox_path(ctx, name), "INBOX".to_string()),
         Some(f) => {
+            // Sieve names folders in UTF-8 (RFC 5228 §2.7.2); IMAP in modified UTF-7.
+            let encoded = postrider_core::imap::mutf7::encode(f);
+            let f = encoded.as_str();
             if !crate::imap_store::valid_folder(f) {
                 tracing::warn!(
                     "{}: fileinto {f:?}: invalid folder name; keeping in INBOX",

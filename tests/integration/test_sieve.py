@@ -17,6 +17,7 @@ if header :contains "List-Id" "dev.example" {
     stop;
 }
 if header :matches "subject" "*[SPAM]*" { discard; stop; }
+if header :is "subject" "draft" { fileinto "Entwürfe/日本"; stop; }
 if address :is :domain "from" "forward.example" { redirect :copy "bob@test.example"; }
 if header :is "subject" "go away" { reject "Not interested."; stop; }
 if header :contains "subject" "vacation" {
@@ -34,7 +35,7 @@ class Sieve(unittest.TestCase):
         cls.srv = Server(users=("carol", "bob", "alice"))
         home = os.path.join(cls.srv.data, "home", "carol")
         os.makedirs(home, exist_ok=True)
-        with open(os.path.join(home, ".sieve"), "w") as f:
+        with open(os.path.join(home, ".sieve"), "w", encoding="utf-8") as f:
             f.write(SCRIPT)
         cls.srv.start()
 
@@ -69,6 +70,24 @@ class Sieve(unittest.TestCase):
         self.assertIn(b"list mail", data[0][1])
         m.logout()
         self.assertFalse(any(x["Subject"] == "list mail" for x in self.srv.messages("carol")))
+
+    def test_fileinto_utf8_folder_is_modified_utf7_over_imap(self):
+        # Sieve names folders in UTF-8; IMAP shows them in modified UTF-7 (RFC 3501 §5.1.3).
+        self.send("draft")
+        self.wait_log("delivered to folder Entw&APw-rfe/&ZeVnLA- of carol")
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls())
+        m.login("carol", "pw-carol")
+        typ, lst = m.list("", "Entw*")
+        self.assertIn(b'"/" "Entw&APw-rfe/&ZeVnLA-"', b"\n".join(lst))
+        typ, data = m.select("Entw&APw-rfe/&ZeVnLA-")
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        # Names that are not modified UTF-7 are refused.
+        m.send(b'u1 CREATE "Entw\xc3\xbcrfe"\r\n')
+        self.assertRegex(m.readline(), rb"^u1 (NO|BAD) ")
+        typ, data = m.create("a&b")
+        self.assertEqual(typ, "NO")
+        self.assertEqual(m.create('"Tom &- Jerry"')[0], "OK")
+        m.logout()
 
     def test_discard_stores_nothing_and_keep_is_implicit(self):
         self.send("buy now [SPAM] cheap")

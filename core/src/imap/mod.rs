@@ -1,7 +1,11 @@
 //! IMAP4rev1 (RFC 3501): the command parser and framer, the server state machine, and
-//! what it serves from messages: ENVELOPE, BODY and BODYSTRUCTURE, BODY[section].
+//! what it serves from messages: ENVELOPE, BODY and BODYSTRUCTURE, BODY[section]; a
+//! response parser and encoder for checking what the server writes; modified UTF-7
+//! mailbox names.
 
 pub mod command;
+pub mod mutf7;
+pub mod response;
 pub mod section;
 pub mod server;
 pub mod structure;

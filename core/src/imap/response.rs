@@ -1,0 +1,523 @@
+//! IMAP4rev1 server responses (RFC 3501 §7, §9 `response`) as a client reads them: a
+//! streaming nom parser and an encoder over one generic form. Status responses keep their
+//! response code and text; every other untagged response is a list of values (atoms,
+//! numbers, quoted strings, literals, NIL, parenthesized lists, and message-data item
+//! names such as `BODY[HEADER.FIELDS (SUBJECT)]<0>`).
+//!
+//! The server machine writes its responses directly; this module is how tests, fuzz
+//! targets and the load generator check that everything it writes is well formed.
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
+use nom::character::complete::digit1;
+use nom::combinator::{map, map_res, opt, recognize, value};
+use nom::multi::separated_list0;
+use nom::sequence::{delimited, preceded, terminated};
+use nom::{IResult, Needed, Parser};
+
+/// One value inside a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// An atom (including flags like `\Seen` and data item names like `BODY[1]<0>`).
+    Atom(String),
+    /// A number.
+    Number(u64),
+    /// A quoted string (RFC 3501 §4.3), unescaped.
+    Quoted(String),
+    /// A literal `{n}CRLF` and its octets.
+    Literal(Vec<u8>),
+    /// `NIL`.
+    Nil,
+    /// A parenthesized list.
+    List(Vec<Value>),
+}
+
+/// The status of a status response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// `OK`.
+    Ok,
+    /// `NO`.
+    No,
+    /// `BAD`.
+    Bad,
+    /// `PREAUTH` (untagged only).
+    PreAuth,
+    /// `BYE` (untagged only).
+    Bye,
+}
+
+impl Status {
+    /// The keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+            Status::PreAuth => "PREAUTH",
+            Status::Bye => "BYE",
+        }
+    }
+}
+
+/// Status, optional `[response code]` and human text (RFC 3501 §7.1 `resp-text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusText {
+    /// OK, NO, BAD, PREAUTH or BYE.
+    pub status: Status,
+    /// The response code's text between the brackets, if any (e.g. `UIDNEXT 4`).
+    pub code: Option<String>,
+    /// The rest of the line.
+    pub text: String,
+}
+
+/// One complete server response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `+ text` (continuation request; RFC 3501 §7.5).
+    Continue(String),
+    /// `tag OK|NO|BAD [code] text` (§7.1).
+    Tagged {
+        /// The command's tag.
+        tag: String,
+        /// The completion.
+        status: StatusText,
+    },
+    /// `* OK|NO|BAD|PREAUTH|BYE [code] text`.
+    UntaggedStatus(StatusText),
+    /// Any other untagged response: `* ` followed by values (`* 3 EXISTS` is
+    /// `[Number(3), Atom("EXISTS")]`).
+    Untagged(Vec<Value>),
+}
+
+type PResult<'a, T> = IResult<&'a [u8], T>;
+
+/// Parses one response from the start of `input`, returning the rest.
+///
+/// Streaming: `Err(Incomplete)` when `input` holds only a prefix of a response (its last
+/// line or a literal is not complete yet, found as clients find it: a line ending in
+/// `{n}` announces n octets); `Err(Error)` for a complete response that is not valid.
+pub fn parse_response(input: &[u8]) -> PResult<'_, Response> {
+    let Some(end) = frame_end(input) else {
+        return Err(nom::Err::Incomplete(Needed::Unknown));
+    };
+    let (rest, r) = response(&input[..end])?;
+    if !rest.is_empty() {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            rest,
+            nom::error::ErrorKind::Eof,
+        )));
+    }
+    Ok((&input[end..], r))
+}
+
+/// Where the response at the start of `input` ends (after its final CRLF), if it is all
+/// there.
+fn frame_end(input: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let nl = at + memchr::memchr(b'\n', &input[at..])?;
+        let line = input[at..nl].strip_suffix(b"\r").unwrap_or(&input[at..nl]);
+        match announced_literal(line) {
+            Some(n) => {
+                at = (nl + 1).checked_add(n)?;
+                if at > input.len() {
+                    return None;
+                }
+            }
+            None => return Some(nl + 1),
+        }
+    }
+}
+
+/// The length of the literal a line announces by ending in `{n}`.
+fn announced_literal(line: &[u8]) -> Option<usize> {
+    let inner = line.strip_suffix(b"}")?;
+    let open = memchr::memrchr(b'{', inner)?;
+    let digits = &inner[open + 1..];
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn response(input: &[u8]) -> PResult<'_, Response> {
+    terminated(
+        alt((
+            map(preceded(tag("+"), opt(preceded(tag(" "), text))), |t| {
+                Response::Continue(t.unwrap_or_default())
+            }),
+            preceded(
+                tag("* "),
+                alt((
+                    map(status_text, Response::UntaggedStatus),
+                    map(separated_list0(tag(" "), value_item), Response::Untagged),
+                )),
+            ),
+            map(
+                (take_while1(is_tag_char), tag(" "), status_text),
+                |(t, _, status)| Response::Tagged {
+                    tag: String::from_utf8_lossy(t).into_owned(),
+                    status,
+                },
+            ),
+        )),
+        tag("\r\n"),
+    )
+    .parse(input)
+}
+
+fn status_text(input: &[u8]) -> PResult<'_, StatusText> {
+    let (input, status) = alt((
+        value(Status::PreAuth, tag_no_case("PREAUTH")),
+        value(Status::Ok, tag_no_case("OK")),
+        value(Status::No, tag_no_case("NO")),
+        value(Status::Bad, tag_no_case("BAD")),
+        value(Status::Bye, tag_no_case("BYE")),
+    ))
+    .parse(input)?;
+    // The status must be a whole word: `* OKAY` is not a status response.
+    if !(input.starts_with(b" ") || input.starts_with(b"\r\n")) {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Tag,
+        )));
+    }
+    let (input, code) = opt(preceded(
+        tag(" ["),
+        terminated(
+            take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
+            tag("]"),
+        ),
+    ))
+    .parse(input)?;
+    let (input, text) = opt(preceded(tag(" "), text)).parse(input)?;
+    Ok((
+        input,
+        StatusText {
+            status,
+            code: code.map(|c| String::from_utf8_lossy(c).into_owned()),
+            text: text.unwrap_or_default(),
+        },
+    ))
+}
+
+fn text(input: &[u8]) -> PResult<'_, String> {
+    map(take_while(|c| c != b'\r' && c != b'\n'), |t| {
+        String::from_utf8_lossy(t).into_owned()
+    })
+    .parse(input)
+}
+
+/// `tag` (§9): ASTRING-CHARs except `+`.
+fn is_tag_char(c: u8) -> bool {
+    c > b' ' && c < 0x7f && !b"(){%*\"\\+".contains(&c)
+}
+
+/// `ATOM-CHAR` (§9): any CHAR except atom-specials; `]` is allowed in atoms here
+/// because RFC 3501 `astring` allows it.
+fn is_atom_char(c: u8) -> bool {
+    c > b' ' && c < 0x7f && !b"(){%*\"\\".contains(&c) && c != b'['
+}
+
+fn value_item(input: &[u8]) -> PResult<'_, Value> {
+    alt((
+        map(
+            delimited(tag("("), separated_list0(tag(" "), value_item), tag(")")),
+            Value::List,
+        ),
+        map(quoted, Value::Quoted),
+        map(literal, Value::Literal),
+        map(terminated(number, not_atom_char), Value::Number),
+        map(atom, |a| {
+            if a.eq_ignore_ascii_case("NIL") {
+                Value::Nil
+            } else {
+                Value::Atom(a)
+            }
+        }),
+    ))
+    .parse(input)
+}
+
+fn number(input: &[u8]) -> PResult<'_, u64> {
+    map_res(digit1, |d: &[u8]| {
+        std::str::from_utf8(d)
+            .map_err(|_| ())
+            .and_then(|s| s.parse::<u64>().map_err(|_| ()))
+    })
+    .parse(input)
+}
+
+/// Succeeds when the next byte does not continue an atom (so `12ab` stays one atom).
+fn not_atom_char(input: &[u8]) -> PResult<'_, ()> {
+    match input.first() {
+        Some(&c) if is_atom_char(c) || c == b'[' => Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Digit,
+        ))),
+        _ => Ok((input, ())),
+    }
+}
+
+/// An atom, a flag (`\Seen`, `\*`), or a data item name with a section and a partial
+/// (`BODY[HEADER.FIELDS (A B)]<0>`).
+fn atom(input: &[u8]) -> PResult<'_, String> {
+    map(
+        recognize((
+            alt((
+                recognize((tag("\\"), alt((tag("*"), take_while1(is_atom_char))))),
+                take_while1(is_atom_char),
+            )),
+            opt((
+                tag("["),
+                take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
+                tag("]"),
+                opt((tag("<"), digit1, tag(">"))),
+            )),
+        )),
+        |a: &[u8]| String::from_utf8_lossy(a).into_owned(),
+    )
+    .parse(input)
+}
+
+fn quoted(input: &[u8]) -> PResult<'_, String> {
+    let (mut rest, _) = tag("\"").parse(input)?;
+    let mut out = Vec::new();
+    loop {
+        match rest.first() {
+            Some(b'"') => return Ok((&rest[1..], String::from_utf8_lossy(&out).into_owned())),
+            Some(b'\\') if matches!(rest.get(1), Some(b'"' | b'\\')) => {
+                out.push(rest[1]);
+                rest = &rest[2..];
+            }
+            Some(&c) if c != b'\r' && c != b'\n' && c != b'\\' => {
+                out.push(c);
+                rest = &rest[1..];
+            }
+            _ => {
+                return Err(nom::Err::Error(nom::error::Error::new(
+                    rest,
+                    nom::error::ErrorKind::Char,
+                )))
+            }
+        }
+    }
+}
+
+fn literal(input: &[u8]) -> PResult<'_, Vec<u8>> {
+    let (rest, n) = delimited(tag("{"), number, tag("}\r\n")).parse(input)?;
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    if rest.len() < n {
+        return Err(nom::Err::Incomplete(Needed::new(n - rest.len())));
+    }
+    Ok((&rest[n..], rest[..n].to_vec()))
+}
+
+/// Appends `v` in wire form: quoted strings escaped, strings that cannot be quoted (CR, LF,
+/// NUL or 8-bit octets) as literals.
+pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Atom(a) => out.extend_from_slice(a.as_bytes()),
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Nil => out.extend_from_slice(b"NIL"),
+        Value::Quoted(s)
+            if s.bytes()
+                .all(|b| b.is_ascii() && b != b'\r' && b != b'\n' && b != 0) =>
+        {
+            out.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        }
+        Value::Quoted(s) => encode_value(out, &Value::Literal(s.as_bytes().to_vec())),
+        Value::Literal(data) => {
+            out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(data);
+        }
+        Value::List(items) => {
+            out.push(b'(');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                encode_value(out, item);
+            }
+            out.push(b')');
+        }
+    }
+}
+
+fn encode_status(out: &mut Vec<u8>, s: &StatusText) {
+    out.extend_from_slice(s.status.as_str().as_bytes());
+    if let Some(code) = &s.code {
+        out.extend_from_slice(b" [");
+        out.extend_from_slice(code.as_bytes());
+        out.push(b']');
+    }
+    if !s.text.is_empty() || s.code.is_none() {
+        out.push(b' ');
+        out.extend_from_slice(s.text.as_bytes());
+    }
+}
+
+/// The wire form of `r`, CRLF included.
+pub fn encode_response(r: &Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    match r {
+        Response::Continue(text) => {
+            out.extend_from_slice(b"+ ");
+            out.extend_from_slice(text.as_bytes());
+        }
+        Response::Tagged { tag, status } => {
+            out.extend_from_slice(tag.as_bytes());
+            out.push(b' ');
+            encode_status(&mut out, status);
+        }
+        Response::UntaggedStatus(s) => {
+            out.extend_from_slice(b"* ");
+            encode_status(&mut out, s);
+        }
+        Response::Untagged(values) => {
+            out.extend_from_slice(b"* ");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                encode_value(&mut out, v);
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Splits a server's output into responses; `Err` with the offset of the first octet that
+/// does not start a valid response. A trailing incomplete response is an error too.
+pub fn parse_all(mut output: &[u8]) -> Result<Vec<Response>, usize> {
+    let total = output.len();
+    let mut out = Vec::new();
+    while !output.is_empty() {
+        match parse_response(output) {
+            Ok((rest, r)) => {
+                out.push(r);
+                output = rest;
+            }
+            Err(_) => return Err(total - output.len()),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(s: &str) -> Response {
+        let (rest, r) = parse_response(s.as_bytes()).unwrap();
+        assert!(rest.is_empty(), "left {rest:?}");
+        r
+    }
+
+    #[test]
+    fn rfc3501_examples_parse() {
+        assert_eq!(
+            one("* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"),
+            Response::UntaggedStatus(StatusText {
+                status: Status::Ok,
+                code: Some("UIDVALIDITY 3857529045".into()),
+                text: "UIDs valid".into()
+            })
+        );
+        assert_eq!(
+            one("* 172 EXISTS\r\n"),
+            Response::Untagged(vec![Value::Number(172), Value::Atom("EXISTS".into())])
+        );
+        assert_eq!(
+            one("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"),
+            Response::Untagged(vec![
+                Value::Atom("FLAGS".into()),
+                Value::List(
+                    ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
+                        .iter()
+                        .map(|f| Value::Atom(f.to_string()))
+                        .collect()
+                )
+            ])
+        );
+        assert_eq!(
+            one("* LIST (\\Noselect) \"/\" ~/Mail/foo\r\n"),
+            Response::Untagged(vec![
+                Value::Atom("LIST".into()),
+                Value::List(vec![Value::Atom("\\Noselect".into())]),
+                Value::Quoted("/".into()),
+                Value::Atom("~/Mail/foo".into()),
+            ])
+        );
+        let fetch = one("* 12 FETCH (FLAGS (\\Seen) BODY[HEADER.FIELDS (SUBJECT)]<0> {13}\r\nSubject: x\r\n\r UID 4 ENVELOPE (NIL \"a \\\"b\\\"\"))\r\n");
+        assert_eq!(
+            fetch,
+            Response::Untagged(vec![
+                Value::Number(12),
+                Value::Atom("FETCH".into()),
+                Value::List(vec![
+                    Value::Atom("FLAGS".into()),
+                    Value::List(vec![Value::Atom("\\Seen".into())]),
+                    Value::Atom("BODY[HEADER.FIELDS (SUBJECT)]<0>".into()),
+                    Value::Literal(b"Subject: x\r\n\r".to_vec()),
+                    Value::Atom("UID".into()),
+                    Value::Number(4),
+                    Value::Atom("ENVELOPE".into()),
+                    Value::List(vec![Value::Nil, Value::Quoted("a \"b\"".into())]),
+                ])
+            ])
+        );
+        assert_eq!(
+            one("a002 NO [TRYCREATE] Mailbox doesn't exist\r\n"),
+            Response::Tagged {
+                tag: "a002".into(),
+                status: StatusText {
+                    status: Status::No,
+                    code: Some("TRYCREATE".into()),
+                    text: "Mailbox doesn't exist".into()
+                }
+            }
+        );
+        assert_eq!(one("+ idling\r\n"), Response::Continue("idling".into()));
+        assert_eq!(one("+\r\n"), Response::Continue(String::new()));
+        assert!(matches!(one("* SEARCH\r\n"), Response::Untagged(v) if v.len() == 1));
+        assert!(matches!(
+            one("* PERMANENTFLAGS (\\Seen \\*)\r\n"),
+            Response::Untagged(_)
+        ));
+    }
+
+    #[test]
+    fn incomplete_and_invalid_input() {
+        assert!(matches!(
+            parse_response(b"* 3 EXI"),
+            Err(nom::Err::Incomplete(_))
+        ));
+        assert!(matches!(
+            parse_response(b"* 1 FETCH (BODY[] {10}\r\nabc"),
+            Err(nom::Err::Incomplete(_))
+        ));
+        assert!(matches!(
+            parse_response(b"* 1 FETCH (FLAGS ()\r\n"),
+            Err(nom::Err::Error(_))
+        ));
+        assert!(matches!(
+            parse_response(b"* \"unterminated\r\n"),
+            Err(nom::Err::Error(_))
+        ));
+        assert!(matches!(
+            parse_response(b"a1 MAYBE\r\n"),
+            Err(nom::Err::Error(_))
+        ));
+        assert_eq!(parse_all(b"* 1 EXISTS\r\n* foo (\r\n"), Err(12));
+    }
+}

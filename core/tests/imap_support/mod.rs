@@ -1,0 +1,140 @@
+//! A driver for the IMAP machine against an in-memory store, shared by the tests.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use postrider_core::imap::command::StoreMode;
+use postrider_core::imap::server::{
+    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreReply,
+    StoreRequest,
+};
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::smtp::AuthOutcome;
+
+/// The in-memory mailbox behind a [`Driver`].
+pub(crate) struct Store {
+    pub(crate) view: MailboxView,
+    pub(crate) message: Vec<u8>,
+    pub(crate) set_flags: Vec<(u32, Vec<String>)>,
+}
+
+/// An [`ImapServer`] answered by a [`Store`], with a virtual clock and all output kept.
+pub(crate) struct Driver {
+    pub(crate) s: ImapServer,
+    pub(crate) store: Store,
+    pub(crate) now: Instant,
+    pub(crate) out: String,
+}
+
+impl Driver {
+    /// A server whose INBOX holds `messages` copies of one RFC 3501 §8 message.
+    pub(crate) fn new(messages: u32) -> Self {
+        let now = Instant::now();
+        let mut config = ImapConfig::default();
+        config.allow_plaintext_auth = true;
+        let view = MailboxView {
+            uid_validity: 3_857_529_045,
+            uid_next: messages + 1,
+            recent: vec![],
+            messages: (1..=messages)
+                .map(|uid| MessageMeta {
+                    uid,
+                    flags: if uid < 17 {
+                        vec!["\\Seen".into()]
+                    } else {
+                        vec![]
+                    },
+                    internal_date: WallClock::utc(837_596_665),
+                    size: 4286,
+                })
+                .collect(),
+        };
+        let message = b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\nFrom: Terry Gray <gray@cac.washington.edu>\r\nSubject: IMAP4rev1 WG mtg summary and minutes\r\nTo: imap@cac.washington.edu\r\nMessage-Id: <B27397-0100000@cac.washington.edu>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n".to_vec();
+        let mut d = Self {
+            s: ImapServer::new(config, now),
+            store: Store {
+                view,
+                message,
+                set_flags: Vec::new(),
+            },
+            now,
+            out: String::new(),
+        };
+        d.pump();
+        d
+    }
+
+    /// Feeds `text` and returns what the server wrote in answer.
+    pub(crate) fn send(&mut self, text: &str) -> String {
+        let before = self.out.len();
+        self.s.handle_input(self.now, text.as_bytes());
+        self.pump();
+        self.out[before..].to_string()
+    }
+
+    /// Collects output and answers store requests until the machine waits for input.
+    pub(crate) fn pump(&mut self) {
+        loop {
+            while let Some(b) = self.s.poll_transmit() {
+                self.out.push_str(&String::from_utf8_lossy(&b));
+            }
+            let Some(ev) = self.s.poll_event() else { break };
+            if let ImapEvent::Request { token, request } = ev {
+                let reply = match request {
+                    StoreRequest::Login(c) => {
+                        StoreReply::Auth(if c.password.expose() == "secret" {
+                            AuthOutcome::Success(c.username)
+                        } else {
+                            AuthOutcome::Failure
+                        })
+                    }
+                    StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => {
+                        StoreReply::View(Ok(self.store.view.clone()))
+                    }
+                    StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
+                        .iter()
+                        .map(|&uid| FetchedMessage {
+                            uid,
+                            data: Bytes::from(self.store.message.clone()),
+                        })
+                        .collect())),
+                    StoreRequest::SetFlags {
+                        uids, mode, flags, ..
+                    } => {
+                        let mut now = Vec::new();
+                        for m in self
+                            .store
+                            .view
+                            .messages
+                            .iter_mut()
+                            .filter(|m| uids.contains(&m.uid))
+                        {
+                            match mode {
+                                StoreMode::Replace => m.flags = flags.clone(),
+                                StoreMode::Add => {
+                                    for f in &flags {
+                                        if !m.flags.contains(f) {
+                                            m.flags.push(f.clone());
+                                        }
+                                    }
+                                }
+                                StoreMode::Remove => m.flags.retain(|x| !flags.contains(x)),
+                            }
+                            now.push((m.uid, m.flags.clone()));
+                        }
+                        self.store.set_flags.extend(now.clone());
+                        StoreReply::Flags(Ok(now))
+                    }
+                    StoreRequest::Expunge { uids, .. } => {
+                        self.store.view.messages.retain(|m| !uids.contains(&m.uid));
+                        StoreReply::Done(Ok(()))
+                    }
+                    _ => StoreReply::Done(Ok(())),
+                };
+                self.s.reply(token, reply);
+            }
+        }
+    }
+}
