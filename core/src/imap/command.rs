@@ -1,5 +1,6 @@
 //! IMAP4rev1 commands (RFC 3501 §6, §9) and the extensions postrider speaks: the types,
-//! and a parser for one complete command whose literals (`{n}` and LITERAL+ `{n+}`, RFC
+//! and a recursive-descent parser, over the nom lexical parsers of `lex.rs`, for one
+//! complete command whose literals (`{n}` and LITERAL+ `{n+}`, RFC
 //! 7888) are inline, as the framer in the server machine collects them.
 
 use crate::imap::section::{Section, SectionText};
@@ -285,11 +286,9 @@ struct Cur<'a> {
 
 type R<T> = Result<T, String>;
 
-fn is_atom_char(c: u8) -> bool {
-    c > 0x20 && c < 0x7f && !b"(){%*\"\\]".contains(&c)
-}
+use super::lex::{self, is_atom_char};
 
-impl<'a> Cur<'a> {
+impl Cur<'_> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -327,81 +326,32 @@ impl<'a> Cur<'a> {
         }
     }
 
-    /// Characters allowed in atoms plus `]` when `brackets` (for flags like \Seen it is
-    /// not needed) — a plain atom.
+    /// Runs a lexical parser at the cursor and advances past what it consumed; `what`
+    /// is the BAD text when it fails.
+    fn lex<T>(&mut self, parser: fn(&[u8]) -> lex::LexResult<'_, T>, what: &str) -> R<T> {
+        match parser(&self.b[self.i..]) {
+            Ok((rest, v)) => {
+                self.i = self.b.len() - rest.len();
+                Ok(v)
+            }
+            Err(_) => Err(what.into()),
+        }
+    }
+
     fn atom(&mut self) -> R<String> {
-        let s = self.i;
-        while self.peek().is_some_and(is_atom_char) {
-            self.i += 1;
-        }
-        if s == self.i {
-            return Err("expected an atom".into());
-        }
-        Ok(String::from_utf8_lossy(&self.b[s..self.i]).into_owned())
+        self.lex(lex::atom, "expected an atom")
     }
 
     fn number(&mut self) -> R<u64> {
-        let s = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
-        std::str::from_utf8(&self.b[s..self.i])
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| "expected a number".into())
+        self.lex(lex::number, "expected a number")
     }
 
     fn quoted(&mut self) -> R<Vec<u8>> {
-        if !self.eat(b'"') {
-            return Err("expected a quoted string".into());
-        }
-        let mut out = Vec::new();
-        loop {
-            match self.peek() {
-                None | Some(b'\r') | Some(b'\n') => return Err("unterminated quoted string".into()),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                Some(b'\\') => {
-                    self.i += 1;
-                    match self.peek() {
-                        Some(c @ (b'"' | b'\\')) => {
-                            out.push(c);
-                            self.i += 1;
-                        }
-                        _ => return Err("bad escape in quoted string".into()),
-                    }
-                }
-                Some(c) => {
-                    out.push(c);
-                    self.i += 1;
-                }
-            }
-        }
+        self.lex(lex::quoted, "bad quoted string")
     }
 
     fn literal(&mut self) -> R<Vec<u8>> {
-        if !self.eat(b'{') {
-            return Err("expected a literal".into());
-        }
-        let n = self.number()? as usize;
-        self.eat(b'+');
-        if !self.eat(b'}') {
-            return Err("bad literal".into());
-        }
-        if !self.eat(b'\r') && self.peek() != Some(b'\n') {
-            return Err("literal must end the line".into());
-        }
-        if !self.eat(b'\n') {
-            return Err("literal must end the line".into());
-        }
-        if self.i + n > self.b.len() {
-            return Err("literal shorter than announced".into());
-        }
-        let v = self.b[self.i..self.i + n].to_vec();
-        self.i += n;
-        Ok(v)
+        self.lex(lex::literal, "bad literal")
     }
 
     fn string(&mut self) -> R<Vec<u8>> {
@@ -415,16 +365,7 @@ impl<'a> Cur<'a> {
     fn astring(&mut self) -> R<String> {
         match self.peek() {
             Some(b'"') | Some(b'{') => Ok(String::from_utf8_lossy(&self.string()?).into_owned()),
-            _ => {
-                let s = self.i;
-                while self.peek().is_some_and(|c| is_atom_char(c) || c == b']') {
-                    self.i += 1;
-                }
-                if s == self.i {
-                    return Err("expected an astring".into());
-                }
-                Ok(String::from_utf8_lossy(&self.b[s..self.i]).into_owned())
-            }
+            _ => self.lex(lex::astring, "expected an astring"),
         }
     }
 
@@ -432,19 +373,7 @@ impl<'a> Cur<'a> {
     fn list_mailbox(&mut self) -> R<String> {
         match self.peek() {
             Some(b'"') | Some(b'{') => Ok(String::from_utf8_lossy(&self.string()?).into_owned()),
-            _ => {
-                let s = self.i;
-                while self
-                    .peek()
-                    .is_some_and(|c| is_atom_char(c) || c == b']' || c == b'%' || c == b'*')
-                {
-                    self.i += 1;
-                }
-                if s == self.i {
-                    return Err("expected a mailbox pattern".into());
-                }
-                Ok(String::from_utf8_lossy(&self.b[s..self.i]).into_owned())
-            }
+            _ => self.lex(lex::list_mailbox, "expected a mailbox pattern"),
         }
     }
 
@@ -457,44 +386,12 @@ impl<'a> Cur<'a> {
         })
     }
 
-    fn seq_num(&mut self) -> R<SeqNum> {
-        if self.eat(b'*') {
-            return Ok(SeqNum::Star);
-        }
-        let n = self.number()?;
-        if n == 0 || n > u32::MAX as u64 {
-            return Err("invalid message number".into());
-        }
-        Ok(SeqNum::Num(n as u32))
-    }
-
     fn seq_set(&mut self) -> R<SeqSet> {
-        let mut out = Vec::new();
-        loop {
-            let a = self.seq_num()?;
-            let b = if self.eat(b':') { self.seq_num()? } else { a };
-            out.push((a, b));
-            if !self.eat(b',') {
-                return Ok(SeqSet(out));
-            }
-        }
+        self.lex(lex::seq_set, "invalid sequence set")
     }
 
     fn flag(&mut self) -> R<String> {
-        if self.eat(b'\\') {
-            if self.eat(b'*') {
-                return Ok("\\*".into());
-            }
-            let a = self.atom()?;
-            let canon = ["Answered", "Flagged", "Deleted", "Seen", "Draft", "Recent"]
-                .iter()
-                .find(|f| f.eq_ignore_ascii_case(&a))
-                .map(|f| f.to_string())
-                .unwrap_or(a);
-            Ok(format!("\\{canon}"))
-        } else {
-            self.atom()
-        }
+        self.lex(lex::flag, "expected a flag")
     }
 
     fn flag_list(&mut self) -> R<Vec<String>> {
@@ -521,18 +418,7 @@ impl<'a> Cur<'a> {
     }
 
     fn date(&mut self) -> R<Day> {
-        let quoted = self.eat(b'"');
-        let s = self.i;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'-')
-        {
-            self.i += 1;
-        }
-        let text = String::from_utf8_lossy(&self.b[s..self.i]).into_owned();
-        if quoted && !self.eat(b'"') {
-            return Err("bad date".into());
-        }
+        let text = self.lex(lex::date_text, "bad date")?;
         parse_date(&text).ok_or_else(|| format!("invalid date {text:?}"))
     }
 }

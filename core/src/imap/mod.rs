@@ -4,6 +4,7 @@
 //! mailbox names.
 
 pub mod command;
+pub mod lex;
 pub mod mutf7;
 pub mod response;
 pub mod section;
