@@ -45,7 +45,11 @@ fn parse_responses(c: &mut Criterion) {
         );
     }
     wire.extend_from_slice(b"a1 OK Fetch completed.\r\n");
-    assert_eq!(parse_all(&wire).map(|r| r.len()), Ok(201), "the bench input must parse");
+    assert_eq!(
+        parse_all(&wire).map(|r| r.len()),
+        Ok(201),
+        "the bench input must parse"
+    );
     let mut g = c.benchmark_group("imap_response_parser");
     g.throughput(Throughput::Bytes(wire.len() as u64));
     g.bench_function("200 FETCH responses", |b| {

@@ -29,7 +29,10 @@ fn fsync(c: &mut Criterion) {
     let mut file = match std::fs::File::create(&path) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("cannot create {}: {e}; skipping the fsync bench", path.display());
+            eprintln!(
+                "cannot create {}: {e}; skipping the fsync bench",
+                path.display()
+            );
             return;
         }
     };

@@ -22,6 +22,7 @@ use crate::conn::AsyncConn;
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
+    postrider_std::serve::raise_fd_limit();
     let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
     let threads = thread::available_parallelism()
         .map(|n| n.get())

@@ -152,8 +152,28 @@ pub fn start_runner(ctx: &Arc<Context>) -> io::Result<()> {
         .map(drop)
 }
 
+/// Raises the soft limit on open files to the hard limit, as a server holding thousands
+/// of connections needs (each is a descriptor); logs the limit in force.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+            tracing::warn!("cannot raise the open-files limit: {e}");
+        }
+    }
+    let now = getrlimit(Resource::Nofile);
+    tracing::info!(
+        "open-files limit {}",
+        now.current
+            .map_or("unlimited".to_string(), |n| n.to_string())
+    );
+}
+
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
+    raise_fd_limit();
     let mut bound = Vec::new();
     for (addr, kind) in listeners(&ctx) {
         let l = TcpListener::bind(addr)
