@@ -26,8 +26,16 @@ run_suites() {
   local name=$1 p=$2 user=$3 pass=$4
   for s in "${suites[@]}"; do
     echo "-- $name: $s"
-    python3 tests/interop/imapscript.py 127.0.0.1 "$p" "$user" "$pass" "$s" \
-      || { echo "FAIL: $name does not pass $s" >&2; exit 1; }
+    if python3 tests/interop/imapscript.py 127.0.0.1 "$p" "$user" "$pass" "$s"; then
+      :
+    elif [ "$name" != "${name#Dovecot}" ] && [ "$s" = "${IMAPTEST_TESTS:-}" ]; then
+      # Dovecot 2.3.19's mbox fails two of imaptest's own scripts (search-intdate,
+      # search-sets); that is recorded, not fatal.
+      echo "(Dovecot does not pass all of $s; see above)"
+    else
+      echo "FAIL: $name does not pass $s" >&2
+      exit 1
+    fi
   done
 }
 
