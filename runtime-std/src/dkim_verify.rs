@@ -169,7 +169,7 @@ fn rsa_pkcs1(p: &[u8]) -> Option<Vec<u8>> {
 static DNS_DOWN_UNTIL: AtomicI64 = AtomicI64::new(0);
 
 /// How long lookups are skipped after the DNS failed to answer.
-const DNS_BACKOFF_SECS: i64 = 30;
+const DNS_BACKOFF_SECS: i64 = 60;
 
 /// A lookup through `resolver` that, once the DNS failed to answer, fails at once for
 /// [`DNS_BACKOFF_SECS`] (sender authentication must not stall SMTP on a host whose DNS

@@ -439,7 +439,7 @@ impl SmtpSession {
         if !smtp.verify_dkim && !smtp.verify_spf && !smtp.verify_dmarc {
             return None;
         }
-        let resolver = crate::resolver::Resolver::from_settings(&self.ctx.settings);
+        let resolver = crate::resolver::Resolver::from_settings(&self.ctx.settings).impatient();
         let now = unix_now();
         let head = spool.head(64 * 1024).ok()?;
         let mut dkim = Vec::new();

@@ -11,6 +11,7 @@ import imaplib
 import os
 import re
 import smtplib
+import socket
 import stat
 import unittest
 
@@ -207,6 +208,27 @@ class Dkim(unittest.TestCase):
             for r in receivers.values():
                 r.cleanup()
             dns.close()
+
+    def test_dns_that_never_answers_gives_temperror_and_mail_still_flows(self):
+        # A resolver that swallows every query: the checks give up (one short round, then
+        # a back-off), record temperror, and the messages are delivered.
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        srv = Server(users=("bob",), domains=("recv.example",), hostname="mx.recv.example",
+                     dns_port=silent.getsockname()[1])
+        try:
+            srv.start()
+            for i in range(3):
+                with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=60) as s:
+                    s.sendmail("a@far.example", ["bob@recv.example"],
+                               f"From: a@far.example\r\nSubject: quiet {i}\r\n\r\nhi\r\n")
+            for i in range(3):
+                ar = srv.wait_subject("bob", f"quiet {i}")["Authentication-Results"]
+                self.assertRegex(ar, r"spf=temperror smtp\.mailfrom=a@far\.example;\s+"
+                                     r"dmarc=temperror header\.from=far\.example$")
+        finally:
+            srv.cleanup()
+            silent.close()
 
 
 if __name__ == "__main__":
