@@ -382,3 +382,21 @@ fn response() -> impl Strategy<Value = Response> {
         }),
     ]
 }
+
+proptest! {
+    #[test]
+    fn modified_utf7_round_trips(name in "\\PC{0,16}") {
+        use postrider_core::imap::mutf7::{decode, encode};
+        let wire = encode(&name);
+        prop_assert!(wire.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{:?}", wire);
+        prop_assert_eq!(decode(&wire), Some(name));
+    }
+
+    #[test]
+    fn valid_modified_utf7_encodes_back_the_same(wire in "[ -~]{0,16}") {
+        use postrider_core::imap::mutf7::{decode, encode};
+        if let Some(name) = decode(&wire) {
+            prop_assert_eq!(encode(&name), wire);
+        }
+    }
+}

@@ -822,6 +822,9 @@ verify = "record"
         assert!(bad("[tls]\ncert = \"/x\""));
         assert!(bad("[smtp]\nvrfy = \"maybe\""));
         assert!(bad("[smtp]\ndmarc_policy = \"drop\""));
+        assert!(bad(
+            "[[dkim.sign]]\ndomain = \"a.test\"\nselector = \"s\"\nkey = \"/k\"\ncanonicalization = \"loose/simple\""
+        ));
         assert!(bad("[auth]\nmax_failures = 0"));
         assert!(bad("[auth]\nfailure_delay = \"soon\""));
         assert!(Config::from_toml("[pop3]\nsender_login_match = true", "t").is_err());

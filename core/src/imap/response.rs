@@ -210,7 +210,7 @@ fn text(input: &[u8]) -> PResult<'_, String> {
 }
 
 /// `tag` (§9): ASTRING-CHARs except `+`.
-fn is_tag_char(c: u8) -> bool {
+pub fn is_tag_char(c: u8) -> bool {
     c > b' ' && c < 0x7f && !b"(){%*\"\\+".contains(&c)
 }
 
@@ -291,7 +291,7 @@ fn quoted(input: &[u8]) -> PResult<'_, String> {
                 out.push(rest[1]);
                 rest = &rest[2..];
             }
-            Some(&c) if c != b'\r' && c != b'\n' && c != b'\\' => {
+            Some(&c) if c != 0 && c != b'\r' && c != b'\n' && c != b'\\' => {
                 out.push(c);
                 rest = &rest[1..];
             }
@@ -314,17 +314,14 @@ fn literal(input: &[u8]) -> PResult<'_, Vec<u8>> {
     Ok((&rest[n..], rest[..n].to_vec()))
 }
 
-/// Appends `v` in wire form: quoted strings escaped, strings that cannot be quoted (CR, LF,
-/// NUL or 8-bit octets) as literals.
+/// Appends `v` in wire form: quoted strings escaped (UTF-8 kept, as with UTF8=ACCEPT);
+/// strings that cannot be quoted (CR, LF or NUL) as literals.
 pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Atom(a) => out.extend_from_slice(a.as_bytes()),
         Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::Nil => out.extend_from_slice(b"NIL"),
-        Value::Quoted(s)
-            if s.bytes()
-                .all(|b| b.is_ascii() && b != b'\r' && b != b'\n' && b != 0) =>
-        {
+        Value::Quoted(s) if s.bytes().all(|b| b != b'\r' && b != b'\n' && b != 0) => {
             out.push(b'"');
             for b in s.bytes() {
                 if b == b'"' || b == b'\\' {
@@ -519,5 +516,15 @@ mod tests {
             Err(nom::Err::Error(_))
         ));
         assert_eq!(parse_all(b"* 1 EXISTS\r\n* foo (\r\n"), Err(12));
+        // Found by the imap_response fuzz target: NUL is not a quoted-string character,
+        // and UTF-8 in a quoted string stays quoted when encoded again.
+        assert!(matches!(
+            parse_response(b"* \"a\0b\"\r\n"),
+            Err(nom::Err::Error(_))
+        ));
+        let utf8 = Response::Untagged(vec![Value::Quoted(" *\u{fffd} ".into())]);
+        let wire = encode_response(&utf8);
+        assert_eq!(wire, "* \" *\u{fffd} \"\r\n".as_bytes());
+        assert_eq!(parse_response(&wire).unwrap().1, utf8);
     }
 }

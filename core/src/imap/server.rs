@@ -657,10 +657,7 @@ impl ImapServer {
     /// Writes `tag text`; a tag that is not a valid RFC 3501 `tag` (taken from a line
     /// that did not parse) is answered untagged instead, never echoed.
     fn tagged(&mut self, tag: &str, text: &str) {
-        let valid = !tag.is_empty()
-            && tag
-                .bytes()
-                .all(|c| c > b' ' && c < 0x7f && !b"(){%*\"\\+".contains(&c));
+        let valid = !tag.is_empty() && tag.bytes().all(crate::imap::response::is_tag_char);
         let tag = if valid { tag } else { "*" };
         self.output
             .extend_from_slice(format!("{tag} {text}\r\n").as_bytes());
