@@ -15,8 +15,9 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::{Condvar, PoisonError};
 
 use crate::fsutil::{fsync_dir, lock_exclusive};
 
@@ -68,9 +69,7 @@ pub fn hash_password(password: &Secret) -> Result<String, AccountError> {
 pub fn verify_password(password: &Secret, hash: &str) -> bool {
     let pw = password.expose().as_bytes();
     if hash.starts_with("$argon2") {
-        PasswordHash::new(hash)
-            .map(|h| Argon2::default().verify_password(pw, &h).is_ok())
-            .unwrap_or(false)
+        verify_argon2(pw, hash)
     } else if hash.starts_with("$6$") || hash.starts_with("$5$") {
         use sha_crypt::PasswordVerifier as _;
         sha_crypt::ShaCrypt::default()
@@ -84,6 +83,78 @@ pub fn verify_password(password: &Secret, hash: &str) -> bool {
     } else {
         false
     }
+}
+
+/// Working memory for argon2 checks, reused. A check is CPU-bound and argon2id's default
+/// cost takes 19 MiB: running more than one per core only multiplies memory, and
+/// allocating it per login leaves each allocator arena holding tens of megabytes (a
+/// burst of logins would grow the server by hundreds). So at most one buffer per core
+/// exists, and checks beyond that wait for one (Dovecot's auth process limits its
+/// workers the same way).
+static ARGON2_MEMORY: Mutex<(Vec<Vec<Block>>, usize)> = Mutex::new((Vec::new(), 0));
+static ARGON2_MEMORY_FREED: Condvar = Condvar::new();
+
+/// Takes a buffer from [`ARGON2_MEMORY`], waiting while every core has one.
+fn take_argon2_memory() -> Vec<Block> {
+    let limit = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut pool = ARGON2_MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        if let Some(buf) = pool.0.pop() {
+            return buf;
+        }
+        if pool.1 < limit {
+            pool.1 += 1;
+            return Vec::new();
+        }
+        pool = ARGON2_MEMORY_FREED
+            .wait(pool)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Returns a buffer taken with [`take_argon2_memory`].
+fn give_argon2_memory(buf: Vec<Block>) {
+    let mut pool = ARGON2_MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    pool.0.push(buf);
+    ARGON2_MEMORY_FREED.notify_one();
+}
+
+/// Checks `pw` against an argon2 PHC string, computing in pooled memory.
+fn verify_argon2(pw: &[u8], hash: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let mut memory = take_argon2_memory();
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        pw,
+        salt,
+        &mut out,
+        &mut memory[..],
+    );
+    give_argon2_memory(memory);
+    // `Output`'s equality is constant-time.
+    computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 /// A well-formed hash checked when the user does not exist, so that a failed login

@@ -61,7 +61,15 @@ pub struct Folder {
     entries: Vec<Entry>,
     /// (inode, length) of the file at the last scan.
     scanned: Option<(u64, u64)>,
+    /// Generation of the index; flag changes since it was written are in the flag log of
+    /// the same generation.
+    generation: u64,
+    /// Bytes in the current flag log.
+    log_len: u64,
 }
+
+/// Past this size the flag log is folded into a new index.
+const MAX_FLAG_LOG: u64 = 256 * 1024;
 
 /// Folders shared by all sessions of the process.
 #[derive(Debug, Default)]
@@ -120,11 +128,14 @@ impl Folder {
             recent_from: 1,
             entries: Vec::new(),
             scanned: None,
+            generation: 0,
+            log_len: 0,
         };
         if let Ok(text) = fs::read_to_string(&f.index_path) {
             for line in text.lines() {
                 let parts: Vec<&str> = line.split('\t').collect();
                 match parts.as_slice() {
+                    ["generation", v] => f.generation = v.parse().unwrap_or(0),
                     ["uidvalidity", v] => f.uid_validity = v.parse().unwrap_or(0),
                     ["uidnext", v] => f.uid_next = v.parse().unwrap_or(1),
                     ["recent", v] => f.recent_from = v.parse().unwrap_or(1),
@@ -146,6 +157,7 @@ impl Folder {
                 }
             }
         }
+        f.replay_flag_log();
         if f.uid_validity == 0 {
             f.uid_validity = (std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -156,23 +168,85 @@ impl Folder {
         f
     }
 
-    fn save(&self) -> io::Result<()> {
+    /// The flag log of index generation `generation`.
+    fn flag_log_path(&self, generation: u64) -> PathBuf {
+        let mut name = self.index_path.as_os_str().to_owned();
+        name.push(format!(".log{generation}"));
+        PathBuf::from(name)
+    }
+
+    /// Applies the flag log of the loaded index's generation: whole lines only (a line
+    /// cut by a crash is ignored), in order, each setting one message's flags.
+    fn replay_flag_log(&mut self) {
+        let Ok(log) = fs::read(self.flag_log_path(self.generation)) else {
+            return;
+        };
+        self.log_len = log.len() as u64;
+        let whole = match memchr::memrchr(b'\n', &log) {
+            Some(i) => &log[..=i],
+            None => return,
+        };
+        let at: HashMap<u32, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.uid, i))
+            .collect();
+        for line in String::from_utf8_lossy(whole).lines() {
+            let Some((uid, flags)) = line.split_once('\t') else {
+                continue;
+            };
+            if let Some(&i) = uid.parse().ok().and_then(|u: u32| at.get(&u)) {
+                self.entries[i].flags = flags.split_whitespace().map(str::to_string).collect();
+            }
+        }
+    }
+
+    /// Records new flags of some messages by appending to the flag log (one write, not
+    /// fsynced: like Dovecot's index log, flag changes may be lost by a power failure,
+    /// never the messages); a long log is folded into a new index instead.
+    fn log_flags(&mut self, changes: &[(u32, Vec<String>)]) -> io::Result<()> {
+        if self.log_len >= MAX_FLAG_LOG {
+            return self.save();
+        }
+        let mut text = String::new();
+        for (uid, flags) in changes {
+            text.push_str(&uid.to_string());
+            text.push('\t');
+            text.push_str(&flags.join(" "));
+            text.push('\n');
+        }
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.flag_log_path(self.generation))?;
+        log.write_all(text.as_bytes())?;
+        self.log_len += text.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the whole index as a new generation (fsynced, renamed into place), then
+    /// drops the previous generation's flag log, which it includes.
+    fn save(&mut self) -> io::Result<()> {
+        use std::fmt::Write as _;
         if let Some(dir) = self.index_path.parent() {
             fs::create_dir_all(dir)?;
         }
+        let generation = self.generation + 1;
         let mut text = format!(
-            "uidvalidity\t{}\nuidnext\t{}\nrecent\t{}\n",
+            "generation\t{generation}\nuidvalidity\t{}\nuidnext\t{}\nrecent\t{}\n",
             self.uid_validity, self.uid_next, self.recent_from
         );
         for e in &self.entries {
-            text.push_str(&format!(
-                "{}\t{}\t{}/{}\t{}\n",
+            let _ = writeln!(
+                text,
+                "{}\t{}\t{}/{}\t{}",
                 e.uid,
                 e.fingerprint,
                 e.internal_date.unix_secs,
                 e.internal_date.utc_offset_minutes,
                 e.flags.join(" ")
-            ));
+            );
         }
         let tmp = self.index_path.with_extension("index.tmp");
         {
@@ -180,7 +254,12 @@ impl Folder {
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
         }
-        fs::rename(&tmp, &self.index_path)
+        fs::rename(&tmp, &self.index_path)?;
+        let old = self.flag_log_path(self.generation);
+        self.generation = generation;
+        self.log_len = 0;
+        let _ = fs::remove_file(old);
+        Ok(())
     }
 
     /// Brings the cache up to date with the file.
@@ -422,6 +501,28 @@ impl Folder {
         self.scanned = None;
         self.sync_with(true)
     }
+}
+
+/// The flag logs of the index at `index` (with their suffixes, `.logN`).
+fn flag_logs(index: &Path) -> Vec<(PathBuf, String)> {
+    let (Some(dir), Some(name)) = (index.parent(), index.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.log", name.to_string_lossy());
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    let generation = n.strip_prefix(&prefix)?;
+                    generation
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                        .then(|| (e.path(), format!(".log{generation}")))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The fingerprint without the `-N` suffix that tells identical messages apart.
@@ -668,7 +769,7 @@ impl<'a> UserStore<'a> {
             }
             out.push((e.uid, e.flags.clone()));
         }
-        f.save().map_err(io_err)?;
+        f.log_flags(&out).map_err(io_err)?;
         Ok(out)
     }
 
@@ -818,11 +919,14 @@ impl<'a> UserStore<'a> {
             return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
         }
         fs::remove_file(&p).map_err(io_err)?;
-        let _ = fs::remove_file(
-            self.state_dir()
-                .join("folders")
-                .join(format!("{name}.index")),
-        );
+        let index = self
+            .state_dir()
+            .join("folders")
+            .join(format!("{name}.index"));
+        for (log, _) in flag_logs(&index) {
+            let _ = fs::remove_file(log);
+        }
+        let _ = fs::remove_file(index);
         lock(&self.ctx.mail_store.folders).remove(&p);
         Ok(())
     }
@@ -861,6 +965,11 @@ impl<'a> UserStore<'a> {
         let ib = self.state_dir().join("folders").join(format!("{to}.index"));
         if let Some(dir) = ib.parent() {
             let _ = fs::create_dir_all(dir);
+        }
+        for (log, suffix) in flag_logs(&ia) {
+            let mut to = ib.as_os_str().to_owned();
+            to.push(suffix);
+            let _ = fs::rename(log, PathBuf::from(to));
         }
         let _ = fs::rename(&ia, &ib);
         let mut map = lock(&self.ctx.mail_store.folders);

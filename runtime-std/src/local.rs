@@ -25,7 +25,7 @@ use postrider_core::smtp::EnhancedCode;
 
 use crate::accounts::{valid_name, Accounts};
 use crate::context::{wall_now, Context};
-use crate::mbox;
+use crate::mbox::{self, MboxBatch};
 use crate::queue::{Envelope, Recipient};
 
 /// The result of delivering to one envelope recipient.
@@ -395,6 +395,9 @@ pub struct Delivery<'a> {
     pub done_mailboxes: &'a mut HashSet<String>,
     /// The first pass after a start: look for a cut-off earlier delivery first.
     pub recovering: bool,
+    /// Mailbox appends of several messages committed together by the caller; None:
+    /// each append is fsynced on its own.
+    pub batch: Option<&'a mut MboxBatch>,
 }
 
 /// Delivers `message` for one envelope recipient. `done` holds the actions of this
@@ -561,6 +564,9 @@ fn store_in_folder(
     };
     let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
     if d.recovering {
+        if let Some(b) = d.batch.as_deref_mut() {
+            b.release(&path);
+        }
         let marker = format!("id {}", d.env.id);
         match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
             Ok(true) => {
@@ -578,7 +584,11 @@ fn store_in_folder(
         }
     }
     let existed = path.exists();
-    if let Err(e) = mbox::deliver_entry(&path, &entry) {
+    let written = match d.batch.as_deref_mut() {
+        Some(b) if !d.recovering => b.append(&path, &entry),
+        _ => mbox::deliver_entry(&path, &entry),
+    };
+    if let Err(e) = written {
         return Outcome::Temporary(format!("cannot update mailbox {}: {e}", path.display()));
     }
     if !existed && running_as_root() {
@@ -613,6 +623,9 @@ fn deliver_file(
         Some(&rcpt.address),
     );
     let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
+    if let Some(b) = d.batch.as_deref_mut() {
+        b.release(Path::new(path));
+    }
     let who = match run_as(d.ctx, user) {
         Ok(w) => w,
         Err(e) => return Outcome::Temporary(e),

@@ -1,10 +1,10 @@
 //! All-or-nothing appends to mbox files, locked as Postfix local(8), Dovecot and mutt lock
 //! them: a `NAME.lock` dotlock plus an fcntl write lock on the file itself.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use postrider_core::delivery::mbox::append_entry;
@@ -40,45 +40,171 @@ pub fn entry(sender: &str, when: WallClock, header: &[u8], message: &[u8]) -> Ve
     entry
 }
 
-/// Appends a ready-made entry (see [`entry`]) under both locks; all or nothing.
-pub fn deliver_entry(path: &Path, entry: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
+/// An mbox file opened for appending with both delivery locks held.
+#[derive(Debug)]
+struct LockedMbox {
+    file: File,
+    _dotlock: DotLock,
+}
+
+impl LockedMbox {
+    /// Takes the dotlock, then opens (creating with mode 0600) and fcntl-locks the file.
+    fn open(path: &Path) -> io::Result<LockedMbox> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let dotlock = DotLock::acquire(path, LOCK_WAIT)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        fcntl_lock_exclusive(&file)?;
+        Ok(LockedMbox {
+            file,
+            _dotlock: dotlock,
+        })
     }
-    let _dotlock = DotLock::acquire(path, LOCK_WAIT)?;
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)?;
-    fcntl_lock_exclusive(&file)?;
-    let start = file.seek(SeekFrom::End(0))?;
-    // mbox entries are separated by an empty line; repair a file whose last entry lacks it.
-    let mut prefix: &[u8] = b"";
-    if start > 0 {
-        use std::os::unix::fs::FileExt;
-        let mut tail = [0u8; 2];
-        let n = if start >= 2 { 2 } else { 1 };
-        file.read_exact_at(&mut tail[..n], start - n as u64)?;
-        if tail[n - 1] != b'\n' {
-            prefix = b"\n\n";
-        } else if n == 2 && tail[0] != b'\n' {
-            prefix = b"\n";
+
+    /// Appends `entry` (repairing a missing separator before it) without syncing; on an
+    /// error the file is cut back to where it was. Returns the length before the append.
+    fn append(&mut self, entry: &[u8]) -> io::Result<u64> {
+        let file = &mut self.file;
+        let start = file.seek(SeekFrom::End(0))?;
+        // mbox entries are separated by an empty line; repair a file whose last entry
+        // lacks it.
+        let mut prefix: &[u8] = b"";
+        if start > 0 {
+            use std::os::unix::fs::FileExt;
+            let mut tail = [0u8; 2];
+            let n = if start >= 2 { 2 } else { 1 };
+            file.read_exact_at(&mut tail[..n], start - n as u64)?;
+            if tail[n - 1] != b'\n' {
+                prefix = b"\n\n";
+            } else if n == 2 && tail[0] != b'\n' {
+                prefix = b"\n";
+            }
+        }
+        let result = file.write_all(prefix).and_then(|()| file.write_all(entry));
+        if let Err(e) = result {
+            let _ = file.set_len(start);
+            let _ = file.sync_data();
+            return Err(e);
+        }
+        Ok(start)
+    }
+
+    /// Makes everything appended durable; on failure cuts the file back to `start`.
+    fn sync_or_cut(&mut self, start: u64) -> io::Result<()> {
+        if let Err(e) = self.file.sync_data() {
+            let _ = self.file.set_len(start);
+            let _ = self.file.sync_data();
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Appends a ready-made entry (see [`entry`]) under both locks, then fsyncs; all or
+/// nothing.
+pub fn deliver_entry(path: &Path, entry: &[u8]) -> io::Result<()> {
+    let mut mbox = LockedMbox::open(path)?;
+    let start = mbox.append(entry)?;
+    mbox.sync_or_cut(start)
+}
+
+/// Appends for several messages at once, as a group commit: each mbox is locked at its
+/// first append and stays locked until [`MboxBatch::commit`], which fsyncs every file
+/// once and releases the locks. A file whose fsync fails is cut back to its length
+/// before the batch, so each file keeps all of the batch's entries or none of them.
+/// The queue must not count a batched delivery as done before the commit said so.
+#[derive(Debug, Default)]
+pub struct MboxBatch {
+    held: Vec<(PathBuf, LockedMbox, u64)>,
+    failed: Vec<PathBuf>,
+    touched: Vec<PathBuf>,
+    bytes: u64,
+}
+
+impl MboxBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `entry` to the mbox at `path` (locking it first if this batch does not hold
+    /// it yet). Not durable until [`MboxBatch::commit`].
+    pub fn append(&mut self, path: &Path, entry: &[u8]) -> io::Result<()> {
+        let i = match self.held.iter().position(|h| h.0 == path) {
+            Some(i) => i,
+            None => {
+                let mut m = LockedMbox::open(path)?;
+                let start = m.file.seek(SeekFrom::End(0))?;
+                self.held.push((path.to_path_buf(), m, start));
+                self.held.len() - 1
+            }
+        };
+        self.held[i].1.append(entry)?;
+        self.bytes += entry.len() as u64;
+        if !self.touched.iter().any(|t| t == path) {
+            self.touched.push(path.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Whether this batch holds the locks of `path` (another writer would wait for them).
+    pub fn holds(&self, path: &Path) -> bool {
+        self.held.iter().any(|h| h.0 == path)
+    }
+
+    /// Commits `path` alone now (fsync, unlock) if this batch holds it, so that another
+    /// writer (a delivery to the same file by other means) does not wait for the batch.
+    /// A failure is reported by the next [`MboxBatch::commit`].
+    pub fn release(&mut self, path: &Path) {
+        if let Some(i) = self.held.iter().position(|h| h.0 == path) {
+            let (path, mut m, start) = self.held.swap_remove(i);
+            if let Err(e) = m.sync_or_cut(start) {
+                tracing::error!("cannot sync mailbox {}: {e}", path.display());
+                self.failed.push(path);
+            }
         }
     }
-    let result = (|| -> io::Result<()> {
-        file.write_all(prefix)?;
-        file.write_all(entry)?;
-        file.sync_data()
-    })();
-    if let Err(e) = result {
-        let _ = file.set_len(start);
-        let _ = file.sync_data();
-        return Err(e);
+
+    /// Bytes appended since the batch started.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
-    Ok(())
+
+    /// The files appended to since the last call (the current message's).
+    pub fn take_touched(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Fsyncs and unlocks every held file; returns the files whose appends were undone
+    /// because their fsync failed. The batch is empty afterwards.
+    pub fn commit(&mut self) -> Vec<PathBuf> {
+        let mut failed = std::mem::take(&mut self.failed);
+        for (path, mut m, start) in self.held.drain(..) {
+            if let Err(e) = m.sync_or_cut(start) {
+                tracing::error!("cannot sync mailbox {}: {e}", path.display());
+                failed.push(path);
+            }
+        }
+        self.touched.clear();
+        self.bytes = 0;
+        failed
+    }
+}
+
+impl Drop for MboxBatch {
+    fn drop(&mut self) {
+        // Never committed: nothing of it may count as delivered, so the appends go.
+        for (_, m, start) in self.held.drain(..) {
+            let _ = m.file.set_len(start);
+        }
+    }
 }
 
 /// After a crash, tells whether an entry containing `marker` (e.g. `id QUEUEID`) was
@@ -120,6 +246,43 @@ pub fn recover_delivery(path: &Path, marker: &[u8], entry_len: usize) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_holds_locks_until_commit_and_drop_undoes_it() {
+        let dir = std::env::temp_dir().join(format!("postrider-mboxb-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        let one = entry("x@y", WallClock::utc(0), b"", b"Subject: 1\r\n\r\n1\r\n");
+        let two = entry("x@y", WallClock::utc(0), b"", b"Subject: 2\r\n\r\n2\r\n");
+        let mut batch = MboxBatch::new();
+        batch.append(&a, &one).unwrap();
+        assert_eq!(batch.take_touched(), vec![a.clone()]);
+        batch.append(&a, &two).unwrap();
+        batch.append(&b, &one).unwrap();
+        assert_eq!(batch.take_touched(), vec![a.clone(), b.clone()]);
+        assert!(batch.holds(&a) && batch.holds(&b));
+        assert!(
+            dir.join("a.lock").exists(),
+            "the dotlock is held until the commit"
+        );
+        assert_eq!(batch.bytes(), (2 * one.len() + two.len()) as u64);
+        assert!(batch.commit().is_empty());
+        assert!(!dir.join("a.lock").exists() && !dir.join("b.lock").exists());
+        let mut both = one.clone();
+        both.extend_from_slice(&two);
+        assert_eq!(fs::read(&a).unwrap(), both);
+        assert_eq!(fs::read(&b).unwrap(), one);
+        // Released early: committed on its own, no longer held.
+        batch.append(&b, &two).unwrap();
+        batch.release(&b);
+        assert!(!batch.holds(&b) && !dir.join("b.lock").exists());
+        // A batch dropped without its commit leaves the files as they were.
+        batch.append(&a, &one).unwrap();
+        drop(batch);
+        assert_eq!(fs::read(&a).unwrap(), both);
+        assert!(!dir.join("a.lock").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn appends_entries_and_repairs_separator() {

@@ -9,6 +9,7 @@
 //! it alone, so one process never writes an envelope from two threads.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -23,9 +24,17 @@ use postrider_core::smtp::EnhancedCode;
 
 use crate::context::{wall_now, Context};
 use crate::local::{self, split_address, Delivery, Outcome};
+use crate::mbox::MboxBatch;
 use crate::queue::{unix_now, Envelope, RcptStatus, Recipient};
 use crate::remote::{self, OutboundTls};
 use crate::resolver::Resolver;
+
+/// At most this many messages share one mailbox commit (one fsync per mailbox).
+const BATCH_MESSAGES: usize = 64;
+
+/// A batch is committed once its appends reach this size, so that recovery after a
+/// crash (which searches the last megabytes of a mailbox) still finds every entry.
+const BATCH_BYTES: u64 = 512 * 1024;
 
 /// The wait before attempt number `attempts + 1`.
 fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
@@ -206,7 +215,7 @@ fn finish_pass(ctx: &Context, env: &mut Envelope, message: &[u8], changed: bool)
         changed = true;
     }
     if env.is_finished() {
-        if let Err(e) = ctx.queue.remove(&id) {
+        if let Err(e) = ctx.queue.remove_unsynced(&id) {
             tracing::error!("{id}: cannot remove from queue: {e}");
             return Some(now + 60);
         }
@@ -296,21 +305,32 @@ fn with_signature(message: &[u8], signature: &str) -> Vec<u8> {
     out
 }
 
-/// Delivers the due local recipients of one message and says whether remote ones are due.
-pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Pass {
-    let (mut env, message) = match load(ctx, id) {
-        Ok(x) => x,
-        Err(next) => {
-            return Pass {
-                next,
-                remote_due: false,
-            }
-        }
-    };
+/// One message's local pass whose mailbox appends may still wait for their batch commit.
+struct LocalPass {
+    env: Envelope,
+    message: Vec<u8>,
+    changed: bool,
+    remote_due: bool,
+    /// Mailbox files appended to through the batch.
+    touched: Vec<PathBuf>,
+}
+
+/// Delivers the due local recipients of one message; with `batch`, mailbox appends are
+/// left for the batch's commit (see [`finish_local`]).
+fn deliver_local(
+    ctx: &Context,
+    id: &str,
+    recovering: bool,
+    mut batch: Option<&mut MboxBatch>,
+) -> Result<LocalPass, Option<i64>> {
+    let (mut env, message) = load(ctx, id)?;
     let now = unix_now();
     let mut changed = false;
     let mut remote_due = false;
     let mut done = HashSet::new();
+    if let Some(b) = batch.as_deref_mut() {
+        b.take_touched();
+    }
     for i in 0..env.recipients.len() {
         let r = &env.recipients[i];
         if !r.is_open() || r.next_attempt > now {
@@ -329,6 +349,7 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Pass {
                 message: &message,
                 done_mailboxes: &mut done,
                 recovering,
+                batch: batch.as_deref_mut(),
             },
             &rcpt,
             &mut actions,
@@ -337,11 +358,45 @@ pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Pass {
         apply_outcome(ctx, &mut env, i, "local", outcome);
         changed = true;
     }
-    let next = finish_pass(ctx, &mut env, &message, changed);
+    let touched = batch.map(|b| b.take_touched()).unwrap_or_default();
+    Ok(LocalPass {
+        env,
+        message,
+        changed,
+        remote_due,
+        touched,
+    })
+}
+
+/// Ends a local pass once its batch is committed. When one of its mailbox files lost
+/// the batch (fsync failed, appends undone), nothing of the pass is recorded: the
+/// message is tried again in a minute, as if this pass had not happened.
+fn finish_local(ctx: &Context, mut p: LocalPass, failed: &[PathBuf]) -> Pass {
+    if p.touched.iter().any(|t| failed.contains(t)) {
+        return Pass {
+            next: Some(unix_now() + 60),
+            remote_due: false,
+        };
+    }
+    let next = finish_pass(ctx, &mut p.env, &p.message, p.changed);
     Pass {
         next,
-        remote_due: remote_due && next.is_some(),
+        remote_due: p.remote_due && next.is_some(),
     }
+}
+
+/// Delivers the due local recipients of one message (each mailbox append fsynced on its
+/// own) and says whether remote ones are due.
+pub fn process_message(ctx: &Context, id: &str, recovering: bool) -> Pass {
+    let pass = match deliver_local(ctx, id, recovering, None) {
+        Ok(p) => finish_local(ctx, p, &[]),
+        Err(next) => Pass {
+            next,
+            remote_due: false,
+        },
+    };
+    ctx.queue.sync_removals();
+    pass
 }
 
 /// The pool of remote delivery threads and its bookkeeping.
@@ -536,6 +591,7 @@ fn process_remote(
     }
     let _guard = lock(&ctx.delivery_lock);
     finish_pass(ctx, &mut env, &message, true);
+    ctx.queue.sync_removals();
 }
 
 /// Resets the schedule of every deferred recipient (`postrider queue flush`).
@@ -594,25 +650,64 @@ pub fn run(ctx: Arc<Context>) {
         };
         let present: HashSet<&String> = ids.iter().collect();
         schedule.retain(|id, _| present.contains(id));
-        for id in &ids {
+        let due: Vec<&String> = ids
+            .iter()
+            .filter(|id| !pool.in_flight(id) && schedule.get(*id).is_none_or(|&t| t <= unix_now()))
+            .collect();
+        for chunk in due.chunks(BATCH_MESSAGES) {
             if ctx.shutting_down() {
                 break;
             }
-            if pool.in_flight(id) || schedule.get(id).is_some_and(|&t| t > unix_now()) {
-                continue;
-            }
-            let guard = lock(&ctx.delivery_lock);
-            let pass = process_message(&ctx, id, recovering.remove(id));
-            drop(guard);
-            if pass.remote_due {
-                pool.submit(id);
-            }
-            match pass.next {
-                Some(t) => {
-                    schedule.insert(id.clone(), t);
+            let mut finished = Vec::new();
+            {
+                let _guard = lock(&ctx.delivery_lock);
+                let mut batch = MboxBatch::new();
+                let mut pending = Vec::new();
+                for id in chunk {
+                    if recovering.remove(*id) {
+                        // Recovery looks at the mailboxes' ends: commit what is pending
+                        // first, then deliver this one on its own.
+                        let failed = batch.commit();
+                        for (id, p) in pending.drain(..) {
+                            finished.push((id, finish_local(&ctx, p, &failed)));
+                        }
+                        finished.push(((*id).clone(), process_message(&ctx, id, true)));
+                        continue;
+                    }
+                    match deliver_local(&ctx, id, false, Some(&mut batch)) {
+                        Ok(p) => pending.push(((*id).clone(), p)),
+                        Err(next) => finished.push((
+                            (*id).clone(),
+                            Pass {
+                                next,
+                                remote_due: false,
+                            },
+                        )),
+                    }
+                    if batch.bytes() >= BATCH_BYTES {
+                        let failed = batch.commit();
+                        for (id, p) in pending.drain(..) {
+                            finished.push((id, finish_local(&ctx, p, &failed)));
+                        }
+                    }
                 }
-                None => {
-                    schedule.remove(id);
+                let failed = batch.commit();
+                for (id, p) in pending.drain(..) {
+                    finished.push((id, finish_local(&ctx, p, &failed)));
+                }
+                ctx.queue.sync_removals();
+            }
+            for (id, pass) in finished {
+                if pass.remote_due {
+                    pool.submit(&id);
+                }
+                match pass.next {
+                    Some(t) => {
+                        schedule.insert(id, t);
+                    }
+                    None => {
+                        schedule.remove(&id);
+                    }
                 }
             }
         }

@@ -16,7 +16,7 @@ from harness import Server, insecure_tls
 class Imap(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(users=("alice", "bob", "carol", "dave", "erin")).start()
+        cls.srv = Server(users=("alice", "bob", "carol", "dave", "erin", "frank")).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -282,6 +282,44 @@ class Imap(unittest.TestCase):
         self.assertIn(b"kw1", m.untagged_responses.get("FLAGS", [b""])[-1])
         self.assertEqual(unrecent(m.fetch("1:*", "(UID FLAGS)")[1]), before)
         self.assertEqual(m.status("INBOX", "(UIDVALIDITY)")[1][0], validity)
+        m.logout()
+
+    def test_flag_log_survives_sigkill_follows_rename_and_dies_with_delete(self):
+        # Flag changes go to a per-folder log (not fsynced, folded into the index later):
+        # a SIGKILL must not lose them, a renamed folder keeps them, and a folder created
+        # again under a deleted one's name must not inherit them.
+        self.deliver("frank", ["log one", "log two"])
+        m = self.login("frank")
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Flagged)")
+        m.store("2", "+FLAGS", "(\\Seen kwlog)")
+        m.store("2", "-FLAGS", "(\\Seen)")
+        self.assertEqual(m.create("Keep")[0], "OK")
+        self.assertEqual(m.append("Keep", None, None, b"Subject: kept\r\n\r\nkept\r\n")[0], "OK")
+        m.select("Keep")
+        m.store("1", "+FLAGS", "(kwkeep)")
+        self.assertEqual(m.rename("Keep", "Kept")[0], "OK")
+        m.select("Kept")
+        self.assertIn(b"kwkeep", m.fetch("1", "(FLAGS)")[1][0])
+        m.store("1", "+FLAGS", "(\\Answered)")
+        m.logout()
+        self.srv.kill()
+        self.srv.start()
+        m = self.login("frank")
+        m.select("INBOX")
+        flags = lambda n: re.search(rb"FLAGS \(([^)]*)\)", m.fetch(n, "(FLAGS)")[1][0]).group(1).split()
+        self.assertIn(b"\\Flagged", flags("1"))
+        self.assertIn(b"kwlog", flags("2"))
+        self.assertNotIn(b"\\Seen", flags("2"))
+        m.select("Kept")
+        self.assertIn(b"kwkeep", flags("1"))
+        self.assertIn(b"\\Answered", flags("1"))
+        m.select("INBOX")
+        self.assertEqual(m.delete("Kept")[0], "OK")
+        self.assertEqual(m.create("Kept")[0], "OK")
+        self.assertEqual(m.append("Kept", None, None, b"Subject: new\r\n\r\nnew\r\n")[0], "OK")
+        m.select("Kept")
+        self.assertEqual(flags("1"), [b"\\Recent"])
         m.logout()
 
     def test_bad_commands_and_literal_plus(self):

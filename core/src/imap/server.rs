@@ -1627,11 +1627,13 @@ impl ImapServer {
         msgs: &[FetchedMessage],
     ) {
         let read_only = self.selected.as_ref().is_none_or(|s| s.read_only);
-        let recent: Vec<u32> = self
+        let recent: std::collections::HashSet<u32> = self
             .selected
             .as_ref()
-            .map(|s| s.recent.clone())
+            .map(|s| s.recent.iter().copied().collect())
             .unwrap_or_default();
+        let contents: std::collections::HashMap<u32, &FetchedMessage> =
+            msgs.iter().map(|m| (m.uid, m)).collect();
         let sets_seen = !read_only
             && items.iter().any(|i| {
                 matches!(
@@ -1661,7 +1663,7 @@ impl ImapServer {
                 flags_changed = true;
             }
             let meta = meta.clone();
-            let data = msgs.iter().find(|m| m.uid == u).map(|m| m.data.clone());
+            let data = contents.get(&u).map(|m| m.data.clone());
             let tree = data.as_ref().map(|d| parse_message(d, Limits::default()));
             let mut parts: Vec<Vec<u8>> = Vec::new();
             let mut wrote_flags = false;
