@@ -196,7 +196,7 @@ impl Spool {
         }
         let mut out = Vec::new();
         File::open(&self.path)?
-            .take(limit as u64)
+            .take((limit as u64).min(self.len))
             .read_to_end(&mut out)?;
         Ok(out)
     }
@@ -206,7 +206,10 @@ impl Spool {
         if let Some(f) = self.file.as_mut() {
             f.flush()?;
         }
-        fs::read(&self.path)
+        // A reused file may still hold old bytes past what was written.
+        let mut all = fs::read(&self.path)?;
+        all.truncate(self.len as usize);
+        Ok(all)
     }
 }
 
@@ -287,22 +290,26 @@ impl Queue {
         self.root.join("msg").join(id)
     }
 
-    /// Opens a new file at `path` for writing (truncated), reusing a spent queue file
-    /// from `free/` when there is one. Reuse matters on ext4 without a journal, where
-    /// creating an inode scans past every recently deleted one (a cost that grows with
-    /// the message rate); PostgreSQL recycles its WAL segments for the same reason.
+    /// Opens a new file at `path` for writing from its start, reusing a spent queue file
+    /// from `free/` when there is one (then its old bytes are overwritten in place, and
+    /// the writer cuts off any old tail with [`cut_to`] when done: truncating to zero
+    /// would free the blocks only to allocate them again, and ext4 flushes such a file
+    /// at close). Reuse matters on ext4 without a journal, where creating an inode scans
+    /// past every recently deleted one (a cost that grows with the message rate);
+    /// PostgreSQL recycles its WAL segments for the same reason.
     fn create_file(&self, path: &Path, exclusive: bool) -> io::Result<File> {
         loop {
             let name = lock(&self.recycled).pop();
             let Some(name) = name else { break };
-            // Truncated before it moves, so that it never sits in `msg/` with an old
-            // mtime and old contents (`recover` would take it for a leftover). Another
-            // process that took the same file first made the open or the rename fail.
+            // Touched before it moves, so that it never sits in `msg/` with an old mtime
+            // (`recover` would take it for an old leftover). Another process that took
+            // the same file first made the open or the rename fail; nobody writes to a
+            // file before their rename succeeded.
             let from = self.root.join("free").join(&name);
-            let Ok(file) = OpenOptions::new().write(true).truncate(true).open(&from) else {
+            let Ok(file) = OpenOptions::new().write(true).open(&from) else {
                 continue;
             };
-            if fs::rename(&from, path).is_ok() {
+            if file.set_modified(SystemTime::now()).is_ok() && fs::rename(&from, path).is_ok() {
                 return Ok(file);
             }
         }
@@ -355,6 +362,7 @@ impl Queue {
         envelope.stored = Some(stored_tag(spool.len, &digest));
         let result = (|| {
             let file = writer.into_inner().map_err(|e| e.into_error())?;
+            cut_to(&file, spool.len)?;
             drop(file);
             self.write_envelope(&envelope, false)?;
             self.group.sync()
@@ -419,6 +427,7 @@ impl Queue {
         {
             let mut f = self.create_file(&tmp, false)?;
             f.write_all(text.as_bytes())?;
+            cut_to(&f, text.len() as u64)?;
             if durable {
                 f.sync_all()?;
             }
@@ -563,6 +572,14 @@ impl Queue {
     }
 }
 
+/// Cuts off what a reused file held beyond the `len` bytes just written.
+fn cut_to(file: &File, len: u64) -> io::Result<()> {
+    if file.metadata()?.len() > len {
+        file.set_len(len)?;
+    }
+    Ok(())
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -655,6 +672,9 @@ mod tests {
         assert_eq!(free(), 2, "message and envelope wait in free/");
         let mut s = q.create_spool().unwrap();
         s.write(b"Subject: small\r\n\r\nhi\r\n").unwrap();
+        // The reused file still holds the old message past what was written.
+        assert_eq!(s.head(64 * 1024).unwrap(), b"Subject: small\r\n\r\nhi\r\n");
+        assert_eq!(s.contents().unwrap(), b"Subject: small\r\n\r\nhi\r\n");
         let second = s.id().to_string();
         q.commit(s, &envelope(&second)).unwrap();
         assert_eq!(free(), 0, "both files were taken from free/");
