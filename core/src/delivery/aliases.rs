@@ -46,8 +46,12 @@ impl Target {
         if let Some(cmd) = t.strip_prefix('|') {
             return Target::Program(cmd.trim().to_string());
         }
-        if t.len() >= 9 && t[..9].eq_ignore_ascii_case(":include:") {
-            return Target::Include(t[9..].trim().to_string());
+        if let Some(path) = t
+            .get(..9)
+            .filter(|p| p.eq_ignore_ascii_case(":include:"))
+            .and_then(|_| t.get(9..))
+        {
+            return Target::Include(path.trim().to_string());
         }
         if t.starts_with('/') {
             return Target::File(t.to_string());
@@ -201,6 +205,20 @@ mod tests {
         );
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, 5);
+    }
+
+    #[test]
+    fn multibyte_text_where_include_would_end_is_a_local_name() {
+        // Byte 9 falls inside "é": slicing there used to panic (a user's .forward could
+        // stop delivery).
+        assert_eq!(
+            Target::classify("abcdefgh\u{e9}x", |_| true),
+            Target::Local("abcdefgh\u{e9}x".into())
+        );
+        assert_eq!(
+            Target::classify(":INCLUDE:/etc/list", |_| true),
+            Target::Include("/etc/list".into())
+        );
     }
 
     #[test]
