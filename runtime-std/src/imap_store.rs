@@ -178,7 +178,15 @@ impl Folder {
     /// Applies the flag log of the loaded index's generation: whole lines only (a line
     /// cut by a crash is ignored), in order, each setting one message's flags.
     fn replay_flag_log(&mut self) {
-        let Ok(log) = fs::read(self.flag_log_path(self.generation)) else {
+        // Logs of other generations were folded into an index already (a crash between
+        // writing the new index and removing the old log leaves one behind).
+        let current = self.flag_log_path(self.generation);
+        for (stale, _) in flag_logs(&self.index_path) {
+            if stale != current {
+                let _ = fs::remove_file(stale);
+            }
+        }
+        let Ok(log) = fs::read(&current) else {
             return;
         };
         self.log_len = log.len() as u64;
@@ -1143,6 +1151,56 @@ mod tests {
         assert!(wildcard_match("inbox", "INBOX"));
         assert!(wildcard_match("S*", "Sent"));
         assert!(!wildcard_match("S*", "Trash"));
+    }
+
+    #[test]
+    fn flag_log_replays_whole_lines_and_drops_other_generations() {
+        let dir = std::env::temp_dir().join(format!("postrider-flaglog-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let (mbox, index) = (dir.join("INBOX"), dir.join("INBOX.index"));
+        fs::write(
+            &mbox,
+            "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\nFrom a@b Thu Jan  1 00:00:20 1970\nSubject: two\n\n2\n\n",
+        )
+        .unwrap();
+        let mut f = Folder::load(mbox.clone(), index.clone());
+        f.sync().unwrap();
+        assert_eq!(f.entries.len(), 2);
+        let generation = f.generation;
+        f.log_flags(&[(1, vec!["\\Seen".into()])]).unwrap();
+        f.log_flags(&[
+            (2, vec!["kw".into()]),
+            (1, vec!["\\Seen".into(), "\\Flagged".into()]),
+        ])
+        .unwrap();
+        // The index was not rewritten; a crash cut the next line short, and the log of an
+        // older generation was left behind.
+        let mut log = OpenOptions::new()
+            .append(true)
+            .open(f.flag_log_path(generation))
+            .unwrap();
+        log.write_all(b"2\t\\Dele").unwrap();
+        let stale = f.flag_log_path(generation.wrapping_sub(1));
+        fs::write(&stale, "1\t\\Deleted\n").unwrap();
+        let mut g = Folder::load(mbox.clone(), index.clone());
+        g.sync().unwrap();
+        let flags = |g: &Folder, uid: u32| {
+            g.entries
+                .iter()
+                .find(|e| e.uid == uid)
+                .map(|e| e.flags.clone())
+                .unwrap()
+        };
+        assert_eq!(flags(&g, 1), ["\\Seen", "\\Flagged"]);
+        assert_eq!(flags(&g, 2), ["kw"]);
+        assert!(!stale.exists());
+        // A full save folds the log into a new generation and removes it.
+        g.save().unwrap();
+        assert!(!g.flag_log_path(generation).exists());
+        let h = Folder::load(mbox, index);
+        assert_eq!(flags(&h, 1), ["\\Seen", "\\Flagged"]);
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
