@@ -231,7 +231,11 @@ pub struct Queue {
 }
 
 /// At most this many spent queue files wait in `free/` to be reused.
-const MAX_RECYCLED: usize = 512;
+const MAX_RECYCLED: usize = 256;
+
+/// Spent files larger than this are deleted rather than kept for reuse, so `free/` never
+/// holds more than `MAX_RECYCLED` × 64 KiB (16 MiB) of old bytes.
+const MAX_RECYCLED_SIZE: u64 = 64 * 1024;
 
 /// `LENGTH:DIGEST` (the first 16 bytes of the SHA-256, hex) of a queued message file.
 fn stored_tag(len: u64, digest: &[u8]) -> String {
@@ -321,11 +325,12 @@ impl Queue {
             .open(path)
     }
 
-    /// Retires a spent queue file: moved to `free/` for reuse, or removed when enough
-    /// are waiting there.
+    /// Retires a spent queue file: moved to `free/` for reuse, or removed when it is
+    /// large or enough are waiting there.
     fn retire_file(&self, path: &Path, name: String) -> io::Result<()> {
         let mut free = lock(&self.recycled);
-        if free.len() >= MAX_RECYCLED {
+        let big = fs::metadata(path).map_or(true, |m| m.len() > MAX_RECYCLED_SIZE);
+        if free.len() >= MAX_RECYCLED || big {
             drop(free);
             return fs::remove_file(path);
         }
@@ -661,14 +666,25 @@ mod tests {
     #[test]
     fn spent_files_are_reused_without_their_old_contents() {
         let (dir, q) = tmpq("r");
-        let big = vec![b'x'; 100_000];
+        let free = || fs::read_dir(dir.join("free")).unwrap().count();
         let mut s = q.create_spool().unwrap();
-        s.write(&big).unwrap();
+        s.write(&vec![b'x'; 100_000]).unwrap();
+        let huge = s.id().to_string();
+        q.commit(s, &envelope(&huge)).unwrap();
+        q.remove(&huge).unwrap();
+        assert_eq!(
+            free(),
+            1,
+            "a large message file is deleted, its envelope kept"
+        );
+        let old = lock(&q.recycled).pop().unwrap();
+        fs::remove_file(dir.join("free").join(old)).unwrap();
+        let mut s = q.create_spool().unwrap();
+        s.write(&vec![b'x'; 50_000]).unwrap();
         let first = s.id().to_string();
         q.commit(s, &envelope(&first)).unwrap();
         q.remove_unsynced(&first).unwrap();
         q.sync_removals();
-        let free = || fs::read_dir(dir.join("free")).unwrap().count();
         assert_eq!(free(), 2, "message and envelope wait in free/");
         let mut s = q.create_spool().unwrap();
         s.write(b"Subject: small\r\n\r\nhi\r\n").unwrap();
