@@ -434,7 +434,8 @@ pub fn parse_date(text: &str) -> Option<Day> {
     let m = p.next()?.to_ascii_lowercase();
     let y: i64 = p.next()?.parse().ok()?;
     let m = MONTHS.iter().position(|x| *x == m)? as u32 + 1;
-    if !(1..=31).contains(&d) {
+    // date-year is 4DIGIT (RFC 3501 §9).
+    if !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
         return None;
     }
     Some(crate::imf::datetime::days_from_civil(y, m, d as u32))
@@ -1408,6 +1409,18 @@ mod tests {
 
     fn p(s: &str) -> Command {
         parse_command(s.as_bytes()).unwrap().command
+    }
+
+    #[test]
+    fn search_dates_with_huge_years_are_errors_not_overflows() {
+        // Found by the imap_command fuzz target (10-minute campaign): the year went
+        // straight into days_from_civil and overflowed.
+        let crash = b"a2ID SEARCH CHARSET UTF-8 OR UNSEEN (SINCE 1-Jan-211111111111111111\xff\xff\xff\xff\xff\xff\xff\x00111111111111111111)\r\n";
+        let _ = parse_command(crash);
+        assert!(parse_command(b"a SEARCH SINCE 1-Jan-2111111111111111111\r\n").is_err());
+        assert!(parse_command(b"a SEARCH SINCE 1-Jan-10000\r\n").is_err());
+        assert!(parse_command(b"a SEARCH SINCE 1-Jan-0\r\n").is_err());
+        assert!(parse_command(b"a SEARCH SINCE 31-Dec-9999\r\n").is_ok());
     }
 
     #[test]

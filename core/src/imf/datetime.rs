@@ -45,7 +45,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Converts (year, month, day) to days since the epoch (inverse of [`civil_from_days`]).
+/// Years beyond ±100 million are clamped: no date mail meets is there, and the clamp
+/// keeps this and the callers' `days × 86_400` free of overflow whatever a parser read.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = y.clamp(-100_000_000, 100_000_000);
+    let (m, d) = (m.clamp(1, 12), d.min(31));
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
@@ -257,6 +261,16 @@ pub fn parse_date(value: &str) -> Option<WallClock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_years_do_not_overflow() {
+        for y in [i64::MAX, i64::MIN, 1 << 40, -(1 << 40)] {
+            let days = days_from_civil(y, 1, 1);
+            let _ = days * 86_400;
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
 
     #[test]
     fn renders_known_dates() {
