@@ -27,6 +27,36 @@ fn view() -> MailboxView {
     }
 }
 
+/// Answers every store request and TLS start the session has queued, as the runtimes do.
+fn answer_all(s: &mut ImapServer) {
+    while let Some(ev) = s.poll_event() {
+        match ev {
+            ImapEvent::Request { token, request } => {
+                let reply = match request {
+                    StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Success("u".into())),
+                    StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => StoreReply::View(Ok(view())),
+                    StoreRequest::List { .. } => StoreReply::List(vec![]),
+                    StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1 })),
+                    StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
+                    StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
+                        .iter()
+                        .map(|&uid| FetchedMessage {
+                            uid,
+                            data: Bytes::from_static(b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n"),
+                        })
+                        .collect())),
+                    StoreRequest::Copy { uids, .. } => StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect()))),
+                    StoreRequest::SetFlags { uids, flags, .. } => StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect())),
+                    _ => StoreReply::Done(Ok(())),
+                };
+                s.reply(token, reply);
+            }
+            ImapEvent::StartTls => s.tls_established(TlsInfo::default()),
+            ImapEvent::Closed => {}
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut now = Instant::now();
     let mut config = ImapConfig::default();
@@ -41,37 +71,14 @@ fuzz_target!(|data: &[u8]| {
         let n = (len as usize).min(tail.len());
         s.handle_input(now, &tail[..n]);
         rest = &tail[n..];
-        while let Some(ev) = s.poll_event() {
-            match ev {
-                ImapEvent::Request { token, request } => {
-                    let reply = match request {
-                        StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Success("u".into())),
-                        StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => StoreReply::View(Ok(view())),
-                        StoreRequest::List { .. } => StoreReply::List(vec![]),
-                        StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1 })),
-                        StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
-                        StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
-                            .iter()
-                            .map(|&uid| FetchedMessage {
-                                uid,
-                                data: Bytes::from_static(b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n"),
-                            })
-                            .collect())),
-                        StoreRequest::Copy { uids, .. } => StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect()))),
-                        StoreRequest::SetFlags { uids, flags, .. } => StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect())),
-                        _ => StoreReply::Done(Ok(())),
-                    };
-                    s.reply(token, reply);
-                }
-                ImapEvent::StartTls => s.tls_established(TlsInfo::default()),
-                ImapEvent::Closed => {}
-            }
-        }
+        answer_all(&mut s);
         while let Some(bytes) = s.poll_transmit() {
             output.extend_from_slice(&bytes);
         }
         now += Duration::from_secs(2);
         s.handle_timeout(now);
+        // A timeout can ask the store something too (IDLE polls the mailbox).
+        answer_all(&mut s);
         assert!(s.wants_input() || s.is_closed() || s.poll_timeout().is_some());
     }
     while let Some(bytes) = s.poll_transmit() {

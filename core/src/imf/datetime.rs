@@ -232,7 +232,16 @@ pub fn parse_date(value: &str) -> Option<WallClock> {
     let offset = match words.get(4) {
         None => 0,
         Some(z) if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 => {
-            let n: i32 = z[1..].parse().ok()?;
+            // hhmm: four digits, minutes below 60 (an offset like -9981 would render as
+            // -10021 and not parse back).
+            let digits = &z[1..];
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: i32 = digits.parse().ok()?;
+            if n % 100 >= 60 {
+                return None;
+            }
             let minutes = n / 100 * 60 + n % 100;
             if z.starts_with('-') {
                 -minutes
@@ -261,6 +270,18 @@ pub fn parse_date(value: &str) -> Option<WallClock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zone_minutes_must_be_below_60() {
+        // Found by the imf_date fuzz target (10-minute campaign): "-9981" parsed as an
+        // offset of 100 h 21 min, which rendered as "-10021" and did not parse back.
+        assert!(parse_date("8\nMAy\n+3\x0c7:7\x0c-9981").is_none());
+        assert!(parse_date("8 May 2003 07:07 -0960").is_none());
+        assert!(parse_date("8 May 2003 07:07 +-123").is_none());
+        let d = parse_date("8 May 2003 07:07 -9959").unwrap();
+        assert_eq!(d.utc_offset_minutes, -(99 * 60 + 59));
+        assert_eq!(parse_date(&d.rfc5322()).unwrap().unix_secs, d.unix_secs);
+    }
 
     #[test]
     fn absurd_years_do_not_overflow() {
