@@ -261,24 +261,37 @@ fn not_atom_char(input: &[u8]) -> PResult<'_, ()> {
 }
 
 /// An atom, a flag (`\Seen`, `\*`), or a data item name with a section and a partial
-/// (`BODY[HEADER.FIELDS (A B)]<0>`).
+/// (`BODY[HEADER.FIELDS (A B)]<0>`). Only the names that take a section (RFC 3501
+/// `msg-att-static`, RFC 3516 `BINARY`) open one at `[`; elsewhere `[` is an ordinary
+/// atom character (RFC 3501 excludes only `]` from atoms), as in the keyword `$a[b`.
 fn atom(input: &[u8]) -> PResult<'_, String> {
-    map(
+    let (rest, base) = alt((
+        recognize((tag("\\"), alt((tag("*"), take_while1(is_atom_char))))),
+        take_while1(is_atom_char),
+    ))
+    .parse(input)?;
+    let takes_section = [
+        &b"BODY"[..],
+        b"BODY.PEEK",
+        b"BINARY",
+        b"BINARY.PEEK",
+        b"BINARY.SIZE",
+    ]
+    .iter()
+    .any(|n| base.eq_ignore_ascii_case(n));
+    let (rest, _) = if takes_section && rest.first() == Some(&b'[') {
         recognize((
-            alt((
-                recognize((tag("\\"), alt((tag("*"), take_while1(is_atom_char))))),
-                take_while1(is_atom_char),
-            )),
-            opt((
-                tag("["),
-                take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
-                tag("]"),
-                opt((tag("<"), digit1, tag(">"))),
-            )),
-        )),
-        |a: &[u8]| String::from_utf8_lossy(a).into_owned(),
-    )
-    .parse(input)
+            tag("["),
+            take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
+            tag("]"),
+            opt((tag("<"), digit1, tag(">"))),
+        ))
+        .parse(rest)?
+    } else {
+        take_while(|c| is_atom_char(c) || c == b'[').parse(rest)?
+    };
+    let len = input.len() - rest.len();
+    Ok((rest, String::from_utf8_lossy(&input[..len]).into_owned()))
 }
 
 fn quoted(input: &[u8]) -> PResult<'_, String> {
@@ -413,6 +426,30 @@ pub fn parse_all(mut output: &[u8]) -> Result<Vec<Response>, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keywords_may_contain_an_opening_bracket() {
+        // Found by the imap_session fuzz target (10-minute campaign): the server stored
+        // and showed the keyword `$For[ardede` (valid: only `]` is excluded from atoms)
+        // and this parser, which checks the server's output, rejected it.
+        let r =
+            one("* 1 FETCH (FLAGS ($For[ardede kw) BODY[HEADER.FIELDS (A B)]<0> {2}\r\nhi)\r\n");
+        let Response::Untagged(v) = r else {
+            panic!("{r:?}")
+        };
+        let Value::List(items) = &v[2] else {
+            panic!("{v:?}")
+        };
+        assert_eq!(
+            items[1],
+            Value::List(vec![
+                Value::Atom("$For[ardede".into()),
+                Value::Atom("kw".into())
+            ])
+        );
+        assert_eq!(items[2], Value::Atom("BODY[HEADER.FIELDS (A B)]<0>".into()));
+        assert!(parse_response(b"* FLAGS (\\Seen $a[b)\r\n").is_ok());
+    }
 
     fn one(s: &str) -> Response {
         let (rest, r) = parse_response(s.as_bytes()).unwrap();
