@@ -279,16 +279,19 @@ fn atom(input: &[u8]) -> PResult<'_, String> {
     ]
     .iter()
     .any(|n| base.eq_ignore_ascii_case(n));
-    let (rest, _) = if takes_section && rest.first() == Some(&b'[') {
-        recognize((
-            tag("["),
-            take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
-            tag("]"),
-            opt((tag("<"), digit1, tag(">"))),
-        ))
-        .parse(rest)?
+    let section = recognize((
+        tag("["),
+        take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
+        tag("]"),
+        opt((tag("<"), digit1, tag(">"))),
+    ));
+    let mut plain = take_while(|c| is_atom_char(c) || c == b'[');
+    // A keyword may also be spelled like a section name (`BODY[x`): without its `]` on
+    // the line, the `[` is part of the atom.
+    let (rest, _) = if takes_section {
+        alt((section, plain)).parse(rest)?
     } else {
-        take_while(|c| is_atom_char(c) || c == b'[').parse(rest)?
+        plain.parse(rest)?
     };
     let len = input.len() - rest.len();
     Ok((rest, String::from_utf8_lossy(&input[..len]).into_owned()))
@@ -449,6 +452,18 @@ mod tests {
         );
         assert_eq!(items[2], Value::Atom("BODY[HEADER.FIELDS (A B)]<0>".into()));
         assert!(parse_response(b"* FLAGS (\\Seen $a[b)\r\n").is_ok());
+        // Spelled like a data item with a section, but without the `]`.
+        let r = one("* FLAGS (\\Seen BODY[TRUCTR)\r\n");
+        let Response::Untagged(v) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            v[1],
+            Value::List(vec![
+                Value::Atom("\\Seen".into()),
+                Value::Atom("BODY[TRUCTR".into())
+            ])
+        );
     }
 
     fn one(s: &str) -> Response {
