@@ -390,8 +390,16 @@ impl Cur<'_> {
         self.lex(lex::seq_set, "invalid sequence set")
     }
 
+    /// A flag a client may set (STORE, APPEND): a keyword or one of the system flags
+    /// RFC 3501 §2.3.2 lets clients change. `\Recent`, `\*` and unknown `\` flags
+    /// (flag-extensions, which servers must not invent) are errors, as in Dovecot.
     fn flag(&mut self) -> R<String> {
-        self.lex(lex::flag, "expected a flag")
+        let f = self.lex(lex::flag, "expected a flag")?;
+        let settable = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+        if f.starts_with('\\') && !settable.contains(&f.as_str()) {
+            return Err(format!("Invalid system flag {f}"));
+        }
+        Ok(f)
     }
 
     fn flag_list(&mut self) -> R<Vec<String>> {
@@ -1409,6 +1417,19 @@ mod tests {
 
     fn p(s: &str) -> Command {
         parse_command(s.as_bytes()).unwrap().command
+    }
+
+    #[test]
+    fn only_settable_system_flags_are_accepted() {
+        // Found by the imap_session fuzz target: `\[eeo` and `\Seeo` were stored and
+        // shown as flags. RFC 3501 §9: servers must not generate flag-extensions.
+        for bad in ["\\Seeo", "\\[eeo", "\\Recent", "\\*"] {
+            let cmd = format!("a STORE 1 +FLAGS ({bad})\r\n");
+            assert!(parse_command(cmd.as_bytes()).is_err(), "{bad}");
+            let cmd = format!("a APPEND INBOX ({bad}) {{1+}}\r\nx\r\n");
+            assert!(parse_command(cmd.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(parse_command(b"a STORE 1 +FLAGS (\\seen \\Draft $Junk kw[1)\r\n").is_ok());
     }
 
     #[test]
