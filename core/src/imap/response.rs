@@ -268,6 +268,8 @@ fn atom(input: &[u8]) -> PResult<'_, String> {
     let (rest, base) = alt((
         recognize((tag("\\"), alt((tag("*"), take_while1(is_atom_char))))),
         take_while1(is_atom_char),
+        // A keyword may even start with `[` (`[SEEN`).
+        take_while1(|c| is_atom_char(c) || c == b'['),
     ))
     .parse(input)?;
     let takes_section = [
@@ -452,6 +454,13 @@ mod tests {
         );
         assert_eq!(items[2], Value::Atom("BODY[HEADER.FIELDS (A B)]<0>".into()));
         assert!(parse_response(b"* FLAGS (\\Seen $a[b)\r\n").is_ok());
+        assert_eq!(
+            one("* FLAGS ([SEEN kw)\r\n"),
+            Response::Untagged(vec![
+                Value::Atom("FLAGS".into()),
+                Value::List(vec![Value::Atom("[SEEN".into()), Value::Atom("kw".into())])
+            ])
+        );
         // Spelled like a data item with a section, but without the `]`.
         let r = one("* FLAGS (\\Seen BODY[TRUCTR)\r\n");
         let Response::Untagged(v) = r else {
