@@ -607,20 +607,8 @@ mod tests {
         s.write(b"Subject: x\r\n\r\nhi\r\n").unwrap();
         let id = s.id().to_string();
         let env = Envelope {
-            id: id.clone(),
-            arrival: 1,
-            sender: "a@b".into(),
-            client: "127.0.0.1".into(),
-            helo: "h".into(),
             size: 18,
-            auth: None,
-            ret: None,
-            envid: None,
-            dkim: None,
-            recipients: vec![Recipient::new("bob@x")],
-            auth_results: None,
-            quarantine: false,
-            stored: None,
+            ..envelope(&id)
         };
         q.commit(s, &env).unwrap();
         assert_eq!(q.list().unwrap(), vec![id.clone()]);
