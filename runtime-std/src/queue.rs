@@ -4,7 +4,10 @@
 //! written in place), `env/ID` (the envelope and per-recipient state, TOML), `tmp/`
 //! (envelopes being written).
 //! A message exists for delivery only once its envelope file has been renamed into
-//! `env/`. Spent files wait in `free/` to be reused (see [`Queue::create_file`]).
+//! `env/`. Spent files wait in `free/` to be reused (see [`Queue::create_file`]); the
+//! server keeps those it retires as spares inside `msg/` and `env/` themselves
+//! (`.spare.ID`, see [`Queue::recover`]), so that taking and retiring them are renames
+//! within one directory.
 //! Both files are written and renamed into place, then the queue's filesystem is
 //! flushed by a group commit ([`crate::group_commit`]: one `syncfs` for every session
 //! waiting) before the client hears 250, so a committed message survives a crash. The
@@ -228,7 +231,38 @@ pub struct Queue {
     group: Arc<GroupCommit>,
     removals_pending: Arc<AtomicBool>,
     recycled: Arc<Mutex<Vec<String>>>,
+    spares: Arc<Mutex<Spares>>,
 }
+
+/// Spent files the server keeps inside `msg/` and `env/` for reuse (see
+/// [`Queue::recover`]). Only the process that adopted them (the server, after its
+/// start-up recovery) knows them, so nobody else takes or writes them.
+#[derive(Debug, Default)]
+struct Spares {
+    /// Whether retired files become spares (else they go to `free/`).
+    enabled: bool,
+    /// Spare message files: name in `msg/` and length.
+    msg: Vec<(String, u64)>,
+    /// The lengths of the spare message files added up.
+    msg_bytes: u64,
+    /// Spare envelope files: name in `env/` and length.
+    env: Vec<(String, u64)>,
+}
+
+/// Name prefix of spare files in `msg/` and `env/` (never a valid queue id).
+const SPARE_PREFIX: &str = ".spare.";
+
+/// Spare envelope files longer than this are deleted: an envelope written into a spare
+/// is padded with newlines up to the spare's length instead of truncating it.
+const MAX_SPARE_ENVELOPE: u64 = 8 * 1024;
+
+/// At most this many spares wait in each of `msg/` and `env/`: enough for the queue to
+/// grow by this much in a burst without creating files (whose inodes cost most on ext4
+/// without a journal, see [`Queue::create_file`]).
+const MAX_SPARES: usize = 2048;
+
+/// Spare message files hold at most this many old bytes together.
+const MAX_SPARE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// At most this many spent queue files wait in `free/` to be reused.
 const MAX_RECYCLED: usize = 256;
@@ -283,6 +317,7 @@ impl Queue {
             group: Arc::new(GroupCommit::new(root)?),
             removals_pending: Arc::new(AtomicBool::new(false)),
             recycled: Arc::new(Mutex::new(recycled)),
+            spares: Arc::new(Mutex::new(Spares::default())),
         })
     }
 
@@ -325,9 +360,13 @@ impl Queue {
             .open(path)
     }
 
-    /// Retires a spent queue file: moved to `free/` for reuse, or removed when it is
-    /// large or enough are waiting there.
+    /// Retires a spent queue file: kept as a spare in its own directory (the server),
+    /// moved to `free/` for reuse (other processes), or removed when it is large or
+    /// enough are waiting.
     fn retire_file(&self, path: &Path, name: String) -> io::Result<()> {
+        if self.retire_as_spare(path)? {
+            return Ok(());
+        }
         let mut free = lock(&self.recycled);
         let big = fs::metadata(path).map_or(true, |m| m.len() > MAX_RECYCLED_SIZE);
         if free.len() >= MAX_RECYCLED || big {
@@ -339,13 +378,98 @@ impl Queue {
         Ok(())
     }
 
+    /// Keeps a spent `msg/` or `env/` file as a spare under `.spare.ID` in the same
+    /// directory, when spares are enabled; `Ok(false)` when it was not kept (the caller
+    /// retires it otherwise).
+    fn retire_as_spare(&self, path: &Path) -> io::Result<bool> {
+        let mut spares = lock(&self.spares);
+        if !spares.enabled {
+            return Ok(false);
+        }
+        let (Some(dir), Some(id)) = (path.parent(), path.file_name()) else {
+            return Ok(false);
+        };
+        let is_env = dir.file_name().is_some_and(|d| d == "env");
+        let len = fs::metadata(path)?.len();
+        let room = if is_env {
+            spares.env.len() < MAX_SPARES && len <= MAX_SPARE_ENVELOPE
+        } else {
+            spares.msg.len() < MAX_SPARES
+                && len <= MAX_RECYCLED_SIZE
+                && spares.msg_bytes + len <= MAX_SPARE_BYTES
+        };
+        if !room {
+            return Ok(false);
+        }
+        let name = format!("{SPARE_PREFIX}{}", id.to_string_lossy());
+        fs::rename(path, dir.join(&name))?;
+        if is_env {
+            spares.env.push((name, len));
+        } else {
+            spares.msg_bytes += len;
+            spares.msg.push((name, len));
+        }
+        Ok(true)
+    }
+
+    /// Takes a spare message file for `path` (a rename within `msg/`), if there is one.
+    fn take_spare_message(&self, path: &Path) -> Option<File> {
+        loop {
+            let (name, len) = {
+                let mut spares = lock(&self.spares);
+                let spare = spares.msg.pop()?;
+                spares.msg_bytes -= spare.1;
+                spare
+            };
+            let from = self.root.join("msg").join(&name);
+            // The start-up recovery is over (it enabled spares), so an old mtime is
+            // harmless here: nothing removes message files by age any more.
+            if fs::rename(&from, path).is_ok() {
+                if let Ok(file) = OpenOptions::new().write(true).open(path) {
+                    return Some(file);
+                }
+                let _ = fs::remove_file(path);
+            }
+            tracing::debug!("queue: spare msg/{name} ({len} bytes) unusable");
+        }
+    }
+
+    /// Writes a new envelope into a spare `env/` file and renames it into place (a
+    /// rename within `env/`). The text is padded with newlines up to the spare's old
+    /// length rather than truncating it (TOML ignores them). `Ok(false)`: no spare.
+    fn write_envelope_into_spare(&self, id: &str, text: &[u8]) -> io::Result<bool> {
+        let Some((name, old_len)) = lock(&self.spares).env.pop() else {
+            return Ok(false);
+        };
+        let from = self.root.join("env").join(&name);
+        let written = (|| {
+            let mut f = OpenOptions::new().write(true).open(&from)?;
+            f.write_all(text)?;
+            let pad = old_len.saturating_sub(text.len() as u64) as usize;
+            if pad > 0 {
+                f.write_all(&vec![b'\n'; pad])?;
+            }
+            Ok::<(), io::Error>(())
+        })();
+        match written {
+            Ok(()) => fs::rename(&from, self.env_path(id)).map(|()| true),
+            Err(e) => {
+                let _ = fs::remove_file(&from);
+                Err(e)
+            }
+        }
+    }
+
     /// Starts writing a new message.
     pub fn create_spool(&self) -> io::Result<Spool> {
         let id = new_queue_id();
         // Written in place: a message file counts only once its envelope is in `env/`
         // (`recover` removes old ones without), so no rename is needed.
         let path = self.msg_path(&id);
-        let file = self.create_file(&path, true)?;
+        let file = match self.take_spare_message(&path) {
+            Some(file) => file,
+            None => self.create_file(&path, true)?,
+        };
         Ok(Spool {
             id,
             path,
@@ -428,6 +552,9 @@ impl Queue {
             return Err(io::Error::other("invalid queue id"));
         }
         let text = toml::to_string(envelope).map_err(io::Error::other)?;
+        if !durable && self.write_envelope_into_spare(&envelope.id, text.as_bytes())? {
+            return Ok(());
+        }
         let tmp = self.root.join("tmp").join(format!("{}.env", envelope.id));
         {
             let mut f = self.create_file(&tmp, false)?;
@@ -452,6 +579,8 @@ impl Queue {
         let mut moved = Vec::new();
         for id in self.list()? {
             let ok = match self.load(&id) {
+                // A reused file whose new contents never reached the disk.
+                Ok(env) if env.id != id => false,
                 Ok(env) => match &env.stored {
                     Some(tag) => fs::read(self.msg_path(&id))
                         .map(|m| *tag == stored_tag(m.len() as u64, &Sha256::digest(&m)))
@@ -556,6 +685,9 @@ impl Queue {
         }
         for entry in fs::read_dir(self.root.join("msg"))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(SPARE_PREFIX) {
+                continue;
+            }
             if !self.env_path(&name).exists()
                 && old(&entry.path())
                 && fs::remove_file(entry.path()).is_ok()
@@ -563,7 +695,49 @@ impl Queue {
                 removed += 1;
             }
         }
+        self.adopt_spares()?;
         Ok(removed)
+    }
+
+    /// Takes over the spares left in `msg/` and `env/` by an earlier run (removing any
+    /// beyond the limits) and keeps retired files as spares from now on. Only the server
+    /// does this (from [`Queue::recover`], before anything could be taken by age).
+    fn adopt_spares(&self) -> io::Result<()> {
+        let mut spares = lock(&self.spares);
+        for (sub, limit, budget) in [
+            ("msg", MAX_RECYCLED_SIZE, MAX_SPARE_BYTES),
+            ("env", MAX_SPARE_ENVELOPE, u64::MAX),
+        ] {
+            let mut found = Vec::new();
+            let mut bytes = 0u64;
+            for entry in fs::read_dir(self.root.join(sub))?.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.starts_with(SPARE_PREFIX) {
+                    continue;
+                }
+                match entry.metadata() {
+                    Ok(m)
+                        if m.len() <= limit
+                            && found.len() < MAX_SPARES
+                            && bytes.saturating_add(m.len()) <= budget =>
+                    {
+                        bytes += m.len();
+                        found.push((name, m.len()))
+                    }
+                    _ => {
+                        let _ = fs::remove_file(entry.path());
+                    }
+                }
+            }
+            if sub == "msg" {
+                spares.msg = found;
+                spares.msg_bytes = bytes;
+            } else {
+                spares.env = found;
+            }
+        }
+        spares.enabled = true;
+        Ok(())
     }
 
     /// Asks a running queue runner to retry every deferred message now.
@@ -692,6 +866,86 @@ mod tests {
         q.remove(&second).unwrap();
         let q2 = Queue::open(&dir).unwrap();
         assert_eq!(lock(&q2.recycled).len(), 2);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_server_keeps_spent_files_as_spares_in_their_own_directory() {
+        let (dir, q) = tmpq("s");
+        let spares = |sub: &str| {
+            fs::read_dir(dir.join(sub))
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(SPARE_PREFIX))
+                .count()
+        };
+        // Only the server's start-up recovery turns spares on.
+        assert_eq!(q.recover(Duration::ZERO).unwrap(), 0);
+        let mut s = q.create_spool().unwrap();
+        s.write(&vec![b'x'; 5000]).unwrap();
+        let first = s.id().to_string();
+        let mut long = envelope(&first);
+        long.recipients = (0..20).map(|i| Recipient::new(format!("r{i}@x"))).collect();
+        q.commit(s, &long).unwrap();
+        let long_len = fs::metadata(q.env_path(&first)).unwrap().len();
+        q.remove(&first).unwrap();
+        assert_eq!((spares("msg"), spares("env")), (1, 1));
+        assert_eq!(fs::read_dir(dir.join("free")).unwrap().count(), 0);
+        assert!(
+            q.list().unwrap().is_empty(),
+            "spares are not queued messages"
+        );
+
+        let mut s = q.create_spool().unwrap();
+        s.write(b"Subject: short\r\n\r\nhi\r\n").unwrap();
+        let second = s.id().to_string();
+        let short = envelope(&second);
+        q.commit(s, &short).unwrap();
+        assert_eq!((spares("msg"), spares("env")), (0, 0), "both spares reused");
+        assert_eq!(
+            q.read_message(&second).unwrap(),
+            b"Subject: short\r\n\r\nhi\r\n"
+        );
+        // The envelope was padded with newlines rather than cut.
+        assert_eq!(fs::metadata(q.env_path(&second)).unwrap().len(), long_len);
+        let loaded = q.load(&second).unwrap();
+        assert_eq!(loaded.recipients, short.recipients);
+        assert_eq!(q.list().unwrap(), vec![second.clone()]);
+        assert!(q.verify().unwrap().is_empty());
+
+        // A restarted server adopts the spares left behind; recovery keeps them however old.
+        q.remove(&second).unwrap();
+        let q2 = Queue::open(&dir).unwrap();
+        assert_eq!(q2.recover(Duration::ZERO).unwrap(), 0);
+        assert_eq!((spares("msg"), spares("env")), (1, 1));
+        let adopted = lock(&q2.spares);
+        assert_eq!((adopted.msg.len(), adopted.env.len()), (1, 1));
+        assert_eq!(adopted.msg_bytes, 22);
+        drop(adopted);
+        // Another process (sendmail, queue delete) never takes them.
+        let other = Queue::open(&dir).unwrap();
+        let mut s = other.create_spool().unwrap();
+        s.write(b"x").unwrap();
+        let id = s.id().to_string();
+        other.commit(s, &envelope(&id)).unwrap();
+        assert_eq!((spares("msg"), spares("env")), (1, 1));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn verify_moves_an_envelope_whose_id_is_not_its_file_name() {
+        let (dir, q) = tmpq("i");
+        let mut s = q.create_spool().unwrap();
+        s.write(b"one\r\n").unwrap();
+        let id = s.id().to_string();
+        q.commit(s, &envelope(&id)).unwrap();
+        // A reused file whose new contents never reached the disk: the old envelope
+        // (another id) with a tag that matches the message file.
+        let mut stale = q.load(&id).unwrap();
+        stale.id = "0123456789ABCDEF".into();
+        fs::write(q.env_path(&id), toml::to_string(&stale).unwrap()).unwrap();
+        assert_eq!(q.verify().unwrap(), vec![id.clone()]);
+        assert!(q.list().unwrap().is_empty());
         let _ = fs::remove_dir_all(&dir);
     }
 
