@@ -99,14 +99,29 @@ async fn accept_loop(
     }
 }
 
-/// Handles every queued event on the blocking pool (the session handler touches disk).
+/// Handles every queued event: those that stay off the disk ([`SmtpSession::is_light`])
+/// right here on the executor, the rest from the first one that does not on the
+/// blocking pool. Returns the strongest flow asked for, as `handle_all` does.
 async fn handle_events(
     server: SmtpServer,
     session: SmtpSession,
 ) -> (SmtpServer, SmtpSession, Flow) {
+    let (mut server, mut session) = (server, session);
+    let mut flow = Flow::Continue;
+    while server.peek_event().is_some_and(|ev| session.is_light(ev)) {
+        if let Some(ev) = server.poll_event() {
+            match session.handle(&mut server, ev) {
+                Flow::Continue => {}
+                other => flow = other,
+            }
+        }
+    }
+    if !server.has_event() {
+        return (server, session, flow);
+    }
     blocking::unblock(move || {
-        let (mut server, mut session) = (server, session);
-        let (flow, _) = session.handle_all(&mut server);
+        let (later, _) = session.handle_all(&mut server);
+        let flow = if later == Flow::Continue { flow } else { later };
         (server, session, flow)
     })
     .await

@@ -17,7 +17,7 @@
 //! delivered. Envelope updates are fsynced, then renamed over the old one.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -162,14 +162,23 @@ impl Envelope {
     }
 }
 
-/// A message file being written in `msg/` (not queued until its envelope is committed). Dropping it without committing removes it.
+/// Message bytes a [`Spool`] holds in memory before writing them to its file.
+pub const SPOOL_BUFFER: usize = 64 * 1024;
+
+/// A message file being written in `msg/` (not queued until its envelope is committed).
+/// The file is created only when the first [`SPOOL_BUFFER`] bytes are full or the
+/// message is committed, so a small message touches the disk once, at its commit, and
+/// starting one needs no disk at all. Dropping it without committing removes the file.
 #[derive(Debug)]
 pub struct Spool {
     id: String,
     path: PathBuf,
-    file: Option<BufWriter<File>>,
+    queue: Queue,
+    file: Option<File>,
+    buf: Vec<u8>,
     digest: Sha256,
     len: u64,
+    closed: bool,
 }
 
 impl Spool {
@@ -178,25 +187,48 @@ impl Spool {
         &self.id
     }
 
+    /// Whether writing `more` bytes now would stay in memory (not touch the disk).
+    pub fn buffers(&self, more: usize) -> bool {
+        !self.closed && self.buf.len() + more < SPOOL_BUFFER
+    }
+
+    /// Whether its file exists yet (dropping the spool then removes it).
+    pub fn has_file(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Appends message bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self.file.as_mut() {
-            Some(f) => {
-                f.write_all(bytes)?;
-                self.digest.update(bytes);
-                self.len += bytes.len() as u64;
-                Ok(())
-            }
-            None => Err(io::Error::other("spool already closed")),
+        if self.closed {
+            return Err(io::Error::other("spool already closed"));
         }
+        self.digest.update(bytes);
+        self.len += bytes.len() as u64;
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= SPOOL_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered to the file, creating it first if needed.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::other("spool already closed"));
+        }
+        let file = match self.file.as_mut() {
+            Some(f) => f,
+            None => self.file.insert(self.queue.open_message_file(&self.path)?),
+        };
+        file.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
     }
 
     /// The first `limit` bytes written so far (to look at the header cheaply).
     pub fn head(&mut self, limit: usize) -> io::Result<Vec<u8>> {
         use std::io::Read;
-        if let Some(f) = self.file.as_mut() {
-            f.flush()?;
-        }
+        self.flush()?;
         let mut out = Vec::new();
         File::open(&self.path)?
             .take((limit as u64).min(self.len))
@@ -206,19 +238,28 @@ impl Spool {
 
     /// Everything written so far (for signing before the commit).
     pub fn contents(&mut self) -> io::Result<Vec<u8>> {
-        if let Some(f) = self.file.as_mut() {
-            f.flush()?;
-        }
+        self.flush()?;
         // A reused file may still hold old bytes past what was written.
         let mut all = fs::read(&self.path)?;
         all.truncate(self.len as usize);
         Ok(all)
     }
+
+    /// Writes out the rest, cuts off what a reused file held beyond it and closes the
+    /// file (not yet durable: the commit's group flush does that).
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()?;
+        if let Some(file) = self.file.take() {
+            cut_to(&file, self.len)?;
+        }
+        self.closed = true;
+        Ok(())
+    }
 }
 
 impl Drop for Spool {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if !self.closed && self.file.take().is_some() {
             let _ = fs::remove_file(&self.path);
         }
     }
@@ -460,39 +501,44 @@ impl Queue {
         }
     }
 
-    /// Starts writing a new message.
+    /// Starts a new message (nothing touches the disk until its first write-out, see
+    /// [`Spool`]).
     pub fn create_spool(&self) -> io::Result<Spool> {
         let id = new_queue_id();
-        // Written in place: a message file counts only once its envelope is in `env/`
-        // (`recover` removes old ones without), so no rename is needed.
-        let path = self.msg_path(&id);
-        let file = match self.take_spare_message(&path) {
-            Some(file) => file,
-            None => self.create_file(&path, true)?,
-        };
         Ok(Spool {
+            path: self.msg_path(&id),
             id,
-            path,
-            file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            queue: self.clone(),
+            file: None,
+            buf: Vec::new(),
             digest: Sha256::new(),
             len: 0,
+            closed: false,
         })
+    }
+
+    /// Opens the file of a new message at `path` in `msg/`: a spare if there is one.
+    /// Written in place: a message file counts only once its envelope is in `env/`
+    /// (`recover` removes old ones without), so no rename is needed.
+    fn open_message_file(&self, path: &Path) -> io::Result<File> {
+        match self.take_spare_message(path) {
+            Some(file) => Ok(file),
+            None => self.create_file(path, true),
+        }
     }
 
     /// Makes a message durable: moves the spool file to `msg/`, writes the envelope (with
     /// the message's length and digest) into `env/`, then waits for a group commit that
     /// flushes both. Only after this returns `Ok` may the client be told 250.
     pub fn commit(&self, mut spool: Spool, envelope: &Envelope) -> io::Result<()> {
-        let Some(writer) = spool.file.take() else {
+        if spool.closed {
             return Err(io::Error::other("spool already closed"));
-        };
+        }
         let digest = std::mem::take(&mut spool.digest).finalize();
         let mut envelope = envelope.clone();
         envelope.stored = Some(stored_tag(spool.len, &digest));
         let result = (|| {
-            let file = writer.into_inner().map_err(|e| e.into_error())?;
-            cut_to(&file, spool.len)?;
-            drop(file);
+            spool.finish()?;
             self.write_envelope(&envelope, false)?;
             self.group.sync()
         })();
@@ -986,6 +1032,36 @@ mod tests {
         assert_eq!(moved, want);
         assert_eq!(q.list().unwrap(), vec![ids[2].clone()]);
         assert!(dir.join("corrupt").join(format!("{}.msg", ids[0])).exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_spool_touches_the_disk_only_when_its_buffer_is_full_or_at_the_commit() {
+        let (dir, q) = tmpq("l");
+        let files = || fs::read_dir(dir.join("msg")).unwrap().count();
+        let mut s = q.create_spool().unwrap();
+        assert!(s.buffers(SPOOL_BUFFER - 1) && !s.buffers(SPOOL_BUFFER));
+        s.write(&vec![b'a'; 1000]).unwrap();
+        assert_eq!(files(), 0, "a small message stays in memory");
+        assert!(!s.has_file() && !s.buffers(SPOOL_BUFFER - 1000));
+        s.write(&vec![b'b'; SPOOL_BUFFER]).unwrap();
+        assert!(s.has_file(), "a full buffer is written out");
+        assert_eq!(files(), 1);
+        s.write(b"tail").unwrap();
+        let mut want = vec![b'a'; 1000];
+        want.extend(vec![b'b'; SPOOL_BUFFER]);
+        want.extend(b"tail");
+        assert_eq!(s.contents().unwrap(), want);
+        let id = s.id().to_string();
+        q.commit(s, &envelope(&id)).unwrap();
+        assert_eq!(q.read_message(&id).unwrap(), want);
+        assert!(q.verify().unwrap().is_empty());
+        // Dropped before its commit: the file written out so far goes away.
+        let mut s = q.create_spool().unwrap();
+        s.write(&vec![b'c'; SPOOL_BUFFER]).unwrap();
+        assert_eq!(files(), 2);
+        drop(s);
+        assert_eq!(files(), 1);
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -200,6 +200,29 @@ impl SmtpSession {
         (flow, any)
     }
 
+    /// Whether handling `ev` stays off the disk and needs no password hashing, so an
+    /// async runtime may run it on its executor instead of the blocking pool: commands
+    /// answered from memory, and message bytes that still fit the spool's buffer.
+    pub fn is_light(&self, ev: &SmtpEvent) -> bool {
+        match ev {
+            SmtpEvent::Auth { .. } | SmtpEvent::MessageComplete { .. } => false,
+            SmtpEvent::BodyChunk(bytes) => {
+                let held = match &self.fixer {
+                    // The whole header (and its fix-ups) may be written at once.
+                    HeaderFixer::Collecting(header) => header.len() + 4096,
+                    _ => 0,
+                };
+                self.spool
+                    .as_ref()
+                    .is_none_or(|s| s.buffers(bytes.len() + held))
+            }
+            SmtpEvent::DataAborted | SmtpEvent::Reset => {
+                self.spool.as_ref().is_none_or(|s| !s.has_file())
+            }
+            _ => true,
+        }
+    }
+
     /// Handles one event from the machine, answering any token it carries.
     pub fn handle(&mut self, s: &mut SmtpServer, ev: SmtpEvent) -> Flow {
         match ev {

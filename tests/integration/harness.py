@@ -184,8 +184,10 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
                              f"--- server log ---\n{self.log()[-4000:]}")
 
     def queue_ids(self):
+        # Names starting with '.' are spare files kept for reuse, not queued messages.
         env = os.path.join(self.data, "queue", "env")
-        return sorted(os.listdir(env)) if os.path.isdir(env) else []
+        names = os.listdir(env) if os.path.isdir(env) else []
+        return sorted(n for n in names if not n.startswith("."))
 
     def raw(self, port_name="smtp"):
         ip = self.smtp_ip if port_name == "smtp" else "127.0.0.1"

@@ -255,6 +255,12 @@ impl SmtpServer {
         self.events.pop_front()
     }
 
+    /// The event [`SmtpServer::poll_event`] would return next, left in place (lets an
+    /// async runtime decide where to handle it).
+    pub fn peek_event(&self) -> Option<&SmtpEvent> {
+        self.events.front()
+    }
+
     /// Whether [`SmtpServer::poll_event`] has something (lets async runtimes skip a
     /// hop to the blocking pool when there is nothing to do).
     pub fn has_event(&self) -> bool {
