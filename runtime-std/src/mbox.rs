@@ -98,7 +98,12 @@ impl LockedMbox {
 
     /// Makes everything appended durable; on failure cuts the file back to `start`.
     fn sync_or_cut(&mut self, start: u64) -> io::Result<()> {
-        if let Err(e) = self.file.sync_data() {
+        self.sync_or_cut_with(start, File::sync_data)
+    }
+
+    /// [`LockedMbox::sync_or_cut`] with the flush given (tests make it fail).
+    fn sync_or_cut_with(&mut self, start: u64, sync: SyncFn) -> io::Result<()> {
+        if let Err(e) = sync(&self.file) {
             let _ = self.file.set_len(start);
             let _ = self.file.sync_data();
             return Err(e);
@@ -120,12 +125,28 @@ pub fn deliver_entry(path: &Path, entry: &[u8]) -> io::Result<()> {
 /// once and releases the locks. A file whose fsync fails is cut back to its length
 /// before the batch, so each file keeps all of the batch's entries or none of them.
 /// The queue must not count a batched delivery as done before the commit said so.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MboxBatch {
     held: Vec<(PathBuf, LockedMbox, u64)>,
     failed: Vec<PathBuf>,
     touched: Vec<PathBuf>,
     bytes: u64,
+    sync: SyncFn,
+}
+
+/// How a mailbox's appends are made durable (`File::sync_data`; tests inject failures).
+type SyncFn = fn(&File) -> io::Result<()>;
+
+impl Default for MboxBatch {
+    fn default() -> Self {
+        Self {
+            held: Vec::new(),
+            failed: Vec::new(),
+            touched: Vec::new(),
+            bytes: 0,
+            sync: File::sync_data,
+        }
+    }
 }
 
 impl MboxBatch {
@@ -165,7 +186,7 @@ impl MboxBatch {
     pub fn release(&mut self, path: &Path) {
         if let Some(i) = self.held.iter().position(|h| h.0 == path) {
             let (path, mut m, start) = self.held.swap_remove(i);
-            if let Err(e) = m.sync_or_cut(start) {
+            if let Err(e) = m.sync_or_cut_with(start, self.sync) {
                 tracing::error!("cannot sync mailbox {}: {e}", path.display());
                 self.failed.push(path);
             }
@@ -187,7 +208,7 @@ impl MboxBatch {
     pub fn commit(&mut self) -> Vec<PathBuf> {
         let mut failed = std::mem::take(&mut self.failed);
         for (path, mut m, start) in self.held.drain(..) {
-            if let Err(e) = m.sync_or_cut(start) {
+            if let Err(e) = m.sync_or_cut_with(start, self.sync) {
                 tracing::error!("cannot sync mailbox {}: {e}", path.display());
                 failed.push(path);
             }
@@ -281,6 +302,40 @@ mod tests {
         drop(batch);
         assert_eq!(fs::read(&a).unwrap(), both);
         assert!(!dir.join("a.lock").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_mailbox_whose_flush_fails_loses_the_whole_batch_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("postrider-mboxf-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        let one = entry("x@y", WallClock::utc(0), b"", b"Subject: 1\r\n\r\n1\r\n");
+        let two = entry("x@y", WallClock::utc(0), b"", b"Subject: 2\r\n\r\n2\r\n");
+        deliver_entry(&a, &one).unwrap();
+        let mut batch = MboxBatch::new();
+        batch.sync = |f| {
+            // Only the file holding three entries (`a`) fails, like a disk error.
+            if f.metadata()?.len() > 2 * 40 {
+                Err(io::Error::from_raw_os_error(5))
+            } else {
+                f.sync_data()
+            }
+        };
+        batch.append(&a, &two).unwrap();
+        batch.append(&a, &one).unwrap();
+        batch.append(&b, &two).unwrap();
+        assert!(one.len() > 40 && two.len() > 40 && one.len() + two.len() < 2 * 80);
+        assert_eq!(batch.commit(), vec![a.clone()]);
+        assert_eq!(fs::read(&a).unwrap(), one, "cut back to before the batch");
+        assert_eq!(fs::read(&b).unwrap(), two, "the other mailbox is committed");
+        assert!(!dir.join("a.lock").exists() && !dir.join("b.lock").exists());
+        // A file released early whose flush fails is reported by the next commit.
+        batch.append(&a, &two).unwrap();
+        batch.append(&a, &two).unwrap();
+        batch.release(&a);
+        assert_eq!(batch.commit(), vec![a.clone()]);
+        assert_eq!(fs::read(&a).unwrap(), one);
         let _ = fs::remove_dir_all(&dir);
     }
 
