@@ -483,8 +483,12 @@ impl Queue {
             return Ok(false);
         };
         let from = self.root.join("env").join(&name);
+        let Ok(mut f) = OpenOptions::new().write(true).open(&from) else {
+            // Gone (removed by hand): the caller writes a new file instead.
+            tracing::debug!("queue: spare env/{name} unusable");
+            return Ok(false);
+        };
         let written = (|| {
-            let mut f = OpenOptions::new().write(true).open(&from)?;
             f.write_all(text)?;
             let pad = old_len.saturating_sub(text.len() as u64) as usize;
             if pad > 0 {
@@ -968,6 +972,19 @@ mod tests {
         assert_eq!((adopted.msg.len(), adopted.env.len()), (1, 1));
         assert_eq!(adopted.msg_bytes, 22);
         drop(adopted);
+        // Spares removed by hand behind the server's back: new files are made instead.
+        for sub in ["msg", "env"] {
+            for e in fs::read_dir(dir.join(sub)).unwrap().flatten() {
+                fs::remove_file(e.path()).unwrap();
+            }
+        }
+        let mut s = q2.create_spool().unwrap();
+        s.write(b"x").unwrap();
+        let third = s.id().to_string();
+        q2.commit(s, &envelope(&third)).unwrap();
+        assert_eq!(q2.read_message(&third).unwrap(), b"x");
+        q2.remove(&third).unwrap();
+        assert_eq!((spares("msg"), spares("env")), (1, 1));
         // Another process (sendmail, queue delete) never takes them.
         let other = Queue::open(&dir).unwrap();
         let mut s = other.create_spool().unwrap();

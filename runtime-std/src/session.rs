@@ -200,9 +200,10 @@ impl SmtpSession {
         (flow, any)
     }
 
-    /// Whether handling `ev` stays off the disk and needs no password hashing, so an
-    /// async runtime may run it on its executor instead of the blocking pool: commands
-    /// answered from memory, and message bytes that still fit the spool's buffer.
+    /// Whether handling `ev` is quick and cannot wait on the disk (no writes, no flush,
+    /// no password hashing; at most a look at small cached tables such as the users
+    /// file), so an async runtime may run it on its executor instead of the blocking
+    /// pool: commands, DATA, and message bytes that still fit the spool's buffer.
     pub fn is_light(&self, ev: &SmtpEvent) -> bool {
         match ev {
             SmtpEvent::Auth { .. } | SmtpEvent::MessageComplete { .. } => false,
