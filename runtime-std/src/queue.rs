@@ -856,6 +856,15 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
+    /// Queues `content` with the test envelope; returns its id.
+    fn queue_message(q: &Queue, content: &[u8]) -> String {
+        let mut s = q.create_spool().unwrap();
+        s.write(content).unwrap();
+        let id = s.id().to_string();
+        q.commit(s, &envelope(&id)).unwrap();
+        id
+    }
+
     fn envelope(id: &str) -> Envelope {
         Envelope {
             id: id.to_string(),
@@ -879,10 +888,7 @@ mod tests {
     fn spent_files_are_reused_without_their_old_contents() {
         let (dir, q) = tmpq("r");
         let free = || fs::read_dir(dir.join("free")).unwrap().count();
-        let mut s = q.create_spool().unwrap();
-        s.write(&vec![b'x'; 100_000]).unwrap();
-        let huge = s.id().to_string();
-        q.commit(s, &envelope(&huge)).unwrap();
+        let huge = queue_message(&q, &vec![b'x'; 100_000]);
         q.remove(&huge).unwrap();
         assert_eq!(
             free(),
@@ -891,10 +897,7 @@ mod tests {
         );
         let old = lock(&q.recycled).pop().unwrap();
         fs::remove_file(dir.join("free").join(old)).unwrap();
-        let mut s = q.create_spool().unwrap();
-        s.write(&vec![b'x'; 50_000]).unwrap();
-        let first = s.id().to_string();
-        q.commit(s, &envelope(&first)).unwrap();
+        let first = queue_message(&q, &vec![b'x'; 50_000]);
         q.remove_unsynced(&first).unwrap();
         q.sync_removals();
         assert_eq!(free(), 2, "message and envelope wait in free/");
@@ -978,30 +981,22 @@ mod tests {
                 fs::remove_file(e.path()).unwrap();
             }
         }
-        let mut s = q2.create_spool().unwrap();
-        s.write(b"x").unwrap();
-        let third = s.id().to_string();
-        q2.commit(s, &envelope(&third)).unwrap();
+        let third = queue_message(&q2, b"x");
         assert_eq!(q2.read_message(&third).unwrap(), b"x");
         q2.remove(&third).unwrap();
         assert_eq!((spares("msg"), spares("env")), (1, 1));
         // Another process (sendmail, queue delete) never takes them.
         let other = Queue::open(&dir).unwrap();
-        let mut s = other.create_spool().unwrap();
-        s.write(b"x").unwrap();
-        let id = s.id().to_string();
-        other.commit(s, &envelope(&id)).unwrap();
+        let id = queue_message(&other, b"x");
         assert_eq!((spares("msg"), spares("env")), (1, 1));
+        assert_eq!(q2.list().unwrap(), vec![id]);
         let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn verify_moves_an_envelope_whose_id_is_not_its_file_name() {
         let (dir, q) = tmpq("i");
-        let mut s = q.create_spool().unwrap();
-        s.write(b"one\r\n").unwrap();
-        let id = s.id().to_string();
-        q.commit(s, &envelope(&id)).unwrap();
+        let id = queue_message(&q, b"one\r\n");
         // A reused file whose new contents never reached the disk: the old envelope
         // (another id) with a tag that matches the message file.
         let mut stale = q.load(&id).unwrap();
