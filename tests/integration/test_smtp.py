@@ -42,6 +42,20 @@ class SmtpBasics(unittest.TestCase):
         self.assertEqual(c.cmd("QUIT")[0], 221)
         c.close()
 
+    def test_message_larger_than_the_spool_buffer_arrives_whole(self):
+        # 150 KB: more than the 64 KiB a spool holds in memory, so the queue file is
+        # written out in parts (and, in the smol runtime, on the blocking pool).
+        lines = [f"line {i:05d} " + hashlib.sha256(str(i).encode()).hexdigest() * 2
+                 for i in range(1100)]
+        body = "\r\n".join(lines) + "\r\n"
+        msg = "Subject: larger than the buffer\r\n\r\n" + body
+        self.assertGreater(len(msg), 140_000)
+        with self.smtp() as s:
+            s.ehlo("client.example")
+            self.assertEqual(s.sendmail("carol@else.example", ["bob@test.example"], msg), {})
+        m = self.srv.wait_subject("bob", "larger than the buffer")
+        self.assertEqual(m.get_payload(), body.replace("\r\n", "\n"))
+
     def test_delivery_headers_and_quoting(self):
         body = "Subject: headers test\r\nFrom: carol@else.example\r\n\r\nFrom the start\r\n>From quoted\r\n.leading dot\r\n"
         with self.smtp() as s:
