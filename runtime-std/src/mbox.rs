@@ -268,13 +268,19 @@ pub fn recover_delivery(path: &Path, marker: &[u8], entry_len: usize) -> io::Res
 mod tests {
     use super::*;
 
-    #[test]
-    fn batch_holds_locks_until_commit_and_drop_undoes_it() {
-        let dir = std::env::temp_dir().join(format!("postrider-mboxb-{}", std::process::id()));
+    /// A fresh directory with two mailbox paths in it, and two small entries.
+    fn two_mailboxes(name: &str) -> (PathBuf, PathBuf, PathBuf, Vec<u8>, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!("postrider-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let (a, b) = (dir.join("a"), dir.join("b"));
         let one = entry("x@y", WallClock::utc(0), b"", b"Subject: 1\r\n\r\n1\r\n");
         let two = entry("x@y", WallClock::utc(0), b"", b"Subject: 2\r\n\r\n2\r\n");
+        (dir, a, b, one, two)
+    }
+
+    #[test]
+    fn batch_holds_locks_until_commit_and_drop_undoes_it() {
+        let (dir, a, b, one, two) = two_mailboxes("mboxb");
         let mut batch = MboxBatch::new();
         batch.append(&a, &one).unwrap();
         assert_eq!(batch.take_touched(), vec![a.clone()]);
@@ -307,11 +313,7 @@ mod tests {
 
     #[test]
     fn a_mailbox_whose_flush_fails_loses_the_whole_batch_and_nothing_else() {
-        let dir = std::env::temp_dir().join(format!("postrider-mboxf-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let (a, b) = (dir.join("a"), dir.join("b"));
-        let one = entry("x@y", WallClock::utc(0), b"", b"Subject: 1\r\n\r\n1\r\n");
-        let two = entry("x@y", WallClock::utc(0), b"", b"Subject: 2\r\n\r\n2\r\n");
+        let (dir, a, b, one, two) = two_mailboxes("mboxf");
         deliver_entry(&a, &one).unwrap();
         let mut batch = MboxBatch::new();
         batch.sync = |f| {

@@ -178,7 +178,6 @@ pub struct Spool {
     buf: Vec<u8>,
     digest: Sha256,
     len: u64,
-    closed: bool,
 }
 
 impl Spool {
@@ -189,7 +188,7 @@ impl Spool {
 
     /// Whether writing `more` bytes now would stay in memory (not touch the disk).
     pub fn buffers(&self, more: usize) -> bool {
-        !self.closed && self.buf.len() + more < SPOOL_BUFFER
+        self.buf.len() + more < SPOOL_BUFFER
     }
 
     /// Whether its file exists yet (dropping the spool then removes it).
@@ -199,9 +198,6 @@ impl Spool {
 
     /// Appends message bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.closed {
-            return Err(io::Error::other("spool already closed"));
-        }
         self.digest.update(bytes);
         self.len += bytes.len() as u64;
         self.buf.extend_from_slice(bytes);
@@ -213,9 +209,6 @@ impl Spool {
 
     /// Writes what is buffered to the file, creating it first if needed.
     fn flush(&mut self) -> io::Result<()> {
-        if self.closed {
-            return Err(io::Error::other("spool already closed"));
-        }
         let file = match self.file.as_mut() {
             Some(f) => f,
             None => self.file.insert(self.queue.open_message_file(&self.path)?),
@@ -252,14 +245,14 @@ impl Spool {
         if let Some(file) = self.file.take() {
             cut_to(&file, self.len)?;
         }
-        self.closed = true;
         Ok(())
     }
 }
 
 impl Drop for Spool {
     fn drop(&mut self) {
-        if !self.closed && self.file.take().is_some() {
+        // After `finish` the file is closed and belongs to the queue.
+        if self.file.take().is_some() {
             let _ = fs::remove_file(&self.path);
         }
     }
@@ -517,7 +510,6 @@ impl Queue {
             buf: Vec::new(),
             digest: Sha256::new(),
             len: 0,
-            closed: false,
         })
     }
 
@@ -535,9 +527,6 @@ impl Queue {
     /// the message's length and digest) into `env/`, then waits for a group commit that
     /// flushes both. Only after this returns `Ok` may the client be told 250.
     pub fn commit(&self, mut spool: Spool, envelope: &Envelope) -> io::Result<()> {
-        if spool.closed {
-            return Err(io::Error::other("spool already closed"));
-        }
         let digest = std::mem::take(&mut spool.digest).finalize();
         let mut envelope = envelope.clone();
         envelope.stored = Some(stored_tag(spool.len, &digest));

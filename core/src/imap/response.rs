@@ -462,15 +462,14 @@ mod tests {
             ])
         );
         // Spelled like a data item with a section, but without the `]`.
-        let r = one("* FLAGS (\\Seen BODY[TRUCTR)\r\n");
-        let Response::Untagged(v) = r else {
-            panic!("{r:?}")
-        };
         assert_eq!(
-            v[1],
-            Value::List(vec![
-                Value::Atom("\\Seen".into()),
-                Value::Atom("BODY[TRUCTR".into())
+            one("* FLAGS (\\Seen BODY[TRUCTR)\r\n"),
+            Response::Untagged(vec![
+                Value::Atom("FLAGS".into()),
+                Value::List(vec![
+                    Value::Atom("\\Seen".into()),
+                    Value::Atom("BODY[TRUCTR".into())
+                ])
             ])
         );
     }
