@@ -199,6 +199,93 @@ proptest! {
     }
 }
 
+/// The reference for where DATA ends: the first `CRLF . CRLF`, where the start of the data
+/// counts as a CRLF. Returns the octets consumed, whether a bare CR or LF came before, and
+/// the unstuffed content.
+fn data_end_model(input: &[u8]) -> Option<(usize, bool, Vec<u8>)> {
+    let mut wire = b"\r\n".to_vec();
+    wire.extend_from_slice(input);
+    let at = wire.windows(5).position(|w| w == b"\r\n.\r\n")?;
+    let content = &wire[2..at + 2];
+    let bare = content.iter().enumerate().any(|(i, &b)| {
+        (b == b'\r' && content.get(i + 1) != Some(&b'\n'))
+            || (b == b'\n' && (i == 0 || content[i - 1] != b'\r'))
+    });
+    let mut unstuffed = Vec::new();
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+    }
+    Some((at + 3, bare, unstuffed))
+}
+
+/// Bytes drawn mostly from the octets that matter to the end of data.
+fn data_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop::sample::select(vec![b'\r', b'\n', b'.', b'a', 0u8, 0xff]),
+        0..60,
+    )
+}
+
+proptest! {
+    /// The receiver ends exactly where the model does (only at a real CRLF . CRLF, never
+    /// after a bare CR or LF), refuses iff the model saw a bare CR or LF, and gives the same
+    /// verdict however the input is split.
+    #[test]
+    fn data_ends_only_at_crlf_dot_crlf(input in data_bytes(), cuts in prop::collection::vec(0usize..60, 0..6)) {
+        let mut rx = DataReceiver::new(1 << 20, 1 << 20);
+        let mut out = Vec::new();
+        let mut used = 0;
+        let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+        bounds.push(input.len());
+        bounds.sort_unstable();
+        for end in bounds {
+            if end > used && !rx.is_done() {
+                used += rx.feed(&input[used..end], &mut out);
+            }
+        }
+        match data_end_model(&input) {
+            None => prop_assert!(!rx.is_done()),
+            Some((end, bare, content)) => {
+                prop_assert!(rx.is_done());
+                prop_assert_eq!(used, end);
+                prop_assert_eq!(rx.error().is_some(), bare);
+                if !bare {
+                    prop_assert_eq!(out, content);
+                }
+            }
+        }
+    }
+}
+
+/// The smuggling attack of CVE-2023-51764 and its variants, against the whole server: one
+/// DATA, one refusal, no second transaction, whether fed whole or a byte at a time.
+#[test]
+fn smuggled_transaction_is_never_run() {
+    let variants: [&[u8]; 6] = [
+        b"\n.\n",
+        b"\n.\r\n",
+        b"\r\n.\n",
+        b"\r.\r\n",
+        b"\r\n.\r",
+        b"\r\n.\r\r\n",
+    ];
+    for v in variants {
+        let mut script = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n".to_vec();
+        script.extend_from_slice(b"first body\x00\xe9");
+        script.extend_from_slice(v);
+        script.extend_from_slice(
+            b"MAIL FROM:<evil@x.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\nforged\r\n.\r\nNOOP\r\n",
+        );
+        let whole = run_chunks(&[&script]);
+        let bytes: Vec<&[u8]> = script.chunks(1).collect();
+        assert_eq!(run_chunks(&bytes), whole, "{v:?}");
+        assert!(whole.1.is_empty(), "{v:?}: a message was queued");
+        let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[], std::time::Instant::now());
+        d.feed(&script);
+        assert_eq!(d.codes(), [220, 250, 250, 250, 354, 550, 250], "{v:?}");
+    }
+}
+
 fn session_script() -> Vec<u8> {
     let mut s = Vec::new();
     s.extend_from_slice(

@@ -194,6 +194,35 @@ class SmtpBasics(unittest.TestCase):
         self.assertFalse(any(m["Subject"] == "smuggle" for m in self.srv.messages("alice")))
         self.assertFalse(any("evil" in str(m["Return-Path"]) for m in self.srv.messages("bob")))
 
+    def test_smtp_smuggling_variants_run_no_second_transaction(self):
+        # CVE-2023-51764 class: only CRLF . CRLF ends the data. Each variant is sent in one
+        # write with a smuggled transaction after it; the server must answer the DATA once
+        # (550 5.5.2, at the real end) and never run the smuggled MAIL/RCPT/DATA.
+        variants = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n", b"\r\n.\r",
+                    b"\r\n.\r\r\n", b"\x00\xe9\n.\r\n\x00"]
+        before = len(self.srv.queue_ids())
+        for i, v in enumerate(variants):
+            c = self.srv.raw()
+            c.read_reply()
+            c.cmd("EHLO c")
+            c.cmd("MAIL FROM:<a@b.example>")
+            self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 250)
+            self.assertEqual(c.cmd("DATA")[0], 354)
+            c.send(b"Subject: first " + str(i).encode() + b"\r\n\r\nbody" + v +
+                   b"MAIL FROM:<evil@x.example>\r\nRCPT TO:<bob@test.example>\r\nDATA\r\n"
+                   b"Subject: smuggled " + str(i).encode() + b"\r\n\r\nforged\r\n.\r\nNOOP\r\n")
+            code, lines = c.read_reply()
+            self.assertEqual(code, 550, (v, lines))
+            self.assertIn("5.5.2", lines[0])
+            self.assertEqual(c.read_reply()[0], 250, v)  # the NOOP after the real end
+            self.assertEqual(c.cmd("QUIT")[0], 221)
+            c.close()
+        time.sleep(0.5)
+        self.assertEqual(len(self.srv.queue_ids()), before)
+        for user in ("alice", "bob"):
+            subjects = [str(m["Subject"]) for m in self.srv.messages(user)]
+            self.assertFalse([s for s in subjects if s.startswith(("first ", "smuggled "))], user)
+
     def test_pipelining(self):
         c = self.srv.raw()
         c.read_reply()

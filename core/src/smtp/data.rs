@@ -1,9 +1,10 @@
 //! The DATA receiver: finds the end of mail data, removes dot-stuffing and enforces the
 //! message limits while the body streams through (RFC 5321 §4.1.1.4, §4.5.2, §4.5.3.1).
 //!
-//! Only `CRLF "." CRLF` ends the data. A bare LF or a bare CR anywhere in the data is
-//! remembered and the message is refused at its end: treating either as a line end is
-//! what makes SMTP smuggling possible. Oversized messages and overlong lines are also
+//! Only `CRLF "." CRLF` ends the data (the start of the data counts as a CRLF). A bare LF
+//! or a bare CR anywhere in the data is remembered and the message is refused once, at
+//! that real end; neither starts a line, so no dot after one can end the data: treating
+//! either as a line end is what makes SMTP smuggling possible (CVE-2023-51764 class). Oversized messages and overlong lines are also
 //! swallowed to the terminating dot and refused then, so the session stays in sync.
 
 /// Where the receiver is inside the current line.
@@ -144,10 +145,10 @@ impl DataReceiver {
                     if b == b'\r' {
                         self.state = State::Cr;
                     } else {
-                        // A bare LF.
+                        // A bare LF: refused at the end, and it does not start a line, so a
+                        // dot after it cannot end the data (`\n.\r\n` is smuggling).
                         self.flag(DataError::BareNewline);
-                        self.line_len = 0;
-                        self.state = State::LineStart;
+                        self.state = State::Mid;
                     }
                 }
                 State::Cr => {
@@ -171,14 +172,9 @@ impl DataReceiver {
                         i += 1;
                         self.state = State::DotCr;
                     } else {
-                        // A stuffed dot: drop it and read the rest of the line normally.
+                        // A stuffed dot: drop it and read the rest of the line normally (a
+                        // bare LF after it is flagged there and starts no line).
                         self.state = State::Mid;
-                        if b == b'\n' {
-                            i += 1;
-                            self.flag(DataError::BareNewline);
-                            self.line_len = 0;
-                            self.state = State::LineStart;
-                        }
                     }
                 }
                 State::DotCr => {
@@ -254,6 +250,33 @@ mod tests {
         r.feed(b"\r\n.\r\n", &mut out);
         assert!(r.is_done());
         assert_eq!(r.error(), Some(DataError::BareNewline));
+    }
+
+    /// Every smuggling variant: the "end" after a bare CR or LF is data, the commands after
+    /// it are data, and only the real `CRLF . CRLF` ends the message, which is refused.
+    #[test]
+    fn smuggled_ends_do_not_end_data() {
+        let variants: [&[u8]; 8] = [
+            b"\n.\n",
+            b"\n.\r\n",
+            b"\r\n.\n",
+            b"\r.\r\n",
+            b"\r\n.\r",
+            b"\r\n.\r\r\n",
+            b"\x00\n.\r\n\x00",
+            b"\xff\r.\r\n\xfe",
+        ];
+        for v in variants {
+            let mut input = b"first body".to_vec();
+            input.extend_from_slice(v);
+            input.extend_from_slice(b"MAIL FROM:<evil@x.example>\r\nDATA\r\nforged\r\n");
+            let real_end = input.len();
+            input.extend_from_slice(b".\r\nQUIT\r\n");
+            let (_, n, r) = run(&input);
+            assert!(r.is_done(), "{v:?}");
+            assert_eq!(n, real_end + 3, "{v:?} ended the data early");
+            assert_eq!(r.error(), Some(DataError::BareNewline), "{v:?}");
+        }
     }
 
     #[test]
