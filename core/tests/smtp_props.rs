@@ -270,7 +270,8 @@ fn smuggled_transaction_is_never_run() {
         b"\r\n.\r\r\n",
     ];
     for v in variants {
-        let mut script = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n".to_vec();
+        let mut script =
+            b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n".to_vec();
         script.extend_from_slice(b"first body\x00\xe9");
         script.extend_from_slice(v);
         script.extend_from_slice(
@@ -280,7 +281,8 @@ fn smuggled_transaction_is_never_run() {
         let bytes: Vec<&[u8]> = script.chunks(1).collect();
         assert_eq!(run_chunks(&bytes), whole, "{v:?}");
         assert!(whole.1.is_empty(), "{v:?}: a message was queued");
-        let mut d = SmtpTestDriver::new(SmtpServerConfig::default(), &[], std::time::Instant::now());
+        let mut d =
+            SmtpTestDriver::new(SmtpServerConfig::default(), &[], std::time::Instant::now());
         d.feed(&script);
         assert_eq!(d.codes(), [220, 250, 250, 250, 354, 550, 250], "{v:?}");
     }

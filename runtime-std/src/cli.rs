@@ -77,6 +77,20 @@ enum Cmd {
         /// The file.
         path: PathBuf,
     },
+    /// Writes a file to stdout (used by the delivery agent to read a user's file with the
+    /// user's privileges); exit 66 when it does not exist.
+    #[command(hide = true)]
+    InternalReadFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Replaces a file with stdin (used by the delivery agent to write a user's file with
+    /// the user's privileges).
+    #[command(hide = true)]
+    InternalWriteFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// Sieve tools.
     Sieve {
         #[command(subcommand)]
@@ -371,6 +385,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
     });
     match cli.command {
         Cmd::Serve => {
+            crate::privileges::check_serve_privileges(&settings)?;
             let ctx = open_context(settings)?;
             ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
             let source = ctx.settings.aliases_path();
@@ -501,6 +516,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
                 user,
                 aliases,
                 interval,
+                sender: None,
             };
             match crate::vacation::run(&ctx, &args, &mut io::stdin().lock())? {
                 crate::vacation::VacationResult::Replied(id) => {
@@ -520,6 +536,23 @@ fn run(serve: ServeFn) -> Result<(), String> {
             io::Read::read_to_end(&mut io::stdin().lock(), &mut entry)
                 .map_err(|e| format!("cannot read the entry: {e}"))?;
             crate::mbox::deliver_entry(&path, &entry)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Cmd::InternalReadFile { path } => match std::fs::read(&path) {
+            Ok(bytes) => io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .map_err(|e| format!("cannot write: {e}")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::process::exit(crate::privileges::EXIT_NOT_FOUND)
+            }
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        },
+        Cmd::InternalWriteFile { path } => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
+                .map_err(|e| format!("cannot read: {e}"))?;
+            crate::privileges::replace_file(&path, &bytes)
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
         Cmd::Sieve {

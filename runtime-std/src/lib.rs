@@ -21,6 +21,7 @@ pub mod local;
 pub mod maildrop;
 pub mod mbox;
 pub mod pop3;
+pub mod privileges;
 pub mod queue;
 pub mod remote;
 pub mod resolver;

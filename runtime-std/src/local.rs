@@ -2,22 +2,25 @@
 //! db, `:include:` files and `~/.forward`, then delivers to mailboxes, files and
 //! programs, forwards to other addresses through the queue, and stops mail loops.
 //!
-//! Privileges: with system accounts and the server running as root, files and programs
-//! named in a user's `.forward` run as that user, those named in the aliases (and root's
-//! `.forward`) as `[delivery] default_user`; nothing runs as root. File accounts are not
-//! Unix users, so with them (and without root) everything runs as the server's own user.
+//! Privileges (see [`crate::privileges`]): nothing a user controls runs or is read as
+//! root. With system accounts and the server running as root, a user's `.forward`, its
+//! `:include:` files, programs and file targets are handled as that user, those named in
+//! the aliases (and root's `.forward`) as `[delivery] default_user`. File accounts are
+//! not Unix users: as root, their programs, file targets and included files use
+//! `[delivery] default_user`; without root, everything runs as the server's own user.
+//!
+//! Problems found inside an `:include:` file are reported as "invalid address in include
+//! file F, line N", never with the file's contents (it may be one the sender must not see).
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use postrider_core::delivery::aliases::{parse_target_list, Target};
+use postrider_core::delivery::aliases::{parse_target_lines, parse_target_list, Target};
 use postrider_core::delivery::loops::loop_reason;
 use postrider_core::delivery::mbox::from_line;
 use postrider_core::delivery::trace::delivery_fields;
@@ -26,6 +29,7 @@ use postrider_core::smtp::EnhancedCode;
 use crate::accounts::{valid_name, Accounts};
 use crate::context::{wall_now, Context};
 use crate::mbox::{self, MboxBatch};
+use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
 use crate::queue::{Envelope, Recipient};
 
 /// The result of delivering to one envelope recipient.
@@ -39,23 +43,28 @@ pub enum Outcome {
     Permanent(String, EnhancedCode, Option<(String, String)>),
 }
 
-/// A Unix identity to run a command or file write as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunAs {
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-}
-
 /// Where a target came from: decides whether files and programs are allowed and whose
-/// privileges they get.
+/// privileges they get (`user`: the owner of the `.forward` it came from, directly or
+/// through includes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Origin {
     Alias,
-    Include,
+    Include { user: Option<String> },
     Forward { user: String },
 }
+
+impl Origin {
+    fn owner(&self) -> Option<&str> {
+        match self {
+            Origin::Alias => None,
+            Origin::Include { user } => user.as_deref(),
+            Origin::Forward { user } => Some(user),
+        }
+    }
+}
+
+/// Longest `.forward` or `:include:` file read.
+const MAX_LIST_FILE: u64 = 1024 * 1024;
 
 /// One thing to do for a recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,43 +133,6 @@ pub fn mailbox_path(ctx: &Context, name: &str) -> PathBuf {
     }
 }
 
-fn running_as_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// The identity for a file or program target, or None to run as the server itself.
-fn run_as(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, String> {
-    let system = match &ctx.accounts {
-        Accounts::System(s) => s,
-        // File accounts are not Unix users: everything runs as the server's own user.
-        Accounts::File(_) => return Ok(None),
-    };
-    if !running_as_root() {
-        return Ok(None);
-    }
-    if let Some(u) = user {
-        let sys = system;
-        if let Some(e) = sys.lookup(u) {
-            if e.uid != 0 {
-                return Ok(Some(RunAs {
-                    uid: e.uid,
-                    gid: e.gid,
-                }));
-            }
-        }
-    }
-    let default = &ctx.settings.config.delivery.default_user;
-    match system.lookup(default) {
-        Some(e) if e.uid != 0 => Ok(Some(RunAs {
-            uid: e.uid,
-            gid: e.gid,
-        })),
-        _ => Err(format!(
-            "[delivery] default_user {default:?} is not a non-root system user"
-        )),
-    }
-}
-
 /// Whether a `.forward` (or `:include:`) file may be trusted: owned by `owner` (or root),
 /// and neither it nor its directory writable by group or others.
 fn safe_file(path: &Path, owner: u32) -> Result<(), String> {
@@ -194,7 +166,7 @@ fn forward_owner(ctx: &Context, user: &str) -> u32 {
 fn allowed(list: &[String], origin: &Origin) -> bool {
     let kind = match origin {
         Origin::Alias => "alias",
-        Origin::Include => "include",
+        Origin::Include { .. } => "include",
         Origin::Forward { .. } => "forward",
     };
     list.iter().any(|k| k == kind)
@@ -204,9 +176,24 @@ struct Expander<'a> {
     ctx: &'a Context,
     out: Expansion,
     depth: usize,
+    /// The include file and line being expanded, if any: problems found there are
+    /// reported by position only.
+    include_at: Option<(String, usize)>,
 }
 
 impl Expander<'_> {
+    /// Records a problem; inside an include file, by file and line instead of `text`.
+    fn fail(&mut self, text: String, status: (u8, u16, u16), temporary: bool) {
+        let text = match &self.include_at {
+            Some((path, line)) if temporary => {
+                format!("cannot deliver to the address in include file {path}, line {line}")
+            }
+            Some((path, line)) => format!("invalid address in include file {path}, line {line}"),
+            None => text,
+        };
+        self.out.fail(text, status, temporary);
+    }
+
     fn is_local_domain(&self, d: &str) -> bool {
         self.ctx.settings.is_local_domain(d)
     }
@@ -219,7 +206,7 @@ impl Expander<'_> {
                 self.out.push(Action::Mailbox(name.to_string()));
             } else {
                 let path: Vec<&str> = chain.iter().map(String::as_str).collect();
-                self.out.fail(
+                self.fail(
                     format!("alias expansion loop: {} -> {name}", path.join(" -> ")),
                     (5, 4, 6),
                     false,
@@ -228,7 +215,7 @@ impl Expander<'_> {
             return;
         }
         if chain.len() > 20 {
-            self.out.fail(
+            self.fail(
                 format!("alias nesting too deep at {name}"),
                 (5, 4, 6),
                 false,
@@ -246,8 +233,7 @@ impl Expander<'_> {
             // RFC 5321 §4.5.1: postmaster mail is never lost, even without an account.
             self.out.push(Action::Mailbox(name.to_string()));
         } else {
-            self.out
-                .fail(format!("unknown user: \"{name}\""), (5, 1, 1), false);
+            self.fail(format!("unknown user: \"{name}\""), (5, 1, 1), false);
         }
         chain.pop();
     }
@@ -268,10 +254,15 @@ impl Expander<'_> {
             self.out.push(Action::Mailbox(user.to_string()));
             return;
         }
-        let text = match fs::read_to_string(&forward) {
-            Ok(t) => t,
+        // Read with the user's own privileges (system accounts under root): a link to a
+        // file the user may not read gives nothing.
+        let text = match home_identity(self.ctx, user)
+            .map_err(std::io::Error::other)
+            .and_then(|who| read_file_as(who.as_ref(), &forward, MAX_LIST_FILE))
+        {
+            Ok(t) => String::from_utf8_lossy(&t.unwrap_or_default()).into_owned(),
             Err(e) => {
-                self.out.fail(
+                self.fail(
                     format!("cannot read {}: {e}", forward.display()),
                     (4, 3, 0),
                     true,
@@ -294,24 +285,20 @@ impl Expander<'_> {
 
     fn target(&mut self, raw: &str, origin: &Origin, chain: &mut Vec<String>) {
         let delivery = &self.ctx.settings.config.delivery;
-        let owner = match origin {
-            Origin::Forward { user } => Some(user.clone()),
-            _ => None,
-        };
+        let owner = origin.owner().map(str::to_string);
         match Target::classify(raw, |d| self.is_local_domain(d)) {
             Target::Local(name) => self.name(&name, chain),
             Target::Mailbox(user) => {
                 if valid_name(&user) {
                     self.out.push(Action::Mailbox(user));
                 } else {
-                    self.out
-                        .fail(format!("invalid mailbox name {user:?}"), (5, 1, 3), false);
+                    self.fail(format!("invalid mailbox name {user:?}"), (5, 1, 3), false);
                 }
             }
             Target::Remote(addr) => self.out.push(Action::Forward(addr)),
             Target::Include(path) => {
                 if !allowed(&delivery.allow_include, origin) {
-                    self.out.fail(
+                    self.fail(
                         format!(":include:{path} is not allowed here"),
                         (5, 7, 1),
                         false,
@@ -320,37 +307,16 @@ impl Expander<'_> {
                 }
                 self.depth += 1;
                 if self.depth > 10 {
-                    self.out
-                        .fail(format!(":include:{path} nested too deep"), (5, 4, 6), false);
+                    self.fail(format!(":include:{path} nested too deep"), (5, 4, 6), false);
                     return;
                 }
-                let p = Path::new(&path);
-                let expected_owner = match origin {
-                    Origin::Forward { user } => forward_owner(self.ctx, user),
-                    _ => rustix::process::geteuid().as_raw(),
-                };
-                if let Err(why) = safe_file(p, expected_owner) {
-                    self.out
-                        .fail(format!(":include:{path}: {why}"), (4, 3, 0), true);
-                    return;
-                }
-                match fs::read_to_string(p) {
-                    Ok(text) => {
-                        for t in parse_target_list(&text) {
-                            self.target(&t, &Origin::Include, chain);
-                        }
-                    }
-                    Err(e) => {
-                        self.out
-                            .fail(format!("cannot read :include:{path}: {e}"), (4, 3, 0), true)
-                    }
-                }
+                self.include(&path, owner, chain);
             }
             Target::File(path) => {
                 if allowed(&delivery.allow_files, origin) {
                     self.out.push(Action::File { path, user: owner });
                 } else {
-                    self.out.fail(
+                    self.fail(
                         format!("mail to file {path} is not allowed here"),
                         (5, 7, 1),
                         false,
@@ -364,7 +330,7 @@ impl Expander<'_> {
                         user: owner,
                     });
                 } else {
-                    self.out.fail(
+                    self.fail(
                         format!("mail to command {command:?} is not allowed here"),
                         (5, 7, 1),
                         false,
@@ -372,6 +338,51 @@ impl Expander<'_> {
                 }
             }
         }
+    }
+}
+
+impl Expander<'_> {
+    /// Expands the targets of an `:include:` file named by a target of `owner`'s
+    /// `.forward` (None: the aliases), reading it with `owner`'s privileges.
+    fn include(&mut self, path: &str, owner: Option<String>, chain: &mut Vec<String>) {
+        let p = Path::new(path);
+        let expected_owner = match &owner {
+            Some(user) => forward_owner(self.ctx, user),
+            None => rustix::process::geteuid().as_raw(),
+        };
+        if let Err(why) = safe_file(p, expected_owner) {
+            self.fail(format!(":include:{path}: {why}"), (4, 3, 0), true);
+            return;
+        }
+        let who = match owner.as_deref() {
+            Some(user) => identity_for(self.ctx, Some(user)),
+            None => Ok(None),
+        };
+        let text = match who
+            .map_err(std::io::Error::other)
+            .and_then(|who| read_file_as(who.as_ref(), p, MAX_LIST_FILE))
+        {
+            Ok(Some(t)) => String::from_utf8_lossy(&t).into_owned(),
+            Ok(None) => {
+                self.fail(
+                    format!("cannot read :include:{path}: no such file"),
+                    (4, 3, 0),
+                    true,
+                );
+                return;
+            }
+            Err(e) => {
+                self.fail(format!("cannot read :include:{path}: {e}"), (4, 3, 0), true);
+                return;
+            }
+        };
+        let origin = Origin::Include { user: owner };
+        let outer = self.include_at.take();
+        for (line, t) in parse_target_lines(&text) {
+            self.include_at = Some((path.to_string(), line));
+            self.target(&t, &origin, chain);
+        }
+        self.include_at = outer;
     }
 }
 
@@ -414,6 +425,7 @@ pub fn deliver(d: &mut Delivery<'_>, rcpt: &Recipient, done: &mut Vec<String>) -
         ctx,
         out: Expansion::default(),
         depth: 0,
+        include_at: None,
     };
     ex.name(&local, &mut Vec::new());
     let Expansion { actions, problems } = ex.out;
@@ -591,7 +603,7 @@ fn store_in_folder(
     if let Err(e) = written {
         return Outcome::Temporary(format!("cannot update mailbox {}: {e}", path.display()));
     }
-    if !existed && running_as_root() {
+    if !existed && crate::privileges::running_as_root() {
         // A new system mailbox belongs to its user, as /var/mail files do.
         if let Accounts::System(s) = &ctx.accounts {
             if let Some(e) = s.lookup(name) {
@@ -626,7 +638,7 @@ fn deliver_file(
     if let Some(b) = d.batch.as_deref_mut() {
         b.release(Path::new(path));
     }
-    let who = match run_as(d.ctx, user) {
+    let who = match identity_for(d.ctx, user) {
         Ok(w) => w,
         Err(e) => return Outcome::Temporary(e),
     };
@@ -673,7 +685,7 @@ fn deliver_program(
     rcpt: &Recipient,
 ) -> Outcome {
     let ctx = d.ctx;
-    let who = match run_as(ctx, user) {
+    let who = match identity_for(ctx, user) {
         Ok(w) => w,
         Err(e) => return Outcome::Temporary(e),
     };
@@ -691,6 +703,9 @@ fn deliver_program(
     let mut body = header.into_bytes();
     body.extend_from_slice(d.message);
     input.extend(body.iter().copied().filter(|&b| b != b'\r'));
+    if let Some(outcome) = builtin_vacation(d, command, user, local, &input) {
+        return outcome;
+    }
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(command)
@@ -743,67 +758,38 @@ fn deliver_program(
     }
 }
 
-/// Runs `cmd` with `input` on stdin, in its own process group, killing the group after
-/// `timeout`. Returns the exit code (negative for a signal or timeout) and the first
-/// 1000 characters of stderr on one line.
-fn run_with_input(
-    mut cmd: Command,
+/// Answers `postrider vacation` commands of file accounts in this process (see
+/// [`crate::vacation::builtin_command`]); None to run `command` as a program. From a
+/// `.forward` the absent user must be its `owner`; from the aliases it is the user the
+/// command names, else the alias (`local`).
+fn builtin_vacation(
+    d: &Delivery<'_>,
+    command: &str,
+    owner: Option<&str>,
+    local: &str,
     input: &[u8],
-    timeout: Duration,
-) -> std::io::Result<(i32, String)> {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn()?;
-    let mut stdin = child.stdin.take();
-    let data = input.to_vec();
-    let writer = thread::spawn(move || {
-        if let Some(s) = stdin.as_mut() {
-            // A command that does not read its input is not an error (EPIPE).
-            let _ = s.write_all(&data);
+) -> Option<Outcome> {
+    if !matches!(d.ctx.accounts, Accounts::File(_)) {
+        return None;
+    }
+    let own_config = d.ctx.settings.config_path.as_deref();
+    let mut args = crate::vacation::builtin_command(command, own_config)?;
+    match (owner, args.user.as_deref()) {
+        (Some(owner), Some(named)) if named != owner => return None,
+        (Some(owner), _) => args.user = Some(owner.to_string()),
+        (None, None) => args.user = Some(local.to_string()),
+        (None, Some(_)) => {}
+    }
+    args.sender = Some(d.env.sender.clone());
+    use crate::vacation::VacationResult as R;
+    Some(match crate::vacation::run(d.ctx, &args, &mut &input[..]) {
+        Ok(R::Replied(id)) => {
+            d.ctx.wakeup.notify();
+            Outcome::Delivered(format!("vacation reply queued as {id}"))
         }
-    });
-    let mut stderr = child.stderr.take();
-    let reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.take(64 * 1024).read_to_end(&mut buf);
-        }
-        buf
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait()? {
-            Some(st) => break Some(st),
-            None if Instant::now() >= deadline => {
-                let pid = rustix::process::Pid::from_child(&child);
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    let _ = writer.join();
-    let err = reader.join().unwrap_or_default();
-    let err: String = String::from_utf8_lossy(&err)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(1000)
-        .collect();
-    Ok(match status {
-        None => (-1, format!("timed out after {} s", timeout.as_secs())),
-        Some(st) => match st.code() {
-            Some(c) => (c, err),
-            None => (
-                -st.signal().unwrap_or(1),
-                format!("killed by signal {}", st.signal().unwrap_or(0)),
-            ),
-        },
+        Ok(R::NoReply(why)) => Outcome::Delivered(format!("vacation: no reply ({why:?})")),
+        Ok(R::NoMessage) => Outcome::Delivered("vacation: no ~/.vacation.msg".into()),
+        Err(e) => Outcome::Temporary(format!("vacation: {e}")),
     })
 }
 

@@ -2,8 +2,12 @@
 //! mailboxes; a missing script means keep, a broken one is logged and means keep too
 //! (nothing is ever lost to a script error). Vacation replies reuse the RFC 3834 rules
 //! and reply builder of the core, with their memory in `~/.sieve.vacation.db`.
+//!
+//! The script and the vacation memory are read and written with the user's privileges
+//! ([`crate::privileges::home_identity`]), never as root.
 
 use std::fs;
+use std::sync::Mutex;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::vacation::{
@@ -12,9 +16,15 @@ use postrider_core::delivery::vacation::{
 use postrider_core::sieve::{Action, MessageContext, Script, Vacation};
 
 use crate::context::{wall_now, Context};
-use crate::fsutil::lock_exclusive;
 use crate::local::{home_of, Outcome};
+use crate::privileges::{home_identity, read_file_as, write_file_as};
 use crate::queue::{unix_now, Envelope, Recipient};
+
+/// Longest Sieve script read at delivery.
+const MAX_SCRIPT: u64 = 1024 * 1024;
+
+/// Serialises updates of vacation memories (only the server writes them).
+static VACATION_MEMORY: Mutex<()> = Mutex::new(());
 
 /// The actions of `user`'s script for this message, or None when there is no script or
 /// it failed (then the caller keeps the message in INBOX).
@@ -26,7 +36,19 @@ pub fn actions_for(
     message: &[u8],
 ) -> Option<Vec<Action>> {
     let path = home_of(ctx, user)?.join(".sieve");
-    let text = fs::read_to_string(&path).ok()?;
+    let who = home_identity(ctx, user).ok()?;
+    let bytes = match read_file_as(who.as_ref(), &path, MAX_SCRIPT) {
+        Ok(b) => b?,
+        Err(e) => {
+            tracing::warn!(
+                "{}: cannot read {}: {e}; keeping the message",
+                env.id,
+                path.display()
+            );
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
     let script = match Script::compile(&text) {
         Ok(s) => s,
         Err(errors) => {
@@ -83,12 +105,20 @@ pub fn vacation(
     let Some(home) = home_of(ctx, user) else {
         return Outcome::Delivered("vacation: no home directory".into());
     };
-    let _ = fs::create_dir_all(&home);
-    let db = home.join(".sieve.vacation.db");
-    let Ok(_lock) = lock_exclusive(&home.join(".sieve.vacation.lock")) else {
-        return Outcome::Delivered("vacation: cannot lock its memory".into());
+    let who = match home_identity(ctx, user) {
+        Ok(w) => w,
+        Err(e) => return Outcome::Delivered(format!("vacation: {e}")),
     };
-    let mut state = parse_state(&fs::read_to_string(&db).unwrap_or_default());
+    if who.is_none() {
+        let _ = fs::create_dir_all(&home);
+    }
+    let db = home.join(".sieve.vacation.db");
+    let _serial = VACATION_MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    let memory = read_file_as(who.as_ref(), &db, MAX_SCRIPT)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut state = parse_state(&String::from_utf8_lossy(&memory));
     let key = match &v.handle {
         Some(h) => format!("{}#{h}", env.sender),
         None => format!("{}#{}", env.sender, v.reason.len()),
@@ -130,7 +160,9 @@ pub fn vacation(
         .submit("", vec![Recipient::new(env.sender.clone())], &reply)
     {
         Ok(id) => {
-            let _ = fs::write(&db, format_state(&state));
+            if let Err(e) = write_file_as(who.as_ref(), &db, format_state(&state).as_bytes()) {
+                tracing::warn!("{}: vacation memory of {user} not saved: {e}", env.id);
+            }
             ctx.wakeup.notify();
             Outcome::Delivered(format!("vacation reply queued as {id}"))
         }

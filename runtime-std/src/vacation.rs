@@ -28,6 +28,9 @@ pub struct VacationArgs {
     pub aliases: Vec<String>,
     /// Seconds between two replies to one sender (default 7 days).
     pub interval: Option<i64>,
+    /// The envelope sender when the caller knows it (the delivery agent running the
+    /// command itself); else `$SENDER`, the `From ` line or Return-Path.
+    pub sender: Option<String>,
 }
 
 /// What happened, for the exit status and the message on stderr.
@@ -41,8 +44,8 @@ pub enum VacationResult {
     NoMessage,
 }
 
-/// The envelope sender: `$SENDER` (set by the delivery agent), else Return-Path, else the
-/// `From ` line.
+/// The envelope sender: `$SENDER` (set by the delivery agent), else the `From ` line, else
+/// Return-Path.
 fn sender_of(input: &[u8]) -> String {
     if let Ok(s) = std::env::var("SENDER") {
         return s;
@@ -101,7 +104,7 @@ pub fn run(
         Ok(t) => t,
         Err(_) => return Ok(VacationResult::NoMessage),
     };
-    let sender = sender_of(&raw);
+    let sender = args.sender.clone().unwrap_or_else(|| sender_of(&raw));
     let mut addresses: Vec<String> = ctx
         .settings
         .config
@@ -142,9 +145,88 @@ pub fn run(
     Ok(VacationResult::Replied(id))
 }
 
+/// Recognises a `.forward` or alias command that runs this program's `vacation`
+/// subcommand (`/path/to/postrider [-c FILE] vacation [-a ADDR]... [-r TIME] [USER]`, no
+/// shell syntax), so the delivery agent can answer it itself with the server's own
+/// configuration: with file accounts a program runs as `[delivery] default_user`, which
+/// may neither read the user's files nor write the queue. A `-c FILE` must name
+/// `own_config`. None for any other command.
+pub fn builtin_command(command: &str, own_config: Option<&Path>) -> Option<VacationArgs> {
+    const SHELL: &[char] = &[
+        ';', '&', '|', '<', '>', '$', '`', '\\', '"', '\'', '(', ')', '{', '}', '*', '?', '[', '~',
+        '#', '\n',
+    ];
+    if command.contains(SHELL) {
+        return None;
+    }
+    let mut words = command.split_whitespace();
+    let program = Path::new(words.next()?);
+    let ours = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok());
+    let same = ours.is_some() && program.canonicalize().ok() == ours;
+    let named = matches!(
+        program.file_name().and_then(|n| n.to_str()),
+        Some("postrider" | "postrider-std")
+    );
+    if !(same || named) {
+        return None;
+    }
+    let canon = |p: &Path| p.canonicalize().ok();
+    let mut args = VacationArgs::default();
+    let mut seen_subcommand = false;
+    while let Some(w) = words.next() {
+        match w {
+            "-c" | "--config" => {
+                let given = canon(Path::new(words.next()?));
+                if given.is_none() || given != own_config.and_then(canon) {
+                    return None;
+                }
+            }
+            "vacation" if !seen_subcommand => seen_subcommand = true,
+            "-a" | "--alias" if seen_subcommand => args.aliases.push(words.next()?.to_string()),
+            "-r" | "--interval" if seen_subcommand => {
+                let d = crate::config::parse_duration(words.next()?).ok()?;
+                args.interval = Some(d.as_secs() as i64);
+            }
+            user if seen_subcommand && args.user.is_none() && !user.starts_with('-') => {
+                args.user = Some(user.to_string())
+            }
+            _ => return None,
+        }
+    }
+    seen_subcommand.then_some(args)
+}
+
 fn write_state(db: &Path, text: &str) -> Result<(), String> {
     let tmp = db.with_extension("db.tmp");
     fs::write(&tmp, text)
         .and_then(|_| fs::rename(&tmp, db))
         .map_err(|e| format!("cannot write {}: {e}", db.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_command_recognises_only_our_own_vacation_command() {
+        let args =
+            builtin_command("/usr/sbin/postrider vacation -r 1d -a c@x.test carol", None).unwrap();
+        assert_eq!(args.user.as_deref(), Some("carol"));
+        assert_eq!(args.interval, Some(86_400));
+        assert_eq!(args.aliases, ["c@x.test"]);
+        assert!(builtin_command("postrider-std vacation", None).is_some());
+        for other in [
+            "/usr/bin/vacation carol",
+            "/usr/sbin/postrider vacation carol; id",
+            "/usr/sbin/postrider vacation $USER",
+            "/usr/sbin/postrider queue flush",
+            "/usr/sbin/postrider -c /etc/other.toml vacation carol",
+            "/usr/sbin/postrider vacation --bogus",
+            "/usr/sbin/postrider vacation carol dave",
+        ] {
+            assert!(builtin_command(other, None).is_none(), "{other}");
+        }
+    }
 }

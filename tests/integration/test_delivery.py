@@ -3,12 +3,27 @@
 alias and Delivered-To loops, the aliases db, and vacation."""
 
 import os
+import pwd
 import smtplib
 import stat
+import subprocess
 import time
 import unittest
 
 from harness import BIN, Server
+
+AS_ROOT = os.geteuid() == 0
+
+
+def unprivileged_uid():
+    """The uid user programs and files must get: [delivery] default_user (nobody) when the
+    server runs as root, else the server's own."""
+    return pwd.getpwnam("nobody").pw_uid if AS_ROOT else os.geteuid()
+
+
+def open_to_everyone(path):
+    """Lets the unprivileged identity of delivery reach a test directory."""
+    os.chmod(path, 0o1777 if os.path.basename(path) == "out" else 0o755)
 
 
 class LocalDelivery(unittest.TestCase):
@@ -19,6 +34,8 @@ class LocalDelivery(unittest.TestCase):
         d = cls.srv.dir
         cls.out = os.path.join(d, "out")
         os.makedirs(cls.out)
+        open_to_everyone(d)
+        open_to_everyone(cls.out)
         with open(os.path.join(d, "list.txt"), "w") as f:
             f.write("# the list\nalice\nbob, carol\n")
         os.chmod(os.path.join(d, "list.txt"), 0o644)
@@ -107,6 +124,8 @@ loop2: loop1
         self.assertIn("SENDER=sender@else.example", env)
         self.assertIn("RECIPIENT=prog@test.example", env)
         self.assertIn("ORIGINAL_RECIPIENT=prog@test.example", env)
+        # Never root: an alias program runs as [delivery] default_user under root.
+        self.assertEqual(os.stat(os.path.join(self.out, "prog.msg")).st_uid, unprivileged_uid())
 
     def test_program_exit_75_defers(self):
         self.send(["tempfail@test.example"], "try later")
@@ -218,6 +237,111 @@ class Forward(unittest.TestCase):
         db = open(os.path.join(self.home("carol"), ".vacation.db")).read()
         self.assertIn("alice@test.example", db)
         self.assertNotIn("bob@test.example", db)
+
+
+class Privileges(unittest.TestCase):
+    """File accounts are not Unix users: under root their programs and files run as
+    [delivery] default_user, and include files are never echoed to senders or logs."""
+
+    def setUp(self):
+        self.srv = Server(users=("alice", "bob", "carol"))
+        d = self.srv.dir
+        self.out = os.path.join(d, "out")
+        os.makedirs(self.out)
+        open_to_everyone(d)
+        open_to_everyone(self.out)
+        self.home = lambda u: os.path.join(self.srv.data, "home", u)
+
+    def tearDown(self):
+        self.srv.cleanup()
+
+    def write_forward(self, user, text):
+        os.makedirs(self.home(user), exist_ok=True)
+        p = os.path.join(self.home(user), ".forward")
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, 0o600)
+
+    def send(self, rcpt, subject, sender="x@else.example"):
+        with smtplib.SMTP("127.0.0.1", self.srv.ports["smtp"], timeout=30) as s:
+            s.sendmail(sender, [rcpt], f"From: {sender}\r\nSubject: {subject}\r\n\r\nhi\r\n")
+
+    def wait_file(self, path, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                time.sleep(0.1)
+                return open(path).read()
+            time.sleep(0.05)
+        raise AssertionError(f"{path} never appeared\n{self.srv.log()[-3000:]}")
+
+    def test_forward_programs_and_files_never_run_as_root(self):
+        o = self.out
+        self.write_forward("bob", f'\\bob, "|id -u > {o}/uid; id -G > {o}/groups", {o}/bob.mbox\n')
+        self.srv.start()
+        self.send("bob@test.example", "who runs it")
+        uid = int(self.wait_file(os.path.join(o, "uid")).strip())
+        self.assertEqual(uid, unprivileged_uid())
+        if AS_ROOT:
+            self.assertNotIn("0", self.wait_file(os.path.join(o, "groups")).split())
+        self.wait_file(os.path.join(o, "bob.mbox"))
+        self.assertEqual(os.stat(os.path.join(o, "bob.mbox")).st_uid, unprivileged_uid())
+        self.srv.wait_subject("bob", "who runs it")
+
+    def test_include_of_a_file_the_user_may_not_read_leaks_nothing(self):
+        secret = os.path.join(self.srv.dir, "shadow-like")
+        with open(secret, "w") as f:
+            f.write("root:$6$SECRETHASH$xyz:19000:0:99999:7:::\n")
+        os.chmod(secret, 0o600)
+        self.write_forward("bob", f":include:{secret}\n")
+        self.srv.start()
+        self.send("bob@test.example", "include probe", sender="alice@test.example")
+        deadline = time.time() + 20
+        while time.time() < deadline and "include probe" not in self.srv.log() \
+                and "status=" not in self.srv.log():
+            time.sleep(0.1)
+        time.sleep(1.5)
+        mailq = self.srv.cli("mailq").stdout.decode()
+        everything = self.srv.log() + mailq + "".join(
+            m.as_string() for u in ("alice", "bob") for m in self.srv.messages(u))
+        self.assertNotIn("SECRETHASH", everything)
+        if AS_ROOT:
+            # Read as default_user, which may not: the message waits in the queue.
+            self.assertIn("cannot read :include:", mailq)
+
+    def test_bad_lines_of_an_include_file_are_named_by_line_not_content(self):
+        listing = os.path.join(self.srv.dir, "list.txt")
+        with open(listing, "w") as f:
+            f.write("# members\nalice\nSECRETNAME$6$HASH:19000:0\n")
+        os.chmod(listing, 0o644)
+        with open(os.path.join(self.srv.data, "aliases"), "a") as f:
+            f.write(f"members: :include:{listing}\n")
+        self.srv.start()
+        self.srv.cli("newaliases")
+        self.send("members@test.example", "to the members", sender="carol@test.example")
+        self.srv.wait_subject("alice", "to the members")
+        bounce = self.srv.wait_subject("carol", "Undelivered Mail Returned to Sender")
+        self.assertIn(f"invalid address in include file {listing}, line 3", bounce.as_string())
+        self.assertNotIn("SECRETNAME", bounce.as_string())
+        self.assertNotIn("SECRETNAME", self.srv.log())
+
+
+class RootWithoutDefaultUser(unittest.TestCase):
+    def test_serve_refuses_to_run_as_root_without_an_unprivileged_default_user(self):
+        srv = Server(users=("alice",), delivery={"default_user": '"no-such-user-here"'})
+        try:
+            if AS_ROOT:
+                r = subprocess.run([BIN, "serve", "-c", srv.config], capture_output=True,
+                                   timeout=30, cwd=srv.dir)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("default_user", r.stderr.decode())
+                self.assertIn("refusing to run as root", r.stderr.decode())
+            else:
+                srv.start()  # not root: nothing runs with more privileges than the server
+                with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as s:
+                    self.assertEqual(s.noop()[0], 250)
+        finally:
+            srv.cleanup()
 
 
 class AliasesDb(unittest.TestCase):

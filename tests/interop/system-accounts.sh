@@ -3,7 +3,10 @@
 # own tools (useradd, chpasswd with SHA512 and YESCRYPT): SMTP AUTH on the submission port
 # with each hash kind, a wrong password, delivery to /var/mail/USER (owned by the user),
 # and privileges: a program in a user's .forward runs as that user, a program in the
-# aliases as [delivery] default_user (nobody), never as root.
+# aliases as [delivery] default_user (nobody), never as root; a user's :include: of
+# /etc/shadow is read with the user's privileges and its lines reach neither the log nor
+# the queue; a user's Sieve vacation memory planted as a link to a root file leaves the
+# root file untouched.
 # Needs root (it creates and removes two throwaway users). Usage:
 #   tests/interop/system-accounts.sh path/to/binary
 set -euo pipefail
@@ -14,17 +17,18 @@ command -v useradd >/dev/null && command -v chpasswd >/dev/null \
 
 dir=$(mktemp -d)
 users=(prsha512 pryescrypt)
+all_users=(prsha512 pryescrypt princlude)
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  for u in "${users[@]}"; do userdel "$u" 2>/dev/null || true; rm -f "/var/mail/$u" "/var/mail/$u.lock"; done
-  rm -rf "$dir"
+  for u in "${all_users[@]}"; do userdel "$u" 2>/dev/null || true; rm -f "/var/mail/$u" "/var/mail/$u.lock"; done
+  [ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 pid=
 trap cleanup EXIT
 chmod 755 "$dir"
 mkdir -m 777 "$dir/out"
-for u in "${users[@]}"; do
+for u in "${all_users[@]}"; do
   userdel "$u" 2>/dev/null || true
   useradd -m -d "$dir/home/$u" -s /usr/sbin/nologin "$u"
 done
@@ -33,6 +37,15 @@ printf '\\prsha512, "|id -u > %s/out/forward.uid"\n' "$dir" > "$dir/home/prsha51
 chown prsha512: "$dir/home/prsha512/.forward"
 chmod 600 "$dir/home/prsha512/.forward"
 printf 'runner: "|id -u > %s/out/alias.uid"\n' "$dir" > "$dir/aliases"
+# princlude includes /etc/shadow, which it may not read.
+printf ':include:/etc/shadow\n' > "$dir/home/princlude/.forward"
+chown princlude: "$dir/home/princlude/.forward"; chmod 600 "$dir/home/princlude/.forward"
+# pryescrypt's Sieve answers with a vacation whose memory is a link to a root-only file.
+printf 'require "vacation";\nvacation :days 1 "away";\n' > "$dir/home/pryescrypt/.sieve"
+chown pryescrypt: "$dir/home/pryescrypt/.sieve"
+echo "root file, do not touch" > "$dir/victim"; chmod 600 "$dir/victim"
+ln -s "$dir/victim" "$dir/home/pryescrypt/.sieve.vacation.db"
+chown -h pryescrypt: "$dir/home/pryescrypt/.sieve.vacation.db"
 echo "prsha512:pw-sha512" | chpasswd -c SHA512
 echo "pryescrypt:pw-yescrypt" | chpasswd -c YESCRYPT
 grep -q '^prsha512:\$6\$' /etc/shadow || { echo "chpasswd did not write a sha512-crypt hash" >&2; exit 1; }
@@ -83,7 +96,7 @@ for user, pw in (("prsha512", "pw-sha512"), ("pryescrypt", "pw-yescrypt")):
         code, _ = s.login(user, pw)
         assert code == 235, code
         s.sendmail(f"{user}@sys.example", [f"{user}@sys.example"],
-                   f"Subject: system account {user}\r\n\r\nhello\r\n")
+                   f"To: {user}@sys.example\r\nSubject: system account {user}\r\n\r\nhello\r\n")
     print(f"ok - {user}: wrong password 535, right password 235, message accepted")
 EOF
 for u in "${users[@]}"; do
@@ -106,6 +119,21 @@ for _ in $(seq 100); do [ -s "$dir/out/alias.uid" ] && break; sleep 0.1; done
 [ "$(cat "$dir/out/alias.uid" 2>/dev/null)" = "$(id -u nobody)" ] \
   || { echo "FAIL: the aliases program ran as uid $(cat "$dir/out/alias.uid" 2>/dev/null), not nobody" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
 echo "ok - the aliases program ran as nobody"
+[ "$(cat "$dir/victim")" = "root file, do not touch" ] \
+  || { echo "FAIL: the vacation memory was written through a link into a root file" >&2; exit 1; }
+echo "ok - a vacation memory linked to a root file left it untouched"
+SMTP=$smtp python3 - <<'PY' || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+import os, smtplib
+with smtplib.SMTP("127.0.0.1", int(os.environ["SMTP"]), timeout=30) as s:
+    s.sendmail("x@else.example", ["princlude@sys.example"], "Subject: include\r\n\r\nhi\r\n")
+PY
+for _ in $(seq 100); do grep -q "princlude@sys.example.*status=" "$dir/server.log" && break; sleep 0.1; done
+grep -q 'cannot read :include:/etc/shadow' "$dir/server.log" \
+  || { echo "FAIL: the include of /etc/shadow was not refused" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
+if grep -q '\$6\$\|\$y\$' "$dir/server.log" || "$bin" -c "$dir/postrider.toml" mailq | grep -q '\$6\$\|\$y\$'; then
+  echo "FAIL: shadow lines reached the log or the queue" >&2; exit 1
+fi
+echo "ok - :include:/etc/shadow read as the user: refused, nothing leaked"
 if grep -q "pw-sha512\|pw-yescrypt" "$dir/server.log"; then echo "FAIL: a password reached the log" >&2; exit 1; fi
 echo "ok - no password in the log"
 echo "$(basename "$bin") system accounts: passed"

@@ -80,6 +80,17 @@ pub fn parse_target_list(text: &str) -> Vec<String> {
     split_targets(&joined.join(","))
 }
 
+/// Parses the text of a `:include:` file like [`parse_target_list`], keeping each target's
+/// 1-based line number, so a problem can name its line without repeating the file's
+/// contents (an included file may be one the sender must never see).
+pub fn parse_target_lines(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .flat_map(|(i, l)| split_targets(l).into_iter().map(move |t| (i + 1, t)))
+        .collect()
+}
+
 /// Splits a target list at commas outside double quotes, trimming each target and removing
 /// quotes around a whole target (`"|cmd args"`).
 pub fn split_targets(list: &str) -> Vec<String> {
@@ -241,6 +252,19 @@ mod tests {
         assert_eq!(
             parse_target_list("# me\n\\carol, \"|prog a, b\"\nbob@b.test\n"),
             ["\\carol", "|prog a, b", "bob@b.test"]
+        );
+    }
+
+    #[test]
+    fn target_lines_keep_their_line_numbers() {
+        let got = parse_target_lines("# list\nalice, bob\n\n\"|cmd a, b\"\n");
+        assert_eq!(
+            got,
+            vec![
+                (2, "alice".to_string()),
+                (2, "bob".to_string()),
+                (4, "|cmd a, b".to_string())
+            ]
         );
     }
 }
