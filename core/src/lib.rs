@@ -43,6 +43,7 @@ pub mod imap;
 pub mod imf;
 pub mod maildrop;
 pub mod mime;
+pub mod penalty;
 pub mod pop3;
 pub mod sasl;
 pub mod sieve;

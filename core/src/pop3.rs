@@ -152,6 +152,22 @@ enum Pending {
 const MAX_COMMAND: usize = 255;
 const MAX_SASL_LINE: usize = 12_288;
 
+/// An answer kept back until `until` (failed logins, login penalties); input waits.
+#[derive(Debug)]
+struct Hold {
+    until: Instant,
+    then: Held,
+}
+
+/// What a held answer does when released.
+#[derive(Debug)]
+enum Held {
+    /// The login succeeded: open the maildrop (its answer is the +OK).
+    Open(String),
+    /// `-ERR text`, then close the session if `close`.
+    Refuse { text: String, close: bool },
+}
+
 /// One POP3 session.
 #[derive(Debug)]
 pub struct Pop3Server {
@@ -167,7 +183,7 @@ pub struct Pop3Server {
     sasl: Option<SaslExchange>,
     auth_failures: u32,
     errors: u32,
-    hold: Option<(Instant, String, bool)>,
+    hold: Option<Hold>,
     messages: Vec<MessageInfo>,
     deleted: Vec<bool>,
     now: Instant,
@@ -236,18 +252,23 @@ impl Pop3Server {
         if self.state == State::Closed || self.pending.is_some() {
             return;
         }
-        if let Some((until, text, close)) = self.hold.take() {
-            if now < until {
-                self.hold = Some((until, text, close));
+        if let Some(hold) = self.hold.take() {
+            if now < hold.until {
+                self.hold = Some(hold);
                 return;
             }
-            self.err(&text);
-            if close {
-                self.err("Too many authentication failures");
-                self.close(Pop3Close::TooManyErrors);
-            } else {
-                self.touch();
-                self.process();
+            match hold.then {
+                Held::Open(user) => self.open_maildrop(user),
+                Held::Refuse { text, close: true } => {
+                    self.err(&text);
+                    self.err("Too many authentication failures");
+                    self.close(Pop3Close::TooManyErrors);
+                }
+                Held::Refuse { text, close: false } => {
+                    self.err(&text);
+                    self.touch();
+                    self.process();
+                }
             }
             return;
         }
@@ -288,7 +309,7 @@ impl Pop3Server {
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == State::Closed || self.pending.is_some() {
             None
-        } else if let Some((until, _, _)) = &self.hold {
+        } else if let Some(Hold { until, .. }) = &self.hold {
             Some(*until)
         } else {
             Some(self.deadline)
@@ -305,38 +326,53 @@ impl Pop3Server {
         self.touch();
     }
 
-    /// Answers [`Pop3Event::Authenticate`].
-    pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome) {
+    /// Answers [`Pop3Event::Authenticate`]. `hold` keeps the answer back, whatever it is
+    /// (the runtime's penalty for recent failures from this client or against this
+    /// account; `Duration::ZERO` for none). A failure is answered after the longer of
+    /// `hold` and a delay that grows with each failure of this session.
+    pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome, hold: Duration) {
         if !self.take(token, |p| matches!(p, Pending::Auth)) {
             return;
         }
-        match outcome {
+        let (then, delay) = match outcome {
             AuthOutcome::Success(user) => {
                 self.user = Some(user.clone());
-                let t = self.ask(Pending::Open);
-                self.events
-                    .push_back(Pop3Event::OpenMaildrop { token: t, user });
-                return;
+                (Held::Open(user), hold)
             }
-            AuthOutcome::TemporaryFailure => {
-                self.err("[SYS/TEMP] Temporary authentication failure");
-            }
+            AuthOutcome::TemporaryFailure => (
+                Held::Refuse {
+                    text: "[SYS/TEMP] Temporary authentication failure".into(),
+                    close: false,
+                },
+                hold,
+            ),
             AuthOutcome::Failure => {
                 self.auth_failures += 1;
                 let close = self.auth_failures >= self.config.max_auth_failures;
                 let delay = self
                     .config
                     .auth_failure_delay
-                    .saturating_mul(self.auth_failures.min(30));
-                self.hold = Some((
-                    self.now + delay,
-                    "[AUTH] Authentication failed".into(),
-                    close,
-                ));
-                return;
+                    .saturating_mul(self.auth_failures.min(30))
+                    .max(hold);
+                let text = "[AUTH] Authentication failed".into();
+                (Held::Refuse { text, close }, delay)
             }
+        };
+        self.hold = Some(Hold {
+            until: self.now + delay,
+            then,
+        });
+        // A zero hold is released at once, as if its deadline had passed.
+        if delay.is_zero() {
+            self.handle_timeout(self.now);
         }
-        self.process();
+    }
+
+    /// Asks the runtime to open `user`'s maildrop after a successful login.
+    fn open_maildrop(&mut self, user: String) {
+        let t = self.ask(Pending::Open);
+        self.events
+            .push_back(Pop3Event::OpenMaildrop { token: t, user });
     }
 
     /// Answers [`Pop3Event::OpenMaildrop`] with the messages, or why it failed.
@@ -746,6 +782,7 @@ mod tests {
         now: Instant,
         committed: Option<Vec<usize>>,
         in_use: bool,
+        auth_hold: Duration,
     }
 
     impl Driver {
@@ -757,6 +794,7 @@ mod tests {
                 now,
                 committed: None,
                 in_use: false,
+                auth_hold: Duration::ZERO,
             };
             d.pump();
             d
@@ -784,6 +822,7 @@ mod tests {
                             } else {
                                 AuthOutcome::Failure
                             },
+                            self.auth_hold,
                         );
                     }
                     Pop3Event::OpenMaildrop { token, .. } => {
@@ -865,6 +904,27 @@ mod tests {
         d.send("AUTH PLAIN AGFsaWNlAHB3IHB3\r\n");
         assert!(
             d.out.ends_with("+OK Logged in: 2 messages (30 octets)\r\n"),
+            "{}",
+            d.out
+        );
+    }
+
+    #[test]
+    fn a_login_penalty_holds_even_the_right_password() {
+        let mut d = Driver::new(plain_ok());
+        d.auth_hold = Duration::from_secs(4);
+        d.send("USER alice\r\nPASS pw pw\r\nSTAT\r\n");
+        assert!(!d.out.contains("Logged in"), "{}", d.out);
+        d.now += Duration::from_millis(3999);
+        d.s.handle_timeout(d.now);
+        d.pump();
+        assert!(!d.out.contains("Logged in"), "still held: {}", d.out);
+        d.now += Duration::from_millis(1);
+        d.s.handle_timeout(d.now);
+        d.pump();
+        assert!(
+            d.out
+                .ends_with("+OK Logged in: 2 messages (30 octets)\r\n+OK 2 30\r\n"),
             "{}",
             d.out
         );

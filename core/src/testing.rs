@@ -29,6 +29,8 @@ pub struct SmtpTestDriver {
     pub tls_requested: bool,
     /// Accounts AUTH accepts: (user, password).
     pub accounts: Vec<(String, String)>,
+    /// How long every AUTH answer is held (a login penalty; zero by default).
+    pub auth_hold: Duration,
     body: Vec<u8>,
     next_id: u32,
 }
@@ -54,6 +56,7 @@ impl SmtpTestDriver {
             messages: Vec::new(),
             tls_requested: false,
             accounts: vec![("alice".into(), "secret".into())],
+            auth_hold: Duration::ZERO,
             body: Vec::new(),
             next_id: 1,
         };
@@ -166,7 +169,7 @@ impl SmtpTestDriver {
                 } else {
                     AuthOutcome::Failure
                 };
-                self.server.auth_result(token, outcome);
+                self.server.auth_result(token, outcome, self.auth_hold);
             }
             SmtpEvent::Vrfy { token, argument } => {
                 let name = argument.trim_matches(|c| c == '<' || c == '>');

@@ -237,6 +237,35 @@ fn failed_auth_is_delayed_growing_and_limited() {
 }
 
 #[test]
+fn a_login_penalty_holds_even_the_right_password() {
+    let mut d = after_tls(tls_auth_config());
+    d.auth_hold = Duration::from_secs(5);
+    let n = d.replies().len();
+    d.feed(b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nNOOP\r\n");
+    d.advance(Duration::from_millis(4999));
+    assert_eq!(d.replies().len(), n, "held, and the pipelined NOOP waits");
+    assert!(!d.server.wants_input());
+    d.advance(Duration::from_millis(1));
+    assert_eq!(d.codes()[n..], [235, 250]);
+    assert_eq!(d.server.authenticated(), Some("alice"));
+    // A failure waits the longer of the penalty and the session's own delay (2 s).
+    d.feed(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+    assert_eq!(last_line(&d), "503 5.5.1", "already authenticated");
+}
+
+#[test]
+fn a_login_penalty_longer_than_the_failure_delay_holds_the_failure() {
+    let mut d = after_tls(tls_auth_config());
+    d.auth_hold = Duration::from_secs(7);
+    let n = d.replies().len();
+    d.feed(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+    d.advance(Duration::from_millis(6999));
+    assert_eq!(d.replies().len(), n);
+    d.advance(Duration::from_millis(1));
+    assert_eq!(d.codes()[n..], [535]);
+}
+
+#[test]
 fn slow_drip_does_not_extend_the_command_timeout() {
     let mut d = SmtpTestDriver::new(config(), &[], std::time::Instant::now());
     for b in b"EHLO slowly.example".iter().cycle().take(400) {

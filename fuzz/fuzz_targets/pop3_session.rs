@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
                     s.auth_result(
                         token,
                         if ok { AuthOutcome::Success("a".into()) } else { AuthOutcome::Failure },
+                        std::time::Duration::ZERO,
                     );
                 }
                 Pop3Event::OpenMaildrop { token, .. } => s.maildrop_opened(

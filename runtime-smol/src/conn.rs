@@ -21,14 +21,18 @@ pub enum AsyncConn {
 
 impl AsyncConn {
     /// Runs a server-side TLS handshake over a plain connection (STARTTLS or implicit TLS).
-    pub async fn start_tls(self, acceptor: TlsAcceptor) -> io::Result<(AsyncConn, TlsInfo)> {
+    pub async fn start_tls(
+        self,
+        acceptor: TlsAcceptor,
+        timeout: std::time::Duration,
+    ) -> io::Result<(AsyncConn, TlsInfo)> {
         let tcp = match self {
             AsyncConn::Plain(t) => t,
             AsyncConn::Tls(_) => return Err(io::Error::other("TLS already active")),
         };
         let handshake = acceptor.accept(tcp);
         let timeout = async {
-            async_io::Timer::after(postrider_std::conn::HANDSHAKE_TIMEOUT).await;
+            async_io::Timer::after(timeout).await;
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "TLS handshake timed out",

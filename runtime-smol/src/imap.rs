@@ -49,7 +49,9 @@ pub async fn imap_connection(
         let acceptor = acceptor
             .clone()
             .ok_or_else(|| io::Error::other("implicit TLS listener without a certificate"))?;
-        let (c, info) = conn.start_tls(acceptor).await?;
+        let (c, info) = conn
+            .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
+            .await?;
         tracing::info!(
             "imap: TLS with [{}]: {} {}",
             peer.remote.ip(),
@@ -77,7 +79,9 @@ pub async fn imap_connection(
                     let acceptor = acceptor
                         .clone()
                         .ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
-                    let (c, info) = conn.start_tls(acceptor).await?;
+                    let (c, info) = conn
+                        .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
+                        .await?;
                     tracing::info!(
                         "imap: STARTTLS with [{}]: {} {}",
                         peer.remote.ip(),

@@ -60,7 +60,9 @@ pub async fn pop3_connection(
         let acceptor = acceptor
             .clone()
             .ok_or_else(|| io::Error::other("implicit TLS listener without a certificate"))?;
-        let (c, info) = conn.start_tls(acceptor).await?;
+        let (c, info) = conn
+            .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
+            .await?;
         tracing::info!(
             "pop3: TLS with [{}]: {} {}",
             peer.remote.ip(),
@@ -88,7 +90,9 @@ pub async fn pop3_connection(
                     let acceptor = acceptor
                         .clone()
                         .ok_or_else(|| io::Error::other("STLS without a certificate"))?;
-                    let (c, info) = conn.start_tls(acceptor).await?;
+                    let (c, info) = conn
+                        .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
+                        .await?;
                     tracing::info!(
                         "pop3: STLS with [{}]: {} {}",
                         peer.remote.ip(),

@@ -153,7 +153,9 @@ pub async fn smtp_connection(
                 "implicit TLS listener without a certificate",
             ));
         };
-        let (c, info) = conn.start_tls(acceptor).await?;
+        let (c, info) = conn
+            .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
+            .await?;
         tracing::info!(
             "TLS established with [{}]: {} {}",
             peer.remote.ip(),
@@ -181,7 +183,9 @@ pub async fn smtp_connection(
                     let Some(acceptor) = acceptor.clone() else {
                         return Err(io::Error::other("STARTTLS without a certificate"));
                     };
-                    let (c, info) = conn.start_tls(acceptor).await?;
+                    let (c, info) = conn
+                        .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
+                        .await?;
                     tracing::info!(
                         "STARTTLS with [{}]: {} {}",
                         peer.remote.ip(),

@@ -430,8 +430,46 @@ impl SystemAccounts {
 }
 
 /// Checks SASL or USER/PASS credentials for a protocol session and logs the result
-/// (never the password): the answer the protocol machines take.
+/// (never the password). Returns the answer the protocol machines take and how long to
+/// hold it back: the penalty for recent failures from this client or against this
+/// account, shared by every connection and protocol ([`postrider_core::penalty`]).
 pub fn sasl_login(
+    ctx: &crate::context::Context,
+    ip: std::net::IpAddr,
+    mechanism: &str,
+    credentials: &postrider_core::sasl::Credentials,
+) -> (postrider_core::smtp::AuthOutcome, std::time::Duration) {
+    use postrider_core::smtp::AuthOutcome;
+    let name = &credentials.username;
+    let admission = ctx.auth_penalty(|t| t.admit(std::time::Instant::now(), ip, name));
+    if !admission.hold.is_zero() {
+        tracing::info!(
+            "[{ip}]: auth penalty: answer held {:.1} s ({} recent failures from this client, {} against {name:?})",
+            admission.hold.as_secs_f32(),
+            admission.client_failures,
+            admission.account_failures
+        );
+    }
+    if !admission.check {
+        tracing::warn!(
+            "[{ip}]: {mechanism} authentication refused unchecked for {name:?}: too many attempts waiting"
+        );
+        return (AuthOutcome::Failure, admission.hold);
+    }
+    let outcome = check_login(&ctx.accounts, ip, mechanism, credentials);
+    let success = match &outcome {
+        AuthOutcome::Success(_) => Some(true),
+        AuthOutcome::Failure => Some(false),
+        AuthOutcome::TemporaryFailure => None,
+    };
+    if let Some(success) = success {
+        ctx.auth_penalty(|t| t.record(std::time::Instant::now(), ip, name, success));
+    }
+    (outcome, admission.hold)
+}
+
+/// Checks credentials against the accounts and logs the result.
+fn check_login(
     accounts: &Accounts,
     ip: std::net::IpAddr,
     mechanism: &str,

@@ -139,13 +139,26 @@ pub struct ListenerSection {
 }
 
 /// `[tls]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSection {
     /// PEM certificate chain; absent: self-signed in data_dir/tls.
     pub cert: Option<PathBuf>,
     /// PEM private key.
     pub key: Option<PathBuf>,
+    /// Longest time a client may take to finish a TLS handshake (implicit TLS or after
+    /// STARTTLS/STLS) before the connection is closed.
+    pub handshake_timeout: String,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            key: None,
+            handshake_timeout: "30s".into(),
+        }
+    }
 }
 
 /// `[dns]`.
@@ -246,6 +259,9 @@ pub struct AuthSection {
     pub verify: String,
     /// Wait before answering a failed login; the n-th failure waits n times this.
     pub failure_delay: String,
+    /// Longest penalty hold for a client or account with recent failures, across
+    /// connections and protocols (it starts at `failure_delay` and doubles); "0s": off.
+    pub max_penalty: String,
 }
 
 fn system_hostname() -> String {
@@ -348,6 +364,7 @@ impl Default for AuthSection {
             max_failures: 3,
             verify: "record".into(),
             failure_delay: "1s".into(),
+            max_penalty: "15s".into(),
         }
     }
 }
@@ -450,6 +467,10 @@ pub struct Settings {
     pub max_age: Duration,
     /// Parsed `auth.failure_delay`.
     pub auth_failure_delay: Duration,
+    /// Parsed `auth.max_penalty`.
+    pub auth_max_penalty: Duration,
+    /// Parsed `tls.handshake_timeout`.
+    pub tls_handshake_timeout: Duration,
     /// Parsed `delivery.command_timeout`.
     pub delivery_command_timeout: Duration,
     /// Parsed `pop3.idle_timeout`.
@@ -682,6 +703,13 @@ impl Config {
         }
         let auth_failure_delay = parse_duration(&self.auth.failure_delay)
             .map_err(|e| ConfigError(format!("[auth] failure_delay: {e}")))?;
+        let auth_max_penalty = parse_duration(&self.auth.max_penalty)
+            .map_err(|e| ConfigError(format!("[auth] max_penalty: {e}")))?;
+        let tls_handshake_timeout = parse_duration(&self.tls.handshake_timeout)
+            .map_err(|e| ConfigError(format!("[tls] handshake_timeout: {e}")))?;
+        if tls_handshake_timeout.is_zero() {
+            return err("[tls] handshake_timeout: must be longer than 0");
+        }
         if !matches!(self.auth.verify.as_str(), "record" | "enforce") {
             return err(format!(
                 "[auth] verify: must be \"record\" or \"enforce\", not {:?}",
@@ -696,6 +724,8 @@ impl Config {
             retry,
             max_age,
             auth_failure_delay,
+            auth_max_penalty,
+            tls_handshake_timeout,
             delivery_command_timeout,
             pop3_idle_timeout,
             imap_idle_timeout,

@@ -4,15 +4,12 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postrider_core::smtp::TlsInfo;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::tls::session_info;
-
-/// How long a TLS handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A client connection, plain or TLS.
 #[derive(Debug)]
@@ -33,16 +30,46 @@ impl Conn {
     }
 
     /// Runs a server-side TLS handshake over a plain connection (STARTTLS or implicit TLS).
-    pub fn start_tls(self, config: Arc<ServerConfig>) -> io::Result<(Conn, TlsInfo)> {
+    /// The whole handshake must finish within `timeout`, however slowly the client drips
+    /// its bytes.
+    pub fn start_tls(
+        self,
+        config: Arc<ServerConfig>,
+        timeout: Duration,
+    ) -> io::Result<(Conn, TlsInfo)> {
         let mut tcp = match self {
             Conn::Plain(t) => t,
             Conn::Tls(_) => return Err(io::Error::other("TLS already active")),
         };
         let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
-        tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-        tcp.set_write_timeout(Some(HANDSHAKE_TIMEOUT))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp)?;
+        let deadline = Instant::now() + timeout;
+        // One read or write at a time (not `complete_io`, which loops until the handshake
+        // is done), so the deadline is checked between every two of them.
+        while conn.is_handshaking() || conn.wants_write() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
+            }
+            tcp.set_read_timeout(Some(left))?;
+            tcp.set_write_timeout(Some(left))?;
+            if conn.wants_write() {
+                conn.write_tls(&mut tcp)?;
+                continue;
+            }
+            if conn.read_tls(&mut tcp)? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "peer closed during the TLS handshake",
+                ));
+            }
+            if let Err(e) = conn.process_new_packets() {
+                // Send the alert that says why, then give up.
+                let _ = conn.write_tls(&mut tcp);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
         }
         let info = session_info(&conn);
         Ok((Conn::Tls(Box::new(StreamOwned::new(conn, tcp))), info))

@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postrider_core::imf::datetime::WallClock;
+use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 
 use crate::accounts::{Accounts, UsersFile};
 use crate::aliases::AliasesDb;
@@ -146,6 +147,8 @@ pub struct Context {
     pub pop3_limits: Arc<ConnLimits>,
     /// Connection limits of the IMAP section.
     pub imap_limits: Arc<ConnLimits>,
+    /// Login failure penalties, shared by every protocol.
+    penalties: Mutex<PenaltyTable>,
 }
 
 /// The default aliases file written on first start.
@@ -193,6 +196,12 @@ impl Context {
             mail_store: crate::imap_store::MailStore::default(),
             pop3_limits: ConnLimits::new(c.pop3.max_connections, c.pop3.max_connections_per_ip),
             imap_limits: ConnLimits::new(c.imap.max_connections, c.imap.max_connections_per_ip),
+            penalties: Mutex::new(PenaltyTable::new({
+                let mut p = PenaltyConfig::default();
+                p.base = settings.auth_failure_delay;
+                p.max = settings.auth_max_penalty;
+                p
+            })),
             aliases: AliasesDb::new(&aliases_path),
             accounts,
             queue,
@@ -202,6 +211,12 @@ impl Context {
             delivery_lock: Mutex::new(()),
             settings,
         })
+    }
+
+    /// Runs `f` on the login penalty table.
+    pub fn auth_penalty<T>(&self, f: impl FnOnce(&mut PenaltyTable) -> T) -> T {
+        let mut table = self.penalties.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut table)
     }
 
     /// Whether shutdown was requested.

@@ -86,12 +86,12 @@ impl ImapSession {
 
     fn answer(&mut self, request: StoreRequest) -> StoreReply {
         if let StoreRequest::Login(c) = &request {
-            let outcome = sasl_login(&self.ctx.accounts, self.peer.remote.ip(), "imap", c);
+            let (outcome, hold) = sasl_login(&self.ctx, self.peer.remote.ip(), "imap", c);
             if let AuthOutcome::Success(user) = &outcome {
                 self.user = Some(user.clone());
                 UserStore::new(&self.ctx, user).ensure_special_use();
             }
-            return StoreReply::Auth(outcome);
+            return StoreReply::Auth(outcome, hold);
         }
         let Some(user) = self.user.clone() else {
             return StoreReply::Done(Err(postrider_core::imap::server::StoreError::new(
@@ -101,7 +101,7 @@ impl ImapSession {
         };
         let store = UserStore::new(&self.ctx, &user);
         match request {
-            StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Failure),
+            StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Failure, Duration::ZERO),
             StoreRequest::Open {
                 mailbox,
                 claim_recent,
@@ -168,7 +168,7 @@ pub fn imap_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
             .tls
             .get()
             .ok_or_else(|| io::Error::other("implicit TLS listener without a certificate"))?;
-        let (c, info) = conn.start_tls(tls)?;
+        let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
         tracing::info!(
             "imap: TLS with [{}]: {} {}",
             peer.remote.ip(),
@@ -193,7 +193,7 @@ pub fn imap_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
                     .tls
                     .get()
                     .ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
-                let (c, info) = conn.start_tls(tls)?;
+                let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
                 tracing::info!(
                     "imap: STARTTLS with [{}]: {} {}",
                     peer.remote.ip(),

@@ -81,8 +81,21 @@ fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
     StoreError::new(code, text)
 }
 
+/// A store failure as the client sees it: what kind of failure, never a path or the
+/// system's error text (those go to the log).
 fn io_err(e: io::Error) -> StoreError {
-    err(Some("SERVERBUG"), format!("Internal error: {e}"))
+    if e.kind() == io::ErrorKind::WouldBlock {
+        tracing::warn!("imap: {e}");
+        return err(
+            Some("INUSE"),
+            "Mailbox is locked by another process, try again later.",
+        );
+    }
+    tracing::error!("imap: store error: {e}");
+    err(
+        Some("SERVERBUG"),
+        "Internal error occurred. Refer to server log for more information.",
+    )
 }
 
 /// An index date: `SECS/OFFSET_MINUTES` (or plain `SECS`, read as UTC).
@@ -580,9 +593,23 @@ pub fn valid_folder(name: &str) -> bool {
         && postrider_core::imap::mutf7::is_valid(name)
         && name.split('/').all(|c| {
             !c.is_empty()
-                && !c.starts_with('.')
+                && !c.starts_with(['.', '~'])
                 && !c.chars().any(|ch| ch.is_control() || ch == '\\')
+                && !is_internal_name(c)
         })
+}
+
+/// Whether a folder name component has the form of a file the store keeps beside the
+/// folders: a dotlock (`NAME.lock`, and its `NAME.lock.PID.TIME` link), an index
+/// (`NAME.index`, `.index.tmp`, `.index.logN`), or an editor backup (`NAME~`). Such a
+/// folder would take the place of another folder's file and make that folder unusable.
+fn is_internal_name(component: &str) -> bool {
+    let lower = component.to_ascii_lowercase();
+    lower.ends_with(".lock")
+        || lower.contains(".lock.")
+        || lower.ends_with(".index")
+        || lower.contains(".index.")
+        || lower.ends_with('~')
 }
 
 /// The store as one user sees it.
@@ -1218,5 +1245,34 @@ mod tests {
                 && !valid_folder("Entw\u{fc}rfe")
                 && !valid_folder("a&b")
         );
+    }
+
+    #[test]
+    fn folder_names_never_take_the_place_of_internal_files() {
+        for bad in [
+            "x.lock",
+            "Work/x.LOCK",
+            "x.lock.123.456",
+            "x.index",
+            "x.index/y",
+            "x.index.log2",
+            "x.index.tmp",
+            "~",
+            "~root",
+            "a/~b",
+            "notes~",
+        ] {
+            assert!(!valid_folder(bad), "{bad}");
+        }
+        for good in [
+            "locksmith",
+            "x.locked",
+            "indexes",
+            "my.indexer",
+            "a~b",
+            "Lists/lock",
+        ] {
+            assert!(valid_folder(good), "{good}");
+        }
     }
 }

@@ -79,13 +79,9 @@ impl Pop3Session {
         while let Some(ev) = s.poll_event() {
             match ev {
                 Pop3Event::Authenticate { token, credentials } => {
-                    let outcome = sasl_login(
-                        &self.ctx.accounts,
-                        self.peer.remote.ip(),
-                        "pop3",
-                        &credentials,
-                    );
-                    s.auth_result(token, outcome);
+                    let (outcome, hold) =
+                        sasl_login(&self.ctx, self.peer.remote.ip(), "pop3", &credentials);
+                    s.auth_result(token, outcome, hold);
                 }
                 Pop3Event::OpenMaildrop { token, user } => match Maildrop::open(&self.ctx, &user) {
                     Ok(m) => {
@@ -177,7 +173,7 @@ pub fn pop3_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
             .tls
             .get()
             .ok_or_else(|| io::Error::other("implicit TLS listener without a certificate"))?;
-        let (c, info) = conn.start_tls(tls)?;
+        let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
         tracing::info!(
             "pop3: TLS with [{}]: {} {}",
             peer.remote.ip(),
@@ -202,7 +198,7 @@ pub fn pop3_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
                     .tls
                     .get()
                     .ok_or_else(|| io::Error::other("STLS without a certificate"))?;
-                let (c, info) = conn.start_tls(tls)?;
+                let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
                 tracing::info!(
                     "pop3: STLS with [{}]: {} {}",
                     peer.remote.ip(),

@@ -254,7 +254,7 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
                 "implicit TLS listener without a certificate",
             ));
         };
-        let (c, info) = conn.start_tls(tls)?;
+        let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
         tracing::info!(
             "TLS established with [{}]: {} {}",
             peer.remote.ip(),
@@ -279,7 +279,7 @@ pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind)
                 let Some(tls) = ctx.tls.get() else {
                     return Err(io::Error::other("STARTTLS without a certificate"));
                 };
-                let (c, info) = conn.start_tls(tls)?;
+                let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
                 tracing::info!(
                     "STARTTLS with [{}]: {} {}",
                     peer.remote.ip(),

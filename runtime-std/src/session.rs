@@ -236,13 +236,13 @@ impl SmtpSession {
                 mechanism,
                 credentials,
             } => {
-                let outcome = crate::accounts::sasl_login(
-                    &self.ctx.accounts,
+                let (outcome, hold) = crate::accounts::sasl_login(
+                    &self.ctx,
                     self.peer.remote.ip(),
                     mechanism.name(),
                     &credentials,
                 );
-                s.auth_result(token, outcome);
+                s.auth_result(token, outcome, hold);
             }
             SmtpEvent::Vrfy { token, argument } => {
                 let name = argument

@@ -6,6 +6,7 @@ runtime-std/tests and runtime-smol/tests)."""
 
 import mailbox
 import os
+import random
 import shutil
 import signal
 import socket
@@ -17,10 +18,27 @@ import time
 BIN = os.path.abspath(os.environ["POSTRIDER_BIN"]) if os.environ.get("POSTRIDER_BIN") else ""
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a listener, below the kernel's ephemeral range: a port the kernel chose
+    for us could be handed to an outgoing client connection before the server binds it
+    (the suite makes thousands of them), which made a server fail to start now and then."""
+    low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randint(10000, max(10001, low - 1))
+        if port in _handed_out:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_port(port, ip="127.0.0.1", timeout=15.0):

@@ -325,5 +325,128 @@ class CertificateReload(unittest.TestCase):
             srv.cleanup()
 
 
+class LoginPenalty(unittest.TestCase):
+    """Failed logins are penalised across connections and protocols, per client and per
+    account (as Dovecot's auth penalty): parallel guessing from one client gets one answer
+    per penalty period, and the real user from another address still gets in."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(auth={"max_failures": 1, "failure_delay": '"100ms"',
+                               "max_penalty": '"2s"'}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def attempt(self, password, source="127.0.0.1"):
+        """One login on 465; returns (SMTP code, seconds the answer took)."""
+        s = smtplib.SMTP_SSL("127.0.0.1", self.srv.ports["subs"], timeout=30,
+                             context=insecure_tls(), source_address=(source, 0))
+        try:
+            s.ehlo("client.example")
+            start = time.monotonic()
+            code, _ = s.docmd("AUTH", "PLAIN " + plain("alice", password))
+            return code, time.monotonic() - start
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def test_1_penalty_grows_across_connections_and_holds_the_right_password_too(self):
+        for _ in range(4):
+            self.assertEqual(self.attempt("wrong")[0], 535)
+        # Four failures from this client: its next answer waits 0.1 s * 2^3.
+        code, took = self.attempt("pw-alice")
+        self.assertEqual(code, 235)
+        self.assertGreaterEqual(took, 0.75)
+        self.assertIn("auth penalty: answer held", self.srv.log())
+        # The success cleared the penalty.
+        code, took = self.attempt("pw-alice")
+        self.assertEqual(code, 235)
+
+    def test_2_parallel_guesses_are_serialised_and_the_real_user_gets_in(self):
+        import threading
+        for _ in range(3):
+            self.assertEqual(self.attempt("wrong")[0], 535)
+        results = []
+
+        def guess(i):
+            results.append(self.attempt(f"guess-{i}"))
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(c for c, _ in results), [535] * 12)
+        # Each answer waited at least one penalty period (0.4 s); answers were given one
+        # per period until the queue reached 2 s, the rest refused without a check.
+        self.assertGreaterEqual(min(t for _, t in results), 0.35)
+        self.assertGreaterEqual(self.srv.log().count("refused unchecked"), 5)
+        # alice herself, from another address, waits at most the maximum and gets in.
+        code, took = self.attempt("pw-alice", source="127.0.0.2")
+        self.assertEqual(code, 235)
+
+    def test_3_failures_over_smtp_hold_an_imap_and_a_pop3_login(self):
+        import imaplib
+        import poplib
+        for _ in range(4):
+            self.assertEqual(self.attempt("wrong", source="127.0.0.3")[0], 535)
+        imap = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls())
+        start = time.monotonic()
+        self.assertEqual(imap.login("alice", "pw-alice")[0], "OK")
+        self.assertGreaterEqual(time.monotonic() - start, 0.75)
+        imap.logout()
+        for _ in range(4):
+            self.assertEqual(self.attempt("wrong", source="127.0.0.3")[0], 535)
+        pop = poplib.POP3_SSL("127.0.0.1", self.srv.ports["pop3s"], context=insecure_tls())
+        start = time.monotonic()
+        pop.user("alice")
+        self.assertTrue(pop.pass_("pw-alice").startswith(b"+OK"))
+        self.assertGreaterEqual(time.monotonic() - start, 0.75)
+        pop.quit()
+
+
+class TlsHandshakeTimeout(unittest.TestCase):
+    """A client that never finishes its TLS handshake is dropped after
+    [tls] handshake_timeout, on implicit TLS and after STARTTLS, however slowly it drips."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(extra='[tls]\nhandshake_timeout = "1s"\n').start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def test_silent_clients_are_dropped_on_every_tls_listener(self):
+        for port in ("subs", "pop3s", "imaps"):
+            c = self.srv.raw(port)
+            self.assertTrue(c.is_closed(timeout=15), port)
+            c.close()
+
+    def test_a_dripping_handshake_is_dropped_after_starttls(self):
+        c = self.srv.raw("sub")
+        c.read_reply()
+        c.cmd("EHLO c")
+        self.assertEqual(c.cmd("STARTTLS")[0], 220)
+        hello = bytes.fromhex("16030100f4010000f00303") + bytes(32)
+        start = time.monotonic()
+        closed = False
+        for b in hello:
+            try:
+                c.send(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            if c.is_closed(timeout=0.3):
+                closed = True
+                break
+        # 43 bytes at 0.3 s each would take 13 s; the handshake may take 1 s.
+        self.assertTrue(closed, f"still open after {time.monotonic() - start:.1f} s")
+        c.close()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -142,5 +142,31 @@ class BrokenScript(unittest.TestCase):
             srv.cleanup()
 
 
+class RedirectLoop(unittest.TestCase):
+    def test_a_redirect_loop_between_two_users_bounces_once(self):
+        srv = Server(users=("alice", "bob", "carol"))
+        try:
+            for user, target in (("alice", "bob@test.example"), ("bob", "alice@localhost")):
+                home = os.path.join(srv.data, "home", user)
+                os.makedirs(home, exist_ok=True)
+                with open(os.path.join(home, ".sieve"), "w") as f:
+                    f.write(f'redirect "{target}";\n')
+            srv.start()
+            with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+                s.sendmail("carol@test.example", ["alice@test.example"],
+                           "From: carol@test.example\r\nSubject: round\r\n\r\nhi\r\n")
+            srv.wait_subject("carol", "Undelivered Mail Returned to Sender")
+            # Give any further copy time to go round and bounce again.
+            deadline = time.time() + 4
+            while time.time() < deadline and srv.queue_ids():
+                time.sleep(0.1)
+            time.sleep(1)
+            bounces = [m for m in srv.messages("carol")
+                       if m["Subject"] == "Undelivered Mail Returned to Sender"]
+            self.assertEqual(len(bounces), 1, srv.log()[-3000:])
+        finally:
+            srv.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()

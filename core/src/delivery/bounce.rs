@@ -68,7 +68,7 @@ pub struct BounceParams<'a> {
 /// Keeps a value on one line.
 fn one_line(s: &str) -> String {
     s.chars()
-        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 

@@ -244,8 +244,11 @@ pub enum StoreRequest {
 /// The store's answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreReply {
-    /// For Login.
-    Auth(AuthOutcome),
+    /// For Login: the outcome, and how long to keep the answer back whatever it is (the
+    /// runtime's penalty for recent failures from this client or against this account;
+    /// `Duration::ZERO` for none). A failure waits the longer of this and a delay that
+    /// grows with each failure of the session.
+    Auth(AuthOutcome, Duration),
     /// For Open and Refresh.
     View(Result<MailboxView, StoreError>),
     /// For List.
@@ -657,10 +660,8 @@ impl ImapServer {
     /// Writes `tag text`; a tag that is not a valid RFC 3501 `tag` (taken from a line
     /// that did not parse) is answered untagged instead, never echoed.
     fn tagged(&mut self, tag: &str, text: &str) {
-        let valid = !tag.is_empty() && tag.bytes().all(crate::imap::response::is_tag_char);
-        let tag = if valid { tag } else { "*" };
-        self.output
-            .extend_from_slice(format!("{tag} {text}\r\n").as_bytes());
+        let line = tagged_line(tag, text);
+        self.output.extend_from_slice(line.as_bytes());
     }
 
     fn bad(&mut self, tag: &str, text: &str) {
@@ -1227,31 +1228,44 @@ impl ImapServer {
         }
     }
 
+    /// Answers a login, at once or after `hold` (input waits meanwhile).
+    fn on_login(&mut self, tag: &str, outcome: AuthOutcome, hold: Duration) {
+        let (text, delay, close) = match outcome {
+            AuthOutcome::Success(_) => {
+                self.state = State::Authenticated;
+                let caps = self.capabilities();
+                let text = tagged_line(tag, &format!("OK [CAPABILITY {caps}] Logged in"));
+                (text, hold, false)
+            }
+            AuthOutcome::TemporaryFailure => (
+                tagged_line(tag, "NO [UNAVAILABLE] Temporary authentication failure."),
+                hold,
+                false,
+            ),
+            AuthOutcome::Failure => {
+                self.auth_failures += 1;
+                let close = self.auth_failures >= self.config.max_auth_failures;
+                let delay = self
+                    .config
+                    .auth_failure_delay
+                    .saturating_mul(self.auth_failures.min(30))
+                    .max(hold);
+                let text = tagged_line(tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
+                (text, delay, close)
+            }
+        };
+        if delay.is_zero() && !close {
+            self.output.extend_from_slice(text.as_bytes());
+        } else {
+            self.hold = Some((self.now + delay, text, close));
+        }
+    }
+
     fn on_reply(&mut self, then: Then, reply: StoreReply) {
         match (then, reply) {
-            (Then::Login(tag), StoreReply::Auth(outcome)) => match outcome {
-                AuthOutcome::Success(_) => {
-                    self.state = State::Authenticated;
-                    let caps = self.capabilities();
-                    self.tagged(&tag, &format!("OK [CAPABILITY {caps}] Logged in"));
-                }
-                AuthOutcome::TemporaryFailure => {
-                    self.tagged(&tag, "NO [UNAVAILABLE] Temporary authentication failure.")
-                }
-                AuthOutcome::Failure => {
-                    self.auth_failures += 1;
-                    let close = self.auth_failures >= self.config.max_auth_failures;
-                    let delay = self
-                        .config
-                        .auth_failure_delay
-                        .saturating_mul(self.auth_failures.min(30));
-                    self.hold = Some((
-                        self.now + delay,
-                        format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
-                        close,
-                    ));
-                }
-            },
+            (Then::Login(tag), StoreReply::Auth(outcome, hold)) => {
+                self.on_login(&tag, outcome, hold)
+            }
             (
                 Then::Select {
                     tag,
@@ -1938,4 +1952,11 @@ fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
         }
         SearchKey::Text(needle) => contains_ci(&String::from_utf8_lossy(data), needle),
     }
+}
+
+/// A tagged response line; an unusable tag becomes `*`.
+fn tagged_line(tag: &str, text: &str) -> String {
+    let valid = !tag.is_empty() && tag.bytes().all(crate::imap::response::is_tag_char);
+    let tag = if valid { tag } else { "*" };
+    format!("{tag} {text}\r\n")
 }

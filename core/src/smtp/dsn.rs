@@ -159,14 +159,22 @@ pub fn parse_notify(v: &str) -> Option<Notify> {
     Some(n)
 }
 
-/// Checks an ORCPT value `addr-type ";" xtext` (RFC 3461 §4.2).
+/// Whether `x` is xtext that decodes to text without control characters: ENVID and ORCPT
+/// are copied into delivery status notifications, where a decoded CR LF would start a
+/// field of the sender's choosing.
+pub fn is_printable_xtext(x: &str) -> bool {
+    decode_xtext(x).is_some_and(|t| !t.chars().any(char::is_control))
+}
+
+/// Checks an ORCPT value `addr-type ";" xtext` (RFC 3461 §4.2) whose decoded address has
+/// no control characters.
 pub fn is_orcpt(v: &str) -> bool {
     match v.split_once(';') {
         Some((t, x)) => {
             !t.is_empty()
                 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !x.is_empty()
-                && is_xtext(x)
+                && is_printable_xtext(x)
         }
         None => false,
     }
@@ -196,7 +204,7 @@ pub fn mail_dsn(params: &[Parameter]) -> Result<MailDsn, DsnError> {
                 return Err("Duplicate ENVID parameter");
             }
             match p.value.as_deref() {
-                Some(v) if !v.is_empty() && v.len() <= 100 && is_xtext(v) => {
+                Some(v) if !v.is_empty() && v.len() <= 100 && is_printable_xtext(v) => {
                     dsn.envid = Some(v.to_string())
                 }
                 _ => return Err("Bad ENVID parameter syntax"),
@@ -284,6 +292,11 @@ mod tests {
         .unwrap();
         assert_eq!(r.orcpt.as_deref(), Some("rfc822;bob@b.test"));
         assert!(rcpt_dsn(&[p("ORCPT", "bob@b.test")]).is_err());
+        // Decoded control characters would become header-like lines in a DSN.
+        assert!(rcpt_dsn(&[p("ORCPT", "rfc822;a@b+0D+0ASubject:+20x")]).is_err());
+        assert!(rcpt_dsn(&[p("ORCPT", "rfc822;a+00@b")]).is_err());
+        assert!(mail_dsn(&[p("ENVID", "x+0D+0AX-Evil:+201")]).is_err());
+        assert!(rcpt_dsn(&[p("ORCPT", "rfc822;+C3+A9@b.test")]).is_ok());
         assert!(rcpt_dsn(&[p("FOO", "1")]).is_err());
     }
 }

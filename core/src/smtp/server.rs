@@ -15,7 +15,7 @@
 //! While a question is pending, pipelined input waits unparsed in the buffer.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -371,10 +371,12 @@ impl SmtpServer {
         self.process();
     }
 
-    /// Answers [`SmtpEvent::Auth`]. A failure is answered 535 5.7.8 after a delay that
-    /// grows with each failure (input waits meanwhile); after `max_auth_failures` failures
-    /// the session ends with 421 4.7.0.
-    pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome) {
+    /// Answers [`SmtpEvent::Auth`]. `hold` keeps the answer back, whatever it is (the
+    /// runtime's penalty for recent failures from this client or against this account;
+    /// `Duration::ZERO` for none); input waits meanwhile. A failure is answered 535 5.7.8
+    /// after the longer of `hold` and a delay that grows with each failure of this
+    /// session; after `max_auth_failures` failures the session ends with 421 4.7.0.
+    pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome, hold: Duration) {
         let Some(pending) = self.take_pending(token) else {
             return;
         };
@@ -382,16 +384,14 @@ impl SmtpServer {
             self.pending = Some((token.0, pending));
             return;
         }
-        match outcome {
+        let answer = match outcome {
             AuthOutcome::Success(identity) => {
                 self.authenticated = Some(identity);
-                self.reply(&Reply::new(235, code(2, 7, 0), "Authentication successful"));
+                Reply::new(235, code(2, 7, 0), "Authentication successful")
             }
-            AuthOutcome::TemporaryFailure => self.reply(&Reply::new(
-                454,
-                code(4, 7, 0),
-                "Temporary authentication failure",
-            )),
+            AuthOutcome::TemporaryFailure => {
+                Reply::new(454, code(4, 7, 0), "Temporary authentication failure")
+            }
             AuthOutcome::Failure => {
                 self.auth_failures = self.auth_failures.saturating_add(1);
                 let mut replies = vec![Reply::new(
@@ -415,7 +415,8 @@ impl SmtpServer {
                 let delay = self
                     .config
                     .auth_failure_delay
-                    .saturating_mul(self.auth_failures.min(30));
+                    .saturating_mul(self.auth_failures.min(30))
+                    .max(hold);
                 self.hold = Some(Hold {
                     until: self.now + delay,
                     replies,
@@ -423,8 +424,17 @@ impl SmtpServer {
                 });
                 return;
             }
+        };
+        if hold.is_zero() {
+            self.reply(&answer);
+            self.process();
+        } else {
+            self.hold = Some(Hold {
+                until: self.now + hold,
+                replies: vec![answer],
+                close: None,
+            });
         }
-        self.process();
     }
 
     /// Reports a finished TLS handshake after [`SmtpEvent::StartTls`]; the session restarts

@@ -84,11 +84,12 @@ impl Driver {
             if let ImapEvent::Request { token, request } = ev {
                 let reply = match request {
                     StoreRequest::Login(c) => {
-                        StoreReply::Auth(if c.password.expose() == "secret" {
+                        let outcome = if c.password.expose() == "secret" {
                             AuthOutcome::Success(c.username)
                         } else {
                             AuthOutcome::Failure
-                        })
+                        };
+                        StoreReply::Auth(outcome, std::time::Duration::ZERO)
                     }
                     StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => {
                         StoreReply::View(Ok(self.store.view.clone()))
