@@ -131,8 +131,37 @@ fn from_line_date(line: &str) -> Option<i64> {
     )
 }
 
+/// Serialises UIDVALIDITY allocation in this process.
+static UIDVALIDITY_LOCK: Mutex<()> = Mutex::new(());
+
+/// A UIDVALIDITY never issued before for this user's folders (RFC 3501 §2.3.1.1): the
+/// current time in seconds, or one more than the last value issued if that is not less
+/// (a folder deleted and created again in the same second, a clock set back). The last
+/// value lives in `counter` (`data_dir/imap/USER/uidvalidity`), so a lost index or a
+/// restart never brings an old value back.
+fn next_uid_validity(counter: &Path) -> u32 {
+    let _serial = UIDVALIDITY_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
+        .min(u64::from(u32::MAX)) as u32;
+    let last: u32 = fs::read_to_string(counter)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    let next = now.max(last.saturating_add(1)).max(1);
+    if let Some(dir) = counter.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    if let Err(e) = crate::privileges::replace_file(counter, format!("{next}\n").as_bytes()) {
+        tracing::warn!("cannot record UIDVALIDITY in {}: {e}", counter.display());
+    }
+    next
+}
+
 impl Folder {
-    fn load(path: PathBuf, index_path: PathBuf) -> Folder {
+    fn load(path: PathBuf, index_path: PathBuf, uid_validity_counter: &Path) -> Folder {
         let mut f = Folder {
             path,
             index_path,
@@ -172,11 +201,7 @@ impl Folder {
         }
         f.replay_flag_log();
         if f.uid_validity == 0 {
-            f.uid_validity = (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(1) as u32)
-                .max(1);
+            f.uid_validity = next_uid_validity(uid_validity_counter);
         }
         f
     }
@@ -376,12 +401,19 @@ impl Folder {
         let mut new_entries = Vec::new();
         for m in found {
             let (from_offset, start, end) = (m.from_offset + base, m.start + base, m.end + base);
+            // `lines_of_from` is keyed by offsets in the file; the scanner's are relative
+            // to where this scan started.
             let date = lines_of_from
-                .get(&m.from_offset)
+                .get(&from_offset)
                 .and_then(|l| from_line_date(l))
                 .map_or_else(|| WallClock::utc(0), WallClock::utc);
             let e = match known.remove(&m.uid) {
                 Some(mut e) => {
+                    if e.internal_date.unix_secs == 0 {
+                        // Repairs indexes written while appended messages got the epoch
+                        // as INTERNALDATE: the `From ` line has the delivery time.
+                        e.internal_date = date;
+                    }
                     e.size = m.size;
                     e.from_offset = from_offset;
                     e.start = start;
@@ -672,10 +704,11 @@ impl<'a> UserStore<'a> {
                 .join("folders")
                 .join(format!("{name}.index"))
         };
+        let counter = self.state_dir().join("uidvalidity");
         let mut map = lock(&self.ctx.mail_store.folders);
         Ok(map
             .entry(path.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(Folder::load(path, index))))
+            .or_insert_with(|| Arc::new(Mutex::new(Folder::load(path, index, &counter))))
             .clone())
     }
 
@@ -1191,7 +1224,7 @@ mod tests {
             "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\nFrom a@b Thu Jan  1 00:00:20 1970\nSubject: two\n\n2\n\n",
         )
         .unwrap();
-        let mut f = Folder::load(mbox.clone(), index.clone());
+        let mut f = Folder::load(mbox.clone(), index.clone(), &dir.join("uidvalidity"));
         f.sync().unwrap();
         assert_eq!(f.entries.len(), 2);
         let generation = f.generation;
@@ -1210,7 +1243,7 @@ mod tests {
         log.write_all(b"2\t\\Dele").unwrap();
         let stale = f.flag_log_path(generation.wrapping_sub(1));
         fs::write(&stale, "1\t\\Deleted\n").unwrap();
-        let mut g = Folder::load(mbox.clone(), index.clone());
+        let mut g = Folder::load(mbox.clone(), index.clone(), &dir.join("uidvalidity"));
         g.sync().unwrap();
         let flags = |g: &Folder, uid: u32| {
             g.entries
@@ -1225,8 +1258,59 @@ mod tests {
         // A full save folds the log into a new generation and removes it.
         g.save().unwrap();
         assert!(!g.flag_log_path(generation).exists());
-        let h = Folder::load(mbox, index);
+        let h = Folder::load(mbox, index, &dir.join("uidvalidity"));
         assert_eq!(flags(&h, 1), ["\\Seen", "\\Flagged"]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("postrider-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn messages_appended_to_a_scanned_folder_get_their_from_line_date() {
+        let dir = scratch("appended-date");
+        let (mbox, index, counter) = (dir.join("INBOX"), dir.join("INBOX.index"), dir.join("uv"));
+        fs::write(
+            &mbox,
+            "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\n",
+        )
+        .unwrap();
+        let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
+        f.sync().unwrap();
+        let mut file = OpenOptions::new().append(true).open(&mbox).unwrap();
+        file.write_all(b"From a@b Fri Dec  4 20:10:00 2026\nSubject: two\n\n2\n\n")
+            .unwrap();
+        f.sync().unwrap();
+        let want = from_line_date("From a@b Fri Dec  4 20:10:00 2026").unwrap();
+        assert_eq!(f.entries[1].internal_date.unix_secs, want);
+        // An index that already holds the epoch for it is repaired at the next full scan.
+        f.entries[1].internal_date = WallClock::utc(0);
+        f.save().unwrap();
+        let mut g = Folder::load(mbox, index, &counter);
+        g.sync().unwrap();
+        assert_eq!(g.entries[1].internal_date.unix_secs, want);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn uid_validity_is_never_issued_twice() {
+        let dir = scratch("uidvalidity");
+        let counter = dir.join("uidvalidity");
+        let (mbox, index) = (dir.join("Box"), dir.join("Box.index"));
+        fs::write(&mbox, "").unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            // DELETE + CREATE within one second, or an index lost: a fresh load each time.
+            let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
+            f.sync().unwrap();
+            seen.push(f.uid_validity);
+            fs::remove_file(&index).unwrap();
+        }
+        assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
         let _ = fs::remove_dir_all(&dir);
     }
 
