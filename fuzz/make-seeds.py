@@ -74,6 +74,9 @@ SEEDS = {
     "mime_transfer": ["SGVsbG8sIHdvcmxkIQ==", "caf=C3=A9 =\r\nsoft=3D", "a", bytes(range(256))],
     "mbox_scan": ["From a@b Mon Jan  1 10:00:00 2024\n" + SIMPLE.replace("\r\n", "\n") + "\nFrom c@d Tue Jan  2 10:00:00 2024\n"
                   "Subject: two\n\n>From quoted\n.\n..\n\n", "From x\n\nFrom y\n"],
+    "imap_search_scan": ["\x07TEXT hello\0" + SIMPLE, "\x03OR FROM elise SUBJECT \"caf\xc3\xa9\"\0" + MESSAGE,
+                         "\x11HEADER Date \"\" SENTSINCE 1-Jan-2024 BODY \"soft break\"\0" + MESSAGE,
+                         "\x01NOT BODY x\0>From quoted\n" + "y" * 300 + "\r\r\n"],
     "dkim_canon": [DKIM + SIMPLE, SIMPLE + "\r\n\r\n \t\r\n"],
     "dkim_verify": [DKIM + SIMPLE, "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1fWn7/zYtIxN2SnFCjxOCKG9v3b4jYfcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWToIMmPSPDdQPNUYckcQ2QIDAQAB",
                     "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="],

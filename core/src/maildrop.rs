@@ -232,6 +232,70 @@ pub fn stored_to_crlf(stored: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`stored_to_crlf`] for a message read in chunks: the same output however the stored
+/// bytes are split, holding at most one line (or [`CrlfStream::MAX_HELD`] bytes of a
+/// longer one) at a time.
+#[derive(Debug, Default, Clone)]
+pub struct CrlfStream {
+    line: Vec<u8>,
+    /// Part of the current line was already written (its start, unquoted).
+    continued: bool,
+}
+
+impl CrlfStream {
+    /// The most bytes of one line held back; a longer line is written in pieces.
+    pub const MAX_HELD: usize = 64 * 1024;
+
+    /// A converter at the start of a message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Converts the next stored bytes, appending to `out`.
+    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
+        while let Some(i) = memchr::memchr(b'\n', chunk) {
+            self.line.extend_from_slice(&chunk[..i]);
+            chunk = &chunk[i + 1..];
+            self.end_line(out);
+        }
+        self.line.extend_from_slice(chunk);
+        if self.line.len() > Self::MAX_HELD {
+            // Keep a final CR: it may be the start of the line's CR LF.
+            let keep = usize::from(self.line.ends_with(b"\r"));
+            let cut = self.line.len() - keep;
+            self.write_part(cut, out);
+        }
+    }
+
+    /// Writes the first `n` bytes of the held line (unquoted if they start it).
+    fn write_part(&mut self, n: usize, out: &mut Vec<u8>) {
+        let part: Vec<u8> = self.line.drain(..n).collect();
+        if self.continued {
+            out.extend_from_slice(&part);
+        } else {
+            out.extend_from_slice(unquote_line(&part));
+        }
+        self.continued = true;
+    }
+
+    fn end_line(&mut self, out: &mut Vec<u8>) {
+        if self.line.ends_with(b"\r") {
+            self.line.pop();
+        }
+        let n = self.line.len();
+        self.write_part(n, out);
+        out.extend_from_slice(b"\r\n");
+        self.continued = false;
+    }
+
+    /// Ends the message: a last line without a line end gets one.
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        if !self.line.is_empty() || self.continued {
+            self.end_line(out);
+        }
+    }
+}
+
 /// Turns a stored message into a POP3 multi-line response body: CRLF line ends, mboxrd
 /// quoting removed, lines starting with `.` stuffed, and the final `.` line. With a line
 /// limit (TOP), the header and that many body lines.

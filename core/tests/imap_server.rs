@@ -116,3 +116,100 @@ fn literals_sync_and_nonsync() {
     assert!(got.starts_with("c BAD"), "{got}");
     assert!(got.contains("d OK"), "{got}");
 }
+
+#[test]
+fn messages_expunged_elsewhere_are_skipped_never_shown_empty() {
+    let mut d = Driver::new(3);
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    // Another session expunged message 2; this session has not been told yet.
+    d.store.view.messages.remove(1);
+    let got = d.send("c fetch 1:3 (RFC822.SIZE BODY.PEEK[])\r\n");
+    assert!(
+        got.contains("* 1 FETCH") && got.contains("* 3 FETCH"),
+        "{got}"
+    );
+    assert!(!got.contains("* 2 FETCH"), "{got}");
+    assert!(
+        got.ends_with("c OK [EXPUNGEISSUED] Some messages were already expunged.\r\n"),
+        "{got}"
+    );
+    // Flags come from this session's own model: no store request, nothing missing.
+    let got = d.send("d fetch 2 flags\r\n");
+    assert!(got.contains("* 2 FETCH (FLAGS"), "{got}");
+    let got = d.send("e search text joe\r\n");
+    assert_eq!(
+        got,
+        "* SEARCH 1 3\r\ne OK [EXPUNGEISSUED] Search completed.\r\n"
+    );
+}
+
+#[test]
+fn sequence_numbers_beyond_exists_are_bad_uids_are_not() {
+    let mut d = Driver::new(1);
+    d.send("a login u secret\r\n");
+    assert!(
+        d.send("b check\r\n").starts_with("b BAD"),
+        "CHECK needs a mailbox"
+    );
+    d.send("c select INBOX\r\n");
+    for cmd in [
+        "fetch 5 flags",
+        "fetch 1:5 flags",
+        "store 2 +flags (x)",
+        "copy 3 INBOX",
+    ] {
+        let got = d.send(&format!("t {cmd}\r\n"));
+        assert!(
+            got.starts_with("t BAD") && got.contains("Invalid messageset"),
+            "{cmd}: {got}"
+        );
+    }
+    assert!(d
+        .send("u fetch 1:* flags\r\n")
+        .ends_with("u OK Fetch completed.\r\n"));
+    assert_eq!(
+        d.send("v uid fetch 5 flags\r\n"),
+        "v OK Fetch completed.\r\n"
+    );
+    assert!(d.send("w check\r\n").starts_with("w OK"));
+}
+
+#[test]
+fn an_unknown_search_charset_is_refused_with_badcharset() {
+    let mut d = Driver::new(1);
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    assert_eq!(
+        d.send("c search charset x-unknown text foo\r\n"),
+        "c NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset x-unknown\r\n"
+    );
+}
+
+#[test]
+fn recent_never_exceeds_exists_after_an_expunge() {
+    let mut d = Driver::new(0);
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    for uid in 1..=3u32 {
+        d.store.view.messages.push(MessageMeta {
+            uid,
+            flags: vec![],
+            internal_date: WallClock::utc(0),
+            size: 10,
+        });
+        d.store.view.recent.push(uid);
+        d.store.view.uid_next = uid + 1;
+        d.send("n noop\r\n");
+    }
+    d.send("s store 1:2 +flags.silent (\\Deleted)\r\nx expunge\r\n");
+    d.store.view.messages.retain(|m| m.uid == 3);
+    d.store.view.recent.retain(|u| *u == 3);
+    d.store.view.messages.push(MessageMeta {
+        uid: 4,
+        flags: vec![],
+        internal_date: WallClock::utc(0),
+        size: 10,
+    });
+    d.store.view.recent.push(4);
+    d.store.view.uid_next = 5;
+    let got = d.send("y noop\r\n");
+    assert!(got.contains("* 2 EXISTS\r\n* 2 RECENT\r\n"), "{got}");
+}

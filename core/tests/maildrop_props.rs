@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use postrider_core::delivery::mbox::append_entry;
 use postrider_core::imf::datetime::WallClock;
-use postrider_core::maildrop::{stored_to_crlf, MboxScanner, Pop3Encoder};
+use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxScanner, Pop3Encoder};
 
 /// A message with CRLF line ends, including lines that need mboxrd quoting and dots.
 fn message() -> impl Strategy<Value = Vec<u8>> {
@@ -67,5 +67,36 @@ proptest! {
                 .collect();
             prop_assert_eq!(&unstuffed, original);
         }
+    }
+}
+
+fn streamed(stored: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut s = CrlfStream::new();
+    for c in stored.chunks(chunk.max(1)) {
+        s.feed(c, &mut out);
+    }
+    s.finish(&mut out);
+    out
+}
+
+proptest! {
+    /// Converting a stored message in chunks gives what converting it whole gives.
+    #[test]
+    fn crlf_stream_equals_whole_conversion(
+        stored in prop::collection::vec(prop::sample::select(vec![b'\n', b'\r', b'>', b'F', b'r', b'o', b'm', b' ', b'x']), 0..200),
+        chunk in 1usize..40,
+    ) {
+        prop_assert_eq!(streamed(&stored, chunk), stored_to_crlf(&stored));
+    }
+}
+
+#[test]
+fn crlf_stream_holds_at_most_a_bounded_piece_of_a_huge_line() {
+    let mut stored = b">From the start ".to_vec();
+    stored.extend(std::iter::repeat_n(b'x', 300_000));
+    stored.extend_from_slice(b"\r\r\nnext\n>>From quoted\nlast");
+    for chunk in [1000, 65_536, 100_000] {
+        assert_eq!(streamed(&stored, chunk), stored_to_crlf(&stored), "{chunk}");
     }
 }

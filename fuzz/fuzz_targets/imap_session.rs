@@ -45,6 +45,14 @@ fn answer_all(s: &mut ImapServer) {
                             data: Bytes::from_static(b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n"),
                         })
                         .collect())),
+                    StoreRequest::Scan { uids, scan, .. } => StoreReply::Scanned(Ok(uids
+                        .iter()
+                        .map(|&uid| {
+                            let mut one = scan.clone();
+                            one.feed(b"Subject: x\r\n\r\nhi there\r\n");
+                            (uid, one.finish())
+                        })
+                        .collect())),
                     StoreRequest::Copy { uids, .. } => StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect()))),
                     StoreRequest::SetFlags { uids, flags, .. } => StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect())),
                     _ => StoreReply::Done(Ok(())),

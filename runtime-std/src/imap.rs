@@ -66,22 +66,23 @@ impl ImapSession {
         }
     }
 
-    /// Handles queued events until one needs the driver.
+    /// Handles the next queued event. After a store request is answered, its responses (a
+    /// FETCH batch, say) are written by the driver before the next one is read, so a large
+    /// FETCH never piles up in memory.
     pub fn handle_all(&mut self, s: &mut ImapServer) -> ImapFlow {
-        while let Some(ev) = s.poll_event() {
-            match ev {
-                ImapEvent::Request { token, request } => {
-                    let reply = self.answer(request);
-                    s.reply(token, reply);
-                }
-                ImapEvent::StartTls => return ImapFlow::StartTls,
-                ImapEvent::Closed => {
-                    tracing::info!("imap: disconnect from [{}]", self.peer.remote.ip());
-                    return ImapFlow::Close;
-                }
+        match s.poll_event() {
+            Some(ImapEvent::Request { token, request }) => {
+                let reply = self.answer(request);
+                s.reply(token, reply);
+                ImapFlow::Continue
             }
+            Some(ImapEvent::StartTls) => ImapFlow::StartTls,
+            Some(ImapEvent::Closed) => {
+                tracing::info!("imap: disconnect from [{}]", self.peer.remote.ip());
+                ImapFlow::Close
+            }
+            None => ImapFlow::Continue,
         }
-        ImapFlow::Continue
     }
 
     fn answer(&mut self, request: StoreRequest) -> StoreReply {
@@ -126,9 +127,16 @@ impl ImapSession {
                 date,
                 message,
             } => StoreReply::Appended(store.append(&mailbox, &flags, date, &message)),
-            StoreRequest::Fetch { mailbox, uids } => {
-                StoreReply::Messages(store.fetch(&mailbox, &uids))
-            }
+            StoreRequest::Fetch {
+                mailbox,
+                uids,
+                part,
+            } => StoreReply::Messages(store.fetch(&mailbox, &uids, part)),
+            StoreRequest::Scan {
+                mailbox,
+                uids,
+                scan,
+            } => StoreReply::Scanned(store.scan(&mailbox, &uids, &scan)),
             StoreRequest::SetFlags {
                 mailbox,
                 uids,

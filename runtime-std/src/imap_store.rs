@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use postrider_core::imap::command::StoreMode;
+use postrider_core::imap::search::{ContentFacts, ContentScan};
 use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
 };
+use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
-use postrider_core::maildrop::{stored_to_crlf, MboxMessage, MboxScanner};
+use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
 
 use crate::context::Context;
 use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
@@ -488,6 +490,58 @@ impl Folder {
         Ok(stored_to_crlf(&buf))
     }
 
+    /// Reads a message as IMAP serves it (CRLF line ends, quoting undone) in chunks of
+    /// about 64 KiB, passing each to `each` until it returns false.
+    fn stream(&self, e: &Entry, mut each: impl FnMut(&[u8]) -> bool) -> io::Result<()> {
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(e.start))?;
+        let mut left = e.end.saturating_sub(e.start);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut conv = CrlfStream::new();
+        let mut out = Vec::with_capacity(buf.len() + 4096);
+        while left > 0 {
+            let want = (buf.len() as u64).min(left) as usize;
+            f.read_exact(&mut buf[..want])?;
+            left -= want as u64;
+            out.clear();
+            conv.feed(&buf[..want], &mut out);
+            if !out.is_empty() && !each(&out) {
+                return Ok(());
+            }
+        }
+        out.clear();
+        conv.finish(&mut out);
+        if !out.is_empty() {
+            each(&out);
+        }
+        Ok(())
+    }
+
+    /// A message's header section (through its empty line), read without reading the
+    /// body; the whole message when no empty line comes within the first MiB.
+    fn read_header(&self, e: &Entry) -> io::Result<Vec<u8>> {
+        const MAX_HEADER: usize = 1024 * 1024;
+        let mut header = Vec::new();
+        let mut ended = false;
+        self.stream(e, |chunk| {
+            let from = header.len().saturating_sub(3);
+            header.extend_from_slice(chunk);
+            if header.starts_with(b"\r\n") {
+                header.truncate(2);
+                ended = true;
+            } else if let Some(i) = memchr::memmem::find(&header[from..], b"\r\n\r\n") {
+                header.truncate(from + i + 4);
+                ended = true;
+            }
+            !ended && header.len() <= MAX_HEADER
+        })?;
+        if ended {
+            Ok(header)
+        } else {
+            self.read(e)
+        }
+    }
+
     /// The raw mbox entry (From line to the next message).
     fn raw_entry(&self, i: usize) -> io::Result<Vec<u8>> {
         let e = &self.entries[i];
@@ -794,17 +848,52 @@ impl<'a> UserStore<'a> {
     }
 
     /// Message contents.
-    pub fn fetch(&self, name: &str, uids: &[u32]) -> Result<Vec<FetchedMessage>, StoreError> {
+    pub fn fetch(
+        &self,
+        name: &str,
+        uids: &[u32],
+        part: FetchPart,
+    ) -> Result<Vec<FetchedMessage>, StoreError> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
-        for e in f.entries.iter().filter(|e| uids.contains(&e.uid)) {
-            let data = f.read(e).map_err(io_err)?;
+        for e in f.entries.iter().filter(|e| wanted.contains(&e.uid)) {
+            let data = match part {
+                FetchPart::Full => f.read(e),
+                FetchPart::Header => f.read_header(e),
+            }
+            .map_err(io_err)?;
             out.push(FetchedMessage {
                 uid: e.uid,
                 data: Bytes::from(data),
             });
+        }
+        Ok(out)
+    }
+
+    /// Answers a search's content questions for each message still there (SEARCH),
+    /// streaming each message through its own copy of `scan`.
+    pub fn scan(
+        &self,
+        name: &str,
+        uids: &[u32],
+        scan: &ContentScan,
+    ) -> Result<Vec<(u32, ContentFacts)>, StoreError> {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let mut out = Vec::new();
+        for e in f.entries.iter().filter(|e| wanted.contains(&e.uid)) {
+            let mut one = scan.clone();
+            f.stream(e, |chunk| {
+                one.feed(chunk);
+                one.wants_more()
+            })
+            .map_err(io_err)?;
+            out.push((e.uid, one.finish()));
         }
         Ok(out)
     }
@@ -902,8 +991,17 @@ impl<'a> UserStore<'a> {
         {
             let mut s = lock(&src);
             s.sync().map_err(io_err)?;
+            let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+            let present = s.entries.iter().filter(|e| wanted.contains(&e.uid)).count();
+            if present < wanted.len() {
+                // All or nothing, as Dovecot answers (RFC 2180 §4.4.2).
+                return Err(err(
+                    Some("EXPUNGEISSUED"),
+                    "Some of the requested messages no longer exist.",
+                ));
+            }
             for (i, e) in s.entries.iter().enumerate() {
-                if uids.contains(&e.uid) {
+                if wanted.contains(&e.uid) {
                     copies.push((
                         e.uid,
                         e.flags.clone(),
@@ -1084,8 +1182,8 @@ impl<'a> UserStore<'a> {
             names.sort_by_key(|e| e.file_name());
             for e in names {
                 let n = e.file_name().to_string_lossy().into_owned();
-                if n.starts_with('.') {
-                    continue;
+                if n.starts_with(['.', '~']) || is_internal_name(&n) {
+                    continue; // dotlocks and the like, never folders
                 }
                 let full = if prefix.is_empty() {
                     n.clone()
@@ -1097,6 +1195,14 @@ impl<'a> UserStore<'a> {
                     let has = fs::read_dir(&path)
                         .map(|mut r| r.next().is_some())
                         .unwrap_or(false);
+                    if full.eq_ignore_ascii_case("INBOX") {
+                        // `INBOX/sub`: INBOX itself is listed once, with children.
+                        if let Some(inbox) = out.first_mut() {
+                            inbox.2 = has;
+                        }
+                        walk(&path, "INBOX", out);
+                        continue;
+                    }
                     out.push((full.clone(), false, has));
                     walk(&path, &full, out);
                 } else if !full.eq_ignore_ascii_case("INBOX") {

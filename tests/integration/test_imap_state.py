@@ -86,6 +86,69 @@ class ImapState(unittest.TestCase):
         self.assertEqual(m.append("x", None, None, b"Subject: fine\r\n\r\nbody\r\n")[0], "OK")
         m.logout()
 
+    def test_messages_expunged_by_another_session_are_never_served_empty(self):
+        a = self.login("dave")
+        a.create("box")
+        for i in range(3):
+            a.append("box", None, None, f"Subject: m{i}\r\n\r\nbody {i} findme\r\n".encode())
+        a.select("box")
+        b = self.login("dave")
+        b.select("box")
+        b.store("2", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+        b.logout()
+        # a has not been told: message 2 is still in its view.
+        a.untagged_responses.pop("FETCH", None)
+        typ, tagged = a._simple_command("FETCH", "1:3", "(RFC822.SIZE BODY.PEEK[])")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"[EXPUNGEISSUED]", tagged[0])
+        fetched = a.untagged_responses.pop("FETCH", [])
+        heads = [f[0] if isinstance(f, tuple) else f for f in fetched if f != b")"]
+        self.assertEqual([h.split()[0] for h in heads], [b"1", b"3"], fetched)
+        self.assertNotIn(b"{0}", b" ".join(heads))
+        typ, data = a.search(None, "TEXT", "findme")
+        self.assertEqual((typ, data[0].split()), ("OK", [b"1", b"3"]))
+        typ, data = a.copy("1:3", "INBOX")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[EXPUNGEISSUED]", data[0])
+        a.logout()
+
+    def test_recent_never_exceeds_exists(self):
+        m = self.login("erin")
+        m.create("fresh")
+        m.select("fresh")
+        for i in range(3):
+            m.append("fresh", None, None, f"Subject: r{i}\r\n\r\nx\r\n".encode())
+        m.store("1:2", "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+        m.untagged_responses.clear()
+        m.append("fresh", None, None, b"Subject: r3\r\n\r\nx\r\n")
+        exists = int(m.untagged_responses["EXISTS"][-1])
+        recent = int(m.untagged_responses["RECENT"][-1])
+        self.assertEqual((exists, recent), (2, 2))
+        m.logout()
+
+    def test_list_inbox_once_with_children_and_protocol_errors(self):
+        m = self.login("erin")
+        self.assertEqual(m.create("INBOX/sub")[0], "OK")
+        typ, data = m.list('""', "INBOX")
+        self.assertEqual(len(data), 1, data)
+        self.assertIn(b"\\HasChildren", data[0])
+        typ, data = m.list('""', "INBOX/*")
+        self.assertEqual([d.split(b'"/" ')[-1] for d in data], [b'"INBOX/sub"'])
+        # CHECK needs a selected mailbox; sequence numbers past EXISTS are BAD.
+        self.assertRaises(imaplib.IMAP4.error, m.check)
+        m.select("INBOX/sub")
+        m.append("INBOX/sub", None, None, b"Subject: one\r\n\r\nx\r\n")
+        m.noop()
+        self.assertRaises(imaplib.IMAP4.error, m.fetch, "99", "(FLAGS)")
+        self.assertRaises(imaplib.IMAP4.error, m.fetch, "5", "(FLAGS)")
+        self.assertEqual(m.uid("FETCH", "99", "(FLAGS)")[0], "OK")
+        typ, data = m._simple_command("SEARCH", "CHARSET", "X-UNKNOWN", "TEXT", "x")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[BADCHARSET", data[0])
+        m.logout()
+
 
 if __name__ == "__main__":
     unittest.main()

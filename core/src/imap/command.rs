@@ -270,6 +270,11 @@ pub struct Tagged {
     pub command: Command,
 }
 
+/// The start of a [`ParseError`] message for a SEARCH in a charset this server does not
+/// know: the command is refused with `NO` and this response code (RFC 3501 §6.4.4), not
+/// rejected as `BAD`.
+pub const BADCHARSET: &str = "[BADCHARSET (UTF-8 US-ASCII)]";
+
 /// Why a command was refused: answer `BAD` with this text (with the tag when known).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -941,9 +946,7 @@ fn search(c: &mut Cur<'_>, uid: bool) -> R<Command> {
     if c.word_ci("CHARSET ") {
         let cs = c.astring()?;
         if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-            return Err(format!(
-                "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {cs}"
-            ));
+            return Err(format!("{BADCHARSET} Unsupported charset {cs}"));
         }
         c.sp()?;
     }

@@ -4,9 +4,12 @@
 //! mailbox names.
 
 pub mod command;
+pub mod fetch;
 pub mod lex;
 pub mod mutf7;
 pub mod response;
+pub mod search;
 pub mod section;
 pub mod server;
+pub mod store;
 pub mod structure;

@@ -11,19 +11,23 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::imap::command::{
     frame_line, parse_command, parse_datetime, Command, FetchAttr, Framing, SearchKey, SeqNum,
-    SeqSet, StatusItem, StoreMode,
+    SeqSet, StatusItem, StoreMode, BADCHARSET,
 };
-use crate::imap::section::{section_bytes, Section, SectionText};
-use crate::imap::structure::{body_structure, envelope, push_string};
-use crate::imf::datetime::WallClock;
-use crate::imf::header::split_header_to_blank_line;
-use crate::mime::multipart::{parse_message, Limits};
+use crate::imap::fetch::{
+    content_needed, fetch_line, flags_text, has_flag, next_batch, with_recent, FetchedItem,
+};
+use crate::imap::search::{matches, needs_content, ContentFacts, ContentScan, SearchCtx};
+use crate::imap::store::FetchPart;
+use crate::imap::structure::push_string;
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 use crate::smtp::{AuthOutcome, TlsInfo, Token};
+
+pub use crate::imap::store::{
+    FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError, StoreReply,
+    StoreRequest,
+};
 
 /// Limits and policy of an IMAP session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,202 +73,6 @@ impl Default for ImapConfig {
             max_errors: 50,
         }
     }
-}
-
-/// One message as the store lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageMeta {
-    /// Its UID.
-    pub uid: u32,
-    /// System flags and keywords.
-    pub flags: Vec<String>,
-    /// INTERNALDATE, with the zone it is shown in.
-    pub internal_date: WallClock,
-    /// RFC822.SIZE (CRLF line ends).
-    pub size: u64,
-}
-
-/// A mailbox as the store sees it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailboxView {
-    /// UIDVALIDITY.
-    pub uid_validity: u32,
-    /// UIDNEXT.
-    pub uid_next: u32,
-    /// The messages in order.
-    pub messages: Vec<MessageMeta>,
-    /// UIDs that are `\Recent` for this session (RFC 3501 §2.3.2): claimed by it.
-    pub recent: Vec<u32>,
-}
-
-/// A message's content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedMessage {
-    /// Its UID.
-    pub uid: u32,
-    /// The message with CRLF line ends.
-    pub data: Bytes,
-}
-
-/// One LIST/LSUB answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListEntry {
-    /// The mailbox name.
-    pub name: String,
-    /// Attributes such as `\HasNoChildren`, `\Noselect`, `\Sent`.
-    pub attributes: Vec<String>,
-}
-
-/// STATUS facts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatusInfo {
-    /// MESSAGES.
-    pub messages: u32,
-    /// RECENT.
-    pub recent: u32,
-    /// UIDNEXT.
-    pub uid_next: u32,
-    /// UIDVALIDITY.
-    pub uid_validity: u32,
-    /// UNSEEN.
-    pub unseen: u32,
-}
-
-/// A store refusal: an optional response code (`TRYCREATE`, `NONEXISTENT`,
-/// `ALREADYEXISTS`, `CANNOT`, `SERVERBUG`) and text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError {
-    /// Response code without brackets.
-    pub code: Option<String>,
-    /// Text.
-    pub text: String,
-}
-
-impl StoreError {
-    /// A refusal with a code.
-    pub fn new(code: Option<&str>, text: impl Into<String>) -> Self {
-        Self {
-            code: code.map(str::to_string),
-            text: text.into(),
-        }
-    }
-}
-
-/// What the machine asks of the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreRequest {
-    /// Check a login → [`StoreReply::Auth`].
-    Login(Credentials),
-    /// Open a mailbox → [`StoreReply::View`].
-    Open {
-        /// Mailbox.
-        mailbox: String,
-        /// SELECT (not EXAMINE): this session takes the `\Recent` messages.
-        claim_recent: bool,
-    },
-    /// The current view of the selected mailbox → [`StoreReply::View`].
-    Refresh {
-        /// Mailbox.
-        mailbox: String,
-        /// Take newly arrived messages as `\Recent` (read-write sessions).
-        claim_recent: bool,
-    },
-    /// LIST/LSUB → [`StoreReply::List`].
-    List {
-        /// Reference.
-        reference: String,
-        /// Pattern.
-        pattern: String,
-        /// LSUB.
-        subscribed: bool,
-    },
-    /// STATUS → [`StoreReply::Status`].
-    Status {
-        /// Mailbox.
-        mailbox: String,
-    },
-    /// CREATE → [`StoreReply::Done`].
-    Create(String),
-    /// DELETE → [`StoreReply::Done`].
-    Delete(String),
-    /// RENAME → [`StoreReply::Done`].
-    Rename(String, String),
-    /// SUBSCRIBE (true) / UNSUBSCRIBE → [`StoreReply::Done`].
-    Subscribe(String, bool),
-    /// APPEND → [`StoreReply::Appended`].
-    Append {
-        /// Mailbox.
-        mailbox: String,
-        /// Flags.
-        flags: Vec<String>,
-        /// INTERNALDATE as given, with its zone (None: now).
-        date: Option<WallClock>,
-        /// The message as sent.
-        message: Vec<u8>,
-    },
-    /// Message contents → [`StoreReply::Messages`].
-    Fetch {
-        /// Mailbox.
-        mailbox: String,
-        /// UIDs.
-        uids: Vec<u32>,
-    },
-    /// Change flags relative to what the store has now (so that two sessions do not
-    /// overwrite each other's changes) → [`StoreReply::Flags`].
-    SetFlags {
-        /// Mailbox.
-        mailbox: String,
-        /// UIDs.
-        uids: Vec<u32>,
-        /// Replace, add or remove.
-        mode: StoreMode,
-        /// The flags.
-        flags: Vec<String>,
-    },
-    /// Remove messages → [`StoreReply::Done`].
-    Expunge {
-        /// Mailbox.
-        mailbox: String,
-        /// UIDs.
-        uids: Vec<u32>,
-    },
-    /// COPY / MOVE → [`StoreReply::Copied`].
-    Copy {
-        /// Source mailbox.
-        mailbox: String,
-        /// UIDs to copy.
-        uids: Vec<u32>,
-        /// Destination.
-        to: String,
-        /// Remove from the source afterwards (MOVE).
-        is_move: bool,
-    },
-}
-
-/// The store's answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreReply {
-    /// For Login: the outcome, and how long to keep the answer back whatever it is (the
-    /// runtime's penalty for recent failures from this client or against this account;
-    /// `Duration::ZERO` for none). A failure waits the longer of this and a delay that
-    /// grows with each failure of the session.
-    Auth(AuthOutcome, Duration),
-    /// For Open and Refresh.
-    View(Result<MailboxView, StoreError>),
-    /// For List.
-    List(Vec<ListEntry>),
-    /// For Status.
-    Status(Result<StatusInfo, StoreError>),
-    /// For SetFlags: each message's flags afterwards.
-    Flags(Result<Vec<(u32, Vec<String>)>, StoreError>),
-    /// For Create, Delete, Rename, Subscribe, Expunge.
-    Done(Result<(), StoreError>),
-    /// For Append: (UIDVALIDITY, UID).
-    Appended(Result<(u32, u32), StoreError>),
-    /// For Fetch.
-    Messages(Result<Vec<FetchedMessage>, StoreError>),
-    /// For Copy: (destination UIDVALIDITY, [(source UID, new UID)]).
-    Copied(Result<(u32, Vec<(u32, u32)>), StoreError>),
 }
 
 /// Things only the runtime can do.
@@ -334,9 +142,9 @@ enum Then {
         mailbox: String,
     },
     Fetch {
-        tag: String,
-        items: Vec<FetchAttr>,
-        targets: Vec<(u32, u32)>,
+        job: FetchJob,
+        /// The (sequence number, UID) pairs this request asked for.
+        batch: Vec<(u32, u32)>,
     },
     SetFlags {
         tag: String,
@@ -362,6 +170,21 @@ enum Then {
         uid: bool,
         key: SearchKey,
     },
+}
+
+/// A FETCH in progress, answered batch by batch (see [`crate::imap::fetch`]).
+#[derive(Debug)]
+struct FetchJob {
+    tag: String,
+    items: Vec<FetchAttr>,
+    /// What the store must read (None: the model answers everything).
+    part: Option<FetchPart>,
+    /// (sequence number, UID) pairs still to answer.
+    rest: Vec<(u32, u32)>,
+    /// UIDs this FETCH set `\Seen` on, to be stored at the end.
+    seen: Vec<u32>,
+    /// Whether a message had been expunged by another session (skipped).
+    expunged: bool,
 }
 
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
@@ -395,57 +218,6 @@ pub struct ImapServer {
 
 fn quote(out: &mut Vec<u8>, s: &str) {
     push_string(out, s.as_bytes());
-}
-
-fn flags_text(flags: &[String]) -> String {
-    format!("({})", flags.join(" "))
-}
-
-/// The flags as shown to the client: `\Recent` added for this session's recent messages.
-fn with_recent(flags: &[String], recent: bool) -> Vec<String> {
-    let mut out = flags.to_vec();
-    if recent {
-        out.push("\\Recent".into());
-    }
-    out
-}
-
-fn has_flag(flags: &[String], f: &str) -> bool {
-    flags.iter().any(|x| x.eq_ignore_ascii_case(f))
-}
-
-/// How a section specifier is echoed in a FETCH response.
-fn section_name(s: &Section) -> String {
-    let mut out: Vec<String> = s.part.iter().map(|n| n.to_string()).collect();
-    let text = match &s.text {
-        SectionText::Full => None,
-        SectionText::Header => Some("HEADER".to_string()),
-        SectionText::Text => Some("TEXT".to_string()),
-        SectionText::Mime => Some("MIME".to_string()),
-        SectionText::HeaderFields(f) => Some(format!(
-            "HEADER.FIELDS ({})",
-            f.iter()
-                .map(|x| x.to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join(" ")
-        )),
-        SectionText::HeaderFieldsNot(f) => Some(format!(
-            "HEADER.FIELDS.NOT ({})",
-            f.iter()
-                .map(|x| x.to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join(" ")
-        )),
-    };
-    if let Some(t) = text {
-        out.push(t);
-    }
-    out.join(".")
-}
-
-fn literal(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
 }
 
 impl ImapServer {
@@ -804,6 +576,10 @@ impl ImapServer {
         }
         match parse_command(&bytes) {
             Ok(t) => self.dispatch(t.tag, t.command),
+            Err(e) if e.message.starts_with(BADCHARSET) && e.tag.is_some() => {
+                let tag = e.tag.unwrap_or_default();
+                self.tagged(&tag, &format!("NO {}", e.message));
+            }
             Err(e) => {
                 let tag = e.tag.unwrap_or_else(|| "*".into());
                 self.bad(&tag, &format!("Error in IMAP command: {}", e.message));
@@ -820,6 +596,7 @@ impl ImapServer {
                 self.untagged(&format!("CAPABILITY {caps}"));
                 self.tagged(&tag, "OK Capability completed.");
             }
+            Command::Check if state != Selected => self.bad(&tag, "No mailbox selected."),
             Command::Noop | Command::Check => {
                 match self.selected.as_ref().map(|s| s.name.clone()) {
                     Some(name) if state == Selected => self.ask(
@@ -1074,43 +851,22 @@ impl ImapServer {
                 set,
                 mut items,
             } => {
+                if !uid && !self.valid_msgset(&set) {
+                    return self.bad(&tag, "Error in IMAP command FETCH: Invalid messageset");
+                }
                 let targets = self.resolve(&set, uid);
                 if uid && !items.contains(&FetchAttr::Uid) {
                     items.insert(0, FetchAttr::Uid);
                 }
-                if targets.is_empty() {
-                    return self.tagged(&tag, "OK Fetch completed.");
-                }
-                let needs_content = items.iter().any(|i| {
-                    !matches!(
-                        i,
-                        FetchAttr::Flags
-                            | FetchAttr::Uid
-                            | FetchAttr::InternalDate
-                            | FetchAttr::Rfc822Size
-                    )
+                let part = content_needed(&items);
+                self.fetch_next(FetchJob {
+                    tag,
+                    items,
+                    part,
+                    rest: targets,
+                    seen: Vec::new(),
+                    expunged: false,
                 });
-                if needs_content {
-                    let name = self
-                        .selected
-                        .as_ref()
-                        .map(|s| s.name.clone())
-                        .unwrap_or_default();
-                    let uids = targets.iter().map(|t| t.1).collect();
-                    self.ask(
-                        Then::Fetch {
-                            tag,
-                            items,
-                            targets,
-                        },
-                        StoreRequest::Fetch {
-                            mailbox: name,
-                            uids,
-                        },
-                    );
-                } else {
-                    self.fetch_respond(tag, &items, &targets, &[]);
-                }
             }
             Command::Store {
                 uid,
@@ -1119,6 +875,9 @@ impl ImapServer {
                 silent,
                 flags,
             } => {
+                if !uid && !self.valid_msgset(&set) {
+                    return self.bad(&tag, "Error in IMAP command STORE: Invalid messageset");
+                }
                 let targets = self.resolve(&set, uid);
                 let Some(s) = self.selected.as_mut() else {
                     return;
@@ -1147,6 +906,13 @@ impl ImapServer {
                 mailbox,
                 is_move,
             } => {
+                if !uid && !self.valid_msgset(&set) {
+                    let name = if is_move { "MOVE" } else { "COPY" };
+                    return self.bad(
+                        &tag,
+                        &format!("Error in IMAP command {name}: Invalid messageset"),
+                    );
+                }
                 let targets = self.resolve(&set, uid);
                 let Some(s) = self.selected.as_ref() else {
                     return;
@@ -1174,24 +940,38 @@ impl ImapServer {
                 );
             }
             Command::Search { uid, key } => {
-                if needs_content(&key) {
-                    let Some(s) = self.selected.as_ref() else {
-                        return;
-                    };
-                    let name = s.name.clone();
-                    let uids = s.msgs.iter().map(|m| m.uid).collect();
-                    self.ask(
-                        Then::Search { tag, uid, key },
-                        StoreRequest::Fetch {
-                            mailbox: name,
-                            uids,
-                        },
-                    );
-                } else {
-                    self.search_respond(&tag, uid, &key, &[]);
+                if !needs_content(&key) {
+                    return self.search_respond(&tag, uid, &key, None);
                 }
+                let Some(s) = self.selected.as_ref() else {
+                    return;
+                };
+                let name = s.name.clone();
+                let uids = s.msgs.iter().map(|m| m.uid).collect();
+                let scan = ContentScan::new(&key);
+                self.ask(
+                    Then::Search { tag, uid, key },
+                    StoreRequest::Scan {
+                        mailbox: name,
+                        uids,
+                        scan,
+                    },
+                );
             }
         }
+    }
+
+    /// Whether a sequence set names only messages that exist (as Dovecot: in an empty
+    /// mailbox no set is valid; `*` is always valid otherwise); UID sets are never
+    /// checked this way.
+    fn valid_msgset(&self, set: &SeqSet) -> bool {
+        let n = self.selected.as_ref().map_or(0, |s| s.msgs.len() as u32);
+        n > 0
+            && set.0.iter().all(|&(a, b)| {
+                [a, b]
+                    .iter()
+                    .all(|x| !matches!(x, SeqNum::Num(v) if *v > n))
+            })
     }
 
     /// (sequence number, UID) of the messages a set names, in mailbox order.
@@ -1369,16 +1149,12 @@ impl ImapServer {
                 }
                 Err(e) => self.no(&tag, &e),
             },
-            (
-                Then::Fetch {
-                    tag,
-                    items,
-                    targets,
-                },
-                StoreReply::Messages(r),
-            ) => match r {
-                Ok(msgs) => self.fetch_respond(tag, &items, &targets, &msgs),
-                Err(e) => self.no(&tag, &e),
+            (Then::Fetch { mut job, batch }, StoreReply::Messages(r)) => match r {
+                Ok(msgs) => {
+                    self.fetch_write(&mut job, &batch, Some(&msgs));
+                    self.fetch_next(job);
+                }
+                Err(e) => self.no(&job.tag, &e),
             },
             (Then::SetFlags { tag, text }, StoreReply::Flags(r)) => match r {
                 Ok(now) => {
@@ -1462,8 +1238,8 @@ impl ImapServer {
                 }
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Search { tag, uid, key }, StoreReply::Messages(r)) => match r {
-                Ok(msgs) => self.search_respond(&tag, uid, &key, &msgs),
+            (Then::Search { tag, uid, key }, StoreReply::Scanned(r)) => match r {
+                Ok(facts) => self.search_respond(&tag, uid, &key, Some(&facts)),
                 Err(e) => self.no(&tag, &e),
             },
             (then, _) => {
@@ -1475,13 +1251,13 @@ impl ImapServer {
                     | Then::List { tag, .. }
                     | Then::Status { tag, .. }
                     | Then::Done { tag, .. }
-                    | Then::Fetch { tag, .. }
                     | Then::SetFlags { tag, .. }
                     | Then::Store { tag, .. }
                     | Then::Expunge { tag, .. }
                     | Then::Copy { tag, .. }
                     | Then::Search { tag, .. } => tag,
                     Then::Refresh { tag, .. } => tag.unwrap_or_else(|| "*".into()),
+                    Then::Fetch { job, .. } => job.tag,
                 };
                 self.tagged(&tag, "NO [SERVERBUG] Internal error.");
             }
@@ -1516,6 +1292,7 @@ impl ImapServer {
         };
         let mut lines = Vec::new();
         let mut i = 0;
+        s.recent.retain(|u| !uids.contains(u));
         while i < s.msgs.len() {
             if uids.contains(&s.msgs[i].uid) {
                 s.msgs.remove(i);
@@ -1633,23 +1410,50 @@ impl ImapServer {
         }
     }
 
-    fn fetch_respond(
+    /// Answers the next batch of a FETCH, or finishes it.
+    fn fetch_next(&mut self, mut job: FetchJob) {
+        let Some(part) = job.part else {
+            let all = std::mem::take(&mut job.rest);
+            self.fetch_write(&mut job, &all, None);
+            return self.fetch_finish(job);
+        };
+        if job.rest.is_empty() {
+            return self.fetch_finish(job);
+        }
+        let Some(s) = self.selected.as_ref() else {
+            return;
+        };
+        let sizes: std::collections::HashMap<u32, u64> =
+            s.msgs.iter().map(|m| (m.uid, m.size)).collect();
+        let batch = next_batch(&mut job.rest, part, |uid| {
+            sizes.get(&uid).copied().unwrap_or(0)
+        });
+        let name = s.name.clone();
+        let uids = batch.iter().map(|t| t.1).collect();
+        self.ask(
+            Then::Fetch { job, batch },
+            StoreRequest::Fetch {
+                mailbox: name,
+                uids,
+                part,
+            },
+        );
+    }
+
+    /// Writes the FETCH responses of `batch`. With `msgs` (the store's answer), a message
+    /// missing from it was expunged by another session: it is skipped, as Dovecot does,
+    /// and never shown empty.
+    fn fetch_write(
         &mut self,
-        tag: String,
-        items: &[FetchAttr],
-        targets: &[(u32, u32)],
-        msgs: &[FetchedMessage],
+        job: &mut FetchJob,
+        batch: &[(u32, u32)],
+        msgs: Option<&[FetchedMessage]>,
     ) {
-        let read_only = self.selected.as_ref().is_none_or(|s| s.read_only);
-        let recent: std::collections::HashSet<u32> = self
-            .selected
-            .as_ref()
-            .map(|s| s.recent.iter().copied().collect())
-            .unwrap_or_default();
-        let contents: std::collections::HashMap<u32, &FetchedMessage> =
-            msgs.iter().map(|m| (m.uid, m)).collect();
-        let sets_seen = !read_only
-            && items.iter().any(|i| {
+        let Some(s) = self.selected.as_mut() else {
+            return;
+        };
+        let sets_seen = !s.read_only
+            && job.items.iter().any(|i| {
                 matches!(
                     i,
                     FetchAttr::Rfc822
@@ -1657,148 +1461,96 @@ impl ImapServer {
                         | FetchAttr::Section { peek: false, .. }
                 )
             });
-        let mut changes = Vec::new();
+        let contents: Option<std::collections::HashMap<u32, &[u8]>> =
+            msgs.map(|m| m.iter().map(|x| (x.uid, x.data.as_ref())).collect());
         let mut out = Vec::new();
-        for &(seq, u) in targets {
-            let Some(meta) = self
-                .selected
-                .as_mut()
-                .and_then(|s| s.msgs.get_mut(seq as usize - 1))
-            else {
+        for &(seq, u) in batch {
+            let Some(meta) = s.msgs.get_mut(seq as usize - 1).filter(|m| m.uid == u) else {
                 continue;
             };
-            if meta.uid != u {
-                continue;
-            }
-            let mut flags_changed = false;
-            if sets_seen && !has_flag(&meta.flags, "\\Seen") {
+            let data = match &contents {
+                Some(c) => match c.get(&u) {
+                    Some(d) => Some(*d),
+                    None => {
+                        job.expunged = true;
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let flags_changed = sets_seen && !has_flag(&meta.flags, "\\Seen");
+            if flags_changed {
                 meta.flags.push("\\Seen".into());
-                changes.push((u, meta.flags.clone()));
-                flags_changed = true;
+                job.seen.push(u);
             }
-            let meta = meta.clone();
-            let data = contents.get(&u).map(|m| m.data.clone());
-            let tree = data.as_ref().map(|d| parse_message(d, Limits::default()));
-            let mut parts: Vec<Vec<u8>> = Vec::new();
-            let mut wrote_flags = false;
-            for item in items {
-                let mut p = Vec::new();
-                match item {
-                    FetchAttr::Uid => p.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-                    FetchAttr::Flags => {
-                        wrote_flags = true;
-                        let shown = with_recent(&meta.flags, recent.contains(&u));
-                        p.extend_from_slice(format!("FLAGS {}", flags_text(&shown)).as_bytes());
-                    }
-                    FetchAttr::InternalDate => p.extend_from_slice(
-                        format!("INTERNALDATE \"{}\"", meta.internal_date.imap()).as_bytes(),
-                    ),
-                    FetchAttr::Rfc822Size => {
-                        p.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
-                    }
-                    FetchAttr::Envelope => {
-                        let d = data.as_deref().unwrap_or(b"");
-                        let (_, body_start) = split_header_to_blank_line(d);
-                        p.extend_from_slice(b"ENVELOPE ");
-                        p.extend_from_slice(&envelope(&d[..body_start.min(d.len())]));
-                    }
-                    FetchAttr::Body | FetchAttr::BodyStructure => {
-                        let extended = matches!(item, FetchAttr::BodyStructure);
-                        p.extend_from_slice(if extended {
-                            b"BODYSTRUCTURE "
-                        } else {
-                            b"BODY "
-                        });
-                        match (&data, &tree) {
-                            (Some(d), Some(t)) => {
-                                p.extend_from_slice(&body_structure(d, t, extended))
-                            }
-                            _ => p.extend_from_slice(b"NIL"),
-                        }
-                    }
-                    FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-                        let d = data.as_deref().unwrap_or(b"");
-                        let (_, body_start) = split_header_to_blank_line(d);
-                        let body_start = body_start.min(d.len());
-                        let (name, bytes) = match item {
-                            FetchAttr::Rfc822 => ("RFC822", d),
-                            FetchAttr::Rfc822Header => ("RFC822.HEADER", &d[..body_start]),
-                            _ => ("RFC822.TEXT", &d[body_start..]),
-                        };
-                        p.extend_from_slice(format!("{name} ").as_bytes());
-                        literal(&mut p, bytes);
-                    }
-                    FetchAttr::Section {
-                        section, partial, ..
-                    } => {
-                        let bytes = match (&data, &tree) {
-                            (Some(d), Some(t)) => section_bytes(d, t, section).unwrap_or_default(),
-                            _ => Vec::new(),
-                        };
-                        p.extend_from_slice(format!("BODY[{}]", section_name(section)).as_bytes());
-                        let bytes = match partial {
-                            Some((origin, len)) => {
-                                p.extend_from_slice(format!("<{origin}>").as_bytes());
-                                let start = (*origin as usize).min(bytes.len());
-                                let end = start.saturating_add(*len as usize).min(bytes.len());
-                                bytes[start..end].to_vec()
-                            }
-                            None => bytes,
-                        };
-                        p.push(b' ');
-                        literal(&mut p, &bytes);
-                    }
-                }
-                parts.push(p);
-            }
-            if flags_changed && !wrote_flags {
-                let shown = with_recent(&meta.flags, recent.contains(&u));
-                parts.push(format!("FLAGS {}", flags_text(&shown)).into_bytes());
-            }
-            out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
-            out.extend_from_slice(&parts.join(&b' '));
-            out.extend_from_slice(b")\r\n");
+            out.extend_from_slice(&fetch_line(
+                &job.items,
+                FetchedItem {
+                    seq,
+                    meta,
+                    recent: s.recent.contains(&u),
+                    data,
+                    flags_changed,
+                },
+            ));
         }
         self.output.extend_from_slice(&out);
-        let text = "OK Fetch completed.".to_string();
-        if changes.is_empty() {
-            self.tagged(&tag, &text);
-        } else {
-            let name = self
-                .selected
-                .as_ref()
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
-            self.ask(
-                Then::SetFlags { tag, text },
-                StoreRequest::SetFlags {
-                    mailbox: name,
-                    uids: changes.iter().map(|c| c.0).collect(),
-                    mode: StoreMode::Add,
-                    flags: vec!["\\Seen".into()],
-                },
-            );
-        }
     }
 
-    fn search_respond(&mut self, tag: &str, uid: bool, key: &SearchKey, msgs: &[FetchedMessage]) {
+    /// Ends a FETCH: stores the `\Seen` flags it set, then the tagged answer.
+    fn fetch_finish(&mut self, job: FetchJob) {
+        let text = if job.expunged {
+            "OK [EXPUNGEISSUED] Some messages were already expunged.".to_string()
+        } else {
+            "OK Fetch completed.".to_string()
+        };
+        if job.seen.is_empty() {
+            return self.tagged(&job.tag, &text);
+        }
+        let name = self
+            .selected
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        self.ask(
+            Then::SetFlags { tag: job.tag, text },
+            StoreRequest::SetFlags {
+                mailbox: name,
+                uids: job.seen,
+                mode: StoreMode::Add,
+                flags: vec!["\\Seen".into()],
+            },
+        );
+    }
+
+    /// Answers a SEARCH. With `facts` (the store's scan), a message missing from them was
+    /// expunged by another session: it cannot match a content key, and the answer says
+    /// `[EXPUNGEISSUED]` (as Dovecot).
+    fn search_respond(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        key: &SearchKey,
+        facts: Option<&[(u32, ContentFacts)]>,
+    ) {
         let Some(s) = self.selected.as_ref() else {
             return;
         };
+        let facts: Option<std::collections::HashMap<u32, &ContentFacts>> =
+            facts.map(|f| f.iter().map(|(u, f)| (*u, f)).collect());
         let n = s.msgs.len() as u32;
         let max_uid = s.msgs.last().map_or(0, |m| m.uid);
         let mut hits = Vec::new();
+        let mut expunged = false;
         for (i, m) in s.msgs.iter().enumerate() {
-            let data = msgs
-                .iter()
-                .find(|x| x.uid == m.uid)
-                .map(|x| x.data.as_ref());
+            let mine = facts.as_ref().and_then(|f| f.get(&m.uid).copied());
+            expunged |= facts.is_some() && mine.is_none();
             let ctx = SearchCtx {
                 seq: i as u32 + 1,
                 n,
                 max_uid,
                 meta: m,
-                data,
+                facts: mine,
                 recent: s.recent.contains(&m.uid),
             };
             if matches(key, &ctx) {
@@ -1811,7 +1563,11 @@ impl ImapServer {
         } else {
             self.untagged(&format!("SEARCH {}", list.join(" ")));
         }
-        self.tagged(tag, "OK Search completed.");
+        if expunged {
+            self.tagged(tag, "OK [EXPUNGEISSUED] Search completed.");
+        } else {
+            self.tagged(tag, "OK Search completed.");
+        }
     }
 }
 
@@ -1823,135 +1579,6 @@ fn star_only_matches(set: &SeqSet, uid: u32, max_uid: u32) -> bool {
             .0
             .iter()
             .any(|&(a, b)| matches!(a, SeqNum::Star) || matches!(b, SeqNum::Star))
-}
-
-fn needs_content(key: &SearchKey) -> bool {
-    match key {
-        SearchKey::Header(..)
-        | SearchKey::Body(_)
-        | SearchKey::Text(_)
-        | SearchKey::SentDate(..) => true,
-        SearchKey::And(v) => v.iter().any(needs_content),
-        SearchKey::Not(k) => needs_content(k),
-        SearchKey::Or(a, b) => needs_content(a) || needs_content(b),
-        _ => false,
-    }
-}
-
-struct SearchCtx<'a> {
-    seq: u32,
-    n: u32,
-    max_uid: u32,
-    meta: &'a MessageMeta,
-    data: Option<&'a [u8]>,
-    recent: bool,
-}
-
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    hay.to_lowercase().contains(&needle.to_lowercase())
-}
-
-fn header_value(data: &[u8], field: &str) -> Vec<String> {
-    let (fields, _) = split_header_to_blank_line(data);
-    fields
-        .iter()
-        .filter(|f| f.is(field))
-        .map(|f| crate::mime::encoded_word::decode(&f.value()))
-        .collect()
-}
-
-/// Fields whose SEARCH also matches the parsed addresses, so that comments and odd
-/// spacing in the raw field (`<user (c)@ (c) example.org>`) do not hide an address.
-const ADDRESS_FIELDS: [&str; 6] = ["from", "to", "cc", "bcc", "sender", "reply-to"];
-
-/// An address field rendered the way people write it: `Name <local@domain>`, groups as
-/// `group: members;`, comments and folding removed.
-fn normalized_addresses(value: &str) -> String {
-    use crate::imf::address::{parse_address_list, Address, Mailbox};
-    fn one(m: &Mailbox<'_>) -> String {
-        let addr = if m.domain.is_empty() {
-            m.local.to_string()
-        } else {
-            format!("{}@{}", m.local, m.domain)
-        };
-        match m.decoded_name() {
-            Some(name) => format!("{name} <{addr}>"),
-            None => addr,
-        }
-    }
-    parse_address_list(value)
-        .iter()
-        .map(|a| match a {
-            Address::Mailbox(m) => one(m),
-            Address::Group { name, members } => format!(
-                "{name}: {};",
-                members.iter().map(one).collect::<Vec<_>>().join(", ")
-            ),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The day (days since 1970-01-01) of a time in its own zone: RFC 3501 date searches
-/// disregard the time of day and compare dates as the message's zone sees them.
-fn local_day(w: &WallClock) -> i64 {
-    (w.unix_secs + i64::from(w.utc_offset_minutes) * 60).div_euclid(86_400)
-}
-
-/// BEFORE (`Less`: strictly earlier), ON (`Equal`) and SINCE (`Greater`: that day or later).
-fn date_matches(ord: std::cmp::Ordering, message_day: i64, day: i64) -> bool {
-    match ord {
-        std::cmp::Ordering::Less => message_day < day,
-        std::cmp::Ordering::Equal => message_day == day,
-        std::cmp::Ordering::Greater => message_day >= day,
-    }
-}
-
-fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
-    let data = c.data.unwrap_or(b"");
-    match key {
-        SearchKey::All => true,
-        SearchKey::And(keys) => keys.iter().all(|k| matches(k, c)),
-        SearchKey::Not(k) => !matches(k, c),
-        SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
-        SearchKey::Flag(f) if f == "\\Recent" => c.recent,
-        SearchKey::NoFlag(f) if f == "\\Recent" => !c.recent,
-        SearchKey::Flag(f) => has_flag(&c.meta.flags, f),
-        SearchKey::NoFlag(f) => !has_flag(&c.meta.flags, f),
-        SearchKey::New => c.recent && !has_flag(&c.meta.flags, "\\Seen"),
-        SearchKey::Old => !c.recent,
-        SearchKey::Seq(set) => set.contains(c.seq, c.n),
-        SearchKey::Uid(set) => set.contains(c.meta.uid, c.max_uid),
-        SearchKey::Larger(n) => c.meta.size > *n,
-        SearchKey::Smaller(n) => c.meta.size < *n,
-        SearchKey::InternalDate(ord, day) => {
-            date_matches(*ord, local_day(&c.meta.internal_date), *day)
-        }
-        SearchKey::SentDate(ord, day) => header_value(data, "Date")
-            .first()
-            .and_then(|d| crate::imf::datetime::parse_date(d))
-            .is_some_and(|w| date_matches(*ord, local_day(&w), *day)),
-        SearchKey::Header(field, needle) => {
-            let values = header_value(data, field);
-            if needle.is_empty() {
-                !values.is_empty()
-            } else {
-                let address = ADDRESS_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(field));
-                values.iter().any(|v| {
-                    contains_ci(v, needle)
-                        || (address && contains_ci(&normalized_addresses(v), needle))
-                })
-            }
-        }
-        SearchKey::Body(needle) => {
-            let (_, start) = split_header_to_blank_line(data);
-            contains_ci(
-                &String::from_utf8_lossy(&data[start.min(data.len())..]),
-                needle,
-            )
-        }
-        SearchKey::Text(needle) => contains_ci(&String::from_utf8_lossy(data), needle),
-    }
 }
 
 /// A tagged response line; an unusable tag becomes `*`.

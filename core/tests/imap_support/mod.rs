@@ -20,6 +20,13 @@ pub(crate) struct Store {
     pub(crate) set_flags: Vec<(u32, Vec<String>)>,
 }
 
+impl Store {
+    /// Whether the store still has message `uid` (another session may have expunged it).
+    pub(crate) fn has(&self, uid: u32) -> bool {
+        self.view.messages.iter().any(|m| m.uid == uid)
+    }
+}
+
 /// An [`ImapServer`] answered by a [`Store`], with a virtual clock and all output kept.
 pub(crate) struct Driver {
     pub(crate) s: ImapServer,
@@ -96,6 +103,7 @@ impl Driver {
                     }
                     StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
                         .iter()
+                        .filter(|&&uid| self.store.has(uid))
                         .map(|&uid| FetchedMessage {
                             uid,
                             data: Bytes::from(self.store.message.clone()),
@@ -132,6 +140,17 @@ impl Driver {
                         self.store.view.messages.retain(|m| !uids.contains(&m.uid));
                         StoreReply::Done(Ok(()))
                     }
+                    StoreRequest::Scan { uids, scan, .. } => StoreReply::Scanned(Ok(uids
+                        .iter()
+                        .filter(|&&uid| self.store.has(uid))
+                        .map(|&uid| {
+                            let mut one = scan.clone();
+                            for chunk in self.store.message.chunks(7) {
+                                one.feed(chunk);
+                            }
+                            (uid, one.finish())
+                        })
+                        .collect())),
                     _ => StoreReply::Done(Ok(())),
                 };
                 self.s.reply(token, reply);

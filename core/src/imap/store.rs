@@ -1,0 +1,236 @@
+//! What the IMAP machine asks of the mail store and what the store answers: the typed
+//! requests and replies that cross between [`super::server::ImapServer`] and the runtime,
+//! and the facts they carry (mailbox views, message metadata, contents, errors).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::imap::command::StoreMode;
+use crate::imap::search::{ContentFacts, ContentScan};
+use crate::imf::datetime::WallClock;
+use crate::sasl::Credentials;
+use crate::smtp::AuthOutcome;
+
+/// One message as the store lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// Its UID.
+    pub uid: u32,
+    /// System flags and keywords.
+    pub flags: Vec<String>,
+    /// INTERNALDATE, with the zone it is shown in.
+    pub internal_date: WallClock,
+    /// RFC822.SIZE (CRLF line ends).
+    pub size: u64,
+}
+
+/// A mailbox as the store sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxView {
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// The messages in order.
+    pub messages: Vec<MessageMeta>,
+    /// UIDs that are `\Recent` for this session (RFC 3501 §2.3.2): claimed by it.
+    pub recent: Vec<u32>,
+}
+
+/// How much of each message a fetch needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchPart {
+    /// The header section, up to and including the empty line that ends it. A store may
+    /// return the whole message instead (e.g. when no empty line comes early).
+    Header,
+    /// The whole message.
+    Full,
+}
+
+/// A message's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMessage {
+    /// Its UID.
+    pub uid: u32,
+    /// The message (or its header, for [`FetchPart::Header`]) with CRLF line ends.
+    pub data: Bytes,
+}
+
+/// One LIST/LSUB answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The mailbox name.
+    pub name: String,
+    /// Attributes such as `\HasNoChildren`, `\Noselect`, `\Sent`.
+    pub attributes: Vec<String>,
+}
+
+/// STATUS facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusInfo {
+    /// MESSAGES.
+    pub messages: u32,
+    /// RECENT.
+    pub recent: u32,
+    /// UIDNEXT.
+    pub uid_next: u32,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// UNSEEN.
+    pub unseen: u32,
+}
+
+/// A store refusal: an optional response code (`TRYCREATE`, `NONEXISTENT`,
+/// `ALREADYEXISTS`, `CANNOT`, `SERVERBUG`) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    /// Response code without brackets.
+    pub code: Option<String>,
+    /// Text.
+    pub text: String,
+}
+
+impl StoreError {
+    /// A refusal with a code.
+    pub fn new(code: Option<&str>, text: impl Into<String>) -> Self {
+        Self {
+            code: code.map(str::to_string),
+            text: text.into(),
+        }
+    }
+}
+
+/// What the machine asks of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreRequest {
+    /// Check a login → [`StoreReply::Auth`].
+    Login(Credentials),
+    /// Open a mailbox → [`StoreReply::View`].
+    Open {
+        /// Mailbox.
+        mailbox: String,
+        /// SELECT (not EXAMINE): this session takes the `\Recent` messages.
+        claim_recent: bool,
+    },
+    /// The current view of the selected mailbox → [`StoreReply::View`].
+    Refresh {
+        /// Mailbox.
+        mailbox: String,
+        /// Take newly arrived messages as `\Recent` (read-write sessions).
+        claim_recent: bool,
+    },
+    /// LIST/LSUB → [`StoreReply::List`].
+    List {
+        /// Reference.
+        reference: String,
+        /// Pattern.
+        pattern: String,
+        /// LSUB.
+        subscribed: bool,
+    },
+    /// STATUS → [`StoreReply::Status`].
+    Status {
+        /// Mailbox.
+        mailbox: String,
+    },
+    /// CREATE → [`StoreReply::Done`].
+    Create(String),
+    /// DELETE → [`StoreReply::Done`].
+    Delete(String),
+    /// RENAME → [`StoreReply::Done`].
+    Rename(String, String),
+    /// SUBSCRIBE (true) / UNSUBSCRIBE → [`StoreReply::Done`].
+    Subscribe(String, bool),
+    /// APPEND → [`StoreReply::Appended`].
+    Append {
+        /// Mailbox.
+        mailbox: String,
+        /// Flags.
+        flags: Vec<String>,
+        /// INTERNALDATE as given, with its zone (None: now).
+        date: Option<WallClock>,
+        /// The message as sent.
+        message: Vec<u8>,
+    },
+    /// Message contents → [`StoreReply::Messages`]. A message missing from the reply has
+    /// been expunged (by another session).
+    Fetch {
+        /// Mailbox.
+        mailbox: String,
+        /// UIDs.
+        uids: Vec<u32>,
+        /// The header only, or whole messages.
+        part: FetchPart,
+    },
+    /// Answer a search's content questions → [`StoreReply::Scanned`]: feed each message
+    /// (CRLF line ends, as for Fetch) through a copy of `scan`, in chunks, while it
+    /// [wants more](ContentScan::wants_more). A message missing from the reply has been
+    /// expunged.
+    Scan {
+        /// Mailbox.
+        mailbox: String,
+        /// UIDs.
+        uids: Vec<u32>,
+        /// A fresh scan, to be cloned for each message.
+        scan: ContentScan,
+    },
+    /// Change flags relative to what the store has now (so that two sessions do not
+    /// overwrite each other's changes) → [`StoreReply::Flags`].
+    SetFlags {
+        /// Mailbox.
+        mailbox: String,
+        /// UIDs.
+        uids: Vec<u32>,
+        /// Replace, add or remove.
+        mode: StoreMode,
+        /// The flags.
+        flags: Vec<String>,
+    },
+    /// Remove messages → [`StoreReply::Done`].
+    Expunge {
+        /// Mailbox.
+        mailbox: String,
+        /// UIDs.
+        uids: Vec<u32>,
+    },
+    /// COPY / MOVE → [`StoreReply::Copied`].
+    Copy {
+        /// Source mailbox.
+        mailbox: String,
+        /// UIDs to copy.
+        uids: Vec<u32>,
+        /// Destination.
+        to: String,
+        /// Remove from the source afterwards (MOVE).
+        is_move: bool,
+    },
+}
+
+/// The store's answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreReply {
+    /// For Login: the outcome, and how long to keep the answer back whatever it is (the
+    /// runtime's penalty for recent failures from this client or against this account;
+    /// `Duration::ZERO` for none). A failure waits the longer of this and a delay that
+    /// grows with each failure of the session.
+    Auth(AuthOutcome, Duration),
+    /// For Open and Refresh.
+    View(Result<MailboxView, StoreError>),
+    /// For List.
+    List(Vec<ListEntry>),
+    /// For Status.
+    Status(Result<StatusInfo, StoreError>),
+    /// For SetFlags: each message's flags afterwards.
+    Flags(Result<Vec<(u32, Vec<String>)>, StoreError>),
+    /// For Create, Delete, Rename, Subscribe, Expunge.
+    Done(Result<(), StoreError>),
+    /// For Append: (UIDVALIDITY, UID).
+    Appended(Result<(u32, u32), StoreError>),
+    /// For Fetch.
+    Messages(Result<Vec<FetchedMessage>, StoreError>),
+    /// For Scan: each message's answers.
+    Scanned(Result<Vec<(u32, ContentFacts)>, StoreError>),
+    /// For Copy: (destination UIDVALIDITY, [(source UID, new UID)]).
+    Copied(Result<(u32, Vec<(u32, u32)>), StoreError>),
+}
