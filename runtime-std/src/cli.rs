@@ -386,6 +386,9 @@ fn run(serve: ServeFn) -> Result<(), String> {
     match cli.command {
         Cmd::Serve => {
             crate::privileges::check_serve_privileges(&settings)?;
+            for notice in crate::config_sections::unbuilt_notices(&settings.config) {
+                tracing::warn!("{notice}");
+            }
             let ctx = open_context(settings)?;
             ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
             let source = ctx.settings.aliases_path();

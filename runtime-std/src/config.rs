@@ -8,6 +8,8 @@ use std::time::Duration;
 use postrider_core::dkim::Canon;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config_sections::{ListenOnly, StorageSection, WebSection};
+
 /// A configuration problem, with a message fit for a one-line error.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -31,6 +33,10 @@ pub struct Config {
     pub accounts: String,
     /// Log level: error, warn, info, debug, trace.
     pub log: String,
+    /// `text` (Postfix-like lines) or `json` (one object per line).
+    pub log_format: String,
+    /// Separates a local part from its extension (`alice+lists`); "" turns it off.
+    pub recipient_delimiter: String,
     /// The MTA listener (port 25 role).
     pub smtp: SmtpSection,
     /// The submission listeners (RFC 6409, RFC 8314).
@@ -49,6 +55,14 @@ pub struct Config {
     pub dkim: DkimSection,
     /// Authentication policy.
     pub auth: AuthSection,
+    /// Webmail, admin pages and metrics.
+    pub web: WebSection,
+    /// ManageSieve (RFC 5804).
+    pub managesieve: ListenOnly,
+    /// LMTP (RFC 2033), for use behind another MTA.
+    pub lmtp: ListenOnly,
+    /// Storage backend.
+    pub storage: StorageSection,
 }
 
 /// `[smtp]`.
@@ -281,6 +295,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./postrider-data"),
             accounts: "file".into(),
             log: "info".into(),
+            log_format: "text".into(),
+            recipient_delimiter: "+".into(),
             smtp: SmtpSection::default(),
             submission: SubmissionSection::default(),
             pop3: ListenerSection::with(&["127.0.0.1:2110"], &["127.0.0.1:2995"], "10m"),
@@ -290,6 +306,10 @@ impl Default for Config {
             delivery: DeliverySection::default(),
             dkim: DkimSection::default(),
             auth: AuthSection::default(),
+            web: WebSection::default(),
+            managesieve: ListenOnly::on("127.0.0.1:4190"),
+            lmtp: ListenOnly::on("127.0.0.1:2024"),
+            storage: StorageSection::default(),
         }
     }
 }
@@ -482,7 +502,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
 }
 
-fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
+/// Checks that every address of a listener section is `ip:port`.
+pub(crate) fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
     for a in addrs {
         if a.parse::<SocketAddr>().is_err() {
             return err(format!(
@@ -546,6 +567,7 @@ impl Config {
                 self.log
             ));
         }
+        crate::config_sections::validate(&self)?;
         check_addrs("smtp", &self.smtp.listen)?;
         let sub = &self.submission;
         for (name, listen, listen_tls, max, per_ip) in [

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod aliases;
 pub mod cli;
 pub mod config;
+pub mod config_sections;
 pub mod conn;
 pub mod context;
 pub mod dkim;

@@ -946,7 +946,8 @@ fn search(c: &mut Cur<'_>, uid: bool) -> R<Command> {
     if c.word_ci("CHARSET ") {
         let cs = c.astring()?;
         if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-            return Err(format!("{BADCHARSET} Unsupported charset {cs}"));
+            // Not echoed: a charset name may hold any octet, line ends included.
+            return Err(format!("{BADCHARSET} Unsupported charset"));
         }
         c.sp()?;
     }

@@ -91,9 +91,20 @@ pub fn next_batch(
 /// How a section specifier is echoed in a FETCH response.
 fn section_name(s: &Section) -> String {
     let mut out: Vec<String> = s.part.iter().map(|n| n.to_string()).collect();
+    // A field name is echoed as an atom when it is one (as clients sent it, upper-cased),
+    // else as a string: an astring may hold `]`, which would end the section early.
     let fields = |f: &[String]| {
         f.iter()
-            .map(|x| x.to_ascii_uppercase())
+            .map(|x| {
+                let up = x.to_ascii_uppercase();
+                if !up.is_empty() && up.bytes().all(crate::imap::lex::is_atom_char) {
+                    up
+                } else {
+                    let mut q = Vec::new();
+                    crate::imap::structure::push_string(&mut q, up.as_bytes());
+                    String::from_utf8_lossy(&q).into_owned()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -265,6 +276,17 @@ mod tests {
                 "{full}"
             );
         }
+    }
+
+    #[test]
+    fn header_field_names_that_are_not_atoms_are_echoed_as_strings() {
+        // `]` is an ASTRING-CHAR but would end the section in the response (found by the
+        // imap_session fuzz target).
+        let items = items("BODY.PEEK[HEADER.FIELDS (]UBJECT From)]");
+        let FetchAttr::Section { section, .. } = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(section_name(section), "HEADER.FIELDS (\"]UBJECT\" FROM)");
     }
 
     #[test]

@@ -281,12 +281,7 @@ fn atom(input: &[u8]) -> PResult<'_, String> {
     ]
     .iter()
     .any(|n| base.eq_ignore_ascii_case(n));
-    let section = recognize((
-        tag("["),
-        take_while(|c| c != b']' && c != b'\r' && c != b'\n'),
-        tag("]"),
-        opt((tag("<"), digit1, tag(">"))),
-    ));
+    let section = recognize((section_spec, opt((tag("<"), digit1, tag(">")))));
     let mut plain = take_while(|c| is_atom_char(c) || c == b'[');
     // A keyword may also be spelled like a section name (`BODY[x`): without its `]` on
     // the line, the `[` is part of the atom.
@@ -297,6 +292,28 @@ fn atom(input: &[u8]) -> PResult<'_, String> {
     };
     let len = input.len() - rest.len();
     Ok((rest, String::from_utf8_lossy(&input[..len]).into_owned()))
+}
+
+/// `"[" section-spec "]"`: up to the `]` that is not inside a quoted header field name
+/// (`BODY[HEADER.FIELDS ("]X" FROM)]`).
+fn section_spec(input: &[u8]) -> PResult<'_, &[u8]> {
+    let fail = || nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Tag));
+    if input.first() != Some(&b'[') {
+        return Err(fail());
+    }
+    let mut i = 1;
+    while let Some(&c) = input.get(i) {
+        match c {
+            b']' => return Ok((&input[i + 1..], &input[..=i])),
+            b'\r' | b'\n' => return Err(fail()),
+            b'"' => {
+                let (rest, _) = quoted(&input[i..])?;
+                i = input.len() - rest.len();
+            }
+            _ => i += 1,
+        }
+    }
+    Err(fail())
 }
 
 fn quoted(input: &[u8]) -> PResult<'_, String> {
@@ -454,6 +471,18 @@ mod tests {
         );
         assert_eq!(items[2], Value::Atom("BODY[HEADER.FIELDS (A B)]<0>".into()));
         assert!(parse_response(b"* FLAGS (\\Seen $a[b)\r\n").is_ok());
+        // A header field name with `]` is echoed as a string (imap_session fuzz target).
+        let r = one("* 1 FETCH (BODY[HEADER.FIELDS (\"]X\" \"A]B[]\" FROM)] {2}\r\nhi)\r\n");
+        let Response::Untagged(v) = r else {
+            panic!("{r:?}")
+        };
+        let Value::List(items) = &v[2] else {
+            panic!("{v:?}")
+        };
+        assert_eq!(
+            items[0],
+            Value::Atom("BODY[HEADER.FIELDS (\"]X\" \"A]B[]\" FROM)]".into())
+        );
         assert_eq!(
             one("* FLAGS ([SEEN kw)\r\n"),
             Response::Untagged(vec![
