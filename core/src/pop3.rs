@@ -575,6 +575,7 @@ impl Pop3Server {
                         authzid: None,
                         username: user,
                         password: Secret::new(password),
+                        mechanism: Mechanism::Plain,
                     },
                 });
             }

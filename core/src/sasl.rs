@@ -73,6 +73,9 @@ pub struct Credentials {
     pub username: String,
     /// The password.
     pub password: Secret,
+    /// How they were given, for the logs: PLAIN (IMAP LOGIN and POP3 USER/PASS count as
+    /// PLAIN, as Dovecot logs them) or LOGIN.
+    pub mechanism: Mechanism,
 }
 
 /// Why an exchange ended without credentials.
@@ -171,6 +174,7 @@ impl SaslExchange {
                     authzid: None,
                     username,
                     password: Secret::new(pw),
+                    mechanism: Mechanism::Login,
                 }),
                 _ => Step::Failed(SaslError::Malformed),
             },
@@ -207,6 +211,7 @@ pub fn parse_plain(message: &[u8]) -> Result<Credentials, SaslError> {
         authzid: (!authzid.is_empty() && authzid != username).then_some(authzid),
         username,
         password: Secret::new(password),
+        mechanism: Mechanism::Plain,
     })
 }
 

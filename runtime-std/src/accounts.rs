@@ -436,10 +436,11 @@ impl SystemAccounts {
 pub fn sasl_login(
     ctx: &crate::context::Context,
     ip: std::net::IpAddr,
-    mechanism: &str,
+    protocol: &str,
     credentials: &postrider_core::sasl::Credentials,
 ) -> (postrider_core::smtp::AuthOutcome, std::time::Duration) {
     use postrider_core::smtp::AuthOutcome;
+    let mechanism = credentials.mechanism.name();
     let name = &credentials.username;
     let admission = ctx.auth_penalty(|t| t.admit(std::time::Instant::now(), ip, name));
     if !admission.hold.is_zero() {
@@ -456,7 +457,7 @@ pub fn sasl_login(
         );
         return (AuthOutcome::Failure, admission.hold);
     }
-    let outcome = check_login(&ctx.accounts, ip, mechanism, credentials);
+    let outcome = check_login(&ctx.accounts, ip, protocol, credentials);
     let success = match &outcome {
         AuthOutcome::Success(_) => Some(true),
         AuthOutcome::Failure => Some(false),
@@ -472,10 +473,11 @@ pub fn sasl_login(
 fn check_login(
     accounts: &Accounts,
     ip: std::net::IpAddr,
-    mechanism: &str,
+    protocol: &str,
     credentials: &postrider_core::sasl::Credentials,
 ) -> postrider_core::smtp::AuthOutcome {
     use postrider_core::smtp::AuthOutcome;
+    let mechanism = credentials.mechanism.name();
     match accounts.login(&credentials.username, &credentials.password) {
         Login::Valid(name) => match &credentials.authzid {
             Some(z) if !z.eq_ignore_ascii_case(&name) => {
@@ -485,13 +487,15 @@ fn check_login(
                 AuthOutcome::Failure
             }
             _ => {
-                tracing::info!("[{ip}]: sasl_method={mechanism}, sasl_username={name}");
+                tracing::info!(
+                    "[{ip}]: {protocol} login: sasl_method={mechanism}, sasl_username={name}"
+                );
                 AuthOutcome::Success(name)
             }
         },
         Login::Invalid => {
             tracing::warn!(
-                "[{ip}]: {mechanism} authentication failed for {:?}",
+                "[{ip}]: {protocol} {mechanism} authentication failed for {:?}",
                 credentials.username
             );
             AuthOutcome::Failure

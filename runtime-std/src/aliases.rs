@@ -35,6 +35,35 @@ pub fn build_db(source: &Path) -> Result<(usize, Vec<AliasError>), String> {
     Ok((aliases.len(), errors))
 }
 
+/// Sets `name`'s targets in the aliases `source` (replacing its entry and continuation
+/// lines, or appending one), then rebuilds the db.
+pub fn set_alias(source: &Path, name: &str, targets: &str) -> Result<(), String> {
+    let text = match fs::read_to_string(source) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", source.display())),
+    };
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let continuation = line.starts_with([' ', '\t']) && !line.trim().is_empty();
+        if skipping && continuation {
+            continue;
+        }
+        skipping = line
+            .split_once(':')
+            .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name) && !line.starts_with('#'));
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("{name}: {targets}\n"));
+    crate::privileges::replace_file(source, out.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", source.display()))?;
+    build_db(source).map(|_| ())
+}
+
 /// What identifies a version of a file: modification time, inode and size.
 type Stamp = Option<(SystemTime, u64, u64)>;
 
@@ -170,5 +199,26 @@ mod tests {
         build_db(&src).unwrap();
         assert_eq!(a.lookup("team").unwrap(), ["carol"]);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn set_alias_replaces_an_entry_with_its_continuation_lines() {
+        let dir = std::env::temp_dir().join(format!("postrider-setalias-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("aliases");
+        fs::write(
+            &src,
+            "# root's mail\npostmaster: root\nroot: old,\n  older\nteam: a, b\n",
+        )
+        .unwrap();
+        set_alias(&src, "root", "alice").unwrap();
+        assert_eq!(
+            fs::read_to_string(&src).unwrap(),
+            "# root's mail\npostmaster: root\nteam: a, b\nroot: alice\n"
+        );
+        let db = AliasesDb::new(&src);
+        assert_eq!(db.lookup("ROOT"), Some(vec!["alice".to_string()]));
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -128,6 +128,10 @@ enum UserCmd {
         /// Read the password as one line from stdin.
         #[arg(long)]
         password_stdin: bool,
+        /// Make mail for root, postmaster and MAILER-DAEMON reach this account (the
+        /// aliases file gets `root: NAME`).
+        #[arg(long)]
+        postmaster: bool,
     },
     /// Change an account's password.
     Passwd {
@@ -227,7 +231,9 @@ pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // rustls reports peers' mistakes (an IP address as TLS SNI, as msmtp sends) as
+    // warnings on every connection; only its errors belong in a mail log.
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},rustls=error"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_writer(io::stderr)
@@ -406,10 +412,18 @@ fn run(serve: ServeFn) -> Result<(), String> {
                 ctx.settings.config.domains,
                 ctx.settings.config.data_dir.display()
             );
+            if let Some(w) = ctx.postmaster_warning() {
+                tracing::warn!("{w}");
+            }
             serve(Arc::new(ctx))
         }
         Cmd::CheckConfig => {
             print!("{}", settings.config.to_toml());
+            if settings.config.data_dir.is_dir() {
+                if let Some(w) = open_context(settings)?.postmaster_warning() {
+                    eprintln!("postrider: warning: {w}");
+                }
+            }
             Ok(())
         }
         Cmd::Sendmail { args } => {
@@ -446,12 +460,20 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Queue { action } => {
             let ctx = open_context(settings)?;
             match action {
-                QueueCmd::Flush => ctx
-                    .queue
-                    .request_flush()
-                    .map_err(|e| format!("cannot request a flush: {e}")),
+                QueueCmd::Flush => {
+                    ctx.queue
+                        .request_flush()
+                        .map_err(|e| format!("cannot request a flush: {e}"))?;
+                    let _ = ctx
+                        .queue
+                        .leave_note("flush requested by `postrider queue flush`");
+                    Ok(())
+                }
                 QueueCmd::Show { id } => {
-                    let env = ctx.queue.load(&id).map_err(|e| format!("{id}: {e}"))?;
+                    let env = ctx.queue.load(&id).map_err(|e| match e.kind() {
+                        io::ErrorKind::NotFound => format!("no such message in the queue: {id}"),
+                        _ => format!("{id}: {e}"),
+                    })?;
                     print!(
                         "{}",
                         toml::to_string_pretty(&env).map_err(|e| e.to_string())?
@@ -459,7 +481,16 @@ fn run(serve: ServeFn) -> Result<(), String> {
                     Ok(())
                 }
                 QueueCmd::Delete { id } => {
-                    ctx.queue.remove(&id).map_err(|e| format!("{id}: {e}"))?;
+                    match ctx.queue.remove(&id) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                            return Err(format!("no such message in the queue: {id}"))
+                        }
+                        Err(e) => return Err(format!("{id}: {e}")),
+                    }
+                    let _ = ctx
+                        .queue
+                        .leave_note(&format!("{id}: removed by `postrider queue delete`"));
                     println!("{id}: removed");
                     Ok(())
                 }
@@ -479,12 +510,24 @@ fn run(serve: ServeFn) -> Result<(), String> {
                 UserCmd::Add {
                     name,
                     password_stdin,
+                    postmaster,
                 } => {
                     if !crate::accounts::valid_name(&name) {
                         return Err(crate::accounts::AccountError::InvalidName(name).to_string());
                     }
                     let pw = read_password(password_stdin)?;
-                    users.add(&name, &pw).map_err(|e| e.to_string())
+                    users.add(&name, &pw).map_err(|e| e.to_string())?;
+                    if postmaster {
+                        // The data directory's layout and default aliases come first.
+                        open_context(settings.clone())?;
+                        let source = settings.aliases_path();
+                        crate::aliases::set_alias(&source, "root", &name)?;
+                        println!(
+                            "{}: root: {name} (postmaster and MAILER-DAEMON too)",
+                            source.display()
+                        );
+                    }
+                    Ok(())
                 }
                 UserCmd::Passwd {
                     name,

@@ -224,6 +224,44 @@ impl Context {
         self.shutdown.load(Ordering::SeqCst)
     }
 
+    /// With file accounts: a warning when mail for root (and so for postmaster and
+    /// MAILER-DAEMON, which the default aliases send to root) reaches no account that
+    /// can read it, naming the fix. None when it does, or with system accounts.
+    pub fn postmaster_warning(&self) -> Option<String> {
+        use postrider_core::delivery::aliases::Target;
+        if !matches!(self.accounts, Accounts::File(_)) {
+            return None;
+        }
+        let mut todo = vec!["root".to_string()];
+        let mut seen = Vec::new();
+        while let Some(name) = todo.pop() {
+            if seen.contains(&name) || seen.len() > 50 {
+                continue;
+            }
+            seen.push(name.clone());
+            if self.accounts.exists(&name) {
+                return None;
+            }
+            for t in self.aliases.lookup(&name).unwrap_or_default() {
+                match Target::classify(&t, |d| self.settings.is_local_domain(d)) {
+                    Target::Local(n) => todo.push(n),
+                    Target::Mailbox(u) if !self.accounts.exists(&u) => {}
+                    _ => return None,
+                }
+            }
+        }
+        Some(format!(
+            "mail for root, postmaster and MAILER-DAEMON goes to {}, which no account can \
+             read: run `postrider user add NAME --postmaster`",
+            self.settings
+                .config
+                .data_dir
+                .join("mail")
+                .join("root")
+                .display()
+        ))
+    }
+
     /// Whether `local_part` (of a local domain) can receive mail: an account, an alias,
     /// or postmaster (RFC 5321 §4.5.1).
     pub fn is_local_recipient(&self, local_part: &str) -> bool {

@@ -218,8 +218,13 @@ pub fn authentication_results(authserv_id: &str, results: &[DkimResult]) -> Opti
     Some(out)
 }
 
-/// Appends `;\r\n\tdkim=...` for each result to an Authentication-Results field.
+/// Appends `;\r\n\tdkim=...` for each result to an Authentication-Results field, or
+/// `dkim=none` when the message had no signature (RFC 8601 §2.7.1), so that a reader sees
+/// the check was made.
 pub fn push_results(out: &mut String, results: &[DkimResult]) {
+    if results.is_empty() {
+        out.push_str(";\r\n\tdkim=none");
+    }
     for r in results {
         out.push_str(";\r\n\tdkim=");
         out.push_str(r.verdict.keyword());

@@ -788,6 +788,39 @@ impl Queue {
     pub fn take_flush_request(&self) -> bool {
         fs::remove_file(self.root.join("flush")).is_ok()
     }
+
+    /// Leaves a line for a running server's log: what a `queue` command changed (the
+    /// command's own process has no access to that log).
+    pub fn leave_note(&self, text: &str) -> io::Result<()> {
+        let dir = self.root.join("notes");
+        fs::create_dir_all(&dir)?;
+        let name = format!("{}.{}", new_queue_id(), std::process::id());
+        let one_line: String = text.chars().filter(|c| !c.is_control()).collect();
+        crate::privileges::replace_file(&dir.join(name), one_line.as_bytes())
+    }
+
+    /// The notes left by commands since the last call, oldest first (and removes them).
+    pub fn take_notes(&self) -> Vec<String> {
+        let dir = self.root.join("notes");
+        let Ok(rd) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<_> = rd
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| !n.to_string_lossy().contains(".tmp."))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let p = dir.join(n);
+                let text = fs::read_to_string(&p).ok();
+                let _ = fs::remove_file(&p);
+                text
+            })
+            .collect()
+    }
 }
 
 /// Cuts off what a reused file held beyond the `len` bytes just written.

@@ -546,20 +546,24 @@ pub fn deliver(
     };
     let helo = settings.config.hostname.as_str();
     let mut last = None;
-    for t in &targets {
-        for addr in &t.addrs {
-            let outcome = session(tls, helo, &t.host, *addr, message.clone());
-            let relay = format!("{}[{}]:{}", t.host, addr.ip(), addr.port());
-            let next = outcome.try_next_host;
-            last = Some(RemoteResult {
-                results: outcome.recipients,
-                relay,
-                remote_mta: Some(t.host.clone()),
-            });
-            if !next {
-                return last.unwrap_or_else(|| unreachable_result(&message));
-            }
-            tracing::info!("{}[{}]: trying the next address", t.host, addr.ip());
+    let all: Vec<(&str, SocketAddr)> = targets
+        .iter()
+        .flat_map(|t| t.addrs.iter().map(move |a| (t.host.as_str(), *a)))
+        .collect();
+    for (k, &(host, addr)) in all.iter().enumerate() {
+        let outcome = session(tls, helo, host, addr, message.clone());
+        let relay = format!("{host}[{}]:{}", addr.ip(), addr.port());
+        let next = outcome.try_next_host;
+        last = Some(RemoteResult {
+            results: outcome.recipients,
+            relay,
+            remote_mta: Some(host.to_string()),
+        });
+        if !next {
+            break;
+        }
+        if k + 1 < all.len() {
+            tracing::info!("{host}[{}]: trying the next address", addr.ip());
         }
     }
     last.unwrap_or_else(|| unreachable_result(&message))

@@ -92,10 +92,40 @@ fn apply_outcome(ctx: &Context, env: &mut Envelope, i: usize, relay: &str, outco
             r.next_attempt = now + retry_delay(ctx, r.attempts).as_secs() as i64;
             r.last_error = text.clone();
             tracing::info!(
-                "{id}: to=<{address}>, relay={relay}, delay={delay}, status=deferred ({text})"
+                "{id}: to=<{address}>, relay={relay}, delay={delay}, dsn={}, status=deferred ({text})",
+                deferral_dsn(&text)
             );
         }
     }
+}
+
+/// The enhanced status of a deferral for the log: the remote server's own when its reply
+/// gave one, else one for the kind of failure (RFC 3463).
+fn deferral_dsn(text: &str) -> String {
+    let from_reply = text.split_whitespace().find(|w| {
+        let parts: Vec<&str> = w.split('.').collect();
+        parts.len() == 3
+            && parts[0] == "4"
+            && parts[1..]
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if let Some(code) = from_reply {
+        return code.to_string();
+    }
+    let lower = text.to_ascii_lowercase();
+    let kind = if lower.contains("name service error") || lower.contains("name not found") {
+        "4.4.3"
+    } else if lower.starts_with("connect to") || lower.contains("no address to try") {
+        "4.4.1"
+    } else if lower.contains("timed out") || lower.contains("lost connection") {
+        "4.4.2"
+    } else if lower.contains("quota") {
+        "4.2.2"
+    } else {
+        "4.0.0"
+    };
+    kind.to_string()
 }
 
 /// Whether the sender asked to hear about this recipient's failure (RFC 3461 §4.1:
@@ -324,6 +354,16 @@ fn deliver_local(
     mut batch: Option<&mut MboxBatch>,
 ) -> Result<LocalPass, Option<i64>> {
     let (mut env, message) = load(ctx, id)?;
+    if env.client == "local" && env.recipients.iter().all(|r| r.attempts == 0) {
+        // Mail that did not come over SMTP (sendmail, bounces, forwarded copies) gets
+        // its `from=` line in the server's log when it is first taken, as Postfix's qmgr.
+        tracing::info!(
+            "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
+            env.sender,
+            env.size,
+            env.recipients.len()
+        );
+    }
     let now = unix_now();
     let mut changed = false;
     let mut remote_due = false;
@@ -568,7 +608,16 @@ fn process_remote(
             let outcome = match result.results.get(k) {
                 Some(RecipientResult::Delivered(reply)) => Outcome::Delivered(reply.summary()),
                 Some(RecipientResult::Deferred(text)) => {
-                    Outcome::Temporary(format!("{}: {text}", result.relay))
+                    // Connection and DNS errors name the host already; a reply says who.
+                    let reply = text
+                        .get(..3)
+                        .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()));
+                    match &result.remote_mta {
+                        Some(mta) if reply && result.relay != "none" => {
+                            Outcome::Temporary(format!("host {mta} said: {text}"))
+                        }
+                        _ => Outcome::Temporary(text.clone()),
+                    }
                 }
                 Some(RecipientResult::Failed(text, reply)) => {
                     let status = result.results[k].status();
@@ -636,6 +685,9 @@ pub fn run(ctx: Arc<Context>) {
     let mut recovering: HashSet<String> =
         ctx.queue.list().unwrap_or_default().into_iter().collect();
     while !ctx.shutting_down() {
+        for note in ctx.queue.take_notes() {
+            tracing::info!("{note}");
+        }
         if ctx.queue.take_flush_request() {
             let _guard = lock(&ctx.delivery_lock);
             flush_all(&ctx);
@@ -712,5 +764,27 @@ pub fn run(ctx: Arc<Context>) {
             }
         }
         ctx.wakeup.wait(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferrals_carry_the_servers_status_or_one_for_their_kind() {
+        assert_eq!(
+            deferral_dsn("host mx said: 451 4.7.1 Greylisted (in reply to RCPT TO command)"),
+            "4.7.1"
+        );
+        assert_eq!(
+            deferral_dsn("Host or domain name not found. Name service error for name=x type=MX"),
+            "4.4.3"
+        );
+        assert_eq!(
+            deferral_dsn("connect to mx[192.0.2.1]:25: Connection refused"),
+            "4.4.1"
+        );
+        assert_eq!(deferral_dsn("cannot update mailbox"), "4.0.0");
     }
 }

@@ -232,14 +232,12 @@ impl SmtpSession {
                 s.respond(token, Verdict::Accept);
             }
             SmtpEvent::Auth {
-                token,
-                mechanism,
-                credentials,
+                token, credentials, ..
             } => {
                 let (outcome, hold) = crate::accounts::sasl_login(
                     &self.ctx,
                     self.peer.remote.ip(),
-                    mechanism.name(),
+                    "smtp",
                     &credentials,
                 );
                 s.auth_result(token, outcome, hold);
@@ -490,7 +488,9 @@ impl SmtpSession {
                 r.selector
             );
         }
-        push_results(&mut out, &dkim);
+        if smtp.verify_dkim {
+            push_results(&mut out, &dkim);
+        }
         let mut spf_pass = None;
         if smtp.verify_spf {
             let request = SpfRequest {

@@ -213,5 +213,64 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
 
 
+class Postmaster(unittest.TestCase):
+    def test_user_add_postmaster_makes_root_mail_readable(self):
+        srv = Server(users=("alice",))
+        try:
+            srv.start()
+            self.assertIn("user add NAME --postmaster", srv.log())
+            r = srv.cli("check-config")
+            self.assertIn("--postmaster", r.stderr.decode())
+            srv.cli("user", "add", "boss", "--password-stdin", "--postmaster", input="pw-boss\n")
+            self.assertNotIn("--postmaster", srv.cli("check-config").stderr.decode())
+            import smtplib
+            with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+                for rcpt in ("root", "postmaster", "MAILER-DAEMON"):
+                    s.sendmail("x@else.example", [f"{rcpt}@test.example"],
+                               f"Subject: for {rcpt}\r\n\r\nhi\r\n")
+            for rcpt in ("root", "postmaster", "MAILER-DAEMON"):
+                srv.wait_subject("boss", f"for {rcpt}")
+        finally:
+            srv.cleanup()
+
+
+class Logging(unittest.TestCase):
+    def test_sendmail_logins_and_queue_commands_reach_the_server_log(self):
+        import imaplib
+        import poplib
+        from harness import insecure_tls
+        srv = Server(users=("alice",))
+        try:
+            srv.cli("sendmail", "alice", input="Subject: doomed\n\nx\n")
+            (doomed,) = srv.queue_ids()
+            srv.cli("queue", "delete", doomed)
+            r = srv.cli("queue", "delete", doomed, check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.stderr.decode().strip(),
+                             f"postrider: no such message in the queue: {doomed}")
+            srv.start()
+            srv.cli("sendmail", "-f", "me@test.example", "alice", input="Subject: logged\n\nx\n")
+            srv.wait_subject("alice", "logged")
+            srv.cli("queue", "flush")
+            m = imaplib.IMAP4_SSL("127.0.0.1", srv.ports["imaps"], ssl_context=insecure_tls())
+            m.login("alice", "pw-alice")
+            m.logout()
+            p = poplib.POP3_SSL("127.0.0.1", srv.ports["pop3s"], context=insecure_tls())
+            p.user("alice")
+            p.pass_("pw-alice")
+            p.quit()
+            deadline = time.time() + 10
+            while time.time() < deadline and "flush requested" not in srv.log():
+                time.sleep(0.1)
+            log = srv.log()
+            self.assertIn(f"{doomed}: removed by `postrider queue delete`", log)
+            self.assertIn("flush requested by `postrider queue flush`", log)
+            self.assertRegex(log, r"[0-9A-F]+: from=<me@test\.example>, size=\d+, nrcpt=1 \(queue active\)")
+            self.assertIn("imap login: sasl_method=PLAIN, sasl_username=alice", log)
+            self.assertIn("pop3 login: sasl_method=PLAIN, sasl_username=alice", log)
+        finally:
+            srv.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()

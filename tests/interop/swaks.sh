@@ -91,6 +91,12 @@ if echo QUIT | openssl s_client -starttls smtp -connect "127.0.0.1:$smtp" -tls1_
   fail "TLS 1.1 was accepted"
 fi
 ok "TLS 1.1 refused"
+# msmtp and others send the IP address as SNI: handled, and not a warning every time.
+echo QUIT | openssl s_client -connect "127.0.0.1:$subs" -servername 127.0.0.1 -brief >"$dir/ossl4" 2>&1 \
+  || fail "openssl implicit TLS with an IP address as SNI"
+sleep 0.2
+if grep -q "WARN.*SNI" "$dir/server.log"; then fail "an IP address as SNI is logged as a warning"; fi
+ok "IP address as SNI: accepted, no warning"
 
 mbox="$dir/data/mail/alice"
 for _ in $(seq 100); do [ "$(grep -c '^Subject: swaks-' "$mbox" 2>/dev/null || true)" = 5 ] && break; sleep 0.1; done

@@ -643,6 +643,7 @@ impl ImapServer {
                         authzid: None,
                         username: user,
                         password: Secret::new(password),
+                        mechanism: Mechanism::Plain,
                     }),
                 );
             }
