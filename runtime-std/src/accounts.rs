@@ -66,8 +66,23 @@ pub fn hash_password(password: &Secret) -> Result<String, AccountError> {
 /// Checks a password against a stored hash: an argon2 PHC string, or a crypt(3) string
 /// of the kinds /etc/shadow holds (`$6$` sha512-crypt, `$5$` sha256-crypt, `$y$`
 /// yescrypt). Locked and empty hashes (`!`, `*`, ``) never match.
+///
+/// Successful checks are remembered for an hour ([`VerifiedCache`]), so that a client
+/// logging in again and again (mail clients open several connections; Dovecot's
+/// auth_cache serves the same purpose) does not cost a password hash each time.
 pub fn verify_password(password: &Secret, hash: &str) -> bool {
     let pw = password.expose().as_bytes();
+    if VERIFIED.contains(hash, pw) {
+        return true;
+    }
+    let ok = verify_uncached(pw, hash);
+    if ok {
+        VERIFIED.insert(hash, pw);
+    }
+    ok
+}
+
+fn verify_uncached(pw: &[u8], hash: &str) -> bool {
     if hash.starts_with("$argon2") {
         verify_argon2(pw, hash)
     } else if hash.starts_with("$6$") || hash.starts_with("$5$") {
@@ -82,6 +97,66 @@ pub fn verify_password(password: &Secret, hash: &str) -> bool {
             .is_ok()
     } else {
         false
+    }
+}
+
+/// Passwords recently found to match a stored hash, as keyed MACs (the key is random
+/// and never leaves this process) of the stored hash and the password: a changed
+/// password has a new hash, so an old entry can never match it. Bounded in size and age.
+struct VerifiedCache {
+    key: std::sync::OnceLock<Option<ring::hmac::Key>>,
+    entries: Mutex<BTreeMap<Vec<u8>, std::time::Instant>>,
+}
+
+/// How long a successful check is remembered.
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Most remembered checks (the table is emptied when full).
+const VERIFIED_MAX: usize = 10_000;
+
+static VERIFIED: VerifiedCache = VerifiedCache {
+    key: std::sync::OnceLock::new(),
+    entries: Mutex::new(BTreeMap::new()),
+};
+
+impl VerifiedCache {
+    fn tag(&self, hash: &str, pw: &[u8]) -> Option<Vec<u8>> {
+        // Without randomness for the key, nothing is cached.
+        let key = self.key.get_or_init(|| {
+            use ring::rand::SecureRandom as _;
+            let mut k = [0u8; 32];
+            let ok = ring::rand::SystemRandom::new().fill(&mut k).is_ok();
+            ok.then(|| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k))
+        });
+        let mut ctx = ring::hmac::Context::with_key(key.as_ref()?);
+        ctx.update(&(hash.len() as u64).to_be_bytes());
+        ctx.update(hash.as_bytes());
+        ctx.update(pw);
+        Some(ctx.sign().as_ref().to_vec())
+    }
+
+    fn contains(&self, hash: &str, pw: &[u8]) -> bool {
+        let Some(tag) = self.tag(hash, pw) else {
+            return false;
+        };
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(&tag)
+            .is_some_and(|t| t.elapsed() < VERIFIED_TTL)
+    }
+
+    fn insert(&self, hash: &str, pw: &[u8]) {
+        let Some(tag) = self.tag(hash, pw) else {
+            return;
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= VERIFIED_MAX {
+            entries.retain(|_, t| t.elapsed() < VERIFIED_TTL);
+            if entries.len() >= VERIFIED_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(tag, std::time::Instant::now());
     }
 }
 
@@ -536,6 +611,29 @@ impl Accounts {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn remembered_checks_are_tied_to_the_stored_hash_and_the_password() {
+        let cache = VerifiedCache {
+            key: std::sync::OnceLock::new(),
+            entries: Mutex::new(BTreeMap::new()),
+        };
+        cache.insert("$argon2id$old", b"secret");
+        assert!(cache.contains("$argon2id$old", b"secret"));
+        assert!(!cache.contains("$argon2id$old", b"Secret"));
+        assert!(
+            !cache.contains("$argon2id$new", b"secret"),
+            "a new hash after passwd"
+        );
+        let h = hash_password(&Secret::new(String::from("pw"))).unwrap();
+        assert!(verify_password(&Secret::new(String::from("pw")), &h));
+        assert!(
+            verify_password(&Secret::new(String::from("pw")), &h),
+            "from the cache"
+        );
+        assert!(!verify_password(&Secret::new(String::from("pw2")), &h));
+    }
+
     use super::*;
 
     #[test]

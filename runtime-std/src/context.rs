@@ -48,11 +48,14 @@ impl Wakeup {
     }
 }
 
-/// Connection counters of one listener section.
+/// Connection counters of one listener section. Clients in `[smtp] trusted_networks`
+/// count toward the total but have no limit of their own (as Postfix exempts
+/// `$mynetworks` from its per-client limits).
 #[derive(Debug)]
 pub struct ConnLimits {
     max_total: usize,
     max_per_ip: usize,
+    unlimited: Vec<crate::config::Cidr>,
     total: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -81,11 +84,16 @@ impl Drop for ConnSlot {
 }
 
 impl ConnLimits {
-    /// Limits for one section.
-    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+    /// Limits for one section; clients in `unlimited` have no per-address limit.
+    pub fn new(
+        max_total: usize,
+        max_per_ip: usize,
+        unlimited: &[crate::config::Cidr],
+    ) -> Arc<Self> {
         Arc::new(Self {
             max_total,
             max_per_ip,
+            unlimited: unlimited.to_vec(),
             total: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
         })
@@ -101,7 +109,7 @@ impl ConnLimits {
             return Err("too many connections");
         }
         let n = map.entry(ip).or_insert(0);
-        if *n >= self.max_per_ip {
+        if *n >= self.max_per_ip && !self.unlimited.iter().any(|c| c.contains(ip)) {
             return Err("too many connections from your address");
         }
         *n += 1;
@@ -187,15 +195,29 @@ impl Context {
         };
         let queue = Queue::open(&dir.join("queue"))?;
         let c = &settings.config;
+        let trusted = &settings.trusted_networks;
         Ok(Context {
-            smtp_limits: ConnLimits::new(c.smtp.max_connections, c.smtp.max_connections_per_ip),
+            smtp_limits: ConnLimits::new(
+                c.smtp.max_connections,
+                c.smtp.max_connections_per_ip,
+                trusted,
+            ),
             submission_limits: ConnLimits::new(
                 c.submission.max_connections,
                 c.submission.max_connections_per_ip,
+                trusted,
             ),
             mail_store: crate::imap_store::MailStore::default(),
-            pop3_limits: ConnLimits::new(c.pop3.max_connections, c.pop3.max_connections_per_ip),
-            imap_limits: ConnLimits::new(c.imap.max_connections, c.imap.max_connections_per_ip),
+            pop3_limits: ConnLimits::new(
+                c.pop3.max_connections,
+                c.pop3.max_connections_per_ip,
+                trusted,
+            ),
+            imap_limits: ConnLimits::new(
+                c.imap.max_connections,
+                c.imap.max_connections_per_ip,
+                trusted,
+            ),
             penalties: Mutex::new(PenaltyTable::new({
                 let mut p = PenaltyConfig::default();
                 p.base = settings.auth_failure_delay;
