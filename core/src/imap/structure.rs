@@ -79,9 +79,8 @@ fn push_mailbox(out: &mut Vec<u8>, m: &Mailbox<'_>) {
 }
 
 /// An address list for ENVELOPE: `(...)` or NIL; groups as RFC 3501 start/end markers.
-fn push_addresses(out: &mut Vec<u8>, field: Option<&Field<'_>>) {
-    let value = field.map(|f| f.value_cow()).unwrap_or_default();
-    let list = parse_address_list(&value);
+fn push_addresses(out: &mut Vec<u8>, value: Option<&str>) {
+    let list = parse_address_list(value.unwrap_or(""));
     if list.is_empty() {
         out.extend_from_slice(b"NIL");
         return;
@@ -105,22 +104,34 @@ fn push_addresses(out: &mut Vec<u8>, field: Option<&Field<'_>>) {
 }
 
 /// The ENVELOPE of the message whose header section is `header` (with parentheses).
+///
+/// As Dovecot: a field given more than once counts by its last occurrence, except the
+/// address fields, whose occurrences are joined into one list.
 pub fn envelope(header: &[u8]) -> Vec<u8> {
     let (fields, _) = split_header(header);
-    let get = |name: &str| fields.iter().find(|f| f.is(name) && !f.value().is_empty());
+    let get = |name: &str| fields.iter().rfind(|f| f.is(name) && !f.value().is_empty());
+    let all = |name: &str| -> Option<String> {
+        let values: Vec<String> = fields
+            .iter()
+            .filter(|f| f.is(name))
+            .map(|f| f.value_cow().into_owned())
+            .filter(|v| !v.trim().is_empty())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
     let mut out = Vec::with_capacity(256);
     out.push(b'(');
     push_field_value(&mut out, get("Date"));
     out.push(b' ');
     push_field_value(&mut out, get("Subject"));
-    let from = get("From");
+    let from = all("From");
     for name in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"] {
         out.push(b' ');
-        let field = match name {
-            "Sender" | "Reply-To" => get(name).or(from),
-            _ => get(name),
+        let value = match name {
+            "Sender" | "Reply-To" => all(name).or_else(|| from.clone()),
+            _ => all(name),
         };
-        push_addresses(&mut out, field);
+        push_addresses(&mut out, value.as_deref());
     }
     out.push(b' ');
     push_field_value(&mut out, get("In-Reply-To"));
@@ -254,8 +265,12 @@ fn write_part(out: &mut Vec<u8>, msg: &[u8], part: &Part, extended: bool) {
     if let PartBody::Multipart { parts, .. } = &part.content {
         if parts.is_empty() {
             out.extend_from_slice(
-                b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)",
+                b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0",
             );
+            if extended {
+                out.extend_from_slice(b" NIL NIL NIL NIL");
+            }
+            out.push(b')');
         }
         for p in parts {
             write_part(out, msg, p, extended);

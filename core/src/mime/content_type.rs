@@ -437,7 +437,19 @@ fn lowercase_name(s: &str) -> Cow<'static, str> {
     Cow::Borrowed(known)
 }
 
-/// Parses a Content-Type value. Invalid types give the RFC 2045 default.
+/// A Content-Type whose type could not be read: empty type and subtype and no
+/// parameters, as Dovecot reports such a part (it is not taken for text).
+fn unreadable_type() -> ContentType {
+    ContentType {
+        mime_type: Cow::Borrowed(""),
+        subtype: Cow::Borrowed(""),
+        params: Vec::new(),
+    }
+}
+
+/// Parses a Content-Type value. A value without a valid `type/subtype` (`text`,
+/// `text/`, garbage, nothing) gives an empty type and subtype, as in Dovecot; only a
+/// missing field means the RFC 2045 default (which the caller supplies).
 pub fn parse_content_type(value: &str) -> ContentType {
     let clean: std::borrow::Cow<'_, str> = if memchr::memchr(b'(', value.as_bytes()).is_some() {
         strip_comments(value).into()
@@ -447,13 +459,13 @@ pub fn parse_content_type(value: &str) -> ContentType {
     let semi = memchr::memchr(b';', clean.as_bytes()).unwrap_or(clean.len());
     let head = &clean[..semi];
     let Some(slash) = memchr::memchr(b'/', head.as_bytes()) else {
-        return ContentType::default();
+        return unreadable_type();
     };
     let (t, st) = (head[..slash].trim(), head[slash + 1..].trim());
     let valid =
         |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic() && !is_tspecial(c));
     if !valid(t) || !valid(st) {
-        return ContentType::default();
+        return unreadable_type();
     }
     ContentType {
         mime_type: lowercase_name(t),
@@ -491,8 +503,16 @@ mod tests {
         let ct = parse_content_type("text/plain (comment); charset = ISO-8859-1 ; format=flowed");
         assert_eq!(ct.param("charset"), Some("ISO-8859-1"));
         assert_eq!(ct.param("format"), Some("flowed"));
-        assert_eq!(parse_content_type("garbage"), ContentType::default());
-        assert_eq!(parse_content_type(""), ContentType::default());
+        // Unreadable types are neither text nor anything else (as Dovecot reports them).
+        for bad in ["garbage", "", "text", "text/; charset=utf-8", "/plain"] {
+            let ct = parse_content_type(bad);
+            assert_eq!(
+                (ct.mime_type.as_ref(), ct.subtype.as_ref()),
+                ("", ""),
+                "{bad}"
+            );
+            assert!(ct.params.is_empty());
+        }
         let ct = parse_content_type("message/rfc822");
         assert!(ct.is_message() && ct.params.is_empty());
     }

@@ -233,7 +233,14 @@ impl Parser<'_> {
                     let digest = content_type.subtype == "digest";
                     self.multipart(body.clone(), b.as_bytes(), depth, digest)
                 }
-                None => PartBody::Leaf,
+                // No boundary: a multipart whose body is all preamble, as Dovecot has it
+                // (shown with one empty text/plain part).
+                None => PartBody::Multipart {
+                    preamble: body.clone(),
+                    parts: Vec::new(),
+                    epilogue: body.end..body.end,
+                    closed: false,
+                },
             }
         } else if content_type.is_message() && deep_ok {
             PartBody::Message(Box::new(self.entity(body.clone(), depth + 1, false)))
@@ -276,7 +283,15 @@ impl Parser<'_> {
                 next = body.end;
                 break;
             }
-            match find_delimiter(self.msg, &candidates, next, body.end, boundary) {
+            // A part that is itself a multipart with this same boundary takes the
+            // delimiter lines up to its close delimiter (the innermost multipart's
+            // boundary is matched first, as Dovecot parses): the part ends at the first
+            // delimiter after that.
+            let search_from = match self.nested_close(next, body.end, boundary) {
+                Some(after_inner_close) => after_inner_close,
+                None => next,
+            };
+            match find_delimiter(self.msg, &candidates, search_from, body.end, boundary) {
                 Some((end, after, is_close)) => {
                     let mut part = self.entity(next..end, depth + 1, digest);
                     // A part that itself ends with a close delimiter keeps that line's
@@ -304,6 +319,31 @@ impl Parser<'_> {
             epilogue: next.min(body.end)..body.end,
             closed: close,
         }
+    }
+
+    /// When the part starting at `start` is a multipart declaring `boundary` too, the
+    /// offset just after its own close delimiter.
+    fn nested_close(&self, start: usize, end: usize, boundary: &[u8]) -> Option<usize> {
+        let mut inner_type = None;
+        let body_off = for_each_field(&self.msg[start..end], |f| {
+            if inner_type.is_none() && f.is("Content-Type") {
+                inner_type = Some(parse_content_type(&f.value_cow()));
+            }
+        });
+        let inner = inner_type?;
+        if !inner.is_multipart() || inner.param("boundary").map(str::as_bytes) != Some(boundary) {
+            return None;
+        }
+        let mut from = start + body_off;
+        while let Some((_, after, is_close)) =
+            find_delimiter(self.msg, &self.candidates, from, end, boundary)
+        {
+            if is_close {
+                return Some(after);
+            }
+            from = after;
+        }
+        None
     }
 
     fn leaf(&mut self, range: Range<usize>) -> Part {
