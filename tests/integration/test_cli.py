@@ -187,6 +187,25 @@ class CheckConfig(unittest.TestCase):
         r = self.run_bin("check-config", cwd=d)
         self.assertIn("from-local-file.example", r.stdout.decode())
 
+    def test_configuration_reference_matches_check_config(self):
+        # docs/configuration.md holds every key with its default: the same keys and
+        # values as the effective configuration with no file (host name and domains
+        # aside, which come from the machine).
+        import re
+        import tempfile
+        import tomllib
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "..", "docs", "configuration.md")) as f:
+            block = re.search(r"```toml\n(.*?)```", f.read(), re.S).group(1)
+        documented = tomllib.loads(block)
+        r = self.run_bin("check-config", cwd=tempfile.mkdtemp())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        effective = tomllib.loads(r.stdout.decode())
+        for d in (documented, effective):
+            d.pop("hostname")
+            d.pop("domains")
+        self.assertEqual(documented, effective)
+
     def test_errors_are_one_line_exit_1(self):
         import tempfile
         d = tempfile.mkdtemp()
