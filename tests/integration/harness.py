@@ -207,16 +207,17 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
         names = os.listdir(env) if os.path.isdir(env) else []
         return sorted(n for n in names if not n.startswith("."))
 
-    def raw(self, port_name="smtp"):
+    def raw(self, port_name="smtp", source=None):
         ip = self.smtp_ip if port_name == "smtp" else "127.0.0.1"
-        return RawClient(self.ports[port_name], ip)
+        return RawClient(self.ports[port_name], ip, source=source)
 
 
 class RawClient:
     """A line-oriented raw socket client for byte-exact tests."""
 
-    def __init__(self, port, ip="127.0.0.1", timeout=10):
-        self.sock = socket.create_connection((ip, port), timeout=timeout)
+    def __init__(self, port, ip="127.0.0.1", timeout=10, source=None):
+        self.sock = socket.create_connection((ip, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):

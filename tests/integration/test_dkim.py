@@ -165,7 +165,7 @@ class Dkim(unittest.TestCase):
                 ours = aligned.get_all("Authentication-Results")
                 # The forged field claiming this host is gone; the other host's stays.
                 self.assertEqual(len(ours), 2, ours)
-                self.assertRegex(ours[0], r"^mx\.recv\.example;\s+spf=pass smtp\.mailfrom=a@good\.example;"
+                self.assertRegex(ours[0], r"^mx\.recv\.example;\s+dkim=none;\s+spf=pass smtp\.mailfrom=a@good\.example;"
                                           r"\s+dmarc=pass \(p=reject dis=none\) header\.from=good\.example$")
                 self.assertTrue(ours[1].startswith("elsewhere.example;"))
                 # Unaligned: SPF passes for good.example but From is bank.example (p=reject).

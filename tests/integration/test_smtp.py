@@ -346,7 +346,7 @@ class SmtpLimits(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = Server(smtp={"max_errors": 3, "command_timeout": '"1s"', "max_recipients": 1,
                                "max_connections_per_ip": 3,
-                               "trusted_networks": '["127.0.0.0/8"]'}).start()
+                               "trusted_networks": '["127.0.0.1/32"]'}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -387,17 +387,22 @@ class SmtpLimits(unittest.TestCase):
 
     def test_connection_limit_per_ip(self):
         time.sleep(1.0)  # let the harness's readiness probe connection end
-        clients = [self.srv.raw() for _ in range(3)]
+        # 127.0.0.2 is not in trusted_networks: three connections at most.
+        clients = [self.srv.raw(source="127.0.0.2") for _ in range(3)]
         for c in clients:
             self.assertEqual(c.read_reply()[0], 220)
-        extra = self.srv.raw()
+        extra = self.srv.raw(source="127.0.0.2")
         code, _ = extra.read_reply()
         self.assertEqual(code, 421)
-        for c in clients + [extra]:
+        # A trusted client (127.0.0.1) has no per-address limit, as Postfix's mynetworks.
+        trusted = [self.srv.raw() for _ in range(4)]
+        for c in trusted:
+            self.assertEqual(c.read_reply()[0], 220)
+        for c in clients + [extra] + trusted:
             c.close()
         deadline = time.time() + 5
         while True:
-            again = self.srv.raw()
+            again = self.srv.raw(source="127.0.0.2")
             code = again.read_reply()[0]
             again.close()
             if code == 220 or time.time() > deadline:
