@@ -746,7 +746,47 @@ impl<'a> UserStore<'a> {
                 "Invalid mailbox name (printable modified UTF-7 only)",
             ));
         }
-        Ok(self.mail_dir().join(name))
+        let path = self.mail_dir().join(name);
+        self.refuse_planted_links(&path)?;
+        Ok(path)
+    }
+
+    /// With system accounts under root, a folder lives in a directory its user controls:
+    /// the user could plant a link there (`~/mail/x -> /etc/shadow`) for the server to
+    /// read or write as root. Every component below the home directory must be no
+    /// symbolic link, and be owned by the user (or by root, when the server made it);
+    /// a file with other names (a hard link) must be the user's.
+    fn refuse_planted_links(&self, path: &Path) -> Result<(), StoreError> {
+        let crate::accounts::Accounts::System(sys) = &self.ctx.accounts else {
+            return Ok(());
+        };
+        if !crate::privileges::running_as_root() {
+            return Ok(());
+        }
+        let Some(entry) = sys.lookup(&self.user) else {
+            return Ok(());
+        };
+        let Ok(rest) = path.strip_prefix(&entry.home) else {
+            return Ok(());
+        };
+        let mut at = entry.home.clone();
+        for part in rest.components() {
+            at.push(part);
+            let Ok(meta) = fs::symlink_metadata(&at) else {
+                return Ok(()); // not there yet: nothing planted
+            };
+            let owner_ok = meta.uid() == entry.uid || meta.uid() == 0;
+            let links_ok = meta.is_dir() || meta.nlink() == 1 || meta.uid() == entry.uid;
+            if meta.file_type().is_symlink() || !owner_ok || !links_ok {
+                tracing::warn!(
+                    "imap: {}: {} is a link or not owned by the user; refused",
+                    self.user,
+                    at.display()
+                );
+                return Err(err(Some("NOPERM"), "Mailbox is not accessible."));
+            }
+        }
+        Ok(())
     }
 
     fn folder(&self, name: &str) -> Result<Arc<Mutex<Folder>>, StoreError> {

@@ -40,6 +40,10 @@ printf 'runner: "|id -u > %s/out/alias.uid"\n' "$dir" > "$dir/aliases"
 # princlude includes /etc/shadow, which it may not read.
 printf ':include:/etc/shadow\n' > "$dir/home/princlude/.forward"
 chown princlude: "$dir/home/princlude/.forward"; chmod 600 "$dir/home/princlude/.forward"
+# prsha512 plants a link to /etc/shadow among its IMAP folders.
+mkdir -p "$dir/home/prsha512/mail"
+ln -s /etc/shadow "$dir/home/prsha512/mail/stolen"
+chown -R -h prsha512: "$dir/home/prsha512/mail"
 # pryescrypt's Sieve answers with a vacation whose memory is a link to a root-only file.
 printf 'require "vacation";\nvacation :days 1 "away";\n' > "$dir/home/pryescrypt/.sieve"
 chown pryescrypt: "$dir/home/pryescrypt/.sieve"
@@ -52,7 +56,7 @@ grep -q '^prsha512:\$6\$' /etc/shadow || { echo "chpasswd did not write a sha512
 grep -q '^pryescrypt:\$y\$' /etc/shadow || { echo "chpasswd did not write a yescrypt hash" >&2; exit 1; }
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-smtp=$(port); sub=$(port); subs=$(port)
+smtp=$(port); sub=$(port); subs=$(port); imaps=$(port)
 cat > "$dir/postrider.toml" <<TOML
 hostname = "mx.sys.example"
 domains = ["sys.example"]
@@ -70,7 +74,7 @@ listen = []
 listen_tls = []
 [imap]
 listen = []
-listen_tls = []
+listen_tls = ["127.0.0.1:$imaps"]
 [auth]
 failure_delay = "100ms"
 [delivery]
@@ -134,6 +138,18 @@ if grep -q '\$6\$\|\$y\$' "$dir/server.log" || "$bin" -c "$dir/postrider.toml" m
   echo "FAIL: shadow lines reached the log or the queue" >&2; exit 1
 fi
 echo "ok - :include:/etc/shadow read as the user: refused, nothing leaked"
+IMAPS=$imaps python3 - <<'PY' || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+import imaplib, os, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["IMAPS"]), ssl_context=ctx)
+m.login("prsha512", "pw-sha512")
+typ, data = m.select("stolen")
+assert typ == "NO", (typ, data)
+typ, data = m.status("stolen", "(MESSAGES)")
+assert typ == "NO", (typ, data)
+m.logout()
+PY
+echo "ok - a folder planted as a link to /etc/shadow is refused over IMAP"
 if grep -q "pw-sha512\|pw-yescrypt" "$dir/server.log"; then echo "FAIL: a password reached the log" >&2; exit 1; fi
 echo "ok - no password in the log"
 echo "$(basename "$bin") system accounts: passed"
