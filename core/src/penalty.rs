@@ -21,6 +21,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+/// How long a session holds its answer to its `failures`-th failed login: `base` times
+/// the number of failures of the session (at most 30), or the runtime's cross-connection
+/// `penalty` when that is longer.
+pub fn failed_login_delay(base: Duration, failures: u32, penalty: Duration) -> Duration {
+    base.saturating_mul(failures.min(30)).max(penalty)
+}
+
 /// How penalties grow and how much is remembered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -349,11 +349,11 @@ impl Pop3Server {
             AuthOutcome::Failure => {
                 self.auth_failures += 1;
                 let close = self.auth_failures >= self.config.max_auth_failures;
-                let delay = self
-                    .config
-                    .auth_failure_delay
-                    .saturating_mul(self.auth_failures.min(30))
-                    .max(hold);
+                let delay = crate::penalty::failed_login_delay(
+                    self.config.auth_failure_delay,
+                    self.auth_failures,
+                    hold,
+                );
                 let text = "[AUTH] Authentication failed".into();
                 (Held::Refuse { text, close }, delay)
             }

@@ -894,23 +894,35 @@ impl<'a> UserStore<'a> {
         uids: &[u32],
         part: FetchPart,
     ) -> Result<Vec<FetchedMessage>, StoreError> {
+        self.each_present(name, uids, |f, e| {
+            let data = match part {
+                FetchPart::Full => f.read(e),
+                FetchPart::Header => f.read_header(e),
+            }?;
+            Ok(FetchedMessage {
+                uid: e.uid,
+                data: Bytes::from(data),
+            })
+        })
+    }
+
+    /// Runs `each` on the messages of `uids` still in the folder, in folder order (a
+    /// message another session expunged is left out, for the caller to notice).
+    fn each_present<T>(
+        &self,
+        name: &str,
+        uids: &[u32],
+        mut each: impl FnMut(&Folder, &Entry) -> io::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
         let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
-        let mut out = Vec::new();
-        for e in f.entries.iter().filter(|e| wanted.contains(&e.uid)) {
-            let data = match part {
-                FetchPart::Full => f.read(e),
-                FetchPart::Header => f.read_header(e),
-            }
-            .map_err(io_err)?;
-            out.push(FetchedMessage {
-                uid: e.uid,
-                data: Bytes::from(data),
-            });
-        }
-        Ok(out)
+        f.entries
+            .iter()
+            .filter(|e| wanted.contains(&e.uid))
+            .map(|e| each(&f, e).map_err(io_err))
+            .collect()
     }
 
     /// Answers a search's content questions for each message still there (SEARCH),
@@ -921,21 +933,14 @@ impl<'a> UserStore<'a> {
         uids: &[u32],
         scan: &ContentScan,
     ) -> Result<Vec<(u32, ContentFacts)>, StoreError> {
-        let f = self.folder(name)?;
-        let mut f = lock(&f);
-        f.sync().map_err(io_err)?;
-        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
-        let mut out = Vec::new();
-        for e in f.entries.iter().filter(|e| wanted.contains(&e.uid)) {
+        self.each_present(name, uids, |f, e| {
             let mut one = scan.clone();
             f.stream(e, |chunk| {
                 one.feed(chunk);
                 one.wants_more()
-            })
-            .map_err(io_err)?;
-            out.push((e.uid, one.finish()));
-        }
-        Ok(out)
+            })?;
+            Ok((e.uid, one.finish()))
+        })
     }
 
     /// Changes flags relative to their current state (STORE); returns each message's

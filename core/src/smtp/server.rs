@@ -412,11 +412,11 @@ impl SmtpServer {
                 } else {
                     None
                 };
-                let delay = self
-                    .config
-                    .auth_failure_delay
-                    .saturating_mul(self.auth_failures.min(30))
-                    .max(hold);
+                let delay = crate::penalty::failed_login_delay(
+                    self.config.auth_failure_delay,
+                    self.auth_failures,
+                    hold,
+                );
                 self.hold = Some(Hold {
                     until: self.now + delay,
                     replies,
