@@ -59,7 +59,7 @@ pub fn set_alias(source: &Path, name: &str, targets: &str) -> Result<(), String>
         }
     }
     out.push_str(&format!("{name}: {targets}\n"));
-    crate::privileges::replace_file(source, out.as_bytes())
+    crate::fsutil::replace_file(source, out.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", source.display()))?;
     build_db(source).map(|_| ())
 }

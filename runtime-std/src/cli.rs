@@ -392,7 +392,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
     match cli.command {
         Cmd::Serve => {
             crate::privileges::check_serve_privileges(&settings)?;
-            for notice in crate::config_sections::unbuilt_notices(&settings.config) {
+            for notice in settings.config.unbuilt_notices() {
                 tracing::warn!("{notice}");
             }
             let ctx = open_context(settings)?;
@@ -598,7 +598,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             let mut bytes = Vec::new();
             io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
                 .map_err(|e| format!("cannot read: {e}"))?;
-            crate::privileges::replace_file(&path, &bytes)
+            crate::fsutil::replace_file(&path, &bytes)
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
         Cmd::Sieve {

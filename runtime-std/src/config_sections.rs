@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{check_addrs, parse_duration, Cidr, Config, ConfigError};
+use crate::config_values::{check_addrs, parse_duration, Cidr, ConfigError};
 
 /// `[web]`: webmail, admin pages and metrics over HTTPS.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,73 +82,61 @@ fn bad<T>(msg: String) -> Result<T, ConfigError> {
     Err(ConfigError(msg))
 }
 
-/// Validates the sections of this module (called by [`Config::validate`]).
-pub fn validate(c: &Config) -> Result<(), ConfigError> {
-    if !matches!(c.log_format.as_str(), "text" | "json") {
-        return bad(format!(
-            "log_format: must be \"text\" or \"json\", not {:?}",
-            c.log_format
-        ));
-    }
-    if c.recipient_delimiter
-        .chars()
-        .any(|ch| ch == '@' || ch.is_whitespace() || ch.is_control())
-    {
-        return bad(format!(
-            "recipient_delimiter: {:?} may not hold '@', spaces or control characters",
-            c.recipient_delimiter
-        ));
-    }
-    check_addrs("web", &c.web.listen)?;
-    check_addrs("web", &c.web.listen_tls)?;
-    for n in &c.web.metrics_networks {
-        Cidr::parse(n).map_err(|e| ConfigError(format!("[web] metrics_networks: {e}")))?;
-    }
-    check_addrs("managesieve", &c.managesieve.listen)?;
-    check_addrs("lmtp", &c.lmtp.listen)?;
-    let s = &c.storage;
-    if !matches!(s.backend.as_str(), "files" | "postgres") {
-        return bad(format!(
-            "[storage] backend: must be \"files\" or \"postgres\", not {:?}",
-            s.backend
-        ));
-    }
-    if !matches!(s.mailbox_format.as_str(), "mbox" | "maildir") {
-        return bad(format!(
-            "[storage] mailbox_format: must be \"mbox\" or \"maildir\", not {:?}",
-            s.mailbox_format
-        ));
-    }
-    if s.backend == "postgres" {
-        if !s.url.starts_with("postgres://") && !s.url.starts_with("postgresql://") {
-            return bad(format!(
-                "[storage] url: backend \"postgres\" needs a postgres:// URL, not {:?}",
-                s.url
-            ));
+impl WebSection {
+    /// Checks the addresses and networks.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_addrs("web", &self.listen)?;
+        check_addrs("web", &self.listen_tls)?;
+        for n in &self.metrics_networks {
+            Cidr::parse(n).map_err(|e| ConfigError(format!("[web] metrics_networks: {e}")))?;
         }
-        if c.accounts == "system" {
-            return bad(
-                "accounts = \"system\" cannot be used with [storage] backend = \"postgres\"".into(),
-            );
-        }
+        Ok(())
     }
-    parse_duration(&s.lease).map_err(|e| ConfigError(format!("[storage] lease: {e}")))?;
-    Ok(())
 }
 
-/// One line for each setting that is valid but has no effect in this version.
-pub fn unbuilt_notices(c: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut note =
-        |what: &str| out.push(format!("{what} is not built in this version yet; ignored"));
-    if c.log_format == "json" {
-        note("log_format = \"json\"");
+impl StorageSection {
+    /// Checks the backend and its settings; `accounts` is the top-level `accounts` key
+    /// (system accounts cannot live in the database).
+    pub fn validate(&self, accounts: &str) -> Result<(), ConfigError> {
+        if !matches!(self.backend.as_str(), "files" | "postgres") {
+            return bad(format!(
+                "[storage] backend: must be \"files\" or \"postgres\", not {:?}",
+                self.backend
+            ));
+        }
+        if !matches!(self.mailbox_format.as_str(), "mbox" | "maildir") {
+            return bad(format!(
+                "[storage] mailbox_format: must be \"mbox\" or \"maildir\", not {:?}",
+                self.mailbox_format
+            ));
+        }
+        if self.backend == "postgres" {
+            if !self.url.starts_with("postgres://") && !self.url.starts_with("postgresql://") {
+                return bad(format!(
+                    "[storage] url: backend \"postgres\" needs a postgres:// URL, not {:?}",
+                    self.url
+                ));
+            }
+            if accounts == "system" {
+                return bad(
+                    "accounts = \"system\" cannot be used with [storage] backend = \"postgres\""
+                        .into(),
+                );
+            }
+        }
+        parse_duration(&self.lease).map_err(|e| ConfigError(format!("[storage] lease: {e}")))?;
+        Ok(())
     }
-    if c.storage.backend == "postgres" {
-        note("[storage] backend = \"postgres\" (mail stays in data_dir)");
+
+    /// What is set here but not built yet.
+    pub fn unbuilt(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.backend == "postgres" {
+            out.push("[storage] backend = \"postgres\" (mail stays in data_dir)".into());
+        }
+        if self.mailbox_format == "maildir" {
+            out.push("[storage] mailbox_format = \"maildir\" (mailboxes stay mbox)".into());
+        }
+        out
     }
-    if c.storage.mailbox_format == "maildir" {
-        note("[storage] mailbox_format = \"maildir\" (mailboxes stay mbox)");
-    }
-    out
 }

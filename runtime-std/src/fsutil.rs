@@ -1,7 +1,7 @@
 //! Small filesystem helpers: directory fsync, lock files, dotlocks and fcntl locks.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -130,8 +130,52 @@ pub fn fcntl_lock_exclusive(file: &File) -> io::Result<()> {
     fcntl_lock(file, FlockOperation::LockExclusive).map_err(io::Error::from)
 }
 
+/// Writes `bytes` to a new temporary file next to `path` (never following a link there)
+/// and renames it over `path`.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp.{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp_name);
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = f.write_all(bytes).and_then(|_| f.sync_data());
+    if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn replace_file_never_writes_through_a_planted_link() {
+        let dir = std::env::temp_dir().join(format!("postrider-priv-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let target = dir.join("state.db");
+        // A link where the temporary file will be made, and one at the target itself.
+        let mut tmp = target.as_os_str().to_owned();
+        tmp.push(format!(".tmp.{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        std::os::unix::fs::symlink(&victim, &target).unwrap();
+        replace_file(&target, b"new state").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&target).unwrap(), b"new state");
+        assert!(!fs::symlink_metadata(&target)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     use super::*;
 
     #[test]

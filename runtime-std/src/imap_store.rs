@@ -156,7 +156,7 @@ fn next_uid_validity(counter: &Path) -> u32 {
     if let Some(dir) = counter.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    if let Err(e) = crate::privileges::replace_file(counter, format!("{next}\n").as_bytes()) {
+    if let Err(e) = crate::fsutil::replace_file(counter, format!("{next}\n").as_bytes()) {
         tracing::warn!("cannot record UIDVALIDITY in {}: {e}", counter.display());
     }
     next

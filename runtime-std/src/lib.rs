@@ -10,6 +10,7 @@ pub mod aliases;
 pub mod cli;
 pub mod config;
 pub mod config_sections;
+pub mod config_values;
 pub mod conn;
 pub mod context;
 pub mod dkim;

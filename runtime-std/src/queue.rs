@@ -796,7 +796,7 @@ impl Queue {
         fs::create_dir_all(&dir)?;
         let name = format!("{}.{}", new_queue_id(), std::process::id());
         let one_line: String = text.chars().filter(|c| !c.is_control()).collect();
-        crate::privileges::replace_file(&dir.join(name), one_line.as_bytes())
+        crate::fsutil::replace_file(&dir.join(name), one_line.as_bytes())
     }
 
     /// The notes left by commands since the last call, oldest first (and removes them).

@@ -11,7 +11,6 @@
 use std::cmp::Ordering;
 
 use crate::imap::command::{Day, SearchKey};
-use crate::imap::store::MessageMeta;
 use crate::imf::datetime::WallClock;
 use crate::imf::header::split_header_to_blank_line;
 
@@ -401,8 +400,14 @@ pub struct SearchCtx<'a> {
     pub n: u32,
     /// The largest UID (the value of `*` for UID sets).
     pub max_uid: u32,
-    /// Its flags, size, date and UID.
-    pub meta: &'a MessageMeta,
+    /// Its UID.
+    pub uid: u32,
+    /// Its flags (system flags and keywords).
+    pub flags: &'a [String],
+    /// Its RFC822.SIZE.
+    pub size: u64,
+    /// Its INTERNALDATE.
+    pub internal_date: WallClock,
     /// The answers to the content questions, if the store scanned it.
     pub facts: Option<&'a ContentFacts>,
     /// Whether it is `\Recent` for this session.
@@ -422,17 +427,15 @@ pub fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
         SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
         SearchKey::Flag(f) if f == "\\Recent" => c.recent,
         SearchKey::NoFlag(f) if f == "\\Recent" => !c.recent,
-        SearchKey::Flag(f) => has_flag(&c.meta.flags, f),
-        SearchKey::NoFlag(f) => !has_flag(&c.meta.flags, f),
-        SearchKey::New => c.recent && !has_flag(&c.meta.flags, "\\Seen"),
+        SearchKey::Flag(f) => has_flag(c.flags, f),
+        SearchKey::NoFlag(f) => !has_flag(c.flags, f),
+        SearchKey::New => c.recent && !has_flag(c.flags, "\\Seen"),
         SearchKey::Old => !c.recent,
         SearchKey::Seq(set) => set.contains(c.seq, c.n),
-        SearchKey::Uid(set) => set.contains(c.meta.uid, c.max_uid),
-        SearchKey::Larger(n) => c.meta.size > *n,
-        SearchKey::Smaller(n) => c.meta.size < *n,
-        SearchKey::InternalDate(ord, day) => {
-            date_matches(*ord, local_day(&c.meta.internal_date), *day)
-        }
+        SearchKey::Uid(set) => set.contains(c.uid, c.max_uid),
+        SearchKey::Larger(n) => c.size > *n,
+        SearchKey::Smaller(n) => c.size < *n,
+        SearchKey::InternalDate(ord, day) => date_matches(*ord, local_day(&c.internal_date), *day),
         content => match (Atom::of(content), c.facts) {
             (Some(atom), Some(facts)) => facts.answer(&atom),
             _ => false,
@@ -464,24 +467,17 @@ mod tests {
         s.finish()
     }
 
-    fn meta() -> MessageMeta {
-        MessageMeta {
-            uid: 1,
-            flags: Vec::new(),
-            internal_date: WallClock::utc(0),
-            size: 10,
-        }
-    }
-
     fn hit(k: &SearchKey, facts: &ContentFacts) -> bool {
-        let m = meta();
         matches(
             k,
             &SearchCtx {
                 seq: 1,
                 n: 1,
                 max_uid: 1,
-                meta: &m,
+                uid: 1,
+                flags: &[],
+                size: 10,
+                internal_date: WallClock::utc(0),
                 facts: Some(facts),
                 recent: false,
             },

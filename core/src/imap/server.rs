@@ -1550,7 +1550,10 @@ impl ImapServer {
                 seq: i as u32 + 1,
                 n,
                 max_uid,
-                meta: m,
+                uid: m.uid,
+                flags: &m.flags,
+                size: m.size,
+                internal_date: m.internal_date,
                 facts: mine,
                 recent: s.recent.contains(&m.uid),
             };
