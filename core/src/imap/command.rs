@@ -514,7 +514,12 @@ fn section(c: &mut Cur<'_>) -> R<Section> {
         }
         let mut fields = Vec::new();
         loop {
-            fields.push(c.astring()?);
+            let name = c.astring()?;
+            // A header field name is printable ASCII without ':' (RFC 5322 ftext).
+            if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+                return Err("invalid header field name".into());
+            }
+            fields.push(name);
             if c.eat(b')') {
                 break;
             }

@@ -91,8 +91,9 @@ pub fn next_batch(
 /// How a section specifier is echoed in a FETCH response.
 fn section_name(s: &Section) -> String {
     let mut out: Vec<String> = s.part.iter().map(|n| n.to_string()).collect();
-    // A field name is echoed as an atom when it is one (as clients sent it, upper-cased),
-    // else as a string: an astring may hold `]`, which would end the section early.
+    // A field name (printable ASCII, checked by the parser) is echoed as an atom when it
+    // is one, upper-cased as Dovecot does, else as a quoted string: an astring may hold
+    // `]`, which would end the section early.
     let fields = |f: &[String]| {
         f.iter()
             .map(|x| {
@@ -100,9 +101,8 @@ fn section_name(s: &Section) -> String {
                 if !up.is_empty() && up.bytes().all(crate::imap::lex::is_atom_char) {
                     up
                 } else {
-                    let mut q = Vec::new();
-                    crate::imap::structure::push_string(&mut q, up.as_bytes());
-                    String::from_utf8_lossy(&q).into_owned()
+                    let escaped = up.replace('\\', "\\\\").replace('"', "\\\"");
+                    format!("\"{escaped}\"")
                 }
             })
             .collect::<Vec<_>>()
@@ -282,11 +282,19 @@ mod tests {
     fn header_field_names_that_are_not_atoms_are_echoed_as_strings() {
         // `]` is an ASTRING-CHAR but would end the section in the response (found by the
         // imap_session fuzz target).
-        let items = items("BODY.PEEK[HEADER.FIELDS (]UBJECT From)]");
+        let items = items("BODY.PEEK[HEADER.FIELDS (]UBJECT From \"a\\\"b\")]");
         let FetchAttr::Section { section, .. } = &items[0] else {
             panic!("{items:?}")
         };
-        assert_eq!(section_name(section), "HEADER.FIELDS (\"]UBJECT\" FROM)");
+        assert_eq!(
+            section_name(section),
+            "HEADER.FIELDS (\"]UBJECT\" FROM \"A\\\"B\")"
+        );
+        // Names that are no header field names (control octets, ':') are refused.
+        for bad in ["(\"a:b\")", "({3}\r\na\u{1}b)", "(\"\")"] {
+            let line = format!("a FETCH 1 BODY[HEADER.FIELDS {bad}]\r\n");
+            assert!(parse_command(line.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]
