@@ -1,10 +1,12 @@
 //! DMARC (RFC 7489): the author domain of a message (§6.6.1), policy record parsing
-//! (§6.3, §6.4) and discovery (§6.6.3) over a caller-supplied DNS lookup, identifier
+//! (§6.3, §6.4) and discovery (§6.6.3) as a machine that asks for its TXT records
+//! ([`DmarcCheck`], see [`crate::dns_steps`]), identifier
 //! alignment of the DKIM and SPF results (§3.1), and the policy to apply (§6.6.4),
 //! including `sp=` and `pct=` sampling. The caller supplies the sample, so the core stays
 //! free of randomness.
 
-use crate::dns::{DnsRecord, LookupResult};
+use crate::dns::{DnsRecord, LookupResult, RecordType};
+use crate::dns_steps::{Answers, DnsCheck, DnsQuestion, DnsStep};
 
 /// What a domain asks receivers to do with mail that fails DMARC (`p=`, `sp=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -247,16 +249,45 @@ pub struct Outcome {
     pub requested: Policy,
 }
 
-/// Evaluates DMARC for a message whose header starts `header`.
-///
-/// `txt` looks up TXT records; `sample` is a number in 0..100 drawn by the caller for
-/// `pct=` (a failing message is sampled when `sample < pct`).
-pub fn check(
-    header: &[u8],
-    evidence: &Evidence,
-    txt: &mut dyn FnMut(&str) -> LookupResult,
+/// One DMARC evaluation ([`DnsCheck`]): `poll` until [`DnsStep::Done`], answering each
+/// [`DnsStep::Ask`] (TXT lookups) with `answer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcCheck {
+    header: Vec<u8>,
+    evidence: Evidence,
     sample: u8,
-) -> Outcome {
+    answers: Answers,
+}
+
+impl DmarcCheck {
+    /// The check of a message whose header section is `header`; `sample` is a number in
+    /// 0..100 drawn by the caller for `pct=` (a failing message is sampled when
+    /// `sample < pct`).
+    pub fn new(header: &[u8], evidence: Evidence, sample: u8) -> Self {
+        Self {
+            header: header.to_vec(),
+            evidence,
+            sample,
+            answers: Answers::default(),
+        }
+    }
+}
+
+impl DnsCheck for DmarcCheck {
+    type Output = Outcome;
+
+    fn poll(&mut self) -> DnsStep<Outcome> {
+        self.answers.begin();
+        let outcome = evaluate(&self.header, &self.evidence, &mut self.answers, self.sample);
+        self.answers.end(outcome)
+    }
+
+    fn answer(&mut self, question: DnsQuestion, result: LookupResult) {
+        self.answers.add(question, result);
+    }
+}
+
+fn evaluate(header: &[u8], evidence: &Evidence, txt: &mut Answers, sample: u8) -> Outcome {
     let from = match author_domain(header) {
         Ok(d) => d,
         Err(e) => {
@@ -324,8 +355,8 @@ enum Found {
 }
 
 /// Policy discovery at one name (§6.6.3 steps 1, 4 and 5): exactly one usable record.
-fn discover(domain: &str, txt: &mut dyn FnMut(&str) -> LookupResult) -> Found {
-    let records = match txt(&format!("_dmarc.{domain}")) {
+fn discover(domain: &str, txt: &mut Answers) -> Found {
+    let records = match txt.lookup(&format!("_dmarc.{domain}"), RecordType::Txt) {
         LookupResult::Records(r) => r,
         LookupResult::NoData | LookupResult::NxDomain => return Found::Nothing,
         LookupResult::Failed(_) => return Found::TempError,
@@ -347,8 +378,34 @@ fn discover(domain: &str, txt: &mut dyn FnMut(&str) -> LookupResult) -> Found {
 mod tests {
     use super::*;
 
-    fn zone<'a>(entries: &'a [(&'a str, &'a str)]) -> impl FnMut(&str) -> LookupResult + 'a {
-        move |name: &str| {
+    /// Drives a check to its end with answers from `zone`.
+    fn check(header: &[u8], evidence: &Evidence, zone: &mut Zone<'_>, sample: u8) -> Outcome {
+        let mut c = DmarcCheck::new(header, evidence.clone(), sample);
+        loop {
+            match c.poll() {
+                DnsStep::Ask(q) => {
+                    let r = zone.lookup(&q.name);
+                    c.answer(q, r);
+                }
+                DnsStep::Done(o) => return o,
+            }
+        }
+    }
+
+    /// TXT records by name; a name whose record is [`TIMEOUT`] fails to answer.
+    struct Zone<'a>(&'a [(&'a str, &'a str)]);
+
+    const TIMEOUT: &str = "<timeout>";
+
+    impl Zone<'_> {
+        fn lookup(&mut self, name: &str) -> LookupResult {
+            let entries = self.0;
+            if entries
+                .iter()
+                .any(|(n, t)| n.eq_ignore_ascii_case(name) && *t == TIMEOUT)
+            {
+                return LookupResult::Failed("timeout".into());
+            }
             let found: Vec<DnsRecord> = entries
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -433,7 +490,7 @@ mod tests {
     #[test]
     fn aligned_dkim_or_spf_passes() {
         let head = b"From: a@news.example.com\r\n\r\n";
-        let mut dns = zone(&[("_dmarc.example.com", "v=DMARC1; p=reject")]);
+        let mut dns = Zone(&[("_dmarc.example.com", "v=DMARC1; p=reject")]);
         let pass = check(head, &evidence(&["example.com"], None), &mut dns, 0);
         assert_eq!(pass.verdict, Verdict::Pass);
         assert_eq!(pass.header_from.as_deref(), Some("news.example.com"));
@@ -460,7 +517,7 @@ mod tests {
     #[test]
     fn strict_alignment_needs_the_exact_domain() {
         let head = b"From: a@news.example.com\r\n\r\n";
-        let mut dns = zone(&[(
+        let mut dns = Zone(&[(
             "_dmarc.news.example.com",
             "v=DMARC1; p=quarantine; adkim=s; aspf=s",
         )]);
@@ -478,7 +535,7 @@ mod tests {
 
     #[test]
     fn subdomains_use_sp_from_the_organizational_record() {
-        let mut dns = zone(&[("_dmarc.example.com", "v=DMARC1; p=reject; sp=quarantine")]);
+        let mut dns = Zone(&[("_dmarc.example.com", "v=DMARC1; p=reject; sp=quarantine")]);
         let none = evidence(&[], None);
         let sub = check(b"From: a@x.example.com\r\n\r\n", &none, &mut dns, 0);
         assert_eq!(sub.published, Some(Policy::Quarantine));
@@ -489,7 +546,7 @@ mod tests {
 
     #[test]
     fn pct_samples_and_weakens_the_rest() {
-        let mut dns = zone(&[("_dmarc.example.com", "v=DMARC1; p=reject; pct=25")]);
+        let mut dns = Zone(&[("_dmarc.example.com", "v=DMARC1; p=reject; pct=25")]);
         let head = b"From: a@example.com\r\n\r\n";
         let none = evidence(&[], None);
         assert_eq!(check(head, &none, &mut dns, 24).requested, Policy::Reject);
@@ -503,16 +560,16 @@ mod tests {
     fn no_record_several_records_or_dns_failure() {
         let head = b"From: a@example.com\r\n\r\n";
         let none = evidence(&[], None);
-        let mut empty = zone(&[]);
+        let mut empty = Zone(&[]);
         assert_eq!(check(head, &none, &mut empty, 0).verdict, Verdict::None);
-        let mut two = zone(&[
+        let mut two = Zone(&[
             ("_dmarc.example.com", "v=DMARC1; p=reject"),
             ("_dmarc.example.com", "v=DMARC1; p=none"),
         ]);
         assert_eq!(check(head, &none, &mut two, 0).verdict, Verdict::None);
-        let mut other = zone(&[("_dmarc.example.com", "v=spf1 -all")]);
+        let mut other = Zone(&[("_dmarc.example.com", "v=spf1 -all")]);
         assert_eq!(check(head, &none, &mut other, 0).verdict, Verdict::None);
-        let mut failing = |_: &str| LookupResult::Failed("timeout".into());
+        let mut failing = Zone(&[("_dmarc.example.com", TIMEOUT)]);
         assert_eq!(
             check(head, &none, &mut failing, 0).verdict,
             Verdict::TempError

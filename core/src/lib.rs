@@ -39,6 +39,7 @@ pub mod delivery;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;
+pub mod dns_steps;
 pub mod imap;
 pub mod imf;
 pub mod maildrop;

@@ -1,5 +1,5 @@
-//! SPF (RFC 7208): `check_host()` over a caller-supplied DNS lookup, so the core stays free
-//! of IO. Record selection (§4.5), every mechanism and modifier (§5, §6), macro expansion
+//! SPF (RFC 7208): `check_host()` as a machine that asks for its DNS answers
+//! ([`SpfCheck`], see [`crate::dns_steps`]), so the core stays free of IO. Record selection (§4.5), every mechanism and modifier (§5, §6), macro expansion
 //! (§7), the limits of ten DNS-querying terms and two void lookups (§4.6.4), and the
 //! processing of `include` and `redirect` results (§5.2, §6.1). `exp=` explanations are
 //! expanded for `fail` results.
@@ -7,18 +7,7 @@
 use std::net::IpAddr;
 
 use crate::dns::{DnsRecord, LookupResult, RecordType};
-
-/// Where the evaluator gets DNS answers from (the runtime's resolver, or a test zone).
-pub trait SpfLookup {
-    /// Looks `name` up.
-    fn lookup(&mut self, name: &str, rtype: RecordType) -> LookupResult;
-}
-
-impl<F: FnMut(&str, RecordType) -> LookupResult> SpfLookup for F {
-    fn lookup(&mut self, name: &str, rtype: RecordType) -> LookupResult {
-        self(name, rtype)
-    }
-}
+use crate::dns_steps::{Answers, DnsCheck, DnsQuestion, DnsStep};
 
 /// An SPF result (§2.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,40 +63,75 @@ const MAX_LOOKUPS: u32 = 10;
 /// Lookups that may return no records (§4.6.4).
 const MAX_VOID: u32 = 2;
 
-/// Evaluates SPF for `request.sender` (MAIL FROM identity; use [`check_helo`] for HELO).
-pub fn check_mail_from(request: &SpfRequest, dns: &mut dyn SpfLookup) -> SpfResult {
-    let domain = request
-        .sender
-        .rsplit_once('@')
-        .map_or(request.sender.as_str(), |(_, d)| d)
-        .to_string();
-    check(request, &domain, dns)
+/// One SPF evaluation ([`DnsCheck`]): `poll` until [`DnsStep::Done`], answering each
+/// [`DnsStep::Ask`] with `answer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpfCheck {
+    request: SpfRequest,
+    domain: String,
+    answers: Answers,
 }
 
-/// Evaluates SPF for the HELO identity (§2.3).
-pub fn check_helo(request: &SpfRequest, dns: &mut dyn SpfLookup) -> SpfResult {
-    let mut r = request.clone();
-    r.sender = format!("postmaster@{}", request.helo);
-    check(&r, &request.helo, dns)
+impl SpfCheck {
+    /// The check of `request.sender`'s domain (the MAIL FROM identity).
+    pub fn mail_from(request: SpfRequest) -> Self {
+        let domain = request
+            .sender
+            .rsplit_once('@')
+            .map_or(request.sender.as_str(), |(_, d)| d)
+            .to_string();
+        Self {
+            request,
+            domain,
+            answers: Answers::default(),
+        }
+    }
+
+    /// The check of the HELO identity (§2.3): `postmaster@HELO`.
+    pub fn helo(request: SpfRequest) -> Self {
+        let domain = request.helo.clone();
+        let mut request = request;
+        request.sender = format!("postmaster@{domain}");
+        Self {
+            request,
+            domain,
+            answers: Answers::default(),
+        }
+    }
+
+    /// How many lookups the evaluations made (for tests).
+    pub fn lookups_made(&self) -> usize {
+        self.answers.asked()
+    }
 }
 
-fn check(request: &SpfRequest, domain: &str, dns: &mut dyn SpfLookup) -> SpfResult {
-    let mut ctx = Ctx {
-        req: request,
-        dns,
-        lookups: 0,
-        void: 0,
-        validated: None,
-    };
-    match ctx.check_host(domain, 0) {
-        Err(e) => e,
-        Ok(r) => r,
+impl DnsCheck for SpfCheck {
+    type Output = SpfResult;
+
+    fn poll(&mut self) -> DnsStep<SpfResult> {
+        self.answers.begin();
+        let mut ctx = Ctx {
+            req: &self.request,
+            dns: &mut self.answers,
+            lookups: 0,
+            void: 0,
+            validated: None,
+        };
+        let result = match ctx.check_host(&self.domain, 0) {
+            Err(e) => e,
+            Ok(r) => r,
+        };
+        self.answers.end(result)
+    }
+
+    fn answer(&mut self, question: DnsQuestion, result: LookupResult) {
+        self.answers.add(question, result);
     }
 }
 
 struct Ctx<'a> {
     req: &'a SpfRequest,
-    dns: &'a mut dyn SpfLookup,
+    dns: &'a mut Answers,
     lookups: u32,
     void: u32,
     /// The validated names of the client (§5.5), looked up once per evaluation: a
@@ -835,17 +859,19 @@ mod tests {
         // Found by the spf fuzz target (10-minute campaign): each %{p} did a PTR query
         // and up to ten A queries, hundreds for one record.
         let r = req("192.0.2.3", "a@example.org");
-        let mut queries = 0;
-        let mut dns = |_: &str, t: RecordType| {
-            queries += 1;
-            match t {
-                RecordType::Ptr => LookupResult::Records(vec![DnsRecord::Ptr("h.example".into())]),
-                RecordType::A => {
-                    LookupResult::Records(vec![DnsRecord::Address("192.0.2.3".parse().unwrap())])
-                }
-                _ => LookupResult::NxDomain,
-            }
+        let mut dns = Answers::default();
+        let q = |name: &str, rtype| DnsQuestion {
+            name: name.into(),
+            rtype,
         };
+        dns.add(
+            q(&reverse_name(r.ip), RecordType::Ptr),
+            LookupResult::Records(vec![DnsRecord::Ptr("h.example".into())]),
+        );
+        dns.add(
+            q("h.example", RecordType::A),
+            LookupResult::Records(vec![DnsRecord::Address("192.0.2.3".parse().unwrap())]),
+        );
         let mut c = Ctx {
             req: &r,
             dns: &mut dns,
@@ -857,7 +883,7 @@ mod tests {
         let out = c.expand(&spec, "example.org", false).unwrap();
         assert!(out.starts_with("h.example.h.example."));
         drop(c);
-        assert_eq!(queries, 2);
+        assert_eq!(dns.asked(), 2);
     }
 
     #[test]
@@ -869,7 +895,7 @@ mod tests {
             receiver: "r".into(),
             now: 0,
         };
-        let mut no_dns = |_: &str, _: RecordType| LookupResult::NxDomain;
+        let mut no_dns = Answers::default();
         let mut c = Ctx {
             req: &r,
             dns: &mut no_dns,
@@ -917,9 +943,22 @@ mod tests {
         );
     }
 
+    /// Drives a check to its end with answers from `zone`.
+    fn run(mut check: SpfCheck, zone: fn(&str, RecordType) -> LookupResult) -> SpfResult {
+        loop {
+            match check.poll() {
+                DnsStep::Ask(q) => {
+                    let r = zone(&q.name, q.rtype);
+                    check.answer(q, r);
+                }
+                DnsStep::Done(r) => return r,
+            }
+        }
+    }
+
     #[test]
     fn mechanisms_and_limits() {
-        let mut zone = |name: &str, t: RecordType| -> LookupResult {
+        fn zone(name: &str, t: RecordType) -> LookupResult {
             let txt = |s: &str| LookupResult::Records(vec![DnsRecord::Txt(s.into())]);
             match (name, t) {
                 ("example.com", RecordType::Txt) => {
@@ -944,41 +983,62 @@ mod tests {
                 ]),
                 _ => LookupResult::NxDomain,
             }
-        };
+        }
         assert_eq!(
-            check_mail_from(&req("192.0.2.9", "a@example.com"), &mut zone),
+            run(SpfCheck::mail_from(req("192.0.2.9", "a@example.com")), zone),
             SpfResult::Pass
         );
         assert_eq!(
-            check_mail_from(&req("198.51.100.7", "a@example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("198.51.100.7", "a@example.com")),
+                zone
+            ),
             SpfResult::Pass
         );
         assert_eq!(
-            check_mail_from(&req("203.0.113.9", "a@example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("203.0.113.9", "a@example.com")),
+                zone
+            ),
             SpfResult::Pass
         );
         assert_eq!(
-            check_mail_from(&req("10.0.0.1", "a@example.com"), &mut zone),
+            run(SpfCheck::mail_from(req("10.0.0.1", "a@example.com")), zone),
             SpfResult::Fail(None)
         );
         assert_eq!(
-            check_mail_from(&req("::ffff:192.0.2.1", "a@example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("::ffff:192.0.2.1", "a@example.com")),
+                zone
+            ),
             SpfResult::Pass
         );
         assert_eq!(
-            check_mail_from(&req("10.0.0.1", "a@nothing.example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("10.0.0.1", "a@nothing.example.com")),
+                zone
+            ),
             SpfResult::None
         );
         assert!(matches!(
-            check_mail_from(&req("10.0.0.1", "a@loop.example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("10.0.0.1", "a@loop.example.com")),
+                zone
+            ),
             SpfResult::PermError(_)
         ));
         assert_eq!(
-            check_mail_from(&req("10.0.0.1", "a@tmp.example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("10.0.0.1", "a@tmp.example.com")),
+                zone
+            ),
             SpfResult::TempError
         );
         assert!(matches!(
-            check_mail_from(&req("10.0.0.1", "a@two.example.com"), &mut zone),
+            run(
+                SpfCheck::mail_from(req("10.0.0.1", "a@two.example.com")),
+                zone
+            ),
             SpfResult::PermError(_)
         ));
     }

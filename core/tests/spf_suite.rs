@@ -7,7 +7,8 @@
 use std::net::IpAddr;
 
 use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
-use postrider_core::spf::{check_helo, check_mail_from, SpfRequest, SpfResult};
+use postrider_core::dns_steps::{DnsCheck, DnsStep};
+use postrider_core::spf::{SpfCheck, SpfRequest, SpfResult};
 use yaml_rust2::{Yaml, YamlLoader};
 
 #[derive(Debug, Clone)]
@@ -172,11 +173,19 @@ fn rfc7208_test_suite() {
                 receiver: t["receiver"].as_str().unwrap_or("unknown").to_string(),
                 now: 0,
             };
-            let mut dns = |n: &str, rt: RecordType| lookup(&z, n, rt, 0);
-            let result = if mailfrom.is_empty() {
-                check_helo(&req, &mut dns)
+            let mut check = if mailfrom.is_empty() {
+                SpfCheck::helo(req)
             } else {
-                check_mail_from(&req, &mut dns)
+                SpfCheck::mail_from(req)
+            };
+            let result = loop {
+                match check.poll() {
+                    DnsStep::Ask(q) => {
+                        let answer = lookup(&z, &q.name, q.rtype, 0);
+                        check.answer(q, answer);
+                    }
+                    DnsStep::Done(r) => break r,
+                }
             };
             let expected = strings(&t["result"]);
             let mut ok = expected.iter().any(|e| e == result.keyword());

@@ -190,6 +190,25 @@ pub fn guarded_lookup(
     r
 }
 
+/// Drives a DNS-driven check of the core (SPF, DMARC) to its end, answering its questions
+/// with `resolver` (through [`guarded_lookup`]).
+pub fn run_check<C: postrider_core::dns_steps::DnsCheck>(
+    mut check: C,
+    resolver: &Resolver,
+    now: i64,
+) -> C::Output {
+    use postrider_core::dns_steps::DnsStep;
+    loop {
+        match check.poll() {
+            DnsStep::Ask(q) => {
+                let answer = guarded_lookup(resolver, &q.name, q.rtype, now);
+                check.answer(q, answer);
+            }
+            DnsStep::Done(result) => return result,
+        }
+    }
+}
+
 /// Looks a key record up with `resolver`.
 pub fn dns_lookup(resolver: &Resolver, name: &str, now: i64) -> KeyLookup {
     match guarded_lookup(resolver, name, RecordType::Txt, now) {

@@ -453,10 +453,9 @@ impl SmtpSession {
         id: &str,
         sender: &str,
     ) -> Option<SenderCheck> {
-        use crate::dkim_verify::{dns_lookup, guarded_lookup, push_results, verify_with};
+        use crate::dkim_verify::{dns_lookup, push_results, run_check, verify_with};
         use postrider_core::dkim::verify::Verdict as DkimVerdict;
-        use postrider_core::dns::RecordType;
-        use postrider_core::spf::{check_helo, check_mail_from, SpfRequest, SpfResult};
+        use postrider_core::spf::{SpfCheck, SpfRequest, SpfResult};
         let smtp = &self.ctx.settings.config.smtp;
         if !smtp.verify_dkim && !smtp.verify_spf && !smtp.verify_dmarc {
             return None;
@@ -500,16 +499,15 @@ impl SmtpSession {
                 receiver: self.ctx.settings.config.hostname.clone(),
                 now,
             };
-            let mut dns = |name: &str, rtype| guarded_lookup(&resolver, name, rtype, now);
             let (result, identity, domain) = if sender.is_empty() {
                 (
-                    check_helo(&request, &mut dns),
+                    run_check(SpfCheck::helo(request), &resolver, now),
                     format!("smtp.helo={}", property(&self.helo)),
                     self.helo.clone(),
                 )
             } else {
                 (
-                    check_mail_from(&request, &mut dns),
+                    run_check(SpfCheck::mail_from(request), &resolver, now),
                     format!("smtp.mailfrom={}", property(sender)),
                     sender
                         .rsplit_once('@')
@@ -533,8 +531,8 @@ impl SmtpSession {
                     .collect(),
                 spf_pass,
             };
-            let mut txt = |name: &str| guarded_lookup(&resolver, name, RecordType::Txt, now);
-            let outcome = postrider_core::dmarc::check(&head, &evidence, &mut txt, pct_sample());
+            let check = postrider_core::dmarc::DmarcCheck::new(&head, evidence, pct_sample());
+            let outcome = run_check(check, &resolver, now);
             let disposition = dmarc_disposition(&smtp.dmarc_policy, &outcome);
             let mut result = format!(";\r\n\tdmarc={}", outcome.verdict.keyword());
             if let Some(p) = outcome.published {
