@@ -150,7 +150,7 @@ pub struct Context {
     /// Connection limits of the submission section.
     pub submission_limits: Arc<ConnLimits>,
     /// IMAP folders cached for every session.
-    pub mail_store: crate::imap_store::MailStore,
+    pub mail_store: crate::imap_folder::MailStore,
     /// Connection limits of the POP3 section.
     pub pop3_limits: Arc<ConnLimits>,
     /// Connection limits of the IMAP section.
@@ -207,7 +207,7 @@ impl Context {
                 c.submission.max_connections_per_ip,
                 trusted,
             ),
-            mail_store: crate::imap_store::MailStore::default(),
+            mail_store: crate::imap_folder::MailStore::default(),
             pop3_limits: ConnLimits::new(
                 c.pop3.max_connections,
                 c.pop3.max_connections_per_ip,
@@ -239,6 +239,23 @@ impl Context {
     pub fn auth_penalty<T>(&self, f: impl FnOnce(&mut PenaltyTable) -> T) -> T {
         let mut table = self.penalties.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut table)
+    }
+
+    /// The home directory of a local user (file accounts: `data_dir/home/USER`).
+    pub fn home_of(&self, user: &str) -> Option<std::path::PathBuf> {
+        match &self.accounts {
+            Accounts::System(s) => s.lookup(user).map(|e| e.home),
+            Accounts::File(_) => Some(self.settings.config.data_dir.join("home").join(user)),
+        }
+    }
+
+    /// The INBOX mbox of a local mailbox name (`/var/mail/NAME` for system accounts).
+    pub fn mailbox_path(&self, name: &str) -> std::path::PathBuf {
+        if self.settings.config.accounts == "system" {
+            std::path::PathBuf::from("/var/mail").join(name)
+        } else {
+            self.settings.config.data_dir.join("mail").join(name)
+        }
     }
 
     /// Whether shutdown was requested.

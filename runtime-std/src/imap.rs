@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use postrider_core::imap::server::{ImapConfig, ImapEvent, ImapServer, StoreReply, StoreRequest};
 use postrider_core::smtp::{AuthOutcome, PeerInfo};
 
-use crate::accounts::sasl_login;
 use crate::conn::Conn;
 use crate::context::Context;
 use crate::imap_store::UserStore;
+use crate::login::sasl_login;
 use crate::session::ListenerKind;
 
 /// The core configuration for an IMAP session on a listener of `kind`.

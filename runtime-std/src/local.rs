@@ -32,16 +32,7 @@ use crate::mbox::{self, MboxBatch};
 use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
 use crate::queue::{Envelope, Recipient};
 
-/// The result of delivering to one envelope recipient.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Delivered; the text says where.
-    Delivered(String),
-    /// Try again later.
-    Temporary(String),
-    /// Failed for good: the reason, the status, and the remote server and reply if any.
-    Permanent(String, EnhancedCode, Option<(String, String)>),
-}
+pub use crate::outcome::Outcome;
 
 /// Where a target came from: decides whether files and programs are allowed and whose
 /// privileges they get (`user`: the owner of the `.forward` it came from, directly or
@@ -113,23 +104,6 @@ impl Expansion {
             EnhancedCode::new(status.0, status.1, status.2),
             temporary,
         ));
-    }
-}
-
-/// The home directory of a local user.
-pub fn home_of(ctx: &Context, user: &str) -> Option<PathBuf> {
-    match &ctx.accounts {
-        Accounts::System(s) => s.lookup(user).map(|e| e.home),
-        Accounts::File(_) => Some(ctx.settings.config.data_dir.join("home").join(user)),
-    }
-}
-
-/// The mbox file of a local mailbox name.
-pub fn mailbox_path(ctx: &Context, name: &str) -> PathBuf {
-    if ctx.settings.config.accounts == "system" {
-        PathBuf::from("/var/mail").join(name)
-    } else {
-        ctx.settings.config.data_dir.join("mail").join(name)
     }
 }
 
@@ -240,7 +214,7 @@ impl Expander<'_> {
 
     /// A local account: its `.forward`, or its mailbox.
     fn user(&mut self, user: &str, chain: &mut Vec<String>) {
-        let Some(home) = home_of(self.ctx, user) else {
+        let Some(home) = self.ctx.home_of(user) else {
             self.out.push(Action::Mailbox(user.to_string()));
             return;
         };
@@ -554,7 +528,7 @@ fn store_in_folder(
     let header = delivery_fields(&d.env.sender, &final_rcpt, Some(&rcpt.address));
     let store = crate::imap_store::UserStore::new(ctx, name);
     let (path, folder_name) = match folder {
-        None => (mailbox_path(ctx, name), "INBOX".to_string()),
+        None => (ctx.mailbox_path(name), "INBOX".to_string()),
         Some(f) => {
             // Sieve names folders in UTF-8 (RFC 5228 §2.7.2); IMAP in modified UTF-7.
             let encoded = postrider_core::imap::mutf7::encode(f);
@@ -564,12 +538,12 @@ fn store_in_folder(
                     "{}: fileinto {f:?}: invalid folder name; keeping in INBOX",
                     d.env.id
                 );
-                (mailbox_path(ctx, name), "INBOX".to_string())
+                (ctx.mailbox_path(name), "INBOX".to_string())
             } else {
                 let _ = store.create(f);
                 match store.folder_file(f) {
                     Ok(p) => (p, f.to_string()),
-                    Err(_) => (mailbox_path(ctx, name), "INBOX".to_string()),
+                    Err(_) => (ctx.mailbox_path(name), "INBOX".to_string()),
                 }
             }
         }
@@ -691,7 +665,7 @@ fn deliver_program(
     };
     let env_user = user.unwrap_or(local);
     let home = user
-        .and_then(|u| home_of(ctx, u))
+        .and_then(|u| ctx.home_of(u))
         .unwrap_or_else(|| PathBuf::from("/"));
     // The message as local(8) gives it to commands: a From line, the trace fields, LF ends.
     let header = delivery_fields(

@@ -21,7 +21,6 @@ use rustix::fs::{flock, FlockOperation};
 
 use crate::context::Context;
 use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
-use crate::local::mailbox_path;
 use crate::mbox::LOCK_WAIT;
 
 /// Read size for scanning and serving.
@@ -75,7 +74,7 @@ impl Maildrop {
             Err(rustix::io::Errno::WOULDBLOCK) => return Err(OpenError::InUse),
             Err(e) => return Err(OpenError::Failed(e.to_string())),
         }
-        let path = mailbox_path(ctx, user);
+        let path = ctx.mailbox_path(user);
         let (messages, snapshot_len) = {
             let _locks = lock_for_delivery(&path).map_err(failed)?;
             scan(&path).map_err(failed)?

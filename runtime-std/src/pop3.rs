@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use postrider_core::pop3::{OpenError, Pop3Config, Pop3Event, Pop3Server};
 use postrider_core::smtp::{PeerInfo, Token};
 
-use crate::accounts::sasl_login;
 use crate::conn::Conn;
 use crate::context::Context;
+use crate::login::sasl_login;
 use crate::maildrop::{Maildrop, MessageStream};
 use crate::session::ListenerKind;
 

@@ -234,7 +234,7 @@ impl SmtpSession {
             SmtpEvent::Auth {
                 token, credentials, ..
             } => {
-                let (outcome, hold) = crate::accounts::sasl_login(
+                let (outcome, hold) = crate::login::sasl_login(
                     &self.ctx,
                     self.peer.remote.ip(),
                     "smtp",

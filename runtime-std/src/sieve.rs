@@ -16,7 +16,7 @@ use postrider_core::delivery::vacation::{
 use postrider_core::sieve::{Action, MessageContext, Script, Vacation};
 
 use crate::context::{wall_now, Context};
-use crate::local::{home_of, Outcome};
+use crate::outcome::Outcome;
 use crate::privileges::{home_identity, read_file_as, write_file_as};
 use crate::queue::{unix_now, Envelope, Recipient};
 
@@ -35,7 +35,7 @@ pub fn actions_for(
     rcpt: &Recipient,
     message: &[u8],
 ) -> Option<Vec<Action>> {
-    let path = home_of(ctx, user)?.join(".sieve");
+    let path = ctx.home_of(user)?.join(".sieve");
     let who = home_identity(ctx, user).ok()?;
     let bytes = match read_file_as(who.as_ref(), &path, MAX_SCRIPT) {
         Ok(b) => b?,
@@ -102,7 +102,7 @@ pub fn vacation(
         tracing::info!("{}: vacation of {user}: no reply ({why:?})", env.id);
         return Outcome::Delivered("vacation: no reply".into());
     }
-    let Some(home) = home_of(ctx, user) else {
+    let Some(home) = ctx.home_of(user) else {
         return Outcome::Delivered("vacation: no home directory".into());
     };
     let who = match home_identity(ctx, user) {

@@ -16,7 +16,6 @@ use postrider_core::imf::header::split_header_to_blank_line;
 
 use crate::context::{wall_now, Context};
 use crate::fsutil::lock_exclusive;
-use crate::local::home_of;
 use crate::queue::{unix_now, Recipient};
 
 /// Options of the vacation command.
@@ -99,7 +98,9 @@ pub fn run(
     } else {
         &raw
     };
-    let home = home_of(ctx, &user).ok_or_else(|| format!("no home directory for {user:?}"))?;
+    let home = ctx
+        .home_of(&user)
+        .ok_or_else(|| format!("no home directory for {user:?}"))?;
     let template = match fs::read(home.join(".vacation.msg")) {
         Ok(t) => t,
         Err(_) => return Ok(VacationResult::NoMessage),

@@ -11,7 +11,7 @@ use nom::multi::separated_list1;
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
-use super::command::{SeqNum, SeqSet};
+use super::seqset::{SeqNum, SeqSet};
 
 /// The result of one lexical parser.
 pub type LexResult<'a, T> = IResult<&'a [u8], T>;

@@ -4,12 +4,15 @@
 //! mailbox names.
 
 pub mod command;
+pub mod command_encode;
 pub mod fetch;
+pub mod framing;
 pub mod lex;
 pub mod mutf7;
 pub mod response;
 pub mod search;
 pub mod section;
+pub mod seqset;
 pub mod server;
 pub mod store;
 pub mod structure;

@@ -1,0 +1,349 @@
+//! The client side of commands: [`Tagged::encode`] writes a parsed command back as a
+//! client sends it (for round-trip tests, fuzzing and the load generator).
+
+use crate::imap::command::Day;
+use crate::imap::command::{Command, FetchAttr, SearchKey, StatusItem, StoreMode, Tagged};
+use crate::imap::lex::is_atom_char;
+use crate::imap::section::SectionText;
+use crate::imap::seqset::{SeqNum, SeqSet};
+
+/// Writes an astring: an atom when it can be one, else a quoted string, else a literal.
+fn encode_astring(out: &mut Vec<u8>, s: &str) {
+    if !s.is_empty() && s.bytes().all(|c| is_atom_char(c) || c == b']') {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        crate::imap::structure::push_string(out, s.as_bytes());
+    }
+}
+
+fn encode_seq(out: &mut Vec<u8>, set: &SeqSet) {
+    let n = |s: SeqNum| match s {
+        SeqNum::Num(x) => x.to_string(),
+        SeqNum::Star => "*".into(),
+    };
+    let parts: Vec<String> = set
+        .0
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                n(a)
+            } else {
+                format!("{}:{}", n(a), n(b))
+            }
+        })
+        .collect();
+    out.extend_from_slice(parts.join(",").as_bytes());
+}
+
+fn month_name(day: Day) -> String {
+    let w = crate::imf::datetime::WallClock::utc(day * 86_400).imap();
+    // `dd-Mon-yyyy hh:mm:ss +zzzz` → `d-Mon-yyyy`.
+    let date = w.split(' ').next().unwrap_or("");
+    date.trim_start_matches('0').to_string()
+}
+
+fn encode_key(out: &mut Vec<u8>, k: &SearchKey) {
+    use std::cmp::Ordering::*;
+    let mut word = |w: &str| out.extend_from_slice(w.as_bytes());
+    match k {
+        SearchKey::And(v) => {
+            out.push(b'(');
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                encode_key(out, x);
+            }
+            out.push(b')');
+        }
+        SearchKey::All => word("ALL"),
+        SearchKey::New => word("NEW"),
+        SearchKey::Old => word("OLD"),
+        SearchKey::Flag(f) | SearchKey::NoFlag(f) => {
+            let set = matches!(k, SearchKey::Flag(_));
+            match f.strip_prefix('\\') {
+                Some(sys) => {
+                    let name = sys.to_ascii_uppercase();
+                    if set {
+                        word(&name);
+                    } else {
+                        word(&format!("UN{name}"));
+                    }
+                }
+                None => word(&format!(
+                    "{} {f}",
+                    if set { "KEYWORD" } else { "UNKEYWORD" }
+                )),
+            }
+        }
+        SearchKey::Header(f, v) => {
+            let upper = f.to_ascii_uppercase();
+            if ["BCC", "CC", "FROM", "SUBJECT", "TO"].contains(&upper.as_str()) && *f == upper {
+                word(&upper);
+            } else {
+                word("HEADER ");
+                encode_astring(out, f);
+            }
+            out.push(b' ');
+            crate::imap::structure::push_string(out, v.as_bytes());
+        }
+        SearchKey::Body(v) | SearchKey::Text(v) => {
+            word(if matches!(k, SearchKey::Body(_)) {
+                "BODY "
+            } else {
+                "TEXT "
+            });
+            crate::imap::structure::push_string(out, v.as_bytes());
+        }
+        SearchKey::InternalDate(o, d) | SearchKey::SentDate(o, d) => {
+            let prefix = if matches!(k, SearchKey::SentDate(..)) {
+                "SENT"
+            } else {
+                ""
+            };
+            let name = match o {
+                Less => "BEFORE",
+                Equal => "ON",
+                Greater => "SINCE",
+            };
+            word(&format!("{prefix}{name} {}", month_name(*d)));
+        }
+        SearchKey::Larger(n) => word(&format!("LARGER {n}")),
+        SearchKey::Smaller(n) => word(&format!("SMALLER {n}")),
+        SearchKey::Uid(s) => {
+            word("UID ");
+            encode_seq(out, s);
+        }
+        SearchKey::Seq(s) => encode_seq(out, s),
+        SearchKey::Not(x) => {
+            word("NOT ");
+            encode_key(out, x);
+        }
+        SearchKey::Or(a, b) => {
+            word("OR ");
+            encode_key(out, a);
+            out.push(b' ');
+            encode_key(out, b);
+        }
+    }
+}
+
+fn encode_attr(out: &mut Vec<u8>, a: &FetchAttr) {
+    let s = match a {
+        FetchAttr::Flags => "FLAGS",
+        FetchAttr::InternalDate => "INTERNALDATE",
+        FetchAttr::Rfc822 => "RFC822",
+        FetchAttr::Rfc822Header => "RFC822.HEADER",
+        FetchAttr::Rfc822Size => "RFC822.SIZE",
+        FetchAttr::Rfc822Text => "RFC822.TEXT",
+        FetchAttr::Envelope => "ENVELOPE",
+        FetchAttr::Body => "BODY",
+        FetchAttr::BodyStructure => "BODYSTRUCTURE",
+        FetchAttr::Uid => "UID",
+        FetchAttr::Section {
+            peek,
+            section,
+            partial,
+        } => {
+            out.extend_from_slice(if *peek { b"BODY.PEEK[" } else { b"BODY[" });
+            let mut parts: Vec<String> = section.part.iter().map(|n| n.to_string()).collect();
+            let text = match &section.text {
+                SectionText::Full => None,
+                SectionText::Header => Some("HEADER".to_string()),
+                SectionText::Text => Some("TEXT".to_string()),
+                SectionText::Mime => Some("MIME".to_string()),
+                SectionText::HeaderFields(f) | SectionText::HeaderFieldsNot(f) => {
+                    let not = matches!(section.text, SectionText::HeaderFieldsNot(_));
+                    let mut list = Vec::new();
+                    for x in f {
+                        let mut b = Vec::new();
+                        encode_astring(&mut b, x);
+                        list.push(String::from_utf8_lossy(&b).into_owned());
+                    }
+                    Some(format!(
+                        "HEADER.FIELDS{} ({})",
+                        if not { ".NOT" } else { "" },
+                        list.join(" ")
+                    ))
+                }
+            };
+            parts.extend(text);
+            out.extend_from_slice(parts.join(".").as_bytes());
+            out.push(b']');
+            if let Some((o, l)) = partial {
+                out.extend_from_slice(format!("<{o}.{l}>").as_bytes());
+            }
+            return;
+        }
+    };
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl Tagged {
+    /// The command as a client sends it (literals as LITERAL+ `{n+}`), CRLF-terminated.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(self.tag.as_bytes());
+        out.push(b' ');
+        let w = |out: &mut Vec<u8>, s: &str| out.extend_from_slice(s.as_bytes());
+        match &self.command {
+            Command::Capability => w(&mut out, "CAPABILITY"),
+            Command::Noop => w(&mut out, "NOOP"),
+            Command::Logout => w(&mut out, "LOGOUT"),
+            Command::StartTls => w(&mut out, "STARTTLS"),
+            Command::Check => w(&mut out, "CHECK"),
+            Command::Close => w(&mut out, "CLOSE"),
+            Command::Unselect => w(&mut out, "UNSELECT"),
+            Command::Idle => w(&mut out, "IDLE"),
+            Command::Namespace => w(&mut out, "NAMESPACE"),
+            Command::Id => w(&mut out, "ID NIL"),
+            Command::Enable(c) => w(&mut out, &format!("ENABLE {}", c.join(" "))),
+            Command::Authenticate { mechanism, initial } => {
+                w(&mut out, &format!("AUTHENTICATE {mechanism}"));
+                if let Some(i) = initial {
+                    w(&mut out, &format!(" {i}"));
+                }
+            }
+            Command::Login { user, password } => {
+                w(&mut out, "LOGIN ");
+                encode_astring(&mut out, user);
+                out.push(b' ');
+                encode_astring(&mut out, password);
+            }
+            Command::Select { mailbox, read_only } => {
+                w(&mut out, if *read_only { "EXAMINE " } else { "SELECT " });
+                encode_astring(&mut out, mailbox);
+            }
+            Command::Create(m)
+            | Command::Delete(m)
+            | Command::Subscribe(m)
+            | Command::Unsubscribe(m) => {
+                let verb = match &self.command {
+                    Command::Create(_) => "CREATE ",
+                    Command::Delete(_) => "DELETE ",
+                    Command::Subscribe(_) => "SUBSCRIBE ",
+                    _ => "UNSUBSCRIBE ",
+                };
+                w(&mut out, verb);
+                encode_astring(&mut out, m);
+            }
+            Command::Rename(a, b) => {
+                w(&mut out, "RENAME ");
+                encode_astring(&mut out, a);
+                out.push(b' ');
+                encode_astring(&mut out, b);
+            }
+            Command::List {
+                reference,
+                pattern,
+                subscribed,
+            } => {
+                w(&mut out, if *subscribed { "LSUB " } else { "LIST " });
+                crate::imap::structure::push_string(&mut out, reference.as_bytes());
+                out.push(b' ');
+                crate::imap::structure::push_string(&mut out, pattern.as_bytes());
+            }
+            Command::Status(m, items) => {
+                w(&mut out, "STATUS ");
+                encode_astring(&mut out, m);
+                let names: Vec<&str> = items
+                    .iter()
+                    .map(|i| match i {
+                        StatusItem::Messages => "MESSAGES",
+                        StatusItem::Recent => "RECENT",
+                        StatusItem::UidNext => "UIDNEXT",
+                        StatusItem::UidValidity => "UIDVALIDITY",
+                        StatusItem::Unseen => "UNSEEN",
+                    })
+                    .collect();
+                w(&mut out, &format!(" ({})", names.join(" ")));
+            }
+            Command::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                w(&mut out, "APPEND ");
+                encode_astring(&mut out, mailbox);
+                if !flags.is_empty() {
+                    w(&mut out, &format!(" ({})", flags.join(" ")));
+                }
+                if let Some(d) = date {
+                    out.push(b' ');
+                    crate::imap::structure::push_string(&mut out, d.as_bytes());
+                }
+                w(&mut out, &format!(" {{{}+}}\r\n", message.len()));
+                out.extend_from_slice(message);
+            }
+            Command::Expunge(None) => w(&mut out, "EXPUNGE"),
+            Command::Expunge(Some(set)) => {
+                w(&mut out, "UID EXPUNGE ");
+                encode_seq(&mut out, set);
+            }
+            Command::Search { uid, key } => {
+                w(&mut out, if *uid { "UID SEARCH " } else { "SEARCH " });
+                match key {
+                    SearchKey::And(v) => {
+                        for (i, k) in v.iter().enumerate() {
+                            if i > 0 {
+                                out.push(b' ');
+                            }
+                            encode_key(&mut out, k);
+                        }
+                    }
+                    k => encode_key(&mut out, k),
+                }
+            }
+            Command::Fetch { uid, set, items } => {
+                w(&mut out, if *uid { "UID FETCH " } else { "FETCH " });
+                encode_seq(&mut out, set);
+                out.extend_from_slice(b" (");
+                for (i, a) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    encode_attr(&mut out, a);
+                }
+                out.push(b')');
+            }
+            Command::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            } => {
+                w(&mut out, if *uid { "UID STORE " } else { "STORE " });
+                encode_seq(&mut out, set);
+                let m = match mode {
+                    StoreMode::Replace => "",
+                    StoreMode::Add => "+",
+                    StoreMode::Remove => "-",
+                };
+                w(
+                    &mut out,
+                    &format!(
+                        " {m}FLAGS{} ({})",
+                        if *silent { ".SILENT" } else { "" },
+                        flags.join(" ")
+                    ),
+                );
+            }
+            Command::Copy {
+                uid,
+                set,
+                mailbox,
+                is_move,
+            } => {
+                w(&mut out, if *uid { "UID " } else { "" });
+                w(&mut out, if *is_move { "MOVE " } else { "COPY " });
+                encode_seq(&mut out, set);
+                out.push(b' ');
+                encode_astring(&mut out, mailbox);
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}

@@ -1,0 +1,399 @@
+//! The commands of the Selected state (CLOSE, UNSELECT, EXPUNGE, FETCH, STORE, COPY,
+//! MOVE, SEARCH): sequence sets resolved against the session's model, FETCH answered batch
+//! by batch, SEARCH answered from the store's content scan.
+
+use super::*;
+
+impl ImapServer {
+    /// Runs a command that needs a selected mailbox (the state was checked).
+    pub(super) fn dispatch_selected(&mut self, tag: String, cmd: Command) {
+        match cmd {
+            Command::Close | Command::Unselect => {
+                let sel = self.selected.as_ref();
+                let deleted: Vec<u32> = match sel {
+                    Some(s) if !s.read_only && matches!(cmd, Command::Close) => s
+                        .msgs
+                        .iter()
+                        .filter(|m| has_flag(&m.flags, "\\Deleted"))
+                        .map(|m| m.uid)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if deleted.is_empty() {
+                    self.selected = None;
+                    self.state = State::Authenticated;
+                    let what = if matches!(cmd, Command::Close) {
+                        "Close"
+                    } else {
+                        "Unselect"
+                    };
+                    self.tagged(&tag, &format!("OK {what} completed."));
+                } else {
+                    let name = sel.map(|s| s.name.clone()).unwrap_or_default();
+                    self.ask(
+                        Then::Expunge {
+                            tag,
+                            uids: deleted.clone(),
+                            close: true,
+                        },
+                        StoreRequest::Expunge {
+                            mailbox: name,
+                            uids: deleted,
+                        },
+                    );
+                }
+            }
+            Command::Expunge(set) => {
+                let Some(s) = self.selected.as_ref() else {
+                    return;
+                };
+                if s.read_only {
+                    return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+                }
+                let max_uid = s.msgs.last().map_or(0, |m| m.uid);
+                let uids: Vec<u32> = s
+                    .msgs
+                    .iter()
+                    .filter(|m| has_flag(&m.flags, "\\Deleted"))
+                    .filter(|m| set.as_ref().is_none_or(|set| set.contains(m.uid, max_uid)))
+                    .map(|m| m.uid)
+                    .collect();
+                if uids.is_empty() {
+                    return self.tagged(&tag, "OK Expunge completed.");
+                }
+                let name = s.name.clone();
+                self.ask(
+                    Then::Expunge {
+                        tag,
+                        uids: uids.clone(),
+                        close: false,
+                    },
+                    StoreRequest::Expunge {
+                        mailbox: name,
+                        uids,
+                    },
+                );
+            }
+            Command::Fetch {
+                uid,
+                set,
+                mut items,
+            } => {
+                if !uid && !self.valid_msgset(&set) {
+                    return self.bad(&tag, "Error in IMAP command FETCH: Invalid messageset");
+                }
+                let targets = self.resolve(&set, uid);
+                if uid && !items.contains(&FetchAttr::Uid) {
+                    items.insert(0, FetchAttr::Uid);
+                }
+                let part = content_needed(&items);
+                self.fetch_next(FetchJob {
+                    tag,
+                    items,
+                    part,
+                    rest: targets,
+                    seen: Vec::new(),
+                    expunged: false,
+                });
+            }
+            Command::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            } => {
+                if !uid && !self.valid_msgset(&set) {
+                    return self.bad(&tag, "Error in IMAP command STORE: Invalid messageset");
+                }
+                let targets = self.resolve(&set, uid);
+                let Some(s) = self.selected.as_mut() else {
+                    return;
+                };
+                if s.read_only {
+                    return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+                }
+                let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
+                if targets.is_empty() {
+                    return self.tagged(&tag, "OK Store completed.");
+                }
+                let name = s.name.clone();
+                self.ask(
+                    Then::Store { tag, uid, silent },
+                    StoreRequest::SetFlags {
+                        mailbox: name,
+                        uids: targets.iter().map(|t| t.1).collect(),
+                        mode,
+                        flags,
+                    },
+                );
+            }
+            Command::Copy {
+                uid,
+                set,
+                mailbox,
+                is_move,
+            } => {
+                if !uid && !self.valid_msgset(&set) {
+                    let name = if is_move { "MOVE" } else { "COPY" };
+                    return self.bad(
+                        &tag,
+                        &format!("Error in IMAP command {name}: Invalid messageset"),
+                    );
+                }
+                let targets = self.resolve(&set, uid);
+                let Some(s) = self.selected.as_ref() else {
+                    return;
+                };
+                if is_move && s.read_only {
+                    return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+                }
+                if targets.is_empty() {
+                    let what = if is_move { "Move" } else { "Copy" };
+                    return self.tagged(&tag, &format!("OK {what} completed."));
+                }
+                let name = s.name.clone();
+                self.ask(
+                    Then::Copy {
+                        tag,
+                        is_move,
+                        to: mailbox.clone(),
+                    },
+                    StoreRequest::Copy {
+                        mailbox: name,
+                        uids: targets.iter().map(|t| t.1).collect(),
+                        to: mailbox,
+                        is_move,
+                    },
+                );
+            }
+            Command::Search { uid, key } => {
+                if !needs_content(&key) {
+                    return self.search_respond(&tag, uid, &key, None);
+                }
+                let Some(s) = self.selected.as_ref() else {
+                    return;
+                };
+                let name = s.name.clone();
+                let uids = s.msgs.iter().map(|m| m.uid).collect();
+                let scan = ContentScan::new(&key);
+                self.ask(
+                    Then::Search { tag, uid, key },
+                    StoreRequest::Scan {
+                        mailbox: name,
+                        uids,
+                        scan,
+                    },
+                );
+            }
+            _ => self.bad(&tag, "Command not valid in this state."),
+        }
+    }
+
+    /// Whether a sequence set names only messages that exist (as Dovecot: in an empty
+    /// mailbox no set is valid; `*` is always valid otherwise); UID sets are never
+    /// checked this way.
+    pub(super) fn valid_msgset(&self, set: &SeqSet) -> bool {
+        let n = self.selected.as_ref().map_or(0, |s| s.msgs.len() as u32);
+        n > 0
+            && set.0.iter().all(|&(a, b)| {
+                [a, b]
+                    .iter()
+                    .all(|x| !matches!(x, SeqNum::Num(v) if *v > n))
+            })
+    }
+
+    /// (sequence number, UID) of the messages a set names, in mailbox order.
+    pub(super) fn resolve(&self, set: &SeqSet, uid: bool) -> Vec<(u32, u32)> {
+        let Some(s) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        let n = s.msgs.len() as u32;
+        let max_uid = s.msgs.last().map_or(0, |m| m.uid);
+        s.msgs
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                if uid {
+                    set.contains(m.uid, max_uid) || star_only_matches(set, m.uid, max_uid)
+                } else {
+                    set.contains(*i as u32 + 1, n)
+                }
+            })
+            .map(|(i, m)| (i as u32 + 1, m.uid))
+            .collect()
+    }
+
+    /// Answers the next batch of a FETCH, or finishes it.
+    pub(super) fn fetch_next(&mut self, mut job: FetchJob) {
+        let Some(part) = job.part else {
+            let all = std::mem::take(&mut job.rest);
+            self.fetch_write(&mut job, &all, None);
+            return self.fetch_finish(job);
+        };
+        if job.rest.is_empty() {
+            return self.fetch_finish(job);
+        }
+        let Some(s) = self.selected.as_ref() else {
+            return;
+        };
+        let sizes: std::collections::HashMap<u32, u64> =
+            s.msgs.iter().map(|m| (m.uid, m.size)).collect();
+        let batch = next_batch(&mut job.rest, part, |uid| {
+            sizes.get(&uid).copied().unwrap_or(0)
+        });
+        let name = s.name.clone();
+        let uids = batch.iter().map(|t| t.1).collect();
+        self.ask(
+            Then::Fetch { job, batch },
+            StoreRequest::Fetch {
+                mailbox: name,
+                uids,
+                part,
+            },
+        );
+    }
+
+    /// Writes the FETCH responses of `batch`. With `msgs` (the store's answer), a message
+    /// missing from it was expunged by another session: it is skipped, as Dovecot does,
+    /// and never shown empty.
+    pub(super) fn fetch_write(
+        &mut self,
+        job: &mut FetchJob,
+        batch: &[(u32, u32)],
+        msgs: Option<&[FetchedMessage]>,
+    ) {
+        let Some(s) = self.selected.as_mut() else {
+            return;
+        };
+        let sets_seen = !s.read_only
+            && job.items.iter().any(|i| {
+                matches!(
+                    i,
+                    FetchAttr::Rfc822
+                        | FetchAttr::Rfc822Text
+                        | FetchAttr::Section { peek: false, .. }
+                )
+            });
+        let contents: Option<std::collections::HashMap<u32, &[u8]>> =
+            msgs.map(|m| m.iter().map(|x| (x.uid, x.data.as_ref())).collect());
+        let mut out = Vec::new();
+        for &(seq, u) in batch {
+            let Some(meta) = s.msgs.get_mut(seq as usize - 1).filter(|m| m.uid == u) else {
+                continue;
+            };
+            let data = match &contents {
+                Some(c) => match c.get(&u) {
+                    Some(d) => Some(*d),
+                    None => {
+                        job.expunged = true;
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let flags_changed = sets_seen && !has_flag(&meta.flags, "\\Seen");
+            if flags_changed {
+                meta.flags.push("\\Seen".into());
+                job.seen.push(u);
+            }
+            out.extend_from_slice(&fetch_line(
+                &job.items,
+                FetchedItem {
+                    seq,
+                    meta,
+                    recent: s.recent.contains(&u),
+                    data,
+                    flags_changed,
+                },
+            ));
+        }
+        self.output.extend_from_slice(&out);
+    }
+
+    /// Ends a FETCH: stores the `\Seen` flags it set, then the tagged answer.
+    pub(super) fn fetch_finish(&mut self, job: FetchJob) {
+        let text = if job.expunged {
+            "OK [EXPUNGEISSUED] Some messages were already expunged.".to_string()
+        } else {
+            "OK Fetch completed.".to_string()
+        };
+        if job.seen.is_empty() {
+            return self.tagged(&job.tag, &text);
+        }
+        let name = self
+            .selected
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        self.ask(
+            Then::SetFlags { tag: job.tag, text },
+            StoreRequest::SetFlags {
+                mailbox: name,
+                uids: job.seen,
+                mode: StoreMode::Add,
+                flags: vec!["\\Seen".into()],
+            },
+        );
+    }
+
+    /// Answers a SEARCH. With `facts` (the store's scan), a message missing from them was
+    /// expunged by another session: it cannot match a content key, and the answer says
+    /// `[EXPUNGEISSUED]` (as Dovecot).
+    pub(super) fn search_respond(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        key: &SearchKey,
+        facts: Option<&[(u32, ContentFacts)]>,
+    ) {
+        let Some(s) = self.selected.as_ref() else {
+            return;
+        };
+        let facts: Option<std::collections::HashMap<u32, &ContentFacts>> =
+            facts.map(|f| f.iter().map(|(u, f)| (*u, f)).collect());
+        let n = s.msgs.len() as u32;
+        let max_uid = s.msgs.last().map_or(0, |m| m.uid);
+        let mut hits = Vec::new();
+        let mut expunged = false;
+        for (i, m) in s.msgs.iter().enumerate() {
+            let mine = facts.as_ref().and_then(|f| f.get(&m.uid).copied());
+            expunged |= facts.is_some() && mine.is_none();
+            let ctx = SearchCtx {
+                seq: i as u32 + 1,
+                n,
+                max_uid,
+                uid: m.uid,
+                flags: &m.flags,
+                size: m.size,
+                internal_date: m.internal_date,
+                facts: mine,
+                recent: s.recent.contains(&m.uid),
+            };
+            if matches(key, &ctx) {
+                hits.push(if uid { m.uid } else { i as u32 + 1 });
+            }
+        }
+        let list: Vec<String> = hits.iter().map(|h| h.to_string()).collect();
+        if list.is_empty() {
+            self.untagged("SEARCH");
+        } else {
+            self.untagged(&format!("SEARCH {}", list.join(" ")));
+        }
+        if expunged {
+            self.tagged(tag, "OK [EXPUNGEISSUED] Search completed.");
+        } else {
+            self.tagged(tag, "OK Search completed.");
+        }
+    }
+}
+
+/// `UID FETCH n:*` where n is above every UID still matches the largest UID (RFC 3501
+/// §6.4.8: `*` is the largest UID in use).
+fn star_only_matches(set: &SeqSet, uid: u32, max_uid: u32) -> bool {
+    uid == max_uid
+        && set
+            .0
+            .iter()
+            .any(|&(a, b)| matches!(a, SeqNum::Star) || matches!(b, SeqNum::Star))
+}

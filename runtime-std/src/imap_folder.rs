@@ -1,0 +1,742 @@
+//! One IMAP folder as the process caches it: an mbox file scanned into entries (UID,
+//! fingerprint, flags, INTERNALDATE, offsets), its sidecar index and flag log, UIDVALIDITY
+//! allocation, and the crash-safe rewrite that EXPUNGE does. [`crate::imap_store`] serves
+//! the sessions from these.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use postrider_core::imap::server::{MailboxView, MessageMeta};
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
+
+use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use crate::mbox::LOCK_WAIT;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) uid: u32,
+    pub(crate) fingerprint: String,
+    pub(crate) flags: Vec<String>,
+    pub(crate) internal_date: WallClock,
+    pub(crate) size: u64,
+    pub(crate) from_offset: u64,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+/// The cached state of one folder.
+#[derive(Debug)]
+pub struct Folder {
+    pub(crate) path: PathBuf,
+    pub(crate) index_path: PathBuf,
+    pub(crate) uid_validity: u32,
+    pub(crate) uid_next: u32,
+    /// Messages from this UID on are `\Recent` for the next session that selects.
+    pub(crate) recent_from: u32,
+    pub(crate) entries: Vec<Entry>,
+    /// (inode, length) of the file at the last scan.
+    pub(crate) scanned: Option<(u64, u64)>,
+    /// Generation of the index; flag changes since it was written are in the flag log of
+    /// the same generation.
+    pub(crate) generation: u64,
+    /// Bytes in the current flag log.
+    pub(crate) log_len: u64,
+}
+
+/// Past this size the flag log is folded into a new index.
+const MAX_FLAG_LOG: u64 = 256 * 1024;
+
+/// An index date: `SECS/OFFSET_MINUTES` (or plain `SECS`, read as UTC).
+pub(crate) fn parse_index_date(text: &str) -> Option<WallClock> {
+    let (secs, offset) = text.split_once('/').unwrap_or((text, "0"));
+    Some(WallClock {
+        unix_secs: secs.parse().ok()?,
+        utc_offset_minutes: offset.parse().ok()?,
+    })
+}
+
+/// Parses the date of a `From ` line (`From sender Thu Jan  1 00:00:00 1970`).
+pub(crate) fn from_line_date(line: &str) -> Option<i64> {
+    let mut w = line.split_whitespace().skip(2);
+    let _dow = w.next()?;
+    let mon = w.next()?.to_ascii_lowercase();
+    let day: u32 = w.next()?.parse().ok()?;
+    let time = w.next()?;
+    let year: i64 = w.next()?.parse().ok()?;
+    let months = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let m = months.iter().position(|x| *x == mon)? as u32 + 1;
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (Some(Some(h)), Some(Some(mi)), Some(Some(s))) = (t.next(), t.next(), t.next()) else {
+        return None;
+    };
+    Some(
+        postrider_core::imf::datetime::days_from_civil(year, m, day) * 86_400
+            + h * 3600
+            + mi * 60
+            + s,
+    )
+}
+
+/// Serialises UIDVALIDITY allocation in this process.
+static UIDVALIDITY_LOCK: Mutex<()> = Mutex::new(());
+
+/// A UIDVALIDITY never issued before for this user's folders (RFC 3501 §2.3.1.1): the
+/// current time in seconds, or one more than the last value issued if that is not less
+/// (a folder deleted and created again in the same second, a clock set back). The last
+/// value lives in `counter` (`data_dir/imap/USER/uidvalidity`), so a lost index or a
+/// restart never brings an old value back.
+pub(crate) fn next_uid_validity(counter: &Path) -> u32 {
+    let _serial = UIDVALIDITY_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
+        .min(u64::from(u32::MAX)) as u32;
+    let last: u32 = fs::read_to_string(counter)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    let next = now.max(last.saturating_add(1)).max(1);
+    if let Some(dir) = counter.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    if let Err(e) = crate::fsutil::replace_file(counter, format!("{next}\n").as_bytes()) {
+        tracing::warn!("cannot record UIDVALIDITY in {}: {e}", counter.display());
+    }
+    next
+}
+
+impl Folder {
+    pub(crate) fn load(path: PathBuf, index_path: PathBuf, uid_validity_counter: &Path) -> Folder {
+        let mut f = Folder {
+            path,
+            index_path,
+            uid_validity: 0,
+            uid_next: 1,
+            recent_from: 1,
+            entries: Vec::new(),
+            scanned: None,
+            generation: 0,
+            log_len: 0,
+        };
+        if let Ok(text) = fs::read_to_string(&f.index_path) {
+            for line in text.lines() {
+                let parts: Vec<&str> = line.split('\t').collect();
+                match parts.as_slice() {
+                    ["generation", v] => f.generation = v.parse().unwrap_or(0),
+                    ["uidvalidity", v] => f.uid_validity = v.parse().unwrap_or(0),
+                    ["uidnext", v] => f.uid_next = v.parse().unwrap_or(1),
+                    ["recent", v] => f.recent_from = v.parse().unwrap_or(1),
+                    [uid, fp, date, flags] => {
+                        if let (Ok(uid), Some(date)) = (uid.parse(), parse_index_date(date)) {
+                            f.entries.push(Entry {
+                                uid,
+                                fingerprint: fp.to_string(),
+                                flags: flags.split_whitespace().map(str::to_string).collect(),
+                                internal_date: date,
+                                size: 0,
+                                from_offset: 0,
+                                start: 0,
+                                end: 0,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        f.replay_flag_log();
+        if f.uid_validity == 0 {
+            f.uid_validity = next_uid_validity(uid_validity_counter);
+        }
+        f
+    }
+
+    /// The flag log of index generation `generation`.
+    pub(crate) fn flag_log_path(&self, generation: u64) -> PathBuf {
+        let mut name = self.index_path.as_os_str().to_owned();
+        name.push(format!(".log{generation}"));
+        PathBuf::from(name)
+    }
+
+    /// Applies the flag log of the loaded index's generation: whole lines only (a line
+    /// cut by a crash is ignored), in order, each setting one message's flags.
+    pub(crate) fn replay_flag_log(&mut self) {
+        // Logs of other generations were folded into an index already (a crash between
+        // writing the new index and removing the old log leaves one behind).
+        let current = self.flag_log_path(self.generation);
+        for (stale, _) in flag_logs(&self.index_path) {
+            if stale != current {
+                let _ = fs::remove_file(stale);
+            }
+        }
+        let Ok(log) = fs::read(&current) else {
+            return;
+        };
+        self.log_len = log.len() as u64;
+        let whole = match memchr::memrchr(b'\n', &log) {
+            Some(i) => &log[..=i],
+            None => return,
+        };
+        let at: HashMap<u32, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.uid, i))
+            .collect();
+        for line in String::from_utf8_lossy(whole).lines() {
+            let Some((uid, flags)) = line.split_once('\t') else {
+                continue;
+            };
+            if let Some(&i) = uid.parse().ok().and_then(|u: u32| at.get(&u)) {
+                self.entries[i].flags = flags.split_whitespace().map(str::to_string).collect();
+            }
+        }
+    }
+
+    /// Records new flags of some messages by appending to the flag log (one write, not
+    /// fsynced: like Dovecot's index log, flag changes may be lost by a power failure,
+    /// never the messages); a long log is folded into a new index instead.
+    pub(crate) fn log_flags(&mut self, changes: &[(u32, Vec<String>)]) -> io::Result<()> {
+        if self.log_len >= MAX_FLAG_LOG {
+            return self.save();
+        }
+        let mut text = String::new();
+        for (uid, flags) in changes {
+            text.push_str(&uid.to_string());
+            text.push('\t');
+            text.push_str(&flags.join(" "));
+            text.push('\n');
+        }
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.flag_log_path(self.generation))?;
+        log.write_all(text.as_bytes())?;
+        self.log_len += text.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the whole index as a new generation (fsynced, renamed into place), then
+    /// drops the previous generation's flag log, which it includes.
+    pub(crate) fn save(&mut self) -> io::Result<()> {
+        use std::fmt::Write as _;
+        if let Some(dir) = self.index_path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let generation = self.generation + 1;
+        let mut text = format!(
+            "generation\t{generation}\nuidvalidity\t{}\nuidnext\t{}\nrecent\t{}\n",
+            self.uid_validity, self.uid_next, self.recent_from
+        );
+        for e in &self.entries {
+            let _ = writeln!(
+                text,
+                "{}\t{}\t{}/{}\t{}",
+                e.uid,
+                e.fingerprint,
+                e.internal_date.unix_secs,
+                e.internal_date.utc_offset_minutes,
+                e.flags.join(" ")
+            );
+        }
+        let tmp = self.index_path.with_extension("index.tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &self.index_path)?;
+        let old = self.flag_log_path(self.generation);
+        self.generation = generation;
+        self.log_len = 0;
+        let _ = fs::remove_file(old);
+        Ok(())
+    }
+
+    /// Brings the cache up to date with the file.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.sync_with(false)
+    }
+
+    /// Brings the cache up to date with the file. `positional`: the file was just rewritten
+    /// by us from `entries` in order, so the k-th message found is the k-th entry (identical
+    /// messages cannot be told apart by their fingerprints alone).
+    pub(crate) fn sync_with(&mut self, positional: bool) -> io::Result<()> {
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let Some(meta) = meta else {
+            let changed = !self.entries.is_empty();
+            self.entries.clear();
+            self.scanned = Some((0, 0));
+            if changed {
+                self.save()?;
+            }
+            return Ok(());
+        };
+        let stamp = (meta.ino(), meta.len());
+        if self.scanned == Some(stamp) {
+            return Ok(());
+        }
+        let appended_only =
+            matches!(self.scanned, Some((ino, len)) if ino == stamp.0 && len <= stamp.1 && len > 0);
+        let mut file = File::open(&self.path)?;
+        let base = if appended_only {
+            self.scanned.map_or(0, |s| s.1)
+        } else {
+            0
+        };
+        file.seek(SeekFrom::Start(base))?;
+        let mut scanner = MboxScanner::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut lines_of_from: HashMap<u64, String> = HashMap::new();
+        let mut total = base;
+        let mut carry: Vec<u8> = Vec::new();
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            scanner.feed(&buf[..n]);
+            // Remember `From ` lines for internal dates.
+            let mut chunk = std::mem::take(&mut carry);
+            chunk.extend_from_slice(&buf[..n]);
+            let chunk_base = total - (chunk.len() - n) as u64;
+            let mut pos = 0;
+            while let Some(i) = memchr::memchr(b'\n', &chunk[pos..]) {
+                let line = &chunk[pos..pos + i];
+                if line.starts_with(b"From ") {
+                    lines_of_from.insert(
+                        chunk_base + pos as u64,
+                        String::from_utf8_lossy(line).into_owned(),
+                    );
+                }
+                pos += i + 1;
+            }
+            carry = chunk[pos..].to_vec();
+            if carry.len() > 4096 {
+                carry.clear();
+            }
+            total += n as u64;
+        }
+        let mut found = scanner.finish();
+        if appended_only {
+            number_duplicates_after(&self.entries, &mut found);
+        } else if positional && found.len() == self.entries.len() {
+            for (e, m) in self.entries.iter_mut().zip(&found) {
+                e.fingerprint = m.uid.clone();
+                e.size = m.size;
+                e.from_offset = m.from_offset;
+                e.start = m.start;
+                e.end = m.end;
+            }
+            self.scanned = Some(stamp);
+            return self.save();
+        }
+        let mut known: HashMap<String, Entry> = if appended_only {
+            HashMap::new()
+        } else {
+            self.entries
+                .drain(..)
+                .map(|e| (e.fingerprint.clone(), e))
+                .collect()
+        };
+        let mut new_entries = Vec::new();
+        for m in found {
+            let (from_offset, start, end) = (m.from_offset + base, m.start + base, m.end + base);
+            // `lines_of_from` is keyed by offsets in the file; the scanner's are relative
+            // to where this scan started.
+            let date = lines_of_from
+                .get(&from_offset)
+                .and_then(|l| from_line_date(l))
+                .map_or_else(|| WallClock::utc(0), WallClock::utc);
+            let e = match known.remove(&m.uid) {
+                Some(mut e) => {
+                    if e.internal_date.unix_secs == 0 {
+                        // Repairs indexes written while appended messages got the epoch
+                        // as INTERNALDATE: the `From ` line has the delivery time.
+                        e.internal_date = date;
+                    }
+                    e.size = m.size;
+                    e.from_offset = from_offset;
+                    e.start = start;
+                    e.end = end;
+                    e
+                }
+                None => {
+                    let uid = self.uid_next;
+                    self.uid_next += 1;
+                    Entry {
+                        uid,
+                        fingerprint: m.uid.clone(),
+                        flags: Vec::new(),
+                        internal_date: date,
+                        size: m.size,
+                        from_offset,
+                        start,
+                        end,
+                    }
+                }
+            };
+            new_entries.push(e);
+        }
+        if appended_only {
+            // The last old message's end may have moved if the file lacked a final
+            // separator; keep old entries as they are.
+            self.entries.extend(new_entries);
+        } else {
+            new_entries.sort_by_key(|e| e.from_offset);
+            self.entries = new_entries;
+        }
+        self.scanned = Some(stamp);
+        self.save()
+    }
+
+    /// The view; with `claim`, the `\Recent` messages are this caller's from now on.
+    /// Without `claim` (EXAMINE), the messages no session has claimed yet are shown as
+    /// `\Recent` but stay recent for the next session that selects the folder read-write.
+    pub(crate) fn view(&mut self, claim: bool) -> MailboxView {
+        let recent: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|e| e.uid >= self.recent_from)
+            .map(|e| e.uid)
+            .collect();
+        if claim && self.recent_from != self.uid_next {
+            self.recent_from = self.uid_next;
+            let _ = self.save();
+        }
+        MailboxView {
+            uid_validity: self.uid_validity,
+            uid_next: self.uid_next,
+            recent,
+            messages: self
+                .entries
+                .iter()
+                .map(|e| MessageMeta {
+                    uid: e.uid,
+                    flags: e.flags.clone(),
+                    internal_date: e.internal_date,
+                    size: e.size,
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn read(&self, e: &Entry) -> io::Result<Vec<u8>> {
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(e.start))?;
+        let mut buf = vec![0u8; (e.end - e.start) as usize];
+        f.read_exact(&mut buf)?;
+        Ok(stored_to_crlf(&buf))
+    }
+
+    /// Reads a message as IMAP serves it (CRLF line ends, quoting undone) in chunks of
+    /// about 64 KiB, passing each to `each` until it returns false.
+    pub(crate) fn stream(&self, e: &Entry, mut each: impl FnMut(&[u8]) -> bool) -> io::Result<()> {
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(e.start))?;
+        let mut left = e.end.saturating_sub(e.start);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut conv = CrlfStream::new();
+        let mut out = Vec::with_capacity(buf.len() + 4096);
+        while left > 0 {
+            let want = (buf.len() as u64).min(left) as usize;
+            f.read_exact(&mut buf[..want])?;
+            left -= want as u64;
+            out.clear();
+            conv.feed(&buf[..want], &mut out);
+            if !out.is_empty() && !each(&out) {
+                return Ok(());
+            }
+        }
+        out.clear();
+        conv.finish(&mut out);
+        if !out.is_empty() {
+            each(&out);
+        }
+        Ok(())
+    }
+
+    /// A message's header section (through its empty line), read without reading the
+    /// body; the whole message when no empty line comes within the first MiB.
+    pub(crate) fn read_header(&self, e: &Entry) -> io::Result<Vec<u8>> {
+        const MAX_HEADER: usize = 1024 * 1024;
+        let mut header = Vec::new();
+        let mut ended = false;
+        self.stream(e, |chunk| {
+            let from = header.len().saturating_sub(3);
+            header.extend_from_slice(chunk);
+            if header.starts_with(b"\r\n") {
+                header.truncate(2);
+                ended = true;
+            } else if let Some(i) = memchr::memmem::find(&header[from..], b"\r\n\r\n") {
+                header.truncate(from + i + 4);
+                ended = true;
+            }
+            !ended && header.len() <= MAX_HEADER
+        })?;
+        if ended {
+            Ok(header)
+        } else {
+            self.read(e)
+        }
+    }
+
+    /// The raw mbox entry (From line to the next message).
+    pub(crate) fn raw_entry(&self, i: usize) -> io::Result<Vec<u8>> {
+        let e = &self.entries[i];
+        let end = self
+            .entries
+            .get(i + 1)
+            .map_or(e.end, |n| n.from_offset)
+            .max(e.end);
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(e.from_offset))?;
+        let mut buf = vec![0u8; (end - e.from_offset) as usize];
+        f.read_exact(&mut buf)?;
+        if !buf.ends_with(b"\n\n") {
+            if !buf.ends_with(b"\n") {
+                buf.push(b'\n');
+            }
+            buf.push(b'\n');
+        }
+        Ok(buf)
+    }
+
+    /// Removes messages: writes the others to a new file and renames it over the mbox,
+    /// under the delivery locks.
+    pub(crate) fn expunge(&mut self, uids: &[u32]) -> io::Result<()> {
+        let _dot = DotLock::acquire(&self.path, LOCK_WAIT)?;
+        let src_file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        fcntl_lock_exclusive(&src_file)?;
+        self.sync()?;
+        let meta = src_file.metadata()?;
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.imap.tmp"));
+        let result = (|| -> io::Result<()> {
+            let mut out = File::create(&tmp)?;
+            out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+            if rustix::process::geteuid().is_root() {
+                std::os::unix::fs::fchown(&out, Some(meta.uid()), Some(meta.gid()))?;
+            }
+            let first = self.entries.first().map_or(meta.len(), |e| e.from_offset);
+            let mut src = File::open(&self.path)?;
+            copy_range(&mut src, &mut out, 0, first)?;
+            for (i, e) in self.entries.iter().enumerate() {
+                let end = self
+                    .entries
+                    .get(i + 1)
+                    .map_or(meta.len(), |n| n.from_offset);
+                if !uids.contains(&e.uid) {
+                    copy_range(&mut src, &mut out, e.from_offset, end)?;
+                }
+            }
+            out.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            fsync_dir(&dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result?;
+        self.entries.retain(|e| !uids.contains(&e.uid));
+        self.scanned = None;
+        self.sync_with(true)
+    }
+}
+
+/// The flag logs of the index at `index` (with their suffixes, `.logN`).
+pub(crate) fn flag_logs(index: &Path) -> Vec<(PathBuf, String)> {
+    let (Some(dir), Some(name)) = (index.parent(), index.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.log", name.to_string_lossy());
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    let generation = n.strip_prefix(&prefix)?;
+                    generation
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                        .then(|| (e.path(), format!(".log{generation}")))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The fingerprint without the `-N` suffix that tells identical messages apart.
+pub(crate) fn base_fingerprint(fp: &str) -> &str {
+    fp.split_once('-').map_or(fp, |(base, _)| base)
+}
+
+/// Renumbers the duplicate suffixes of messages found after `existing` ones so that
+/// fingerprints stay unique across the whole folder (the scanner numbers only what it saw).
+pub(crate) fn number_duplicates_after(existing: &[Entry], found: &mut [MboxMessage]) {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for e in existing {
+        *counts
+            .entry(base_fingerprint(&e.fingerprint).to_string())
+            .or_insert(0) += 1;
+    }
+    for m in found {
+        let base = base_fingerprint(&m.uid).to_string();
+        let n = counts.entry(base.clone()).or_insert(0);
+        *n += 1;
+        m.uid = if *n == 1 { base } else { format!("{base}-{n}") };
+    }
+}
+
+pub(crate) fn copy_range(src: &mut File, out: &mut File, from: u64, to: u64) -> io::Result<()> {
+    src.seek(SeekFrom::Start(from))?;
+    let mut left = to.saturating_sub(from);
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = (left as usize).min(buf.len());
+        let n = src.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Folders shared by all sessions of the process.
+#[derive(Debug, Default)]
+pub struct MailStore {
+    pub(crate) folders: Mutex<HashMap<PathBuf, Arc<Mutex<Folder>>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_log_replays_whole_lines_and_drops_other_generations() {
+        let dir = std::env::temp_dir().join(format!("postrider-flaglog-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let (mbox, index) = (dir.join("INBOX"), dir.join("INBOX.index"));
+        fs::write(
+            &mbox,
+            "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\nFrom a@b Thu Jan  1 00:00:20 1970\nSubject: two\n\n2\n\n",
+        )
+        .unwrap();
+        let mut f = Folder::load(mbox.clone(), index.clone(), &dir.join("uidvalidity"));
+        f.sync().unwrap();
+        assert_eq!(f.entries.len(), 2);
+        let generation = f.generation;
+        f.log_flags(&[(1, vec!["\\Seen".into()])]).unwrap();
+        f.log_flags(&[
+            (2, vec!["kw".into()]),
+            (1, vec!["\\Seen".into(), "\\Flagged".into()]),
+        ])
+        .unwrap();
+        // The index was not rewritten; a crash cut the next line short, and the log of an
+        // older generation was left behind.
+        let mut log = OpenOptions::new()
+            .append(true)
+            .open(f.flag_log_path(generation))
+            .unwrap();
+        log.write_all(b"2\t\\Dele").unwrap();
+        let stale = f.flag_log_path(generation.wrapping_sub(1));
+        fs::write(&stale, "1\t\\Deleted\n").unwrap();
+        let mut g = Folder::load(mbox.clone(), index.clone(), &dir.join("uidvalidity"));
+        g.sync().unwrap();
+        let flags = |g: &Folder, uid: u32| {
+            g.entries
+                .iter()
+                .find(|e| e.uid == uid)
+                .map(|e| e.flags.clone())
+                .unwrap()
+        };
+        assert_eq!(flags(&g, 1), ["\\Seen", "\\Flagged"]);
+        assert_eq!(flags(&g, 2), ["kw"]);
+        assert!(!stale.exists());
+        // A full save folds the log into a new generation and removes it.
+        g.save().unwrap();
+        assert!(!g.flag_log_path(generation).exists());
+        let h = Folder::load(mbox, index, &dir.join("uidvalidity"));
+        assert_eq!(flags(&h, 1), ["\\Seen", "\\Flagged"]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("postrider-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn messages_appended_to_a_scanned_folder_get_their_from_line_date() {
+        let dir = scratch("appended-date");
+        let (mbox, index, counter) = (dir.join("INBOX"), dir.join("INBOX.index"), dir.join("uv"));
+        fs::write(
+            &mbox,
+            "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\n",
+        )
+        .unwrap();
+        let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
+        f.sync().unwrap();
+        let mut file = OpenOptions::new().append(true).open(&mbox).unwrap();
+        file.write_all(b"From a@b Fri Dec  4 20:10:00 2026\nSubject: two\n\n2\n\n")
+            .unwrap();
+        f.sync().unwrap();
+        let want = from_line_date("From a@b Fri Dec  4 20:10:00 2026").unwrap();
+        assert_eq!(f.entries[1].internal_date.unix_secs, want);
+        // An index that already holds the epoch for it is repaired at the next full scan.
+        f.entries[1].internal_date = WallClock::utc(0);
+        f.save().unwrap();
+        let mut g = Folder::load(mbox, index, &counter);
+        g.sync().unwrap();
+        assert_eq!(g.entries[1].internal_date.unix_secs, want);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn uid_validity_is_never_issued_twice() {
+        let dir = scratch("uidvalidity");
+        let counter = dir.join("uidvalidity");
+        let (mbox, index) = (dir.join("Box"), dir.join("Box.index"));
+        fs::write(&mbox, "").unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            // DELETE + CREATE within one second, or an index lost: a fresh load each time.
+            let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
+            f.sync().unwrap();
+            seen.push(f.uid_validity);
+            fs::remove_file(&index).unwrap();
+        }
+        assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn from_line_dates() {
+        assert_eq!(
+            from_line_date("From a@b Thu Jan  1 00:00:10 1970"),
+            Some(10)
+        );
+    }
+}
