@@ -130,12 +130,12 @@ pub fn read_file_as(who: Option<&RunAs>, path: &Path, limit: u64) -> io::Result<
     if let Some(mut s) = child.stderr.take() {
         let _ = s.read_to_string(&mut err);
     }
-    let _ = child.kill();
     let status = child.wait()?;
     match status.code() {
         Some(0) => Ok(Some(out)),
         Some(EXIT_NOT_FOUND) => Ok(None),
-        // The child was killed above because the file is longer than the limit.
+        // The file is longer than the limit: the child died writing into the pipe that
+        // reading `limit` bytes closed (SIGPIPE).
         None if out.len() as u64 >= limit => Ok(Some(out)),
         _ => Err(io::Error::other(one_line(&err))),
     }

@@ -215,6 +215,14 @@ class CheckConfig(unittest.TestCase):
             "[delivery]\nretry = [\"5 minutes\"]\n": "retry",
             "[smtp]\nlisten = [\"not-an-address\"]\n": "listen",
             "[smtp]\nunknown = true\n": "unknown",
+            "log_format = \"xml\"\n": "log_format",
+            "recipient_delimiter = \"@\"\n": "recipient_delimiter",
+            "[storage]\nbackend = \"oracle\"\n": "backend",
+            "[storage]\nbackend = \"postgres\"\nurl = \"mysql://x\"\n": "url",
+            "accounts = \"system\"\n[storage]\nbackend = \"postgres\"\nurl = \"postgres://a@b/c\"\n": "system",
+            "[web]\nmetrics_networks = [\"nonsense\"]\n": "metrics_networks",
+            "[tls]\nhandshake_timeout = \"0s\"\n": "handshake_timeout",
+            "[auth]\nmax_penalty = \"soon\"\n": "max_penalty",
         }
         for text, word in cases.items():
             path = os.path.join(d, "bad.toml")

@@ -66,7 +66,8 @@ pub fn content_needed(items: &[FetchAttr]) -> Option<FetchPart> {
 }
 
 /// Takes the next batch off the front of `targets` (sequence number, UID): messages up to
-/// about [`FETCH_BATCH_BYTES`], at least one. `size` gives a message's RFC822.SIZE.
+/// about [`FETCH_BATCH_BYTES`], at least one. `size` gives the RFC822.SIZE of the
+/// message with that sequence number.
 pub fn next_batch(
     targets: &mut Vec<(u32, u32)>,
     part: FetchPart,
@@ -74,10 +75,10 @@ pub fn next_batch(
 ) -> Vec<(u32, u32)> {
     let mut total = 0u64;
     let mut n = 0;
-    for &(_, uid) in targets.iter() {
+    for &(seq, _) in targets.iter() {
         let cost = match part {
-            FetchPart::Header => size(uid).min(HEADER_ESTIMATE),
-            FetchPart::Full => size(uid),
+            FetchPart::Header => size(seq).min(HEADER_ESTIMATE),
+            FetchPart::Full => size(seq),
         };
         if n > 0 && total + cost > FETCH_BATCH_BYTES {
             break;
@@ -299,7 +300,7 @@ mod tests {
 
     #[test]
     fn batches_hold_about_a_megabyte_and_at_least_one_message() {
-        let sizes = |uid: u32| if uid == 3 { 50 << 20 } else { 400 << 10 };
+        let sizes = |seq: u32| if seq == 3 { 50 << 20 } else { 400 << 10 };
         let mut t: Vec<(u32, u32)> = (1..=6).map(|i| (i, i)).collect();
         let mut batches = Vec::new();
         while !t.is_empty() {

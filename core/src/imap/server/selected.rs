@@ -237,10 +237,12 @@ impl ImapServer {
         let Some(s) = self.selected.as_ref() else {
             return;
         };
-        let sizes: std::collections::HashMap<u32, u64> =
-            s.msgs.iter().map(|m| (m.uid, m.size)).collect();
-        let batch = next_batch(&mut job.rest, part, |uid| {
-            sizes.get(&uid).copied().unwrap_or(0)
+        // The model does not change while a FETCH runs: sequence numbers index it.
+        let batch = next_batch(&mut job.rest, part, |seq| {
+            (seq as usize)
+                .checked_sub(1)
+                .and_then(|i| s.msgs.get(i))
+                .map_or(0, |m| m.size)
         });
         let name = s.name.clone();
         let uids = batch.iter().map(|t| t.1).collect();
@@ -279,7 +281,11 @@ impl ImapServer {
             msgs.map(|m| m.iter().map(|x| (x.uid, x.data.as_ref())).collect());
         let mut out = Vec::new();
         for &(seq, u) in batch {
-            let Some(meta) = s.msgs.get_mut(seq as usize - 1).filter(|m| m.uid == u) else {
+            let Some(meta) = (seq as usize)
+                .checked_sub(1)
+                .and_then(|i| s.msgs.get_mut(i))
+                .filter(|m| m.uid == u)
+            else {
                 continue;
             };
             let data = match &contents {
