@@ -4,12 +4,12 @@
 # dkimpy (an independent implementation) against the TXT records keygen printed; a
 # tampered copy must fail. Needs dkimpy and PyNaCl (pip). Usage: tests/interop/dkim.sh BIN
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(readlink -f "$1")
 python3 -c "import dkim, nacl" 2>/dev/null || { echo "dkimpy and PyNaCl are not installed (pip install dkimpy pynacl)" >&2; exit 1; }
 dir=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; rm -rf "$dir"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 smtp=$(port); sub=$(port)
 base() {
 cat <<TOML
@@ -48,7 +48,7 @@ TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add alice --password-stdin
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
 pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sub) 2>/dev/null && break; sleep 0.1; done
+wait_port "$sub"
 SUB=$sub python3 - <<'PY'
 import os, smtplib, ssl
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
@@ -60,7 +60,7 @@ with smtplib.SMTP("127.0.0.1", int(os.environ["SUB"])) as s:
 PY
 printf 'From: alice@ed.example\nTo: alice@ed.example\nSubject: signed by sendmail\n\nvia the command\n' \
   | "$bin" -c "$dir/postrider.toml" sendmail -f alice@ed.example alice@ed.example
-for _ in $(seq 100); do [ "$(grep -c '^DKIM-Signature' "$dir/data/mail/alice" 2>/dev/null || true)" = 3 ] && break; sleep 0.1; done
+wait_until count_is "$dir/data/mail/alice" '^DKIM-Signature' 3
 RSA="$dir/rsa.txt" ED="$dir/ed.txt" MBOX="$dir/data/mail/alice" python3 - <<'PY'
 import mailbox, os, re, dkim
 records = {}

@@ -5,43 +5,15 @@
 # core/tests/imap_structure.rs compares postrider's output with).
 # Usage: tests/interop/dovecot-structure.sh [--bless]   (--bless rewrites the vectors)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 command -v doveadm >/dev/null || { echo "doveadm (package dovecot-core) is not installed" >&2; exit 1; }
 bless=${1:-}
 dir=$(mktemp -d)
 trap 'doveadm -c "$dir/dovecot.conf" stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-mkdir -p "$dir/home/mail" "$dir/run"
+mkdir -p "$dir/home/mail"
 chmod 777 "$dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$dir/dovecot.conf" <<CONF
-base_dir = $dir/run
-log_path = $dir/dovecot.log
-ssl = no
-protocols = imap
-listen = 127.0.0.1
-default_internal_user = root
-default_login_user = root
-mail_location = mbox:$dir/home/mail:INBOX=$dir/inbox
-mail_uid = 65534
-mail_gid = 65534
-first_valid_uid = 1
-passdb {
-  driver = static
-  args = password=x
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$dir/home
-}
-service imap-login {
-  inet_listener imap {
-    port = $port
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-CONF
+write_dovecot_conf "$dir/dovecot.conf" "$dir" "$(port)" "mbox:$dir/home/mail:INBOX=$dir/inbox"
 names=()
 python3 - "$dir/inbox" core/tests/data/*.eml <<'PY'
 import sys

@@ -4,13 +4,13 @@
 # a file; fetchmail deletes them, so the maildrop must be empty afterwards.
 # Usage: tests/interop/fetchmail.sh path/to/binary
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(readlink -f "$1")
 command -v fetchmail >/dev/null || { echo "fetchmail is not installed" >&2; exit 1; }
 
 dir=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; rm -rf "$dir"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 smtp=$(port); pop3=$(port); pop3s=$(port)
 cat > "$dir/postrider.toml" <<TOML
 hostname = "mx.fetch.example"
@@ -33,7 +33,7 @@ TOML
 echo secret | "$bin" -c "$dir/postrider.toml" user add alice --password-stdin
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
 pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$smtp) 2>/dev/null && break; sleep 0.1; done
+wait_port "$smtp"
 fail() { echo "FAIL: $*" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
 
 deliver() {
@@ -44,7 +44,7 @@ with smtplib.SMTP("127.0.0.1", int(os.environ["SMTP"])) as s:
         s.sendmail("x@else.example", ["alice@fetch.example"],
                    f"Subject: fetch-{os.environ['TAG']}-{i}\r\n\r\nFrom here\r\n.dot\r\nbody {i}\r\n")
 PY
-  for _ in $(seq 100); do [ "$(grep -c "^Subject: fetch-$1-" "$dir/data/mail/alice" 2>/dev/null || true)" = 5 ] && break; sleep 0.1; done
+  wait_until count_is "$dir/data/mail/alice" "^Subject: fetch-$1-" 5
 }
 
 run() {

@@ -9,6 +9,7 @@
 # istream-raw-mbox.c, so it is not run against Dovecot).
 # Usage: tests/interop/imapscripts.sh path/to/binary...
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 command -v dovecot >/dev/null || { echo "dovecot (packages dovecot-core, dovecot-imapd) is not installed" >&2; exit 1; }
 dir=$(mktemp -d)
@@ -19,7 +20,6 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 suites=(tests/interop/imapscripts)
 [ -n "${IMAPTEST_TESTS:-}" ] && suites+=("$IMAPTEST_TESTS")
 run_suites() {
@@ -39,74 +39,20 @@ run_suites() {
   done
 }
 
-mkdir -p "$dir/dovecot/home/mail" "$dir/dovecot/run"
+mkdir -p "$dir/dovecot/home/mail"
 chmod 777 "$dir" "$dir/dovecot"
 dport=$(port)
-cat > "$dir/dovecot.conf" <<CONF
-base_dir = $dir/dovecot/run
-log_path = $dir/dovecot/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-protocols = imap
-listen = 127.0.0.1
-default_internal_user = dovecot
-default_login_user = dovenull
-mail_location = mbox:$dir/dovecot/home/mail:INBOX=$dir/dovecot/inbox
-mail_uid = 65534
-mail_gid = 65534
-first_valid_uid = 1
-passdb {
-  driver = static
-  args = password=secret
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$dir/dovecot/home
-}
-service imap-login {
-  inet_listener imap {
-    port = $dport
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-CONF
+write_dovecot_conf "$dir/dovecot.conf" "$dir/dovecot" "$dport" \
+  "mbox:$dir/dovecot/home/mail:INBOX=$dir/dovecot/inbox"
 touch "$dir/dovecot/inbox"
 chown -R 65534:65534 "$dir/dovecot/home" "$dir/dovecot/inbox"
 dovecot -c "$dir/dovecot.conf"
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$dport) 2>/dev/null && break; sleep 0.1; done
+wait_port "$dport"
 run_suites "Dovecot $(dovecot --version | cut -d' ' -f1)" "$dport" tester secret
 
 for bin in "$@"; do
   bin=$(readlink -f "$bin")
-  d="$dir/$(basename "$bin")"
-  mkdir -p "$d"
-  smtp=$(port); imap=$(port)
-  cat > "$d/postrider.toml" <<TOML
-hostname = "mx.scripts.example"
-domains = ["scripts.example"]
-data_dir = "$d/data"
-[smtp]
-listen = ["127.0.0.1:$smtp"]
-[submission]
-listen = []
-listen_tls = []
-[dns]
-servers = ["127.0.0.1:9"]   # never the machine's resolver
-[pop3]
-listen = []
-listen_tls = []
-[imap]
-listen = ["127.0.0.1:$imap"]
-listen_tls = []
-[auth]
-allow_plaintext = true      # the scripts log in without TLS, as imaptest does
-TOML
-  echo secret | "$bin" -c "$d/postrider.toml" user add tester --password-stdin
-  "$bin" -c "$d/postrider.toml" serve 2>"$d/server.log" &
-  pids+=($!)
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$imap) 2>/dev/null && break; sleep 0.1; done
+  start_imap_postrider "$bin" "$dir/$(basename "$bin")" scripts.example
   run_suites "$(basename "$bin")" "$imap" tester secret
   echo "-- $(basename "$bin"): benches/imap_stress.py"
   python3 benches/imap_stress.py 127.0.0.1 "$imap" tester secret --clients 6 --ops 120 \

@@ -14,6 +14,7 @@
 # Usage: tests/interop/imaptest.sh IMAPTEST_SRC_DIR BINARY... [SECONDS]
 #   IMAPTEST_SRC_DIR: the imaptest checkout (its src/imaptest and src/tests are used)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=$(readlink -f "$1"); shift
 secs=60
 bins=()
@@ -32,7 +33,6 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The messages imaptest appends: varied, each with its own Message-ID (imaptest tracks
 # messages by Message-ID; different messages sharing one make it report changed
@@ -85,22 +85,10 @@ stress() {
 }
 
 if command -v dovecot >/dev/null; then
-  mkdir -p "$dir/dovecot/home" "$dir/dovecot/run"
+  mkdir -p "$dir/dovecot/home"
   chmod 777 "$dir" "$dir/dovecot"
   dport=$(port)
-  cat > "$dir/dovecot.conf" <<CONF
-base_dir = $dir/dovecot/run
-log_path = $dir/dovecot/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-protocols = imap
-listen = 127.0.0.1
-default_internal_user = dovecot
-default_login_user = dovenull
-mail_location = maildir:$dir/dovecot/home/Maildir
-mail_uid = 65534
-mail_gid = 65534
-first_valid_uid = 1
+  write_dovecot_conf "$dir/dovecot.conf" "$dir/dovecot" "$dport" "maildir:$dir/dovecot/home/Maildir" '
 protocol imap {
   mail_max_userip_connections = 1000
 }
@@ -110,61 +98,18 @@ namespace inbox {
     auto = create
     special_use = \Trash
   }
-}
-passdb {
-  driver = static
-  args = password=secret
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$dir/dovecot/home
-}
-service imap-login {
-  inet_listener imap {
-    port = $dport
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-CONF
+}'
   chown -R 65534:65534 "$dir/dovecot/home"
   dovecot -c "$dir/dovecot.conf"
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$dport) 2>/dev/null && break; sleep 0.1; done
+  wait_port "$dport"
   stress "Dovecot $(dovecot --version | cut -d' ' -f1) (Maildir)" "$dport" tester secret
 fi
 
 for bin in "${bins[@]}"; do
   name=$(basename "$bin")
   d="$dir/$name"
-  mkdir -p "$d"
-  smtp=$(port); imap=$(port)
-  cat > "$d/postrider.toml" <<TOML
-hostname = "mx.imaptest.example"
-domains = ["imaptest.example"]
-data_dir = "$d/data"
-log = "warn"
-[smtp]
-listen = ["127.0.0.1:$smtp"]
-trusted_networks = ["127.0.0.0/8"]   # no per-address connection limit for the test client
-[submission]
-listen = []
-listen_tls = []
-[dns]
-servers = ["127.0.0.1:9"]   # never the machine's resolver
-[pop3]
-listen = []
-listen_tls = []
-[imap]
-listen = ["127.0.0.1:$imap"]
-listen_tls = []
-[auth]
-allow_plaintext = true      # imaptest logs in without TLS
-TOML
-  echo secret | "$bin" -c "$d/postrider.toml" user add tester --password-stdin
-  "$bin" -c "$d/postrider.toml" serve 2>"$d/server.log" &
-  pids+=($!)
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$imap) 2>/dev/null && break; sleep 0.1; done
+  # trusted_networks: no per-address connection limit for the test client
+  start_imap_postrider "$bin" "$d" imaptest.example 'trusted_networks = ["127.0.0.0/8"]'
   echo "== $name: imaptest's scripted suite ($src/src/tests)"
   "$imaptest" host=127.0.0.1 port="$imap" user=tester pass=secret test="$src/src/tests" \
     >"$d/scripted.log" 2>&1 || true

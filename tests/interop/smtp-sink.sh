@@ -4,6 +4,7 @@
 # (-p), 30 messages each with 3 recipients per transaction and DSN parameters; every
 # message must arrive once with all its recipients. Usage: tests/interop/smtp-sink.sh BIN
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(readlink -f "$1")
 sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 [ -x "$sink" ] || { echo "smtp-sink (package postfix) is not installed" >&2; exit 1; }
@@ -17,11 +18,11 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fail() { echo "FAIL: $*" >&2; tail -n 30 "$dir/server.log" >&2 || true; exit 1; }
 user=()
 [ "$(id -u)" = 0 ] && user=(-u nobody)
 
+queue_empty() { [ "$("$bin" -c "$dir/postrider.toml" mailq)" = "Mail queue is empty" ]; }
 round() {
   local name=$1; shift
   local smtp sinkport dump
@@ -54,7 +55,7 @@ listen_tls = []
 TOML
   "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
   pid=$!
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$smtp) 2>/dev/null && break; sleep 0.1; done
+  wait_port "$smtp"
   SMTP=$smtp python3 - <<'PY' || fail "$name: submitting to postrider"
 import os, smtplib
 with smtplib.SMTP("127.0.0.1", int(os.environ["SMTP"]), timeout=30) as s:
@@ -77,11 +78,8 @@ PY
   [ "$r" = 90 ] || fail "$name: expected 90 recipients with NOTIFY at smtp-sink, found $r"
   grep -qE '^X-Mail-Args: <sender@out.example> (SIZE=[0-9]+ )?RET=HDRS ENVID=id0' "$dump/dump" \
     || fail "$name: MAIL FROM parameters not passed on: $(grep -m1 X-Mail-Args "$dump/dump")"
-  for _ in $(seq 100); do
-    [ "$("$bin" -c "$dir/postrider.toml" mailq)" = "Mail queue is empty" ] && break
-    sleep 0.1
-  done
-  [ "$("$bin" -c "$dir/postrider.toml" mailq)" = "Mail queue is empty" ] || fail "$name: queue not empty"
+  wait_until queue_empty
+  queue_empty || fail "$name: queue not empty"
   grep -q "status=sent" "$dir/server.log" || fail "$name: no status=sent in the log"
   kill -TERM "$pid"; wait "$pid" || fail "$name: serve did not exit 0"; pid=
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=

@@ -3,13 +3,13 @@
 # 5 sessions x 200 messages (reusing connections), then every message must be in the
 # mbox exactly once. Usage: tests/interop/smtp-source.sh path/to/binary
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(readlink -f "$1")
 src=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$src" ] || { echo "smtp-source (package postfix) is not installed" >&2; exit 1; }
 
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 smtp=$(port)
 cat > "$dir/postrider.toml" <<TOML
 hostname = "mx.interop.example"
@@ -32,7 +32,7 @@ TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add sink --password-stdin
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
 pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$smtp) 2>/dev/null && break; sleep 0.1; done
+wait_port "$smtp"
 fail() { echo "FAIL: $*" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
 
 start=$(date +%s.%N)

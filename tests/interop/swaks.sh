@@ -4,13 +4,13 @@
 # passwords) and openssl s_client (STARTTLS and implicit TLS handshakes).
 # Usage: tests/interop/swaks.sh path/to/binary
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(readlink -f "$1")
 command -v swaks >/dev/null || { echo "swaks is not installed" >&2; exit 1; }
 command -v openssl >/dev/null || { echo "openssl is not installed" >&2; exit 1; }
 
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 smtp=$(port); sub=$(port); subs=$(port)
 cat > "$dir/postrider.toml" <<TOML
 hostname = "mx.interop.example"
@@ -33,7 +33,7 @@ TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add alice --password-stdin
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
 pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$smtp) 2>/dev/null && break; sleep 0.1; done
+wait_port "$smtp"
 
 fail() { echo "FAIL: $*" >&2; tail -n 30 "$dir/server.log" >&2; exit 1; }
 passed=0
@@ -99,7 +99,7 @@ if grep -q "WARN.*SNI" "$dir/server.log"; then fail "an IP address as SNI is log
 ok "IP address as SNI: accepted, no warning"
 
 mbox="$dir/data/mail/alice"
-for _ in $(seq 100); do [ "$(grep -c '^Subject: swaks-' "$mbox" 2>/dev/null || true)" = 5 ] && break; sleep 0.1; done
+wait_until count_is "$mbox" '^Subject: swaks-' 5
 [ "$(grep -c '^Subject: swaks-' "$mbox")" = 5 ] || fail "expected 5 swaks messages in the mbox"
 grep -q "with ESMTPS id" "$mbox" || fail "no ESMTPS Received line for the STARTTLS message"
 grep -q "with ESMTPSA id" "$mbox" || fail "no ESMTPSA Received line for the submitted message"
