@@ -6,11 +6,10 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use postrider_core::imf::datetime::WallClock;
+use postrider_core::machine::{Machine, PeerInfo};
 use postrider_core::smtp::data::{dot_stuff, DataReceiver};
 use postrider_core::smtp::parse::command;
-use postrider_core::smtp::{
-    DataTicket, PeerInfo, SmtpEvent, SmtpServer, SmtpServerConfig, Verdict,
-};
+use postrider_core::smtp::{DataTicket, SmtpEvent, SmtpServer, SmtpServerConfig, Verdict};
 
 const COMMANDS: &[&[u8]] = &[
     b"EHLO client.example.org\r\n",

@@ -42,6 +42,7 @@ pub mod dns;
 pub mod dns_steps;
 pub mod imap;
 pub mod imf;
+pub mod machine;
 pub mod maildrop;
 pub mod mime;
 pub mod penalty;

@@ -8,15 +8,17 @@
 //! # Run loop
 //! As for [`crate::smtp::SmtpServer`]: feed input with [`Pop3Server::handle_input`], then
 //! drain [`Pop3Server::poll_transmit`] and [`Pop3Server::poll_event`], answer tokens, and
-//! honour [`Pop3Server::poll_timeout`]. For [`Pop3Event::Retrieve`], call
-//! [`Pop3Server::retrieve_start`], write its transmit, stream the encoded message, then
-//! call [`Pop3Server::retrieve_done`].
+//! honour [`Pop3Server::poll_timeout`]. A message is sent chunk by chunk through
+//! `poll_transmit`: [`Pop3Event::Retrieve`] and each [`Pop3Event::RetrieveMore`] are
+//! answered with the next encoded chunk ([`Pop3Server::retrieve_chunk`]), so the driver's
+//! output backlog, not the message size, bounds what is held in memory.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::machine::{
+    Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire, DEFAULT_MAX_PIPELINED,
+};
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
-use crate::smtp::{AuthOutcome, TlsInfo, Token};
 
 /// Limits and policy of a POP3 session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,8 @@ pub struct Pop3Config {
     pub idle_timeout: Duration,
     /// Bad commands tolerated before the session is closed.
     pub max_errors: u32,
+    /// Pipelined input kept while an answer is pending, before reading stops.
+    pub max_pipelined: usize,
 }
 
 impl Default for Pop3Config {
@@ -51,6 +55,7 @@ impl Default for Pop3Config {
             auth_failure_delay: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(600),
             max_errors: 20,
+            max_pipelined: DEFAULT_MAX_PIPELINED,
         }
     }
 }
@@ -73,21 +78,6 @@ pub enum OpenError {
     Failed(String),
 }
 
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pop3Close {
-    /// QUIT.
-    Quit,
-    /// The client went away (no UPDATE state: nothing deleted).
-    PeerClosed,
-    /// Autologout timer.
-    Timeout,
-    /// Too many errors or failed logins.
-    TooManyErrors,
-    /// Server shutdown.
-    Shutdown,
-}
-
 /// Things only the runtime can do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pop3Event {
@@ -108,7 +98,7 @@ pub enum Pop3Event {
         user: String,
     },
     /// Send message `index` (0-based): the whole (`top_lines: None`) or its header and
-    /// that many body lines. Answer with `retrieve_start`, stream, `retrieve_done`.
+    /// that many body lines. Answer with `retrieve_chunk`: its first chunk.
     Retrieve {
         /// Answer token.
         token: Token,
@@ -116,6 +106,12 @@ pub enum Pop3Event {
         index: usize,
         /// TOP's line count.
         top_lines: Option<usize>,
+    },
+    /// The chunk answering the last `Retrieve` or `RetrieveMore` was queued: answer with
+    /// `retrieve_chunk`, the next one (or `None` after the last).
+    RetrieveMore {
+        /// Answer token.
+        token: Token,
     },
     /// QUIT in TRANSACTION state: remove these messages (0-based) and unlock; answer with
     /// `committed`.
@@ -125,10 +121,11 @@ pub enum Pop3Event {
         /// Messages marked deleted.
         deleted: Vec<usize>,
     },
-    /// The session is over: flush, unlock the maildrop if open, close.
+    /// The session is over: flush, unlock the maildrop if open, close. After a
+    /// [`CloseReason::PeerClosed`] nothing is deleted (no UPDATE state).
     Closed {
         /// Why.
-        reason: Pop3Close,
+        reason: CloseReason,
     },
 }
 
@@ -143,7 +140,11 @@ enum State {
 enum Pending {
     Auth,
     Open,
-    Retrieve,
+    /// A message being sent; `started` once its `+OK` went out.
+    Retrieve {
+        index: usize,
+        started: bool,
+    },
     Commit,
     StartTls,
 }
@@ -151,13 +152,6 @@ enum Pending {
 /// Longest command line (RFC 2449 §4: 255 octets); SASL responses may be longer.
 const MAX_COMMAND: usize = 255;
 const MAX_SASL_LINE: usize = 12_288;
-
-/// An answer kept back until `until` (failed logins, login penalties); input waits.
-#[derive(Debug)]
-struct Hold {
-    until: Instant,
-    then: Held,
-}
 
 /// What a held answer does when released.
 #[derive(Debug)]
@@ -173,17 +167,15 @@ enum Held {
 pub struct Pop3Server {
     config: Pop3Config,
     state: State,
-    input: Vec<u8>,
-    output: Vec<u8>,
-    events: VecDeque<Pop3Event>,
-    pending: Option<(u64, Pending)>,
-    next_token: u64,
+    wire: Wire<Pop3Event>,
+    pending: Asking<Pending>,
     tls: bool,
     user: Option<String>,
     sasl: Option<SaslExchange>,
     auth_failures: u32,
     errors: u32,
-    hold: Option<Hold>,
+    /// An answer kept back (failed logins, login penalties); input waits meanwhile.
+    hold: Option<Hold<Held>>,
     messages: Vec<MessageInfo>,
     deleted: Vec<bool>,
     now: Instant,
@@ -199,11 +191,8 @@ impl Pop3Server {
         let mut s = Self {
             config,
             state: State::Authorization,
-            input: Vec::new(),
-            output: Vec::new(),
-            events: VecDeque::new(),
-            pending: None,
-            next_token: 1,
+            wire: Wire::new(),
+            pending: Asking::new(),
             tls,
             user: None,
             sasl: None,
@@ -220,110 +209,9 @@ impl Pop3Server {
         s
     }
 
-    /// Whether more input should be read now.
-    pub fn wants_input(&self) -> bool {
-        self.state != State::Closed && self.pending.is_none() && self.hold.is_none()
-    }
-
-    /// Whether the session is over.
-    pub fn is_closed(&self) -> bool {
-        self.state == State::Closed
-    }
-
-    /// Bytes from the client.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.state == State::Closed {
-            return;
-        }
-        self.now = now;
-        self.input.extend_from_slice(bytes);
-        self.process();
-    }
-
-    /// The client closed the connection: nothing is deleted (RFC 1939 §6).
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.now = now;
-        self.close(Pop3Close::PeerClosed);
-    }
-
-    /// Call when the deadline from [`Pop3Server::poll_timeout`] has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
-        if self.state == State::Closed || self.pending.is_some() {
-            return;
-        }
-        if let Some(hold) = self.hold.take() {
-            if now < hold.until {
-                self.hold = Some(hold);
-                return;
-            }
-            match hold.then {
-                Held::Open(user) => self.open_maildrop(user),
-                Held::Refuse { text, close: true } => {
-                    self.err(&text);
-                    self.err("Too many authentication failures");
-                    self.close(Pop3Close::TooManyErrors);
-                }
-                Held::Refuse { text, close: false } => {
-                    self.err(&text);
-                    self.touch();
-                    self.process();
-                }
-            }
-            return;
-        }
-        if now >= self.deadline {
-            self.err("Disconnected for inactivity");
-            self.close(Pop3Close::Timeout);
-        }
-    }
-
-    /// Ends the session from the server side.
-    pub fn shutdown(&mut self) {
-        if self.state != State::Closed {
-            self.err("Server shutting down");
-            self.close(Pop3Close::Shutdown);
-        }
-    }
-
-    /// Bytes to write, if any.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.output.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.output))
-        }
-    }
-
-    /// The next thing the runtime must do.
-    pub fn poll_event(&mut self) -> Option<Pop3Event> {
-        self.events.pop_front()
-    }
-
-    /// Whether an event is waiting.
-    pub fn has_event(&self) -> bool {
-        !self.events.is_empty()
-    }
-
-    /// The next deadline.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Closed || self.pending.is_some() {
-            None
-        } else if let Some(Hold { until, .. }) = &self.hold {
-            Some(*until)
-        } else {
-            Some(self.deadline)
-        }
-    }
-
-    /// Reports a finished TLS handshake after [`Pop3Event::StartTls`].
-    pub fn tls_established(&mut self, _info: TlsInfo) {
-        if let Some((_, Pending::StartTls)) = self.pending {
-            self.pending = None;
-        }
-        self.tls = true;
-        self.input.clear();
-        self.touch();
+    /// Whether buffered input is being consumed (no answer pending, nothing held).
+    fn is_ready(&self) -> bool {
+        !self.pending.is_pending() && self.hold.is_none()
     }
 
     /// Answers [`Pop3Event::Authenticate`]. `hold` keeps the answer back, whatever it is
@@ -371,7 +259,8 @@ impl Pop3Server {
     /// Asks the runtime to open `user`'s maildrop after a successful login.
     fn open_maildrop(&mut self, user: String) {
         let t = self.ask(Pending::Open);
-        self.events
+        self.wire
+            .events
             .push_back(Pop3Event::OpenMaildrop { token: t, user });
     }
 
@@ -401,27 +290,41 @@ impl Pop3Server {
         self.process();
     }
 
-    /// Answers [`Pop3Event::Retrieve`]: queues the `+OK` line. Write it, then the
-    /// encoded message, then call [`Pop3Server::retrieve_done`].
-    pub fn retrieve_start(&mut self, token: Token, index: usize) {
-        if let Some((t, Pending::Retrieve)) = &self.pending {
-            if *t == token.0 {
-                let size = self.messages.get(index).map_or(0, |m| m.size);
-                self.ok(&format!("{size} octets"));
-            }
-        }
-    }
-
-    /// The message was streamed (or could not be: `Err` sends `-ERR` instead, only
-    /// valid before anything was streamed).
-    pub fn retrieve_done(&mut self, token: Token, result: Result<(), String>) {
-        if !self.take(token, |p| matches!(p, Pending::Retrieve)) {
+    /// Answers [`Pop3Event::Retrieve`] and [`Pop3Event::RetrieveMore`]: `Ok(Some(chunk))`
+    /// queues the next bytes of the encoded message (after the `+OK` line for the first)
+    /// and asks for more with `RetrieveMore`; `Ok(None)` ends the message (the encoded
+    /// bytes carried its final `.` line). `Err` before the first chunk answers `-ERR`;
+    /// after it the response cannot be completed and the session closes.
+    pub fn retrieve_chunk(&mut self, token: Token, chunk: Result<Option<Vec<u8>>, String>) {
+        let Some(Pending::Retrieve { index, started }) = self
+            .pending
+            .answer_if(token, |p| matches!(p, Pending::Retrieve { .. }))
+        else {
             return;
+        };
+        self.touch();
+        match chunk {
+            Ok(Some(bytes)) => {
+                if !started {
+                    let size = self.messages.get(index).map_or(0, |m| m.size);
+                    self.ok(&format!("{size} octets"));
+                }
+                self.wire.output.extend_from_slice(&bytes);
+                let token = self.pending.ask(Pending::Retrieve {
+                    index,
+                    started: true,
+                });
+                self.wire
+                    .events
+                    .push_back(Pop3Event::RetrieveMore { token });
+            }
+            Ok(None) => self.process(),
+            Err(e) if !started => {
+                self.err(&format!("[SYS/TEMP] {e}"));
+                self.process();
+            }
+            Err(_) => self.close(CloseReason::Failed),
         }
-        if let Err(e) = result {
-            self.err(&format!("[SYS/TEMP] {e}"));
-        }
-        self.process();
     }
 
     /// Answers [`Pop3Event::Commit`].
@@ -435,25 +338,21 @@ impl Pop3Server {
                 "[SYS/TEMP] Some deleted messages were not removed: {e}"
             )),
         }
-        self.close(Pop3Close::Quit);
+        self.close(CloseReason::Quit);
     }
 
-    fn take(&mut self, token: Token, is: impl Fn(&Pending) -> bool) -> bool {
-        match &self.pending {
-            Some((t, p)) if *t == token.0 && is(p) => {
-                self.pending = None;
-                self.touch();
-                true
-            }
-            _ => false,
+    /// Whether `token` answers the pending question and `is` accepts it (the kit's
+    /// wrong-token policy: anything else is ignored); restarts the autologout timer.
+    fn take(&mut self, token: Token, is: impl FnOnce(&Pending) -> bool) -> bool {
+        if self.pending.answer_if(token, is).is_none() {
+            return false;
         }
+        self.touch();
+        true
     }
 
     fn ask(&mut self, p: Pending) -> Token {
-        let t = self.next_token;
-        self.next_token += 1;
-        self.pending = Some((t, p));
-        Token(t)
+        self.pending.ask(p)
     }
 
     fn touch(&mut self) {
@@ -461,24 +360,26 @@ impl Pop3Server {
     }
 
     fn ok(&mut self, text: &str) {
-        self.output
+        self.wire
+            .output
             .extend_from_slice(format!("+OK {text}\r\n").as_bytes());
     }
 
     fn err(&mut self, text: &str) {
-        self.output
+        self.wire
+            .output
             .extend_from_slice(format!("-ERR {text}\r\n").as_bytes());
     }
 
-    fn close(&mut self, reason: Pop3Close) {
+    fn close(&mut self, reason: CloseReason) {
         if self.state == State::Closed {
             return;
         }
         self.state = State::Closed;
-        self.pending = None;
+        self.pending.clear();
         self.hold = None;
-        self.input.clear();
-        self.events.push_back(Pop3Event::Closed { reason });
+        self.wire.input.clear();
+        self.wire.events.push_back(Pop3Event::Closed { reason });
     }
 
     fn error(&mut self, text: &str) {
@@ -486,7 +387,7 @@ impl Pop3Server {
         self.errors += 1;
         if self.errors >= self.config.max_errors {
             self.err("Too many bad commands");
-            self.close(Pop3Close::TooManyErrors);
+            self.close(CloseReason::TooManyErrors);
         }
     }
 
@@ -495,8 +396,9 @@ impl Pop3Server {
     }
 
     fn process(&mut self) {
-        while self.state != State::Closed && self.pending.is_none() && self.hold.is_none() {
+        while self.state != State::Closed && self.is_ready() {
             let auth_line = self
+                .wire
                 .input
                 .get(..5)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"AUTH "));
@@ -505,14 +407,14 @@ impl Pop3Server {
             } else {
                 MAX_COMMAND
             };
-            let Some(lf) = memchr::memchr(b'\n', &self.input) else {
-                if self.input.len() > limit {
-                    self.input.clear();
+            let Some(lf) = memchr::memchr(b'\n', &self.wire.input) else {
+                if self.wire.input.len() > limit {
+                    self.wire.input.clear();
                     self.swallowing = true;
                 }
                 return;
             };
-            let line: Vec<u8> = self.input.drain(..=lf).collect();
+            let line: Vec<u8> = self.wire.input.drain(..=lf).collect();
             self.touch();
             if self.swallowing || line.len() > limit + 2 {
                 self.swallowing = false;
@@ -569,7 +471,7 @@ impl Pop3Server {
                 // The password may contain spaces (RFC 1939 §7).
                 let password = text.get(5..).unwrap_or("").to_string();
                 let token = self.ask(Pending::Auth);
-                self.events.push_back(Pop3Event::Authenticate {
+                self.wire.events.push_back(Pop3Event::Authenticate {
                     token,
                     credentials: Credentials {
                         authzid: None,
@@ -667,12 +569,15 @@ impl Pop3Server {
             out.push_str(&format!("{} {}\r\n", i + 1, value(m)));
         }
         out.push_str(".\r\n");
-        self.output.extend_from_slice(out.as_bytes());
+        self.wire.output.extend_from_slice(out.as_bytes());
     }
 
     fn retrieve(&mut self, index: usize, top_lines: Option<usize>) {
-        let token = self.ask(Pending::Retrieve);
-        self.events.push_back(Pop3Event::Retrieve {
+        let token = self.ask(Pending::Retrieve {
+            index,
+            started: false,
+        });
+        self.wire.events.push_back(Pop3Event::Retrieve {
             token,
             index,
             top_lines,
@@ -699,7 +604,7 @@ impl Pop3Server {
         }
         lines.push(".".into());
         let text = lines.join("\r\n") + "\r\n";
-        self.output.extend_from_slice(text.as_bytes());
+        self.wire.output.extend_from_slice(text.as_bytes());
     }
 
     fn stls(&mut self) {
@@ -710,9 +615,9 @@ impl Pop3Server {
             return self.error("STLS is not available");
         }
         self.ok("Begin TLS negotiation now");
-        self.input.clear();
+        self.wire.input.clear();
         let _ = self.ask(Pending::StartTls);
-        self.events.push_back(Pop3Event::StartTls);
+        self.wire.events.push_back(Pop3Event::StartTls);
     }
 
     fn auth(&mut self, arg: &str) {
@@ -723,7 +628,8 @@ impl Pop3Server {
         let mut words = arg.split_whitespace();
         let Some(mech) = words.next() else {
             // RFC 1734 style listing.
-            self.output
+            self.wire
+                .output
                 .extend_from_slice(b"+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
             return;
         };
@@ -739,13 +645,15 @@ impl Pop3Server {
     fn sasl_step(&mut self, step: Step) {
         match step {
             Step::Challenge(c) => {
-                self.output
+                self.wire
+                    .output
                     .extend_from_slice(format!("+ {c}\r\n").as_bytes());
             }
             Step::Done(credentials) => {
                 self.sasl = None;
                 let token = self.ask(Pending::Auth);
-                self.events
+                self.wire
+                    .events
                     .push_back(Pop3Event::Authenticate { token, credentials });
             }
             Step::Failed(e) => {
@@ -765,11 +673,124 @@ impl Pop3Server {
                 .filter(|&i| self.deleted[i])
                 .collect();
             let token = self.ask(Pending::Commit);
-            self.events.push_back(Pop3Event::Commit { token, deleted });
+            self.wire
+                .events
+                .push_back(Pop3Event::Commit { token, deleted });
         } else {
             self.ok("Logging out");
-            self.close(Pop3Close::Quit);
+            self.close(CloseReason::Quit);
         }
+    }
+}
+
+impl Machine for Pop3Server {
+    type Event = Pop3Event;
+
+    /// Whether more input should be read now: until the session closes, except between
+    /// STLS and the handshake, and while the pipelined input waiting behind a pending
+    /// answer reaches the cap.
+    fn wants_input(&self) -> bool {
+        let open =
+            self.state != State::Closed && !matches!(self.pending.get(), Some(Pending::StartTls));
+        self.wire
+            .wants_input(open, self.is_ready(), self.config.max_pipelined)
+    }
+
+    /// Whether the session is over.
+    fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Bytes from the client.
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.now = now;
+        self.wire.input.extend_from_slice(bytes);
+        self.process();
+    }
+
+    /// The client closed the connection: nothing is deleted (RFC 1939 §6).
+    fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.close(CloseReason::PeerClosed);
+    }
+
+    /// Call when the deadline from [`Pop3Server::poll_timeout`] has passed.
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.state == State::Closed || self.pending.is_pending() {
+            return;
+        }
+        if self.hold.is_some() {
+            let Some(then) = Hold::take_due(&mut self.hold, now) else {
+                return;
+            };
+            match then {
+                Held::Open(user) => self.open_maildrop(user),
+                Held::Refuse { text, close: true } => {
+                    self.err(&text);
+                    self.err("Too many authentication failures");
+                    self.close(CloseReason::TooManyErrors);
+                }
+                Held::Refuse { text, close: false } => {
+                    self.err(&text);
+                    self.touch();
+                    self.process();
+                }
+            }
+            return;
+        }
+        if now >= self.deadline {
+            self.err("Disconnected for inactivity");
+            self.close(CloseReason::Timeout);
+        }
+    }
+
+    /// Ends the session from the server side.
+    fn shutdown(&mut self) {
+        if self.state != State::Closed {
+            self.err("Server shutting down");
+            self.close(CloseReason::Shutdown);
+        }
+    }
+
+    /// Bytes to write, if any.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.wire.transmit()
+    }
+
+    /// The next thing the runtime must do.
+    fn poll_event(&mut self) -> Option<Pop3Event> {
+        self.wire.events.pop_front()
+    }
+
+    /// The next event, left in place.
+    fn peek_event(&self) -> Option<&Pop3Event> {
+        self.wire.events.front()
+    }
+
+    /// The next deadline.
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Closed || self.pending.is_pending() {
+            None
+        } else if let Some(Hold { until, .. }) = &self.hold {
+            Some(*until)
+        } else {
+            Some(self.deadline)
+        }
+    }
+
+    /// Reports a finished TLS handshake after [`Pop3Event::StartTls`].
+    fn tls_established(&mut self, now: Instant, _info: TlsInfo) {
+        self.now = now;
+        if matches!(self.pending.get(), Some(Pending::StartTls)) {
+            self.pending.clear();
+        }
+        self.tls = true;
+        self.wire.input.clear();
+        self.touch();
     }
 }
 
@@ -844,18 +865,18 @@ mod tests {
                         self.s.maildrop_opened(token, r);
                     }
                     Pop3Event::Retrieve { token, index, .. } => {
-                        self.s.retrieve_start(token, index);
-                        while let Some(b) = self.s.poll_transmit() {
-                            self.out.push_str(&String::from_utf8_lossy(&b));
-                        }
-                        self.out.push_str(&format!("<message {index}>\r\n.\r\n"));
-                        self.s.retrieve_done(token, Ok(()));
+                        let msg = format!("<message {index}>\r\n.\r\n");
+                        self.s.retrieve_chunk(token, Ok(Some(msg.into_bytes())));
                     }
+                    Pop3Event::RetrieveMore { token } => self.s.retrieve_chunk(token, Ok(None)),
                     Pop3Event::Commit { token, deleted } => {
                         self.committed = Some(deleted);
                         self.s.committed(token, Ok(()));
                     }
-                    Pop3Event::StartTls => self.s.tls_established(TlsInfo::default()),
+                    Pop3Event::StartTls => {
+                        let now = self.s.now;
+                        self.s.tls_established(now, TlsInfo::default())
+                    }
                     Pop3Event::Closed { .. } => {}
                 }
             }

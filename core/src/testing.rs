@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use crate::imf::datetime::WallClock;
+use crate::machine::{AuthOutcome, Machine, PeerInfo, TlsInfo};
 use crate::smtp::parse::reply;
 use crate::smtp::{
-    AuthOutcome, DataTicket, EnhancedCode, Envelope, ForwardPath, PeerInfo, Reply, SmtpEvent,
-    SmtpServer, SmtpServerConfig, TlsInfo, Verdict,
+    DataTicket, EnhancedCode, Envelope, ForwardPath, Reply, SmtpEvent, SmtpServer,
+    SmtpServerConfig, Verdict,
 };
 
 /// Runs a server machine in memory and answers its events inline.
@@ -82,10 +83,13 @@ impl SmtpTestDriver {
     /// Completes a requested STARTTLS.
     pub fn finish_tls(&mut self) {
         self.tls_requested = false;
-        self.server.tls_established(TlsInfo {
-            version: "TLSv1.3".into(),
-            cipher: "TEST".into(),
-        });
+        self.server.tls_established(
+            self.now,
+            TlsInfo {
+                version: "TLSv1.3".into(),
+                cipher: "TEST".into(),
+            },
+        );
         self.pump();
     }
 

@@ -15,6 +15,7 @@ use postrider_core::imap::response::{
     encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
 };
 use postrider_core::imap::section::{Section, SectionText};
+use postrider_core::machine::Machine;
 
 mod imap_support;
 

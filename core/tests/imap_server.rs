@@ -10,6 +10,7 @@ use std::time::Duration;
 use imap_support::Driver;
 use postrider_core::imap::server::MessageMeta;
 use postrider_core::imf::datetime::WallClock;
+use postrider_core::machine::Machine;
 
 /// RFC 3501 §8, with this server's wording: each S: line gives the start of the line.
 #[test]

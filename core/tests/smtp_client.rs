@@ -7,11 +7,12 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use postrider_core::machine::TlsInfo;
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, ClientRecipient, RecipientResult, SessionOutcome,
     SmtpClient, TlsPolicy,
 };
-use postrider_core::smtp::{SmtpServerConfig, TlsInfo};
+use postrider_core::smtp::SmtpServerConfig;
 use postrider_core::testing::SmtpTestDriver;
 
 fn message(rcpts: &[&str], content: &[u8]) -> ClientMessage {

@@ -11,7 +11,14 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let server = "127.0.0.1:53".parse().unwrap();
     for rtype in [RecordType::Mx, RecordType::A, RecordType::Txt] {
-        let mut l = DnsLookup::new("mx.example.test", rtype, &[server], DnsConfig::default(), 9, now);
+        let mut l = DnsLookup::new(
+            "mx.example.test",
+            rtype,
+            &[server],
+            DnsConfig::default(),
+            9,
+            now,
+        );
         let Some(q) = l.poll_transmit() else { return };
         let mut answer = data.to_vec();
         if answer.len() >= 2 {

@@ -11,7 +11,9 @@ use postrider_core::imap::search::ContentScan;
 use postrider_core::maildrop::{stored_to_crlf, CrlfStream};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&size, rest)) = data.split_first() else { return };
+    let Some((&size, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(size % 61) + 1;
     let (key_text, message) = match rest.iter().position(|&b| b == 0) {
         Some(i) => (&rest[..i], &rest[i + 1..]),

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
+use postrider_core::imap::response::parse_all;
 use postrider_core::imap::server::{
     FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StatusInfo,
     StoreReply, StoreRequest,
 };
-use postrider_core::imap::response::parse_all;
 use postrider_core::imf::datetime::WallClock;
-use postrider_core::smtp::{AuthOutcome, TlsInfo};
+use postrider_core::machine::{AuthOutcome, Machine, TlsInfo};
 
 fn view() -> MailboxView {
     MailboxView {
@@ -21,8 +21,18 @@ fn view() -> MailboxView {
         uid_next: 3,
         recent: vec![2],
         messages: vec![
-            MessageMeta { uid: 1, flags: vec![], internal_date: WallClock::utc(0), size: 40 },
-            MessageMeta { uid: 2, flags: vec!["\\Seen".into()], internal_date: WallClock::utc(86_400), size: 60 },
+            MessageMeta {
+                uid: 1,
+                flags: vec![],
+                internal_date: WallClock::utc(0),
+                size: 40,
+            },
+            MessageMeta {
+                uid: 2,
+                flags: vec!["\\Seen".into()],
+                internal_date: WallClock::utc(86_400),
+                size: 60,
+            },
         ],
     }
 }
@@ -59,8 +69,8 @@ fn answer_all(s: &mut ImapServer) {
                 };
                 s.reply(token, reply);
             }
-            ImapEvent::StartTls => s.tls_established(TlsInfo::default()),
-            ImapEvent::Closed => {}
+            ImapEvent::StartTls => s.tls_established(Instant::now(), TlsInfo::default()),
+            ImapEvent::Closed { .. } => {}
         }
     }
 }
@@ -93,6 +103,9 @@ fuzz_target!(|data: &[u8]| {
         output.extend_from_slice(&bytes);
     }
     if let Err(at) = parse_all(&output) {
-        panic!("malformed response: {:?}", String::from_utf8_lossy(&output[at..]));
+        panic!(
+            "malformed response: {:?}",
+            String::from_utf8_lossy(&output[at..])
+        );
     }
 });

@@ -29,8 +29,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = envelope(&data[root.header.clone()]);
     let _ = body_structure(data, &root, true);
     for path in [&[][..], &[1], &[1, 1], &[2, 1, 3]] {
-        for text in [SectionText::Full, SectionText::Header, SectionText::Text, SectionText::Mime] {
-            let _ = section_bytes(data, &root, &Section { part: path.to_vec(), text });
+        for text in [
+            SectionText::Full,
+            SectionText::Header,
+            SectionText::Text,
+            SectionText::Mime,
+        ] {
+            let _ = section_bytes(
+                data,
+                &root,
+                &Section {
+                    part: path.to_vec(),
+                    text,
+                },
+            );
         }
     }
 });

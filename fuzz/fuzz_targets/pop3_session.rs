@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use postrider_core::machine::{AuthOutcome, Machine, TlsInfo};
 use postrider_core::pop3::{MessageInfo, Pop3Config, Pop3Event, Pop3Server};
-use postrider_core::smtp::{AuthOutcome, TlsInfo};
 
 fuzz_target!(|data: &[u8]| {
     let mut now = Instant::now();
@@ -26,23 +26,38 @@ fuzz_target!(|data: &[u8]| {
                     let ok = credentials.username == "a";
                     s.auth_result(
                         token,
-                        if ok { AuthOutcome::Success("a".into()) } else { AuthOutcome::Failure },
+                        if ok {
+                            AuthOutcome::Success("a".into())
+                        } else {
+                            AuthOutcome::Failure
+                        },
                         std::time::Duration::ZERO,
                     );
                 }
                 Pop3Event::OpenMaildrop { token, .. } => s.maildrop_opened(
                     token,
                     Ok(vec![
-                        MessageInfo { size: 5, uid: "x".into() },
-                        MessageInfo { size: 7, uid: "y".into() },
+                        MessageInfo {
+                            size: 5,
+                            uid: "x".into(),
+                        },
+                        MessageInfo {
+                            size: 7,
+                            uid: "y".into(),
+                        },
                     ]),
                 ),
                 Pop3Event::Retrieve { token, index, .. } => {
-                    s.retrieve_start(token, index);
-                    s.retrieve_done(token, Ok(()));
+                    let chunk = if index == 1 {
+                        Err("unreadable".into())
+                    } else {
+                        Ok(Some(b"hello\r\n.\r\n".to_vec()))
+                    };
+                    s.retrieve_chunk(token, chunk);
                 }
+                Pop3Event::RetrieveMore { token } => s.retrieve_chunk(token, Ok(None)),
                 Pop3Event::Commit { token, .. } => s.committed(token, Ok(())),
-                Pop3Event::StartTls => s.tls_established(TlsInfo::default()),
+                Pop3Event::StartTls => s.tls_established(now, TlsInfo::default()),
                 Pop3Event::Closed { .. } => {}
             }
         }

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use postrider_core::sieve::{MessageContext, Script};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(script) = Script::compile(text) {
         let _ = script.run(&MessageContext {
             message: b"From: a@b.example\r\nTo: c@d.example\r\nSubject: hi there\r\nList-Id: <l.example>\r\n\r\nbody\r\n",

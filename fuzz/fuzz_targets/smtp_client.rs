@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
+use postrider_core::machine::TlsInfo;
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, ClientRecipient, SmtpClient,
 };
-use postrider_core::smtp::TlsInfo;
 
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();

@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
         RecordType::Ptr => LookupResult::Records(vec![DnsRecord::Ptr("mx.example.org".into())]),
         _ => LookupResult::NoData,
     };
-    for mut check in [SpfCheck::mail_from(request.clone()), SpfCheck::helo(request)] {
+    for mut check in [
+        SpfCheck::mail_from(request.clone()),
+        SpfCheck::helo(request),
+    ] {
         let mut questions = 0usize;
         loop {
             match check.poll() {

@@ -1,5 +1,6 @@
 //! One async connection type for plain and TLS streams, with the STARTTLS upgrade.
 
+use postrider_core::machine::TlsInfo;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -7,7 +8,6 @@ use std::task::{Context, Poll};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_rustls::server::TlsStream;
 use futures_rustls::TlsAcceptor;
-use postrider_core::smtp::TlsInfo;
 use smol::net::TcpStream;
 
 /// A client connection, plain or TLS.

@@ -6,6 +6,5 @@
 //! storage code (from `postrider-std`, through `blocking::unblock`) as the std runtime.
 
 pub mod conn;
-pub mod imap;
-pub mod pop3;
+pub mod driver;
 pub mod serve;

@@ -1,24 +1,24 @@
-//! `postrider serve`: listeners and sessions as smol tasks on a multi-threaded executor;
-//! disk work (the shared session handler, the queue) through `blocking::unblock`; the
-//! queue runner and the shutdown sequence shared with the std runtime.
+//! `postrider serve`: listeners and sessions as smol tasks on a multi-threaded executor,
+//! every session run by the one async driver; the queue runner and the shutdown sequence
+//! shared with the std runtime.
 
 use std::io;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
-use futures_rustls::TlsAcceptor;
-use postrider_core::smtp::{PeerInfo, SmtpServer};
+use futures_lite::{future, AsyncWriteExt};
 use postrider_std::context::Context;
+use postrider_std::imap::ImapSession;
+use postrider_std::pop3::Pop3Session;
 use postrider_std::serve::{
     limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
 };
-use postrider_std::session::{server_config, Flow, ListenerKind, SmtpSession};
+use postrider_std::session::{ListenerKind, SmtpSession};
 use smol::net::{TcpListener, TcpStream};
 use smol::Executor;
 
-use crate::conn::AsyncConn;
+use crate::driver::drive;
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
@@ -84,13 +84,7 @@ async fn accept_loop(
         let ctx = ctx.clone();
         ex.spawn(async move {
             let _slot = slot;
-            let result = if kind.is_pop3() {
-                crate::pop3::pop3_connection(ctx, stream, kind).await
-            } else if kind.is_imap() {
-                crate::imap::imap_connection(ctx, stream, kind).await
-            } else {
-                smtp_connection(ctx, stream, kind).await
-            };
+            let result = run_connection(ctx, stream, kind).await;
             if let Err(e) = result {
                 tracing::debug!("connection from {remote} ended with error: {e}");
             }
@@ -99,143 +93,19 @@ async fn accept_loop(
     }
 }
 
-/// Handles every queued event: those that stay off the disk ([`SmtpSession::is_light`])
-/// right here on the executor, the rest from the first one that does not on the
-/// blocking pool. Returns the strongest flow asked for, as `handle_all` does.
-async fn handle_events(
-    server: SmtpServer,
-    session: SmtpSession,
-) -> (SmtpServer, SmtpSession, Flow) {
-    let (mut server, mut session) = (server, session);
-    let mut flow = Flow::Continue;
-    while server.peek_event().is_some_and(|ev| session.is_light(ev)) {
-        if let Some(ev) = server.poll_event() {
-            match session.handle(&mut server, ev) {
-                Flow::Continue => {}
-                other => flow = other,
-            }
-        }
-    }
-    if !server.has_event() {
-        return (server, session, flow);
-    }
-    blocking::unblock(move || {
-        let (later, _) = session.handle_all(&mut server);
-        let flow = if later == Flow::Continue { flow } else { later };
-        (server, session, flow)
-    })
-    .await
-}
-
-async fn flush(server: &mut SmtpServer, conn: &mut AsyncConn) -> io::Result<()> {
-    while let Some(out) = server.poll_transmit() {
-        conn.write_all(&out).await?;
-    }
-    conn.flush().await
-}
-
-/// Drives one SMTP session until it closes.
-pub async fn smtp_connection(
+/// Runs one accepted connection to its end with the machine and agent of its listener's
+/// protocol, through the one async driver.
+async fn run_connection(
     ctx: Arc<Context>,
     stream: TcpStream,
     kind: ListenerKind,
 ) -> io::Result<()> {
-    let peer = PeerInfo {
-        remote: stream.peer_addr()?,
-        local: stream.local_addr()?,
-    };
-    stream.set_nodelay(true)?;
-    let acceptor = ctx.tls.get().map(TlsAcceptor::from);
-    let mut conn = AsyncConn::Plain(stream);
-    if kind == ListenerKind::Submissions {
-        let Some(acceptor) = acceptor.clone() else {
-            return Err(io::Error::other(
-                "implicit TLS listener without a certificate",
-            ));
-        };
-        let (c, info) = conn
-            .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
-            .await?;
-        tracing::info!(
-            "TLS established with [{}]: {} {}",
-            peer.remote.ip(),
-            info.version,
-            info.cipher
-        );
-        conn = c;
-    }
-    let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
-    let mut session = SmtpSession::new(ctx.clone(), peer, kind);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        flush(&mut server, &mut conn).await?;
-        if server.has_event() {
-            let flow;
-            (server, session, flow) = handle_events(server, session).await;
-            match flow {
-                Flow::Close => {
-                    flush(&mut server, &mut conn).await?;
-                    let _ = conn.close().await;
-                    return Ok(());
-                }
-                Flow::StartTls => {
-                    flush(&mut server, &mut conn).await?;
-                    let Some(acceptor) = acceptor.clone() else {
-                        return Err(io::Error::other("STARTTLS without a certificate"));
-                    };
-                    let (c, info) = conn
-                        .start_tls(acceptor, ctx.settings.tls_handshake_timeout)
-                        .await?;
-                    tracing::info!(
-                        "STARTTLS with [{}]: {} {}",
-                        peer.remote.ip(),
-                        info.version,
-                        info.cipher
-                    );
-                    conn = c;
-                    server.tls_established(info);
-                }
-                Flow::Continue => {}
-            }
-            continue;
-        }
-        if !server.wants_input() {
-            // Replies held back (the delay after a failed AUTH): wait out the deadline.
-            let Some(deadline) = server.poll_timeout() else {
-                return Err(io::Error::other("session stalled"));
-            };
-            async_io::Timer::at(deadline).await;
-            server.handle_timeout(Instant::now());
-            continue;
-        }
-        let now = Instant::now();
-        let deadline = server
-            .poll_timeout()
-            .unwrap_or(now + Duration::from_secs(1));
-        let wait = deadline
-            .saturating_duration_since(now)
-            .clamp(Duration::from_millis(1), Duration::from_secs(1));
-        let read = async { Some(conn.read(&mut buf).await) };
-        let timer = async {
-            async_io::Timer::after(wait).await;
-            None
-        };
-        match future::or(read, timer).await {
-            Some(Ok(0)) => server.handle_eof(Instant::now()),
-            Some(Ok(n)) => server.handle_input(Instant::now(), &buf[..n]),
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => {
-                server.handle_eof(Instant::now());
-                let _ = handle_events(server, session).await;
-                return Err(e);
-            }
-            None => {
-                if ctx.shutting_down() {
-                    server.shutdown();
-                } else {
-                    server.handle_timeout(Instant::now());
-                }
-            }
-        }
+    let c = ctx.clone();
+    if kind.is_pop3() {
+        drive(ctx, stream, kind, |peer| Pop3Session::start(&c, kind, peer)).await
+    } else if kind.is_imap() {
+        drive(ctx, stream, kind, |peer| ImapSession::start(&c, kind, peer)).await
+    } else {
+        drive(ctx, stream, kind, |peer| SmtpSession::start(&c, kind, peer)).await
     }
 }

@@ -1,13 +1,16 @@
 //! One connection type for plain and TLS streams in the blocking runtime, with the
-//! STARTTLS upgrade.
+//! STARTTLS upgrade. Outside the handshake the socket is non-blocking: the driver reads
+//! and writes whatever is possible and waits for either with [`Conn::wait`], so it can
+//! read while its output waits to be written.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use postrider_core::smtp::TlsInfo;
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use postrider_core::machine::TlsInfo;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustls::{ServerConfig, ServerConnection};
 
 use crate::tls::session_info;
 
@@ -16,8 +19,8 @@ use crate::tls::session_info;
 pub enum Conn {
     /// Plain TCP.
     Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+    /// TLS over TCP, driven record by record (rustls' own buffers, no blocking stream).
+    Tls(Box<(ServerConnection, TcpStream)>),
 }
 
 impl Conn {
@@ -25,13 +28,13 @@ impl Conn {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Conn::Plain(t) => t,
-            Conn::Tls(s) => &s.sock,
+            Conn::Tls(b) => &b.1,
         }
     }
 
     /// Runs a server-side TLS handshake over a plain connection (STARTTLS or implicit TLS).
     /// The whole handshake must finish within `timeout`, however slowly the client drips
-    /// its bytes.
+    /// its bytes. The socket is blocking during the handshake and non-blocking after.
     pub fn start_tls(
         self,
         config: Arc<ServerConfig>,
@@ -41,6 +44,7 @@ impl Conn {
             Conn::Plain(t) => t,
             Conn::Tls(_) => return Err(io::Error::other("TLS already active")),
         };
+        tcp.set_nonblocking(false)?;
         let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
         let deadline = Instant::now() + timeout;
         // One read or write at a time (not `complete_io`, which loops until the handshake
@@ -71,36 +75,104 @@ impl Conn {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
         }
+        tcp.set_read_timeout(None)?;
+        tcp.set_write_timeout(None)?;
+        tcp.set_nonblocking(true)?;
         let info = session_info(&conn);
-        Ok((Conn::Tls(Box::new(StreamOwned::new(conn, tcp))), info))
+        Ok((Conn::Tls(Box::new((conn, tcp))), info))
     }
-}
 
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(t) => t.read(buf),
-            Conn::Tls(s) => match s.read(buf) {
+    /// Reads what is there without blocking: `Ok(0)` at the end of the stream, an error
+    /// of kind `WouldBlock` when nothing is there yet.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (tls, tcp) = match self {
+            Conn::Plain(t) => return t.read(buf),
+            Conn::Tls(b) => (&mut b.0, &mut b.1),
+        };
+        loop {
+            match tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
                 // A peer that closes without close_notify has still closed.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
-            },
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if tls.read_tls(tcp)? == 0 {
+                return Ok(0);
+            }
+            if let Err(e) = tls.process_new_packets() {
+                let _ = tls.write_tls(tcp);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
         }
     }
-}
 
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    /// Writes part of `buf` without blocking; `WouldBlock` when nothing could be taken.
+    /// With TLS, the bytes taken may still wait in encrypted records: see
+    /// [`Conn::wants_write`] and [`Conn::flush_some`].
+    pub fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Conn::Plain(t) => t.write(buf),
-            Conn::Tls(s) => s.write(buf),
+            Conn::Tls(_) => {
+                self.flush_some()?;
+                let Conn::Tls(b) = self else {
+                    return Ok(0);
+                };
+                let n = b.0.writer().write(buf)?;
+                match self.flush_some() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+                    other => other.map(|()| n),
+                }
+            }
         }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// Whether encrypted records wait to be written.
+    pub fn wants_write(&self) -> bool {
         match self {
-            Conn::Plain(t) => t.flush(),
-            Conn::Tls(s) => s.flush(),
+            Conn::Plain(_) => false,
+            Conn::Tls(b) => b.0.wants_write(),
         }
+    }
+
+    /// Writes waiting encrypted records without blocking (`WouldBlock` when the socket
+    /// is full).
+    pub fn flush_some(&mut self) -> io::Result<()> {
+        if let Conn::Tls(b) = self {
+            let (tls, tcp) = (&mut b.0, &mut b.1);
+            while tls.wants_write() {
+                tls.write_tls(tcp)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the socket is readable (if `read`) or writable (if `write`), or for
+    /// `timeout`. Returns (readable, writable); both false on timeout.
+    pub fn wait(&self, read: bool, write: bool, timeout: Duration) -> io::Result<(bool, bool)> {
+        let mut flags = PollFlags::empty();
+        if read {
+            flags |= PollFlags::IN;
+        }
+        if write {
+            flags |= PollFlags::OUT;
+        }
+        let mut fds = [PollFd::new(self.tcp(), flags)];
+        let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok((false, false)),
+            Err(e) => return Err(e.into()),
+        }
+        let got = fds[0].revents();
+        // Errors and hang-ups show up on the next read or write.
+        let broken = got.intersects(PollFlags::ERR | PollFlags::HUP);
+        Ok((
+            read && (got.contains(PollFlags::IN) || broken),
+            write && (got.contains(PollFlags::OUT) || broken),
+        ))
     }
 }

@@ -1,15 +1,13 @@
-//! The runtime side of an IMAP session, shared by both runtimes (logins and the mail
-//! store), and the blocking driver of `postrider-std`.
+//! The runtime side of an IMAP session, shared by both runtimes: logins and the mail
+//! store answering the machine's requests.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postrider_core::imap::server::{ImapConfig, ImapEvent, ImapServer, StoreReply, StoreRequest};
-use postrider_core::smtp::{AuthOutcome, PeerInfo};
+use postrider_core::machine::{AuthOutcome, PeerInfo};
 
-use crate::conn::Conn;
+use crate::agent::{Agent, Flow};
 use crate::context::Context;
 use crate::imap_store::UserStore;
 use crate::login::sasl_login;
@@ -32,17 +30,6 @@ pub fn imap_config(ctx: &Context, kind: ListenerKind) -> ImapConfig {
     c
 }
 
-/// What the driver must do next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImapFlow {
-    /// Keep going.
-    Continue,
-    /// Flush, handshake, `tls_established`.
-    StartTls,
-    /// Flush and close.
-    Close,
-}
-
 /// Per-connection state of the runtime side.
 #[derive(Debug)]
 pub struct ImapSession {
@@ -52,6 +39,12 @@ pub struct ImapSession {
 }
 
 impl ImapSession {
+    /// The machine and agent of a new connection on a listener of `kind`.
+    pub fn start(ctx: &Arc<Context>, kind: ListenerKind, peer: PeerInfo) -> (ImapServer, Self) {
+        let server = ImapServer::new(imap_config(ctx, kind), std::time::Instant::now());
+        (server, Self::new(ctx.clone(), peer))
+    }
+
     /// State for a new connection.
     pub fn new(ctx: Arc<Context>, peer: PeerInfo) -> Self {
         tracing::info!(
@@ -63,25 +56,6 @@ impl ImapSession {
             ctx,
             peer,
             user: None,
-        }
-    }
-
-    /// Handles the next queued event. After a store request is answered, its responses (a
-    /// FETCH batch, say) are written by the driver before the next one is read, so a large
-    /// FETCH never piles up in memory.
-    pub fn handle_all(&mut self, s: &mut ImapServer) -> ImapFlow {
-        match s.poll_event() {
-            Some(ImapEvent::Request { token, request }) => {
-                let reply = self.answer(request);
-                s.reply(token, reply);
-                ImapFlow::Continue
-            }
-            Some(ImapEvent::StartTls) => ImapFlow::StartTls,
-            Some(ImapEvent::Closed) => {
-                tracing::info!("imap: disconnect from [{}]", self.peer.remote.ip());
-                ImapFlow::Close
-            }
-            None => ImapFlow::Continue,
         }
     }
 
@@ -156,103 +130,25 @@ impl ImapSession {
     }
 }
 
-fn flush(s: &mut ImapServer, conn: &mut Conn) -> io::Result<()> {
-    while let Some(b) = s.poll_transmit() {
-        conn.write_all(&b)?;
-    }
-    conn.flush()
-}
+impl Agent for ImapSession {
+    type Machine = ImapServer;
 
-/// Drives one IMAP session over a blocking socket.
-pub fn imap_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind) -> io::Result<()> {
-    let peer = PeerInfo {
-        remote: stream.peer_addr()?,
-        local: stream.local_addr()?,
-    };
-    stream.set_nodelay(true)?;
-    let mut conn = Conn::Plain(stream);
-    if kind == ListenerKind::Imaps {
-        let tls = ctx
-            .tls
-            .get()
-            .ok_or_else(|| io::Error::other("implicit TLS listener without a certificate"))?;
-        let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
-        tracing::info!(
-            "imap: TLS with [{}]: {} {}",
-            peer.remote.ip(),
-            info.version,
-            info.cipher
-        );
-        conn = c;
-    }
-    let mut server = ImapServer::new(imap_config(&ctx, kind), Instant::now());
-    let mut session = ImapSession::new(ctx.clone(), peer);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        flush(&mut server, &mut conn)?;
-        match session.handle_all(&mut server) {
-            ImapFlow::Close => {
-                flush(&mut server, &mut conn)?;
-                return Ok(());
+    /// Answers a store request; the driver writes its responses (a FETCH batch, say)
+    /// before it hands over the next event while they pile up.
+    fn handle(&mut self, s: &mut ImapServer, ev: ImapEvent) -> Flow {
+        match ev {
+            ImapEvent::Request { token, request } => {
+                let reply = self.answer(request);
+                s.reply(token, reply);
+                Flow::Continue
             }
-            ImapFlow::StartTls => {
-                flush(&mut server, &mut conn)?;
-                let tls = ctx
-                    .tls
-                    .get()
-                    .ok_or_else(|| io::Error::other("STARTTLS without a certificate"))?;
-                let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
+            ImapEvent::StartTls => Flow::StartTls,
+            ImapEvent::Closed { reason } => {
                 tracing::info!(
-                    "imap: STARTTLS with [{}]: {} {}",
-                    peer.remote.ip(),
-                    info.version,
-                    info.cipher
+                    "imap: disconnect from [{}] ({reason:?})",
+                    self.peer.remote.ip()
                 );
-                conn = c;
-                conn.tcp().set_write_timeout(None)?;
-                server.tls_established(info);
-                continue;
-            }
-            ImapFlow::Continue => {}
-        }
-        if server.has_event() {
-            continue;
-        }
-        // Answers produced while handling events go out before the next read.
-        flush(&mut server, &mut conn)?;
-        let now = Instant::now();
-        let deadline = server
-            .poll_timeout()
-            .unwrap_or(now + Duration::from_secs(1));
-        if !server.wants_input() {
-            std::thread::sleep(deadline.saturating_duration_since(now));
-            server.handle_timeout(Instant::now());
-            continue;
-        }
-        let wait = deadline
-            .saturating_duration_since(now)
-            .clamp(Duration::from_millis(1), Duration::from_secs(1));
-        conn.tcp().set_read_timeout(Some(wait))?;
-        match conn.read(&mut buf) {
-            Ok(0) => server.handle_eof(Instant::now()),
-            Ok(n) => server.handle_input(Instant::now(), &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if ctx.shutting_down() {
-                    server.shutdown();
-                } else {
-                    server.handle_timeout(Instant::now());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                server.handle_eof(Instant::now());
-                session.handle_all(&mut server);
-                return Err(e);
+                Flow::Close
             }
         }
     }

@@ -6,6 +6,7 @@
 //! mbox delivery, the users file, aliases, TLS setup, the queue runner and the command line.
 
 pub mod accounts;
+pub mod agent;
 pub mod aliases;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod conn;
 pub mod context;
 pub mod dkim;
 pub mod dkim_verify;
+pub mod driver;
 pub mod fsutil;
 pub mod group_commit;
 pub mod imap;

@@ -2,6 +2,7 @@
 //! line, and the penalty for recent failures shared by every connection.
 
 use crate::accounts::{Accounts, Login};
+use postrider_core::machine::AuthOutcome;
 
 /// Checks SASL or USER/PASS credentials for a protocol session and logs the result
 /// (never the password). Returns the answer the protocol machines take and how long to
@@ -12,8 +13,7 @@ pub fn sasl_login(
     ip: std::net::IpAddr,
     protocol: &str,
     credentials: &postrider_core::sasl::Credentials,
-) -> (postrider_core::smtp::AuthOutcome, std::time::Duration) {
-    use postrider_core::smtp::AuthOutcome;
+) -> (postrider_core::machine::AuthOutcome, std::time::Duration) {
     let mechanism = credentials.mechanism.name();
     let name = &credentials.username;
     let admission = ctx.auth_penalty(|t| t.admit(std::time::Instant::now(), ip, name));
@@ -49,8 +49,7 @@ fn check_login(
     ip: std::net::IpAddr,
     protocol: &str,
     credentials: &postrider_core::sasl::Credentials,
-) -> postrider_core::smtp::AuthOutcome {
-    use postrider_core::smtp::AuthOutcome;
+) -> postrider_core::machine::AuthOutcome {
     let mechanism = credentials.mechanism.name();
     match accounts.login(&credentials.username, &credentials.password) {
         Login::Valid(name) => match &credentials.authzid {

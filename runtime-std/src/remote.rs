@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::routing::{address_literal, order_mx, MxHost};
 use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
+use postrider_core::machine::TlsInfo;
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, RecipientResult, SessionOutcome, SmtpClient,
     TlsPolicy,
 };
-use postrider_core::smtp::{EnhancedCode, Reply, TlsInfo};
+use postrider_core::smtp::{EnhancedCode, Reply};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};

@@ -7,14 +7,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use postrider_core::smtp::{PeerInfo, SmtpServer};
+use postrider_core::machine::{Machine, PeerInfo};
+use postrider_core::smtp::SmtpServer;
 
 use postrider_core::delivery::trace::{received, Protocol, ReceivedInfo};
 use postrider_core::submission::{fixup, qualify, FixupParams};
 
+use crate::agent::{handle_events, Backlog, Flow};
 use crate::context::{wall_now, Context};
 use crate::queue::{unix_now, Envelope, Recipient};
-use crate::session::{server_config, write_transmits, Flow, ListenerKind, SmtpSession};
+use crate::session::{server_config, ListenerKind, SmtpSession};
 
 /// Parsed sendmail options.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -140,14 +142,16 @@ pub fn run_smtp_session(
     let mut session = SmtpSession::new_local(ctx.clone(), peer);
     let mut buf = vec![0u8; 64 * 1024];
     let io = |e: std::io::Error| format!("-bs: {e}");
-    let mut output = output;
+    let mut out = Backlog::default();
     loop {
-        write_transmits(&mut server, &mut output).map_err(io)?;
-        let (flow, handled) = session.handle_all(&mut server);
+        let flow = handle_events(&mut session, &mut server, &mut out, |_, _| false);
+        output.write_all(out.pending()).map_err(io)?;
+        out.consume(out.len());
+        output.flush().map_err(io)?;
         if flow == Flow::Close {
-            return write_transmits(&mut server, &mut output).map_err(io);
+            return Ok(());
         }
-        if handled {
+        if server.has_event() {
             continue;
         }
         match input.read(&mut buf) {

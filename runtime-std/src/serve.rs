@@ -1,19 +1,20 @@
-//! `postrider-std serve`: a thread per connection (bounded by the listener limits), the
-//! generic blocking drive loop, and the shutdown sequence both runtimes share.
+//! `postrider-std serve`: a thread per connection (bounded by the listener limits), each
+//! run by the one blocking driver, and the listener table and shutdown sequence both
+//! runtimes share.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use postrider_core::smtp::{PeerInfo, SmtpServer};
-
-use crate::conn::Conn;
 use crate::context::{ConnLimits, Context};
+use crate::driver::drive;
+use crate::imap::ImapSession;
+use crate::pop3::Pop3Session;
 use crate::runner;
-use crate::session::{server_config, write_transmits, Flow, ListenerKind, SmtpSession};
+use crate::session::{ListenerKind, SmtpSession};
 
 /// Every listener to open: (address, kind).
 pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
@@ -223,13 +224,7 @@ fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
             .name(format!("{}-conn", kind.name()))
             .spawn(move || {
                 let _slot = slot;
-                let result = if kind.is_pop3() {
-                    crate::pop3::pop3_connection(ctx, stream, kind)
-                } else if kind.is_imap() {
-                    crate::imap::imap_connection(ctx, stream, kind)
-                } else {
-                    smtp_connection(ctx, stream, kind)
-                };
+                let result = run_connection(&ctx, stream, kind);
                 if let Err(e) = result {
                     tracing::debug!("connection from {remote} ended with error: {e}");
                 }
@@ -240,101 +235,20 @@ fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
     }
 }
 
-/// Drives one SMTP session over a blocking socket until it closes.
-pub fn smtp_connection(ctx: Arc<Context>, stream: TcpStream, kind: ListenerKind) -> io::Result<()> {
-    let peer = PeerInfo {
-        remote: stream.peer_addr()?,
-        local: stream.local_addr()?,
-    };
-    stream.set_nodelay(true)?;
-    let mut conn = Conn::Plain(stream);
-    if kind == ListenerKind::Submissions {
-        let Some(tls) = ctx.tls.get() else {
-            return Err(io::Error::other(
-                "implicit TLS listener without a certificate",
-            ));
-        };
-        let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
-        tracing::info!(
-            "TLS established with [{}]: {} {}",
-            peer.remote.ip(),
-            info.version,
-            info.cipher
-        );
-        conn = c;
-    }
-    let mut server = SmtpServer::new(server_config(&ctx, kind), peer, Instant::now());
-    let mut session = SmtpSession::new(ctx.clone(), peer, kind);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        write_transmits(&mut server, &mut conn)?;
-        let (flow, handled) = session.handle_all(&mut server);
-        match flow {
-            Flow::Close => {
-                write_transmits(&mut server, &mut conn)?;
-                return Ok(());
-            }
-            Flow::StartTls => {
-                write_transmits(&mut server, &mut conn)?;
-                let Some(tls) = ctx.tls.get() else {
-                    return Err(io::Error::other("STARTTLS without a certificate"));
-                };
-                let (c, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
-                tracing::info!(
-                    "STARTTLS with [{}]: {} {}",
-                    peer.remote.ip(),
-                    info.version,
-                    info.cipher
-                );
-                conn = c;
-                conn.tcp().set_write_timeout(None)?;
-                server.tls_established(info);
-                continue;
-            }
-            Flow::Continue if handled => continue,
-            Flow::Continue => {}
-        }
-        if !server.wants_input() {
-            // Replies held back (the delay after a failed AUTH): wait out the deadline.
-            let Some(deadline) = server.poll_timeout() else {
-                // A question is pending but no event asked it: cannot happen with this
-                // session handler; end the connection rather than spin.
-                return Err(io::Error::other("session stalled"));
-            };
-            thread::sleep(deadline.saturating_duration_since(Instant::now()));
-            server.handle_timeout(Instant::now());
-            continue;
-        }
-        let now = Instant::now();
-        let deadline = server
-            .poll_timeout()
-            .unwrap_or(now + Duration::from_secs(1));
-        let wait = deadline
-            .saturating_duration_since(now)
-            .clamp(Duration::from_millis(1), Duration::from_secs(1));
-        conn.tcp().set_read_timeout(Some(wait))?;
-        match conn.read(&mut buf) {
-            Ok(0) => server.handle_eof(Instant::now()),
-            Ok(n) => server.handle_input(Instant::now(), &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if ctx.shutting_down() {
-                    server.shutdown();
-                } else {
-                    server.handle_timeout(Instant::now());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                server.handle_eof(Instant::now());
-                // Still let the session clean up (discard a partial spool file).
-                session.handle_all(&mut server);
-                return Err(e);
-            }
-        }
+/// Runs one accepted connection to its end with the machine and agent of its listener's
+/// protocol, through the one blocking driver.
+pub fn run_connection(ctx: &Arc<Context>, stream: TcpStream, kind: ListenerKind) -> io::Result<()> {
+    if kind.is_pop3() {
+        drive(ctx, stream, kind, |peer| {
+            Pop3Session::start(ctx, kind, peer)
+        })
+    } else if kind.is_imap() {
+        drive(ctx, stream, kind, |peer| {
+            ImapSession::start(ctx, kind, peer)
+        })
+    } else {
+        drive(ctx, stream, kind, |peer| {
+            SmtpSession::start(ctx, kind, peer)
+        })
     }
 }

@@ -6,13 +6,15 @@
 use std::sync::Arc;
 
 use postrider_core::dmarc::Policy;
+use postrider_core::machine::PeerInfo;
 use postrider_core::smtp::dsn::{mail_dsn, rcpt_dsn};
 use postrider_core::smtp::{
-    DataTicket, EnhancedCode, ForwardPath, PeerInfo, Reply, ReversePath, SmtpEvent, SmtpServer,
+    DataTicket, EnhancedCode, ForwardPath, Reply, ReversePath, SmtpEvent, SmtpServer,
     SmtpServerConfig, Verdict, VrfyPolicy,
 };
 use postrider_core::submission::{fixup, FixupParams};
 
+use crate::agent::{Agent, Flow};
 use crate::context::{wall_now, Context};
 use crate::queue::{unix_now, Envelope, Recipient, Spool};
 
@@ -58,17 +60,25 @@ impl ListenerKind {
     pub fn is_imap(self) -> bool {
         matches!(self, ListenerKind::Imap | ListenerKind::Imaps)
     }
-}
 
-/// What the driver must do after an event was handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Keep going.
-    Continue,
-    /// Flush, then run the TLS handshake and call `tls_established`.
-    StartTls,
-    /// Flush, then close the connection.
-    Close,
+    /// Whether connections start with a TLS handshake (ports 465, 995 and 993).
+    pub fn implicit_tls(self) -> bool {
+        matches!(
+            self,
+            ListenerKind::Submissions | ListenerKind::Pop3s | ListenerKind::Imaps
+        )
+    }
+
+    /// The protocol spoken, for logs.
+    pub fn protocol(self) -> &'static str {
+        if self.is_pop3() {
+            "pop3"
+        } else if self.is_imap() {
+            "imap"
+        } else {
+            "smtp"
+        }
+    }
 }
 
 /// A value for an Authentication-Results property (RFC 8601 §2.2): quoted unless it is
@@ -155,6 +165,12 @@ fn reply(code: u16, e: (u8, u16, u16), text: impl Into<String>) -> Reply {
 }
 
 impl SmtpSession {
+    /// The machine and agent of a new connection on a listener of `kind`.
+    pub fn start(ctx: &Arc<Context>, kind: ListenerKind, peer: PeerInfo) -> (SmtpServer, Self) {
+        let server = SmtpServer::new(server_config(ctx, kind), peer, std::time::Instant::now());
+        (server, Self::new(ctx.clone(), peer, kind))
+    }
+
     /// Runtime state for a new connection from `peer` on a listener of `kind`.
     pub fn new(ctx: Arc<Context>, peer: PeerInfo, kind: ListenerKind) -> Self {
         tracing::info!(
@@ -185,26 +201,11 @@ impl SmtpSession {
         s
     }
 
-    /// Handles every queued event of `s` in order; returns the strongest flow asked for
-    /// (Close or StartTls over Continue) and whether there was any event at all.
-    pub fn handle_all(&mut self, s: &mut SmtpServer) -> (Flow, bool) {
-        let mut flow = Flow::Continue;
-        let mut any = false;
-        while let Some(ev) = s.poll_event() {
-            any = true;
-            match self.handle(s, ev) {
-                Flow::Continue => {}
-                other => flow = other,
-            }
-        }
-        (flow, any)
-    }
-
     /// Whether handling `ev` is quick and cannot wait on the disk (no writes, no flush,
     /// no password hashing; at most a look at small cached tables such as the users
     /// file), so an async runtime may run it on its executor instead of the blocking
     /// pool: commands, DATA, and message bytes that still fit the spool's buffer.
-    pub fn is_light(&self, ev: &SmtpEvent) -> bool {
+    fn light(&self, ev: &SmtpEvent) -> bool {
         match ev {
             SmtpEvent::Auth { .. } | SmtpEvent::MessageComplete { .. } => false,
             SmtpEvent::BodyChunk(bytes) => {
@@ -225,7 +226,7 @@ impl SmtpSession {
     }
 
     /// Handles one event from the machine, answering any token it carries.
-    pub fn handle(&mut self, s: &mut SmtpServer, ev: SmtpEvent) -> Flow {
+    fn on_event(&mut self, s: &mut SmtpServer, ev: SmtpEvent) -> Flow {
         match ev {
             SmtpEvent::Helo { token, name, .. } => {
                 self.helo = name;
@@ -748,12 +749,16 @@ pub fn queue_failure(storage_full: bool) -> Reply {
     }
 }
 
-/// Writes every pending transmit of `s` to `out` and flushes (blocking runtimes).
-pub fn write_transmits(s: &mut SmtpServer, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    while let Some(bytes) = s.poll_transmit() {
-        out.write_all(&bytes)?;
+impl Agent for SmtpSession {
+    type Machine = SmtpServer;
+
+    fn handle(&mut self, m: &mut SmtpServer, ev: SmtpEvent) -> Flow {
+        self.on_event(m, ev)
     }
-    out.flush()
+
+    fn is_light(&self, ev: &SmtpEvent) -> bool {
+        self.light(ev)
+    }
 }
 
 /// The queue form of a recipient: `<Postmaster>` becomes `postmaster@` the first local domain.

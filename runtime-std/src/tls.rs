@@ -120,7 +120,7 @@ impl TlsStore {
 }
 
 /// The negotiated version and cipher of a finished handshake, for logs and Received.
-pub fn session_info(conn: &rustls::CommonState) -> postrider_core::smtp::TlsInfo {
+pub fn session_info(conn: &rustls::CommonState) -> postrider_core::machine::TlsInfo {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
@@ -131,5 +131,5 @@ pub fn session_info(conn: &rustls::CommonState) -> postrider_core::smtp::TlsInfo
         .negotiated_cipher_suite()
         .map(|c| format!("{:?}", c.suite()))
         .unwrap_or_else(|| "unknown".into());
-    postrider_core::smtp::TlsInfo { version, cipher }
+    postrider_core::machine::TlsInfo { version, cipher }
 }

@@ -8,7 +8,6 @@
 //! messages are announced at NOOP, CHECK and during IDLE, from the difference between
 //! the model and the store's current view.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::imap::command::{
@@ -21,8 +20,10 @@ use crate::imap::fetch::{
 use crate::imap::search::{matches, needs_content, ContentFacts, ContentScan, SearchCtx};
 use crate::imap::store::FetchPart;
 use crate::imap::structure::push_string;
+use crate::machine::{
+    Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire, DEFAULT_MAX_PIPELINED,
+};
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
-use crate::smtp::{AuthOutcome, TlsInfo, Token};
 
 mod replies;
 mod selected;
@@ -54,6 +55,8 @@ pub struct ImapConfig {
     pub idle_poll: Duration,
     /// Largest literal accepted (APPEND).
     pub max_literal: usize,
+    /// Pipelined input kept while an answer is pending, before reading stops.
+    pub max_pipelined: usize,
     /// Longest command line outside literals.
     pub max_line: usize,
     /// Bad commands tolerated before the session is closed.
@@ -72,6 +75,7 @@ impl Default for ImapConfig {
             idle_timeout: Duration::from_secs(1800),
             idle_poll: Duration::from_secs(1),
             max_literal: 64 * 1024 * 1024,
+            max_pipelined: DEFAULT_MAX_PIPELINED,
             max_line: 64 * 1024,
             max_errors: 50,
         }
@@ -91,7 +95,10 @@ pub enum ImapEvent {
     /// STARTTLS accepted: handshake, then [`ImapServer::tls_established`].
     StartTls,
     /// The session is over: flush and close.
-    Closed,
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,18 +199,24 @@ struct FetchJob {
 
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
+/// A login answer held back: the tagged line, and whether the session closes after it.
+#[derive(Debug)]
+struct Held {
+    text: String,
+    close: bool,
+}
+
 /// One IMAP session.
 #[derive(Debug)]
 pub struct ImapServer {
     config: ImapConfig,
     state: State,
-    input: Vec<u8>,
+    wire: Wire<ImapEvent>,
     /// Where the framer resumes in `input` (after literals already received).
     scan_from: usize,
-    output: Vec<u8>,
-    events: VecDeque<ImapEvent>,
-    pending: Option<(u64, Then)>,
-    next_token: u64,
+    pending: Asking<Then>,
+    /// STARTTLS was accepted: the next bytes are the TLS handshake.
+    awaiting_tls: bool,
     tls: bool,
     selected: Option<Selected>,
     idle_tag: Option<String>,
@@ -211,7 +224,8 @@ pub struct ImapServer {
     sasl: Option<(String, SaslExchange)>,
     auth_failures: u32,
     errors: u32,
-    hold: Option<(Instant, String, bool)>,
+    /// A login answer kept back (the failure delay, login penalties); input waits.
+    hold: Option<Hold<Held>>,
     now: Instant,
     deadline: Instant,
     skip: usize,
@@ -231,12 +245,10 @@ impl ImapServer {
         let mut s = Self {
             config,
             state: State::NotAuthenticated,
-            input: Vec::new(),
+            wire: Wire::new(),
             scan_from: 0,
-            output: Vec::new(),
-            events: VecDeque::new(),
-            pending: None,
-            next_token: 1,
+            pending: Asking::new(),
+            awaiting_tls: false,
             tls,
             selected: None,
             idle_tag: None,
@@ -256,135 +268,19 @@ impl ImapServer {
         s
     }
 
-    /// Whether more input should be read now.
-    pub fn wants_input(&self) -> bool {
-        self.state != State::Logout && self.pending.is_none() && self.hold.is_none()
-    }
-
-    /// Whether the session is over.
-    pub fn is_closed(&self) -> bool {
-        self.state == State::Logout
-    }
-
-    /// Bytes to write.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.output.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.output))
-        }
-    }
-
-    /// The next thing the runtime must do.
-    pub fn poll_event(&mut self) -> Option<ImapEvent> {
-        self.events.pop_front()
-    }
-
-    /// Whether an event waits.
-    pub fn has_event(&self) -> bool {
-        !self.events.is_empty()
-    }
-
-    /// The next deadline (autologout, a delayed NO, or the next IDLE check).
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Logout || self.pending.is_some() {
-            return None;
-        }
-        if let Some((until, _, _)) = &self.hold {
-            return Some(*until);
-        }
-        if self.idle_tag.is_some() {
-            return Some(self.idle_next.min(self.deadline));
-        }
-        Some(self.deadline)
-    }
-
-    /// Bytes from the client.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.state == State::Logout {
-            return;
-        }
-        self.now = now;
-        self.input.extend_from_slice(bytes);
-        self.process();
-    }
-
-    /// The client went away.
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.now = now;
-        self.close();
-    }
-
-    /// Call when [`ImapServer::poll_timeout`] has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
-        if self.state == State::Logout || self.pending.is_some() {
-            return;
-        }
-        if let Some((until, text, close)) = self.hold.take() {
-            if now < until {
-                self.hold = Some((until, text, close));
-                return;
-            }
-            self.output.extend_from_slice(text.as_bytes());
-            if close {
-                self.untagged("BYE Too many invalid authentication attempts");
-                self.close();
-            } else {
-                self.process();
-            }
-            return;
-        }
-        if now >= self.deadline {
-            self.untagged("BYE Disconnected for inactivity.");
-            self.close();
-            return;
-        }
-        if self.idle_tag.is_some() && now >= self.idle_next {
-            self.idle_next = now + self.config.idle_poll;
-            if let Some(name) = self.selected.as_ref().map(|s| s.name.clone()) {
-                self.ask(
-                    Then::Refresh {
-                        tag: None,
-                        text: String::new(),
-                    },
-                    StoreRequest::Refresh {
-                        mailbox: name,
-                        claim_recent: self.selected.as_ref().is_some_and(|s| !s.read_only),
-                    },
-                );
-            }
-        }
-    }
-
-    /// Ends the session from the server side.
-    pub fn shutdown(&mut self) {
-        if self.state != State::Logout {
-            self.untagged("BYE Server shutting down.");
-            self.close();
-        }
-    }
-
-    /// Reports a finished TLS handshake after [`ImapEvent::StartTls`].
-    pub fn tls_established(&mut self, _info: TlsInfo) {
-        self.tls = true;
-        self.input.clear();
-        self.scan_from = 0;
-        self.touch();
+    /// Whether buffered input is being consumed (no answer pending, nothing held).
+    fn is_ready(&self) -> bool {
+        !self.pending.is_pending() && self.hold.is_none()
     }
 
     /// Answers a [`ImapEvent::Request`].
     pub fn reply(&mut self, token: Token, reply: StoreReply) {
-        let then = match self.pending.take() {
-            Some((t, then)) if t == token.0 => then,
-            other => {
-                self.pending = other;
-                return;
-            }
+        let Some(then) = self.pending.answer(token) else {
+            return;
         };
         self.touch();
         self.on_reply(then, reply);
-        if self.pending.is_none() {
+        if !self.pending.is_pending() {
             self.process();
         }
     }
@@ -427,16 +323,16 @@ impl ImapServer {
     }
 
     fn untagged(&mut self, text: &str) {
-        self.output.extend_from_slice(b"* ");
-        self.output.extend_from_slice(text.as_bytes());
-        self.output.extend_from_slice(b"\r\n");
+        self.wire.output.extend_from_slice(b"* ");
+        self.wire.output.extend_from_slice(text.as_bytes());
+        self.wire.output.extend_from_slice(b"\r\n");
     }
 
     /// Writes `tag text`; a tag that is not a valid RFC 3501 `tag` (taken from a line
     /// that did not parse) is answered untagged instead, never echoed.
     fn tagged(&mut self, tag: &str, text: &str) {
         let line = tagged_line(tag, text);
-        self.output.extend_from_slice(line.as_bytes());
+        self.wire.output.extend_from_slice(line.as_bytes());
     }
 
     fn bad(&mut self, tag: &str, text: &str) {
@@ -444,7 +340,7 @@ impl ImapServer {
         self.errors += 1;
         if self.errors >= self.config.max_errors {
             self.untagged("BYE Too many invalid commands.");
-            self.close();
+            self.close(CloseReason::TooManyErrors);
         }
     }
 
@@ -455,32 +351,29 @@ impl ImapServer {
         }
     }
 
-    fn close(&mut self) {
+    fn close(&mut self, reason: CloseReason) {
         if self.state == State::Logout {
             return;
         }
         self.state = State::Logout;
-        self.pending = None;
+        self.pending.clear();
         self.hold = None;
-        self.input.clear();
-        self.events.push_back(ImapEvent::Closed);
+        self.wire.input.clear();
+        self.wire.events.push_back(ImapEvent::Closed { reason });
     }
 
     fn ask(&mut self, then: Then, request: StoreRequest) {
-        let t = self.next_token;
-        self.next_token += 1;
-        self.pending = Some((t, then));
-        self.events.push_back(ImapEvent::Request {
-            token: Token(t),
-            request,
-        });
+        let token = self.pending.ask(then);
+        self.wire
+            .events
+            .push_back(ImapEvent::Request { token, request });
     }
 
     fn process(&mut self) {
-        while self.state != State::Logout && self.pending.is_none() && self.hold.is_none() {
+        while self.state != State::Logout && self.is_ready() {
             if self.skip > 0 {
-                let n = self.skip.min(self.input.len());
-                self.input.drain(..n);
+                let n = self.skip.min(self.wire.input.len());
+                self.wire.input.drain(..n);
                 self.skip -= n;
                 if self.skip > 0 {
                     return;
@@ -488,26 +381,28 @@ impl ImapServer {
                 continue;
             }
             if self.swallow_line {
-                match memchr::memchr(b'\n', &self.input) {
+                match memchr::memchr(b'\n', &self.wire.input) {
                     Some(lf) => {
-                        self.input.drain(..=lf);
+                        self.wire.input.drain(..=lf);
                         self.swallow_line = false;
                         self.scan_from = 0;
-                        self.output.extend_from_slice(b"* BAD Line too long\r\n");
+                        self.wire
+                            .output
+                            .extend_from_slice(b"* BAD Line too long\r\n");
                         self.errors += 1;
                         continue;
                     }
                     None => {
-                        self.input.clear();
+                        self.wire.input.clear();
                         return;
                     }
                 }
             }
-            match frame_line(&self.input, self.scan_from) {
+            match frame_line(&self.wire.input, self.scan_from) {
                 Framing::Incomplete => {
-                    if self.input.len() - self.scan_from > self.config.max_line {
+                    if self.wire.input.len() - self.scan_from > self.config.max_line {
                         // Drop the rest of this command up to its line end, then BAD.
-                        self.input.clear();
+                        self.wire.input.clear();
                         self.scan_from = 0;
                         self.literal_ack = None;
                         self.swallow_line = true;
@@ -522,12 +417,13 @@ impl ImapServer {
                     }
                     if len > self.config.max_literal {
                         let tag = self
+                            .wire
                             .input
                             .split(|&b| b == b' ')
                             .next()
                             .map(|t| String::from_utf8_lossy(t).into_owned())
                             .unwrap_or_else(|| "*".into());
-                        self.input.drain(..data_at);
+                        self.wire.input.drain(..data_at);
                         self.scan_from = 0;
                         self.literal_ack = None;
                         if !sync {
@@ -539,9 +435,9 @@ impl ImapServer {
                         self.errors += 1;
                         continue;
                     }
-                    if self.input.len() < data_at + len {
+                    if self.wire.input.len() < data_at + len {
                         if sync && self.literal_ack != Some(data_at) {
-                            self.output.extend_from_slice(b"+ OK\r\n");
+                            self.wire.output.extend_from_slice(b"+ OK\r\n");
                             self.literal_ack = Some(data_at);
                         }
                         return;
@@ -555,7 +451,7 @@ impl ImapServer {
 
     /// A whole command (or a SASL/IDLE line) ends at `end` in the input.
     fn line_complete(&mut self, end: usize) {
-        let bytes: Vec<u8> = self.input.drain(..end).collect();
+        let bytes: Vec<u8> = self.wire.input.drain(..end).collect();
         self.scan_from = 0;
         self.literal_ack = None;
         self.touch();
@@ -618,7 +514,7 @@ impl ImapServer {
             Command::Logout => {
                 self.untagged("BYE Logging out");
                 self.tagged(&tag, "OK Logout completed.");
-                self.close();
+                self.close(CloseReason::Quit);
             }
             Command::Id => {
                 self.untagged("ID (\"name\" \"postrider\")");
@@ -629,9 +525,10 @@ impl ImapServer {
                     return self.bad(&tag, "STARTTLS not available now.");
                 }
                 self.tagged(&tag, "OK Begin TLS negotiation now.");
-                self.input.clear();
+                self.awaiting_tls = true;
+                self.wire.input.clear();
                 self.scan_from = 0;
-                self.events.push_back(ImapEvent::StartTls);
+                self.wire.events.push_back(ImapEvent::StartTls);
             }
             Command::Login { user, password } => {
                 if state != NotAuthenticated {
@@ -779,7 +676,7 @@ impl ImapServer {
                 );
             }
             Command::Idle => {
-                self.output.extend_from_slice(b"+ idling\r\n");
+                self.wire.output.extend_from_slice(b"+ idling\r\n");
                 self.idle_tag = Some(tag);
                 self.idle_next = self.now + self.config.idle_poll;
             }
@@ -791,7 +688,8 @@ impl ImapServer {
     fn sasl_step(&mut self, tag: String, ex: SaslExchange, step: Step) {
         match step {
             Step::Challenge(c) => {
-                self.output
+                self.wire
+                    .output
                     .extend_from_slice(format!("+ {c}\r\n").as_bytes());
                 self.sasl = Some((tag, ex));
             }
@@ -799,6 +697,128 @@ impl ImapServer {
             Step::Failed(SaslError::Cancelled) => self.bad(&tag, "Authentication cancelled."),
             Step::Failed(_) => self.bad(&tag, "Invalid authentication data."),
         }
+    }
+}
+
+impl Machine for ImapServer {
+    type Event = ImapEvent;
+
+    /// Whether more input should be read now: until the session ends, except between
+    /// STARTTLS and the handshake, and while the pipelined input waiting behind a
+    /// pending answer reaches the cap.
+    fn wants_input(&self) -> bool {
+        let open = self.state != State::Logout && !self.awaiting_tls;
+        self.wire
+            .wants_input(open, self.is_ready(), self.config.max_pipelined)
+    }
+
+    /// Whether the session is over.
+    fn is_closed(&self) -> bool {
+        self.state == State::Logout
+    }
+
+    /// Bytes to write.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.wire.transmit()
+    }
+
+    /// The next thing the runtime must do.
+    fn poll_event(&mut self) -> Option<ImapEvent> {
+        self.wire.events.pop_front()
+    }
+
+    /// The next event, left in place.
+    fn peek_event(&self) -> Option<&ImapEvent> {
+        self.wire.events.front()
+    }
+
+    /// The next deadline (autologout, a delayed NO, or the next IDLE check).
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Logout || self.pending.is_pending() {
+            return None;
+        }
+        if let Some(hold) = &self.hold {
+            return Some(hold.until);
+        }
+        if self.idle_tag.is_some() {
+            return Some(self.idle_next.min(self.deadline));
+        }
+        Some(self.deadline)
+    }
+
+    /// Bytes from the client.
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.state == State::Logout {
+            return;
+        }
+        self.now = now;
+        self.wire.input.extend_from_slice(bytes);
+        self.process();
+    }
+
+    /// The client went away.
+    fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        self.close(CloseReason::PeerClosed);
+    }
+
+    /// Call when [`ImapServer::poll_timeout`] has passed.
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.state == State::Logout || self.pending.is_pending() {
+            return;
+        }
+        if self.hold.is_some() {
+            let Some(Held { text, close }) = Hold::take_due(&mut self.hold, now) else {
+                return;
+            };
+            self.wire.output.extend_from_slice(text.as_bytes());
+            if close {
+                self.untagged("BYE Too many invalid authentication attempts");
+                self.close(CloseReason::AuthFailures);
+            } else {
+                self.process();
+            }
+            return;
+        }
+        if now >= self.deadline {
+            self.untagged("BYE Disconnected for inactivity.");
+            self.close(CloseReason::Timeout);
+            return;
+        }
+        if self.idle_tag.is_some() && now >= self.idle_next {
+            self.idle_next = now + self.config.idle_poll;
+            if let Some(name) = self.selected.as_ref().map(|s| s.name.clone()) {
+                self.ask(
+                    Then::Refresh {
+                        tag: None,
+                        text: String::new(),
+                    },
+                    StoreRequest::Refresh {
+                        mailbox: name,
+                        claim_recent: self.selected.as_ref().is_some_and(|s| !s.read_only),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Ends the session from the server side.
+    fn shutdown(&mut self) {
+        if self.state != State::Logout {
+            self.untagged("BYE Server shutting down.");
+            self.close(CloseReason::Shutdown);
+        }
+    }
+
+    /// Reports a finished TLS handshake after [`ImapEvent::StartTls`].
+    fn tls_established(&mut self, now: Instant, _info: TlsInfo) {
+        self.now = now;
+        self.awaiting_tls = false;
+        self.tls = true;
+        self.wire.input.clear();
+        self.scan_from = 0;
+        self.touch();
     }
 }
 

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use crate::imap::command::StoreMode;
 use crate::imap::search::{ContentFacts, ContentScan};
 use crate::imf::datetime::WallClock;
+use crate::machine::AuthOutcome;
 use crate::sasl::Credentials;
-use crate::smtp::AuthOutcome;
 
 /// One message as the store lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::data::dot_stuff;
-use super::event::TlsInfo;
 use super::parse::reply;
 use super::types::{EnhancedCode, Reply};
+use crate::machine::TlsInfo;
 
 /// When to use STARTTLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

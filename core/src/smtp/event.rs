@@ -1,19 +1,14 @@
 //! What an [`SmtpServer`](super::server::SmtpServer) asks of its runtime, and how the
 //! runtime answers.
 
-use core::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::types::{ForwardPath, Parameter, Reply, ReversePath};
 use crate::imf::datetime::WallClock;
+use crate::machine::{CloseReason, Token};
 use crate::sasl::{Credentials, Mechanism};
-
-/// Identifies one pending question; pass it back with the answer.
-#[must_use = "the server waits until the token is answered"]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Token(pub(crate) u64);
 
 /// The runtime's decision on a HELO/EHLO, MAIL or RCPT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,17 +17,6 @@ pub enum Verdict {
     Accept,
     /// Refuse with this reply (4xx or 5xx).
     Reject(Reply),
-}
-
-/// The runtime's answer to [`SmtpEvent::Auth`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthOutcome {
-    /// The credentials are good: the session is authenticated as this identity.
-    Success(String),
-    /// Wrong name or password: 535 5.7.8 after a delay that grows with each failure.
-    Failure,
-    /// The accounts could not be checked (e.g. unreadable): 454 4.7.0, not counted.
-    TemporaryFailure,
 }
 
 /// How VRFY is answered (RFC 5321 §3.5.3, §7.3).
@@ -56,15 +40,6 @@ pub struct DataTicket {
     pub now: WallClock,
 }
 
-/// TLS session facts the runtime reports after a handshake.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsInfo {
-    /// The protocol version, e.g. `TLSv1.3`.
-    pub version: String,
-    /// The cipher suite name.
-    pub cipher: String,
-}
-
 /// The envelope of one complete transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -74,26 +49,6 @@ pub struct Envelope {
     pub mail_params: Vec<Parameter>,
     /// The accepted recipients, duplicates removed, with their RCPT parameters.
     pub recipients: Vec<(ForwardPath, Vec<Parameter>)>,
-}
-
-/// Why a session ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client sent QUIT.
-    Quit,
-    /// The client closed the connection.
-    PeerClosed,
-    /// The command or data timeout expired (421 sent).
-    Timeout,
-    /// Too many bad commands (421 sent).
-    TooManyErrors,
-    /// The runtime asked to shut down (421 sent).
-    Shutdown,
-    /// Too many failed AUTH attempts (535 then 421 sent).
-    AuthFailures,
-    /// The per-connection message limit was reached (421 sent).
-    TooManyMessages,
 }
 
 /// Things only the runtime can do, drained with `poll_event`.
@@ -219,6 +174,8 @@ pub struct SmtpServerConfig {
     pub max_messages: u32,
     /// How VRFY is answered.
     pub vrfy: VrfyPolicy,
+    /// Pipelined input kept while a question is pending, before reading stops.
+    pub max_pipelined: usize,
 }
 
 impl Default for SmtpServerConfig {
@@ -241,15 +198,7 @@ impl Default for SmtpServerConfig {
             auth_failure_delay: Duration::from_secs(1),
             max_messages: 1000,
             vrfy: VrfyPolicy::Ambiguous,
+            max_pipelined: crate::machine::DEFAULT_MAX_PIPELINED,
         }
     }
-}
-
-/// Who is on the other end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerInfo {
-    /// The client's address.
-    pub remote: SocketAddr,
-    /// Our address.
-    pub local: SocketAddr,
 }

@@ -10,9 +10,6 @@ pub mod parse;
 pub mod server;
 pub mod types;
 
-pub use event::{
-    AuthOutcome, CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo,
-    Token, Verdict, VrfyPolicy,
-};
+pub use event::{DataTicket, Envelope, SmtpEvent, SmtpServerConfig, Verdict, VrfyPolicy};
 pub use server::SmtpServer;
 pub use types::{Command, EnhancedCode, ForwardPath, Mailbox, Parameter, Reply, ReversePath};

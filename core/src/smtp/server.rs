@@ -14,7 +14,6 @@
 //!
 //! While a question is pending, pipelined input waits unparsed in the buffer.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,13 +23,13 @@ mod auth;
 use super::data::{DataError, DataReceiver};
 use super::dsn::{mail_dsn, rcpt_dsn};
 use super::encode::encode_reply;
-use super::event::{
-    AuthOutcome, CloseReason, DataTicket, Envelope, PeerInfo, SmtpEvent, SmtpServerConfig, TlsInfo,
-    Token, Verdict, VrfyPolicy,
-};
+use super::event::{DataTicket, Envelope, SmtpEvent, SmtpServerConfig, Verdict, VrfyPolicy};
 use super::parse::{command, CommandError};
 use super::types::{Command, EnhancedCode, ForwardPath, Parameter, Reply, ReversePath};
 use crate::delivery::trace::{received, Protocol, ReceivedInfo};
+use crate::machine::{
+    Asking, AuthOutcome, CloseReason, Hold, Machine, PeerInfo, TlsInfo, Token, Wire,
+};
 use crate::sasl::{Mechanism, SaslError, SaslExchange, Step, MECHANISMS};
 
 /// Longest AUTH command or SASL response line including CRLF (RFC 4954 §4).
@@ -60,10 +59,10 @@ enum Pending {
     },
 }
 
-/// Replies held back until a deadline (the delay after a failed AUTH).
+/// Replies held back until a deadline (the delay after a failed AUTH), and whether the
+/// session closes after them.
 #[derive(Debug)]
-struct Hold {
-    until: Instant,
+struct Held {
     replies: Vec<Reply>,
     close: Option<CloseReason>,
 }
@@ -91,15 +90,12 @@ enum Phase {
 pub struct SmtpServer {
     config: SmtpServerConfig,
     peer: PeerInfo,
-    input: Vec<u8>,
-    output: Vec<u8>,
-    events: VecDeque<SmtpEvent>,
+    wire: Wire<SmtpEvent>,
     phase: Phase,
     helo: Option<(String, bool)>,
     tls: Option<TlsInfo>,
     tx: Option<Transaction>,
-    pending: Option<(u64, Pending)>,
-    next_token: u64,
+    pending: Asking<Pending>,
     errors: u32,
     now: Instant,
     deadline: Instant,
@@ -108,7 +104,7 @@ pub struct SmtpServer {
     sasl: Option<SaslExchange>,
     authenticated: Option<String>,
     auth_failures: u32,
-    hold: Option<Hold>,
+    hold: Option<Hold<Held>>,
     messages: u32,
 }
 
@@ -123,15 +119,12 @@ impl SmtpServer {
         let mut s = Self {
             config,
             peer,
-            input: Vec::new(),
-            output: Vec::new(),
-            events: VecDeque::new(),
+            wire: Wire::new(),
             phase: Phase::Command,
             helo: None,
             tls: None,
             tx: None,
-            pending: None,
-            next_token: 1,
+            pending: Asking::new(),
             errors: 0,
             now,
             deadline,
@@ -153,10 +146,9 @@ impl SmtpServer {
         self.peer
     }
 
-    /// Whether the runtime should read and pass more input now. False while a question is
-    /// pending and after the session closed.
-    pub fn wants_input(&self) -> bool {
-        self.phase != Phase::Closed && self.pending.is_none() && self.hold.is_none()
+    /// Whether buffered input is being consumed (no question pending, nothing held).
+    fn is_ready(&self) -> bool {
+        !self.pending.is_pending() && self.hold.is_none()
     }
 
     /// The identity the client authenticated as (AUTH), if any.
@@ -164,126 +156,20 @@ impl SmtpServer {
         self.authenticated.as_deref()
     }
 
-    /// Whether the session is over (after [`SmtpEvent::Closed`]).
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// Feeds bytes received from the client.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.phase == Phase::Closed {
-            return;
-        }
-        self.now = now;
-        // The deadline moves only when a whole line arrives (see `process_*`), so a client
-        // dripping one byte at a time cannot hold the connection forever.
-        self.input.extend_from_slice(bytes);
-        self.process();
-    }
-
-    /// The client closed its side of the connection.
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.now = now;
-        if self.phase == Phase::Data {
-            self.events.push_back(SmtpEvent::DataAborted);
-        }
-        self.close(CloseReason::PeerClosed);
-    }
-
-    /// Call when the deadline from [`SmtpServer::poll_timeout`] has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.now = now;
-        if self.phase == Phase::Closed || self.pending.is_some() {
-            return;
-        }
-        if let Some(hold) = self.hold.take() {
-            if now < hold.until {
-                self.hold = Some(hold);
-                return;
-            }
-            for r in &hold.replies {
-                self.reply(r);
-            }
-            match hold.close {
-                Some(reason) => self.close(reason),
-                None => {
-                    self.touch();
-                    self.process();
-                }
-            }
-            return;
-        }
-        if now < self.deadline {
-            return;
-        }
-        if self.phase == Phase::Data {
-            self.events.push_back(SmtpEvent::DataAborted);
-        }
-        self.reply(&Reply::new(
-            421,
-            code(4, 4, 2),
-            format!("{} Error: timeout exceeded", self.config.hostname),
-        ));
-        self.close(CloseReason::Timeout);
-    }
-
-    /// Ends the session from the server side (shutdown): 421 then [`SmtpEvent::Closed`].
-    pub fn shutdown(&mut self) {
-        if self.phase == Phase::Closed {
-            return;
-        }
-        if self.phase == Phase::Data {
-            self.events.push_back(SmtpEvent::DataAborted);
-        }
-        self.reply(&Reply::new(
-            421,
-            code(4, 3, 2),
-            format!("{} Service shutting down", self.config.hostname),
-        ));
-        self.close(CloseReason::Shutdown);
-    }
-
-    /// Bytes to write to the client, if any.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.output.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.output))
-        }
-    }
-
-    /// The next thing the runtime must do, if any.
-    pub fn poll_event(&mut self) -> Option<SmtpEvent> {
-        self.events.pop_front()
-    }
-
-    /// The event [`SmtpServer::poll_event`] would return next, left in place (lets an
-    /// async runtime decide where to handle it).
-    pub fn peek_event(&self) -> Option<&SmtpEvent> {
-        self.events.front()
-    }
-
-    /// Whether [`SmtpServer::poll_event`] has something (lets async runtimes skip a
-    /// hop to the blocking pool when there is nothing to do).
-    pub fn has_event(&self) -> bool {
-        !self.events.is_empty()
-    }
-
-    /// When [`SmtpServer::handle_timeout`] should be called, if at all.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.phase == Phase::Closed || self.pending.is_some() {
-            None
-        } else if let Some(hold) = &self.hold {
-            Some(hold.until)
-        } else {
-            Some(self.deadline)
-        }
-    }
-
     /// Answers a [`SmtpEvent::Helo`], [`SmtpEvent::MailFrom`] or [`SmtpEvent::RcptTo`].
     /// A token that is not the pending one is ignored.
     pub fn respond(&mut self, token: Token, verdict: Verdict) {
-        let Some(pending) = self.take_pending(token) else {
+        let verdict_fits = |p: &Pending| {
+            matches!(verdict, Verdict::Reject(_))
+                || matches!(
+                    p,
+                    Pending::Helo { .. }
+                        | Pending::Mail { .. }
+                        | Pending::Rcpt { .. }
+                        | Pending::Vrfy { .. }
+                )
+        };
+        let Some(pending) = self.take_pending(token, verdict_fits) else {
             return;
         };
         match (pending, verdict) {
@@ -307,22 +193,17 @@ impl SmtpServer {
             (Pending::Vrfy { argument }, Verdict::Accept) => {
                 self.reply(&Reply::new(252, code(2, 0, 0), argument));
             }
-            (other, Verdict::Accept) => {
-                // A verdict for a question that takes another kind of answer: put it back.
-                self.pending = Some((token.0, other));
-                return;
-            }
+            (_, Verdict::Accept) => {}
         }
         self.process();
     }
 
     /// Answers [`SmtpEvent::DataStart`]: `Ok` sends 354 and starts the data phase.
     pub fn data_start(&mut self, token: Token, result: Result<DataTicket, Reply>) {
-        let Some(pending) = self.take_pending(token) else {
-            return;
-        };
-        if !matches!(pending, Pending::DataStart) {
-            self.pending = Some((token.0, pending));
+        if self
+            .take_pending(token, |p| matches!(p, Pending::DataStart))
+            .is_none()
+        {
             return;
         }
         match result {
@@ -333,7 +214,8 @@ impl SmtpServer {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.queue_id = Some(ticket.queue_id);
                 }
-                self.events
+                self.wire
+                    .events
                     .push_back(SmtpEvent::BodyChunk(Bytes::from(header.into_bytes())));
                 self.data = Some(DataReceiver::new(
                     self.config.max_message_size,
@@ -349,11 +231,10 @@ impl SmtpServer {
     /// Answers [`SmtpEvent::MessageComplete`]: `Ok` once the message is durable (250 with
     /// the queue id), `Err(reply)` otherwise.
     pub fn message_queued(&mut self, token: Token, result: Result<(), Reply>) {
-        let Some(pending) = self.take_pending(token) else {
-            return;
-        };
-        if !matches!(pending, Pending::Queued) {
-            self.pending = Some((token.0, pending));
+        if self
+            .take_pending(token, |p| matches!(p, Pending::Queued))
+            .is_none()
+        {
             return;
         }
         let tx = self.tx.take();
@@ -369,22 +250,8 @@ impl SmtpServer {
             }
             Err(reply) => self.reply(&reply),
         }
-        self.events.push_back(SmtpEvent::Reset);
+        self.wire.events.push_back(SmtpEvent::Reset);
         self.process();
-    }
-
-    /// Reports a finished TLS handshake after [`SmtpEvent::StartTls`]; the session restarts
-    /// from the beginning, as RFC 3207 §4.2 requires.
-    pub fn tls_established(&mut self, info: TlsInfo) {
-        if let Some((_, Pending::StartTls)) = self.pending {
-            self.pending = None;
-        }
-        self.tls = Some(info);
-        self.helo = None;
-        self.tx = None;
-        self.authenticated = None;
-        self.input.clear();
-        self.touch();
     }
 
     /// The TLS session facts, once TLS is active.
@@ -392,24 +259,16 @@ impl SmtpServer {
         self.tls.as_ref()
     }
 
-    fn take_pending(&mut self, token: Token) -> Option<Pending> {
-        match self.pending.take() {
-            Some((t, p)) if t == token.0 => {
-                self.touch();
-                Some(p)
-            }
-            other => {
-                self.pending = other;
-                None
-            }
-        }
+    /// The pending question `token` answers, if it is one `is` accepts (the kit's
+    /// wrong-token policy: anything else is ignored); restarts the command timer.
+    fn take_pending(&mut self, token: Token, is: impl FnOnce(&Pending) -> bool) -> Option<Pending> {
+        let p = self.pending.answer_if(token, is)?;
+        self.touch();
+        Some(p)
     }
 
     fn ask(&mut self, pending: Pending) -> Token {
-        let t = self.next_token;
-        self.next_token += 1;
-        self.pending = Some((t, pending));
-        Token(t)
+        self.pending.ask(pending)
     }
 
     fn touch(&mut self) {
@@ -422,7 +281,7 @@ impl SmtpServer {
     }
 
     fn reply(&mut self, reply: &Reply) {
-        encode_reply(&mut self.output, reply);
+        encode_reply(&mut self.wire.output, reply);
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -430,9 +289,9 @@ impl SmtpServer {
             return;
         }
         self.phase = Phase::Closed;
-        self.pending = None;
-        self.input.clear();
-        self.events.push_back(SmtpEvent::Closed { reason });
+        self.pending.clear();
+        self.wire.input.clear();
+        self.wire.events.push_back(SmtpEvent::Closed { reason });
     }
 
     /// Answers a bad command and counts it against the error budget.
@@ -455,7 +314,7 @@ impl SmtpServer {
 
     /// Consumes buffered input until it runs out or a question is pending.
     fn process(&mut self) {
-        while self.phase != Phase::Closed && self.pending.is_none() && self.hold.is_none() {
+        while self.phase != Phase::Closed && self.is_ready() {
             let progressed = match self.phase {
                 Phase::Data => self.process_data(),
                 Phase::Command | Phase::Auth => self.process_command(),
@@ -472,18 +331,19 @@ impl SmtpServer {
             self.phase = Phase::Command;
             return true;
         };
-        if self.input.is_empty() {
+        if self.wire.input.is_empty() {
             return false;
         }
         let mut out = Vec::new();
-        let used = rx.feed(&self.input, &mut out);
-        let whole_line = memchr::memchr(b'\n', &self.input[..used]).is_some();
-        self.input.drain(..used);
+        let used = rx.feed(&self.wire.input, &mut out);
+        let whole_line = memchr::memchr(b'\n', &self.wire.input[..used]).is_some();
+        self.wire.input.drain(..used);
         if whole_line {
             self.deadline = self.now + self.config.data_timeout;
         }
         if !out.is_empty() {
-            self.events
+            self.wire
+                .events
                 .push_back(SmtpEvent::BodyChunk(Bytes::from(out)));
         }
         if !rx.is_done() {
@@ -497,7 +357,7 @@ impl SmtpServer {
         match error {
             Some(e) => {
                 self.tx = None;
-                self.events.push_back(SmtpEvent::DataAborted);
+                self.wire.events.push_back(SmtpEvent::DataAborted);
                 self.reply(&match e {
                     DataError::BareNewline => Reply::new(
                         550,
@@ -524,7 +384,7 @@ impl SmtpServer {
                     recipients: tx.recipients.clone(),
                 };
                 let token = self.ask(Pending::Queued);
-                self.events.push_back(SmtpEvent::MessageComplete {
+                self.wire.events.push_back(SmtpEvent::MessageComplete {
                     token,
                     envelope,
                     size,
@@ -537,6 +397,7 @@ impl SmtpServer {
     fn process_command(&mut self) -> bool {
         let auth_line = self.phase == Phase::Auth
             || self
+                .wire
                 .input
                 .get(..5)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"AUTH "));
@@ -546,13 +407,13 @@ impl SmtpServer {
             self.config.max_command_line
         };
         if self.swallowing_line {
-            match memchr::memchr(b'\n', &self.input) {
+            match memchr::memchr(b'\n', &self.wire.input) {
                 None => {
-                    self.input.clear();
+                    self.wire.input.clear();
                     return false;
                 }
                 Some(lf) => {
-                    self.input.drain(..=lf);
+                    self.wire.input.drain(..=lf);
                     self.swallowing_line = false;
                     self.touch();
                     self.abort_sasl();
@@ -561,23 +422,23 @@ impl SmtpServer {
                 }
             }
         }
-        let Some(lf) = memchr::memchr(b'\n', &self.input) else {
-            if self.input.len() > max {
-                self.input.clear();
+        let Some(lf) = memchr::memchr(b'\n', &self.wire.input) else {
+            if self.wire.input.len() > max {
+                self.wire.input.clear();
                 self.swallowing_line = true;
             }
             return false;
         };
         self.touch();
         if lf + 1 > max {
-            self.input.drain(..=lf);
+            self.wire.input.drain(..=lf);
             self.abort_sasl();
             self.error(Reply::new(500, code(5, 5, 2), "Error: line too long"));
             return true;
         }
         if self.phase == Phase::Auth {
-            let line = self.input[..lf].to_vec();
-            self.input.drain(..=lf);
+            let line = self.wire.input[..lf].to_vec();
+            self.wire.input.drain(..=lf);
             let line = line.strip_suffix(b"\r").unwrap_or(&line);
             let step = match self.sasl.as_mut() {
                 Some(ex) => ex.respond(line),
@@ -586,12 +447,12 @@ impl SmtpServer {
             self.sasl_step(step);
             return true;
         }
-        let parsed = match command(&self.input[..=lf]) {
+        let parsed = match command(&self.wire.input[..=lf]) {
             Ok((_, cmd)) => Ok(cmd),
             Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e),
             Err(nom::Err::Incomplete(_)) => Err(CommandError::Syntax("incomplete line")),
         };
-        self.input.drain(..=lf);
+        self.wire.input.drain(..=lf);
         match parsed {
             Ok(cmd) => self.dispatch(cmd),
             Err(CommandError::Unrecognized) => self.error(Reply::new(
@@ -619,7 +480,7 @@ impl SmtpServer {
             Command::Data => self.data_command(),
             Command::Rset => {
                 self.tx = None;
-                self.events.push_back(SmtpEvent::Reset);
+                self.wire.events.push_back(SmtpEvent::Reset);
                 self.reply(&Reply::new(250, code(2, 0, 0), "Ok"));
             }
             Command::Noop(_) => self.reply(&Reply::new(250, code(2, 0, 0), "Ok")),
@@ -662,7 +523,9 @@ impl SmtpServer {
                 let token = self.ask(Pending::Vrfy {
                     argument: argument.clone(),
                 });
-                self.events.push_back(SmtpEvent::Vrfy { token, argument });
+                self.wire
+                    .events
+                    .push_back(SmtpEvent::Vrfy { token, argument });
             }
         }
     }
@@ -672,7 +535,7 @@ impl SmtpServer {
             name: name.clone(),
             extended,
         });
-        self.events.push_back(SmtpEvent::Helo {
+        self.wire.events.push_back(SmtpEvent::Helo {
             token,
             name,
             extended,
@@ -681,7 +544,7 @@ impl SmtpServer {
 
     fn accept_helo(&mut self, name: String, extended: bool) {
         if self.tx.take().is_some() {
-            self.events.push_back(SmtpEvent::Reset);
+            self.wire.events.push_back(SmtpEvent::Reset);
         }
         let host = self.config.hostname.clone();
         if extended {
@@ -778,7 +641,7 @@ impl SmtpServer {
             from: from.clone(),
             params: params.clone(),
         });
-        self.events.push_back(SmtpEvent::MailFrom {
+        self.wire.events.push_back(SmtpEvent::MailFrom {
             token,
             from,
             params,
@@ -814,7 +677,8 @@ impl SmtpServer {
             to: to.clone(),
             params: params.clone(),
         });
-        self.events
+        self.wire
+            .events
             .push_back(SmtpEvent::RcptTo { token, to, params });
     }
 
@@ -826,7 +690,7 @@ impl SmtpServer {
             return self.error(Reply::new(554, code(5, 5, 1), "Error: no valid recipients"));
         }
         let token = self.ask(Pending::DataStart);
-        self.events.push_back(SmtpEvent::DataStart { token });
+        self.wire.events.push_back(SmtpEvent::DataStart { token });
     }
 
     fn starttls(&mut self) {
@@ -842,9 +706,9 @@ impl SmtpServer {
         }
         self.reply(&Reply::new(220, code(2, 0, 0), "Ready to start TLS"));
         // RFC 3207 §4.2 / DESIGN rule 8: plaintext pipelined after STARTTLS is discarded.
-        self.input.clear();
+        self.wire.input.clear();
         let _token = self.ask(Pending::StartTls);
-        self.events.push_back(SmtpEvent::StartTls);
+        self.wire.events.push_back(SmtpEvent::StartTls);
     }
 
     fn received_field(&self, ticket: &DataTicket) -> String {
@@ -875,5 +739,145 @@ impl SmtpServer {
             for_rcpt: rcpt_text.as_deref(),
             when: ticket.now,
         })
+    }
+}
+
+impl Machine for SmtpServer {
+    type Event = SmtpEvent;
+
+    /// Whether the runtime should read and pass more input now: until the session
+    /// closes, except between STARTTLS and the handshake, and while the pipelined input
+    /// waiting behind a pending question reaches `max_pipelined`.
+    fn wants_input(&self) -> bool {
+        let open =
+            self.phase != Phase::Closed && !matches!(self.pending.get(), Some(Pending::StartTls));
+        self.wire
+            .wants_input(open, self.is_ready(), self.config.max_pipelined)
+    }
+
+    /// Whether the session is over (after [`SmtpEvent::Closed`]).
+    fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Feeds bytes received from the client.
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.now = now;
+        // The deadline moves only when a whole line arrives (see `process_*`), so a client
+        // dripping one byte at a time cannot hold the connection forever.
+        self.wire.input.extend_from_slice(bytes);
+        self.process();
+    }
+
+    /// The client closed its side of the connection.
+    fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        if self.phase == Phase::Data {
+            self.wire.events.push_back(SmtpEvent::DataAborted);
+        }
+        self.close(CloseReason::PeerClosed);
+    }
+
+    /// Call when the deadline from [`SmtpServer::poll_timeout`] has passed.
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.phase == Phase::Closed || self.pending.is_pending() {
+            return;
+        }
+        if self.hold.is_some() {
+            let Some(hold) = Hold::take_due(&mut self.hold, now) else {
+                return;
+            };
+            for r in &hold.replies {
+                self.reply(r);
+            }
+            match hold.close {
+                Some(reason) => self.close(reason),
+                None => {
+                    self.touch();
+                    self.process();
+                }
+            }
+            return;
+        }
+        if now < self.deadline {
+            return;
+        }
+        if self.phase == Phase::Data {
+            self.wire.events.push_back(SmtpEvent::DataAborted);
+        }
+        self.reply(&Reply::new(
+            421,
+            code(4, 4, 2),
+            format!("{} Error: timeout exceeded", self.config.hostname),
+        ));
+        self.close(CloseReason::Timeout);
+    }
+
+    /// Ends the session from the server side (shutdown): 421 then [`SmtpEvent::Closed`].
+    fn shutdown(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.phase == Phase::Data {
+            self.wire.events.push_back(SmtpEvent::DataAborted);
+        }
+        self.reply(&Reply::new(
+            421,
+            code(4, 3, 2),
+            format!("{} Service shutting down", self.config.hostname),
+        ));
+        self.close(CloseReason::Shutdown);
+    }
+
+    /// Bytes to write to the client, if any.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.wire.transmit()
+    }
+
+    /// The next thing the runtime must do, if any.
+    fn poll_event(&mut self) -> Option<SmtpEvent> {
+        self.wire.events.pop_front()
+    }
+
+    /// The event [`SmtpServer::poll_event`] would return next, left in place (lets an
+    /// async runtime decide where to handle it).
+    fn peek_event(&self) -> Option<&SmtpEvent> {
+        self.wire.events.front()
+    }
+
+    /// Whether [`SmtpServer::poll_event`] has something (lets async runtimes skip a
+    /// hop to the blocking pool when there is nothing to do).
+    fn has_event(&self) -> bool {
+        !self.wire.events.is_empty()
+    }
+
+    /// When [`SmtpServer::handle_timeout`] should be called, if at all.
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Closed || self.pending.is_pending() {
+            None
+        } else if let Some(hold) = &self.hold {
+            Some(hold.until)
+        } else {
+            Some(self.deadline)
+        }
+    }
+
+    /// Reports a finished TLS handshake after [`SmtpEvent::StartTls`]; the session restarts
+    /// from the beginning, as RFC 3207 §4.2 requires.
+    fn tls_established(&mut self, now: Instant, info: TlsInfo) {
+        self.now = now;
+        if matches!(self.pending.get(), Some(Pending::StartTls)) {
+            self.pending.clear();
+        }
+        self.tls = Some(info);
+        self.helo = None;
+        self.tx = None;
+        self.authenticated = None;
+        self.wire.input.clear();
+        self.touch();
     }
 }

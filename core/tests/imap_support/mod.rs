@@ -11,7 +11,7 @@ use postrider_core::imap::server::{
     StoreRequest,
 };
 use postrider_core::imf::datetime::WallClock;
-use postrider_core::smtp::AuthOutcome;
+use postrider_core::machine::{AuthOutcome, Machine};
 
 /// The in-memory mailbox behind a [`Driver`].
 pub(crate) struct Store {

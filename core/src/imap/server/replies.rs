@@ -31,9 +31,12 @@ impl ImapServer {
             }
         };
         if delay.is_zero() && !close {
-            self.output.extend_from_slice(text.as_bytes());
+            self.wire.output.extend_from_slice(text.as_bytes());
         } else {
-            self.hold = Some((self.now + delay, text, close));
+            self.hold = Some(Hold {
+                until: self.now + delay,
+                then: Held { text, close },
+            });
         }
     }
 
@@ -68,7 +71,7 @@ impl ImapServer {
                         format!("* {kind} ({}) \"/\" ", e.attributes.join(" ")).into_bytes();
                     quote(&mut line, &e.name);
                     line.extend_from_slice(b"\r\n");
-                    self.output.extend_from_slice(&line);
+                    self.wire.output.extend_from_slice(&line);
                 }
                 self.tagged(
                     &tag,
@@ -90,7 +93,7 @@ impl ImapServer {
                     let mut line = b"* STATUS ".to_vec();
                     quote(&mut line, &name);
                     line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
-                    self.output.extend_from_slice(&line);
+                    self.wire.output.extend_from_slice(&line);
                     self.tagged(&tag, "OK Status completed.");
                 }
                 Err(e) => self.no(&tag, &e),
@@ -261,7 +264,7 @@ impl ImapServer {
             }
         }
         for line in out {
-            self.output.extend_from_slice(line.as_bytes());
+            self.wire.output.extend_from_slice(line.as_bytes());
         }
         self.tagged(tag, "OK Store completed.");
     }
@@ -302,7 +305,7 @@ impl ImapServer {
             }
         }
         for l in lines {
-            self.output.extend_from_slice(l.as_bytes());
+            self.wire.output.extend_from_slice(l.as_bytes());
         }
     }
 
@@ -357,7 +360,7 @@ impl ImapServer {
         };
         if view.uid_validity != s.uid_validity {
             self.untagged("BYE The mailbox was recreated; please select it again.");
-            self.close();
+            self.close(CloseReason::Failed);
             return;
         }
         let current: std::collections::HashMap<u32, &MessageMeta> =
@@ -406,7 +409,7 @@ impl ImapServer {
         }
         s.uid_next = view.uid_next.max(s.uid_next);
         for l in lines {
-            self.output.extend_from_slice(l.as_bytes());
+            self.wire.output.extend_from_slice(l.as_bytes());
         }
     }
 }

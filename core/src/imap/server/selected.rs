@@ -314,7 +314,7 @@ impl ImapServer {
                 },
             ));
         }
-        self.output.extend_from_slice(&out);
+        self.wire.output.extend_from_slice(&out);
     }
 
     /// Ends a FETCH: stores the `\Seen` flags it set, then the tagged answer.

@@ -10,11 +10,10 @@ impl SmtpServer {
     /// after the longer of `hold` and a delay that grows with each failure of this
     /// session; after `max_auth_failures` failures the session ends with 421 4.7.0.
     pub fn auth_result(&mut self, token: Token, outcome: AuthOutcome, hold: Duration) {
-        let Some(pending) = self.take_pending(token) else {
-            return;
-        };
-        if !matches!(pending, Pending::Auth) {
-            self.pending = Some((token.0, pending));
+        if self
+            .take_pending(token, |p| matches!(p, Pending::Auth))
+            .is_none()
+        {
             return;
         }
         let answer = match outcome {
@@ -52,8 +51,7 @@ impl SmtpServer {
                 );
                 self.hold = Some(Hold {
                     until: self.now + delay,
-                    replies,
-                    close,
+                    then: Held { replies, close },
                 });
                 return;
             }
@@ -64,8 +62,10 @@ impl SmtpServer {
         } else {
             self.hold = Some(Hold {
                 until: self.now + hold,
-                replies: vec![answer],
-                close: None,
+                then: Held {
+                    replies: vec![answer],
+                    close: None,
+                },
             });
         }
     }
@@ -139,7 +139,7 @@ impl SmtpServer {
                     .map(|ex| ex.mechanism())
                     .unwrap_or(Mechanism::Plain);
                 let token = self.ask(Pending::Auth);
-                self.events.push_back(SmtpEvent::Auth {
+                self.wire.events.push_back(SmtpEvent::Auth {
                     token,
                     mechanism,
                     credentials,

@@ -1,0 +1,168 @@
+//! What the runtimes' generic drivers need of a protocol's runtime side: the [`Agent`]
+//! answering one machine's events, the [`Flow`] it asks of the driver, and the
+//! [`Backlog`] of output waiting to be written.
+//!
+//! Both runtimes run every protocol through one driver (`driver::drive` in each); a new
+//! protocol is a core machine implementing `postrider_core::machine::Machine`, an agent
+//! implementing [`Agent`] for it, and a line in each runtime's listener dispatch.
+
+use std::io;
+use std::net::SocketAddr;
+
+use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
+
+use crate::session::ListenerKind;
+
+/// How many bytes of output a driver lets pile up before it stops handing events to the
+/// agent (so a large FETCH or RETR is produced as fast as the client reads it, never
+/// whole into memory). Reading goes on meanwhile, up to the machine's own input cap.
+pub const OUTPUT_CAP: usize = 256 * 1024;
+
+/// What the driver must do after an event was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep going.
+    Continue,
+    /// Write all output, then run the TLS handshake and call `tls_established`.
+    StartTls,
+    /// Write all output, then close the connection.
+    Close,
+}
+
+/// The runtime side of one session: answers the events of its machine (logins, mail
+/// store, queue), calling the machine's answer methods with the events' tokens.
+pub trait Agent: Send + 'static {
+    /// The core machine this agent answers.
+    type Machine: Machine + Send + 'static;
+
+    /// Handles one event from the machine. May block on disk or CPU (password hashing).
+    fn handle(&mut self, m: &mut Self::Machine, ev: <Self::Machine as Machine>::Event) -> Flow;
+
+    /// Whether handling `ev` is quick and never waits on the disk, so an async runtime
+    /// may run it on its executor instead of the blocking pool.
+    fn is_light(&self, _ev: &<Self::Machine as Machine>::Event) -> bool {
+        false
+    }
+}
+
+/// Output produced by the machine and not yet written.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Backlog {
+    /// Moves everything the machine has to send into the backlog.
+    pub fn take_from<M: Machine>(&mut self, m: &mut M) {
+        while let Some(out) = m.poll_transmit() {
+            if self.is_empty() {
+                self.bytes = out;
+                self.start = 0;
+            } else {
+                self.bytes.extend_from_slice(&out);
+            }
+        }
+    }
+
+    /// The bytes still to write.
+    pub fn pending(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    /// Records that `n` bytes of [`Backlog::pending`] were written.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.bytes.len());
+        if self.start == self.bytes.len() {
+            self.bytes.clear();
+            self.start = 0;
+        } else if self.start > OUTPUT_CAP {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.bytes.len() - self.start
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the agent may be handed more events (the backlog is under the cap).
+    pub fn has_room(&self) -> bool {
+        self.len() < OUTPUT_CAP
+    }
+}
+
+/// Hands queued events to the agent while the backlog has room, collecting what the
+/// machine sends. Stops early at the first flow other than `Continue`, or before an event
+/// `stop_before` rejects (an async runtime stops at the first event that is not light).
+pub fn handle_events<A: Agent>(
+    agent: &mut A,
+    m: &mut A::Machine,
+    out: &mut Backlog,
+    stop_before: impl Fn(&A, &<A::Machine as Machine>::Event) -> bool,
+) -> Flow {
+    out.take_from(m);
+    while out.has_room() {
+        match m.peek_event() {
+            Some(ev) if !stop_before(agent, ev) => {}
+            _ => break,
+        }
+        let Some(ev) = m.poll_event() else { break };
+        let flow = agent.handle(m, ev);
+        out.take_from(m);
+        if flow != Flow::Continue {
+            return flow;
+        }
+    }
+    Flow::Continue
+}
+
+/// The two ends of an accepted connection.
+pub fn peer_info(
+    remote: io::Result<SocketAddr>,
+    local: io::Result<SocketAddr>,
+) -> io::Result<PeerInfo> {
+    Ok(PeerInfo {
+        remote: remote?,
+        local: local?,
+    })
+}
+
+/// Logs a finished handshake (`what`: implicit "TLS" or "STARTTLS").
+pub fn log_tls(kind: ListenerKind, peer: PeerInfo, what: &str, info: &TlsInfo) {
+    tracing::info!(
+        "{}: {what} with [{}]: {} {}",
+        kind.protocol(),
+        peer.remote.ip(),
+        info.version,
+        info.cipher
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backlog_keeps_order_and_compacts() {
+        let mut b = Backlog {
+            bytes: b"hello world".to_vec(),
+            start: 0,
+        };
+        b.consume(3);
+        assert_eq!(b.pending(), b"lo world");
+        b.consume(100);
+        assert!(b.is_empty() && b.has_room());
+        b.bytes = vec![b'x'; OUTPUT_CAP + 10];
+        assert!(!b.has_room());
+        b.consume(OUTPUT_CAP + 1);
+        assert_eq!(b.pending(), &[b'x'; 9][..]);
+        assert_eq!(b.start, 0, "compacted once most of it was written");
+    }
+}

@@ -1,0 +1,188 @@
+//! The blocking runtime's one driver: runs any protocol machine with its [`Agent`] over a
+//! TCP connection (plain, implicit TLS or upgraded by STARTTLS), on the calling thread.
+//!
+//! Each round hands queued events to the agent while the output backlog has room, then
+//! writes what the socket takes and reads what has arrived (the socket is non-blocking),
+//! and waits on both only when neither was possible. Reading goes on while output waits,
+//! so a client that pipelines without reading cannot deadlock the session; the machine
+//! stops asking for input once its own pipelining cap is reached.
+
+use std::io;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use postrider_core::machine::{Machine, PeerInfo};
+
+use crate::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
+use crate::conn::Conn;
+use crate::context::Context;
+use crate::session::ListenerKind;
+
+/// How long the last answers of a closing session may take to be written.
+const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs one session over `stream` until it closes: `start` makes the machine and its
+/// agent once the peer is known.
+pub fn drive<A: Agent>(
+    ctx: &Context,
+    stream: TcpStream,
+    kind: ListenerKind,
+    start: impl FnOnce(PeerInfo) -> (A::Machine, A),
+) -> io::Result<()> {
+    let peer = peer_info(stream.peer_addr(), stream.local_addr())?;
+    stream.set_nodelay(true)?;
+    let mut conn = Conn::Plain(stream);
+    if kind.implicit_tls() {
+        conn = handshake(ctx, conn, kind, peer, "TLS")?.0;
+    } else {
+        conn.tcp().set_nonblocking(true)?;
+    }
+    let (mut m, mut agent) = start(peer);
+    let mut out = Backlog::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match handle_events(&mut agent, &mut m, &mut out, |_, _| false) {
+            Flow::Continue => {}
+            Flow::StartTls => {
+                write_all(&mut conn, &mut out)?;
+                let (c, info) = handshake(ctx, conn, kind, peer, "STARTTLS")?;
+                conn = c;
+                m.tls_established(Instant::now(), info);
+                continue;
+            }
+            Flow::Close => return write_all(&mut conn, &mut out),
+        }
+        if let Err(e) = step(ctx, &mut conn, &mut m, &mut out, &mut buf) {
+            // Let the agent clean up (a partial spool file, a maildrop lock).
+            m.handle_eof(Instant::now());
+            while let Some(ev) = m.poll_event() {
+                agent.handle(&mut m, ev);
+            }
+            return Err(e);
+        }
+    }
+}
+
+/// Runs the TLS handshake (implicit TLS or after STARTTLS) and logs its outcome.
+fn handshake(
+    ctx: &Context,
+    conn: Conn,
+    kind: ListenerKind,
+    peer: PeerInfo,
+    what: &str,
+) -> io::Result<(Conn, postrider_core::machine::TlsInfo)> {
+    let tls = ctx
+        .tls
+        .get()
+        .ok_or_else(|| io::Error::other(format!("{what} without a certificate")))?;
+    let (conn, info) = conn.start_tls(tls, ctx.settings.tls_handshake_timeout)?;
+    log_tls(kind, peer, what, &info);
+    Ok((conn, info))
+}
+
+/// One round of I/O: writes what the socket takes, reads what is there, and waits for
+/// either (or the machine's next deadline) only when neither was possible.
+fn step<M: Machine>(
+    ctx: &Context,
+    conn: &mut Conn,
+    m: &mut M,
+    out: &mut Backlog,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    let mut progress = write_ready(conn, out)?;
+    if m.wants_input() {
+        match conn.read_some(buf) {
+            Ok(0) => {
+                m.handle_eof(Instant::now());
+                return Ok(());
+            }
+            Ok(n) => {
+                m.handle_input(Instant::now(), &buf[..n]);
+                progress = true;
+            }
+            Err(e) if is_transient(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let now = Instant::now();
+    if m.poll_timeout().is_some_and(|d| d <= now) {
+        m.handle_timeout(now);
+        return Ok(());
+    }
+    if progress || (m.has_event() && out.has_room()) {
+        return Ok(());
+    }
+    let want_write = !out.is_empty() || conn.wants_write();
+    let want_read = m.wants_input();
+    let deadline = m.poll_timeout();
+    if !want_read && !want_write && deadline.is_none() && !m.has_event() {
+        // A question is pending that no event asked: cannot happen with the agents here;
+        // end the connection rather than spin.
+        return Err(io::Error::other("session stalled"));
+    }
+    let wait = deadline
+        .map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now))
+        .clamp(Duration::from_millis(1), Duration::from_secs(1));
+    let ready = if want_read || want_write {
+        conn.wait(want_read, want_write, wait)?
+    } else {
+        // Answers held back (a login delay): nothing to do before the deadline.
+        std::thread::sleep(wait);
+        (false, false)
+    };
+    if ready == (false, false) {
+        if ctx.shutting_down() {
+            m.shutdown();
+        } else {
+            m.handle_timeout(Instant::now());
+        }
+    }
+    Ok(())
+}
+
+/// Writes as much of the backlog as the socket takes now; whether anything was written.
+fn write_ready(conn: &mut Conn, out: &mut Backlog) -> io::Result<bool> {
+    let mut wrote = false;
+    while !out.is_empty() {
+        match conn.write_some(out.pending()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                out.consume(n);
+                wrote = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(wrote),
+            Err(e) => return Err(e),
+        }
+    }
+    match conn.flush_some() {
+        Err(e) if !is_transient(&e) => Err(e),
+        _ => Ok(wrote),
+    }
+}
+
+/// Writes the whole backlog (before a TLS handshake or a close), without reading.
+fn write_all(conn: &mut Conn, out: &mut Backlog) -> io::Result<()> {
+    let limit = Instant::now() + FINAL_WRITE_LIMIT;
+    loop {
+        write_ready(conn, out)?;
+        if out.is_empty() && !conn.wants_write() {
+            return Ok(());
+        }
+        let left = limit.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client does not read",
+            ));
+        }
+        conn.wait(false, true, left.min(Duration::from_secs(1)))?;
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
