@@ -127,6 +127,14 @@ impl Conn {
         }
     }
 
+    /// Whether decrypted input waits inside the TLS layer (readable without the socket).
+    pub fn has_buffered_input(&self) -> bool {
+        match self {
+            Conn::Plain(_) => false,
+            Conn::Tls(b) => !b.0.wants_read(),
+        }
+    }
+
     /// Whether encrypted records wait to be written.
     pub fn wants_write(&self) -> bool {
         match self {

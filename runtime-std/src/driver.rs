@@ -40,19 +40,26 @@ pub fn drive<A: Agent>(
     let (mut m, mut agent) = start(peer);
     let mut out = Backlog::default();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut link = Link {
+        conn,
+        readable: true,
+    };
     loop {
         match handle_events(&mut agent, &mut m, &mut out, |_, _| false) {
             Flow::Continue => {}
             Flow::StartTls => {
-                write_all(&mut conn, &mut out)?;
-                let (c, info) = handshake(ctx, conn, kind, peer, "STARTTLS")?;
-                conn = c;
+                write_all(&mut link.conn, &mut out)?;
+                let (c, info) = handshake(ctx, link.conn, kind, peer, "STARTTLS")?;
+                link = Link {
+                    conn: c,
+                    readable: true,
+                };
                 m.tls_established(Instant::now(), info);
                 continue;
             }
-            Flow::Close => return write_all(&mut conn, &mut out),
+            Flow::Close => return write_all(&mut link.conn, &mut out),
         }
-        if let Err(e) = step(ctx, &mut conn, &mut m, &mut out, &mut buf) {
+        if let Err(e) = step(ctx, &mut link, &mut m, &mut out, &mut buf) {
             // Let the agent clean up (a partial spool file, a maildrop lock).
             m.handle_eof(Instant::now());
             while let Some(ev) = m.poll_event() {
@@ -80,17 +87,27 @@ fn handshake(
     Ok((conn, info))
 }
 
+/// The connection and what the driver knows of its input.
+struct Link {
+    conn: Conn,
+    /// Input may be waiting: the last wait said so, or the last read filled the buffer.
+    /// Reads are tried only then (or when TLS holds decrypted input), so an idle
+    /// connection costs one `poll` per round, not a failed read as well.
+    readable: bool,
+}
+
 /// One round of I/O: writes what the socket takes, reads what is there, and waits for
 /// either (or the machine's next deadline) only when neither was possible.
 fn step<M: Machine>(
     ctx: &Context,
-    conn: &mut Conn,
+    link: &mut Link,
     m: &mut M,
     out: &mut Backlog,
     buf: &mut [u8],
 ) -> io::Result<()> {
+    let conn = &mut link.conn;
     let mut progress = write_ready(conn, out)?;
-    if m.wants_input() {
+    if m.wants_input() && (link.readable || conn.has_buffered_input()) {
         match conn.read_some(buf) {
             Ok(0) => {
                 m.handle_eof(Instant::now());
@@ -98,9 +115,11 @@ fn step<M: Machine>(
             }
             Ok(n) => {
                 m.handle_input(Instant::now(), &buf[..n]);
+                link.readable = n == buf.len();
                 progress = true;
             }
-            Err(e) if is_transient(&e) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => link.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
@@ -130,6 +149,7 @@ fn step<M: Machine>(
         std::thread::sleep(wait);
         (false, false)
     };
+    link.readable |= ready.0;
     if ready == (false, false) {
         if ctx.shutting_down() {
             m.shutdown();
