@@ -39,7 +39,7 @@ impl AsyncConn {
             ))
         };
         let stream = futures_lite::future::or(handshake, timeout).await?;
-        let info = postrider_std::tls::session_info(stream.get_ref().1);
+        let info = postrider_agents::tls::session_info(stream.get_ref().1);
         Ok((AsyncConn::Tls(Box::new(stream)), info))
     }
 }

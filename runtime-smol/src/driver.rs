@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncWriteExt};
 use futures_rustls::TlsAcceptor;
+use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
+use postrider_agents::context::Context;
+use postrider_agents::session::ListenerKind;
 use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
-use postrider_std::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
-use postrider_std::context::Context;
-use postrider_std::session::ListenerKind;
 use smol::net::TcpStream;
 
 use crate::conn::AsyncConn;

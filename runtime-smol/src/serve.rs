@@ -8,13 +8,13 @@ use std::thread;
 use std::time::Duration;
 
 use futures_lite::{future, AsyncWriteExt};
-use postrider_std::context::Context;
-use postrider_std::imap::ImapSession;
-use postrider_std::pop3::Pop3Session;
-use postrider_std::serve::{
+use postrider_agents::context::Context;
+use postrider_agents::imap::ImapSession;
+use postrider_agents::pop3::Pop3Session;
+use postrider_agents::service::{
     limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
 };
-use postrider_std::session::{ListenerKind, SmtpSession};
+use postrider_agents::session::{ListenerKind, SmtpSession};
 use smol::net::{TcpListener, TcpStream};
 use smol::Executor;
 
@@ -22,7 +22,7 @@ use crate::driver::drive;
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
-    postrider_std::serve::raise_fd_limit();
+    postrider_agents::service::raise_fd_limit();
     let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
     let threads = thread::available_parallelism()
         .map(|n| n.get())

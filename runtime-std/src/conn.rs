@@ -12,7 +12,7 @@ use postrider_core::machine::TlsInfo;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustls::{ServerConfig, ServerConnection};
 
-use crate::tls::session_info;
+use postrider_agents::tls::session_info;
 
 /// A client connection, plain or TLS.
 #[derive(Debug)]

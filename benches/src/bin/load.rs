@@ -318,7 +318,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() {
     let a = Args::parse();
     let tls = if a.tls {
-        match postrider_std::remote::insecure_client_config() {
+        match postrider_agents::remote::insecure_client_config() {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("postrider-load: {e}");

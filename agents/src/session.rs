@@ -16,7 +16,7 @@ use postrider_core::submission::{fixup, FixupParams};
 
 use crate::agent::{Agent, Flow};
 use crate::context::{wall_now, Context};
-use crate::queue::{unix_now, Envelope, Recipient, Spool};
+use postrider_store::queue::{unix_now, Envelope, Recipient, Spool};
 
 /// Which listener a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,7 +450,7 @@ impl SmtpSession {
     /// Returns the Authentication-Results field to add at delivery.
     fn check_sender(
         &self,
-        spool: &mut crate::queue::Spool,
+        spool: &mut postrider_store::queue::Spool,
         id: &str,
         sender: &str,
     ) -> Option<SenderCheck> {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{Secret, UsersFile};
 use crate::config::{Config, Settings};
 use crate::context::Context;
-use crate::queue::RcptStatus;
 use crate::sendmail;
+use postrider_store::accounts::{Secret, UsersFile};
+use postrider_store::queue::RcptStatus;
 
 /// The `serve` implementation of a runtime.
 pub type ServeFn = fn(Arc<Context>) -> Result<(), String>;
@@ -398,9 +398,9 @@ fn run(serve: ServeFn) -> Result<(), String> {
             let ctx = open_context(settings)?;
             ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
             let source = ctx.settings.aliases_path();
-            if source.exists() && !crate::aliases::db_path(&source).exists() {
+            if source.exists() && !postrider_store::aliases::db_path(&source).exists() {
                 // First start: compile the aliases so delivery has a db to read.
-                match crate::aliases::build_db(&source) {
+                match postrider_store::aliases::build_db(&source) {
                     Ok((n, _)) => tracing::info!("{}: {n} aliases compiled", source.display()),
                     Err(e) => tracing::warn!("{e}"),
                 }
@@ -441,7 +441,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Mailq => mailq(&open_context(settings)?),
         Cmd::Newaliases => {
             let path = settings.aliases_path();
-            let (count, errors) = crate::aliases::build_db(&path)?;
+            let (count, errors) = postrider_store::aliases::build_db(&path)?;
             for e in &errors {
                 eprintln!(
                     "postrider: warning: {}:{}: {}",
@@ -453,7 +453,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             println!(
                 "{}: {count} aliases, written to {}",
                 path.display(),
-                crate::aliases::db_path(&path).display()
+                postrider_store::aliases::db_path(&path).display()
             );
             Ok(())
         }
@@ -512,8 +512,10 @@ fn run(serve: ServeFn) -> Result<(), String> {
                     password_stdin,
                     postmaster,
                 } => {
-                    if !crate::accounts::valid_name(&name) {
-                        return Err(crate::accounts::AccountError::InvalidName(name).to_string());
+                    if !postrider_store::accounts::valid_name(&name) {
+                        return Err(
+                            postrider_store::accounts::AccountError::InvalidName(name).to_string()
+                        );
                     }
                     let pw = read_password(password_stdin)?;
                     users.add(&name, &pw).map_err(|e| e.to_string())?;
@@ -521,7 +523,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
                         // The data directory's layout and default aliases come first.
                         open_context(settings.clone())?;
                         let source = settings.aliases_path();
-                        crate::aliases::set_alias(&source, "root", &name)?;
+                        postrider_store::aliases::set_alias(&source, "root", &name)?;
                         println!(
                             "{}: root: {name} (postmaster and MAILER-DAEMON too)",
                             source.display()
@@ -581,7 +583,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             let mut entry = Vec::new();
             io::Read::read_to_end(&mut io::stdin().lock(), &mut entry)
                 .map_err(|e| format!("cannot read the entry: {e}"))?;
-            crate::mbox::deliver_entry(&path, &entry)
+            postrider_store::mbox::deliver_entry(&path, &entry)
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
         Cmd::InternalReadFile { path } => match std::fs::read(&path) {
@@ -598,7 +600,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             let mut bytes = Vec::new();
             io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
                 .map_err(|e| format!("cannot read: {e}"))?;
-            crate::fsutil::replace_file(&path, &bytes)
+            postrider_store::fsutil::replace_file(&path, &bytes)
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
         Cmd::Sieve {

@@ -26,11 +26,11 @@ use postrider_core::delivery::mbox::from_line;
 use postrider_core::delivery::trace::delivery_fields;
 use postrider_core::smtp::EnhancedCode;
 
-use crate::accounts::{valid_name, Accounts};
 use crate::context::{wall_now, Context};
-use crate::mbox::{self, MboxBatch};
 use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
-use crate::queue::{Envelope, Recipient};
+use postrider_store::accounts::{valid_name, Accounts};
+use postrider_store::mbox::{self, MboxBatch};
+use postrider_store::queue::{Envelope, Recipient};
 
 pub use crate::outcome::Outcome;
 

@@ -20,8 +20,8 @@ use postrider_core::pop3::{MessageInfo, OpenError};
 use rustix::fs::{flock, FlockOperation};
 
 use crate::context::Context;
-use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
-use crate::mbox::LOCK_WAIT;
+use postrider_store::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use postrider_store::mbox::LOCK_WAIT;
 
 /// Read size for scanning and serving.
 const CHUNK: usize = 64 * 1024;

@@ -24,10 +24,10 @@ use postrider_core::smtp::EnhancedCode;
 
 use crate::context::{wall_now, Context};
 use crate::local::{self, split_address, Delivery, Outcome};
-use crate::mbox::MboxBatch;
-use crate::queue::{unix_now, Envelope, RcptStatus, Recipient};
 use crate::remote::{self, OutboundTls};
 use crate::resolver::Resolver;
+use postrider_store::mbox::MboxBatch;
+use postrider_store::queue::{unix_now, Envelope, RcptStatus, Recipient};
 
 /// At most this many messages share one mailbox commit (one fsync per mailbox).
 const BATCH_MESSAGES: usize = 64;

@@ -14,8 +14,8 @@ use postrider_core::imap::server::{MailboxView, MessageMeta};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
 
-use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
-use crate::mbox::LOCK_WAIT;
+use postrider_store::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use postrider_store::mbox::LOCK_WAIT;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -107,7 +107,7 @@ pub(crate) fn next_uid_validity(counter: &Path) -> u32 {
     if let Some(dir) = counter.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    if let Err(e) = crate::fsutil::replace_file(counter, format!("{next}\n").as_bytes()) {
+    if let Err(e) = postrider_store::fsutil::replace_file(counter, format!("{next}\n").as_bytes()) {
         tracing::warn!("cannot record UIDVALIDITY in {}: {e}", counter.display());
     }
     next

@@ -24,9 +24,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::accounts::{Accounts, SystemAccounts};
 use crate::config::Settings;
 use crate::context::Context;
+use postrider_store::accounts::{Accounts, SystemAccounts};
 
 /// A Unix identity to run a command or touch a file as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +145,7 @@ pub fn read_file_as(who: Option<&RunAs>, path: &Path, limit: u64) -> io::Result<
 /// as `who` (None: as this process).
 pub fn write_file_as(who: Option<&RunAs>, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let Some(id) = who else {
-        return crate::fsutil::replace_file(path, bytes);
+        return postrider_store::fsutil::replace_file(path, bytes);
     };
     let cmd = helper(id, "internal-write-file", path)?;
     match run_with_input(cmd, bytes, Duration::from_secs(60))? {

@@ -1,8 +1,8 @@
 //! Logins of the protocol sessions (SMTP AUTH, POP3, IMAP): the account check, the log
 //! line, and the penalty for recent failures shared by every connection.
 
-use crate::accounts::{Accounts, Login};
 use postrider_core::machine::AuthOutcome;
+use postrider_store::accounts::{Accounts, Login};
 
 /// Checks SASL or USER/PASS credentials for a protocol session and logs the result
 /// (never the password). Returns the answer the protocol machines take and how long to

@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 
-use crate::accounts::{Accounts, UsersFile};
-use crate::aliases::AliasesDb;
 use crate::config::Settings;
-use crate::queue::Queue;
+use postrider_store::accounts::{Accounts, UsersFile};
+use postrider_store::aliases::AliasesDb;
+use postrider_store::queue::Queue;
 
 /// Wakes the queue runner when new mail is committed.
 #[derive(Debug, Default)]
@@ -190,7 +190,7 @@ impl Context {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
         let accounts = match settings.config.accounts.as_str() {
-            "system" => Accounts::System(crate::accounts::SystemAccounts::default()),
+            "system" => Accounts::System(postrider_store::accounts::SystemAccounts::default()),
             _ => Accounts::File(UsersFile::new(&dir)),
         };
         let queue = Queue::open(&dir.join("queue"))?;

@@ -15,8 +15,8 @@ use postrider_core::delivery::vacation::{
 use postrider_core::imf::header::split_header_to_blank_line;
 
 use crate::context::{wall_now, Context};
-use crate::fsutil::lock_exclusive;
-use crate::queue::{unix_now, Recipient};
+use postrider_store::fsutil::lock_exclusive;
+use postrider_store::queue::{unix_now, Recipient};
 
 /// Options of the vacation command.
 #[derive(Debug, Clone, Default)]

@@ -27,7 +27,7 @@ use postrider_core::maildrop::MboxScanner;
 
 use crate::context::Context;
 use crate::imap_folder::{flag_logs, Entry, Folder};
-use crate::mbox;
+use postrider_store::mbox;
 
 /// The special-use folders created at first login (RFC 6154).
 pub const SPECIAL_USE: [(&str, &str); 4] = [
@@ -148,7 +148,7 @@ impl<'a> UserStore<'a> {
     /// symbolic link, and be owned by the user (or by root, when the server made it);
     /// a file with other names (a hard link) must be the user's.
     fn refuse_planted_links(&self, path: &Path) -> Result<(), StoreError> {
-        let crate::accounts::Accounts::System(sys) = &self.ctx.accounts else {
+        let postrider_store::accounts::Accounts::System(sys) = &self.ctx.accounts else {
             return Ok(());
         };
         if !crate::privileges::running_as_root() {
@@ -387,7 +387,7 @@ impl<'a> UserStore<'a> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        let when = date.unwrap_or_else(|| WallClock::utc(crate::queue::unix_now()));
+        let when = date.unwrap_or_else(|| WallClock::utc(postrider_store::queue::unix_now()));
         // The From_ line carries UTC (mbox readers expect no zone there); the zone the
         // client gave is kept in the index.
         let entry = mbox::entry(

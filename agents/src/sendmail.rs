@@ -15,8 +15,8 @@ use postrider_core::submission::{fixup, qualify, FixupParams};
 
 use crate::agent::{handle_events, Backlog, Flow};
 use crate::context::{wall_now, Context};
-use crate::queue::{unix_now, Envelope, Recipient};
 use crate::session::{server_config, ListenerKind, SmtpSession};
+use postrider_store::queue::{unix_now, Envelope, Recipient};
 
 /// Parsed sendmail options.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -240,7 +240,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
     });
     let mut spool = spool_for_id;
     let dkim = crate::dkim::sign(settings, &fixed.message, unix_now());
-    let write = |spool: &mut crate::queue::Spool| -> std::io::Result<()> {
+    let write = |spool: &mut postrider_store::queue::Spool| -> std::io::Result<()> {
         spool.write(trace.as_bytes())?;
         spool.write(&fixed.message)
     };

@@ -18,7 +18,7 @@ use postrider_core::sieve::{Action, MessageContext, Script, Vacation};
 use crate::context::{wall_now, Context};
 use crate::outcome::Outcome;
 use crate::privileges::{home_identity, read_file_as, write_file_as};
-use crate::queue::{unix_now, Envelope, Recipient};
+use postrider_store::queue::{unix_now, Envelope, Recipient};
 
 /// Longest Sieve script read at delivery.
 const MAX_SCRIPT: u64 = 1024 * 1024;
