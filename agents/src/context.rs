@@ -14,6 +14,7 @@ use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 use crate::config::Settings;
 use postrider_store::accounts::{Accounts, UsersFile};
 use postrider_store::aliases::AliasesDb;
+use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::queue::Queue;
 
 /// Wakes the queue runner when new mail is committed.
@@ -131,8 +132,10 @@ impl ConnLimits {
 pub struct Context {
     /// Validated configuration.
     pub settings: Settings,
-    /// Local accounts.
-    pub accounts: Accounts,
+    /// Local accounts (shared with the mailboxes).
+    pub accounts: Arc<Accounts>,
+    /// The users' mailboxes (files backend).
+    pub mailboxes: Arc<FilesMailboxes>,
     /// The queue.
     pub queue: Queue,
     /// The aliases (the db `newaliases` builds, or the source until there is one).
@@ -149,8 +152,6 @@ pub struct Context {
     pub smtp_limits: Arc<ConnLimits>,
     /// Connection limits of the submission section.
     pub submission_limits: Arc<ConnLimits>,
-    /// IMAP folders cached for every session.
-    pub mail_store: crate::imap_folder::MailStore,
     /// Connection limits of the POP3 section.
     pub pop3_limits: Arc<ConnLimits>,
     /// Connection limits of the IMAP section.
@@ -189,10 +190,11 @@ impl Context {
         {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
-        let accounts = match settings.config.accounts.as_str() {
+        let accounts = Arc::new(match settings.config.accounts.as_str() {
             "system" => Accounts::System(postrider_store::accounts::SystemAccounts::default()),
             _ => Accounts::File(UsersFile::new(&dir)),
-        };
+        });
+        let mailboxes = Arc::new(FilesMailboxes::new(&dir, accounts.clone()));
         let queue = Queue::open(&dir.join("queue"))?;
         let c = &settings.config;
         let trusted = &settings.trusted_networks;
@@ -207,7 +209,6 @@ impl Context {
                 c.submission.max_connections_per_ip,
                 trusted,
             ),
-            mail_store: crate::imap_folder::MailStore::default(),
             pop3_limits: ConnLimits::new(
                 c.pop3.max_connections,
                 c.pop3.max_connections_per_ip,
@@ -226,6 +227,7 @@ impl Context {
             })),
             aliases: AliasesDb::new(&aliases_path),
             accounts,
+            mailboxes,
             queue,
             tls: crate::tls::TlsStore::default(),
             wakeup: Wakeup::default(),
@@ -243,19 +245,12 @@ impl Context {
 
     /// The home directory of a local user (file accounts: `data_dir/home/USER`).
     pub fn home_of(&self, user: &str) -> Option<std::path::PathBuf> {
-        match &self.accounts {
-            Accounts::System(s) => s.lookup(user).map(|e| e.home),
-            Accounts::File(_) => Some(self.settings.config.data_dir.join("home").join(user)),
-        }
+        self.mailboxes.home_of(user)
     }
 
     /// The INBOX mbox of a local mailbox name (`/var/mail/NAME` for system accounts).
     pub fn mailbox_path(&self, name: &str) -> std::path::PathBuf {
-        if self.settings.config.accounts == "system" {
-            std::path::PathBuf::from("/var/mail").join(name)
-        } else {
-            self.settings.config.data_dir.join("mail").join(name)
-        }
+        self.mailboxes.inbox_path(name)
     }
 
     /// Whether shutdown was requested.
@@ -268,7 +263,7 @@ impl Context {
     /// can read it, naming the fix. None when it does, or with system accounts.
     pub fn postmaster_warning(&self) -> Option<String> {
         use postrider_core::delivery::aliases::Target;
-        if !matches!(self.accounts, Accounts::File(_)) {
+        if !matches!(*self.accounts, Accounts::File(_)) {
             return None;
         }
         let mut todo = vec!["root".to_string()];

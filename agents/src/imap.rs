@@ -9,9 +9,9 @@ use postrider_core::machine::{AuthOutcome, PeerInfo};
 
 use crate::agent::{Agent, Flow};
 use crate::context::Context;
-use crate::imap_store::UserStore;
 use crate::login::sasl_login;
 use crate::session::ListenerKind;
+use postrider_store::mailbox::Mailboxes;
 
 /// The core configuration for an IMAP session on a listener of `kind`.
 pub fn imap_config(ctx: &Context, kind: ListenerKind) -> ImapConfig {
@@ -64,7 +64,7 @@ impl ImapSession {
             let (outcome, hold) = sasl_login(&self.ctx, self.peer.remote.ip(), "imap", c);
             if let AuthOutcome::Success(user) = &outcome {
                 self.user = Some(user.clone());
-                UserStore::new(&self.ctx, user).ensure_special_use();
+                self.ctx.mailboxes.ensure_special_use(user);
             }
             return StoreReply::Auth(outcome, hold);
         }
@@ -74,7 +74,8 @@ impl ImapSession {
                 "Not logged in",
             )));
         };
-        let store = UserStore::new(&self.ctx, &user);
+        let store: &dyn Mailboxes = &*self.ctx.mailboxes;
+        let user = user.as_str();
         match request {
             StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Failure, Duration::ZERO),
             StoreRequest::Open {
@@ -84,48 +85,48 @@ impl ImapSession {
             | StoreRequest::Refresh {
                 mailbox,
                 claim_recent,
-            } => StoreReply::View(store.view(&mailbox, claim_recent)),
+            } => StoreReply::View(store.view(user, &mailbox, claim_recent)),
             StoreRequest::List {
                 reference,
                 pattern,
                 subscribed,
-            } => StoreReply::List(store.list(&reference, &pattern, subscribed)),
-            StoreRequest::Status { mailbox } => StoreReply::Status(store.status(&mailbox)),
-            StoreRequest::Create(m) => StoreReply::Done(store.create(&m)),
-            StoreRequest::Delete(m) => StoreReply::Done(store.delete(&m)),
-            StoreRequest::Rename(a, b) => StoreReply::Done(store.rename(&a, &b)),
-            StoreRequest::Subscribe(m, on) => StoreReply::Done(store.subscribe(&m, on)),
+            } => StoreReply::List(store.list(user, &reference, &pattern, subscribed)),
+            StoreRequest::Status { mailbox } => StoreReply::Status(store.status(user, &mailbox)),
+            StoreRequest::Create(m) => StoreReply::Done(store.create(user, &m)),
+            StoreRequest::Delete(m) => StoreReply::Done(store.delete(user, &m)),
+            StoreRequest::Rename(a, b) => StoreReply::Done(store.rename(user, &a, &b)),
+            StoreRequest::Subscribe(m, on) => StoreReply::Done(store.subscribe(user, &m, on)),
             StoreRequest::Append {
                 mailbox,
                 flags,
                 date,
                 message,
-            } => StoreReply::Appended(store.append(&mailbox, &flags, date, &message)),
+            } => StoreReply::Appended(store.append(user, &mailbox, &flags, date, &message)),
             StoreRequest::Fetch {
                 mailbox,
                 uids,
                 part,
-            } => StoreReply::Messages(store.fetch(&mailbox, &uids, part)),
+            } => StoreReply::Messages(store.fetch(user, &mailbox, &uids, part)),
             StoreRequest::Scan {
                 mailbox,
                 uids,
                 scan,
-            } => StoreReply::Scanned(store.scan(&mailbox, &uids, &scan)),
+            } => StoreReply::Scanned(store.scan(user, &mailbox, &uids, &scan)),
             StoreRequest::SetFlags {
                 mailbox,
                 uids,
                 mode,
                 flags,
-            } => StoreReply::Flags(store.set_flags(&mailbox, &uids, mode, &flags)),
+            } => StoreReply::Flags(store.set_flags(user, &mailbox, &uids, mode, &flags)),
             StoreRequest::Expunge { mailbox, uids } => {
-                StoreReply::Done(store.expunge(&mailbox, &uids))
+                StoreReply::Done(store.expunge(user, &mailbox, &uids))
             }
             StoreRequest::Copy {
                 mailbox,
                 uids,
                 to,
                 is_move,
-            } => StoreReply::Copied(store.copy(&mailbox, &uids, &to, is_move)),
+            } => StoreReply::Copied(store.copy(user, &mailbox, &uids, &to, is_move)),
         }
     }
 }

@@ -4,8 +4,7 @@
 //! The runtime side of postrider shared by both runtimes: the agents that answer the core
 //! machines' events (SMTP [`session`], [`pop3`], [`imap`], with [`login`]), delivery
 //! ([`local`], [`remote`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
-//! signing and [`dkim_verify`]), the mail store as IMAP and POP3 see it ([`imap_store`],
-//! [`imap_folder`], [`maildrop`]), configuration ([`config`], [`context`]), TLS setup,
+//! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
 //! the command line ([`cli`], [`sendmail`]) and what both runtimes' listeners share
 //! ([`service`], [`agent`]). Runtimes (`postrider-std`, `postrider-smol`) hold only
 //! connections, one driver and the listeners.
@@ -19,11 +18,8 @@ pub mod context;
 pub mod dkim;
 pub mod dkim_verify;
 pub mod imap;
-pub mod imap_folder;
-pub mod imap_store;
 pub mod local;
 pub mod login;
-pub mod maildrop;
 pub mod outcome;
 pub mod pop3;
 pub mod privileges;

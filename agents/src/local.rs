@@ -131,7 +131,7 @@ fn safe_file(path: &Path, owner: u32) -> Result<(), String> {
 
 /// The uid that must own a user's `.forward`.
 fn forward_owner(ctx: &Context, user: &str) -> u32 {
-    match &ctx.accounts {
+    match &*ctx.accounts {
         Accounts::System(s) => s.lookup(user).map(|e| e.uid).unwrap_or(u32::MAX),
         Accounts::File(_) => rustix::process::geteuid().as_raw(),
     }
@@ -526,14 +526,14 @@ fn store_in_folder(
     let ctx = d.ctx;
     let final_rcpt = format!("{name}@{domain}");
     let header = delivery_fields(&d.env.sender, &final_rcpt, Some(&rcpt.address));
-    let store = crate::imap_store::UserStore::new(ctx, name);
+    let store = ctx.mailboxes.user(name);
     let (path, folder_name) = match folder {
         None => (ctx.mailbox_path(name), "INBOX".to_string()),
         Some(f) => {
             // Sieve names folders in UTF-8 (RFC 5228 §2.7.2); IMAP in modified UTF-7.
             let encoded = postrider_core::imap::mutf7::encode(f);
             let f = encoded.as_str();
-            if !crate::imap_store::valid_folder(f) {
+            if !postrider_store::mail_files::valid_folder(f) {
                 tracing::warn!(
                     "{}: fileinto {f:?}: invalid folder name; keeping in INBOX",
                     d.env.id
@@ -579,7 +579,7 @@ fn store_in_folder(
     }
     if !existed && crate::privileges::running_as_root() {
         // A new system mailbox belongs to its user, as /var/mail files do.
-        if let Accounts::System(s) = &ctx.accounts {
+        if let Accounts::System(s) = &*ctx.accounts {
             if let Some(e) = s.lookup(name) {
                 let _ = std::os::unix::fs::chown(&path, Some(e.uid), Some(e.gid));
             }
@@ -743,7 +743,7 @@ fn builtin_vacation(
     local: &str,
     input: &[u8],
 ) -> Option<Outcome> {
-    if !matches!(d.ctx.accounts, Accounts::File(_)) {
+    if !matches!(*d.ctx.accounts, Accounts::File(_)) {
         return None;
     }
     let own_config = d.ctx.settings.config_path.as_deref();

@@ -10,8 +10,8 @@ use postrider_core::pop3::{OpenError, Pop3Config, Pop3Event, Pop3Server};
 use crate::agent::{Agent, Flow};
 use crate::context::Context;
 use crate::login::sasl_login;
-use crate::maildrop::{Maildrop, MessageStream};
 use crate::session::ListenerKind;
+use postrider_store::mailbox::{Mailboxes, Maildrop, MessageChunks};
 
 /// The core configuration for a POP3 session on a listener of `kind`.
 pub fn pop3_config(ctx: &Context, kind: ListenerKind) -> Pop3Config {
@@ -32,9 +32,9 @@ pub fn pop3_config(ctx: &Context, kind: ListenerKind) -> Pop3Config {
 pub struct Pop3Session {
     ctx: Arc<Context>,
     peer: PeerInfo,
-    maildrop: Option<Maildrop>,
+    maildrop: Option<Box<dyn Maildrop>>,
     /// The message a RETR or TOP is sending, read chunk by chunk as the machine asks.
-    retrieving: Option<MessageStream>,
+    retrieving: Option<Box<dyn MessageChunks>>,
     user: String,
 }
 
@@ -89,25 +89,27 @@ impl Agent for Pop3Session {
                     sasl_login(&self.ctx, self.peer.remote.ip(), "pop3", &credentials);
                 s.auth_result(token, outcome, hold);
             }
-            Pop3Event::OpenMaildrop { token, user } => match Maildrop::open(&self.ctx, &user) {
-                Ok(m) => {
-                    let listing = m.listing();
-                    tracing::info!(
-                        "pop3: {user} logged in from [{}]: {} messages",
-                        self.peer.remote.ip(),
-                        listing.len()
-                    );
-                    self.maildrop = Some(m);
-                    self.user = user;
-                    s.maildrop_opened(token, Ok(listing));
-                }
-                Err(e) => {
-                    if let OpenError::Failed(why) = &e {
-                        tracing::error!("pop3: cannot open the maildrop of {user}: {why}");
+            Pop3Event::OpenMaildrop { token, user } => {
+                match self.ctx.mailboxes.open_maildrop(&user) {
+                    Ok(m) => {
+                        let listing = m.listing();
+                        tracing::info!(
+                            "pop3: {user} logged in from [{}]: {} messages",
+                            self.peer.remote.ip(),
+                            listing.len()
+                        );
+                        self.maildrop = Some(m);
+                        self.user = user;
+                        s.maildrop_opened(token, Ok(listing));
                     }
-                    s.maildrop_opened(token, Err(e));
+                    Err(e) => {
+                        if let OpenError::Failed(why) = &e {
+                            tracing::error!("pop3: cannot open the maildrop of {user}: {why}");
+                        }
+                        s.maildrop_opened(token, Err(e));
+                    }
                 }
-            },
+            }
             Pop3Event::Retrieve {
                 token,
                 index,

@@ -80,7 +80,7 @@ pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, 
     if !running_as_root() {
         return Ok(None);
     }
-    if let (Accounts::System(s), Some(u)) = (&ctx.accounts, user) {
+    if let (Accounts::System(s), Some(u)) = (&*ctx.accounts, user) {
         if let Some(e) = s.lookup(u) {
             if e.uid != 0 {
                 return Ok(Some(RunAs {
@@ -97,7 +97,7 @@ pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, 
 /// vacation files): the user with system accounts when the server runs as root, else
 /// the server itself (file accounts' homes belong to the server).
 pub fn home_identity(ctx: &Context, user: &str) -> Result<Option<RunAs>, String> {
-    match &ctx.accounts {
+    match &*ctx.accounts {
         Accounts::System(_) if running_as_root() => identity_for(ctx, Some(user)),
         _ => Ok(None),
     }

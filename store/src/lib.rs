@@ -1,14 +1,21 @@
 #![forbid(unsafe_code)]
 //! # postrider-store
 //!
-//! Where postrider keeps things: the durable queue ([`queue`], with its group commit),
-//! mbox files ([`mbox`]), accounts ([`accounts`]: the users file or the system's
-//! passwd/shadow) and aliases ([`aliases`]), with the file-system helpers they share
-//! ([`fsutil`]). Nothing here knows about protocols, sessions or the configuration file.
+//! Where postrider keeps things: the mailboxes behind the [`mailbox::Mailboxes`]
+//! interface (files backend: [`mail_files`], [`imap_folder`], [`maildrop`]), the durable
+//! queue ([`queue`], with its group commit), mbox files ([`mbox`]), accounts
+//! ([`accounts`]: the users file or the system's passwd/shadow) and aliases
+//! ([`aliases`]), with the file-system helpers they share ([`fsutil`]). Nothing here
+//! knows about protocols, sessions or the configuration file.
 
 pub mod accounts;
 pub mod aliases;
+pub mod conformance;
 pub mod fsutil;
 pub mod group_commit;
+pub mod imap_folder;
+pub mod mail_files;
+pub mod mailbox;
+pub mod maildrop;
 pub mod mbox;
 pub mod queue;

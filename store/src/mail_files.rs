@@ -9,6 +9,7 @@
 //! stopped, so SELECT of a large folder does not reparse it. Expunge rewrites the mbox
 //! crash-safely (new file, fsync, rename) under the delivery locks.
 
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -24,10 +25,13 @@ use postrider_core::imap::server::{
 use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::MboxScanner;
+use postrider_core::pop3::OpenError;
 
-use crate::context::Context;
+use crate::accounts::Accounts;
 use crate::imap_folder::{flag_logs, Entry, Folder};
-use postrider_store::mbox;
+use crate::mailbox::{Mailboxes, Maildrop};
+use crate::maildrop::MboxMaildrop;
+use crate::mbox;
 
 /// The special-use folders created at first login (RFC 6154).
 pub const SPECIAL_USE: [(&str, &str); 4] = [
@@ -36,8 +40,6 @@ pub const SPECIAL_USE: [(&str, &str); 4] = [
     ("Trash", "\\Trash"),
     ("Junk", "\\Junk"),
 ];
-
-pub use crate::imap_folder::MailStore;
 
 fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
     StoreError::new(code, text)
@@ -88,48 +90,172 @@ fn is_internal_name(component: &str) -> bool {
         || lower.ends_with('~')
 }
 
-/// The store as one user sees it.
+/// The files backend of the mailboxes: INBOX mbox files in the spool (`data_dir/mail/`,
+/// or `/var/mail` with system accounts), folders under each user's home, their state
+/// under `data_dir/imap/`, the folders' parsed state cached for every session.
 #[derive(Debug)]
-pub struct UserStore<'a> {
-    ctx: &'a Context,
-    user: String,
+pub struct FilesMailboxes {
+    data_dir: PathBuf,
+    accounts: Arc<Accounts>,
+    /// Folders shared by all sessions of the process.
+    folders: Mutex<HashMap<PathBuf, Arc<Mutex<Folder>>>>,
 }
 
-impl<'a> UserStore<'a> {
-    /// The store of `user`.
-    pub fn new(ctx: &'a Context, user: &str) -> Self {
+impl FilesMailboxes {
+    /// The mailboxes of the accounts in `accounts`, with state under `data_dir`.
+    pub fn new(data_dir: &Path, accounts: Arc<Accounts>) -> Self {
         Self {
-            ctx,
+            data_dir: data_dir.to_path_buf(),
+            accounts,
+            folders: Mutex::default(),
+        }
+    }
+
+    /// The store as `user` sees it.
+    pub fn user(&self, user: &str) -> UserStore<'_> {
+        UserStore {
+            store: self,
             user: user.to_string(),
         }
     }
 
+    /// The home directory of a local user: the passwd entry's with system accounts,
+    /// `data_dir/home/NAME` with file accounts.
+    pub fn home_of(&self, user: &str) -> Option<PathBuf> {
+        match &*self.accounts {
+            Accounts::System(s) => s.lookup(user).map(|e| e.home),
+            Accounts::File(_) => Some(self.data_dir.join("home").join(user)),
+        }
+    }
+
+    /// The INBOX mbox of a local mailbox name (`/var/mail/NAME` for system accounts).
+    pub fn inbox_path(&self, user: &str) -> PathBuf {
+        match &*self.accounts {
+            Accounts::System(_) => PathBuf::from("/var/mail").join(user),
+            Accounts::File(_) => self.data_dir.join("mail").join(user),
+        }
+    }
+}
+
+impl Mailboxes for FilesMailboxes {
+    fn ensure_special_use(&self, user: &str) {
+        self.user(user).ensure_special_use();
+    }
+
+    fn view(&self, user: &str, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError> {
+        self.user(user).view(name, claim_recent)
+    }
+
+    fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError> {
+        self.user(user).status(name)
+    }
+
+    fn fetch(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        part: FetchPart,
+    ) -> Result<Vec<FetchedMessage>, StoreError> {
+        self.user(user).fetch(name, uids, part)
+    }
+
+    fn scan(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        scan: &ContentScan,
+    ) -> Result<Vec<(u32, ContentFacts)>, StoreError> {
+        self.user(user).scan(name, uids, scan)
+    }
+
+    fn set_flags(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: &[String],
+    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
+        self.user(user).set_flags(name, uids, mode, flags)
+    }
+
+    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
+        self.user(user).expunge(name, uids)
+    }
+
+    fn append(
+        &self,
+        user: &str,
+        name: &str,
+        flags: &[String],
+        date: Option<WallClock>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
+        self.user(user).append(name, flags, date, message)
+    }
+
+    fn copy(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+        is_move: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError> {
+        self.user(user).copy(name, uids, to, is_move)
+    }
+
+    fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        self.user(user).create(name)
+    }
+
+    fn delete(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        self.user(user).delete(name)
+    }
+
+    fn rename(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        self.user(user).rename(from, to)
+    }
+
+    fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), StoreError> {
+        self.user(user).subscribe(name, on)
+    }
+
+    fn list(&self, user: &str, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry> {
+        self.user(user).list(reference, pattern, subscribed)
+    }
+
+    fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError> {
+        let locks = self.data_dir.join("locks");
+        let drop = MboxMaildrop::open(&locks, user, self.inbox_path(user))?;
+        Ok(Box::new(drop))
+    }
+}
+
+/// The store as one user sees it.
+#[derive(Debug)]
+pub struct UserStore<'a> {
+    store: &'a FilesMailboxes,
+    user: String,
+}
+
+impl UserStore<'_> {
     fn mail_dir(&self) -> PathBuf {
-        self.ctx
+        self.store
             .home_of(&self.user)
-            .unwrap_or_else(|| {
-                self.ctx
-                    .settings
-                    .config
-                    .data_dir
-                    .join("home")
-                    .join(&self.user)
-            })
+            .unwrap_or_else(|| self.store.data_dir.join("home").join(&self.user))
             .join("mail")
     }
 
     fn state_dir(&self) -> PathBuf {
-        self.ctx
-            .settings
-            .config
-            .data_dir
-            .join("imap")
-            .join(&self.user)
+        self.store.data_dir.join("imap").join(&self.user)
     }
 
     fn folder_path(&self, name: &str) -> Result<PathBuf, StoreError> {
         if name == "INBOX" {
-            return Ok(self.ctx.mailbox_path(&self.user));
+            return Ok(self.store.inbox_path(&self.user));
         }
         if !valid_folder(name) {
             return Err(err(
@@ -148,10 +274,10 @@ impl<'a> UserStore<'a> {
     /// symbolic link, and be owned by the user (or by root, when the server made it);
     /// a file with other names (a hard link) must be the user's.
     fn refuse_planted_links(&self, path: &Path) -> Result<(), StoreError> {
-        let postrider_store::accounts::Accounts::System(sys) = &self.ctx.accounts else {
+        let Accounts::System(sys) = &*self.store.accounts else {
             return Ok(());
         };
-        if !crate::privileges::running_as_root() {
+        if !rustix::process::geteuid().is_root() {
             return Ok(());
         }
         let Some(entry) = sys.lookup(&self.user) else {
@@ -190,7 +316,7 @@ impl<'a> UserStore<'a> {
                 .join(format!("{name}.index"))
         };
         let counter = self.state_dir().join("uidvalidity");
-        let mut map = lock(&self.ctx.mail_store.folders);
+        let mut map = lock(&self.store.folders);
         Ok(map
             .entry(path.clone())
             .or_insert_with(|| Arc::new(Mutex::new(Folder::load(path, index, &counter))))
@@ -387,7 +513,7 @@ impl<'a> UserStore<'a> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        let when = date.unwrap_or_else(|| WallClock::utc(postrider_store::queue::unix_now()));
+        let when = date.unwrap_or_else(|| WallClock::utc(crate::queue::unix_now()));
         // The From_ line carries UTC (mbox readers expect no zone there); the zone the
         // client gave is kept in the index.
         let entry = mbox::entry(
@@ -529,7 +655,7 @@ impl<'a> UserStore<'a> {
             let _ = fs::remove_file(log);
         }
         let _ = fs::remove_file(index);
-        lock(&self.ctx.mail_store.folders).remove(&p);
+        lock(&self.store.folders).remove(&p);
         Ok(())
     }
 
@@ -574,7 +700,7 @@ impl<'a> UserStore<'a> {
             let _ = fs::rename(log, PathBuf::from(to));
         }
         let _ = fs::rename(&ia, &ib);
-        let mut map = lock(&self.ctx.mail_store.folders);
+        let mut map = lock(&self.store.folders);
         map.remove(&a);
         map.remove(&b);
         Ok(())

@@ -1,6 +1,6 @@
 //! One IMAP folder as the process caches it: an mbox file scanned into entries (UID,
 //! fingerprint, flags, INTERNALDATE, offsets), its sidecar index and flag log, UIDVALIDITY
-//! allocation, and the crash-safe rewrite that EXPUNGE does. [`crate::imap_store`] serves
+//! allocation, and the crash-safe rewrite that EXPUNGE does. [`crate::mail_files`] serves
 //! the sessions from these.
 
 use std::collections::HashMap;
@@ -8,14 +8,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use postrider_core::imap::server::{MailboxView, MessageMeta};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
 
-use postrider_store::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
-use postrider_store::mbox::LOCK_WAIT;
+use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use crate::mbox::LOCK_WAIT;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -107,7 +107,7 @@ pub(crate) fn next_uid_validity(counter: &Path) -> u32 {
     if let Some(dir) = counter.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    if let Err(e) = postrider_store::fsutil::replace_file(counter, format!("{next}\n").as_bytes()) {
+    if let Err(e) = crate::fsutil::replace_file(counter, format!("{next}\n").as_bytes()) {
         tracing::warn!("cannot record UIDVALIDITY in {}: {e}", counter.display());
     }
     next
@@ -619,12 +619,6 @@ pub(crate) fn copy_range(src: &mut File, out: &mut File, from: u64, to: u64) -> 
         left -= n as u64;
     }
     Ok(())
-}
-
-/// Folders shared by all sessions of the process.
-#[derive(Debug, Default)]
-pub struct MailStore {
-    pub(crate) folders: Mutex<HashMap<PathBuf, Arc<Mutex<Folder>>>>,
 }
 
 #[cfg(test)]

@@ -19,16 +19,30 @@ use postrider_core::maildrop::{MboxMessage, MboxScanner, Pop3Encoder};
 use postrider_core::pop3::{MessageInfo, OpenError};
 use rustix::fs::{flock, FlockOperation};
 
-use crate::context::Context;
-use postrider_store::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
-use postrider_store::mbox::LOCK_WAIT;
+use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use crate::mailbox::{Maildrop, MessageChunks};
+use crate::mbox::LOCK_WAIT;
+
+impl Maildrop for MboxMaildrop {
+    fn listing(&self) -> Vec<MessageInfo> {
+        self.listing_of()
+    }
+
+    fn stream(&self, index: usize, top_lines: Option<usize>) -> io::Result<Box<dyn MessageChunks>> {
+        Ok(Box::new(self.stream_of(index, top_lines)?))
+    }
+
+    fn commit(&self, deleted: &[usize]) -> io::Result<()> {
+        self.commit_deletions(deleted)
+    }
+}
 
 /// Read size for scanning and serving.
 const CHUNK: usize = 64 * 1024;
 
 /// An open maildrop.
 #[derive(Debug)]
-pub struct Maildrop {
+pub struct MboxMaildrop {
     path: PathBuf,
     messages: Vec<MboxMessage>,
     snapshot_len: u64,
@@ -57,12 +71,11 @@ fn lock_for_delivery(path: &Path) -> io::Result<DeliveryLocks> {
     })
 }
 
-impl Maildrop {
-    /// Locks the session and scans `user`'s INBOX.
-    pub fn open(ctx: &Context, user: &str) -> Result<Maildrop, OpenError> {
+impl MboxMaildrop {
+    /// Locks the session (a lock file in `locks`) and scans `user`'s INBOX at `path`.
+    pub fn open(locks: &Path, user: &str, path: PathBuf) -> Result<MboxMaildrop, OpenError> {
         let failed = |e: io::Error| OpenError::Failed(e.to_string());
-        let locks = ctx.settings.config.data_dir.join("locks");
-        fs::create_dir_all(&locks).map_err(failed)?;
+        fs::create_dir_all(locks).map_err(failed)?;
         let session = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -74,12 +87,11 @@ impl Maildrop {
             Err(rustix::io::Errno::WOULDBLOCK) => return Err(OpenError::InUse),
             Err(e) => return Err(OpenError::Failed(e.to_string())),
         }
-        let path = ctx.mailbox_path(user);
         let (messages, snapshot_len) = {
             let _locks = lock_for_delivery(&path).map_err(failed)?;
             scan(&path).map_err(failed)?
         };
-        Ok(Maildrop {
+        Ok(MboxMaildrop {
             path,
             messages,
             snapshot_len,
@@ -88,7 +100,7 @@ impl Maildrop {
     }
 
     /// The messages as POP3 lists them.
-    pub fn listing(&self) -> Vec<MessageInfo> {
+    fn listing_of(&self) -> Vec<MessageInfo> {
         self.messages
             .iter()
             .map(|m| MessageInfo {
@@ -99,7 +111,7 @@ impl Maildrop {
     }
 
     /// A reader that yields message `index` encoded for POP3, chunk by chunk.
-    pub fn stream(&self, index: usize, top_lines: Option<usize>) -> io::Result<MessageStream> {
+    fn stream_of(&self, index: usize, top_lines: Option<usize>) -> io::Result<MessageStream> {
         let m = self
             .messages
             .get(index)
@@ -115,7 +127,7 @@ impl Maildrop {
 
     /// Removes the messages at `deleted` (indexes into the listing), keeping everything
     /// delivered since the session began.
-    pub fn commit(&self, deleted: &[usize]) -> io::Result<()> {
+    fn commit_deletions(&self, deleted: &[usize]) -> io::Result<()> {
         if deleted.is_empty() {
             return Ok(());
         }
@@ -225,9 +237,8 @@ pub struct MessageStream {
     encoder: Option<Pop3Encoder>,
 }
 
-impl MessageStream {
-    /// The next encoded bytes, or None when the message (and its final `.` line) is done.
-    pub fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+impl MessageChunks for MessageStream {
+    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
         let Some(encoder) = self.encoder.as_mut() else {
             return Ok(None);
         };

@@ -1,0 +1,285 @@
+//! The behaviour every [`Mailboxes`] backend must have, as checks a backend's tests run
+//! (`store/tests/conformance.rs` for the files backend; the next backend calls
+//! [`run_all`] the same way). Each check returns what went wrong instead of panicking,
+//! so a failure names the rule broken.
+//!
+//! `open` makes a handle on the same storage each time it is called: checks call it again
+//! to prove that what was acknowledged survives a restart.
+
+use postrider_core::imap::command::StoreMode;
+use postrider_core::imap::server::StoreError;
+use postrider_core::imap::store::FetchPart;
+use postrider_core::pop3::OpenError;
+
+use crate::mailbox::Mailboxes;
+
+/// A check's outcome: `Err` says which rule was broken.
+pub type Check = Result<(), String>;
+
+/// Makes a handle on the backend under test (the same storage every time).
+pub type Open<'a> = &'a dyn Fn() -> Box<dyn Mailboxes>;
+
+/// A check and the rule it checks.
+type Rule = (&'static str, for<'a> fn(Open<'a>) -> Check);
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Check {
+    if ok {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+fn store_err(what: &str) -> impl Fn(StoreError) -> String + '_ {
+    move |e| format!("{what}: {} {}", e.code.unwrap_or_default(), e.text)
+}
+
+fn message(n: usize) -> Vec<u8> {
+    format!("From: a@example.org\r\nSubject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
+}
+
+/// Runs every check with users `alice` and `bob` (fresh: no mail yet). Returns the
+/// broken rules, empty when the backend conforms.
+pub fn run_all(open: Open<'_>) -> Vec<String> {
+    let checks: [Rule; 6] = [
+        ("append allocates increasing UIDs", append_allocates_uids),
+        ("flags persist", flags_persist),
+        (
+            "expunge removes and UIDs are never reused",
+            expunge_never_reuses,
+        ),
+        ("folders: create, copy, move, rename, delete", folders),
+        ("one account never sees another's mail", isolation),
+        ("POP3 maildrop: one session, chunks, deletions", maildrop),
+    ];
+    checks
+        .iter()
+        .filter_map(|(name, check)| check(open).err().map(|e| format!("{name}: {e}")))
+        .collect()
+}
+
+/// Appends to INBOX get increasing UIDs under one UIDVALIDITY, the view and STATUS agree,
+/// FETCH returns the bytes, and all of it survives reopening.
+pub fn append_allocates_uids(open: Open<'_>) -> Check {
+    let s = open();
+    let before = s.view("alice", "INBOX", false).map_err(store_err("view"))?;
+    let mut uids = Vec::new();
+    for n in 0..3 {
+        let (validity, uid) = s
+            .append("alice", "INBOX", &[], None, &message(n))
+            .map_err(store_err("append"))?;
+        ensure(validity == before.uid_validity, || {
+            format!(
+                "UIDVALIDITY changed from {} to {validity}",
+                before.uid_validity
+            )
+        })?;
+        uids.push(uid);
+    }
+    ensure(uids.windows(2).all(|w| w[0] < w[1]), || {
+        format!("UIDs not increasing: {uids:?}")
+    })?;
+    let s = open();
+    let view = s.view("alice", "INBOX", false).map_err(store_err("view"))?;
+    let seen: Vec<u32> = view.messages.iter().map(|m| m.uid).collect();
+    ensure(seen.ends_with(&uids), || {
+        format!("view after reopening has {seen:?}, appended {uids:?}")
+    })?;
+    let status = s.status("alice", "INBOX").map_err(store_err("status"))?;
+    ensure(
+        status.messages as usize == view.messages.len() && status.uid_next > uids[2],
+        || format!("STATUS {status:?} disagrees with the view"),
+    )?;
+    let got = s
+        .fetch("alice", "INBOX", &uids[1..2], FetchPart::Full)
+        .map_err(store_err("fetch"))?;
+    ensure(
+        got.len() == 1 && got[0].uid == uids[1] && got[0].data.as_ref() == message(1),
+        || format!("FETCH of UID {} gave {got:?}", uids[1]),
+    )
+}
+
+/// Flags and keywords set, added and removed are kept across reopening.
+pub fn flags_persist(open: Open<'_>) -> Check {
+    let s = open();
+    let (_, uid) = s
+        .append("alice", "INBOX", &["\\Flagged".into()], None, &message(10))
+        .map_err(store_err("append"))?;
+    s.set_flags(
+        "alice",
+        "INBOX",
+        &[uid],
+        StoreMode::Add,
+        &["\\Seen".into(), "work".into()],
+    )
+    .map_err(store_err("add flags"))?;
+    s.set_flags(
+        "alice",
+        "INBOX",
+        &[uid],
+        StoreMode::Remove,
+        &["\\Flagged".into()],
+    )
+    .map_err(store_err("remove flags"))?;
+    let view = open()
+        .view("alice", "INBOX", false)
+        .map_err(store_err("view"))?;
+    let flags = view
+        .messages
+        .iter()
+        .find(|m| m.uid == uid)
+        .map(|m| m.flags.clone())
+        .unwrap_or_default();
+    ensure(
+        flags.contains(&"\\Seen".to_string())
+            && flags.contains(&"work".to_string())
+            && !flags.contains(&"\\Flagged".to_string()),
+        || format!("flags after reopening: {flags:?}"),
+    )
+}
+
+/// EXPUNGE removes exactly the messages named; a later append gets a UID above every
+/// UID ever given.
+pub fn expunge_never_reuses(open: Open<'_>) -> Check {
+    let s = open();
+    let (_, a) = s
+        .append("alice", "INBOX", &[], None, &message(20))
+        .map_err(store_err("append"))?;
+    let (_, b) = s
+        .append("alice", "INBOX", &[], None, &message(21))
+        .map_err(store_err("append"))?;
+    s.expunge("alice", "INBOX", &[b])
+        .map_err(store_err("expunge"))?;
+    let s = open();
+    let view = s.view("alice", "INBOX", false).map_err(store_err("view"))?;
+    let uids: Vec<u32> = view.messages.iter().map(|m| m.uid).collect();
+    ensure(uids.contains(&a) && !uids.contains(&b), || {
+        format!("after expunging {b}: {uids:?}")
+    })?;
+    let (_, c) = s
+        .append("alice", "INBOX", &[], None, &message(22))
+        .map_err(store_err("append"))?;
+    ensure(c > b, || format!("UID {c} given after {b} was expunged"))
+}
+
+/// Folders are created, listed, copied and moved into (new UIDs in the target), renamed
+/// and deleted; invalid names are refused.
+pub fn folders(open: Open<'_>) -> Check {
+    let s = open();
+    s.create("alice", "Work/2026")
+        .map_err(store_err("create"))?;
+    let names: Vec<String> = s
+        .list("alice", "", "*", false)
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    ensure(
+        names.iter().any(|n| n == "Work/2026") && names.iter().any(|n| n == "INBOX"),
+        || format!("LIST * gave {names:?}"),
+    )?;
+    let (_, uid) = s
+        .append("alice", "INBOX", &[], None, &message(30))
+        .map_err(store_err("append"))?;
+    let (to_validity, pairs) = s
+        .copy("alice", "INBOX", &[uid], "Work/2026", false)
+        .map_err(store_err("copy"))?;
+    let target = s
+        .view("alice", "Work/2026", false)
+        .map_err(store_err("view target"))?;
+    ensure(
+        pairs.len() == 1
+            && pairs[0].0 == uid
+            && to_validity == target.uid_validity
+            && target.messages.iter().any(|m| m.uid == pairs[0].1),
+        || format!("COPY gave {pairs:?}, target holds {:?}", target.messages),
+    )?;
+    s.copy("alice", "INBOX", &[uid], "Work/2026", true)
+        .map_err(store_err("move"))?;
+    let inbox = s.view("alice", "INBOX", false).map_err(store_err("view"))?;
+    ensure(!inbox.messages.iter().any(|m| m.uid == uid), || {
+        format!("UID {uid} still in INBOX after MOVE")
+    })?;
+    s.rename("alice", "Work/2026", "Projects/2026")
+        .map_err(store_err("rename"))?;
+    let moved = s
+        .status("alice", "Projects/2026")
+        .map_err(store_err("status after rename"))?;
+    ensure(moved.messages == 2, || {
+        format!("renamed child has {} messages, not 2", moved.messages)
+    })?;
+    s.delete("alice", "Projects/2026")
+        .map_err(store_err("delete"))?;
+    ensure(s.status("alice", "Projects/2026").is_err(), || {
+        "a deleted folder still answers STATUS".into()
+    })?;
+    for bad in [".hidden", "a/../b", "a//b", ""] {
+        ensure(s.create("alice", bad).is_err(), || {
+            format!("CREATE {bad:?} was accepted")
+        })?;
+    }
+    Ok(())
+}
+
+/// Mail appended for one user is invisible to another, in INBOX, folders and POP3.
+pub fn isolation(open: Open<'_>) -> Check {
+    let s = open();
+    s.create("alice", "Private").map_err(store_err("create"))?;
+    s.append("alice", "Private", &[], None, &message(40))
+        .map_err(store_err("append"))?;
+    let bob = s.view("bob", "INBOX", false).map_err(store_err("view"))?;
+    ensure(bob.messages.is_empty(), || {
+        format!("bob's INBOX shows {} messages", bob.messages.len())
+    })?;
+    let names: Vec<String> = s
+        .list("bob", "", "*", false)
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    ensure(!names.iter().any(|n| n == "Private"), || {
+        format!("bob lists {names:?}")
+    })?;
+    ensure(s.status("bob", "Private").is_err(), || {
+        "bob reaches alice's folder".into()
+    })?;
+    let drop = s.open_maildrop("bob").map_err(|e| format!("{e:?}"))?;
+    ensure(drop.listing().is_empty(), || {
+        "bob's maildrop lists alice's mail".into()
+    })
+}
+
+/// A maildrop lists INBOX, refuses a second session, serves a message in chunks ending
+/// with the final `.` line, and removes what QUIT deletes, and nothing else.
+pub fn maildrop(open: Open<'_>) -> Check {
+    let s = open();
+    s.append("bob", "INBOX", &[], None, &message(50))
+        .map_err(store_err("append"))?;
+    s.append("bob", "INBOX", &[], None, &message(51))
+        .map_err(store_err("append"))?;
+    let drop = s.open_maildrop("bob").map_err(|e| format!("{e:?}"))?;
+    let listing = drop.listing();
+    ensure(listing.len() == 2, || format!("listing {listing:?}"))?;
+    ensure(
+        matches!(s.open_maildrop("bob"), Err(OpenError::InUse)),
+        || "a second session was let in".into(),
+    )?;
+    let mut chunks = drop.stream(1, None).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    while let Some(c) = chunks.next_chunk().map_err(|e| e.to_string())? {
+        bytes.extend_from_slice(&c);
+    }
+    ensure(
+        bytes.ends_with(b"\r\n.\r\n") && bytes.windows(10).any(|w| w == b"message 51"),
+        || format!("RETR 2 gave {:?}", String::from_utf8_lossy(&bytes)),
+    )?;
+    drop.commit(&[0]).map_err(|e| e.to_string())?;
+    std::mem::drop(drop);
+    let view = open()
+        .view("bob", "INBOX", false)
+        .map_err(store_err("view"))?;
+    ensure(view.messages.len() == 1, || {
+        format!(
+            "{} messages left after deleting 1 of 2",
+            view.messages.len()
+        )
+    })
+}

@@ -1,0 +1,124 @@
+//! The mailboxes as the access agents use them, the interface every storage backend
+//! implements: IMAP's folders (UIDs, flags and keywords, append with UID allocation,
+//! expunge, copy and move, the view a session refreshes to learn what changed
+//! elsewhere) and POP3's maildrop (one session at a time, read in chunks, deletions at
+//! QUIT).
+//!
+//! The files backend is [`crate::mail_files::FilesMailboxes`]; [`crate::conformance`]
+//! holds the tests every backend must pass.
+
+use std::fmt::Debug;
+use std::io;
+
+use postrider_core::imap::command::StoreMode;
+use postrider_core::imap::search::{ContentFacts, ContentScan};
+use postrider_core::imap::server::{
+    FetchedMessage, ListEntry, MailboxView, StatusInfo, StoreError,
+};
+use postrider_core::imap::store::FetchPart;
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::pop3::{MessageInfo, OpenError};
+
+/// One backend's mailboxes, for every user. Folder names are IMAP names (modified
+/// UTF-7, `/` as the hierarchy separator, `INBOX` the user's inbox). Errors are what the
+/// client may see (an IMAP response code and text, never a path).
+pub trait Mailboxes: Send + Sync + Debug {
+    /// Makes the special-use folders (Drafts, Sent, Trash, Junk) at a user's first login.
+    fn ensure_special_use(&self, user: &str);
+
+    /// The current state of a folder (SELECT, EXAMINE, NOOP, IDLE): its messages with
+    /// UIDs and flags, UIDVALIDITY and UIDNEXT; `claim_recent` makes the messages new
+    /// since the last claim `\Recent` for this caller only.
+    fn view(&self, user: &str, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError>;
+
+    /// STATUS counts of a folder, without selecting it.
+    fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError>;
+
+    /// The bytes of `part` of the messages with these UIDs (those still there).
+    fn fetch(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        part: FetchPart,
+    ) -> Result<Vec<FetchedMessage>, StoreError>;
+
+    /// Runs `scan` (SEARCH's content keys) over each message, streamed.
+    fn scan(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        scan: &ContentScan,
+    ) -> Result<Vec<(u32, ContentFacts)>, StoreError>;
+
+    /// Changes flags and keywords; the new flags of each message changed.
+    fn set_flags(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: &[String],
+    ) -> Result<Vec<(u32, Vec<String>)>, StoreError>;
+
+    /// Removes these messages, all or none.
+    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError>;
+
+    /// Appends a message; (UIDVALIDITY, its UID). UIDs only grow.
+    fn append(
+        &self,
+        user: &str,
+        name: &str,
+        flags: &[String],
+        date: Option<WallClock>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError>;
+
+    /// Copies (or moves) messages to folder `to`: (its UIDVALIDITY, (old, new) UIDs).
+    fn copy(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+        is_move: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError>;
+
+    /// Creates a folder (and its parents).
+    fn create(&self, user: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Deletes a folder (INBOX cannot be).
+    fn delete(&self, user: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Renames a folder and its children; renaming INBOX moves its messages.
+    fn rename(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError>;
+
+    /// Subscribes to a folder or unsubscribes.
+    fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), StoreError>;
+
+    /// LIST / LSUB: the folders matching `pattern` under `reference`.
+    fn list(&self, user: &str, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry>;
+
+    /// Opens a user's INBOX for a POP3 session (refused with `InUse` while another
+    /// session has it).
+    fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError>;
+}
+
+/// A user's INBOX held by one POP3 session.
+pub trait Maildrop: Send + Debug {
+    /// The messages as POP3 lists them (sizes as served, unique ids).
+    fn listing(&self) -> Vec<MessageInfo>;
+
+    /// Message `index` (0-based) encoded for RETR (or TOP with `top_lines`), in chunks.
+    fn stream(&self, index: usize, top_lines: Option<usize>) -> io::Result<Box<dyn MessageChunks>>;
+
+    /// Removes these messages (0-based), keeping everything delivered meanwhile.
+    fn commit(&self, deleted: &[usize]) -> io::Result<()>;
+}
+
+/// A message being read for POP3, chunk by chunk.
+pub trait MessageChunks: Send + Debug {
+    /// The next encoded bytes, or None when the message (and its final `.` line) is done.
+    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>>;
+}

@@ -1,0 +1,134 @@
+//! The files backend against the mailbox conformance checks every backend must pass, and
+//! the checks against a backend broken on purpose (they must notice).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use postrider_core::imap::command::StoreMode;
+use postrider_core::imap::search::{ContentFacts, ContentScan};
+use postrider_core::imap::server::{
+    FetchedMessage, ListEntry, MailboxView, StatusInfo, StoreError,
+};
+use postrider_core::imap::store::FetchPart;
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::pop3::OpenError;
+use postrider_store::accounts::{Accounts, UsersFile};
+use postrider_store::conformance::run_all;
+use postrider_store::mail_files::FilesMailboxes;
+use postrider_store::mailbox::{Mailboxes, Maildrop};
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("postrider-conf-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
+    dir
+}
+
+fn files_backend(dir: &Path) -> Box<dyn Mailboxes> {
+    let accounts = Arc::new(Accounts::File(UsersFile::new(dir)));
+    Box::new(FilesMailboxes::new(dir, accounts))
+}
+
+#[test]
+fn files_backend_conforms() {
+    let dir = fresh_dir("files");
+    let failures = run_all(&|| files_backend(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The files backend with flag changes dropped on the floor.
+#[derive(Debug)]
+struct ForgetsFlags(Box<dyn Mailboxes>);
+
+impl Mailboxes for ForgetsFlags {
+    fn ensure_special_use(&self, user: &str) {
+        self.0.ensure_special_use(user)
+    }
+    fn view(&self, user: &str, name: &str, claim: bool) -> Result<MailboxView, StoreError> {
+        self.0.view(user, name, claim)
+    }
+    fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError> {
+        self.0.status(user, name)
+    }
+    fn fetch(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        part: FetchPart,
+    ) -> Result<Vec<FetchedMessage>, StoreError> {
+        self.0.fetch(user, name, uids, part)
+    }
+    fn scan(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        scan: &ContentScan,
+    ) -> Result<Vec<(u32, ContentFacts)>, StoreError> {
+        self.0.scan(user, name, uids, scan)
+    }
+    fn set_flags(
+        &self,
+        _user: &str,
+        _name: &str,
+        uids: &[u32],
+        _mode: StoreMode,
+        flags: &[String],
+    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
+        Ok(uids.iter().map(|&u| (u, flags.to_vec())).collect())
+    }
+    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
+        self.0.expunge(user, name, uids)
+    }
+    fn append(
+        &self,
+        user: &str,
+        name: &str,
+        flags: &[String],
+        date: Option<WallClock>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
+        self.0.append(user, name, flags, date, message)
+    }
+    fn copy(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+        is_move: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError> {
+        self.0.copy(user, name, uids, to, is_move)
+    }
+    fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        self.0.create(user, name)
+    }
+    fn delete(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        self.0.delete(user, name)
+    }
+    fn rename(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        self.0.rename(user, from, to)
+    }
+    fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), StoreError> {
+        self.0.subscribe(user, name, on)
+    }
+    fn list(&self, user: &str, reference: &str, pattern: &str, sub: bool) -> Vec<ListEntry> {
+        self.0.list(user, reference, pattern, sub)
+    }
+    fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError> {
+        self.0.open_maildrop(user)
+    }
+}
+
+#[test]
+fn a_backend_that_forgets_flags_is_caught() {
+    let dir = fresh_dir("broken");
+    let failures = run_all(&|| Box::new(ForgetsFlags(files_backend(&dir))) as Box<dyn Mailboxes>);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert!(failures[0].starts_with("flags persist"), "{failures:#?}");
+}
