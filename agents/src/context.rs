@@ -12,8 +12,8 @@ use postrider_core::imf::datetime::WallClock;
 use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 
 use crate::config::Settings;
-use postrider_store::accounts::{Accounts, UsersFile};
-use postrider_store::aliases::AliasesDb;
+use postrider_store::accounts::{AccountStore, SystemAccounts, UsersFile};
+use postrider_store::aliases::{AliasStore, AliasesDb};
 use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::queue::Queue;
 
@@ -133,13 +133,13 @@ pub struct Context {
     /// Validated configuration.
     pub settings: Settings,
     /// Local accounts (shared with the mailboxes).
-    pub accounts: Arc<Accounts>,
+    pub accounts: Arc<dyn AccountStore>,
     /// The users' mailboxes (files backend).
     pub mailboxes: Arc<FilesMailboxes>,
     /// The queue.
     pub queue: Queue,
     /// The aliases (the db `newaliases` builds, or the source until there is one).
-    pub aliases: AliasesDb,
+    pub aliases: Arc<dyn AliasStore>,
     /// TLS server configuration, when serving (reloadable).
     pub tls: crate::tls::TlsStore,
     /// Wakes the queue runner.
@@ -190,10 +190,10 @@ impl Context {
         {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
-        let accounts = Arc::new(match settings.config.accounts.as_str() {
-            "system" => Accounts::System(postrider_store::accounts::SystemAccounts::default()),
-            _ => Accounts::File(UsersFile::new(&dir)),
-        });
+        let accounts: Arc<dyn AccountStore> = match settings.config.accounts.as_str() {
+            "system" => Arc::new(SystemAccounts::default()),
+            _ => Arc::new(UsersFile::new(&dir)),
+        };
         let mailboxes = Arc::new(FilesMailboxes::new(&dir, accounts.clone()));
         let queue = Queue::open(&dir.join("queue"))?;
         let c = &settings.config;
@@ -225,7 +225,7 @@ impl Context {
                 p.max = settings.auth_max_penalty;
                 p
             })),
-            aliases: AliasesDb::new(&aliases_path),
+            aliases: Arc::new(AliasesDb::new(&aliases_path)),
             accounts,
             mailboxes,
             queue,
@@ -263,7 +263,7 @@ impl Context {
     /// can read it, naming the fix. None when it does, or with system accounts.
     pub fn postmaster_warning(&self) -> Option<String> {
         use postrider_core::delivery::aliases::Target;
-        if !matches!(*self.accounts, Accounts::File(_)) {
+        if self.accounts.is_system() {
             return None;
         }
         let mut todo = vec!["root".to_string()];

@@ -28,7 +28,7 @@ use postrider_core::smtp::EnhancedCode;
 
 use crate::context::{wall_now, Context};
 use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
-use postrider_store::accounts::{valid_name, Accounts};
+use postrider_store::accounts::valid_name;
 use postrider_store::mbox::{self, MboxBatch};
 use postrider_store::queue::{Envelope, Recipient};
 
@@ -131,9 +131,10 @@ fn safe_file(path: &Path, owner: u32) -> Result<(), String> {
 
 /// The uid that must own a user's `.forward`.
 fn forward_owner(ctx: &Context, user: &str) -> u32 {
-    match &*ctx.accounts {
-        Accounts::System(s) => s.lookup(user).map(|e| e.uid).unwrap_or(u32::MAX),
-        Accounts::File(_) => rustix::process::geteuid().as_raw(),
+    if ctx.accounts.is_system() {
+        ctx.accounts.system_user(user).map_or(u32::MAX, |e| e.uid)
+    } else {
+        rustix::process::geteuid().as_raw()
     }
 }
 
@@ -579,10 +580,8 @@ fn store_in_folder(
     }
     if !existed && crate::privileges::running_as_root() {
         // A new system mailbox belongs to its user, as /var/mail files do.
-        if let Accounts::System(s) = &*ctx.accounts {
-            if let Some(e) = s.lookup(name) {
-                let _ = std::os::unix::fs::chown(&path, Some(e.uid), Some(e.gid));
-            }
+        if let Some(e) = ctx.accounts.system_user(name) {
+            let _ = std::os::unix::fs::chown(&path, Some(e.uid), Some(e.gid));
         }
     }
     if !flags.is_empty() {
@@ -743,7 +742,7 @@ fn builtin_vacation(
     local: &str,
     input: &[u8],
 ) -> Option<Outcome> {
-    if !matches!(*d.ctx.accounts, Accounts::File(_)) {
+    if d.ctx.accounts.is_system() {
         return None;
     }
     let own_config = d.ctx.settings.config_path.as_deref();

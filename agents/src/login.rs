@@ -2,7 +2,7 @@
 //! line, and the penalty for recent failures shared by every connection.
 
 use postrider_core::machine::AuthOutcome;
-use postrider_store::accounts::{Accounts, Login};
+use postrider_store::accounts::{AccountStore, Login};
 
 /// Checks SASL or USER/PASS credentials for a protocol session and logs the result
 /// (never the password). Returns the answer the protocol machines take and how long to
@@ -31,7 +31,7 @@ pub fn sasl_login(
         );
         return (AuthOutcome::Failure, admission.hold);
     }
-    let outcome = check_login(&ctx.accounts, ip, protocol, credentials);
+    let outcome = check_login(&*ctx.accounts, ip, protocol, credentials);
     let success = match &outcome {
         AuthOutcome::Success(_) => Some(true),
         AuthOutcome::Failure => Some(false),
@@ -45,7 +45,7 @@ pub fn sasl_login(
 
 /// Checks credentials against the accounts and logs the result.
 fn check_login(
-    accounts: &Accounts,
+    accounts: &dyn AccountStore,
     ip: std::net::IpAddr,
     protocol: &str,
     credentials: &postrider_core::sasl::Credentials,

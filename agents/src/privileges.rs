@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Settings;
 use crate::context::Context;
-use postrider_store::accounts::{Accounts, SystemAccounts};
+use postrider_store::accounts::SystemAccounts;
 
 /// A Unix identity to run a command or touch a file as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +80,8 @@ pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, 
     if !running_as_root() {
         return Ok(None);
     }
-    if let (Accounts::System(s), Some(u)) = (&*ctx.accounts, user) {
-        if let Some(e) = s.lookup(u) {
+    if let Some(u) = user {
+        if let Some(e) = ctx.accounts.system_user(u) {
             if e.uid != 0 {
                 return Ok(Some(RunAs {
                     uid: e.uid,
@@ -97,9 +97,10 @@ pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, 
 /// vacation files): the user with system accounts when the server runs as root, else
 /// the server itself (file accounts' homes belong to the server).
 pub fn home_identity(ctx: &Context, user: &str) -> Result<Option<RunAs>, String> {
-    match &*ctx.accounts {
-        Accounts::System(_) if running_as_root() => identity_for(ctx, Some(user)),
-        _ => Ok(None),
+    if ctx.accounts.is_system() && running_as_root() {
+        identity_for(ctx, Some(user))
+    } else {
+        Ok(None)
     }
 }
 

@@ -41,6 +41,9 @@ pub enum AccountError {
     /// Filesystem trouble.
     #[error("{0}")]
     Io(String),
+    /// The accounts are the system's: managed with its tools, not by postrider.
+    #[error("accounts = \"system\": manage accounts with the system's tools")]
+    Managed,
 }
 
 /// Whether `name` is a safe account (and mailbox file) name.
@@ -504,30 +507,100 @@ impl SystemAccounts {
     }
 }
 
-/// The accounts of the configured kind.
-#[derive(Debug)]
-pub enum Accounts {
-    /// `accounts = "file"`.
-    File(UsersFile),
-    /// `accounts = "system"`: /etc/passwd and /etc/shadow.
-    System(SystemAccounts),
-}
-
-impl Accounts {
+/// The accounts mail is delivered to and logins are checked against: the interface
+/// every accounts backend implements ([`UsersFile`] for virtual accounts in the data
+/// directory, [`SystemAccounts`] for the system's users).
+pub trait AccountStore: Send + Sync + std::fmt::Debug {
     /// Whether `name` is a local account that can receive mail.
-    pub fn exists(&self, name: &str) -> bool {
-        match self {
-            Accounts::File(f) => f.exists(name),
-            Accounts::System(s) => s.lookup(name).is_some(),
-        }
+    fn exists(&self, name: &str) -> bool;
+
+    /// Checks a login (as long for an unknown name as for a wrong password).
+    fn login(&self, name: &str, password: &Secret) -> Login;
+
+    /// The system user behind an account (uid, gid, home), for backends of system
+    /// users; None for virtual accounts, which the server's own identity serves.
+    fn system_user(&self, name: &str) -> Option<PasswdEntry>;
+
+    /// Whether accounts are the system's users (managed with the system's tools; files
+    /// in their homes are theirs).
+    fn is_system(&self) -> bool {
+        false
     }
 
-    /// Checks a login.
-    pub fn login(&self, name: &str, password: &Secret) -> Login {
-        match self {
-            Accounts::File(f) => f.login(name, password),
-            Accounts::System(s) => s.login(name, password),
-        }
+    /// Every account name (`postrider user list`).
+    fn list(&self) -> Result<Vec<String>, AccountError>;
+
+    /// Adds an account with a password.
+    fn add(&self, name: &str, password: &Secret) -> Result<(), AccountError>;
+
+    /// Changes an account's password.
+    fn passwd(&self, name: &str, password: &Secret) -> Result<(), AccountError>;
+
+    /// Removes an account (its mail stays).
+    fn delete(&self, name: &str) -> Result<(), AccountError>;
+}
+
+impl AccountStore for UsersFile {
+    fn exists(&self, name: &str) -> bool {
+        UsersFile::exists(self, name)
+    }
+
+    fn login(&self, name: &str, password: &Secret) -> Login {
+        UsersFile::login(self, name, password)
+    }
+
+    fn system_user(&self, _name: &str) -> Option<PasswdEntry> {
+        None
+    }
+
+    fn list(&self) -> Result<Vec<String>, AccountError> {
+        UsersFile::list(self)
+    }
+
+    fn add(&self, name: &str, password: &Secret) -> Result<(), AccountError> {
+        UsersFile::add(self, name, password)
+    }
+
+    fn passwd(&self, name: &str, password: &Secret) -> Result<(), AccountError> {
+        UsersFile::passwd(self, name, password)
+    }
+
+    fn delete(&self, name: &str) -> Result<(), AccountError> {
+        UsersFile::delete(self, name)
+    }
+}
+
+impl AccountStore for SystemAccounts {
+    fn exists(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+
+    fn login(&self, name: &str, password: &Secret) -> Login {
+        SystemAccounts::login(self, name, password)
+    }
+
+    fn system_user(&self, name: &str) -> Option<PasswdEntry> {
+        self.lookup(name)
+    }
+
+    fn is_system(&self) -> bool {
+        true
+    }
+
+    fn list(&self) -> Result<Vec<String>, AccountError> {
+        Err(AccountError::Managed)
+    }
+
+    fn add(&self, _name: &str, _password: &Secret) -> Result<(), AccountError> {
+        Err(AccountError::Managed)
+    }
+
+    fn passwd(&self, _name: &str, _password: &Secret) -> Result<(), AccountError> {
+        Err(AccountError::Managed)
+    }
+
+    fn delete(&self, _name: &str) -> Result<(), AccountError> {
+        Err(AccountError::Managed)
     }
 }
 

@@ -84,7 +84,26 @@ struct Cache {
     source: Source,
 }
 
-/// The aliases in force, reloaded when the db or the source changes on disk.
+/// The aliases (aliases(5)) local delivery expands: the interface every aliases backend
+/// implements.
+pub trait AliasStore: Send + Sync + std::fmt::Debug {
+    /// The targets of `name` (case-insensitive), if it is an alias.
+    fn lookup(&self, name: &str) -> Option<Vec<String>>;
+
+    /// Whether `name` is an alias.
+    fn contains(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+}
+
+impl AliasStore for AliasesDb {
+    fn lookup(&self, name: &str) -> Option<Vec<String>> {
+        AliasesDb::lookup(self, name)
+    }
+}
+
+/// The aliases file and the db `newaliases` builds from it, reloaded when either changes
+/// on disk.
 pub struct AliasesDb {
     source: PathBuf,
     cache: Mutex<Option<Cache>>,
@@ -137,11 +156,6 @@ impl AliasesDb {
             Some(Source::Text(a)) => a.get(&key).map(<[String]>::to_vec),
             _ => None,
         }
-    }
-
-    /// Whether `name` is an alias.
-    pub fn contains(&self, name: &str) -> bool {
-        self.lookup(name).is_some()
     }
 
     fn load(&self, db: &Path, stamp: (Stamp, Stamp)) -> Source {

@@ -1,4 +1,5 @@
-//! The behaviour every [`Mailboxes`] backend must have, as checks a backend's tests run
+//! The behaviour every [`Mailboxes`] and [`AccountStore`] backend must have, as checks a
+//! backend's tests run
 //! (`store/tests/conformance.rs` for the files backend; the next backend calls
 //! [`run_all`] the same way). Each check returns what went wrong instead of panicking,
 //! so a failure names the rule broken.
@@ -11,6 +12,7 @@ use postrider_core::imap::server::StoreError;
 use postrider_core::imap::store::FetchPart;
 use postrider_core::pop3::OpenError;
 
+use crate::accounts::{AccountError, AccountStore, Login, Secret};
 use crate::mailbox::Mailboxes;
 
 /// A check's outcome: `Err` says which rule was broken.
@@ -282,4 +284,56 @@ pub fn maildrop(open: Open<'_>) -> Check {
             view.messages.len()
         )
     })
+}
+
+/// The behaviour every [`AccountStore`] that manages its own accounts must have, with a
+/// fresh store: add, log in (right, wrong and unknown), refuse a second add, change the
+/// password, list and delete. Returns the broken rules.
+pub fn account_rules(store: &dyn AccountStore) -> Vec<String> {
+    let pw = |p: &str| Secret::new(p.to_string());
+    let mut broken = Vec::new();
+    let mut check = |ok: bool, rule: &str| {
+        if !ok {
+            broken.push(rule.to_string());
+        }
+    };
+    check(store.add("carol", &pw("one")).is_ok(), "add a new account");
+    check(store.exists("carol"), "an added account exists");
+    check(
+        store.login("carol", &pw("one")) == Login::Valid("carol".into()),
+        "the right password logs in",
+    );
+    check(
+        store.login("carol", &pw("two")) == Login::Invalid,
+        "a wrong password is refused",
+    );
+    check(
+        store.login("nobody-here", &pw("one")) == Login::Invalid,
+        "an unknown name is refused like a wrong password",
+    );
+    check(
+        matches!(store.add("carol", &pw("x")), Err(AccountError::Exists(_))),
+        "a second add of one name is refused",
+    );
+    check(store.passwd("carol", &pw("two")).is_ok(), "passwd");
+    check(
+        store.login("carol", &pw("one")) == Login::Invalid
+            && store.login("carol", &pw("two")) == Login::Valid("carol".into()),
+        "passwd replaces the password",
+    );
+    check(
+        store.list().is_ok_and(|l| l.contains(&"carol".to_string())),
+        "list names the account",
+    );
+    check(
+        store.system_user("carol").is_none() || store.is_system(),
+        "virtual accounts have no system user",
+    );
+    check(store.delete("carol").is_ok(), "delete");
+    check(!store.exists("carol"), "a deleted account is gone");
+    check(
+        store.login("carol", &pw("two")) == Login::Invalid,
+        "a deleted account cannot log in",
+    );
+    broken
 }

@@ -27,7 +27,7 @@ use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::MboxScanner;
 use postrider_core::pop3::OpenError;
 
-use crate::accounts::Accounts;
+use crate::accounts::AccountStore;
 use crate::imap_folder::{flag_logs, Entry, Folder};
 use crate::mailbox::{Mailboxes, Maildrop};
 use crate::maildrop::MboxMaildrop;
@@ -96,14 +96,14 @@ fn is_internal_name(component: &str) -> bool {
 #[derive(Debug)]
 pub struct FilesMailboxes {
     data_dir: PathBuf,
-    accounts: Arc<Accounts>,
+    accounts: Arc<dyn AccountStore>,
     /// Folders shared by all sessions of the process.
     folders: Mutex<HashMap<PathBuf, Arc<Mutex<Folder>>>>,
 }
 
 impl FilesMailboxes {
     /// The mailboxes of the accounts in `accounts`, with state under `data_dir`.
-    pub fn new(data_dir: &Path, accounts: Arc<Accounts>) -> Self {
+    pub fn new(data_dir: &Path, accounts: Arc<dyn AccountStore>) -> Self {
         Self {
             data_dir: data_dir.to_path_buf(),
             accounts,
@@ -122,17 +122,19 @@ impl FilesMailboxes {
     /// The home directory of a local user: the passwd entry's with system accounts,
     /// `data_dir/home/NAME` with file accounts.
     pub fn home_of(&self, user: &str) -> Option<PathBuf> {
-        match &*self.accounts {
-            Accounts::System(s) => s.lookup(user).map(|e| e.home),
-            Accounts::File(_) => Some(self.data_dir.join("home").join(user)),
+        if self.accounts.is_system() {
+            self.accounts.system_user(user).map(|e| e.home)
+        } else {
+            Some(self.data_dir.join("home").join(user))
         }
     }
 
     /// The INBOX mbox of a local mailbox name (`/var/mail/NAME` for system accounts).
     pub fn inbox_path(&self, user: &str) -> PathBuf {
-        match &*self.accounts {
-            Accounts::System(_) => PathBuf::from("/var/mail").join(user),
-            Accounts::File(_) => self.data_dir.join("mail").join(user),
+        if self.accounts.is_system() {
+            PathBuf::from("/var/mail").join(user)
+        } else {
+            self.data_dir.join("mail").join(user)
         }
     }
 }
@@ -274,13 +276,10 @@ impl UserStore<'_> {
     /// symbolic link, and be owned by the user (or by root, when the server made it);
     /// a file with other names (a hard link) must be the user's.
     fn refuse_planted_links(&self, path: &Path) -> Result<(), StoreError> {
-        let Accounts::System(sys) = &*self.store.accounts else {
-            return Ok(());
-        };
         if !rustix::process::geteuid().is_root() {
             return Ok(());
         }
-        let Some(entry) = sys.lookup(&self.user) else {
+        let Some(entry) = self.store.accounts.system_user(&self.user) else {
             return Ok(());
         };
         let Ok(rest) = path.strip_prefix(&entry.home) else {

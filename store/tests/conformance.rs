@@ -14,8 +14,8 @@ use postrider_core::imap::server::{
 use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::OpenError;
-use postrider_store::accounts::{Accounts, UsersFile};
-use postrider_store::conformance::run_all;
+use postrider_store::accounts::UsersFile;
+use postrider_store::conformance::{account_rules, run_all};
 use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::mailbox::{Mailboxes, Maildrop};
 
@@ -27,8 +27,16 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 fn files_backend(dir: &Path) -> Box<dyn Mailboxes> {
-    let accounts = Arc::new(Accounts::File(UsersFile::new(dir)));
+    let accounts = Arc::new(UsersFile::new(dir));
     Box::new(FilesMailboxes::new(dir, accounts))
+}
+
+#[test]
+fn users_file_conforms() {
+    let dir = fresh_dir("users");
+    let broken = account_rules(&UsersFile::new(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(broken.is_empty(), "{broken:#?}");
 }
 
 #[test]
