@@ -16,6 +16,7 @@ use postrider_store::accounts::{AccountStore, SystemAccounts, UsersFile};
 use postrider_store::aliases::{AliasStore, AliasesDb};
 use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::queue::Queue;
+use postrider_store::queue_store::QueueStore;
 
 /// Wakes the queue runner when new mail is committed.
 #[derive(Debug, Default)]
@@ -137,7 +138,7 @@ pub struct Context {
     /// The users' mailboxes (files backend).
     pub mailboxes: Arc<FilesMailboxes>,
     /// The queue.
-    pub queue: Queue,
+    pub queue: Arc<dyn QueueStore>,
     /// The aliases (the db `newaliases` builds, or the source until there is one).
     pub aliases: Arc<dyn AliasStore>,
     /// TLS server configuration, when serving (reloadable).
@@ -195,7 +196,7 @@ impl Context {
             _ => Arc::new(UsersFile::new(&dir)),
         };
         let mailboxes = Arc::new(FilesMailboxes::new(&dir, accounts.clone()));
-        let queue = Queue::open(&dir.join("queue"))?;
+        let queue: Arc<dyn QueueStore> = Arc::new(Queue::open(&dir.join("queue"))?);
         let c = &settings.config;
         let trusted = &settings.trusted_networks;
         Ok(Context {

@@ -17,6 +17,7 @@ use crate::agent::{handle_events, Backlog, Flow};
 use crate::context::{wall_now, Context};
 use crate::session::{server_config, ListenerKind, SmtpSession};
 use postrider_store::queue::{unix_now, Envelope, Recipient};
+use postrider_store::queue_store::MessageSpool;
 
 /// Parsed sendmail options.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -240,11 +241,11 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
     });
     let mut spool = spool_for_id;
     let dkim = crate::dkim::sign(settings, &fixed.message, unix_now());
-    let write = |spool: &mut postrider_store::queue::Spool| -> std::io::Result<()> {
+    let write = |spool: &mut dyn MessageSpool| -> std::io::Result<()> {
         spool.write(trace.as_bytes())?;
         spool.write(&fixed.message)
     };
-    write(&mut spool).map_err(|e| format!("cannot write to the queue: {e}"))?;
+    write(&mut *spool).map_err(|e| format!("cannot write to the queue: {e}"))?;
     let env = Envelope {
         id: id.clone(),
         arrival: unix_now(),
@@ -261,8 +262,8 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         stored: None,
         recipients: recipients.iter().map(Recipient::new).collect(),
     };
-    ctx.queue
-        .commit(spool, &env)
+    spool
+        .commit(&env)
         .map_err(|e| format!("cannot write to the queue: {e}"))?;
     tracing::info!(
         "{id}: from=<{sender}>, size={}, nrcpt={} (queue active, uid={uid})",

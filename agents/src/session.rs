@@ -16,7 +16,8 @@ use postrider_core::submission::{fixup, FixupParams};
 
 use crate::agent::{Agent, Flow};
 use crate::context::{wall_now, Context};
-use postrider_store::queue::{unix_now, Envelope, Recipient, Spool};
+use postrider_store::queue::{unix_now, Envelope, Recipient};
+use postrider_store::queue_store::MessageSpool;
 
 /// Which listener a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +153,7 @@ pub struct SmtpSession {
     peer: PeerInfo,
     helo: String,
     sender: String,
-    spool: Option<Spool>,
+    spool: Option<Box<dyn MessageSpool>>,
     spool_error: bool,
     spool_full: bool,
     trusted: bool,
@@ -398,7 +399,7 @@ impl SmtpSession {
     /// Bcc removed, unqualified addresses completed.
     fn fix_header(&self, header: &[u8]) -> Vec<u8> {
         let hostname = self.ctx.settings.config.hostname.as_str();
-        let id = self.spool.as_ref().map(Spool::id).unwrap_or("0");
+        let id = self.spool.as_ref().map_or("0", |s| s.id());
         let unique = format!("{id}.{}", unix_now());
         let sender = if self.sender.is_empty() {
             "MAILER-DAEMON"
@@ -450,7 +451,7 @@ impl SmtpSession {
     /// Returns the Authentication-Results field to add at delivery.
     fn check_sender(
         &self,
-        spool: &mut postrider_store::queue::Spool,
+        spool: &mut dyn MessageSpool,
         id: &str,
         sender: &str,
     ) -> Option<SenderCheck> {
@@ -597,7 +598,7 @@ impl SmtpSession {
                 ReversePath::Null => String::new(),
                 ReversePath::Mailbox(m) => m.to_string(),
             };
-            self.check_sender(&mut spool, &id, &sender)
+            self.check_sender(&mut *spool, &id, &sender)
         } else {
             None
         };
@@ -655,7 +656,7 @@ impl SmtpSession {
                 })
                 .collect(),
         };
-        match self.ctx.queue.commit(spool, &env) {
+        match spool.commit(&env) {
             Ok(()) => {
                 tracing::info!(
                     "{}: from=<{}>, size={}, nrcpt={} (queue active)",

@@ -1,11 +1,13 @@
-//! The behaviour every [`Mailboxes`] and [`AccountStore`] backend must have, as checks a
-//! backend's tests run
+//! The behaviour every [`Mailboxes`], [`AccountStore`] and [`QueueStore`] backend must
+//! have, as checks a backend's tests run
 //! (`store/tests/conformance.rs` for the files backend; the next backend calls
 //! [`run_all`] the same way). Each check returns what went wrong instead of panicking,
 //! so a failure names the rule broken.
 //!
 //! `open` makes a handle on the same storage each time it is called: checks call it again
 //! to prove that what was acknowledged survives a restart.
+
+use std::io;
 
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::StoreError;
@@ -14,6 +16,8 @@ use postrider_core::pop3::OpenError;
 
 use crate::accounts::{AccountError, AccountStore, Login, Secret};
 use crate::mailbox::Mailboxes;
+use crate::queue::{Envelope, Recipient};
+use crate::queue_store::QueueStore;
 
 /// A check's outcome: `Err` says which rule was broken.
 pub type Check = Result<(), String>;
@@ -336,4 +340,93 @@ pub fn account_rules(store: &dyn AccountStore) -> Vec<String> {
         "a deleted account cannot log in",
     );
     broken
+}
+
+/// Makes a handle on the queue under test (the same storage every time).
+pub type OpenQueue<'a> = &'a dyn Fn() -> Box<dyn QueueStore>;
+
+/// The behaviour every [`QueueStore`] must have, with a fresh queue: a committed message
+/// is listed with its envelope and bytes after reopening, one dropped before its commit
+/// leaves nothing, envelope updates stick until the message is removed, removals are
+/// durable, and flush requests and notes pass between processes. Returns the broken
+/// rules.
+pub fn queue_rules(open: OpenQueue<'_>) -> Vec<String> {
+    let mut broken = Vec::new();
+    if let Err(e) = queue_round_trip(open) {
+        broken.push(e);
+    }
+    let q = open();
+    let dropped = q.create_spool().and_then(|mut s| {
+        s.write(&[b'x'; 200_000])?;
+        Ok(s.id().to_string())
+    });
+    match dropped {
+        Ok(id) if open().list().is_ok_and(|l| !l.contains(&id)) => {}
+        other => broken.push(format!(
+            "a spool dropped before its commit is listed: {other:?}"
+        )),
+    }
+    let _ = q.request_flush();
+    let asked = open().take_flush_request();
+    if !asked || open().take_flush_request() {
+        broken.push("a flush request is seen once".into());
+    }
+    let _ = q.leave_note("hello runner");
+    if open().take_notes() != ["hello runner"] {
+        broken.push("a note left is taken back".into());
+    }
+    broken
+}
+
+fn queue_round_trip(open: OpenQueue<'_>) -> Check {
+    let io = |what: &'static str| move |e: io::Error| format!("{what}: {e}");
+    let q = open();
+    let body = b"Subject: queued\r\n\r\nhello\r\n".repeat(10_000);
+    let mut spool = q.create_spool().map_err(io("create_spool"))?;
+    spool.write(&body).map_err(io("write"))?;
+    let id = spool.id().to_string();
+    let mut env = Envelope::local(
+        &id,
+        "a@example.org",
+        vec![Recipient::new("b@example.org")],
+        body.len() as u64,
+        1,
+    );
+    spool.commit(&env).map_err(io("commit"))?;
+    let q = open();
+    ensure(q.list().map_err(io("list"))?.contains(&id), || {
+        format!("{id} is not listed after its commit")
+    })?;
+    let loaded = q.load(&id).map_err(io("load"))?;
+    ensure(
+        loaded.recipients.len() == 1 && loaded.sender == "a@example.org",
+        || format!("loaded envelope {loaded:?}"),
+    )?;
+    ensure(q.read_message(&id).map_err(io("read"))? == body, || {
+        "the queued bytes differ from those written".into()
+    })?;
+    env.recipients.push(Recipient::new("c@example.org"));
+    ensure(q.update_envelope(&env).map_err(io("update"))?, || {
+        "update of a queued message said it was gone".into()
+    })?;
+    ensure(
+        open().load(&id).map_err(io("load"))?.recipients.len() == 2,
+        || "an envelope update did not stick".into(),
+    )?;
+    q.remove(&id).map_err(io("remove"))?;
+    ensure(!open().list().map_err(io("list"))?.contains(&id), || {
+        format!("{id} still listed after removal")
+    })?;
+    ensure(!q.update_envelope(&env).map_err(io("update"))?, || {
+        "update of a removed message wrote it back".into()
+    })?;
+    let made = q.submit(
+        "",
+        vec![Recipient::new("d@example.org")],
+        b"Subject: bounce\r\n\r\nx\r\n",
+    );
+    let made = made.map_err(io("submit"))?;
+    ensure(open().list().map_err(io("list"))?.contains(&made), || {
+        "a submitted message is not listed".into()
+    })
 }

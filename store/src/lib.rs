@@ -19,3 +19,4 @@ pub mod mailbox;
 pub mod maildrop;
 pub mod mbox;
 pub mod queue;
+pub mod queue_store;

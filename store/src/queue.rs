@@ -156,6 +156,33 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The envelope of a message made by this host (bounce, forwarded copy, vacation
+    /// reply) arriving at `arrival`.
+    pub fn local(
+        id: &str,
+        sender: &str,
+        recipients: Vec<Recipient>,
+        size: u64,
+        arrival: i64,
+    ) -> Self {
+        Envelope {
+            id: id.to_string(),
+            arrival,
+            sender: sender.to_string(),
+            client: "local".into(),
+            helo: String::new(),
+            size,
+            auth: None,
+            ret: None,
+            envid: None,
+            dkim: None,
+            recipients,
+            auth_results: None,
+            quarantine: false,
+            stored: None,
+        }
+    }
+
     /// Whether no recipient needs more work.
     pub fn is_finished(&self) -> bool {
         !self.recipients.iter().any(Recipient::is_open)
@@ -181,6 +208,11 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// The queue this message goes into.
+    pub(crate) fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
     /// The queue id this message will have.
     pub fn id(&self) -> &str {
         &self.id
@@ -540,37 +572,6 @@ impl Queue {
             let _ = fs::remove_file(&spool.path);
         }
         result
-    }
-
-    /// Queues a message made by this host (a bounce, a forwarded copy): written,
-    /// fsynced and committed like any other. Returns its queue id.
-    pub fn submit(
-        &self,
-        sender: &str,
-        recipients: Vec<Recipient>,
-        content: &[u8],
-    ) -> io::Result<String> {
-        let mut spool = self.create_spool()?;
-        spool.write(content)?;
-        let id = spool.id().to_string();
-        let env = Envelope {
-            id: id.clone(),
-            arrival: unix_now(),
-            sender: sender.to_string(),
-            client: "local".into(),
-            helo: String::new(),
-            size: content.len() as u64,
-            auth: None,
-            ret: None,
-            envid: None,
-            dkim: None,
-            recipients,
-            auth_results: None,
-            quarantine: false,
-            stored: None,
-        };
-        self.commit(spool, &env)?;
-        Ok(id)
     }
 
     /// Replaces the envelope of a queued message, unless the message was removed

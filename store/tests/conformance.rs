@@ -15,9 +15,11 @@ use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::OpenError;
 use postrider_store::accounts::UsersFile;
-use postrider_store::conformance::{account_rules, run_all};
+use postrider_store::conformance::{account_rules, queue_rules, run_all};
 use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::mailbox::{Mailboxes, Maildrop};
+use postrider_store::queue::Queue;
+use postrider_store::queue_store::QueueStore;
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("postrider-conf-{name}-{}", std::process::id()));
@@ -35,6 +37,15 @@ fn files_backend(dir: &Path) -> Box<dyn Mailboxes> {
 fn users_file_conforms() {
     let dir = fresh_dir("users");
     let broken = account_rules(&UsersFile::new(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+fn files_queue_conforms() {
+    let dir = fresh_dir("queue");
+    let root = dir.join("queue");
+    let broken = queue_rules(&|| Box::new(Queue::open(&root).unwrap()) as Box<dyn QueueStore>);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(broken.is_empty(), "{broken:#?}");
 }
