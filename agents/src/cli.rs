@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::AccountsKind;
 use crate::config::{Config, Settings};
 use crate::context::Context;
 use crate::sendmail;
@@ -385,7 +386,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
     let settings = load_settings(config_path.or(cli.config))?;
     let serving = matches!(cli.command, Cmd::Serve);
     init_logging(if serving {
-        &settings.config.log
+        settings.config.log.as_str()
     } else {
         "warn"
     });
@@ -497,7 +498,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             }
         }
         Cmd::User { action } => {
-            if settings.config.accounts != "file" {
+            if settings.config.accounts != AccountsKind::File {
                 return Err(
                     "accounts = \"system\": manage accounts with the system's tools".into(),
                 );

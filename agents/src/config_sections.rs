@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config_values::{check_addrs, parse_duration, Cidr, ConfigError};
+use crate::config_values::{
+    check_addrs, AccountsKind, Cidr, ConfigError, MailboxFormat, Span, StorageBackend,
+};
 
 /// `[web]`: webmail, admin pages and metrics over HTTPS.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,25 +57,25 @@ impl ListenOnly {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSection {
     /// `files` (under data_dir) or `postgres`.
-    pub backend: String,
+    pub backend: StorageBackend,
     /// Files backend: `mbox` or `maildir`.
-    pub mailbox_format: String,
+    pub mailbox_format: MailboxFormat,
     /// PostgreSQL URL.
     pub url: String,
     /// This node's name among those sharing the database (default: the host name).
     pub node: String,
     /// How long a node owns a queue entry it is delivering.
-    pub lease: String,
+    pub lease: Span,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
         Self {
-            backend: "files".into(),
-            mailbox_format: "mbox".into(),
+            backend: StorageBackend::Files,
+            mailbox_format: MailboxFormat::Mbox,
             url: String::new(),
             node: String::new(),
-            lease: "5m".into(),
+            lease: Span::secs(300),
         }
     }
 }
@@ -97,44 +99,31 @@ impl WebSection {
 impl StorageSection {
     /// Checks the backend and its settings; `accounts` is the top-level `accounts` key
     /// (system accounts cannot live in the database).
-    pub fn validate(&self, accounts: &str) -> Result<(), ConfigError> {
-        if !matches!(self.backend.as_str(), "files" | "postgres") {
-            return bad(format!(
-                "[storage] backend: must be \"files\" or \"postgres\", not {:?}",
-                self.backend
-            ));
-        }
-        if !matches!(self.mailbox_format.as_str(), "mbox" | "maildir") {
-            return bad(format!(
-                "[storage] mailbox_format: must be \"mbox\" or \"maildir\", not {:?}",
-                self.mailbox_format
-            ));
-        }
-        if self.backend == "postgres" {
+    pub fn validate(&self, accounts: AccountsKind) -> Result<(), ConfigError> {
+        if self.backend == StorageBackend::Postgres {
             if !self.url.starts_with("postgres://") && !self.url.starts_with("postgresql://") {
                 return bad(format!(
                     "[storage] url: backend \"postgres\" needs a postgres:// URL, not {:?}",
                     self.url
                 ));
             }
-            if accounts == "system" {
+            if accounts == AccountsKind::System {
                 return bad(
                     "accounts = \"system\" cannot be used with [storage] backend = \"postgres\""
                         .into(),
                 );
             }
         }
-        parse_duration(&self.lease).map_err(|e| ConfigError(format!("[storage] lease: {e}")))?;
         Ok(())
     }
 
     /// What is set here but not built yet.
     pub fn unbuilt(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.backend == "postgres" {
+        if self.backend == StorageBackend::Postgres {
             out.push("[storage] backend = \"postgres\" (mail stays in data_dir)".into());
         }
-        if self.mailbox_format == "maildir" {
+        if self.mailbox_format == MailboxFormat::Maildir {
             out.push("[storage] mailbox_format = \"maildir\" (mailboxes stay mbox)".into());
         }
         out

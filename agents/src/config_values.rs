@@ -105,3 +105,203 @@ pub fn check_addrs(section: &str, addrs: &[String]) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+/// A duration as the configuration writes it (`500ms`, `30s`, `5m`, `1h`, `5d`), parsed
+/// when the file is read and printed back in the largest unit that divides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub Duration);
+
+impl Span {
+    /// A span of whole seconds.
+    pub const fn secs(n: u64) -> Self {
+        Span(Duration::from_secs(n))
+    }
+
+    /// The duration.
+    pub const fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() != 0 {
+            return write!(f, "{}ms", d.as_millis());
+        }
+        let s = d.as_secs();
+        match s {
+            0 => write!(f, "0s"),
+            _ if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            _ if s % 3600 == 0 => write!(f, "{}h", s / 3600),
+            _ if s % 60 == 0 => write!(f, "{}m", s / 60),
+            _ => write!(f, "{s}s"),
+        }
+    }
+}
+
+impl serde::Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(Span)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares a configuration keyword: an enum whose variants are written in lower case in
+/// the file, with the word each stands for.
+macro_rules! keyword {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $word)] $variant),+
+        }
+
+        impl $name {
+            /// The word as written in the configuration.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+    };
+}
+
+keyword! {
+    /// `accounts`: where accounts come from.
+    AccountsKind {
+        /// The users file in data_dir.
+        File = "file",
+        /// /etc/passwd and /etc/shadow.
+        System = "system",
+    }
+}
+
+keyword! {
+    /// `log`: the least severe level logged.
+    LogLevel {
+        /// Errors only.
+        Error = "error",
+        /// Warnings and errors.
+        Warn = "warn",
+        /// What an operator follows (the default).
+        Info = "info",
+        /// Protocol details.
+        Debug = "debug",
+        /// Everything.
+        Trace = "trace",
+    }
+}
+
+keyword! {
+    /// `log_format`.
+    LogFormat {
+        /// Postfix-like lines.
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
+    }
+}
+
+keyword! {
+    /// `[smtp] vrfy`.
+    VrfyMode {
+        /// 252 for everything.
+        Ambiguous = "ambiguous",
+        /// 252 or 550.
+        Verify = "verify",
+        /// 502.
+        Off = "off",
+    }
+}
+
+keyword! {
+    /// `[smtp] dmarc_policy`: what mail failing DMARC meets.
+    DmarcMode {
+        /// Only the Authentication-Results field.
+        Record = "record",
+        /// Junk folder for quarantine and reject.
+        Quarantine = "quarantine",
+        /// Junk for quarantine, 550 5.7.1 for reject.
+        Enforce = "enforce",
+    }
+}
+
+keyword! {
+    /// `[delivery] tls`: outbound STARTTLS.
+    OutboundTls {
+        /// Never.
+        None = "none",
+        /// Opportunistic, unverified.
+        May = "may",
+        /// Required and verified against the system's CA certificates.
+        Verify = "verify",
+    }
+}
+
+keyword! {
+    /// `[auth] verify`.
+    AuthVerify {
+        /// Record the results only.
+        Record = "record",
+        /// Act on them.
+        Enforce = "enforce",
+    }
+}
+
+keyword! {
+    /// Where a delivery target came from (`[delivery] allow_files`, `allow_commands`,
+    /// `allow_include`).
+    TargetOrigin {
+        /// The aliases file.
+        Alias = "alias",
+        /// A user's `.forward`.
+        Forward = "forward",
+        /// An `:include:` file.
+        Include = "include",
+    }
+}
+
+keyword! {
+    /// `[storage] backend`.
+    StorageBackend {
+        /// Files under data_dir.
+        Files = "files",
+        /// PostgreSQL.
+        Postgres = "postgres",
+    }
+}
+
+keyword! {
+    /// `[storage] mailbox_format` of the files backend.
+    MailboxFormat {
+        /// mbox files.
+        Mbox = "mbox",
+        /// Maildir directories.
+        Maildir = "maildir",
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn spans_print_back_in_the_largest_exact_unit() {
+        for text in ["0s", "250ms", "1s", "1000s", "3m", "30m", "1h", "5d"] {
+            let span = Span(parse_duration(text).unwrap_or_default());
+            assert_eq!(span.to_string(), text);
+        }
+        assert_eq!(Span::secs(90).to_string(), "90s");
+        assert_eq!(Span::secs(7200).to_string(), "2h");
+    }
+}

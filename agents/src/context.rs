@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 
+use crate::config::AccountsKind;
 use crate::config::Settings;
 use postrider_store::accounts::{AccountStore, SystemAccounts, UsersFile};
 use postrider_store::aliases::{AliasStore, AliasesDb};
@@ -186,14 +187,14 @@ impl Context {
         }
         let aliases_path = settings.aliases_path();
         if settings.config.delivery.aliases.is_empty()
-            && settings.config.accounts == "file"
+            && settings.config.accounts == AccountsKind::File
             && !aliases_path.exists()
         {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
-        let accounts: Arc<dyn AccountStore> = match settings.config.accounts.as_str() {
-            "system" => Arc::new(SystemAccounts::default()),
-            _ => Arc::new(UsersFile::new(&dir)),
+        let accounts: Arc<dyn AccountStore> = match settings.config.accounts {
+            AccountsKind::System => Arc::new(SystemAccounts::default()),
+            AccountsKind::File => Arc::new(UsersFile::new(&dir)),
         };
         let mailboxes = Arc::new(FilesMailboxes::new(&dir, accounts.clone()));
         let queue: Arc<dyn QueueStore> = Arc::new(Queue::open(&dir.join("queue"))?);
@@ -222,8 +223,8 @@ impl Context {
             ),
             penalties: Mutex::new(PenaltyTable::new({
                 let mut p = PenaltyConfig::default();
-                p.base = settings.auth_failure_delay;
-                p.max = settings.auth_max_penalty;
+                p.base = settings.config.auth.failure_delay.get();
+                p.max = settings.config.auth.max_penalty.get();
                 p
             })),
             aliases: Arc::new(AliasesDb::new(&aliases_path)),

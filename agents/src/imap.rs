@@ -22,8 +22,8 @@ pub fn imap_config(ctx: &Context, kind: ListenerKind) -> ImapConfig {
     c.starttls = ctx.tls.is_available() && !c.implicit_tls;
     c.allow_plaintext_auth = s.config.auth.allow_plaintext;
     c.max_auth_failures = s.config.auth.max_failures;
-    c.auth_failure_delay = s.auth_failure_delay;
-    c.idle_timeout = s.imap_idle_timeout;
+    c.auth_failure_delay = s.config.auth.failure_delay.get();
+    c.idle_timeout = s.config.imap.idle_timeout.get();
     c.max_literal = (s.config.smtp.max_message_size as usize)
         .saturating_mul(2)
         .max(1024 * 1024);

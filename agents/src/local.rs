@@ -26,6 +26,7 @@ use postrider_core::delivery::mbox::from_line;
 use postrider_core::delivery::trace::delivery_fields;
 use postrider_core::smtp::EnhancedCode;
 
+use crate::config::TargetOrigin;
 use crate::context::{wall_now, Context};
 use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
 use postrider_store::accounts::valid_name;
@@ -138,13 +139,13 @@ fn forward_owner(ctx: &Context, user: &str) -> u32 {
     }
 }
 
-fn allowed(list: &[String], origin: &Origin) -> bool {
+fn allowed(list: &[TargetOrigin], origin: &Origin) -> bool {
     let kind = match origin {
-        Origin::Alias => "alias",
-        Origin::Include { .. } => "include",
-        Origin::Forward { .. } => "forward",
+        Origin::Alias => TargetOrigin::Alias,
+        Origin::Include { .. } => TargetOrigin::Include,
+        Origin::Forward { .. } => TargetOrigin::Forward,
     };
-    list.iter().any(|k| k == kind)
+    list.contains(&kind)
 }
 
 struct Expander<'a> {
@@ -704,7 +705,7 @@ fn deliver_program(
     if let Some(id) = &who {
         cmd.uid(id.uid).gid(id.gid);
     }
-    let timeout = ctx.settings.delivery_command_timeout;
+    let timeout = ctx.settings.config.delivery.command_timeout.get();
     match run_with_input(cmd, &input, timeout) {
         Ok((0, err)) => {
             if !err.is_empty() {

@@ -22,8 +22,8 @@ pub fn pop3_config(ctx: &Context, kind: ListenerKind) -> Pop3Config {
     c.starttls = ctx.tls.is_available() && !c.implicit_tls;
     c.allow_plaintext_auth = s.config.auth.allow_plaintext;
     c.max_auth_failures = s.config.auth.max_failures;
-    c.auth_failure_delay = s.auth_failure_delay;
-    c.idle_timeout = s.pop3_idle_timeout;
+    c.auth_failure_delay = s.config.auth.failure_delay.get();
+    c.idle_timeout = s.config.pop3.idle_timeout.get();
     c
 }
 

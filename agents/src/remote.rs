@@ -23,7 +23,7 @@ use rustls::{
     ClientConfig as TlsClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned,
 };
 
-use crate::config::Settings;
+use crate::config::{OutboundTls as TlsMode, Settings};
 use crate::resolver::{AddressError, Resolver};
 use crate::tls::session_info;
 
@@ -99,12 +99,12 @@ impl OutboundTls {
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(|e| format!("outbound TLS setup: {e}"))
         };
-        match settings.config.delivery.tls.as_str() {
-            "none" => Ok(Self {
+        match settings.config.delivery.tls {
+            TlsMode::None => Ok(Self {
                 policy: TlsPolicy::Never,
                 config: None,
             }),
-            "verify" => {
+            TlsMode::Verify => {
                 let mut roots = rustls::RootCertStore::empty();
                 let found = rustls_native_certs::load_native_certs();
                 for cert in found.certs {
@@ -121,7 +121,7 @@ impl OutboundTls {
                     config: Some(Arc::new(config)),
                 })
             }
-            _ => {
+            TlsMode::May => {
                 let config = builder()?
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(

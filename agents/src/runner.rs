@@ -38,9 +38,9 @@ const BATCH_BYTES: u64 = 512 * 1024;
 
 /// The wait before attempt number `attempts + 1`.
 fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
-    let r = &ctx.settings.retry;
+    let r = &ctx.settings.config.delivery.retry;
     let i = (attempts.max(1) as usize - 1).min(r.len().saturating_sub(1));
-    r.get(i).copied().unwrap_or(Duration::from_secs(300))
+    r.get(i).map_or(Duration::from_secs(300), |s| s.get())
 }
 
 /// Whether a recipient address is delivered locally.
@@ -56,7 +56,7 @@ fn apply_outcome(ctx: &Context, env: &mut Envelope, i: usize, relay: &str, outco
     let now = unix_now();
     let id = env.id.clone();
     let delay = now - env.arrival;
-    let expired = delay > ctx.settings.max_age.as_secs() as i64;
+    let expired = delay > ctx.settings.config.delivery.max_age.get().as_secs() as i64;
     let r = &mut env.recipients[i];
     let address = r.address.clone();
     r.attempts += 1;

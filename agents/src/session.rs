@@ -15,6 +15,7 @@ use postrider_core::smtp::{
 use postrider_core::submission::{fixup, FixupParams};
 
 use crate::agent::{Agent, Flow};
+use crate::config::{DmarcMode, VrfyMode};
 use crate::context::{wall_now, Context};
 use postrider_store::queue::{unix_now, Envelope, Recipient};
 use postrider_store::queue_store::MessageSpool;
@@ -104,20 +105,20 @@ pub fn server_config(ctx: &Context, kind: ListenerKind) -> SmtpServerConfig {
     c.max_message_size = s.config.smtp.max_message_size;
     c.max_recipients = s.config.smtp.max_recipients;
     c.max_errors = s.config.smtp.max_errors;
-    c.command_timeout = s.command_timeout;
-    c.data_timeout = s.data_timeout;
+    c.command_timeout = s.config.smtp.command_timeout.get();
+    c.data_timeout = s.config.smtp.data_timeout.get();
     c.starttls = ctx.tls.is_available() && kind != ListenerKind::Submissions;
     c.implicit_tls = kind == ListenerKind::Submissions;
     c.require_auth = kind != ListenerKind::Smtp;
     c.auth = true;
     c.allow_plaintext_auth = s.config.auth.allow_plaintext;
     c.max_auth_failures = s.config.auth.max_failures;
-    c.auth_failure_delay = s.auth_failure_delay;
+    c.auth_failure_delay = s.config.auth.failure_delay.get();
     c.max_messages = s.config.smtp.max_messages_per_connection;
-    c.vrfy = match s.config.smtp.vrfy.as_str() {
-        "verify" => VrfyPolicy::Verify,
-        "off" => VrfyPolicy::Disabled,
-        _ => VrfyPolicy::Ambiguous,
+    c.vrfy = match s.config.smtp.vrfy {
+        VrfyMode::Verify => VrfyPolicy::Verify,
+        VrfyMode::Off => VrfyPolicy::Disabled,
+        VrfyMode::Ambiguous => VrfyPolicy::Ambiguous,
     };
     c
 }
@@ -535,7 +536,7 @@ impl SmtpSession {
             };
             let check = postrider_core::dmarc::DmarcCheck::new(&head, evidence, pct_sample());
             let outcome = run_check(check, &resolver, now);
-            let disposition = dmarc_disposition(&smtp.dmarc_policy, &outcome);
+            let disposition = dmarc_disposition(smtp.dmarc_policy, &outcome);
             let mut result = format!(";\r\n\tdmarc={}", outcome.verdict.keyword());
             if let Some(p) = outcome.published {
                 result.push_str(&format!(
@@ -713,13 +714,13 @@ struct SenderCheck {
 
 /// What to do with a message given `[smtp] dmarc_policy` (`record`, `quarantine`,
 /// `enforce`) and its DMARC outcome: only failures whose domain asks for more than `none`.
-fn dmarc_disposition(mode: &str, outcome: &postrider_core::dmarc::Outcome) -> Policy {
+fn dmarc_disposition(mode: DmarcMode, outcome: &postrider_core::dmarc::Outcome) -> Policy {
     if outcome.verdict != postrider_core::dmarc::Verdict::Fail {
         return Policy::None;
     }
     match (mode, outcome.requested) {
-        ("enforce", requested) => requested,
-        ("quarantine", Policy::Reject | Policy::Quarantine) => Policy::Quarantine,
+        (DmarcMode::Enforce, requested) => requested,
+        (DmarcMode::Quarantine, Policy::Reject | Policy::Quarantine) => Policy::Quarantine,
         _ => Policy::None,
     }
 }
