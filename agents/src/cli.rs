@@ -391,42 +391,8 @@ fn run(serve: ServeFn) -> Result<(), String> {
         "warn"
     });
     match cli.command {
-        Cmd::Serve => {
-            crate::privileges::check_serve_privileges(&settings)?;
-            for notice in settings.config.unbuilt_notices() {
-                tracing::warn!("{notice}");
-            }
-            let ctx = open_context(settings)?;
-            ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
-            let source = ctx.settings.aliases_path();
-            if source.exists() && !postrider_store::aliases::db_path(&source).exists() {
-                // First start: compile the aliases so delivery has a db to read.
-                match postrider_store::aliases::build_db(&source) {
-                    Ok((n, _)) => tracing::info!("{}: {n} aliases compiled", source.display()),
-                    Err(e) => tracing::warn!("{e}"),
-                }
-            }
-            tracing::info!(
-                "postrider {} starting: hostname {}, domains {:?}, data_dir {}",
-                env!("CARGO_PKG_VERSION"),
-                ctx.settings.config.hostname,
-                ctx.settings.config.domains,
-                ctx.settings.config.data_dir.display()
-            );
-            if let Some(w) = ctx.postmaster_warning() {
-                tracing::warn!("{w}");
-            }
-            serve(Arc::new(ctx))
-        }
-        Cmd::CheckConfig => {
-            print!("{}", settings.config.to_toml());
-            if settings.config.data_dir.is_dir() {
-                if let Some(w) = open_context(settings)?.postmaster_warning() {
-                    eprintln!("postrider: warning: {w}");
-                }
-            }
-            Ok(())
-        }
+        Cmd::Serve => start_serving(settings, serve),
+        Cmd::CheckConfig => check_config(settings),
         Cmd::Sendmail { args } => {
             let parsed = sendmail::parse_args(&args)?;
             let ctx = Arc::new(open_context(settings)?);
@@ -440,150 +406,16 @@ fn run(serve: ServeFn) -> Result<(), String> {
             sendmail::run(&ctx, &parsed, &mut io::stdin().lock()).map(drop)
         }
         Cmd::Mailq => mailq(&open_context(settings)?),
-        Cmd::Newaliases => {
-            let path = settings.aliases_path();
-            let (count, errors) = postrider_store::aliases::build_db(&path)?;
-            for e in &errors {
-                eprintln!(
-                    "postrider: warning: {}:{}: {}",
-                    path.display(),
-                    e.line,
-                    e.message
-                );
-            }
-            println!(
-                "{}: {count} aliases, written to {}",
-                path.display(),
-                postrider_store::aliases::db_path(&path).display()
-            );
-            Ok(())
-        }
-        Cmd::Queue { action } => {
-            let ctx = open_context(settings)?;
-            match action {
-                QueueCmd::Flush => {
-                    ctx.queue
-                        .request_flush()
-                        .map_err(|e| format!("cannot request a flush: {e}"))?;
-                    let _ = ctx
-                        .queue
-                        .leave_note("flush requested by `postrider queue flush`");
-                    Ok(())
-                }
-                QueueCmd::Show { id } => {
-                    let env = ctx.queue.load(&id).map_err(|e| match e.kind() {
-                        io::ErrorKind::NotFound => format!("no such message in the queue: {id}"),
-                        _ => format!("{id}: {e}"),
-                    })?;
-                    print!(
-                        "{}",
-                        toml::to_string_pretty(&env).map_err(|e| e.to_string())?
-                    );
-                    Ok(())
-                }
-                QueueCmd::Delete { id } => {
-                    match ctx.queue.remove(&id) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                            return Err(format!("no such message in the queue: {id}"))
-                        }
-                        Err(e) => return Err(format!("{id}: {e}")),
-                    }
-                    let _ = ctx
-                        .queue
-                        .leave_note(&format!("{id}: removed by `postrider queue delete`"));
-                    println!("{id}: removed");
-                    Ok(())
-                }
-            }
-        }
-        Cmd::User { action } => {
-            if settings.config.accounts != AccountsKind::File {
-                return Err(
-                    "accounts = \"system\": manage accounts with the system's tools".into(),
-                );
-            }
-            std::fs::create_dir_all(&settings.config.data_dir).map_err(|e| {
-                format!("cannot create {}: {e}", settings.config.data_dir.display())
-            })?;
-            let users = UsersFile::new(&settings.config.data_dir);
-            match action {
-                UserCmd::Add {
-                    name,
-                    password_stdin,
-                    postmaster,
-                } => {
-                    if !postrider_store::accounts::valid_name(&name) {
-                        return Err(
-                            postrider_store::accounts::AccountError::InvalidName(name).to_string()
-                        );
-                    }
-                    let pw = read_password(password_stdin)?;
-                    users.add(&name, &pw).map_err(|e| e.to_string())?;
-                    if postmaster {
-                        // The data directory's layout and default aliases come first.
-                        open_context(settings.clone())?;
-                        let source = settings.aliases_path();
-                        postrider_store::aliases::set_alias(&source, "root", &name)?;
-                        println!(
-                            "{}: root: {name} (postmaster and MAILER-DAEMON too)",
-                            source.display()
-                        );
-                    }
-                    Ok(())
-                }
-                UserCmd::Passwd {
-                    name,
-                    password_stdin,
-                } => {
-                    let pw = read_password(password_stdin)?;
-                    users.passwd(&name, &pw).map_err(|e| e.to_string())
-                }
-                UserCmd::Del { name } => users.delete(&name).map_err(|e| e.to_string()),
-                UserCmd::List => {
-                    for n in users.list().map_err(|e| e.to_string())? {
-                        println!("{n}");
-                    }
-                    Ok(())
-                }
-            }
-        }
+        Cmd::Newaliases => newaliases(&settings),
+        Cmd::Queue { action } => queue_command(&open_context(settings)?, action),
+        Cmd::User { action } => user_command(&settings, action),
         Cmd::Vacation {
             user,
             aliases,
             interval,
-        } => {
-            let interval = interval
-                .map(|i| {
-                    crate::config::parse_duration(&i)
-                        .map(|d| d.as_secs() as i64)
-                        .map_err(|e| format!("--interval: {e}"))
-                })
-                .transpose()?;
-            let ctx = open_context(settings)?;
-            let args = crate::vacation::VacationArgs {
-                user,
-                aliases,
-                interval,
-                sender: None,
-            };
-            match crate::vacation::run(&ctx, &args, &mut io::stdin().lock())? {
-                crate::vacation::VacationResult::Replied(id) => {
-                    eprintln!("vacation: reply queued as {id}")
-                }
-                crate::vacation::VacationResult::NoReply(why) => {
-                    eprintln!("vacation: no reply: {why:?}")
-                }
-                crate::vacation::VacationResult::NoMessage => {
-                    eprintln!("vacation: no ~/.vacation.msg; no reply")
-                }
-            }
-            Ok(())
-        }
+        } => vacation_command(settings, user, aliases, interval),
         Cmd::InternalAppendFile { path } => {
-            let mut entry = Vec::new();
-            io::Read::read_to_end(&mut io::stdin().lock(), &mut entry)
-                .map_err(|e| format!("cannot read the entry: {e}"))?;
+            let entry = read_stdin()?;
             postrider_store::mbox::deliver_entry(&path, &entry)
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
@@ -598,9 +430,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             Err(e) => Err(format!("{}: {e}", path.display())),
         },
         Cmd::InternalWriteFile { path } => {
-            let mut bytes = Vec::new();
-            io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
-                .map_err(|e| format!("cannot read: {e}"))?;
+            let bytes = read_stdin()?;
             postrider_store::fsutil::replace_file(&path, &bytes)
                 .map_err(|e| format!("{}: {e}", path.display()))
         }
@@ -625,6 +455,194 @@ fn run(serve: ServeFn) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Everything on standard input (the internal helpers' input).
+fn read_stdin() -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(bytes)
+}
+
+/// `serve`: checks, opens the data directory, compiles the aliases at the first start,
+/// then hands over to the runtime's listeners.
+fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
+    crate::privileges::check_serve_privileges(&settings)?;
+    for notice in settings.config.unbuilt_notices() {
+        tracing::warn!("{notice}");
+    }
+    let ctx = open_context(settings)?;
+    ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
+    let source = ctx.settings.aliases_path();
+    if source.exists() && !postrider_store::aliases::db_path(&source).exists() {
+        // First start: compile the aliases so delivery has a db to read.
+        match postrider_store::aliases::build_db(&source) {
+            Ok((n, _)) => tracing::info!("{}: {n} aliases compiled", source.display()),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+    tracing::info!(
+        "postrider {} starting: hostname {}, domains {:?}, data_dir {}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.settings.config.hostname,
+        ctx.settings.config.domains,
+        ctx.settings.config.data_dir.display()
+    );
+    if let Some(w) = ctx.postmaster_warning() {
+        tracing::warn!("{w}");
+    }
+    serve(Arc::new(ctx))
+}
+
+/// `check-config`: prints the effective configuration (and the postmaster warning).
+fn check_config(settings: Settings) -> Result<(), String> {
+    print!("{}", settings.config.to_toml());
+    if settings.config.data_dir.is_dir() {
+        if let Some(w) = open_context(settings)?.postmaster_warning() {
+            eprintln!("postrider: warning: {w}");
+        }
+    }
+    Ok(())
+}
+
+/// `newaliases`: compiles the aliases file into its db.
+fn newaliases(settings: &Settings) -> Result<(), String> {
+    let path = settings.aliases_path();
+    let (count, errors) = postrider_store::aliases::build_db(&path)?;
+    for e in &errors {
+        eprintln!(
+            "postrider: warning: {}:{}: {}",
+            path.display(),
+            e.line,
+            e.message
+        );
+    }
+    println!(
+        "{}: {count} aliases, written to {}",
+        path.display(),
+        postrider_store::aliases::db_path(&path).display()
+    );
+    Ok(())
+}
+
+/// `queue flush|show|delete`.
+fn queue_command(ctx: &Context, action: QueueCmd) -> Result<(), String> {
+    match action {
+        QueueCmd::Flush => {
+            ctx.queue
+                .request_flush()
+                .map_err(|e| format!("cannot request a flush: {e}"))?;
+            let _ = ctx
+                .queue
+                .leave_note("flush requested by `postrider queue flush`");
+            Ok(())
+        }
+        QueueCmd::Show { id } => {
+            let env = ctx.queue.load(&id).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => format!("no such message in the queue: {id}"),
+                _ => format!("{id}: {e}"),
+            })?;
+            print!(
+                "{}",
+                toml::to_string_pretty(&env).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        QueueCmd::Delete { id } => {
+            match ctx.queue.remove(&id) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(format!("no such message in the queue: {id}"))
+                }
+                Err(e) => return Err(format!("{id}: {e}")),
+            }
+            let _ = ctx
+                .queue
+                .leave_note(&format!("{id}: removed by `postrider queue delete`"));
+            println!("{id}: removed");
+            Ok(())
+        }
+    }
+}
+
+/// `user add|passwd|del|list` (file accounts only).
+fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
+    if settings.config.accounts != AccountsKind::File {
+        return Err("accounts = \"system\": manage accounts with the system's tools".into());
+    }
+    std::fs::create_dir_all(&settings.config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", settings.config.data_dir.display()))?;
+    let users = UsersFile::new(&settings.config.data_dir);
+    match action {
+        UserCmd::Add {
+            name,
+            password_stdin,
+            postmaster,
+        } => {
+            if !postrider_store::accounts::valid_name(&name) {
+                return Err(postrider_store::accounts::AccountError::InvalidName(name).to_string());
+            }
+            let pw = read_password(password_stdin)?;
+            users.add(&name, &pw).map_err(|e| e.to_string())?;
+            if postmaster {
+                // The data directory's layout and default aliases come first.
+                open_context(settings.clone())?;
+                let source = settings.aliases_path();
+                postrider_store::aliases::set_alias(&source, "root", &name)?;
+                println!(
+                    "{}: root: {name} (postmaster and MAILER-DAEMON too)",
+                    source.display()
+                );
+            }
+            Ok(())
+        }
+        UserCmd::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let pw = read_password(password_stdin)?;
+            users.passwd(&name, &pw).map_err(|e| e.to_string())
+        }
+        UserCmd::Del { name } => users.delete(&name).map_err(|e| e.to_string()),
+        UserCmd::List => {
+            for n in users.list().map_err(|e| e.to_string())? {
+                println!("{n}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `vacation USER`: answers the message on standard input (from a `.forward`).
+fn vacation_command(
+    settings: Settings,
+    user: Option<String>,
+    aliases: Vec<String>,
+    interval: Option<String>,
+) -> Result<(), String> {
+    let interval = interval
+        .map(|i| {
+            crate::config::parse_duration(&i)
+                .map(|d| d.as_secs() as i64)
+                .map_err(|e| format!("--interval: {e}"))
+        })
+        .transpose()?;
+    let ctx = open_context(settings)?;
+    let args = crate::vacation::VacationArgs {
+        user,
+        aliases,
+        interval,
+        sender: None,
+    };
+    match crate::vacation::run(&ctx, &args, &mut io::stdin().lock())? {
+        crate::vacation::VacationResult::Replied(id) => eprintln!("vacation: reply queued as {id}"),
+        crate::vacation::VacationResult::NoReply(why) => eprintln!("vacation: no reply: {why:?}"),
+        crate::vacation::VacationResult::NoMessage => {
+            eprintln!("vacation: no ~/.vacation.msg; no reply")
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -679,7 +679,10 @@ verify = "record"
         assert!(s.is_trusted("10.1.2.3".parse().unwrap()));
         assert!(s.is_trusted("::1".parse().unwrap()));
         assert!(!s.is_trusted("11.0.0.1".parse().unwrap()));
-        assert_eq!(s.config.delivery.max_age.get(), Duration::from_secs(5 * 86_400));
+        assert_eq!(
+            s.config.delivery.max_age.get(),
+            Duration::from_secs(5 * 86_400)
+        );
         let again = Config::from_toml(&s.config.to_toml(), "t").unwrap();
         assert_eq!(again.to_toml(), s.config.to_toml());
     }
@@ -691,7 +694,11 @@ verify = "record"
             .0
             .contains("unknown field"));
         assert!(Config::from_toml("[smtp]\nlisten = 5", "t").is_err());
-        let bad = |t: &str| Config::from_toml(t, "t").and_then(Config::validate).is_err();
+        let bad = |t: &str| {
+            Config::from_toml(t, "t")
+                .and_then(Config::validate)
+                .is_err()
+        };
         assert!(bad("[smtp]\nlisten = [\"nope\"]"));
         assert!(bad("[delivery]\nmax_age = \"5 weeks\""));
         assert!(bad("accounts = \"ldap\""));

@@ -53,9 +53,6 @@ pub enum StoreMode {
     Remove,
 }
 
-/// A date as days since 1970-01-01 (SEARCH compares dates only).
-pub type Day = i64;
-
 /// A SEARCH key (RFC 3501 §6.4.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchKey {
@@ -408,56 +405,7 @@ impl Cur<'_> {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
-/// `d-Mon-yyyy` → days since the epoch.
-pub fn parse_date(text: &str) -> Option<Day> {
-    let mut p = text.split('-');
-    let d: i64 = p.next()?.trim().parse().ok()?;
-    let m = p.next()?.to_ascii_lowercase();
-    let y: i64 = p.next()?.parse().ok()?;
-    let m = MONTHS.iter().position(|x| *x == m)? as u32 + 1;
-    // date-year is 4DIGIT (RFC 3501 §9).
-    if !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
-        return None;
-    }
-    Some(crate::imf::datetime::days_from_civil(y, m, d as u32))
-}
-
-/// IMAP `date-time` (`dd-Mon-yyyy hh:mm:ss +zzzz`, RFC 3501 §9) → the instant and the
-/// zone it was given in (INTERNALDATE is shown, and searched by date, in that zone).
-pub fn parse_datetime(text: &str) -> Option<crate::imf::datetime::WallClock> {
-    let text = text.trim();
-    let (date, rest) = text.split_once(' ')?;
-    let (time, zone) = rest.trim().split_once(' ')?;
-    let day = parse_date(date.trim())?;
-    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
-    let (Some(Some(h)), Some(Some(m)), Some(Some(s)), None) =
-        (t.next(), t.next(), t.next(), t.next())
-    else {
-        return None;
-    };
-    if h > 23 || m > 59 || s > 60 || zone.len() != 5 {
-        return None;
-    }
-    let sign = match zone.as_bytes()[0] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let zh: i64 = zone[1..3].parse().ok()?;
-    let zm: i64 = zone[3..5].parse().ok()?;
-    if zh > 23 || zm > 59 {
-        return None;
-    }
-    let offset = sign * (zh * 60 + zm);
-    Some(crate::imf::datetime::WallClock {
-        unix_secs: day * 86_400 + h * 3600 + m * 60 + s - offset * 60,
-        utc_offset_minutes: offset as i32,
-    })
-}
+pub use super::dates::{parse_date, parse_datetime, Day};
 
 fn section(c: &mut Cur<'_>) -> R<Section> {
     // After `[`.
@@ -747,61 +695,9 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
         "EXPUNGE" => Command::Expunge(None),
         "IDLE" => Command::Idle,
         "NAMESPACE" => Command::Namespace,
-        "ID" => {
-            c.sp()?;
-            // `NIL` or a parenthesised list of string pairs: accepted and ignored.
-            if c.word_ci("NIL") {
-            } else if c.eat(b'(') {
-                let mut depth = 1;
-                while depth > 0 {
-                    match c.peek() {
-                        None => return Err("unterminated ID list".into()),
-                        Some(b'"') | Some(b'{') => {
-                            c.string()?;
-                        }
-                        Some(b'(') => {
-                            depth += 1;
-                            c.i += 1;
-                        }
-                        Some(b')') => {
-                            depth -= 1;
-                            c.i += 1;
-                        }
-                        Some(_) => c.i += 1,
-                    }
-                }
-            } else {
-                return Err("ID takes NIL or a list".into());
-            }
-            Command::Id
-        }
-        "ENABLE" => {
-            let mut caps = Vec::new();
-            while c.eat(b' ') {
-                caps.push(c.atom()?.to_ascii_uppercase());
-            }
-            if caps.is_empty() {
-                return Err("ENABLE needs a capability".into());
-            }
-            Command::Enable(caps)
-        }
-        "AUTHENTICATE" => {
-            c.sp()?;
-            let mechanism = c.atom()?.to_ascii_uppercase();
-            let initial = if c.eat(b' ') {
-                let s = c.i;
-                while c
-                    .peek()
-                    .is_some_and(|x| x.is_ascii_alphanumeric() || b"+/=".contains(&x))
-                {
-                    c.i += 1;
-                }
-                Some(String::from_utf8_lossy(&c.b[s..c.i]).into_owned())
-            } else {
-                None
-            };
-            Command::Authenticate { mechanism, initial }
-        }
+        "ID" => id_args(c)?,
+        "ENABLE" => enable(c)?,
+        "AUTHENTICATE" => authenticate(c)?,
         "LOGIN" => {
             c.sp()?;
             let user = c.astring()?;
@@ -847,75 +743,145 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
                 subscribed: verb == "LSUB",
             }
         }
-        "STATUS" => {
-            c.sp()?;
-            let m = c.mailbox()?;
-            c.sp()?;
-            if !c.eat(b'(') {
-                return Err("expected (".into());
-            }
-            let mut items = Vec::new();
-            loop {
-                let w = c.atom()?.to_ascii_uppercase();
-                items.push(match w.as_str() {
-                    "MESSAGES" => StatusItem::Messages,
-                    "RECENT" => StatusItem::Recent,
-                    "UIDNEXT" => StatusItem::UidNext,
-                    "UIDVALIDITY" => StatusItem::UidValidity,
-                    "UNSEEN" => StatusItem::Unseen,
-                    _ => return Err(format!("unknown STATUS item {w:?}")),
-                });
-                if c.eat(b')') {
-                    break;
-                }
-                c.sp()?;
-            }
-            Command::Status(m, items)
-        }
-        "APPEND" => {
-            c.sp()?;
-            let mailbox = c.mailbox()?;
-            c.sp()?;
-            let mut flags = Vec::new();
-            if c.peek() == Some(b'(') {
-                flags = c.flag_list()?;
-                c.sp()?;
-            }
-            let mut date = None;
-            if c.peek() == Some(b'"') {
-                date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
-                c.sp()?;
-            }
-            let message = c.literal()?;
-            Command::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            }
-        }
+        "STATUS" => status(c)?,
+        "APPEND" => append(c)?,
         "SEARCH" => search(c, false)?,
         "FETCH" => fetch(c, false)?,
         "STORE" => store(c, false)?,
         "COPY" | "MOVE" => copy(c, false, verb == "MOVE")?,
-        "UID" => {
-            c.sp()?;
-            let sub = c.atom()?.to_ascii_uppercase();
-            match sub.as_str() {
-                "SEARCH" => search(c, true)?,
-                "FETCH" => fetch(c, true)?,
-                "STORE" => store(c, true)?,
-                "COPY" | "MOVE" => copy(c, true, sub == "MOVE")?,
-                "EXPUNGE" => {
-                    c.sp()?;
-                    Command::Expunge(Some(c.seq_set()?))
-                }
-                _ => return Err(format!("unknown UID command {sub:?}")),
-            }
-        }
+        "UID" => uid_command(c)?,
         _ => return Err(format!("unknown command {verb:?}")),
     };
     Ok(cmd)
+}
+
+/// ID's argument: `NIL` or a parenthesised list of string pairs, accepted and ignored.
+fn id_args(c: &mut Cur<'_>) -> R<Command> {
+    c.sp()?;
+    // `NIL` or a parenthesised list of string pairs: accepted and ignored.
+    if c.word_ci("NIL") {
+    } else if c.eat(b'(') {
+        let mut depth = 1;
+        while depth > 0 {
+            match c.peek() {
+                None => return Err("unterminated ID list".into()),
+                Some(b'"') | Some(b'{') => {
+                    c.string()?;
+                }
+                Some(b'(') => {
+                    depth += 1;
+                    c.i += 1;
+                }
+                Some(b')') => {
+                    depth -= 1;
+                    c.i += 1;
+                }
+                Some(_) => c.i += 1,
+            }
+        }
+    } else {
+        return Err("ID takes NIL or a list".into());
+    }
+    Ok(Command::Id)
+}
+
+/// ENABLE's capability names.
+fn enable(c: &mut Cur<'_>) -> R<Command> {
+    let mut caps = Vec::new();
+    while c.eat(b' ') {
+        caps.push(c.atom()?.to_ascii_uppercase());
+    }
+    if caps.is_empty() {
+        return Err("ENABLE needs a capability".into());
+    }
+    Ok(Command::Enable(caps))
+}
+
+/// AUTHENTICATE's mechanism and optional initial response (RFC 4959).
+fn authenticate(c: &mut Cur<'_>) -> R<Command> {
+    c.sp()?;
+    let mechanism = c.atom()?.to_ascii_uppercase();
+    let initial = if c.eat(b' ') {
+        let s = c.i;
+        while c
+            .peek()
+            .is_some_and(|x| x.is_ascii_alphanumeric() || b"+/=".contains(&x))
+        {
+            c.i += 1;
+        }
+        Some(String::from_utf8_lossy(&c.b[s..c.i]).into_owned())
+    } else {
+        None
+    };
+    Ok(Command::Authenticate { mechanism, initial })
+}
+
+/// STATUS's mailbox and item list.
+fn status(c: &mut Cur<'_>) -> R<Command> {
+    c.sp()?;
+    let m = c.mailbox()?;
+    c.sp()?;
+    if !c.eat(b'(') {
+        return Err("expected (".into());
+    }
+    let mut items = Vec::new();
+    loop {
+        let w = c.atom()?.to_ascii_uppercase();
+        items.push(match w.as_str() {
+            "MESSAGES" => StatusItem::Messages,
+            "RECENT" => StatusItem::Recent,
+            "UIDNEXT" => StatusItem::UidNext,
+            "UIDVALIDITY" => StatusItem::UidValidity,
+            "UNSEEN" => StatusItem::Unseen,
+            _ => return Err(format!("unknown STATUS item {w:?}")),
+        });
+        if c.eat(b')') {
+            break;
+        }
+        c.sp()?;
+    }
+    Ok(Command::Status(m, items))
+}
+
+/// APPEND's mailbox, optional flags and date, and the message literal.
+fn append(c: &mut Cur<'_>) -> R<Command> {
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    c.sp()?;
+    let mut flags = Vec::new();
+    if c.peek() == Some(b'(') {
+        flags = c.flag_list()?;
+        c.sp()?;
+    }
+    let mut date = None;
+    if c.peek() == Some(b'"') {
+        date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
+        c.sp()?;
+    }
+    let message = c.literal()?;
+    Ok(Command::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+    })
+}
+
+/// The UID forms of SEARCH, FETCH, STORE, COPY, MOVE and EXPUNGE.
+fn uid_command(c: &mut Cur<'_>) -> R<Command> {
+    c.sp()?;
+    let sub = c.atom()?.to_ascii_uppercase();
+    Ok(match sub.as_str() {
+        "SEARCH" => search(c, true)?,
+        "FETCH" => fetch(c, true)?,
+        "STORE" => store(c, true)?,
+        "COPY" | "MOVE" => copy(c, true, sub == "MOVE")?,
+        "EXPUNGE" => {
+            c.sp()?;
+            Command::Expunge(Some(c.seq_set()?))
+        }
+        _ => return Err(format!("unknown UID command {sub:?}")),
+    })
 }
 
 fn search(c: &mut Cur<'_>, uid: bool) -> R<Command> {

@@ -276,74 +276,84 @@ impl Tagged {
                 w(&mut out, &format!(" {{{}+}}\r\n", message.len()));
                 out.extend_from_slice(message);
             }
-            Command::Expunge(None) => w(&mut out, "EXPUNGE"),
-            Command::Expunge(Some(set)) => {
-                w(&mut out, "UID EXPUNGE ");
-                encode_seq(&mut out, set);
-            }
-            Command::Search { uid, key } => {
-                w(&mut out, if *uid { "UID SEARCH " } else { "SEARCH " });
-                match key {
-                    SearchKey::And(v) => {
-                        for (i, k) in v.iter().enumerate() {
-                            if i > 0 {
-                                out.push(b' ');
-                            }
-                            encode_key(&mut out, k);
-                        }
-                    }
-                    k => encode_key(&mut out, k),
-                }
-            }
-            Command::Fetch { uid, set, items } => {
-                w(&mut out, if *uid { "UID FETCH " } else { "FETCH " });
-                encode_seq(&mut out, set);
-                out.extend_from_slice(b" (");
-                for (i, a) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    encode_attr(&mut out, a);
-                }
-                out.push(b')');
-            }
-            Command::Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags,
-            } => {
-                w(&mut out, if *uid { "UID STORE " } else { "STORE " });
-                encode_seq(&mut out, set);
-                let m = match mode {
-                    StoreMode::Replace => "",
-                    StoreMode::Add => "+",
-                    StoreMode::Remove => "-",
-                };
-                w(
-                    &mut out,
-                    &format!(
-                        " {m}FLAGS{} ({})",
-                        if *silent { ".SILENT" } else { "" },
-                        flags.join(" ")
-                    ),
-                );
-            }
-            Command::Copy {
-                uid,
-                set,
-                mailbox,
-                is_move,
-            } => {
-                w(&mut out, if *uid { "UID " } else { "" });
-                w(&mut out, if *is_move { "MOVE " } else { "COPY " });
-                encode_seq(&mut out, set);
-                out.push(b' ');
-                encode_astring(&mut out, mailbox);
-            }
+            other => encode_message_command(&mut out, other),
         }
         out.extend_from_slice(b"\r\n");
         out
+    }
+}
+
+/// The commands about messages of the selected mailbox (EXPUNGE, SEARCH, FETCH, STORE,
+/// COPY, MOVE and their UID forms); the others are encoded by [`Tagged::encode`].
+fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
+    let w = |out: &mut Vec<u8>, s: &str| out.extend_from_slice(s.as_bytes());
+    match command {
+        Command::Expunge(None) => w(out, "EXPUNGE"),
+        Command::Expunge(Some(set)) => {
+            w(out, "UID EXPUNGE ");
+            encode_seq(out, set);
+        }
+        Command::Search { uid, key } => {
+            w(out, if *uid { "UID SEARCH " } else { "SEARCH " });
+            match key {
+                SearchKey::And(v) => {
+                    for (i, k) in v.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b' ');
+                        }
+                        encode_key(out, k);
+                    }
+                }
+                k => encode_key(out, k),
+            }
+        }
+        Command::Fetch { uid, set, items } => {
+            w(out, if *uid { "UID FETCH " } else { "FETCH " });
+            encode_seq(out, set);
+            out.extend_from_slice(b" (");
+            for (i, a) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                encode_attr(out, a);
+            }
+            out.push(b')');
+        }
+        Command::Store {
+            uid,
+            set,
+            mode,
+            silent,
+            flags,
+        } => {
+            w(out, if *uid { "UID STORE " } else { "STORE " });
+            encode_seq(out, set);
+            let m = match mode {
+                StoreMode::Replace => "",
+                StoreMode::Add => "+",
+                StoreMode::Remove => "-",
+            };
+            w(
+                out,
+                &format!(
+                    " {m}FLAGS{} ({})",
+                    if *silent { ".SILENT" } else { "" },
+                    flags.join(" ")
+                ),
+            );
+        }
+        Command::Copy {
+            uid,
+            set,
+            mailbox,
+            is_move,
+        } => {
+            w(out, if *uid { "UID " } else { "" });
+            w(out, if *is_move { "MOVE " } else { "COPY " });
+            encode_seq(out, set);
+            out.push(b' ');
+            encode_astring(out, mailbox);
+        }
+        _ => {}
     }
 }

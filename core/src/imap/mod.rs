@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod command_encode;
+pub mod dates;
 pub mod fetch;
 pub mod framing;
 pub mod lex;

@@ -568,13 +568,25 @@ impl ImapServer {
                 self.tagged(&tag, "OK Enabled.");
             }
             _ if state == NotAuthenticated => self.bad(&tag, "Not logged in."),
+            cmd => self.dispatch_authenticated(tag, cmd),
+        }
+    }
+
+    /// Commands of the authenticated and selected states (RFC 3501 §6.3, §6.4).
+    fn dispatch_authenticated(&mut self, tag: String, cmd: Command) {
+        let state = self.state;
+        let done = |what: &'static str| Then::Done {
+            tag: tag.clone(),
+            what,
+        };
+        match cmd {
             Command::Namespace => {
                 self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
                 self.tagged(&tag, "OK Namespace completed.");
             }
             Command::Select { mailbox, read_only } => {
                 self.selected = None;
-                self.state = Authenticated;
+                self.state = State::Authenticated;
                 self.ask(
                     Then::Select {
                         tag,
@@ -587,41 +599,13 @@ impl ImapServer {
                     },
                 );
             }
-            Command::Create(m) => self.ask(
-                Then::Done {
-                    tag,
-                    what: "Create",
-                },
-                StoreRequest::Create(m),
-            ),
-            Command::Delete(m) => self.ask(
-                Then::Done {
-                    tag,
-                    what: "Delete",
-                },
-                StoreRequest::Delete(m),
-            ),
-            Command::Rename(a, b) => self.ask(
-                Then::Done {
-                    tag,
-                    what: "Rename",
-                },
-                StoreRequest::Rename(a, b),
-            ),
-            Command::Subscribe(m) => self.ask(
-                Then::Done {
-                    tag,
-                    what: "Subscribe",
-                },
-                StoreRequest::Subscribe(m, true),
-            ),
-            Command::Unsubscribe(m) => self.ask(
-                Then::Done {
-                    tag,
-                    what: "Unsubscribe",
-                },
-                StoreRequest::Subscribe(m, false),
-            ),
+            Command::Create(m) => self.ask(done("Create"), StoreRequest::Create(m)),
+            Command::Delete(m) => self.ask(done("Delete"), StoreRequest::Delete(m)),
+            Command::Rename(a, b) => self.ask(done("Rename"), StoreRequest::Rename(a, b)),
+            Command::Subscribe(m) => self.ask(done("Subscribe"), StoreRequest::Subscribe(m, true)),
+            Command::Unsubscribe(m) => {
+                self.ask(done("Unsubscribe"), StoreRequest::Subscribe(m, false))
+            }
             Command::List {
                 reference,
                 pattern,
@@ -680,7 +664,7 @@ impl ImapServer {
                 self.idle_tag = Some(tag);
                 self.idle_next = self.now + self.config.idle_poll;
             }
-            _ if state != Selected => self.bad(&tag, "No mailbox selected."),
+            _ if state != State::Selected => self.bad(&tag, "No mailbox selected."),
             cmd => self.dispatch_selected(tag, cmd),
         }
     }

@@ -8,186 +8,205 @@ impl ImapServer {
     /// Runs a command that needs a selected mailbox (the state was checked).
     pub(super) fn dispatch_selected(&mut self, tag: String, cmd: Command) {
         match cmd {
-            Command::Close | Command::Unselect => {
-                let sel = self.selected.as_ref();
-                let deleted: Vec<u32> = match sel {
-                    Some(s) if !s.read_only && matches!(cmd, Command::Close) => s
-                        .msgs
-                        .iter()
-                        .filter(|m| has_flag(&m.flags, "\\Deleted"))
-                        .map(|m| m.uid)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                if deleted.is_empty() {
-                    self.selected = None;
-                    self.state = State::Authenticated;
-                    let what = if matches!(cmd, Command::Close) {
-                        "Close"
-                    } else {
-                        "Unselect"
-                    };
-                    self.tagged(&tag, &format!("OK {what} completed."));
-                } else {
-                    let name = sel.map(|s| s.name.clone()).unwrap_or_default();
-                    self.ask(
-                        Then::Expunge {
-                            tag,
-                            uids: deleted.clone(),
-                            close: true,
-                        },
-                        StoreRequest::Expunge {
-                            mailbox: name,
-                            uids: deleted,
-                        },
-                    );
-                }
-            }
-            Command::Expunge(set) => {
-                let Some(s) = self.selected.as_ref() else {
-                    return;
-                };
-                if s.read_only {
-                    return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
-                }
-                let max_uid = s.msgs.last().map_or(0, |m| m.uid);
-                let uids: Vec<u32> = s
-                    .msgs
-                    .iter()
-                    .filter(|m| has_flag(&m.flags, "\\Deleted"))
-                    .filter(|m| set.as_ref().is_none_or(|set| set.contains(m.uid, max_uid)))
-                    .map(|m| m.uid)
-                    .collect();
-                if uids.is_empty() {
-                    return self.tagged(&tag, "OK Expunge completed.");
-                }
-                let name = s.name.clone();
-                self.ask(
-                    Then::Expunge {
-                        tag,
-                        uids: uids.clone(),
-                        close: false,
-                    },
-                    StoreRequest::Expunge {
-                        mailbox: name,
-                        uids,
-                    },
-                );
-            }
-            Command::Fetch {
-                uid,
-                set,
-                mut items,
-            } => {
-                if !uid && !self.valid_msgset(&set) {
-                    return self.bad(&tag, "Error in IMAP command FETCH: Invalid messageset");
-                }
-                let targets = self.resolve(&set, uid);
-                if uid && !items.contains(&FetchAttr::Uid) {
-                    items.insert(0, FetchAttr::Uid);
-                }
-                let part = content_needed(&items);
-                self.fetch_next(FetchJob {
-                    tag,
-                    items,
-                    part,
-                    rest: targets,
-                    seen: Vec::new(),
-                    expunged: false,
-                });
-            }
+            Command::Close => self.close_mailbox(tag, true),
+            Command::Unselect => self.close_mailbox(tag, false),
+            Command::Expunge(set) => self.expunge(tag, set),
+            Command::Fetch { uid, set, items } => self.fetch(tag, uid, set, items),
             Command::Store {
                 uid,
                 set,
                 mode,
                 silent,
                 flags,
-            } => {
-                if !uid && !self.valid_msgset(&set) {
-                    return self.bad(&tag, "Error in IMAP command STORE: Invalid messageset");
-                }
-                let targets = self.resolve(&set, uid);
-                let Some(s) = self.selected.as_mut() else {
-                    return;
-                };
-                if s.read_only {
-                    return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
-                }
-                let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
-                if targets.is_empty() {
-                    return self.tagged(&tag, "OK Store completed.");
-                }
-                let name = s.name.clone();
-                self.ask(
-                    Then::Store { tag, uid, silent },
-                    StoreRequest::SetFlags {
-                        mailbox: name,
-                        uids: targets.iter().map(|t| t.1).collect(),
-                        mode,
-                        flags,
-                    },
-                );
-            }
+            } => self.store(tag, uid, set, mode, silent, flags),
             Command::Copy {
                 uid,
                 set,
                 mailbox,
                 is_move,
-            } => {
-                if !uid && !self.valid_msgset(&set) {
-                    let name = if is_move { "MOVE" } else { "COPY" };
-                    return self.bad(
-                        &tag,
-                        &format!("Error in IMAP command {name}: Invalid messageset"),
-                    );
-                }
-                let targets = self.resolve(&set, uid);
-                let Some(s) = self.selected.as_ref() else {
-                    return;
-                };
-                if is_move && s.read_only {
-                    return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
-                }
-                if targets.is_empty() {
-                    let what = if is_move { "Move" } else { "Copy" };
-                    return self.tagged(&tag, &format!("OK {what} completed."));
-                }
-                let name = s.name.clone();
-                self.ask(
-                    Then::Copy {
-                        tag,
-                        is_move,
-                        to: mailbox.clone(),
-                    },
-                    StoreRequest::Copy {
-                        mailbox: name,
-                        uids: targets.iter().map(|t| t.1).collect(),
-                        to: mailbox,
-                        is_move,
-                    },
-                );
-            }
-            Command::Search { uid, key } => {
-                if !needs_content(&key) {
-                    return self.search_respond(&tag, uid, &key, None);
-                }
-                let Some(s) = self.selected.as_ref() else {
-                    return;
-                };
-                let name = s.name.clone();
-                let uids = s.msgs.iter().map(|m| m.uid).collect();
-                let scan = ContentScan::new(&key);
-                self.ask(
-                    Then::Search { tag, uid, key },
-                    StoreRequest::Scan {
-                        mailbox: name,
-                        uids,
-                        scan,
-                    },
-                );
-            }
+            } => self.copy(tag, uid, set, mailbox, is_move),
+            Command::Search { uid, key } => self.search(tag, uid, key),
             _ => self.bad(&tag, "Command not valid in this state."),
         }
+    }
+
+    /// CLOSE (expunging `\Deleted` messages first, unless read-only) or UNSELECT.
+    fn close_mailbox(&mut self, tag: String, is_close: bool) {
+        let sel = self.selected.as_ref();
+        let deleted: Vec<u32> = match sel {
+            Some(s) if !s.read_only && is_close => s
+                .msgs
+                .iter()
+                .filter(|m| has_flag(&m.flags, "\\Deleted"))
+                .map(|m| m.uid)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if deleted.is_empty() {
+            self.selected = None;
+            self.state = State::Authenticated;
+            let what = if is_close { "Close" } else { "Unselect" };
+            self.tagged(&tag, &format!("OK {what} completed."));
+        } else {
+            let name = sel.map(|s| s.name.clone()).unwrap_or_default();
+            self.ask(
+                Then::Expunge {
+                    tag,
+                    uids: deleted.clone(),
+                    close: true,
+                },
+                StoreRequest::Expunge {
+                    mailbox: name,
+                    uids: deleted,
+                },
+            );
+        }
+    }
+
+    /// EXPUNGE and UID EXPUNGE (`set`: the UIDs it is limited to).
+    fn expunge(&mut self, tag: String, set: Option<SeqSet>) {
+        let Some(s) = self.selected.as_ref() else {
+            return;
+        };
+        if s.read_only {
+            return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+        }
+        let max_uid = s.msgs.last().map_or(0, |m| m.uid);
+        let uids: Vec<u32> = s
+            .msgs
+            .iter()
+            .filter(|m| has_flag(&m.flags, "\\Deleted"))
+            .filter(|m| set.as_ref().is_none_or(|set| set.contains(m.uid, max_uid)))
+            .map(|m| m.uid)
+            .collect();
+        if uids.is_empty() {
+            return self.tagged(&tag, "OK Expunge completed.");
+        }
+        let name = s.name.clone();
+        self.ask(
+            Then::Expunge {
+                tag,
+                uids: uids.clone(),
+                close: false,
+            },
+            StoreRequest::Expunge {
+                mailbox: name,
+                uids,
+            },
+        );
+    }
+
+    /// FETCH and UID FETCH: answered batch by batch.
+    fn fetch(&mut self, tag: String, uid: bool, set: SeqSet, mut items: Vec<FetchAttr>) {
+        if !uid && !self.valid_msgset(&set) {
+            return self.bad(&tag, "Error in IMAP command FETCH: Invalid messageset");
+        }
+        let targets = self.resolve(&set, uid);
+        if uid && !items.contains(&FetchAttr::Uid) {
+            items.insert(0, FetchAttr::Uid);
+        }
+        let part = content_needed(&items);
+        self.fetch_next(FetchJob {
+            tag,
+            items,
+            part,
+            rest: targets,
+            seen: Vec::new(),
+            expunged: false,
+        });
+    }
+
+    /// STORE and UID STORE.
+    fn store(
+        &mut self,
+        tag: String,
+        uid: bool,
+        set: SeqSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<String>,
+    ) {
+        if !uid && !self.valid_msgset(&set) {
+            return self.bad(&tag, "Error in IMAP command STORE: Invalid messageset");
+        }
+        let targets = self.resolve(&set, uid);
+        let Some(s) = self.selected.as_mut() else {
+            return;
+        };
+        if s.read_only {
+            return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+        }
+        let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
+        if targets.is_empty() {
+            return self.tagged(&tag, "OK Store completed.");
+        }
+        let name = s.name.clone();
+        self.ask(
+            Then::Store { tag, uid, silent },
+            StoreRequest::SetFlags {
+                mailbox: name,
+                uids: targets.iter().map(|t| t.1).collect(),
+                mode,
+                flags,
+            },
+        );
+    }
+
+    /// COPY, MOVE and their UID forms.
+    fn copy(&mut self, tag: String, uid: bool, set: SeqSet, mailbox: String, is_move: bool) {
+        if !uid && !self.valid_msgset(&set) {
+            let name = if is_move { "MOVE" } else { "COPY" };
+            return self.bad(
+                &tag,
+                &format!("Error in IMAP command {name}: Invalid messageset"),
+            );
+        }
+        let targets = self.resolve(&set, uid);
+        let Some(s) = self.selected.as_ref() else {
+            return;
+        };
+        if is_move && s.read_only {
+            return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+        }
+        if targets.is_empty() {
+            let what = if is_move { "Move" } else { "Copy" };
+            return self.tagged(&tag, &format!("OK {what} completed."));
+        }
+        let name = s.name.clone();
+        self.ask(
+            Then::Copy {
+                tag,
+                is_move,
+                to: mailbox.clone(),
+            },
+            StoreRequest::Copy {
+                mailbox: name,
+                uids: targets.iter().map(|t| t.1).collect(),
+                to: mailbox,
+                is_move,
+            },
+        );
+    }
+
+    /// SEARCH and UID SEARCH: from the model, or after the store's content scan.
+    fn search(&mut self, tag: String, uid: bool, key: SearchKey) {
+        if !needs_content(&key) {
+            return self.search_respond(&tag, uid, &key, None);
+        }
+        let Some(s) = self.selected.as_ref() else {
+            return;
+        };
+        let name = s.name.clone();
+        let uids = s.msgs.iter().map(|m| m.uid).collect();
+        let scan = ContentScan::new(&key);
+        self.ask(
+            Then::Search { tag, uid, key },
+            StoreRequest::Scan {
+                mailbox: name,
+                uids,
+                scan,
+            },
+        );
     }
 
     /// Whether a sequence set names only messages that exist (as Dovecot: in an empty
