@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
 
-use crate::session::ListenerKind;
+use crate::listener::ListenerKind;
 
 /// How many bytes of output a driver lets pile up before it stops handing events to the
 /// agent (so a large FETCH or RETR is produced as fast as the client reads it, never

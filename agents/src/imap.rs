@@ -9,8 +9,8 @@ use postrider_core::machine::{AuthOutcome, PeerInfo};
 
 use crate::agent::{Agent, Flow};
 use crate::context::Context;
+use crate::listener::ListenerKind;
 use crate::login::sasl_login;
-use crate::session::ListenerKind;
 use postrider_store::mailbox::Mailboxes;
 
 /// The core configuration for an IMAP session on a listener of `kind`.

@@ -18,6 +18,7 @@ pub mod context;
 pub mod dkim;
 pub mod dkim_verify;
 pub mod imap;
+pub mod listener;
 pub mod local;
 pub mod login;
 pub mod outcome;

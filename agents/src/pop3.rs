@@ -9,8 +9,8 @@ use postrider_core::pop3::{OpenError, Pop3Config, Pop3Event, Pop3Server};
 
 use crate::agent::{Agent, Flow};
 use crate::context::Context;
+use crate::listener::ListenerKind;
 use crate::login::sasl_login;
-use crate::session::ListenerKind;
 use postrider_store::mailbox::{Mailboxes, Maildrop, MessageChunks};
 
 /// The core configuration for a POP3 session on a listener of `kind`.

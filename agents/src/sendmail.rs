@@ -15,7 +15,8 @@ use postrider_core::submission::{fixup, qualify, FixupParams};
 
 use crate::agent::{handle_events, Backlog, Flow};
 use crate::context::{wall_now, Context};
-use crate::session::{server_config, ListenerKind, SmtpSession};
+use crate::listener::ListenerKind;
+use crate::session::{server_config, SmtpSession};
 use postrider_store::queue::{unix_now, Envelope, Recipient};
 use postrider_store::queue_store::MessageSpool;
 

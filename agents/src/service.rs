@@ -10,8 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::context::{ConnLimits, Context};
+use crate::listener::ListenerKind;
 use crate::runner;
-use crate::session::ListenerKind;
 
 /// Every listener to open: (address, kind).
 pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {

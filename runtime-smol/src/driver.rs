@@ -20,7 +20,7 @@ use futures_lite::{future, AsyncWriteExt};
 use futures_rustls::TlsAcceptor;
 use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
 use postrider_agents::context::Context;
-use postrider_agents::session::ListenerKind;
+use postrider_agents::listener::ListenerKind;
 use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
 use smol::net::TcpStream;
 

@@ -16,7 +16,7 @@ use postrider_core::machine::{Machine, PeerInfo};
 use crate::conn::Conn;
 use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
 use postrider_agents::context::Context;
-use postrider_agents::session::ListenerKind;
+use postrider_agents::listener::ListenerKind;
 
 /// How long the last answers of a closing session may take to be written.
 const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(300);

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use postrider_agents::context::Context;
 use postrider_agents::imap::ImapSession;
+use postrider_agents::listener::ListenerKind;
 use postrider_agents::pop3::Pop3Session;
 use postrider_agents::service::{
     limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
 };
-use postrider_agents::session::{ListenerKind, SmtpSession};
+use postrider_agents::session::SmtpSession;
 
 use crate::driver::drive;
 
