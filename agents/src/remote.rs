@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::routing::{address_literal, order_mx, MxHost};
 use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
-use postrider_core::machine::TlsInfo;
+use postrider_core::machine::{Machine, TlsInfo};
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, RecipientResult, SessionOutcome, SmtpClient,
     TlsPolicy,
@@ -468,7 +468,7 @@ fn session_with(
             }
             None => {}
         }
-        if client.is_done() {
+        if client.is_closed() {
             continue;
         }
         let now = Instant::now();

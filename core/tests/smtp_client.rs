@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use postrider_core::machine::TlsInfo;
+use postrider_core::machine::{Machine, TlsInfo};
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, ClientRecipient, RecipientResult, SessionOutcome,
     SmtpClient, TlsPolicy,
@@ -215,7 +215,7 @@ fn greeting_timeout_and_refusal() {
         now,
     );
     c.handle_timeout(now + Duration::from_secs(299));
-    assert!(!c.is_done());
+    assert!(!c.is_closed());
     c.handle_timeout(now + Duration::from_secs(300));
     let o = c.take_outcome().unwrap();
     assert!(o.try_next_host);
@@ -251,4 +251,24 @@ fn connection_lost_after_data_defers() {
     let o = c.take_outcome().unwrap();
     assert!(matches!(&o.recipients[0], RecipientResult::Deferred(t) if t.contains("end of data")));
     assert!(!o.try_next_host);
+}
+
+#[test]
+fn shutdown_defers_every_recipient_and_stops_reading() {
+    let now = Instant::now();
+    let mut c = SmtpClient::new(
+        ClientConfig::default(),
+        message(&["b@b.test", "c@b.test"], b"x\r\n"),
+        now,
+    );
+    assert!(c.wants_input());
+    c.shutdown();
+    assert!(c.is_closed() && !c.wants_input());
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Done)));
+    let o = c.take_outcome().unwrap();
+    assert_eq!(o.recipients.len(), 2);
+    assert!(o
+        .recipients
+        .iter()
+        .all(|r| matches!(r, RecipientResult::Deferred(t) if t.contains("shutting down"))));
 }

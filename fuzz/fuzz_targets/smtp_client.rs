@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use postrider_core::machine::TlsInfo;
+use postrider_core::machine::{Machine, TlsInfo};
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, ClientRecipient, SmtpClient,
 };

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use super::data::dot_stuff;
 use super::parse::reply;
 use super::types::{EnhancedCode, Reply};
-use crate::machine::TlsInfo;
+use crate::machine::{Machine, TlsInfo};
 
 /// When to use STARTTLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -265,84 +265,6 @@ impl SmtpClient {
         }
     }
 
-    /// Feeds bytes received from the server.
-    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if self.done || self.waiting_tls {
-            return;
-        }
-        self.input.extend_from_slice(bytes);
-        loop {
-            if self.done || self.waiting_tls {
-                break;
-            }
-            let parsed = match reply(&self.input) {
-                Ok((rest, r)) => Ok((self.input.len() - rest.len(), r)),
-                Err(nom::Err::Incomplete(_)) => break,
-                Err(_) => Err(()),
-            };
-            match parsed {
-                Ok((used, r)) => {
-                    self.input.drain(..used);
-                    self.on_reply(now, r);
-                }
-                Err(()) => {
-                    self.input.clear();
-                    self.abort("the server sent a malformed reply".into());
-                    break;
-                }
-            }
-        }
-    }
-
-    /// The server closed the connection.
-    pub fn handle_eof(&mut self, _now: Instant) {
-        if self.done {
-            return;
-        }
-        if self.expect.front() == Some(&Expect::Quit) {
-            self.finish();
-            return;
-        }
-        let stage = self
-            .expect
-            .front()
-            .map(|e| e.stage())
-            .unwrap_or("the session");
-        self.abort(format!(
-            "lost connection while waiting for the reply to {stage}"
-        ));
-    }
-
-    /// Call when the deadline from [`SmtpClient::poll_timeout`] has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.done || self.waiting_tls || now < self.deadline {
-            return;
-        }
-        if self.expect.front() == Some(&Expect::Quit) {
-            self.finish();
-            return;
-        }
-        let stage = self
-            .expect
-            .front()
-            .map(|e| e.stage())
-            .unwrap_or("the session");
-        self.abort(format!("timeout while waiting for the reply to {stage}"));
-    }
-
-    /// Reports a finished TLS handshake after [`ClientEvent::StartTls`]; the session
-    /// starts again with EHLO (RFC 3207 §4.2).
-    pub fn tls_established(&mut self, now: Instant, info: TlsInfo) {
-        if !self.waiting_tls {
-            return;
-        }
-        self.waiting_tls = false;
-        self.tls = Some(info);
-        self.ext = Extensions::default();
-        self.input.clear();
-        self.send(now, format!("EHLO {}", self.config.helo_name), Expect::Ehlo);
-    }
-
     /// The TLS handshake after [`ClientEvent::StartTls`] failed: the session is over and
     /// its recipients are deferred (the runtime may retry this host without TLS).
     pub fn tls_failed(&mut self, reason: &str) {
@@ -352,34 +274,6 @@ impl SmtpClient {
         self.waiting_tls = false;
         self.try_next_host = true;
         self.abort(format!("TLS handshake failed: {reason}"));
-    }
-
-    /// Bytes to write to the server, if any.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.output.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.output))
-        }
-    }
-
-    /// The next thing the runtime must do, if any.
-    pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
-    }
-
-    /// When [`SmtpClient::handle_timeout`] should be called, if at all.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.done || self.waiting_tls {
-            None
-        } else {
-            Some(self.deadline)
-        }
-    }
-
-    /// Whether the session is over.
-    pub fn is_done(&self) -> bool {
-        self.done
     }
 
     /// The outcome, once [`ClientEvent::Done`] was emitted.
@@ -687,6 +581,133 @@ impl SmtpClient {
             tls: self.tls.clone(),
         });
         self.events.push_back(ClientEvent::Done);
+    }
+}
+
+impl Machine for SmtpClient {
+    type Event = ClientEvent;
+
+    /// Feeds bytes received from the server.
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.done || self.waiting_tls {
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+        loop {
+            if self.done || self.waiting_tls {
+                break;
+            }
+            let parsed = match reply(&self.input) {
+                Ok((rest, r)) => Ok((self.input.len() - rest.len(), r)),
+                Err(nom::Err::Incomplete(_)) => break,
+                Err(_) => Err(()),
+            };
+            match parsed {
+                Ok((used, r)) => {
+                    self.input.drain(..used);
+                    self.on_reply(now, r);
+                }
+                Err(()) => {
+                    self.input.clear();
+                    self.abort("the server sent a malformed reply".into());
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The server closed the connection.
+    fn handle_eof(&mut self, _now: Instant) {
+        if self.done {
+            return;
+        }
+        if self.expect.front() == Some(&Expect::Quit) {
+            self.finish();
+            return;
+        }
+        let stage = self
+            .expect
+            .front()
+            .map(|e| e.stage())
+            .unwrap_or("the session");
+        self.abort(format!(
+            "lost connection while waiting for the reply to {stage}"
+        ));
+    }
+
+    /// Call when the deadline from [`SmtpClient::poll_timeout`] has passed.
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.done || self.waiting_tls || now < self.deadline {
+            return;
+        }
+        if self.expect.front() == Some(&Expect::Quit) {
+            self.finish();
+            return;
+        }
+        let stage = self
+            .expect
+            .front()
+            .map(|e| e.stage())
+            .unwrap_or("the session");
+        self.abort(format!("timeout while waiting for the reply to {stage}"));
+    }
+
+    /// Reports a finished TLS handshake after [`ClientEvent::StartTls`]; the session
+    /// starts again with EHLO (RFC 3207 §4.2).
+    fn tls_established(&mut self, now: Instant, info: TlsInfo) {
+        if !self.waiting_tls {
+            return;
+        }
+        self.waiting_tls = false;
+        self.tls = Some(info);
+        self.ext = Extensions::default();
+        self.input.clear();
+        self.send(now, format!("EHLO {}", self.config.helo_name), Expect::Ehlo);
+    }
+
+    /// Bytes to write to the server, if any.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.output.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.output))
+        }
+    }
+
+    /// The next thing the runtime must do, if any.
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`SmtpClient::handle_timeout`] should be called, if at all.
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.done || self.waiting_tls {
+            None
+        } else {
+            Some(self.deadline)
+        }
+    }
+
+    /// Whether the session is over.
+    fn is_closed(&self) -> bool {
+        self.done
+    }
+
+    /// Whether more input should be read now (not while a TLS handshake is due).
+    fn wants_input(&self) -> bool {
+        !self.done && !self.waiting_tls
+    }
+
+    /// The next event, left in place.
+    fn peek_event(&self) -> Option<&ClientEvent> {
+        self.events.front()
+    }
+
+    /// The server is stopping: the session ends now and its recipients are deferred.
+    fn shutdown(&mut self) {
+        if !self.done {
+            self.abort("the server is shutting down".into());
+        }
     }
 }
 

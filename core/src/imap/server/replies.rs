@@ -79,23 +79,7 @@ impl ImapServer {
                 );
             }
             (Then::Status { tag, name, items }, StoreReply::Status(r)) => match r {
-                Ok(st) => {
-                    let parts: Vec<String> = items
-                        .iter()
-                        .map(|i| match i {
-                            StatusItem::Messages => format!("MESSAGES {}", st.messages),
-                            StatusItem::Recent => format!("RECENT {}", st.recent),
-                            StatusItem::UidNext => format!("UIDNEXT {}", st.uid_next),
-                            StatusItem::UidValidity => format!("UIDVALIDITY {}", st.uid_validity),
-                            StatusItem::Unseen => format!("UNSEEN {}", st.unseen),
-                        })
-                        .collect();
-                    let mut line = b"* STATUS ".to_vec();
-                    quote(&mut line, &name);
-                    line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
-                    self.wire.output.extend_from_slice(&line);
-                    self.tagged(&tag, "OK Status completed.");
-                }
+                Ok(st) => self.on_status(&tag, &name, &items, &st),
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Done { tag, what }, StoreReply::Done(r)) => match r {
@@ -147,25 +131,7 @@ impl ImapServer {
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Copy { tag, is_move, to }, StoreReply::Copied(r)) => match r {
-                Ok((v, pairs)) => {
-                    let code = if pairs.is_empty() {
-                        String::new()
-                    } else {
-                        let src: Vec<String> = pairs.iter().map(|p| p.0.to_string()).collect();
-                        let dst: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
-                        format!("[COPYUID {v} {} {}] ", src.join(","), dst.join(","))
-                    };
-                    if is_move {
-                        if !code.is_empty() {
-                            self.untagged(&format!("OK {code}Moved UIDs."));
-                        }
-                        let uids: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-                        self.remove_uids(&uids);
-                        self.finish_with_news(tag, "OK Move completed.".into(), &to);
-                    } else {
-                        self.finish_with_news(tag, format!("OK {code}Copy completed."), &to);
-                    }
-                }
+                Ok((v, pairs)) => self.on_copied(tag, is_move, &to, v, &pairs),
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Search { tag, uid, key }, StoreReply::Scanned(r)) => match r {
@@ -194,8 +160,46 @@ impl ImapServer {
         }
     }
 
-    /// Ends a command that added messages to `mailbox`: when it is the selected one, the
-    /// new messages are announced (EXISTS) before the tagged OK (RFC 3501 §6.3.11).
+    /// STATUS answered: the untagged STATUS with the asked items, then OK.
+    fn on_status(&mut self, tag: &str, name: &str, items: &[StatusItem], st: &StatusInfo) {
+        let parts: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                StatusItem::Messages => format!("MESSAGES {}", st.messages),
+                StatusItem::Recent => format!("RECENT {}", st.recent),
+                StatusItem::UidNext => format!("UIDNEXT {}", st.uid_next),
+                StatusItem::UidValidity => format!("UIDVALIDITY {}", st.uid_validity),
+                StatusItem::Unseen => format!("UNSEEN {}", st.unseen),
+            })
+            .collect();
+        let mut line = b"* STATUS ".to_vec();
+        quote(&mut line, name);
+        line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        self.wire.output.extend_from_slice(&line);
+        self.tagged(tag, "OK Status completed.");
+    }
+
+    /// COPY or MOVE done: COPYUID (RFC 4315), for MOVE the expunges (RFC 6851), then OK.
+    fn on_copied(&mut self, tag: String, is_move: bool, to: &str, v: u32, pairs: &[(u32, u32)]) {
+        let code = if pairs.is_empty() {
+            String::new()
+        } else {
+            let src: Vec<String> = pairs.iter().map(|p| p.0.to_string()).collect();
+            let dst: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
+            format!("[COPYUID {v} {} {}] ", src.join(","), dst.join(","))
+        };
+        if is_move {
+            if !code.is_empty() {
+                self.untagged(&format!("OK {code}Moved UIDs."));
+            }
+            let uids: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            self.remove_uids(&uids);
+            self.finish_with_news(tag, "OK Move completed.".into(), to);
+        } else {
+            self.finish_with_news(tag, format!("OK {code}Copy completed."), to);
+        }
+    }
+
     /// SELECT / EXAMINE succeeded: the untagged data, then the model of the mailbox.
     fn on_selected(&mut self, tag: &str, name: String, read_only: bool, view: MailboxView) {
         let exists = view.messages.len();
@@ -269,6 +273,8 @@ impl ImapServer {
         self.tagged(tag, "OK Store completed.");
     }
 
+    /// Ends a command that added messages to `mailbox`: when it is the selected one, the
+    /// new messages are announced (EXISTS) before the tagged OK (RFC 3501 §6.3.11).
     pub(super) fn finish_with_news(&mut self, tag: String, text: String, mailbox: &str) {
         match self.selected.as_ref().map(|s| s.name.clone()) {
             Some(name) if name == mailbox => {
