@@ -10,27 +10,13 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use postrider_core::dkim::verify::{
-    parse_key_record, parse_signature, prepare, signature_fields, tag_list, KeyError, KeyType,
-    Verdict,
-};
-use postrider_core::dkim::Algorithm;
-use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
+use postrider_core::dkim::check::{CryptoCheck, Decision, DkimCheck, SignatureCheck};
+use postrider_core::dkim::verify::{KeyType, Verdict};
+use postrider_core::dns::{LookupResult, RecordType};
 use ring::signature::{UnparsedPublicKey, ED25519, RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY};
 use sha2::{Digest, Sha256};
 
 use crate::resolver::Resolver;
-
-/// What a key lookup found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyLookup {
-    /// TXT records (strings of each joined).
-    Found(Vec<String>),
-    /// No such name or no TXT record.
-    Missing,
-    /// The DNS did not answer usefully; the reason.
-    TempFail(String),
-}
 
 /// The outcome for one signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,113 +31,46 @@ pub struct DkimResult {
     pub b_prefix: String,
 }
 
-/// Checks every signature of `message` (CRLF line ends) at Unix time `now`, fetching keys
-/// with `lookup` (given the name `SELECTOR._domainkey.DOMAIN`).
-pub fn verify_with(
-    message: &[u8],
-    now: i64,
-    lookup: &dyn Fn(&str) -> KeyLookup,
-) -> Vec<DkimResult> {
-    signature_fields(message)
-        .iter()
-        .enumerate()
-        .map(|(index, value)| check_one(message, index, value, now, lookup))
+/// Checks every signature of `message` (CRLF line ends) at Unix time `now`: the core's
+/// check asks for the key records, `resolver` answers (through [`guarded_lookup`]), and
+/// the signatures are verified here with ring.
+pub fn verify(message: &[u8], now: i64, resolver: &Resolver) -> Vec<DkimResult> {
+    finish(run_check(DkimCheck::new(message, now), resolver, now))
+}
+
+/// The results of a finished check, with the public-key operations it left done.
+pub fn finish(checks: Vec<SignatureCheck>) -> Vec<DkimResult> {
+    checks
+        .into_iter()
+        .map(|c| DkimResult {
+            verdict: match &c.decision {
+                Decision::Decided(v) => v.clone(),
+                Decision::Verify(crypto) => verify_signature(crypto),
+            },
+            domain: c.domain,
+            selector: c.selector,
+            b_prefix: c.b_prefix,
+        })
         .collect()
 }
 
-fn check_one(
-    message: &[u8],
-    index: usize,
-    value: &str,
-    now: i64,
-    lookup: &dyn Fn(&str) -> KeyLookup,
-) -> DkimResult {
-    let sig = match parse_signature(value) {
-        Ok(s) => s,
-        Err(reason) => {
-            let tags = tag_list(value).unwrap_or_default();
-            let tag = |n: &str| {
-                tags.iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            return DkimResult {
-                verdict: Verdict::PermError(reason),
-                domain: tag("d").to_ascii_lowercase(),
-                selector: tag("s"),
-                b_prefix: String::new(),
-            };
-        }
-    };
-    let mut result = DkimResult {
-        verdict: Verdict::Pass,
-        domain: sig.domain.clone(),
-        selector: sig.selector.clone(),
-        b_prefix: sig.signature_text.chars().take(8).collect(),
-    };
-    result.verdict = (|| {
-        if sig.expires.is_some_and(|x| x < now) {
-            return Verdict::Fail("signature expired".into());
-        }
-        let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
-        let records = match lookup(&name) {
-            KeyLookup::Found(r) => r,
-            KeyLookup::Missing => return Verdict::PermError("no key for signature".into()),
-            KeyLookup::TempFail(e) => return Verdict::TempError(format!("key lookup: {e}")),
-        };
-        let key = match records.iter().map(|r| parse_key_record(r)).next() {
-            Some(Ok(k)) => k,
-            Some(Err(KeyError::Revoked)) => return Verdict::PermError("key revoked".into()),
-            Some(Err(KeyError::Invalid(e))) => return Verdict::PermError(format!("key: {e}")),
-            None => return Verdict::PermError("no key for signature".into()),
-        };
-        let matches_algorithm = matches!(
-            (key.key_type, sig.algorithm),
-            (KeyType::Rsa, Algorithm::RsaSha256) | (KeyType::Ed25519, Algorithm::Ed25519Sha256)
-        );
-        if !matches_algorithm {
-            return Verdict::PermError("key type does not match a=".into());
-        }
-        if key.strict {
-            let id_domain = sig.identity.rsplit_once('@').map_or("", |(_, d)| d);
-            if !id_domain.eq_ignore_ascii_case(&sig.domain) {
-                return Verdict::PermError("i= is a subdomain but the key has t=s".into());
+/// The public-key operation of one signature: ed25519 over the SHA-256 of the data
+/// (RFC 8463), rsa-sha256 with 1024- to 8192-bit keys (RFC 8301).
+fn verify_signature(c: &CryptoCheck) -> Verdict {
+    let ok = match c.key_type {
+        KeyType::Ed25519 => UnparsedPublicKey::new(&ED25519, &c.public_key)
+            .verify(&Sha256::digest(&c.data), &c.signature)
+            .is_ok(),
+        KeyType::Rsa => match rsa_pkcs1(&c.public_key) {
+            Some(der) => {
+                UnparsedPublicKey::new(&RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, &der)
+                    .verify(&c.data, &c.signature)
+                    .is_ok()
             }
-        }
-        let Some(prepared) = prepare(message, index, &sig) else {
-            return Verdict::PermError("signature field not found".into());
-        };
-        let failed = |reason: &str| {
-            if key.testing {
-                Verdict::Neutral(format!("{reason} (domain testing)"))
-            } else {
-                Verdict::Fail(reason.to_string())
-            }
-        };
-        if !prepared.body_hash_matches {
-            return failed("body hash did not verify");
-        }
-        let ok = match key.key_type {
-            KeyType::Ed25519 => UnparsedPublicKey::new(&ED25519, &key.public_key)
-                .verify(&Sha256::digest(&prepared.data), &sig.signature)
-                .is_ok(),
-            KeyType::Rsa => match rsa_pkcs1(&key.public_key) {
-                Some(der) => {
-                    UnparsedPublicKey::new(&RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, &der)
-                        .verify(&prepared.data, &sig.signature)
-                        .is_ok()
-                }
-                None => return Verdict::PermError("key: not an RSA public key".into()),
-            },
-        };
-        if ok {
-            Verdict::Pass
-        } else {
-            failed("signature did not verify")
-        }
-    })();
-    result
+            None => return Verdict::PermError("key: not an RSA public key".into()),
+        },
+    };
+    c.verdict(ok)
 }
 
 /// An RSA key from `p=`: a SubjectPublicKeyInfo (as RFC 6376 says) or, as some signers
@@ -190,7 +109,7 @@ pub fn guarded_lookup(
     r
 }
 
-/// Drives a DNS-driven check of the core (SPF, DMARC) to its end, answering its questions
+/// Drives a DNS-driven check of the core (DKIM, SPF, DMARC) to its end, answering its questions
 /// with `resolver` (through [`guarded_lookup`]).
 pub fn run_check<C: postrider_core::dns_steps::DnsCheck>(
     mut check: C,
@@ -206,22 +125,6 @@ pub fn run_check<C: postrider_core::dns_steps::DnsCheck>(
             }
             DnsStep::Done(result) => return result,
         }
-    }
-}
-
-/// Looks a key record up with `resolver`.
-pub fn dns_lookup(resolver: &Resolver, name: &str, now: i64) -> KeyLookup {
-    match guarded_lookup(resolver, name, RecordType::Txt, now) {
-        LookupResult::Records(rs) => KeyLookup::Found(
-            rs.into_iter()
-                .filter_map(|r| match r {
-                    DnsRecord::Txt(t) => Some(t),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        LookupResult::NoData | LookupResult::NxDomain => KeyLookup::Missing,
-        LookupResult::Failed(e) => KeyLookup::TempFail(e),
     }
 }
 
@@ -317,11 +220,33 @@ We lost the game.  Are you hungry yet?\r
 Joe.\r
 ";
 
-    fn zone(name: &str) -> KeyLookup {
+    use postrider_core::dns::DnsRecord;
+    use postrider_core::dns_steps::{DnsCheck, DnsStep};
+
+    fn zone(name: &str) -> LookupResult {
+        let txt = |t: &str| LookupResult::Records(vec![DnsRecord::Txt(t.into())]);
         match name {
-            "brisbane._domainkey.football.example.com" => KeyLookup::Found(vec![BRISBANE.into()]),
-            "test._domainkey.football.example.com" => KeyLookup::Found(vec![TEST_RSA.into()]),
-            _ => KeyLookup::Missing,
+            "brisbane._domainkey.football.example.com" => txt(BRISBANE),
+            "test._domainkey.football.example.com" => txt(TEST_RSA),
+            _ => LookupResult::NxDomain,
+        }
+    }
+
+    /// The check driven with answers from `dns` instead of a resolver.
+    fn verify_with(
+        message: &[u8],
+        now: i64,
+        dns: &dyn Fn(&str) -> LookupResult,
+    ) -> Vec<DkimResult> {
+        let mut check = DkimCheck::new(message, now);
+        loop {
+            match check.poll() {
+                DnsStep::Ask(q) => {
+                    let answer = dns(&q.name);
+                    check.answer(q, answer);
+                }
+                DnsStep::Done(checks) => return finish(checks),
+            }
         }
     }
 
@@ -354,9 +279,9 @@ Joe.\r
             r[1].verdict,
             Verdict::Fail("signature did not verify".into())
         );
-        let r = verify_with(MESSAGE.as_bytes(), 0, &|_| KeyLookup::Missing);
+        let r = verify_with(MESSAGE.as_bytes(), 0, &|_| LookupResult::NxDomain);
         assert!(matches!(r[0].verdict, Verdict::PermError(_)));
-        let r = verify_with(MESSAGE.as_bytes(), 0, &|_| KeyLookup::TempFail("x".into()));
+        let r = verify_with(MESSAGE.as_bytes(), 0, &|_| LookupResult::Failed("x".into()));
         assert!(matches!(r[1].verdict, Verdict::TempError(_)));
         // Relaxed canonicalization tolerates re-folded header white space.
         let refolded = MESSAGE.replace(

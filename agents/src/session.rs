@@ -394,7 +394,7 @@ impl SmtpSession {
         id: &str,
         sender: &str,
     ) -> Option<SenderCheck> {
-        use crate::dkim_verify::{dns_lookup, push_results, run_check, verify_with};
+        use crate::dkim_verify::{push_results, run_check, verify};
         use postrider_core::dkim::verify::Verdict as DkimVerdict;
         use postrider_core::spf::{SpfCheck, SpfRequest, SpfResult};
         let smtp = &self.ctx.settings.config.smtp;
@@ -410,7 +410,7 @@ impl SmtpSession {
             if fields.iter().any(|f| f.is("DKIM-Signature")) {
                 match spool.contents() {
                     Ok(content) => {
-                        dkim = verify_with(&content, now, &|name| dns_lookup(&resolver, name, now));
+                        dkim = verify(&content, now, &resolver);
                     }
                     Err(e) => tracing::error!("{id}: cannot read the message back for DKIM: {e}"),
                 }

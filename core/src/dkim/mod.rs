@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::imf::header::split_header_to_blank_line;
 
+pub mod check;
 pub mod verify;
 
 /// The signature algorithm.
