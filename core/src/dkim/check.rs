@@ -202,35 +202,10 @@ impl DnsCheck for DkimCheck {
 mod tests {
     use super::*;
 
-    const BRISBANE: &str = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-    const TEST_RSA: &str = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
-    const MESSAGE: &str = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r
- d=football.example.com; i=@football.example.com;\r
- q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r
- subject : date : message-id : from : subject : date;\r
- bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
- b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r
- Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r
-DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r
- d=football.example.com; i=@football.example.com;\r
- q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r
- date : message-id : from : subject : date;\r
- bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r
- b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r
- DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r
- dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r
-From: Joe SixPack <joe@football.example.com>\r
-To: Suzie Q <suzie@shopping.example.net>\r
-Subject: Is dinner ready?\r
-Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r
-Message-ID: <20030712040037.46341.5F8J@football.example.com>\r
-\r
-Hi.\r
-\r
-We lost the game.  Are you hungry yet?\r
-\r
-Joe.\r
-";
+    /// RFC 8463 Appendix A: the keys (A.2) and the message signed with both (A.3).
+    const BRISBANE: &str = include_str!("../../tests/data/dkim/rfc8463-brisbane.txt");
+    const TEST_RSA: &str = include_str!("../../tests/data/dkim/rfc8463-test.txt");
+    const MESSAGE: &str = include_str!("../../tests/data/dkim/rfc8463.eml");
 
     fn run(
         message: &str,
