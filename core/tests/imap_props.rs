@@ -286,6 +286,31 @@ proptest! {
     }
 
     #[test]
+    fn session_split_anywhere_gives_the_same_output(splits in prop::collection::vec(0usize..260, 0..12)) {
+        let script = "a LOGIN mrc secret\r\nb SELECT INBOX\r\nc FETCH 1:3 (FLAGS BODY.PEEK[HEADER])\r\n\
+            d STORE 2 +FLAGS (\\Flagged)\r\ne SEARCH FLAGGED\r\nf APPEND INBOX {5+}\r\nhello\r\n\
+            g NOOP\r\nh LOGOUT\r\n";
+        let run = |cuts: &[usize]| {
+            let mut d = imap_support::Driver::new(5);
+            let bytes = script.as_bytes();
+            let mut last = 0;
+            let mut cuts = cuts.to_vec();
+            cuts.sort_unstable();
+            for c in cuts.into_iter().map(|c| c.min(bytes.len())).chain([bytes.len()]) {
+                if c > last {
+                    d.s.handle_input(d.now, &bytes[last..c]);
+                    d.pump();
+                    last = c;
+                }
+            }
+            d.out
+        };
+        let whole = run(&[]);
+        prop_assert!(whole.contains("h OK Logout completed."), "{}", whole);
+        prop_assert_eq!(run(&splits), whole);
+    }
+
+    #[test]
     fn every_server_response_is_well_formed(cmds in prop::collection::vec(command(), 1..12)) {
         let mut d = imap_support::Driver::new(5);
         d.send("l LOGIN mrc secret\r\n");
