@@ -30,6 +30,7 @@ use crate::config::TargetOrigin;
 use crate::context::{wall_now, Context};
 use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
 use postrider_store::accounts::valid_name;
+use postrider_store::mail_files::{Arrival, Stored};
 use postrider_store::mbox::{self, MboxBatch};
 use postrider_store::queue::{Envelope, Recipient};
 
@@ -515,8 +516,8 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
     }
 }
 
-/// Appends the message to `user`'s INBOX (`folder` None) or one of the user's folders
-/// (created when missing), then records `flags` for IMAP.
+/// Appends the message to `user`'s INBOX (`folder` None, in UTF-8 as Sieve names it) or
+/// one of the user's folders, then records `flags` for IMAP.
 fn store_in_folder(
     d: &mut Delivery<'_>,
     name: &str,
@@ -525,73 +526,44 @@ fn store_in_folder(
     domain: &str,
     rcpt: &Recipient,
 ) -> Outcome {
-    let ctx = d.ctx;
     let final_rcpt = format!("{name}@{domain}");
     let header = delivery_fields(&d.env.sender, &final_rcpt, Some(&rcpt.address));
-    let store = ctx.mailboxes.user(name);
-    let (path, folder_name) = match folder {
-        None => (ctx.mailbox_path(name), "INBOX".to_string()),
-        Some(f) => {
-            // Sieve names folders in UTF-8 (RFC 5228 §2.7.2); IMAP in modified UTF-7.
-            let encoded = postrider_core::imap::mutf7::encode(f);
-            let f = encoded.as_str();
-            if !postrider_store::mail_files::valid_folder(f) {
-                tracing::warn!(
-                    "{}: fileinto {f:?}: invalid folder name; keeping in INBOX",
-                    d.env.id
-                );
-                (ctx.mailbox_path(name), "INBOX".to_string())
-            } else {
-                let _ = store.create(f);
-                match store.folder_file(f) {
-                    Ok(p) => (p, f.to_string()),
-                    Err(_) => (ctx.mailbox_path(name), "INBOX".to_string()),
-                }
-            }
+    // Sieve names folders in UTF-8 (RFC 5228 §2.7.2); IMAP in modified UTF-7.
+    let encoded = folder.map(postrider_core::imap::mutf7::encode);
+    if let Some(f) = encoded.as_deref() {
+        if !postrider_store::mail_files::valid_folder(f) {
+            tracing::warn!(
+                "{}: fileinto {f:?}: invalid folder name; keeping in INBOX",
+                d.env.id
+            );
         }
+    }
+    let arrival = Arrival {
+        user: name,
+        folder: encoded.as_deref(),
+        sender: &d.env.sender,
+        fields: header.as_bytes(),
+        message: d.message,
+        when: wall_now(),
+        flags,
+        queue_id: &d.env.id,
+        recovering: d.recovering,
     };
-    let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
-    if d.recovering {
-        if let Some(b) = d.batch.as_deref_mut() {
-            b.release(&path);
+    match d.ctx.mailboxes.deliver(&arrival, d.batch.as_deref_mut()) {
+        Ok(Stored::AlreadyThere(folder)) => {
+            tracing::info!(
+                "{}: found in {folder} of {name} after restart; not delivering again",
+                d.env.id
+            );
+            Outcome::Delivered(format!("mailbox {name}"))
         }
-        let marker = format!("id {}", d.env.id);
-        match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
-            Ok(true) => {
-                tracing::info!(
-                    "{}: found in {} after restart; not delivering again",
-                    d.env.id,
-                    path.display()
-                );
-                return Outcome::Delivered(format!("mailbox {name}"));
-            }
-            Ok(false) => {}
-            Err(e) => {
-                return Outcome::Temporary(format!("cannot check mailbox {}: {e}", path.display()))
-            }
+        Ok(Stored::Delivered(folder)) if folder == "INBOX" => {
+            Outcome::Delivered(format!("delivered to mailbox {name}"))
         }
-    }
-    let existed = path.exists();
-    let written = match d.batch.as_deref_mut() {
-        Some(b) if !d.recovering => b.append(&path, &entry),
-        _ => mbox::deliver_entry(&path, &entry),
-    };
-    if let Err(e) = written {
-        return Outcome::Temporary(format!("cannot update mailbox {}: {e}", path.display()));
-    }
-    if !existed && crate::privileges::running_as_root() {
-        // A new system mailbox belongs to its user, as /var/mail files do.
-        if let Some(e) = ctx.accounts.system_user(name) {
-            let _ = std::os::unix::fs::chown(&path, Some(e.uid), Some(e.gid));
+        Ok(Stored::Delivered(folder)) => {
+            Outcome::Delivered(format!("delivered to folder {folder} of {name}"))
         }
-    }
-    if !flags.is_empty() {
-        store.flag_delivered(&folder_name, &entry, flags);
-    }
-    if folder_name == "INBOX" {
-        Outcome::Delivered(format!("delivered to mailbox {name}"))
-    } else {
-        Outcome::Delivered(format!("delivered to folder {folder_name} of {name}"))
+        Err(e) => Outcome::Temporary(e),
     }
 }
 

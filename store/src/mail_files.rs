@@ -31,7 +31,7 @@ use crate::accounts::AccountStore;
 use crate::imap_folder::{flag_logs, Entry, Folder};
 use crate::mailbox::{Mailboxes, Maildrop};
 use crate::maildrop::MboxMaildrop;
-use crate::mbox;
+use crate::mbox::{self, MboxBatch};
 
 /// The special-use folders created at first login (RFC 6154).
 pub const SPECIAL_USE: [(&str, &str); 4] = [
@@ -233,6 +233,92 @@ impl Mailboxes for FilesMailboxes {
         let locks = self.data_dir.join("locks");
         let drop = MboxMaildrop::open(&locks, user, self.inbox_path(user))?;
         Ok(Box::new(drop))
+    }
+}
+
+/// One message for local delivery into a user's folder (files backend).
+#[derive(Debug)]
+pub struct Arrival<'a> {
+    /// The account.
+    pub user: &'a str,
+    /// The folder in IMAP form (modified UTF-7); None: INBOX.
+    pub folder: Option<&'a str>,
+    /// The envelope sender (for the mbox `From ` line).
+    pub sender: &'a str,
+    /// The trace fields delivery adds (Delivered-To, Return-Path), CRLF or LF lines.
+    pub fields: &'a [u8],
+    /// The message.
+    pub message: &'a [u8],
+    /// When it arrives.
+    pub when: WallClock,
+    /// IMAP flags to record for it (Sieve `:flags`).
+    pub flags: &'a [String],
+    /// The queue id, looked for in the folder when `recovering`.
+    pub queue_id: &'a str,
+    /// First pass after a start: an earlier delivery cut off by a crash is looked for
+    /// (by its queue id) before delivering again.
+    pub recovering: bool,
+}
+
+/// Where a delivered message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Appended to this folder (`INBOX` or the folder's IMAP name).
+    Delivered(String),
+    /// Found there already by the recovery scan: not delivered again.
+    AlreadyThere(String),
+}
+
+impl FilesMailboxes {
+    /// Delivers `a` into its folder (created when missing; an invalid or unusable folder
+    /// falls back to INBOX), through `batch` when given (then durable only at the
+    /// batch's commit), else fsynced at once. New system mailboxes are given to their
+    /// user. Errors are for the log and the queue (temporary failures).
+    pub fn deliver(
+        &self,
+        a: &Arrival<'_>,
+        batch: Option<&mut MboxBatch>,
+    ) -> Result<Stored, String> {
+        let store = self.user(a.user);
+        let inbox = || (self.inbox_path(a.user), "INBOX".to_string());
+        let (path, folder) = match a.folder {
+            Some(f) if valid_folder(f) => {
+                let _ = store.create(f);
+                store
+                    .folder_file(f)
+                    .map_or_else(|_| inbox(), |p| (p, f.to_string()))
+            }
+            _ => inbox(),
+        };
+        let entry = mbox::entry(a.sender, a.when, a.fields, a.message);
+        let mut batch = batch;
+        if a.recovering {
+            if let Some(b) = batch.as_deref_mut() {
+                b.release(&path);
+            }
+            let marker = format!("id {}", a.queue_id);
+            match mbox::recover_delivery(&path, marker.as_bytes(), entry.len()) {
+                Ok(true) => return Ok(Stored::AlreadyThere(folder)),
+                Ok(false) => {}
+                Err(e) => return Err(format!("cannot check mailbox {}: {e}", path.display())),
+            }
+        }
+        let existed = path.exists();
+        let written = match batch {
+            Some(b) if !a.recovering => b.append(&path, &entry),
+            _ => mbox::deliver_entry(&path, &entry),
+        };
+        written.map_err(|e| format!("cannot update mailbox {}: {e}", path.display()))?;
+        if !existed && rustix::process::geteuid().is_root() {
+            // A new system mailbox belongs to its user, as /var/mail files do.
+            if let Some(e) = self.accounts.system_user(a.user) {
+                let _ = std::os::unix::fs::chown(&path, Some(e.uid), Some(e.gid));
+            }
+        }
+        if !a.flags.is_empty() {
+            store.flag_delivered(&folder, &entry, a.flags);
+        }
+        Ok(Stored::Delivered(folder))
     }
 }
 
