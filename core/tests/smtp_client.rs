@@ -39,6 +39,17 @@ fn run(
     client_config: ClientConfig,
     msg: ClientMessage,
 ) -> (SessionOutcome, SmtpTestDriver, String) {
+    run_cut(server_config, users, client_config, msg, &[])
+}
+
+/// [`run`], with each batch of server output given to the client cut at `cuts`.
+fn run_cut(
+    server_config: SmtpServerConfig,
+    users: &[&str],
+    client_config: ClientConfig,
+    msg: ClientMessage,
+    cuts: &[usize],
+) -> (SessionOutcome, SmtpTestDriver, String) {
     let start = Instant::now();
     let mut d = SmtpTestDriver::new(server_config, users, start);
     let mut c = SmtpClient::new(client_config, msg, start);
@@ -48,7 +59,17 @@ fn run(
         if d.transcript.len() > seen {
             let fresh = d.transcript[seen..].to_vec();
             seen = d.transcript.len();
-            c.handle_input(d.now, &fresh);
+            let mut last = 0;
+            for &cut in cuts
+                .iter()
+                .filter(|&&x| x < fresh.len())
+                .chain([&fresh.len()])
+            {
+                if cut > last {
+                    c.handle_input(d.now, &fresh[last..cut]);
+                    last = cut;
+                }
+            }
         }
         while let Some(out) = c.poll_transmit() {
             sent.extend_from_slice(&out);
@@ -271,4 +292,19 @@ fn shutdown_defers_every_recipient_and_stops_reading() {
         .recipients
         .iter()
         .all(|r| matches!(r, RecipientResult::Deferred(t) if t.contains("shutting down"))));
+}
+
+proptest::proptest! {
+    #[test]
+    fn replies_split_anywhere_give_the_same_session(
+        mut cuts in proptest::collection::vec(0usize..120, 0..8)
+    ) {
+        cuts.sort_unstable();
+        let msg = || message(&["bob@b.test", "nobody@b.test"], b"Subject: x\r\n\r\nhi\r\n");
+        let (whole, _, sent) = run(server(), &["bob"], ClientConfig::default(), msg());
+        let (split, _, sent_split) =
+            run_cut(server(), &["bob"], ClientConfig::default(), msg(), &cuts);
+        proptest::prop_assert_eq!(format!("{whole:?}"), format!("{split:?}"));
+        proptest::prop_assert_eq!(sent, sent_split);
+    }
 }
