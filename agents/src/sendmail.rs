@@ -248,20 +248,14 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
     };
     write(&mut *spool).map_err(|e| format!("cannot write to the queue: {e}"))?;
     let env = Envelope {
-        id: id.clone(),
-        arrival: unix_now(),
-        sender: sender.clone(),
-        client: "local".into(),
-        helo: String::new(),
-        size: fixed.message.len() as u64,
-        auth: None,
-        ret: None,
-        envid: None,
         dkim,
-        auth_results: None,
-        quarantine: false,
-        stored: None,
-        recipients: recipients.iter().map(Recipient::new).collect(),
+        ..Envelope::local(
+            &id,
+            &sender,
+            recipients.iter().map(Recipient::new).collect(),
+            fixed.message.len() as u64,
+            unix_now(),
+        )
     };
     spool
         .commit(&env)

@@ -85,6 +85,13 @@ impl Answers {
         }
     }
 
+    /// Whether the answer to `name`/`rtype` was given.
+    pub(crate) fn knows(&self, name: &str, rtype: RecordType) -> bool {
+        self.known
+            .iter()
+            .any(|(q, _)| q.rtype == rtype && q.name.eq_ignore_ascii_case(name))
+    }
+
     /// Starts a run: nothing missing yet.
     pub(crate) fn begin(&mut self) {
         self.missing = None;

@@ -293,8 +293,9 @@ impl Pop3Server {
     /// Answers [`Pop3Event::Retrieve`] and [`Pop3Event::RetrieveMore`]: `Ok(Some(chunk))`
     /// queues the next bytes of the encoded message (after the `+OK` line for the first)
     /// and asks for more with `RetrieveMore`; `Ok(None)` ends the message (the encoded
-    /// bytes carried its final `.` line). `Err` before the first chunk answers `-ERR`;
-    /// after it the response cannot be completed and the session closes.
+    /// bytes carried its final `.` line). `Err` (or `Ok(None)`) before the first chunk
+    /// answers `-ERR`; an `Err` after it leaves the response unfinishable and closes the
+    /// session.
     pub fn retrieve_chunk(&mut self, token: Token, chunk: Result<Option<Vec<u8>>, String>) {
         let Some(Pending::Retrieve { index, started }) = self
             .pending
@@ -318,7 +319,11 @@ impl Pop3Server {
                     .events
                     .push_back(Pop3Event::RetrieveMore { token });
             }
-            Ok(None) => self.process(),
+            Ok(None) if started => self.process(),
+            Ok(None) => {
+                self.err("[SYS/TEMP] The message could not be read");
+                self.process();
+            }
             Err(e) if !started => {
                 self.err(&format!("[SYS/TEMP] {e}"));
                 self.process();
@@ -888,6 +893,75 @@ mod tests {
             allow_plaintext_auth: true,
             ..Pop3Config::default()
         }
+    }
+
+    /// Logs in, sends `RETR 1` and returns the server with its Retrieve token.
+    fn retrieving() -> (Pop3Server, Token, Instant) {
+        let now = Instant::now();
+        let mut s = Pop3Server::new(plain_ok(), now);
+        s.handle_input(now, b"USER alice\r\nPASS pw\r\n");
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                Pop3Event::Authenticate { token, .. } => {
+                    s.auth_result(token, AuthOutcome::Success("alice".into()), Duration::ZERO)
+                }
+                Pop3Event::OpenMaildrop { token, .. } => s.maildrop_opened(
+                    token,
+                    Ok(vec![MessageInfo {
+                        size: 10,
+                        uid: "u1".into(),
+                    }]),
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+        s.handle_input(now, b"RETR 1\r\nNOOP\r\n");
+        while s.poll_transmit().is_some() {}
+        let Some(Pop3Event::Retrieve { token, .. }) = s.poll_event() else {
+            panic!("no Retrieve")
+        };
+        (s, token, now)
+    }
+
+    fn drained(s: &mut Pop3Server) -> String {
+        let mut out = String::new();
+        while let Some(b) = s.poll_transmit() {
+            out.push_str(&String::from_utf8_lossy(&b));
+        }
+        out
+    }
+
+    #[test]
+    fn unreadable_message_before_the_first_chunk_is_err_and_the_session_goes_on() {
+        let (mut s, token, _) = retrieving();
+        s.retrieve_chunk(token, Err("gone".into()));
+        assert_eq!(drained(&mut s), "-ERR [SYS/TEMP] gone\r\n+OK \r\n");
+        let (mut s, token, _) = retrieving();
+        s.retrieve_chunk(token, Ok(None));
+        assert_eq!(
+            drained(&mut s),
+            "-ERR [SYS/TEMP] The message could not be read\r\n+OK \r\n"
+        );
+        assert!(!s.is_closed());
+    }
+
+    #[test]
+    fn unreadable_message_after_the_first_chunk_closes_the_session() {
+        let (mut s, token, _) = retrieving();
+        s.retrieve_chunk(token, Ok(Some(b"Subject: x\r\n".to_vec())));
+        assert_eq!(drained(&mut s), "+OK 10 octets\r\nSubject: x\r\n");
+        let Some(Pop3Event::RetrieveMore { token }) = s.poll_event() else {
+            panic!("no RetrieveMore")
+        };
+        s.retrieve_chunk(token, Err("truncated".into()));
+        assert!(s.is_closed());
+        assert!(matches!(
+            s.poll_event(),
+            Some(Pop3Event::Closed {
+                reason: CloseReason::Failed
+            })
+        ));
+        assert_eq!(drained(&mut s), "", "nothing after a half-sent message");
     }
 
     #[test]

@@ -111,19 +111,17 @@ impl Conn {
     /// With TLS, the bytes taken may still wait in encrypted records: see
     /// [`Conn::wants_write`] and [`Conn::flush_some`].
     pub fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(t) => t.write(buf),
-            Conn::Tls(_) => {
-                self.flush_some()?;
-                let Conn::Tls(b) = self else {
-                    return Ok(0);
-                };
-                let n = b.0.writer().write(buf)?;
-                match self.flush_some() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
-                    other => other.map(|()| n),
-                }
-            }
+        let b = match self {
+            Conn::Plain(t) => return t.write(buf),
+            Conn::Tls(b) => b,
+        };
+        // Earlier records first: rustls then takes the new bytes whole (its buffer is
+        // empty), and a full socket shows as `WouldBlock` before anything is taken.
+        flush_tls(b)?;
+        let n = b.0.writer().write(buf)?;
+        match flush_tls(b) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+            other => other.map(|()| n),
         }
     }
 
@@ -146,13 +144,10 @@ impl Conn {
     /// Writes waiting encrypted records without blocking (`WouldBlock` when the socket
     /// is full).
     pub fn flush_some(&mut self) -> io::Result<()> {
-        if let Conn::Tls(b) = self {
-            let (tls, tcp) = (&mut b.0, &mut b.1);
-            while tls.wants_write() {
-                tls.write_tls(tcp)?;
-            }
+        match self {
+            Conn::Plain(_) => Ok(()),
+            Conn::Tls(b) => flush_tls(b),
         }
-        Ok(())
     }
 
     /// Waits until the socket is readable (if `read`) or writable (if `write`), or for
@@ -183,4 +178,13 @@ impl Conn {
             write && (got.contains(PollFlags::OUT) || broken),
         ))
     }
+}
+
+/// Writes a TLS connection's waiting records without blocking.
+fn flush_tls(b: &mut (ServerConnection, TcpStream)) -> io::Result<()> {
+    let (tls, tcp) = (&mut b.0, &mut b.1);
+    while tls.wants_write() {
+        tls.write_tls(tcp)?;
+    }
+    Ok(())
 }

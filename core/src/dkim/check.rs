@@ -79,6 +79,23 @@ impl DkimCheck {
         }
     }
 
+    /// The first key record not known yet, for a signature that needs one. Asked before
+    /// any evaluation, so each signature's data is canonicalized and hashed once, when
+    /// every key is in.
+    fn missing_key(&self) -> Option<DnsQuestion> {
+        signature_fields(&self.message).iter().find_map(|value| {
+            let sig = parse_signature(value).ok()?;
+            if sig.expires.is_some_and(|x| x < self.now) {
+                return None;
+            }
+            let name = key_name(&sig);
+            (!self.answers.knows(&name, RecordType::Txt)).then_some(DnsQuestion {
+                name,
+                rtype: RecordType::Txt,
+            })
+        })
+    }
+
     fn evaluate(&mut self) -> Vec<SignatureCheck> {
         signature_fields(&self.message)
             .iter()
@@ -120,8 +137,7 @@ impl DkimCheck {
         if sig.expires.is_some_and(|x| x < self.now) {
             return decided(Verdict::Fail("signature expired".into()));
         }
-        let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
-        let records = match self.answers.lookup(&name, RecordType::Txt) {
+        let records = match self.answers.lookup(&key_name(sig), RecordType::Txt) {
             LookupResult::Records(rs) => rs
                 .into_iter()
                 .filter_map(|r| match r {
@@ -175,6 +191,11 @@ impl DkimCheck {
     }
 }
 
+/// Where a signature's key is published: `SELECTOR._domainkey.DOMAIN`.
+fn key_name(sig: &crate::dkim::verify::Signature) -> String {
+    format!("{}._domainkey.{}", sig.selector, sig.domain)
+}
+
 /// A failure, softened to `neutral` when the domain is testing DKIM.
 fn failed(testing: bool, reason: &str) -> Verdict {
     if testing {
@@ -188,6 +209,9 @@ impl DnsCheck for DkimCheck {
     type Output = Vec<SignatureCheck>;
 
     fn poll(&mut self) -> DnsStep<Self::Output> {
+        if let Some(q) = self.missing_key() {
+            return DnsStep::Ask(q);
+        }
         self.answers.begin();
         let result = self.evaluate();
         self.answers.end(result)
