@@ -4,14 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use postrider_core::imap::server::{ImapConfig, ImapEvent, ImapServer, StoreReply, StoreRequest};
+use postrider_core::imap::server::{
+    ImapConfig, ImapEvent, ImapServer, StoreError, StoreReply, StoreRequest,
+};
 use postrider_core::machine::{AuthOutcome, PeerInfo};
 
 use crate::agent::{Agent, Flow};
 use crate::context::Context;
 use crate::listener::ListenerKind;
 use crate::login::sasl_login;
-use postrider_store::mailbox::Mailboxes;
+use postrider_store::mailbox::{Mailboxes, MessageChunks, RangeChunks};
 
 /// The core configuration for an IMAP session on a listener of `kind`.
 pub fn imap_config(ctx: &Context, kind: ListenerKind) -> ImapConfig {
@@ -36,6 +38,8 @@ pub struct ImapSession {
     ctx: Arc<Context>,
     peer: PeerInfo,
     user: Option<String>,
+    /// The message a FETCH is streaming (opened by `Read`, read on by `ReadMore`).
+    reading: Option<RangeChunks>,
 }
 
 impl ImapSession {
@@ -56,6 +60,7 @@ impl ImapSession {
             ctx,
             peer,
             user: None,
+            reading: None,
         }
     }
 
@@ -69,10 +74,7 @@ impl ImapSession {
             return StoreReply::Auth(outcome, hold);
         }
         let Some(user) = self.user.clone() else {
-            return StoreReply::Done(Err(postrider_core::imap::server::StoreError::new(
-                None,
-                "Not logged in",
-            )));
+            return StoreReply::Done(Err(StoreError::new(None, "Not logged in")));
         };
         let store: &dyn Mailboxes = &*self.ctx.mailboxes;
         let user = user.as_str();
@@ -107,6 +109,22 @@ impl ImapSession {
                 uids,
                 part,
             } => StoreReply::Messages(store.fetch(user, &mailbox, &uids, part)),
+            StoreRequest::Read {
+                mailbox,
+                uid,
+                start,
+                len,
+            } => {
+                self.reading = None;
+                match store.open_message(user, &mailbox, uid) {
+                    Ok(inner) => {
+                        self.reading = Some(RangeChunks::new(inner, start, len));
+                        StoreReply::Chunk(self.read_more())
+                    }
+                    Err(e) => StoreReply::Chunk(Err(e)),
+                }
+            }
+            StoreRequest::ReadMore => StoreReply::Chunk(self.read_more()),
             StoreRequest::Scan {
                 mailbox,
                 uids,
@@ -128,6 +146,23 @@ impl ImapSession {
                 is_move,
             } => StoreReply::Copied(store.copy(user, &mailbox, &uids, &to, is_move)),
         }
+    }
+}
+
+impl ImapSession {
+    /// The next chunk of the message being streamed.
+    fn read_more(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(r) = self.reading.as_mut() else {
+            return Ok(None);
+        };
+        let chunk = r.next_chunk().map_err(|e| {
+            tracing::error!("imap: cannot read a message: {e}");
+            StoreError::new(Some("SERVERBUG"), "Internal error.")
+        });
+        if !matches!(chunk, Ok(Some(_))) {
+            self.reading = None;
+        }
+        chunk
     }
 }
 

@@ -8,6 +8,7 @@ mod imap_support;
 use std::time::Duration;
 
 use imap_support::Driver;
+use postrider_core::imap::fetch::STREAM_ABOVE;
 use postrider_core::imap::server::MessageMeta;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::machine::Machine;
@@ -213,4 +214,64 @@ fn recent_never_exceeds_exists_after_an_expunge() {
     d.store.view.uid_next = 5;
     let got = d.send("y noop\r\n");
     assert!(got.contains("* 2 EXISTS\r\n* 2 RECENT\r\n"), "{got}");
+}
+
+/// A server whose one message is larger than [`STREAM_ABOVE`].
+fn big_message_driver() -> (Driver, Vec<u8>) {
+    let mut d = Driver::new(1);
+    let mut message = b"Subject: big\r\n\r\n".to_vec();
+    while message.len() as u64 <= STREAM_ABOVE + 5000 {
+        message.extend_from_slice(b"0123456789 abcdefghijklmnopqrstuvwxyz\r\n");
+    }
+    d.store.message = message.clone();
+    d.store.view.messages[0].size = message.len() as u64;
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    (d, message)
+}
+
+#[test]
+fn large_messages_are_streamed_into_their_literals() {
+    let (mut d, message) = big_message_driver();
+    let got = d.send("c fetch 1 (BODY.PEEK[] RFC822.SIZE BODY.PEEK[TEXT]<5.10>)\r\n");
+    let n = message.len();
+    let mut want = format!("* 1 FETCH (BODY[] {{{n}}}\r\n").into_bytes();
+    want.extend_from_slice(&message);
+    want.extend_from_slice(format!(" RFC822.SIZE {n} BODY[TEXT]<5> {{10}}\r\n").as_bytes());
+    want.extend_from_slice(&message[16 + 5..16 + 15]);
+    want.extend_from_slice(b")\r\nc OK Fetch completed.\r\n");
+    assert!(
+        got.as_bytes() == want,
+        "{}",
+        &got[got.len().saturating_sub(200)..]
+    );
+    // Read in chunks (1000 octets here), never as one message.
+    assert!(d.store.reads > n / 1000, "{} reads", d.store.reads);
+    // Small messages are still answered from one batch.
+    let mut d = Driver::new(3);
+    d.send("a login u secret\r\nb select INBOX\r\n");
+    let got = d.send("e fetch 1:3 BODY.PEEK[]\r\n");
+    assert!(got.ends_with("e OK Fetch completed.\r\n"), "{got}");
+    assert_eq!(d.store.reads, 0);
+}
+
+#[test]
+fn a_streamed_message_gone_before_its_first_octet_is_skipped() {
+    let (mut d, _) = big_message_driver();
+    d.store.fail_at = Some(0);
+    let got = d.send("c fetch 1 BODY[]\r\n");
+    assert_eq!(
+        got,
+        "c OK [EXPUNGEISSUED] Some messages were already expunged.\r\n"
+    );
+    assert!(!d.s.is_closed());
+}
+
+#[test]
+fn a_streamed_message_failing_midway_ends_the_session() {
+    let (mut d, message) = big_message_driver();
+    d.store.fail_at = Some(message.len() / 2);
+    let got = d.send("c fetch 1 BODY[]\r\n");
+    assert!(got.starts_with("* 1 FETCH (BODY[] {"), "{}", &got[..40]);
+    assert!(!got.contains("c OK"), "no completion after a cut literal");
+    assert!(d.s.is_closed());
 }

@@ -11,6 +11,7 @@
 use std::fs;
 use std::path::Path;
 
+use postrider_core::imap::response::{encode_value, Value};
 use postrider_core::imap::section::{section_bytes, Section, SectionText};
 use postrider_core::imap::structure::{body_structure, envelope};
 use postrider_core::mime::multipart::{parse_message, Limits};
@@ -18,8 +19,10 @@ use postrider_core::mime::multipart::{parse_message, Limits};
 /// Vectors where postrider deliberately differs from Dovecot.
 const KNOWN: &[&str] = &["malformed_no_close"];
 
-fn strip_parens(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
+fn strip_parens(v: &Value) -> String {
+    let mut wire = Vec::new();
+    encode_value(&mut wire, v);
+    let s = String::from_utf8_lossy(&wire);
     s[1..s.len() - 1].to_string()
 }
 

@@ -15,7 +15,7 @@ use postrider_core::imap::store::FetchPart;
 use postrider_core::pop3::OpenError;
 
 use crate::accounts::{AccountError, AccountStore, Login, Secret};
-use crate::mailbox::Mailboxes;
+use crate::mailbox::{Mailboxes, MessageChunks, RangeChunks};
 use crate::queue::{Envelope, Recipient};
 use crate::queue_store::QueueStore;
 
@@ -47,7 +47,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice` and `bob` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 6] = [
+    let checks: [Rule; 7] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -57,6 +57,10 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
         ("folders: create, copy, move, rename, delete", folders),
         ("one account never sees another's mail", isolation),
         ("POP3 maildrop: one session, chunks, deletions", maildrop),
+        (
+            "messages read in chunks match FETCH and RFC822.SIZE",
+            read_in_chunks,
+        ),
     ];
     checks
         .iter()
@@ -103,6 +107,52 @@ pub fn append_allocates_uids(open: Open<'_>) -> Check {
         got.len() == 1 && got[0].uid == uids[1] && got[0].data.as_ref() == message(1),
         || format!("FETCH of UID {} gave {got:?}", uids[1]),
     )
+}
+
+/// A message read chunk by chunk (a streamed FETCH) is the one FETCH returns, as long as
+/// RFC822.SIZE says, a range of it is that range, and an expunged UID is an error.
+pub fn read_in_chunks(open: Open<'_>) -> Check {
+    let s = open();
+    let mut big = b"Subject: big\r\n\r\n".to_vec();
+    for i in 0..20_000 {
+        big.extend_from_slice(format!("line {i}\nFrom the start\r\n").as_bytes());
+    }
+    let (_, uid) = s
+        .append("alice", "INBOX", &[], None, &big)
+        .map_err(store_err("append"))?;
+    let read_all = |start: u64, len: u64| -> Result<Vec<u8>, String> {
+        let inner = s
+            .open_message("alice", "INBOX", uid)
+            .map_err(store_err("open_message"))?;
+        let mut chunks = RangeChunks::new(inner, start, len);
+        let mut out = Vec::new();
+        while let Some(c) = chunks.next_chunk().map_err(|e| e.to_string())? {
+            out.extend_from_slice(&c);
+        }
+        Ok(out)
+    };
+    let whole = read_all(0, u64::MAX)?;
+    let fetched = s
+        .fetch("alice", "INBOX", &[uid], FetchPart::Full)
+        .map_err(store_err("fetch"))?;
+    ensure(
+        fetched.len() == 1 && fetched[0].data.as_ref() == whole,
+        || format!("chunks ({} octets) differ from FETCH", whole.len()),
+    )?;
+    let view = s.view("alice", "INBOX", false).map_err(store_err("view"))?;
+    let size = view.messages.iter().find(|m| m.uid == uid).map(|m| m.size);
+    ensure(size == Some(whole.len() as u64), || {
+        format!("RFC822.SIZE {size:?}, {} octets read", whole.len())
+    })?;
+    let part = read_all(70_000, 100_000)?;
+    ensure(part == whole[70_000..170_000], || {
+        format!("range 70000+100000 gave {} octets that differ", part.len())
+    })?;
+    s.expunge("alice", "INBOX", &[uid])
+        .map_err(store_err("expunge"))?;
+    ensure(s.open_message("alice", "INBOX", uid).is_err(), || {
+        "an expunged message could still be opened".into()
+    })
 }
 
 /// Flags and keywords set, added and removed are kept across reopening.

@@ -15,6 +15,7 @@ use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
 
 use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use crate::mailbox::MessageChunks;
 use crate::mbox::LOCK_WAIT;
 
 #[derive(Debug, Clone)]
@@ -444,28 +445,25 @@ impl Folder {
     /// Reads a message as IMAP serves it (CRLF line ends, quoting undone) in chunks of
     /// about 64 KiB, passing each to `each` until it returns false.
     pub(crate) fn stream(&self, e: &Entry, mut each: impl FnMut(&[u8]) -> bool) -> io::Result<()> {
-        let mut f = File::open(&self.path)?;
-        f.seek(SeekFrom::Start(e.start))?;
-        let mut left = e.end.saturating_sub(e.start);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut conv = CrlfStream::new();
-        let mut out = Vec::with_capacity(buf.len() + 4096);
-        while left > 0 {
-            let want = (buf.len() as u64).min(left) as usize;
-            f.read_exact(&mut buf[..want])?;
-            left -= want as u64;
-            out.clear();
-            conv.feed(&buf[..want], &mut out);
-            if !out.is_empty() && !each(&out) {
-                return Ok(());
+        let mut chunks = self.open(e)?;
+        while let Some(chunk) = chunks.next_chunk()? {
+            if !each(&chunk) {
+                break;
             }
         }
-        out.clear();
-        conv.finish(&mut out);
-        if !out.is_empty() {
-            each(&out);
-        }
         Ok(())
+    }
+
+    /// A message as IMAP serves it, read chunk by chunk from its own file handle (an
+    /// EXPUNGE meanwhile renames a new file in; this one keeps reading the old).
+    pub(crate) fn open(&self, e: &Entry) -> io::Result<CrlfChunks> {
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(e.start))?;
+        Ok(CrlfChunks {
+            file,
+            left: e.end.saturating_sub(e.start),
+            conv: Some(CrlfStream::new()),
+        })
     }
 
     /// A message's header section (through its empty line), read without reading the
@@ -558,6 +556,42 @@ impl Folder {
         self.entries.retain(|e| !uids.contains(&e.uid));
         self.scanned = None;
         self.sync_with(true)
+    }
+}
+
+/// One stored message read as IMAP serves it (CRLF line ends, mboxrd quoting undone),
+/// about 64 KiB at a time.
+#[derive(Debug)]
+pub struct CrlfChunks {
+    file: File,
+    /// Stored octets not read yet.
+    left: u64,
+    /// None once the last chunk was returned.
+    conv: Option<CrlfStream>,
+}
+
+impl MessageChunks for CrlfChunks {
+    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        const CHUNK: usize = 64 * 1024;
+        let Some(conv) = self.conv.as_mut() else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(CHUNK + CHUNK / 16);
+        while out.is_empty() && self.left > 0 {
+            let mut buf = vec![0u8; (self.left as usize).min(CHUNK)];
+            self.file.read_exact(&mut buf)?;
+            self.left -= buf.len() as u64;
+            conv.feed(&buf, &mut out);
+        }
+        if self.left == 0 {
+            if let Some(conv) = self.conv.take() {
+                conv.finish(&mut out);
+            }
+            if out.is_empty() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(out))
     }
 }
 

@@ -29,7 +29,7 @@ use postrider_core::pop3::OpenError;
 
 use crate::accounts::AccountStore;
 use crate::imap_folder::{flag_logs, Entry, Folder};
-use crate::mailbox::{Mailboxes, Maildrop};
+use crate::mailbox::{Mailboxes, Maildrop, MessageChunks};
 use crate::maildrop::MboxMaildrop;
 use crate::mbox::{self, MboxBatch};
 
@@ -160,6 +160,15 @@ impl Mailboxes for FilesMailboxes {
         part: FetchPart,
     ) -> Result<Vec<FetchedMessage>, StoreError> {
         self.user(user).fetch(name, uids, part)
+    }
+
+    fn open_message(
+        &self,
+        user: &str,
+        name: &str,
+        uid: u32,
+    ) -> Result<Box<dyn MessageChunks>, StoreError> {
+        self.user(user).open_message(name, uid)
     }
 
     fn scan(
@@ -506,6 +515,18 @@ impl UserStore<'_> {
                 data: Bytes::from(data),
             })
         })
+    }
+
+    /// A message to be read chunk by chunk (a streamed FETCH).
+    pub fn open_message(&self, name: &str, uid: u32) -> Result<Box<dyn MessageChunks>, StoreError> {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        let Some(e) = f.entries.iter().find(|e| e.uid == uid) else {
+            return Err(err(Some("EXPUNGEISSUED"), "The message was expunged."));
+        };
+        let chunks = f.open(e).map_err(io_err)?;
+        Ok(Box::new(chunks))
     }
 
     /// Runs `each` on the messages of `uids` still in the folder, in folder order (a

@@ -43,6 +43,15 @@ pub trait Mailboxes: Send + Sync + Debug {
         part: FetchPart,
     ) -> Result<Vec<FetchedMessage>, StoreError>;
 
+    /// A message as IMAP serves it (CRLF line ends), to be read chunk by chunk (a large
+    /// FETCH streams it instead of loading it; see [`RangeChunks`]).
+    fn open_message(
+        &self,
+        user: &str,
+        name: &str,
+        uid: u32,
+    ) -> Result<Box<dyn MessageChunks>, StoreError>;
+
     /// Runs `scan` (SEARCH's content keys) over each message, streamed.
     fn scan(
         &self,
@@ -117,8 +126,51 @@ pub trait Maildrop: Send + Debug {
     fn commit(&self, deleted: &[usize]) -> io::Result<()>;
 }
 
-/// A message being read for POP3, chunk by chunk.
+/// A message being read chunk by chunk (POP3's RETR, IMAP's streamed FETCH).
 pub trait MessageChunks: Send + Debug {
-    /// The next encoded bytes, or None when the message (and its final `.` line) is done.
+    /// The next bytes, or None when the message (for POP3, with its final `.` line) is
+    /// done.
     fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>>;
+}
+
+/// `len` octets from octet `start` of a message read by chunks.
+#[derive(Debug)]
+pub struct RangeChunks {
+    inner: Box<dyn MessageChunks>,
+    /// Octets still to skip before the range.
+    skip: u64,
+    /// Octets of the range still to return.
+    left: u64,
+}
+
+impl RangeChunks {
+    /// The range `start .. start + len` of `inner`.
+    pub fn new(inner: Box<dyn MessageChunks>, start: u64, len: u64) -> Self {
+        Self {
+            inner,
+            skip: start,
+            left: len,
+        }
+    }
+}
+
+impl MessageChunks for RangeChunks {
+    fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        while self.left > 0 {
+            let Some(mut chunk) = self.inner.next_chunk()? else {
+                return Ok(None);
+            };
+            let n = chunk.len() as u64;
+            if self.skip >= n {
+                self.skip -= n;
+                continue;
+            }
+            chunk.drain(..self.skip as usize);
+            self.skip = 0;
+            chunk.truncate(self.left.min(chunk.len() as u64) as usize);
+            self.left -= chunk.len() as u64;
+            return Ok(Some(chunk));
+        }
+        Ok(None)
+    }
 }

@@ -17,7 +17,7 @@ use postrider_core::pop3::OpenError;
 use postrider_store::accounts::UsersFile;
 use postrider_store::conformance::{account_rules, queue_rules, run_all};
 use postrider_store::mail_files::FilesMailboxes;
-use postrider_store::mailbox::{Mailboxes, Maildrop};
+use postrider_store::mailbox::{Mailboxes, Maildrop, MessageChunks};
 use postrider_store::queue::Queue;
 use postrider_store::queue_store::QueueStore;
 
@@ -80,6 +80,14 @@ impl Mailboxes for ForgetsFlags {
         part: FetchPart,
     ) -> Result<Vec<FetchedMessage>, StoreError> {
         self.0.fetch(user, name, uids, part)
+    }
+    fn open_message(
+        &self,
+        user: &str,
+        name: &str,
+        uid: u32,
+    ) -> Result<Box<dyn MessageChunks>, StoreError> {
+        self.0.open_message(user, name, uid)
     }
     fn scan(
         &self,

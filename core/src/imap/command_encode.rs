@@ -12,7 +12,7 @@ fn encode_astring(out: &mut Vec<u8>, s: &str) {
     if !s.is_empty() && s.bytes().all(|c| is_atom_char(c) || c == b']') {
         out.extend_from_slice(s.as_bytes());
     } else {
-        crate::imap::structure::push_string(out, s.as_bytes());
+        push_string(out, s.as_bytes());
     }
 }
 
@@ -85,7 +85,7 @@ fn encode_key(out: &mut Vec<u8>, k: &SearchKey) {
                 encode_astring(out, f);
             }
             out.push(b' ');
-            crate::imap::structure::push_string(out, v.as_bytes());
+            push_string(out, v.as_bytes());
         }
         SearchKey::Body(v) | SearchKey::Text(v) => {
             word(if matches!(k, SearchKey::Body(_)) {
@@ -93,7 +93,7 @@ fn encode_key(out: &mut Vec<u8>, k: &SearchKey) {
             } else {
                 "TEXT "
             });
-            crate::imap::structure::push_string(out, v.as_bytes());
+            push_string(out, v.as_bytes());
         }
         SearchKey::InternalDate(o, d) | SearchKey::SentDate(o, d) => {
             let prefix = if matches!(k, SearchKey::SentDate(..)) {
@@ -239,9 +239,9 @@ impl Tagged {
                 subscribed,
             } => {
                 w(&mut out, if *subscribed { "LSUB " } else { "LIST " });
-                crate::imap::structure::push_string(&mut out, reference.as_bytes());
+                push_string(&mut out, reference.as_bytes());
                 out.push(b' ');
-                crate::imap::structure::push_string(&mut out, pattern.as_bytes());
+                push_string(&mut out, pattern.as_bytes());
             }
             Command::Status(m, items) => {
                 w(&mut out, "STATUS ");
@@ -271,7 +271,7 @@ impl Tagged {
                 }
                 if let Some(d) = date {
                     out.push(b' ');
-                    crate::imap::structure::push_string(&mut out, d.as_bytes());
+                    push_string(&mut out, d.as_bytes());
                 }
                 w(&mut out, &format!(" {{{}+}}\r\n", message.len()));
                 out.extend_from_slice(message);
@@ -356,4 +356,9 @@ fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
         }
         _ => {}
     }
+}
+
+/// An IMAP string, quoted or literal as the server writes them.
+fn push_string(out: &mut Vec<u8>, s: &[u8]) {
+    crate::imap::response::encode_value(out, &crate::imap::response::Value::string(s));
 }

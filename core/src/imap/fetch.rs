@@ -4,11 +4,12 @@
 //! rendering of one `* n FETCH (...)` response.
 
 use crate::imap::command::FetchAttr;
+use crate::imap::response::{Response, Value};
 use crate::imap::section::{section_bytes, Section, SectionText};
 use crate::imap::store::{FetchPart, MessageMeta};
 use crate::imap::structure::{body_structure, envelope};
 use crate::imf::header::split_header_to_blank_line;
-use crate::mime::multipart::{parse_message, Limits};
+use crate::mime::multipart::{parse_message, Limits, Part};
 
 /// About how many bytes of messages one store request of a FETCH asks for (always at
 /// least one message).
@@ -16,11 +17,6 @@ pub const FETCH_BATCH_BYTES: u64 = 1024 * 1024;
 
 /// What a header-only message is counted as in a batch.
 const HEADER_ESTIMATE: u64 = 16 * 1024;
-
-/// `(FLAGS ...)`.
-pub(crate) fn flags_text(flags: &[String]) -> String {
-    format!("({})", flags.join(" "))
-}
 
 /// The flags as shown to the client: `\Recent` added for this session's recent messages.
 pub(crate) fn with_recent(flags: &[String], recent: bool) -> Vec<String> {
@@ -67,15 +63,20 @@ pub fn content_needed(items: &[FetchAttr]) -> Option<FetchPart> {
 
 /// Takes the next batch off the front of `targets` (sequence number, UID): messages up to
 /// about [`FETCH_BATCH_BYTES`], at least one. `size` gives the RFC822.SIZE of the
-/// message with that sequence number.
+/// message with that sequence number; the batch stops before a message `streamed` says
+/// goes alone.
 pub fn next_batch(
     targets: &mut Vec<(u32, u32)>,
     part: FetchPart,
     size: impl Fn(u32) -> u64,
+    streamed: impl Fn(u32) -> bool,
 ) -> Vec<(u32, u32)> {
     let mut total = 0u64;
     let mut n = 0;
     for &(seq, _) in targets.iter() {
+        if n > 0 && streamed(seq) {
+            break;
+        }
         let cost = match part {
             FetchPart::Header => size(seq).min(HEADER_ESTIMATE),
             FetchPart::Full => size(seq),
@@ -123,9 +124,24 @@ fn section_name(s: &Section) -> String {
     out.join(".")
 }
 
-fn literal(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
+/// Messages larger than this are streamed from the store when every item asked for can
+/// be (the header is read, the rest arrives in chunks into deferred literals).
+pub const STREAM_ABOVE: u64 = 256 * 1024;
+
+/// Whether `items` can be answered from a message's header plus byte ranges of its
+/// whole text (RFC822, BODY[], BODY[TEXT], with or without a partial), so that a large
+/// message is streamed instead of loaded. BODY, BODYSTRUCTURE and part sections need the
+/// parsed message.
+pub fn streamable(items: &[FetchAttr]) -> bool {
+    items.iter().all(|i| match i {
+        FetchAttr::Body | FetchAttr::BodyStructure => false,
+        FetchAttr::Section { section, .. } => {
+            header_section(section)
+                || (section.part.is_empty()
+                    && matches!(section.text, SectionText::Full | SectionText::Text))
+        }
+        _ => true,
+    })
 }
 
 /// One message to answer in a FETCH response.
@@ -137,14 +153,29 @@ pub struct FetchedItem<'a> {
     pub meta: &'a MessageMeta,
     /// Whether it is `\Recent` for this session.
     pub recent: bool,
-    /// Its contents (as much as [`content_needed`] asked for), when the items need them.
+    /// Its contents (as much as [`content_needed`] asked for), when the items need them;
+    /// only its header when `streamed`.
     pub data: Option<&'a [u8]>,
     /// Whether this FETCH set `\Seen`: FLAGS is sent even when not asked for.
     pub flags_changed: bool,
+    /// Whether the whole-text items become deferred literals streamed from the store
+    /// (see [`streamable`]).
+    pub streamed: bool,
 }
 
-/// The `* n FETCH (...)` response for one message.
-pub fn fetch_line(items: &[FetchAttr], m: FetchedItem<'_>) -> Vec<u8> {
+/// A range of a message (in its CRLF form) whose octets the store streams into a
+/// [`Value::Deferred`] literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamedRange {
+    /// The first octet.
+    pub start: u64,
+    /// How many octets.
+    pub len: u64,
+}
+
+/// The `* n FETCH (...)` response for one message, and the ranges its deferred literals
+/// stand for, in order (none unless `m.streamed`).
+pub fn fetch_response(items: &[FetchAttr], m: FetchedItem<'_>) -> (Response, Vec<StreamedRange>) {
     let d = m.data.unwrap_or(b"");
     let needs_tree = items.iter().any(|i| {
         matches!(
@@ -152,81 +183,169 @@ pub fn fetch_line(items: &[FetchAttr], m: FetchedItem<'_>) -> Vec<u8> {
             FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Section { .. }
         )
     });
-    let tree = (needs_tree && m.data.is_some()).then(|| parse_message(d, Limits::default()));
+    let tree = (needs_tree && m.data.is_some() && !m.streamed)
+        .then(|| parse_message(d, Limits::default()));
     let body_start = split_header_to_blank_line(d).1.min(d.len());
-    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let r = Rendering {
+        m: &m,
+        data: d,
+        tree: tree.as_ref(),
+        body_start,
+    };
+    let mut values = Vec::with_capacity(items.len() * 2 + 2);
+    let mut ranges = Vec::new();
     let mut wrote_flags = false;
     for item in items {
-        let mut p = Vec::new();
+        wrote_flags |= matches!(item, FetchAttr::Flags);
+        r.item(item, &mut values, &mut ranges);
+    }
+    if m.flags_changed && !wrote_flags {
+        r.item(&FetchAttr::Flags, &mut values, &mut ranges);
+    }
+    let response = Response::Untagged(vec![
+        Value::Number(m.seq.into()),
+        Value::atom("FETCH"),
+        Value::List(values),
+    ]);
+    (response, ranges)
+}
+
+/// What the items of one message's FETCH response are rendered from.
+struct Rendering<'a> {
+    m: &'a FetchedItem<'a>,
+    /// The message (or its header when streamed).
+    data: &'a [u8],
+    tree: Option<&'a Part>,
+    /// Where the body starts in `data`.
+    body_start: usize,
+}
+
+impl Rendering<'_> {
+    /// Appends the name and value of `item`.
+    fn item(&self, item: &FetchAttr, out: &mut Vec<Value>, ranges: &mut Vec<StreamedRange>) {
+        let (m, d) = (self.m, self.data);
         match item {
-            FetchAttr::Uid => p.extend_from_slice(format!("UID {}", m.meta.uid).as_bytes()),
+            FetchAttr::Uid => out.extend([Value::atom("UID"), Value::Number(m.meta.uid.into())]),
             FetchAttr::Flags => {
-                wrote_flags = true;
                 let shown = with_recent(&m.meta.flags, m.recent);
-                p.extend_from_slice(format!("FLAGS {}", flags_text(&shown)).as_bytes());
+                out.extend([Value::atom("FLAGS"), Value::atoms(&shown)]);
             }
-            FetchAttr::InternalDate => p.extend_from_slice(
-                format!("INTERNALDATE \"{}\"", m.meta.internal_date.imap()).as_bytes(),
-            ),
+            FetchAttr::InternalDate => out.extend([
+                Value::atom("INTERNALDATE"),
+                Value::Quoted(m.meta.internal_date.imap()),
+            ]),
             FetchAttr::Rfc822Size => {
-                p.extend_from_slice(format!("RFC822.SIZE {}", m.meta.size).as_bytes())
+                out.extend([Value::atom("RFC822.SIZE"), Value::Number(m.meta.size)])
             }
             FetchAttr::Envelope => {
-                p.extend_from_slice(b"ENVELOPE ");
-                p.extend_from_slice(&envelope(&d[..body_start]));
+                out.extend([Value::atom("ENVELOPE"), envelope(&d[..self.body_start])])
             }
             FetchAttr::Body | FetchAttr::BodyStructure => {
                 let extended = matches!(item, FetchAttr::BodyStructure);
-                p.extend_from_slice(if extended {
-                    b"BODYSTRUCTURE "
-                } else {
-                    b"BODY "
+                out.push(Value::atom(if extended { "BODYSTRUCTURE" } else { "BODY" }));
+                out.push(match self.tree {
+                    Some(t) => body_structure(d, t, extended),
+                    None => Value::Nil,
                 });
-                match &tree {
-                    Some(t) => p.extend_from_slice(&body_structure(d, t, extended)),
-                    None => p.extend_from_slice(b"NIL"),
-                }
             }
-            FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
-                let (name, bytes) = match item {
-                    FetchAttr::Rfc822 => ("RFC822", d),
-                    FetchAttr::Rfc822Header => ("RFC822.HEADER", &d[..body_start]),
-                    _ => ("RFC822.TEXT", &d[body_start..]),
-                };
-                p.extend_from_slice(format!("{name} ").as_bytes());
-                literal(&mut p, bytes);
+            FetchAttr::Rfc822 => {
+                out.push(Value::atom("RFC822"));
+                out.push(self.text(Whole::Message, None, ranges));
             }
+            FetchAttr::Rfc822Text => {
+                out.push(Value::atom("RFC822.TEXT"));
+                out.push(self.text(Whole::Body, None, ranges));
+            }
+            FetchAttr::Rfc822Header => out.extend([
+                Value::atom("RFC822.HEADER"),
+                Value::Literal(d[..self.body_start].to_vec()),
+            ]),
             FetchAttr::Section {
                 section, partial, ..
             } => {
-                let bytes = match &tree {
-                    Some(t) => section_bytes(d, t, section).unwrap_or_default(),
-                    None => Vec::new(),
+                let mut name = format!("BODY[{}]", section_name(section));
+                if let Some((origin, _)) = partial {
+                    name.push_str(&format!("<{origin}>"));
+                }
+                out.push(Value::Atom(name));
+                let whole = match (self.m.streamed, &section.text) {
+                    (true, SectionText::Full) => Some(Whole::Message),
+                    (true, SectionText::Text) => Some(Whole::Body),
+                    _ => None,
                 };
-                p.extend_from_slice(format!("BODY[{}]", section_name(section)).as_bytes());
-                let bytes = match partial {
-                    Some((origin, len)) => {
-                        p.extend_from_slice(format!("<{origin}>").as_bytes());
-                        let start = (*origin as usize).min(bytes.len());
-                        let end = start.saturating_add(*len as usize).min(bytes.len());
-                        &bytes[start..end]
-                    }
-                    None => &bytes[..],
-                };
-                p.push(b' ');
-                literal(&mut p, bytes);
+                out.push(match whole {
+                    Some(w) => self.text(w, *partial, ranges),
+                    None => self.section(section, *partial),
+                });
             }
         }
-        parts.push(p);
     }
-    if m.flags_changed && !wrote_flags {
-        let shown = with_recent(&m.meta.flags, m.recent);
-        parts.push(format!("FLAGS {}", flags_text(&shown)).into_bytes());
+
+    /// The whole message or its body, cut to `partial`: a deferred literal when
+    /// streamed, else a literal.
+    fn text(
+        &self,
+        whole: Whole,
+        partial: Option<(u32, u32)>,
+        ranges: &mut Vec<StreamedRange>,
+    ) -> Value {
+        let (from, to) = match (self.m.streamed, whole) {
+            (true, Whole::Message) => (0, self.m.meta.size),
+            (true, Whole::Body) => (
+                (self.body_start as u64).min(self.m.meta.size),
+                self.m.meta.size,
+            ),
+            (false, Whole::Message) => (0, self.data.len() as u64),
+            (false, Whole::Body) => (self.body_start as u64, self.data.len() as u64),
+        };
+        let (start, end) = cut(from, to, partial);
+        if !self.m.streamed {
+            return Value::Literal(self.data[start as usize..end as usize].to_vec());
+        }
+        if end == start {
+            return Value::Literal(Vec::new());
+        }
+        ranges.push(StreamedRange {
+            start,
+            len: end - start,
+        });
+        Value::Deferred(end - start)
     }
-    let mut out = format!("* {} FETCH (", m.seq).into_bytes();
-    out.extend_from_slice(&parts.join(&b' '));
-    out.extend_from_slice(b")\r\n");
-    out
+
+    /// A section's octets (from the parsed message), cut to `partial`.
+    fn section(&self, section: &Section, partial: Option<(u32, u32)>) -> Value {
+        let bytes = match self.tree {
+            Some(t) => section_bytes(self.data, t, section).unwrap_or_default(),
+            None if self.m.streamed && header_section(section) => {
+                // Streamed messages are not parsed: header sections come from the header.
+                let tree = parse_message(self.data, Limits::default());
+                section_bytes(self.data, &tree, section).unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        let (start, end) = cut(0, bytes.len() as u64, partial);
+        Value::Literal(bytes[start as usize..end as usize].to_vec())
+    }
+}
+
+/// The whole text an item shows.
+#[derive(Debug, Clone, Copy)]
+enum Whole {
+    /// Header and body (RFC822, BODY[]).
+    Message,
+    /// The body (RFC822.TEXT, BODY[TEXT]).
+    Body,
+}
+
+/// The octets `from..to` cut to a partial `<origin.length>`.
+fn cut(from: u64, to: u64, partial: Option<(u32, u32)>) -> (u64, u64) {
+    match partial {
+        Some((origin, len)) => {
+            let start = (from + u64::from(origin)).min(to);
+            (start, (start + u64::from(len)).min(to))
+        }
+        None => (from, to),
+    }
 }
 
 #[cfg(test)]
@@ -304,10 +423,13 @@ mod tests {
         let mut t: Vec<(u32, u32)> = (1..=6).map(|i| (i, i)).collect();
         let mut batches = Vec::new();
         while !t.is_empty() {
-            batches.push(next_batch(&mut t, FetchPart::Full, sizes).len());
+            batches.push(next_batch(&mut t, FetchPart::Full, sizes, |_| false).len());
         }
         assert_eq!(batches, [2, 1, 2, 1]);
         let mut t: Vec<(u32, u32)> = (1..=200).map(|i| (i, i)).collect();
-        assert_eq!(next_batch(&mut t, FetchPart::Header, sizes).len(), 64);
+        assert_eq!(
+            next_batch(&mut t, FetchPart::Header, sizes, |_| false).len(),
+            64
+        );
     }
 }

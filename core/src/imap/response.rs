@@ -4,8 +4,10 @@
 //! numbers, quoted strings, literals, NIL, parenthesized lists, and message-data item
 //! names such as `BODY[HEADER.FIELDS (SUBJECT)]<0>`).
 //!
-//! The server machine writes its responses directly; this module is how tests, fuzz
-//! targets and the load generator check that everything it writes is well formed.
+//! The server machine builds every response as a [`Response`] and writes it with
+//! [`write_response`] (or [`write_response_split`] when a literal's octets are streamed
+//! from the store); tests, fuzz targets and the load generator parse what it wrote with
+//! [`parse_all`] to check that it is well formed.
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
@@ -30,6 +32,43 @@ pub enum Value {
     Nil,
     /// A parenthesized list.
     List(Vec<Value>),
+    /// Values written back to back with no space between, as RFC 3501 writes
+    /// `1*address` and a multipart's `1*body` (written by the server only: the parser
+    /// reads them as separate list items).
+    Adjacent(Vec<Value>),
+    /// A literal of this many octets whose octets are not in memory: the encoder writes
+    /// `{n}` CRLF and [`write_response_split`] cuts the response there, so the writer
+    /// sends the octets from the store (written by the server only).
+    Deferred(u64),
+}
+
+impl Value {
+    /// An atom.
+    pub fn atom(a: impl Into<String>) -> Self {
+        Value::Atom(a.into())
+    }
+
+    /// An IMAP string as Dovecot chooses its form: quoted when it is plain ASCII without
+    /// `"`, `\`, CR, LF or NUL, otherwise a literal (RFC 3501 §4.3).
+    pub fn string(s: &[u8]) -> Self {
+        let quotable = s
+            .iter()
+            .all(|&b| b < 0x80 && b != b'"' && b != b'\\' && b != b'\r' && b != b'\n' && b != 0);
+        match std::str::from_utf8(s) {
+            Ok(text) if quotable => Value::Quoted(text.to_string()),
+            _ => Value::Literal(s.to_vec()),
+        }
+    }
+
+    /// NIL or [`Value::string`].
+    pub fn nstring(s: Option<&[u8]>) -> Self {
+        s.map_or(Value::Nil, Value::string)
+    }
+
+    /// A list of atoms (flags, capabilities).
+    pub fn atoms<S: AsRef<str>>(items: &[S]) -> Self {
+        Value::List(items.iter().map(|a| Value::atom(a.as_ref())).collect())
+    }
 }
 
 /// The status of a status response.
@@ -69,6 +108,43 @@ pub struct StatusText {
     pub code: Option<String>,
     /// The rest of the line.
     pub text: String,
+}
+
+impl StatusText {
+    /// A status with text and no response code.
+    pub fn new(status: Status, text: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: None,
+            text: text.into(),
+        }
+    }
+
+    /// `OK text`.
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self::new(Status::Ok, text)
+    }
+
+    /// `NO text`.
+    pub fn no(text: impl Into<String>) -> Self {
+        Self::new(Status::No, text)
+    }
+
+    /// `BAD text`.
+    pub fn bad(text: impl Into<String>) -> Self {
+        Self::new(Status::Bad, text)
+    }
+
+    /// `BYE text`.
+    pub fn bye(text: impl Into<String>) -> Self {
+        Self::new(Status::Bye, text)
+    }
+
+    /// The same with a response code (`OK [UIDNEXT 4] text`).
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
 }
 
 /// One complete server response.
@@ -222,10 +298,7 @@ fn is_atom_char(c: u8) -> bool {
 
 fn value_item(input: &[u8]) -> PResult<'_, Value> {
     alt((
-        map(
-            delimited(tag("("), separated_list0(tag(" "), value_item), tag(")")),
-            Value::List,
-        ),
+        map(delimited(tag("("), list_items, tag(")")), Value::List),
         map(quoted, Value::Quoted),
         map(literal, Value::Literal),
         map(terminated(number, not_atom_char), Value::Number),
@@ -238,6 +311,26 @@ fn value_item(input: &[u8]) -> PResult<'_, Value> {
         }),
     ))
     .parse(input)
+}
+
+/// The items of a list: separated by a space, or by nothing between two lists (RFC 3501
+/// writes `1*address` and a multipart's `1*body` back to back).
+fn list_items(mut input: &[u8]) -> PResult<'_, Vec<Value>> {
+    let mut items = Vec::new();
+    if input.starts_with(b")") {
+        return Ok((input, items));
+    }
+    loop {
+        let (rest, v) = value_item(input)?;
+        let was_list = matches!(v, Value::List(_));
+        items.push(v);
+        input = rest;
+        if let Some(r) = input.strip_prefix(b" ") {
+            input = r;
+        } else if !(was_list && input.starts_with(b"(")) {
+            return Ok((input, items));
+        }
+    }
 }
 
 fn number(input: &[u8]) -> PResult<'_, u64> {
@@ -350,82 +443,141 @@ fn literal(input: &[u8]) -> PResult<'_, Vec<u8>> {
 }
 
 /// Appends `v` in wire form: quoted strings escaped (UTF-8 kept, as with UTF8=ACCEPT);
-/// strings that cannot be quoted (CR, LF or NUL) as literals.
+/// a quoted string holding CR, LF or NUL becomes a literal.
 pub fn encode_value(out: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::Atom(a) => out.extend_from_slice(a.as_bytes()),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Nil => out.extend_from_slice(b"NIL"),
-        Value::Quoted(s) if s.bytes().all(|b| b != b'\r' && b != b'\n' && b != 0) => {
-            out.push(b'"');
-            for b in s.bytes() {
-                if b == b'"' || b == b'\\' {
-                    out.push(b'\\');
-                }
-                out.push(b);
-            }
-            out.push(b'"');
-        }
-        Value::Quoted(s) => encode_value(out, &Value::Literal(s.as_bytes().to_vec())),
-        Value::Literal(data) => {
-            out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
-            out.extend_from_slice(data);
-        }
-        Value::List(items) => {
-            out.push(b'(');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                encode_value(out, item);
-            }
-            out.push(b')');
-        }
+    Encoder {
+        out,
+        cuts: &mut Vec::new(),
     }
+    .value(v);
 }
 
-fn encode_status(out: &mut Vec<u8>, s: &StatusText) {
-    out.extend_from_slice(s.status.as_str().as_bytes());
-    if let Some(code) = &s.code {
-        out.extend_from_slice(b" [");
-        out.extend_from_slice(code.as_bytes());
-        out.push(b']');
+/// Appends the wire form of `r`, CRLF included. A [`Value::Deferred`] literal is written
+/// as its `{n}` CRLF announcement only: use [`write_response_split`] for those.
+pub fn write_response(out: &mut Vec<u8>, r: &Response) {
+    Encoder {
+        out,
+        cuts: &mut Vec::new(),
     }
-    if !s.text.is_empty() || s.code.is_none() {
-        out.push(b' ');
-        out.extend_from_slice(s.text.as_bytes());
+    .response(r);
+}
+
+/// The wire form of `r` cut after each [`Value::Deferred`] announcement: the octets of
+/// the n-th deferred literal go between segment n and n + 1.
+pub fn write_response_split(r: &Response) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cuts = Vec::new();
+    Encoder {
+        out: &mut out,
+        cuts: &mut cuts,
     }
+    .response(r);
+    let mut segments = Vec::with_capacity(cuts.len() + 1);
+    let mut from = 0;
+    for at in cuts {
+        segments.push(out[from..at].to_vec());
+        from = at;
+    }
+    segments.push(out[from..].to_vec());
+    segments
 }
 
 /// The wire form of `r`, CRLF included.
 pub fn encode_response(r: &Response) -> Vec<u8> {
     let mut out = Vec::new();
-    match r {
-        Response::Continue(text) => {
-            out.extend_from_slice(b"+ ");
-            out.extend_from_slice(text.as_bytes());
-        }
-        Response::Tagged { tag, status } => {
-            out.extend_from_slice(tag.as_bytes());
-            out.push(b' ');
-            encode_status(&mut out, status);
-        }
-        Response::UntaggedStatus(s) => {
-            out.extend_from_slice(b"* ");
-            encode_status(&mut out, s);
-        }
-        Response::Untagged(values) => {
-            out.extend_from_slice(b"* ");
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
+    write_response(&mut out, r);
+    out
+}
+
+/// Writes values, remembering where deferred literals' octets go.
+struct Encoder<'a> {
+    out: &'a mut Vec<u8>,
+    cuts: &'a mut Vec<usize>,
+}
+
+impl Encoder<'_> {
+    fn value(&mut self, v: &Value) {
+        let out = &mut *self.out;
+        match v {
+            Value::Atom(a) => out.extend_from_slice(a.as_bytes()),
+            Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Value::Nil => out.extend_from_slice(b"NIL"),
+            Value::Quoted(s) if s.bytes().all(|b| b != b'\r' && b != b'\n' && b != 0) => {
+                out.push(b'"');
+                for b in s.bytes() {
+                    if b == b'"' || b == b'\\' {
+                        out.push(b'\\');
+                    }
+                    out.push(b);
                 }
-                encode_value(&mut out, v);
+                out.push(b'"');
+            }
+            Value::Quoted(s) => self.literal(s.as_bytes()),
+            Value::Literal(data) => self.literal(data),
+            Value::List(items) => {
+                out.push(b'(');
+                self.values(items, b" ");
+                self.out.push(b')');
+            }
+            Value::Adjacent(items) => self.values(items, b""),
+            Value::Deferred(n) => {
+                out.extend_from_slice(format!("{{{n}}}\r\n").as_bytes());
+                self.cuts.push(self.out.len());
             }
         }
     }
-    out.extend_from_slice(b"\r\n");
-    out
+
+    fn values(&mut self, items: &[Value], separator: &[u8]) {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.extend_from_slice(separator);
+            }
+            self.value(item);
+        }
+    }
+
+    fn literal(&mut self, data: &[u8]) {
+        self.out
+            .extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+        self.out.extend_from_slice(data);
+    }
+
+    fn status(&mut self, s: &StatusText) {
+        let out = &mut *self.out;
+        out.extend_from_slice(s.status.as_str().as_bytes());
+        if let Some(code) = &s.code {
+            out.extend_from_slice(b" [");
+            out.extend_from_slice(code.as_bytes());
+            out.push(b']');
+        }
+        if !s.text.is_empty() || s.code.is_none() {
+            out.push(b' ');
+            out.extend_from_slice(s.text.as_bytes());
+        }
+    }
+
+    fn response(&mut self, r: &Response) {
+        match r {
+            Response::Continue(text) => {
+                self.out.extend_from_slice(b"+ ");
+                self.out.extend_from_slice(text.as_bytes());
+            }
+            Response::Tagged { tag, status } => {
+                self.out.extend_from_slice(tag.as_bytes());
+                self.out.push(b' ');
+                self.status(status);
+            }
+            Response::UntaggedStatus(s) => {
+                self.out.extend_from_slice(b"* ");
+                self.status(s);
+            }
+            Response::Untagged(values) => {
+                self.out.extend_from_slice(b"* ");
+                self.values(values, b" ");
+            }
+        }
+        self.out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// Splits a server's output into responses; `Err` with the offset of the first octet that

@@ -14,19 +14,20 @@ use crate::imap::command::{
     frame_line, parse_command, parse_datetime, Command, FetchAttr, Framing, SearchKey, SeqNum,
     SeqSet, StatusItem, StoreMode, BADCHARSET,
 };
-use crate::imap::fetch::{
-    content_needed, fetch_line, flags_text, has_flag, next_batch, with_recent, FetchedItem,
-};
+use crate::imap::fetch::{content_needed, has_flag, next_batch, with_recent, FetchedItem};
+use crate::imap::response::{write_response, Response, Status, StatusText, Value};
 use crate::imap::search::{matches, needs_content, ContentFacts, ContentScan, SearchCtx};
 use crate::imap::store::FetchPart;
-use crate::imap::structure::push_string;
 use crate::machine::{
     Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire, DEFAULT_MAX_PIPELINED,
 };
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
+mod fetching;
 mod replies;
 mod selected;
+
+use fetching::FetchJob;
 
 pub use crate::imap::store::{
     FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError, StoreReply,
@@ -132,7 +133,7 @@ enum Then {
     },
     Refresh {
         tag: Option<String>,
-        text: String,
+        status: StatusText,
     },
     List {
         tag: String,
@@ -155,10 +156,16 @@ enum Then {
         job: FetchJob,
         /// The (sequence number, UID) pairs this request asked for.
         batch: Vec<(u32, u32)>,
+        /// Whether it is one large message to stream (only its header was asked for).
+        streaming: bool,
+    },
+    /// A chunk of the message a FETCH streams.
+    Stream {
+        job: FetchJob,
     },
     SetFlags {
         tag: String,
-        text: String,
+        status: StatusText,
     },
     Store {
         tag: String,
@@ -182,27 +189,13 @@ enum Then {
     },
 }
 
-/// A FETCH in progress, answered batch by batch (see [`crate::imap::fetch`]).
-#[derive(Debug)]
-struct FetchJob {
-    tag: String,
-    items: Vec<FetchAttr>,
-    /// What the store must read (None: the model answers everything).
-    part: Option<FetchPart>,
-    /// (sequence number, UID) pairs still to answer.
-    rest: Vec<(u32, u32)>,
-    /// UIDs this FETCH set `\Seen` on, to be stored at the end.
-    seen: Vec<u32>,
-    /// Whether a message had been expunged by another session (skipped).
-    expunged: bool,
-}
+const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
 
-const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
-
-/// A login answer held back: the tagged line, and whether the session closes after it.
+/// A login answer held back: the tagged answer, and whether the session closes after it.
 #[derive(Debug)]
 struct Held {
-    text: String,
+    tag: String,
+    status: StatusText,
     close: bool,
 }
 
@@ -233,10 +226,6 @@ pub struct ImapServer {
     swallow_line: bool,
 }
 
-fn quote(out: &mut Vec<u8>, s: &str) {
-    push_string(out, s.as_bytes());
-}
-
 impl ImapServer {
     /// Starts a session and queues the greeting.
     pub fn new(config: ImapConfig, now: Instant) -> Self {
@@ -264,7 +253,7 @@ impl ImapServer {
             swallow_line: false,
         };
         let caps = s.capabilities();
-        s.untagged(&format!("OK [CAPABILITY {caps}] postrider ready."));
+        s.untagged_status(StatusText::ok("postrider ready.").code(format!("CAPABILITY {caps}")));
         s
     }
 
@@ -322,33 +311,54 @@ impl ImapServer {
         self.deadline = self.now + self.config.idle_timeout;
     }
 
-    fn untagged(&mut self, text: &str) {
-        self.wire.output.extend_from_slice(b"* ");
-        self.wire.output.extend_from_slice(text.as_bytes());
-        self.wire.output.extend_from_slice(b"\r\n");
+    /// Writes one response.
+    fn send(&mut self, r: &Response) {
+        write_response(&mut self.wire.output, r);
     }
 
-    /// Writes `tag text`; a tag that is not a valid RFC 3501 `tag` (taken from a line
-    /// that did not parse) is answered untagged instead, never echoed.
-    fn tagged(&mut self, tag: &str, text: &str) {
-        let line = tagged_line(tag, text);
-        self.wire.output.extend_from_slice(line.as_bytes());
+    /// Writes `* values`.
+    fn untagged(&mut self, values: Vec<Value>) {
+        self.send(&Response::Untagged(values));
+    }
+
+    /// Writes `* OK|NO|BAD|BYE [code] text`.
+    fn untagged_status(&mut self, status: StatusText) {
+        self.send(&Response::UntaggedStatus(status));
+    }
+
+    /// Writes `+ text`.
+    fn continuation(&mut self, text: impl Into<String>) {
+        self.send(&Response::Continue(text.into()));
+    }
+
+    /// Writes the tagged completion; a tag that is not a valid RFC 3501 `tag` (taken
+    /// from a line that did not parse) is answered untagged instead, never echoed.
+    fn tagged(&mut self, tag: &str, status: StatusText) {
+        self.send(&tagged_response(tag, status));
+    }
+
+    /// `tag OK text`.
+    fn ok(&mut self, tag: &str, text: &str) {
+        self.tagged(tag, StatusText::ok(text));
     }
 
     fn bad(&mut self, tag: &str, text: &str) {
-        self.tagged(tag, &format!("BAD {text}"));
+        self.tagged(tag, StatusText::bad(text));
         self.errors += 1;
         if self.errors >= self.config.max_errors {
-            self.untagged("BYE Too many invalid commands.");
+            self.untagged_status(StatusText::bye("Too many invalid commands."));
             self.close(CloseReason::TooManyErrors);
         }
     }
 
+    /// `tag NO [code] text` for a store error.
     fn no(&mut self, tag: &str, e: &StoreError) {
-        match &e.code {
-            Some(c) => self.tagged(tag, &format!("NO [{c}] {}", e.text)),
-            None => self.tagged(tag, &format!("NO {}", e.text)),
-        }
+        let status = StatusText {
+            status: Status::No,
+            code: e.code.clone(),
+            text: e.text.clone(),
+        };
+        self.tagged(tag, status);
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -431,13 +441,13 @@ impl ImapServer {
                             self.skip = len;
                             self.swallow_line = true;
                         }
-                        self.tagged(&tag, "NO [TOOBIG] Literal too large");
+                        self.tagged(&tag, StatusText::no("Literal too large").code("TOOBIG"));
                         self.errors += 1;
                         continue;
                     }
                     if self.wire.input.len() < data_at + len {
                         if sync && self.literal_ack != Some(data_at) {
-                            self.wire.output.extend_from_slice(b"+ OK\r\n");
+                            self.continuation("OK");
                             self.literal_ack = Some(data_at);
                         }
                         return;
@@ -459,7 +469,7 @@ impl ImapServer {
             let line = String::from_utf8_lossy(&bytes);
             if line.trim().eq_ignore_ascii_case("DONE") {
                 self.idle_tag = None;
-                self.tagged(&tag, "OK Idle completed.");
+                self.ok(&tag, "Idle completed.");
             } else {
                 self.idle_tag = None;
                 self.bad(&tag, "Expected DONE.");
@@ -477,7 +487,7 @@ impl ImapServer {
             Ok(t) => self.dispatch(t.tag, t.command),
             Err(e) if e.message.starts_with(BADCHARSET) && e.tag.is_some() => {
                 let tag = e.tag.unwrap_or_default();
-                self.tagged(&tag, &format!("NO {}", e.message));
+                self.tagged(&tag, StatusText::no(e.message));
             }
             Err(e) => {
                 let tag = e.tag.unwrap_or_else(|| "*".into());
@@ -492,8 +502,10 @@ impl ImapServer {
         match cmd {
             Command::Capability => {
                 let caps = self.capabilities();
-                self.untagged(&format!("CAPABILITY {caps}"));
-                self.tagged(&tag, "OK Capability completed.");
+                let mut values = vec![Value::atom("CAPABILITY")];
+                values.extend(caps.split(' ').map(Value::atom));
+                self.untagged(values);
+                self.ok(&tag, "Capability completed.");
             }
             Command::Check if state != Selected => self.bad(&tag, "No mailbox selected."),
             Command::Noop | Command::Check => {
@@ -501,30 +513,31 @@ impl ImapServer {
                     Some(name) if state == Selected => self.ask(
                         Then::Refresh {
                             tag: Some(tag),
-                            text: "OK NOOP completed.".into(),
+                            status: StatusText::ok("NOOP completed."),
                         },
                         StoreRequest::Refresh {
                             mailbox: name,
                             claim_recent: self.selected.as_ref().is_some_and(|s| !s.read_only),
                         },
                     ),
-                    _ => self.tagged(&tag, "OK NOOP completed."),
+                    _ => self.ok(&tag, "NOOP completed."),
                 }
             }
             Command::Logout => {
-                self.untagged("BYE Logging out");
-                self.tagged(&tag, "OK Logout completed.");
+                self.untagged_status(StatusText::bye("Logging out"));
+                self.ok(&tag, "Logout completed.");
                 self.close(CloseReason::Quit);
             }
             Command::Id => {
-                self.untagged("ID (\"name\" \"postrider\")");
-                self.tagged(&tag, "OK ID completed.");
+                let id = vec![Value::string(b"name"), Value::string(b"postrider")];
+                self.untagged(vec![Value::atom("ID"), Value::List(id)]);
+                self.ok(&tag, "ID completed.");
             }
             Command::StartTls => {
                 if state != NotAuthenticated || self.tls || !self.config.starttls {
                     return self.bad(&tag, "STARTTLS not available now.");
                 }
-                self.tagged(&tag, "OK Begin TLS negotiation now.");
+                self.ok(&tag, "Begin TLS negotiation now.");
                 self.awaiting_tls = true;
                 self.wire.input.clear();
                 self.scan_from = 0;
@@ -535,7 +548,7 @@ impl ImapServer {
                     return self.bad(&tag, "Already logged in.");
                 }
                 if !self.auth_allowed() {
-                    return self.tagged(&tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+                    return self.tagged(&tag, privacy_required());
                 }
                 self.ask(
                     Then::Login(tag),
@@ -552,10 +565,13 @@ impl ImapServer {
                     return self.bad(&tag, "Already logged in.");
                 }
                 if !self.auth_allowed() {
-                    return self.tagged(&tag, "NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.");
+                    return self.tagged(&tag, privacy_required());
                 }
                 let Some(mech) = Mechanism::from_name(&mechanism) else {
-                    return self.tagged(&tag, "NO Unsupported authentication mechanism.");
+                    return self.tagged(
+                        &tag,
+                        StatusText::no("Unsupported authentication mechanism."),
+                    );
                 };
                 let (ex, step) = SaslExchange::start(mech, initial.as_deref().map(str::as_bytes));
                 self.sasl_step(tag, ex, step);
@@ -564,8 +580,8 @@ impl ImapServer {
                 if state == NotAuthenticated {
                     return self.bad(&tag, "Not logged in.");
                 }
-                self.untagged("ENABLED");
-                self.tagged(&tag, "OK Enabled.");
+                self.untagged(vec![Value::atom("ENABLED")]);
+                self.ok(&tag, "Enabled.");
             }
             _ if state == NotAuthenticated => self.bad(&tag, "Not logged in."),
             cmd => self.dispatch_authenticated(tag, cmd),
@@ -581,8 +597,14 @@ impl ImapServer {
         };
         match cmd {
             Command::Namespace => {
-                self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
-                self.tagged(&tag, "OK Namespace completed.");
+                let personal = Value::List(vec![Value::string(b""), Value::string(b"/")]);
+                self.untagged(vec![
+                    Value::atom("NAMESPACE"),
+                    Value::List(vec![personal]),
+                    Value::Nil,
+                    Value::Nil,
+                ]);
+                self.ok(&tag, "Namespace completed.");
             }
             Command::Select { mailbox, read_only } => {
                 self.selected = None;
@@ -612,8 +634,13 @@ impl ImapServer {
                 subscribed,
             } => {
                 if pattern.is_empty() && !subscribed {
-                    self.untagged("LIST (\\Noselect) \"/\" \"\"");
-                    return self.tagged(&tag, "OK List completed.");
+                    self.untagged(vec![
+                        Value::atom("LIST"),
+                        Value::atoms(&["\\Noselect"]),
+                        Value::string(b"/"),
+                        Value::string(b""),
+                    ]);
+                    return self.ok(&tag, "List completed.");
                 }
                 self.ask(
                     Then::List { tag, subscribed },
@@ -660,7 +687,7 @@ impl ImapServer {
                 );
             }
             Command::Idle => {
-                self.wire.output.extend_from_slice(b"+ idling\r\n");
+                self.continuation("idling");
                 self.idle_tag = Some(tag);
                 self.idle_next = self.now + self.config.idle_poll;
             }
@@ -672,9 +699,7 @@ impl ImapServer {
     fn sasl_step(&mut self, tag: String, ex: SaslExchange, step: Step) {
         match step {
             Step::Challenge(c) => {
-                self.wire
-                    .output
-                    .extend_from_slice(format!("+ {c}\r\n").as_bytes());
+                self.continuation(c);
                 self.sasl = Some((tag, ex));
             }
             Step::Done(credentials) => self.ask(Then::Login(tag), StoreRequest::Login(credentials)),
@@ -753,12 +778,12 @@ impl Machine for ImapServer {
             return;
         }
         if self.hold.is_some() {
-            let Some(Held { text, close }) = Hold::take_due(&mut self.hold, now) else {
+            let Some(Held { tag, status, close }) = Hold::take_due(&mut self.hold, now) else {
                 return;
             };
-            self.wire.output.extend_from_slice(text.as_bytes());
+            self.tagged(&tag, status);
             if close {
-                self.untagged("BYE Too many invalid authentication attempts");
+                self.untagged_status(StatusText::bye("Too many invalid authentication attempts"));
                 self.close(CloseReason::AuthFailures);
             } else {
                 self.process();
@@ -766,7 +791,7 @@ impl Machine for ImapServer {
             return;
         }
         if now >= self.deadline {
-            self.untagged("BYE Disconnected for inactivity.");
+            self.untagged_status(StatusText::bye("Disconnected for inactivity."));
             self.close(CloseReason::Timeout);
             return;
         }
@@ -776,7 +801,7 @@ impl Machine for ImapServer {
                 self.ask(
                     Then::Refresh {
                         tag: None,
-                        text: String::new(),
+                        status: StatusText::ok(""),
                     },
                     StoreRequest::Refresh {
                         mailbox: name,
@@ -790,7 +815,7 @@ impl Machine for ImapServer {
     /// Ends the session from the server side.
     fn shutdown(&mut self) {
         if self.state != State::Logout {
-            self.untagged("BYE Server shutting down.");
+            self.untagged_status(StatusText::bye("Server shutting down."));
             self.close(CloseReason::Shutdown);
         }
     }
@@ -806,9 +831,21 @@ impl Machine for ImapServer {
     }
 }
 
-/// A tagged response line; an unusable tag becomes `*`.
-fn tagged_line(tag: &str, text: &str) -> String {
+/// A tagged completion; an unusable tag makes it untagged.
+fn tagged_response(tag: &str, status: StatusText) -> Response {
     let valid = !tag.is_empty() && tag.bytes().all(crate::imap::response::is_tag_char);
-    let tag = if valid { tag } else { "*" };
-    format!("{tag} {text}\r\n")
+    if valid {
+        Response::Tagged {
+            tag: tag.to_string(),
+            status,
+        }
+    } else {
+        Response::UntaggedStatus(status)
+    }
+}
+
+/// The answer to a login attempt without TLS when plaintext logins are off.
+fn privacy_required() -> StatusText {
+    StatusText::no("Plaintext authentication disallowed on non-secure (SSL/TLS) connections.")
+        .code("PRIVACYREQUIRED")
 }

@@ -163,6 +163,21 @@ pub enum StoreRequest {
         /// The header only, or whole messages.
         part: FetchPart,
     },
+    /// Open a message to stream `len` octets of it (CRLF line ends, as for Fetch) from
+    /// octet `start` → [`StoreReply::Chunk`] with the first chunk. A large FETCH asks
+    /// this instead of loading the message.
+    Read {
+        /// Mailbox.
+        mailbox: String,
+        /// The message.
+        uid: u32,
+        /// The first octet.
+        start: u64,
+        /// How many octets at most.
+        len: u64,
+    },
+    /// The next chunk of the message the last `Read` opened → [`StoreReply::Chunk`].
+    ReadMore,
     /// Answer a search's content questions → [`StoreReply::Scanned`]: feed each message
     /// (CRLF line ends, as for Fetch) through a copy of `scan`, in chunks, while it
     /// [wants more](ContentScan::wants_more). A message missing from the reply has been
@@ -229,6 +244,9 @@ pub enum StoreReply {
     Appended(Result<(u32, u32), StoreError>),
     /// For Fetch.
     Messages(Result<Vec<FetchedMessage>, StoreError>),
+    /// For Read and ReadMore: the next octets, None at the end (an error or an end before
+    /// `len` octets when the message went away).
+    Chunk(Result<Option<Vec<u8>>, StoreError>),
     /// For Scan: each message's answers.
     Scanned(Result<Vec<(u32, ContentFacts)>, StoreError>),
     /// For Copy: (destination UIDVALIDITY, [(source UID, new UID)]).

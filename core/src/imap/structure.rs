@@ -5,41 +5,17 @@
 //! Sizes and line counts are those of the message with CRLF line ends, whatever the
 //! stored form, as IMAP requires.
 
+use crate::imap::response::Value;
 use crate::imf::address::{parse_address_list, Address, Mailbox};
 use crate::imf::header::{split_header_to_blank_line as split_header, Field};
 use crate::mime::content_type::raw_parameters;
 use crate::mime::multipart::{Part, PartBody};
 
-/// Appends an IMAP string: quoted when it is plain ASCII without `"`, `\`, CR or LF,
-/// otherwise a literal (RFC 3501 §4.3), as Dovecot chooses.
-pub fn push_string(out: &mut Vec<u8>, s: &[u8]) {
-    let literal = s
-        .iter()
-        .any(|&b| b >= 0x80 || b == b'"' || b == b'\\' || b == b'\r' || b == b'\n' || b == 0);
-    if literal {
-        out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
-        out.extend_from_slice(s);
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(s);
-        out.push(b'"');
-    }
-}
-
-/// Appends an nstring: NIL or a string.
-pub fn push_nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
-    match s {
-        Some(s) => push_string(out, s),
-        None => out.extend_from_slice(b"NIL"),
-    }
-}
-
 /// A header value for ENVELOPE: unfolded; sent as a literal when the field was folded
 /// (Dovecot decides on the raw value).
-fn push_field_value(out: &mut Vec<u8>, field: Option<&Field<'_>>) {
+fn field_value(field: Option<&Field<'_>>) -> Value {
     let Some(f) = field else {
-        out.extend_from_slice(b"NIL");
-        return;
+        return Value::Nil;
     };
     let raw = f.raw_value;
     let unfolded: Vec<u8> = raw
@@ -49,65 +25,55 @@ fn push_field_value(out: &mut Vec<u8>, field: Option<&Field<'_>>) {
         .collect();
     let value = unfolded.trim_ascii();
     if raw.contains(&b'\n') {
-        out.extend_from_slice(format!("{{{}}}\r\n", value.len()).as_bytes());
-        out.extend_from_slice(value);
+        Value::Literal(value.to_vec())
     } else {
-        push_string(out, value);
+        Value::string(value)
     }
 }
 
-fn push_mailbox(out: &mut Vec<u8>, m: &Mailbox<'_>) {
-    out.push(b'(');
-    push_nstring(out, m.name.as_deref().map(str::as_bytes));
-    out.push(b' ');
-    push_nstring(out, m.route.as_deref().map(str::as_bytes));
-    out.push(b' ');
-    let local = if m.local.is_empty() {
-        "MISSING_MAILBOX"
-    } else {
-        &m.local
-    };
-    push_string(out, local.as_bytes());
-    out.push(b' ');
-    let host = if m.domain.is_empty() {
-        "MISSING_DOMAIN"
-    } else {
-        &m.domain
-    };
-    push_string(out, host.as_bytes());
-    out.push(b')');
+/// An ENVELOPE address: name, route, mailbox and host.
+fn mailbox(m: &Mailbox<'_>) -> Value {
+    let or =
+        |s: &str, missing: &str| Value::string(if s.is_empty() { missing } else { s }.as_bytes());
+    Value::List(vec![
+        Value::nstring(m.name.as_deref().map(str::as_bytes)),
+        Value::nstring(m.route.as_deref().map(str::as_bytes)),
+        or(&m.local, "MISSING_MAILBOX"),
+        or(&m.domain, "MISSING_DOMAIN"),
+    ])
 }
 
 /// An address list for ENVELOPE: `(...)` or NIL; groups as RFC 3501 start/end markers.
-fn push_addresses(out: &mut Vec<u8>, value: Option<&str>) {
+fn addresses(value: Option<&str>) -> Value {
     let list = parse_address_list(value.unwrap_or(""));
     if list.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
+        return Value::Nil;
     }
-    out.push(b'(');
+    let mut out = Vec::new();
     for a in &list {
         match a {
-            Address::Mailbox(m) => push_mailbox(out, m),
+            Address::Mailbox(m) => out.push(mailbox(m)),
             Address::Group { name, members } => {
-                out.extend_from_slice(b"(NIL NIL ");
-                push_string(out, name.as_bytes());
-                out.extend_from_slice(b" NIL)");
-                for m in members {
-                    push_mailbox(out, m);
-                }
-                out.extend_from_slice(b"(NIL NIL NIL NIL)");
+                let start = vec![
+                    Value::Nil,
+                    Value::Nil,
+                    Value::string(name.as_bytes()),
+                    Value::Nil,
+                ];
+                out.push(Value::List(start));
+                out.extend(members.iter().map(mailbox));
+                out.push(Value::List(vec![Value::Nil; 4]));
             }
         }
     }
-    out.push(b')');
+    Value::List(vec![Value::Adjacent(out)])
 }
 
-/// The ENVELOPE of the message whose header section is `header` (with parentheses).
+/// The ENVELOPE of the message whose header section is `header`.
 ///
 /// As Dovecot: a field given more than once counts by its last occurrence, except the
 /// address fields, whose occurrences are joined into one list.
-pub fn envelope(header: &[u8]) -> Vec<u8> {
+pub fn envelope(header: &[u8]) -> Value {
     let (fields, _) = split_header(header);
     let get = |name: &str| fields.iter().rfind(|f| f.is(name) && !f.value().is_empty());
     let all = |name: &str| -> Option<String> {
@@ -119,26 +85,20 @@ pub fn envelope(header: &[u8]) -> Vec<u8> {
             .collect();
         (!values.is_empty()).then(|| values.join(", "))
     };
-    let mut out = Vec::with_capacity(256);
-    out.push(b'(');
-    push_field_value(&mut out, get("Date"));
-    out.push(b' ');
-    push_field_value(&mut out, get("Subject"));
+    let mut out = Vec::with_capacity(10);
+    out.push(field_value(get("Date")));
+    out.push(field_value(get("Subject")));
     let from = all("From");
     for name in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"] {
-        out.push(b' ');
         let value = match name {
             "Sender" | "Reply-To" => all(name).or_else(|| from.clone()),
             _ => all(name),
         };
-        push_addresses(&mut out, value.as_deref());
+        out.push(addresses(value.as_deref()));
     }
-    out.push(b' ');
-    push_field_value(&mut out, get("In-Reply-To"));
-    out.push(b' ');
-    push_field_value(&mut out, get("Message-ID"));
-    out.push(b')');
-    out
+    out.push(field_value(get("In-Reply-To")));
+    out.push(field_value(get("Message-ID")));
+    Value::List(out)
 }
 
 /// Octets and lines of `body` as if its line ends were CRLF.
@@ -154,21 +114,17 @@ fn crlf_size_and_lines(body: &[u8]) -> (usize, usize) {
     (body.len() + bare, lines)
 }
 
-fn push_params(out: &mut Vec<u8>, params: &[(String, String)]) {
+/// A parameter list (`("name" "value" ...)`) or NIL.
+fn params(params: &[(String, String)]) -> Value {
     if params.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
+        return Value::Nil;
     }
-    out.push(b'(');
-    for (i, (n, v)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        push_string(out, n.as_bytes());
-        out.push(b' ');
-        push_string(out, v.as_bytes());
+    let mut out = Vec::with_capacity(params.len() * 2);
+    for (n, v) in params {
+        out.push(Value::string(n.as_bytes()));
+        out.push(Value::string(v.as_bytes()));
     }
-    out.push(b')');
+    Value::List(out)
 }
 
 /// The type, subtype and parameters as written in the part's Content-Type, or the
@@ -210,112 +166,101 @@ fn raw_type(part: &Part, fields: &[Field<'_>]) -> (String, String, Vec<(String, 
     (t, st, params)
 }
 
-fn push_extension(out: &mut Vec<u8>, fields: &[Field<'_>], with_md5: bool) {
+/// The extension data of BODYSTRUCTURE: MD5 (single parts), disposition, language and
+/// location.
+fn extension(out: &mut Vec<Value>, fields: &[Field<'_>], with_md5: bool) {
     let get = |name: &str| fields.iter().find(|f| f.is(name)).map(|f| f.value());
     if with_md5 {
-        out.push(b' ');
-        push_nstring(out, get("Content-MD5").as_deref().map(str::as_bytes));
+        out.push(Value::nstring(
+            get("Content-MD5").as_deref().map(str::as_bytes),
+        ));
     }
-    out.push(b' ');
-    match get("Content-Disposition") {
+    out.push(match get("Content-Disposition") {
         Some(v) if !v.trim().is_empty() => {
             let end = v.find(';').unwrap_or(v.len());
-            out.push(b'(');
-            push_string(out, v[..end].trim().as_bytes());
-            out.push(b' ');
-            push_params(out, &raw_parameters(&v[end..]));
-            out.push(b')');
+            Value::List(vec![
+                Value::string(v[..end].trim().as_bytes()),
+                params(&raw_parameters(&v[end..])),
+            ])
         }
-        _ => out.extend_from_slice(b"NIL"),
-    }
-    out.push(b' ');
-    match get("Content-Language") {
-        Some(v) if !v.trim().is_empty() => {
-            out.push(b'(');
-            for (i, lang) in v
-                .split(',')
+        _ => Value::Nil,
+    });
+    out.push(match get("Content-Language") {
+        Some(v) if !v.trim().is_empty() => Value::List(
+            v.split(',')
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .enumerate()
-            {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                push_string(out, lang.as_bytes());
-            }
-            out.push(b')');
-        }
-        _ => out.extend_from_slice(b"NIL"),
-    }
-    out.push(b' ');
-    push_nstring(out, get("Content-Location").as_deref().map(str::as_bytes));
+                .map(|l| Value::string(l.as_bytes()))
+                .collect(),
+        ),
+        _ => Value::Nil,
+    });
+    out.push(Value::nstring(
+        get("Content-Location").as_deref().map(str::as_bytes),
+    ));
 }
 
-/// BODYSTRUCTURE (`extended`) or BODY of `part` in `message`, with parentheses.
-pub fn body_structure(message: &[u8], part: &Part, extended: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    write_part(&mut out, message, part, extended);
-    out
-}
-
-fn write_part(out: &mut Vec<u8>, msg: &[u8], part: &Part, extended: bool) {
+/// BODYSTRUCTURE (`extended`) or BODY of `part` in `message`.
+pub fn body_structure(message: &[u8], part: &Part, extended: bool) -> Value {
+    let msg = message;
     let (fields, _) = split_header(&msg[part.header.clone()]);
-    let (t, st, params) = raw_type(part, &fields);
-    out.push(b'(');
+    let (t, st, type_params) = raw_type(part, &fields);
     if let PartBody::Multipart { parts, .. } = &part.content {
+        let mut bodies: Vec<Value> = parts
+            .iter()
+            .map(|p| body_structure(msg, p, extended))
+            .collect();
         if parts.is_empty() {
-            out.extend_from_slice(
-                b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0",
-            );
-            if extended {
-                out.extend_from_slice(b" NIL NIL NIL NIL");
-            }
-            out.push(b')');
+            bodies.push(empty_text_part(extended));
         }
-        for p in parts {
-            write_part(out, msg, p, extended);
-        }
-        out.push(b' ');
-        push_string(out, st.as_bytes());
+        let mut out = vec![Value::Adjacent(bodies), Value::string(st.as_bytes())];
         if extended {
-            out.push(b' ');
-            push_params(out, &params);
-            push_extension(out, &fields, false);
+            out.push(params(&type_params));
+            extension(&mut out, &fields, false);
         }
-        out.push(b')');
-        return;
+        return Value::List(out);
     }
     let get = |name: &str| fields.iter().find(|f| f.is(name)).map(|f| f.value());
-    push_string(out, t.as_bytes());
-    out.push(b' ');
-    push_string(out, st.as_bytes());
-    out.push(b' ');
-    push_params(out, &params);
-    out.push(b' ');
-    push_nstring(out, get("Content-ID").as_deref().map(str::as_bytes));
-    out.push(b' ');
-    push_nstring(
-        out,
-        get("Content-Description").as_deref().map(str::as_bytes),
-    );
-    out.push(b' ');
     let enc = get("Content-Transfer-Encoding")
         .filter(|e| !e.is_empty())
         .unwrap_or_else(|| "7bit".into());
-    push_string(out, enc.as_bytes());
     let (size, lines) = crlf_size_and_lines(&msg[part.body.clone()]);
-    out.extend_from_slice(format!(" {size}").as_bytes());
+    let mut out = vec![
+        Value::string(t.as_bytes()),
+        Value::string(st.as_bytes()),
+        params(&type_params),
+        Value::nstring(get("Content-ID").as_deref().map(str::as_bytes)),
+        Value::nstring(get("Content-Description").as_deref().map(str::as_bytes)),
+        Value::string(enc.as_bytes()),
+        Value::Number(size as u64),
+    ];
     if let PartBody::Message(inner) = &part.content {
-        out.push(b' ');
-        out.extend_from_slice(&envelope(&msg[inner.header.clone()]));
-        out.push(b' ');
-        write_part(out, msg, inner, extended);
-        out.extend_from_slice(format!(" {lines}").as_bytes());
+        out.push(envelope(&msg[inner.header.clone()]));
+        out.push(body_structure(msg, inner, extended));
+        out.push(Value::Number(lines as u64));
     } else if t.eq_ignore_ascii_case("text") {
-        out.extend_from_slice(format!(" {lines}").as_bytes());
+        out.push(Value::Number(lines as u64));
     }
     if extended {
-        push_extension(out, &fields, true);
+        extension(&mut out, &fields, true);
     }
-    out.push(b')');
+    Value::List(out)
+}
+
+/// What a multipart without parts shows as its one part (as Dovecot).
+fn empty_text_part(extended: bool) -> Value {
+    let mut out = vec![
+        Value::string(b"text"),
+        Value::string(b"plain"),
+        params(&[("charset".into(), "us-ascii".into())]),
+        Value::Nil,
+        Value::Nil,
+        Value::string(b"7bit"),
+        Value::Number(0),
+        Value::Number(0),
+    ];
+    if extended {
+        out.extend([Value::Nil, Value::Nil, Value::Nil, Value::Nil]);
+    }
+    Value::List(out)
 }

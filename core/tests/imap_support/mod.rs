@@ -7,9 +7,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::{
-    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreReply,
-    StoreRequest,
+    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreError,
+    StoreReply, StoreRequest,
 };
+use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::machine::{AuthOutcome, Machine};
 
@@ -18,9 +19,38 @@ pub(crate) struct Store {
     pub(crate) view: MailboxView,
     pub(crate) message: Vec<u8>,
     pub(crate) set_flags: Vec<(u32, Vec<String>)>,
+    /// Streamed reads (`Read` and `ReadMore`) answered so far.
+    pub(crate) reads: usize,
+    /// Reading stops with an error at this octet of the message.
+    pub(crate) fail_at: Option<usize>,
+    /// The range being streamed: next octet and end.
+    reading: Option<(usize, usize)>,
+}
+
+/// The header section of `message` (through its empty line).
+fn header_of(message: &[u8]) -> Vec<u8> {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |i| i + 4);
+    message[..end].to_vec()
 }
 
 impl Store {
+    /// The next chunk (1000 octets) of the range being streamed.
+    fn read_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reads += 1;
+        let Some((at, end)) = self.reading else {
+            return Err(StoreError::new(Some("EXPUNGEISSUED"), "gone"));
+        };
+        if self.fail_at.is_some_and(|f| f <= at) {
+            return Err(StoreError::new(Some("SERVERBUG"), "read error"));
+        }
+        let next = (at + 1000).min(end);
+        self.reading = Some((next, end));
+        Ok((next > at).then(|| self.message[at..next].to_vec()))
+    }
+
     /// Whether the store still has message `uid` (another session may have expunged it).
     pub(crate) fn has(&self, uid: u32) -> bool {
         self.view.messages.iter().any(|m| m.uid == uid)
@@ -65,6 +95,9 @@ impl Driver {
                 view,
                 message,
                 set_flags: Vec::new(),
+                reads: 0,
+                fail_at: None,
+                reading: None,
             },
             now,
             out: String::new(),
@@ -101,14 +134,30 @@ impl Driver {
                     StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => {
                         StoreReply::View(Ok(self.store.view.clone()))
                     }
-                    StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
-                        .iter()
-                        .filter(|&&uid| self.store.has(uid))
-                        .map(|&uid| FetchedMessage {
-                            uid,
-                            data: Bytes::from(self.store.message.clone()),
-                        })
-                        .collect())),
+                    StoreRequest::Fetch { uids, part, .. } => {
+                        let data = match part {
+                            FetchPart::Full => self.store.message.clone(),
+                            FetchPart::Header => header_of(&self.store.message),
+                        };
+                        StoreReply::Messages(Ok(uids
+                            .iter()
+                            .filter(|&&uid| self.store.has(uid))
+                            .map(|&uid| FetchedMessage {
+                                uid,
+                                data: Bytes::from(data.clone()),
+                            })
+                            .collect()))
+                    }
+                    StoreRequest::Read {
+                        uid, start, len, ..
+                    } => {
+                        let size = self.store.message.len();
+                        let start = (start as usize).min(size);
+                        let end = start.saturating_add(len as usize).min(size);
+                        self.store.reading = self.store.has(uid).then_some((start, end));
+                        StoreReply::Chunk(self.store.read_chunk())
+                    }
+                    StoreRequest::ReadMore => StoreReply::Chunk(self.store.read_chunk()),
                     StoreRequest::SetFlags {
                         uids, mode, flags, ..
                     } => {

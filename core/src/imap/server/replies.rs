@@ -2,19 +2,20 @@
 //! selected mailbox's model kept in step with the store (EXPUNGE, EXISTS, RECENT, FLAGS).
 
 use super::*;
+use crate::imap::response::encode_value;
 
 impl ImapServer {
     /// Answers a login, at once or after `hold` (input waits meanwhile).
     pub(super) fn on_login(&mut self, tag: &str, outcome: AuthOutcome, hold: Duration) {
-        let (text, delay, close) = match outcome {
+        let (status, delay, close) = match outcome {
             AuthOutcome::Success(_) => {
                 self.state = State::Authenticated;
                 let caps = self.capabilities();
-                let text = tagged_line(tag, &format!("OK [CAPABILITY {caps}] Logged in"));
-                (text, hold, false)
+                let status = StatusText::ok("Logged in").code(format!("CAPABILITY {caps}"));
+                (status, hold, false)
             }
             AuthOutcome::TemporaryFailure => (
-                tagged_line(tag, "NO [UNAVAILABLE] Temporary authentication failure."),
+                StatusText::no("Temporary authentication failure.").code("UNAVAILABLE"),
                 hold,
                 false,
             ),
@@ -26,16 +27,20 @@ impl ImapServer {
                     self.auth_failures,
                     hold,
                 );
-                let text = tagged_line(tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
-                (text, delay, close)
+                let status = StatusText::no("Authentication failed.").code("AUTHENTICATIONFAILED");
+                (status, delay, close)
             }
         };
         if delay.is_zero() && !close {
-            self.wire.output.extend_from_slice(text.as_bytes());
+            self.tagged(tag, status);
         } else {
             self.hold = Some(Hold {
                 until: self.now + delay,
-                then: Held { text, close },
+                then: Held {
+                    tag: tag.to_string(),
+                    status,
+                    close,
+                },
             });
         }
     }
@@ -56,26 +61,31 @@ impl ImapServer {
                 Ok(view) => self.on_selected(&tag, name, read_only, view),
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Refresh { tag, text }, StoreReply::View(r)) => {
+            (Then::Refresh { tag, status }, StoreReply::View(r)) => {
                 if let Ok(view) = r {
                     self.apply_view(view);
                 }
                 if let Some(tag) = tag {
-                    self.tagged(&tag, &text);
+                    self.tagged(&tag, status);
                 }
             }
             (Then::List { tag, subscribed }, StoreReply::List(entries)) => {
                 let kind = if subscribed { "LSUB" } else { "LIST" };
                 for e in entries {
-                    let mut line =
-                        format!("* {kind} ({}) \"/\" ", e.attributes.join(" ")).into_bytes();
-                    quote(&mut line, &e.name);
-                    line.extend_from_slice(b"\r\n");
-                    self.wire.output.extend_from_slice(&line);
+                    self.untagged(vec![
+                        Value::atom(kind),
+                        Value::atoms(&e.attributes),
+                        Value::string(b"/"),
+                        Value::string(e.name.as_bytes()),
+                    ]);
                 }
-                self.tagged(
+                self.ok(
                     &tag,
-                    &format!("OK {} completed.", if subscribed { "Lsub" } else { "List" }),
+                    if subscribed {
+                        "Lsub completed."
+                    } else {
+                        "List completed."
+                    },
                 );
             }
             (Then::Status { tag, name, items }, StoreReply::Status(r)) => match r {
@@ -83,24 +93,34 @@ impl ImapServer {
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Done { tag, what }, StoreReply::Done(r)) => match r {
-                Ok(()) => self.tagged(&tag, &format!("OK {what} completed.")),
+                Ok(()) => self.ok(&tag, &format!("{what} completed.")),
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Append { tag, mailbox }, StoreReply::Appended(r)) => match r {
                 Ok((v, uid)) => {
-                    let text = format!("OK [APPENDUID {v} {uid}] Append completed.");
-                    self.finish_with_news(tag, text, &mailbox);
+                    let status =
+                        StatusText::ok("Append completed.").code(format!("APPENDUID {v} {uid}"));
+                    self.finish_with_news(tag, status, &mailbox);
                 }
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Fetch { mut job, batch }, StoreReply::Messages(r)) => match r {
-                Ok(msgs) => {
-                    self.fetch_write(&mut job, &batch, Some(&msgs));
-                    self.fetch_next(job);
-                }
+            (
+                Then::Fetch {
+                    job,
+                    batch,
+                    streaming,
+                },
+                StoreReply::Messages(r),
+            ) => match r {
+                Ok(msgs) => self.on_fetched(job, &batch, streaming, &msgs),
                 Err(e) => self.no(&job.tag, &e),
             },
-            (Then::SetFlags { tag, text }, StoreReply::Flags(r)) => match r {
+            (Then::Stream { job }, StoreReply::Chunk(r)) => self.on_chunk(job, r),
+            (Then::Stream { .. }, _) => {
+                // A wrong reply inside a literal: nothing more can be written.
+                self.close(CloseReason::Failed);
+            }
+            (Then::SetFlags { tag, status }, StoreReply::Flags(r)) => match r {
                 Ok(now) => {
                     if let Some(s) = self.selected.as_mut() {
                         for (u, flags) in now {
@@ -109,7 +129,7 @@ impl ImapServer {
                             }
                         }
                     }
-                    self.tagged(&tag, &text);
+                    self.tagged(&tag, status);
                 }
                 Err(e) => self.no(&tag, &e),
             },
@@ -122,10 +142,10 @@ impl ImapServer {
                     if close {
                         self.selected = None;
                         self.state = State::Authenticated;
-                        self.tagged(&tag, "OK Close completed.");
+                        self.ok(&tag, "Close completed.");
                     } else {
                         self.remove_uids(&uids);
-                        self.tagged(&tag, "OK Expunge completed.");
+                        self.ok(&tag, "Expunge completed.");
                     }
                 }
                 Err(e) => self.no(&tag, &e),
@@ -153,50 +173,55 @@ impl ImapServer {
                     | Then::Copy { tag, .. }
                     | Then::Search { tag, .. } => tag,
                     Then::Refresh { tag, .. } => tag.unwrap_or_else(|| "*".into()),
-                    Then::Fetch { job, .. } => job.tag,
+                    Then::Fetch { job, .. } | Then::Stream { job } => job.tag,
                 };
-                self.tagged(&tag, "NO [SERVERBUG] Internal error.");
+                self.tagged(&tag, StatusText::no("Internal error.").code("SERVERBUG"));
             }
         }
     }
 
     /// STATUS answered: the untagged STATUS with the asked items, then OK.
     fn on_status(&mut self, tag: &str, name: &str, items: &[StatusItem], st: &StatusInfo) {
-        let parts: Vec<String> = items
-            .iter()
-            .map(|i| match i {
-                StatusItem::Messages => format!("MESSAGES {}", st.messages),
-                StatusItem::Recent => format!("RECENT {}", st.recent),
-                StatusItem::UidNext => format!("UIDNEXT {}", st.uid_next),
-                StatusItem::UidValidity => format!("UIDVALIDITY {}", st.uid_validity),
-                StatusItem::Unseen => format!("UNSEEN {}", st.unseen),
-            })
-            .collect();
-        let mut line = b"* STATUS ".to_vec();
-        quote(&mut line, name);
-        line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
-        self.wire.output.extend_from_slice(&line);
-        self.tagged(tag, "OK Status completed.");
+        let mut values = Vec::with_capacity(items.len() * 2);
+        for i in items {
+            let (name, n) = match i {
+                StatusItem::Messages => ("MESSAGES", st.messages),
+                StatusItem::Recent => ("RECENT", st.recent),
+                StatusItem::UidNext => ("UIDNEXT", st.uid_next),
+                StatusItem::UidValidity => ("UIDVALIDITY", st.uid_validity),
+                StatusItem::Unseen => ("UNSEEN", st.unseen),
+            };
+            values.push(Value::atom(name));
+            values.push(Value::Number(n.into()));
+        }
+        self.untagged(vec![
+            Value::atom("STATUS"),
+            Value::string(name.as_bytes()),
+            Value::List(values),
+        ]);
+        self.ok(tag, "Status completed.");
     }
 
     /// COPY or MOVE done: COPYUID (RFC 4315), for MOVE the expunges (RFC 6851), then OK.
     fn on_copied(&mut self, tag: String, is_move: bool, to: &str, v: u32, pairs: &[(u32, u32)]) {
-        let code = if pairs.is_empty() {
-            String::new()
-        } else {
+        let code = (!pairs.is_empty()).then(|| {
             let src: Vec<String> = pairs.iter().map(|p| p.0.to_string()).collect();
             let dst: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
-            format!("[COPYUID {v} {} {}] ", src.join(","), dst.join(","))
+            format!("COPYUID {v} {} {}", src.join(","), dst.join(","))
+        });
+        let with_code = |status: StatusText| match &code {
+            Some(c) => status.code(c.clone()),
+            None => status,
         };
         if is_move {
-            if !code.is_empty() {
-                self.untagged(&format!("OK {code}Moved UIDs."));
+            if code.is_some() {
+                self.untagged_status(with_code(StatusText::ok("Moved UIDs.")));
             }
             let uids: Vec<u32> = pairs.iter().map(|p| p.0).collect();
             self.remove_uids(&uids);
-            self.finish_with_news(tag, "OK Move completed.".into(), to);
+            self.finish_with_news(tag, StatusText::ok("Move completed."), to);
         } else {
-            self.finish_with_news(tag, format!("OK {code}Copy completed."), to);
+            self.finish_with_news(tag, with_code(StatusText::ok("Copy completed.")), to);
         }
     }
 
@@ -210,23 +235,20 @@ impl ImapServer {
             }
         }
         self.flags_lines(&keywords, read_only);
-        self.untagged(&format!("{exists} EXISTS"));
-        self.untagged(&format!("{} RECENT", view.recent.len()));
+        self.counts(exists, view.recent.len());
         if let Some(i) = view
             .messages
             .iter()
             .position(|m| !has_flag(&m.flags, "\\Seen"))
         {
-            self.untagged(&format!("OK [UNSEEN {}] First unseen.", i + 1));
+            self.untagged_status(StatusText::ok("First unseen.").code(format!("UNSEEN {}", i + 1)));
         }
-        self.untagged(&format!(
-            "OK [UIDVALIDITY {}] UIDs valid",
-            view.uid_validity
-        ));
-        self.untagged(&format!(
-            "OK [UIDNEXT {}] Predicted next UID",
-            view.uid_next
-        ));
+        self.untagged_status(
+            StatusText::ok("UIDs valid").code(format!("UIDVALIDITY {}", view.uid_validity)),
+        );
+        self.untagged_status(
+            StatusText::ok("Predicted next UID").code(format!("UIDNEXT {}", view.uid_next)),
+        );
         self.selected = Some(Selected {
             name,
             read_only,
@@ -239,7 +261,7 @@ impl ImapServer {
         self.state = State::Selected;
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let what = if read_only { "Examine" } else { "Select" };
-        self.tagged(tag, &format!("OK [{mode}] {what} completed."));
+        self.tagged(tag, StatusText::ok(format!("{what} completed.")).code(mode));
     }
 
     /// STORE succeeded: the model takes the flags; FETCH responses unless .SILENT.
@@ -253,36 +275,27 @@ impl ImapServer {
                 };
                 s.msgs[i].flags = flags;
                 if !silent {
-                    let uid_part = if uid {
-                        format!("UID {u} ")
-                    } else {
-                        String::new()
-                    };
                     let shown = with_recent(&s.msgs[i].flags, s.recent.contains(&u));
-                    out.push(format!(
-                        "* {} FETCH ({uid_part}FLAGS {})\r\n",
-                        i + 1,
-                        flags_text(&shown)
-                    ));
+                    out.push(flags_fetch(i + 1, uid.then_some(u), &shown));
                 }
             }
         }
-        for line in out {
-            self.wire.output.extend_from_slice(line.as_bytes());
+        for r in out {
+            self.send(&r);
         }
-        self.tagged(tag, "OK Store completed.");
+        self.ok(tag, "Store completed.");
     }
 
     /// Ends a command that added messages to `mailbox`: when it is the selected one, the
     /// new messages are announced (EXISTS) before the tagged OK (RFC 3501 §6.3.11).
-    pub(super) fn finish_with_news(&mut self, tag: String, text: String, mailbox: &str) {
+    pub(super) fn finish_with_news(&mut self, tag: String, status: StatusText, mailbox: &str) {
         match self.selected.as_ref().map(|s| s.name.clone()) {
             Some(name) if name == mailbox => {
                 let claim = self.selected.as_ref().is_some_and(|s| !s.read_only);
                 self.ask(
                     Then::Refresh {
                         tag: Some(tag),
-                        text,
+                        status,
                     },
                     StoreRequest::Refresh {
                         mailbox: name,
@@ -290,7 +303,7 @@ impl ImapServer {
                     },
                 );
             }
-            _ => self.tagged(&tag, &text),
+            _ => self.tagged(&tag, status),
         }
     }
 
@@ -299,38 +312,36 @@ impl ImapServer {
         let Some(s) = self.selected.as_mut() else {
             return;
         };
-        let mut lines = Vec::new();
+        let mut gone = Vec::new();
         let mut i = 0;
         s.recent.retain(|u| !uids.contains(u));
         while i < s.msgs.len() {
             if uids.contains(&s.msgs[i].uid) {
                 s.msgs.remove(i);
-                lines.push(format!("* {} EXPUNGE\r\n", i + 1));
+                gone.push(expunge(i + 1));
             } else {
                 i += 1;
             }
         }
-        for l in lines {
-            self.wire.output.extend_from_slice(l.as_bytes());
+        for r in gone {
+            self.send(&r);
         }
     }
 
     /// The FLAGS and PERMANENTFLAGS responses for the system flags and `keywords`.
     pub(super) fn flags_lines(&mut self, keywords: &[String], read_only: bool) {
-        let mut all = SYSTEM_FLAGS.to_string();
-        for k in keywords {
-            all.push(' ');
-            all.push_str(k);
+        let mut all: Vec<&str> = SYSTEM_FLAGS.to_vec();
+        all.extend(keywords.iter().map(String::as_str));
+        self.untagged(vec![Value::atom("FLAGS"), Value::atoms(&all)]);
+        let mut permanent = Vec::new();
+        if !read_only {
+            all.push("\\*");
+            encode_value(&mut permanent, &Value::atoms(&all));
+        } else {
+            permanent.extend_from_slice(b"()");
         }
-        self.untagged(&format!("FLAGS ({all})"));
-        self.untagged(&format!(
-            "OK [PERMANENTFLAGS ({})] Flags permitted.",
-            if read_only {
-                String::new()
-            } else {
-                format!("{all} \\*")
-            }
-        ));
+        let code = format!("PERMANENTFLAGS {}", String::from_utf8_lossy(&permanent));
+        self.untagged_status(StatusText::ok("Flags permitted.").code(code));
     }
 
     /// Sends new FLAGS and PERMANENTFLAGS responses when `flags` hold keywords the client
@@ -365,30 +376,28 @@ impl ImapServer {
             return;
         };
         if view.uid_validity != s.uid_validity {
-            self.untagged("BYE The mailbox was recreated; please select it again.");
+            self.untagged_status(StatusText::bye(
+                "The mailbox was recreated; please select it again.",
+            ));
             self.close(CloseReason::Failed);
             return;
         }
         let current: std::collections::HashMap<u32, &MessageMeta> =
             view.messages.iter().map(|m| (m.uid, m)).collect();
-        let mut lines = Vec::new();
+        let mut news = Vec::new();
         let mut i = 0;
         while i < s.msgs.len() {
             match current.get(&s.msgs[i].uid) {
                 None => {
                     let gone = s.msgs.remove(i).uid;
                     s.recent.retain(|u| *u != gone);
-                    lines.push(format!("* {} EXPUNGE\r\n", i + 1));
+                    news.push(expunge(i + 1));
                 }
                 Some(m) => {
                     if m.flags != s.msgs[i].flags {
                         s.msgs[i].flags = m.flags.clone();
                         let shown = with_recent(&m.flags, s.recent.contains(&m.uid));
-                        lines.push(format!(
-                            "* {} FETCH (FLAGS {})\r\n",
-                            i + 1,
-                            flags_text(&shown)
-                        ));
+                        news.push(flags_fetch(i + 1, None, &shown));
                     }
                     i += 1;
                 }
@@ -406,16 +415,40 @@ impl ImapServer {
                 s.recent.push(*u);
             }
         }
-        if s.msgs.len() != before {
-            lines.push(format!(
-                "* {} EXISTS\r\n* {} RECENT\r\n",
-                s.msgs.len(),
-                s.recent.len()
-            ));
-        }
+        let counts = (s.msgs.len() != before).then_some((s.msgs.len(), s.recent.len()));
         s.uid_next = view.uid_next.max(s.uid_next);
-        for l in lines {
-            self.wire.output.extend_from_slice(l.as_bytes());
+        for r in news {
+            self.send(&r);
+        }
+        if let Some((exists, recent)) = counts {
+            self.counts(exists, recent);
         }
     }
+
+    /// `* n EXISTS` and `* n RECENT`.
+    fn counts(&mut self, exists: usize, recent: usize) {
+        self.untagged(vec![Value::Number(exists as u64), Value::atom("EXISTS")]);
+        self.untagged(vec![Value::Number(recent as u64), Value::atom("RECENT")]);
+    }
+}
+
+/// `* n EXPUNGE`.
+fn expunge(seq: usize) -> Response {
+    Response::Untagged(vec![Value::Number(seq as u64), Value::atom("EXPUNGE")])
+}
+
+/// `* n FETCH ([UID u ]FLAGS (...))`.
+fn flags_fetch(seq: usize, uid: Option<u32>, flags: &[String]) -> Response {
+    let mut items = Vec::with_capacity(4);
+    if let Some(u) = uid {
+        items.push(Value::atom("UID"));
+        items.push(Value::Number(u.into()));
+    }
+    items.push(Value::atom("FLAGS"));
+    items.push(Value::atoms(flags));
+    Response::Untagged(vec![
+        Value::Number(seq as u64),
+        Value::atom("FETCH"),
+        Value::List(items),
+    ])
 }

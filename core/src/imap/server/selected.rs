@@ -1,6 +1,6 @@
-//! The commands of the Selected state (CLOSE, UNSELECT, EXPUNGE, FETCH, STORE, COPY,
-//! MOVE, SEARCH): sequence sets resolved against the session's model, FETCH answered batch
-//! by batch, SEARCH answered from the store's content scan.
+//! The commands of the Selected state (CLOSE, UNSELECT, EXPUNGE, STORE, COPY, MOVE,
+//! SEARCH; FETCH is in `fetching.rs`): sequence sets resolved against the session's
+//! model, SEARCH answered from the store's content scan.
 
 use super::*;
 
@@ -46,7 +46,7 @@ impl ImapServer {
             self.selected = None;
             self.state = State::Authenticated;
             let what = if is_close { "Close" } else { "Unselect" };
-            self.tagged(&tag, &format!("OK {what} completed."));
+            self.ok(&tag, &format!("{what} completed."));
         } else {
             let name = sel.map(|s| s.name.clone()).unwrap_or_default();
             self.ask(
@@ -69,7 +69,7 @@ impl ImapServer {
             return;
         };
         if s.read_only {
-            return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+            return self.tagged(&tag, read_only_mailbox());
         }
         let max_uid = s.msgs.last().map_or(0, |m| m.uid);
         let uids: Vec<u32> = s
@@ -80,7 +80,7 @@ impl ImapServer {
             .map(|m| m.uid)
             .collect();
         if uids.is_empty() {
-            return self.tagged(&tag, "OK Expunge completed.");
+            return self.ok(&tag, "Expunge completed.");
         }
         let name = s.name.clone();
         self.ask(
@@ -94,26 +94,6 @@ impl ImapServer {
                 uids,
             },
         );
-    }
-
-    /// FETCH and UID FETCH: answered batch by batch.
-    fn fetch(&mut self, tag: String, uid: bool, set: SeqSet, mut items: Vec<FetchAttr>) {
-        if !uid && !self.valid_msgset(&set) {
-            return self.bad(&tag, "Error in IMAP command FETCH: Invalid messageset");
-        }
-        let targets = self.resolve(&set, uid);
-        if uid && !items.contains(&FetchAttr::Uid) {
-            items.insert(0, FetchAttr::Uid);
-        }
-        let part = content_needed(&items);
-        self.fetch_next(FetchJob {
-            tag,
-            items,
-            part,
-            rest: targets,
-            seen: Vec::new(),
-            expunged: false,
-        });
     }
 
     /// STORE and UID STORE.
@@ -134,11 +114,11 @@ impl ImapServer {
             return;
         };
         if s.read_only {
-            return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+            return self.tagged(&tag, read_only_mailbox());
         }
         let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
         if targets.is_empty() {
-            return self.tagged(&tag, "OK Store completed.");
+            return self.ok(&tag, "Store completed.");
         }
         let name = s.name.clone();
         self.ask(
@@ -166,11 +146,11 @@ impl ImapServer {
             return;
         };
         if is_move && s.read_only {
-            return self.tagged(&tag, "NO [READ-ONLY] Mailbox is read-only.");
+            return self.tagged(&tag, read_only_mailbox());
         }
         if targets.is_empty() {
             let what = if is_move { "Move" } else { "Copy" };
-            return self.tagged(&tag, &format!("OK {what} completed."));
+            return self.ok(&tag, &format!("{what} completed."));
         }
         let name = s.name.clone();
         self.ask(
@@ -243,125 +223,6 @@ impl ImapServer {
             .collect()
     }
 
-    /// Answers the next batch of a FETCH, or finishes it.
-    pub(super) fn fetch_next(&mut self, mut job: FetchJob) {
-        let Some(part) = job.part else {
-            let all = std::mem::take(&mut job.rest);
-            self.fetch_write(&mut job, &all, None);
-            return self.fetch_finish(job);
-        };
-        if job.rest.is_empty() {
-            return self.fetch_finish(job);
-        }
-        let Some(s) = self.selected.as_ref() else {
-            return;
-        };
-        // The model does not change while a FETCH runs: sequence numbers index it.
-        let batch = next_batch(&mut job.rest, part, |seq| {
-            (seq as usize)
-                .checked_sub(1)
-                .and_then(|i| s.msgs.get(i))
-                .map_or(0, |m| m.size)
-        });
-        let name = s.name.clone();
-        let uids = batch.iter().map(|t| t.1).collect();
-        self.ask(
-            Then::Fetch { job, batch },
-            StoreRequest::Fetch {
-                mailbox: name,
-                uids,
-                part,
-            },
-        );
-    }
-
-    /// Writes the FETCH responses of `batch`. With `msgs` (the store's answer), a message
-    /// missing from it was expunged by another session: it is skipped, as Dovecot does,
-    /// and never shown empty.
-    pub(super) fn fetch_write(
-        &mut self,
-        job: &mut FetchJob,
-        batch: &[(u32, u32)],
-        msgs: Option<&[FetchedMessage]>,
-    ) {
-        let Some(s) = self.selected.as_mut() else {
-            return;
-        };
-        let sets_seen = !s.read_only
-            && job.items.iter().any(|i| {
-                matches!(
-                    i,
-                    FetchAttr::Rfc822
-                        | FetchAttr::Rfc822Text
-                        | FetchAttr::Section { peek: false, .. }
-                )
-            });
-        let contents: Option<std::collections::HashMap<u32, &[u8]>> =
-            msgs.map(|m| m.iter().map(|x| (x.uid, x.data.as_ref())).collect());
-        let mut out = Vec::new();
-        for &(seq, u) in batch {
-            let Some(meta) = (seq as usize)
-                .checked_sub(1)
-                .and_then(|i| s.msgs.get_mut(i))
-                .filter(|m| m.uid == u)
-            else {
-                continue;
-            };
-            let data = match &contents {
-                Some(c) => match c.get(&u) {
-                    Some(d) => Some(*d),
-                    None => {
-                        job.expunged = true;
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let flags_changed = sets_seen && !has_flag(&meta.flags, "\\Seen");
-            if flags_changed {
-                meta.flags.push("\\Seen".into());
-                job.seen.push(u);
-            }
-            out.extend_from_slice(&fetch_line(
-                &job.items,
-                FetchedItem {
-                    seq,
-                    meta,
-                    recent: s.recent.contains(&u),
-                    data,
-                    flags_changed,
-                },
-            ));
-        }
-        self.wire.output.extend_from_slice(&out);
-    }
-
-    /// Ends a FETCH: stores the `\Seen` flags it set, then the tagged answer.
-    pub(super) fn fetch_finish(&mut self, job: FetchJob) {
-        let text = if job.expunged {
-            "OK [EXPUNGEISSUED] Some messages were already expunged.".to_string()
-        } else {
-            "OK Fetch completed.".to_string()
-        };
-        if job.seen.is_empty() {
-            return self.tagged(&job.tag, &text);
-        }
-        let name = self
-            .selected
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
-        self.ask(
-            Then::SetFlags { tag: job.tag, text },
-            StoreRequest::SetFlags {
-                mailbox: name,
-                uids: job.seen,
-                mode: StoreMode::Add,
-                flags: vec!["\\Seen".into()],
-            },
-        );
-    }
-
     /// Answers a SEARCH. With `facts` (the store's scan), a message missing from them was
     /// expunged by another session: it cannot match a content key, and the answer says
     /// `[EXPUNGEISSUED]` (as Dovecot).
@@ -399,16 +260,14 @@ impl ImapServer {
                 hits.push(if uid { m.uid } else { i as u32 + 1 });
             }
         }
-        let list: Vec<String> = hits.iter().map(|h| h.to_string()).collect();
-        if list.is_empty() {
-            self.untagged("SEARCH");
-        } else {
-            self.untagged(&format!("SEARCH {}", list.join(" ")));
-        }
+        let mut values = vec![Value::atom("SEARCH")];
+        values.extend(hits.into_iter().map(|h| Value::Number(h.into())));
+        self.untagged(values);
+        let status = StatusText::ok("Search completed.");
         if expunged {
-            self.tagged(tag, "OK [EXPUNGEISSUED] Search completed.");
+            self.tagged(tag, status.code("EXPUNGEISSUED"));
         } else {
-            self.tagged(tag, "OK Search completed.");
+            self.tagged(tag, status);
         }
     }
 }
@@ -421,4 +280,9 @@ fn star_only_matches(set: &SeqSet, uid: u32, max_uid: u32) -> bool {
             .0
             .iter()
             .any(|&(a, b)| matches!(a, SeqNum::Star) || matches!(b, SeqNum::Star))
+}
+
+/// The answer to a change in a mailbox selected with EXAMINE.
+fn read_only_mailbox() -> StatusText {
+    StatusText::no("Mailbox is read-only.").code("READ-ONLY")
 }
