@@ -286,6 +286,22 @@ proptest! {
     }
 
     #[test]
+    fn lists_written_back_to_back_parse_as_list_items(
+        lists in prop::collection::vec(prop::collection::vec(value(), 0..3), 1..4),
+        after in value(),
+    ) {
+        // RFC 3501 writes `1*address` and a multipart's `1*body` with no space between.
+        let adjacent = Value::Adjacent(lists.iter().cloned().map(Value::List).collect());
+        let r = Response::Untagged(vec![Value::List(vec![adjacent, after.clone()])]);
+        let wire = encode_response(&r);
+        let (_, parsed) = parse_response(&wire)
+            .map_err(|e| TestCaseError::fail(format!("{e:?} for {:?}", String::from_utf8_lossy(&wire))))?;
+        let mut items: Vec<Value> = lists.into_iter().map(Value::List).collect();
+        items.push(after);
+        prop_assert_eq!(parsed, Response::Untagged(vec![Value::List(items)]));
+    }
+
+    #[test]
     fn session_split_anywhere_gives_the_same_output(splits in prop::collection::vec(0usize..260, 0..12)) {
         let script = "a LOGIN mrc secret\r\nb SELECT INBOX\r\nc FETCH 1:3 (FLAGS BODY.PEEK[HEADER])\r\n\
             d STORE 2 +FLAGS (\\Flagged)\r\ne SEARCH FLAGGED\r\nf APPEND INBOX {5+}\r\nhello\r\n\
