@@ -13,11 +13,14 @@ use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 
 use crate::config::AccountsKind;
 use crate::config::Settings;
-use postrider_store::accounts::{AccountStore, SystemAccounts, UsersFile};
+use crate::user_files::HomeFiles;
+use postrider_store::accounts::{AccountStore, Homes, SystemAccounts, UsersFile};
 use postrider_store::aliases::{AliasStore, AliasesDb};
 use postrider_store::mail_files::FilesMailboxes;
+use postrider_store::mailbox::Mailboxes;
 use postrider_store::queue::Queue;
 use postrider_store::queue_store::QueueStore;
+use postrider_store::user_files::UserFiles;
 
 /// Wakes the queue runner when new mail is committed.
 #[derive(Debug, Default)]
@@ -136,8 +139,12 @@ pub struct Context {
     pub settings: Settings,
     /// Local accounts (shared with the mailboxes).
     pub accounts: Arc<dyn AccountStore>,
-    /// The users' mailboxes (files backend).
-    pub mailboxes: Arc<FilesMailboxes>,
+    /// The users' mailboxes.
+    pub mailboxes: Arc<dyn Mailboxes>,
+    /// Where the users' home directories are (programs run there).
+    pub homes: Homes,
+    /// The users' own files (`.forward`, Sieve script and vacation memory).
+    pub user_files: Arc<dyn UserFiles>,
     /// The queue.
     pub queue: Arc<dyn QueueStore>,
     /// The aliases (the db `newaliases` builds, or the source until there is one).
@@ -197,6 +204,12 @@ impl Context {
             AccountsKind::File => Arc::new(UsersFile::new(&dir)),
         };
         let mailboxes = Arc::new(FilesMailboxes::new(&dir, accounts.clone()));
+        let homes = Homes::new(&dir, accounts.clone());
+        let user_files = Arc::new(HomeFiles::new(
+            homes.clone(),
+            accounts.clone(),
+            settings.config.delivery.default_user.clone(),
+        ));
         let queue: Arc<dyn QueueStore> = Arc::new(Queue::open(&dir.join("queue"))?);
         let c = &settings.config;
         let trusted = &settings.trusted_networks;
@@ -229,7 +242,9 @@ impl Context {
             })),
             aliases: Arc::new(AliasesDb::new(&aliases_path)),
             accounts,
+            user_files,
             mailboxes,
+            homes,
             queue,
             tls: crate::tls::TlsStore::default(),
             wakeup: Wakeup::default(),
@@ -247,12 +262,7 @@ impl Context {
 
     /// The home directory of a local user (file accounts: `data_dir/home/USER`).
     pub fn home_of(&self, user: &str) -> Option<std::path::PathBuf> {
-        self.mailboxes.home_of(user)
-    }
-
-    /// The INBOX mbox of a local mailbox name (`/var/mail/NAME` for system accounts).
-    pub fn mailbox_path(&self, name: &str) -> std::path::PathBuf {
-        self.mailboxes.inbox_path(name)
+        self.homes.home_of(user)
     }
 
     /// Whether shutdown was requested.

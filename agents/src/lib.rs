@@ -32,4 +32,5 @@ pub mod service;
 pub mod session;
 pub mod sieve;
 pub mod tls;
+pub mod user_files;
 pub mod vacation;

@@ -13,8 +13,6 @@
 //! file F, line N", never with the file's contents (it may be one the sender must not see).
 
 use std::collections::HashSet;
-use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,11 +26,14 @@ use postrider_core::smtp::EnhancedCode;
 
 use crate::config::TargetOrigin;
 use crate::context::{wall_now, Context};
-use crate::privileges::{home_identity, identity_for, read_file_as, run_with_input};
+use crate::privileges::{
+    identity_for, owner_of_user_files, read_file_as, run_with_input, safe_file,
+};
 use postrider_store::accounts::valid_name;
-use postrider_store::mail_files::{Arrival, Stored};
-use postrider_store::mbox::{self, MboxBatch};
+use postrider_store::mailbox::{Arrival, DeliveryBatch, Stored};
+use postrider_store::mbox;
 use postrider_store::queue::{Envelope, Recipient};
+use postrider_store::user_files::UserFile;
 
 pub use crate::outcome::Outcome;
 
@@ -106,37 +107,6 @@ impl Expansion {
             EnhancedCode::new(status.0, status.1, status.2),
             temporary,
         ));
-    }
-}
-
-/// Whether a `.forward` (or `:include:`) file may be trusted: owned by `owner` (or root),
-/// and neither it nor its directory writable by group or others.
-fn safe_file(path: &Path, owner: u32) -> Result<(), String> {
-    let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    if meta.uid() != owner && meta.uid() != 0 {
-        return Err(format!("{} is not owned by uid {owner}", path.display()));
-    }
-    if meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!("{} is group- or world-writable", path.display()));
-    }
-    if let Some(dir) = path.parent() {
-        let d = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        if d.permissions().mode() & 0o022 != 0 && d.permissions().mode() & 0o1000 == 0 {
-            return Err(format!("{} is group- or world-writable", dir.display()));
-        }
-    }
-    Ok(())
-}
-
-/// The uid that must own a user's `.forward`.
-fn forward_owner(ctx: &Context, user: &str) -> u32 {
-    if ctx.accounts.is_system() {
-        ctx.accounts.system_user(user).map_or(u32::MAX, |e| e.uid)
-    } else {
-        rustix::process::geteuid().as_raw()
     }
 }
 
@@ -217,33 +187,21 @@ impl Expander<'_> {
 
     /// A local account: its `.forward`, or its mailbox.
     fn user(&mut self, user: &str, chain: &mut Vec<String>) {
-        let Some(home) = self.ctx.home_of(user) else {
-            self.out.push(Action::Mailbox(user.to_string()));
-            return;
-        };
-        let forward = home.join(".forward");
-        if !forward.exists() {
-            self.out.push(Action::Mailbox(user.to_string()));
-            return;
-        }
-        if let Err(why) = safe_file(&forward, forward_owner(self.ctx, user)) {
-            tracing::warn!("ignoring {}: {why}", forward.display());
-            self.out.push(Action::Mailbox(user.to_string()));
-            return;
-        }
         // Read with the user's own privileges (system accounts under root): a link to a
-        // file the user may not read gives nothing.
-        let text = match home_identity(self.ctx, user)
-            .map_err(std::io::Error::other)
-            .and_then(|who| read_file_as(who.as_ref(), &forward, MAX_LIST_FILE))
+        // file the user may not read gives nothing; an unsafe file is ignored.
+        let text = match self
+            .ctx
+            .user_files
+            .read(user, UserFile::Forward, MAX_LIST_FILE)
         {
-            Ok(t) => String::from_utf8_lossy(&t.unwrap_or_default()).into_owned(),
+            Ok(Some(t)) => String::from_utf8_lossy(&t).into_owned(),
+            Ok(None) => {
+                self.out.push(Action::Mailbox(user.to_string()));
+                return;
+            }
             Err(e) => {
-                self.fail(
-                    format!("cannot read {}: {e}", forward.display()),
-                    (4, 3, 0),
-                    true,
-                );
+                let path = self.ctx.user_files.describe(user, UserFile::Forward);
+                self.fail(format!("cannot read {path}: {e}"), (4, 3, 0), true);
                 return;
             }
         };
@@ -324,7 +282,7 @@ impl Expander<'_> {
     fn include(&mut self, path: &str, owner: Option<String>, chain: &mut Vec<String>) {
         let p = Path::new(path);
         let expected_owner = match &owner {
-            Some(user) => forward_owner(self.ctx, user),
+            Some(user) => owner_of_user_files(&*self.ctx.accounts, user),
             None => rustix::process::geteuid().as_raw(),
         };
         if let Err(why) = safe_file(p, expected_owner) {
@@ -385,7 +343,7 @@ pub struct Delivery<'a> {
     pub recovering: bool,
     /// Mailbox appends of several messages committed together by the caller; None:
     /// each append is fsynced on its own.
-    pub batch: Option<&'a mut MboxBatch>,
+    pub batch: Option<&'a mut dyn DeliveryBatch>,
 }
 
 /// Delivers `message` for one envelope recipient. `done` holds the actions of this
@@ -582,7 +540,7 @@ fn deliver_file(
     );
     let entry = mbox::entry(&d.env.sender, wall_now(), header.as_bytes(), d.message);
     if let Some(b) = d.batch.as_deref_mut() {
-        b.release(Path::new(path));
+        b.release_file(Path::new(path));
     }
     let who = match identity_for(d.ctx, user) {
         Ok(w) => w,

@@ -11,7 +11,7 @@ use crate::agent::{Agent, Flow};
 use crate::context::Context;
 use crate::listener::ListenerKind;
 use crate::login::sasl_login;
-use postrider_store::mailbox::{Mailboxes, Maildrop, MessageChunks};
+use postrider_store::mailbox::{Maildrop, MessageChunks};
 
 /// The core configuration for a POP3 session on a listener of `kind`.
 pub fn pop3_config(ctx: &Context, kind: ListenerKind) -> Pop3Config {

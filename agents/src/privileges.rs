@@ -18,6 +18,7 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Settings;
 use crate::context::Context;
-use postrider_store::accounts::SystemAccounts;
+use postrider_store::accounts::{AccountStore, SystemAccounts};
 
 /// A Unix identity to run a command or touch a file as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +48,11 @@ pub fn running_as_root() -> bool {
 
 /// `[delivery] default_user` as a non-root identity of this system.
 pub fn default_identity(settings: &Settings) -> Result<RunAs, String> {
-    let name = &settings.config.delivery.default_user;
+    identity_named(&settings.config.delivery.default_user)
+}
+
+/// The non-root identity of the system user `name` (the default user).
+fn identity_named(name: &str) -> Result<RunAs, String> {
     match SystemAccounts::default().lookup(name) {
         Some(e) if e.uid != 0 => Ok(RunAs {
             uid: e.uid,
@@ -77,11 +82,21 @@ pub fn check_serve_privileges(settings: &Settings) -> Result<(), String> {
 /// owner of the `.forward` it came from; None for the aliases): None means the server's
 /// own identity, which is never root for anything a user controls.
 pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, String> {
+    let default_user = &ctx.settings.config.delivery.default_user;
+    identity_of(&*ctx.accounts, default_user, user)
+}
+
+/// [`identity_for`] from the accounts and `[delivery] default_user` alone.
+pub fn identity_of(
+    accounts: &dyn AccountStore,
+    default_user: &str,
+    user: Option<&str>,
+) -> Result<Option<RunAs>, String> {
     if !running_as_root() {
         return Ok(None);
     }
     if let Some(u) = user {
-        if let Some(e) = ctx.accounts.system_user(u) {
+        if let Some(e) = accounts.system_user(u) {
             if e.uid != 0 {
                 return Ok(Some(RunAs {
                     uid: e.uid,
@@ -90,18 +105,54 @@ pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, 
             }
         }
     }
-    default_identity(&ctx.settings).map(Some)
+    identity_named(default_user).map(Some)
 }
 
 /// The identity that reads and writes the files in `user`'s home (`.forward`, `.sieve`,
 /// vacation files): the user with system accounts when the server runs as root, else
 /// the server itself (file accounts' homes belong to the server).
-pub fn home_identity(ctx: &Context, user: &str) -> Result<Option<RunAs>, String> {
-    if ctx.accounts.is_system() && running_as_root() {
-        identity_for(ctx, Some(user))
+pub fn home_identity(
+    accounts: &dyn AccountStore,
+    default_user: &str,
+    user: &str,
+) -> Result<Option<RunAs>, String> {
+    if accounts.is_system() && running_as_root() {
+        identity_of(accounts, default_user, Some(user))
     } else {
         Ok(None)
     }
+}
+
+/// The uid that must own a user's `.forward` and the `:include:` files it names.
+pub fn owner_of_user_files(accounts: &dyn AccountStore, user: &str) -> u32 {
+    if accounts.is_system() {
+        accounts.system_user(user).map_or(u32::MAX, |e| e.uid)
+    } else {
+        rustix::process::geteuid().as_raw()
+    }
+}
+
+/// Whether a forwarding or include file may be honoured: a regular file owned by
+/// `owner` (or root), not group- or world-writable, in a directory that is not either
+/// (unless sticky), as Postfix's local(8) demands.
+pub fn safe_file(path: &Path, owner: u32) -> Result<(), String> {
+    let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.uid() != owner && meta.uid() != 0 {
+        return Err(format!("{} is not owned by uid {owner}", path.display()));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!("{} is group- or world-writable", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        let d = fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if d.permissions().mode() & 0o022 != 0 && d.permissions().mode() & 0o1000 == 0 {
+            return Err(format!("{} is group- or world-writable", dir.display()));
+        }
+    }
+    Ok(())
 }
 
 /// Reads at most `limit` bytes of `path` as `who` (None: as this process). Ok(None) when

@@ -9,7 +9,6 @@
 //! it alone, so one process never writes an envelope from two threads.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -26,7 +25,7 @@ use crate::context::{wall_now, Context};
 use crate::local::{self, split_address, Delivery, Outcome};
 use crate::remote::{self, OutboundTls};
 use crate::resolver::Resolver;
-use postrider_store::mbox::MboxBatch;
+use postrider_store::mailbox::DeliveryBatch;
 use postrider_store::queue::{unix_now, Envelope, RcptStatus, Recipient};
 
 /// At most this many messages share one mailbox commit (one fsync per mailbox).
@@ -341,8 +340,8 @@ struct LocalPass {
     message: Vec<u8>,
     changed: bool,
     remote_due: bool,
-    /// Mailbox files appended to through the batch.
-    touched: Vec<PathBuf>,
+    /// Mailboxes delivered to through the batch.
+    touched: Vec<String>,
 }
 
 /// Delivers the due local recipients of one message; with `batch`, mailbox appends are
@@ -351,7 +350,7 @@ fn deliver_local(
     ctx: &Context,
     id: &str,
     recovering: bool,
-    mut batch: Option<&mut MboxBatch>,
+    mut batch: Option<&mut dyn DeliveryBatch>,
 ) -> Result<LocalPass, Option<i64>> {
     let (mut env, message) = load(ctx, id)?;
     if env.client == "local" && env.recipients.iter().all(|r| r.attempts == 0) {
@@ -411,7 +410,7 @@ fn deliver_local(
 /// Ends a local pass once its batch is committed. When one of its mailbox files lost
 /// the batch (fsync failed, appends undone), nothing of the pass is recorded: the
 /// message is tried again in a minute, as if this pass had not happened.
-fn finish_local(ctx: &Context, mut p: LocalPass, failed: &[PathBuf]) -> Pass {
+fn finish_local(ctx: &Context, mut p: LocalPass, failed: &[String]) -> Pass {
     if p.touched.iter().any(|t| failed.contains(t)) {
         return Pass {
             next: Some(unix_now() + 60),
@@ -713,7 +712,7 @@ pub fn run(ctx: Arc<Context>) {
             let mut finished = Vec::new();
             {
                 let _guard = lock(&ctx.delivery_lock);
-                let mut batch = MboxBatch::new();
+                let mut batch = ctx.mailboxes.begin_batch();
                 let mut pending = Vec::new();
                 for id in chunk {
                     if recovering.remove(*id) {
@@ -726,7 +725,7 @@ pub fn run(ctx: Arc<Context>) {
                         finished.push(((*id).clone(), process_message(&ctx, id, true)));
                         continue;
                     }
-                    match deliver_local(&ctx, id, false, Some(&mut batch)) {
+                    match deliver_local(&ctx, id, false, Some(batch.as_mut())) {
                         Ok(p) => pending.push(((*id).clone(), p)),
                         Err(next) => finished.push((
                             (*id).clone(),

@@ -4,7 +4,7 @@
 //! and reply builder of the core, with their memory in `~/.sieve.vacation.db`.
 //!
 //! The script and the vacation memory are read and written with the user's privileges
-//! ([`crate::privileges::home_identity`]), never as root.
+//! (through [`crate::context::Context::user_files`]), never as root.
 
 use std::fs;
 use std::sync::Mutex;
@@ -17,8 +17,8 @@ use postrider_core::sieve::{Action, MessageContext, Script, Vacation};
 
 use crate::context::{wall_now, Context};
 use crate::outcome::Outcome;
-use crate::privileges::{home_identity, read_file_as, write_file_as};
 use postrider_store::queue::{unix_now, Envelope, Recipient};
+use postrider_store::user_files::UserFile;
 
 /// Longest Sieve script read at delivery.
 const MAX_SCRIPT: u64 = 1024 * 1024;
@@ -35,16 +35,12 @@ pub fn actions_for(
     rcpt: &Recipient,
     message: &[u8],
 ) -> Option<Vec<Action>> {
-    let path = ctx.home_of(user)?.join(".sieve");
-    let who = home_identity(ctx, user).ok()?;
-    let bytes = match read_file_as(who.as_ref(), &path, MAX_SCRIPT) {
+    let files = &ctx.user_files;
+    let path = files.describe(user, UserFile::Sieve);
+    let bytes = match files.read(user, UserFile::Sieve, MAX_SCRIPT) {
         Ok(b) => b?,
         Err(e) => {
-            tracing::warn!(
-                "{}: cannot read {}: {e}; keeping the message",
-                env.id,
-                path.display()
-            );
+            tracing::warn!("{}: cannot read {path}: {e}; keeping the message", env.id);
             return None;
         }
     };
@@ -53,7 +49,7 @@ pub fn actions_for(
         Ok(s) => s,
         Err(errors) => {
             for e in errors {
-                tracing::warn!("{}: {}:{e}; keeping the message", env.id, path.display());
+                tracing::warn!("{}: {path}:{e}; keeping the message", env.id);
             }
             return None;
         }
@@ -102,19 +98,10 @@ pub fn vacation(
         tracing::info!("{}: vacation of {user}: no reply ({why:?})", env.id);
         return Outcome::Delivered("vacation: no reply".into());
     }
-    let Some(home) = ctx.home_of(user) else {
-        return Outcome::Delivered("vacation: no home directory".into());
-    };
-    let who = match home_identity(ctx, user) {
-        Ok(w) => w,
-        Err(e) => return Outcome::Delivered(format!("vacation: {e}")),
-    };
-    if who.is_none() {
-        let _ = fs::create_dir_all(&home);
-    }
-    let db = home.join(".sieve.vacation.db");
+    let files = &ctx.user_files;
     let _serial = VACATION_MEMORY.lock().unwrap_or_else(|p| p.into_inner());
-    let memory = read_file_as(who.as_ref(), &db, MAX_SCRIPT)
+    let memory = files
+        .read(user, UserFile::VacationMemory, MAX_SCRIPT)
         .ok()
         .flatten()
         .unwrap_or_default();
@@ -160,7 +147,8 @@ pub fn vacation(
         .submit("", vec![Recipient::new(env.sender.clone())], &reply)
     {
         Ok(id) => {
-            if let Err(e) = write_file_as(who.as_ref(), &db, format_state(&state).as_bytes()) {
+            let memory = format_state(&state);
+            if let Err(e) = files.write(user, UserFile::VacationMemory, memory.as_bytes()) {
                 tracing::warn!("{}: vacation memory of {user} not saved: {e}", env.id);
             }
             ctx.wakeup.notify();

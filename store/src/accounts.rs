@@ -604,6 +604,33 @@ impl AccountStore for SystemAccounts {
     }
 }
 
+/// Where local users' home directories are: the passwd entry's with system accounts,
+/// `data_dir/home/NAME` with file accounts.
+#[derive(Debug, Clone)]
+pub struct Homes {
+    data_dir: PathBuf,
+    accounts: std::sync::Arc<dyn AccountStore>,
+}
+
+impl Homes {
+    /// The homes of `accounts`, file accounts' under `data_dir`.
+    pub fn new(data_dir: &Path, accounts: std::sync::Arc<dyn AccountStore>) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            accounts,
+        }
+    }
+
+    /// The home directory of `user` (None: a system account that does not exist).
+    pub fn home_of(&self, user: &str) -> Option<PathBuf> {
+        if self.accounts.is_system() {
+            self.accounts.system_user(user).map(|e| e.home)
+        } else {
+            Some(self.data_dir.join("home").join(user))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
 

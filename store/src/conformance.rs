@@ -12,12 +12,14 @@ use std::io;
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::StoreError;
 use postrider_core::imap::store::FetchPart;
+use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::OpenError;
 
 use crate::accounts::{AccountError, AccountStore, Login, Secret};
-use crate::mailbox::{Mailboxes, MessageChunks, RangeChunks};
+use crate::mailbox::{Arrival, Mailboxes, MessageChunks, RangeChunks, Stored};
 use crate::queue::{Envelope, Recipient};
 use crate::queue_store::QueueStore;
+use crate::user_files::{UserFile, UserFiles};
 
 /// A check's outcome: `Err` says which rule was broken.
 pub type Check = Result<(), String>;
@@ -44,10 +46,10 @@ fn message(n: usize) -> Vec<u8> {
     format!("From: a@example.org\r\nSubject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
 }
 
-/// Runs every check with users `alice` and `bob` (fresh: no mail yet). Returns the
+/// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 7] = [
+    let checks: [Rule; 8] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -60,6 +62,10 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
         (
             "messages read in chunks match FETCH and RFC822.SIZE",
             read_in_chunks,
+        ),
+        (
+            "local delivery: batches, folders, flags, recovery",
+            delivery,
         ),
     ];
     checks
@@ -152,6 +158,77 @@ pub fn read_in_chunks(open: Open<'_>) -> Check {
         .map_err(store_err("expunge"))?;
     ensure(s.open_message("alice", "INBOX", uid).is_err(), || {
         "an expunged message could still be opened".into()
+    })
+}
+
+/// Local delivery: a batched delivery is there after the commit (and survives
+/// reopening), a folder is created for it with its flags, and recovery after a crash
+/// finds a delivery already made instead of making it twice.
+pub fn delivery(open: Open<'_>) -> Check {
+    let s = open();
+    let flags = vec!["\\Flagged".to_string()];
+    let arrival = |folder, queue_id, recovering| Arrival {
+        user: "carol",
+        folder,
+        sender: "a@example.org",
+        fields: b"Delivered-To: carol@example.org\r\n",
+        message:
+            b"Received: by mx.example.org with ESMTP id Q1\r\nSubject: delivered\r\n\r\nhello\r\n",
+        when: WallClock::utc(1_700_000_000),
+        flags: &flags,
+        queue_id,
+        recovering,
+    };
+    let mut batch = s.begin_batch();
+    let stored = s
+        .deliver(&arrival(None, "Q1", false), Some(batch.as_mut()))
+        .map_err(|e| format!("deliver: {e}"))?;
+    ensure(stored == Stored::Delivered("INBOX".into()), || {
+        format!("{stored:?}")
+    })?;
+    ensure(!batch.take_touched().is_empty(), || {
+        "the batch names no mailbox".into()
+    })?;
+    let failed = batch.commit();
+    ensure(failed.is_empty(), || {
+        format!("commit failed for {failed:?}")
+    })?;
+    let stored = s
+        .deliver(&arrival(Some("Work"), "Q2", false), None)
+        .map_err(|e| format!("deliver to Work: {e}"))?;
+    ensure(stored == Stored::Delivered("Work".into()), || {
+        format!("{stored:?}")
+    })?;
+    let s = open();
+    let inbox = s.view("carol", "INBOX", false).map_err(store_err("view"))?;
+    let work = s
+        .view("carol", "Work", false)
+        .map_err(store_err("view Work"))?;
+    ensure(
+        inbox.messages.len() == 1 && work.messages.len() == 1,
+        || format!("INBOX {inbox:?}, Work {work:?}"),
+    )?;
+    ensure(work.messages[0].flags.contains(&flags[0]), || {
+        format!(
+            "Work's message lost its flags: {:?}",
+            work.messages[0].flags
+        )
+    })?;
+    let got = s
+        .fetch("carol", "INBOX", &[inbox.messages[0].uid], FetchPart::Full)
+        .map_err(store_err("fetch"))?;
+    ensure(
+        got.first()
+            .is_some_and(|m| m.data.ends_with(b"Subject: delivered\r\n\r\nhello\r\n")),
+        || format!("delivered message reads {got:?}"),
+    )?;
+    // A crash after this delivery: recovery finds it (by the queue id the message's
+    // Received field carries).
+    let again = s
+        .deliver(&arrival(None, "Q1", true), None)
+        .map_err(|e| format!("recovering: {e}"))?;
+    ensure(matches!(again, Stored::AlreadyThere(_)), || {
+        format!("a delivery made before the crash was made again: {again:?}")
     })
 }
 
@@ -479,4 +556,47 @@ fn queue_round_trip(open: OpenQueue<'_>) -> Check {
     ensure(open().list().map_err(io("list"))?.contains(&made), || {
         "a submitted message is not listed".into()
     })
+}
+
+/// The rules every [`UserFiles`] backend keeps, with users `alice` and `bob` (who have no
+/// files yet). Returns the broken rules, empty when the backend conforms.
+pub fn user_file_rules(files: &dyn UserFiles) -> Vec<String> {
+    let check = || -> Check {
+        for file in [UserFile::Forward, UserFile::Sieve, UserFile::VacationMemory] {
+            let none = files.read("alice", file, 1024).map_err(|e| e.to_string())?;
+            ensure(none.is_none(), || {
+                format!("{file:?} exists before it was written")
+            })?;
+        }
+        files
+            .write("alice", UserFile::Sieve, b"keep;\n")
+            .map_err(|e| format!("write: {e}"))?;
+        files
+            .write("alice", UserFile::VacationMemory, b"first")
+            .map_err(|e| format!("write: {e}"))?;
+        files
+            .write("alice", UserFile::VacationMemory, b"second")
+            .map_err(|e| format!("rewrite: {e}"))?;
+        let read = |user, file, limit| files.read(user, file, limit).map_err(|e| e.to_string());
+        ensure(
+            read("alice", UserFile::Sieve, 1024)? == Some(b"keep;\n".to_vec()),
+            || "the Sieve script written is not read back".into(),
+        )?;
+        ensure(
+            read("alice", UserFile::VacationMemory, 1024)? == Some(b"second".to_vec()),
+            || "a rewritten file does not hold the new bytes only".into(),
+        )?;
+        ensure(
+            read("alice", UserFile::Sieve, 3)? == Some(b"kee".to_vec()),
+            || "reading stops at the limit".into(),
+        )?;
+        ensure(read("bob", UserFile::Sieve, 1024)?.is_none(), || {
+            "bob reads alice's Sieve script".into()
+        })
+    };
+    check()
+        .err()
+        .map(|e| format!("user files: {e}"))
+        .into_iter()
+        .collect()
 }

@@ -5,7 +5,8 @@
 //! interface (files backend: [`mail_files`], [`imap_folder`], [`maildrop`]), the durable
 //! queue ([`queue`], with its group commit), mbox files ([`mbox`]), accounts
 //! ([`accounts`]: the users file or the system's passwd/shadow) and aliases
-//! ([`aliases`]), with the file-system helpers they share ([`fsutil`]). Nothing here
+//! ([`aliases`]), the users' own files ([`user_files`]: `.forward`, Sieve), with the
+//! file-system helpers they share ([`fsutil`]). Nothing here
 //! knows about protocols, sessions or the configuration file.
 
 pub mod accounts;
@@ -20,3 +21,4 @@ pub mod maildrop;
 pub mod mbox;
 pub mod queue;
 pub mod queue_store;
+pub mod user_files;

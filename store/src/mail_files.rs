@@ -28,8 +28,9 @@ use postrider_core::maildrop::MboxScanner;
 use postrider_core::pop3::OpenError;
 
 use crate::accounts::AccountStore;
+use crate::accounts::Homes;
 use crate::imap_folder::{flag_logs, Entry, Folder};
-use crate::mailbox::{Mailboxes, Maildrop, MessageChunks};
+use crate::mailbox::{Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks, Stored};
 use crate::maildrop::MboxMaildrop;
 use crate::mbox::{self, MboxBatch};
 
@@ -119,14 +120,9 @@ impl FilesMailboxes {
         }
     }
 
-    /// The home directory of a local user: the passwd entry's with system accounts,
-    /// `data_dir/home/NAME` with file accounts.
+    /// The home directory of a local user (see [`Homes`]).
     pub fn home_of(&self, user: &str) -> Option<PathBuf> {
-        if self.accounts.is_system() {
-            self.accounts.system_user(user).map(|e| e.home)
-        } else {
-            Some(self.data_dir.join("home").join(user))
-        }
+        Homes::new(&self.data_dir, self.accounts.clone()).home_of(user)
     }
 
     /// The INBOX mbox of a local mailbox name (`/var/mail/NAME` for system accounts).
@@ -243,39 +239,20 @@ impl Mailboxes for FilesMailboxes {
         let drop = MboxMaildrop::open(&locks, user, self.inbox_path(user))?;
         Ok(Box::new(drop))
     }
-}
 
-/// One message for local delivery into a user's folder (files backend).
-#[derive(Debug)]
-pub struct Arrival<'a> {
-    /// The account.
-    pub user: &'a str,
-    /// The folder in IMAP form (modified UTF-7); None: INBOX.
-    pub folder: Option<&'a str>,
-    /// The envelope sender (for the mbox `From ` line).
-    pub sender: &'a str,
-    /// The trace fields delivery adds (Delivered-To, Return-Path), CRLF or LF lines.
-    pub fields: &'a [u8],
-    /// The message.
-    pub message: &'a [u8],
-    /// When it arrives.
-    pub when: WallClock,
-    /// IMAP flags to record for it (Sieve `:flags`).
-    pub flags: &'a [String],
-    /// The queue id, looked for in the folder when `recovering`.
-    pub queue_id: &'a str,
-    /// First pass after a start: an earlier delivery cut off by a crash is looked for
-    /// (by its queue id) before delivering again.
-    pub recovering: bool,
-}
+    fn deliver(
+        &self,
+        a: &Arrival<'_>,
+        batch: Option<&mut dyn DeliveryBatch>,
+    ) -> Result<Stored, String> {
+        // A batch of another backend cannot hold these appends: they are fsynced at once.
+        let batch = batch.and_then(|b| b.as_any_mut().downcast_mut::<MboxBatch>());
+        self.deliver_into(a, batch)
+    }
 
-/// Where a delivered message went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stored {
-    /// Appended to this folder (`INBOX` or the folder's IMAP name).
-    Delivered(String),
-    /// Found there already by the recovery scan: not delivered again.
-    AlreadyThere(String),
+    fn begin_batch(&self) -> Box<dyn DeliveryBatch> {
+        Box::new(MboxBatch::new())
+    }
 }
 
 impl FilesMailboxes {
@@ -283,7 +260,7 @@ impl FilesMailboxes {
     /// falls back to INBOX), through `batch` when given (then durable only at the
     /// batch's commit), else fsynced at once. New system mailboxes are given to their
     /// user. Errors are for the log and the queue (temporary failures).
-    pub fn deliver(
+    fn deliver_into(
         &self,
         a: &Arrival<'_>,
         batch: Option<&mut MboxBatch>,

@@ -7,8 +7,10 @@
 //! The files backend is [`crate::mail_files::FilesMailboxes`]; [`crate::conformance`]
 //! holds the tests every backend must pass.
 
+use std::any::Any;
 use std::fmt::Debug;
 use std::io;
+use std::path::Path;
 
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::search::{ContentFacts, ContentScan};
@@ -112,6 +114,74 @@ pub trait Mailboxes: Send + Sync + Debug {
     /// Opens a user's INBOX for a POP3 session (refused with `InUse` while another
     /// session has it).
     fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError>;
+
+    /// Local delivery: stores `a` in its folder (created when missing; an invalid or
+    /// unusable folder falls back to INBOX), through `batch` when given (then durable
+    /// only at the batch's commit), else durable at once. With `a.recovering`, a copy an
+    /// earlier delivery left before a crash is looked for first. Errors are for the log
+    /// and the queue (temporary failures).
+    fn deliver(
+        &self,
+        a: &Arrival<'_>,
+        batch: Option<&mut dyn DeliveryBatch>,
+    ) -> Result<Stored, String>;
+
+    /// An empty batch of deliveries for [`Mailboxes::deliver`] (a group commit).
+    fn begin_batch(&self) -> Box<dyn DeliveryBatch>;
+}
+
+/// Deliveries made durable together by one commit (one fsync per mailbox for many
+/// messages). Mailboxes are named by keys the backend chooses (paths, for files).
+pub trait DeliveryBatch: Send + Debug + Any {
+    /// Octets delivered since the batch started.
+    fn bytes(&self) -> u64;
+
+    /// The mailboxes delivered to since the last call (the current message's).
+    fn take_touched(&mut self) -> Vec<String>;
+
+    /// A file at `path` is about to be written by other means (a file target): when it
+    /// is one of the batch's mailboxes, commit that one now so the writer does not wait.
+    fn release_file(&mut self, path: &Path);
+
+    /// Makes everything durable; returns the mailboxes whose deliveries were undone
+    /// (their commit failed). The batch is empty afterwards.
+    fn commit(&mut self) -> Vec<String>;
+
+    /// The batch as [`Any`], so its backend finds its own type again.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// One message for local delivery into a user's folder.
+#[derive(Debug)]
+pub struct Arrival<'a> {
+    /// The account.
+    pub user: &'a str,
+    /// The folder in IMAP form (modified UTF-7); None: INBOX.
+    pub folder: Option<&'a str>,
+    /// The envelope sender (for the mbox `From ` line).
+    pub sender: &'a str,
+    /// The trace fields delivery adds (Delivered-To, Return-Path), CRLF or LF lines.
+    pub fields: &'a [u8],
+    /// The message.
+    pub message: &'a [u8],
+    /// When it arrives.
+    pub when: WallClock,
+    /// IMAP flags to record for it (Sieve `:flags`).
+    pub flags: &'a [String],
+    /// The queue id, looked for in the folder when `recovering`.
+    pub queue_id: &'a str,
+    /// First pass after a start: an earlier delivery cut off by a crash is looked for
+    /// (by its queue id) before delivering again.
+    pub recovering: bool,
+}
+
+/// Where a delivered message went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Appended to this folder (`INBOX` or the folder's IMAP name).
+    Delivered(String),
+    /// Found there already by the recovery scan: not delivered again.
+    AlreadyThere(String),
 }
 
 /// A user's INBOX held by one POP3 session.

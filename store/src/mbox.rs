@@ -219,6 +219,33 @@ impl MboxBatch {
     }
 }
 
+impl crate::mailbox::DeliveryBatch for MboxBatch {
+    fn bytes(&self) -> u64 {
+        MboxBatch::bytes(self)
+    }
+
+    fn take_touched(&mut self) -> Vec<String> {
+        keys(MboxBatch::take_touched(self))
+    }
+
+    fn release_file(&mut self, path: &Path) {
+        self.release(path)
+    }
+
+    fn commit(&mut self) -> Vec<String> {
+        keys(MboxBatch::commit(self))
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Mailbox files as batch keys.
+fn keys(paths: Vec<PathBuf>) -> Vec<String> {
+    paths.iter().map(|p| p.display().to_string()).collect()
+}
+
 impl Drop for MboxBatch {
     fn drop(&mut self) {
         // Never committed: nothing of it may count as delivered, so the appends go.

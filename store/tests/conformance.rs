@@ -17,7 +17,9 @@ use postrider_core::pop3::OpenError;
 use postrider_store::accounts::UsersFile;
 use postrider_store::conformance::{account_rules, queue_rules, run_all};
 use postrider_store::mail_files::FilesMailboxes;
-use postrider_store::mailbox::{Mailboxes, Maildrop, MessageChunks};
+use postrider_store::mailbox::{
+    Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks, Stored,
+};
 use postrider_store::queue::Queue;
 use postrider_store::queue_store::QueueStore;
 
@@ -80,6 +82,16 @@ impl Mailboxes for ForgetsFlags {
         part: FetchPart,
     ) -> Result<Vec<FetchedMessage>, StoreError> {
         self.0.fetch(user, name, uids, part)
+    }
+    fn deliver(
+        &self,
+        a: &Arrival<'_>,
+        batch: Option<&mut dyn DeliveryBatch>,
+    ) -> Result<Stored, String> {
+        self.0.deliver(a, batch)
+    }
+    fn begin_batch(&self) -> Box<dyn DeliveryBatch> {
+        self.0.begin_batch()
     }
     fn open_message(
         &self,

@@ -1,0 +1,47 @@
+//! The files a user keeps beside their mail and the delivery agent reads: `.forward`, the
+//! Sieve script and the Sieve vacation memory, as an interface every storage backend
+//! implements (the files backend keeps them in the user's home, read and written with
+//! the user's own privileges; a database backend would keep them in a table).
+//!
+//! `:include:` files and file or program targets are paths on the delivering host, not a
+//! user's files: they stay outside this interface.
+
+use std::fmt::Debug;
+use std::io;
+
+/// One of a user's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserFile {
+    /// Forwarding targets (`~/.forward`, one per line or comma-separated).
+    Forward,
+    /// The Sieve script run at delivery (`~/.sieve`).
+    Sieve,
+    /// Who the Sieve vacation action already answered, and when
+    /// (`~/.sieve.vacation.db`).
+    VacationMemory,
+}
+
+impl UserFile {
+    /// The file's name in a home directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            UserFile::Forward => ".forward",
+            UserFile::Sieve => ".sieve",
+            UserFile::VacationMemory => ".sieve.vacation.db",
+        }
+    }
+}
+
+/// The users' files of one backend.
+pub trait UserFiles: Send + Sync + Debug {
+    /// At most `limit` bytes of `user`'s `file`; Ok(None) when there is none (or, for
+    /// `.forward`, when it is unsafe to honour: the reason is logged).
+    fn read(&self, user: &str, file: UserFile, limit: u64) -> io::Result<Option<Vec<u8>>>;
+
+    /// Replaces `user`'s `file` whole (readers see the old or the new bytes, never a
+    /// mix).
+    fn write(&self, user: &str, file: UserFile, bytes: &[u8]) -> io::Result<()>;
+
+    /// Where the file is, for log messages (`/home/alice/.forward`).
+    fn describe(&self, user: &str, file: UserFile) -> String;
+}
