@@ -70,11 +70,13 @@ pub struct MessageInfo {
 }
 
 /// Why the maildrop could not be opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// Another session holds it: `-ERR [IN-USE]`.
+    #[error("the maildrop is in use by another session")]
     InUse,
     /// Something else (shown to the client as `[SYS/TEMP]`).
+    #[error("cannot open the maildrop: {0}")]
     Failed(String),
 }
 

@@ -79,13 +79,16 @@ pub struct Credentials {
 }
 
 /// Why an exchange ended without credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SaslError {
     /// The client sent `*` (RFC 4954 §4): answer 501 5.7.0.
+    #[error("authentication cancelled")]
     Cancelled,
     /// A response was not valid base64: answer 501 5.5.2.
+    #[error("invalid base64")]
     BadBase64,
     /// The decoded message has the wrong shape (missing NULs, not UTF-8, empty name).
+    #[error("malformed authentication data")]
     Malformed,
 }
 

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 /// One problem in an aliases file, with its line number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
 pub struct AliasError {
     /// 1-based line number.
     pub line: usize,

@@ -12,11 +12,13 @@ pub struct MxHost {
 }
 
 /// Why a domain cannot be routed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     /// The domain publishes a null MX (RFC 7505): it accepts no mail (5.1.10).
+    #[error("the domain accepts no mail (null MX)")]
     NullMx,
     /// This host is the best exchanger left: the mail would loop (5.4.6).
+    #[error("mail for the domain loops back to this host")]
     Loop,
 }
 

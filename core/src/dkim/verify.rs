@@ -224,11 +224,13 @@ pub fn parse_signature(value: &str) -> Result<Signature, String> {
 }
 
 /// Why a key record cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// `p=` is empty: the key was revoked (§3.6.1).
+    #[error("the key was revoked")]
     Revoked,
     /// Anything else; the reason.
+    #[error("invalid key: {0}")]
     Invalid(String),
 }
 

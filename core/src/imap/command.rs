@@ -245,7 +245,8 @@ pub struct Tagged {
 pub const BADCHARSET: &str = "[BADCHARSET (UTF-8 US-ASCII)]";
 
 /// Why a command was refused: answer `BAD` with this text (with the tag when known).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct ParseError {
     /// The tag, if it could be read.
     pub tag: Option<String>,

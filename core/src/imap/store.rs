@@ -83,7 +83,8 @@ pub struct StatusInfo {
 
 /// A store refusal: an optional response code (`TRYCREATE`, `NONEXISTENT`,
 /// `ALREADYEXISTS`, `CANNOT`, `SERVERBUG`) and text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{text}", code.as_ref().map(|c| format!("[{c}] ")).unwrap_or_default())]
 pub struct StoreError {
     /// Response code without brackets.
     pub code: Option<String>,
@@ -251,4 +252,17 @@ pub enum StoreReply {
     Scanned(Result<Vec<(u32, ContentFacts)>, StoreError>),
     /// For Copy: (destination UIDVALIDITY, [(source UID, new UID)]).
     Copied(Result<(u32, Vec<(u32, u32)>), StoreError>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_are_errors_that_show_their_code() {
+        let e: Box<dyn std::error::Error> =
+            Box::new(StoreError::new(Some("TRYCREATE"), "No such mailbox"));
+        assert_eq!(e.to_string(), "[TRYCREATE] No such mailbox");
+        assert_eq!(StoreError::new(None, "gone").to_string(), "gone");
+    }
 }

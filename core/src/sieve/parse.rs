@@ -19,18 +19,13 @@ impl fmt::Display for Pos {
 }
 
 /// A script error with its position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pos}: {message}")]
 pub struct SieveError {
     /// Where.
     pub pos: Pos,
     /// What.
     pub message: String,
-}
-
-impl fmt::Display for SieveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.pos, self.message)
-    }
 }
 
 /// One argument.

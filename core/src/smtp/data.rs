@@ -25,13 +25,16 @@ enum State {
 }
 
 /// Why a complete message was refused, in order of precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DataError {
     /// A bare LF or bare CR was found (answer 550 5.5.2).
+    #[error("bare CR or LF in the message")]
     BareNewline,
     /// The message is larger than the limit (answer 552 5.3.4).
+    #[error("message too large")]
     TooLarge,
     /// A line was longer than the limit (answer 500 5.5.2).
+    #[error("line too long")]
     LineTooLong,
 }
 

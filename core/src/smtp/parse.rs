@@ -16,15 +16,19 @@ use nom::{IResult, Needed, Parser};
 use super::types::{Command, EnhancedCode, ForwardPath, Mailbox, Parameter, Reply, ReversePath};
 
 /// Why a complete command line could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     /// The verb is not a known command: answer 500 5.5.2.
+    #[error("command unrecognized")]
     Unrecognized,
     /// The verb is known but its arguments are malformed: answer 501 with this hint.
+    #[error("syntax error: {0}")]
     Syntax(&'static str),
     /// The line is not valid UTF-8 (RFC 6531 allows only UTF-8): answer 500 5.5.2.
+    #[error("the command is not UTF-8")]
     NotUtf8,
     /// A low-level nom failure inside an argument.
+    #[error("syntax error ({0:?})")]
     Nom(ErrorKind),
 }
 
@@ -350,7 +354,8 @@ fn address_literal(i: &[u8]) -> PResult<'_, &[u8]> {
 }
 
 /// Why a reply could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed SMTP reply")]
 pub struct ReplyError;
 
 impl<I> ParseError<I> for ReplyError {
