@@ -302,6 +302,43 @@ proptest! {
     }
 
     #[test]
+    fn streamed_fetch_writes_what_a_loaded_fetch_writes(
+        splits in prop::collection::vec(0usize..200, 0..8),
+        items in prop::sample::select(vec![
+            "BODY.PEEK[]",
+            "(UID RFC822.SIZE BODY.PEEK[TEXT])",
+            "(BODY.PEEK[]<10.50> ENVELOPE BODY.PEEK[TEXT]<0.5> FLAGS)",
+            "(RFC822.HEADER BODY[] BODY[HEADER.FIELDS (SUBJECT)])",
+            "(RFC822 RFC822.TEXT)",
+            "(BODY.PEEK[]<100000.10> BODY.PEEK[TEXT])",
+        ]),
+    ) {
+        // The same session, messages loaded whole or streamed in chunks: the same bytes.
+        let script = format!("a LOGIN mrc secret\r\nb SELECT INBOX\r\nc FETCH 1:3 {items}\r\nd FETCH 2 FLAGS\r\ne LOGOUT\r\n");
+        let run = |stream_above: u64| {
+            let mut d = imap_support::Driver::exact(3, stream_above);
+            let bytes = script.as_bytes();
+            let mut cuts: Vec<usize> = splits.iter().map(|&c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            cuts.push(bytes.len());
+            let mut at = 0;
+            for cut in cuts {
+                if cut > at {
+                    d.send(std::str::from_utf8(&bytes[at..cut]).unwrap_or_default());
+                    at = cut;
+                }
+            }
+            (d.out, d.store.reads)
+        };
+        let (loaded, no_reads) = run(u64::MAX);
+        let (streamed, reads) = run(0);
+        prop_assert_eq!(no_reads, 0);
+        prop_assert!(reads > 0, "nothing was streamed");
+        prop_assert_eq!(&streamed, &loaded);
+        prop_assert!(parse_all(streamed.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn session_split_anywhere_gives_the_same_output(splits in prop::collection::vec(0usize..260, 0..12)) {
         let script = "a LOGIN mrc secret\r\nb SELECT INBOX\r\nc FETCH 1:3 (FLAGS BODY.PEEK[HEADER])\r\n\
             d STORE 2 +FLAGS (\\Flagged)\r\ne SEARCH FLAGGED\r\nf APPEND INBOX {5+}\r\nhello\r\n\

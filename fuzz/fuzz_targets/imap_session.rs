@@ -1,6 +1,7 @@
 //! A whole IMAP session fed arbitrary chunks, with an in-memory mailbox of two messages
 //! answering every store request: no panic, no stuck pending request, and everything the
-//! server writes parses as RFC 3501 responses.
+//! server writes parses as RFC 3501 responses. Both messages are "large" (streamed by
+//! FETCH in 7-octet chunks); the first one's RFC822.SIZE is short of its length.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -14,6 +15,21 @@ use postrider_core::imap::server::{
 };
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::machine::{AuthOutcome, Machine, TlsInfo};
+
+const MESSAGE: &[u8] =
+    b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n";
+
+/// The range of MESSAGE a streamed FETCH is reading: next octet and end.
+type Reading = Option<(usize, usize)>;
+
+fn read_chunk(reading: &mut Reading) -> StoreReply {
+    let Some((at, end)) = *reading else {
+        return StoreReply::Chunk(Ok(None));
+    };
+    let next = (at + 7).min(end);
+    *reading = Some((next, end));
+    StoreReply::Chunk(Ok((next > at).then(|| MESSAGE[at..next].to_vec())))
+}
 
 fn view() -> MailboxView {
     MailboxView {
@@ -31,14 +47,14 @@ fn view() -> MailboxView {
                 uid: 2,
                 flags: vec!["\\Seen".into()],
                 internal_date: WallClock::utc(86_400),
-                size: 60,
+                size: MESSAGE.len() as u64,
             },
         ],
     }
 }
 
 /// Answers every store request and TLS start the session has queued, as the runtimes do.
-fn answer_all(s: &mut ImapServer) {
+fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
     while let Some(ev) = s.poll_event() {
         match ev {
             ImapEvent::Request { token, request } => {
@@ -52,9 +68,15 @@ fn answer_all(s: &mut ImapServer) {
                         .iter()
                         .map(|&uid| FetchedMessage {
                             uid,
-                            data: Bytes::from_static(b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n"),
+                            data: Bytes::from_static(MESSAGE),
                         })
                         .collect())),
+                    StoreRequest::Read { start, len, .. } => {
+                        let start = (start as usize).min(MESSAGE.len());
+                        *reading = Some((start, start.saturating_add(len as usize).min(MESSAGE.len())));
+                        read_chunk(reading)
+                    }
+                    StoreRequest::ReadMore => read_chunk(reading),
                     StoreRequest::Scan { uids, scan, .. } => StoreReply::Scanned(Ok(uids
                         .iter()
                         .map(|&uid| {
@@ -82,6 +104,8 @@ fuzz_target!(|data: &[u8]| {
     config.starttls = true;
     config.max_literal = 4096;
     config.max_line = 1024;
+    config.stream_above = 30;
+    let mut reading = None;
     let mut s = ImapServer::new(config, now);
     let mut rest = data;
     let mut output = Vec::new();
@@ -89,14 +113,14 @@ fuzz_target!(|data: &[u8]| {
         let n = (len as usize).min(tail.len());
         s.handle_input(now, &tail[..n]);
         rest = &tail[n..];
-        answer_all(&mut s);
+        answer_all(&mut s, &mut reading);
         while let Some(bytes) = s.poll_transmit() {
             output.extend_from_slice(&bytes);
         }
         now += Duration::from_secs(2);
         s.handle_timeout(now);
         // A timeout can ask the store something too (IDLE polls the mailbox).
-        answer_all(&mut s);
+        answer_all(&mut s, &mut reading);
         assert!(s.wants_input() || s.is_closed() || s.poll_timeout().is_some());
     }
     while let Some(bytes) = s.poll_transmit() {

@@ -125,7 +125,8 @@ fn section_name(s: &Section) -> String {
 }
 
 /// Messages larger than this are streamed from the store when every item asked for can
-/// be (the header is read, the rest arrives in chunks into deferred literals).
+/// be (the header is read, the rest arrives in chunks into deferred literals); the
+/// default of `ImapConfig::stream_above`.
 pub const STREAM_ABOVE: u64 = 256 * 1024;
 
 /// Whether `items` can be answered from a message's header plus byte ranges of its

@@ -62,6 +62,9 @@ pub struct ImapConfig {
     pub max_line: usize,
     /// Bad commands tolerated before the session is closed.
     pub max_errors: u32,
+    /// Messages larger than this are streamed from the store by FETCH when its items
+    /// allow (see [`crate::imap::fetch::streamable`]).
+    pub stream_above: u64,
 }
 
 impl Default for ImapConfig {
@@ -79,6 +82,7 @@ impl Default for ImapConfig {
             max_pipelined: DEFAULT_MAX_PIPELINED,
             max_line: 64 * 1024,
             max_errors: 50,
+            stream_above: crate::imap::fetch::STREAM_ABOVE,
         }
     }
 }

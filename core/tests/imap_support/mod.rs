@@ -23,6 +23,8 @@ pub(crate) struct Store {
     pub(crate) reads: usize,
     /// Reading stops with an error at this octet of the message.
     pub(crate) fail_at: Option<usize>,
+    /// Octets per streamed chunk.
+    pub(crate) chunk: usize,
     /// The range being streamed: next octet and end.
     reading: Option<(usize, usize)>,
 }
@@ -37,7 +39,7 @@ fn header_of(message: &[u8]) -> Vec<u8> {
 }
 
 impl Store {
-    /// The next chunk (1000 octets) of the range being streamed.
+    /// The next chunk of the range being streamed.
     fn read_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         self.reads += 1;
         let Some((at, end)) = self.reading else {
@@ -46,7 +48,7 @@ impl Store {
         if self.fail_at.is_some_and(|f| f <= at) {
             return Err(StoreError::new(Some("SERVERBUG"), "read error"));
         }
-        let next = (at + 1000).min(end);
+        let next = (at + self.chunk).min(end);
         self.reading = Some((next, end));
         Ok((next > at).then(|| self.message[at..next].to_vec()))
     }
@@ -68,9 +70,27 @@ pub(crate) struct Driver {
 impl Driver {
     /// A server whose INBOX holds `messages` copies of one RFC 3501 §8 message.
     pub(crate) fn new(messages: u32) -> Self {
+        Self::with(messages, |_| {})
+    }
+
+    /// The same with RFC822.SIZE true to the message, and messages above `stream_above`
+    /// octets streamed by FETCH (7 octets a chunk).
+    pub(crate) fn exact(messages: u32, stream_above: u64) -> Self {
+        let mut d = Self::with(messages, |c| c.stream_above = stream_above);
+        let size = d.store.message.len() as u64;
+        d.store.chunk = 7;
+        for m in &mut d.store.view.messages {
+            m.size = size;
+        }
+        d
+    }
+
+    /// A server configured by `configure`.
+    pub(crate) fn with(messages: u32, configure: impl FnOnce(&mut ImapConfig)) -> Self {
         let now = Instant::now();
         let mut config = ImapConfig::default();
         config.allow_plaintext_auth = true;
+        configure(&mut config);
         let view = MailboxView {
             uid_validity: 3_857_529_045,
             uid_next: messages + 1,
@@ -97,6 +117,7 @@ impl Driver {
                 set_flags: Vec::new(),
                 reads: 0,
                 fail_at: None,
+                chunk: 1000,
                 reading: None,
             },
             now,

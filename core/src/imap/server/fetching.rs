@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::imap::fetch::{fetch_response, streamable, StreamedRange, STREAM_ABOVE};
+use crate::imap::fetch::{fetch_response, streamable, StreamedRange};
 use crate::imap::response::write_response_split;
 
 /// A FETCH in progress, answered batch by batch (see [`crate::imap::fetch`]).
@@ -89,7 +89,8 @@ impl ImapServer {
                 .and_then(|i| s.msgs.get(i))
                 .map_or(0, |m| m.size)
         };
-        let streamed = |seq: u32| job.streams && size(seq) > STREAM_ABOVE;
+        let above = self.config.stream_above;
+        let streamed = |seq: u32| job.streams && size(seq) > above;
         let (batch, part, streaming) = match job.rest.first() {
             Some(&first) if streamed(first.0) => {
                 job.rest.remove(0);
