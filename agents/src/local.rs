@@ -27,7 +27,7 @@ use postrider_core::smtp::EnhancedCode;
 use crate::config::TargetOrigin;
 use crate::context::{wall_now, Context};
 use crate::privileges::{
-    identity_for, owner_of_user_files, read_file_as, run_with_input, safe_file,
+    identity_of, owner_of_user_files, read_file_as, run_with_input, safe_file, RunAs,
 };
 use postrider_store::accounts::valid_name;
 use postrider_store::mailbox::{Arrival, DeliveryBatch, Stored};
@@ -108,6 +108,16 @@ impl Expansion {
             temporary,
         ));
     }
+}
+
+/// Whose privileges a target or file on behalf of `user` uses (see
+/// [`crate::privileges::identity_of`]).
+fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, String> {
+    identity_of(
+        &*ctx.accounts,
+        &ctx.settings.config.delivery.default_user,
+        user,
+    )
 }
 
 fn allowed(list: &[TargetOrigin], origin: &Origin) -> bool {

@@ -26,7 +26,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::config::Settings;
-use crate::context::Context;
 use postrider_store::accounts::{AccountStore, SystemAccounts};
 
 /// A Unix identity to run a command or touch a file as.
@@ -79,14 +78,9 @@ pub fn check_serve_privileges(settings: &Settings) -> Result<(), String> {
 }
 
 /// The identity for a program or file target, or a file read on behalf of `user` (the
-/// owner of the `.forward` it came from; None for the aliases): None means the server's
-/// own identity, which is never root for anything a user controls.
-pub fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, String> {
-    let default_user = &ctx.settings.config.delivery.default_user;
-    identity_of(&*ctx.accounts, default_user, user)
-}
-
-/// [`identity_for`] from the accounts and `[delivery] default_user` alone.
+/// owner of the `.forward` it came from; None for the aliases), from the accounts and
+/// `[delivery] default_user`: None means the server's own identity, which is never root
+/// for anything a user controls.
 pub fn identity_of(
     accounts: &dyn AccountStore,
     default_user: &str,
