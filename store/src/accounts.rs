@@ -237,7 +237,7 @@ fn verify_argon2(pw: &[u8], hash: &str) -> bool {
 
 /// A well-formed hash checked when the user does not exist, so that a failed login
 /// takes as long for an unknown name as for a wrong password (no user enumeration).
-const DUMMY_ARGON2: &str =
+pub(crate) const DUMMY_ARGON2: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2yIUi7QvhXWq6nHhH3GmbU7Xl1T0qXJmA0VGW5PjQ8Y";
 
 /// The result of a login check.

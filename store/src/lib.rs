@@ -19,6 +19,7 @@ pub mod mail_files;
 pub mod mailbox;
 pub mod maildrop;
 pub mod mbox;
+pub mod pg;
 pub mod queue;
 pub mod queue_store;
 pub mod user_files;

@@ -1,0 +1,71 @@
+//! The database schema, versioned: [`MIGRATIONS`] in order, applied by whichever command
+//! first opens the database. Two nodes starting at once is safe: the upgrade runs under a
+//! PostgreSQL advisory lock, and each step in a transaction with the version it brings.
+
+use super::pool::{PgError, Pool};
+
+/// The advisory lock key under which the schema is upgraded ("postrdr" in ASCII).
+const SCHEMA_LOCK: i64 = 0x0070_6f73_7472_6472;
+
+/// Each schema version's statements; version n is `MIGRATIONS[n - 1]`. Never edit a
+/// step once released: add the next one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: accounts, aliases, users' files.
+    "CREATE TABLE accounts (
+        name text PRIMARY KEY,
+        password_hash text NOT NULL,
+        quota bigint
+    );
+    CREATE TABLE aliases (
+        name text PRIMARY KEY,
+        targets text[] NOT NULL
+    );
+    CREATE TABLE user_files (
+        account text NOT NULL,
+        file text NOT NULL,
+        content bytea NOT NULL,
+        PRIMARY KEY (account, file)
+    );",
+];
+
+/// Brings the schema to the newest version this binary knows; refuses a database whose
+/// schema is newer. Returns the version.
+pub fn migrate(pool: &Pool) -> Result<usize, PgError> {
+    let c = pool.get()?;
+    c.execute("SELECT pg_advisory_lock($1)", &[&SCHEMA_LOCK])?;
+    let result = (|| {
+        c.batch("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")?;
+        let current = match c.query_opt("SELECT version FROM schema_version", &[])? {
+            Some(row) => row.get::<_, i32>(0) as usize,
+            None => {
+                c.execute("INSERT INTO schema_version VALUES (0)", &[])?;
+                0
+            }
+        };
+        if current > MIGRATIONS.len() {
+            return Err(PgError::Schema(format!(
+                "the database schema is version {current}; this postrider knows up to {}: \
+                 upgrade postrider",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
+            let version = (i + 1) as i32;
+            c.batch("BEGIN")?;
+            let applied = c
+                .batch(step)
+                .and_then(|_| c.execute("UPDATE schema_version SET version = $1", &[&version]));
+            match applied {
+                Ok(_) => c.batch("COMMIT")?,
+                Err(e) => {
+                    let _ = c.batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+            tracing::info!("database schema upgraded to version {version}");
+        }
+        Ok(MIGRATIONS.len())
+    })();
+    let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK]);
+    result
+}

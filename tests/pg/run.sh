@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The PostgreSQL backend's tests against a throwaway cluster: the storage conformance
+# rules (store/tests/pg_conformance.rs). Called by .ci/run; runnable by hand.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/pg/cluster.sh
+trap pg_cluster_stop EXIT
+cargo test -p postrider-store --test pg_conformance -- --ignored --test-threads 2
+echo "postgres backend tests: passed"
