@@ -305,16 +305,27 @@ pub struct Pop3Encoder {
     in_header: bool,
     body_lines_left: Option<usize>,
     stopped: bool,
+    /// Whether the input is mboxrd-quoted (`>From ` lines to unquote).
+    quoted: bool,
 }
 
 impl Pop3Encoder {
-    /// An encoder for RETR (`None`) or TOP (`Some(n)`).
+    /// An encoder for RETR (`None`) or TOP (`Some(n)`) of a message stored in an mbox.
     pub fn new(top_lines: Option<usize>) -> Self {
         Self {
             line: Vec::new(),
             in_header: true,
             body_lines_left: top_lines,
             stopped: false,
+            quoted: true,
+        }
+    }
+
+    /// The same for a message stored as it is (no mbox quoting: a database's).
+    pub fn plain(top_lines: Option<usize>) -> Self {
+        Self {
+            quoted: false,
+            ..Self::new(top_lines)
         }
     }
 
@@ -368,7 +379,11 @@ impl Pop3Encoder {
         if content.is_empty() && self.in_header {
             self.in_header = false;
         }
-        let content = unquote_line(content);
+        let content = if self.quoted {
+            unquote_line(content)
+        } else {
+            content
+        };
         if content.first() == Some(&b'.') {
             out.push(b'.');
         }

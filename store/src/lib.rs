@@ -15,6 +15,7 @@ pub mod conformance;
 pub mod fsutil;
 pub mod group_commit;
 pub mod imap_folder;
+pub mod listing;
 pub mod mail_files;
 pub mod mailbox;
 pub mod maildrop;

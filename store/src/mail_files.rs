@@ -30,17 +30,14 @@ use postrider_core::pop3::OpenError;
 use crate::accounts::AccountStore;
 use crate::accounts::Homes;
 use crate::imap_folder::{flag_logs, Entry, Folder};
+#[cfg(test)]
+use crate::listing::wildcard_match;
+use crate::listing::{list_entries, SPECIAL_USE};
 use crate::mailbox::{Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks, Stored};
 use crate::maildrop::MboxMaildrop;
 use crate::mbox::{self, MboxBatch};
 
 /// The special-use folders created at first login (RFC 6154).
-pub const SPECIAL_USE: [(&str, &str); 4] = [
-    ("Drafts", "\\Drafts"),
-    ("Sent", "\\Sent"),
-    ("Trash", "\\Trash"),
-    ("Junk", "\\Junk"),
-];
 
 fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
     StoreError::new(code, text)
@@ -861,86 +858,13 @@ impl UserStore<'_> {
 
     /// LIST / LSUB.
     pub fn list(&self, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry> {
-        let full = format!("{reference}{pattern}");
-        let subs = self.subscriptions();
-        let mut out = Vec::new();
-        for (name, selectable, children) in self.all_folders() {
-            if !wildcard_match(&full, &name) {
-                continue;
-            }
-            if subscribed && !subs.contains(&name) {
-                continue;
-            }
-            let mut attrs = Vec::new();
-            if !selectable {
-                attrs.push("\\Noselect".to_string());
-            }
-            attrs.push(
-                if children {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                }
-                .to_string(),
-            );
-            if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name) {
-                attrs.push(attr.to_string());
-            }
-            out.push(ListEntry {
-                name,
-                attributes: attrs,
-            });
-        }
-        if subscribed {
-            // Subscribed names that no longer exist are still listed; a level above a
-            // subscribed name that `%` stops at is listed \Noselect (RFC 3501 §6.3.9).
-            for s in &subs {
-                if wildcard_match(&full, s) && !out.iter().any(|e| &e.name == s) {
-                    out.push(ListEntry {
-                        name: s.clone(),
-                        attributes: vec!["\\Noselect".into()],
-                    });
-                }
-                let mut prefix = String::new();
-                for part in s.split('/') {
-                    if !prefix.is_empty() {
-                        if wildcard_match(&full, &prefix)
-                            && !subs.contains(&prefix)
-                            && !out.iter().any(|e| e.name == prefix)
-                        {
-                            out.push(ListEntry {
-                                name: prefix.clone(),
-                                attributes: vec!["\\Noselect".into()],
-                            });
-                        }
-                        prefix.push('/');
-                    }
-                    prefix.push_str(part);
-                }
-            }
-        }
-        out
+        list_entries(
+            self.all_folders(),
+            &self.subscriptions(),
+            &format!("{reference}{pattern}"),
+            subscribed,
+        )
     }
-}
-
-/// LIST pattern matching: `*` matches anything, `%` anything but the separator; INBOX
-/// is matched without case.
-pub fn wildcard_match(pattern: &str, name: &str) -> bool {
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some(b'*') => (0..=n.len()).any(|i| m(&p[1..], &n[i..])),
-            Some(b'%') => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != b'/')
-                .any(|i| m(&p[1..], &n[i..])),
-            Some(&c) => n.first() == Some(&c) && m(&p[1..], &n[1..]),
-        }
-    }
-    if name == "INBOX" {
-        let upper = pattern.to_ascii_uppercase();
-        return m(upper.as_bytes(), b"INBOX");
-    }
-    m(pattern.as_bytes(), name.as_bytes())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

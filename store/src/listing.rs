@@ -1,0 +1,131 @@
+//! LIST and LSUB answers (RFC 3501 §6.3.8, §6.3.9, RFC 6154 special use) from a
+//! backend's folders and subscriptions, the same for every backend.
+
+use postrider_core::imap::server::ListEntry;
+
+/// The special-use folders made at a user's first login, with their attributes.
+pub const SPECIAL_USE: [(&str, &str); 4] = [
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+];
+
+/// The LIST (or, `subscribed`, LSUB) entries matching the pattern `full` (reference and
+/// pattern joined) among `folders` (name, selectable, has children; INBOX first) and the
+/// subscribed names `subs`.
+pub fn list_entries(
+    folders: Vec<(String, bool, bool)>,
+    subs: &[String],
+    full: &str,
+    subscribed: bool,
+) -> Vec<ListEntry> {
+    let full = full.to_string();
+    let mut out = Vec::new();
+    for (name, selectable, children) in folders {
+        if !wildcard_match(&full, &name) {
+            continue;
+        }
+        if subscribed && !subs.contains(&name) {
+            continue;
+        }
+        let mut attrs = Vec::new();
+        if !selectable {
+            attrs.push("\\Noselect".to_string());
+        }
+        attrs.push(
+            if children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }
+            .to_string(),
+        );
+        if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name) {
+            attrs.push(attr.to_string());
+        }
+        out.push(ListEntry {
+            name,
+            attributes: attrs,
+        });
+    }
+    if subscribed {
+        // Subscribed names that no longer exist are still listed; a level above a
+        // subscribed name that `%` stops at is listed \Noselect (RFC 3501 §6.3.9).
+        for s in subs {
+            if wildcard_match(&full, s) && !out.iter().any(|e| &e.name == s) {
+                out.push(ListEntry {
+                    name: s.clone(),
+                    attributes: vec!["\\Noselect".into()],
+                });
+            }
+            let mut prefix = String::new();
+            for part in s.split('/') {
+                if !prefix.is_empty() {
+                    if wildcard_match(&full, &prefix)
+                        && !subs.contains(&prefix)
+                        && !out.iter().any(|e| e.name == prefix)
+                    {
+                        out.push(ListEntry {
+                            name: prefix.clone(),
+                            attributes: vec!["\\Noselect".into()],
+                        });
+                    }
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+            }
+        }
+    }
+    out
+}
+
+/// LIST pattern matching: `*` matches anything, `%` anything but the separator; INBOX
+/// is matched without case.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    fn m(p: &[u8], n: &[u8]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some(b'*') => (0..=n.len()).any(|i| m(&p[1..], &n[i..])),
+            Some(b'%') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != b'/')
+                .any(|i| m(&p[1..], &n[i..])),
+            Some(&c) => n.first() == Some(&c) && m(&p[1..], &n[1..]),
+        }
+    }
+    if name == "INBOX" {
+        let upper = pattern.to_ascii_uppercase();
+        return m(upper.as_bytes(), b"INBOX");
+    }
+    m(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Every folder with its parents: (name, selectable, has children) from the names of
+/// existing folders (`selectable` false for a hierarchy level only), INBOX first.
+pub fn folder_tree(names: &[(String, bool)]) -> Vec<(String, bool, bool)> {
+    let mut all: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for (name, selectable) in names {
+        let mut prefix = String::new();
+        for part in name.split('/') {
+            if !prefix.is_empty() {
+                all.entry(prefix.clone()).or_insert(false);
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+        }
+        let e = all.entry(name.clone()).or_insert(*selectable);
+        *e |= *selectable;
+    }
+    all.entry("INBOX".to_string()).or_insert(true);
+    let has_children = |n: &str| {
+        let p = format!("{n}/");
+        all.keys().any(|k| k.starts_with(&p))
+    };
+    let mut out = vec![("INBOX".to_string(), true, has_children("INBOX"))];
+    for (name, selectable) in &all {
+        if name != "INBOX" {
+            out.push((name.clone(), *selectable, has_children(name)));
+        }
+    }
+    out
+}
