@@ -37,8 +37,6 @@ use crate::mailbox::{Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks,
 use crate::maildrop::MboxMaildrop;
 use crate::mbox::{self, MboxBatch};
 
-/// The special-use folders created at first login (RFC 6154).
-
 fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
     StoreError::new(code, text)
 }
@@ -552,20 +550,9 @@ impl UserStore<'_> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        let has = |list: &[String], x: &str| list.iter().any(|y| y.eq_ignore_ascii_case(x));
         let mut out = Vec::new();
         for e in f.entries.iter_mut().filter(|e| uids.contains(&e.uid)) {
-            match mode {
-                StoreMode::Replace => e.flags = flags.to_vec(),
-                StoreMode::Add => {
-                    for x in flags {
-                        if !has(&e.flags, x) {
-                            e.flags.push(x.clone());
-                        }
-                    }
-                }
-                StoreMode::Remove => e.flags.retain(|x| !has(flags, x)),
-            }
+            postrider_core::imap::store::apply_store(&mut e.flags, mode, flags);
             out.push((e.uid, e.flags.clone()));
         }
         f.log_flags(&out).map_err(io_err)?;

@@ -8,11 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use postrider_store::aliases::AliasStore;
-use postrider_store::conformance::{account_rules, user_file_rules};
-use postrider_store::pg::{migrate, PgAccounts, PgAliases, PgUserFiles, Pool, PoolConfig};
+use postrider_store::conformance::{account_rules, run_all, user_file_rules};
+use postrider_store::mailbox::Mailboxes;
+use postrider_store::pg::{
+    migrate, PgAccounts, PgAliases, PgMailboxes, PgUserFiles, Pool, PoolConfig,
+};
 
 /// A fresh database in the test cluster; its pool, schema applied.
 fn fresh_db(name: &str) -> Arc<Pool> {
+    fresh_db_url(name).0
+}
+
+/// The same, with the database's URL (for more pools: more nodes).
+fn fresh_db_url(name: &str) -> (Arc<Pool>, String) {
     static N: AtomicUsize = AtomicUsize::new(0);
     let base = std::env::var("POSTRIDER_PG_URL").expect("POSTRIDER_PG_URL (run tests/pg/run.sh)");
     let db = format!(
@@ -32,7 +40,7 @@ fn fresh_db(name: &str) -> Arc<Pool> {
     };
     let pool = Arc::new(Pool::new(PoolConfig::new(&url)).unwrap());
     migrate::migrate(&pool).unwrap();
-    pool
+    (pool, url)
 }
 
 #[test]
@@ -86,4 +94,54 @@ fn migrations_run_once_from_many_nodes_at_once() {
     let c = pool.get().unwrap();
     let rows = c.query("SELECT version FROM schema_version", &[]).unwrap();
     assert_eq!(rows.len(), 1);
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn mailboxes_conform() {
+    let pool = fresh_db("mailboxes");
+    let failures =
+        run_all(&|| Box::new(PgMailboxes::new(pool.clone(), "node-a")) as Box<dyn Mailboxes>);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn two_nodes_appending_to_one_folder_get_unique_increasing_uids() {
+    let (_, url) = fresh_db_url("uids");
+    // Two nodes: a pool (connections) each.
+    let nodes: Vec<PgMailboxes> = ["node-a", "node-b"]
+        .iter()
+        .map(|n| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n))
+        .collect();
+    let uids: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|node| {
+                s.spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            let msg = format!("Subject: {i}\r\n\r\nbody\r\n");
+                            node.append("alice", "INBOX", &[], None, msg.as_bytes())
+                                .unwrap()
+                                .1
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for each in &uids {
+        assert!(
+            each.windows(2).all(|w| w[0] < w[1]),
+            "one node's UIDs went back: {each:?}"
+        );
+    }
+    let mut all: Vec<u32> = uids.concat();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 100, "UIDs given twice");
+    let view = nodes[1].view("alice", "INBOX", false).unwrap();
+    assert_eq!(view.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), all);
 }

@@ -254,9 +254,37 @@ pub enum StoreReply {
     Copied(Result<(u32, Vec<(u32, u32)>), StoreError>),
 }
 
+/// Applies a STORE to one message's flags: replaces them, or adds or removes `given`
+/// (flags compare without regard to case; an added flag already there is not doubled).
+pub fn apply_store(flags: &mut Vec<String>, mode: StoreMode, given: &[String]) {
+    let has = |list: &[String], x: &str| list.iter().any(|y| y.eq_ignore_ascii_case(x));
+    match mode {
+        StoreMode::Replace => *flags = given.to_vec(),
+        StoreMode::Add => {
+            for x in given {
+                if !has(flags, x) {
+                    flags.push(x.clone());
+                }
+            }
+        }
+        StoreMode::Remove => flags.retain(|x| !has(given, x)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_modes_apply_without_regard_to_case() {
+        let mut f = vec!["\\Seen".to_string()];
+        apply_store(&mut f, StoreMode::Add, &["\\seen".into(), "$Work".into()]);
+        assert_eq!(f, ["\\Seen", "$Work"]);
+        apply_store(&mut f, StoreMode::Remove, &["\\SEEN".into()]);
+        assert_eq!(f, ["$Work"]);
+        apply_store(&mut f, StoreMode::Replace, &["\\Draft".into()]);
+        assert_eq!(f, ["\\Draft"]);
+    }
 
     #[test]
     fn store_errors_are_errors_that_show_their_code() {

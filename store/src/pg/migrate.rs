@@ -26,6 +26,55 @@ pub const MIGRATIONS: &[&str] = &[
         content bytea NOT NULL,
         PRIMARY KEY (account, file)
     );",
+    // 2: mailboxes, messages and their bytes (chunked blobs), subscriptions, POP3 locks.
+    "CREATE SEQUENCE uid_validity_seq;
+    SELECT setval('uid_validity_seq', extract(epoch FROM now())::bigint);
+    CREATE TABLE mailboxes (
+        id bigserial PRIMARY KEY,
+        account text NOT NULL,
+        name text NOT NULL,
+        selectable boolean NOT NULL DEFAULT true,
+        uid_validity bigint NOT NULL DEFAULT nextval('uid_validity_seq'),
+        uid_next bigint NOT NULL DEFAULT 1,
+        recent_from bigint NOT NULL DEFAULT 1,
+        modseq bigint NOT NULL DEFAULT 1,
+        UNIQUE (account, name)
+    );
+    CREATE TABLE subscriptions (
+        account text NOT NULL,
+        name text NOT NULL,
+        PRIMARY KEY (account, name)
+    );
+    CREATE TABLE blobs (
+        id bigserial PRIMARY KEY,
+        size bigint NOT NULL,
+        header_size bigint NOT NULL
+    );
+    CREATE TABLE blob_chunks (
+        blob bigint NOT NULL REFERENCES blobs ON DELETE CASCADE,
+        seq integer NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (blob, seq)
+    );
+    CREATE TABLE messages (
+        mailbox bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+        uid bigint NOT NULL,
+        blob bigint NOT NULL REFERENCES blobs,
+        size bigint NOT NULL,
+        internal_date bigint NOT NULL,
+        date_offset integer NOT NULL,
+        flags text[] NOT NULL DEFAULT '{}',
+        modseq bigint NOT NULL,
+        queue_id text,
+        PRIMARY KEY (mailbox, uid)
+    );
+    CREATE INDEX messages_blob ON messages (blob);
+    CREATE INDEX messages_queue_id ON messages (mailbox, queue_id) WHERE queue_id IS NOT NULL;
+    CREATE TABLE pop3_locks (
+        account text PRIMARY KEY,
+        holder text NOT NULL,
+        expires timestamptz NOT NULL
+    );",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

@@ -9,11 +9,17 @@
 
 mod accounts;
 mod aliases;
+pub mod blobs;
+mod delivery;
+mod mailboxes;
+mod maildrop;
 pub mod migrate;
 mod pool;
 mod user_files;
 
 pub use accounts::PgAccounts;
 pub use aliases::PgAliases;
-pub use pool::{Conn, PgError, Pool, PoolConfig};
+pub use mailboxes::PgMailboxes;
+pub use maildrop::PgMaildrop;
+pub use pool::{Conn, Lent, PgError, Pool, PoolConfig};
 pub use user_files::PgUserFiles;

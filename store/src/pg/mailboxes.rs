@@ -1,0 +1,618 @@
+//! IMAP folders in the database: one row per folder (UIDVALIDITY, UIDNEXT, MODSEQ, the
+//! `\Recent` mark), one per message (UID, flags, date, size, blob). UIDs and MODSEQs are
+//! allocated by an `UPDATE ... RETURNING` on the folder's row inside the transaction that
+//! adds the messages, so appends from several nodes at once get unique, increasing UIDs.
+
+use std::sync::Arc;
+
+use postrider_core::imap::command::StoreMode;
+use postrider_core::imap::search::{ContentFacts, ContentScan};
+use postrider_core::imap::server::{
+    FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
+};
+use postrider_core::imap::store::{apply_store, FetchPart};
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::pop3::OpenError;
+
+use super::blobs::{self, BlobChunks};
+use super::maildrop::PgMaildrop;
+use super::pool::{Conn, PgError, Pool};
+use crate::listing::{folder_tree, list_entries, SPECIAL_USE};
+use crate::mail_files::valid_folder;
+use crate::mailbox::{Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks, Stored};
+
+/// Every user's folders in one database.
+#[derive(Debug)]
+pub struct PgMailboxes {
+    pub(super) pool: Arc<Pool>,
+    /// This node's name (POP3 locks name their holder).
+    pub(super) node: String,
+}
+
+fn err(code: &str, text: &str) -> StoreError {
+    StoreError::new(Some(code), text)
+}
+
+/// A database failure as IMAP clients see it (the details go to the log).
+pub(super) fn db(e: PgError) -> StoreError {
+    tracing::error!("imap: {e}");
+    err(
+        "SERVERBUG",
+        "Internal error occurred. Refer to server log for more information.",
+    )
+}
+
+/// `INBOX` in any case is INBOX.
+fn canonical(name: &str) -> &str {
+    if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX"
+    } else {
+        name
+    }
+}
+
+/// A folder's row: id, UIDVALIDITY, selectable.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Folder {
+    pub(super) id: i64,
+    pub(super) uid_validity: u32,
+    selectable: bool,
+}
+
+/// The folder `name` of `user` (INBOX is made on first use).
+pub(super) fn folder(c: &Conn, user: &str, name: &str) -> Result<Option<Folder>, PgError> {
+    let name = canonical(name);
+    if name == "INBOX" {
+        c.execute(
+            "INSERT INTO mailboxes (account, name) VALUES ($1, 'INBOX') ON CONFLICT DO NOTHING",
+            &[&user],
+        )?;
+    }
+    let row = c.query_opt(
+        "SELECT id, uid_validity, selectable FROM mailboxes WHERE account = $1 AND name = $2",
+        &[&user, &name],
+    )?;
+    Ok(row.map(|r| Folder {
+        id: r.get(0),
+        uid_validity: r.get::<_, i64>(1) as u32,
+        selectable: r.get(2),
+    }))
+}
+
+/// The selectable folder `name`, or NONEXISTENT (`code` to say otherwise).
+fn existing(c: &Conn, user: &str, name: &str, code: &str) -> Result<Folder, StoreError> {
+    match folder(c, user, name).map_err(db)? {
+        Some(f) if f.selectable => Ok(f),
+        _ => Err(err(code, "Mailbox doesn't exist")),
+    }
+}
+
+fn uids_param(uids: &[u32]) -> Vec<i64> {
+    uids.iter().map(|&u| i64::from(u)).collect()
+}
+
+/// Allocates `n` UIDs and one MODSEQ in folder `id` (locking its row until commit): the
+/// first UID and the MODSEQ.
+pub(super) fn allocate(c: &Conn, id: i64, n: i64) -> Result<(i64, i64), PgError> {
+    let row = c.query_opt(
+        "UPDATE mailboxes SET uid_next = uid_next + $2, modseq = modseq + 1 WHERE id = $1 \
+         RETURNING uid_next - $2, modseq",
+        &[&id, &n],
+    )?;
+    Ok(row.map_or((0, 0), |r| (r.get(0), r.get(1))))
+}
+
+/// Adds one message to folder `id`: (UID).
+pub(super) fn insert_message(
+    c: &Conn,
+    id: i64,
+    blob: i64,
+    size: i64,
+    when: WallClock,
+    flags: &[String],
+    queue_id: Option<&str>,
+) -> Result<i64, PgError> {
+    let (uid, modseq) = allocate(c, id, 1)?;
+    c.execute(
+        "INSERT INTO messages (mailbox, uid, blob, size, internal_date, date_offset, flags, \
+         modseq, queue_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &id,
+            &uid,
+            &blob,
+            &size,
+            &when.unix_secs,
+            &when.utc_offset_minutes,
+            &flags,
+            &modseq,
+            &queue_id,
+        ],
+    )?;
+    Ok(uid)
+}
+
+impl PgMailboxes {
+    /// The folders of the database behind `pool`, served by node `node`.
+    pub fn new(pool: Arc<Pool>, node: &str) -> Self {
+        Self {
+            pool,
+            node: node.to_string(),
+        }
+    }
+
+    fn conn(&self) -> Result<super::pool::Lent<'_>, StoreError> {
+        self.pool.get().map_err(db)
+    }
+
+    /// (uid, blob, size) of the messages of `uids` still in folder `id`, in UID order.
+    fn present(c: &Conn, id: i64, uids: &[u32]) -> Result<Vec<(u32, i64, i64)>, PgError> {
+        let rows = c.query(
+            "SELECT uid, blob, size FROM messages WHERE mailbox = $1 AND uid = ANY($2) \
+             ORDER BY uid",
+            &[&id, &uids_param(uids)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u32, r.get(1), r.get(2)))
+            .collect())
+    }
+}
+
+impl Mailboxes for PgMailboxes {
+    fn ensure_special_use(&self, user: &str) {
+        let made = self.pool.get().and_then(|c| {
+            for (name, _) in SPECIAL_USE {
+                c.execute(
+                    "INSERT INTO mailboxes (account, name) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                    &[&user, &name],
+                )?;
+            }
+            Ok(())
+        });
+        if let Err(e) = made {
+            tracing::error!("imap: {user}: special-use folders: {e}");
+        }
+    }
+
+    fn view(&self, user: &str, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError> {
+        let c = self.conn()?;
+        let f = existing(&c, user, name, "NONEXISTENT")?;
+        let sql = if claim_recent {
+            "UPDATE mailboxes m SET recent_from = m.uid_next FROM \
+             (SELECT recent_from AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o \
+             WHERE m.id = $1 RETURNING o.old, m.uid_next"
+        } else {
+            "SELECT recent_from, uid_next FROM mailboxes WHERE id = $1"
+        };
+        let row = c.query_opt(sql, &[&f.id]).map_err(db)?;
+        let (recent_from, uid_next): (i64, i64) = row.map_or((1, 1), |r| (r.get(0), r.get(1)));
+        let rows = c
+            .query(
+                "SELECT uid, flags, internal_date, date_offset, size FROM messages \
+                 WHERE mailbox = $1 ORDER BY uid",
+                &[&f.id],
+            )
+            .map_err(db)?;
+        let messages: Vec<MessageMeta> = rows
+            .iter()
+            .map(|r| MessageMeta {
+                uid: r.get::<_, i64>(0) as u32,
+                flags: r.get(1),
+                internal_date: WallClock {
+                    unix_secs: r.get(2),
+                    utc_offset_minutes: r.get(3),
+                },
+                size: r.get::<_, i64>(4) as u64,
+            })
+            .collect();
+        let recent = messages
+            .iter()
+            .filter(|m| i64::from(m.uid) >= recent_from)
+            .map(|m| m.uid)
+            .collect();
+        Ok(MailboxView {
+            uid_validity: f.uid_validity,
+            uid_next: uid_next as u32,
+            messages,
+            recent,
+        })
+    }
+
+    fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError> {
+        let c = self.conn()?;
+        let f = existing(&c, user, name, "NONEXISTENT")?;
+        let row = c
+            .query_opt(
+                "SELECT m.uid_next, \
+                   (SELECT count(*) FROM messages WHERE mailbox = m.id), \
+                   (SELECT count(*) FROM messages WHERE mailbox = m.id AND uid >= m.recent_from), \
+                   (SELECT count(*) FROM messages WHERE mailbox = m.id \
+                      AND NOT ('\\Seen' = ANY(flags))) \
+                 FROM mailboxes m WHERE m.id = $1",
+                &[&f.id],
+            )
+            .map_err(db)?
+            .ok_or_else(|| err("NONEXISTENT", "Mailbox doesn't exist"))?;
+        Ok(StatusInfo {
+            uid_next: row.get::<_, i64>(0) as u32,
+            messages: row.get::<_, i64>(1) as u32,
+            recent: row.get::<_, i64>(2) as u32,
+            unseen: row.get::<_, i64>(3) as u32,
+            uid_validity: f.uid_validity,
+        })
+    }
+
+    fn fetch(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        part: FetchPart,
+    ) -> Result<Vec<FetchedMessage>, StoreError> {
+        let c = self.conn()?;
+        let f = existing(&c, user, name, "NONEXISTENT")?;
+        let rows = c
+            .query(
+                "SELECT m.uid, m.blob, b.size, b.header_size FROM messages m \
+                 JOIN blobs b ON b.id = m.blob WHERE m.mailbox = $1 AND m.uid = ANY($2) \
+                 ORDER BY m.uid",
+                &[&f.id, &uids_param(uids)],
+            )
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (blob, size, header): (i64, i64, i64) = (r.get(1), r.get(2), r.get(3));
+            let len = match part {
+                FetchPart::Full => size,
+                FetchPart::Header => header,
+            };
+            let data = blobs::read(&c, blob, 0, len as u64).map_err(db)?;
+            out.push(FetchedMessage {
+                uid: r.get::<_, i64>(0) as u32,
+                data: data.into(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn open_message(
+        &self,
+        user: &str,
+        name: &str,
+        uid: u32,
+    ) -> Result<Box<dyn MessageChunks>, StoreError> {
+        let c = self.conn()?;
+        let f = existing(&c, user, name, "NONEXISTENT")?;
+        let found = Self::present(&c, f.id, &[uid]).map_err(db)?;
+        let Some(&(_, blob, _)) = found.first() else {
+            return Err(err("EXPUNGEISSUED", "The message was expunged."));
+        };
+        Ok(Box::new(BlobChunks::new(self.pool.clone(), blob)))
+    }
+
+    fn scan(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        scan: &ContentScan,
+    ) -> Result<Vec<(u32, ContentFacts)>, StoreError> {
+        let found = {
+            let c = self.conn()?;
+            let f = existing(&c, user, name, "NONEXISTENT")?;
+            Self::present(&c, f.id, uids).map_err(db)?
+        };
+        let mut out = Vec::with_capacity(found.len());
+        for (uid, blob, _) in found {
+            let mut one = scan.clone();
+            let mut chunks = BlobChunks::new(self.pool.clone(), blob);
+            while one.wants_more() {
+                match chunks.next_chunk() {
+                    Ok(Some(chunk)) => one.feed(&chunk),
+                    Ok(None) => break,
+                    Err(e) => return Err(db(PgError::Connect(e.to_string()))),
+                }
+            }
+            out.push((uid, one.finish()));
+        }
+        Ok(out)
+    }
+
+    fn set_flags(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: &[String],
+    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
+        let f = existing(&*self.conn()?, user, name, "NONEXISTENT")?;
+        self.pool
+            .transaction(|c| {
+                let rows = c.query(
+                    "SELECT uid, flags FROM messages WHERE mailbox = $1 AND uid = ANY($2) \
+                     ORDER BY uid FOR UPDATE",
+                    &[&f.id, &uids_param(uids)],
+                )?;
+                let (_, modseq) = allocate(c, f.id, 0)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let uid: i64 = r.get(0);
+                    let mut now: Vec<String> = r.get(1);
+                    apply_store(&mut now, mode, flags);
+                    c.execute(
+                        "UPDATE messages SET flags = $3, modseq = $4 \
+                         WHERE mailbox = $1 AND uid = $2",
+                        &[&f.id, &uid, &now, &modseq],
+                    )?;
+                    out.push((uid as u32, now));
+                }
+                Ok(out)
+            })
+            .map_err(db)
+    }
+
+    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
+        let f = existing(&*self.conn()?, user, name, "NONEXISTENT")?;
+        self.pool
+            .transaction(|c| {
+                let rows = c.query(
+                    "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING blob",
+                    &[&f.id, &uids_param(uids)],
+                )?;
+                allocate(c, f.id, 0)?;
+                let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                blobs::drop_unreferenced(c, &gone)
+            })
+            .map_err(db)
+    }
+
+    fn append(
+        &self,
+        user: &str,
+        name: &str,
+        flags: &[String],
+        date: Option<WallClock>,
+        message: &[u8],
+    ) -> Result<(u32, u32), StoreError> {
+        let f = existing(&*self.conn()?, user, name, "TRYCREATE")?;
+        let when = date.unwrap_or_else(|| WallClock::utc(crate::queue::unix_now()));
+        let message = postrider_core::submission::to_crlf(message);
+        let uid = self
+            .pool
+            .transaction(|c| {
+                let blob = blobs::put(c, &message)?;
+                insert_message(c, f.id, blob, message.len() as i64, when, flags, None)
+            })
+            .map_err(db)?;
+        Ok((f.uid_validity, uid as u32))
+    }
+
+    fn copy(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        to: &str,
+        is_move: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>), StoreError> {
+        let (src, dst) = {
+            let c = self.conn()?;
+            let dst = existing(&c, user, to, "TRYCREATE")?;
+            (existing(&c, user, name, "NONEXISTENT")?, dst)
+        };
+        let mut wanted: Vec<i64> = uids_param(uids);
+        wanted.sort_unstable();
+        wanted.dedup();
+        let result = self.pool.transaction(|c| {
+            let rows = c.query(
+                "SELECT uid, blob, size, internal_date, date_offset, flags FROM messages \
+                 WHERE mailbox = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE",
+                &[&src.id, &wanted],
+            )?;
+            if rows.len() < wanted.len() {
+                return Ok(None);
+            }
+            let (first, modseq) = allocate(c, dst.id, rows.len() as i64)?;
+            let mut pairs = Vec::with_capacity(rows.len());
+            for (k, r) in rows.iter().enumerate() {
+                let (uid, new): (i64, i64) = (r.get(0), first + k as i64);
+                c.execute(
+                    "INSERT INTO messages (mailbox, uid, blob, size, internal_date, \
+                     date_offset, flags, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &dst.id,
+                        &new,
+                        &r.get::<_, i64>(1),
+                        &r.get::<_, i64>(2),
+                        &r.get::<_, i64>(3),
+                        &r.get::<_, i32>(4),
+                        &r.get::<_, Vec<String>>(5),
+                        &modseq,
+                    ],
+                )?;
+                pairs.push((uid as u32, new as u32));
+            }
+            if is_move {
+                c.execute(
+                    "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2)",
+                    &[&src.id, &wanted],
+                )?;
+                allocate(c, src.id, 0)?;
+            }
+            Ok(Some(pairs))
+        });
+        match result.map_err(db)? {
+            Some(pairs) => Ok((dst.uid_validity, pairs)),
+            // All or nothing, as Dovecot answers (RFC 2180 §4.4.2).
+            None => Err(err(
+                "EXPUNGEISSUED",
+                "Some of the requested messages no longer exist.",
+            )),
+        }
+    }
+
+    fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        let selectable = !name.ends_with('/');
+        let name = canonical(name.trim_end_matches('/'));
+        if name == "INBOX" {
+            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
+        }
+        if !valid_folder(name) {
+            return Err(err(
+                "CANNOT",
+                "Invalid mailbox name (printable modified UTF-7 only)",
+            ));
+        }
+        let c = self.conn()?;
+        let n = c
+            .execute(
+                "INSERT INTO mailboxes (account, name, selectable) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&user, &name, &selectable],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
+        }
+        Ok(())
+    }
+
+    fn delete(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        let name = canonical(name);
+        if name == "INBOX" {
+            return Err(err("CANNOT", "INBOX can't be deleted."));
+        }
+        let f = match folder(&*self.conn()?, user, name).map_err(db)? {
+            Some(f) => f,
+            None => return Err(err("NONEXISTENT", "Mailbox doesn't exist")),
+        };
+        self.pool
+            .transaction(|c| {
+                let rows = c.query(
+                    "DELETE FROM messages WHERE mailbox = $1 RETURNING blob",
+                    &[&f.id],
+                )?;
+                c.execute("DELETE FROM mailboxes WHERE id = $1", &[&f.id])?;
+                let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                blobs::drop_unreferenced(c, &gone)
+            })
+            .map_err(db)
+    }
+
+    fn rename(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        let (from, to) = (canonical(from), canonical(to));
+        if !valid_folder(to) || to == "INBOX" {
+            return Err(err("CANNOT", "Invalid mailbox name"));
+        }
+        let c = self.conn()?;
+        let src = existing(&c, user, from, "NONEXISTENT")?;
+        if folder(&c, user, to).map_err(db)?.is_some() {
+            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
+        }
+        drop(c);
+        self.pool
+            .transaction(|c| {
+                if from == "INBOX" {
+                    // INBOX stays; its messages move to the new folder (RFC 3501 §6.3.5).
+                    c.execute(
+                        "INSERT INTO mailboxes (account, name) VALUES ($1, $2)",
+                        &[&user, &to],
+                    )?;
+                    let row = c.query_opt(
+                        "SELECT id FROM mailboxes WHERE account = $1 AND name = $2",
+                        &[&user, &to],
+                    )?;
+                    let new: i64 = row.map(|r| r.get(0)).unwrap_or_default();
+                    let rows = c.query(
+                        "SELECT uid FROM messages WHERE mailbox = $1 ORDER BY uid FOR UPDATE",
+                        &[&src.id],
+                    )?;
+                    let (first, _) = allocate(c, new, rows.len() as i64)?;
+                    for (k, r) in rows.iter().enumerate() {
+                        c.execute(
+                            "UPDATE messages SET mailbox = $3, uid = $4 \
+                             WHERE mailbox = $1 AND uid = $2",
+                            &[&src.id, &r.get::<_, i64>(0), &new, &(first + k as i64)],
+                        )?;
+                    }
+                    allocate(c, src.id, 0)?;
+                    return Ok(());
+                }
+                c.execute(
+                    "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1) \
+                     WHERE account = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')",
+                    &[&user, &from, &to],
+                )?;
+                Ok(())
+            })
+            .map_err(db)
+    }
+
+    fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), StoreError> {
+        let name = canonical(name);
+        let c = self.conn()?;
+        let sql = if on {
+            "INSERT INTO subscriptions (account, name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM subscriptions WHERE account = $1 AND name = $2"
+        };
+        c.execute(sql, &[&user, &name]).map_err(db)?;
+        Ok(())
+    }
+
+    fn list(&self, user: &str, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry> {
+        let found = self.pool.get().and_then(|c| {
+            folder(&c, user, "INBOX")?;
+            let names = c.query(
+                "SELECT name, selectable FROM mailboxes WHERE account = $1",
+                &[&user],
+            )?;
+            let subs = c.query(
+                "SELECT name FROM subscriptions WHERE account = $1 ORDER BY name",
+                &[&user],
+            )?;
+            Ok((
+                names
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect::<Vec<_>>(),
+                subs.iter().map(|r| r.get(0)).collect::<Vec<String>>(),
+            ))
+        });
+        match found {
+            Ok((names, subs)) => list_entries(
+                folder_tree(&names),
+                &subs,
+                &format!("{reference}{pattern}"),
+                subscribed,
+            ),
+            Err(e) => {
+                tracing::error!("imap: {user}: LIST: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError> {
+        PgMaildrop::open(self.pool.clone(), &self.node, user).map(|m| Box::new(m) as _)
+    }
+
+    fn deliver(
+        &self,
+        a: &Arrival<'_>,
+        batch: Option<&mut dyn DeliveryBatch>,
+    ) -> Result<Stored, String> {
+        let stored = super::delivery::deliver(self, a)?;
+        let batch = batch.and_then(|b| b.as_any_mut().downcast_mut::<super::delivery::Committed>());
+        if let (Some(b), Stored::Delivered(folder)) = (batch, &stored) {
+            b.note(&format!("{}/{folder}", a.user), a.message.len() as u64);
+        }
+        Ok(stored)
+    }
+
+    fn begin_batch(&self) -> Box<dyn DeliveryBatch> {
+        Box::new(super::delivery::Committed::default())
+    }
+}
