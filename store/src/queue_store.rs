@@ -80,6 +80,16 @@ pub trait QueueStore: Send + Sync + Debug {
     /// The notes left since the last call.
     fn take_notes(&self) -> Vec<String>;
 
+    /// Takes message `id` for delivery by this node for `lease` (renewed by claiming
+    /// again); `Ok(false)` when another node holds it. A backend with one node always
+    /// says yes.
+    fn claim(&self, _id: &str, _lease: Duration) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// Gives message `id` back after a delivery pass (another node may take it).
+    fn release(&self, _id: &str) {}
+
     /// Queues a message made by this host (a bounce, a forwarded copy, a vacation
     /// reply), durably. Returns its queue id.
     fn submit(

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use postrider_store::aliases::AliasStore;
-use postrider_store::conformance::{account_rules, run_all, user_file_rules};
+use postrider_store::conformance::{account_rules, queue_rules, run_all, user_file_rules};
 use postrider_store::mailbox::Mailboxes;
 use postrider_store::pg::{
-    migrate, PgAccounts, PgAliases, PgMailboxes, PgUserFiles, Pool, PoolConfig,
+    migrate, PgAccounts, PgAliases, PgMailboxes, PgQueue, PgUserFiles, Pool, PoolConfig,
 };
+use postrider_store::queue_store::QueueStore;
 
 /// A fresh database in the test cluster; its pool, schema applied.
 fn fresh_db(name: &str) -> Arc<Pool> {
@@ -144,4 +145,44 @@ fn two_nodes_appending_to_one_folder_get_unique_increasing_uids() {
     assert_eq!(all.len(), 100, "UIDs given twice");
     let view = nodes[1].view("alice", "INBOX", false).unwrap();
     assert_eq!(view.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), all);
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn queue_conforms() {
+    let pool = fresh_db("queue");
+    let broken =
+        queue_rules(&|| Box::new(PgQueue::new(pool.clone(), "node-a")) as Box<dyn QueueStore>);
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn a_queue_entry_belongs_to_one_node_until_its_lease_runs_out() {
+    let (_, url) = fresh_db_url("lease");
+    let node = |n: &str| PgQueue::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let (a, b) = (node("node-a"), node("node-b"));
+    let id = a
+        .submit(
+            "",
+            vec![postrider_store::queue::Recipient::new("x@example.org")],
+            b"Subject: x\r\n\r\nx\r\n",
+        )
+        .unwrap();
+    let short = std::time::Duration::from_millis(300);
+    assert!(a.claim(&id, short).unwrap());
+    assert!(!b.claim(&id, short).unwrap(), "two nodes own one entry");
+    let env = b.load(&id).unwrap();
+    assert!(
+        !b.update_envelope(&env).unwrap(),
+        "a node changed an entry it does not own"
+    );
+    assert!(a.update_envelope(&env).unwrap());
+    // Node A dies: once its lease runs out, B takes the entry and finishes it.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(b.claim(&id, short).unwrap());
+    assert!(!a.claim(&id, short).unwrap());
+    b.remove(&id).unwrap();
+    assert!(b.list().unwrap().is_empty());
+    a.release(&id);
 }

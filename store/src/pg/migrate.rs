@@ -75,6 +75,22 @@ pub const MIGRATIONS: &[&str] = &[
         holder text NOT NULL,
         expires timestamptz NOT NULL
     );",
+    // 3: the queue, shared by every node (entries claimed with a lease), notes and
+    // flush requests from the `queue` commands.
+    "CREATE TABLE queue (
+        id text PRIMARY KEY,
+        envelope text NOT NULL,
+        blob bigint NOT NULL REFERENCES blobs,
+        lease_owner text,
+        lease_until timestamptz
+    );
+    CREATE TABLE queue_notes (
+        id bigserial PRIMARY KEY,
+        text text NOT NULL
+    );
+    CREATE TABLE queue_flush (
+        requested boolean PRIMARY KEY
+    );",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

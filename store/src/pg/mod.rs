@@ -15,6 +15,7 @@ mod mailboxes;
 mod maildrop;
 pub mod migrate;
 mod pool;
+mod queue;
 mod user_files;
 
 pub use accounts::PgAccounts;
@@ -22,4 +23,5 @@ pub use aliases::PgAliases;
 pub use mailboxes::PgMailboxes;
 pub use maildrop::PgMaildrop;
 pub use pool::{Conn, Lent, PgError, Pool, PoolConfig};
+pub use queue::{PgQueue, PgSpool};
 pub use user_files::PgUserFiles;
