@@ -13,7 +13,7 @@ use crate::config::AccountsKind;
 use crate::config::{Config, Settings};
 use crate::context::Context;
 use crate::sendmail;
-use postrider_store::accounts::{Secret, UsersFile};
+use postrider_store::accounts::{AccountStore, Secret, UsersFile};
 use postrider_store::queue::RcptStatus;
 
 /// The `serve` implementation of a runtime.
@@ -506,9 +506,13 @@ fn check_config(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// `newaliases`: compiles the aliases file into its db.
+/// `newaliases`: compiles the aliases file into its db (with PostgreSQL, loads it into
+/// the database every node reads).
 fn newaliases(settings: &Settings) -> Result<(), String> {
     let path = settings.aliases_path();
+    if settings.config.storage.backend == crate::config::StorageBackend::Postgres {
+        return newaliases_into_database(settings, &path);
+    }
     let (count, errors) = postrider_store::aliases::build_db(&path)?;
     for e in &errors {
         eprintln!(
@@ -522,6 +526,31 @@ fn newaliases(settings: &Settings) -> Result<(), String> {
         "{}: {count} aliases, written to {}",
         path.display(),
         postrider_store::aliases::db_path(&path).display()
+    );
+    Ok(())
+}
+
+/// `newaliases` with the PostgreSQL backend.
+fn newaliases_into_database(settings: &Settings, path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (aliases, errors) = postrider_core::delivery::aliases::Aliases::parse(&text);
+    for e in &errors {
+        eprintln!("postrider: warning: {}:{e}", path.display());
+    }
+    let all: std::collections::BTreeMap<String, Vec<String>> = aliases
+        .entries()
+        .map(|(n, t)| (n.to_string(), t.to_vec()))
+        .collect();
+    let ctx = open_context(settings.clone())?;
+    let pool = ctx.pool.clone().ok_or("no database")?;
+    postrider_store::pg::PgAliases::new(pool)
+        .replace_all(&all)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}: {} aliases, loaded into the database",
+        path.display(),
+        all.len()
     );
     Ok(())
 }
@@ -573,7 +602,12 @@ fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
     }
     std::fs::create_dir_all(&settings.config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", settings.config.data_dir.display()))?;
-    let users = UsersFile::new(&settings.config.data_dir);
+    let users: std::sync::Arc<dyn AccountStore> =
+        if settings.config.storage.backend == crate::config::StorageBackend::Postgres {
+            open_context(settings.clone())?.accounts.clone()
+        } else {
+            std::sync::Arc::new(UsersFile::new(&settings.config.data_dir))
+        };
     match action {
         UserCmd::Add {
             name,

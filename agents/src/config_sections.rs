@@ -120,9 +120,6 @@ impl StorageSection {
     /// What is set here but not built yet.
     pub fn unbuilt(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.backend == StorageBackend::Postgres {
-            out.push("[storage] backend = \"postgres\" (mail stays in data_dir)".into());
-        }
         if self.mailbox_format == MailboxFormat::Maildir {
             out.push("[storage] mailbox_format = \"maildir\" (mailboxes stay mbox)".into());
         }

@@ -13,12 +13,9 @@ use postrider_core::penalty::{PenaltyConfig, PenaltyTable};
 
 use crate::config::AccountsKind;
 use crate::config::Settings;
-use crate::user_files::HomeFiles;
-use postrider_store::accounts::{AccountStore, Homes, SystemAccounts, UsersFile};
-use postrider_store::aliases::{AliasStore, AliasesDb};
-use postrider_store::mail_files::FilesMailboxes;
+use postrider_store::accounts::{AccountStore, Homes};
+use postrider_store::aliases::AliasStore;
 use postrider_store::mailbox::Mailboxes;
-use postrider_store::queue::Queue;
 use postrider_store::queue_store::QueueStore;
 use postrider_store::user_files::UserFiles;
 
@@ -143,6 +140,8 @@ pub struct Context {
     pub mailboxes: Arc<dyn Mailboxes>,
     /// Where the users' home directories are (programs run there).
     pub homes: Homes,
+    /// The database, with `[storage] backend = "postgres"`.
+    pub pool: Option<Arc<postrider_store::pg::Pool>>,
     /// The users' own files (`.forward`, Sieve script and vacation memory).
     pub user_files: Arc<dyn UserFiles>,
     /// The queue.
@@ -199,18 +198,8 @@ impl Context {
         {
             fs::write(&aliases_path, DEFAULT_ALIASES)?;
         }
-        let accounts: Arc<dyn AccountStore> = match settings.config.accounts {
-            AccountsKind::System => Arc::new(SystemAccounts::default()),
-            AccountsKind::File => Arc::new(UsersFile::new(&dir)),
-        };
-        let mailboxes = Arc::new(FilesMailboxes::new(&dir, accounts.clone()));
-        let homes = Homes::new(&dir, accounts.clone());
-        let user_files = Arc::new(HomeFiles::new(
-            homes.clone(),
-            accounts.clone(),
-            settings.config.delivery.default_user.clone(),
-        ));
-        let queue: Arc<dyn QueueStore> = Arc::new(Queue::open(&dir.join("queue"))?);
+        let b = crate::backends::open(&settings)?;
+        let homes = Homes::new(&dir, b.accounts.clone());
         let c = &settings.config;
         let trusted = &settings.trusted_networks;
         Ok(Context {
@@ -240,12 +229,13 @@ impl Context {
                 p.max = settings.config.auth.max_penalty.get();
                 p
             })),
-            aliases: Arc::new(AliasesDb::new(&aliases_path)),
-            accounts,
-            user_files,
-            mailboxes,
+            aliases: b.aliases,
+            accounts: b.accounts,
+            user_files: b.user_files,
+            mailboxes: b.mailboxes,
             homes,
-            queue,
+            queue: b.queue,
+            pool: b.pool,
             tls: crate::tls::TlsStore::default(),
             wakeup: Wakeup::default(),
             shutdown: AtomicBool::new(false),

@@ -10,6 +10,7 @@
 //! connections, one driver and the listeners.
 
 pub mod agent;
+pub mod backends;
 pub mod cli;
 pub mod config;
 pub mod config_sections;

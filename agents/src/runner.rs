@@ -277,7 +277,17 @@ pub struct Pass {
     pub remote_due: bool,
 }
 
+/// Claims message `id` for this node (`QueueStore::claim`), then reads it. A
+/// message another node is delivering is left to it and looked at again later.
 fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
+    match ctx.queue.claim(id, ctx.settings.config.storage.lease.get()) {
+        Ok(true) => {}
+        Ok(false) => return Err(Some(unix_now() + 10)),
+        Err(e) => {
+            tracing::error!("{id}: cannot claim: {e}");
+            return Err(Some(unix_now() + 60));
+        }
+    }
     let env = match ctx.queue.load(id) {
         Ok(e) => e,
         Err(e) => {
@@ -410,7 +420,16 @@ fn deliver_local(
 /// Ends a local pass once its batch is committed. When one of its mailbox files lost
 /// the batch (fsync failed, appends undone), nothing of the pass is recorded: the
 /// message is tried again in a minute, as if this pass had not happened.
-fn finish_local(ctx: &Context, mut p: LocalPass, failed: &[String]) -> Pass {
+fn finish_local(ctx: &Context, p: LocalPass, failed: &[String]) -> Pass {
+    let id = p.env.id.clone();
+    let pass = finish_local_pass(ctx, p, failed);
+    if !pass.remote_due {
+        ctx.queue.release(&id);
+    }
+    pass
+}
+
+fn finish_local_pass(ctx: &Context, mut p: LocalPass, failed: &[String]) -> Pass {
     if p.touched.iter().any(|t| failed.contains(t)) {
         return Pass {
             next: Some(unix_now() + 60),
@@ -533,6 +552,7 @@ fn worker(
             Err(_) => return,
         };
         process_remote(ctx, pool, tls, resolver, &id);
+        ctx.queue.release(&id);
         lock(&pool.in_flight).remove(&id);
         ctx.wakeup.notify();
     }

@@ -6,4 +6,10 @@ cd "$(dirname "$0")/../.."
 source tests/pg/cluster.sh
 trap pg_cluster_stop EXIT
 cargo test -p postrider-store --test pg_conformance -- --ignored --test-threads 2
+cargo build -q --bin postrider --bin postrider-std
+export PG_BIN=$pg_bin
+for b in target/debug/postrider target/debug/postrider-std; do
+  echo "== two nodes on one database: $b"
+  POSTRIDER_BIN=$b python3 -W ignore::ResourceWarning tests/pg/test_two_nodes.py -v
+done
 echo "postgres backend tests: passed"

@@ -1,0 +1,162 @@
+"""Two nodes sharing one PostgreSQL database (CONTRACT.md, "Several nodes on one
+database"): what one node accepts or changes, the other serves. Run by tests/pg/run.sh
+with a throwaway cluster ($POSTRIDER_PG_URL) for each binary ($POSTRIDER_BIN)."""
+
+import imaplib
+import os
+import poplib
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from harness import Server, insecure_tls  # noqa: E402
+
+BASE_URL = os.environ.get("POSTRIDER_PG_URL", "")
+COUNTER = [0]
+
+
+def fresh_database():
+    """A new database in the test cluster; its URL."""
+    COUNTER[0] += 1
+    name = f"nodes_{os.getpid()}_{COUNTER[0]}"
+    host_port = BASE_URL.split("@", 1)[1].rsplit("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    subprocess.run([os.path.join(os.environ["PG_BIN"], "createdb"), "-h", host, "-p", port,
+                    "-U", "postgres", name], check=True)
+    return BASE_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def storage(url, node):
+    return f'\n[storage]\nbackend = "postgres"\nurl = "{url}"\nnode = "{node}"\nlease = "5s"\n'
+
+
+def imap(srv, user="alice"):
+    m = imaplib.IMAP4_SSL("127.0.0.1", srv.ports["imaps"], ssl_context=insecure_tls(),
+                          timeout=30)
+    m.login(user, f"pw-{user}")
+    return m
+
+
+def send(srv, n=1, subject="hello"):
+    with smtplib.SMTP(srv.smtp_ip, srv.ports["smtp"], timeout=30) as s:
+        for i in range(n):
+            s.sendmail("sender@remote.example", ["alice@test.example"],
+                       f"From: sender@remote.example\r\nSubject: {subject} {i}\r\n\r\nbody {i}\r\n")
+
+
+def wait_for(what, check, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class TwoNodes(unittest.TestCase):
+    def setUp(self):
+        if not BASE_URL:
+            self.fail("POSTRIDER_PG_URL is not set: run tests/pg/run.sh")
+        url = fresh_database()
+        self.a = Server(extra=storage(url, "node-a")).start()
+        self.b = Server(users=(), extra=storage(url, "node-b"), smtp_ip="127.0.0.2").start()
+
+    def tearDown(self):
+        for s in (self.a, self.b):
+            s.cleanup()
+
+    def count(self, srv):
+        m = imap(srv)
+        typ, data = m.select("INBOX")
+        m.logout()
+        return int(data[0])
+
+    def test_mail_accepted_by_a_is_read_by_imap_and_pop3_on_b(self):
+        send(self.a, 3)
+        wait_for("3 messages on node B", lambda: self.count(self.b) == 3)
+        p = poplib.POP3_SSL("127.0.0.1", self.b.ports["pop3s"], context=insecure_tls(),
+                            timeout=30)
+        p.user("alice")
+        p.pass_("pw-alice")
+        self.assertEqual(p.stat()[0], 3)
+        lines = p.retr(1)[1]
+        self.assertIn(b"Subject: hello 0", lines)
+        self.assertEqual(lines[0][:12], b"Return-Path:")
+        p.dele(1)
+        p.quit()
+        self.assertEqual(self.count(self.a), 2)
+
+    def test_idle_on_b_is_told_of_mail_delivered_through_a(self):
+        m = imap(self.b)
+        m.select("INBOX")
+        tag = m._new_tag().decode()
+        m.send(f"{tag} IDLE\r\n".encode())
+        self.assertTrue(m.readline().startswith(b"+"))
+        started = time.time()
+        send(self.a)
+        m.sock.settimeout(20)
+        line = m.readline()
+        elapsed = time.time() - started
+        self.assertIn(b"EXISTS", line)
+        print(f"IDLE on node B told of mail accepted by node A after {elapsed:.2f} s",
+              file=sys.stderr)
+        m.send(b"DONE\r\n")
+        line = m.readline()
+        while not line.startswith(tag.encode()):
+            line = m.readline()
+        self.assertIn(b"OK", line)
+        m.logout()
+
+    def test_store_on_a_is_seen_by_fetch_on_b(self):
+        send(self.a)
+        wait_for("the message", lambda: self.count(self.b) == 1)
+        a = imap(self.a)
+        a.select("INBOX")
+        a.store("1", "+FLAGS", "(\\Flagged $Work)")
+        b = imap(self.b)
+        b.select("INBOX")
+        typ, data = b.fetch("1", "(FLAGS)")
+        self.assertIn(b"\\Flagged", data[0])
+        self.assertIn(b"$Work", data[0])
+        a.logout()
+        b.logout()
+
+    def test_users_added_on_a_log_in_on_b(self):
+        self.a.cli("user", "add", "carol", "--password-stdin", input="pw-carol\n")
+        m = imap(self.b, "carol")
+        m.logout()
+        self.assertIn(b"carol", self.b.cli("user", "list").stdout)
+
+    def test_appends_on_both_nodes_at_once_get_unique_uids(self):
+        uids = {}
+
+        def appender(srv, name):
+            m = imap(srv)
+            got = []
+            for i in range(20):
+                typ, data = m.append("INBOX", None, None,
+                                     f"Subject: {name} {i}\r\n\r\nx\r\n".encode())
+                self.assertEqual(typ, "OK")
+                got.append(int(data[0].split(b"APPENDUID ")[1].split(b" ")[1].rstrip(b"]")))
+            m.logout()
+            uids[name] = got
+        threads = [threading.Thread(target=appender, args=(s, n))
+                   for s, n in ((self.a, "a"), (self.b, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(set(uids["a"]) | set(uids["b"])), 40)
+        for got in uids.values():
+            self.assertEqual(got, sorted(got))
+        self.assertEqual(self.count(self.a), 40)
+
+
+if __name__ == "__main__":
+    unittest.main()
