@@ -52,6 +52,12 @@ enum Cmd {
         #[command(subcommand)]
         action: QueueCmd,
     },
+    /// Storage tools.
+    Store {
+        #[command(subcommand)]
+        /// What to do.
+        action: StoreCmd,
+    },
     /// Manage mail accounts (users file).
     User {
         #[command(subcommand)]
@@ -117,6 +123,17 @@ enum QueueCmd {
     Delete {
         /// Queue id.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCmd {
+    /// With [storage] backend = "postgres": copies a files-backend data_dir (accounts,
+    /// aliases, folders with UIDs and flags, users' files, the queue) into the database;
+    /// running it twice copies nothing twice.
+    Import {
+        /// The data_dir to copy.
+        data_dir: std::path::PathBuf,
     },
 }
 
@@ -409,6 +426,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Newaliases => newaliases(&settings),
         Cmd::Queue { action } => queue_command(&open_context(settings)?, action),
         Cmd::User { action } => user_command(&settings, action),
+        Cmd::Store { action } => store_command(settings, action),
         Cmd::Vacation {
             user,
             aliases,
@@ -593,6 +611,29 @@ fn queue_command(ctx: &Context, action: QueueCmd) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `store import DATA_DIR`.
+fn store_command(settings: Settings, action: StoreCmd) -> Result<(), String> {
+    let StoreCmd::Import { data_dir } = action;
+    if settings.config.storage.backend != crate::config::StorageBackend::Postgres {
+        return Err("store import needs [storage] backend = \"postgres\"".into());
+    }
+    let ctx = open_context(settings)?;
+    let pool = ctx.pool.clone().ok_or("no database")?;
+    let n = postrider_store::pg::import::import(&pool, &data_dir)?;
+    println!(
+        "{}: imported {} accounts, {} aliases, {} folders, {} messages, {} user files, \
+         {} queued messages",
+        data_dir.display(),
+        n.accounts,
+        n.aliases,
+        n.folders,
+        n.messages,
+        n.files,
+        n.queued
+    );
+    Ok(())
 }
 
 /// `user add|passwd|del|list` (file accounts only).

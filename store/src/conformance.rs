@@ -49,7 +49,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 8] = [
+    let checks: [Rule; 9] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -67,6 +67,7 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
             "local delivery: batches, folders, flags, recovery",
             delivery,
         ),
+        ("\\Recent: new messages are claimed once", recent),
     ];
     checks
         .iter()
@@ -229,6 +230,42 @@ pub fn delivery(open: Open<'_>) -> Check {
         .map_err(|e| format!("recovering: {e}"))?;
     ensure(matches!(again, Stored::AlreadyThere(_)), || {
         format!("a delivery made before the crash was made again: {again:?}")
+    })
+}
+
+/// `\Recent` (RFC 3501 §2.3.2): the messages that arrived since the last claim are
+/// recent for the session that claims them (SELECT), shown but not claimed by EXAMINE.
+pub fn recent(open: Open<'_>) -> Check {
+    let s = open();
+    s.create("carol", "Recent").map_err(store_err("create"))?;
+    let add = |n| {
+        s.append("carol", "Recent", &[], None, &message(n))
+            .map(|r| r.1)
+    };
+    let (a, b) = (
+        add(60).map_err(store_err("append"))?,
+        add(61).map_err(store_err("append"))?,
+    );
+    let peek = s
+        .view("carol", "Recent", false)
+        .map_err(store_err("view"))?;
+    ensure(peek.recent == [a, b], || {
+        format!("EXAMINE shows recent {:?}", peek.recent)
+    })?;
+    let first = s.view("carol", "Recent", true).map_err(store_err("view"))?;
+    ensure(first.recent == [a, b], || {
+        format!("first SELECT claims {:?}", first.recent)
+    })?;
+    let second = open()
+        .view("carol", "Recent", true)
+        .map_err(store_err("view"))?;
+    ensure(second.recent.is_empty(), || {
+        format!("a second SELECT claims {:?} again", second.recent)
+    })?;
+    let c = add(62).map_err(store_err("append"))?;
+    let third = s.view("carol", "Recent", true).map_err(store_err("view"))?;
+    ensure(third.recent == [c], || {
+        format!("after new mail, SELECT claims {:?}", third.recent)
     })
 }
 

@@ -1,5 +1,5 @@
 //! The files a user keeps beside their mail and the delivery agent reads: `.forward`, the
-//! Sieve script and the Sieve vacation memory, as an interface every storage backend
+//! Sieve script, the Sieve vacation memory and the vacation message, as an interface every storage backend
 //! implements (the files backend keeps them in the user's home, read and written with
 //! the user's own privileges; a database backend would keep them in a table).
 //!
@@ -19,6 +19,8 @@ pub enum UserFile {
     /// Who the Sieve vacation action already answered, and when
     /// (`~/.sieve.vacation.db`).
     VacationMemory,
+    /// The text vacation(1) answers with (`~/.vacation.msg`).
+    VacationMessage,
 }
 
 impl UserFile {
@@ -28,6 +30,7 @@ impl UserFile {
             UserFile::Forward => ".forward",
             UserFile::Sieve => ".sieve",
             UserFile::VacationMemory => ".sieve.vacation.db",
+            UserFile::VacationMessage => ".vacation.msg",
         }
     }
 }

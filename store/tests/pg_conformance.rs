@@ -186,3 +186,40 @@ fn a_queue_entry_belongs_to_one_node_until_its_lease_runs_out() {
     assert!(b.list().unwrap().is_empty());
     a.release(&id);
 }
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn import_keeps_uids_flags_and_what_is_recent() {
+    use postrider_store::accounts::{AccountStore as _, UsersFile};
+    use postrider_store::mail_files::FilesMailboxes;
+    let dir = std::env::temp_dir().join(format!("postrider-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
+    let users = Arc::new(UsersFile::new(&dir));
+    users
+        .add(
+            "alice",
+            &postrider_store::accounts::Secret::new(String::from("pw")),
+        )
+        .unwrap();
+    let files = FilesMailboxes::new(&dir, users);
+    for n in 0..3 {
+        let msg = format!("Subject: {n}\r\n\r\nx\r\n");
+        files
+            .append("alice", "INBOX", &["$K".into()], None, msg.as_bytes())
+            .unwrap();
+    }
+    let before = files.view("alice", "INBOX", true).unwrap();
+    let pool = fresh_db("import");
+    let first = postrider_store::pg::import::import(&pool, &dir).unwrap();
+    assert_eq!((first.accounts, first.messages), (1, 3));
+    let again = postrider_store::pg::import::import(&pool, &dir).unwrap();
+    assert_eq!(again, Default::default());
+    let pg = PgMailboxes::new(pool, "node-a");
+    let after = pg.view("alice", "INBOX", true).unwrap();
+    assert_eq!(after.uid_validity, before.uid_validity);
+    assert_eq!(after.uid_next, before.uid_next);
+    assert_eq!(after.messages, before.messages);
+    assert_eq!(after.recent, Vec::<u32>::new(), "imported mail is not new");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -197,6 +197,48 @@ class SharedQueue(unittest.TestCase):
             sink.close()
 
 
+class Import(unittest.TestCase):
+    def test_a_single_host_moves_into_the_database_with_its_uids_and_flags(self):
+        old = Server().start()
+        try:
+            send(old, 3)
+            old.wait_messages("alice", 3)
+            m = imap(old)
+            m.create("Archive")
+            m.select("INBOX")
+            m.store("2", "+FLAGS", "(\\Flagged $Keep)")
+            m.copy("3", "Archive")
+            typ, data = m.fetch("1:*", "(UID FLAGS)")
+            # \\Recent belongs to the session that claimed the messages: not copied.
+            before = sorted(d.replace(b" \\Recent", b"").replace(b"\\Recent", b"")
+                            for d in data if d)
+            m.logout()
+            with open(os.path.join(old.data, "home", "alice", ".forward"), "w") as f:
+                f.write("alice, bob\n")
+        finally:
+            old.stop()
+        url = fresh_database()
+        new = Server(users=(), extra=storage(url, "node-a"))
+        first = new.cli("store", "import", old.data).stdout.decode()
+        self.assertIn("imported 2 accounts", first)
+        self.assertIn("4 messages", first)
+        again = new.cli("store", "import", old.data).stdout.decode()
+        self.assertIn("imported 0 accounts, 0 aliases, 0 folders, 0 messages, 0 user files",
+                      again)
+        new.start()
+        try:
+            m = imap(new)  # the same password
+            m.select("INBOX")
+            typ, data = m.fetch("1:*", "(UID FLAGS)")
+            self.assertEqual(sorted(d for d in data if d), before)
+            typ, data = m.select("Archive")
+            self.assertEqual(data, [b"1"])
+            m.logout()
+        finally:
+            new.cleanup()
+            old.cleanup()
+
+
 class TwoNodes(unittest.TestCase):
     def setUp(self):
         if not BASE_URL:

@@ -11,6 +11,7 @@ mod accounts;
 mod aliases;
 pub mod blobs;
 mod delivery;
+pub mod import;
 mod mailboxes;
 mod maildrop;
 pub mod migrate;
