@@ -190,7 +190,7 @@ fn a_queue_entry_belongs_to_one_node_until_its_lease_runs_out() {
 #[test]
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn import_keeps_uids_flags_and_what_is_recent() {
-    use postrider_store::accounts::{AccountStore as _, UsersFile};
+    use postrider_store::accounts::UsersFile;
     use postrider_store::mail_files::FilesMailboxes;
     let dir = std::env::temp_dir().join(format!("postrider-import-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
