@@ -166,6 +166,23 @@ enum UserCmd {
     },
     /// List accounts.
     List,
+    /// Show, set or remove an account's `.forward`, `.sieve` or `.vacation.msg` (kept in
+    /// its home, or in the database with the PostgreSQL backend).
+    File {
+        /// Account name.
+        name: String,
+        /// `.forward`, `.sieve` or `.vacation.msg`.
+        file: String,
+        /// Replace it with this file's contents.
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
+        /// Print it.
+        #[arg(long)]
+        show: bool,
+        /// Remove it.
+        #[arg(long)]
+        delete: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -686,6 +703,52 @@ fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        UserCmd::File {
+            name,
+            file,
+            set,
+            show,
+            delete,
+        } => user_file_command(settings, &name, &file, set, show, delete),
+    }
+}
+
+/// `user file NAME FILE --set PATH | --show | --delete`.
+fn user_file_command(
+    settings: &Settings,
+    name: &str,
+    file: &str,
+    set: Option<std::path::PathBuf>,
+    show: bool,
+    delete: bool,
+) -> Result<(), String> {
+    use postrider_store::user_files::UserFile;
+    let kind = UserFile::from_name(file)
+        .filter(|f| *f != UserFile::VacationMemory)
+        .ok_or_else(|| format!("{file:?}: expected .forward, .sieve or .vacation.msg"))?;
+    let ctx = open_context(settings.clone())?;
+    if !ctx.accounts.exists(name) {
+        return Err(format!("no such user {name:?}"));
+    }
+    let files = &ctx.user_files;
+    match (set, show, delete) {
+        (Some(path), false, false) => {
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            files.write(name, kind, &bytes).map_err(|e| e.to_string())
+        }
+        (None, true, false) => {
+            let bytes = files
+                .read(name, kind, 16 << 20)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{name} has no {file}"))?;
+            io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .map_err(|e| e.to_string())
+        }
+        (None, false, true) => files.remove(name, kind).map_err(|e| e.to_string()),
+        _ => Err("give one of --set PATH, --show, --delete".into()),
     }
 }
 

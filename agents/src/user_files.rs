@@ -74,6 +74,23 @@ impl UserFiles for HomeFiles {
         write_file_as(who.as_ref(), &path, bytes)
     }
 
+    fn remove(&self, user: &str, file: UserFile) -> io::Result<()> {
+        let Some(path) = self.path(user, file) else {
+            return Ok(());
+        };
+        if self.identity(user)?.is_some() {
+            // A system user's home: theirs to change, with their own tools.
+            return Err(io::Error::other(format!(
+                "{} belongs to {user}: remove it as that user",
+                path.display()
+            )));
+        }
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     fn describe(&self, user: &str, file: UserFile) -> String {
         match self.path(user, file) {
             Some(p) => p.display().to_string(),

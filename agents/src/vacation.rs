@@ -4,6 +4,7 @@
 //! `~/.vacation.msg`, remembers whom it answered in `~/.vacation.db`, and queues the
 //! reply with the null sender.
 
+use postrider_store::user_files::UserFile;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
@@ -101,9 +102,12 @@ pub fn run(
     let home = ctx
         .home_of(&user)
         .ok_or_else(|| format!("no home directory for {user:?}"))?;
-    let template = match fs::read(home.join(".vacation.msg")) {
-        Ok(t) => t,
-        Err(_) => return Ok(VacationResult::NoMessage),
+    let template = match ctx
+        .user_files
+        .read(&user, UserFile::VacationMessage, 1 << 20)
+    {
+        Ok(Some(t)) => t,
+        _ => return Ok(VacationResult::NoMessage),
     };
     let sender = args.sender.clone().unwrap_or_else(|| sender_of(&raw));
     let mut addresses: Vec<String> = ctx

@@ -629,6 +629,12 @@ pub fn user_file_rules(files: &dyn UserFiles) -> Vec<String> {
         )?;
         ensure(read("bob", UserFile::Sieve, 1024)?.is_none(), || {
             "bob reads alice's Sieve script".into()
+        })?;
+        files
+            .remove("alice", UserFile::Sieve)
+            .map_err(|e| format!("remove: {e}"))?;
+        ensure(read("alice", UserFile::Sieve, 1024)?.is_none(), || {
+            "a removed file is still read".into()
         })
     };
     check()

@@ -24,6 +24,19 @@ pub enum UserFile {
 }
 
 impl UserFile {
+    /// Every kind of user file.
+    pub const ALL: [UserFile; 4] = [
+        UserFile::Forward,
+        UserFile::Sieve,
+        UserFile::VacationMemory,
+        UserFile::VacationMessage,
+    ];
+
+    /// The kind of file named `name` (`.forward`, `.sieve`, `.vacation.msg`, ...).
+    pub fn from_name(name: &str) -> Option<UserFile> {
+        Self::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+
     /// The file's name in a home directory.
     pub fn file_name(self) -> &'static str {
         match self {
@@ -44,6 +57,9 @@ pub trait UserFiles: Send + Sync + Debug {
     /// Replaces `user`'s `file` whole (readers see the old or the new bytes, never a
     /// mix).
     fn write(&self, user: &str, file: UserFile, bytes: &[u8]) -> io::Result<()>;
+
+    /// Removes `user`'s `file` (nothing when there is none).
+    fn remove(&self, user: &str, file: UserFile) -> io::Result<()>;
 
     /// Where the file is, for log messages (`/home/alice/.forward`).
     fn describe(&self, user: &str, file: UserFile) -> String;

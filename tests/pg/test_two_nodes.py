@@ -307,6 +307,26 @@ class TwoNodes(unittest.TestCase):
         a.logout()
         b.logout()
 
+    def test_a_forward_set_on_a_is_followed_by_delivery_on_b(self):
+        path = os.path.join(self.a.dir, "fwd")
+        with open(path, "w") as f:
+            f.write("bob\n")
+        self.a.cli("user", "file", "alice", ".forward", "--set", path)
+        self.assertEqual(self.b.cli("user", "file", "alice", ".forward", "--show").stdout,
+                         b"bob\n")
+        send(self.b)
+        wait_for("bob's copy", lambda: self.count_of(self.a, "bob") == 1)
+        self.assertEqual(self.count(self.a), 0)
+        self.a.cli("user", "file", "alice", ".forward", "--delete")
+        r = self.b.cli("user", "file", "alice", ".forward", "--show", check=False)
+        self.assertNotEqual(r.returncode, 0)
+
+    def count_of(self, srv, user):
+        m = imap(srv, user)
+        typ, data = m.select("INBOX")
+        m.logout()
+        return int(data[0])
+
     def test_users_added_on_a_log_in_on_b(self):
         self.a.cli("user", "add", "carol", "--password-stdin", input="pw-carol\n")
         m = imap(self.b, "carol")

@@ -51,6 +51,19 @@ impl UserFiles for PgUserFiles {
             .map_err(io::Error::other)
     }
 
+    fn remove(&self, user: &str, file: UserFile) -> io::Result<()> {
+        self.pool
+            .get()
+            .and_then(|c| {
+                c.execute(
+                    "DELETE FROM user_files WHERE account = $1 AND file = $2",
+                    &[&user, &file.file_name()],
+                )
+            })
+            .map(|_| ())
+            .map_err(io::Error::other)
+    }
+
     fn describe(&self, user: &str, file: UserFile) -> String {
         format!("{user}'s {} (database)", file.file_name())
     }
