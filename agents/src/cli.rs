@@ -268,8 +268,9 @@ pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
 fn init_logging(level: &str) {
     // rustls reports peers' mistakes (an IP address as TLS SNI, as msmtp sends) as
     // warnings on every connection; only its errors belong in a mail log.
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},rustls=error"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("{level},rustls=error,tokio_postgres=warn"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_writer(io::stderr)
         .with_target(false)

@@ -27,7 +27,17 @@ pub struct PgMailboxes {
     pub(super) pool: Arc<Pool>,
     /// This node's name (POP3 locks name their holder).
     pub(super) node: String,
+    /// The messages of recently viewed folders by folder id, with the MODSEQ they were
+    /// read at: every change bumps the folder's MODSEQ, so an unchanged one is served
+    /// from here (NOOP and IDLE cost one small query).
+    views: std::sync::Mutex<std::collections::HashMap<i64, CachedView>>,
 }
+
+/// A folder's messages and the MODSEQ they were read at.
+type CachedView = (i64, Arc<Vec<MessageMeta>>);
+
+/// Folders whose messages are kept in [`PgMailboxes::views`] at most.
+const CACHED_VIEWS: usize = 1024;
 
 fn err(code: &str, text: &str) -> StoreError {
     StoreError::new(Some(code), text)
@@ -62,16 +72,20 @@ pub(super) struct Folder {
 /// The folder `name` of `user` (INBOX is made on first use).
 pub(super) fn folder(c: &Conn, user: &str, name: &str) -> Result<Option<Folder>, PgError> {
     let name = canonical(name);
-    if name == "INBOX" {
+    let find = || {
+        c.query_opt(
+            "SELECT id, uid_validity, selectable FROM mailboxes WHERE account = $1 AND name = $2",
+            &[&user, &name],
+        )
+    };
+    let mut row = find()?;
+    if row.is_none() && name == "INBOX" {
         c.execute(
             "INSERT INTO mailboxes (account, name) VALUES ($1, 'INBOX') ON CONFLICT DO NOTHING",
             &[&user],
         )?;
+        row = find()?;
     }
-    let row = c.query_opt(
-        "SELECT id, uid_validity, selectable FROM mailboxes WHERE account = $1 AND name = $2",
-        &[&user, &name],
-    )?;
     Ok(row.map(|r| Folder {
         id: r.get(0),
         uid_validity: r.get::<_, i64>(1) as u32,
@@ -137,7 +151,46 @@ impl PgMailboxes {
         Self {
             pool,
             node: node.to_string(),
+            views: Default::default(),
         }
+    }
+
+    /// The messages of folder `id` at `modseq`, from the cache or the database.
+    fn messages(&self, c: &Conn, id: i64, modseq: i64) -> Result<Arc<Vec<MessageMeta>>, PgError> {
+        let views = || {
+            self.views
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((at, msgs)) = views().get(&id) {
+            if *at == modseq {
+                return Ok(msgs.clone());
+            }
+        }
+        let rows = c.query(
+            "SELECT uid, flags, internal_date, date_offset, size FROM messages \
+             WHERE mailbox = $1 ORDER BY uid",
+            &[&id],
+        )?;
+        let msgs: Arc<Vec<MessageMeta>> = Arc::new(
+            rows.iter()
+                .map(|r| MessageMeta {
+                    uid: r.get::<_, i64>(0) as u32,
+                    flags: r.get(1),
+                    internal_date: WallClock {
+                        unix_secs: r.get(2),
+                        utc_offset_minutes: r.get(3),
+                    },
+                    size: r.get::<_, i64>(4) as u64,
+                })
+                .collect(),
+        );
+        let mut cache = views();
+        if cache.len() >= CACHED_VIEWS {
+            cache.clear();
+        }
+        cache.insert(id, (modseq, msgs.clone()));
+        Ok(msgs)
     }
 
     fn conn(&self) -> Result<super::pool::Lent<'_>, StoreError> {
@@ -181,31 +234,15 @@ impl Mailboxes for PgMailboxes {
         let sql = if claim_recent {
             "UPDATE mailboxes m SET recent_from = m.uid_next FROM \
              (SELECT recent_from AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o \
-             WHERE m.id = $1 RETURNING o.old, m.uid_next"
+             WHERE m.id = $1 RETURNING o.old, m.uid_next, m.modseq"
         } else {
-            "SELECT recent_from, uid_next FROM mailboxes WHERE id = $1"
+            "SELECT recent_from, uid_next, modseq FROM mailboxes WHERE id = $1"
         };
         let row = c.query_opt(sql, &[&f.id]).map_err(db)?;
-        let (recent_from, uid_next): (i64, i64) = row.map_or((1, 1), |r| (r.get(0), r.get(1)));
-        let rows = c
-            .query(
-                "SELECT uid, flags, internal_date, date_offset, size FROM messages \
-                 WHERE mailbox = $1 ORDER BY uid",
-                &[&f.id],
-            )
-            .map_err(db)?;
-        let messages: Vec<MessageMeta> = rows
-            .iter()
-            .map(|r| MessageMeta {
-                uid: r.get::<_, i64>(0) as u32,
-                flags: r.get(1),
-                internal_date: WallClock {
-                    unix_secs: r.get(2),
-                    utc_offset_minutes: r.get(3),
-                },
-                size: r.get::<_, i64>(4) as u64,
-            })
-            .collect();
+        let (recent_from, uid_next, modseq): (i64, i64, i64) =
+            row.map_or((1, 1, 0), |r| (r.get(0), r.get(1), r.get(2)));
+        // The MODSEQ read first: a change after it is seen at the next view.
+        let messages = self.messages(&c, f.id, modseq).map_err(db)?;
         let recent = messages
             .iter()
             .filter(|m| i64::from(m.uid) >= recent_from)
@@ -214,7 +251,7 @@ impl Mailboxes for PgMailboxes {
         Ok(MailboxView {
             uid_validity: f.uid_validity,
             uid_next: uid_next as u32,
-            messages,
+            messages: messages.to_vec(),
             recent,
         })
     }

@@ -24,11 +24,19 @@ pub enum PgError {
     #[error("cannot connect to PostgreSQL: {0}")]
     Connect(String),
     /// A statement failed.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     /// A schema newer than this binary knows.
     #[error("{0}")]
     Schema(String),
+}
+
+/// The server's message and SQLSTATE for a database error, else the client's text.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl PgError {
@@ -264,9 +272,10 @@ impl Pool {
         Ok(Conn { client, closed })
     }
 
-    /// Runs `work` in a transaction (serializable), committed when it returns Ok, rolled
-    /// back otherwise; tried again (up to 10 times) when the database reports a
-    /// serialization failure or a deadlock.
+    /// Runs `work` in a transaction (READ COMMITTED: the work takes the row locks it
+    /// needs, `SELECT ... FOR UPDATE` or `UPDATE ... RETURNING`, always messages before
+    /// their folder), committed when it returns Ok, rolled back otherwise; tried again
+    /// (up to 10 times) when the database reports a serialization failure or a deadlock.
     pub fn transaction<T>(
         &self,
         mut work: impl FnMut(&Conn) -> Result<T, PgError>,
@@ -275,12 +284,14 @@ impl Pool {
         loop {
             attempt += 1;
             let c = self.get()?;
-            c.batch("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
+            c.batch("BEGIN")?;
             let result = work(&c).and_then(|v| c.batch("COMMIT").map(|_| v));
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    let _ = c.batch("ROLLBACK");
+                    if !c.client.is_closed() {
+                        let _ = c.batch("ROLLBACK");
+                    }
                     if !e.is_retryable() || attempt >= 10 {
                         return Err(e);
                     }
