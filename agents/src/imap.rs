@@ -88,6 +88,10 @@ impl ImapSession {
                 mailbox,
                 claim_recent,
             } => StoreReply::View(store.view(user, &mailbox, claim_recent)),
+            StoreRequest::Poll {
+                mailbox,
+                claim_recent,
+            } => StoreReply::View(store.poll_view(user, &mailbox, claim_recent)),
             StoreRequest::List {
                 reference,
                 pattern,

@@ -60,7 +60,9 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
             ImapEvent::Request { token, request } => {
                 let reply = match request {
                     StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Success("u".into()), std::time::Duration::ZERO),
-                    StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => StoreReply::View(Ok(view())),
+                    StoreRequest::Open { .. }
+                    | StoreRequest::Refresh { .. }
+                    | StoreRequest::Poll { .. } => StoreReply::View(Ok(view())),
                     StoreRequest::List { .. } => StoreReply::List(vec![]),
                     StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1 })),
                     StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),

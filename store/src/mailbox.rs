@@ -33,6 +33,18 @@ pub trait Mailboxes: Send + Sync + Debug {
     /// since the last claim `\Recent` for this caller only.
     fn view(&self, user: &str, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError>;
 
+    /// IDLE's periodic [`Mailboxes::view`]: a backend may answer from what it knows has not
+    /// changed (the PostgreSQL backend, from change notices), as long as a change is seen
+    /// within a few seconds.
+    fn poll_view(
+        &self,
+        user: &str,
+        name: &str,
+        claim_recent: bool,
+    ) -> Result<MailboxView, StoreError> {
+        self.view(user, name, claim_recent)
+    }
+
     /// STATUS counts of a folder, without selecting it.
     fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError>;
 

@@ -223,3 +223,52 @@ fn import_keeps_uids_flags_and_what_is_recent() {
     assert_eq!(after.recent, Vec::<u32>::new(), "imported mail is not new");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn a_change_on_one_node_reaches_the_others_view_and_poll() {
+    let (_, url) = fresh_db_url("notify");
+    let node = |n: &str| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let (a, b) = (node("node-a"), node("node-b"));
+    a.append("alice", "INBOX", &[], None, b"Subject: 1\r\n\r\nx\r\n")
+        .unwrap();
+    // Node B looks (IDLE's poll) until it trusts its cache.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        b.poll_view("alice", "INBOX", true).unwrap().messages.len(),
+        1
+    );
+    assert_eq!(
+        b.poll_view("alice", "INBOX", true).unwrap().messages.len(),
+        1
+    );
+    a.append("alice", "INBOX", &[], None, b"Subject: 2\r\n\r\nx\r\n")
+        .unwrap();
+    // NOOP (view) sees a change committed elsewhere at once.
+    let seen = b.view("alice", "INBOX", true).unwrap();
+    assert_eq!(seen.messages.len(), 2);
+    assert_eq!(seen.recent, vec![seen.messages[1].uid]);
+    // IDLE's poll is told by the change notice.
+    let (uid, _) = a
+        .append("alice", "INBOX", &[], None, b"Subject: 3\r\n\r\nx\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let v = b.poll_view("alice", "INBOX", true).unwrap();
+        if v.messages.len() == 3 {
+            assert_eq!(v.recent, vec![3], "the new message is claimed once");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = uid;
+    assert!(b
+        .poll_view("alice", "INBOX", true)
+        .unwrap()
+        .recent
+        .is_empty());
+}

@@ -807,7 +807,7 @@ impl Machine for ImapServer {
                         tag: None,
                         status: StatusText::ok(""),
                     },
-                    StoreRequest::Refresh {
+                    StoreRequest::Poll {
                         mailbox: name,
                         claim_recent: self.selected.as_ref().is_some_and(|s| !s.read_only),
                     },

@@ -114,8 +114,18 @@ pub enum StoreRequest {
         /// SELECT (not EXAMINE): this session takes the `\Recent` messages.
         claim_recent: bool,
     },
-    /// The current view of the selected mailbox → [`StoreReply::View`].
+    /// The current view of the selected mailbox → [`StoreReply::View`] (NOOP, CHECK, and
+    /// after a command that added messages): every change committed before is in it.
     Refresh {
+        /// Mailbox.
+        mailbox: String,
+        /// Take newly arrived messages as `\Recent` (read-write sessions).
+        claim_recent: bool,
+    },
+    /// IDLE's periodic look at the selected mailbox → [`StoreReply::View`]: like Refresh,
+    /// but the store may answer from what it knows has not changed (a change is seen
+    /// within a poll or two).
+    Poll {
         /// Mailbox.
         mailbox: String,
         /// Take newly arrived messages as `\Recent` (read-write sessions).

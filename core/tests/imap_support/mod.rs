@@ -152,9 +152,9 @@ impl Driver {
                         };
                         StoreReply::Auth(outcome, std::time::Duration::ZERO)
                     }
-                    StoreRequest::Open { .. } | StoreRequest::Refresh { .. } => {
-                        StoreReply::View(Ok(self.store.view.clone()))
-                    }
+                    StoreRequest::Open { .. }
+                    | StoreRequest::Refresh { .. }
+                    | StoreRequest::Poll { .. } => StoreReply::View(Ok(self.store.view.clone())),
                     StoreRequest::Fetch { uids, part, .. } => {
                         let data = match part {
                             FetchPart::Full => self.store.message.clone(),

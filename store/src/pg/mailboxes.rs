@@ -15,6 +15,7 @@ use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::OpenError;
 
 use super::blobs::{self, BlobChunks};
+use super::changes::{notify, Changes, Stamp, RECHECK};
 use super::maildrop::PgMaildrop;
 use super::pool::{Conn, PgError, Pool};
 use crate::listing::{folder_tree, list_entries, SPECIAL_USE};
@@ -31,6 +32,21 @@ pub struct PgMailboxes {
     /// read at: every change bumps the folder's MODSEQ, so an unchanged one is served
     /// from here (NOOP and IDLE cost one small query).
     views: std::sync::Mutex<std::collections::HashMap<i64, CachedView>>,
+    /// Change notices from every node, and the views read since a notice (by user and
+    /// folder name): served without asking the database while no notice came.
+    changes: Arc<Changes>,
+    quiet: std::sync::Mutex<std::collections::HashMap<(String, String), Quiet>>,
+}
+
+/// A folder's state as last read, trusted while its [`Stamp`] holds.
+#[derive(Debug, Clone)]
+struct Quiet {
+    stamp: Stamp,
+    at: std::time::Instant,
+    folder: Folder,
+    uid_next: i64,
+    recent_from: i64,
+    messages: Arc<Vec<MessageMeta>>,
 }
 
 /// A folder's messages and the MODSEQ they were read at.
@@ -113,6 +129,7 @@ pub(super) fn allocate(c: &Conn, id: i64, n: i64) -> Result<(i64, i64), PgError>
          RETURNING uid_next - $2, modseq",
         &[&id, &n],
     )?;
+    notify(c, id)?;
     Ok(row.map_or((0, 0), |r| (r.get(0), r.get(1))))
 }
 
@@ -145,13 +162,30 @@ pub(super) fn insert_message(
     Ok(uid)
 }
 
+/// The view a session gets: `recent_from` says which messages are `\Recent` for it.
+fn shown(q: &Quiet, recent_from: i64) -> MailboxView {
+    MailboxView {
+        uid_validity: q.folder.uid_validity,
+        uid_next: q.uid_next as u32,
+        messages: q.messages.to_vec(),
+        recent: q
+            .messages
+            .iter()
+            .filter(|m| i64::from(m.uid) >= recent_from)
+            .map(|m| m.uid)
+            .collect(),
+    }
+}
+
 impl PgMailboxes {
     /// The folders of the database behind `pool`, served by node `node`.
     pub fn new(pool: Arc<Pool>, node: &str) -> Self {
         Self {
+            changes: Changes::listen(&pool),
             pool,
             node: node.to_string(),
             views: Default::default(),
+            quiet: Default::default(),
         }
     }
 
@@ -193,6 +227,55 @@ impl PgMailboxes {
         Ok(msgs)
     }
 
+    /// Reads a folder's state; with `claim`, the messages not claimed yet become this
+    /// caller's `\Recent` (the returned `recent_from` says which). The stamp is taken
+    /// before reading, so a notice arriving meanwhile makes the next view read again.
+    fn read_view(&self, user: &str, name: &str, claim: bool) -> Result<(Quiet, i64), StoreError> {
+        let c = self.conn()?;
+        let folder = existing(&c, user, name, "NONEXISTENT")?;
+        let stamp = self.changes.stamp(folder.id);
+        let at = std::time::Instant::now();
+        for _ in 0..5 {
+            let row = c
+                .query_opt(
+                    "SELECT recent_from, uid_next, modseq FROM mailboxes WHERE id = $1",
+                    &[&folder.id],
+                )
+                .map_err(db)?
+                .ok_or_else(|| err("NONEXISTENT", "Mailbox doesn't exist"))?;
+            let (recent_from, uid_next, modseq): (i64, i64, i64) =
+                (row.get(0), row.get(1), row.get(2));
+            let mut after_claim = recent_from;
+            if claim && recent_from < uid_next {
+                // Only if nobody claimed meanwhile (else read again).
+                let claimed = c
+                    .execute(
+                        "UPDATE mailboxes SET recent_from = $2 WHERE id = $1 AND recent_from = $3",
+                        &[&folder.id, &uid_next, &recent_from],
+                    )
+                    .map_err(db)?;
+                if claimed == 0 {
+                    continue;
+                }
+                notify(&c, folder.id).map_err(db)?;
+                after_claim = uid_next;
+            }
+            let messages = self.messages(&c, folder.id, modseq).map_err(db)?;
+            let q = Quiet {
+                // Without a stamp (not listening) the entry is never trusted.
+                stamp: stamp.unwrap_or(Stamp::NEVER),
+                at,
+                folder,
+                uid_next,
+                recent_from: after_claim,
+                messages,
+            };
+            // The caller sees what it claimed; the cache keeps what is left to claim.
+            return Ok((q, recent_from));
+        }
+        Err(err("INUSE", "The mailbox is busy, try again."))
+    }
+
     fn conn(&self) -> Result<super::pool::Lent<'_>, StoreError> {
         self.pool.get().map_err(db)
     }
@@ -229,31 +312,45 @@ impl Mailboxes for PgMailboxes {
     }
 
     fn view(&self, user: &str, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError> {
-        let c = self.conn()?;
-        let f = existing(&c, user, name, "NONEXISTENT")?;
-        let sql = if claim_recent {
-            "UPDATE mailboxes m SET recent_from = m.uid_next FROM \
-             (SELECT recent_from AS old FROM mailboxes WHERE id = $1 FOR UPDATE) o \
-             WHERE m.id = $1 RETURNING o.old, m.uid_next, m.modseq"
-        } else {
-            "SELECT recent_from, uid_next, modseq FROM mailboxes WHERE id = $1"
+        let (q, recent_from) = self.read_view(user, name, claim_recent)?;
+        let key = (user.to_string(), canonical(name).to_string());
+        self.quiet
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, q.clone());
+        Ok(shown(&q, recent_from))
+    }
+
+    fn poll_view(
+        &self,
+        user: &str,
+        name: &str,
+        claim_recent: bool,
+    ) -> Result<MailboxView, StoreError> {
+        let key = (user.to_string(), canonical(name).to_string());
+        let quiet = || {
+            self.quiet
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        let row = c.query_opt(sql, &[&f.id]).map_err(db)?;
-        let (recent_from, uid_next, modseq): (i64, i64, i64) =
-            row.map_or((1, 1, 0), |r| (r.get(0), r.get(1), r.get(2)));
-        // The MODSEQ read first: a change after it is seen at the next view.
-        let messages = self.messages(&c, f.id, modseq).map_err(db)?;
-        let recent = messages
-            .iter()
-            .filter(|m| i64::from(m.uid) >= recent_from)
-            .map(|m| m.uid)
-            .collect();
-        Ok(MailboxView {
-            uid_validity: f.uid_validity,
-            uid_next: uid_next as u32,
-            messages: messages.to_vec(),
-            recent,
-        })
+        let cached = quiet().get(&key).cloned();
+        let (q, recent_from) = match cached {
+            // Nothing changed anywhere since (no notice), and nothing to claim.
+            Some(q)
+                if self.changes.stamp(q.folder.id) == Some(q.stamp)
+                    && q.at.elapsed() < RECHECK
+                    && (!claim_recent || q.recent_from >= q.uid_next) =>
+            {
+                let from = q.recent_from;
+                (q, from)
+            }
+            _ => {
+                let (q, from) = self.read_view(user, name, claim_recent)?;
+                quiet().insert(key, q.clone());
+                (q, from)
+            }
+        };
+        Ok(shown(&q, recent_from))
     }
 
     fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError> {
@@ -532,6 +629,7 @@ impl Mailboxes for PgMailboxes {
                     &[&f.id],
                 )?;
                 c.execute("DELETE FROM mailboxes WHERE id = $1", &[&f.id])?;
+                notify(c, f.id)?;
                 let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
                 blobs::drop_unreferenced(c, &gone)
             })
@@ -577,11 +675,15 @@ impl Mailboxes for PgMailboxes {
                     allocate(c, src.id, 0)?;
                     return Ok(());
                 }
-                c.execute(
+                let moved = c.query(
                     "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1) \
-                     WHERE account = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')",
+                     WHERE account = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/') \
+                     RETURNING id",
                     &[&user, &from, &to],
                 )?;
+                for r in &moved {
+                    notify(c, r.get(0))?;
+                }
                 Ok(())
             })
             .map_err(db)

@@ -10,6 +10,7 @@
 mod accounts;
 mod aliases;
 pub mod blobs;
+pub mod changes;
 mod delivery;
 pub mod import;
 mod mailboxes;
@@ -23,6 +24,6 @@ pub use accounts::PgAccounts;
 pub use aliases::PgAliases;
 pub use mailboxes::PgMailboxes;
 pub use maildrop::PgMaildrop;
-pub use pool::{Conn, Lent, PgError, Pool, PoolConfig};
+pub use pool::{Conn, Lent, PgConnection, PgError, Pool, PoolConfig};
 pub use queue::{PgQueue, PgSpool};
 pub use user_files::PgUserFiles;

@@ -10,9 +10,13 @@ use std::time::Duration;
 use async_io::Async;
 use futures_lite::future::block_on;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
-use tokio_util::compat::FuturesAsyncReadCompatExt;
+use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
+
+/// The protocol task of one connection.
+pub type PgConnection = tokio_postgres::Connection<Compat<Async<TcpStream>>, NoTlsStream>;
 
 /// A database failure, for logs (never shown to mail clients as is).
 #[derive(Debug, thiserror::Error)]
@@ -240,8 +244,9 @@ impl Pool {
         self.returned.notify_one();
     }
 
-    /// Opens a connection and starts the thread that polls its protocol task.
-    fn connect(&self) -> Result<Conn, PgError> {
+    /// A new connection's client and protocol task, for a caller that polls the task
+    /// itself (the change listener reads notifications from it).
+    pub fn connect_parts(&self) -> Result<(Client, PgConnection), PgError> {
         let hosts = self.pg.get_hosts();
         let host = match hosts.first() {
             Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
@@ -257,7 +262,12 @@ impl Pool {
             .map_err(|e| PgError::Connect(format!("{addr}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let stream = Async::new(tcp).map_err(|e| PgError::Connect(format!("{addr}: {e}")))?;
-        let (client, connection) = block_on(self.pg.connect_raw(stream.compat(), NoTls))?;
+        Ok(block_on(self.pg.connect_raw(stream.compat(), NoTls))?)
+    }
+
+    /// Opens a connection and starts the thread that polls its protocol task.
+    fn connect(&self) -> Result<Conn, PgError> {
+        let (client, connection) = self.connect_parts()?;
         let closed = Arc::new(AtomicBool::new(false));
         let flag = closed.clone();
         std::thread::Builder::new()
