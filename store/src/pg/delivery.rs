@@ -6,8 +6,9 @@
 use postrider_core::submission::to_crlf;
 
 use super::blobs;
-use super::mailboxes::{db, folder, insert_message, PgMailboxes};
+use super::folders::{db, folder, insert_message};
 use super::pool::PgError;
+use super::pool::Pool;
 use crate::mail_files::valid_folder;
 use crate::mailbox::{Arrival, DeliveryBatch, Stored};
 
@@ -51,8 +52,8 @@ impl DeliveryBatch for Committed {
 }
 
 /// Stores `a` (see [`crate::mailbox::Mailboxes::deliver`]).
-pub(super) fn deliver(m: &PgMailboxes, a: &Arrival<'_>) -> Result<Stored, String> {
-    let c = m.pool.get().map_err(|e| e.to_string())?;
+pub(super) fn deliver(pool: &Pool, a: &Arrival<'_>) -> Result<Stored, String> {
+    let c = pool.get().map_err(|e| e.to_string())?;
     let wanted = a
         .folder
         .filter(|f| valid_folder(f) && !f.eq_ignore_ascii_case("INBOX"));
@@ -86,19 +87,18 @@ pub(super) fn deliver(m: &PgMailboxes, a: &Arrival<'_>) -> Result<Stored, String
     drop(c);
     let mut message = to_crlf(a.fields);
     message.extend_from_slice(&to_crlf(a.message));
-    m.pool
-        .transaction(|c| -> Result<i64, PgError> {
-            let blob = blobs::put(c, &message)?;
-            insert_message(
-                c,
-                target.id,
-                blob,
-                message.len() as i64,
-                a.when,
-                a.flags,
-                Some(a.queue_id),
-            )
-        })
-        .map_err(|e| db(e).text)?;
+    pool.transaction(|c| -> Result<i64, PgError> {
+        let blob = blobs::put(c, &message)?;
+        insert_message(
+            c,
+            target.id,
+            blob,
+            message.len() as i64,
+            a.when,
+            a.flags,
+            Some(a.queue_id),
+        )
+    })
+    .map_err(|e| db(e).text)?;
     Ok(Stored::Delivered(name))
 }

@@ -16,6 +16,9 @@ use postrider_core::pop3::OpenError;
 
 use super::blobs::{self, BlobChunks};
 use super::changes::{notify, Changes, Stamp, RECHECK};
+use super::folders::{
+    allocate, canonical, db, err, existing, folder, insert_message, uids_param, Folder,
+};
 use super::maildrop::PgMaildrop;
 use super::pool::{Conn, PgError, Pool};
 use crate::listing::{folder_tree, list_entries, SPECIAL_USE};
@@ -54,113 +57,6 @@ type CachedView = (i64, Arc<Vec<MessageMeta>>);
 
 /// Folders whose messages are kept in [`PgMailboxes::views`] at most.
 const CACHED_VIEWS: usize = 1024;
-
-fn err(code: &str, text: &str) -> StoreError {
-    StoreError::new(Some(code), text)
-}
-
-/// A database failure as IMAP clients see it (the details go to the log).
-pub(super) fn db(e: PgError) -> StoreError {
-    tracing::error!("imap: {e}");
-    err(
-        "SERVERBUG",
-        "Internal error occurred. Refer to server log for more information.",
-    )
-}
-
-/// `INBOX` in any case is INBOX.
-fn canonical(name: &str) -> &str {
-    if name.eq_ignore_ascii_case("INBOX") {
-        "INBOX"
-    } else {
-        name
-    }
-}
-
-/// A folder's row: id, UIDVALIDITY, selectable.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Folder {
-    pub(super) id: i64,
-    pub(super) uid_validity: u32,
-    selectable: bool,
-}
-
-/// The folder `name` of `user` (INBOX is made on first use).
-pub(super) fn folder(c: &Conn, user: &str, name: &str) -> Result<Option<Folder>, PgError> {
-    let name = canonical(name);
-    let find = || {
-        c.query_opt(
-            "SELECT id, uid_validity, selectable FROM mailboxes WHERE account = $1 AND name = $2",
-            &[&user, &name],
-        )
-    };
-    let mut row = find()?;
-    if row.is_none() && name == "INBOX" {
-        c.execute(
-            "INSERT INTO mailboxes (account, name) VALUES ($1, 'INBOX') ON CONFLICT DO NOTHING",
-            &[&user],
-        )?;
-        row = find()?;
-    }
-    Ok(row.map(|r| Folder {
-        id: r.get(0),
-        uid_validity: r.get::<_, i64>(1) as u32,
-        selectable: r.get(2),
-    }))
-}
-
-/// The selectable folder `name`, or NONEXISTENT (`code` to say otherwise).
-fn existing(c: &Conn, user: &str, name: &str, code: &str) -> Result<Folder, StoreError> {
-    match folder(c, user, name).map_err(db)? {
-        Some(f) if f.selectable => Ok(f),
-        _ => Err(err(code, "Mailbox doesn't exist")),
-    }
-}
-
-fn uids_param(uids: &[u32]) -> Vec<i64> {
-    uids.iter().map(|&u| i64::from(u)).collect()
-}
-
-/// Allocates `n` UIDs and one MODSEQ in folder `id` (locking its row until commit): the
-/// first UID and the MODSEQ.
-pub(super) fn allocate(c: &Conn, id: i64, n: i64) -> Result<(i64, i64), PgError> {
-    let row = c.query_opt(
-        "UPDATE mailboxes SET uid_next = uid_next + $2, modseq = modseq + 1 WHERE id = $1 \
-         RETURNING uid_next - $2, modseq",
-        &[&id, &n],
-    )?;
-    notify(c, id)?;
-    Ok(row.map_or((0, 0), |r| (r.get(0), r.get(1))))
-}
-
-/// Adds one message to folder `id`: (UID).
-pub(super) fn insert_message(
-    c: &Conn,
-    id: i64,
-    blob: i64,
-    size: i64,
-    when: WallClock,
-    flags: &[String],
-    queue_id: Option<&str>,
-) -> Result<i64, PgError> {
-    let (uid, modseq) = allocate(c, id, 1)?;
-    c.execute(
-        "INSERT INTO messages (mailbox, uid, blob, size, internal_date, date_offset, flags, \
-         modseq, queue_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        &[
-            &id,
-            &uid,
-            &blob,
-            &size,
-            &when.unix_secs,
-            &when.utc_offset_minutes,
-            &flags,
-            &modseq,
-            &queue_id,
-        ],
-    )?;
-    Ok(uid)
-}
 
 /// The view a session gets: `recent_from` says which messages are `\Recent` for it.
 fn shown(q: &Quiet, recent_from: i64) -> MailboxView {
@@ -743,7 +639,7 @@ impl Mailboxes for PgMailboxes {
         a: &Arrival<'_>,
         batch: Option<&mut dyn DeliveryBatch>,
     ) -> Result<Stored, String> {
-        let stored = super::delivery::deliver(self, a)?;
+        let stored = super::delivery::deliver(&self.pool, a)?;
         let batch = batch.and_then(|b| b.as_any_mut().downcast_mut::<super::delivery::Committed>());
         if let (Some(b), Stored::Delivered(folder)) = (batch, &stored) {
             b.note(&format!("{}/{folder}", a.user), a.message.len() as u64);

@@ -9,7 +9,7 @@ use postrider_core::maildrop::Pop3Encoder;
 use postrider_core::pop3::{MessageInfo, OpenError};
 
 use super::blobs::{self, BlobChunks};
-use super::mailboxes::folder;
+use super::folders::{allocate, folder};
 use super::pool::{PgError, Pool};
 use crate::mailbox::{Maildrop, MessageChunks};
 
@@ -127,7 +127,7 @@ impl Maildrop for PgMaildrop {
                     "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING blob",
                     &[&self.mailbox, &uids],
                 )?;
-                super::mailboxes::allocate(c, self.mailbox, 0)?;
+                allocate(c, self.mailbox, 0)?;
                 let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
                 blobs::drop_unreferenced(c, &gone)
             })

@@ -12,6 +12,7 @@ mod aliases;
 pub mod blobs;
 pub mod changes;
 mod delivery;
+mod folders;
 pub mod import;
 mod mailboxes;
 mod maildrop;
