@@ -800,6 +800,3 @@ impl Machine for Pop3Server {
         self.touch();
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -184,8 +184,8 @@ pub fn fetch_response(items: &[FetchAttr], m: FetchedItem<'_>) -> (Response, Vec
             FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Section { .. }
         )
     });
-    let tree = (needs_tree && m.data.is_some() && !m.streamed)
-        .then(|| parse_message(d, Limits::default()));
+    // Streamed, `d` is the header only: parsing it is cheap and serves header sections.
+    let tree = (needs_tree && m.data.is_some()).then(|| parse_message(d, Limits::default()));
     let body_start = split_header_to_blank_line(d).1.min(d.len());
     let r = Rendering {
         m: &m,
@@ -317,11 +317,6 @@ impl Rendering<'_> {
     fn section(&self, section: &Section, partial: Option<(u32, u32)>) -> Value {
         let bytes = match self.tree {
             Some(t) => section_bytes(self.data, t, section).unwrap_or_default(),
-            None if self.m.streamed && header_section(section) => {
-                // Streamed messages are not parsed: header sections come from the header.
-                let tree = parse_message(self.data, Limits::default());
-                section_bytes(self.data, &tree, section).unwrap_or_default()
-            }
             None => Vec::new(),
         };
         let (start, end) = cut(0, bytes.len() as u64, partial);

@@ -553,6 +553,20 @@ impl SmtpClient {
         self.try_next_host = next_host;
     }
 
+    /// The connection ended (`why`: lost, timeout) while a reply was awaited: after QUIT
+    /// the session is simply over, otherwise it fails saying which reply never came.
+    fn stop_waiting(&mut self, why: &str) {
+        if self.expect.front() == Some(&Expect::Quit) {
+            return self.finish();
+        }
+        let stage = self
+            .expect
+            .front()
+            .map(|e| e.stage())
+            .unwrap_or("the session");
+        self.abort(format!("{why} while waiting for the reply to {stage}"));
+    }
+
     /// The connection broke or timed out: whatever has no result is deferred.
     fn abort(&mut self, text: String) {
         let next_host = !self.any_rcpt_answered && !self.mail_failed;
@@ -621,18 +635,7 @@ impl Machine for SmtpClient {
         if self.done {
             return;
         }
-        if self.expect.front() == Some(&Expect::Quit) {
-            self.finish();
-            return;
-        }
-        let stage = self
-            .expect
-            .front()
-            .map(|e| e.stage())
-            .unwrap_or("the session");
-        self.abort(format!(
-            "lost connection while waiting for the reply to {stage}"
-        ));
+        self.stop_waiting("lost connection");
     }
 
     /// Call when the deadline from [`SmtpClient::poll_timeout`] has passed.
@@ -640,16 +643,7 @@ impl Machine for SmtpClient {
         if self.done || self.waiting_tls || now < self.deadline {
             return;
         }
-        if self.expect.front() == Some(&Expect::Quit) {
-            self.finish();
-            return;
-        }
-        let stage = self
-            .expect
-            .front()
-            .map(|e| e.stage())
-            .unwrap_or("the session");
-        self.abort(format!("timeout while waiting for the reply to {stage}"));
+        self.stop_waiting("timeout");
     }
 
     /// Reports a finished TLS handshake after [`ClientEvent::StartTls`]; the session

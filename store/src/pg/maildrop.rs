@@ -35,7 +35,8 @@ fn failed(e: PgError) -> OpenError {
 impl PgMaildrop {
     /// Takes the lock and reads the listing.
     pub fn open(pool: Arc<Pool>, node: &str, user: &str) -> Result<Self, OpenError> {
-        let holder = format!("{node}:{}:{:x}", std::process::id(), rand_u64());
+        // Unique per session: the queue id maker's clock and randomness.
+        let holder = format!("{node}:{}", crate::queue::new_queue_id());
         let c = pool.get().map_err(failed)?;
         let got = c
             .query_opt(
@@ -79,17 +80,6 @@ impl PgMaildrop {
         }
         drop.map_err(failed)
     }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 impl Maildrop for PgMaildrop {

@@ -1,4 +1,13 @@
-use super::*;
+//! The POP3 machine against an in-memory maildrop with a virtual clock: the RFC 1939
+//! session, RETR in chunks, login delays, TLS and the limits. (Moved out of
+//! `core/src/pop3.rs`: the clock's starting point is the test's, never the core's.)
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use postrider_core::machine::{AuthOutcome, CloseReason, Machine, TlsInfo, Token};
+use postrider_core::pop3::*;
 
 struct Driver {
     s: Pop3Server,
@@ -75,10 +84,7 @@ impl Driver {
                     self.committed = Some(deleted);
                     self.s.committed(token, Ok(()));
                 }
-                Pop3Event::StartTls => {
-                    let now = self.s.now;
-                    self.s.tls_established(now, TlsInfo::default())
-                }
+                Pop3Event::StartTls => self.s.tls_established(self.now, TlsInfo::default()),
                 Pop3Event::Closed { .. } => {}
             }
         }
@@ -86,10 +92,9 @@ impl Driver {
 }
 
 fn plain_ok() -> Pop3Config {
-    Pop3Config {
-        allow_plaintext_auth: true,
-        ..Pop3Config::default()
-    }
+    let mut c = Pop3Config::default();
+    c.allow_plaintext_auth = true;
+    c
 }
 
 /// Logs in, sends `RETR 1` and returns the server with its Retrieve token.
@@ -174,10 +179,9 @@ fn login_list_retr_dele_quit() {
 
 #[test]
 fn plaintext_refused_without_tls_and_stls_enables_it() {
-    let mut d = Driver::new(Pop3Config {
-        starttls: true,
-        ..Pop3Config::default()
-    });
+    let mut config = Pop3Config::default();
+    config.starttls = true;
+    let mut d = Driver::new(config);
     d.send("CAPA\r\n");
     assert!(d.out.contains("STLS\r\n"));
     assert!(!d.out.contains("USER\r\n"));
