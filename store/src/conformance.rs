@@ -151,6 +151,20 @@ pub fn read_in_chunks(open: Open<'_>) -> Check {
     ensure(size == Some(whole.len() as u64), || {
         format!("RFC822.SIZE {size:?}, {} octets read", whole.len())
     })?;
+    let (_, small) = s
+        .append("alice", "INBOX", &[], None, &message(7))
+        .map_err(store_err("append"))?;
+    let headers = s
+        .fetch("alice", "INBOX", &[uid, small], FetchPart::Header)
+        .map_err(store_err("fetch headers"))?;
+    let got: Vec<&[u8]> = headers.iter().map(|m| m.data.as_ref()).collect();
+    let want: [&[u8]; 2] = [
+        b"Subject: big\r\n\r\n",
+        b"From: a@example.org\r\nSubject: message 7\r\n\r\n",
+    ];
+    ensure(got == want, || {
+        format!("two headers fetched at once gave {got:?}")
+    })?;
     let part = read_all(70_000, 100_000)?;
     ensure(part == whole[70_000..170_000], || {
         format!("range 70000+100000 gave {} octets that differ", part.len())

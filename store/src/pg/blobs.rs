@@ -31,29 +31,33 @@ pub fn put(c: &Conn, message: &[u8]) -> Result<i64, PgError> {
     Ok(id)
 }
 
-/// Octets `start .. start + len` of a blob (fewer at its end).
-pub fn read(c: &Conn, blob: i64, start: u64, len: u64) -> Result<Vec<u8>, PgError> {
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    let first = (start / CHUNK as u64) as i32;
-    let last = ((start + len - 1) / CHUNK as u64) as i32;
+/// The first `len` octets of each blob in `wanted` (blob, len), read with one query.
+pub fn read_many(c: &Conn, wanted: &[(i64, u64)]) -> Result<Vec<Vec<u8>>, PgError> {
+    let blobs: Vec<i64> = wanted.iter().map(|w| w.0).collect();
+    let last: Vec<i32> = wanted
+        .iter()
+        .map(|&(_, len)| (len.saturating_sub(1) / CHUNK as u64) as i32)
+        .collect();
     let rows = c.query(
-        "SELECT data FROM blob_chunks WHERE blob = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
-        &[&blob, &first, &last],
+        "SELECT c.blob, c.data FROM blob_chunks c \
+         JOIN unnest($1::bigint[], $2::int[]) AS w(blob, last) \
+           ON c.blob = w.blob AND c.seq <= w.last \
+         ORDER BY c.blob, c.seq",
+        &[&blobs, &last],
     )?;
-    let mut out = Vec::with_capacity(len.min(64 << 20) as usize);
-    let skip = (start - first as u64 * CHUNK as u64) as usize;
-    for (i, r) in rows.iter().enumerate() {
-        let data: &[u8] = r.get(0);
-        out.extend_from_slice(if i == 0 {
-            data.get(skip..).unwrap_or(&[])
-        } else {
-            data
-        });
+    let mut by_blob: std::collections::HashMap<i64, Vec<u8>> = std::collections::HashMap::new();
+    for r in &rows {
+        let data: &[u8] = r.get(1);
+        by_blob.entry(r.get(0)).or_default().extend_from_slice(data);
     }
-    out.truncate(len.min(out.len() as u64) as usize);
-    Ok(out)
+    Ok(wanted
+        .iter()
+        .map(|&(blob, len)| {
+            let mut d = by_blob.get(&blob).cloned().unwrap_or_default();
+            d.truncate(len.min(d.len() as u64) as usize);
+            d
+        })
+        .collect())
 }
 
 /// Removes the blobs among `ids` that no message refers to any more.

@@ -290,20 +290,25 @@ impl Mailboxes for PgMailboxes {
                 &[&f.id, &uids_param(uids)],
             )
             .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let (blob, size, header): (i64, i64, i64) = (r.get(1), r.get(2), r.get(3));
-            let len = match part {
-                FetchPart::Full => size,
-                FetchPart::Header => header,
-            };
-            let data = blobs::read(&c, blob, 0, len as u64).map_err(db)?;
-            out.push(FetchedMessage {
+        let wanted: Vec<(i64, u64)> = rows
+            .iter()
+            .map(|r| {
+                let len: i64 = match part {
+                    FetchPart::Full => r.get(2),
+                    FetchPart::Header => r.get(3),
+                };
+                (r.get(1), len as u64)
+            })
+            .collect();
+        let datas = blobs::read_many(&c, &wanted).map_err(db)?;
+        Ok(rows
+            .iter()
+            .zip(datas)
+            .map(|(r, data)| FetchedMessage {
                 uid: r.get::<_, i64>(0) as u32,
                 data: data.into(),
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     fn open_message(

@@ -139,7 +139,8 @@ impl QueueStore for PgQueue {
             .map_err(io_err)?
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{id}: not queued")))?;
         let (blob, size): (i64, i64) = (row.get(0), row.get(1));
-        blobs::read(&c, blob, 0, size as u64).map_err(io_err)
+        let mut read = blobs::read_many(&c, &[(blob, size as u64)]).map_err(io_err)?;
+        Ok(read.pop().unwrap_or_default())
     }
 
     fn remove(&self, id: &str) -> io::Result<()> {
