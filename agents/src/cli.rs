@@ -304,8 +304,13 @@ fn read_password(stdin_mode: bool) -> Result<Secret, String> {
 }
 
 fn open_context(settings: Settings) -> Result<Context, String> {
-    let dir = settings.config.data_dir.display().to_string();
-    Context::open(settings).map_err(|e| format!("cannot open data directory {dir}: {e}"))
+    let what = match settings.config.storage.backend {
+        crate::config::StorageBackend::Files => {
+            format!("data directory {}", settings.config.data_dir.display())
+        }
+        crate::config::StorageBackend::Postgres => "the database ([storage] url)".to_string(),
+    };
+    Context::open(settings).map_err(|e| format!("cannot open {what}: {e}"))
 }
 
 fn mailq(ctx: &Context) -> Result<(), String> {

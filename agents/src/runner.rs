@@ -279,7 +279,7 @@ pub struct Pass {
 
 /// Claims message `id` for this node (`QueueStore::claim`), then reads it. A
 /// message another node is delivering is left to it and looked at again later.
-fn load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
+fn claim_and_load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
     match ctx.queue.claim(id, ctx.settings.config.storage.lease.get()) {
         Ok(true) => {}
         Ok(false) => return Err(Some(unix_now() + 10)),
@@ -362,7 +362,7 @@ fn deliver_local(
     recovering: bool,
     mut batch: Option<&mut dyn DeliveryBatch>,
 ) -> Result<LocalPass, Option<i64>> {
-    let (mut env, message) = load(ctx, id)?;
+    let (mut env, message) = claim_and_load(ctx, id)?;
     if env.client == "local" && env.recipients.iter().all(|r| r.attempts == 0) {
         // Mail that did not come over SMTP (sendmail, bounces, forwarded copies) gets
         // its `from=` line in the server's log when it is first taken, as Postfix's qmgr.
@@ -567,7 +567,7 @@ fn process_remote(
     resolver: &Resolver,
     id: &str,
 ) {
-    let Ok((mut env, message)) = load(ctx, id) else {
+    let Ok((mut env, message)) = claim_and_load(ctx, id) else {
         return;
     };
     let now = unix_now();

@@ -130,6 +130,11 @@ class Sink:
             conn.close()
 
 
+def queue_empty(srv):
+    wait_for("the queue empty",
+             lambda: srv.cli("mailq").stdout.strip() == b"Mail queue is empty", timeout=30)
+
+
 def relaying(sink):
     return {"smtp": {"trusted_networks": '["127.0.0.0/8"]'},
             "delivery": {"smarthost": f'"127.0.0.5:{sink.port}"', "retry": '["1s"]'}}
@@ -144,57 +149,63 @@ def submit(srv, subjects):
 
 class SharedQueue(unittest.TestCase):
     def nodes(self, sink):
+        """Two nodes relaying to `sink`, all three stopped at the end of the test."""
         url = fresh_database()
         a = Server(extra=storage(url, "node-a"), **relaying(sink)).start()
         b = Server(users=(), extra=storage(url, "node-b"), smtp_ip="127.0.0.2",
                    **relaying(sink)).start()
+        for done in (sink.close, b.cleanup, a.cleanup):
+            self.addCleanup(done)
         return a, b
 
     def test_200_messages_submitted_to_both_nodes_are_each_delivered_once(self):
         sink = Sink()
         a, b = self.nodes(sink)
-        try:
-            t = threading.Thread(target=submit, args=(a, [f"m{i}" for i in range(100)]))
-            t.start()
-            submit(b, [f"m{i}" for i in range(100, 200)])
-            t.join()
-            wait_for("200 messages at the sink", lambda: sink.total() >= 200, timeout=120)
-            time.sleep(3)  # a duplicate would arrive meanwhile
-            self.assertEqual(len(sink.seen), 200)
-            dup = {k: v for k, v in sink.seen.items() if v != 1}
-            self.assertEqual(dup, {}, "delivered more than once")
-            wait_for("both queues empty", lambda: a.cli("mailq").stdout.strip()
-                     == b"Mail queue is empty", timeout=30)
-        finally:
-            a.cleanup()
-            b.cleanup()
-            sink.close()
+        t = threading.Thread(target=submit, args=(a, [f"m{i}" for i in range(100)]))
+        t.start()
+        submit(b, [f"m{i}" for i in range(100, 200)])
+        t.join()
+        wait_for("200 messages at the sink", lambda: sink.total() >= 200, timeout=120)
+        time.sleep(3)  # a duplicate would arrive meanwhile
+        self.assertEqual(len(sink.seen), 200)
+        dup = {k: v for k, v in sink.seen.items() if v != 1}
+        self.assertEqual(dup, {}, "delivered more than once")
+        queue_empty(a)
 
     def test_a_node_killed_mid_queue_leaves_its_messages_to_the_other(self):
         sink = Sink(delay=0.2)
         a, b = self.nodes(sink)
+        b.stop()  # only A takes the messages at first
+        submit(a, [f"k{i}" for i in range(40)])
+        wait_for("A delivering", lambda: sink.total() >= 5, timeout=60)
+        a.kill()
+        at_kill = sink.total()
+        b.start()
+        wait_for("all 40 at the sink", lambda: len(sink.seen) >= 40, timeout=120)
+        time.sleep(2)
+        self.assertEqual(len(sink.seen), 40)
+        dup = sum(v - 1 for v in sink.seen.values())
+        # Only messages the sink accepted while A died (A could not record them) may
+        # come twice: no two-phase commit with a remote server exists.
+        self.assertLessEqual(dup, 10, f"{dup} duplicates ({at_kill} at the kill)")
+        print(f"killed node A after {at_kill} deliveries; B finished; {dup} duplicate(s)",
+              file=sys.stderr)
+        queue_empty(b)
+
+
+class Unreachable(unittest.TestCase):
+    def test_a_database_that_cannot_be_reached_is_a_clear_error(self):
+        srv = Server(users=(), extra=storage("postgres://postgres@127.0.0.1:9/none", "n"))
         try:
-            b.stop()  # only A takes the messages at first
-            submit(a, [f"k{i}" for i in range(40)])
-            wait_for("A delivering", lambda: sink.total() >= 5, timeout=60)
-            a.kill()
-            at_kill = sink.total()
-            b.start()
-            wait_for("all 40 at the sink", lambda: len(sink.seen) >= 40, timeout=120)
-            time.sleep(2)
-            self.assertEqual(len(sink.seen), 40)
-            dup = sum(v - 1 for v in sink.seen.values())
-            # Only messages the sink accepted while A died (A could not record them) may
-            # come twice: no two-phase commit with a remote server exists.
-            self.assertLessEqual(dup, 10, f"{dup} duplicates ({at_kill} at the kill)")
-            print(f"killed node A after {at_kill} deliveries; B finished; {dup} duplicate(s)",
-                  file=sys.stderr)
-            wait_for("the queue empty", lambda: b.cli("mailq").stdout.strip()
-                     == b"Mail queue is empty", timeout=30)
+            r = srv.cli("user", "list", check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(b"cannot open the database ([storage] url): cannot connect to "
+                          b"PostgreSQL: 127.0.0.1:9", r.stderr)
+            r = srv.cli("serve", check=False)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"cannot connect to PostgreSQL", r.stderr)
         finally:
-            a.cleanup()
-            b.cleanup()
-            sink.close()
+            srv.cleanup()
 
 
 class Import(unittest.TestCase):
