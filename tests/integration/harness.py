@@ -179,27 +179,57 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
         finally:
             box.close()
 
-    def wait_messages(self, user, count, timeout=20.0):
+    def wait_until(self, what, check, timeout=60.0):
+        """Polls `check()` until it returns something true and returns that; on timeout
+        fails naming `what`, with the server's log tail and the queued ids. Deadlines are
+        generous on purpose: they bound a hung test, they do not measure speed."""
         deadline = time.time() + timeout
-        msgs = []
-        while time.time() < deadline:
-            msgs = self.messages(user)
-            if len(msgs) >= count:
-                return msgs
+        while True:
+            found = check()
+            if found:
+                return found
+            if time.time() >= deadline:
+                break
             time.sleep(0.05)
-        raise AssertionError(f"{user}: expected {count} messages, found {len(msgs)}\n"
+        raise AssertionError(f"{what} (waited {timeout:.0f} s); queued: {self.queue_ids()}\n"
                              f"--- server log ---\n{self.log()[-4000:]}")
 
-    def wait_subject(self, user, subject, timeout=20.0):
+    def wait_messages(self, user, count, timeout=60.0):
+        """Waits until `user`'s mailbox holds at least `count` messages; returns them."""
+        def enough():
+            msgs = self.messages(user)
+            return msgs if len(msgs) >= count else None
+        return self.wait_until(f"{user}: fewer than {count} messages", enough, timeout)
+
+    def wait_subject(self, user, subject, timeout=60.0):
         """Waits for the message with this Subject in `user`'s mailbox and returns it."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            found = [m for m in self.messages(user) if m["Subject"] == subject]
-            if found:
-                return found[0]
-            time.sleep(0.05)
-        raise AssertionError(f"{user}: no message with Subject {subject!r}\n"
-                             f"--- server log ---\n{self.log()[-4000:]}")
+        return self.find_subject(user, subject, timeout)[0]
+
+    def find_subject(self, user, subject, timeout=60.0):
+        """Waits for messages with this Subject in `user`'s mailbox; returns all of them."""
+        return self.wait_until(f"{user}: no message with Subject {subject!r}",
+                               lambda: [m for m in self.messages(user) if m["Subject"] == subject],
+                               timeout)
+
+    def wait_log(self, needle, timeout=60.0):
+        """Waits until the server's log contains `needle`."""
+        self.wait_until(f"{needle!r} not in the log", lambda: needle in self.log(), timeout)
+
+    def wait_mailq(self, *needles, timeout=60.0):
+        """Waits until `mailq` shows every one of `needles`; returns its output."""
+        def listing():
+            out = self.cli("mailq").stdout.decode()
+            return out if all(n in out for n in needles) else None
+        return self.wait_until(f"mailq never showed {needles}", listing, timeout)
+
+    def wait_file(self, path, timeout=60.0):
+        """Waits until `path` exists and is not empty; returns its text (read a moment
+        later, so a writer that is still appending has finished)."""
+        self.wait_until(f"{path} never appeared",
+                        lambda: os.path.exists(path) and os.path.getsize(path) > 0, timeout)
+        time.sleep(0.1)
+        with open(path, errors="replace") as f:
+            return f.read()
 
     def queue_ids(self):
         # Names starting with '.' are spare files kept for reuse, not queued messages.

@@ -17,20 +17,11 @@ class Sendmail(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.cleanup()
 
-    def find(self, user, subject, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            found = [m for m in self.srv.messages(user) if m["Subject"] == subject]
-            if found:
-                return found
-            time.sleep(0.05)
-        self.fail(f"{subject!r} not delivered to {user}\n{self.srv.log()[-3000:]}")
-
     def test_t_takes_header_recipients_and_removes_bcc(self):
         msg = "To: alice@test.example\nCc: Bob <bob@test.example>\nBcc: carol@test.example\nSubject: minus-t\n\nhello\n"
         self.srv.cli("sendmail", "-t", "-f", "sender@test.example", "-F", "The Sender", input=msg)
         for user in ("alice", "bob", "carol"):
-            m = self.find(user, "minus-t")[0]
+            m = self.srv.find_subject(user, "minus-t")[0]
             self.assertIsNone(m["Bcc"], user)
             self.assertEqual(m["Return-Path"], "<sender@test.example>")
             self.assertEqual(m["From"], '"The Sender" <sender@test.example>')
@@ -41,20 +32,20 @@ class Sendmail(unittest.TestCase):
     def test_t_survives_broken_address_header(self):
         msg = "To: alice@test.example, )broken(\nCc: ]x)\nSubject: broken-to\n\nx\n"
         self.srv.cli("sendmail", "-t", input=msg)
-        self.find("alice", "broken-to")
+        self.srv.find_subject("alice", "broken-to")
 
     def test_recipients_on_command_line_and_dot_handling(self):
         self.srv.cli("sendmail", "alice", input="Subject: dot-ends\n\nbefore\n.\nafter\n")
-        m = self.find("alice", "dot-ends")[0]
+        m = self.srv.find_subject("alice", "dot-ends")[0]
         self.assertEqual(m.get_payload(), "before\n")
         self.srv.cli("sendmail", "-oi", "alice@test.example", input="Subject: dot-kept\n\nbefore\n.\nafter\n")
-        m = self.find("alice", "dot-kept")[0]
+        m = self.srv.find_subject("alice", "dot-kept")[0]
         self.assertEqual(m.get_payload(), "before\n.\nafter\n")
         self.assertIn("with local id", " ".join(m["Received"].split()))
 
     def test_invoked_as_sendmail(self):
         self.srv.cli("-i", "bob", argv0="sendmail", input="Subject: argv0\n\nvia argv0\n")
-        self.find("bob", "argv0")
+        self.srv.find_subject("bob", "argv0")
 
     def test_bs_smtp_on_stdin(self):
         script = ("EHLO local\r\nMAIL FROM:<me@test.example>\r\nRCPT TO:<alice@test.example>\r\n"
@@ -65,7 +56,7 @@ class Sendmail(unittest.TestCase):
         codes = [l[:3] for l in lines if l[3:4] == " "]
         # The local user may relay (far@remote.example), unknown local users are refused.
         self.assertEqual(codes, ["220", "250", "250", "250", "250", "550", "354", "250", "221"])
-        self.find("alice", "via-bs")
+        self.srv.find_subject("alice", "via-bs")
 
     def test_sendmail_errors(self):
         r = self.srv.cli("sendmail", input="Subject: none\n\nx\n", check=False)
@@ -95,10 +86,7 @@ class QueueCommands(unittest.TestCase):
             srv.start()
             msgs = srv.wait_messages("alice", 1)
             self.assertEqual(msgs[0]["Subject"], "while-stopped")
-            deadline = time.time() + 10
-            while srv.queue_ids() and time.time() < deadline:
-                time.sleep(0.05)
-            self.assertEqual(srv.queue_ids(), [])
+            srv.wait_until("the queue never emptied", lambda: not srv.queue_ids())
             self.assertIn("Mail queue is empty", srv.cli("mailq").stdout.decode())
         finally:
             srv.cleanup()
@@ -286,9 +274,7 @@ class Logging(unittest.TestCase):
             p.user("alice")
             p.pass_("pw-alice")
             p.quit()
-            deadline = time.time() + 10
-            while time.time() < deadline and "flush requested" not in srv.log():
-                time.sleep(0.1)
+            srv.wait_log("flush requested")
             log = srv.log()
             self.assertIn(f"{doomed}: removed by `postrider queue delete`", log)
             self.assertIn("flush requested by `postrider queue flush`", log)

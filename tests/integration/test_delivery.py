@@ -69,23 +69,6 @@ loop2: loop1
     def count(self, user, subject):
         return sum(1 for m in self.srv.messages(user) if m["Subject"] == subject)
 
-    def wait_file(self, path, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if os.path.exists(path) and os.path.getsize(path) > 0:
-                time.sleep(0.1)
-                return open(path, errors="replace").read()
-            time.sleep(0.05)
-        raise AssertionError(f"{path} never appeared\n{self.srv.log()[-3000:]}")
-
-    def wait_log(self, needle, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if needle in self.srv.log():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{needle!r} not in the log\n{self.srv.log()[-3000:]}")
-
     def test_list_alias(self):
         self.send(["team@test.example"], "to the team")
         self.srv.wait_subject("alice", "to the team")
@@ -109,15 +92,15 @@ loop2: loop1
 
     def test_file_target(self):
         self.send(["archive@test.example"], "archived")
-        text = self.wait_file(os.path.join(self.out, "archive.mbox"))
+        text = self.srv.wait_file(os.path.join(self.out, "archive.mbox"))
         self.assertTrue(text.startswith("From sender@else.example "), text[:80])
         self.assertIn("Subject: archived", text)
         self.assertIn("Delivered-To: archive@test.example", text)
 
     def test_program_target_gets_message_and_environment(self):
         self.send(["prog@test.example"], "piped")
-        msg = self.wait_file(os.path.join(self.out, "prog.msg"))
-        env = self.wait_file(os.path.join(self.out, "prog.env"))
+        msg = self.srv.wait_file(os.path.join(self.out, "prog.msg"))
+        env = self.srv.wait_file(os.path.join(self.out, "prog.env"))
         self.assertTrue(msg.startswith("From sender@else.example "), msg[:60])
         self.assertIn("Subject: piped\n", msg)
         self.assertNotIn("\r", msg)
@@ -129,14 +112,8 @@ loop2: loop1
 
     def test_program_exit_75_defers(self):
         self.send(["tempfail@test.example"], "try later")
-        self.wait_log("status=deferred")
-        deadline = time.time() + 10
-        out = ""
-        while time.time() < deadline:
-            out = self.srv.cli("mailq").stdout.decode()
-            if "tempfail@test.example" in out and "busy" in out:
-                break
-            time.sleep(0.1)
+        self.srv.wait_log("status=deferred")
+        out = self.srv.wait_mailq("tempfail@test.example", "busy")
         self.assertIn("exited with status 75: busy", out)
 
     def test_program_exit_1_bounces_with_stderr(self):
@@ -147,16 +124,9 @@ loop2: loop1
 
     def test_remote_target_is_forwarded_through_the_queue(self):
         self.send(["far@test.example"], "going far")
-        deadline = time.time() + 10
-        out = ""
-        while time.time() < deadline:
-            out = self.srv.cli("mailq").stdout.decode()
-            if "someone@remote.example" in out:
-                break
-            time.sleep(0.1)
-        self.assertIn("someone@remote.example", out)
+        out = self.srv.wait_mailq("someone@remote.example")
         self.assertIn("sender@else.example", out)
-        self.wait_log("forwarded as")
+        self.srv.wait_log("forwarded as")
 
     def test_alias_loop_bounces_once_and_server_survives(self):
         self.send(["loop1@test.example"], "round and round", sender="dave@test.example")
@@ -266,25 +236,16 @@ class Privileges(unittest.TestCase):
         with smtplib.SMTP("127.0.0.1", self.srv.ports["smtp"], timeout=30) as s:
             s.sendmail(sender, [rcpt], f"From: {sender}\r\nSubject: {subject}\r\n\r\nhi\r\n")
 
-    def wait_file(self, path, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if os.path.exists(path) and os.path.getsize(path) > 0:
-                time.sleep(0.1)
-                return open(path).read()
-            time.sleep(0.05)
-        raise AssertionError(f"{path} never appeared\n{self.srv.log()[-3000:]}")
-
     def test_forward_programs_and_files_never_run_as_root(self):
         o = self.out
         self.write_forward("bob", f'\\bob, "|id -u > {o}/uid; id -G > {o}/groups", {o}/bob.mbox\n')
         self.srv.start()
         self.send("bob@test.example", "who runs it")
-        uid = int(self.wait_file(os.path.join(o, "uid")).strip())
+        uid = int(self.srv.wait_file(os.path.join(o, "uid")).strip())
         self.assertEqual(uid, unprivileged_uid())
         if AS_ROOT:
-            self.assertNotIn("0", self.wait_file(os.path.join(o, "groups")).split())
-        self.wait_file(os.path.join(o, "bob.mbox"))
+            self.assertNotIn("0", self.srv.wait_file(os.path.join(o, "groups")).split())
+        self.srv.wait_file(os.path.join(o, "bob.mbox"))
         self.assertEqual(os.stat(os.path.join(o, "bob.mbox")).st_uid, unprivileged_uid())
         self.srv.wait_subject("bob", "who runs it")
 

@@ -131,17 +131,16 @@ class Relay(unittest.TestCase):
             self.assertEqual(code, 250)
             return msg.decode().rsplit(" ", 1)[-1]
 
-    def wait_bounce(self, rcpt, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+    def wait_bounce(self, rcpt):
+        def bounce():
             for m in self.a.messages("alice"):
                 if m.get_content_type() != "multipart/report":
                     continue
                 _, blocks = delivery_status(m)
                 if any(b["Final-Recipient"] == f"rfc822; {rcpt}" for b in blocks):
                     return m
-            time.sleep(0.1)
-        raise AssertionError(f"no bounce for {rcpt}\n{self.a.log()[-3000:]}")
+            return None
+        return self.a.wait_until(f"no bounce for {rcpt}", bounce)
 
     def test_relay_by_mx_carries_both_received_lines(self):
         self.send(["bob@b.test"], "relayed")
@@ -197,11 +196,8 @@ class Relay(unittest.TestCase):
         before = len(self.a.messages("alice"))
         q1 = self.send(["nobody@b.test"], "never tell", rcpt_options=["NOTIFY=NEVER"])
         q2 = self.send(["nobody@b.test"], "from the null sender", sender="")
-        deadline = time.time() + 20
-        while time.time() < deadline and not (q1 not in self.a.queue_ids() and q2 not in self.a.queue_ids()):
-            time.sleep(0.1)
-        self.assertNotIn(q1, self.a.queue_ids())
-        self.assertNotIn(q2, self.a.queue_ids())
+        self.a.wait_until("both left the queue",
+                          lambda: q1 not in self.a.queue_ids() and q2 not in self.a.queue_ids())
         log = self.a.log()
         self.assertIn(f"{q2}: undeliverable bounce to the null sender: discarded", log)
         self.assertNotIn(f"{q1}: sender non-delivery notification", log)
@@ -211,9 +207,7 @@ class Relay(unittest.TestCase):
 
     def test_451_then_250_delivered_exactly_once(self):
         self.send(["someone@f.test"], "after a 451")
-        deadline = time.time() + 20
-        while time.time() < deadline and not self.sink.accepted:
-            time.sleep(0.1)
+        self.a.wait_until("nothing reached the sink", lambda: self.sink.accepted)
         self.assertEqual(len(self.sink.accepted), 1)
         self.assertGreaterEqual(self.sink.rcpt_tries, 2)
         self.assertIn(b"Subject: after a 451", self.sink.accepted[0])
@@ -223,13 +217,7 @@ class Relay(unittest.TestCase):
 
     def test_restart_in_the_middle_of_retries_loses_nothing(self):
         qid = self.send(["carol@g.test"], "survives a restart")
-        deadline = time.time() + 20
-        out = ""
-        while time.time() < deadline:
-            out = self.a.cli("mailq").stdout.decode()
-            if "next attempt" in out and qid in out:
-                break
-            time.sleep(0.1)
+        out = self.a.wait_mailq("next attempt", qid)
         self.assertIn("carol@g.test", out)
         self.assertIn("connect to mx.g.test[127.0.0.3]", out)
         self.a.kill()
@@ -237,10 +225,7 @@ class Relay(unittest.TestCase):
         self.dns.set("mx.g.test", "A", ["127.0.0.2"])
         self.a.start()
         self.b.wait_subject("carol", "survives a restart")
-        deadline = time.time() + 10
-        while time.time() < deadline and qid in self.a.queue_ids():
-            time.sleep(0.1)
-        self.assertNotIn(qid, self.a.queue_ids())
+        self.a.wait_until(f"{qid} stayed in the queue", lambda: qid not in self.a.queue_ids())
 
 
 class Expiry(unittest.TestCase):
@@ -252,13 +237,7 @@ class Expiry(unittest.TestCase):
         try:
             with smtplib.SMTP("127.0.0.1", a.ports["smtp"], timeout=30) as s:
                 s.sendmail("alice@a.test", ["x@e.test"], "Subject: doomed\r\n\r\nnever arrives\r\n")
-            deadline = time.time() + 10
-            out = ""
-            while time.time() < deadline:
-                out = a.cli("mailq").stdout.decode()
-                if "next attempt" in out:
-                    break
-                time.sleep(0.1)
+            out = a.wait_mailq("next attempt")
             self.assertIn("x@e.test", out)
             self.assertRegex(out, r"connect to mx.e.test\[127.0.0.3\]:\d+: Connection refused")
             bounce = a.wait_subject("alice", "Undelivered Mail Returned to Sender", timeout=30)
@@ -266,9 +245,7 @@ class Expiry(unittest.TestCase):
             self.assertEqual(blocks[0]["Status"], "4.4.7")
             self.assertEqual(blocks[0]["Action"], "failed")
             self.assertIn("expired", bounce.get_payload()[0].get_payload())
-            deadline = time.time() + 10
-            while time.time() < deadline and a.queue_ids():
-                time.sleep(0.1)
+            a.wait_until("the queue never emptied", lambda: not a.queue_ids())
             self.assertEqual(a.cli("mailq").stdout.decode().strip(), "Mail queue is empty")
         finally:
             a.cleanup()

@@ -48,17 +48,9 @@ class Sieve(unittest.TestCase):
             s.sendmail(sender, [rcpt], f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
                                        f"Message-ID: <{abs(hash(subject))}@else.example>\r\n{headers}\r\nhi\r\n")
 
-    def wait_log(self, needle, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if needle in self.srv.log():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{needle!r} not in log\n{self.srv.log()[-3000:]}")
-
     def test_fileinto_folder_with_flags_visible_over_imap(self):
         self.send("list mail", headers="List-Id: <dev.example>\r\n")
-        self.wait_log("delivered to folder Lists/dev of carol")
+        self.srv.wait_log("delivered to folder Lists/dev of carol")
         m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls())
         m.login("carol", "pw-carol")
         typ, lst = m.list("", "Lists/*")
@@ -74,7 +66,7 @@ class Sieve(unittest.TestCase):
     def test_fileinto_utf8_folder_is_modified_utf7_over_imap(self):
         # Sieve names folders in UTF-8; IMAP shows them in modified UTF-7 (RFC 3501 §5.1.3).
         self.send("draft")
-        self.wait_log("delivered to folder Entw&APw-rfe/&ZeVnLA- of carol")
+        self.srv.wait_log("delivered to folder Entw&APw-rfe/&ZeVnLA- of carol")
         m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls())
         m.login("carol", "pw-carol")
         typ, lst = m.list("", "Entw*")
@@ -93,7 +85,7 @@ class Sieve(unittest.TestCase):
         self.send("buy now [SPAM] cheap")
         self.send("a normal message")
         self.srv.wait_subject("carol", "a normal message")
-        self.wait_log("discarded by the filter of carol")
+        self.srv.wait_log("discarded by the filter of carol")
         self.assertFalse(any("[SPAM]" in (x["Subject"] or "") for x in self.srv.messages("carol")))
 
     def test_redirect_copy_requeues(self):

@@ -166,10 +166,7 @@ class SmtpBasics(unittest.TestCase):
             self.assertTrue(msg.startswith(b"4.5.3"), msg)
             code, _ = s.data("Subject: dup-test\r\n\r\nonce\r\n")
             self.assertEqual(code, 250)
-        deadline = time.time() + 20
-        while time.time() < deadline and not any(
-                m["Subject"] == "dup-test" for m in self.srv.messages("bob")):
-            time.sleep(0.05)
+        self.srv.find_subject("bob", "dup-test")
         time.sleep(0.5)
         # Several spellings of one mailbox give one copy, as with Postfix local(8).
         for user in ("alice", "bob"):
@@ -239,12 +236,7 @@ class SmtpBasics(unittest.TestCase):
         self.assertEqual(c.read_reply()[0], 250)
         self.assertEqual(c.read_reply()[0], 221)
         c.close()
-        msgs = self.srv.wait_messages("alice", 1)
-        deadline = time.time() + 10
-        while time.time() < deadline and not any(m["Subject"] == "pipelined" for m in msgs):
-            time.sleep(0.05)
-            msgs = self.srv.messages("alice")
-        self.assertTrue(any(m["Subject"] == "pipelined" for m in msgs))
+        self.srv.find_subject("alice", "pipelined")
 
     def test_starttls_discards_pipelined_plaintext(self):
         c = self.srv.raw()
@@ -266,13 +258,7 @@ class SmtpBasics(unittest.TestCase):
             s.starttls(context=insecure_tls())
             s.ehlo("tls.example")
             s.sendmail("t@b.example", ["bob@test.example"], "Subject: over tls\r\n\r\nsecret\r\n")
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            ms = [m for m in self.srv.messages("bob") if m["Subject"] == "over tls"]
-            if ms:
-                break
-            time.sleep(0.05)
-        self.assertTrue(ms)
+        ms = self.srv.find_subject("bob", "over tls")
         self.assertIn("with ESMTPS id", " ".join(ms[0]["Received"].split()))
 
     def test_smtputf8_and_8bit(self):
@@ -286,13 +272,11 @@ class SmtpBasics(unittest.TestCase):
         c.send("Subject: utf8\r\n\r\nGrüße\r\n.\r\n".encode())
         self.assertEqual(c.read_reply()[0], 250)
         c.close()
-        deadline = time.time() + 20
-        while time.time() < deadline:
+        def delivered():
             path = self.srv.mbox_path("alice")
             data = open(path, "rb").read() if os.path.exists(path) else b""
-            if "Grüße".encode() in data:
-                break
-            time.sleep(0.05)
+            return data if "Grüße".encode() in data else None
+        data = self.srv.wait_until("the 8-bit message never arrived", delivered)
         self.assertIn("Return-Path: <jörg@else.example>".encode(), data)
 
     def test_unsupported_parameter(self):
@@ -416,13 +400,7 @@ class SmtpLimits(unittest.TestCase):
             s.mail("a@b.example")
             self.assertEqual(s.rcpt("someone@remote.example")[0], 250)
             self.assertEqual(s.data("Subject: relay\r\n\r\nx\r\n")[0], 250)
-        deadline = time.time() + 10
-        out = ""
-        while time.time() < deadline:
-            out = self.srv.cli("mailq").stdout.decode()
-            if "next attempt" in out:
-                break
-            time.sleep(0.1)
+        out = self.srv.wait_mailq("next attempt")
         self.assertIn("someone@remote.example", out)
         self.assertIn("Name service error for name=remote.example type=MX", out)
 
