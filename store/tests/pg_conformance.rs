@@ -271,3 +271,26 @@ fn a_change_on_one_node_reaches_the_others_view_and_poll() {
         .recent
         .is_empty());
 }
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn a_restarted_node_takes_back_the_pop3_locks_its_old_process_left() {
+    use postrider_core::pop3::OpenError;
+    let (_, url) = fresh_db_url("pop3lock");
+    let node =
+        |name: &str| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), name);
+    let (a, b) = (node("node-a"), node("node-b"));
+    a.append("bob", "INBOX", &[], None, b"Subject: x\r\n\r\nx\r\n")
+        .unwrap();
+    // node-a's session "dies" with its process: the lock row stays.
+    std::mem::forget(a.open_maildrop("bob").unwrap());
+    assert!(matches!(b.open_maildrop("bob"), Err(OpenError::InUse)));
+    assert!(matches!(a.open_maildrop("bob"), Err(OpenError::InUse)));
+    // node-a restarted: a new process (incarnation) of the same node.
+    let a_again = node("node-a");
+    let drop = a_again.open_maildrop("bob").unwrap();
+    assert!(matches!(b.open_maildrop("bob"), Err(OpenError::InUse)));
+    drop.commit(&[]).unwrap();
+    std::mem::drop(drop);
+    assert!(b.open_maildrop("bob").is_ok());
+}

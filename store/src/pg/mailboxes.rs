@@ -31,6 +31,8 @@ pub struct PgMailboxes {
     pub(super) pool: Arc<Pool>,
     /// This node's name (POP3 locks name their holder).
     pub(super) node: String,
+    /// This process among the node's lives (POP3 locks of an earlier one are stale).
+    incarnation: String,
     /// The messages of recently viewed folders by folder id, with the MODSEQ they were
     /// read at: every change bumps the folder's MODSEQ, so an unchanged one is served
     /// from here (NOOP and IDLE cost one small query).
@@ -80,6 +82,7 @@ impl PgMailboxes {
             changes: Changes::listen(&pool),
             pool,
             node: node.to_string(),
+            incarnation: crate::queue::new_queue_id(),
             views: Default::default(),
             quiet: Default::default(),
         }
@@ -636,7 +639,8 @@ impl Mailboxes for PgMailboxes {
     }
 
     fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError> {
-        PgMaildrop::open(self.pool.clone(), &self.node, user).map(|m| Box::new(m) as _)
+        PgMaildrop::open(self.pool.clone(), &self.node, &self.incarnation, user)
+            .map(|m| Box::new(m) as _)
     }
 
     fn deliver(

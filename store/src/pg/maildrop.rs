@@ -1,6 +1,8 @@
 //! POP3 on the database: the INBOX as it was when the session opened, one session per
-//! user across all nodes (a lock row with a lease, so a node that dies does not keep the
-//! maildrop locked for longer than [`LOCK_LEASE`]), deletions at QUIT in one transaction.
+//! user across all nodes, deletions at QUIT in one transaction. The lock is a row naming
+//! its node and process (incarnation): a node that dies keeps the maildrop locked for at
+//! most [`LOCK_LEASE`], and not at all once it is restarted (its new process takes over
+//! locks its old one left).
 
 use std::io;
 use std::sync::Arc;
@@ -33,22 +35,29 @@ fn failed(e: PgError) -> OpenError {
 }
 
 impl PgMaildrop {
-    /// Takes the lock and reads the listing.
-    pub fn open(pool: Arc<Pool>, node: &str, user: &str) -> Result<Self, OpenError> {
+    /// Takes the lock for `node`'s process `incarnation` and reads the listing.
+    pub fn open(
+        pool: Arc<Pool>,
+        node: &str,
+        incarnation: &str,
+        user: &str,
+    ) -> Result<Self, OpenError> {
         // Unique per session: the queue id maker's clock and randomness.
         let holder = format!("{node}:{}", crate::queue::new_queue_id());
         let c = pool.get().map_err(failed)?;
         let got = c
             .query_opt(
                 &format!(
-                    "INSERT INTO pop3_locks (account, holder, expires) \
-                     VALUES ($1, $2, now() + interval '{LOCK_LEASE}') \
+                    "INSERT INTO pop3_locks (account, holder, expires, node, incarnation) \
+                     VALUES ($1, $2, now() + interval '{LOCK_LEASE}', $3, $4) \
                      ON CONFLICT (account) DO UPDATE \
-                       SET holder = EXCLUDED.holder, expires = EXCLUDED.expires \
+                       SET holder = EXCLUDED.holder, expires = EXCLUDED.expires, \
+                           node = EXCLUDED.node, incarnation = EXCLUDED.incarnation \
                        WHERE pop3_locks.expires < now() \
+                          OR (pop3_locks.node = $3 AND pop3_locks.incarnation <> $4) \
                      RETURNING holder"
                 ),
-                &[&user, &holder],
+                &[&user, &holder, &node, &incarnation],
             )
             .map_err(failed)?;
         if got.is_none() {

@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE queue_flush (
         requested boolean PRIMARY KEY
     );",
+    // 4: a POP3 lock names the node and the process (incarnation) that holds it, so a
+    // node restarted after a crash takes back its own dead sessions' locks at once.
+    "ALTER TABLE pop3_locks
+        ADD COLUMN node text NOT NULL DEFAULT '',
+        ADD COLUMN incarnation text NOT NULL DEFAULT '';",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose
