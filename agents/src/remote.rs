@@ -16,12 +16,10 @@ use postrider_core::smtp::client::{
     TlsPolicy,
 };
 use postrider_core::smtp::{EnhancedCode, Reply};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig as TlsClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned,
-};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig as TlsClientConfig, ClientConnection, StreamOwned};
+
+use postrider_store::tls_verify::AcceptAnyCertificate;
 
 use crate::config::{OutboundTls as TlsMode, Settings};
 use crate::resolver::{AddressError, Resolver};
@@ -37,57 +35,6 @@ pub struct OutboundTls {
     pub policy: TlsPolicy,
     /// The rustls configuration (no verification for `may`, system roots for `verify`).
     pub config: Option<Arc<TlsClientConfig>>,
-}
-
-/// Accepts any certificate: opportunistic TLS (RFC 7435) protects against passive
-/// listeners only, as with Postfix's `smtp_tls_security_level = may`. Signatures are
-/// still checked, so the handshake itself is sound.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 impl OutboundTls {

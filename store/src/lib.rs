@@ -6,7 +6,8 @@
 //! queue ([`queue`], with its group commit), mbox files ([`mbox`]), accounts
 //! ([`accounts`]: the users file or the system's passwd/shadow) and aliases
 //! ([`aliases`]), the users' own files ([`user_files`]: `.forward`, Sieve), with the
-//! file-system helpers they share ([`fsutil`]). Nothing here
+//! file-system helpers they share ([`fsutil`]) and the client certificate policies of
+//! TLS to the database and to other mail servers ([`tls_verify`]). Nothing here
 //! knows about protocols, sessions or the configuration file.
 
 pub mod accounts;
@@ -23,4 +24,5 @@ pub mod mbox;
 pub mod pg;
 pub mod queue;
 pub mod queue_store;
+pub mod tls_verify;
 pub mod user_files;

@@ -294,3 +294,78 @@ fn a_restarted_node_takes_back_the_pop3_locks_its_old_process_left() {
     std::mem::drop(drop);
     assert!(b.open_maildrop("bob").is_ok());
 }
+
+/// Whether a connection made with `url` runs over TLS (the server's view).
+fn over_tls(url: &str) -> Result<bool, String> {
+    let pool = Pool::new(PoolConfig::new(url)).map_err(|e| e.to_string())?;
+    let c = pool.get().map_err(|e| e.to_string())?;
+    let row = c
+        .query_opt(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(row.is_some_and(|r| r.get(0)))
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn tls_to_the_database_is_as_the_url_says() {
+    let (_, url) = fresh_db_url("tls");
+    let ca = std::env::var("POSTRIDER_PG_CA").expect("POSTRIDER_PG_CA (run tests/pg/run.sh)");
+    assert_eq!(over_tls(&format!("{url}?sslmode=disable")), Ok(false));
+    assert_eq!(
+        over_tls(&url),
+        Ok(true),
+        "prefer (the default) takes TLS when offered"
+    );
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+    assert_eq!(over_tls(&verified), Ok(true));
+    // The certificate names 127.0.0.1; the cluster also answers on 127.0.0.2.
+    let other_name = url.replace("127.0.0.1", "127.0.0.2");
+    let wrong = over_tls(&format!(
+        "{other_name}?sslmode=verify-full&sslrootcert={ca}"
+    ));
+    assert!(
+        wrong.as_ref().is_err_and(|e| e.contains("certificate")),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        over_tls(&format!("{other_name}?sslmode=verify-ca&sslrootcert={ca}")),
+        Ok(true)
+    );
+    // A root that did not sign it: the cluster's own server certificate is no CA.
+    let server_pem = ca.replace("ca.pem", "server.pem");
+    let untrusted = over_tls(&format!("{url}?sslmode=verify-ca&sslrootcert={server_pem}"));
+    assert!(untrusted.is_err(), "{untrusted:?}");
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn the_hosts_of_the_url_are_tried_in_order_and_a_standby_is_passed_over() {
+    let (pool, url) = fresh_db_url("hosts");
+    // A first host that refuses connections (a primary that went away).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let (scheme_user, rest) = url.split_once('@').unwrap();
+    let two = format!("{scheme_user}@127.0.0.1:{dead_port},{rest}");
+    assert_eq!(over_tls(&two), Ok(true));
+    // A read-only database stands in for a standby.
+    let db = url.rsplit('/').next().unwrap();
+    pool.get()
+        .unwrap()
+        .batch(&format!(
+            "ALTER DATABASE {db} SET default_transaction_read_only = on"
+        ))
+        .unwrap();
+    let refused = over_tls(&format!("{two}?target_session_attrs=read-write"));
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("read-only")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        over_tls(&format!("{two}?target_session_attrs=any")),
+        Ok(true)
+    );
+}

@@ -19,6 +19,7 @@ mod maildrop;
 pub mod migrate;
 mod pool;
 mod queue;
+pub mod tls;
 mod user_files;
 
 pub use accounts::PgAccounts;

@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use async_io::Async;
 use futures_lite::future::block_on;
+use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Row};
-use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
+use tokio_postgres::{Client, Config, Row};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use super::tls::{split_url, DbSocket, DbTls, DbTlsStream};
 
 /// The protocol task of one connection.
-pub type PgConnection = tokio_postgres::Connection<Compat<Async<TcpStream>>, NoTlsStream>;
+pub type PgConnection = tokio_postgres::Connection<DbSocket, DbTlsStream>;
 
 /// A database failure, for logs (never shown to mail clients as is).
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +37,19 @@ pub enum PgError {
     Schema(String),
 }
 
-/// The server's message and SQLSTATE for a database error, else the client's text.
+/// The server's message and SQLSTATE for a database error, else the client's text with
+/// its causes (a TLS handshake failure says why: "invalid peer certificate: ...").
 fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
     }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }
 
 impl PgError {
@@ -143,6 +152,7 @@ impl Conn {
 pub struct Pool {
     config: PoolConfig,
     pg: Config,
+    tls: DbTls,
     idle: Mutex<Vec<Conn>>,
     /// Connections open (idle or lent).
     open: Mutex<usize>,
@@ -175,8 +185,8 @@ impl Drop for Lent<'_> {
 impl Pool {
     /// A pool for `config` (no connection is made until one is needed).
     pub fn new(config: PoolConfig) -> Result<Self, PgError> {
-        let mut pg: Config = config
-            .url
+        let (url, tls) = split_url(&config.url)?;
+        let mut pg: Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| PgError::Url(e.to_string()))?;
         if pg.get_password().is_none() {
@@ -193,6 +203,7 @@ impl Pool {
         Ok(Self {
             config,
             pg,
+            tls,
             idle: Mutex::new(Vec::new()),
             open: Mutex::new(0),
             returned: Condvar::new(),
@@ -245,15 +256,46 @@ impl Pool {
     }
 
     /// A new connection's client and protocol task, for a caller that polls the task
-    /// itself (the change listener reads notifications from it).
+    /// itself (the change listener reads notifications from it). The URL's hosts are
+    /// tried in order; with `target_session_attrs=read-write`, one that is a standby
+    /// (PostgreSQL 14+ reports `in_hot_standby`) or read-only is passed over, so a list
+    /// of the primary and its standby follows a promotion.
     pub fn connect_parts(&self) -> Result<(Client, PgConnection), PgError> {
         let hosts = self.pg.get_hosts();
-        let host = match hosts.first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => return Err(PgError::Url("a TCP host is needed (host:port)".into())),
-        };
-        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
-        let addr = (host.as_str(), port)
+        let ports = self.pg.get_ports();
+        let mut failures = Vec::new();
+        for (i, host) in hosts.iter().enumerate() {
+            let Host::Tcp(host) = host else {
+                failures.push("a Unix socket host is not supported: use host:port".into());
+                continue;
+            };
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match self.connect_to(host, port) {
+                Ok((client, connection)) if self.writable(&connection) => {
+                    return Ok((client, connection))
+                }
+                Ok(_) => failures.push(format!("{host}:{port}: read-only (a standby)")),
+                Err(PgError::Connect(why)) => failures.push(why),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        if failures.is_empty() {
+            failures.push("no host in the URL".into());
+        }
+        Err(PgError::Connect(failures.join("; ")))
+    }
+
+    /// Whether a new connection may be used: any, unless the URL asks for a writable
+    /// session.
+    fn writable(&self, connection: &PgConnection) -> bool {
+        self.pg.get_target_session_attrs() != TargetSessionAttrs::ReadWrite
+            || (connection.parameter("in_hot_standby") != Some("on")
+                && connection.parameter("default_transaction_read_only") != Some("on"))
+    }
+
+    /// One connection to `host:port`, with TLS as the URL says.
+    fn connect_to(&self, host: &str, port: u16) -> Result<(Client, PgConnection), PgError> {
+        let addr = (host, port)
             .to_socket_addrs()
             .map_err(|e| PgError::Connect(format!("{host}:{port}: {e}")))?
             .next()
@@ -262,7 +304,9 @@ impl Pool {
             .map_err(|e| PgError::Connect(format!("{addr}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let stream = Async::new(tcp).map_err(|e| PgError::Connect(format!("{addr}: {e}")))?;
-        Ok(block_on(self.pg.connect_raw(stream.compat(), NoTls))?)
+        let tls = self.tls.connector(host)?;
+        block_on(self.pg.connect_raw(stream.compat(), tls))
+            .map_err(|e| PgError::Connect(format!("{addr}: {}", describe(&e))))
     }
 
     /// Opens a connection and starts the thread that polls its protocol task.
