@@ -9,11 +9,14 @@ in the mbox), server CPU seconds per 1,000 messages (the whole process tree, rea
 children included) and peak RSS (the tree's summed VmRSS, sampled every 0.1 s).
 IMAP: postrider-load's FETCH/STORE/NOOP mix, 10 clients x 200 commands, on a copy of the
 same 1,000-message mbox, Dovecot against both postrider binaries.
+With --postgres (after `source tests/pg/cluster.sh`, which exports POSTRIDER_PG_URL and
+POSTRIDER_PG_DIR), both binaries run a second time with `[storage] backend = "postgres"`
+on a new database of that cluster; their CPU and RSS include the database's processes.
 
 Writes RESULTS_DIR/compare.md (tables with ratios) and RESULTS_DIR/compare.svg
 (throughput against concurrency). Needs root (Postfix's master runs as root), the
 postfix and dovecot-imapd packages, and release builds.
-Usage: benches/compare.py POSTRIDER POSTRIDER_STD LOAD RESULTS_DIR [--quick]"""
+Usage: benches/compare.py POSTRIDER POSTRIDER_STD LOAD RESULTS_DIR [--quick] [--postgres]"""
 
 import os
 import platform
@@ -79,16 +82,20 @@ def tree(root, table):
     return pids
 
 
-def cpu_seconds(root):
-    """CPU time of the tree under `root`, children already reaped included."""
+def cpu_seconds(roots):
+    """CPU time of the trees under `roots`, children already reaped included."""
     table = proc_table()
-    pids = tree(root, table)
-    return sum(table[p][1] for p in pids if p in table) + table.get(root, (0, 0, 0))[2]
-
-
-def rss_kib(root):
     total = 0
-    for p in tree(root, proc_table()):
+    for root in roots:
+        pids = tree(root, table)
+        total += sum(table[p][1] for p in pids if p in table) + table.get(root, (0, 0, 0))[2]
+    return total
+
+
+def rss_kib(roots):
+    total = 0
+    table = proc_table()
+    for p in set().union(*(tree(r, table) for r in roots)):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
@@ -100,13 +107,13 @@ def rss_kib(root):
 
 
 class PeakRss(threading.Thread):
-    def __init__(self, root):
+    def __init__(self, roots):
         super().__init__(daemon=True)
-        self.root, self.peak, self.stop = root, 0, False
+        self.roots, self.peak, self.stop = roots, 0, False
 
     def run(self):
         while not self.stop:
-            self.peak = max(self.peak, rss_kib(self.root))
+            self.peak = max(self.peak, rss_kib(self.roots))
             time.sleep(0.1)
 
 
@@ -120,20 +127,23 @@ def count_messages(path):
 
 
 class Postrider:
-    def __init__(self, binary):
+    def __init__(self, binary, extra=""):
         import harness
         harness.BIN = os.path.abspath(binary)
         self.name = os.path.basename(binary)
         big = {"max_connections": 200, "max_connections_per_ip": 200}
         self.srv = harness.Server(users=("sink",), domains=("bench.example",), smtp=big,
-                                  auth={"allow_plaintext": "true"})
+                                  auth={"allow_plaintext": "true"}, extra=extra)
         self.srv.start()
         self.smtp, self.imap = self.srv.ports["smtp"], self.srv.ports["imap"]
         self.mbox = self.srv.mbox_path("sink")
         self.user, self.password = "sink", "pw-sink"
 
-    def root(self):
-        return self.srv.proc.pid
+    def roots(self):
+        return [self.srv.proc.pid]
+
+    def delivered(self):
+        return count_messages(self.mbox)
 
     def set_inbox(self, mbox_bytes):
         with open(self.mbox, "wb") as f:
@@ -141,6 +151,51 @@ class Postrider:
 
     def close(self):
         self.srv.cleanup()
+
+
+def psql(db, sql):
+    base = os.environ["POSTRIDER_PG_URL"].rsplit("/", 1)[0]
+    psql_bin = shutil.which("psql") or sorted(
+        p for p in (f"/usr/lib/postgresql/{v}/bin/psql" for v in os.listdir("/usr/lib/postgresql"))
+        if os.path.exists(p))[-1]
+    r = subprocess.run([psql_bin, f"{base}/{db}", "-Atc", sql], capture_output=True, text=True,
+                       check=True)
+    return r.stdout.strip()
+
+
+class PostriderPg(Postrider):
+    """A postrider binary with the PostgreSQL backend, on a database of its own."""
+
+    def __init__(self, binary):
+        self.db = f"compare_{os.getpid()}_{int(time.time() * 1000)}"
+        psql("postgres", f"CREATE DATABASE {self.db}")
+        base = os.environ["POSTRIDER_PG_URL"].rsplit("/", 1)[0]
+        super().__init__(binary, extra=f'[storage]\nbackend = "postgres"\nurl = "{base}/{self.db}"\n')
+        self.name += " (PostgreSQL)"
+        with open(os.path.join(os.environ["POSTRIDER_PG_DIR"], "data", "postmaster.pid")) as f:
+            self.postmaster = int(f.readline())
+
+    def roots(self):
+        return [self.srv.proc.pid, self.postmaster]
+
+    def delivered(self):
+        return int(psql(self.db, "SELECT count(*) FROM messages"))
+
+    def set_inbox(self, mbox_bytes):
+        import imaplib
+        import mailbox
+        path = os.path.join(self.srv.dir, "inbox.mbox")
+        with open(path, "wb") as f:
+            f.write(mbox_bytes)
+        m = imaplib.IMAP4("127.0.0.1", self.imap)
+        m.login(self.user, self.password)
+        for msg in mailbox.mbox(path):
+            m.append("INBOX", None, None, msg.as_bytes().replace(b"\n", b"\r\n"))
+        m.logout()
+
+    def close(self):
+        super().close()
+        psql("postgres", f"DROP DATABASE IF EXISTS {self.db}")
 
 
 class Postfix:
@@ -199,9 +254,12 @@ smtp_host_lookup = native
         wait_port(self.smtp)
         self.mbox = os.path.join(vmail, "sink")
 
-    def root(self):
+    def roots(self):
         with open(os.path.join(self.queue, "pid", "master.pid")) as f:
-            return int(f.read().strip())
+            return [int(f.read().strip())]
+
+    def delivered(self):
+        return count_messages(self.mbox)
 
     def close(self):
         subprocess.run(["postfix", "-c", self.conf, "stop"], stdout=subprocess.DEVNULL,
@@ -264,9 +322,9 @@ service imap-login {{
             f.write(mbox_bytes)
         os.chown(self.mbox, NOBODY, NOBODY)
 
-    def root(self):
+    def roots(self):
         with open(os.path.join(self.dir, "run", "master.pid")) as f:
-            return int(f.read().strip())
+            return [int(f.read().strip())]
 
     def close(self):
         subprocess.run(["doveadm", "-c", self.conf, "stop"], stdout=subprocess.DEVNULL,
@@ -284,24 +342,24 @@ def parse_load(out):
 
 def measured(server, run, expect_delivered=None):
     """Runs `run()` (returning (rate, p99)) while sampling the server; returns a row."""
-    root = server.root()
-    before_cpu = cpu_seconds(root)
-    before_count = count_messages(server.mbox) if expect_delivered else 0
-    sampler = PeakRss(root)
+    roots = server.roots()
+    before_cpu = cpu_seconds(roots)
+    before_count = server.delivered() if expect_delivered else 0
+    sampler = PeakRss(roots)
     sampler.start()
     started = time.time()
     rate, p99 = run()
     e2e = None
     if expect_delivered:
         deadline = time.time() + 300
-        while count_messages(server.mbox) < before_count + expect_delivered:
+        while server.delivered() < before_count + expect_delivered:
             if time.time() > deadline:
                 raise SystemExit(f"{server.name}: messages missing from the mbox after 300 s")
             time.sleep(0.05)
         e2e = expect_delivered / (time.time() - started)
     sampler.stop = True
     sampler.join()
-    cpu = cpu_seconds(root) - before_cpu
+    cpu = cpu_seconds(roots) - before_cpu
     return {"rate": rate, "p99": p99, "e2e": e2e, "cpu": cpu, "rss": sampler.peak / 1024}
 
 
@@ -356,7 +414,7 @@ def svg_plot(series, path):
     w, h, left, bottom, top, right = 640, 400, 70, 50, 30, 150
     xs = sorted({c for pts in series.values() for c, _ in pts})
     ymax = max(v for pts in series.values() for _, v in pts) * 1.1
-    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
+    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     def px(i):
         return left + i * (w - left - right) / max(1, len(xs) - 1)
@@ -410,8 +468,13 @@ def main():
     os.makedirs(results, exist_ok=True)
     levels = [1, 5, 20] if quick else [1, 5, 20, 50]
     total = 400 if quick else 2000
+    makers = [lambda: Postrider(postrider), lambda: Postrider(postrider_std)]
+    if "--postgres" in sys.argv:
+        if not os.environ.get("POSTRIDER_PG_URL") or not os.environ.get("POSTRIDER_PG_DIR"):
+            raise SystemExit("--postgres: source tests/pg/cluster.sh first")
+        makers += [lambda: PostriderPg(postrider), lambda: PostriderPg(postrider_std)]
     smtp_rows, series = [], {}
-    for make in (Postfix, lambda: Postrider(postrider), lambda: Postrider(postrider_std)):
+    for make in [Postfix] + makers:
         settle(quick)
         server = make()
         try:
@@ -433,7 +496,7 @@ def main():
             server.close()
     inbox = sample_mbox(1000)
     imap_rows = []
-    for make in (Dovecot, lambda: Postrider(postrider), lambda: Postrider(postrider_std)):
+    for make in [Dovecot] + makers:
         settle(quick)
         server = make()
         try:
@@ -451,7 +514,9 @@ def main():
     cpu = f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
     lines = [f"# postrider vs Postfix and Dovecot ({time.strftime('%Y-%m-%d')}, {platform.node()}, "
              f"{cpu}, Linux {platform.release()})", "",
-             "SMTP: 4 KB messages to one mbox on loopback; every 250 means on disk for all three.",
+             "SMTP: 4 KB messages to one mbox on loopback (or, for PostgreSQL, one folder in the "
+             "database); every 250 means on disk (committed) for all of them. PostgreSQL rows: "
+             "CPU and RSS include the database's processes.",
              "", "| server | load | msgs | accepted msg/s | × Postfix | p99 ms | end-to-end msg/s | "
              "× Postfix | CPU s / 1,000 msgs | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in smtp_rows:

@@ -692,6 +692,11 @@ fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
                     "{}: root: {name} (postmaster and MAILER-DAEMON too)",
                     source.display()
                 );
+                if settings.config.storage.backend == crate::config::StorageBackend::Postgres {
+                    // The nodes read aliases from the database: load the file, as
+                    // newaliases does.
+                    newaliases_into_database(settings, &source)?;
+                }
             }
             Ok(())
         }

@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 BIN = os.path.abspath(os.environ["POSTRIDER_BIN"]) if os.environ.get("POSTRIDER_BIN") else ""
@@ -240,6 +241,83 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
     def raw(self, port_name="smtp", source=None):
         ip = self.smtp_ip if port_name == "smtp" else "127.0.0.1"
         return RawClient(self.ports[port_name], ip, source=source)
+
+
+class SmtpSink:
+    """A minimal SMTP server standing in for a remote MX: it accepts every message (after
+    `delay` seconds), answers RCPT with `rcpt_reply(n)` (n counts RCPTs from 1) and hands
+    each message's text to `on_message`. Subclasses change those two, and `extensions`
+    (what EHLO announces)."""
+
+    extensions = ("ENHANCEDSTATUSCODES",)
+
+    def __init__(self, ip, port, name="sink", delay=0.0):
+        self.name, self.delay = name, delay
+        self.rcpt_tries = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(50)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def rcpt_reply(self, n):
+        return "250 2.1.5 Ok"
+
+    def on_message(self, body):
+        pass
+
+    def close(self):
+        self.sock.close()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        f = conn.makefile("rb")
+        send = lambda line: conn.sendall(line.encode() + b"\r\n")
+        try:
+            send(f"220 {self.name} ESMTP")
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.decode(errors="replace").strip().upper()
+                if cmd.startswith("EHLO"):
+                    lines = [self.name, *self.extensions]
+                    for k, ext in enumerate(lines):
+                        send(f"250{' ' if k == len(lines) - 1 else '-'}{ext}")
+                elif cmd.startswith("RCPT"):
+                    with self.lock:
+                        self.rcpt_tries += 1
+                        n = self.rcpt_tries
+                    send(self.rcpt_reply(n))
+                elif cmd == "DATA":
+                    send("354 go ahead")
+                    body = b""
+                    while not body.endswith(b"\r\n.\r\n"):
+                        chunk = f.readline()
+                        if not chunk:
+                            return
+                        body += chunk
+                    time.sleep(self.delay)
+                    with self.lock:
+                        self.on_message(body)
+                    send("250 2.0.0 Ok: queued at the sink")
+                elif cmd == "QUIT":
+                    send("221 2.0.0 Bye")
+                    return
+                else:
+                    send("250 2.0.0 Ok")
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
 
 class RawClient:

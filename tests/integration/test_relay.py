@@ -6,77 +6,26 @@ a restart in the middle of retries."""
 
 import re
 import smtplib
-import socket
-import threading
 import time
 import unittest
 
 from dnsstub import DnsStub
-from harness import Server, free_port
+from harness import Server, SmtpSink, free_port
 
 
-class SinkServer:
-    """A minimal SMTP server on 127.0.0.4 that answers the first RCPT of each message
-    with 451 and later ones with 250, and counts the messages it accepted."""
+class SinkServer(SmtpSink):
+    """The MX on 127.0.0.4: the first RCPT of each message gets 451, later ones 250; it
+    keeps the messages it accepted."""
 
     def __init__(self, port):
         self.accepted = []
-        self.rcpt_tries = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.4", port))
-        self.sock.listen(5)
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__("127.0.0.4", port, name="sink.f.test")
 
-    def close(self):
-        self.sock.close()
+    def rcpt_reply(self, n):
+        return "451 4.3.0 Try again later" if n == 1 else "250 2.1.5 Ok"
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
-
-    def _session(self, conn):
-        f = conn.makefile("rb")
-        send = lambda line: conn.sendall(line.encode() + b"\r\n")
-        send("220 sink.f.test ESMTP")
-        try:
-            while True:
-                line = f.readline()
-                if not line:
-                    return
-                cmd = line.decode(errors="replace").strip().upper()
-                if cmd.startswith("EHLO"):
-                    send("250-sink.f.test")
-                    send("250 ENHANCEDSTATUSCODES")
-                elif cmd.startswith("MAIL"):
-                    send("250 2.1.0 Ok")
-                elif cmd.startswith("RCPT"):
-                    self.rcpt_tries += 1
-                    if self.rcpt_tries == 1:
-                        send("451 4.3.0 Try again later")
-                    else:
-                        send("250 2.1.5 Ok")
-                elif cmd == "DATA":
-                    send("354 go ahead")
-                    body = b""
-                    while not body.endswith(b"\r\n.\r\n"):
-                        chunk = f.readline()
-                        if not chunk:
-                            return
-                        body += chunk
-                    self.accepted.append(body)
-                    send("250 2.0.0 Ok: queued at the sink")
-                elif cmd == "QUIT":
-                    send("221 2.0.0 Bye")
-                    return
-                else:
-                    send("250 Ok")
-        finally:
-            conn.close()
+    def on_message(self, body):
+        self.accepted.append(body)
 
 
 def delivery_status(msg):

@@ -40,6 +40,7 @@ echo "host all all 127.0.0.0/8 trust" >> "$pg_dir/data/pg_hba.conf"
   start >/dev/null || { cat "$pg_dir/server.log" >&2; return 1 2>/dev/null || exit 1; }
 export POSTRIDER_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 export POSTRIDER_PG_CA="$pg_dir/ca.pem"
+export POSTRIDER_PG_DIR="$pg_dir"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_dir)"
 
 pg_cluster_stop() {

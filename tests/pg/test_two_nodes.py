@@ -9,7 +9,6 @@ import poplib
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import Server, free_port, insecure_tls  # noqa: E402
+from harness import Server, SmtpSink, free_port, insecure_tls  # noqa: E402
 
 BASE_URL = os.environ.get("POSTRIDER_PG_URL", "")
 COUNTER = [0]
@@ -63,71 +62,24 @@ def wait_for(what, check, timeout=20):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class Sink:
-    """An SMTP server on 127.0.0.5 accepting everything, counting messages by Subject;
-    `delay` seconds before each 250 after DATA (to catch nodes mid-delivery)."""
+class Sink(SmtpSink):
+    """The MX on 127.0.0.5: accepts everything, counting messages by Subject; `delay`
+    seconds before each 250 after DATA (to catch nodes mid-delivery)."""
+
+    extensions = ("PIPELINING", "ENHANCEDSTATUSCODES")
 
     def __init__(self, delay=0.0):
         self.port = free_port()
-        self.delay = delay
         self.seen = collections.Counter()
-        self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.5", self.port))
-        self.sock.listen(50)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def close(self):
-        self.sock.close()
+        super().__init__("127.0.0.5", self.port, delay=delay)
 
     def total(self):
         with self.lock:
             return sum(self.seen.values())
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
-
-    def _session(self, conn):
-        f = conn.makefile("rb")
-        send = lambda line: conn.sendall(line.encode() + b"\r\n")
-        try:
-            send("220 sink ESMTP")
-            while True:
-                line = f.readline()
-                if not line:
-                    return
-                cmd = line.decode(errors="replace").strip().upper()
-                if cmd.startswith("EHLO"):
-                    send("250-sink")
-                    send("250 PIPELINING")
-                elif cmd == "DATA":
-                    send("354 go ahead")
-                    body = b""
-                    while not body.endswith(b"\r\n.\r\n"):
-                        chunk = f.readline()
-                        if not chunk:
-                            return
-                        body += chunk
-                    time.sleep(self.delay)
-                    subject = re.search(rb"Subject: ([^\r\n]*)", body)
-                    with self.lock:
-                        self.seen[subject.group(1) if subject else b"?"] += 1
-                    send("250 2.0.0 Ok")
-                elif cmd == "QUIT":
-                    send("221 Bye")
-                    return
-                else:
-                    send("250 Ok")
-        except OSError:
-            return
-        finally:
-            conn.close()
+    def on_message(self, body):
+        subject = re.search(rb"Subject: ([^\r\n]*)", body)
+        self.seen[subject.group(1) if subject else b"?"] += 1
 
 
 def queue_empty(srv):
@@ -343,6 +295,21 @@ class TwoNodes(unittest.TestCase):
         m = imap(self.b, "carol")
         m.logout()
         self.assertIn(b"carol", self.b.cli("user", "list").stdout)
+
+    def test_a_postmaster_added_on_a_gets_postmaster_mail_accepted_by_b(self):
+        self.a.cli("user", "add", "boss", "--password-stdin", "--postmaster", input="pw-boss\n")
+        with smtplib.SMTP(self.b.smtp_ip, self.b.ports["smtp"], timeout=30) as s:
+            s.sendmail("someone@remote.example", ["postmaster@test.example"],
+                       "Subject: for the postmaster\r\n\r\nhi\r\n")
+
+        def arrived():
+            m = imap(self.b, "boss")
+            try:
+                m.select("INBOX")
+                return m.search(None, "SUBJECT", '"for the postmaster"')[1][0].split()
+            finally:
+                m.logout()
+        wait_for("postmaster mail in boss's INBOX", arrived)
 
     def test_appends_on_both_nodes_at_once_get_unique_uids(self):
         uids = {}
