@@ -369,3 +369,69 @@ fn the_hosts_of_the_url_are_tried_in_order_and_a_standby_is_passed_over() {
         Ok(true)
     );
 }
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn a_cached_view_follows_flags_appends_and_expunges_made_elsewhere() {
+    use postrider_core::imap::command::StoreMode;
+    let (_, url) = fresh_db_url("views");
+    let node = |n: &str| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let (a, b) = (node("node-a"), node("node-b"));
+    let uids: Vec<u32> = (0..6)
+        .map(|i| {
+            let m = format!("Subject: {i}\r\n\r\nx\r\n");
+            a.append("alice", "INBOX", &[], None, m.as_bytes())
+                .unwrap()
+                .1
+        })
+        .collect();
+    let seen = |v: &postrider_core::imap::store::MailboxView| -> Vec<(u32, Vec<String>)> {
+        v.messages
+            .iter()
+            .map(|m| (m.uid, m.flags.clone()))
+            .collect()
+    };
+    assert_eq!(b.view("alice", "INBOX", false).unwrap().messages.len(), 6);
+    // Flags on two messages and a new one: B's cached view is brought up to date.
+    a.set_flags(
+        "alice",
+        "INBOX",
+        &[uids[1], uids[4]],
+        StoreMode::Add,
+        &["\\Seen".into()],
+    )
+    .unwrap();
+    let (_, new) = a
+        .append(
+            "alice",
+            "INBOX",
+            &["\\Flagged".into()],
+            None,
+            b"Subject: 7\r\n\r\nx\r\n",
+        )
+        .unwrap();
+    let v = b.view("alice", "INBOX", false).unwrap();
+    assert_eq!(seen(&v), seen(&a.view("alice", "INBOX", false).unwrap()));
+    assert_eq!(v.messages.len(), 7);
+    assert_eq!(v.messages[1].flags, vec!["\\Seen".to_string()]);
+    assert_eq!(v.messages[6].uid, new);
+    // An expunge and a flag change together: the view is read whole again.
+    a.expunge("alice", "INBOX", &[uids[0], uids[2]]).unwrap();
+    a.set_flags(
+        "alice",
+        "INBOX",
+        &[uids[3]],
+        StoreMode::Add,
+        &["\\Answered".into()],
+    )
+    .unwrap();
+    let v = b.view("alice", "INBOX", false).unwrap();
+    assert_eq!(seen(&v), seen(&a.view("alice", "INBOX", false).unwrap()));
+    assert_eq!(
+        v.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![uids[1], uids[3], uids[4], uids[5], new]
+    );
+    // An expunge alone.
+    a.expunge("alice", "INBOX", &[new]).unwrap();
+    assert_eq!(b.view("alice", "INBOX", false).unwrap().messages.len(), 4);
+}

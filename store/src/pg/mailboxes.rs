@@ -75,6 +75,67 @@ fn shown(q: &Quiet, recent_from: i64) -> MailboxView {
     }
 }
 
+/// A message's row as a view lists it (`uid, flags, internal_date, date_offset, size`).
+fn meta(r: &tokio_postgres::Row) -> MessageMeta {
+    MessageMeta {
+        uid: r.get::<_, i64>(0) as u32,
+        flags: r.get(1),
+        internal_date: WallClock {
+            unix_secs: r.get(2),
+            utc_offset_minutes: r.get(3),
+        },
+        size: r.get::<_, i64>(4) as u64,
+    }
+}
+
+/// Every message of folder `id`, by UID.
+fn whole_folder(c: &Conn, id: i64) -> Result<Vec<MessageMeta>, PgError> {
+    let rows = c.query(
+        "SELECT uid, flags, internal_date, date_offset, size FROM messages \
+         WHERE mailbox = $1 ORDER BY uid",
+        &[&id],
+    )?;
+    Ok(rows.iter().map(meta).collect())
+}
+
+/// `old` (folder `id` at MODSEQ `at`) with the messages added or re-flagged since; None
+/// when some were expunged (nothing changed row-wise, or the count disagrees), as then
+/// the whole folder must be read.
+fn changed_since(
+    c: &Conn,
+    id: i64,
+    at: i64,
+    old: &[MessageMeta],
+) -> Result<Option<Vec<MessageMeta>>, PgError> {
+    let rows = c.query(
+        "SELECT uid, flags, internal_date, date_offset, size, \
+                (SELECT count(*) FROM messages WHERE mailbox = $1) \
+         FROM messages WHERE mailbox = $1 AND modseq > $2 ORDER BY uid",
+        &[&id, &at],
+    )?;
+    let Some(total) = rows.first().map(|r| r.get::<_, i64>(5)) else {
+        return Ok(None);
+    };
+    let changed: Vec<MessageMeta> = rows.iter().map(meta).collect();
+    let merged = merge_by_uid(old, changed);
+    Ok((merged.len() as i64 == total).then_some(merged))
+}
+
+/// Two lists sorted by UID merged into one; `newer` wins where both have a UID.
+fn merge_by_uid(old: &[MessageMeta], newer: Vec<MessageMeta>) -> Vec<MessageMeta> {
+    let mut out = Vec::with_capacity(old.len() + newer.len());
+    let mut old = old.iter().peekable();
+    for m in newer {
+        while let Some(o) = old.next_if(|o| o.uid < m.uid) {
+            out.push(o.clone());
+        }
+        old.next_if(|o| o.uid == m.uid);
+        out.push(m);
+    }
+    out.extend(old.cloned());
+    out
+}
+
 impl PgMailboxes {
     /// The folders of the database behind `pool`, served by node `node`.
     pub fn new(pool: Arc<Pool>, node: &str) -> Self {
@@ -88,36 +149,25 @@ impl PgMailboxes {
         }
     }
 
-    /// The messages of folder `id` at `modseq`, from the cache or the database.
+    /// The messages of folder `id` at `modseq`: from the cache when it is that recent,
+    /// else the cached list brought up to date with the rows changed since (new
+    /// messages, new flags), else (nothing cached, or messages were expunged) read whole.
     fn messages(&self, c: &Conn, id: i64, modseq: i64) -> Result<Arc<Vec<MessageMeta>>, PgError> {
         let views = || {
             self.views
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        if let Some((at, msgs)) = views().get(&id) {
-            if *at == modseq {
-                return Ok(msgs.clone());
-            }
-        }
-        let rows = c.query(
-            "SELECT uid, flags, internal_date, date_offset, size FROM messages \
-             WHERE mailbox = $1 ORDER BY uid",
-            &[&id],
-        )?;
-        let msgs: Arc<Vec<MessageMeta>> = Arc::new(
-            rows.iter()
-                .map(|r| MessageMeta {
-                    uid: r.get::<_, i64>(0) as u32,
-                    flags: r.get(1),
-                    internal_date: WallClock {
-                        unix_secs: r.get(2),
-                        utc_offset_minutes: r.get(3),
-                    },
-                    size: r.get::<_, i64>(4) as u64,
-                })
-                .collect(),
-        );
+        let cached = views().get(&id).cloned();
+        let msgs = match cached {
+            Some((at, msgs)) if at == modseq => return Ok(msgs),
+            Some((at, old)) if at < modseq => match changed_since(c, id, at, &old)? {
+                Some(msgs) => msgs,
+                None => whole_folder(c, id)?,
+            },
+            _ => whole_folder(c, id)?,
+        };
+        let msgs = Arc::new(msgs);
         let mut cache = views();
         if cache.len() >= CACHED_VIEWS {
             cache.clear();
@@ -367,24 +417,38 @@ impl Mailboxes for PgMailboxes {
     ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
         let f = existing(&*self.conn()?, user, name, "NONEXISTENT")?;
         self.pool
-            .transaction(|c| {
+            .transaction_lazy_commit(|c| {
                 let rows = c.query(
                     "SELECT uid, flags FROM messages WHERE mailbox = $1 AND uid = ANY($2) \
                      ORDER BY uid FOR UPDATE",
                     &[&f.id, &uids_param(uids)],
                 )?;
-                let (_, modseq) = allocate(c, f.id, 0)?;
                 let mut out = Vec::with_capacity(rows.len());
+                // Messages whose flags change, grouped by their new flags: one UPDATE
+                // per group (usually one), none and no new MODSEQ when nothing changes.
+                let mut groups: Vec<(Vec<String>, Vec<i64>)> = Vec::new();
                 for r in &rows {
                     let uid: i64 = r.get(0);
-                    let mut now: Vec<String> = r.get(1);
+                    let before: Vec<String> = r.get(1);
+                    let mut now = before.clone();
                     apply_store(&mut now, mode, flags);
-                    c.execute(
-                        "UPDATE messages SET flags = $3, modseq = $4 \
-                         WHERE mailbox = $1 AND uid = $2",
-                        &[&f.id, &uid, &now, &modseq],
-                    )?;
+                    if now != before {
+                        match groups.iter_mut().find(|(f, _)| *f == now) {
+                            Some((_, uids)) => uids.push(uid),
+                            None => groups.push((now.clone(), vec![uid])),
+                        }
+                    }
                     out.push((uid as u32, now));
+                }
+                if !groups.is_empty() {
+                    let (_, modseq) = allocate(c, f.id, 0)?;
+                    for (now, uids) in &groups {
+                        c.execute(
+                            "UPDATE messages SET flags = $3, modseq = $4 \
+                             WHERE mailbox = $1 AND uid = ANY($2)",
+                            &[&f.id, uids, now, &modseq],
+                        )?;
+                    }
                 }
                 Ok(out)
             })

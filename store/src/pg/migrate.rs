@@ -96,6 +96,9 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE pop3_locks
         ADD COLUMN node text NOT NULL DEFAULT '',
         ADD COLUMN incarnation text NOT NULL DEFAULT '';",
+    // 5: what changed in a folder since a MODSEQ, found without reading the folder (a
+    // node brings its cached view up to date with these rows).
+    "CREATE INDEX messages_modseq ON messages (mailbox, modseq);",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

@@ -332,13 +332,34 @@ impl Pool {
     /// (up to 10 times) when the database reports a serialization failure or a deadlock.
     pub fn transaction<T>(
         &self,
+        work: impl FnMut(&Conn) -> Result<T, PgError>,
+    ) -> Result<T, PgError> {
+        self.transaction_from("BEGIN", work)
+    }
+
+    /// [`Pool::transaction`] whose commit does not wait for the WAL flush
+    /// (`synchronous_commit = off` for it alone): for changes a crash of the database
+    /// server may lose without harm, as Dovecot does not fsync flag changes (its
+    /// `mail_fsync = optimized`): flags and `\Recent` claims, never a message. Such a
+    /// commit is still all-or-nothing and ordered; at most the last few hundred
+    /// milliseconds of them are lost when the database server itself crashes.
+    pub fn transaction_lazy_commit<T>(
+        &self,
+        work: impl FnMut(&Conn) -> Result<T, PgError>,
+    ) -> Result<T, PgError> {
+        self.transaction_from("BEGIN; SET LOCAL synchronous_commit = off", work)
+    }
+
+    fn transaction_from<T>(
+        &self,
+        begin: &str,
         mut work: impl FnMut(&Conn) -> Result<T, PgError>,
     ) -> Result<T, PgError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let c = self.get()?;
-            c.batch("BEGIN")?;
+            c.batch(begin)?;
             let result = work(&c).and_then(|v| c.batch("COMMIT").map(|_| v));
             match result {
                 Ok(v) => return Ok(v),
