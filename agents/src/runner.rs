@@ -281,13 +281,33 @@ pub struct Pass {
 /// message another node is delivering is left to it and looked at again later.
 fn claim_and_load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
     match ctx.queue.claim(id, ctx.settings.config.storage.lease.get()) {
-        Ok(true) => {}
-        Ok(false) => return Err(Some(unix_now() + 10)),
+        Ok(true) => load_claimed(ctx, id),
+        Ok(false) => Err(Some(unix_now() + 10)),
         Err(e) => {
             tracing::error!("{id}: cannot claim: {e}");
-            return Err(Some(unix_now() + 60));
+            Err(Some(unix_now() + 60))
         }
     }
+}
+
+/// Claims the messages of a runner's batch at once; those another node holds are
+/// looked at again in 10 s, all of them in a minute when the queue cannot be reached.
+fn claim_batch(ctx: &Context, ids: &[&String]) -> (HashSet<String>, Option<i64>) {
+    let owned: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
+    match ctx
+        .queue
+        .claim_many(&owned, ctx.settings.config.storage.lease.get())
+    {
+        Ok(claimed) => (claimed.into_iter().collect(), Some(unix_now() + 10)),
+        Err(e) => {
+            tracing::error!("queue: cannot claim {} messages: {e}", ids.len());
+            (HashSet::new(), Some(unix_now() + 60))
+        }
+    }
+}
+
+/// Reads a message this node has claimed: its envelope and its bytes as delivered.
+fn load_claimed(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
     let env = match ctx.queue.load(id) {
         Ok(e) => e,
         Err(e) => {
@@ -362,7 +382,11 @@ fn deliver_local(
     recovering: bool,
     mut batch: Option<&mut dyn DeliveryBatch>,
 ) -> Result<LocalPass, Option<i64>> {
-    let (mut env, message) = claim_and_load(ctx, id)?;
+    // A batch's messages were claimed together (see `claim_batch`).
+    let (mut env, message) = match batch {
+        Some(_) => load_claimed(ctx, id)?,
+        None => claim_and_load(ctx, id)?,
+    };
     if env.client == "local" && env.recipients.iter().all(|r| r.attempts == 0) {
         // Mail that did not come over SMTP (sendmail, bounces, forwarded copies) gets
         // its `from=` line in the server's log when it is first taken, as Postfix's qmgr.
@@ -732,9 +756,20 @@ pub fn run(ctx: Arc<Context>) {
             let mut finished = Vec::new();
             {
                 let _guard = lock(&ctx.delivery_lock);
+                let (claimed, unclaimed_next) = claim_batch(&ctx, chunk);
                 let mut batch = ctx.mailboxes.begin_batch();
                 let mut pending = Vec::new();
                 for id in chunk {
+                    if !claimed.contains(*id) {
+                        finished.push((
+                            (*id).clone(),
+                            Pass {
+                                next: unclaimed_next,
+                                remote_due: false,
+                            },
+                        ));
+                        continue;
+                    }
                     if recovering.remove(*id) {
                         // Recovery looks at the mailboxes' ends: commit what is pending
                         // first, then deliver this one on its own.

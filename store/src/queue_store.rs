@@ -87,6 +87,18 @@ pub trait QueueStore: Send + Sync + Debug {
         Ok(true)
     }
 
+    /// Claims those of `ids` no other node holds, at once (see [`QueueStore::claim`]);
+    /// returns the ones claimed. A backend with one node takes them all.
+    fn claim_many(&self, ids: &[String], lease: Duration) -> io::Result<Vec<String>> {
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.claim(id, lease)? {
+                claimed.push(id.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
     /// Gives message `id` back after a delivery pass (another node may take it).
     fn release(&self, _id: &str) {}
 

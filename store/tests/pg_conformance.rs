@@ -189,6 +189,46 @@ fn a_queue_entry_belongs_to_one_node_until_its_lease_runs_out() {
 
 #[test]
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn batches_are_claimed_by_one_node_each_and_removed_together() {
+    let (_, url) = fresh_db_url("batch");
+    let node = |n: &str| PgQueue::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let (a, b) = (node("node-a"), node("node-b"));
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            let rcpt = vec![postrider_store::queue::Recipient::new("x@example.org")];
+            a.submit("", rcpt, format!("Subject: {i}\r\n\r\nx\r\n").as_bytes())
+                .unwrap()
+        })
+        .collect();
+    let lease = std::time::Duration::from_secs(60);
+    let first = a.claim_many(&ids[..4], lease).unwrap();
+    assert_eq!(first.len(), 4);
+    let second = b.claim_many(&ids, lease).unwrap();
+    let mut second_sorted = second.clone();
+    second_sorted.sort();
+    assert_eq!(
+        second_sorted,
+        ids[4..].to_vec(),
+        "a claimed entry was taken twice"
+    );
+    // Removed by A, not durable until its sync: A keeps the lease meanwhile.
+    for id in &first {
+        a.remove_unsynced(id).unwrap();
+        a.release(id);
+    }
+    assert_eq!(a.list().unwrap().len(), 6);
+    assert!(
+        b.claim_many(&ids, lease).unwrap().len() == 2,
+        "B took A's pending removals"
+    );
+    a.sync_removals();
+    let mut left = a.list().unwrap();
+    left.sort();
+    assert_eq!(left, ids[4..].to_vec());
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn import_keeps_uids_flags_and_what_is_recent() {
     use postrider_store::accounts::UsersFile;
     use postrider_store::mail_files::FilesMailboxes;

@@ -2,10 +2,11 @@
 //! (and, as they land, mailboxes and the queue) in one database.
 //!
 //! The client is tokio-postgres without its tokio runtime: each connection is a TCP
-//! stream from async-io, adapted to tokio's IO traits by tokio-util's `compat`, and its
-//! protocol task is polled by a thread of its own. Callers use the connection from
-//! blocking code (both runtimes call the storage traits from blocking threads), waiting
-//! on each query with `futures_lite::future::block_on`. See [`Pool`].
+//! stream from async-io (TLS by futures-rustls, see [`tls`]), adapted to tokio's IO
+//! traits by tokio-util's `compat`. Callers use the connection from blocking code (both
+//! runtimes call the storage traits from blocking threads): each statement is run with
+//! `futures_lite::future::block_on`, which polls the connection's protocol task on the
+//! same thread, so a round trip costs no thread hop. See [`Pool`].
 
 mod accounts;
 mod aliases;

@@ -1,18 +1,18 @@
 //! A small pool of PostgreSQL connections used from blocking code, with transactions
 //! retried on serialization failures and deadlocks.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_io::Async;
-use futures_lite::future::block_on;
+use futures_lite::future::{self, block_on};
 use tokio_postgres::config::{Host, TargetSessionAttrs};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, Row};
+use tokio_postgres::{Client, Config, Row, Statement};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use super::tls::{split_url, DbSocket, DbTls, DbTlsStream};
@@ -102,25 +102,79 @@ impl PoolConfig {
     }
 }
 
-/// One open connection, whose protocol task runs on its own thread.
+/// One open connection. Its protocol task (tokio-postgres's `Connection`, which moves
+/// bytes between the socket and the client) is polled by whichever thread runs a
+/// statement, together with the statement: a round trip costs no thread hop.
 pub struct Conn {
     client: Client,
-    /// Set when the protocol task ended (the connection is gone).
-    closed: Arc<AtomicBool>,
+    /// The protocol task; None once it ended (the connection is gone).
+    task: Mutex<Option<PgConnection>>,
+    /// Statements prepared on this connection, by their text: a statement costs one
+    /// round trip, not a prepare and an execute, and the server plans it once.
+    prepared: Mutex<HashMap<String, Statement>>,
 }
+
+/// Prepared statements kept per connection at most (the project's statements are
+/// fixed texts, far fewer than this).
+const PREPARED_PER_CONNECTION: usize = 256;
 
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
-            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .field("closed", &self.is_closed())
             .finish()
     }
 }
 
 impl Conn {
+    /// Runs `work` (a statement) while polling the protocol task on this thread.
+    fn run<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, PgError> {
+        let mut task = lock(&self.task);
+        let Some(connection) = task.as_mut() else {
+            return Err(PgError::Connect("the connection is closed".into()));
+        };
+        let ended = std::cell::Cell::new(false);
+        let outcome = block_on(future::or(
+            async { work.await.map_err(PgError::from) },
+            async {
+                let end = connection.await;
+                ended.set(true);
+                Err(match end {
+                    Ok(()) => PgError::Connect("the server closed the connection".into()),
+                    Err(e) => PgError::Db(e),
+                })
+            },
+        ));
+        if ended.get() {
+            if let Err(e) = &outcome {
+                tracing::warn!("PostgreSQL connection lost: {e}");
+            }
+            *task = None;
+        }
+        outcome
+    }
+
+    /// `sql` prepared on this connection (once).
+    fn statement(&self, sql: &str) -> Result<Statement, PgError> {
+        if let Some(st) = lock(&self.prepared).get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.run(self.client.prepare(sql))?;
+        let mut prepared = lock(&self.prepared);
+        if prepared.len() >= PREPARED_PER_CONNECTION {
+            prepared.clear();
+        }
+        prepared.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
     /// Rows of a statement.
     pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, PgError> {
-        Ok(block_on(self.client.query(sql, params))?)
+        let st = self.statement(sql)?;
+        self.run(self.client.query(&st, params))
     }
 
     /// The one row of a statement, if any.
@@ -129,21 +183,37 @@ impl Conn {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, PgError> {
-        Ok(block_on(self.client.query_opt(sql, params))?)
+        let st = self.statement(sql)?;
+        self.run(self.client.query_opt(&st, params))
     }
 
     /// Runs a statement; the number of rows it changed.
     pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, PgError> {
-        Ok(block_on(self.client.execute(sql, params))?)
+        let st = self.statement(sql)?;
+        self.run(self.client.execute(&st, params))
     }
 
     /// Runs statements without parameters (schema changes, BEGIN/COMMIT).
     pub fn batch(&self, sql: &str) -> Result<(), PgError> {
-        Ok(block_on(self.client.batch_execute(sql))?)
+        self.run(self.client.batch_execute(sql))
     }
 
+    /// Whether the connection is gone. An idle connection is not polled, so what the
+    /// server sent meanwhile (a close when it restarted) is read here first, without
+    /// waiting: a pool does not lend a connection that is already dead.
     fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed) || self.client.is_closed()
+        let mut task = lock(&self.task);
+        let Some(connection) = task.as_mut() else {
+            return true;
+        };
+        if let Some(end) = future::block_on(future::poll_once(connection)) {
+            if let Err(e) = end {
+                tracing::warn!("PostgreSQL connection lost: {}", PgError::Db(e));
+            }
+            *task = None;
+            return true;
+        }
+        self.client.is_closed()
     }
 }
 
@@ -309,21 +379,14 @@ impl Pool {
             .map_err(|e| PgError::Connect(format!("{addr}: {}", describe(&e))))
     }
 
-    /// Opens a connection and starts the thread that polls its protocol task.
+    /// Opens a connection (its protocol task is polled by the threads that use it).
     fn connect(&self) -> Result<Conn, PgError> {
         let (client, connection) = self.connect_parts()?;
-        let closed = Arc::new(AtomicBool::new(false));
-        let flag = closed.clone();
-        std::thread::Builder::new()
-            .name("postgres".into())
-            .spawn(move || {
-                if let Err(e) = block_on(connection) {
-                    tracing::warn!("PostgreSQL connection lost: {e}");
-                }
-                flag.store(true, Ordering::Relaxed);
-            })
-            .map_err(|e| PgError::Connect(format!("cannot start a thread: {e}")))?;
-        Ok(Conn { client, closed })
+        Ok(Conn {
+            client,
+            task: Mutex::new(Some(connection)),
+            prepared: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Runs `work` in a transaction (READ COMMITTED: the work takes the row locks it

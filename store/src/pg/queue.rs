@@ -5,7 +5,7 @@
 //! by one node at a time, and by another once a dead node's lease runs out.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::blobs;
@@ -22,6 +22,10 @@ fn io_err(e: PgError) -> io::Error {
 pub struct PgQueue {
     pool: Arc<Pool>,
     node: String,
+    /// Messages removed by [`QueueStore::remove_unsynced`]: deleted together, in one
+    /// transaction, by the next [`QueueStore::sync_removals`]; this node keeps their
+    /// leases until then (a release skips them), so no other node takes them meanwhile.
+    removing: Mutex<Vec<String>>,
 }
 
 impl PgQueue {
@@ -30,7 +34,29 @@ impl PgQueue {
         Self {
             pool,
             node: node.to_string(),
+            removing: Mutex::new(Vec::new()),
         }
+    }
+
+    fn removing(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.removing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Deletes messages `ids` and the bytes nothing else refers to, in one transaction,
+    /// where this node may (its lease, or none).
+    fn delete(&self, ids: &[String]) -> Result<(), PgError> {
+        self.pool.transaction(|c| {
+            let rows = c.query(
+                "DELETE FROM queue WHERE id = ANY($1) \
+                 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now()) \
+                 RETURNING blob",
+                &[&ids, &self.node],
+            )?;
+            let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+            blobs::drop_unreferenced(c, &gone)
+        })
     }
 }
 
@@ -144,25 +170,24 @@ impl QueueStore for PgQueue {
     }
 
     fn remove(&self, id: &str) -> io::Result<()> {
-        self.pool
-            .transaction(|c| {
-                let rows = c.query(
-                    "DELETE FROM queue WHERE id = $1 \
-                     AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now()) \
-                     RETURNING blob",
-                    &[&id, &self.node],
-                )?;
-                let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-                blobs::drop_unreferenced(c, &gone)
-            })
-            .map_err(io_err)
+        self.delete(&[id.to_string()]).map_err(io_err)
     }
 
     fn remove_unsynced(&self, id: &str) -> io::Result<()> {
-        self.remove(id)
+        self.removing().push(id.to_string());
+        Ok(())
     }
 
-    fn sync_removals(&self) {}
+    fn sync_removals(&self) {
+        let ids = std::mem::take(&mut *self.removing());
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(e) = self.delete(&ids) {
+            // Still queued and leased by this node: looked at again after the lease.
+            tracing::error!("queue: {} delivered messages not removed: {e}", ids.len());
+        }
+    }
 
     fn recover(&self, _min_age: Duration) -> io::Result<usize> {
         // Spools live in memory until their commit: a crash leaves nothing behind.
@@ -224,7 +249,28 @@ impl QueueStore for PgQueue {
         Ok(n == 1)
     }
 
+    fn claim_many(&self, ids: &[String], lease: Duration) -> io::Result<Vec<String>> {
+        let c = self.pool.get().map_err(io_err)?;
+        let secs = lease.as_secs_f64();
+        // Entries another node is claiming right now are skipped, not waited for.
+        let rows = c
+            .query(
+                "UPDATE queue SET lease_owner = $2, \
+                   lease_until = now() + $3 * interval '1 second' \
+                 WHERE id IN (SELECT id FROM queue WHERE id = ANY($1) \
+                   AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now()) \
+                   FOR UPDATE SKIP LOCKED) \
+                 RETURNING id",
+                &[&ids, &self.node, &secs],
+            )
+            .map_err(io_err)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn release(&self, id: &str) {
+        if self.removing().iter().any(|r| r == id) {
+            return;
+        }
         let released = self.pool.get().and_then(|c| {
             c.execute(
                 "UPDATE queue SET lease_owner = NULL, lease_until = NULL \
