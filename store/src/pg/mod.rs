@@ -13,6 +13,7 @@ mod aliases;
 pub mod blobs;
 pub mod changes;
 mod delivery;
+mod error;
 mod folders;
 pub mod import;
 mod mailboxes;

@@ -23,7 +23,7 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
-use super::pool::PgError;
+use super::error::PgError;
 use crate::tls_verify::{AcceptAnyCertificate, ChainOnly};
 
 /// The socket under a database connection.
