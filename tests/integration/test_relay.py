@@ -182,7 +182,7 @@ class Expiry(unittest.TestCase):
         dns = DnsStub({("e.test", "MX"): [(10, "mx.e.test")], ("mx.e.test", "A"): ["127.0.0.3"]})
         a = Server(hostname="mx.a.test", domains=("a.test",), users=("alice",),
                    smtp={"trusted_networks": '["127.0.0.0/8"]'}, dns_port=dns.port,
-                   delivery={"remote_port": free_port(), "retry": '["1s"]', "max_age": '"3s"'}).start()
+                   delivery={"remote_port": free_port(), "retry": '["1s"]', "max_age": '"8s"'}).start()
         try:
             with smtplib.SMTP("127.0.0.1", a.ports["smtp"], timeout=30) as s:
                 s.sendmail("alice@a.test", ["x@e.test"], "Subject: doomed\r\n\r\nnever arrives\r\n")
