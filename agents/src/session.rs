@@ -420,14 +420,18 @@ impl SmtpSession {
             "Authentication-Results: {}",
             self.ctx.settings.config.hostname
         );
-        for r in &dkim {
-            tracing::info!(
-                "{id}: dkim={} d={} s={}",
-                r.verdict.keyword(),
-                r.domain,
-                r.selector
-            );
-        }
+        // One log line for all of a message's checks (as opendmarc's one per message).
+        let mut logged: Vec<String> = dkim
+            .iter()
+            .map(|r| {
+                format!(
+                    "dkim={} d={} s={}",
+                    r.verdict.keyword(),
+                    r.domain,
+                    r.selector
+                )
+            })
+            .collect();
         if smtp.verify_dkim {
             push_results(&mut out, &dkim);
         }
@@ -456,7 +460,7 @@ impl SmtpSession {
                         .to_string(),
                 )
             };
-            tracing::info!("{id}: spf={} {identity}", result.keyword());
+            logged.push(format!("spf={} {identity}", result.keyword()));
             out.push_str(&format!(";\r\n\tspf={} {identity}", result.keyword()));
             if result == SpfResult::Pass {
                 spf_pass = Some(domain);
@@ -488,12 +492,16 @@ impl SmtpSession {
             if let Some(d) = &outcome.header_from {
                 result.push_str(&format!(" header.from={}", property(d)));
             }
-            tracing::info!(
-                "{id}: {}",
-                result.trim_start_matches([';', '\r', '\n', '\t'])
+            logged.push(
+                result
+                    .trim_start_matches([';', '\r', '\n', '\t'])
+                    .to_string(),
             );
             out.push_str(&result);
             dmarc = Some((outcome, disposition));
+        }
+        if !logged.is_empty() {
+            tracing::info!("{id}: {}", logged.join(", "));
         }
         if dkim.is_empty() && !smtp.verify_spf && dmarc.is_none() {
             return None;
