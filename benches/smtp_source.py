@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Postfix's own SMTP client against Postfix and both postrider binaries, interleaved.
+
+smtp-source opens a connection per message (no pipelining: seven round trips per
+message), the load under which a server's per-connection and per-command path shows. The
+three servers run side by side (Postfix with virtual(8) delivery to an mbox, durable queue
+as shipped; postrider and postrider-std with their defaults), and each round loads each of
+them in turn at `-s 1`, `-s 20` and `-s 100` sessions, so a slow spell of the machine
+hits every server alike; the table gives each figure's median over the rounds: accepted
+msg/s (until smtp-source exits: every 250 means on disk) and the server's CPU time per
+accepted message (its whole process tree).
+
+Writes RESULTS_DIR/smtp_source.md. Needs root and the postfix package (as compare.py).
+Usage: benches/smtp_source.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3] [MESSAGES=2000]"""
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import Postfix, Postrider, cpu_seconds  # noqa: E402
+
+SESSIONS = (1, 20, 100)
+
+
+def one_run(server, sessions, messages):
+    """(accepted msg/s, CPU ms per message) of one smtp-source run against `server`."""
+    roots = server.roots()
+    cpu_before = cpu_seconds(roots)
+    started = time.time()
+    subprocess.run(["/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(messages),
+                    "-l", "4096", "-f", "load@client.example", "-t", "sink@bench.example",
+                    f"127.0.0.1:{server.smtp}"], check=True, timeout=900,
+                   stdout=subprocess.DEVNULL)
+    elapsed = time.time() - started
+    cpu = cpu_seconds(roots) - cpu_before
+    return messages / elapsed, cpu * 1000 / messages
+
+
+def main():
+    if len(sys.argv) < 4:
+        raise SystemExit(__doc__)
+    postrider, postrider_std, results = (os.path.abspath(a) for a in sys.argv[1:4])
+    rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    messages = int(sys.argv[5]) if len(sys.argv) > 5 else 2000
+    if os.geteuid() != 0:
+        raise SystemExit("smtp_source.py needs root (Postfix's master runs as root)")
+    os.makedirs(results, exist_ok=True)
+    servers = [Postfix(), Postrider(postrider), Postrider(postrider_std)]
+    runs = {}
+    try:
+        for r in range(rounds):
+            for s in SESSIONS:
+                # The order turns each round, so no server always runs right after another.
+                for server in servers[r % 3:] + servers[:r % 3]:
+                    rate, cpu = one_run(server, s, messages)
+                    runs.setdefault((server.name, s), []).append((rate, cpu))
+                    print(f"round {r + 1}: {server.name} -s {s}: {rate:.0f} msg/s, "
+                          f"{cpu:.2f} ms CPU/msg", flush=True)
+    finally:
+        for server in servers:
+            server.close()
+    lines = [f"# smtp-source against Postfix and postrider ({time.strftime('%Y-%m-%d %H:%M')}, "
+             f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
+             f"`smtp-source -s N -m {messages} -l 4096`, a connection per message; medians of "
+             f"{rounds} interleaved rounds; CPU is the server's whole process tree.", "",
+             "| server | sessions | accepted msg/s | × Postfix | CPU ms / msg |",
+             "|---|---|---|---|---|"]
+    for s in SESSIONS:
+        base = statistics.median(r for r, _ in runs[("Postfix", s)])
+        for server in servers:
+            got = runs[(server.name, s)]
+            rate = statistics.median(r for r, _ in got)
+            cpu = statistics.median(c for _, c in got)
+            lines.append(f"| {server.name} | {s} | {rate:,.0f} | {rate / base:.2f} | {cpu:.2f} |")
+    with open(os.path.join(results, "smtp_source.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
