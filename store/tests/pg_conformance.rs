@@ -44,6 +44,16 @@ fn fresh_db_url(name: &str) -> (Arc<Pool>, String) {
     (pool, url)
 }
 
+/// Node `node`'s folders in the database at `url` (a pool of its own, as a node has).
+fn mailboxes_node(url: &str, node: &str) -> PgMailboxes {
+    PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(url)).unwrap()), node)
+}
+
+/// Node `node`'s view of the queue in the database at `url`.
+fn queue_node(url: &str, node: &str) -> PgQueue {
+    PgQueue::new(Arc::new(Pool::new(PoolConfig::new(url)).unwrap()), node)
+}
+
 #[test]
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn accounts_conform() {
@@ -113,7 +123,7 @@ fn two_nodes_appending_to_one_folder_get_unique_increasing_uids() {
     // Two nodes: a pool (connections) each.
     let nodes: Vec<PgMailboxes> = ["node-a", "node-b"]
         .iter()
-        .map(|n| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n))
+        .map(|n| mailboxes_node(&url, n))
         .collect();
     let uids: Vec<Vec<u32>> = std::thread::scope(|s| {
         let handles: Vec<_> = nodes
@@ -160,7 +170,7 @@ fn queue_conforms() {
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn a_queue_entry_belongs_to_one_node_until_its_lease_runs_out() {
     let (_, url) = fresh_db_url("lease");
-    let node = |n: &str| PgQueue::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let node = |n: &str| queue_node(&url, n);
     let (a, b) = (node("node-a"), node("node-b"));
     let id = a
         .submit(
@@ -191,7 +201,7 @@ fn a_queue_entry_belongs_to_one_node_until_its_lease_runs_out() {
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn batches_are_claimed_by_one_node_each_and_removed_together() {
     let (_, url) = fresh_db_url("batch");
-    let node = |n: &str| PgQueue::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let node = |n: &str| queue_node(&url, n);
     let (a, b) = (node("node-a"), node("node-b"));
     let ids: Vec<String> = (0..6)
         .map(|i| {
@@ -268,7 +278,7 @@ fn import_keeps_uids_flags_and_what_is_recent() {
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn a_change_on_one_node_reaches_the_others_view_and_poll() {
     let (_, url) = fresh_db_url("notify");
-    let node = |n: &str| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let node = |n: &str| mailboxes_node(&url, n);
     let (a, b) = (node("node-a"), node("node-b"));
     a.append("alice", "INBOX", &[], None, b"Subject: 1\r\n\r\nx\r\n")
         .unwrap();
@@ -317,8 +327,7 @@ fn a_change_on_one_node_reaches_the_others_view_and_poll() {
 fn a_restarted_node_takes_back_the_pop3_locks_its_old_process_left() {
     use postrider_core::pop3::OpenError;
     let (_, url) = fresh_db_url("pop3lock");
-    let node =
-        |name: &str| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), name);
+    let node = |n: &str| mailboxes_node(&url, n);
     let (a, b) = (node("node-a"), node("node-b"));
     a.append("bob", "INBOX", &[], None, b"Subject: x\r\n\r\nx\r\n")
         .unwrap();
@@ -415,7 +424,7 @@ fn the_hosts_of_the_url_are_tried_in_order_and_a_standby_is_passed_over() {
 fn a_cached_view_follows_flags_appends_and_expunges_made_elsewhere() {
     use postrider_core::imap::command::StoreMode;
     let (_, url) = fresh_db_url("views");
-    let node = |n: &str| PgMailboxes::new(Arc::new(Pool::new(PoolConfig::new(&url)).unwrap()), n);
+    let node = |n: &str| mailboxes_node(&url, n);
     let (a, b) = (node("node-a"), node("node-b"));
     let uids: Vec<u32> = (0..6)
         .map(|i| {

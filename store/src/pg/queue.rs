@@ -235,18 +235,7 @@ impl QueueStore for PgQueue {
     }
 
     fn claim(&self, id: &str, lease: Duration) -> io::Result<bool> {
-        let c = self.pool.get().map_err(io_err)?;
-        let secs = lease.as_secs_f64();
-        let n = c
-            .execute(
-                "UPDATE queue SET lease_owner = $2, \
-                   lease_until = now() + $3 * interval '1 second' \
-                 WHERE id = $1 \
-                   AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())",
-                &[&id, &self.node, &secs],
-            )
-            .map_err(io_err)?;
-        Ok(n == 1)
+        Ok(!self.claim_many(&[id.to_string()], lease)?.is_empty())
     }
 
     fn claim_many(&self, ids: &[String], lease: Duration) -> io::Result<Vec<String>> {

@@ -90,20 +90,16 @@ pub fn split_url(url: &str) -> Result<(String, DbTls), PgError> {
     };
     let mut mode = SslMode::Prefer;
     let mut root: Option<String> = None;
-    let mut kept: Vec<&str> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("sslmode", v)) => mode = SslMode::parse(v)?,
             Some(("sslrootcert", v)) => root = Some(percent_decode(v)),
-            _ => kept.push(pair),
+            _ => kept.push(pair.to_string()),
         }
     }
     if is_url {
-        kept.push(match mode.for_client() {
-            "disable" => "sslmode=disable",
-            "prefer" => "sslmode=prefer",
-            _ => "sslmode=require",
-        });
+        kept.push(format!("sslmode={}", mode.for_client()));
     }
     let config = client_config(mode, root.as_deref())?;
     let rebuilt = if kept.is_empty() {
