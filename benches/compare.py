@@ -132,8 +132,9 @@ class Postrider:
         harness.BIN = os.path.abspath(binary)
         self.name = os.path.basename(binary)
         big = {"max_connections": 200, "max_connections_per_ip": 200}
+        # The log level a site runs with (the tests' harness logs at debug).
         self.srv = harness.Server(users=("sink",), domains=("bench.example",), smtp=big,
-                                  auth={"allow_plaintext": "true"}, extra=extra)
+                                  auth={"allow_plaintext": "true"}, extra=extra, log="info")
         self.srv.start()
         self.smtp, self.imap = self.srv.ports["smtp"], self.srv.ports["imap"]
         self.mbox = self.srv.mbox_path("sink")
@@ -271,7 +272,15 @@ smtp_host_lookup = native
 class Dovecot:
     name = "Dovecot"
 
-    def __init__(self):
+    def __init__(self, maildir=False, password="secret", password_hash=None, auth_cache=False,
+                 fast_login=False):
+        """A private Dovecot on loopback (plain IMAP) for the account sink.
+
+        `maildir`: Maildir instead of the mbox INBOX; `password_hash`: check logins
+        against this hash of `password` (a PHC string, as postrider stores them) instead
+        of comparing with `password` as is; `auth_cache`: Dovecot's auth cache on (1 hour, as postrider's verified-
+        credential cache); `fast_login`: Dovecot's high-performance login mode (login
+        processes serve many connections, two kept ready) instead of one per connection."""
         self.dir = tempfile.mkdtemp(prefix="dovecot-bench-")
         os.chmod(self.dir, 0o755)
         home = os.path.join(self.dir, "home")
@@ -280,8 +289,20 @@ class Dovecot:
         self.mbox = os.path.join(self.dir, "inbox")
         open(self.mbox, "w").close()
         self.imap = free_port()
-        self.user, self.password = "sink", "secret"
+        self.user, self.password = "sink", password
         self.conf = os.path.join(self.dir, "dovecot.conf")
+        location = (f"maildir:{home}/Maildir" if maildir
+                    else f"mbox:{home}/mail:INBOX={self.mbox}")
+        passdb = f"driver = static\n  args = password={password}"
+        if password_hash:
+            users = os.path.join(self.dir, "passwd")
+            scheme = "ARGON2ID" if password_hash.startswith("$argon2id") else "CRYPT"
+            with open(users, "w") as f:
+                f.write(f"sink:{{{scheme}}}{password_hash}\n")
+            passdb = f"driver = passwd-file\n  args = {users}"
+        extra = "auth_cache_size = 10M\nauth_cache_ttl = 1 hour\n" if auth_cache else ""
+        login = ("  service_count = 0\n  process_min_avail = 2\n  client_limit = 1000\n"
+                 if fast_login else "")
         with open(self.conf, "w") as f:
             f.write(f"""base_dir = {self.dir}/run
 log_path = {self.dir}/dovecot.log
@@ -291,17 +312,19 @@ protocols = imap
 listen = 127.0.0.1
 default_internal_user = dovecot
 default_login_user = dovenull
-mail_location = mbox:{home}/mail:INBOX={self.mbox}
+mail_location = {location}
 mail_uid = {NOBODY}
 mail_gid = {NOBODY}
 first_valid_uid = 1
-passdb {{
-  driver = static
-  args = password=secret
+{extra}passdb {{
+  {passdb}
 }}
 userdb {{
   driver = static
   args = uid={NOBODY} gid={NOBODY} home={home}
+}}
+protocol imap {{
+  mail_max_userip_connections = 1000
 }}
 service imap-login {{
   inet_listener imap {{
@@ -310,7 +333,7 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
-}}
+{login}}}
 """)
         for p in (home, os.path.join(home, "mail"), self.mbox):
             os.chown(p, NOBODY, NOBODY)

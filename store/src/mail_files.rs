@@ -407,15 +407,15 @@ impl UserStore<'_> {
         if f.sync().is_err() {
             return;
         }
-        if let Some(e) = f
+        if let Some(i) = f
             .entries
-            .iter_mut()
-            .rev()
-            .find(|e| e.fingerprint == fp || e.fingerprint.starts_with(&format!("{fp}-")))
+            .iter()
+            .rposition(|e| e.fingerprint == fp || e.fingerprint.starts_with(&format!("{fp}-")))
         {
-            e.flags = flags.to_vec();
+            f.entries[i].flags = flags.to_vec();
+            let changed = [(f.entries[i].uid, flags.to_vec())];
+            let _ = f.log_flags(&changed);
         }
-        let _ = f.save();
     }
 
     fn exists(&self, name: &str) -> bool {
@@ -599,7 +599,7 @@ impl UserStore<'_> {
         e.flags = flags.to_vec();
         e.internal_date = when;
         let uid = e.uid;
-        f.save().map_err(io_err)?;
+        f.log_entries(before).map_err(io_err)?;
         Ok((uid_validity, uid))
     }
 
@@ -662,7 +662,7 @@ impl UserStore<'_> {
                     pairs.push((c.0, e.uid));
                 }
             }
-            d.save().map_err(io_err)?;
+            d.log_entries(before).map_err(io_err)?;
         }
         if is_move {
             let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
