@@ -127,11 +127,11 @@ def count_messages(path):
 
 
 class Postrider:
-    def __init__(self, binary, extra=""):
+    def __init__(self, binary, extra="", smtp=None):
         import harness
         harness.BIN = os.path.abspath(binary)
         self.name = os.path.basename(binary)
-        big = {"max_connections": 200, "max_connections_per_ip": 200}
+        big = {"max_connections": 200, "max_connections_per_ip": 200, **(smtp or {})}
         # The log level a site runs with (the tests' harness logs at debug).
         self.srv = harness.Server(users=("sink",), domains=("bench.example",), smtp=big,
                                   auth={"allow_plaintext": "true"}, extra=extra, log="info")
@@ -202,7 +202,8 @@ class PostriderPg(Postrider):
 class Postfix:
     name = "Postfix"
 
-    def __init__(self):
+    def __init__(self, main_cf=""):
+        """A private Postfix; `main_cf`: more main.cf lines."""
         self.dir = tempfile.mkdtemp(prefix="postfix-bench-")
         os.chmod(self.dir, 0o755)
         conf, self.queue, data = (os.path.join(self.dir, x) for x in ("conf", "queue", "data"))
@@ -243,7 +244,7 @@ smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
 lmtp_host_lookup = native
 smtp_host_lookup = native
-""")
+{main_cf}""")
         with open(os.path.join(conf, "vmailbox"), "w") as f:
             f.write("sink@bench.example sink\n")
         pc = ["postconf", "-c", conf]

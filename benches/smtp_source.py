@@ -10,8 +10,13 @@ hits every server alike; the table gives each figure's median over the rounds: a
 msg/s (until smtp-source exits: every 250 means on disk) and the server's CPU time per
 accepted message (its whole process tree).
 
+After each run the script waits until that server has delivered every message it
+accepted (Postfix's delivery runs seconds behind its accepts) and PAUSE seconds more, so
+no server's run shares the machine with another's leftover work.
+
 Writes RESULTS_DIR/smtp_source.md. Needs root and the postfix package (as compare.py).
-Usage: benches/smtp_source.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3] [MESSAGES=2000]"""
+Usage: benches/smtp_source.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3] [MESSAGES=2000]
+       [PAUSE=5]"""
 
 import os
 import platform
@@ -24,6 +29,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import Postfix, Postrider, cpu_seconds  # noqa: E402
 
 SESSIONS = (1, 20, 100)
+
+
+def wait_delivered(server, expected, timeout=600):
+    """Waits until `server` has delivered `expected` messages in all, or its count has
+    not moved for 3 s (a delivery deferred for minutes), so that its queue runner
+    (Postfix's can be seconds behind) does not share the CPU with the next run."""
+    deadline = time.time() + timeout
+    count, moved = server.delivered(), time.time()
+    while count < expected and time.time() < min(deadline, moved + 3):
+        time.sleep(0.2)
+        now = server.delivered()
+        if now != count:
+            count, moved = now, time.time()
+    if count < expected:
+        print(f"note: {server.name} delivered {count} of {expected} so far", flush=True)
 
 
 def one_run(server, sessions, messages):
@@ -46,17 +66,21 @@ def main():
     postrider, postrider_std, results = (os.path.abspath(a) for a in sys.argv[1:4])
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     messages = int(sys.argv[5]) if len(sys.argv) > 5 else 2000
+    pause = float(sys.argv[6]) if len(sys.argv) > 6 else 5
     if os.geteuid() != 0:
         raise SystemExit("smtp_source.py needs root (Postfix's master runs as root)")
     os.makedirs(results, exist_ok=True)
     servers = [Postfix(), Postrider(postrider), Postrider(postrider_std)]
-    runs = {}
+    runs, sent = {}, {}
     try:
         for r in range(rounds):
             for s in SESSIONS:
                 # The order turns each round, so no server always runs right after another.
                 for server in servers[r % 3:] + servers[:r % 3]:
                     rate, cpu = one_run(server, s, messages)
+                    sent[server.name] = sent.get(server.name, 0) + messages
+                    wait_delivered(server, sent[server.name])
+                    time.sleep(pause)
                     runs.setdefault((server.name, s), []).append((rate, cpu))
                     print(f"round {r + 1}: {server.name} -s {s}: {rate:.0f} msg/s, "
                           f"{cpu:.2f} ms CPU/msg", flush=True)
@@ -66,7 +90,9 @@ def main():
     lines = [f"# smtp-source against Postfix and postrider ({time.strftime('%Y-%m-%d %H:%M')}, "
              f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
              f"`smtp-source -s N -m {messages} -l 4096`, a connection per message; medians of "
-             f"{rounds} interleaved rounds; CPU is the server's whole process tree.", "",
+             f"{rounds} interleaved rounds, each run after the previous server delivered "
+             f"all it accepted and a {pause:g} s pause; CPU is the server's whole process "
+             "tree.", "",
              "| server | sessions | accepted msg/s | × Postfix | CPU ms / msg |",
              "|---|---|---|---|---|"]
     for s in SESSIONS:

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Big messages over SMTP: Postfix's smtp-source sends 10 messages of 20 MB over 5
+sessions to Postfix and to both postrider binaries, side by side, interleaved rounds.
+
+For each run: accepted MB/s (until smtp-source exits: every 250 means on disk), end-to-end
+MB/s (until the last message is in the mbox), the server's CPU seconds and its peak RSS
+(the process tree's summed VmRSS, sampled every 0.1 s), which shows whether a message is
+held whole in memory. Every server takes messages up to 50 MB (Postfix's
+message_size_limit and virtual_mailbox_limit raised, postrider's max_message_size).
+
+Writes RESULTS_DIR/big_messages.md. Needs root and the postfix package (as compare.py).
+Usage: benches/big_messages.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3]"""
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import PeakRss, Postfix, Postrider, cpu_seconds  # noqa: E402
+
+SIZE = 20 * 1024 * 1024
+COUNT = 10
+SESSIONS = 5
+LIMIT = 50 * 1024 * 1024
+
+
+def one_run(server, delivered_before):
+    """(accepted MB/s, end-to-end MB/s, CPU s, peak RSS MB) of one run."""
+    roots = server.roots()
+    peak = PeakRss(roots)
+    peak.start()
+    cpu_before = cpu_seconds(roots)
+    started = time.time()
+    subprocess.run(["/usr/sbin/smtp-source", "-s", str(SESSIONS), "-m", str(COUNT),
+                    "-l", str(SIZE), "-f", "load@client.example", "-t", "sink@bench.example",
+                    f"127.0.0.1:{server.smtp}"], check=True, timeout=900,
+                   stdout=subprocess.DEVNULL)
+    accepted = time.time() - started
+    deadline = time.time() + 600
+    while server.delivered() < delivered_before + COUNT and time.time() < deadline:
+        time.sleep(0.1)
+    end_to_end = time.time() - started
+    cpu = cpu_seconds(roots) - cpu_before
+    peak.stop = True
+    peak.join()
+    if server.delivered() < delivered_before + COUNT:
+        raise SystemExit(f"{server.name} delivered {server.delivered() - delivered_before} "
+                         f"of {COUNT} messages within 10 minutes")
+    mb = SIZE * COUNT / 1e6
+    return mb / accepted, mb / end_to_end, cpu, peak.peak / 1024
+
+
+def main():
+    if len(sys.argv) < 4:
+        raise SystemExit(__doc__)
+    postrider, postrider_std, results = (os.path.abspath(a) for a in sys.argv[1:4])
+    rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    if os.geteuid() != 0:
+        raise SystemExit("big_messages.py needs root (Postfix's master runs as root)")
+    os.makedirs(results, exist_ok=True)
+    servers = [Postfix(main_cf=f"message_size_limit = {LIMIT}\nvirtual_mailbox_limit = 0\n"),
+               Postrider(postrider, smtp={"max_message_size": LIMIT}),
+               Postrider(postrider_std, smtp={"max_message_size": LIMIT})]
+    runs, delivered = {}, {}
+    try:
+        for r in range(rounds):
+            for server in servers[r % 3:] + servers[:r % 3]:
+                got = one_run(server, delivered.get(server.name, 0))
+                delivered[server.name] = server.delivered()
+                runs.setdefault(server.name, []).append(got)
+                print(f"round {r + 1}: {server.name}: {got[0]:.1f} MB/s accepted, "
+                      f"{got[1]:.1f} MB/s end to end, {got[2]:.2f} CPU s, "
+                      f"peak RSS {got[3]:.0f} MB", flush=True)
+                time.sleep(5)
+    finally:
+        for server in servers:
+            server.close()
+    lines = [f"# 20 MB messages over SMTP ({time.strftime('%Y-%m-%d %H:%M')}, "
+             f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
+             f"`smtp-source -s {SESSIONS} -m {COUNT} -l {SIZE}` ({COUNT} messages of 20 MiB "
+             f"over {SESSIONS} sessions) to one mbox; medians of {rounds} interleaved rounds. "
+             "CPU and RSS are the server's whole process tree (Postfix's RSS counts the shared "
+             "pages of each of its processes again).", "",
+             "| server | accepted MB/s | × Postfix | end-to-end MB/s | × Postfix | CPU s "
+             "| peak RSS MB |", "|---|---|---|---|---|---|---|"]
+    base = [statistics.median(g[i] for g in runs["Postfix"]) for i in range(2)]
+    for server in servers:
+        got = runs[server.name]
+        acc, e2e, cpu, rss = (statistics.median(g[i] for g in got) for i in range(4))
+        lines.append(f"| {server.name} | {acc:.1f} | {acc / base[0]:.2f} | {e2e:.1f} | "
+                     f"{e2e / base[1]:.2f} | {cpu:.2f} | {rss:.0f} |")
+    with open(os.path.join(results, "big_messages.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
