@@ -433,7 +433,8 @@ def sample_mbox(n):
     return bytes(out)
 
 
-def svg_plot(series, path):
+def svg_plot(series, path, title="SMTP accepted msgs/s, 4 KB messages (durable)",
+             x_label="concurrent clients"):
     """Throughput (msgs/s) against concurrency, one line per server."""
     w, h, left, bottom, top, right = 640, 400, 70, 50, 30, 150
     xs = sorted({c for pts in series.values() for c, _ in pts})
@@ -448,10 +449,10 @@ def svg_plot(series, path):
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
-           f'<text x="{w / 2}" y="18" text-anchor="middle">SMTP accepted msgs/s, 4 KB messages (durable)</text>',
+           f'<text x="{w / 2}" y="18" text-anchor="middle">{title}</text>',
            f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>',
-           f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">concurrent clients</text>']
+           f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">{x_label}</text>']
     for i, c in enumerate(xs):
         out.append(f'<text x="{px(i)}" y="{h - bottom + 16}" text-anchor="middle">{c}</text>')
     for k in range(6):

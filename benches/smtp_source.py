@@ -14,7 +14,7 @@ After each run the script waits until that server has delivered every message it
 accepted (Postfix's delivery runs seconds behind its accepts) and PAUSE seconds more, so
 no server's run shares the machine with another's leftover work.
 
-Writes RESULTS_DIR/smtp_source.md. Needs root and the postfix package (as compare.py).
+Writes RESULTS_DIR/smtp_source.md and the plot RESULTS_DIR/smtp_source.svg. Needs root and the postfix package (as compare.py).
 Usage: benches/smtp_source.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3] [MESSAGES=2000]
        [PAUSE=5]"""
 
@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Postfix, Postrider, cpu_seconds  # noqa: E402
+from compare import Postfix, Postrider, cpu_seconds, svg_plot  # noqa: E402
 
 SESSIONS = (1, 20, 100)
 
@@ -104,6 +104,11 @@ def main():
             lines.append(f"| {server.name} | {s} | {rate:,.0f} | {rate / base:.2f} | {cpu:.2f} |")
     with open(os.path.join(results, "smtp_source.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    series = {server.name: [(s, statistics.median(r for r, _ in runs[(server.name, s)]))
+                            for s in SESSIONS] for server in servers}
+    svg_plot(series, os.path.join(results, "smtp_source.svg"),
+             title="smtp-source: accepted msgs/s, 4 KB messages (durable)",
+             x_label="smtp-source sessions (-s)")
     print("\n".join(lines))
 
 
