@@ -1,5 +1,6 @@
 //! `postrider-std serve`: a thread per listener and per connection (bounded by the
-//! listener limits), each connection run by the one blocking driver.
+//! listener limits; connection threads are reused, see [`crate::workers`]), each
+//! connection run by the one blocking driver.
 
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +18,13 @@ use postrider_agents::service::{
 use postrider_agents::session::SmtpSession;
 
 use crate::driver::drive;
+use crate::workers::Workers;
+
+/// Connection threads that may wait for the next connection at once.
+const IDLE_THREADS: usize = 64;
+
+/// How long a connection thread waits for the next connection before it ends.
+const IDLE_FOR: Duration = Duration::from_secs(60);
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
@@ -29,18 +37,20 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
         bound.push((l, kind));
     }
     start_runner(&ctx).map_err(|e| format!("cannot start queue runner: {e}"))?;
+    let workers = Workers::new(IDLE_THREADS, IDLE_FOR);
     for (listener, kind) in bound {
         let ctx = ctx.clone();
+        let workers = workers.clone();
         thread::Builder::new()
             .name(format!("accept-{}", kind.name()))
-            .spawn(move || accept_loop(ctx, listener, kind))
+            .spawn(move || accept_loop(ctx, workers, listener, kind))
             .map_err(|e| format!("cannot start listener thread: {e}"))?;
     }
     wait_for_shutdown(&ctx, Duration::from_secs(10));
     Ok(())
 }
 
-fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
+fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind: ListenerKind) {
     let limits = limits_for(&ctx, kind);
     for stream in listener.incoming() {
         if ctx.shutting_down() {
@@ -66,15 +76,13 @@ fn accept_loop(ctx: Arc<Context>, listener: TcpListener, kind: ListenerKind) {
             }
         };
         let ctx = ctx.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("{}-conn", kind.name()))
-            .spawn(move || {
-                let _slot = slot;
-                let result = run_connection(&ctx, stream, kind);
-                if let Err(e) = result {
-                    tracing::debug!("connection from {remote} ended with error: {e}");
-                }
-            });
+        let spawned = workers.run(Box::new(move || {
+            let _slot = slot;
+            let result = run_connection(&ctx, stream, kind);
+            if let Err(e) = result {
+                tracing::debug!("connection from {remote} ended with error: {e}");
+            }
+        }));
         if let Err(e) = spawned {
             tracing::error!("cannot start connection thread: {e}");
         }
