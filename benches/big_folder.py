@@ -16,14 +16,13 @@ dovecot-imapd package. Usage: benches/big_folder.py POSTRIDER POSTRIDER_STD RESU
 
 import imaplib
 import os
-import platform
 import random
 import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import NOBODY, Dovecot, Postrider, proc_table, tree  # noqa: E402
+from compare import Dovecot, NOBODY, Postrider, heading, proc_table, tree  # noqa: E402
 
 BIG = 20 * 1024 * 1024
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
@@ -157,8 +156,7 @@ def main():
         finally:
             server.close()
     ops = list(rows[0][1])
-    lines = [f"# A {count:,}-message INBOX ({time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
+    lines = [heading(f"A {count:,}-message INBOX"), "",
              f"{count - 1:,} messages of 1-2 KB and one of 20 MiB, Dovecot on Maildir, "
              "postrider on mbox; seconds per operation (imaplib, plain IMAP on loopback, "
              "the response read whole); peak RSS: the server processes' VmHWM, summed.", "",

@@ -12,14 +12,13 @@ Writes RESULTS_DIR/big_messages.md. Needs root and the postfix package (as compa
 Usage: benches/big_messages.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3]"""
 
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import PeakRss, Postfix, Postrider, cpu_seconds  # noqa: E402
+from compare import PeakRss, Postfix, Postrider, cpu_seconds, heading, turns  # noqa: E402
 
 SIZE = 20 * 1024 * 1024
 COUNT = 10
@@ -67,7 +66,7 @@ def main():
     runs, delivered = {}, {}
     try:
         for r in range(rounds):
-            for server in servers[r % 3:] + servers[:r % 3]:
+            for server in turns(servers, r):
                 got = one_run(server, delivered.get(server.name, 0))
                 delivered[server.name] = server.delivered()
                 runs.setdefault(server.name, []).append(got)
@@ -78,8 +77,7 @@ def main():
     finally:
         for server in servers:
             server.close()
-    lines = [f"# 20 MB messages over SMTP ({time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
+    lines = [heading("20 MB messages over SMTP"), "",
              f"`smtp-source -s {SESSIONS} -m {COUNT} -l {SIZE}` ({COUNT} messages of 20 MiB "
              f"over {SESSIONS} sessions) to one mbox; medians of {rounds} interleaved rounds. "
              "CPU and RSS are the server's whole process tree (Postfix's RSS counts the shared "

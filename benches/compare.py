@@ -479,6 +479,19 @@ def settle(quick):
         time.sleep(35)
 
 
+def heading(what):
+    """A results file's first line: what was measured, when and on which machine."""
+    return (f"# {what} ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
+            f"{os.cpu_count()} CPUs, Linux {platform.release()})")
+
+
+def turns(servers, r):
+    """The servers in round `r`'s order: it turns each round, so that no server always
+    runs right after another."""
+    k = r % len(servers)
+    return servers[k:] + servers[:k]
+
+
 def fmt(v, digits=0):
     return "–" if v is None else f"{v:,.{digits}f}"
 

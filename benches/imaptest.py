@@ -25,7 +25,6 @@ Usage: benches/imaptest.py IMAPTEST_SRC POSTRIDER POSTRIDER_STD RESULTS_DIR [ROU
        [SECS=20] [--dovecot-default-login]"""
 
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Dovecot, Postrider, cpu_seconds  # noqa: E402
+from compare import Dovecot, Postrider, cpu_seconds, heading, turns  # noqa: E402
 
 MODES = (("default", []), ("logout=0", ["logout=0"]))
 CLIENTS = (1, 10)
@@ -123,8 +122,7 @@ def main():
         for r in range(rounds):
             for mode, extra in MODES:
                 for clients in CLIENTS:
-                    # The order turns each round: no server always runs after another.
-                    for server in servers[r % 3:] + servers[:r % 3]:
+                    for server in turns(servers, r):
                         got = one_run(imaptest, server, mbox, clients, extra, secs)
                         runs.setdefault((server.name, mode, clients), []).append(got)
                         print(f"round {r + 1}: {server.name} {mode} clients={clients}: "
@@ -136,8 +134,7 @@ def main():
             server.close()
     login_mode = ("high-performance login mode" if fast_login
                   else "default login mode (a process per connection)")
-    lines = [f"# imaptest against Dovecot and postrider ({time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
+    lines = [heading("imaptest against Dovecot and postrider"), "",
              f"imaptest stress, `secs={secs}`, medians of {rounds} interleaved rounds; Dovecot "
              f"{dovecot_version()} on Maildir, {login_mode}, auth cache on; the same "
              "argon2id hash on both sides. CPU is the server's whole process tree.", "",

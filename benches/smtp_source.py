@@ -19,14 +19,13 @@ Usage: benches/smtp_source.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3] [ME
        [PAUSE=5]"""
 
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Postfix, Postrider, cpu_seconds, svg_plot  # noqa: E402
+from compare import Postfix, Postrider, cpu_seconds, heading, svg_plot, turns  # noqa: E402
 
 SESSIONS = (1, 20, 100)
 
@@ -75,8 +74,7 @@ def main():
     try:
         for r in range(rounds):
             for s in SESSIONS:
-                # The order turns each round, so no server always runs right after another.
-                for server in servers[r % 3:] + servers[:r % 3]:
+                for server in turns(servers, r):
                     rate, cpu = one_run(server, s, messages)
                     sent[server.name] = sent.get(server.name, 0) + messages
                     wait_delivered(server, sent[server.name])
@@ -87,8 +85,7 @@ def main():
     finally:
         for server in servers:
             server.close()
-    lines = [f"# smtp-source against Postfix and postrider ({time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()})", "",
+    lines = [heading("smtp-source against Postfix and postrider"), "",
              f"`smtp-source -s N -m {messages} -l 4096`, a connection per message; medians of "
              f"{rounds} interleaved rounds, each run after the previous server delivered "
              f"all it accepted and a {pause:g} s pause; CPU is the server's whole process "

@@ -113,6 +113,16 @@ impl Folder {
     /// are numbered and logged; a file changed otherwise (or seen for the first time) is
     /// scanned whole, matched with the index by fingerprint, and a new snapshot written.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
+        match self.refresh()? {
+            Some(from) => self.log_entries(from),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Folder::sync`] without logging the messages found appended: returns where they
+    /// start in `entries`, for a caller that changes them (APPEND's flags and date) and
+    /// then logs them once with [`Folder::log_entries`].
+    pub(crate) fn refresh(&mut self) -> io::Result<Option<usize>> {
         let meta = match fs::metadata(&self.path) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -125,11 +135,11 @@ impl Folder {
             if changed {
                 self.save()?;
             }
-            return Ok(());
+            return Ok(None);
         };
         let stamp = (meta.ino(), meta.len());
         if self.scanned == Some(stamp) {
-            return Ok(());
+            return Ok(None);
         }
         let appended_only =
             matches!(self.scanned, Some((ino, len)) if ino == stamp.0 && len <= stamp.1 && len > 0);
@@ -229,10 +239,7 @@ impl Folder {
             // separator; keep old entries as they are.
             let before = self.entries.len();
             self.entries.extend(new_entries);
-            if self.entries.len() == before {
-                return Ok(());
-            }
-            self.log_entries(before)
+            Ok((self.entries.len() > before).then_some(before))
         } else {
             new_entries.sort_by_key(|e| e.from_offset);
             // UIDs ascend in file order (RFC 3501 §2.3.1.1): a message found before
@@ -247,7 +254,7 @@ impl Folder {
                 last = e.uid;
             }
             self.entries = new_entries;
-            self.save()
+            self.save().map(|()| None)
         }
     }
 
@@ -387,23 +394,17 @@ impl Folder {
             .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.imap.tmp"));
         let copied = self.copy_kept(&src_file, &tmp, &gone);
-        let (kept, stamp) = match copied {
+        let KeptCopy {
+            kept,
+            renamed,
+            stamp,
+        } = match copied {
             Ok(k) => k,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
             }
         };
-        let before: HashMap<u32, &str> = self
-            .entries
-            .iter()
-            .map(|e| (e.uid, e.fingerprint.as_str()))
-            .collect();
-        let renamed: Vec<Entry> = kept
-            .iter()
-            .filter(|k| before.get(&k.uid) != Some(&k.fingerprint.as_str()))
-            .cloned()
-            .collect();
         let replaced = self
             .log_expunge(&removed, &renamed)
             .and_then(|()| fs::rename(&tmp, &self.path));
@@ -420,13 +421,9 @@ impl Folder {
 
     /// Copies the messages not in `gone` from `src` to a new file `tmp` (fsynced), with
     /// the source's owner and mode. Returns them with their offsets in the copy and the
-    /// fingerprints a scan of it would give, and the copy's (inode, length).
-    fn copy_kept(
-        &self,
-        src: &File,
-        tmp: &Path,
-        gone: &HashSet<u32>,
-    ) -> io::Result<(Vec<Entry>, (u64, u64))> {
+    /// fingerprints a scan of it would give, those whose fingerprint changed (a duplicate
+    /// renumbered), and the copy's (inode, length).
+    fn copy_kept(&self, src: &File, tmp: &Path, gone: &HashSet<u32>) -> io::Result<KeptCopy> {
         let meta = src.metadata()?;
         let mut out = File::create(tmp)?;
         out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))?;
@@ -438,6 +435,7 @@ impl Folder {
         copy_range(&mut src, &mut out, 0, first)?;
         let mut pos = first;
         let mut kept = Vec::with_capacity(self.entries.len());
+        let mut renamed = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, e) in self.entries.iter().enumerate() {
             let end = self
@@ -453,18 +451,36 @@ impl Folder {
             let n = seen.entry(base.clone()).or_insert(0);
             *n += 1;
             let fingerprint = if *n == 1 { base } else { format!("{base}-{n}") };
-            kept.push(Entry {
+            let moved = Entry {
                 fingerprint,
                 from_offset: pos,
                 start: e.start - shift,
                 end: e.end - shift,
                 ..e.clone()
-            });
+            };
+            if moved.fingerprint != e.fingerprint {
+                renamed.push(moved.clone());
+            }
+            kept.push(moved);
             pos += end - e.from_offset;
         }
         out.sync_all()?;
-        Ok((kept, (out.metadata()?.ino(), pos)))
+        Ok(KeptCopy {
+            kept,
+            renamed,
+            stamp: (out.metadata()?.ino(), pos),
+        })
     }
+}
+
+/// What EXPUNGE's copy of a folder kept (see [`Folder::copy_kept`]).
+struct KeptCopy {
+    /// The messages kept, with their offsets in the copy.
+    kept: Vec<Entry>,
+    /// Those of them whose fingerprint changed (a duplicate renumbered).
+    renamed: Vec<Entry>,
+    /// The copy's (inode, length).
+    stamp: (u64, u64),
 }
 
 /// One stored message read as IMAP serves it (CRLF line ends, mboxrd quoting undone),
@@ -587,6 +603,12 @@ mod tests {
         assert_eq!(flags(&g, 1), ["\\Seen", "\\Flagged"]);
         assert_eq!(flags(&g, 2), ["kw"]);
         assert!(!stale.exists());
+        // The load wrote a new snapshot and started a new log: later records are read.
+        g.entries[1].flags = vec!["later".into()];
+        g.log_flags(&[(2, vec!["later".into()])]).unwrap();
+        let mut again = Folder::load(mbox.clone(), index.clone(), &dir.join("uidvalidity"));
+        again.sync().unwrap();
+        assert_eq!(flags(&again, 2), ["later"]);
         // A full save folds the log into a new generation and removes it.
         g.save().unwrap();
         assert!(!g.flag_log_path(generation).exists());
@@ -602,29 +624,50 @@ mod tests {
         dir
     }
 
+    /// An INBOX holding `mbox` in a scratch directory, loaded and scanned.
+    fn scanned_folder(name: &str, mbox: &str) -> (PathBuf, Folder) {
+        let dir = scratch(name);
+        fs::write(dir.join("INBOX"), mbox).unwrap();
+        (dir.clone(), reload(&dir))
+    }
+
+    /// The INBOX of `dir` as a restarted process finds it.
+    fn reload(dir: &Path) -> Folder {
+        let mut f = Folder::load(dir.join("INBOX"), dir.join("INBOX.index"), &dir.join("uv"));
+        f.sync().unwrap();
+        f
+    }
+
+    fn append_to(dir: &Path, text: &str) {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(dir.join("INBOX"))
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn uids(f: &Folder) -> Vec<u32> {
+        f.entries.iter().map(|e| e.uid).collect()
+    }
+
+    fn message(subject: &str) -> String {
+        format!("From a@b Thu Jan  1 00:00:10 1970\nSubject: {subject}\n\n{subject}\n\n")
+    }
+
     #[test]
     fn messages_appended_to_a_scanned_folder_get_their_from_line_date() {
-        let dir = scratch("appended-date");
-        let (mbox, index, counter) = (dir.join("INBOX"), dir.join("INBOX.index"), dir.join("uv"));
-        fs::write(
-            &mbox,
-            "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\n",
-        )
-        .unwrap();
-        let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
-        f.sync().unwrap();
-        let mut file = OpenOptions::new().append(true).open(&mbox).unwrap();
-        file.write_all(b"From a@b Fri Dec  4 20:10:00 2026\nSubject: two\n\n2\n\n")
-            .unwrap();
+        let (dir, mut f) = scanned_folder("appended-date", &message("one"));
+        append_to(
+            &dir,
+            "From a@b Fri Dec  4 20:10:00 2026\nSubject: two\n\n2\n\n",
+        );
         f.sync().unwrap();
         let want = from_line_date("From a@b Fri Dec  4 20:10:00 2026").unwrap();
         assert_eq!(f.entries[1].internal_date.unix_secs, want);
         // An index that already holds the epoch for it is repaired at the next full scan.
         f.entries[1].internal_date = WallClock::utc(0);
         f.save().unwrap();
-        let mut g = Folder::load(mbox, index, &counter);
-        g.sync().unwrap();
-        assert_eq!(g.entries[1].internal_date.unix_secs, want);
+        assert_eq!(reload(&dir).entries[1].internal_date.unix_secs, want);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -648,18 +691,12 @@ mod tests {
 
     #[test]
     fn appends_and_expunges_are_logged_and_survive_a_reload() {
-        let dir = scratch("index-log");
-        let (mbox, index, counter) = (dir.join("INBOX"), dir.join("INBOX.index"), dir.join("uv"));
-        let msg = |s: &str| format!("From a@b Thu Jan  1 00:00:10 1970\nSubject: {s}\n\n{s}\n\n");
-        fs::write(&mbox, msg("one")).unwrap();
-        let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
-        f.sync().unwrap();
+        let (dir, mut f) = scanned_folder("index-log", &message("one"));
         let generation = f.generation;
         // Three more, two of them identical to each other: numbered from the log, the
         // snapshot left as it was.
         for s in ["dup", "two", "dup"] {
-            let mut file = OpenOptions::new().append(true).open(&mbox).unwrap();
-            file.write_all(msg(s).as_bytes()).unwrap();
+            append_to(&dir, &message(s));
             f.sync().unwrap();
         }
         f.entries[3].flags = vec!["\\Seen".into()];
@@ -668,15 +705,13 @@ mod tests {
             f.generation, generation,
             "appends do not rewrite the snapshot"
         );
-        let uids = |f: &Folder| f.entries.iter().map(|e| e.uid).collect::<Vec<_>>();
         assert_eq!(uids(&f), [1, 2, 3, 4]);
         // The first duplicate goes: the second one takes its plain fingerprint.
         f.expunge(&[2]).unwrap();
         assert_eq!(uids(&f), [1, 3, 4]);
         let dup = f.entries[2].fingerprint.clone();
         assert!(!dup.contains('-'), "{dup}");
-        let mut g = Folder::load(mbox.clone(), index.clone(), &counter);
-        g.sync().unwrap();
+        let g = reload(&dir);
         assert_eq!(uids(&g), [1, 3, 4]);
         assert_eq!(g.entries[2].fingerprint, dup);
         assert_eq!(g.entries[2].flags, ["\\Seen"]);
@@ -692,23 +727,25 @@ mod tests {
 
     #[test]
     fn an_expunge_logged_but_not_done_brings_the_messages_back_as_new() {
-        let dir = scratch("index-expunge-crash");
-        let (mbox, index, counter) = (dir.join("INBOX"), dir.join("INBOX.index"), dir.join("uv"));
-        fs::write(
-            &mbox,
-            "From a@b Thu Jan  1 00:00:10 1970\nSubject: a\n\na\n\nFrom a@b Thu Jan  1 00:00:10 1970\nSubject: b\n\nb\n\n",
-        )
-        .unwrap();
-        let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
-        f.sync().unwrap();
+        let (dir, mut f) = scanned_folder("index-expunge-crash", &(message("a") + &message("b")));
         // A crash after the record, before the rename: the mbox still has both.
         f.log_expunge(&[1], &[]).unwrap();
-        let mut g = Folder::load(mbox, index, &counter);
-        g.sync().unwrap();
-        let uids: Vec<u32> = g.entries.iter().map(|e| e.uid).collect();
         // UID 1 is never reused: its message comes back as 3, first in the file, so the
         // one after it is numbered anew to keep UIDs ascending.
-        assert_eq!(uids, [3, 4]);
+        assert_eq!(uids(&reload(&dir)), [3, 4]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_expunge_that_cannot_write_its_copy_changes_nothing() {
+        let (dir, mut f) = scanned_folder("index-expunge-fails", &(message("a") + &message("b")));
+        let before = fs::read(dir.join("INBOX")).unwrap();
+        // The copy's name is taken by a directory: the copy cannot be created.
+        fs::create_dir(dir.join(".INBOX.imap.tmp")).unwrap();
+        assert!(f.expunge(&[1]).is_err());
+        assert_eq!(uids(&f), [1, 2]);
+        assert_eq!(fs::read(dir.join("INBOX")).unwrap(), before);
+        assert_eq!(uids(&reload(&dir)), [1, 2], "nothing was logged as removed");
         let _ = fs::remove_dir_all(&dir);
     }
 

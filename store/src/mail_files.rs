@@ -591,7 +591,7 @@ impl UserStore<'_> {
         );
         mbox::deliver_entry(&f.path, &entry).map_err(io_err)?;
         let before = f.entries.len();
-        f.sync().map_err(io_err)?;
+        f.refresh().map_err(io_err)?;
         let uid_validity = f.uid_validity;
         let Some(e) = f.entries.get_mut(before) else {
             return Err(err(Some("SERVERBUG"), "Appended message not found"));
@@ -653,7 +653,7 @@ impl UserStore<'_> {
                 mbox::deliver_entry(&d.path, &all).map_err(io_err)?;
             }
             let before = d.entries.len();
-            d.sync().map_err(io_err)?;
+            d.refresh().map_err(io_err)?;
             uid_validity = d.uid_validity;
             for (k, c) in copies.iter().enumerate() {
                 if let Some(e) = d.entries.get_mut(before + k) {

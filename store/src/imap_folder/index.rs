@@ -86,9 +86,8 @@ impl Folder {
     /// `entries` (kept up to date here).
     fn apply(&mut self, line: &str, at: &mut HashMap<u32, usize>) {
         let parts: Vec<&str> = line.split('\t').collect();
-        let number = |v: &str| v.parse::<u64>().ok();
         match parts.as_slice() {
-            ["generation", v] => self.generation = number(v).unwrap_or(0),
+            ["generation", v] => self.generation = v.parse().unwrap_or(0),
             ["uidvalidity", v] => self.uid_validity = v.parse().unwrap_or(0),
             ["uidnext", v] => self.uid_next = self.uid_next.max(v.parse().unwrap_or(1)),
             ["recent", v] => self.recent_from = v.parse().unwrap_or(self.recent_from),
@@ -130,6 +129,7 @@ impl Folder {
         }
     }
 
+    /// Where each UID is in `entries`.
     fn positions(&self) -> HashMap<u32, usize> {
         self.entries
             .iter()
@@ -145,8 +145,9 @@ impl Folder {
         PathBuf::from(name)
     }
 
-    /// Applies the log of the loaded index's generation: whole lines only, in order. A
-    /// line cut by a crash is cut off the file, so the next record starts a line.
+    /// Applies the log of the loaded index's generation: whole lines only, in order (a
+    /// line cut by a crash is ignored; the first sync after a load writes a new snapshot
+    /// and starts a new log, so nothing is ever appended after it).
     fn replay_log(&mut self) {
         // Logs of other generations were folded into an index already (a crash between
         // writing the new index and removing the old log leaves one behind).
@@ -160,12 +161,7 @@ impl Folder {
             return;
         };
         let whole = memchr::memrchr(b'\n', &log).map_or(0, |i| i + 1);
-        if whole < log.len() {
-            if let Ok(file) = OpenOptions::new().write(true).open(&current) {
-                let _ = file.set_len(whole as u64);
-            }
-        }
-        self.log_len = whole as u64;
+        self.log_len = log.len() as u64;
         let mut at = self.positions();
         for line in String::from_utf8_lossy(&log[..whole]).lines() {
             self.apply(line, &mut at);
