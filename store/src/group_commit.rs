@@ -46,6 +46,13 @@ impl GroupCommit {
 
     /// Returns once everything this thread wrote before the call is on disk.
     pub fn sync(&self) -> io::Result<()> {
+        self.sync_with(&|| rustix::fs::syncfs(&self.dir).map_err(io::Error::from))
+    }
+
+    /// Like [`GroupCommit::sync`], with `flush` as the flush a leader runs instead of
+    /// `syncfs` (every caller of one `GroupCommit` passes the same kind of flush: the
+    /// queue journal's is an `fdatasync` of its current segment).
+    pub fn sync_with(&self, flush: &dyn Fn() -> io::Result<()>) -> io::Result<()> {
         let mut s = self.lock();
         s.requested += 1;
         let me = s.requested;
@@ -60,13 +67,12 @@ impl GroupCommit {
                 s.running = true;
                 let target = s.requested;
                 drop(s);
-                let result = rustix::fs::syncfs(&self.dir);
+                let result = flush();
                 s = self.lock();
                 s.running = false;
                 let first = s.done + 1;
                 s.done = target;
                 if let Err(e) = result {
-                    let e = io::Error::from(e);
                     s.failures
                         .push_back((first, target, e.kind(), e.to_string()));
                     while s.failures.len() > 64 {

@@ -15,6 +15,11 @@
 //! [`Queue::verify`] moves any envelope whose message does not match (a crash before the
 //! flush, so never acknowledged) to `corrupt/`, and a half-written message is never
 //! delivered. Envelope updates are fsynced, then renamed over the old one.
+//!
+//! The server takes a faster path for messages that fit a spool's buffer: they go into
+//! the append-only [`journal`] (`queue/journal/`), one record per message, flushed by one
+//! `fdatasync` per group, and are written out as `msg/` and `env/` files only if their
+//! first delivery pass leaves them in the queue. The methods here answer for both places.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -29,6 +34,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::group_commit::GroupCommit;
+
+mod journal;
+use journal::Journal;
 
 use crate::fsutil::{fsync_dir, lock_exclusive};
 
@@ -253,6 +261,9 @@ impl Spool {
     /// The first `limit` bytes written so far (to look at the header cheaply).
     pub fn head(&mut self, limit: usize) -> io::Result<Vec<u8>> {
         use std::io::Read;
+        if self.file.is_none() {
+            return Ok(self.buf[..limit.min(self.buf.len())].to_vec());
+        }
         self.flush()?;
         let mut out = Vec::new();
         File::open(&self.path)?
@@ -263,6 +274,9 @@ impl Spool {
 
     /// Everything written so far (for signing before the commit).
     pub fn contents(&mut self) -> io::Result<Vec<u8>> {
+        if self.file.is_none() {
+            return Ok(self.buf.clone());
+        }
         self.flush()?;
         // A reused file may still hold old bytes past what was written.
         let mut all = fs::read(&self.path)?;
@@ -298,6 +312,7 @@ pub struct Queue {
     removals_pending: Arc<AtomicBool>,
     recycled: Arc<Mutex<Vec<String>>>,
     spares: Arc<Mutex<Spares>>,
+    journal: Arc<Journal>,
 }
 
 /// Spent files the server keeps inside `msg/` and `env/` for reuse (see
@@ -384,6 +399,7 @@ impl Queue {
             removals_pending: Arc::new(AtomicBool::new(false)),
             recycled: Arc::new(Mutex::new(recycled)),
             spares: Arc::new(Mutex::new(Spares::default())),
+            journal: Arc::new(Journal::open(&root.join("journal"))?),
         })
     }
 
@@ -562,6 +578,9 @@ impl Queue {
         let digest = std::mem::take(&mut spool.digest).finalize();
         let mut envelope = envelope.clone();
         envelope.stored = Some(stored_tag(spool.len, &digest));
+        if !spool.has_file() && self.journal.is_enabled() {
+            return self.commit_to_journal(&envelope, &spool.buf);
+        }
         let result = (|| {
             spool.finish()?;
             self.write_envelope(&envelope, false)?;
@@ -574,15 +593,57 @@ impl Queue {
         result
     }
 
+    /// Appends a new message to the journal and waits for the group flush that makes it
+    /// durable. A record whose flush failed is marked done (it must not be delivered
+    /// after a restart: its client was not told 250).
+    fn commit_to_journal(&self, envelope: &Envelope, message: &[u8]) -> io::Result<()> {
+        self.journal.append(envelope, message)?;
+        let result = self.journal.sync();
+        if result.is_err() {
+            let _ = self.journal.remove(&envelope.id);
+        }
+        result
+    }
+
     /// Replaces the envelope of a queued message, unless the message was removed
     /// meanwhile (`queue delete` from another process): then nothing is written and the
     /// result is `Ok(false)`. Updates and removals serialise on `queue/envelopes.lock`.
+    /// A message in the journal is written out to `msg/` and `env/` first.
     pub fn update_envelope(&self, envelope: &Envelope) -> io::Result<bool> {
+        if self.journal.contains(&envelope.id) {
+            return self.write_out(envelope).map(|()| true);
+        }
         let _lock = lock_exclusive(&self.root.join("envelopes.lock"))?;
         if !self.env_path(&envelope.id).exists() {
             return Ok(false);
         }
         self.write_envelope(envelope, true).map(|()| true)
+    }
+
+    /// Moves a message out of the journal with its new envelope: the message file, then
+    /// the envelope, each durable, then the record's done mark (a record whose files
+    /// exist is ignored at start-up, so the mark need not be durable).
+    fn write_out(&self, envelope: &Envelope) -> io::Result<()> {
+        let message = self
+            .journal
+            .message(&envelope.id)
+            .unwrap_or_else(|| Err(io::ErrorKind::NotFound.into()))?;
+        let path = self.msg_path(&envelope.id);
+        // A message file without an envelope is a leftover of a write-out cut short.
+        let _ = fs::remove_file(&path);
+        let mut file = self.open_message_file(&path)?;
+        let written = (|| {
+            file.write_all(&message)?;
+            cut_to(&file, message.len() as u64)?;
+            file.sync_data()?;
+            fsync_dir(&self.root.join("msg"))?;
+            self.write_envelope(envelope, true)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        self.journal.remove(&envelope.id).map(drop)
     }
 
     /// Writes (or replaces) an envelope atomically; with `durable`, fsynced on its own
@@ -617,7 +678,7 @@ impl Queue {
     /// `corrupt/` (with their message) rather than delivered. Returns the ids moved.
     pub fn verify(&self) -> io::Result<Vec<String>> {
         let mut moved = Vec::new();
-        for id in self.list()? {
+        for id in self.file_ids()? {
             let ok = match self.load(&id) {
                 // A reused file whose new contents never reached the disk.
                 Ok(env) if env.id != id => false,
@@ -643,15 +704,37 @@ impl Queue {
         Ok(moved)
     }
 
-    /// Queue ids with an envelope, oldest first.
+    /// Queue ids, oldest first: those with an envelope file and those in the journal.
     pub fn list(&self) -> io::Result<Vec<String>> {
-        let mut ids: Vec<String> = fs::read_dir(self.root.join("env"))?
+        let mut ids = self.file_ids()?;
+        if self.journal.is_enabled() {
+            self.journal.pick_up_removals();
+            ids.extend(self.journal.ids());
+        } else {
+            let records = journal::live_records(self.journal.dir())?;
+            ids.extend(records.into_iter().map(|(_, r)| r.envelope.id));
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Queue ids with an envelope file.
+    fn file_ids(&self) -> io::Result<Vec<String>> {
+        Ok(fs::read_dir(self.root.join("env"))?
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| valid_id(n))
-            .collect();
-        ids.sort();
-        Ok(ids)
+            .collect())
+    }
+
+    /// Finds message `id` in the journal from a process that is not the server.
+    fn journal_record(&self, id: &str) -> io::Result<Option<(u64, journal::Record)>> {
+        if self.journal.is_enabled() {
+            return Ok(None);
+        }
+        let records = journal::live_records(self.journal.dir())?;
+        Ok(records.into_iter().find(|(_, r)| r.envelope.id == id))
     }
 
     /// Reads one envelope.
@@ -662,14 +745,38 @@ impl Queue {
                 format!("no message {id:?} in the queue"),
             ));
         }
-        let text = fs::read_to_string(self.env_path(id))?;
+        if let Some(envelope) = self.journal.envelope(id) {
+            return Ok(envelope);
+        }
+        let text = match fs::read_to_string(self.env_path(id)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return match self.journal_record(id)? {
+                    Some((_, r)) => Ok(r.envelope),
+                    None => Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         toml::from_str(&text)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("envelope {id}: {e}")))
     }
 
     /// Reads one message.
     pub fn read_message(&self, id: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.msg_path(id))
+        if let Some(message) = self.journal.message(id) {
+            return message;
+        }
+        match fs::read(self.msg_path(id)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match self.journal_record(id)? {
+                Some((seq, r)) => {
+                    let (segment, _) = journal::segment_paths(self.journal.dir(), seq);
+                    journal::read_message(&File::open(segment)?, &r)
+                }
+                None => Err(e),
+            },
+            other => other,
+        }
     }
 
     /// Removes a message: the envelope first (the commit point), then the message file;
@@ -691,7 +798,15 @@ impl Queue {
                 format!("no message {id:?} in the queue"),
             ));
         }
+        if self.journal.remove(id)? {
+            return Ok(());
+        }
         let _lock = lock_exclusive(&self.root.join("envelopes.lock"))?;
+        if !self.env_path(id).exists() {
+            if let Some((seq, _)) = self.journal_record(id)? {
+                return journal::mark_done_elsewhere(self.journal.dir(), seq, id);
+            }
+        }
         self.retire_file(&self.env_path(id), format!("{id}.env"))?;
         self.removals_pending.store(true, Ordering::SeqCst);
         let _ = self.retire_file(&self.msg_path(id), format!("{id}.msg"));
@@ -700,6 +815,7 @@ impl Queue {
 
     /// Makes the removals done since the last call durable (one fsync of `env/`).
     pub fn sync_removals(&self) {
+        self.journal.sync_removals();
         if self.removals_pending.swap(false, Ordering::SeqCst) {
             if let Err(e) = fsync_dir(&self.root.join("env")) {
                 tracing::warn!("queue: cannot sync env/: {e}");
@@ -736,6 +852,10 @@ impl Queue {
             }
         }
         self.adopt_spares()?;
+        let live = self.journal.enable(|id| self.env_path(id).exists())?;
+        if live > 0 {
+            tracing::info!("queue: {live} messages in the journal");
+        }
         Ok(removed)
     }
 

@@ -235,10 +235,37 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
             return f.read()
 
     def queue_ids(self):
-        # Names starting with '.' are spare files kept for reuse, not queued messages.
+        """The queued messages: envelope files in queue/env/ (names starting with '.'
+        are spare files kept for reuse) and live records of the journal (docs/queue.md)."""
         env = os.path.join(self.data, "queue", "env")
         names = os.listdir(env) if os.path.isdir(env) else []
-        return sorted(n for n in names if not n.startswith("."))
+        ids = {n for n in names if not n.startswith(".")}
+        journal = os.path.join(self.data, "queue", "journal")
+        for seg in os.listdir(journal) if os.path.isdir(journal) else []:
+            if len(seg) != 16:
+                continue
+            try:
+                with open(os.path.join(journal, seg), "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            try:
+                with open(os.path.join(journal, seg + ".done")) as f:
+                    done = set(f.read().split())
+            except FileNotFoundError:
+                done = set()
+            pos = 0
+            while True:
+                end = data.find(b"\n", pos, pos + 128)
+                words = data[pos:end].split(b" ") if end >= 0 else []
+                if len(words) != 5 or words[0] != b"PRQ1":
+                    break
+                pos = end + 1 + int(words[2]) + int(words[3])
+                if pos > len(data):
+                    break
+                if words[1].decode() not in done:
+                    ids.add(words[1].decode())
+        return sorted(ids)
 
     def raw(self, port_name="smtp", source=None):
         ip = self.smtp_ip if port_name == "smtp" else "127.0.0.1"

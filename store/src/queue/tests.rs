@@ -115,8 +115,10 @@ fn the_server_keeps_spent_files_as_spares_in_their_own_directory() {
             .filter(|e| e.file_name().to_string_lossy().starts_with(SPARE_PREFIX))
             .count()
     };
-    // Only the server's start-up recovery turns spares on.
+    // Only the server's start-up recovery turns spares on. (The server puts small
+    // messages in the journal: here they take the path of larger ones.)
     assert_eq!(q.recover(Duration::ZERO).unwrap(), 0);
+    q.journal.disable();
     let mut s = q.create_spool().unwrap();
     s.write(&vec![b'x'; 5000]).unwrap();
     let first = s.id().to_string();
@@ -153,6 +155,7 @@ fn the_server_keeps_spent_files_as_spares_in_their_own_directory() {
     q.remove(&second).unwrap();
     let q2 = Queue::open(&dir).unwrap();
     assert_eq!(q2.recover(Duration::ZERO).unwrap(), 0);
+    q2.journal.disable();
     assert_eq!((spares("msg"), spares("env")), (1, 1));
     let adopted = lock(&q2.spares);
     assert_eq!((adopted.msg.len(), adopted.env.len()), (1, 1));
@@ -269,5 +272,173 @@ fn dropped_spool_leaves_nothing() {
     assert_eq!(fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
     assert!(q.list().unwrap().is_empty());
     assert!(!valid_id("../etc"));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A server's queue (recovered, so the journal is adopted) in a new directory.
+fn server_queue(name: &str) -> (PathBuf, Queue) {
+    let (dir, q) = tmpq(name);
+    q.recover(Duration::ZERO).unwrap();
+    (dir, q)
+}
+
+/// The segment files in the journal (without their done marks).
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir.join("journal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_none())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_server_journals_small_messages_and_other_processes_see_them() {
+    let (dir, q) = server_queue("j1");
+    let id = queue_message(&q, b"Subject: j\r\n\r\nbody\r\n");
+    assert!(!q.env_path(&id).exists() && !q.msg_path(&id).exists());
+    assert_eq!(segments(&dir).len(), 1);
+    assert_eq!(q.list().unwrap(), vec![id.clone()]);
+    assert_eq!(q.read_message(&id).unwrap(), b"Subject: j\r\n\r\nbody\r\n");
+    let loaded = q.load(&id).unwrap();
+    assert_eq!(loaded.recipients, envelope(&id).recipients);
+    assert!(loaded.stored.is_some());
+    assert!(q.verify().unwrap().is_empty());
+    // `postrider queue` and `mailq` read it from the journal.
+    let other = Queue::open(&dir).unwrap();
+    assert_eq!(other.list().unwrap(), vec![id.clone()]);
+    assert_eq!(other.load(&id).unwrap(), loaded);
+    assert_eq!(
+        other.read_message(&id).unwrap(),
+        b"Subject: j\r\n\r\nbody\r\n"
+    );
+    // A large message still takes the file path.
+    let big = queue_message(&q, &vec![b'x'; SPOOL_BUFFER + 1]);
+    assert!(q.env_path(&big).exists() && q.msg_path(&big).exists());
+    q.remove(&id).unwrap();
+    assert_eq!(q.list().unwrap(), vec![big.clone()]);
+    assert_eq!(other.list().unwrap(), vec![big]);
+    // The current segment stays (it takes the next appends) with its done mark.
+    assert_eq!(segments(&dir).len(), 1);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restarted_server_keeps_journal_messages_but_not_done_or_torn_ones() {
+    let (dir, q) = server_queue("j2");
+    let ids: Vec<String> = (0..3)
+        .map(|i| queue_message(&q, format!("Subject: {i}\r\n\r\nx\r\n").as_bytes()))
+        .collect();
+    q.remove_unsynced(&ids[1]).unwrap();
+    q.sync_removals();
+    drop(q);
+    // A crash in the middle of a fourth record's append: half of it reached the disk.
+    let segment = segments(&dir).pop().unwrap();
+    let bytes = fs::read(&segment).unwrap();
+    let mut file = OpenOptions::new().append(true).open(&segment).unwrap();
+    file.write_all(&bytes[..bytes.len() / 4]).unwrap();
+    drop(file);
+
+    let q = Queue::open(&dir).unwrap();
+    q.recover(Duration::ZERO).unwrap();
+    assert_eq!(q.list().unwrap(), vec![ids[0].clone(), ids[2].clone()]);
+    assert_eq!(q.read_message(&ids[2]).unwrap(), b"Subject: 2\r\n\r\nx\r\n");
+    // New messages go into a new segment; the old one goes once its records are done.
+    let new = queue_message(&q, b"new");
+    assert_eq!(segments(&dir).len(), 2);
+    q.remove(&ids[0]).unwrap();
+    q.remove(&ids[2]).unwrap();
+    assert_eq!(segments(&dir).len(), 1);
+    assert_eq!(q.list().unwrap(), vec![new.clone()]);
+
+    // A record damaged after its commit ends what is read of its segment.
+    drop(q);
+    let segment = segments(&dir).pop().unwrap();
+    let mut bytes = fs::read(&segment).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&segment, &bytes).unwrap();
+    let q = Queue::open(&dir).unwrap();
+    q.recover(Duration::ZERO).unwrap();
+    assert!(q.list().unwrap().is_empty());
+    assert_eq!(
+        segments(&dir).len(),
+        0,
+        "a segment with nothing live is deleted"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_journal_message_whose_envelope_changes_moves_to_files() {
+    let (dir, q) = server_queue("j3");
+    let id = queue_message(&q, b"Subject: deferred\r\n\r\nx\r\n");
+    let mut env = q.load(&id).unwrap();
+    env.recipients[0].status = RcptStatus::Deferred;
+    env.recipients[0].attempts = 1;
+    assert!(q.update_envelope(&env).unwrap());
+    assert!(q.env_path(&id).exists() && q.msg_path(&id).exists());
+    assert_eq!(q.load(&id).unwrap(), env);
+    assert!(
+        q.verify().unwrap().is_empty(),
+        "the stored tag still matches"
+    );
+    drop(q);
+    // Even if its done mark was lost, a restart finds it once, from its files.
+    for e in fs::read_dir(dir.join("journal")).unwrap().flatten() {
+        if e.path().extension().is_some() {
+            fs::remove_file(e.path()).unwrap();
+        }
+    }
+    let q = Queue::open(&dir).unwrap();
+    q.recover(Duration::ZERO).unwrap();
+    assert_eq!(q.list().unwrap(), vec![id.clone()]);
+    assert_eq!(q.load(&id).unwrap().recipients[0].attempts, 1);
+    assert_eq!(
+        q.read_message(&id).unwrap(),
+        b"Subject: deferred\r\n\r\nx\r\n"
+    );
+    assert!(segments(&dir).is_empty());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn queue_delete_from_another_process_reaches_a_journal_message() {
+    let (dir, q) = server_queue("j4");
+    let gone = queue_message(&q, b"one");
+    let kept = queue_message(&q, b"two");
+    let other = Queue::open(&dir).unwrap();
+    other.remove(&gone).unwrap();
+    assert_eq!(other.list().unwrap(), vec![kept.clone()]);
+    assert_eq!(q.list().unwrap(), vec![kept.clone()]);
+    assert!(q.load(&gone).is_err());
+    drop(q);
+    let q = Queue::open(&dir).unwrap();
+    q.recover(Duration::ZERO).unwrap();
+    assert_eq!(q.list().unwrap(), vec![kept]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn full_segments_give_way_to_new_ones_and_go_when_spent() {
+    let (dir, q) = server_queue("j5");
+    let message = vec![b'y'; SPOOL_BUFFER - 1];
+    let count = (journal::SEGMENT_TARGET / message.len() as u64 + 2) as usize;
+    let ids: Vec<String> = (0..count).map(|_| queue_message(&q, &message)).collect();
+    assert_eq!(segments(&dir).len(), 2);
+    assert_eq!(q.list().unwrap().len(), count);
+    assert_eq!(q.read_message(&ids[count - 1]).unwrap(), message);
+    for id in &ids[..count - 1] {
+        q.remove_unsynced(id).unwrap();
+    }
+    q.sync_removals();
+    assert_eq!(
+        segments(&dir).len(),
+        1,
+        "the full segment went with its last record"
+    );
+    assert_eq!(q.list().unwrap(), vec![ids[count - 1].clone()]);
     let _ = fs::remove_dir_all(&dir);
 }
