@@ -242,7 +242,7 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
         ids = {n for n in names if not n.startswith(".")}
         journal = os.path.join(self.data, "queue", "journal")
         for seg in os.listdir(journal) if os.path.isdir(journal) else []:
-            if len(seg) != 16:
+            if len(seg) != 16 or seg.startswith("."):
                 continue
             try:
                 with open(os.path.join(journal, seg), "rb") as f:
@@ -258,13 +258,15 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
             while True:
                 end = data.find(b"\n", pos, pos + 128)
                 words = data[pos:end].split(b" ") if end >= 0 else []
-                if len(words) != 5 or words[0] != b"PRQ1":
+                # PRQ1 SEGMENT ID ENVLEN MSGLEN DIGEST; zeros or an old segment's
+                # records end the segment.
+                if len(words) != 6 or words[0] != b"PRQ1" or int(words[1], 16) != int(seg, 16):
                     break
-                pos = end + 1 + int(words[2]) + int(words[3])
+                pos = end + 1 + int(words[3]) + int(words[4])
                 if pos > len(data):
                     break
-                if words[1].decode() not in done:
-                    ids.add(words[1].decode())
+                if words[2].decode() not in done:
+                    ids.add(words[2].decode())
         return sorted(ids)
 
     def raw(self, port_name="smtp", source=None):

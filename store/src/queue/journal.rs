@@ -81,10 +81,10 @@ fn short_digest(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// One record's bytes: header line, envelope text, message.
-fn encode(id: &str, envelope_text: &[u8], message: &[u8]) -> Vec<u8> {
+/// One record's bytes for segment `seq`: header line, envelope text, message.
+fn encode(seq: u64, id: &str, envelope_text: &[u8], message: &[u8]) -> Vec<u8> {
     let header = format!(
-        "{MAGIC} {id} {} {} {}\n",
+        "{MAGIC} {seq:016X} {id} {} {} {}\n",
         envelope_text.len(),
         message.len(),
         short_digest(envelope_text)
@@ -96,8 +96,10 @@ fn encode(id: &str, envelope_text: &[u8], message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A record header: id, envelope length, message length, envelope digest.
+/// A record header: segment number, id, envelope length, message length, envelope
+/// digest.
 struct Header {
+    seq: u64,
     id: String,
     env_len: u64,
     msg_len: u64,
@@ -111,7 +113,8 @@ fn parse_header(bytes: &[u8]) -> Option<Header> {
     let end = memchr::memchr(b'\n', &bytes[..bytes.len().min(MAX_HEADER)])?;
     let line = std::str::from_utf8(&bytes[..end]).ok()?;
     let mut words = line.split(' ');
-    let (Some(MAGIC), Some(id), Some(env_len), Some(msg_len), Some(digest), None) = (
+    let (Some(MAGIC), Some(seq), Some(id), Some(env_len), Some(msg_len), Some(digest), None) = (
+        words.next(),
         words.next(),
         words.next(),
         words.next(),
@@ -125,6 +128,7 @@ fn parse_header(bytes: &[u8]) -> Option<Header> {
         return None;
     }
     Some(Header {
+        seq: u64::from_str_radix(seq, 16).ok()?,
         id: id.to_string(),
         env_len: env_len.parse().ok()?,
         msg_len: msg_len.parse().ok()?,
@@ -133,11 +137,12 @@ fn parse_header(bytes: &[u8]) -> Option<Header> {
     })
 }
 
-/// Reads the records of one segment from its start, stopping at the first that is cut
-/// off or damaged (with `check_messages`, a message that does not match its envelope's
-/// `stored` tag counts as damaged: the server checks; a reader that only lists skips the
-/// message bytes). Returns them and where the valid prefix ends.
-fn read_segment(file: &File, check_messages: bool) -> io::Result<(Vec<Record>, u64)> {
+/// Reads the records of segment `seq` from its start, stopping at the first that is cut
+/// off, damaged or left from the file's earlier life as another segment (with
+/// `check_messages`, a message that does not match its envelope's `stored` tag counts as
+/// damaged: the server checks; a reader that only lists skips the message bytes).
+/// Returns them and where the valid prefix ends.
+fn read_segment(file: &File, seq: u64, check_messages: bool) -> io::Result<(Vec<Record>, u64)> {
     let size = file.metadata()?.len();
     let mut records = Vec::new();
     let mut pos = 0u64;
@@ -145,7 +150,7 @@ fn read_segment(file: &File, check_messages: bool) -> io::Result<(Vec<Record>, u
     while pos < size {
         let want = (size - pos).min(MAX_HEADER as u64) as usize;
         file.read_exact_at(&mut head[..want], pos)?;
-        let Some(h) = parse_header(&head[..want]) else {
+        let Some(h) = parse_header(&head[..want]).filter(|h| h.seq == seq) else {
             break;
         };
         let env_at = pos + h.len;
@@ -205,7 +210,7 @@ pub(crate) fn live_records(dir: &Path) -> io::Result<Vec<(u64, Record)>> {
             Err(e) => return Err(e),
         };
         let done = read_done(&done)?;
-        let (records, _) = read_segment(&file, false)?;
+        let (records, _) = read_segment(&file, seq, false)?;
         out.extend(
             records
                 .into_iter()
@@ -256,6 +261,8 @@ struct State {
     /// Segments that stopped taking appends after a failed write or flush while records
     /// in them may still wait for a flush: the next flush covers them too.
     unflushed: Vec<Arc<File>>,
+    /// A spent segment waits as `.spare` to become the next one.
+    has_spare: bool,
 }
 
 /// The segment taking appends.
@@ -273,14 +280,17 @@ struct Segment {
     file: Arc<File>,
     /// Records not yet done.
     live: usize,
-    /// The done-marks file, once this process opened it to append.
-    done: Option<Arc<File>>,
+    /// The done-marks file, opened to append.
+    done: Arc<File>,
     /// The done-marks file's length as this process last knew it (another process's
     /// marks make it longer).
     done_len: u64,
     /// Marks appended since the last [`Journal::sync_removals`].
     done_dirty: bool,
 }
+
+/// The name a spent segment waits under to be reused.
+const SPARE: &str = ".spare";
 
 impl Journal {
     /// The journal in `dir` (created if needed); nothing is read or appended until the
@@ -301,32 +311,38 @@ impl Journal {
 
     /// Takes over the journal at server start: reads every segment (checking each
     /// record's digests), leaves out records marked done or written out to `msg/`+`env/`
-    /// (`has_files`), deletes segments with nothing left and appends from now on (to a
+    /// (`has_files`), retires segments with nothing left and appends from now on (to a
     /// new segment). Returns how many records are live.
     pub(crate) fn enable(&self, has_files: impl Fn(&str) -> bool) -> io::Result<usize> {
         let mut state = lock(&self.state);
+        state.has_spare = self.dir.join(SPARE).exists();
         let mut last = 0;
         for seq in segment_numbers(&self.dir)? {
             last = seq;
             let (path, done_path) = segment_paths(&self.dir, seq);
             let file = Arc::new(File::open(&path)?);
             let done = read_done(&done_path)?;
-            let (records, _) = read_segment(&file, true)?;
+            let (records, _) = read_segment(&file, seq, true)?;
             let live: Vec<Record> = records
                 .into_iter()
                 .filter(|r| !done.contains(&r.envelope.id) && !has_files(&r.envelope.id))
                 .collect();
             if live.is_empty() {
-                remove_segment(&path, &done_path);
+                drop(file);
+                self.retire_segment(&mut state, seq)?;
                 continue;
             }
-            let done_len = fs::metadata(&done_path).map_or(0, |m| m.len());
+            let done = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&done_path)?;
+            let done_len = done.metadata()?.len();
             state.segments.insert(
                 seq,
                 Segment {
                     file,
                     live: live.len(),
-                    done: None,
+                    done: Arc::new(done),
                     done_len,
                     done_dirty: false,
                 },
@@ -335,6 +351,8 @@ impl Journal {
                 state.index.insert(r.envelope.id.clone(), (seq, r));
             }
         }
+        // The done files just created must stay.
+        fsync_dir(&self.dir)?;
         state.next_seq = last + 1;
         state.enabled = true;
         Ok(state.index.len())
@@ -355,23 +373,21 @@ impl Journal {
     /// [`Journal::sync`].
     pub(crate) fn append(&self, envelope: &Envelope, message: &[u8]) -> io::Result<()> {
         let text = toml::to_string(envelope).map_err(io::Error::other)?;
-        let bytes = encode(&envelope.id, text.as_bytes(), message);
         let mut state = lock(&self.state);
         let (seq, at) = self.writable_segment(&mut state)?;
+        let bytes = encode(seq, &envelope.id, text.as_bytes(), message);
         let Some(current) = state.current.as_mut() else {
             return Err(io::Error::other("no journal segment"));
         };
-        if let Err(e) = current.file.write_all_at(&bytes, at) {
+        if let Err(e) = current.write(&bytes) {
             // Nothing may follow a torn record in this segment: the next append starts
             // a new one.
-            let _ = current.file.set_len(at);
             let file = current.file.clone();
             state.unflushed.push(file);
             state.current = None;
             self.drop_segment_if_spent(&mut state, seq);
             return Err(e);
         }
-        current.len = at + bytes.len() as u64;
         let record = Record {
             envelope: envelope.clone(),
             msg_offset: at + bytes.len() as u64 - message.len() as u64,
@@ -386,7 +402,9 @@ impl Journal {
 
     /// The segment to append to and the offset of the next record: the current one, or
     /// a new one when there is none or it is full (the full one is flushed first, so one
-    /// flush of the current segment always covers every append made before it).
+    /// flush of the current segment always covers every append made before it). A new
+    /// segment is the spare when there is one, else a new file; with its done file,
+    /// made durable before anything goes into it.
     fn writable_segment(&self, state: &mut State) -> io::Result<(u64, u64)> {
         if let Some(c) = state.current.as_ref().filter(|c| c.len < SEGMENT_TARGET) {
             return Ok((c.seq, c.len));
@@ -400,12 +418,25 @@ impl Journal {
             flushed?;
         }
         let seq = state.next_seq;
-        let (path, _) = segment_paths(&self.dir, seq);
+        let (path, done_path) = segment_paths(&self.dir, seq);
+        if state.has_spare {
+            state.has_spare = false;
+            if let Err(e) = fs::rename(self.dir.join(SPARE), &path) {
+                tracing::debug!("queue: journal spare unusable: {e}");
+            }
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(false)
             .open(&path)?;
+        let done = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .truncate(false)
+            .open(&done_path)?;
+        done.set_len(0)?;
         fsync_dir(&self.dir)?;
         let file = Arc::new(file);
         state.next_seq += 1;
@@ -414,7 +445,7 @@ impl Journal {
             Segment {
                 file: file.clone(),
                 live: 0,
-                done: None,
+                done: Arc::new(done),
                 done_len: 0,
                 done_dirty: false,
             },
@@ -479,47 +510,56 @@ impl Journal {
         Some(read_message(&file, &record))
     }
 
-    /// Marks message `id` done (not durable until [`Journal::sync_removals`]); deletes
+    /// Marks message `id` done (not durable until [`Journal::sync_removals`]); retires
     /// its segment when that was its last live record. `Ok(false)`: not in the journal.
     pub(crate) fn remove(&self, id: &str) -> io::Result<bool> {
         let mut state = lock(&self.state);
         let Some((seq, _)) = state.index.remove(id) else {
             return Ok(false);
         };
-        let (_, done_path) = segment_paths(&self.dir, seq);
         let Some(segment) = state.segments.get_mut(&seq) else {
             return Ok(true);
         };
         segment.live = segment.live.saturating_sub(1);
-        let done = match &segment.done {
-            Some(f) => f.clone(),
-            None => {
-                let f = Arc::new(
-                    OpenOptions::new()
-                        .append(true)
-                        .create(true)
-                        .open(&done_path)?,
-                );
-                segment.done.insert(f).clone()
-            }
-        };
         let line = format!("{id}\n");
-        (&*done).write_all(line.as_bytes())?;
+        (&*segment.done).write_all(line.as_bytes())?;
         segment.done_len += line.len() as u64;
         segment.done_dirty = true;
         self.drop_segment_if_spent(&mut state, seq);
         Ok(true)
     }
 
-    /// Deletes segment `seq` when nothing in it is live and nothing more will be
+    /// Retires segment `seq` when nothing in it is live and nothing more will be
     /// appended to it.
     fn drop_segment_if_spent(&self, state: &mut State, seq: u64) {
         let spent = state.segments.get(&seq).is_some_and(|s| s.live == 0)
             && state.current.as_ref().is_none_or(|c| c.seq != seq);
         if spent {
             state.segments.remove(&seq);
-            let (path, done) = segment_paths(&self.dir, seq);
-            remove_segment(&path, &done);
+            if let Err(e) = self.retire_segment(state, seq) {
+                tracing::warn!("queue: cannot retire journal segment {seq:016X}: {e}");
+            }
+        }
+    }
+
+    /// Removes a spent segment: kept as the spare (reusing it spares the file system an
+    /// inode and block allocation, and records that fit in its old length change no
+    /// metadata, so their `fdatasync` writes the data alone) unless there is one, else
+    /// deleted; the segment's name goes
+    /// durably before its done marks (a segment back without them would bring its
+    /// messages back).
+    fn retire_segment(&self, state: &mut State, seq: u64) -> io::Result<()> {
+        let (path, done) = segment_paths(&self.dir, seq);
+        if state.has_spare {
+            fs::remove_file(&path)?;
+        } else {
+            fs::rename(&path, self.dir.join(SPARE))?;
+            state.has_spare = true;
+        }
+        fsync_dir(&self.dir)?;
+        match fs::remove_file(done) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -530,10 +570,7 @@ impl Journal {
             state
                 .segments
                 .values_mut()
-                .filter_map(|s| {
-                    let dirty = std::mem::take(&mut s.done_dirty);
-                    s.done.clone().filter(|_| dirty)
-                })
+                .filter_map(|s| std::mem::take(&mut s.done_dirty).then(|| s.done.clone()))
                 .collect()
         };
         for file in dirty {
@@ -549,10 +586,10 @@ impl Journal {
         let mut state = lock(&self.state);
         let mut gone = Vec::new();
         for (&seq, segment) in state.segments.iter_mut() {
-            let (_, done_path) = segment_paths(&self.dir, seq);
-            let len = fs::metadata(&done_path).map_or(0, |m| m.len());
+            let len = segment.done.metadata().map_or(0, |m| m.len());
             if len != segment.done_len {
                 segment.done_len = len;
+                let (_, done_path) = segment_paths(&self.dir, seq);
                 gone.extend(read_done(&done_path).unwrap_or_default());
             }
         }
@@ -567,29 +604,98 @@ impl Journal {
     }
 }
 
-/// Deletes a spent segment and its done marks (a deletion lost in a crash only means the
-/// segment is read again at start-up, where its done marks leave it empty).
-fn remove_segment(path: &Path, done: &Path) {
-    let _ = fs::remove_file(path);
-    let _ = fs::remove_file(done);
+impl Current {
+    /// Writes a record at the end of the segment.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Err(e) = self.file.write_all_at(bytes, self.len) {
+            // A torn record must not look like one: put zeros back where it went.
+            let _ = self.file.write_all_at(&vec![0u8; bytes.len()], self.len);
+            return Err(e);
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A record for `message` with a minimal envelope carrying its stored tag.
+    fn record_bytes(n: usize, message: &[u8]) -> (String, Vec<u8>) {
+        let id = format!("{n:016X}");
+        let mut envelope = Envelope::local(&id, "a@b", Vec::new(), message.len() as u64, 1);
+        envelope.stored = Some(stored_tag(message.len() as u64, &Sha256::digest(message)));
+        let text = toml::to_string(&envelope).expect("toml");
+        (id, encode(7, &envelope.id, text.as_bytes(), message))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Records read back as written; a segment cut anywhere or with one byte changed
+        /// reads as exactly the records before the damage.
+        #[test]
+        fn segments_read_back_up_to_the_first_damage(
+            messages in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..6),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = Vec::new();
+            let mut ends = Vec::new();
+            let mut ids = Vec::new();
+            for (n, m) in messages.iter().enumerate() {
+                let (id, record) = record_bytes(n, m);
+                bytes.extend_from_slice(&record);
+                ends.push(bytes.len() as u64);
+                ids.push(id);
+            }
+            let path = std::env::temp_dir().join(format!(
+                "postrider-journal-prop-{}-{:?}", std::process::id(), std::thread::current().id()));
+            let read = |data: &[u8]| {
+                fs::write(&path, data).expect("write");
+                let file = File::open(&path).expect("open");
+                let (records, end) = read_segment(&file, 7, true).expect("read");
+                let ids: Vec<String> = records.iter().map(|r| r.envelope.id.clone()).collect();
+                let messages: Vec<Vec<u8>> = records
+                    .iter()
+                    .map(|r| read_message(&file, r).expect("message"))
+                    .collect();
+                (ids, messages, end)
+            };
+            let (got_ids, got, end) = read(&bytes);
+            prop_assert_eq!(&got_ids, &ids);
+            prop_assert_eq!(&got, &messages);
+            prop_assert_eq!(end, bytes.len() as u64);
+
+            let at = cut.index(bytes.len());
+            let whole = ends.iter().filter(|&&e| e <= at as u64).count();
+            let (got_ids, _, end) = read(&bytes[..at]);
+            prop_assert_eq!(&got_ids[..], &ids[..whole]);
+            prop_assert_eq!(end, if whole == 0 { 0 } else { ends[whole - 1] });
+
+            let at = flip.index(bytes.len());
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x55;
+            let intact = ends.iter().filter(|&&e| e <= at as u64).count();
+            let (got_ids, _, _) = read(&damaged);
+            prop_assert_eq!(&got_ids[..], &ids[..intact]);
+            let _ = fs::remove_file(&path);
+        }
+    }
 
     #[test]
     fn headers_parse_only_when_whole_and_valid() {
-        let h = parse_header(b"PRQ1 0123ABCD 12 4096 00ff\nrest").expect("header");
+        let h = parse_header(b"PRQ1 00A 0123ABCD 12 4096 00ff\nrest").expect("header");
         assert_eq!(
-            (h.id.as_str(), h.env_len, h.msg_len),
-            ("0123ABCD", 12, 4096)
+            (h.seq, h.id.as_str(), h.env_len, h.msg_len),
+            (10, "0123ABCD", 12, 4096)
         );
-        assert_eq!(h.len, 27);
-        assert!(parse_header(b"PRQ1 0123ABCD 12 4096 00ff").is_none());
-        assert!(parse_header(b"PRQ2 0123ABCD 12 4096 00ff\n").is_none());
-        assert!(parse_header(b"PRQ1 ../x 12 4096 00ff\n").is_none());
-        assert!(parse_header(b"PRQ1 0123ABCD 12 4096 00ff extra\n").is_none());
+        assert_eq!(h.len, 31);
+        assert!(parse_header(b"PRQ1 00A 0123ABCD 12 4096 00ff").is_none());
+        assert!(parse_header(b"PRQ2 00A 0123ABCD 12 4096 00ff\n").is_none());
+        assert!(parse_header(b"PRQ1 00A ../x 12 4096 00ff\n").is_none());
+        assert!(parse_header(b"PRQ1 00A 0123ABCD 12 4096 00ff extra\n").is_none());
         assert!(parse_header(b"\0\0\0\0\0\0\0\0").is_none());
     }
 }
