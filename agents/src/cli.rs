@@ -272,11 +272,27 @@ fn init_logging(level: &str) {
         tracing_subscriber::EnvFilter::try_new(format!("{level},rustls=error,tokio_postgres=warn"))
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
-        .with_writer(io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false)
         .with_ansi(io::stderr().is_terminal())
         .with_env_filter(filter)
         .try_init();
+}
+
+/// Writes each log line to stderr with one `write(2)` of its own, without the standard
+/// library's stderr lock: connection threads logging at once contended for it (a futex
+/// call per line under load), while the kernel already keeps one `write` whole.
+struct LogWriter;
+
+impl io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use std::os::fd::AsFd;
+        Ok(rustix::io::write(io::stderr().as_fd(), buf)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn read_password(stdin_mode: bool) -> Result<Secret, String> {

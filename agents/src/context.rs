@@ -27,14 +27,16 @@ pub struct Wakeup {
 }
 
 impl Wakeup {
-    /// Signals new work.
+    /// Signals new work (a signal already pending wakes nobody again: no system call).
     pub fn notify(&self) {
         let mut f = match self.flag.lock() {
             Ok(f) => f,
             Err(p) => p.into_inner(),
         };
-        *f = true;
-        self.cond.notify_all();
+        if !*f {
+            *f = true;
+            self.cond.notify_all();
+        }
     }
 
     /// Waits for a signal or the timeout, and clears the signal.

@@ -671,14 +671,14 @@ fn dmarc_disposition(mode: DmarcMode, outcome: &postrider_core::dmarc::Outcome) 
     }
 }
 
-/// A number in 0..100 for DMARC `pct=` sampling.
+/// A number in 0..100 for DMARC `pct=` sampling. Sampling needs no secret randomness:
+/// the standard library's per-thread random hash keys (seeded once per thread, then
+/// stepped on each use) give it without a system call per message.
 fn pct_sample() -> u8 {
-    use ring::rand::SecureRandom;
-    let mut byte = [0u8; 2];
-    match ring::rand::SystemRandom::new().fill(&mut byte) {
-        Ok(()) => (u16::from_le_bytes(byte) % 100) as u8,
-        Err(_) => 0,
-    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u8(0);
+    (h.finish() % 100) as u8
 }
 
 /// Whether an IO error means the disk (or the quota) is full.

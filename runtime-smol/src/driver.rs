@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -46,15 +47,16 @@ enum Ready {
     Timer,
 }
 
-/// Runs one session over `stream` until it closes: `start` makes the machine and its
+/// Runs one session over `stream` (from `remote`) until it closes: `start` makes the machine and its
 /// agent once the peer is known.
 pub async fn drive<A: Agent>(
     ctx: Arc<Context>,
     stream: TcpStream,
+    remote: SocketAddr,
     kind: ListenerKind,
     start: impl FnOnce(PeerInfo) -> (A::Machine, A),
 ) -> io::Result<()> {
-    let peer = peer_info(stream.peer_addr(), stream.local_addr())?;
+    let peer = peer_info(Ok(remote), stream.local_addr())?;
     stream.set_nodelay(true)?;
     let mut conn = AsyncConn::Plain(stream);
     if kind.implicit_tls() {

@@ -18,6 +18,7 @@ use postrider_agents::service::{
 use postrider_agents::session::SmtpSession;
 use smol::net::{TcpListener, TcpStream};
 use smol::Executor;
+use std::net::SocketAddr;
 
 use crate::driver::drive;
 
@@ -85,7 +86,7 @@ async fn accept_loop(
         let ctx = ctx.clone();
         ex.spawn(async move {
             let _slot = slot;
-            let result = run_connection(ctx, stream, kind).await;
+            let result = run_connection(ctx, stream, remote, kind).await;
             if let Err(e) = result {
                 tracing::debug!("connection from {remote} ended with error: {e}");
             }
@@ -99,14 +100,24 @@ async fn accept_loop(
 async fn run_connection(
     ctx: Arc<Context>,
     stream: TcpStream,
+    remote: SocketAddr,
     kind: ListenerKind,
 ) -> io::Result<()> {
     let c = ctx.clone();
     if kind.is_pop3() {
-        drive(ctx, stream, kind, |peer| Pop3Session::start(&c, kind, peer)).await
+        drive(ctx, stream, remote, kind, |peer| {
+            Pop3Session::start(&c, kind, peer)
+        })
+        .await
     } else if kind.is_imap() {
-        drive(ctx, stream, kind, |peer| ImapSession::start(&c, kind, peer)).await
+        drive(ctx, stream, remote, kind, |peer| {
+            ImapSession::start(&c, kind, peer)
+        })
+        .await
     } else {
-        drive(ctx, stream, kind, |peer| SmtpSession::start(&c, kind, peer)).await
+        drive(ctx, stream, remote, kind, |peer| {
+            SmtpSession::start(&c, kind, peer)
+        })
+        .await
     }
 }

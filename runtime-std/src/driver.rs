@@ -8,7 +8,7 @@
 //! stops asking for input once its own pipelining cap is reached.
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use postrider_core::machine::{Machine, PeerInfo};
@@ -21,15 +21,16 @@ use postrider_agents::listener::ListenerKind;
 /// How long the last answers of a closing session may take to be written.
 const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(300);
 
-/// Runs one session over `stream` until it closes: `start` makes the machine and its
+/// Runs one session over `stream` (from `remote`) until it closes: `start` makes the machine and its
 /// agent once the peer is known.
 pub fn drive<A: Agent>(
     ctx: &Context,
     stream: TcpStream,
+    remote: SocketAddr,
     kind: ListenerKind,
     start: impl FnOnce(PeerInfo) -> (A::Machine, A),
 ) -> io::Result<()> {
-    let peer = peer_info(stream.peer_addr(), stream.local_addr())?;
+    let peer = peer_info(Ok(remote), stream.local_addr())?;
     stream.set_nodelay(true)?;
     let mut conn = Conn::Plain(stream);
     if kind.implicit_tls() {

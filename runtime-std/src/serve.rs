@@ -3,7 +3,7 @@
 //! connection run by the one blocking driver.
 
 use std::io::{self, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -52,20 +52,18 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
 
 fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind: ListenerKind) {
     let limits = limits_for(&ctx, kind);
-    for stream in listener.incoming() {
+    loop {
+        let accepted = listener.accept();
         if ctx.shutting_down() {
             break;
         }
-        let mut stream = match stream {
+        let (mut stream, remote) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
-        };
-        let Ok(remote) = stream.peer_addr() else {
-            continue;
         };
         let slot = match limits.acquire(remote.ip()) {
             Ok(slot) => slot,
@@ -78,7 +76,7 @@ fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind:
         let ctx = ctx.clone();
         let spawned = workers.run(Box::new(move || {
             let _slot = slot;
-            let result = run_connection(&ctx, stream, kind);
+            let result = run_connection(&ctx, stream, remote, kind);
             if let Err(e) = result {
                 tracing::debug!("connection from {remote} ended with error: {e}");
             }
@@ -91,17 +89,22 @@ fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind:
 
 /// Runs one accepted connection to its end with the machine and agent of its listener's
 /// protocol, through the one blocking driver.
-pub fn run_connection(ctx: &Arc<Context>, stream: TcpStream, kind: ListenerKind) -> io::Result<()> {
+pub fn run_connection(
+    ctx: &Arc<Context>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    kind: ListenerKind,
+) -> io::Result<()> {
     if kind.is_pop3() {
-        drive(ctx, stream, kind, |peer| {
+        drive(ctx, stream, remote, kind, |peer| {
             Pop3Session::start(ctx, kind, peer)
         })
     } else if kind.is_imap() {
-        drive(ctx, stream, kind, |peer| {
+        drive(ctx, stream, remote, kind, |peer| {
             ImapSession::start(ctx, kind, peer)
         })
     } else {
-        drive(ctx, stream, kind, |peer| {
+        drive(ctx, stream, remote, kind, |peer| {
             SmtpSession::start(ctx, kind, peer)
         })
     }

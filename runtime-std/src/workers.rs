@@ -3,13 +3,16 @@
 //! `idle_for` without work ends, and at most `max_idle` wait at once, so a burst leaves no
 //! crowd behind. Clients that open a connection per message (Postfix's smtp-source, most
 //! MTAs) then cost a wake-up per connection, not a thread's creation and teardown.
+//!
+//! Each waiting thread has its own slot and is woken alone (`unpark`), the one that
+//! waited least first (its stack and caches are warm): one shared condition variable had
+//! cost several futex calls per connection, every waiting thread contending for its lock.
 
-use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 /// One connection's work.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -21,18 +24,16 @@ pub struct Workers {
 }
 
 struct Inner {
-    state: Mutex<State>,
-    work: Condvar,
+    /// The waiting threads, the latest to start waiting last.
+    idle: Mutex<Vec<Arc<Slot>>>,
     max_idle: usize,
     idle_for: Duration,
 }
 
-#[derive(Default)]
-struct State {
-    /// Jobs handed over and not yet taken by a waiting thread.
-    jobs: VecDeque<Job>,
-    /// Threads waiting for a job.
-    idle: usize,
+/// Where one waiting thread receives its next job.
+struct Slot {
+    job: Mutex<Option<Job>>,
+    thread: Thread,
 }
 
 impl Workers {
@@ -41,8 +42,7 @@ impl Workers {
     pub fn new(max_idle: usize, idle_for: Duration) -> Workers {
         Workers {
             inner: Arc::new(Inner {
-                state: Mutex::new(State::default()),
-                work: Condvar::new(),
+                idle: Mutex::new(Vec::new()),
                 max_idle,
                 idle_for,
             }),
@@ -51,14 +51,12 @@ impl Workers {
 
     /// Runs `job` on a waiting thread, or on a new one when every thread is busy.
     pub fn run(&self, job: Job) -> io::Result<()> {
-        let mut s = self.inner.lock();
-        if s.idle > s.jobs.len() {
-            s.jobs.push_back(job);
-            drop(s);
-            self.inner.work.notify_one();
+        let waiting = self.inner.lock().pop();
+        if let Some(slot) = waiting {
+            *lock(&slot.job) = Some(job);
+            slot.thread.unpark();
             return Ok(());
         }
-        drop(s);
         let inner = self.inner.clone();
         thread::Builder::new()
             .name("conn".to_string())
@@ -71,7 +69,7 @@ impl Workers {
 
     /// Threads waiting for work now (for tests).
     pub fn idle(&self) -> usize {
-        self.inner.lock().idle
+        self.inner.lock().len()
     }
 }
 
@@ -82,33 +80,56 @@ fn run_job(job: Job) {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Slot>>> {
+        lock(&self.idle)
     }
 
     /// Takes jobs until none comes for `idle_for`, or enough others wait already.
     fn serve(&self) {
-        let mut s = self.lock();
+        let slot = Arc::new(Slot {
+            job: Mutex::new(None),
+            thread: thread::current(),
+        });
         loop {
-            if let Some(job) = s.jobs.pop_front() {
-                drop(s);
-                run_job(job);
-                s = self.lock();
-                continue;
+            {
+                let mut idle = self.lock();
+                if idle.len() >= self.max_idle {
+                    return;
+                }
+                idle.push(slot.clone());
             }
-            if s.idle >= self.max_idle {
-                return;
+            match self.next_job(&slot) {
+                Some(job) => run_job(job),
+                None => return,
             }
-            s.idle += 1;
-            let (next, waited) = self
-                .work
-                .wait_timeout(s, self.idle_for)
-                .unwrap_or_else(PoisonError::into_inner);
-            s = next;
-            s.idle -= 1;
-            if waited.timed_out() && s.jobs.is_empty() {
-                return;
+        }
+    }
+
+    /// Waits in `slot` (already among the waiting) for a job; None once `idle_for` has
+    /// passed and the thread could leave the waiting list before anyone picked it.
+    fn next_job(&self, slot: &Arc<Slot>) -> Option<Job> {
+        let mut deadline = Some(Instant::now() + self.idle_for);
+        loop {
+            if let Some(job) = lock(&slot.job).take() {
+                return Some(job);
+            }
+            match deadline {
+                Some(d) if Instant::now() >= d => {
+                    let mut idle = self.lock();
+                    if let Some(at) = idle.iter().position(|s| Arc::ptr_eq(s, slot)) {
+                        idle.remove(at);
+                        return None;
+                    }
+                    // Picked just now: its job is on the way.
+                    deadline = None;
+                }
+                Some(d) => thread::park_timeout(d.saturating_duration_since(Instant::now())),
+                None => thread::park(),
             }
         }
     }
@@ -118,7 +139,7 @@ impl Inner {
 mod tests {
     use super::*;
     use std::sync::mpsc;
-    use std::time::Instant;
+    use std::sync::Condvar;
 
     fn wait_for(what: &str, check: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -373,7 +373,13 @@ pub fn new_queue_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0);
-    let rand = OsRng.next_u32() & 0xF_FFFF;
+    // A random start, then counting: ids made in one microsecond by one process differ,
+    // and a system call per id (for the randomness) is saved.
+    static NEXT: std::sync::OnceLock<std::sync::atomic::AtomicU32> = std::sync::OnceLock::new();
+    let rand = NEXT
+        .get_or_init(|| std::sync::atomic::AtomicU32::new(OsRng.next_u32()))
+        .fetch_add(1, Ordering::Relaxed)
+        & 0xF_FFFF;
     format!("{:011X}{:05X}", micros & 0xFFF_FFFF_FFFF, rand)
 }
 
