@@ -141,8 +141,10 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
     tracing::info!("stopped");
 }
 
-/// Starts the queue runner thread.
+/// Starts the queue runner thread (and makes this process the server, which keeps a
+/// file per mail directory to link its dotlocks from).
 pub fn start_runner(ctx: &Arc<Context>) -> io::Result<()> {
+    postrider_store::fsutil::keep_lock_sources();
     let ctx = ctx.clone();
     thread::Builder::new()
         .name("queue-runner".into())

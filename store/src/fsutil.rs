@@ -13,6 +13,48 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Directories whose latest rename is not yet durable (see [`defer_dir_sync`]), each with
+/// the number of its latest deferral.
+static DEFERRED_DIRS: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Numbers the deferrals.
+static DEFERRALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn deferred_dirs() -> std::sync::MutexGuard<'static, Vec<(PathBuf, u64)>> {
+    DEFERRED_DIRS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Leaves making a rename in `dir` durable to the next durable write into a file of
+/// `dir` in this process ([`deferred_dir_sync`]): an EXPUNGE's new mbox need not be
+/// durable by itself (a crash brings the expunged messages back, as an unlink on Maildir
+/// does), but mail appended to it must not be acknowledged while its name could still
+/// vanish.
+pub fn defer_dir_sync(dir: &Path) {
+    let n = DEFERRALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let mut dirs = deferred_dirs();
+    match dirs.iter_mut().find(|(d, _)| d == dir) {
+        Some(entry) => entry.1 = n,
+        None => dirs.push((dir.to_path_buf(), n)),
+    }
+}
+
+/// The latest deferral for `dir` not yet made durable, if any: the writer then flushes
+/// with `syncfs` (its data and the directory at once) and reports it with
+/// [`dir_synced`].
+pub fn deferred_dir_sync(dir: &Path) -> Option<u64> {
+    deferred_dirs()
+        .iter()
+        .find(|(d, _)| d == dir)
+        .map(|(_, n)| *n)
+}
+
+/// Records that `dir` is durable up to deferral `n` (a later one stays pending).
+pub fn dir_synced(dir: &Path, n: u64) {
+    deferred_dirs().retain(|(d, m)| !(d == dir && *m <= n));
+}
+
 /// An exclusive `flock` held on a lock file until dropped (for postrider's own files).
 #[derive(Debug)]
 pub struct FileLock {
@@ -41,31 +83,66 @@ const STALE_DOTLOCK: Duration = Duration::from_secs(500);
 
 impl DotLock {
     /// Creates `target.lock` exclusively, retrying until `wait` has passed.
+    ///
+    /// The lock appears atomically with our PID in it: it is a hard link (link fails if
+    /// the lock exists) to a file holding the PID, so a writer killed at any moment never
+    /// leaves an empty, ownerless lock behind. That file is made once per directory and
+    /// process in the server (`.postrider-lock.PID`, see [`keep_lock_sources`]) and its
+    /// time set at each taking: a lock then costs a link and an unlink but no new inode
+    /// (which on ext4 without a journal means a scan past every inode freed in the last
+    /// half minute). Short-lived processes link a temporary file and remove it.
     pub fn acquire(target: &Path, wait: Duration) -> io::Result<DotLock> {
+        let keep = KEEP_LOCK_SOURCES.load(std::sync::atomic::Ordering::Relaxed);
+        Self::take(target, wait, keep)
+    }
+
+    /// [`DotLock::acquire`], linking from the directory's kept file if `keep_source`.
+    fn take(target: &Path, wait: Duration, keep_source: bool) -> io::Result<DotLock> {
         let mut name = target.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
-        // The lock appears atomically with our PID in it: write a unique temporary file,
-        // then hard-link it to NAME.lock (link fails if the lock exists). A writer killed
-        // at any moment therefore never leaves an empty, ownerless lock behind.
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let mut tmp_name = path.as_os_str().to_owned();
-        tmp_name.push(format!(".{}.{}", std::process::id(), nanos));
-        let tmp = PathBuf::from(tmp_name);
-        fs::write(&tmp, format!("{}\n", std::process::id()))?;
-        let result = Self::link_loop(&tmp, &path, target, wait);
-        let _ = fs::remove_file(&tmp);
-        result
+        if !keep_source {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let mut tmp_name = path.as_os_str().to_owned();
+            tmp_name.push(format!(".{}.{}", std::process::id(), nanos));
+            let tmp = PathBuf::from(tmp_name);
+            fs::write(&tmp, format!("{}\n", std::process::id()))?;
+            let result = Self::link_loop(&tmp, &path, target, wait);
+            let _ = fs::remove_file(&tmp);
+            return result;
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let source = lock_source(dir, false)?;
+        match Self::link_loop(&source, &path, target, wait) {
+            // Removed behind our back (a cleanup of the directory): made again, once.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Self::link_loop(&lock_source(dir, true)?, &path, target, wait)
+            }
+            other => other,
+        }
     }
 
-    fn link_loop(tmp: &Path, path: &Path, target: &Path, wait: Duration) -> io::Result<DotLock> {
+    fn link_loop(source: &Path, path: &Path, target: &Path, wait: Duration) -> io::Result<DotLock> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
-            match fs::hard_link(tmp, path) {
+            // Fresh before it appears as the lock, so nobody takes it for a stale one.
+            rustix::fs::utimensat(
+                rustix::fs::CWD,
+                source,
+                &rustix::fs::Timestamps {
+                    last_access: now_timespec(),
+                    last_modification: now_timespec(),
+                },
+                rustix::fs::AtFlags::empty(),
+            )?;
+            match fs::hard_link(source, path) {
                 Ok(()) => {
                     return Ok(DotLock {
                         path: path.to_path_buf(),
@@ -95,6 +172,71 @@ impl DotLock {
             }
         }
     }
+}
+
+/// The current time for `utimensat`.
+fn now_timespec() -> rustix::fs::Timespec {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    rustix::fs::Timespec {
+        tv_sec: now.as_secs() as i64,
+        tv_nsec: now.subsec_nanos() as _,
+    }
+}
+
+/// Whether dotlocks are linked from a file kept per directory (see [`DotLock::acquire`]).
+static KEEP_LOCK_SOURCES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes this process keep one file per directory to link its dotlocks from (the
+/// server: a long-lived process taking many locks; see [`DotLock::acquire`]).
+pub fn keep_lock_sources() {
+    KEEP_LOCK_SOURCES.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Name prefix of the files dotlocks are linked from (never a mailbox: a dot file).
+const LOCK_SOURCE_PREFIX: &str = ".postrider-lock.";
+
+/// The file this process links to `NAME.lock` to take a dotlock in `dir`: made (holding
+/// the PID) the first time, or again with `remake`. Making it also removes the ones left
+/// by processes that are gone.
+fn lock_source(dir: &Path, remake: bool) -> io::Result<PathBuf> {
+    static SOURCES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let pid = std::process::id();
+    let path = dir.join(format!("{LOCK_SOURCE_PREFIX}{pid}"));
+    let mut made = SOURCES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !remake && made.contains(&path) {
+        return Ok(path);
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let gone = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(LOCK_SOURCE_PREFIX))
+                .and_then(|p| p.parse::<i32>().ok())
+                .and_then(rustix::process::Pid::from_raw)
+                .is_some_and(|p| {
+                    matches!(
+                        rustix::process::test_kill_process(p),
+                        Err(rustix::io::Errno::SRCH)
+                    )
+                });
+            if gone {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    // Written whole under a temporary name first, so the source never exists empty.
+    let tmp = dir.join(format!("{LOCK_SOURCE_PREFIX}{pid}.tmp"));
+    fs::write(&tmp, format!("{pid}\n"))?;
+    fs::rename(&tmp, &path)?;
+    if !made.contains(&path) {
+        made.push(path.clone());
+    }
+    Ok(path)
 }
 
 /// Whether a dotlock names (by the PID written in it) a process that no longer exists on
@@ -201,6 +343,53 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(2));
         // Only the lock itself exists: no temporary files are left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_server_links_its_dotlocks_from_one_kept_file() {
+        let dir = std::env::temp_dir().join(format!("postrider-lsrc-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        // A source left by a process that has exited goes when this one makes its own.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let left = dir.join(format!("{LOCK_SOURCE_PREFIX}{dead}"));
+        fs::write(&left, format!("{dead}\n")).unwrap();
+        let target = dir.join("box");
+        let source = dir.join(format!("{LOCK_SOURCE_PREFIX}{}", std::process::id()));
+        let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+        let held = DotLock::take(&target, Duration::from_millis(10), true).unwrap();
+        assert!(!left.exists(), "a dead process's source is removed");
+        assert_eq!(
+            inode(&dir.join("box.lock")),
+            inode(&source),
+            "the lock is a link"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.join("box.lock")).unwrap().trim(),
+            std::process::id().to_string()
+        );
+        let age = fs::metadata(dir.join("box.lock"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(SystemTime::now().duration_since(age).unwrap() < Duration::from_secs(60));
+        assert!(DotLock::take(&target, Duration::from_millis(50), true).is_err());
+        drop(held);
+        assert!(!dir.join("box.lock").exists() && source.exists());
+        // Taken again without a new file; a source removed by hand is made again.
+        drop(DotLock::take(&target, Duration::from_millis(10), true).unwrap());
+        fs::remove_file(&source).unwrap();
+        let again = DotLock::take(&target, Duration::from_millis(10), true).unwrap();
+        assert_eq!(inode(&dir.join("box.lock")), inode(&source));
+        drop(again);
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "only the kept source"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

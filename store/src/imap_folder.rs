@@ -5,16 +5,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use postrider_core::imap::server::{MailboxView, MessageMeta};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
 
-use crate::fsutil::{fcntl_lock_exclusive, fsync_dir, DotLock};
+use crate::fsutil::{defer_dir_sync, deferred_dir_sync, dir_synced, fcntl_lock_exclusive, DotLock};
 use crate::mailbox::MessageChunks;
 use crate::mbox::LOCK_WAIT;
 
@@ -53,6 +54,12 @@ pub struct Folder {
     pub(crate) log_len: u64,
     /// Bytes in the index snapshot.
     pub(crate) index_len: u64,
+    /// The mbox opened for reading, with its inode: messages are read from it with
+    /// `pread` (one system call each instead of open, seek, read and close) while it is
+    /// the file last scanned.
+    pub(crate) reader: Option<(u64, Arc<File>)>,
+    /// The log of the index generation it names, open to append.
+    pub(crate) log_file: Option<(u64, File)>,
 }
 
 /// Parses the date of a `From ` line (`From sender Thu Jan  1 00:00:00 1970`).
@@ -138,6 +145,7 @@ impl Folder {
             return Ok(None);
         };
         let stamp = (meta.ino(), meta.len());
+        self.keep_reader(stamp.0);
         if self.scanned == Some(stamp) {
             return Ok(None);
         }
@@ -290,11 +298,30 @@ impl Folder {
     }
 
     pub(crate) fn read(&self, e: &Entry) -> io::Result<Vec<u8>> {
-        let mut f = File::open(&self.path)?;
-        f.seek(SeekFrom::Start(e.start))?;
         let mut buf = vec![0u8; (e.end - e.start) as usize];
-        f.read_exact(&mut buf)?;
+        self.reading_file()?.read_exact_at(&mut buf, e.start)?;
         Ok(stored_to_crlf(&buf))
+    }
+
+    /// Opens the mbox for reading again when the one held is not the file at `ino`
+    /// (the file was replaced: an EXPUNGE, another program's rewrite).
+    fn keep_reader(&mut self, ino: u64) {
+        if self.reader.as_ref().is_some_and(|(held, _)| *held == ino) {
+            return;
+        }
+        self.reader = File::open(&self.path)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.ino() == ino))
+            .map(|f| (ino, Arc::new(f)));
+    }
+
+    /// The file to read messages from: the one held when it is the file last scanned
+    /// (whose entries the caller has), else the mbox opened now.
+    fn reading_file(&self) -> io::Result<Arc<File>> {
+        match (&self.reader, self.scanned) {
+            (Some((held, file)), Some((ino, _))) if *held == ino => Ok(file.clone()),
+            _ => File::open(&self.path).map(Arc::new),
+        }
     }
 
     /// Reads a message as IMAP serves it (CRLF line ends, quoting undone) in chunks of
@@ -312,10 +339,9 @@ impl Folder {
     /// A message as IMAP serves it, read chunk by chunk from its own file handle (an
     /// EXPUNGE meanwhile renames a new file in; this one keeps reading the old).
     pub(crate) fn open(&self, e: &Entry) -> io::Result<CrlfChunks> {
-        let mut file = File::open(&self.path)?;
-        file.seek(SeekFrom::Start(e.start))?;
         Ok(CrlfChunks {
-            file,
+            file: self.reading_file()?,
+            pos: e.start,
             left: e.end.saturating_sub(e.start),
             conv: Some(CrlfStream::new()),
         })
@@ -354,10 +380,9 @@ impl Folder {
             .get(i + 1)
             .map_or(e.end, |n| n.from_offset)
             .max(e.end);
-        let mut f = File::open(&self.path)?;
-        f.seek(SeekFrom::Start(e.from_offset))?;
         let mut buf = vec![0u8; (end - e.from_offset) as usize];
-        f.read_exact(&mut buf)?;
+        self.reading_file()?
+            .read_exact_at(&mut buf, e.from_offset)?;
         if !buf.ends_with(b"\n\n") {
             if !buf.ends_with(b"\n") {
                 buf.push(b'\n');
@@ -368,7 +393,9 @@ impl Folder {
     }
 
     /// Removes messages: writes the others to a new file and renames it over the mbox,
-    /// under the delivery locks. The removal is logged (fsynced) before the rename; the
+    /// under the delivery locks. The copy and the removal's log record are made durable
+    /// (one `syncfs`) before the rename; the rename itself with the next append to a
+    /// mailbox of the directory (see [`defer_dir_sync`]); the
     /// messages kept get their new offsets (and duplicate numbers) from the copy itself,
     /// without a rescan.
     pub(crate) fn expunge(&mut self, uids: &[u32]) -> io::Result<()> {
@@ -405,9 +432,19 @@ impl Folder {
                 return Err(e);
             }
         };
+        // One flush of the file system makes both the copy and the log's record durable
+        // before the rename (two fsyncs had cost twice the wait), and an earlier rename
+        // here too.
+        let deferred = deferred_dir_sync(&dir);
         let replaced = self
             .log_expunge(&removed, &renamed)
-            .and_then(|()| fs::rename(&tmp, &self.path));
+            .and_then(|()| rustix::fs::syncfs(&src_file).map_err(io::Error::from))
+            .and_then(|()| {
+                if let Some(n) = deferred {
+                    dir_synced(&dir, n);
+                }
+                fs::rename(&tmp, &self.path)
+            });
         if let Err(e) = replaced {
             let _ = fs::remove_file(&tmp);
             // The log may say "removed": a new snapshot of the unchanged folder says not.
@@ -416,10 +453,13 @@ impl Folder {
         }
         self.entries = kept;
         self.scanned = Some(stamp);
-        fsync_dir(&dir)
+        self.keep_reader(stamp.0);
+        // Durable with the next append to a mailbox here (or the next EXPUNGE).
+        defer_dir_sync(&dir);
+        Ok(())
     }
 
-    /// Copies the messages not in `gone` from `src` to a new file `tmp` (fsynced), with
+    /// Copies the messages not in `gone` from `src` to a new file `tmp` (not flushed), with
     /// the source's owner and mode. Returns them with their offsets in the copy and the
     /// fingerprints a scan of it would give, those whose fingerprint changed (a duplicate
     /// renumbered), and the copy's (inode, length).
@@ -431,8 +471,9 @@ impl Folder {
             std::os::unix::fs::fchown(&out, Some(meta.uid()), Some(meta.gid()))?;
         }
         let first = self.entries.first().map_or(meta.len(), |e| e.from_offset);
-        let mut src = File::open(&self.path)?;
-        copy_range(&mut src, &mut out, 0, first)?;
+        // The kept stretches of the source, adjacent ones joined: copied at the end, a
+        // few `copy_file_range` calls for the whole folder.
+        let mut runs: Vec<(u64, u64)> = vec![(0, first)];
         let mut pos = first;
         let mut kept = Vec::with_capacity(self.entries.len());
         let mut renamed = Vec::new();
@@ -445,7 +486,10 @@ impl Folder {
             if gone.contains(&e.uid) {
                 continue;
             }
-            copy_range(&mut src, &mut out, e.from_offset, end)?;
+            match runs.last_mut() {
+                Some(run) if run.1 == e.from_offset => run.1 = end,
+                _ => runs.push((e.from_offset, end)),
+            }
             let shift = e.from_offset - pos;
             let base = base_fingerprint(&e.fingerprint).to_string();
             let n = seen.entry(base.clone()).or_insert(0);
@@ -464,7 +508,9 @@ impl Folder {
             kept.push(moved);
             pos += end - e.from_offset;
         }
-        out.sync_all()?;
+        for (from, to) in runs {
+            copy_range(src, &mut out, from, to)?;
+        }
         Ok(KeptCopy {
             kept,
             renamed,
@@ -487,7 +533,9 @@ struct KeptCopy {
 /// about 64 KiB at a time.
 #[derive(Debug)]
 pub struct CrlfChunks {
-    file: File,
+    file: Arc<File>,
+    /// Where the next stored octets are read.
+    pos: u64,
     /// Stored octets not read yet.
     left: u64,
     /// None once the last chunk was returned.
@@ -503,7 +551,8 @@ impl MessageChunks for CrlfChunks {
         let mut out = Vec::with_capacity(CHUNK + CHUNK / 16);
         while out.is_empty() && self.left > 0 {
             let mut buf = vec![0u8; (self.left as usize).min(CHUNK)];
-            self.file.read_exact(&mut buf)?;
+            self.file.read_exact_at(&mut buf, self.pos)?;
+            self.pos += buf.len() as u64;
             self.left -= buf.len() as u64;
             conv.feed(&buf, &mut out);
         }
@@ -541,25 +590,16 @@ pub(crate) fn number_duplicates_after(existing: &[Entry], found: &mut [MboxMessa
     }
 }
 
-pub(crate) fn copy_range(src: &mut File, out: &mut File, from: u64, to: u64) -> io::Result<()> {
+pub(crate) fn copy_range(mut src: &File, out: &mut File, from: u64, to: u64) -> io::Result<()> {
     src.seek(SeekFrom::Start(from))?;
-    let mut left = to.saturating_sub(from);
-    let mut buf = vec![0u8; 64 * 1024];
-    while left > 0 {
-        let want = (left as usize).min(buf.len());
-        let n = src.read(&mut buf[..want])?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(())
+    // `io::copy` from a file to a file lets the kernel copy (`copy_file_range`).
+    io::copy(&mut src.take(to.saturating_sub(from)), out).map(drop)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn flag_log_replays_whole_lines_and_drops_other_generations() {
@@ -746,6 +786,34 @@ mod tests {
         assert_eq!(uids(&f), [1, 2]);
         assert_eq!(fs::read(dir.join("INBOX")).unwrap(), before);
         assert_eq!(uids(&reload(&dir)), [1, 2], "nothing was logged as removed");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_expunges_rename_is_made_durable_by_the_next_append_there() {
+        let (dir, mut f) = scanned_folder("expunge-dir-sync", &(message("a") + &message("b")));
+        f.expunge(&[1]).unwrap();
+        assert!(
+            deferred_dir_sync(&dir).is_some(),
+            "the rename awaits a flush"
+        );
+        assert_eq!(uids(&reload(&dir)), [2]);
+        // A delivery into the folder flushes the directory with its data.
+        crate::mbox::deliver_entry(&dir.join("INBOX"), message("c").as_bytes()).unwrap();
+        assert!(deferred_dir_sync(&dir).is_none());
+        // So does the next EXPUNGE's flush, before its own rename.
+        f.sync().unwrap();
+        f.expunge(&[2]).unwrap();
+        let first = deferred_dir_sync(&dir).unwrap();
+        f.sync().unwrap();
+        let last = f.entries.last().map(|e| e.uid).unwrap();
+        f.expunge(&[last]).unwrap();
+        let second = deferred_dir_sync(&dir).unwrap();
+        assert!(
+            second > first,
+            "the earlier rename was flushed, the latest waits"
+        );
+        assert!(f.entries.is_empty());
         let _ = fs::remove_dir_all(&dir);
     }
 

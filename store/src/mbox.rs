@@ -44,6 +44,8 @@ pub fn entry(sender: &str, when: WallClock, header: &[u8], message: &[u8]) -> Ve
 #[derive(Debug)]
 struct LockedMbox {
     file: File,
+    /// The directory holding it (whose pending rename, if any, its flush makes durable).
+    dir: PathBuf,
     _dotlock: DotLock,
 }
 
@@ -64,6 +66,7 @@ impl LockedMbox {
         fcntl_lock_exclusive(&file)?;
         Ok(LockedMbox {
             file,
+            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
             _dotlock: dotlock,
         })
     }
@@ -101,12 +104,22 @@ impl LockedMbox {
         self.sync_or_cut_with(start, File::sync_data)
     }
 
-    /// [`LockedMbox::sync_or_cut`] with the flush given (tests make it fail).
+    /// [`LockedMbox::sync_or_cut`] with the flush given (tests make it fail). When the
+    /// directory has a rename not yet durable (an EXPUNGE's, see
+    /// [`crate::fsutil::defer_dir_sync`]), one `syncfs` makes both durable.
     fn sync_or_cut_with(&mut self, start: u64, sync: SyncFn) -> io::Result<()> {
-        if let Err(e) = sync(&self.file) {
+        let deferred = crate::fsutil::deferred_dir_sync(&self.dir);
+        let flushed = match deferred {
+            Some(_) => rustix::fs::syncfs(&self.file).map_err(io::Error::from),
+            None => sync(&self.file),
+        };
+        if let Err(e) = flushed {
             let _ = self.file.set_len(start);
             let _ = self.file.sync_data();
             return Err(e);
+        }
+        if let Some(n) = deferred {
+            crate::fsutil::dir_synced(&self.dir, n);
         }
         Ok(())
     }

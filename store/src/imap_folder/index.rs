@@ -67,6 +67,8 @@ impl Folder {
             generation: 0,
             log_len: 0,
             index_len: 0,
+            reader: None,
+            log_file: None,
         };
         if let Ok(text) = fs::read_to_string(&f.index_path) {
             f.index_len = text.len() as u64;
@@ -172,12 +174,19 @@ impl Folder {
     /// its limit is folded into a new snapshot instead (which is always durable).
     fn append_log(&mut self, text: &str, durable: bool) -> io::Result<()> {
         if self.log_len >= MIN_LOG_LIMIT.max(self.index_len / 2) {
-            return self.save();
+            // The snapshot holds what the entries say; the record still goes into the new
+            // log (an EXPUNGE's is not in the entries yet; the others replay to the same).
+            self.save()?;
         }
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.flag_log_path(self.generation))?;
+        let generation = self.generation;
+        let path = self.flag_log_path(generation);
+        let log = match &mut self.log_file {
+            Some((held, file)) if *held == generation => file,
+            slot => {
+                let file = OpenOptions::new().create(true).append(true).open(path)?;
+                &mut slot.insert((generation, file)).1
+            }
+        };
         log.write_all(text.as_bytes())?;
         if durable {
             log.sync_data()?;
@@ -215,13 +224,14 @@ impl Folder {
         self.append_log(&text, false)
     }
 
-    /// Records, durably, that `uids` are being removed and the fingerprints the messages
-    /// `renamed` (UID, new fingerprint) have once they are.
+    /// Records that `uids` are being removed and the fingerprints the messages `renamed`
+    /// (UID, new fingerprint) have once they are; not durable until the caller's flush
+    /// (EXPUNGE flushes it with its copy of the folder, before the rename).
     pub(crate) fn log_expunge(&mut self, uids: &[u32], renamed: &[Entry]) -> io::Result<()> {
         let list: Vec<String> = uids.iter().map(u32::to_string).collect();
         let mut text = format!("expunge\t{}\n", list.join(" "));
         text.extend(renamed.iter().map(entry_line));
-        self.append_log(&text, true)
+        self.append_log(&text, false)
     }
 
     /// Writes the whole index as a new generation (fsynced, renamed into place), then
