@@ -43,6 +43,26 @@ def free_port():
     return p
 
 
+def timed_run(cmd, limit=900):
+    """Runs `cmd` (its output discarded) and returns its wall time in seconds; fails on a
+    non-zero exit, kills it after `limit` seconds. Waits with a blocking waitpid: Python's
+    `subprocess.run(timeout=...)` polls every 50 ms at most, which added up to 50 ms to
+    every run (12 % of a 0.4 s smtp-source run, 3 % of a 1.4 s one) and made the rates
+    fall into 50 ms steps."""
+    started = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    killer = threading.Timer(limit, proc.kill)
+    killer.start()
+    try:
+        code = proc.wait()
+    finally:
+        killer.cancel()
+    elapsed = time.time() - started
+    if code != 0:
+        raise subprocess.CalledProcessError(code, cmd)
+    return elapsed
+
+
 def wait_port(port, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -402,11 +422,10 @@ def smtp_load(load, port, clients, messages):
 
 def smtp_source(port, sessions, total):
     def run():
-        t = time.time()
-        subprocess.run(["/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(total),
-                        "-l", "4096", "-f", "load@client.example", "-t", "sink@bench.example",
-                        f"127.0.0.1:{port}"], check=True, timeout=900)
-        return total / (time.time() - t), None
+        elapsed = timed_run(["/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(total),
+                             "-l", "4096", "-f", "load@client.example", "-t",
+                             "sink@bench.example", f"127.0.0.1:{port}"])
+        return total / elapsed, None
     return run
 
 

@@ -20,12 +20,12 @@ Usage: benches/smtp_source.py POSTRIDER POSTRIDER_STD RESULTS_DIR [ROUNDS=3] [ME
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Postfix, Postrider, cpu_seconds, heading, svg_plot, turns  # noqa: E402
+from compare import (Postfix, Postrider, cpu_seconds, heading, svg_plot,  # noqa: E402
+                     timed_run, turns)
 
 SESSIONS = (1, 20, 100)
 
@@ -49,12 +49,9 @@ def one_run(server, sessions, messages):
     """(accepted msg/s, CPU ms per message) of one smtp-source run against `server`."""
     roots = server.roots()
     cpu_before = cpu_seconds(roots)
-    started = time.time()
-    subprocess.run(["/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(messages),
-                    "-l", "4096", "-f", "load@client.example", "-t", "sink@bench.example",
-                    f"127.0.0.1:{server.smtp}"], check=True, timeout=900,
-                   stdout=subprocess.DEVNULL)
-    elapsed = time.time() - started
+    elapsed = timed_run(["/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(messages),
+                         "-l", "4096", "-f", "load@client.example", "-t", "sink@bench.example",
+                         f"127.0.0.1:{server.smtp}"])
     cpu = cpu_seconds(roots) - cpu_before
     return messages / elapsed, cpu * 1000 / messages
 
