@@ -22,7 +22,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Dovecot, NOBODY, Postrider, heading, proc_table, tree  # noqa: E402
+from compare import (NOBODY, Dovecot, Postrider, bench_args, heading,  # noqa: E402
+                     proc_table, tree)
 
 BIG = 20 * 1024 * 1024
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
@@ -133,13 +134,9 @@ def measure(server, count):
 
 
 def main():
-    if len(sys.argv) < 4:
-        raise SystemExit(__doc__)
-    postrider, postrider_std, results_dir = (os.path.abspath(a) for a in sys.argv[1:4])
-    count = int(sys.argv[4]) if len(sys.argv) > 4 else 100_000
-    if os.geteuid() != 0:
-        raise SystemExit("big_folder.py needs root (Dovecot drops privileges)")
-    os.makedirs(results_dir, exist_ok=True)
+    postrider, postrider_std, results_dir, rest = bench_args(
+        __doc__, "Dovecot drops privileges")
+    count = int(rest[0]) if rest else 100_000
     rows = []
     for make in (lambda: Dovecot(maildir=True), lambda: Postrider(postrider),
                  lambda: Postrider(postrider_std)):

@@ -17,8 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import (PeakRss, Postfix, Postrider, cpu_seconds, heading,  # noqa: E402
-                     timed_run, turns)
+from compare import (PeakRss, Postfix, Postrider, bench_args, cpu_seconds,  # noqa: E402
+                     heading, timed_run, turns)
 
 SIZE = 20 * 1024 * 1024
 COUNT = 10
@@ -51,13 +51,9 @@ def one_run(server, delivered_before):
 
 
 def main():
-    if len(sys.argv) < 4:
-        raise SystemExit(__doc__)
-    postrider, postrider_std, results = (os.path.abspath(a) for a in sys.argv[1:4])
-    rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
-    if os.geteuid() != 0:
-        raise SystemExit("big_messages.py needs root (Postfix's master runs as root)")
-    os.makedirs(results, exist_ok=True)
+    postrider, postrider_std, results, rest = bench_args(
+        __doc__, "Postfix's master runs as root")
+    rounds = int(rest[0]) if rest else 3
     servers = [Postfix(main_cf=f"message_size_limit = {LIMIT}\nvirtual_mailbox_limit = 0\n"),
                Postrider(postrider, smtp={"max_message_size": LIMIT}),
                Postrider(postrider_std, smtp={"max_message_size": LIMIT})]

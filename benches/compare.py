@@ -63,6 +63,18 @@ def timed_run(cmd, limit=900):
     return elapsed
 
 
+def bench_args(doc, why_root):
+    """The common arguments of a side-by-side script run as root: the two binaries and the
+    results directory (made), then the rest of argv as given."""
+    if len(sys.argv) < 4:
+        raise SystemExit(doc)
+    if os.geteuid() != 0:
+        raise SystemExit(f"{os.path.basename(sys.argv[0])} needs root ({why_root})")
+    postrider, postrider_std, results = (os.path.abspath(a) for a in sys.argv[1:4])
+    os.makedirs(results, exist_ok=True)
+    return postrider, postrider_std, results, sys.argv[4:]
+
+
 def wait_port(port, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:

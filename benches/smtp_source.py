@@ -24,8 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import (Postfix, Postrider, cpu_seconds, heading, svg_plot,  # noqa: E402
-                     timed_run, turns)
+from compare import (Postfix, Postrider, bench_args, cpu_seconds, heading,  # noqa: E402
+                     svg_plot, timed_run, turns)
 
 SESSIONS = (1, 20, 100)
 
@@ -57,15 +57,11 @@ def one_run(server, sessions, messages):
 
 
 def main():
-    if len(sys.argv) < 4:
-        raise SystemExit(__doc__)
-    postrider, postrider_std, results = (os.path.abspath(a) for a in sys.argv[1:4])
-    rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
-    messages = int(sys.argv[5]) if len(sys.argv) > 5 else 2000
-    pause = float(sys.argv[6]) if len(sys.argv) > 6 else 5
-    if os.geteuid() != 0:
-        raise SystemExit("smtp_source.py needs root (Postfix's master runs as root)")
-    os.makedirs(results, exist_ok=True)
+    postrider, postrider_std, results, rest = bench_args(
+        __doc__, "Postfix's master runs as root")
+    rounds = int(rest[0]) if len(rest) > 0 else 3
+    messages = int(rest[1]) if len(rest) > 1 else 2000
+    pause = float(rest[2]) if len(rest) > 2 else 5
     servers = [Postfix(), Postrider(postrider), Postrider(postrider_std)]
     runs, sent = {}, {}
     try:

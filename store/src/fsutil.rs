@@ -133,12 +133,13 @@ impl DotLock {
         let mut pause = Duration::from_millis(2);
         loop {
             // Fresh before it appears as the lock, so nobody takes it for a stale one.
+            let now = now_timespec();
             rustix::fs::utimensat(
                 rustix::fs::CWD,
                 source,
                 &rustix::fs::Timestamps {
-                    last_access: now_timespec(),
-                    last_modification: now_timespec(),
+                    last_access: now,
+                    last_modification: now,
                 },
                 rustix::fs::AtFlags::empty(),
             )?;

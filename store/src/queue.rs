@@ -717,8 +717,7 @@ impl Queue {
             self.journal.pick_up_removals();
             ids.extend(self.journal.ids());
         } else {
-            let records = journal::live_records(self.journal.dir())?;
-            ids.extend(records.into_iter().map(|(_, r)| r.envelope.id));
+            ids.extend(self.journal.scan_elsewhere()?);
         }
         ids.sort();
         ids.dedup();
@@ -739,8 +738,7 @@ impl Queue {
         if self.journal.is_enabled() {
             return Ok(None);
         }
-        let records = journal::live_records(self.journal.dir())?;
-        Ok(records.into_iter().find(|(_, r)| r.envelope.id == id))
+        self.journal.find_elsewhere(id)
     }
 
     /// Reads one envelope.
@@ -775,10 +773,7 @@ impl Queue {
         }
         match fs::read(self.msg_path(id)) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => match self.journal_record(id)? {
-                Some((seq, r)) => {
-                    let (segment, _) = journal::segment_paths(self.journal.dir(), seq);
-                    journal::read_message(&File::open(segment)?, &r)
-                }
+                Some((seq, r)) => self.journal.message_elsewhere(seq, &r),
                 None => Err(e),
             },
             other => other,
@@ -810,7 +805,7 @@ impl Queue {
         let _lock = lock_exclusive(&self.root.join("envelopes.lock"))?;
         if !self.env_path(id).exists() {
             if let Some((seq, _)) = self.journal_record(id)? {
-                return journal::mark_done_elsewhere(self.journal.dir(), seq, id);
+                return self.journal.mark_done_elsewhere(seq, id);
             }
         }
         self.retire_file(&self.env_path(id), format!("{id}.env"))?;

@@ -53,7 +53,7 @@ pub(crate) struct Record {
 }
 
 /// The file names of segment `seq` and of its done marks, in `dir`.
-pub(crate) fn segment_paths(dir: &Path, seq: u64) -> (PathBuf, PathBuf) {
+fn segment_paths(dir: &Path, seq: u64) -> (PathBuf, PathBuf) {
     (
         dir.join(format!("{seq:016X}")),
         dir.join(format!("{seq:016X}.done")),
@@ -200,7 +200,7 @@ fn read_done(path: &Path) -> io::Result<HashSet<String>> {
 
 /// The records still in the queue, with their segment numbers, as another process sees
 /// them (without checking the message bytes).
-pub(crate) fn live_records(dir: &Path) -> io::Result<Vec<(u64, Record)>> {
+fn live_records(dir: &Path) -> io::Result<Vec<(u64, Record)>> {
     let mut out = Vec::new();
     for seq in segment_numbers(dir)? {
         let (segment, done) = segment_paths(dir, seq);
@@ -222,19 +222,10 @@ pub(crate) fn live_records(dir: &Path) -> io::Result<Vec<(u64, Record)>> {
 }
 
 /// Reads the message bytes of a record.
-pub(crate) fn read_message(file: &File, record: &Record) -> io::Result<Vec<u8>> {
+fn read_message(file: &File, record: &Record) -> io::Result<Vec<u8>> {
     let mut message = vec![0u8; record.msg_len as usize];
     file.read_exact_at(&mut message, record.msg_offset)?;
     Ok(message)
-}
-
-/// Marks record `id` of segment `seq` done from another process (`queue delete`),
-/// durably; the server sees it when it next lists the queue.
-pub(crate) fn mark_done_elsewhere(dir: &Path, seq: u64, id: &str) -> io::Result<()> {
-    let (_, done) = segment_paths(dir, seq);
-    let mut file = OpenOptions::new().append(true).create(true).open(done)?;
-    file.write_all(format!("{id}\n").as_bytes())?;
-    file.sync_data()
 }
 
 /// The server's journal: the segment being written, the live records of every segment
@@ -244,6 +235,9 @@ pub(crate) struct Journal {
     dir: PathBuf,
     state: Mutex<State>,
     group: GroupCommit,
+    /// In a process that is not the server: the live records its last scan found, so
+    /// that `mailq`'s look at each listed message does not read the journal again.
+    seen: Mutex<HashMap<String, (u64, Record)>>,
 }
 
 #[derive(Debug, Default)]
@@ -301,12 +295,8 @@ impl Journal {
             dir: dir.to_path_buf(),
             state: Mutex::new(State::default()),
             group: GroupCommit::new(dir)?,
+            seen: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// Where the segments are.
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Takes over the journal at server start: reads every segment (checking each
@@ -362,6 +352,46 @@ impl Journal {
     #[cfg(test)]
     pub(crate) fn disable(&self) {
         lock(&self.state).enabled = false;
+    }
+
+    /// The ids of the live records as a process that is not the server reads them now
+    /// (remembered for [`Journal::find_elsewhere`]).
+    pub(crate) fn scan_elsewhere(&self) -> io::Result<Vec<String>> {
+        let found: HashMap<String, (u64, Record)> = live_records(&self.dir)?
+            .into_iter()
+            .map(|(seq, r)| (r.envelope.id.clone(), (seq, r)))
+            .collect();
+        let ids = found.keys().cloned().collect();
+        *lock(&self.seen) = found;
+        Ok(ids)
+    }
+
+    /// Message `id` as a process that is not the server finds it: from its last scan,
+    /// else from a new one.
+    pub(crate) fn find_elsewhere(&self, id: &str) -> io::Result<Option<(u64, Record)>> {
+        if let Some(found) = lock(&self.seen).get(id) {
+            return Ok(Some(found.clone()));
+        }
+        self.scan_elsewhere()?;
+        Ok(lock(&self.seen).get(id).cloned())
+    }
+
+    /// Marks record `id` of segment `seq` done from a process that is not the server
+    /// (`queue delete`), durably; the server sees it when it next lists the queue.
+    pub(crate) fn mark_done_elsewhere(&self, seq: u64, id: &str) -> io::Result<()> {
+        let (_, done) = segment_paths(&self.dir, seq);
+        let mut file = OpenOptions::new().append(true).create(true).open(done)?;
+        file.write_all(format!("{id}\n").as_bytes())?;
+        file.sync_data()?;
+        lock(&self.seen).remove(id);
+        Ok(())
+    }
+
+    /// The bytes of message `id` of segment `seq`, read by a process that is not the
+    /// server.
+    pub(crate) fn message_elsewhere(&self, seq: u64, record: &Record) -> io::Result<Vec<u8>> {
+        let (segment, _) = segment_paths(&self.dir, seq);
+        read_message(&File::open(segment)?, record)
     }
 
     /// Whether the server adopted the journal (new messages go into it).

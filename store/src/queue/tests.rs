@@ -277,9 +277,16 @@ fn dropped_spool_leaves_nothing() {
 
 /// A server's queue (recovered, so the journal is adopted) in a new directory.
 fn server_queue(name: &str) -> (PathBuf, Queue) {
-    let (dir, q) = tmpq(name);
-    q.recover(Duration::ZERO).unwrap();
+    let (dir, _) = tmpq(name);
+    let q = restarted_server(&dir);
     (dir, q)
+}
+
+/// The server's queue in `dir` after a restart (start-up recovery done).
+fn restarted_server(dir: &Path) -> Queue {
+    let q = Queue::open(dir).unwrap();
+    q.recover(Duration::ZERO).unwrap();
+    q
 }
 
 /// The segment files in the journal (without their done marks).
@@ -341,8 +348,7 @@ fn a_restarted_server_keeps_journal_messages_but_not_done_or_torn_ones() {
     file.write_all(&bytes[..bytes.len() / 4]).unwrap();
     drop(file);
 
-    let q = Queue::open(&dir).unwrap();
-    q.recover(Duration::ZERO).unwrap();
+    let q = restarted_server(&dir);
     assert_eq!(q.list().unwrap(), vec![ids[0].clone(), ids[2].clone()]);
     assert_eq!(q.read_message(&ids[2]).unwrap(), b"Subject: 2\r\n\r\nx\r\n");
     // New messages go into a new segment; the old one goes once its records are done.
@@ -360,8 +366,7 @@ fn a_restarted_server_keeps_journal_messages_but_not_done_or_torn_ones() {
     // Inside its envelope (a reused segment goes on with another segment's bytes).
     bytes[100] ^= 1;
     fs::write(&segment, &bytes).unwrap();
-    let q = Queue::open(&dir).unwrap();
-    q.recover(Duration::ZERO).unwrap();
+    let q = restarted_server(&dir);
     assert!(q.list().unwrap().is_empty());
     assert!(
         segments(&dir).is_empty(),
@@ -372,8 +377,7 @@ fn a_restarted_server_keeps_journal_messages_but_not_done_or_torn_ones() {
     let again = queue_message(&q, b"again");
     assert!(!dir.join("journal/.spare").exists());
     drop(q);
-    let q = Queue::open(&dir).unwrap();
-    q.recover(Duration::ZERO).unwrap();
+    let q = restarted_server(&dir);
     assert_eq!(q.list().unwrap(), vec![again.clone()]);
     assert_eq!(q.read_message(&again).unwrap(), b"again");
     let _ = fs::remove_dir_all(&dir);
@@ -400,8 +404,7 @@ fn a_journal_message_whose_envelope_changes_moves_to_files() {
             fs::remove_file(e.path()).unwrap();
         }
     }
-    let q = Queue::open(&dir).unwrap();
-    q.recover(Duration::ZERO).unwrap();
+    let q = restarted_server(&dir);
     assert_eq!(q.list().unwrap(), vec![id.clone()]);
     assert_eq!(q.load(&id).unwrap().recipients[0].attempts, 1);
     assert_eq!(
@@ -423,8 +426,7 @@ fn queue_delete_from_another_process_reaches_a_journal_message() {
     assert_eq!(q.list().unwrap(), vec![kept.clone()]);
     assert!(q.load(&gone).is_err());
     drop(q);
-    let q = Queue::open(&dir).unwrap();
-    q.recover(Duration::ZERO).unwrap();
+    let q = restarted_server(&dir);
     assert_eq!(q.list().unwrap(), vec![kept]);
     let _ = fs::remove_dir_all(&dir);
 }
