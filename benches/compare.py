@@ -379,7 +379,12 @@ service imap-login {{
         os.chown(self.mbox, NOBODY, NOBODY)
 
     def roots(self):
-        with open(os.path.join(self.dir, "run", "master.pid")) as f:
+        # Dovecot's master may answer on its port a moment before it writes its pid file.
+        path = os.path.join(self.dir, "run", "master.pid")
+        deadline = time.time() + 10
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.05)
+        with open(path) as f:
             return [int(f.read().strip())]
 
     def close(self):
