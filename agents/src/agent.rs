@@ -38,11 +38,25 @@ pub trait Agent: Send + 'static {
     /// Handles one event from the machine. May block on disk or CPU (password hashing).
     fn handle(&mut self, m: &mut Self::Machine, ev: <Self::Machine as Machine>::Event) -> Flow;
 
-    /// Whether handling `ev` is quick and never waits on the disk, so an async runtime
-    /// may run it on its executor instead of the blocking pool.
-    fn is_light(&self, _ev: &<Self::Machine as Machine>::Event) -> bool {
-        false
+    /// How long handling `ev` may take and what it may wait on, so an async runtime knows
+    /// whether to run it on its executor or on the blocking pool.
+    fn cost(&self, _ev: &<Self::Machine as Machine>::Event) -> Cost {
+        Cost::Blocking
     }
+}
+
+/// What handling one event may cost the thread that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Quick and never touches the disk (an SMTP command answered from memory).
+    Light,
+    /// Short: may read local files (an IMAP FETCH, mostly from the page cache) and wait a
+    /// little for another session's lock, but never flushes, hashes a password or goes to
+    /// the network itself. An async runtime runs it on an executor thread while another
+    /// one stays free for everything else.
+    Brief,
+    /// May wait: an fsync, a password hash, a database round trip.
+    Blocking,
 }
 
 /// Output produced by the machine and not yet written.

@@ -9,7 +9,7 @@ use postrider_core::imap::server::{
 };
 use postrider_core::machine::{AuthOutcome, PeerInfo};
 
-use crate::agent::{Agent, Flow};
+use crate::agent::{Agent, Cost, Flow};
 use crate::context::Context;
 use crate::listener::ListenerKind;
 use crate::login::sasl_login;
@@ -172,6 +172,39 @@ impl ImapSession {
 
 impl Agent for ImapSession {
     type Machine = ImapServer;
+
+    /// Reads and flag changes of a store on local files are brief (flag records are not
+    /// fsynced; the rare fold of a long log into a new index snapshot is the exception
+    /// that pays for the rule); logins (a password hash), anything that saves or removes
+    /// messages (fsynced) and every request to a database are blocking.
+    fn cost(&self, ev: &ImapEvent) -> Cost {
+        let ImapEvent::Request { request, .. } = ev else {
+            return Cost::Light;
+        };
+        if self.user.is_none() || !self.ctx.mailboxes.reads_locally() {
+            return Cost::Blocking;
+        }
+        match request {
+            StoreRequest::Open { .. }
+            | StoreRequest::Refresh { .. }
+            | StoreRequest::Poll { .. }
+            | StoreRequest::List { .. }
+            | StoreRequest::Status { .. }
+            | StoreRequest::Fetch { .. }
+            | StoreRequest::Read { .. }
+            | StoreRequest::ReadMore
+            | StoreRequest::Scan { .. }
+            | StoreRequest::SetFlags { .. } => Cost::Brief,
+            StoreRequest::Login(_)
+            | StoreRequest::Create(_)
+            | StoreRequest::Delete(_)
+            | StoreRequest::Rename(..)
+            | StoreRequest::Subscribe(..)
+            | StoreRequest::Append { .. }
+            | StoreRequest::Expunge { .. }
+            | StoreRequest::Copy { .. } => Cost::Blocking,
+        }
+    }
 
     /// Answers a store request; the driver writes its responses (a FETCH batch, say)
     /// before it hands over the next event while they pile up.

@@ -14,7 +14,7 @@ use postrider_core::smtp::{
 };
 use postrider_core::submission::{fixup, FixupParams};
 
-use crate::agent::{Agent, Flow};
+use crate::agent::{Agent, Cost, Flow};
 use crate::config::{DmarcMode, VrfyMode};
 use crate::context::{wall_now, Context};
 use crate::listener::ListenerKind;
@@ -704,8 +704,12 @@ impl Agent for SmtpSession {
         self.on_event(m, ev)
     }
 
-    fn is_light(&self, ev: &SmtpEvent) -> bool {
-        self.light(ev)
+    fn cost(&self, ev: &SmtpEvent) -> Cost {
+        if self.light(ev) {
+            Cost::Light
+        } else {
+            Cost::Blocking
+        }
     }
 }
 

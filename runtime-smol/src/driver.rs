@@ -1,8 +1,9 @@
 //! The async runtime's one driver: runs any protocol machine with its agent over a TCP
 //! connection (plain, implicit TLS or upgraded by STARTTLS) as one task.
 //!
-//! Events the agent calls light are handled on the executor; the others (disk, password
-//! hashing) on the blocking pool, machine and agent moved there and back. Between two
+//! Events the agent calls light are handled on the executor, brief ones too while another
+//! executor thread is free; the others (fsyncs, password hashing, database round trips)
+//! on the blocking pool, machine and agent moved there and back. Between two
 //! rounds of events, one future writes the output backlog, reads input while the machine
 //! wants it, and watches the machine's deadline, whichever is ready first: reading goes
 //! on while output waits, so a client that pipelines without reading cannot deadlock the
@@ -12,6 +13,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncWriteExt};
 use futures_rustls::TlsAcceptor;
-use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
+use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Cost, Flow};
 use postrider_agents::context::Context;
 use postrider_agents::listener::ListenerKind;
 use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
@@ -37,6 +39,9 @@ struct Link {
     /// Bytes were handed to the connection since its last flush (TLS records may wait).
     unflushed: bool,
     buf: Vec<u8>,
+    /// The session's one timer (see [`Link::arm_timer`]) and when it is set to fire.
+    timer: async_io::Timer,
+    timer_at: Option<Instant>,
 }
 
 /// What one I/O step saw first.
@@ -68,6 +73,8 @@ pub async fn drive<A: Agent>(
         out: Backlog::default(),
         unflushed: false,
         buf: vec![0u8; 64 * 1024],
+        timer: async_io::Timer::never(),
+        timer_at: None,
     };
     loop {
         let flow;
@@ -101,16 +108,59 @@ pub async fn drive<A: Agent>(
     }
 }
 
-/// Hands queued events to the agent while the backlog has room: the light ones here, and
-/// from the first one that is not, the rest on the blocking pool.
+/// Executor threads that may run brief handlers at the same time: all but one, so
+/// accepting, TLS and light events always find a thread. Set by [`set_executor_threads`].
+static BRIEF_SLOTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Tells the driver how many threads run the executor (before any session starts).
+pub fn set_executor_threads(n: usize) {
+    BRIEF_SLOTS.store(n.saturating_sub(1), Ordering::Relaxed);
+}
+
+/// One of the [`BRIEF_SLOTS`], given back when dropped.
+struct BriefSlot;
+
+impl BriefSlot {
+    fn take() -> Option<Self> {
+        BRIEF_SLOTS
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| BriefSlot)
+    }
+}
+
+impl Drop for BriefSlot {
+    fn drop(&mut self) {
+        BRIEF_SLOTS.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Whether the driver must go on to the next round of I/O before handling more events.
+fn must_pause<M: Machine>(m: &M, out: &Backlog, flow: Flow) -> bool {
+    flow != Flow::Continue || !m.has_event() || !out.has_room()
+}
+
+/// Hands queued events to the agent while the backlog has room: the light ones here, the
+/// brief ones here too while an executor thread is spare, and from the first one that
+/// must go elsewhere, the rest on the blocking pool.
 async fn handle<A: Agent>(
     mut m: A::Machine,
     mut agent: A,
     mut out: Backlog,
 ) -> (A::Machine, A, Backlog, Flow) {
-    let flow = handle_events(&mut agent, &mut m, &mut out, |a, ev| !a.is_light(ev));
-    if flow != Flow::Continue || !m.has_event() || !out.has_room() {
+    let flow = handle_events(&mut agent, &mut m, &mut out, |a, ev| {
+        a.cost(ev) != Cost::Light
+    });
+    if must_pause(&m, &out, flow) {
         return (m, agent, out, flow);
+    }
+    if let Some(_slot) = BriefSlot::take() {
+        let flow = handle_events(&mut agent, &mut m, &mut out, |a, ev| {
+            a.cost(ev) == Cost::Blocking
+        });
+        if must_pause(&m, &out, flow) {
+            return (m, agent, out, flow);
+        }
     }
     blocking::unblock(move || {
         let flow = handle_events(&mut agent, &mut m, &mut out, |_, _| false);
@@ -162,12 +212,14 @@ impl Link {
         let wait = deadline
             .map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now))
             .clamp(Duration::from_millis(1), Duration::from_secs(1));
-        let mut timer = async_io::Timer::after(wait);
+        self.arm_timer(now, now + wait);
         let Link {
             conn,
             out,
             unflushed,
             buf,
+            timer,
+            ..
         } = self;
         let ready = future::poll_fn(|cx| {
             if !out.is_empty() {
@@ -184,7 +236,7 @@ impl Link {
                     return Poll::Ready(r.map(Ready::Read));
                 }
             }
-            Pin::new(&mut timer).poll(cx).map(|_| Ok(Ready::Timer))
+            Pin::new(&mut *timer).poll(cx).map(|_| Ok(Ready::Timer))
         })
         .await;
         let now = Instant::now();
@@ -198,6 +250,7 @@ impl Link {
             Ok(Ready::Read(0)) => m.handle_eof(now),
             Ok(Ready::Read(n)) => m.handle_input(now, &self.buf[..n]),
             Ok(Ready::Timer) => {
+                self.timer_at = None;
                 self.on_timer(ctx, m);
                 return Ok(());
             }
@@ -208,6 +261,17 @@ impl Link {
             m.handle_timeout(now);
         }
         Ok(())
+    }
+
+    /// Makes the session's timer fire by `at`. A timer still set for later than `now` and
+    /// no later than `at` is kept (firing early only checks the deadline once more):
+    /// setting a timer wakes the reactor thread, which would cost a syscall and a context
+    /// switch on every round of I/O.
+    fn arm_timer(&mut self, now: Instant, at: Instant) {
+        if self.timer_at.is_none_or(|t| t <= now || t > at) {
+            self.timer.set_at(at);
+            self.timer_at = Some(at);
+        }
     }
 
     /// Nothing happened before the timer: the server may be stopping, or a deadline due.
@@ -239,5 +303,24 @@ impl Link {
         future::or(write, limit).await?;
         self.unflushed = false;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brief_handlers_leave_one_executor_thread_free() {
+        set_executor_threads(3);
+        let first = BriefSlot::take().expect("a spare thread");
+        let second = BriefSlot::take().expect("another spare thread");
+        assert!(BriefSlot::take().is_none(), "the last thread stays free");
+        drop(first);
+        let third = BriefSlot::take().expect("a thread given back");
+        assert!(BriefSlot::take().is_none());
+        drop((second, third));
+        set_executor_threads(1);
+        assert!(BriefSlot::take().is_none(), "one thread: nothing runs inline");
     }
 }

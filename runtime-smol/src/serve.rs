@@ -30,6 +30,7 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
         .map(|n| n.get())
         .unwrap_or(2)
         .max(2);
+    crate::driver::set_executor_threads(threads);
     for i in 0..threads {
         let ex = executor.clone();
         thread::Builder::new()

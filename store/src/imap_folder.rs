@@ -35,6 +35,22 @@ pub(crate) struct Entry {
     pub(crate) end: u64,
 }
 
+/// The most bytes [`Folder::read_many`] reads at once.
+const READ_RUN: u64 = 256 * 1024;
+
+/// The most bytes between two messages (a From line, a blank line) that
+/// [`Folder::read_many`] reads over to read both at once.
+const READ_GAP: u64 = 4096;
+
+/// Where a header section in CRLF form ends (after its empty line), looking from `from`
+/// on; `None` while it has not ended.
+fn header_end(crlf: &[u8], from: usize) -> Option<usize> {
+    if crlf.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    memchr::memmem::find(&crlf[from..], b"\r\n\r\n").map(|i| from + i + 4)
+}
+
 /// The cached state of one folder.
 #[derive(Debug)]
 pub struct Folder {
@@ -356,11 +372,8 @@ impl Folder {
         self.stream(e, |chunk| {
             let from = header.len().saturating_sub(3);
             header.extend_from_slice(chunk);
-            if header.starts_with(b"\r\n") {
-                header.truncate(2);
-                ended = true;
-            } else if let Some(i) = memchr::memmem::find(&header[from..], b"\r\n\r\n") {
-                header.truncate(from + i + 4);
+            if let Some(end) = header_end(&header, from) {
+                header.truncate(end);
                 ended = true;
             }
             !ended && header.len() <= MAX_HEADER
@@ -370,6 +383,53 @@ impl Folder {
         } else {
             self.read(e)
         }
+    }
+
+    /// Messages (or their headers) as [`Folder::read`] and [`Folder::read_header`] give
+    /// them, in the order of `entries` (folder order): neighbours in the file are read
+    /// together, one read for each run of up to [`READ_RUN`] bytes, so a FETCH of many
+    /// small messages costs a few reads instead of one per message.
+    pub(crate) fn read_many(
+        &self,
+        entries: &[&Entry],
+        header_only: bool,
+    ) -> io::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut rest = entries;
+        while let Some(first) = rest.first() {
+            let run = 1 + rest
+                .windows(2)
+                .take_while(|w| {
+                    w[1].start >= w[0].end
+                        && w[1].start - w[0].end <= READ_GAP
+                        && w[1].end.saturating_sub(first.start) <= READ_RUN
+                })
+                .count();
+            let (these, after) = rest.split_at(run);
+            rest = after;
+            let last_end = these[run - 1].end;
+            if run == 1 && last_end.saturating_sub(first.start) > READ_RUN {
+                out.push(if header_only {
+                    self.read_header(first)?
+                } else {
+                    self.read(first)?
+                });
+                continue;
+            }
+            let mut buf = vec![0u8; last_end.saturating_sub(first.start) as usize];
+            self.reading_file()?.read_exact_at(&mut buf, first.start)?;
+            for e in these {
+                let at = (e.start - first.start) as usize;
+                let mut message = stored_to_crlf(&buf[at..at + (e.end - e.start) as usize]);
+                if header_only {
+                    if let Some(end) = header_end(&message, 0) {
+                        message.truncate(end);
+                    }
+                }
+                out.push(message);
+            }
+        }
+        Ok(out)
     }
 
     /// The raw mbox entry (From line to the next message).
@@ -692,6 +752,40 @@ mod tests {
 
     fn message(subject: &str) -> String {
         format!("From a@b Thu Jan  1 00:00:10 1970\nSubject: {subject}\n\n{subject}\n\n")
+    }
+
+    #[test]
+    fn messages_read_together_are_the_messages_read_one_by_one() {
+        let big = format!(
+            "From a@b Thu Jan  1 00:00:10 1970\nSubject: big\n\n{}\n\n",
+            ">From quoted\n".repeat(READ_RUN as usize / 12)
+        );
+        let no_body = "From a@b Thu Jan  1 00:00:10 1970\nSubject: no body\n\n";
+        let mbox = [
+            message("one"),
+            message("two"),
+            big,
+            message("three"),
+            no_body.to_string(),
+            message(">From four"),
+        ]
+        .concat();
+        let (dir, f) = scanned_folder("read-many", &mbox);
+        assert_eq!(f.entries.len(), 6);
+        for pick in [
+            vec![0, 1, 2, 3, 4, 5],
+            vec![0, 2, 5],
+            vec![1, 3, 4],
+            vec![2],
+            vec![],
+        ] {
+            let entries: Vec<&Entry> = pick.iter().map(|&i| &f.entries[i]).collect();
+            let whole: Vec<Vec<u8>> = entries.iter().map(|e| f.read(e).unwrap()).collect();
+            let headers: Vec<Vec<u8>> = entries.iter().map(|e| f.read_header(e).unwrap()).collect();
+            assert_eq!(f.read_many(&entries, false).unwrap(), whole, "{pick:?}");
+            assert_eq!(f.read_many(&entries, true).unwrap(), headers, "{pick:?}");
+        }
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -135,6 +135,10 @@ impl Mailboxes for FilesMailboxes {
         self.user(user).ensure_special_use();
     }
 
+    fn reads_locally(&self) -> bool {
+        true
+    }
+
     fn view(&self, user: &str, name: &str, claim_recent: bool) -> Result<MailboxView, StoreError> {
         self.user(user).view(name, claim_recent)
     }
@@ -477,16 +481,26 @@ impl UserStore<'_> {
         uids: &[u32],
         part: FetchPart,
     ) -> Result<Vec<FetchedMessage>, StoreError> {
-        self.each_present(name, uids, |f, e| {
-            let data = match part {
-                FetchPart::Full => f.read(e),
-                FetchPart::Header => f.read_header(e),
-            }?;
-            Ok(FetchedMessage {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let entries: Vec<&Entry> = f
+            .entries
+            .iter()
+            .filter(|e| wanted.contains(&e.uid))
+            .collect();
+        let data = f
+            .read_many(&entries, part == FetchPart::Header)
+            .map_err(io_err)?;
+        Ok(entries
+            .iter()
+            .zip(data)
+            .map(|(e, data)| FetchedMessage {
                 uid: e.uid,
                 data: Bytes::from(data),
             })
-        })
+            .collect())
     }
 
     /// A message to be read chunk by chunk (a streamed FETCH).

@@ -45,6 +45,12 @@ pub trait Mailboxes: Send + Sync + Debug {
         self.view(user, name, claim_recent)
     }
 
+    /// Whether reads are answered from this host's files (short, no network round trip),
+    /// so a session may run them without handing them to a blocking pool.
+    fn reads_locally(&self) -> bool {
+        false
+    }
+
     /// STATUS counts of a folder, without selecting it.
     fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError>;
 

@@ -714,6 +714,80 @@ mod tests {
         }
     }
 
+    /// A server's journal in a new directory, with nothing in it yet.
+    fn enabled_journal(name: &str) -> (PathBuf, Journal) {
+        let dir =
+            std::env::temp_dir().join(format!("postrider-journal-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let journal = Journal::open(&dir).expect("open");
+        journal.enable(|_| false).expect("enable");
+        (dir, journal)
+    }
+
+    /// Appends message number `n` (a few bytes) to `journal`.
+    fn append_message(journal: &Journal, n: usize) -> io::Result<String> {
+        let message = format!("Subject: {n}\r\n\r\nbody {n}\r\n").into_bytes();
+        let id = format!("{n:016X}");
+        let mut envelope = Envelope::local(&id, "a@b", Vec::new(), message.len() as u64, 1);
+        envelope.stored = Some(stored_tag(message.len() as u64, &Sha256::digest(&message)));
+        journal.append(&envelope, &message).map(|()| id)
+    }
+
+    /// The ids a server starting on `dir` finds live, sorted.
+    fn ids_after_restart(dir: &Path) -> Vec<String> {
+        let journal = Journal::open(dir).expect("reopen");
+        journal.enable(|_| false).expect("enable");
+        let mut ids = journal.ids();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_and_the_next_append_starts_a_new_segment() {
+        let (dir, journal) = enabled_journal("failed-write");
+        let first = append_message(&journal, 1).expect("first");
+        let seq = {
+            let mut state = lock(&journal.state);
+            let current = state.current.as_mut().expect("current segment");
+            // A handle that cannot write stands in for a disk that refuses the record.
+            let (path, _) = segment_paths(&dir, current.seq);
+            current.file = Arc::new(File::open(path).expect("read-only handle"));
+            current.seq
+        };
+        assert!(append_message(&journal, 2).is_err());
+        assert!(!journal.contains(&format!("{:016X}", 2)));
+        let third = append_message(&journal, 3).expect("third");
+        assert_ne!(
+            lock(&journal.state).current.as_ref().map(|c| c.seq),
+            Some(seq)
+        );
+        journal.sync().expect("flush");
+        drop(journal);
+        assert_eq!(ids_after_restart(&dir), vec![first, third]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_flush_is_reported_until_the_file_is_flushed() {
+        let (dir, journal) = enabled_journal("failed-flush");
+        let first = append_message(&journal, 1).expect("first");
+        // A file whose flush fails (fsync of /dev/null is EINVAL) stands in for a
+        // segment abandoned after a write error whose records were not yet flushed.
+        let stuck = Arc::new(File::open("/dev/null").expect("/dev/null"));
+        lock(&journal.state).unflushed.push(stuck);
+        assert!(journal.sync().is_err());
+        assert!(
+            journal.sync().is_err(),
+            "a failed flush must be tried again"
+        );
+        assert_eq!(lock(&journal.state).unflushed.len(), 1);
+        lock(&journal.state).unflushed.clear();
+        journal.sync().expect("flush");
+        drop(journal);
+        assert_eq!(ids_after_restart(&dir), vec![first]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn headers_parse_only_when_whole_and_valid() {
         let h = parse_header(b"PRQ1 00A 0123ABCD 12 4096 00ff\nrest").expect("header");
