@@ -57,6 +57,9 @@ listen_tls = ["127.0.0.1:$pop3s"]
 [imap]
 listen = []
 listen_tls = ["127.0.0.1:$imaps"]
+[web]
+listen = []
+listen_tls = []
 $storage
 TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add sink --password-stdin

@@ -88,6 +88,13 @@ SEEDS = {
     "pop3_session": [chunks("CAPA\r\n", "USER alice\r\n", "PASS pw\r\n", "STAT\r\n", "LIST\r\n", "UIDL 1\r\n", "RETR 1\r\n",
                             "TOP 2 1\r\n", "DELE 1\r\n", "RSET\r\n", "DELE 2\r\n", "QUIT\r\n"),
                      chunks("AUTH PLAIN\r\n", "AGFsaWNlAHB3\r\n", "LIST 3\r\n", "RETR 0\r\n", "STLS\r\n", "NOOP\r\n")],
+    "http_session": [chunks("GET / HTTP/1.1\r\nHost: 127.0.0.1:2443\r\nCookie: s=abc\r\n\r\n",
+                            "POST /login HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                            "Content-Length: 29\r\n\r\nusername=alice&password=pw%21",
+                            "HEAD /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+                     chunks("POST /send HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                            "Expect: 100-continue\r\n\r\n", "5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+                            "GET /a?b=c HTTP/1.0\r\n\r\n")],
     "imap_command": ["a1 FETCH 1:* (FLAGS UID BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]<0.100>)\r\n",
                      "a2 UID SEARCH CHARSET UTF-8 OR UNSEEN (SINCE 1-Jan-2024 LARGER 100) NOT HEADER Subject \"x\"\r\n",
                      "a3 APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {5+}\r\nhello\r\n",

@@ -50,10 +50,11 @@ pub trait Agent: Send + 'static {
 pub enum Cost {
     /// Quick and never touches the disk (an SMTP command answered from memory).
     Light,
-    /// Short: may read local files (an IMAP FETCH, mostly from the page cache) and wait a
-    /// little for another session's lock, but never flushes, hashes a password or goes to
-    /// the network itself. An async runtime runs it on an executor thread while another
-    /// one stays free for everything else.
+    /// Short and bounded: may read a bounded amount of local files (a batch of an IMAP
+    /// FETCH, mostly from the page cache) and wait a little for another session's lock,
+    /// but never flushes, hashes a password or goes to the network. An async runtime runs
+    /// it on its executor thread, where a handoff to the blocking pool and back would cost
+    /// more than the work.
     Brief,
     /// May wait: an fsync, a password hash, a database round trip.
     Blocking,

@@ -1,8 +1,8 @@
-//! The sections of the configuration (CONTRACT.md) for services that are not built yet:
-//! `[web]`, `[managesieve]`, `[lmtp]`, `[storage]`, with `log_format` and
-//! `recipient_delimiter`. Each is parsed and validated now, so a configuration written for
-//! a later version is checked today; [`unbuilt_notices`] says at start-up which settings
-//! have no effect yet.
+//! The sections of the configuration (CONTRACT.md) beyond the mail protocols': `[web]`,
+//! `[managesieve]`, `[lmtp]`, `[storage]`, with `log_format` and `recipient_delimiter`.
+//! Sections for services not built yet are parsed and validated now, so a configuration
+//! written for a later version is checked today; `Config::unbuilt_notices` says at
+//! start-up which settings have no effect yet.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,10 @@ pub struct WebSection {
     pub admins: Vec<String>,
     /// Networks that may read /metrics without logging in.
     pub metrics_networks: Vec<String>,
+    /// Most simultaneous web connections (a browser opens several).
+    pub max_connections: usize,
+    /// Most simultaneous web connections from one client address.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for WebSection {
@@ -31,6 +35,8 @@ impl Default for WebSection {
             listen_tls: vec!["127.0.0.1:2443".into()],
             admins: Vec::new(),
             metrics_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            max_connections: 500,
+            max_connections_per_ip: 50,
         }
     }
 }

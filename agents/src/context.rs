@@ -166,6 +166,12 @@ pub struct Context {
     pub pop3_limits: Arc<ConnLimits>,
     /// Connection limits of the IMAP section.
     pub imap_limits: Arc<ConnLimits>,
+    /// Connection limits of the web section.
+    pub web_limits: Arc<ConnLimits>,
+    /// Webmail sessions (logged-in browsers).
+    pub web_sessions: crate::web::sessions::WebSessions,
+    /// The counters `/metrics` shows.
+    pub metrics: crate::metrics::Metrics,
     /// Login failure penalties, shared by every protocol.
     penalties: Mutex<PenaltyTable>,
 }
@@ -225,6 +231,13 @@ impl Context {
                 c.imap.max_connections_per_ip,
                 trusted,
             ),
+            web_limits: ConnLimits::new(
+                c.web.max_connections,
+                c.web.max_connections_per_ip,
+                trusted,
+            ),
+            web_sessions: Default::default(),
+            metrics: Default::default(),
             penalties: Mutex::new(PenaltyTable::new({
                 let mut p = PenaltyConfig::default();
                 p.base = settings.config.auth.failure_delay.get();

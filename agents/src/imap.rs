@@ -1,6 +1,7 @@
 //! The runtime side of an IMAP session, shared by both runtimes: logins and the mail
 //! store answering the machine's requests.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +41,20 @@ pub struct ImapSession {
     user: Option<String>,
     /// The message a FETCH is streaming (opened by `Read`, read on by `ReadMore`).
     reading: Option<RangeChunks>,
+    /// How many messages each folder had when this session last saw it (what its next
+    /// view may cost).
+    view_sizes: HashMap<String, usize>,
 }
+
+/// The most messages a FETCH batch or flag change may name and still be brief.
+const BRIEF_MESSAGES: usize = 1024;
+
+/// The most messages a content scan (SEARCH TEXT, BODY, HEADER) may read and be brief.
+const BRIEF_SCAN: usize = 64;
+
+/// The most messages a folder may have for its view (SELECT, NOOP, IDLE, STATUS) to be
+/// built on the executor.
+const BRIEF_VIEW: usize = 5_000;
 
 impl ImapSession {
     /// The machine and agent of a new connection on a listener of `kind`.
@@ -51,6 +65,7 @@ impl ImapSession {
 
     /// State for a new connection.
     pub fn new(ctx: Arc<Context>, peer: PeerInfo) -> Self {
+        ctx.metrics.connection("imap");
         tracing::info!(
             "imap: connect from [{}]:{}",
             peer.remote.ip(),
@@ -61,6 +76,7 @@ impl ImapSession {
             peer,
             user: None,
             reading: None,
+            view_sizes: HashMap::new(),
         }
     }
 
@@ -87,17 +103,29 @@ impl ImapSession {
             | StoreRequest::Refresh {
                 mailbox,
                 claim_recent,
-            } => StoreReply::View(store.view(user, &mailbox, claim_recent)),
+            } => {
+                let view = store.view(user, &mailbox, claim_recent);
+                self.note_size(mailbox, view.as_ref().map(|v| v.messages.len()));
+                StoreReply::View(view)
+            }
             StoreRequest::Poll {
                 mailbox,
                 claim_recent,
-            } => StoreReply::View(store.poll_view(user, &mailbox, claim_recent)),
+            } => {
+                let view = store.poll_view(user, &mailbox, claim_recent);
+                self.note_size(mailbox, view.as_ref().map(|v| v.messages.len()));
+                StoreReply::View(view)
+            }
             StoreRequest::List {
                 reference,
                 pattern,
                 subscribed,
             } => StoreReply::List(store.list(user, &reference, &pattern, subscribed)),
-            StoreRequest::Status { mailbox } => StoreReply::Status(store.status(user, &mailbox)),
+            StoreRequest::Status { mailbox } => {
+                let status = store.status(user, &mailbox);
+                self.note_size(mailbox, status.as_ref().map(|s| s.messages as usize));
+                StoreReply::Status(status)
+            }
             StoreRequest::Create(m) => StoreReply::Done(store.create(user, &m)),
             StoreRequest::Delete(m) => StoreReply::Done(store.delete(user, &m)),
             StoreRequest::Rename(a, b) => StoreReply::Done(store.rename(user, &a, &b)),
@@ -154,6 +182,18 @@ impl ImapSession {
 }
 
 impl ImapSession {
+    /// Remembers how many messages `mailbox` had (nothing when it could not be read).
+    fn note_size<E>(&mut self, mailbox: String, size: Result<usize, &E>) {
+        match size {
+            Ok(n) => {
+                self.view_sizes.insert(mailbox, n);
+            }
+            Err(_) => {
+                self.view_sizes.remove(&mailbox);
+            }
+        }
+    }
+
     /// The next chunk of the message being streamed.
     fn read_more(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(r) = self.reading.as_mut() else {
@@ -173,10 +213,12 @@ impl ImapSession {
 impl Agent for ImapSession {
     type Machine = ImapServer;
 
-    /// Reads and flag changes of a store on local files are brief (flag records are not
-    /// fsynced; the rare fold of a long log into a new index snapshot is the exception
-    /// that pays for the rule); logins (a password hash), anything that saves or removes
-    /// messages (fsynced) and every request to a database are blocking.
+    /// Requests to a store on local files that read a bounded amount are brief: a FETCH
+    /// batch, a streamed chunk, flag changes (their records are not fsynced) of up to
+    /// [`BRIEF_MESSAGES`] messages, a content scan of up to [`BRIEF_SCAN`], folder views
+    /// and STATUS of folders last seen with up to [`BRIEF_VIEW`] messages, LIST. Logins
+    /// (a password hash), anything that saves or removes messages (fsynced), larger work
+    /// and every request to a database are blocking.
     fn cost(&self, ev: &ImapEvent) -> Cost {
         let ImapEvent::Request { request, .. } = ev else {
             return Cost::Light;
@@ -184,17 +226,21 @@ impl Agent for ImapSession {
         if self.user.is_none() || !self.ctx.mailboxes.reads_locally() {
             return Cost::Blocking;
         }
-        match request {
-            StoreRequest::Open { .. }
-            | StoreRequest::Refresh { .. }
-            | StoreRequest::Poll { .. }
-            | StoreRequest::List { .. }
-            | StoreRequest::Status { .. }
-            | StoreRequest::Fetch { .. }
-            | StoreRequest::Read { .. }
-            | StoreRequest::ReadMore
-            | StoreRequest::Scan { .. }
-            | StoreRequest::SetFlags { .. } => Cost::Brief,
+        let small_view = |mailbox: &str| {
+            self.view_sizes
+                .get(mailbox)
+                .is_some_and(|&n| n <= BRIEF_VIEW)
+        };
+        let brief = match request {
+            StoreRequest::Fetch { uids, .. } | StoreRequest::SetFlags { uids, .. } => {
+                uids.len() <= BRIEF_MESSAGES
+            }
+            StoreRequest::Scan { uids, .. } => uids.len() <= BRIEF_SCAN,
+            StoreRequest::Read { .. } | StoreRequest::ReadMore | StoreRequest::List { .. } => true,
+            StoreRequest::Open { mailbox, .. }
+            | StoreRequest::Refresh { mailbox, .. }
+            | StoreRequest::Poll { mailbox, .. }
+            | StoreRequest::Status { mailbox } => small_view(mailbox),
             StoreRequest::Login(_)
             | StoreRequest::Create(_)
             | StoreRequest::Delete(_)
@@ -202,7 +248,12 @@ impl Agent for ImapSession {
             | StoreRequest::Subscribe(..)
             | StoreRequest::Append { .. }
             | StoreRequest::Expunge { .. }
-            | StoreRequest::Copy { .. } => Cost::Blocking,
+            | StoreRequest::Copy { .. } => false,
+        };
+        if brief {
+            Cost::Brief
+        } else {
+            Cost::Blocking
         }
     }
 

@@ -2,7 +2,8 @@
 //! # postrider-agents
 //!
 //! The runtime side of postrider shared by both runtimes: the agents that answer the core
-//! machines' events (SMTP [`session`], [`pop3`], [`imap`], with [`login`]), delivery
+//! machines' events (SMTP [`session`], [`pop3`], [`imap`], the [`web`] pages, with
+//! [`login`]), delivery
 //! ([`local`], [`remote`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
 //! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
 //! the command line ([`cli`], [`sendmail`]) and what both runtimes' listeners share
@@ -22,6 +23,7 @@ pub mod imap;
 pub mod listener;
 pub mod local;
 pub mod login;
+pub mod metrics;
 pub mod outcome;
 pub mod pop3;
 pub mod privileges;
@@ -35,3 +37,4 @@ pub mod sieve;
 pub mod tls;
 pub mod user_files;
 pub mod vacation;
+pub mod web;

@@ -17,6 +17,10 @@ pub enum ListenerKind {
     Imap,
     /// IMAPS (port 993 role): implicit TLS.
     Imaps,
+    /// Web over plain HTTP (port 80 role): only redirects to HTTPS.
+    Http,
+    /// Web over HTTPS (port 443 role): webmail, admin pages, metrics.
+    Https,
 }
 
 impl ListenerKind {
@@ -30,6 +34,8 @@ impl ListenerKind {
             ListenerKind::Pop3s => "pop3s",
             ListenerKind::Imap => "imap",
             ListenerKind::Imaps => "imaps",
+            ListenerKind::Http => "http",
+            ListenerKind::Https => "https",
         }
     }
 
@@ -43,11 +49,19 @@ impl ListenerKind {
         matches!(self, ListenerKind::Imap | ListenerKind::Imaps)
     }
 
-    /// Whether connections start with a TLS handshake (ports 465, 995 and 993).
+    /// Whether connections on this listener speak HTTP.
+    pub fn is_http(self) -> bool {
+        matches!(self, ListenerKind::Http | ListenerKind::Https)
+    }
+
+    /// Whether connections start with a TLS handshake (ports 465, 995, 993 and 443).
     pub fn implicit_tls(self) -> bool {
         matches!(
             self,
-            ListenerKind::Submissions | ListenerKind::Pop3s | ListenerKind::Imaps
+            ListenerKind::Submissions
+                | ListenerKind::Pop3s
+                | ListenerKind::Imaps
+                | ListenerKind::Https
         )
     }
 
@@ -57,6 +71,8 @@ impl ListenerKind {
             "pop3"
         } else if self.is_imap() {
             "imap"
+        } else if self.is_http() {
+            "web"
         } else {
             "smtp"
         }

@@ -39,6 +39,7 @@ pub fn sasl_login(
     };
     if let Some(success) = success {
         ctx.auth_penalty(|t| t.record(std::time::Instant::now(), ip, name, success));
+        ctx.metrics.login(protocol, success);
     }
     (outcome, admission.hold)
 }

@@ -47,6 +47,7 @@ impl Pop3Session {
 
     /// State for a new connection.
     pub fn new(ctx: Arc<Context>, peer: PeerInfo) -> Self {
+        ctx.metrics.connection("pop3");
         tracing::info!(
             "pop3: connect from [{}]:{}",
             peer.remote.ip(),

@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::metrics::DeliveryResult;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use bytes::Bytes;
 use postrider_core::delivery::bounce::{bounce_message, Action, BounceParams, ReportedRecipient};
@@ -65,6 +66,12 @@ fn apply_outcome(ctx: &Context, env: &mut Envelope, i: usize, relay: &str, outco
     let r = &mut env.recipients[i];
     let address = r.address.clone();
     r.attempts += 1;
+    let result = match &outcome {
+        Outcome::Delivered(_) => DeliveryResult::Delivered,
+        Outcome::Temporary(_) if !expired => DeliveryResult::Deferred,
+        _ => DeliveryResult::Bounced,
+    };
+    ctx.metrics.delivery(result, delay as f64);
     match outcome {
         Outcome::Delivered(text) => {
             r.status = RcptStatus::Delivered;

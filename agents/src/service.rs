@@ -67,6 +67,20 @@ pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
             .filter_map(parse)
             .map(|a| (a, ListenerKind::Imaps)),
     );
+    out.extend(
+        c.web
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Http)),
+    );
+    out.extend(
+        c.web
+            .listen_tls
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Https)),
+    );
     out
 }
 
@@ -77,6 +91,7 @@ pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
         ListenerKind::Submission | ListenerKind::Submissions => ctx.submission_limits.clone(),
         ListenerKind::Pop3 | ListenerKind::Pop3s => ctx.pop3_limits.clone(),
         ListenerKind::Imap | ListenerKind::Imaps => ctx.imap_limits.clone(),
+        ListenerKind::Http | ListenerKind::Https => ctx.web_limits.clone(),
     }
 }
 

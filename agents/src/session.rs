@@ -113,6 +113,7 @@ impl SmtpSession {
 
     /// Runtime state for a new connection from `peer` on a listener of `kind`.
     pub fn new(ctx: Arc<Context>, peer: PeerInfo, kind: ListenerKind) -> Self {
+        ctx.metrics.connection(kind.protocol());
         tracing::info!(
             "connect from [{}]:{} ({})",
             peer.remote.ip(),
@@ -212,6 +213,7 @@ impl SmtpSession {
                             "NOQUEUE: reject: MAIL from [{}]: sender <{from}> not owned by user {user}",
                             self.peer.remote.ip()
                         );
+                        self.ctx.metrics.rejected("sender_not_owned");
                         Verdict::Reject(reply(
                             553,
                             (5, 7, 1),
@@ -225,6 +227,7 @@ impl SmtpSession {
             SmtpEvent::RcptTo { token, to, .. } => {
                 let verdict = self.check_recipient(&to, s.authenticated().is_some());
                 if let Verdict::Reject(r) = &verdict {
+                    self.ctx.metrics.rejected(recipient_reject_reason(r));
                     tracing::info!(
                         "NOQUEUE: reject: RCPT from [{}]: {}; from=<{}> to=<{}>",
                         self.peer.remote.ip(),
@@ -286,6 +289,9 @@ impl SmtpSession {
                     self.spool_write(&fixed);
                 }
                 let result = self.commit(envelope, size, s.authenticated());
+                if result.is_ok() {
+                    self.ctx.metrics.received();
+                }
                 s.message_queued(token, result);
             }
             SmtpEvent::StartTls => return Flow::StartTls,
@@ -555,6 +561,7 @@ impl SmtpSession {
             match disposition {
                 Policy::Reject => {
                     tracing::info!("{id}: rejected: DMARC policy of {domain}");
+                    self.ctx.metrics.rejected("dmarc");
                     return Err(reply(
                         550,
                         (5, 7, 1),
@@ -710,6 +717,20 @@ impl Agent for SmtpSession {
         } else {
             Cost::Blocking
         }
+    }
+}
+
+/// Why a recipient was refused, for the metrics: from the reply's enhanced status code.
+fn recipient_reject_reason(r: &Reply) -> &'static str {
+    let text = r.summary();
+    if text.contains("5.7.1") {
+        "relay_denied"
+    } else if text.contains("5.1.1") {
+        "unknown_recipient"
+    } else if r.code / 100 == 4 {
+        "temporary"
+    } else {
+        "policy"
     }
 }
 

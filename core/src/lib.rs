@@ -24,6 +24,7 @@
 //! * [`dkim`]: DKIM canonicalization and signature fields (RFC 6376, RFC 8463).
 //! * [`dns`]: the stub resolver machine (MX, A, AAAA, TXT) over simple-dns.
 //! * [`imf`]: RFC 5322 header framing, addresses, dates.
+//! * [`http`]: HTTP/1.1 server side: request framing, limits, the connection machine.
 //! * [`imap`]: ENVELOPE and BODYSTRUCTURE as IMAP serves them.
 //! * [`mime`]: Content-Type parameters (RFC 2231), encoded words (RFC 2047), base64 and
 //!   quoted-printable, the MIME part tree.
@@ -33,6 +34,7 @@
 //! * [`sasl`]: SASL PLAIN and LOGIN exchanges (RFC 4616, RFC 4954).
 //! * [`sieve`]: Sieve filtering (RFC 5228 and extensions): parser, validator, interpreter.
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
+//! * [`web`]: the webmail's pure parts (form decoding).
 
 pub mod authres;
 pub mod delivery;
@@ -40,6 +42,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod dns_steps;
+pub mod http;
 pub mod imap;
 pub mod imf;
 pub mod machine;
@@ -54,3 +57,4 @@ pub mod spf;
 pub mod submission;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod web;

@@ -828,16 +828,9 @@ pub fn reverse_name(ip: IpAddr) -> String {
     }
 }
 
+/// The URL escaping of macro letters written in upper case (RFC 7208 §7.3).
 fn url_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::web::form::encode_component(s)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The async runtime's one driver: runs any protocol machine with its agent over a TCP
 //! connection (plain, implicit TLS or upgraded by STARTTLS) as one task.
 //!
-//! Events the agent calls light are handled on the executor, brief ones too while another
-//! executor thread is free; the others (fsyncs, password hashing, database round trips)
-//! on the blocking pool, machine and agent moved there and back. Between two
+//! Events the agent calls light or brief are handled on the executor; the others (fsyncs,
+//! password hashing, database round trips) on the blocking pool, machine and agent moved
+//! there and back. Between two
 //! rounds of events, one future writes the output backlog, reads input while the machine
 //! wants it, and watches the machine's deadline, whichever is ready first: reading goes
 //! on while output waits, so a client that pipelines without reading cannot deadlock the
@@ -13,7 +13,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -108,59 +107,23 @@ pub async fn drive<A: Agent>(
     }
 }
 
-/// Executor threads that may run brief handlers at the same time: all but one, so
-/// accepting, TLS and light events always find a thread. Set by [`set_executor_threads`].
-static BRIEF_SLOTS: AtomicUsize = AtomicUsize::new(0);
-
-/// Tells the driver how many threads run the executor (before any session starts).
-pub fn set_executor_threads(n: usize) {
-    BRIEF_SLOTS.store(n.saturating_sub(1), Ordering::Relaxed);
-}
-
-/// One of the [`BRIEF_SLOTS`], given back when dropped.
-struct BriefSlot;
-
-impl BriefSlot {
-    fn take() -> Option<Self> {
-        BRIEF_SLOTS
-            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| n.checked_sub(1))
-            .ok()
-            .map(|_| BriefSlot)
-    }
-}
-
-impl Drop for BriefSlot {
-    fn drop(&mut self) {
-        BRIEF_SLOTS.fetch_add(1, Ordering::Release);
-    }
-}
-
 /// Whether the driver must go on to the next round of I/O before handling more events.
 fn must_pause<M: Machine>(m: &M, out: &Backlog, flow: Flow) -> bool {
     flow != Flow::Continue || !m.has_event() || !out.has_room()
 }
 
-/// Hands queued events to the agent while the backlog has room: the light ones here, the
-/// brief ones here too while an executor thread is spare, and from the first one that
-/// must go elsewhere, the rest on the blocking pool.
+/// Hands queued events to the agent while the backlog has room: the light and brief ones
+/// here, and from the first one that may block, the rest on the blocking pool.
 async fn handle<A: Agent>(
     mut m: A::Machine,
     mut agent: A,
     mut out: Backlog,
 ) -> (A::Machine, A, Backlog, Flow) {
     let flow = handle_events(&mut agent, &mut m, &mut out, |a, ev| {
-        a.cost(ev) != Cost::Light
+        a.cost(ev) == Cost::Blocking
     });
     if must_pause(&m, &out, flow) {
         return (m, agent, out, flow);
-    }
-    if let Some(_slot) = BriefSlot::take() {
-        let flow = handle_events(&mut agent, &mut m, &mut out, |a, ev| {
-            a.cost(ev) == Cost::Blocking
-        });
-        if must_pause(&m, &out, flow) {
-            return (m, agent, out, flow);
-        }
     }
     blocking::unblock(move || {
         let flow = handle_events(&mut agent, &mut m, &mut out, |_, _| false);
@@ -303,24 +266,5 @@ impl Link {
         future::or(write, limit).await?;
         self.unflushed = false;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn brief_handlers_leave_one_executor_thread_free() {
-        set_executor_threads(3);
-        let first = BriefSlot::take().expect("a spare thread");
-        let second = BriefSlot::take().expect("another spare thread");
-        assert!(BriefSlot::take().is_none(), "the last thread stays free");
-        drop(first);
-        let third = BriefSlot::take().expect("a thread given back");
-        assert!(BriefSlot::take().is_none());
-        drop((second, third));
-        set_executor_threads(1);
-        assert!(BriefSlot::take().is_none(), "one thread: nothing runs inline");
     }
 }

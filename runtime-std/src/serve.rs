@@ -16,6 +16,7 @@ use postrider_agents::service::{
     limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
 };
 use postrider_agents::session::SmtpSession;
+use postrider_agents::web::WebSession;
 
 use crate::driver::drive;
 use crate::workers::Workers;
@@ -102,6 +103,10 @@ pub fn run_connection(
     } else if kind.is_imap() {
         drive(ctx, stream, remote, kind, |peer| {
             ImapSession::start(ctx, kind, peer)
+        })
+    } else if kind.is_http() {
+        drive(ctx, stream, remote, kind, |peer| {
+            WebSession::start(ctx, kind, peer)
         })
     } else {
         drive(ctx, stream, remote, kind, |peer| {

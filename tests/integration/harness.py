@@ -58,13 +58,14 @@ class Server:
 
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
                  domains=("test.example", "localhost"), submission=None, auth=None,
-                 smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None, log="debug"):
+                 smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None, log="debug",
+                 web=None):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
         self.data = os.path.join(self.dir, "data")
         self.ports = {k: free_port() for k in
-                      ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps")}
+                      ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps", "http", "https")}
         self.hostname = hostname
         self.smtp_ip = smtp_ip
         if smtp_port:
@@ -72,6 +73,7 @@ class Server:
         smtp_lines = "\n".join(f"{k} = {v}" for k, v in (smtp or {}).items())
         sub_lines = "\n".join(f"{k} = {v}" for k, v in (submission or {}).items())
         delivery_lines = "\n".join(f"{k} = {v}" for k, v in (delivery or {}).items())
+        web_lines = "\n".join(f"{k} = {v}" for k, v in (web or {}).items())
         # Short login delays keep the suite fast; tests that need others pass `auth`.
         auth_lines = "\n".join(f"{k} = {v}" for k, v in
                                ({"failure_delay": '"100ms"', **(auth or {})}).items())
@@ -110,6 +112,11 @@ listen_tls = ["127.0.0.1:{p['pop3s']}"]
 [imap]
 listen = ["127.0.0.1:{p['imap']}"]
 listen_tls = ["127.0.0.1:{p['imaps']}"]
+
+[web]
+listen = ["127.0.0.1:{p['http']}"]
+listen_tls = ["127.0.0.1:{p['https']}"]
+{web_lines}
 {extra}
 ''')
         self.proc = None

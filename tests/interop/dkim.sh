@@ -29,6 +29,9 @@ listen_tls = []
 [imap]
 listen = []
 listen_tls = []
+[web]
+listen = []
+listen_tls = []
 TOML
 }
 base > "$dir/postrider.toml"

@@ -85,6 +85,9 @@ listen_tls = []
 [imap]
 listen = ["127.0.0.1:$imap"]
 listen_tls = []
+[web]
+listen = []
+listen_tls = []
 [auth]
 allow_plaintext = true      # the test clients log in without TLS
 TOML

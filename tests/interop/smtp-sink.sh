@@ -52,6 +52,9 @@ listen_tls = []
 [imap]
 listen = []
 listen_tls = []
+[web]
+listen = []
+listen_tls = []
 TOML
   "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
   pid=$!

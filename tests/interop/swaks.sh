@@ -29,6 +29,9 @@ listen_tls = []
 [imap]
 listen = []
 listen_tls = []
+[web]
+listen = []
+listen_tls = []
 TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add alice --password-stdin
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &

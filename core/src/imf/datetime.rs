@@ -105,6 +105,15 @@ impl WallClock {
         )
     }
 
+    /// A short local form for lists, e.g. `2026-11-28 11:56` (in the value's own zone).
+    pub fn short(&self) -> String {
+        let c = self.civil();
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            c.year, c.month, c.day, c.hour, c.minute
+        )
+    }
+
     /// IMAP `date-time` (RFC 3501 §9), e.g. `28-Nov-2026 11:56:41 +0000`.
     pub fn imap(&self) -> String {
         let c = self.civil();

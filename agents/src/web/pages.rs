@@ -1,0 +1,300 @@
+//! The webmail's pages, rendered on the server from maud templates (compile-time
+//! checked, every value escaped unless marked as already-sanitised HTML). No page
+//! carries a script; forms post to this server with the session's CSRF token.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use postrider_core::imf::datetime::WallClock;
+use postrider_core::web::form::encode_component;
+use postrider_core::web::message::{MessageView, Shown};
+
+/// The logged-in user as a page shows them: name and the CSRF token its forms carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    /// The account.
+    pub user: &'a str,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+}
+
+/// One folder in the folder list.
+#[derive(Debug, Clone)]
+pub struct FolderItem {
+    /// The IMAP name (modified UTF-7), used in links.
+    pub name: String,
+    /// The name shown (decoded).
+    pub label: String,
+    /// Unseen messages.
+    pub unseen: u32,
+    /// Whether it can hold messages (not `\Noselect`).
+    pub selectable: bool,
+}
+
+/// One row of the message list.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The message's UID.
+    pub uid: u32,
+    /// Sender shown.
+    pub from: String,
+    /// Subject shown.
+    pub subject: String,
+    /// Date shown.
+    pub date: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Not `\Seen`.
+    pub unseen: bool,
+    /// `\Flagged`.
+    pub flagged: bool,
+}
+
+/// A page of the message list.
+#[derive(Debug, Clone)]
+pub struct Listing<'a> {
+    /// The folder's IMAP name.
+    pub folder: &'a str,
+    /// The folder's name shown.
+    pub label: &'a str,
+    /// The rows of this page, newest first.
+    pub rows: Vec<Row>,
+    /// This page (from 1) and how many there are.
+    pub page: usize,
+    /// How many pages there are (at least 1).
+    pub pages: usize,
+    /// Messages in the folder.
+    pub total: usize,
+}
+
+/// The page shell: title, style sheet, and for a logged-in user the top bar with the
+/// logout form.
+pub fn layout(title: &str, viewer: Option<Viewer<'_>>, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · postrider" }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                @if let Some(v) = viewer {
+                    header.top {
+                        a.brand href="/mail" { "postrider" }
+                        span.who { (v.user) }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The login form; `csrf` is also in the login cookie.
+pub fn login(csrf: &str, error: Option<&str>) -> String {
+    let body = html! {
+        section.login {
+            h1 { "postrider webmail" }
+            @if let Some(e) = error {
+                p.error role="alert" { (e) }
+            }
+            form method="post" action="/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "User name " input type="text" name="username" autocomplete="username" required autofocus; }
+                label { "Password " input type="password" name="password" autocomplete="current-password" required; }
+                button type="submit" { "Log in" }
+            }
+        }
+    };
+    layout("Log in", None, body)
+}
+
+/// The folder list beside every mail page.
+fn folder_nav(folders: &[FolderItem], current: &str) -> Markup {
+    html! {
+        nav.folders {
+            ul {
+                @for f in folders {
+                    li.current[f.name == current] {
+                        @if f.selectable {
+                            a href={ "/mail?folder=" (encode_component(&f.name)) } {
+                                (f.label)
+                                @if f.unseen > 0 { " " span.count { (f.unseen) } }
+                            }
+                        } @else {
+                            span.noselect { (f.label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A folder's message list, paged.
+pub fn mailbox(viewer: Viewer<'_>, folders: &[FolderItem], listing: &Listing<'_>) -> String {
+    let folder_q = encode_component(listing.folder);
+    let body = html! {
+        div.mail {
+            (folder_nav(folders, listing.folder))
+            section.list {
+                h1 { (listing.label) " " small { "(" (listing.total) ")" } }
+                @if listing.rows.is_empty() {
+                    p.empty { "No messages." }
+                } @else {
+                    table.messages {
+                        thead { tr { th { "From" } th { "Subject" } th { "Date" } th.size { "Size" } } }
+                        tbody {
+                            @for r in &listing.rows {
+                                tr.unseen[r.unseen].flagged[r.flagged] {
+                                    td.from { (r.from) }
+                                    td.subject {
+                                        a href={ "/message?folder=" (folder_q) "&uid=" (r.uid) } {
+                                            @if r.subject.is_empty() { "(no subject)" } @else { (r.subject) }
+                                        }
+                                    }
+                                    td.date { (r.date) }
+                                    td.size { (human_size(r.size)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if listing.pages > 1 {
+                    nav.pager {
+                        @if listing.page > 1 {
+                            a rel="prev" href={ "/mail?folder=" (folder_q) "&page=" (listing.page - 1) } { "← Newer" }
+                        }
+                        span { "Page " (listing.page) " of " (listing.pages) }
+                        @if listing.page < listing.pages {
+                            a rel="next" href={ "/mail?folder=" (folder_q) "&page=" (listing.page + 1) } { "Older →" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(listing.label, Some(viewer), body)
+}
+
+/// A message: its header fields, the parts shown, and its attachments.
+pub fn message(
+    viewer: Viewer<'_>,
+    folders: &[FolderItem],
+    folder: &str,
+    uid: u32,
+    view: &MessageView,
+) -> String {
+    let folder_q = encode_component(folder);
+    let base = format!("folder={folder_q}&uid={uid}");
+    let body = html! {
+        div.mail {
+            (folder_nav(folders, folder))
+            article.message {
+                h1 { @if view.subject.is_empty() { "(no subject)" } @else { (view.subject) } }
+                (fields(view))
+                @if view.blocked_images {
+                    p.notice {
+                        "Remote images were not loaded. "
+                        a href={ "/message?" (base) "&images=1" } { "Show them" }
+                    }
+                }
+                (shown_parts(view))
+                @if !view.attachments.is_empty() {
+                    section.attachments {
+                        h2 { "Attachments" }
+                        ul {
+                            @for a in &view.attachments {
+                                li {
+                                    a href={ "/attachment?" (base) "&part=" (a.id) } download=(a.filename) { (a.filename) }
+                                    " " span.meta { (a.content_type) ", " (human_size(a.size as u64)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(&view.subject, Some(viewer), body)
+}
+
+/// The header fields of a message (or of one attached).
+fn fields(view: &MessageView) -> Markup {
+    html! {
+        dl.fields {
+            dt { "From" } dd.from { (view.from) }
+            @if !view.to.is_empty() { dt { "To" } dd.to { (view.to) } }
+            @if !view.cc.is_empty() { dt { "Cc" } dd.cc { (view.cc) } }
+            dt { "Date" } dd.date { (view.date) }
+        }
+    }
+}
+
+/// The parts of a message to show, attached messages inside a frame of their own.
+fn shown_parts(view: &MessageView) -> Markup {
+    html! {
+        @for part in &view.shown {
+            @match part {
+                Shown::Text(text) => pre.text { (text) },
+                Shown::Html(clean) => div.html { (PreEscaped(clean)) },
+                Shown::Message(inner) => section.attached {
+                    h2 { (inner.subject) }
+                    (fields(inner))
+                    (shown_parts(inner))
+                },
+            }
+        }
+    }
+}
+
+/// A page saying what went wrong, with a way back.
+pub fn problem(viewer: Option<Viewer<'_>>, title: &str, text: &str) -> String {
+    let body = html! {
+        section.problem {
+            h1 { (title) }
+            p { (text) }
+            p { a href="/" { "Back to the mail" } }
+        }
+    };
+    layout(title, viewer, body)
+}
+
+/// A size as people read it.
+pub fn human_size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.0} KB", n as f64 / 1024.0),
+        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// A date for the message list: `2024-01-01 10:00` in the message's own zone.
+pub fn short_date(date: Option<WallClock>) -> String {
+    date.map(|d| d.short()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_dates_read_well() {
+        let page = login("tok\"en", Some("<b>bad</b>"));
+        assert!(page.contains("&lt;b&gt;bad&lt;/b&gt;"));
+        assert!(page.contains("value=\"tok&quot;en\""));
+        assert!(page.contains("name=\"username\"") && page.contains("name=\"password\""));
+        let d = WallClock {
+            unix_secs: 1_704_103_200,
+            utc_offset_minutes: 60,
+        };
+        assert_eq!(short_date(Some(d)), "2024-01-01 11:00");
+        assert_eq!(short_date(None), "");
+        assert_eq!(human_size(2048), "2 KB");
+    }
+}

@@ -1,0 +1,8 @@
+//! What the webmail needs that involves no I/O: form and query decoding ([`form`]), and
+//! messages as the pages show them ([`message`]: list summaries, the reading view with
+//! HTML sanitised, attachments).
+//! Pages and sessions live with the agents; this module keeps the parsing and the
+//! message transformations they rely on pure and tested.
+
+pub mod form;
+pub mod message;
