@@ -225,35 +225,89 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         });
     }
     let uid = rustix::process::getuid().as_raw();
+    queue_local(
+        ctx,
+        spool_for_id,
+        &LocalSubmission {
+            sender: &sender,
+            recipients: &recipients,
+            message: &fixed.message,
+            received: ReceivedFrom {
+                client_ip: None,
+                authenticated: None,
+                protocol: Protocol::Local,
+                comment: &format!("postrider, from userid {uid}"),
+            },
+            log_origin: &format!("uid={uid}"),
+        },
+    )?;
+    Ok(id)
+}
+
+/// Who handed a locally submitted message over, for its Received field.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedFrom<'a> {
+    /// The client's address (the webmail's browser), if any.
+    pub client_ip: Option<std::net::IpAddr>,
+    /// The account that submitted it, if logged in.
+    pub authenticated: Option<&'a str>,
+    /// How it came.
+    pub protocol: Protocol,
+    /// The comment after the host name (the submitting uid, the webmail).
+    pub comment: &'a str,
+}
+
+/// A message submitted on this host (the sendmail command, the webmail), fixed up
+/// already.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalSubmission<'a> {
+    /// The envelope sender.
+    pub sender: &'a str,
+    /// The envelope recipients.
+    pub recipients: &'a [String],
+    /// The message, CRLF line ends, fix-ups done (no Bcc).
+    pub message: &'a [u8],
+    /// Its Received field's origin.
+    pub received: ReceivedFrom<'a>,
+    /// Who submitted it, for the log line (`uid=1000`, `web user alice`).
+    pub log_origin: &'a str,
+}
+
+/// Queues a local submission into `spool`: a Received field, a DKIM signature for its
+/// From domain, the envelope; durable when this returns Ok (the queue id).
+pub fn queue_local(
+    ctx: &Context,
+    mut spool: Box<dyn MessageSpool>,
+    m: &LocalSubmission<'_>,
+) -> Result<String, String> {
+    let id = spool.id().to_string();
     let trace = received(&ReceivedInfo {
         helo: None,
-        client_ip: None,
-        authenticated: None,
-        by_host: hostname,
-        protocol: Protocol::Local,
-        comment: Some(&format!("postrider, from userid {uid}")),
+        client_ip: m.received.client_ip,
+        authenticated: m.received.authenticated,
+        by_host: &ctx.settings.config.hostname,
+        protocol: m.received.protocol,
+        comment: Some(m.received.comment),
         id: &id,
-        for_rcpt: if recipients.len() == 1 {
-            Some(recipients[0].as_str())
-        } else {
-            None
+        for_rcpt: match m.recipients {
+            [only] => Some(only.as_str()),
+            _ => None,
         },
         when: wall_now(),
     });
-    let mut spool = spool_for_id;
-    let dkim = crate::dkim::sign(settings, &fixed.message, unix_now());
+    let dkim = crate::dkim::sign(&ctx.settings, m.message, unix_now());
     let write = |spool: &mut dyn MessageSpool| -> std::io::Result<()> {
         spool.write(trace.as_bytes())?;
-        spool.write(&fixed.message)
+        spool.write(m.message)
     };
     write(&mut *spool).map_err(|e| format!("cannot write to the queue: {e}"))?;
     let env = Envelope {
         dkim,
         ..Envelope::local(
             &id,
-            &sender,
-            recipients.iter().map(Recipient::new).collect(),
-            fixed.message.len() as u64,
+            m.sender,
+            m.recipients.iter().map(Recipient::new).collect(),
+            m.message.len() as u64,
             unix_now(),
         )
     };
@@ -261,10 +315,13 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         .commit(&env)
         .map_err(|e| format!("cannot write to the queue: {e}"))?;
     tracing::info!(
-        "{id}: from=<{sender}>, size={}, nrcpt={} (queue active, uid={uid})",
+        "{id}: from=<{}>, size={}, nrcpt={} (queue active, {})",
+        m.sender,
         env.size,
-        env.recipients.len()
+        env.recipients.len(),
+        m.log_origin
     );
+    ctx.metrics.received();
     Ok(id)
 }
 

@@ -174,6 +174,20 @@ listen_tls = ["127.0.0.1:{p['https']}"]
             return ""
 
     # --- mail helpers ------------------------------------------------------------------
+    def deliver(self, sender, rcpt, message, timeout=15):
+        """Sends one message over SMTP and waits until the recipient's mbox has grown."""
+        import smtplib
+        path = self.mbox_path(rcpt.split("@")[0])
+        before = os.path.getsize(path) if os.path.exists(path) else 0
+        with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=30) as s:
+            s.sendmail(sender, [rcpt], message)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path) and os.path.getsize(path) > before:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no delivery to {rcpt}")
+
     def mbox_path(self, user):
         return os.path.join(self.data, "mail", user)
 

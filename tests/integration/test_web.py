@@ -3,11 +3,11 @@ login (token, delay, cookie flags), reading mail delivered by SMTP (decoded fiel
 sanitised HTML under a CSP, attachment bytes), CSRF refusals, one account unable to reach
 another's mail, and HTTP framing attacks refused."""
 
+import email.header
 import email.policy
 import http.client
 import os
 import re
-import smtplib
 import socket
 import time
 import unittest
@@ -55,6 +55,28 @@ class Browser:
     def post(self, path, fields):
         return self.request("POST", path, fields)
 
+    def post_multipart(self, path, fields, files):
+        """POSTs multipart/form-data as a browser does: text fields, then files."""
+        boundary = "----postriderTestBoundary" + os.urandom(8).hex()
+        body = b""
+        for name, value in fields.items():
+            body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                     f"{value}\r\n").encode()
+        for name, filename, data in files:
+            body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+                     f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+            body += data + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=insecure_tls(),
+                                           timeout=30)
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        conn.request("POST", path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r, data
+
     def form_token(self, page):
         m = re.search(rb'name="csrf" value="([^"]+)"', page)
         return m.group(1).decode() if m else None
@@ -95,17 +117,7 @@ class WebTest(unittest.TestCase):
 
     @classmethod
     def send(cls, sender, rcpt, message):
-        """Sends one message by SMTP and waits for its delivery."""
-        path = cls.srv.mbox_path(rcpt.split("@")[0])
-        before = os.path.getsize(path) if os.path.exists(path) else 0
-        with smtplib.SMTP("127.0.0.1", cls.srv.ports["smtp"], timeout=30) as s:
-            s.sendmail(sender, [rcpt], message)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if os.path.exists(path) and os.path.getsize(path) > before:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"no delivery to {rcpt}")
+        cls.srv.deliver(sender, rcpt, message)
 
     @classmethod
     def tearDownClass(cls):
@@ -227,6 +239,72 @@ class WebTest(unittest.TestCase):
             self.assertNotIn(b"for bob only", page)
         r, _ = self.browser().get("/message?folder=INBOX&uid=1")
         self.assertEqual((r.status, r.headers["Location"]), (303, "/"), "no session, no mail")
+
+    def test_compose_and_send_with_an_attachment(self):
+        import email
+        import mailbox
+        b = self.browser()
+        b.login("alice", "pw-alice")
+        r, page = b.get("/compose")
+        self.assertEqual(r.status, 200)
+        for name in ("to", "cc", "bcc", "subject", "body", "attachments"):
+            self.assertIn(f'name="{name}"'.encode(), page)
+        token = b.form_token(page)
+        data = os.urandom(7000)
+        fields = {"to": "bob@test.example", "cc": "", "bcc": "alice@test.example",
+                  "subject": "Plan für morgen", "body": "Hallo Bob,\nanbei der Plan.\n"}
+        files = [("attachments", "plän.bin", data)]
+        r, _ = b.post_multipart("/send", dict(fields), files)
+        self.assertEqual(r.status, 403, "no token, no mail")
+        r, _ = b.post_multipart("/send", {**fields, "csrf": token}, files)
+        self.assertEqual((r.status, r.headers["Location"]), (303, "/mail?sent=1"))
+        deadline = time.time() + 15
+        got = None
+        while time.time() < deadline and got is None:
+            for m in mailbox.mbox(self.srv.mbox_path("bob")):
+                if "Plan" in str(email.header.make_header(email.header.decode_header(m["Subject"] or ""))):
+                    got = m
+            time.sleep(0.1)
+        self.assertIsNotNone(got, "bob received the message")
+        self.assertIsNone(got["Bcc"], "Bcc never reaches the recipients")
+        self.assertEqual(str(email.header.make_header(email.header.decode_header(got["Subject"]))),
+                         "Plan für morgen")
+        parts = [p for p in got.walk() if p.get_filename()]
+        self.assertEqual(len(parts), 1)
+        self.assertEqual(parts[0].get_filename(), "plän.bin")
+        self.assertEqual(parts[0].get_payload(decode=True), data)
+        text = [p for p in got.walk() if p.get_content_type() == "text/plain"][0]
+        self.assertEqual(text.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n"),
+                         "Hallo Bob,\nanbei der Plan.\n")
+        self.assertTrue(got["Message-ID"] and got["Date"])
+        _, sent = b.get("/mail?folder=Sent")
+        self.assertIn("Plan für morgen", sent.decode())
+        # The blind copy reached alice, without a Bcc field either.
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            mine = [m for m in mailbox.mbox(self.srv.mbox_path("alice")) if m["Subject"] and "Plan" in
+                    str(email.header.make_header(email.header.decode_header(m["Subject"])))]
+            if mine:
+                break
+            time.sleep(0.1)
+        self.assertTrue(mine)
+        self.assertIsNone(mine[0]["Bcc"])
+
+    def test_reply_is_prefilled_and_threaded(self):
+        self.send("carol@test.example", "alice@test.example",
+                  b"From: Carol <carol@test.example>\r\nTo: alice@test.example, dan@test.example\r\n"
+                  b"Message-ID: <thread-1@test.example>\r\nSubject: lunch?\r\n\r\nat noon\r\n")
+        b = self.browser()
+        b.login("alice", "pw-alice")
+        _, page = b.get("/mail")
+        uid = max(int(u) for u in re.findall(r'uid=(\d+)">lunch\?', page.decode()))
+        _, page = b.get(f"/compose?folder=INBOX&reply={uid}&all=1")
+        text = page.decode()
+        self.assertIn('name="subject" value="Re: lunch?"', text)
+        self.assertIn("Carol &lt;carol@test.example&gt;", text)
+        self.assertIn('name="cc" value="dan@test.example"', text)
+        self.assertIn('name="in_reply_to" value="&lt;thread-1@test.example&gt;"', text)
+        self.assertIn("&gt; at noon", text)
 
     def test_metrics_count_what_happened(self):
         b = self.browser()

@@ -99,6 +99,7 @@ pub fn mailbox(store: &dyn Mailboxes, viewer: Viewer<'_>, query: &Form) -> Respo
         page,
         pages,
         total,
+        notice: (query.get("sent") == Some("1")).then_some("Message sent."),
     };
     let folders = folders(store, viewer.user);
     html_page(200, pages::mailbox(viewer, &folders, &listing), Csp::Strict)

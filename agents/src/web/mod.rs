@@ -7,6 +7,7 @@
 //! login form a token from its own cookie); a POST without it gets 403 and changes
 //! nothing.
 
+pub mod compose;
 pub mod mail;
 pub mod pages;
 pub mod respond;
@@ -105,7 +106,11 @@ impl WebSession {
             ("/mail", true, Some(v)) => mail::mailbox(store, v, &query),
             ("/message", true, Some(v)) => mail::message(store, v, &query),
             ("/attachment", true, Some(v)) => mail::download(store, v, &query),
-            ("/mail" | "/message" | "/attachment" | "/logout", _, None) => redirect("/"),
+            ("/compose", true, Some(v)) => compose::form(&self.ctx, v, &query),
+            ("/send", false, Some(v)) => compose::send(&self.ctx, v, self.peer.remote.ip(), req),
+            ("/mail" | "/message" | "/attachment" | "/logout" | "/compose" | "/send", _, None) => {
+                redirect("/")
+            }
             (
                 "/" | "/mail" | "/message" | "/attachment" | "/style.css" | "/logout" | "/metrics",
                 _,

@@ -63,6 +63,8 @@ pub struct Listing<'a> {
     pub pages: usize,
     /// Messages in the folder.
     pub total: usize,
+    /// A line to show above the list ("Message sent.").
+    pub notice: Option<&'a str>,
 }
 
 /// The page shell: title, style sheet, and for a logged-in user the top bar with the
@@ -118,6 +120,7 @@ pub fn login(csrf: &str, error: Option<&str>) -> String {
 fn folder_nav(folders: &[FolderItem], current: &str) -> Markup {
     html! {
         nav.folders {
+            p { a.button href="/compose" { "Write" } }
             ul {
                 @for f in folders {
                     li.current[f.name == current] {
@@ -143,6 +146,9 @@ pub fn mailbox(viewer: Viewer<'_>, folders: &[FolderItem], listing: &Listing<'_>
         div.mail {
             (folder_nav(folders, listing.folder))
             section.list {
+                @if let Some(n) = listing.notice {
+                    p.notice role="status" { (n) }
+                }
                 h1 { (listing.label) " " small { "(" (listing.total) ")" } }
                 @if listing.rows.is_empty() {
                     p.empty { "No messages." }
@@ -192,10 +198,16 @@ pub fn message(
 ) -> String {
     let folder_q = encode_component(folder);
     let base = format!("folder={folder_q}&uid={uid}");
+    let reply_base = format!("folder={folder_q}");
     let body = html! {
         div.mail {
             (folder_nav(folders, folder))
             article.message {
+                nav.actions {
+                    a href={ "/compose?" (reply_base) "&reply=" (uid) } { "Reply" }
+                    a href={ "/compose?" (reply_base) "&reply=" (uid) "&all=1" } { "Reply all" }
+                    a href={ "/compose?" (reply_base) "&forward=" (uid) } { "Forward" }
+                }
                 h1 { @if view.subject.is_empty() { "(no subject)" } @else { (view.subject) } }
                 (fields(view))
                 @if view.blocked_images {
@@ -231,7 +243,7 @@ fn fields(view: &MessageView) -> Markup {
             dt { "From" } dd.from { (view.from) }
             @if !view.to.is_empty() { dt { "To" } dd.to { (view.to) } }
             @if !view.cc.is_empty() { dt { "Cc" } dd.cc { (view.cc) } }
-            dt { "Date" } dd.date { (view.date) }
+            @if !view.date.is_empty() { dt { "Date" } dd.date { (view.date) } }
         }
     }
 }
@@ -251,6 +263,63 @@ fn shown_parts(view: &MessageView) -> Markup {
             }
         }
     }
+}
+
+/// What the compose form holds (empty for a new message).
+#[derive(Debug, Clone, Default)]
+pub struct ComposeForm {
+    /// To, as typed or prefilled.
+    pub to: String,
+    /// Cc.
+    pub cc: String,
+    /// Bcc.
+    pub bcc: String,
+    /// Subject.
+    pub subject: String,
+    /// The text.
+    pub body: String,
+    /// The Message-ID answered.
+    pub in_reply_to: String,
+    /// The References of the reply.
+    pub references: String,
+    /// The message forwarded (folder, UID): attached when sending.
+    pub forward: Option<(String, u32)>,
+    /// The message answered (folder, UID): flagged `\Answered` when sent.
+    pub reply: Option<(String, u32)>,
+}
+
+/// The compose form: `to`, `cc`, `bcc`, `subject`, `body` and files in `attachments`.
+pub fn compose(viewer: Viewer<'_>, f: &ComposeForm, error: Option<&str>) -> String {
+    let (forward_folder, forward_uid) = f.forward.clone().unwrap_or_default();
+    let (reply_folder, reply_uid) = f.reply.clone().unwrap_or_default();
+    let body = html! {
+        section.compose {
+            h1 { "New message" }
+            @if let Some(e) = error {
+                p.error role="alert" { (e) }
+            }
+            form method="post" action="/send" enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                input type="hidden" name="in_reply_to" value=(f.in_reply_to);
+                input type="hidden" name="references" value=(f.references);
+                input type="hidden" name="forward_folder" value=(forward_folder);
+                input type="hidden" name="forward_uid" value=(forward_uid);
+                input type="hidden" name="reply_folder" value=(reply_folder);
+                input type="hidden" name="reply_uid" value=(reply_uid);
+                label { "To " input type="text" name="to" value=(f.to) autofocus; }
+                label { "Cc " input type="text" name="cc" value=(f.cc); }
+                label { "Bcc " input type="text" name="bcc" value=(f.bcc); }
+                label { "Subject " input type="text" name="subject" value=(f.subject); }
+                textarea name="body" rows="16" { (f.body) }
+                @if f.forward.is_some() {
+                    p.meta { "The original message is attached." }
+                }
+                label { "Attachments " input type="file" name="attachments" multiple; }
+                button type="submit" { "Send" }
+            }
+        }
+    };
+    layout("New message", Some(viewer), body)
 }
 
 /// A page saying what went wrong, with a way back.

@@ -19,6 +19,8 @@ pub enum Protocol {
     Esmtpsa,
     /// The local `sendmail` command.
     Local,
+    /// The webmail, over HTTPS.
+    Https,
 }
 
 impl Protocol {
@@ -31,6 +33,7 @@ impl Protocol {
             Protocol::Esmtpa => "ESMTPA",
             Protocol::Esmtpsa => "ESMTPSA",
             Protocol::Local => "local",
+            Protocol::Https => "HTTPS",
         }
     }
 

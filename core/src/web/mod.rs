@@ -4,5 +4,6 @@
 //! Pages and sessions live with the agents; this module keeps the parsing and the
 //! message transformations they rely on pure and tested.
 
+pub mod compose;
 pub mod form;
 pub mod message;
