@@ -109,14 +109,15 @@ servers = ["127.0.0.1:{dns_port}"]
 listen = ["127.0.0.1:{p['pop3']}"]
 listen_tls = ["127.0.0.1:{p['pop3s']}"]
 
-[imap]
-listen = ["127.0.0.1:{p['imap']}"]
-listen_tls = ["127.0.0.1:{p['imaps']}"]
-
 [web]
 listen = ["127.0.0.1:{p['http']}"]
 listen_tls = ["127.0.0.1:{p['https']}"]
 {web_lines}
+
+# `extra` follows [imap]: lines without a section header of their own land there.
+[imap]
+listen = ["127.0.0.1:{p['imap']}"]
+listen_tls = ["127.0.0.1:{p['imaps']}"]
 {extra}
 ''')
         self.proc = None
