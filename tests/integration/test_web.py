@@ -256,6 +256,10 @@ class WebTest(unittest.TestCase):
         files = [("attachments", "plän.bin", data)]
         r, _ = b.post_multipart("/send", dict(fields), files)
         self.assertEqual(r.status, 403, "no token, no mail")
+        r, page = b.post_multipart("/send", {**fields, "to": "", "bcc": "", "csrf": token}, files)
+        self.assertEqual(r.status, 400, "no recipient, no mail")
+        self.assertIn(b"Give at least one recipient", page)
+        self.assertIn("Plan für morgen".encode(), page, "the form comes back filled in")
         r, _ = b.post_multipart("/send", {**fields, "csrf": token}, files)
         self.assertEqual((r.status, r.headers["Location"]), (303, "/mail?sent=1"))
         deadline = time.time() + 15

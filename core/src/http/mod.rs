@@ -8,9 +8,6 @@ pub mod head;
 pub mod server;
 pub mod types;
 
-#[cfg(test)]
-mod tests;
-
 pub use head::{parse_head, Framing, Head, HeadError, HeadLimits};
 pub use server::{HttpEvent, HttpServer, HttpServerConfig};
 pub use types::{Header, Method, Request, Response, Version};

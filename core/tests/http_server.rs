@@ -1,15 +1,23 @@
 //! The HTTP connection machine: requests handed over whole and one at a time, answers
 //! framed by the machine, and the requests it refuses on its own.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
-use super::*;
-use crate::machine::{CloseReason, Machine};
+use postrider_core::http::{HttpEvent, HttpServer, HttpServerConfig, Request, Response};
+use postrider_core::machine::{CloseReason, Machine};
+
+/// The virtual clock's origin: the machine reads no clock, every later time is an offset
+/// from this one.
+fn origin() -> Instant {
+    Instant::now()
+}
 
 /// A connection fed `input` at once, answering every request with `200 ok <target>`
 /// (or running `answer` for it); returns what it wrote and the requests it handed over.
 fn exchange(config: HttpServerConfig, input: &[u8]) -> (String, Vec<Request>, HttpServer) {
-    let now = Instant::now();
+    let now = origin();
     let mut s = HttpServer::new(config, now);
     s.handle_input(now, input);
     let (out, requests) = pump(&mut s);
@@ -40,7 +48,7 @@ fn pump(s: &mut HttpServer) -> (String, Vec<Request>) {
 #[test]
 fn pipelined_requests_are_answered_in_order_on_one_connection() {
     let input = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
-    let now = Instant::now();
+    let now = origin();
     let mut s = HttpServer::new(HttpServerConfig::default(), now);
     s.handle_input(now, input);
     let Some(HttpEvent::Request { token, request }) = s.poll_event() else {
@@ -134,7 +142,7 @@ fn limits_are_answered_by_the_machine() {
 
 #[test]
 fn a_client_expecting_100_continue_is_told_to_go_on() {
-    let now = Instant::now();
+    let now = origin();
     let mut s = HttpServer::new(HttpServerConfig::default(), now);
     s.handle_input(
         now,
@@ -152,7 +160,7 @@ fn a_client_expecting_100_continue_is_told_to_go_on() {
 #[test]
 fn slow_heads_get_408_and_idle_connections_close_quietly() {
     let config = HttpServerConfig::default();
-    let start = Instant::now();
+    let start = origin();
     let mut s = HttpServer::new(config.clone(), start);
     s.handle_input(start, b"GET / HTTP/1.1\r\nHo");
     // Trickling bytes does not move the head's deadline.
@@ -192,7 +200,7 @@ fn the_request_limit_closes_the_connection() {
 
 #[test]
 fn stopping_waits_for_the_answer_then_closes() {
-    let now = Instant::now();
+    let now = origin();
     let mut s = HttpServer::new(HttpServerConfig::default(), now);
     s.handle_input(now, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let Some(HttpEvent::Request { token, .. }) = s.poll_event() else {
@@ -208,7 +216,7 @@ fn stopping_waits_for_the_answer_then_closes() {
 
 #[test]
 fn a_held_answer_waits_for_its_time_and_so_does_the_next_request() {
-    let now = Instant::now();
+    let now = origin();
     let mut s = HttpServer::new(HttpServerConfig::default(), now);
     s.handle_input(
         now,
