@@ -566,48 +566,21 @@ fn check_config(settings: Settings) -> Result<(), String> {
 /// `newaliases`: compiles the aliases file into its db (with PostgreSQL, loads it into
 /// the database every node reads).
 fn newaliases(settings: &Settings) -> Result<(), String> {
+    let ctx = match settings.config.storage.backend {
+        crate::config::StorageBackend::Postgres => Some(open_context(settings.clone())?),
+        crate::config::StorageBackend::Files => None,
+    };
+    let pool = ctx.as_ref().and_then(|c| c.pool.as_ref());
+    let done = crate::newaliases::rebuild(settings, pool)?;
     let path = settings.aliases_path();
-    if settings.config.storage.backend == crate::config::StorageBackend::Postgres {
-        return newaliases_into_database(settings, &path);
-    }
-    let (count, errors) = postrider_store::aliases::build_db(&path)?;
-    for e in &errors {
-        eprintln!(
-            "postrider: warning: {}:{}: {}",
-            path.display(),
-            e.line,
-            e.message
-        );
+    for w in &done.warnings {
+        eprintln!("postrider: warning: {}:{w}", path.display());
     }
     println!(
-        "{}: {count} aliases, written to {}",
+        "{}: {} aliases, written to {}",
         path.display(),
-        postrider_store::aliases::db_path(&path).display()
-    );
-    Ok(())
-}
-
-/// `newaliases` with the PostgreSQL backend.
-fn newaliases_into_database(settings: &Settings, path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (aliases, errors) = postrider_core::delivery::aliases::Aliases::parse(&text);
-    for e in &errors {
-        eprintln!("postrider: warning: {}:{e}", path.display());
-    }
-    let all: std::collections::BTreeMap<String, Vec<String>> = aliases
-        .entries()
-        .map(|(n, t)| (n.to_string(), t.to_vec()))
-        .collect();
-    let ctx = open_context(settings.clone())?;
-    let pool = ctx.pool.clone().ok_or("no database")?;
-    postrider_store::pg::PgAliases::new(pool)
-        .replace_all(&all)
-        .map_err(|e| e.to_string())?;
-    println!(
-        "{}: {} aliases, loaded into the database",
-        path.display(),
-        all.len()
+        done.count,
+        done.into
     );
     Ok(())
 }
@@ -711,7 +684,7 @@ fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
                 if settings.config.storage.backend == crate::config::StorageBackend::Postgres {
                     // The nodes read aliases from the database: load the file, as
                     // newaliases does.
-                    newaliases_into_database(settings, &source)?;
+                    newaliases(settings)?;
                 }
             }
             Ok(())

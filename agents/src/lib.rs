@@ -24,6 +24,7 @@ pub mod listener;
 pub mod local;
 pub mod login;
 pub mod metrics;
+pub mod newaliases;
 pub mod outcome;
 pub mod pop3;
 pub mod privileges;

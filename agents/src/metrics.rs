@@ -5,7 +5,7 @@
 //! Counters live in this process: they start at zero with it, as Prometheus expects of
 //! counters (its `rate()` handles restarts).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -14,6 +14,35 @@ use std::sync::Mutex;
 const LATENCY_BUCKETS: [f64; 11] = [
     0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 21_600.0, 86_400.0,
 ];
+
+/// Minutes of history kept for the admin pages' plots.
+pub const HISTORY_MINUTES: usize = 60;
+
+/// What happened in one minute, for the admin pages' plots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Minute {
+    /// Minutes since the Unix epoch.
+    pub minute: u64,
+    /// Messages accepted into the queue.
+    pub received: u64,
+    /// Recipients delivered.
+    pub delivered: u64,
+    /// Delivery attempts deferred.
+    pub deferred: u64,
+    /// Recipients that failed for good.
+    pub bounced: u64,
+    /// Connections accepted (every protocol).
+    pub connections: u64,
+    /// The queue's size when the queue runner last looked in this minute.
+    pub queue: Option<u64>,
+}
+
+/// The minute it is now (since the Unix epoch).
+fn this_minute() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60)
+}
 
 /// What happened to one recipient in a delivery attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +67,79 @@ pub struct Metrics {
     logins: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Per bucket of [`LATENCY_BUCKETS`] (not cumulative), then the sum and count.
     latency: Mutex<([u64; LATENCY_BUCKETS.len()], f64, u64)>,
+    /// The last [`HISTORY_MINUTES`] minutes, oldest first (minutes without events are
+    /// missing).
+    history: Mutex<VecDeque<Minute>>,
 }
 
 impl Metrics {
+    /// Records an event in minute `minute`'s history.
+    fn bump_at(&self, minute: u64, change: impl FnOnce(&mut Minute)) {
+        let mut h = lock(&self.history);
+        if h.back().is_none_or(|m| m.minute < minute) {
+            h.push_back(Minute {
+                minute,
+                ..Minute::default()
+            });
+        }
+        while h
+            .front()
+            .is_some_and(|m| m.minute + HISTORY_MINUTES as u64 <= minute)
+        {
+            h.pop_front();
+        }
+        if let Some(m) = h.iter_mut().rev().find(|m| m.minute <= minute) {
+            if m.minute == minute {
+                change(m);
+            }
+        }
+    }
+
+    fn bump(&self, change: impl FnOnce(&mut Minute)) {
+        self.bump_at(this_minute(), change);
+    }
+
+    /// The queue runner saw this many messages in the queue.
+    pub fn queue_size(&self, n: usize) {
+        self.bump(|m| m.queue = Some(n as u64));
+    }
+
+    /// The last [`HISTORY_MINUTES`] minutes up to now, oldest first, one entry per
+    /// minute (zero counts where nothing happened; the queue size carried over from the
+    /// minute before when the runner did not look).
+    pub fn history(&self) -> Vec<Minute> {
+        self.history_at(this_minute())
+    }
+
+    fn history_at(&self, now: u64) -> Vec<Minute> {
+        let h = lock(&self.history);
+        let first = now.saturating_sub(HISTORY_MINUTES as u64 - 1);
+        let mut queue = h
+            .iter()
+            .rev()
+            .filter(|m| m.minute < first)
+            .find_map(|m| m.queue);
+        (first..=now)
+            .map(|minute| {
+                let mut m = h
+                    .iter()
+                    .find(|m| m.minute == minute)
+                    .copied()
+                    .unwrap_or(Minute {
+                        minute,
+                        ..Minute::default()
+                    });
+                queue = m.queue.or(queue);
+                m.queue = queue;
+                m
+            })
+            .collect()
+    }
+
     /// A message was accepted into the queue (SMTP, submission, sendmail).
     pub fn received(&self) {
         self.received.fetch_add(1, Ordering::Relaxed);
+        self.bump(|m| m.received += 1);
     }
 
     /// A message or recipient was refused, for `reason` (`relay_denied`, `unknown_recipient`,
@@ -55,6 +151,7 @@ impl Metrics {
     /// A connection was accepted on a listener speaking `protocol`.
     pub fn connection(&self, protocol: &'static str) {
         *lock(&self.connections).entry(protocol).or_default() += 1;
+        self.bump(|m| m.connections += 1);
     }
 
     /// A login over `protocol` succeeded or failed.
@@ -73,6 +170,11 @@ impl Metrics {
             DeliveryResult::Bounced => &self.bounced,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        self.bump(|m| match result {
+            DeliveryResult::Delivered => m.delivered += 1,
+            DeliveryResult::Deferred => m.deferred += 1,
+            DeliveryResult::Bounced => m.bounced += 1,
+        });
         if result == DeliveryResult::Delivered {
             let mut h = lock(&self.latency);
             if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| seconds <= b) {
@@ -183,6 +285,38 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_keeps_an_hour_one_entry_per_minute() {
+        let m = Metrics::default();
+        m.bump_at(100, |x| x.received += 1);
+        m.bump_at(100, |x| x.received += 1);
+        m.bump_at(100, |x| x.queue = Some(3));
+        m.bump_at(102, |x| x.delivered += 1);
+        // A minute gone by is not reopened.
+        m.bump_at(101, |x| x.bounced += 1);
+        let h = m.history_at(102);
+        assert_eq!(h.len(), HISTORY_MINUTES);
+        assert_eq!(h.last().map(|x| x.minute), Some(102));
+        let at = |minute: u64| {
+            h.iter()
+                .find(|x| x.minute == minute)
+                .copied()
+                .unwrap_or_default()
+        };
+        assert_eq!(at(100).received, 2);
+        assert_eq!(at(102).delivered, 1);
+        assert_eq!(at(101).bounced, 0);
+        // The queue size carries over to the minutes after it was seen.
+        assert_eq!(at(102).queue, Some(3));
+        assert_eq!(at(99).queue, None);
+        // Old minutes fall off.
+        m.bump_at(100 + HISTORY_MINUTES as u64 + 5, |x| x.received += 1);
+        let later = m.history_at(100 + HISTORY_MINUTES as u64 + 5);
+        assert!(later.iter().all(|x| x.minute > 102 || x.received == 0));
+        assert_eq!(later.last().map(|x| x.received), Some(1));
+        assert_eq!(later.first().and_then(|x| x.queue), None);
+    }
 
     #[test]
     fn counters_render_in_prometheus_text_format() {

@@ -761,6 +761,7 @@ pub fn run(ctx: Arc<Context>) {
                 Vec::new()
             }
         };
+        ctx.metrics.queue_size(ids.len());
         let present: HashSet<&String> = ids.iter().collect();
         schedule.retain(|id, _| present.contains(id));
         let due: Vec<&String> = ids

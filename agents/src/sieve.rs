@@ -24,7 +24,7 @@ use postrider_store::user_files::UserFile;
 const MAX_SCRIPT: u64 = 1024 * 1024;
 
 /// Serialises updates of vacation memories (only the server writes them).
-static VACATION_MEMORY: Mutex<()> = Mutex::new(());
+pub(crate) static VACATION_MEMORY: Mutex<()> = Mutex::new(());
 
 /// The actions of `user`'s script for this message, or None when there is no script or
 /// it failed (then the caller keeps the message in INBOX).

@@ -1,8 +1,9 @@
 //! `postrider vacation [USER]`: a vacation(1) equivalent for `.forward` pipes
 //! (`\carol, "|postrider vacation carol"`). Reads the message on stdin, applies the
 //! RFC 3834 rules from the core, answers once per sender per interval with
-//! `~/.vacation.msg`, remembers whom it answered in `~/.vacation.db`, and queues the
-//! reply with the null sender.
+//! `~/.vacation.msg`, remembers whom it answered in `~/.vacation.db` (with a database
+//! backend: in the user's stored vacation memory), and queues the reply with the null
+//! sender.
 
 use postrider_store::user_files::UserFile;
 use std::fs;
@@ -99,9 +100,6 @@ pub fn run(
     } else {
         &raw
     };
-    let home = ctx
-        .home_of(&user)
-        .ok_or_else(|| format!("no home directory for {user:?}"))?;
     let template = match ctx
         .user_files
         .read(&user, UserFile::VacationMessage, 1 << 20)
@@ -121,10 +119,8 @@ pub fn run(
     if let Err(why) = check(message, &sender, &addresses) {
         return Ok(VacationResult::NoReply(why));
     }
-    let db = home.join(".vacation.db");
-    let lock_path = home.join(".vacation.lock");
-    let _lock = lock_exclusive(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    let mut state = parse_state(&fs::read_to_string(&db).unwrap_or_default());
+    let memory = Memory::open(ctx, &user)?;
+    let mut state = parse_state(&memory.load(ctx, &user));
     let interval = args.interval.unwrap_or(7 * 86_400);
     if let Err(why) = remember(&mut state, &sender, unix_now(), interval) {
         return Ok(VacationResult::NoReply(why));
@@ -146,8 +142,66 @@ pub fn run(
         .queue
         .submit("", vec![Recipient::new(sender.clone())], &reply)
         .map_err(|e| format!("cannot queue the reply: {e}"))?;
-    write_state(&db, &format_state(&state))?;
+    memory.save(ctx, &user, &format_state(&state))?;
     Ok(VacationResult::Replied(id))
+}
+
+/// Where the vacation command remembers whom it answered: with the files backend
+/// `~/.vacation.db`, under `~/.vacation.lock` (the command may run in a process of its
+/// own); with a database, the user's stored vacation memory (shared by every node, keyed
+/// apart from Sieve's), serialised in this process.
+enum Memory {
+    File {
+        db: std::path::PathBuf,
+        _lock: postrider_store::fsutil::FileLock,
+    },
+    Stored {
+        _serial: std::sync::MutexGuard<'static, ()>,
+    },
+}
+
+impl Memory {
+    fn open(ctx: &Context, user: &str) -> Result<Memory, String> {
+        if ctx.settings.config.storage.backend == crate::config::StorageBackend::Postgres {
+            let serial = crate::sieve::VACATION_MEMORY
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            return Ok(Memory::Stored { _serial: serial });
+        }
+        let home = ctx
+            .home_of(user)
+            .ok_or_else(|| format!("no home directory for {user:?}"))?;
+        let lock_path = home.join(".vacation.lock");
+        let lock =
+            lock_exclusive(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+        Ok(Memory::File {
+            db: home.join(".vacation.db"),
+            _lock: lock,
+        })
+    }
+
+    fn load(&self, ctx: &Context, user: &str) -> String {
+        match self {
+            Memory::File { db, .. } => fs::read_to_string(db).unwrap_or_default(),
+            Memory::Stored { .. } => ctx
+                .user_files
+                .read(user, UserFile::VacationMemory, 1 << 20)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn save(&self, ctx: &Context, user: &str, text: &str) -> Result<(), String> {
+        match self {
+            Memory::File { db, .. } => write_state(db, text),
+            Memory::Stored { .. } => ctx
+                .user_files
+                .write(user, UserFile::VacationMemory, text.as_bytes())
+                .map_err(|e| format!("cannot save the vacation memory: {e}")),
+        }
+    }
 }
 
 /// Recognises a `.forward` or alias command that runs this program's `vacation`

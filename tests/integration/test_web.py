@@ -34,7 +34,7 @@ class Browser:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
         if fields is not None:
-            body = urllib.parse.urlencode(fields)
+            body = urllib.parse.urlencode(fields, doseq=True)
             h["Content-Type"] = "application/x-www-form-urlencoded"
         conn.request(method, path, body=body, headers=h)
         r = conn.getresponse()
@@ -182,7 +182,8 @@ class WebTest(unittest.TestCase):
         self.assertIn("Café menu", text)
         self.assertIn("Élise", text)
         uid = max(int(u) for u in re.findall(r'/message\?folder=INBOX&amp;uid=(\d+)', text))
-        row = ('<tr class="unseen"><td class="from">Élise</td><td class="subject">'
+        row = (f'<tr class="unseen"><td class="pick"><input type="checkbox" name="uid" value="{uid}" '
+               'aria-label="Choose"></td><td class="from">Élise</td><td class="subject">'
                f'<a href="/message?folder=INBOX&amp;uid={uid}">')
         self.assertIn(row, text, "a new message is listed as unseen")
         r, page = b.get(f"/message?folder=INBOX&uid={uid}")
@@ -261,7 +262,7 @@ class WebTest(unittest.TestCase):
         self.assertIn(b"Give at least one recipient", page)
         self.assertIn("Plan für morgen".encode(), page, "the form comes back filled in")
         r, _ = b.post_multipart("/send", {**fields, "csrf": token}, files)
-        self.assertEqual((r.status, r.headers["Location"]), (303, "/mail?sent=1"))
+        self.assertEqual((r.status, r.headers["Location"]), (303, "/mail?done=sent"))
         deadline = time.time() + 15
         got = None
         while time.time() < deadline and got is None:

@@ -3,9 +3,10 @@
 chromium-driver, against a real server (both binaries). Logs in, reads a message
 delivered by SMTP and downloads its attachment (bytes compared), writes a message with
 an attachment and finds it in the recipient's mailbox, opens a hostile HTML message whose
-scripts and onerror handlers must not run, posts a form without its CSRF token, and
-tries to reach another account's mail. Writes screenshots of the main pages to
-SCREENSHOT_DIR when given.
+scripts and onerror handlers must not run, posts a form without its CSRF token, tries to
+reach another account's mail, flags, searches and deletes to Trash, gets a Sieve error
+with its line:column, and watches the admin statistics' plots render and refresh without
+a page reload. Writes screenshots of the main pages to SCREENSHOT_DIR when given.
 
 Needs chromium, chromium-driver and python3-selenium (.ci/run installs them).
 Usage: tests/web/browser.py POSTRIDER_BINARY [SCREENSHOT_DIR]"""
@@ -32,7 +33,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 SCREENSHOTS = None
 ATTACHMENT = os.urandom(20_000)
@@ -66,7 +67,7 @@ HOSTILE = (b"From: mallory@test.example\r\nTo: alice@test.example\r\nSubject: ho
 class BrowserTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = harness.Server().start()
+        cls.srv = harness.Server(users=("alice", "bob", "carol"), web={"admins": '["carol"]'}).start()
         harness.wait_port(cls.srv.ports["https"])
         cls.base = f"https://127.0.0.1:{cls.srv.ports['https']}"
         cls.send("zoe@test.example", "alice@test.example", report_message())
@@ -165,7 +166,7 @@ class BrowserTest(unittest.TestCase):
         d.find_element(By.NAME, "attachments").send_keys(path)
         self.shot("compose")
         d.find_element(By.CSS_SELECTOR, "section.compose button[type=submit]").click()
-        WebDriverWait(d, 15).until(lambda d: "sent=1" in d.current_url)
+        WebDriverWait(d, 15).until(lambda d: "done=sent" in d.current_url)
         self.assertIn("Message sent.", d.page_source)
         deadline = time.time() + 20
         got = None
@@ -202,6 +203,66 @@ class BrowserTest(unittest.TestCase):
             self.assertIn("Not found", d.page_source)
         d.get(self.base + "/message?folder=INBOX&uid=1")
         self.assertNotIn("Quarterly", d.page_source)
+
+    def test_6_flag_search_and_delete_to_trash(self):
+        d = self.driver
+        self.login("alice", "pw-alice")
+        self.open_subject("Quarterly résumé")
+        d.find_element(By.CSS_SELECTOR, "button[value=flag]").click()
+        WebDriverWait(d, 15).until(lambda d: "done=changed" in d.current_url)
+        self.assertIn("★ Flagged", d.page_source)
+        d.get(self.base + "/mail")
+        d.find_element(By.NAME, "q").send_keys("figures")
+        Select(d.find_element(By.NAME, "field")).select_by_value("body")
+        d.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+        WebDriverWait(d, 15).until(lambda d: "q=figures" in d.current_url)
+        subjects = [e.text for e in d.find_elements(By.CSS_SELECTOR, "td.subject")]
+        self.assertEqual(subjects, ["Quarterly résumé"])
+        self.shot("search")
+        d.get(self.base + "/mail")
+        row = d.find_element(By.XPATH, "//tr[td[@class='subject']/a[text()='hostile']]")
+        row.find_element(By.NAME, "uid").click()
+        d.find_element(By.CSS_SELECTOR, "div.toolbar button[value=delete]").click()
+        WebDriverWait(d, 15).until(lambda d: "done=deleted" in d.current_url)
+        self.assertEqual(d.find_elements(By.LINK_TEXT, "hostile"), [])
+        d.get(self.base + "/mail?folder=Trash")
+        self.assertEqual(len(d.find_elements(By.LINK_TEXT, "hostile")), 1)
+
+    def test_7_sieve_errors_show_line_and_column(self):
+        d = self.driver
+        self.login("bob", "pw-bob")
+        d.get(self.base + "/settings")
+        box = d.find_element(By.NAME, "script")
+        box.clear()
+        box.send_keys('require "fileinto";\nif header :is "subject" "x" {\n  fileinto;\n}\n')
+        d.find_element(By.CSS_SELECTOR, "#sieve button[type=submit]").click()
+        WebDriverWait(d, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sieve ul.error li"))
+        error = d.find_element(By.CSS_SELECTOR, "#sieve ul.error li").text
+        self.assertRegex(error, r"^3:\d+: ")
+        self.shot("settings")
+
+    def test_8_admin_plots_render_and_refresh_in_place(self):
+        d = self.driver
+        self.login("carol", "pw-carol")
+        d.get(self.base + "/admin")
+        loaded = "return Array.from(document.querySelectorAll('img.plot'))" \
+                 ".map(i => i.complete && i.naturalWidth > 0)"
+        WebDriverWait(d, 15).until(lambda d: all(d.execute_script(loaded)))
+        self.assertEqual(len(d.execute_script(loaded)), 6)
+        d.execute_script("window.__stayed = 42")
+        first = d.find_element(By.CSS_SELECTOR, "img.plot").get_attribute("src")
+        self.assertNotIn("?t=", first)
+        WebDriverWait(d, 20).until(
+            lambda d: "?t=" in d.find_element(By.CSS_SELECTOR, "img.plot").get_attribute("src"))
+        WebDriverWait(d, 15).until(lambda d: all(d.execute_script(loaded)))
+        self.assertEqual(d.execute_script("return window.__stayed"), 42, "no page reload")
+        self.assertNotEqual(d.find_element(By.ID, "updated").text, "at load")
+        self.shot("admin")
+        d.get(self.base + "/admin/queue")
+        self.assertIn("Queue", d.find_element(By.TAG_NAME, "h1").text)
+        self.login("alice", "pw-alice")
+        d.get(self.base + "/admin")
+        self.assertIn("Forbidden", d.page_source)
 
 
 def main():

@@ -228,7 +228,7 @@ pub fn send(
             } else if let Some(original) = reply_source(&form) {
                 mark_answered(ctx.mailboxes.as_ref(), viewer.user, original, "\\Answered");
             }
-            redirect("/mail?sent=1")
+            redirect("/mail?done=sent")
         }
         Err(e) => {
             tracing::error!("web: cannot queue a message from {}: {e}", viewer.user);

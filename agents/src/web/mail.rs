@@ -4,13 +4,15 @@
 use postrider_core::http::Response;
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::mutf7;
-use postrider_core::imap::store::FetchPart;
+use postrider_core::imap::search::{matches, ContentScan, SearchCtx};
+use postrider_core::imap::store::{FetchPart, MessageMeta};
 use postrider_core::web::form::{encode_component, Form};
 use postrider_core::web::message::{attachment, summary, view};
+use postrider_core::web::search::{search_key, SearchField};
 use postrider_store::mailbox::Mailboxes;
 
 use super::pages::{self, FolderItem, Listing, Row, Viewer};
-use super::respond::{html_page, not_found, Csp};
+use super::respond::{done_notice, html_page, not_found, Csp};
 
 /// Messages on one page of the list.
 const PAGE_SIZE: usize = 50;
@@ -45,7 +47,7 @@ pub fn folders(store: &dyn Mailboxes, user: &str) -> Vec<FolderItem> {
 }
 
 /// The folder named by the query (`folder`, INBOX when absent).
-fn folder_of(query: &Form) -> &str {
+pub fn folder_of(query: &Form) -> &str {
     query
         .get("folder")
         .filter(|f| !f.is_empty())
@@ -59,6 +61,11 @@ pub fn mailbox(store: &dyn Mailboxes, viewer: Viewer<'_>, query: &Form) -> Respo
         Ok(v) => v,
         Err(_) => return not_found(Some(viewer), "There is no such folder."),
     };
+    let text = query.get("q").map(str::trim).filter(|q| !q.is_empty());
+    let field = SearchField::from_form(query.get("field"));
+    if let Some(text) = text {
+        view.messages = matching(store, viewer.user, folder, view.messages, field, text);
+    }
     view.messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
     let total = view.messages.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
@@ -99,10 +106,82 @@ pub fn mailbox(store: &dyn Mailboxes, viewer: Viewer<'_>, query: &Form) -> Respo
         page,
         pages,
         total,
-        notice: (query.get("sent") == Some("1")).then_some("Message sent."),
+        notice: notice(query),
+        search: text.map(|t| (t, field)),
+        back: &back_link(folder, page, text.map(|t| (t, field))),
     };
     let folders = folders(store, viewer.user);
     html_page(200, pages::mailbox(viewer, &folders, &listing), Csp::Strict)
+}
+
+/// The line a list shows after an action that sent the user back to it.
+fn notice(query: &Form) -> Option<&'static str> {
+    done_notice(
+        query,
+        &[
+            ("sent", "Message sent."),
+            ("moved", "Moved."),
+            ("deleted", "Deleted."),
+            ("changed", "Changed."),
+        ],
+    )
+}
+
+/// The path and query of a list page, for its forms to come back to.
+fn back_link(folder: &str, page: usize, search: Option<(&str, SearchField)>) -> String {
+    let mut link = format!("/mail?folder={}&page={page}", encode_component(folder));
+    if let Some((q, field)) = search {
+        link.push_str(&format!(
+            "&q={}&field={}",
+            encode_component(q),
+            field.form_value()
+        ));
+    }
+    link
+}
+
+/// The messages of `folder` that match the search, by the store's content scan.
+fn matching(
+    store: &dyn Mailboxes,
+    user: &str,
+    folder: &str,
+    messages: Vec<MessageMeta>,
+    field: SearchField,
+    text: &str,
+) -> Vec<MessageMeta> {
+    let key = search_key(field, text);
+    let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+    let facts = match store.scan(user, folder, &uids, &ContentScan::new(&key)) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!("web: search in {folder} for {user}: {}", e.text);
+            return Vec::new();
+        }
+    };
+    let n = messages.len() as u32;
+    let max_uid = messages.last().map_or(0, |m| m.uid);
+    messages
+        .into_iter()
+        .enumerate()
+        .filter(|(i, m)| {
+            let Some((_, f)) = facts.iter().find(|(uid, _)| *uid == m.uid) else {
+                return false;
+            };
+            let ctx = SearchCtx {
+                seq: *i as u32 + 1,
+                n,
+                max_uid,
+                uid: m.uid,
+                flags: &m.flags,
+                size: m.size,
+                internal_date: m.internal_date,
+                facts: Some(f),
+                recent: false,
+            };
+            matches(&key, &ctx)
+        })
+        .map(|(_, m)| m)
+        .collect()
 }
 
 fn has_flag(flags: &[String], flag: &str) -> bool {
@@ -126,13 +205,19 @@ pub fn message(store: &dyn Mailboxes, viewer: Viewer<'_>, query: &Form) -> Respo
     let images = query.get("images") == Some("1");
     let shown = view(&data, images);
     let seen = [String::from("\\Seen")];
-    if let Err(e) = store.set_flags(viewer.user, &folder, &[uid], StoreMode::Add, &seen) {
-        tracing::debug!(
-            "web: cannot mark {folder}/{uid} seen for {}: {}",
-            viewer.user,
-            e.text
-        );
-    }
+    let flagged = match store.set_flags(viewer.user, &folder, &[uid], StoreMode::Add, &seen) {
+        Ok(changed) => changed
+            .iter()
+            .any(|(u, flags)| *u == uid && has_flag(flags, "\\Flagged")),
+        Err(e) => {
+            tracing::debug!(
+                "web: cannot mark {folder}/{uid} seen for {}: {}",
+                viewer.user,
+                e.text
+            );
+            false
+        }
+    };
     let folders = folders(store, viewer.user);
     let csp = if images {
         Csp::RemoteImages
@@ -141,7 +226,7 @@ pub fn message(store: &dyn Mailboxes, viewer: Viewer<'_>, query: &Form) -> Respo
     };
     html_page(
         200,
-        pages::message(viewer, &folders, &folder, uid, &shown),
+        pages::message(viewer, &folders, &folder, uid, flagged, &shown),
         csp,
     )
 }

@@ -3,15 +3,20 @@
 //! On a plain-HTTP listener every request is redirected to the HTTPS listener. On HTTPS:
 //! `/` is the login page (or the way into the mail), `POST /login` and `POST /logout`
 //! start and end a session, `/mail`, `/message` and `/attachment` read mail as the
-//! session's user ([`mail`]). Every changing form carries the session's CSRF token (the
-//! login form a token from its own cookie); a POST without it gets 403 and changes
-//! nothing.
+//! session's user ([`mail`]), `/compose` and `/send` write it ([`compose`]), `/act` and
+//! `/folders` change messages and folders ([`actions`]), `/settings` keeps the password,
+//! vacation reply and Sieve rules ([`settings`]), `/admin` is for `[web] admins`
+//! ([`admin`]). Every changing form carries the session's CSRF token (the login form a
+//! token from its own cookie); a POST without it gets 403 and changes nothing.
 
+pub mod actions;
+pub mod admin;
 pub mod compose;
 pub mod mail;
 pub mod pages;
 pub mod respond;
 pub mod sessions;
+pub mod settings;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,56 +77,120 @@ impl WebSession {
         if !self.kind.implicit_tls() {
             return (self.to_https(req), Duration::ZERO);
         }
-        let now = Instant::now();
-        let session = req
-            .cookie(SESSION_COOKIE)
-            .and_then(|id| self.ctx.web_sessions.get(&id, now).map(|l| (id, l)));
-        let viewer = session.as_ref().map(|(_, l)| Viewer {
-            user: &l.user,
-            csrf: &l.csrf,
+        let session = req.cookie(SESSION_COOKIE).and_then(|id| {
+            self.ctx
+                .web_sessions
+                .get(&id, Instant::now())
+                .map(|l| (id, l))
         });
         let read = matches!(req.method, Method::Get | Method::Head);
+        let path = req.path();
+        let public = match (path, read) {
+            ("/style.css", true) => Some(
+                Response::new(200)
+                    .with_header("Cache-Control", "max-age=3600")
+                    .with_body("text/css; charset=utf-8", STYLE),
+            ),
+            ("/admin.js", true) => Some(
+                Response::new(200)
+                    .with_header("Cache-Control", "max-age=3600")
+                    .with_body("text/javascript; charset=utf-8", admin::stats::SCRIPT),
+            ),
+            ("/login", false) => return self.login(req),
+            ("/login", true) => Some(redirect("/")),
+            ("/metrics", true) => Some(self.metrics()),
+            ("/", true) if session.is_none() => Some(self.login_page(None)),
+            _ => None,
+        };
+        if let Some(r) = public {
+            return (r, Duration::ZERO);
+        }
+        let Some((id, login)) = session else {
+            let r = if known(path, read) || known(path, !read) {
+                redirect("/")
+            } else {
+                not_found(None, "There is no such page.")
+            };
+            return (r, Duration::ZERO);
+        };
+        let viewer = Viewer {
+            user: &login.user,
+            csrf: &login.csrf,
+            admin: admin::is_admin(&self.ctx, &login.user),
+        };
+        if read {
+            (self.get(path, viewer, req), Duration::ZERO)
+        } else if path != "/send" && !csrf_ok(req, &login) {
+            // The compose form is multipart: /send checks its own token.
+            let text = "The form was not sent by this page (missing token).";
+            (forbidden(Some(viewer), text), Duration::ZERO)
+        } else {
+            self.post(path, viewer, &id, req)
+        }
+    }
+
+    /// A GET (or HEAD) of a logged-in user.
+    fn get(&self, path: &str, v: Viewer<'_>, req: &Request) -> Response {
         let query = Form::parse(req.query().unwrap_or("").as_bytes());
         let store = &*self.ctx.mailboxes;
-        let response = match (req.path(), read, viewer) {
-            ("/style.css", true, _) => Response::new(200)
-                .with_header("Cache-Control", "max-age=3600")
-                .with_body("text/css; charset=utf-8", STYLE),
-            ("/", true, Some(_)) => redirect("/mail"),
-            ("/", true, None) => self.login_page(None),
-            ("/login", false, _) => return self.login(req),
-            ("/login", true, _) => redirect("/"),
-            ("/metrics", true, _) => self.metrics(),
-            ("/logout", false, Some(_)) => match session.as_ref() {
-                Some((id, login)) if csrf_ok(req, login) => {
-                    self.ctx.web_sessions.remove(id);
-                    tracing::info!("web: logout {} [{}]", login.user, self.peer.remote.ip());
-                    redirect("/").with_header("Set-Cookie", &clear_cookie(SESSION_COOKIE))
-                }
-                _ => forbidden(
-                    viewer,
-                    "The form was not sent by this page (missing token).",
-                ),
+        let ctx = &*self.ctx;
+        if path.starts_with("/admin") && !v.admin {
+            return admin::not_admin(v);
+        }
+        match path {
+            "/" => redirect("/mail"),
+            "/mail" => mail::mailbox(store, v, &query),
+            "/message" => mail::message(store, v, &query),
+            "/attachment" => mail::download(store, v, &query),
+            "/compose" => compose::form(ctx, v, &query),
+            "/folders" => actions::folders_page(store, v, &query),
+            "/settings" => settings::page(ctx, v, &query),
+            "/admin" => admin::stats::page(ctx, v),
+            "/admin/queue" => admin::queue::page(ctx, v, &query),
+            "/admin/accounts" => admin::accounts::page(ctx, v, &query),
+            "/admin/aliases" => admin::accounts::aliases_page(ctx, v, &query),
+            p => match p.strip_prefix("/admin/plot/") {
+                Some(file) => admin::stats::plot(ctx, file)
+                    .unwrap_or_else(|| not_found(Some(v), "There is no such plot.")),
+                None if known(p, false) => not_allowed(v, "POST"),
+                None => not_found(Some(v), "There is no such page."),
             },
-            ("/mail", true, Some(v)) => mail::mailbox(store, v, &query),
-            ("/message", true, Some(v)) => mail::message(store, v, &query),
-            ("/attachment", true, Some(v)) => mail::download(store, v, &query),
-            ("/compose", true, Some(v)) => compose::form(&self.ctx, v, &query),
-            ("/send", false, Some(v)) => compose::send(&self.ctx, v, self.peer.remote.ip(), req),
-            ("/mail" | "/message" | "/attachment" | "/logout" | "/compose" | "/send", _, None) => {
-                redirect("/")
+        }
+    }
+
+    /// A POST of a logged-in user whose CSRF token was checked (but for `/send`).
+    fn post(&self, path: &str, v: Viewer<'_>, id: &str, req: &Request) -> (Response, Duration) {
+        let form = Form::parse(&req.body);
+        let store = &*self.ctx.mailboxes;
+        let ctx = &*self.ctx;
+        let ip = self.peer.remote.ip();
+        if path.starts_with("/admin") && !v.admin {
+            return (admin::not_admin(v), Duration::ZERO);
+        }
+        let response = match path {
+            "/logout" => {
+                self.ctx.web_sessions.remove(id);
+                tracing::info!("web: logout {} [{ip}]", v.user);
+                redirect("/").with_header("Set-Cookie", &clear_cookie(SESSION_COOKIE))
             }
-            (
-                "/" | "/mail" | "/message" | "/attachment" | "/style.css" | "/logout" | "/metrics",
-                _,
-                v,
-            ) => html_page(
-                405,
-                pages::problem(v, "Not allowed", "Not here."),
-                Csp::Strict,
-            )
-            .with_header("Allow", if read { "POST" } else { "GET, HEAD" }),
-            (_, _, v) => not_found(v, "There is no such page."),
+            "/send" => compose::send(ctx, v, ip, req),
+            "/act" => actions::act(store, v, &form),
+            "/folders" => actions::change_folder(store, v, &form),
+            "/settings/password" => {
+                let (r, hold, session) = settings::change_password(ctx, v, ip, &form);
+                let r = match session {
+                    Some(new_id) => r.with_header("Set-Cookie", &cookie(SESSION_COOKIE, &new_id)),
+                    None => r,
+                };
+                return (r, hold);
+            }
+            "/settings/vacation" => settings::save_vacation(ctx, v, &form),
+            "/settings/sieve" => settings::save_sieve(ctx, v, &form),
+            "/admin/queue" => admin::queue::change(ctx, v, &form),
+            "/admin/accounts" => admin::accounts::change(ctx, v, &form),
+            "/admin/aliases" => admin::accounts::save_aliases(ctx, v, &form),
+            p if known(p, true) => not_allowed(v, "GET, HEAD"),
+            _ => not_found(Some(v), "There is no such page."),
         };
         (response, Duration::ZERO)
     }
@@ -243,6 +312,59 @@ impl WebSession {
         };
         Response::new(status).with_header("Location", &location)
     }
+}
+
+/// The pages read with GET (or HEAD).
+const GET_PAGES: [&str; 15] = [
+    "/",
+    "/style.css",
+    "/admin.js",
+    "/metrics",
+    "/login",
+    "/mail",
+    "/message",
+    "/attachment",
+    "/compose",
+    "/folders",
+    "/settings",
+    "/admin",
+    "/admin/queue",
+    "/admin/accounts",
+    "/admin/aliases",
+];
+
+/// The forms posted to.
+const POST_PAGES: [&str; 11] = [
+    "/login",
+    "/logout",
+    "/send",
+    "/act",
+    "/folders",
+    "/settings/password",
+    "/settings/vacation",
+    "/settings/sieve",
+    "/admin/queue",
+    "/admin/accounts",
+    "/admin/aliases",
+];
+
+/// Whether `path` is a page read with GET (`read`) or a form posted to.
+fn known(path: &str, read: bool) -> bool {
+    if read {
+        GET_PAGES.contains(&path) || path.starts_with("/admin/plot/")
+    } else {
+        POST_PAGES.contains(&path)
+    }
+}
+
+/// 405, with the methods the page takes.
+fn not_allowed(viewer: Viewer<'_>, allow: &str) -> Response {
+    html_page(
+        405,
+        pages::problem(Some(viewer), "Not allowed", "Not here."),
+        Csp::Strict,
+    )
+    .with_header("Allow", allow)
 }
 
 /// Whether a changing form carries this session's CSRF token.

@@ -6,6 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::web::form::encode_component;
 use postrider_core::web::message::{MessageView, Shown};
+use postrider_core::web::search::SearchField;
 
 /// The logged-in user as a page shows them: name and the CSRF token its forms carry.
 #[derive(Debug, Clone, Copy)]
@@ -14,6 +15,8 @@ pub struct Viewer<'a> {
     pub user: &'a str,
     /// The session's CSRF token.
     pub csrf: &'a str,
+    /// Whether the user is one of `[web] admins` (the pages link to `/admin`).
+    pub admin: bool,
 }
 
 /// One folder in the folder list.
@@ -65,6 +68,10 @@ pub struct Listing<'a> {
     pub total: usize,
     /// A line to show above the list ("Message sent.").
     pub notice: Option<&'a str>,
+    /// The search shown, when the list is a search's results.
+    pub search: Option<(&'a str, SearchField)>,
+    /// Where the list's forms come back to (this page's path and query).
+    pub back: &'a str,
 }
 
 /// The page shell: title, style sheet, and for a logged-in user the top bar with the
@@ -117,7 +124,7 @@ pub fn login(csrf: &str, error: Option<&str>) -> String {
 }
 
 /// The folder list beside every mail page.
-fn folder_nav(folders: &[FolderItem], current: &str) -> Markup {
+fn folder_nav(viewer: Viewer<'_>, folders: &[FolderItem], current: &str) -> Markup {
     html! {
         nav.folders {
             p { a.button href="/compose" { "Write" } }
@@ -135,32 +142,102 @@ fn folder_nav(folders: &[FolderItem], current: &str) -> Markup {
                     }
                 }
             }
+            p.more {
+                a href="/folders" { "Manage folders" } br;
+                a href="/settings" { "Settings" }
+                @if viewer.admin { br; a href="/admin" { "Admin" } }
+            }
+        }
+    }
+}
+
+/// The search box above a message list.
+fn search_form(folder: &str, search: Option<(&str, SearchField)>) -> Markup {
+    let (q, field) = search.unwrap_or(("", SearchField::Any));
+    let fields = [
+        (SearchField::Any, "From, subject or text"),
+        (SearchField::From, "From"),
+        (SearchField::Subject, "Subject"),
+        (SearchField::Body, "Text"),
+    ];
+    html! {
+        form.search method="get" action="/mail" role="search" {
+            input type="hidden" name="folder" value=(folder);
+            input type="search" name="q" value=(q) placeholder="Search" aria-label="Search";
+            select name="field" aria-label="Search in" {
+                @for (f, label) in fields {
+                    option value=(f.form_value()) selected[f == field] { (label) }
+                }
+            }
+            button type="submit" { "Search" }
+            @if search.is_some() {
+                " " a href={ "/mail?folder=" (encode_component(folder)) } { "Clear" }
+            }
+        }
+    }
+}
+
+/// The buttons acting on the messages chosen (the list's check boxes, or the message
+/// shown): read/unread, flag/unflag, delete, move. `targets` are the folders to move to.
+pub fn action_bar(folders: &[FolderItem], current: &str, single: bool) -> Markup {
+    html! {
+        div.toolbar {
+            @if single {
+                button type="submit" name="action" value="unread" { "Mark unread" }
+            } @else {
+                button type="submit" name="action" value="read" { "Mark read" }
+                button type="submit" name="action" value="unread" { "Mark unread" }
+            }
+            button type="submit" name="action" value="flag" { "Flag" }
+            button type="submit" name="action" value="unflag" { "Unflag" }
+            button type="submit" name="action" value="delete" { "Delete" }
+            select name="to" aria-label="Move to" {
+                @for f in folders.iter().filter(|f| f.selectable && f.name != current) {
+                    option value=(f.name) { (f.label) }
+                }
+            }
+            button type="submit" name="action" value="move" { "Move" }
         }
     }
 }
 
 /// A folder's message list, paged.
 pub fn mailbox(viewer: Viewer<'_>, folders: &[FolderItem], listing: &Listing<'_>) -> String {
-    let folder_q = encode_component(listing.folder);
+    let open_q = encode_component(listing.folder);
+    let mut folder_q = open_q.clone();
+    if let Some((q, field)) = listing.search {
+        folder_q.push_str(&format!(
+            "&q={}&field={}",
+            encode_component(q),
+            field.form_value()
+        ));
+    }
     let body = html! {
         div.mail {
-            (folder_nav(folders, listing.folder))
+            (folder_nav(viewer, folders, listing.folder))
             section.list {
                 @if let Some(n) = listing.notice {
                     p.notice role="status" { (n) }
                 }
                 h1 { (listing.label) " " small { "(" (listing.total) ")" } }
+                (search_form(listing.folder, listing.search))
                 @if listing.rows.is_empty() {
-                    p.empty { "No messages." }
+                    p.empty { @if listing.search.is_some() { "No messages match." } @else { "No messages." } }
                 } @else {
+                    form.act method="post" action="/act" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    input type="hidden" name="folder" value=(listing.folder);
+                    input type="hidden" name="back" value=(listing.back);
+                    (action_bar(folders, listing.folder, false))
                     table.messages {
-                        thead { tr { th { "From" } th { "Subject" } th { "Date" } th.size { "Size" } } }
+                        thead { tr { th.pick { span.hidden { "Choose" } } th { "From" } th { "Subject" } th { "Date" } th.size { "Size" } } }
                         tbody {
                             @for r in &listing.rows {
                                 tr.unseen[r.unseen].flagged[r.flagged] {
+                                    td.pick { input type="checkbox" name="uid" value=(r.uid) aria-label="Choose"; }
                                     td.from { (r.from) }
                                     td.subject {
-                                        a href={ "/message?folder=" (folder_q) "&uid=" (r.uid) } {
+                                        a href={ "/message?folder=" (open_q) "&uid=" (r.uid) } {
                                             @if r.subject.is_empty() { "(no subject)" } @else { (r.subject) }
                                         }
                                     }
@@ -169,6 +246,7 @@ pub fn mailbox(viewer: Viewer<'_>, folders: &[FolderItem], listing: &Listing<'_>
                                 }
                             }
                         }
+                    }
                     }
                 }
                 @if listing.pages > 1 {
@@ -194,6 +272,7 @@ pub fn message(
     folders: &[FolderItem],
     folder: &str,
     uid: u32,
+    flagged: bool,
     view: &MessageView,
 ) -> String {
     let folder_q = encode_component(folder);
@@ -201,13 +280,21 @@ pub fn message(
     let reply_base = format!("folder={folder_q}");
     let body = html! {
         div.mail {
-            (folder_nav(folders, folder))
+            (folder_nav(viewer, folders, folder))
             article.message {
                 nav.actions {
                     a href={ "/compose?" (reply_base) "&reply=" (uid) } { "Reply" }
                     a href={ "/compose?" (reply_base) "&reply=" (uid) "&all=1" } { "Reply all" }
                     a href={ "/compose?" (reply_base) "&forward=" (uid) } { "Forward" }
                 }
+                form.act method="post" action="/act" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    input type="hidden" name="folder" value=(folder);
+                    input type="hidden" name="uid" value=(uid);
+                    input type="hidden" name="back" value={ "/message?" (base) };
+                    (action_bar(folders, folder, true))
+                }
+                @if flagged { p.flag { "★ Flagged" } }
                 h1 { @if view.subject.is_empty() { "(no subject)" } @else { (view.subject) } }
                 (fields(view))
                 @if view.blocked_images {

@@ -5,14 +5,18 @@ use postrider_core::http::Response;
 
 use super::pages::{self, Viewer};
 
-/// The Content-Security-Policy a page is served under. None allows a script, a frame,
-/// a plugin or a form posting elsewhere; mail HTML inside a page is held to it too.
+/// The Content-Security-Policy a page is served under. None allows a frame, a plugin, a
+/// form posting elsewhere or a script from anywhere else (only the admin statistics run
+/// one, from this server); mail HTML inside a page is held to it too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Csp {
     /// Only this server's style sheet and `data:` images.
     Strict,
     /// As strict, but images from anywhere (the user asked to see a message's images).
     RemoteImages,
+    /// As strict, plus scripts from this origin (the admin statistics' refresher; no
+    /// mail is shown under it).
+    AdminScript,
 }
 
 impl Csp {
@@ -20,6 +24,10 @@ impl Csp {
         match self {
             Csp::Strict => {
                 "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            }
+            Csp::AdminScript => {
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                  form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
             }
             Csp::RemoteImages => {
@@ -36,6 +44,16 @@ pub fn html_page(status: u16, html: String, csp: Csp) -> Response {
         .with_header("Content-Security-Policy", csp.value())
         .with_header("Cache-Control", "no-store")
         .with_body("text/html; charset=utf-8", html)
+}
+
+/// The line a page shows after an action sent the user back to it with `done=WHAT`:
+/// the text `notices` gives for WHAT.
+pub fn done_notice(
+    query: &postrider_core::web::form::Form,
+    notices: &[(&str, &'static str)],
+) -> Option<&'static str> {
+    let done = query.get("done")?;
+    notices.iter().find(|(w, _)| *w == done).map(|(_, t)| *t)
 }
 
 /// `303 See Other` to `location` (after a form post, or to the page to go to).
