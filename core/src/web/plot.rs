@@ -27,9 +27,19 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// What a plot's values are, for its caption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotKind {
+    /// Events counted per minute: the caption gives the busiest minute and the total.
+    PerMinute,
+    /// A level seen each minute (a queue's size): the caption gives the highest and the
+    /// last.
+    Level,
+}
+
 /// An SVG bar plot of `values` (oldest first, one per minute) titled `title`; `colour`
 /// is a CSS colour name or `#rrggbb`.
-pub fn bar_plot(title: &str, values: &[u64], colour: &str) -> String {
+pub fn bar_plot(title: &str, values: &[u64], colour: &str, kind: PlotKind) -> String {
     let colour = if colour
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '#')
@@ -73,10 +83,14 @@ pub fn bar_plot(title: &str, values: &[u64], colour: &str) -> String {
             (slot - 1.0).max(1.0),
         );
     }
+    let caption = match kind {
+        PlotKind::PerMinute => format!("max {max}/min, total {total}"),
+        PlotKind::Level => format!("max {max}, now {}", values.last().copied().unwrap_or(0)),
+    };
     let _ = write!(
         svg,
         "<text x=\"4\" y=\"13\" font-size=\"11\" font-family=\"sans-serif\" fill=\"#1d232a\">{} \
-         (max {max}/min, total {total})</text>",
+         ({caption})</text>",
         escape(title)
     );
     let _ = write!(
@@ -98,7 +112,7 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_largest_and_labels_are_escaped() {
-        let svg = bar_plot("Received <&>", &[0, 5, 10], "#1f5fa8");
+        let svg = bar_plot("Received <&>", &[0, 5, 10], "#1f5fa8", PlotKind::PerMinute);
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"));
         assert!(svg.contains("Received &lt;&amp;&gt; (max 10/min, total 15)"));
         assert_eq!(svg.matches("class=\"bar\"").count(), 2);
@@ -106,8 +120,10 @@ mod tests {
         let usable = HEIGHT - TOP - BOTTOM;
         assert!(svg.contains(&format!("height=\"{usable:.1}\"")));
         assert!(!svg.contains("<script"));
-        let empty = bar_plot("Bounced", &[0; 60], "red\" onload=\"x");
+        let empty = bar_plot("Bounced", &[0; 60], "red\" onload=\"x", PlotKind::PerMinute);
         assert_eq!(empty.matches("class=\"bar\"").count(), 0);
         assert!(!empty.contains("onload"));
+        let level = bar_plot("Queue", &[4, 9, 2], "grey", PlotKind::Level);
+        assert!(level.contains("Queue (max 9, now 2)"));
     }
 }

@@ -5,7 +5,7 @@
 
 use maud::html;
 use postrider_core::http::Response;
-use postrider_core::web::plot::bar_plot;
+use postrider_core::web::plot::{bar_plot, PlotKind};
 
 use super::{admin_page, Viewer};
 use crate::context::Context;
@@ -15,16 +15,54 @@ use crate::web::respond::Csp;
 /// The script that refreshes the plots without reloading the page.
 pub const SCRIPT: &str = include_str!("admin.js");
 
-/// The plots: name in the URL, title, colour, and the value of a minute.
-type Series = (&'static str, &'static str, &'static str, fn(&Minute) -> u64);
+/// The plots: name in the URL, title, colour, kind, and the value of a minute.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    PlotKind,
+    fn(&Minute) -> u64,
+);
 
 const PLOTS: [Series; 6] = [
-    ("received", "Received", "#1f5fa8", |m| m.received),
-    ("delivered", "Delivered", "#1b6e2b", |m| m.delivered),
-    ("deferred", "Deferred", "#c98800", |m| m.deferred),
-    ("bounced", "Bounced", "#a4161a", |m| m.bounced),
-    ("connections", "Connections", "#5c3c92", |m| m.connections),
-    ("queue", "Queue size", "#3d4b59", |m| m.queue.unwrap_or(0)),
+    (
+        "received",
+        "Received per minute",
+        "#1f5fa8",
+        PlotKind::PerMinute,
+        |m| m.received,
+    ),
+    (
+        "delivered",
+        "Delivered per minute",
+        "#1b6e2b",
+        PlotKind::PerMinute,
+        |m| m.delivered,
+    ),
+    (
+        "deferred",
+        "Deferred per minute",
+        "#c98800",
+        PlotKind::PerMinute,
+        |m| m.deferred,
+    ),
+    (
+        "bounced",
+        "Bounced per minute",
+        "#a4161a",
+        PlotKind::PerMinute,
+        |m| m.bounced,
+    ),
+    (
+        "connections",
+        "Connections per minute",
+        "#5c3c92",
+        PlotKind::PerMinute,
+        |m| m.connections,
+    ),
+    ("queue", "Queue size", "#3d4b59", PlotKind::Level, |m| {
+        m.queue.unwrap_or(0)
+    }),
 ];
 
 /// `GET /admin`: the statistics page.
@@ -36,10 +74,9 @@ pub fn page(ctx: &Context, viewer: Viewer<'_>) -> Response {
             "Plots refreshed every 5 seconds (last: " span id="updated" { "at load" } ")."
         }
         div.plots {
-            @for (name, title, _, _) in PLOTS {
+            @for (name, title, _, _, _) in PLOTS {
                 figure.plot {
-                    img.plot src={ "/admin/plot/" (name) ".svg" } data-src={ "/admin/plot/" (name) ".svg" } alt={ (title) " per minute" } width="360" height="120";
-                    figcaption { (title) }
+                    img.plot src={ "/admin/plot/" (name) ".svg" } data-src={ "/admin/plot/" (name) ".svg" } alt=(title) width="360" height="120";
                 }
             }
         }
@@ -52,9 +89,9 @@ pub fn page(ctx: &Context, viewer: Viewer<'_>) -> Response {
 /// `GET /admin/plot/NAME.svg`: one plot, drawn now.
 pub fn plot(ctx: &Context, file: &str) -> Option<Response> {
     let name = file.strip_suffix(".svg")?;
-    let (_, title, colour, value) = PLOTS.iter().find(|p| p.0 == name)?;
+    let (_, title, colour, kind, value) = PLOTS.iter().find(|p| p.0 == name)?;
     let values: Vec<u64> = ctx.metrics.history().iter().map(value).collect();
-    let svg = bar_plot(&format!("{title} per minute"), &values, colour);
+    let svg = bar_plot(title, &values, colour, *kind);
     Some(
         Response::new(200)
             .with_header("Cache-Control", "no-store")
