@@ -95,6 +95,12 @@ SEEDS = {
                      chunks("POST /send HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                             "Expect: 100-continue\r\n\r\n", "5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
                             "GET /a?b=c HTTP/1.0\r\n\r\n")],
+    "web_forms": ["csrf=abc&folder=INBOX&uid=1&uid=2&action=move&to=Archiv&back=%2Fmail%3Ffolder%3DINBOX",
+                  "multipart/form-data; boundary=XX\n--XX\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n"
+                  "bob@b.test\r\n--XX\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.bin\"\r\n"
+                  "Content-Type: application/octet-stream\r\n\r\n\x00\x01\r\n--XX--\r\n",
+                  "Subject: =?utf-8?q?Weg?= $SUBJECT\n\nBack Monday.\n",
+                  "\\alice, bob@b.test\n\"|/usr/bin/postrider vacation alice\"\n# comment\n"],
     "imap_command": ["a1 FETCH 1:* (FLAGS UID BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]<0.100>)\r\n",
                      "a2 UID SEARCH CHARSET UTF-8 OR UNSEEN (SINCE 1-Jan-2024 LARGER 100) NOT HEADER Subject \"x\"\r\n",
                      "a3 APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {5+}\r\nhello\r\n",

@@ -23,7 +23,7 @@ dict_of() {
     imf_*|mime_*|mbox_scan|dkim_canon) echo imf ;;
     imap_*) echo imap ;;
     pop3_*) echo pop3 ;;
-    http_*) echo http ;;
+    http_*|web_*) echo http ;;
     sieve) echo sieve ;;
     dkim_verify|spf|dmarc) echo auth ;;
     aliases) echo aliases ;;

@@ -149,6 +149,9 @@ pub fn build_reply(p: &ReplyParams<'_>, original_header: &[u8]) -> Vec<u8> {
             Some((h, b)) => (h.to_string(), b.to_string()),
             None => (template.clone(), String::new()),
         }
+    } else if let Some(body) = template.strip_prefix('\n') {
+        // An empty header section: the text starts after it.
+        (String::new(), body.to_string())
     } else {
         (String::new(), template.clone())
     };

@@ -24,12 +24,15 @@ pub fn vacation_enabled(forward: &str) -> bool {
         .any(|t| is_vacation_pipe(t))
 }
 
-/// A target as a `.forward` line: quoted when it holds a space or a comma.
+/// A target as a `.forward` line: quoted when it holds a space or a comma. A stray
+/// double quote (from a hand-written file with unbalanced quotes) is dropped, so the
+/// lines written always split back into the same targets.
 fn quoted(target: &str) -> String {
+    let target = target.replace('"', "");
     if target.contains([' ', ',', '\t']) {
         format!("\"{target}\"")
     } else {
-        target.to_string()
+        target
     }
 }
 
@@ -72,6 +75,13 @@ fn lines(targets: &[String]) -> String {
     out
 }
 
+/// Whether a line reads as a header field (`Name: value`).
+fn looks_like_field(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(name, _)| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+    })
+}
+
 /// The `.vacation.msg` text for a subject and a reply text (the subject encoded when it
 /// is not ASCII; `$SUBJECT` is the subject of the message answered).
 pub fn vacation_template(subject: &str, text: &str) -> String {
@@ -87,9 +97,12 @@ pub fn vacation_template(subject: &str, text: &str) -> String {
     if !text.is_ascii() {
         out.push_str("MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n");
     }
-    out.push('\n');
+    // Without fields the text stands alone, unless its first line would read as one.
+    if !out.is_empty() || looks_like_field(text.split('\n').next().unwrap_or("")) {
+        out.push('\n');
+    }
     out.push_str(&text);
-    if !out.ends_with('\n') {
+    if !text.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
     out
@@ -99,14 +112,10 @@ pub fn vacation_template(subject: &str, text: &str) -> String {
 /// and its body; a file without a header is all text.
 pub fn read_template(bytes: &[u8]) -> (String, String) {
     let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
-    let starts_with_field = text
-        .split('\n')
-        .next()
-        .and_then(|l| l.split_once(':'))
-        .is_some_and(|(name, _)| {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        });
-    if !starts_with_field {
+    if let Some(rest) = text.strip_prefix('\n') {
+        return (String::new(), rest.to_string());
+    }
+    if !looks_like_field(text.split('\n').next().unwrap_or("")) {
         return (String::new(), text);
     }
     let (fields, body_at) = split_header_to_blank_line(text.as_bytes());
@@ -146,6 +155,10 @@ mod tests {
         assert_eq!(twice, on);
         assert!(!vacation_enabled("\\alice\n\"|/usr/bin/procmail\"\n"));
         assert!(!vacation_enabled("\\alice\n|/bin/vacation alice\n"));
+        // Unbalanced quotes in a hand-written file do not swallow the pipe.
+        let odd = forward_with_vacation("\\alice\n\"|/usr/bin/procmail, bob\n", "alice", PIPE);
+        assert!(vacation_enabled(&odd), "{odd}");
+        assert!(!forward_without_vacation(&odd, "alice").is_some_and(|f| vacation_enabled(&f)));
     }
 
     #[test]
@@ -164,5 +177,9 @@ mod tests {
         assert!(u.contains("charset=utf-8"));
         assert_eq!(read_template(u.as_bytes()).0, "En congé");
         assert_eq!(read_template(b"Just text\n").1, "Just text\n");
+        assert_eq!(vacation_template("", "Back soon."), "Back soon.\n");
+        let field_like = vacation_template("", "Note: back soon.");
+        assert_eq!(field_like, "\nNote: back soon.\n");
+        assert_eq!(read_template(field_like.as_bytes()).1, "Note: back soon.\n");
     }
 }
