@@ -95,6 +95,11 @@ SEEDS = {
                      chunks("POST /send HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                             "Expect: 100-continue\r\n\r\n", "5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
                             "GET /a?b=c HTTP/1.0\r\n\r\n")],
+    "imap_sort_thread": ["Message-ID: <a@x>\r\nSubject: lunch\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nx"
+                         "\x00Message-ID: <b@x>\r\nReferences: <a@x>\r\nSubject: Re: lunch\r\nFrom: A <a@b.c>\r\n\r\ny"
+                         "\x00Message-ID: <c@x>\r\nIn-Reply-To: <zz@x>\r\nSubject: [list] Fwd: lunch (fwd)\r\nTo: g: a@b, c@d;\r\n\r\n",
+                         "Message-ID: <a@x>\r\nReferences: <b@x>\r\n\r\n\x00Message-ID: <b@x>\r\nReferences: <a@x>\r\n\r\n"
+                         "\x00Message-ID: <a@x>\r\n\r\n"],
     "web_forms": ["csrf=abc&folder=INBOX&uid=1&uid=2&action=move&to=Archiv&back=%2Fmail%3Ffolder%3DINBOX",
                   "multipart/form-data; boundary=XX\n--XX\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n"
                   "bob@b.test\r\n--XX\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.bin\"\r\n"

@@ -8,13 +8,15 @@
 use proptest::prelude::*;
 
 use postrider_core::imap::command::{
-    frame_line, parse_command, Command, FetchAttr, Framing, SearchKey, SeqNum, SeqSet, StatusItem,
-    StoreMode, Tagged,
+    frame_line, parse_command, Command, FetchAttr, Framing, SearchKey, SearchReturn, SeqNum,
+    SeqSet, StatusItem, StoreMode, Tagged,
 };
 use postrider_core::imap::response::{
     encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
 };
 use postrider_core::imap::section::{Section, SectionText};
+use postrider_core::imap::sort::{SortCriterion, SortKey};
+use postrider_core::imap::thread::ThreadAlgorithm;
 use postrider_core::machine::Machine;
 
 mod imap_support;
@@ -42,7 +44,80 @@ fn any_text() -> impl Strategy<Value = String> {
 
 fn seq_set() -> impl Strategy<Value = SeqSet> {
     let num = prop_oneof![(1u32..100_000).prop_map(SeqNum::Num), Just(SeqNum::Star)];
-    prop::collection::vec((num.clone(), num), 1..4).prop_map(SeqSet)
+    prop_oneof![
+        9 => prop::collection::vec((num.clone(), num), 1..4).prop_map(SeqSet),
+        1 => Just(SeqSet::saved()),
+    ]
+}
+
+/// SEARCH with RETURN options, SORT (with or without them) and THREAD.
+fn query() -> impl Strategy<Value = Command> {
+    let keys = [
+        SortKey::Arrival,
+        SortKey::Cc,
+        SortKey::Date,
+        SortKey::From,
+        SortKey::Size,
+        SortKey::Subject,
+        SortKey::To,
+        SortKey::DisplayFrom,
+        SortKey::DisplayTo,
+    ];
+    (
+        any::<bool>(),
+        top_level_key(),
+        0u8..3,
+        prop::collection::vec((0usize..keys.len(), any::<bool>()), 1..4),
+        any::<[bool; 5]>(),
+    )
+        .prop_map(move |(uid, key, which, crit, r)| {
+            let mut ret = SearchReturn {
+                min: r[0],
+                max: r[1],
+                count: r[2],
+                all: r[3],
+                save: r[4],
+            };
+            if !(ret.min || ret.max || ret.count || ret.save) {
+                ret.all = true; // RETURN () means ALL
+            }
+            match which {
+                0 => Command::Search {
+                    uid,
+                    key,
+                    ret: Some(ret),
+                },
+                1 => Command::Sort {
+                    uid,
+                    criteria: crit
+                        .iter()
+                        .map(|&(k, reverse)| SortCriterion {
+                            key: keys[k],
+                            reverse,
+                        })
+                        .collect(),
+                    key,
+                    ret: r[4].then_some(ret),
+                },
+                _ => Command::Thread {
+                    uid,
+                    algorithm: if r[0] {
+                        ThreadAlgorithm::OrderedSubject
+                    } else {
+                        ThreadAlgorithm::References
+                    },
+                    key,
+                },
+            }
+        })
+}
+
+/// A search key as the top of SEARCH takes it (an AND of one key is written as that key).
+fn top_level_key() -> impl Strategy<Value = SearchKey> {
+    search_key().prop_filter(
+        "top-level AND needs two keys",
+        |k| !matches!(k, SearchKey::And(v) if v.len() < 2),
+    )
 }
 
 fn flag() -> impl Strategy<Value = String> {
@@ -171,7 +246,8 @@ fn command() -> impl Strategy<Value = Command> {
                     Just(StatusItem::Recent),
                     Just(StatusItem::UidNext),
                     Just(StatusItem::UidValidity),
-                    Just(StatusItem::Unseen)
+                    Just(StatusItem::Unseen),
+                    Just(StatusItem::Size)
                 ],
                 1..4
             )
@@ -189,14 +265,12 @@ fn command() -> impl Strategy<Value = Command> {
                 message
             }),
         prop::option::of(seq_set()).prop_map(Command::Expunge),
-        (
-            any::<bool>(),
-            search_key().prop_filter(
-                "top-level AND needs two keys",
-                |k| !matches!(k, SearchKey::And(v) if v.len() < 2)
-            )
-        )
-            .prop_map(|(uid, key)| Command::Search { uid, key }),
+        (any::<bool>(), top_level_key()).prop_map(|(uid, key)| Command::Search {
+            uid,
+            key,
+            ret: None
+        }),
+        query(),
         (
             any::<bool>(),
             seq_set(),

@@ -64,7 +64,7 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                     | StoreRequest::Refresh { .. }
                     | StoreRequest::Poll { .. } => StoreReply::View(Ok(view())),
                     StoreRequest::List { .. } => StoreReply::List(vec![]),
-                    StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1 })),
+                    StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1, size: 300 })),
                     StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
                     StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
                         .iter()

@@ -103,9 +103,12 @@ pub fn append_allocates_uids(open: Open<'_>) -> Check {
         format!("view after reopening has {seen:?}, appended {uids:?}")
     })?;
     let status = s.status("alice", "INBOX").map_err(store_err("status"))?;
+    let size: u64 = view.messages.iter().map(|m| m.size).sum();
     ensure(
-        status.messages as usize == view.messages.len() && status.uid_next > uids[2],
-        || format!("STATUS {status:?} disagrees with the view"),
+        status.messages as usize == view.messages.len()
+            && status.uid_next > uids[2]
+            && status.size == size,
+        || format!("STATUS {status:?} disagrees with the view (size {size})"),
     )?;
     let got = s
         .fetch("alice", "INBOX", &uids[1..2], FetchPart::Full)

@@ -471,6 +471,7 @@ impl UserStore<'_> {
                 .iter()
                 .filter(|m| !m.flags.iter().any(|f| f == "\\Seen"))
                 .count() as u32,
+            size: v.messages.iter().map(|m| m.size).sum(),
         })
     }
 

@@ -182,7 +182,9 @@ def read_script_lines(path):
             while i < len(raw) and not raw[i].startswith("}}}"):
                 body.append(raw[i])
                 i += 1
-            lit = "\r\n".join(body)
+            # `~{{{`: the octets as written (line ends are LF, CRs written out); plain
+            # `{{{`: lines end in CRLF.
+            lit = ("\n" if binary else "\r\n").join(body)
             buf += "{%d}\r\n%s" % (len(lit.encode()), lit)
             tail = raw[i][3:] if i < len(raw) else ""
             out.append((num, buf + tail))

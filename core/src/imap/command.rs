@@ -4,6 +4,8 @@
 //! 7888) are inline, as the framer in the server machine collects them.
 
 use crate::imap::section::{Section, SectionText};
+use crate::imap::sort::SortCriterion;
+use crate::imap::thread::ThreadAlgorithm;
 
 pub use crate::imap::framing::{frame_line, Framing};
 pub use crate::imap::seqset::{SeqNum, SeqSet};
@@ -93,6 +95,22 @@ pub enum SearchKey {
     Or(Box<SearchKey>, Box<SearchKey>),
 }
 
+/// What a SEARCH or SORT with `RETURN (...)` answers (RFC 4731, RFC 5182, RFC 5267):
+/// `RETURN ()` means ALL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchReturn {
+    /// MIN.
+    pub min: bool,
+    /// MAX.
+    pub max: bool,
+    /// COUNT.
+    pub count: bool,
+    /// ALL.
+    pub all: bool,
+    /// SAVE (the result becomes `$`).
+    pub save: bool,
+}
+
 /// STATUS data items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusItem {
@@ -106,6 +124,8 @@ pub enum StatusItem {
     UidValidity,
     /// UNSEEN.
     Unseen,
+    /// SIZE (RFC 8438).
+    Size,
 }
 
 /// A parsed command.
@@ -185,6 +205,28 @@ pub enum Command {
         /// UID SEARCH.
         uid: bool,
         /// The key (an AND of the given keys).
+        key: SearchKey,
+        /// `RETURN (...)` (RFC 4731 ESEARCH, RFC 5182 SAVE): None for a plain SEARCH.
+        ret: Option<SearchReturn>,
+    },
+    /// [UID] SORT (RFC 5256), with ESORT's `RETURN` (RFC 5267).
+    Sort {
+        /// UID SORT.
+        uid: bool,
+        /// The sort criteria, in order.
+        criteria: Vec<SortCriterion>,
+        /// The messages sorted.
+        key: SearchKey,
+        /// `RETURN (...)`: None for a plain SORT.
+        ret: Option<SearchReturn>,
+    },
+    /// [UID] THREAD (RFC 5256).
+    Thread {
+        /// UID THREAD.
+        uid: bool,
+        /// The algorithm.
+        algorithm: ThreadAlgorithm,
+        /// The messages threaded.
         key: SearchKey,
     },
     /// [UID] FETCH.
@@ -544,110 +586,6 @@ fn fetch_attr(c: &mut Cur<'_>, out: &mut Vec<FetchAttr>) -> R<()> {
     Ok(())
 }
 
-fn search_key(c: &mut Cur<'_>, depth: usize) -> R<SearchKey> {
-    use std::cmp::Ordering::*;
-    if depth > 50 {
-        return Err("search key nested too deep".into());
-    }
-    if c.eat(b'(') {
-        let mut keys = Vec::new();
-        loop {
-            keys.push(search_key(c, depth + 1)?);
-            if c.eat(b')') {
-                return Ok(SearchKey::And(keys));
-            }
-            c.sp()?;
-        }
-    }
-    if c.peek().is_some_and(|x| x.is_ascii_digit() || x == b'*') {
-        return Ok(SearchKey::Seq(c.seq_set()?));
-    }
-    let word = c.atom()?.to_ascii_uppercase();
-    let arg = |c: &mut Cur<'_>| -> R<String> {
-        c.sp()?;
-        Ok(String::from_utf8_lossy(&match c.peek() {
-            Some(b'"') | Some(b'{') => c.string()?,
-            _ => c.astring()?.into_bytes(),
-        })
-        .into_owned())
-    };
-    let flag = |f: &str| SearchKey::Flag(f.into());
-    let noflag = |f: &str| SearchKey::NoFlag(f.into());
-    Ok(match word.as_str() {
-        "ALL" => SearchKey::All,
-        "ANSWERED" => flag("\\Answered"),
-        "DELETED" => flag("\\Deleted"),
-        "DRAFT" => flag("\\Draft"),
-        "FLAGGED" => flag("\\Flagged"),
-        "SEEN" => flag("\\Seen"),
-        "RECENT" => flag("\\Recent"),
-        "UNANSWERED" => noflag("\\Answered"),
-        "UNDELETED" => noflag("\\Deleted"),
-        "UNDRAFT" => noflag("\\Draft"),
-        "UNFLAGGED" => noflag("\\Flagged"),
-        "UNSEEN" => noflag("\\Seen"),
-        "NEW" => SearchKey::New,
-        "OLD" => SearchKey::Old,
-        "KEYWORD" => SearchKey::Flag({
-            c.sp()?;
-            c.atom()?
-        }),
-        "UNKEYWORD" => SearchKey::NoFlag({
-            c.sp()?;
-            c.atom()?
-        }),
-        "BCC" | "CC" | "FROM" | "SUBJECT" | "TO" => {
-            let v = arg(c)?;
-            SearchKey::Header(word.clone(), v)
-        }
-        "HEADER" => {
-            let f = arg(c)?;
-            let v = arg(c)?;
-            SearchKey::Header(f, v)
-        }
-        "BODY" => SearchKey::Body(arg(c)?),
-        "TEXT" => SearchKey::Text(arg(c)?),
-        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
-            c.sp()?;
-            let d = c.date()?;
-            let ord = match word.trim_start_matches("SENT") {
-                "BEFORE" => Less,
-                "ON" => Equal,
-                _ => Greater,
-            };
-            if word.starts_with("SENT") {
-                SearchKey::SentDate(ord, d)
-            } else {
-                SearchKey::InternalDate(ord, d)
-            }
-        }
-        "LARGER" => {
-            c.sp()?;
-            SearchKey::Larger(c.number()?)
-        }
-        "SMALLER" => {
-            c.sp()?;
-            SearchKey::Smaller(c.number()?)
-        }
-        "UID" => {
-            c.sp()?;
-            SearchKey::Uid(c.seq_set()?)
-        }
-        "NOT" => {
-            c.sp()?;
-            SearchKey::Not(Box::new(search_key(c, depth + 1)?))
-        }
-        "OR" => {
-            c.sp()?;
-            let a = search_key(c, depth + 1)?;
-            c.sp()?;
-            let b = search_key(c, depth + 1)?;
-            SearchKey::Or(Box::new(a), Box::new(b))
-        }
-        _ => return Err(format!("unknown search key {word:?}")),
-    })
-}
-
 /// Parses one complete command (`tag SP command CRLF`, literals inline).
 pub fn parse_command(line: &[u8]) -> Result<Tagged, ParseError> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -746,7 +684,9 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
         }
         "STATUS" => status(c)?,
         "APPEND" => append(c)?,
-        "SEARCH" => search(c, false)?,
+        "SEARCH" => search::search(c, false)?,
+        "SORT" => search::sort(c, false)?,
+        "THREAD" => search::thread(c, false)?,
         "FETCH" => fetch(c, false)?,
         "STORE" => store(c, false)?,
         "COPY" | "MOVE" => copy(c, false, verb == "MOVE")?,
@@ -834,6 +774,7 @@ fn status(c: &mut Cur<'_>) -> R<Command> {
             "UIDNEXT" => StatusItem::UidNext,
             "UIDVALIDITY" => StatusItem::UidValidity,
             "UNSEEN" => StatusItem::Unseen,
+            "SIZE" => StatusItem::Size,
             _ => return Err(format!("unknown STATUS item {w:?}")),
         });
         if c.eat(b')') {
@@ -873,7 +814,9 @@ fn uid_command(c: &mut Cur<'_>) -> R<Command> {
     c.sp()?;
     let sub = c.atom()?.to_ascii_uppercase();
     Ok(match sub.as_str() {
-        "SEARCH" => search(c, true)?,
+        "SEARCH" => search::search(c, true)?,
+        "SORT" => search::sort(c, true)?,
+        "THREAD" => search::thread(c, true)?,
         "FETCH" => fetch(c, true)?,
         "STORE" => store(c, true)?,
         "COPY" | "MOVE" => copy(c, true, sub == "MOVE")?,
@@ -882,30 +825,6 @@ fn uid_command(c: &mut Cur<'_>) -> R<Command> {
             Command::Expunge(Some(c.seq_set()?))
         }
         _ => return Err(format!("unknown UID command {sub:?}")),
-    })
-}
-
-fn search(c: &mut Cur<'_>, uid: bool) -> R<Command> {
-    c.sp()?;
-    if c.word_ci("CHARSET ") {
-        let cs = c.astring()?;
-        if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-            // Not echoed: a charset name may hold any octet, line ends included.
-            return Err(format!("{BADCHARSET} Unsupported charset"));
-        }
-        c.sp()?;
-    }
-    let mut keys = vec![search_key(c, 0)?];
-    while c.eat(b' ') {
-        keys.push(search_key(c, 0)?);
-    }
-    Ok(Command::Search {
-        uid,
-        key: if keys.len() == 1 {
-            keys.remove(0)
-        } else {
-            SearchKey::And(keys)
-        },
     })
 }
 
@@ -967,5 +886,6 @@ fn copy(c: &mut Cur<'_>, uid: bool, is_move: bool) -> R<Command> {
     })
 }
 
+mod search;
 #[cfg(test)]
 mod tests;

@@ -2,10 +2,12 @@
 //! client sends it (for round-trip tests, fuzzing and the load generator).
 
 use crate::imap::command::Day;
-use crate::imap::command::{Command, FetchAttr, SearchKey, StatusItem, StoreMode, Tagged};
+use crate::imap::command::{
+    Command, FetchAttr, SearchKey, SearchReturn, StatusItem, StoreMode, Tagged,
+};
 use crate::imap::lex::is_atom_char;
 use crate::imap::section::SectionText;
-use crate::imap::seqset::{SeqNum, SeqSet};
+use crate::imap::seqset::SeqSet;
 
 /// Writes an astring: an atom when it can be one, else a quoted string, else a literal.
 fn encode_astring(out: &mut Vec<u8>, s: &str) {
@@ -17,22 +19,7 @@ fn encode_astring(out: &mut Vec<u8>, s: &str) {
 }
 
 fn encode_seq(out: &mut Vec<u8>, set: &SeqSet) {
-    let n = |s: SeqNum| match s {
-        SeqNum::Num(x) => x.to_string(),
-        SeqNum::Star => "*".into(),
-    };
-    let parts: Vec<String> = set
-        .0
-        .iter()
-        .map(|&(a, b)| {
-            if a == b {
-                n(a)
-            } else {
-                format!("{}:{}", n(a), n(b))
-            }
-        })
-        .collect();
-    out.extend_from_slice(parts.join(",").as_bytes());
+    out.extend_from_slice(set.to_wire().as_bytes());
 }
 
 fn month_name(day: Day) -> String {
@@ -254,6 +241,7 @@ impl Tagged {
                         StatusItem::UidNext => "UIDNEXT",
                         StatusItem::UidValidity => "UIDVALIDITY",
                         StatusItem::Unseen => "UNSEEN",
+                        StatusItem::Size => "SIZE",
                     })
                     .collect();
                 w(&mut out, &format!(" ({})", names.join(" ")));
@@ -283,6 +271,40 @@ impl Tagged {
     }
 }
 
+/// `RETURN (...) ` of SEARCH or SORT, when given.
+fn encode_return(out: &mut Vec<u8>, ret: &Option<SearchReturn>) {
+    let Some(r) = ret else {
+        return;
+    };
+    let names: Vec<&str> = [
+        (r.min, "MIN"),
+        (r.max, "MAX"),
+        (r.count, "COUNT"),
+        (r.all, "ALL"),
+        (r.save, "SAVE"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| *n)
+    .collect();
+    out.extend_from_slice(format!("RETURN ({}) ", names.join(" ")).as_bytes());
+}
+
+/// Search keys as SEARCH takes them: a top-level AND as keys side by side.
+fn encode_keys(out: &mut Vec<u8>, key: &SearchKey) {
+    match key {
+        SearchKey::And(v) => {
+            for (i, k) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                encode_key(out, k);
+            }
+        }
+        k => encode_key(out, k),
+    }
+}
+
 /// The commands about messages of the selected mailbox (EXPUNGE, SEARCH, FETCH, STORE,
 /// COPY, MOVE and their UID forms); the others are encoded by [`Tagged::encode`].
 fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
@@ -293,19 +315,41 @@ fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
             w(out, "UID EXPUNGE ");
             encode_seq(out, set);
         }
-        Command::Search { uid, key } => {
+        Command::Search { uid, key, ret } => {
             w(out, if *uid { "UID SEARCH " } else { "SEARCH " });
-            match key {
-                SearchKey::And(v) => {
-                    for (i, k) in v.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b' ');
-                        }
-                        encode_key(out, k);
+            encode_return(out, ret);
+            encode_keys(out, key);
+        }
+        Command::Sort {
+            uid,
+            criteria,
+            key,
+            ret,
+        } => {
+            w(out, if *uid { "UID SORT " } else { "SORT " });
+            encode_return(out, ret);
+            let names: Vec<String> = criteria
+                .iter()
+                .map(|c| {
+                    let name = format!("{:?}", c.key).to_ascii_uppercase();
+                    if c.reverse {
+                        format!("REVERSE {name}")
+                    } else {
+                        name
                     }
-                }
-                k => encode_key(out, k),
-            }
+                })
+                .collect();
+            w(out, &format!("({}) UTF-8 ", names.join(" ")));
+            encode_keys(out, key);
+        }
+        Command::Thread {
+            uid,
+            algorithm,
+            key,
+        } => {
+            w(out, if *uid { "UID THREAD " } else { "THREAD " });
+            w(out, &format!("{:?} UTF-8 ", algorithm).to_ascii_uppercase());
+            encode_keys(out, key);
         }
         Command::Fetch { uid, set, items } => {
             w(out, if *uid { "UID FETCH " } else { "FETCH " });

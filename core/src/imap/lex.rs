@@ -104,17 +104,21 @@ pub fn seq_num(i: &[u8]) -> LexResult<'_, SeqNum> {
     .parse(i)
 }
 
-/// `sequence-set`: comma-separated numbers and `a:b` ranges.
+/// `sequence-set`: comma-separated numbers and `a:b` ranges, or `$`, the saved search
+/// result (RFC 5182).
 pub fn seq_set(i: &[u8]) -> LexResult<'_, SeqSet> {
-    map(
-        separated_list1(
-            tag(","),
-            map((seq_num, opt(preceded(tag(":"), seq_num))), |(a, b)| {
-                (a, b.unwrap_or(a))
-            }),
+    alt((
+        value(SeqSet::saved(), tag("$")),
+        map(
+            separated_list1(
+                tag(","),
+                map((seq_num, opt(preceded(tag(":"), seq_num))), |(a, b)| {
+                    (a, b.unwrap_or(a))
+                }),
+            ),
+            SeqSet,
         ),
-        SeqSet,
-    )
+    ))
     .parse(i)
 }
 

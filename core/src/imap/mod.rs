@@ -15,5 +15,7 @@ pub mod search;
 pub mod section;
 pub mod seqset;
 pub mod server;
+pub mod sort;
 pub mod store;
 pub mod structure;
+pub mod thread;

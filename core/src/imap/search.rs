@@ -211,9 +211,20 @@ fn header_end(buf: &[u8], from: &mut usize) -> Option<usize> {
 pub struct ContentFacts {
     atoms: Vec<Atom>,
     answers: Vec<bool>,
+    /// The header fields asked for (SORT, THREAD): name and first value, raw.
+    fields: Vec<(String, Option<String>)>,
 }
 
 impl ContentFacts {
+    /// The raw (unfolded) value of the first `name` field, when the scan was asked for
+    /// it ([`ContentScan::with_fields`]) and the message has one.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_deref())
+    }
+
     fn answer(&self, atom: &Atom) -> bool {
         self.atoms
             .iter()
@@ -230,6 +241,8 @@ impl ContentFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentScan {
     atoms: Vec<Atom>,
+    /// Header fields whose values the caller wants (SORT, THREAD).
+    fields: Vec<String>,
     header: Vec<u8>,
     /// Where the search for the header's end resumes in `header`.
     header_scanned: usize,
@@ -252,11 +265,20 @@ impl ContentScan {
             .collect();
         Self {
             atoms,
+            fields: Vec::new(),
             header: Vec::new(),
             header_scanned: 0,
             header_done: false,
             finders,
         }
+    }
+
+    /// The scan for `key`'s content questions that also keeps the values of the header
+    /// fields named (SORT and THREAD read Subject, From, Date, References...).
+    pub fn with_fields(key: &SearchKey, fields: &[&str]) -> Self {
+        let mut scan = Self::new(key);
+        scan.fields = fields.iter().map(|f| f.to_string()).collect();
+        scan
     }
 
     /// Whether more of the message could change an answer (false once the header is
@@ -313,9 +335,25 @@ impl ContentScan {
                 (_, None) => false,
             })
             .collect();
+        let fields = if self.fields.is_empty() {
+            Vec::new()
+        } else {
+            let (parsed, _) = split_header_to_blank_line(&header);
+            self.fields
+                .into_iter()
+                .map(|name| {
+                    let value = parsed
+                        .iter()
+                        .find(|f| f.is(&name))
+                        .map(|f| f.value().trim().to_string());
+                    (name, value)
+                })
+                .collect()
+        };
         ContentFacts {
             atoms: self.atoms,
             answers,
+            fields,
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::machine::{
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
 mod fetching;
+mod query;
 mod replies;
 mod selected;
 
@@ -124,6 +125,8 @@ struct Selected {
     recent: Vec<u32>,
     /// Keywords announced in FLAGS so far (a client must not see an unannounced one).
     keywords: Vec<String>,
+    /// The UIDs `RETURN (SAVE)` kept last (`$`, RFC 5182), sorted.
+    saved: Vec<u32>,
 }
 
 /// What to do with the store's answer.
@@ -190,6 +193,7 @@ enum Then {
         tag: String,
         uid: bool,
         key: SearchKey,
+        kind: query::QueryKind,
     },
 }
 
@@ -292,6 +296,14 @@ impl ImapServer {
             "UNSELECT",
             "CHILDREN",
             "SPECIAL-USE",
+            "ESEARCH",
+            "SEARCHRES",
+            "SORT",
+            "SORT=DISPLAY",
+            "ESORT",
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
+            "STATUS=SIZE",
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");

@@ -79,6 +79,8 @@ pub struct StatusInfo {
     pub uid_validity: u32,
     /// UNSEEN.
     pub unseen: u32,
+    /// SIZE (RFC 8438): the messages' RFC822.SIZE added up.
+    pub size: u64,
 }
 
 /// A store refusal: an optional response code (`TRYCREATE`, `NONEXISTENT`,

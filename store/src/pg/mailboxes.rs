@@ -311,7 +311,8 @@ impl Mailboxes for PgMailboxes {
                    (SELECT count(*) FROM messages WHERE mailbox = m.id), \
                    (SELECT count(*) FROM messages WHERE mailbox = m.id AND uid >= m.recent_from), \
                    (SELECT count(*) FROM messages WHERE mailbox = m.id \
-                      AND NOT ('\\Seen' = ANY(flags))) \
+                      AND NOT ('\\Seen' = ANY(flags))), \
+                   (SELECT coalesce(sum(size), 0)::bigint FROM messages WHERE mailbox = m.id) \
                  FROM mailboxes m WHERE m.id = $1",
                 &[&f.id],
             )
@@ -323,6 +324,7 @@ impl Mailboxes for PgMailboxes {
             recent: row.get::<_, i64>(2) as u32,
             unseen: row.get::<_, i64>(3) as u32,
             uid_validity: f.uid_validity,
+            size: row.get::<_, i64>(4) as u64,
         })
     }
 

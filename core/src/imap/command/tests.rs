@@ -127,3 +127,46 @@ fn seqset() {
     ]);
     assert!(s.contains(3, 20) && !s.contains(5, 20) && s.contains(15, 20) && !s.contains(8, 20));
 }
+
+#[test]
+fn search_return_sort_thread_and_saved_results() {
+    let Command::Search { ret, .. } = p("a SEARCH RETURN (MIN COUNT SAVE) UNSEEN") else {
+        panic!()
+    };
+    let ret = ret.unwrap();
+    assert!(ret.min && ret.count && ret.save && !ret.all && !ret.max);
+    let Command::Search { ret, .. } = p("a UID SEARCH RETURN () ALL") else {
+        panic!()
+    };
+    assert!(ret.unwrap().all, "RETURN () means ALL");
+    let Command::Sort {
+        uid, criteria, ret, ..
+    } = p("a UID SORT (REVERSE DATE subject) UTF-8 ALL")
+    else {
+        panic!()
+    };
+    assert!(uid && ret.is_none());
+    assert_eq!(criteria.len(), 2);
+    assert!(criteria[0].reverse && !criteria[1].reverse);
+    assert!(parse_command(b"a SORT (REVERSE) UTF-8 ALL").is_err());
+    assert!(
+        parse_command(b"a SORT (DATE) ALL").is_err(),
+        "SORT needs a charset"
+    );
+    assert!(parse_command(b"a SORT (DATE) KOI8-R ALL").is_err());
+    let Command::Thread { algorithm, .. } = p("a THREAD REFERENCES US-ASCII SINCE 1-Jan-2024")
+    else {
+        panic!()
+    };
+    assert_eq!(algorithm, crate::imap::thread::ThreadAlgorithm::References);
+    assert!(parse_command(b"a THREAD FOO UTF-8 ALL").is_err());
+    let Command::Fetch { set, .. } = p("a FETCH $ FLAGS") else {
+        panic!()
+    };
+    assert!(set.is_saved());
+    let Command::Search { key, .. } = p("a SEARCH UID $ SEEN") else {
+        panic!()
+    };
+    let SearchKey::And(keys) = key else { panic!() };
+    assert!(matches!(&keys[0], SearchKey::Uid(s) if s.is_saved()));
+}

@@ -154,8 +154,16 @@ impl ImapServer {
                 Ok((v, pairs)) => self.on_copied(tag, is_move, &to, v, &pairs),
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Search { tag, uid, key }, StoreReply::Scanned(r)) => match r {
-                Ok(facts) => self.search_respond(&tag, uid, &key, Some(&facts)),
+            (
+                Then::Search {
+                    tag,
+                    uid,
+                    key,
+                    kind,
+                },
+                StoreReply::Scanned(r),
+            ) => match r {
+                Ok(facts) => self.query_respond(&tag, uid, &key, &kind, Some(&facts)),
                 Err(e) => self.no(&tag, &e),
             },
             (then, _) => {
@@ -185,14 +193,15 @@ impl ImapServer {
         let mut values = Vec::with_capacity(items.len() * 2);
         for i in items {
             let (name, n) = match i {
-                StatusItem::Messages => ("MESSAGES", st.messages),
-                StatusItem::Recent => ("RECENT", st.recent),
-                StatusItem::UidNext => ("UIDNEXT", st.uid_next),
-                StatusItem::UidValidity => ("UIDVALIDITY", st.uid_validity),
-                StatusItem::Unseen => ("UNSEEN", st.unseen),
+                StatusItem::Messages => ("MESSAGES", st.messages.into()),
+                StatusItem::Recent => ("RECENT", st.recent.into()),
+                StatusItem::UidNext => ("UIDNEXT", st.uid_next.into()),
+                StatusItem::UidValidity => ("UIDVALIDITY", st.uid_validity.into()),
+                StatusItem::Unseen => ("UNSEEN", st.unseen.into()),
+                StatusItem::Size => ("SIZE", st.size),
             };
             values.push(Value::atom(name));
-            values.push(Value::Number(n.into()));
+            values.push(Value::Number(n));
         }
         self.untagged(vec![
             Value::atom("STATUS"),
@@ -257,6 +266,7 @@ impl ImapServer {
             msgs: view.messages,
             recent: view.recent,
             keywords,
+            saved: Vec::new(),
         });
         self.state = State::Selected;
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };

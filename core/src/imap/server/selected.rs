@@ -1,12 +1,14 @@
 //! The commands of the Selected state (CLOSE, UNSELECT, EXPUNGE, STORE, COPY, MOVE,
-//! SEARCH; FETCH is in `fetching.rs`): sequence sets resolved against the session's
-//! model, SEARCH answered from the store's content scan.
+//! SEARCH, SORT, THREAD; FETCH is in `fetching.rs`, the searches in `query.rs`):
+//! sequence sets resolved against the session's model (`$` first).
 
 use super::*;
 
 impl ImapServer {
     /// Runs a command that needs a selected mailbox (the state was checked).
     pub(super) fn dispatch_selected(&mut self, tag: String, cmd: Command) {
+        use query::QueryKind;
+        let cmd = self.with_saved_result(cmd);
         match cmd {
             Command::Close => self.close_mailbox(tag, true),
             Command::Unselect => self.close_mailbox(tag, false),
@@ -25,7 +27,18 @@ impl ImapServer {
                 mailbox,
                 is_move,
             } => self.copy(tag, uid, set, mailbox, is_move),
-            Command::Search { uid, key } => self.search(tag, uid, key),
+            Command::Search { uid, key, ret } => self.query(tag, uid, key, QueryKind::Search(ret)),
+            Command::Sort {
+                uid,
+                criteria,
+                key,
+                ret,
+            } => self.query(tag, uid, key, QueryKind::Sort(criteria, ret)),
+            Command::Thread {
+                uid,
+                algorithm,
+                key,
+            } => self.query(tag, uid, key, QueryKind::Thread(algorithm)),
             _ => self.bad(&tag, "Command not valid in this state."),
         }
     }
@@ -168,27 +181,6 @@ impl ImapServer {
         );
     }
 
-    /// SEARCH and UID SEARCH: from the model, or after the store's content scan.
-    fn search(&mut self, tag: String, uid: bool, key: SearchKey) {
-        if !needs_content(&key) {
-            return self.search_respond(&tag, uid, &key, None);
-        }
-        let Some(s) = self.selected.as_ref() else {
-            return;
-        };
-        let name = s.name.clone();
-        let uids = s.msgs.iter().map(|m| m.uid).collect();
-        let scan = ContentScan::new(&key);
-        self.ask(
-            Then::Search { tag, uid, key },
-            StoreRequest::Scan {
-                mailbox: name,
-                uids,
-                scan,
-            },
-        );
-    }
-
     /// Whether a sequence set names only messages that exist (as Dovecot: in an empty
     /// mailbox no set is valid; `*` is always valid otherwise); UID sets are never
     /// checked this way.
@@ -221,54 +213,6 @@ impl ImapServer {
             })
             .map(|(i, m)| (i as u32 + 1, m.uid))
             .collect()
-    }
-
-    /// Answers a SEARCH. With `facts` (the store's scan), a message missing from them was
-    /// expunged by another session: it cannot match a content key, and the answer says
-    /// `[EXPUNGEISSUED]` (as Dovecot).
-    pub(super) fn search_respond(
-        &mut self,
-        tag: &str,
-        uid: bool,
-        key: &SearchKey,
-        facts: Option<&[(u32, ContentFacts)]>,
-    ) {
-        let Some(s) = self.selected.as_ref() else {
-            return;
-        };
-        let facts: Option<std::collections::HashMap<u32, &ContentFacts>> =
-            facts.map(|f| f.iter().map(|(u, f)| (*u, f)).collect());
-        let n = s.msgs.len() as u32;
-        let max_uid = s.msgs.last().map_or(0, |m| m.uid);
-        let mut hits = Vec::new();
-        let mut expunged = false;
-        for (i, m) in s.msgs.iter().enumerate() {
-            let mine = facts.as_ref().and_then(|f| f.get(&m.uid).copied());
-            expunged |= facts.is_some() && mine.is_none();
-            let ctx = SearchCtx {
-                seq: i as u32 + 1,
-                n,
-                max_uid,
-                uid: m.uid,
-                flags: &m.flags,
-                size: m.size,
-                internal_date: m.internal_date,
-                facts: mine,
-                recent: s.recent.contains(&m.uid),
-            };
-            if matches(key, &ctx) {
-                hits.push(if uid { m.uid } else { i as u32 + 1 });
-            }
-        }
-        let mut values = vec![Value::atom("SEARCH")];
-        values.extend(hits.into_iter().map(|h| Value::Number(h.into())));
-        self.untagged(values);
-        let status = StatusText::ok("Search completed.");
-        if expunged {
-            self.tagged(tag, status.code("EXPUNGEISSUED"));
-        } else {
-            self.tagged(tag, status);
-        }
     }
 }
 

@@ -1,0 +1,129 @@
+"""IMAP extensions with Python's imaplib over IMAPS: ESEARCH (RFC 4731), SEARCHRES
+(RFC 5182: RETURN (SAVE) and `$` in later commands), SORT with SORT=DISPLAY and ESORT
+(RFC 5256, RFC 5957, RFC 5267), THREAD=ORDEREDSUBJECT and THREAD=REFERENCES, and
+STATUS=SIZE (RFC 8438), on messages delivered over SMTP."""
+
+import imaplib
+import re
+import unittest
+
+from harness import Server, insecure_tls
+
+MESSAGES = [
+    # (From, Subject, Date, Message-ID, References)
+    ("Zed <zed@test.example>", "lunch", "Mon, 01 Jan 2024 10:00:00 +0000", "<a@x>", ""),
+    ("amy@test.example", "Re: lunch", "Mon, 01 Jan 2024 11:00:00 +0000", "<b@x>", "<a@x>"),
+    ("Bob <bob@test.example>", "budget", "Sun, 31 Dec 2023 09:00:00 +0000", "<c@x>", ""),
+    ("carl@test.example", "Re: Re: lunch", "Mon, 01 Jan 2024 12:00:00 +0000", "<d@x>", "<a@x> <b@x>"),
+    ("Dora <dora@test.example>", "[team] budget", "Tue, 02 Jan 2024 08:00:00 +0000", "<e@x>", ""),
+]
+
+
+class ImapExtensionsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(users=("alice",)).start()
+        for frm, subject, date, mid, refs in MESSAGES:
+            msg = (f"From: {frm}\r\nTo: alice@test.example\r\nSubject: {subject}\r\nDate: {date}\r\n"
+                   f"Message-ID: {mid}\r\n" + (f"References: {refs}\r\n" if refs else "") +
+                   f"\r\nabout {subject}\r\n")
+            cls.srv.deliver("someone@test.example", "alice@test.example", msg.encode())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def imap(self):
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls(),
+                              timeout=30)
+        m.login("alice", "pw-alice")
+        m.select("INBOX")
+        return m
+
+    def untagged(self, m, name):
+        return [d.decode() for d in m.untagged_responses.pop(name, []) if d]
+
+    def test_capabilities_are_announced(self):
+        m = self.imap()
+        caps = m.capabilities
+        for c in ("ESEARCH", "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT",
+                  "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "STATUS=SIZE"):
+            self.assertIn(c, caps)
+        m.logout()
+
+    def test_esearch_and_saved_results(self):
+        m = self.imap()
+        typ, _ = m._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT ALL)", "ALL")
+        self.assertEqual(typ, "OK")
+        (line,) = self.untagged(m, "ESEARCH")
+        self.assertRegex(line, r'^\(TAG "[A-Z0-9]+"\) MIN 1 MAX 5 COUNT 5 ALL 1:5$')
+        typ, _ = m._simple_command("UID", "SEARCH", "RETURN", "(COUNT)", "SUBJECT", "lunch")
+        (line,) = self.untagged(m, "ESEARCH")
+        self.assertTrue(line.endswith("UID COUNT 3"), line)
+        # Nothing matches: no MIN, no ALL, COUNT 0.
+        m._simple_command("SEARCH", "RETURN", "(MIN COUNT)", "SUBJECT", "nothing-like-this")
+        (line,) = self.untagged(m, "ESEARCH")
+        self.assertTrue(line.endswith(") COUNT 0"), line)
+        # SAVE alone answers nothing; `$` then names the saved messages.
+        typ, _ = m._simple_command("SEARCH", "RETURN", "(SAVE)", "SUBJECT", "budget")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(self.untagged(m, "ESEARCH"), [])
+        typ, data = m.fetch("$", "(UID)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(len([d for d in data if d]), 2)
+        typ, data = m.search(None, "$", "SUBJECT", "team")
+        self.assertEqual(data[0].split(), [b"5"])
+        typ, _ = m.store("$", "+FLAGS", "(\\Flagged)")
+        self.assertEqual(typ, "OK")
+        typ, data = m.search(None, "FLAGGED")
+        self.assertEqual(data[0].split(), [b"3", b"5"])
+        m.store("$", "-FLAGS", "(\\Flagged)")
+        m.logout()
+
+    def test_sort_and_esort(self):
+        m = self.imap()
+        typ, data = m.sort("(DATE)", "UTF-8", "ALL")
+        self.assertEqual(data[0].split(), [b"3", b"1", b"2", b"4", b"5"])
+        typ, data = m.sort("(REVERSE DATE)", "UTF-8", "ALL")
+        self.assertEqual(data[0].split(), [b"5", b"4", b"2", b"1", b"3"])
+        # Base subjects: "budget" (3, 5) before "lunch" (1, 2, 4); ties by arrival.
+        typ, data = m.sort("(SUBJECT)", "UTF-8", "ALL")
+        self.assertEqual(data[0].split(), [b"3", b"5", b"1", b"2", b"4"])
+        typ, data = m.sort("(FROM)", "UTF-8", "ALL")
+        self.assertEqual(data[0].split(), [b"2", b"3", b"4", b"5", b"1"])
+        typ, data = m.sort("(DISPLAYFROM)", "UTF-8", "ALL")
+        self.assertEqual(data[0].split(), [b"2", b"3", b"4", b"5", b"1"])
+        typ, data = m.uid("SORT", "(SUBJECT)", "UTF-8", "SUBJECT", "lunch")
+        self.assertEqual(len(data[0].split()), 3)
+        typ, _ = m._simple_command("SORT", "RETURN", "(MIN MAX ALL)", "(DATE)", "UTF-8", "ALL")
+        (line,) = self.untagged(m, "ESEARCH")
+        self.assertTrue(line.endswith("MIN 3 MAX 5 ALL 3,1:2,4:5"), line)
+        with self.assertRaises(imaplib.IMAP4.error):
+            m._simple_command("SORT", "(NOSUCH)", "UTF-8", "ALL")
+        m.logout()
+
+    def test_thread(self):
+        m = self.imap()
+        typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+        self.assertEqual(typ, "OK")
+        # budget (3) and [team] budget (5) share a base subject: siblings under a dummy.
+        self.assertEqual(data[0].decode(), "((3)(5))(1 2 4)")
+        typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+        # The first message of a subject is the parent of all the others.
+        self.assertEqual(data[0].decode(), "(3 5)(1 (2)(4))")
+        typ, data = m.uid("THREAD", "REFERENCES", "UTF-8", "SUBJECT", "budget")
+        self.assertEqual(len(re.findall(r"\d+", data[0].decode())), 2)
+        m.logout()
+
+    def test_status_size(self):
+        m = self.imap()
+        typ, data = m.status("INBOX", "(MESSAGES SIZE)")
+        size = int(re.search(rb"SIZE (\d+)", data[0]).group(1))
+        typ, sizes = m.fetch("1:*", "(RFC822.SIZE)")
+        total = sum(int(re.search(rb"RFC822.SIZE (\d+)", s).group(1)) for s in sizes if s)
+        self.assertEqual(size, total)
+        m.logout()
+
+
+if __name__ == "__main__":
+    unittest.main()
