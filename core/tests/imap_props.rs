@@ -8,8 +8,8 @@
 use proptest::prelude::*;
 
 use postrider_core::imap::command::{
-    frame_line, parse_command, Command, FetchAttr, Framing, SearchKey, SearchReturn, SeqNum,
-    SeqSet, StatusItem, StoreMode, Tagged,
+    frame_line, parse_command, AppendMessage, Command, FetchAttr, Framing, SearchKey, SearchReturn,
+    SeqNum, SeqSet, StatusItem, StoreMode, Tagged,
 };
 use postrider_core::imap::response::{
     encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
@@ -255,14 +255,24 @@ fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(m, items)| Command::Status(m, items)),
         (
             mailbox(),
-            prop::collection::vec(flag(), 0..3),
-            prop::collection::vec(any::<u8>(), 0..200)
+            prop::collection::vec(
+                (
+                    prop::collection::vec(flag(), 0..3),
+                    prop::collection::vec(any::<u8>(), 0..200)
+                ),
+                1..3
+            )
         )
-            .prop_map(|(mailbox, flags, message)| Command::Append {
+            .prop_map(|(mailbox, messages)| Command::Append {
                 mailbox,
-                flags,
-                date: None,
-                message
+                messages: messages
+                    .into_iter()
+                    .map(|(flags, message)| AppendMessage {
+                        flags,
+                        date: None,
+                        message
+                    })
+                    .collect()
             }),
         prop::option::of(seq_set()).prop_map(Command::Expunge),
         (any::<bool>(), top_level_key()).prop_map(|(uid, key)| Command::Search {

@@ -275,3 +275,27 @@ fn a_streamed_message_failing_midway_ends_the_session() {
     assert!(!got.contains("c OK"), "no completion after a cut literal");
     assert!(d.s.is_closed());
 }
+
+#[test]
+fn multiappend_adds_all_or_none() {
+    let mut d = Driver::new(2);
+    d.send("a login u secret\r\n");
+    let before = d.store.view.messages.len();
+    let got = d.send("b APPEND INBOX {3}\r\n");
+    assert_eq!(got, "+ OK\r\n");
+    let got = d.send("one (\\Seen) {3+}\r\ntwo\r\n");
+    let (v, next) = (d.store.view.uid_validity, d.store.view.uid_next);
+    assert!(
+        got.contains(&format!("b OK [APPENDUID {v} {}:{}]", next - 2, next - 1)),
+        "{got}"
+    );
+    assert_eq!(d.store.view.messages.len(), before + 2);
+    // The second one fails: the first comes out again and the answer is NO.
+    let got = d.send("c APPEND INBOX {3+}\r\nabc {4+}\r\nFAIL\r\n");
+    assert!(got.contains("c NO [OVERQUOTA]"), "{got}");
+    assert_eq!(d.store.view.messages.len(), before + 2);
+    // A bad date anywhere refuses the whole command before anything is added.
+    let got = d.send("d APPEND INBOX {1+}\r\nx \"32-Foo-2024 00:00:00 +0000\" {1+}\r\ny\r\n");
+    assert!(got.starts_with("d BAD"), "{got}");
+    assert_eq!(d.store.view.messages.len(), before + 2);
+}

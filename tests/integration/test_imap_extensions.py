@@ -1,7 +1,7 @@
 """IMAP extensions with Python's imaplib over IMAPS: ESEARCH (RFC 4731), SEARCHRES
 (RFC 5182: RETURN (SAVE) and `$` in later commands), SORT with SORT=DISPLAY and ESORT
-(RFC 5256, RFC 5957, RFC 5267), THREAD=ORDEREDSUBJECT and THREAD=REFERENCES, and
-STATUS=SIZE (RFC 8438), on messages delivered over SMTP."""
+(RFC 5256, RFC 5957, RFC 5267), THREAD=ORDEREDSUBJECT and THREAD=REFERENCES,
+STATUS=SIZE (RFC 8438) and MULTIAPPEND (RFC 3502), on messages delivered over SMTP."""
 
 import imaplib
 import re
@@ -113,6 +113,33 @@ class ImapExtensionsTest(unittest.TestCase):
         self.assertEqual(data[0].decode(), "(3 5)(1 (2)(4))")
         typ, data = m.uid("THREAD", "REFERENCES", "UTF-8", "SUBJECT", "budget")
         self.assertEqual(len(re.findall(r"\d+", data[0].decode())), 2)
+        m.logout()
+
+    def test_multiappend(self):
+        import socket
+        with socket.create_connection(("127.0.0.1", self.srv.ports["imaps"]), timeout=30) as raw:
+            with insecure_tls().wrap_socket(raw) as t:
+                f = t.makefile("rb")
+                f.readline()
+                t.sendall(b"a LOGIN alice pw-alice\r\n")
+                while not f.readline().startswith(b"a "):
+                    pass
+                t.sendall(b"b CREATE Multi\r\nc APPEND Multi (\\Seen) {23+}\r\nSubject: one\r\n\r\nfirst\r\n"
+                          b" {23+}\r\nSubject: two\r\n\r\nlast!\r\n\r\n")
+                lines = []
+                while not lines or not lines[-1].startswith(b"c "):
+                    lines.append(f.readline())
+                self.assertRegex(lines[-1], rb"^c OK \[APPENDUID \d+ 1:2\] ")
+                t.sendall(b"d LOGOUT\r\n")
+        m = self.imap()
+        typ, data = m.status("Multi", "(MESSAGES)")
+        self.assertIn(b"MESSAGES 2", data[0])
+        m.select("Multi")
+        typ, data = m.fetch("1:2", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        first, second = [d for d in data if isinstance(d, tuple)]
+        self.assertIn(b"\\Seen", first[0])
+        self.assertNotIn(b"\\Seen", second[0])
+        self.assertIn(b"two", second[1])
         m.logout()
 
     def test_status_size(self):

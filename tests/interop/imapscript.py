@@ -173,21 +173,25 @@ def read_script_lines(path):
         line = raw[i]
         num = i + 1
         if line.endswith("{{{"):
-            buf = line[:-3]
-            binary = buf.endswith("~")
-            if binary:
-                buf = buf[:-1]
-            body = []
-            i += 1
-            while i < len(raw) and not raw[i].startswith("}}}"):
-                body.append(raw[i])
+            # A literal runs to a line starting with `}}}`; what follows that may open the
+            # next literal (MULTIAPPEND's `}}} {{{`).
+            buf = line
+            while buf.endswith("{{{"):
+                buf = buf[:-3]
+                binary = buf.endswith("~")
+                if binary:
+                    buf = buf[:-1]
+                body = []
                 i += 1
-            # `~{{{`: the octets as written (line ends are LF, CRs written out); plain
-            # `{{{`: lines end in CRLF.
-            lit = ("\n" if binary else "\r\n").join(body)
-            buf += "{%d}\r\n%s" % (len(lit.encode()), lit)
-            tail = raw[i][3:] if i < len(raw) else ""
-            out.append((num, buf + tail))
+                while i < len(raw) and not raw[i].startswith("}}}"):
+                    body.append(raw[i])
+                    i += 1
+                # `~{{{`: the octets as written (line ends are LF, CRs written out);
+                # plain `{{{`: lines end in CRLF.
+                lit = ("\n" if binary else "\r\n").join(body)
+                buf += "{%d}\r\n%s" % (len(lit.encode()), lit)
+                buf += raw[i][3:] if i < len(raw) else ""
+            out.append((num, buf))
             i += 1
             continue
         out.append((num, line))

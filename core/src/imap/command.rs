@@ -111,6 +111,17 @@ pub struct SearchReturn {
     pub save: bool,
 }
 
+/// One message of an APPEND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// Flags.
+    pub flags: Vec<String>,
+    /// Internal date as given.
+    pub date: Option<String>,
+    /// The message.
+    pub message: Vec<u8>,
+}
+
 /// STATUS data items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusItem {
@@ -181,16 +192,12 @@ pub enum Command {
     },
     /// STATUS.
     Status(String, Vec<StatusItem>),
-    /// APPEND.
+    /// APPEND (with MULTIAPPEND, RFC 3502, several messages at once: all or none).
     Append {
         /// Target mailbox.
         mailbox: String,
-        /// Flags.
-        flags: Vec<String>,
-        /// Internal date as given.
-        date: Option<String>,
-        /// The message.
-        message: Vec<u8>,
+        /// The messages, at least one.
+        messages: Vec<AppendMessage>,
     },
     /// CHECK.
     Check,
@@ -789,24 +796,30 @@ fn status(c: &mut Cur<'_>) -> R<Command> {
 fn append(c: &mut Cur<'_>) -> R<Command> {
     c.sp()?;
     let mailbox = c.mailbox()?;
-    c.sp()?;
-    let mut flags = Vec::new();
-    if c.peek() == Some(b'(') {
-        flags = c.flag_list()?;
-        c.sp()?;
+    let mut messages = Vec::new();
+    // MULTIAPPEND: more messages follow, each with its own flags and date.
+    while messages.is_empty() || c.eat(b' ') {
+        if messages.is_empty() {
+            c.sp()?;
+        }
+        let mut flags = Vec::new();
+        if c.peek() == Some(b'(') {
+            flags = c.flag_list()?;
+            c.sp()?;
+        }
+        let mut date = None;
+        if c.peek() == Some(b'"') {
+            date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
+            c.sp()?;
+        }
+        let message = c.literal()?;
+        messages.push(AppendMessage {
+            flags,
+            date,
+            message,
+        });
     }
-    let mut date = None;
-    if c.peek() == Some(b'"') {
-        date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
-        c.sp()?;
-    }
-    let message = c.literal()?;
-    Ok(Command::Append {
-        mailbox,
-        flags,
-        date,
-        message,
-    })
+    Ok(Command::Append { mailbox, messages })
 }
 
 /// The UID forms of SEARCH, FETCH, STORE, COPY, MOVE and EXPUNGE.

@@ -246,23 +246,20 @@ impl Tagged {
                     .collect();
                 w(&mut out, &format!(" ({})", names.join(" ")));
             }
-            Command::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => {
+            Command::Append { mailbox, messages } => {
                 w(&mut out, "APPEND ");
                 encode_astring(&mut out, mailbox);
-                if !flags.is_empty() {
-                    w(&mut out, &format!(" ({})", flags.join(" ")));
+                for m in messages {
+                    if !m.flags.is_empty() {
+                        w(&mut out, &format!(" ({})", m.flags.join(" ")));
+                    }
+                    if let Some(d) = &m.date {
+                        out.push(b' ');
+                        push_string(&mut out, d.as_bytes());
+                    }
+                    w(&mut out, &format!(" {{{}+}}\r\n", m.message.len()));
+                    out.extend_from_slice(&m.message);
                 }
-                if let Some(d) = date {
-                    out.push(b' ');
-                    push_string(&mut out, d.as_bytes());
-                }
-                w(&mut out, &format!(" {{{}+}}\r\n", message.len()));
-                out.extend_from_slice(message);
             }
             other => encode_message_command(&mut out, other),
         }

@@ -155,9 +155,11 @@ enum Then {
         tag: String,
         what: &'static str,
     },
-    Append {
+    Append(AppendJob),
+    /// A MULTIAPPEND failed part-way: the messages it had added are being removed.
+    AppendUndone {
         tag: String,
-        mailbox: String,
+        error: StoreError,
     },
     Fetch {
         job: FetchJob,
@@ -195,6 +197,21 @@ enum Then {
         key: SearchKey,
         kind: query::QueryKind,
     },
+}
+
+/// An APPEND under way: the messages still to add (flags, date, octets), the UIDs
+/// added so far, and the folder's UIDVALIDITY.
+#[derive(Debug)]
+struct AppendJob {
+    tag: String,
+    mailbox: String,
+    queued: std::collections::VecDeque<(
+        Vec<String>,
+        Option<crate::imf::datetime::WallClock>,
+        Vec<u8>,
+    )>,
+    done: Vec<u32>,
+    uid_validity: u32,
 }
 
 const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -304,6 +321,7 @@ impl ImapServer {
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "STATUS=SIZE",
+            "MULTIAPPEND",
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");
@@ -675,31 +693,28 @@ impl ImapServer {
                 },
                 StoreRequest::Status { mailbox: m },
             ),
-            Command::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => {
-                let date = match date {
-                    Some(d) => match parse_datetime(&d) {
-                        Some(t) => Some(t),
-                        None => return self.bad(&tag, "Invalid date-time."),
-                    },
-                    None => None,
-                };
-                let flags = flags.into_iter().filter(|f| f != "\\Recent").collect();
-                self.ask(
-                    Then::Append {
+            Command::Append { mailbox, messages } => {
+                let mut queued = std::collections::VecDeque::new();
+                for m in messages {
+                    let date = match m.date {
+                        Some(d) => match parse_datetime(&d) {
+                            Some(t) => Some(t),
+                            None => return self.bad(&tag, "Invalid date-time."),
+                        },
+                        None => None,
+                    };
+                    let flags = m.flags.into_iter().filter(|f| f != "\\Recent").collect();
+                    queued.push_back((flags, date, m.message));
+                }
+                self.append_next(
+                    AppendJob {
                         tag,
-                        mailbox: mailbox.clone(),
-                    },
-                    StoreRequest::Append {
                         mailbox,
-                        flags,
-                        date,
-                        message,
+                        queued,
+                        done: Vec::new(),
+                        uid_validity: 0,
                     },
+                    None,
                 );
             }
             Command::Idle => {

@@ -206,6 +206,24 @@ impl Driver {
                         self.store.set_flags.extend(now.clone());
                         StoreReply::Flags(Ok(now))
                     }
+                    StoreRequest::Append { message, .. } => {
+                        if message == b"FAIL" {
+                            StoreReply::Appended(Err(StoreError::new(
+                                Some("OVERQUOTA"),
+                                "Quota exceeded",
+                            )))
+                        } else {
+                            let uid = self.store.view.uid_next;
+                            self.store.view.uid_next += 1;
+                            self.store.view.messages.push(MessageMeta {
+                                uid,
+                                flags: Vec::new(),
+                                internal_date: WallClock::utc(0),
+                                size: message.len() as u64,
+                            });
+                            StoreReply::Appended(Ok((self.store.view.uid_validity, uid)))
+                        }
+                    }
                     StoreRequest::Expunge { uids, .. } => {
                         self.store.view.messages.retain(|m| !uids.contains(&m.uid));
                         StoreReply::Done(Ok(()))

@@ -74,11 +74,24 @@ fn basic_commands() {
             ..
         }
     ));
-    let Command::Append { message, flags, .. } = p("a APPEND Sent (\\Seen) {5+}\r\nhello") else {
+    let Command::Append { messages, .. } = p("a APPEND Sent (\\Seen) {5+}\r\nhello") else {
         panic!()
     };
-    assert_eq!(message, b"hello");
-    assert_eq!(flags, ["\\Seen"]);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].message, b"hello");
+    assert_eq!(messages[0].flags, ["\\Seen"]);
+    // MULTIAPPEND: each message with its own flags and date.
+    let Command::Append { messages, .. } =
+        p("a APPEND Sent (\\Seen) {2+}\r\nab \"01-Jan-2024 00:00:00 +0000\" {1+}\r\nc {0+}\r\n")
+    else {
+        panic!()
+    };
+    assert_eq!(messages.len(), 3);
+    assert_eq!(
+        messages[1].date.as_deref(),
+        Some("01-Jan-2024 00:00:00 +0000")
+    );
+    assert_eq!(messages[2].message, b"");
 }
 
 #[test]

@@ -96,14 +96,8 @@ impl ImapServer {
                 Ok(()) => self.ok(&tag, &format!("{what} completed.")),
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Append { tag, mailbox }, StoreReply::Appended(r)) => match r {
-                Ok((v, uid)) => {
-                    let status =
-                        StatusText::ok("Append completed.").code(format!("APPENDUID {v} {uid}"));
-                    self.finish_with_news(tag, status, &mailbox);
-                }
-                Err(e) => self.no(&tag, &e),
-            },
+            (Then::Append(job), StoreReply::Appended(r)) => self.append_next(job, Some(r)),
+            (Then::AppendUndone { tag, error }, _) => self.no(&tag, &error),
             (
                 Then::Fetch {
                     job,
@@ -170,7 +164,8 @@ impl ImapServer {
                 // A reply of the wrong kind: a runtime bug; fail the command, keep going.
                 let tag = match then {
                     Then::Login(t) => t,
-                    Then::Append { tag, .. } => tag,
+                    Then::Append(job) => job.tag,
+                    Then::AppendUndone { tag, .. } => tag,
                     Then::Select { tag, .. }
                     | Then::List { tag, .. }
                     | Then::Status { tag, .. }
@@ -314,6 +309,51 @@ impl ImapServer {
                 );
             }
             _ => self.tagged(&tag, status),
+        }
+    }
+
+    /// The next step of an APPEND, after the store added the previous message (`last`):
+    /// the next message, or the answer with APPENDUID for all of them. When one fails,
+    /// the ones added before it are removed again (MULTIAPPEND is all or nothing).
+    pub(super) fn append_next(
+        &mut self,
+        mut job: AppendJob,
+        last: Option<Result<(u32, u32), StoreError>>,
+    ) {
+        match last {
+            Some(Ok((v, uid))) => {
+                job.uid_validity = v;
+                job.done.push(uid);
+            }
+            Some(Err(error)) if job.done.is_empty() => return self.no(&job.tag, &error),
+            Some(Err(error)) => {
+                let (tag, mailbox, uids) = (job.tag, job.mailbox, job.done);
+                return self.ask(
+                    Then::AppendUndone { tag, error },
+                    StoreRequest::Expunge { mailbox, uids },
+                );
+            }
+            None => {}
+        }
+        match job.queued.pop_front() {
+            Some((flags, date, message)) => {
+                let mailbox = job.mailbox.clone();
+                self.ask(
+                    Then::Append(job),
+                    StoreRequest::Append {
+                        mailbox,
+                        flags,
+                        date,
+                        message,
+                    },
+                );
+            }
+            None => {
+                let uids = crate::imap::seqset::SeqSet::from_numbers(&job.done).to_wire();
+                let code = format!("APPENDUID {} {uids}", job.uid_validity);
+                let status = StatusText::ok("Append completed.").code(code);
+                self.finish_with_news(job.tag, status, &job.mailbox);
+            }
         }
     }
 
