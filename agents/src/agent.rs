@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
 
+use crate::compress::{Deflater, Inflater};
 use crate::listener::ListenerKind;
 
 /// How many bytes of output a driver lets pile up before it stops handing events to the
@@ -25,6 +26,9 @@ pub enum Flow {
     Continue,
     /// Write all output, then run the TLS handshake and call `tls_established`.
     StartTls,
+    /// Write all output, then deflate both directions ([`crate::compress`]) and call
+    /// `compression_started`.
+    StartCompression,
     /// Write all output, then close the connection.
     Close,
 }
@@ -60,24 +64,45 @@ pub enum Cost {
     Blocking,
 }
 
-/// Output produced by the machine and not yet written.
+/// Output produced by the machine and not yet written (deflated once the session asked
+/// for compression).
 #[derive(Debug, Default)]
 pub struct Backlog {
     bytes: Vec<u8>,
     start: usize,
+    deflate: Option<Deflater>,
 }
 
 impl Backlog {
-    /// Moves everything the machine has to send into the backlog.
+    /// Moves everything the machine has to send into the backlog. A deflate error (which
+    /// the in-memory compressor does not have) ends the session's output.
     pub fn take_from<M: Machine>(&mut self, m: &mut M) {
+        let Some(deflate) = self.deflate.as_mut() else {
+            while let Some(out) = m.poll_transmit() {
+                if self.bytes.len() == self.start {
+                    self.bytes = out;
+                    self.start = 0;
+                } else {
+                    self.bytes.extend_from_slice(&out);
+                }
+            }
+            return;
+        };
+        let mut plain = Vec::new();
         while let Some(out) = m.poll_transmit() {
-            if self.is_empty() {
-                self.bytes = out;
-                self.start = 0;
-            } else {
-                self.bytes.extend_from_slice(&out);
+            plain.extend_from_slice(&out);
+        }
+        if !plain.is_empty() {
+            if let Err(e) = deflate.compress(&plain, &mut self.bytes) {
+                tracing::warn!("cannot deflate output: {e}");
             }
         }
+    }
+
+    /// Deflates everything taken from the machine from now on (what waits is written
+    /// first by the driver, uncompressed).
+    pub fn start_deflate(&mut self) {
+        self.deflate = Some(Deflater::default());
     }
 
     /// The bytes still to write.
@@ -138,6 +163,43 @@ pub fn handle_events<A: Agent>(
     Flow::Continue
 }
 
+/// Hands the machine what the client sent (`raw`, as read), inflated first when the
+/// session is compressed: at most [`crate::compress::INFLATE_CHUNK`] octets now, the rest
+/// when [`more_input`] is called.
+pub fn give_input<M: Machine>(
+    m: &mut M,
+    inflate: &mut Option<Inflater>,
+    now: std::time::Instant,
+    raw: &[u8],
+) -> io::Result<()> {
+    match inflate {
+        None => m.handle_input(now, raw),
+        Some(i) => {
+            i.feed(raw);
+            let plain = i.inflate_next()?;
+            if !plain.is_empty() {
+                m.handle_input(now, &plain);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether inflated input is waiting for the machine (then [`more_input`] hands it
+/// over without reading the socket).
+pub fn has_more_input(inflate: &Option<Inflater>) -> bool {
+    inflate.as_ref().is_some_and(|i| i.has_pending())
+}
+
+/// Hands the machine the next chunk of inflated input already received.
+pub fn more_input<M: Machine>(
+    m: &mut M,
+    inflate: &mut Option<Inflater>,
+    now: std::time::Instant,
+) -> io::Result<()> {
+    give_input(m, inflate, now, &[])
+}
+
 /// The two ends of an accepted connection.
 pub fn peer_info(
     remote: io::Result<SocketAddr>,
@@ -169,6 +231,7 @@ mod tests {
         let mut b = Backlog {
             bytes: b"hello world".to_vec(),
             start: 0,
+            deflate: None,
         };
         b.consume(3);
         assert_eq!(b.pending(), b"lo world");

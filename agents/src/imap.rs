@@ -267,6 +267,7 @@ impl Agent for ImapSession {
                 Flow::Continue
             }
             ImapEvent::StartTls => Flow::StartTls,
+            ImapEvent::StartCompression => Flow::StartCompression,
             ImapEvent::Closed { reason } => {
                 tracing::info!(
                     "imap: disconnect from [{}] ({reason:?})",

@@ -13,6 +13,7 @@
 pub mod agent;
 pub mod backends;
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod config_sections;
 pub mod config_values;

@@ -222,6 +222,9 @@ pub trait Machine {
     fn shutdown(&mut self);
     /// The TLS handshake asked for by the STARTTLS event finished.
     fn tls_established(&mut self, now: Instant, info: TlsInfo);
+    /// The driver compresses both directions from now on, as the machine's compression
+    /// event asked (IMAP COMPRESS, RFC 4978). Machines without compression never ask.
+    fn compression_started(&mut self, _now: Instant) {}
 
     /// Bytes to write to the peer, if any.
     fn poll_transmit(&mut self) -> Option<Vec<u8>>;

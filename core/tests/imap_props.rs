@@ -225,6 +225,7 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Unselect),
         Just(Command::Idle),
         Just(Command::Namespace),
+        Just(Command::Compress("DEFLATE".into())),
         (atom(), any_text()).prop_map(|(user, password)| Command::Login { user, password }),
         (mailbox(), any::<bool>())
             .prop_map(|(mailbox, read_only)| Command::Select { mailbox, read_only }),

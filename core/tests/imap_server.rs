@@ -299,3 +299,24 @@ fn multiappend_adds_all_or_none() {
     assert!(got.starts_with("d BAD"), "{got}");
     assert_eq!(d.store.view.messages.len(), before + 2);
 }
+
+#[test]
+fn compress_deflate_after_login_once() {
+    let mut d = Driver::new(1);
+    let got = d.send("a COMPRESS DEFLATE\r\n");
+    assert!(got.starts_with("a BAD"), "{got}");
+    let got = d.send("b login u secret\r\nc CAPABILITY\r\n");
+    assert!(got.contains("COMPRESS=DEFLATE"), "{got}");
+    let got = d.send("d COMPRESS LZ4\r\n");
+    assert!(got.starts_with("d BAD"), "{got}");
+    // What follows the command in the same read was not meant to be read uncompressed.
+    let got = d.send("e COMPRESS DEFLATE\r\nf NOOP\r\n");
+    assert_eq!(got, "e OK DEFLATE active.\r\n");
+    assert_eq!(d.compressions, 1);
+    assert!(!d.s.wants_input(), "input waits for the driver");
+    d.s.compression_started(d.now);
+    assert!(d.s.wants_input());
+    let got = d.send("g COMPRESS DEFLATE\r\nh CAPABILITY\r\n");
+    assert!(got.starts_with("g NO [COMPRESSIONACTIVE]"), "{got}");
+    assert!(!got.contains("COMPRESS=DEFLATE"), "{got}");
+}

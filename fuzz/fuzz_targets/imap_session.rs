@@ -94,6 +94,7 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                 s.reply(token, reply);
             }
             ImapEvent::StartTls => s.tls_established(Instant::now(), TlsInfo::default()),
+            ImapEvent::StartCompression => s.compression_started(Instant::now()),
             ImapEvent::Closed { .. } => {}
         }
     }

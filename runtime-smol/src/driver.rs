@@ -20,7 +20,11 @@ use std::time::{Duration, Instant};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncWriteExt};
 use futures_rustls::TlsAcceptor;
-use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Cost, Flow};
+use postrider_agents::agent::{
+    give_input, handle_events, has_more_input, log_tls, more_input, peer_info, Agent, Backlog,
+    Cost, Flow,
+};
+use postrider_agents::compress::Inflater;
 use postrider_agents::context::Context;
 use postrider_agents::listener::ListenerKind;
 use postrider_core::machine::{Machine, PeerInfo, TlsInfo};
@@ -41,6 +45,8 @@ struct Link {
     /// The session's one timer (see [`Link::arm_timer`]) and when it is set to fire.
     timer: async_io::Timer,
     timer_at: Option<Instant>,
+    /// The client's DEFLATE stream, once the session compresses (IMAP COMPRESS).
+    inflate: Option<Inflater>,
 }
 
 /// What one I/O step saw first.
@@ -74,6 +80,7 @@ pub async fn drive<A: Agent>(
         buf: vec![0u8; 64 * 1024],
         timer: async_io::Timer::never(),
         timer_at: None,
+        inflate: None,
     };
     loop {
         let flow;
@@ -85,6 +92,13 @@ pub async fn drive<A: Agent>(
                 let (c, info) = handshake(&ctx, link.conn, kind, peer, "STARTTLS").await?;
                 link.conn = c;
                 m.tls_established(Instant::now(), info);
+                continue;
+            }
+            Flow::StartCompression => {
+                link.write_all().await?;
+                link.out.start_deflate();
+                link.inflate = Some(Inflater::default());
+                m.compression_started(Instant::now());
                 continue;
             }
             Flow::Close => {
@@ -156,6 +170,9 @@ impl Link {
     /// One round of I/O: whichever comes first of writing some output, reading some
     /// input (while the machine wants it) and the machine's deadline.
     async fn step<M: Machine>(&mut self, ctx: &Context, m: &mut M) -> io::Result<()> {
+        if m.wants_input() && has_more_input(&self.inflate) {
+            return more_input(m, &mut self.inflate, Instant::now());
+        }
         let want_read = m.wants_input();
         let want_write = !self.out.is_empty() || self.unflushed;
         let now = Instant::now();
@@ -211,7 +228,7 @@ impl Link {
             }
             Ok(Ready::Flushed) => self.unflushed = false,
             Ok(Ready::Read(0)) => m.handle_eof(now),
-            Ok(Ready::Read(n)) => m.handle_input(now, &self.buf[..n]),
+            Ok(Ready::Read(n)) => give_input(m, &mut self.inflate, now, &self.buf[..n])?,
             Ok(Ready::Timer) => {
                 self.timer_at = None;
                 self.on_timer(ctx, m);

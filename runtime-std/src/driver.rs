@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use postrider_core::machine::{Machine, PeerInfo};
 
 use crate::conn::Conn;
-use postrider_agents::agent::{handle_events, log_tls, peer_info, Agent, Backlog, Flow};
+use postrider_agents::agent::{
+    give_input, handle_events, has_more_input, log_tls, more_input, peer_info, Agent, Backlog, Flow,
+};
+use postrider_agents::compress::Inflater;
 use postrider_agents::context::Context;
 use postrider_agents::listener::ListenerKind;
 
@@ -44,6 +47,7 @@ pub fn drive<A: Agent>(
     let mut link = Link {
         conn,
         readable: true,
+        inflate: None,
     };
     loop {
         match handle_events(&mut agent, &mut m, &mut out, |_, _| false) {
@@ -54,8 +58,16 @@ pub fn drive<A: Agent>(
                 link = Link {
                     conn: c,
                     readable: true,
+                    inflate: None,
                 };
                 m.tls_established(Instant::now(), info);
+                continue;
+            }
+            Flow::StartCompression => {
+                write_all(&mut link.conn, &mut out)?;
+                out.start_deflate();
+                link.inflate = Some(Inflater::default());
+                m.compression_started(Instant::now());
                 continue;
             }
             Flow::Close => return write_all(&mut link.conn, &mut out),
@@ -95,6 +107,8 @@ struct Link {
     /// Reads are tried only then (or when TLS holds decrypted input), so an idle
     /// connection costs one `poll` per round, not a failed read as well.
     readable: bool,
+    /// The client's DEFLATE stream, once the session compresses (IMAP COMPRESS).
+    inflate: Option<Inflater>,
 }
 
 /// One round of I/O: writes what the socket takes, reads what is there, and waits for
@@ -108,14 +122,17 @@ fn step<M: Machine>(
 ) -> io::Result<()> {
     let conn = &mut link.conn;
     let mut progress = write_ready(conn, out)?;
-    if m.wants_input() && (link.readable || conn.has_buffered_input()) {
+    if m.wants_input() && has_more_input(&link.inflate) {
+        more_input(m, &mut link.inflate, Instant::now())?;
+        progress = true;
+    } else if m.wants_input() && (link.readable || conn.has_buffered_input()) {
         match conn.read_some(buf) {
             Ok(0) => {
                 m.handle_eof(Instant::now());
                 return Ok(());
             }
             Ok(n) => {
-                m.handle_input(Instant::now(), &buf[..n]);
+                give_input(m, &mut link.inflate, Instant::now(), &buf[..n])?;
                 link.readable = n == buf.len();
                 progress = true;
             }

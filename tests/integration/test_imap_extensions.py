@@ -1,7 +1,8 @@
 """IMAP extensions with Python's imaplib over IMAPS: ESEARCH (RFC 4731), SEARCHRES
 (RFC 5182: RETURN (SAVE) and `$` in later commands), SORT with SORT=DISPLAY and ESORT
 (RFC 5256, RFC 5957, RFC 5267), THREAD=ORDEREDSUBJECT and THREAD=REFERENCES,
-STATUS=SIZE (RFC 8438) and MULTIAPPEND (RFC 3502), on messages delivered over SMTP."""
+STATUS=SIZE (RFC 8438), MULTIAPPEND (RFC 3502) and COMPRESS=DEFLATE (RFC 4978), on
+messages delivered over SMTP."""
 
 import imaplib
 import re
@@ -140,6 +141,65 @@ class ImapExtensionsTest(unittest.TestCase):
         self.assertIn(b"\\Seen", first[0])
         self.assertNotIn(b"\\Seen", second[0])
         self.assertIn(b"two", second[1])
+        m.logout()
+
+    def test_compress_deflate(self):
+        import socket
+        import zlib
+
+        def until(read, tag):
+            got = b""
+            while not any(line.startswith(tag) for line in got.split(b"\r\n")):
+                got += read()
+            return got
+
+        with socket.create_connection(("127.0.0.1", self.srv.ports["imaps"]), timeout=30) as raw:
+            with insecure_tls().wrap_socket(raw) as t:
+                until(lambda: t.recv(65536), b"* OK")
+                t.sendall(b"a LOGIN alice pw-alice\r\n")
+                self.assertIn(b"COMPRESS=DEFLATE", until(lambda: t.recv(65536), b"a "))
+                t.sendall(b"b COMPRESS DEFLATE\r\n")
+                self.assertIn(b"b OK", until(lambda: t.recv(65536), b"b "))
+                out = zlib.compressobj(6, zlib.DEFLATED, -15)
+                inflate = zlib.decompressobj(-15)
+                wire = [0]
+
+                def send(text):
+                    t.sendall(out.compress(text) + out.flush(zlib.Z_SYNC_FLUSH))
+
+                def read():
+                    data = t.recv(65536)
+                    wire[0] += len(data)
+                    return inflate.decompress(data)
+
+                send(b"c SELECT INBOX\r\n")
+                self.assertIn(b"c OK [READ-WRITE]", until(read, b"c "))
+                before = wire[0]
+                send(b"d FETCH 1:* (BODY.PEEK[] FLAGS)\r\n")
+                got = until(read, b"d ")
+                self.assertIn(b"d OK", got)
+                self.assertEqual(got.count(b" FETCH ("), len(MESSAGES))
+                self.assertIn(b"Subject: budget", got)
+                self.assertLess(wire[0] - before, len(got), "the answer came compressed")
+                send(b"e COMPRESS DEFLATE\r\n")
+                self.assertIn(b"e NO [COMPRESSIONACTIVE]", until(read, b"e "))
+                send(b"f LOGOUT\r\n")
+                self.assertIn(b"f OK", until(read, b"f "))
+        # A stream that is not DEFLATE ends that session only.
+        with socket.create_connection(("127.0.0.1", self.srv.ports["imaps"]), timeout=30) as raw:
+            with insecure_tls().wrap_socket(raw) as t:
+                t.recv(65536)
+                t.sendall(b"a LOGIN alice pw-alice\r\nb COMPRESS DEFLATE\r\n")
+                until(lambda: t.recv(65536), b"b ")
+                t.sendall(b"\xff" * 64)
+                rest = b""
+                while True:
+                    data = t.recv(65536)
+                    if not data:
+                        break
+                    rest += data
+        m = self.imap()
+        self.assertEqual(m.noop()[0], "OK")
         m.logout()
 
     def test_status_size(self):

@@ -150,6 +150,8 @@ pub enum Command {
     Logout,
     /// STARTTLS.
     StartTls,
+    /// COMPRESS mechanism (RFC 4978).
+    Compress(String),
     /// AUTHENTICATE mechanism [initial-response] (SASL-IR).
     Authenticate {
         /// Mechanism name.
@@ -635,6 +637,10 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
         "NOOP" => Command::Noop,
         "LOGOUT" => Command::Logout,
         "STARTTLS" => Command::StartTls,
+        "COMPRESS" => {
+            c.sp()?;
+            Command::Compress(c.atom()?)
+        }
         "CHECK" => Command::Check,
         "CLOSE" => Command::Close,
         "UNSELECT" => Command::Unselect,

@@ -178,6 +178,7 @@ impl Tagged {
             Command::Noop => w(&mut out, "NOOP"),
             Command::Logout => w(&mut out, "LOGOUT"),
             Command::StartTls => w(&mut out, "STARTTLS"),
+            Command::Compress(m) => w(&mut out, &format!("COMPRESS {m}")),
             Command::Check => w(&mut out, "CHECK"),
             Command::Close => w(&mut out, "CLOSE"),
             Command::Unselect => w(&mut out, "UNSELECT"),

@@ -100,6 +100,9 @@ pub enum ImapEvent {
     },
     /// STARTTLS accepted: handshake, then [`ImapServer::tls_established`].
     StartTls,
+    /// COMPRESS DEFLATE accepted (RFC 4978): write the output, then deflate both
+    /// directions and call [`Machine::compression_started`].
+    StartCompression,
     /// The session is over: flush and close.
     Closed {
         /// Why.
@@ -236,6 +239,10 @@ pub struct ImapServer {
     /// STARTTLS was accepted: the next bytes are the TLS handshake.
     awaiting_tls: bool,
     tls: bool,
+    /// COMPRESS was accepted: input waits until the driver compresses.
+    awaiting_compression: bool,
+    /// Both directions are compressed.
+    compressed: bool,
     selected: Option<Selected>,
     idle_tag: Option<String>,
     idle_next: Instant,
@@ -263,6 +270,8 @@ impl ImapServer {
             scan_from: 0,
             pending: Asking::new(),
             awaiting_tls: false,
+            awaiting_compression: false,
+            compressed: false,
             tls,
             selected: None,
             idle_tag: None,
@@ -325,6 +334,9 @@ impl ImapServer {
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");
+        }
+        if self.state != State::NotAuthenticated && !self.compressed {
+            c.push("COMPRESS=DEFLATE");
         }
         if self.state == State::NotAuthenticated {
             if self.auth_allowed() {
@@ -567,6 +579,25 @@ impl ImapServer {
                 self.untagged(vec![Value::atom("ID"), Value::List(id)]);
                 self.ok(&tag, "ID completed.");
             }
+            Command::Compress(mechanism) => {
+                if state == NotAuthenticated {
+                    return self.bad(&tag, "Log in first.");
+                }
+                if !mechanism.eq_ignore_ascii_case("DEFLATE") {
+                    return self.bad(&tag, "Unknown compression mechanism.");
+                }
+                if self.compressed {
+                    let status = StatusText::no("Compression already active.");
+                    return self.tagged(&tag, status.code("COMPRESSIONACTIVE"));
+                }
+                self.ok(&tag, "DEFLATE active.");
+                // Anything the client sent behind the command was not meant to be read
+                // uncompressed (as after STARTTLS, it is dropped).
+                self.awaiting_compression = true;
+                self.wire.input.clear();
+                self.scan_from = 0;
+                self.wire.events.push_back(ImapEvent::StartCompression);
+            }
             Command::StartTls => {
                 if state != NotAuthenticated || self.tls || !self.config.starttls {
                     return self.bad(&tag, "STARTTLS not available now.");
@@ -747,7 +778,7 @@ impl Machine for ImapServer {
     /// STARTTLS and the handshake, and while the pipelined input waiting behind a
     /// pending answer reaches the cap.
     fn wants_input(&self) -> bool {
-        let open = self.state != State::Logout && !self.awaiting_tls;
+        let open = self.state != State::Logout && !self.awaiting_tls && !self.awaiting_compression;
         self.wire
             .wants_input(open, self.is_ready(), self.config.max_pipelined)
     }
@@ -859,6 +890,17 @@ impl Machine for ImapServer {
         self.wire.input.clear();
         self.scan_from = 0;
         self.touch();
+    }
+
+    /// Both directions are deflated from now on (after [`ImapEvent::StartCompression`]).
+    fn compression_started(&mut self, now: Instant) {
+        self.now = now;
+        self.awaiting_compression = false;
+        self.compressed = true;
+        self.wire.input.clear();
+        self.scan_from = 0;
+        self.touch();
+        self.process();
     }
 }
 

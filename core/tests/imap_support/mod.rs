@@ -61,6 +61,8 @@ impl Store {
 
 /// An [`ImapServer`] answered by a [`Store`], with a virtual clock and all output kept.
 pub(crate) struct Driver {
+    /// StartCompression events seen (the test calls `compression_started` itself).
+    pub(crate) compressions: usize,
     pub(crate) s: ImapServer,
     pub(crate) store: Store,
     pub(crate) now: Instant,
@@ -110,6 +112,7 @@ impl Driver {
         };
         let message = b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\nFrom: Terry Gray <gray@cac.washington.edu>\r\nSubject: IMAP4rev1 WG mtg summary and minutes\r\nTo: imap@cac.washington.edu\r\nMessage-Id: <B27397-0100000@cac.washington.edu>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n".to_vec();
         let mut d = Self {
+            compressions: 0,
             s: ImapServer::new(config, now),
             store: Store {
                 view,
@@ -142,6 +145,9 @@ impl Driver {
                 self.out.push_str(&String::from_utf8_lossy(&b));
             }
             let Some(ev) = self.s.poll_event() else { break };
+            if matches!(ev, ImapEvent::StartCompression) {
+                self.compressions += 1;
+            }
             if let ImapEvent::Request { token, request } = ev {
                 let reply = match request {
                     StoreRequest::Login(c) => {
