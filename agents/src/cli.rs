@@ -166,6 +166,15 @@ enum UserCmd {
     },
     /// List accounts.
     List,
+    /// Set an account's storage limit (`100K`, `20M`, `2G`, binary units; `none` removes
+    /// it), enforced at delivery and APPEND and reported by IMAP QUOTA; without SIZE,
+    /// show the limit and what the account uses.
+    Quota {
+        /// Account name.
+        name: String,
+        /// The limit.
+        size: Option<String>,
+    },
     /// Show, set or remove an account's `.forward`, `.sieve` or `.vacation.msg` (kept in
     /// its home, or in the database with the PostgreSQL backend).
     File {
@@ -650,6 +659,9 @@ fn store_command(settings: Settings, action: StoreCmd) -> Result<(), String> {
 
 /// `user add|passwd|del|list` (file accounts only).
 fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
+    if let UserCmd::Quota { name, size } = &action {
+        return quota_command(settings, name, size.as_deref());
+    }
     if settings.config.accounts != AccountsKind::File {
         return Err("accounts = \"system\": manage accounts with the system's tools".into());
     }
@@ -703,6 +715,7 @@ fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        UserCmd::Quota { name, size } => quota_command(settings, &name, size.as_deref()),
         UserCmd::File {
             name,
             file,
@@ -711,6 +724,26 @@ fn user_command(settings: &Settings, action: UserCmd) -> Result<(), String> {
             delete,
         } => user_file_command(settings, &name, &file, set, show, delete),
     }
+}
+
+/// `user quota NAME [SIZE]`.
+fn quota_command(settings: &Settings, name: &str, size: Option<&str>) -> Result<(), String> {
+    let ctx = open_context(settings.clone())?;
+    if !ctx.accounts.exists(name) {
+        return Err(format!("no such user {name:?}"));
+    }
+    let store = &ctx.mailboxes;
+    if let Some(size) = size {
+        let limit = postrider_store::quota::parse_limit(size)?;
+        store.set_quota(name, limit).map_err(|e| e.text)?;
+    }
+    let limit = store.quota(name).map_err(|e| e.text)?;
+    let used = store.usage(name).map_err(|e| e.text)?;
+    match limit {
+        Some(l) => println!("{name}: {used} of {l} bytes used"),
+        None => println!("{name}: {used} bytes used, no limit"),
+    }
+    Ok(())
 }
 
 /// `user file NAME FILE --set PATH | --show | --delete`.

@@ -14,6 +14,7 @@ use crate::agent::{Agent, Cost, Flow};
 use crate::context::Context;
 use crate::listener::ListenerKind;
 use crate::login::sasl_login;
+use crate::quota::over_quota;
 use postrider_store::mailbox::{Mailboxes, MessageChunks, RangeChunks};
 
 /// The core configuration for an IMAP session on a listener of `kind`.
@@ -135,7 +136,10 @@ impl ImapSession {
                 flags,
                 date,
                 message,
-            } => StoreReply::Appended(store.append(user, &mailbox, &flags, date, &message)),
+            } => StoreReply::Appended(match over_quota(&self.ctx, user, message.len() as u64) {
+                Some(full) => Err(quota_refusal(user, full)),
+                None => store.append(user, &mailbox, &flags, date, &message),
+            }),
             StoreRequest::Fetch {
                 mailbox,
                 uids,
@@ -176,12 +180,54 @@ impl ImapSession {
                 uids,
                 to,
                 is_move,
-            } => StoreReply::Copied(store.copy(user, &mailbox, &uids, &to, is_move)),
+            } => StoreReply::Copied(match self.copy_over_quota(user, &mailbox, &uids, is_move) {
+                Some(full) => Err(quota_refusal(user, full)),
+                None => store.copy(user, &mailbox, &uids, &to, is_move),
+            }),
+            StoreRequest::Quota => StoreReply::Quota(
+                store
+                    .quota(user)
+                    .and_then(|limit| Ok((store.usage(user)?, limit))),
+            ),
         }
     }
 }
 
+/// `NO [OVERQUOTA]` for an APPEND or COPY that does not fit (RFC 9208 §4.2).
+fn quota_refusal(user: &str, full: (u64, u64)) -> StoreError {
+    tracing::info!("imap: {}", crate::quota::full_text(user, full));
+    StoreError::new(
+        Some("OVERQUOTA"),
+        "Quota exceeded (mailbox for user is full)",
+    )
+}
+
 impl ImapSession {
+    /// Whether copying these messages would take `user` over their limit (a move within
+    /// the account adds nothing).
+    fn copy_over_quota(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uids: &[u32],
+        is_move: bool,
+    ) -> Option<(u64, u64)> {
+        if is_move {
+            return None;
+        }
+        let store = &*self.ctx.mailboxes;
+        // Only look at the sizes when there is a limit at all.
+        store.quota(user).ok().flatten()?;
+        let view = store.view(user, mailbox, false).ok()?;
+        let adding: u64 = view
+            .messages
+            .iter()
+            .filter(|m| uids.contains(&m.uid))
+            .map(|m| m.size)
+            .sum();
+        over_quota(&self.ctx, user, adding)
+    }
+
     /// Remembers how many messages `mailbox` had (nothing when it could not be read).
     fn note_size<E>(&mut self, mailbox: String, size: Result<usize, &E>) {
         match size {
@@ -248,7 +294,8 @@ impl Agent for ImapSession {
             | StoreRequest::Subscribe(..)
             | StoreRequest::Append { .. }
             | StoreRequest::Expunge { .. }
-            | StoreRequest::Copy { .. } => false,
+            | StoreRequest::Copy { .. }
+            | StoreRequest::Quota => false,
         };
         if brief {
             Cost::Brief

@@ -29,6 +29,7 @@ pub mod newaliases;
 pub mod outcome;
 pub mod pop3;
 pub mod privileges;
+pub mod quota;
 pub mod remote;
 pub mod resolver;
 pub mod runner;

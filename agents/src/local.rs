@@ -506,6 +506,14 @@ fn store_in_folder(
             );
         }
     }
+    // A full mailbox defers (4.2.2) until space is made or the queue gives up; a message
+    // being recovered after a crash may already be in, so it is not counted twice.
+    if !d.recovering {
+        let size = (header.len() + d.message.len()) as u64;
+        if let Some(full) = crate::quota::over_quota(d.ctx, name, size) {
+            return Outcome::Temporary(crate::quota::full_text(name, full));
+        }
+    }
     let arrival = Arrival {
         user: name,
         folder: encoded.as_deref(),

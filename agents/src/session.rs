@@ -162,6 +162,9 @@ impl SmtpSession {
             SmtpEvent::DataAborted | SmtpEvent::Reset => {
                 self.spool.as_ref().is_none_or(|s| !s.has_file())
             }
+            // The recipient checks (account, quota) are database round trips with
+            // PostgreSQL, local file reads otherwise.
+            SmtpEvent::RcptTo { .. } => self.ctx.mailboxes.reads_locally(),
             _ => true,
         }
     }
@@ -638,9 +641,8 @@ impl SmtpSession {
         };
         let settings = &self.ctx.settings;
         if settings.is_local_domain(&m.domain) {
-            if self.ctx.is_local_recipient(&m.local_part_unquoted()) {
-                Verdict::Accept
-            } else {
+            let local = m.local_part_unquoted().to_ascii_lowercase();
+            if !self.ctx.is_local_recipient(&local) {
                 Verdict::Reject(reply(
                     550,
                     (5, 1, 1),
@@ -648,6 +650,21 @@ impl SmtpSession {
                         "<{m}>: Recipient address rejected: User unknown in local recipient table"
                     ),
                 ))
+            } else if let Some(full) = self
+                .ctx
+                .accounts
+                .exists(&local)
+                .then(|| crate::quota::over_quota(&self.ctx, &local, 1))
+                .flatten()
+            {
+                tracing::info!("{}", crate::quota::full_text(&local, full));
+                Verdict::Reject(reply(
+                    452,
+                    (4, 2, 2),
+                    format!("<{m}>: Recipient address rejected: Mailbox full"),
+                ))
+            } else {
+                Verdict::Accept
             }
         } else if self.trusted || authenticated || settings.is_trusted(self.peer.remote.ip()) {
             Verdict::Accept

@@ -226,6 +226,10 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Idle),
         Just(Command::Namespace),
         Just(Command::Compress("DEFLATE".into())),
+        Just(Command::GetQuota(String::new())),
+        mailbox().prop_map(Command::GetQuotaRoot),
+        (0u64..1_000_000)
+            .prop_map(|n| Command::SetQuota(String::new(), vec![("STORAGE".into(), n)])),
         (atom(), any_text()).prop_map(|(user, password)| Command::Login { user, password }),
         (mailbox(), any::<bool>())
             .prop_map(|(mailbox, read_only)| Command::Select { mailbox, read_only }),

@@ -8,6 +8,7 @@ mod imap_support;
 use std::time::Duration;
 
 use imap_support::Driver;
+use postrider_core::imap::command::parse_command;
 use postrider_core::imap::fetch::STREAM_ABOVE;
 use postrider_core::imap::server::MessageMeta;
 use postrider_core::imf::datetime::WallClock;
@@ -319,4 +320,20 @@ fn compress_deflate_after_login_once() {
     let got = d.send("g COMPRESS DEFLATE\r\nh CAPABILITY\r\n");
     assert!(got.starts_with("g NO [COMPRESSIONACTIVE]"), "{got}");
     assert!(!got.contains("COMPRESS=DEFLATE"), "{got}");
+}
+
+#[test]
+fn quota_commands_need_a_login_and_setquota_is_refused() {
+    let mut d = Driver::new(1);
+    let got = d.send("a GETQUOTAROOT INBOX\r\n");
+    assert!(got.starts_with("a BAD"), "{got}");
+    d.send("b login u secret\r\n");
+    let got = d.send("c CAPABILITY\r\n");
+    assert!(
+        got.contains(" QUOTA ") && got.contains("QUOTA=RES-STORAGE"),
+        "{got}"
+    );
+    let got = d.send("d SETQUOTA \"\" (STORAGE 512)\r\n");
+    assert!(got.starts_with("d NO [NOPERM]"), "{got}");
+    assert!(parse_command(b"e SETQUOTA \"\" (STORAGE)\r\n").is_err());
 }

@@ -49,7 +49,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 9] = [
+    let checks: [Rule; 10] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -68,6 +68,7 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
             delivery,
         ),
         ("\\Recent: new messages are claimed once", recent),
+        ("quotas: limits kept, usage counted per account", quotas),
     ];
     checks
         .iter()
@@ -432,6 +433,42 @@ pub fn isolation(open: Open<'_>) -> Check {
     ensure(drop.listing().is_empty(), || {
         "bob's maildrop lists alice's mail".into()
     })
+}
+
+/// A limit set is read back (after reopening too) for that account only; usage adds up
+/// every folder's messages of the account and nobody else's.
+pub fn quotas(open: Open<'_>) -> Check {
+    let s = open();
+    ensure(
+        s.quota("carol").map_err(store_err("quota"))?.is_none(),
+        || "a fresh account has a limit".into(),
+    )?;
+    s.set_quota("carol", Some(1 << 20))
+        .map_err(store_err("set_quota"))?;
+    s.set_quota("bob", Some(5))
+        .map_err(store_err("set_quota"))?;
+    let before = s.usage("carol").map_err(store_err("usage"))?;
+    s.create("carol", "Quota").map_err(store_err("create"))?;
+    let (a, b) = (message(70), message(71));
+    s.append("carol", "INBOX", &[], None, &a)
+        .map_err(store_err("append"))?;
+    s.append("carol", "Quota", &[], None, &b)
+        .map_err(store_err("append"))?;
+    let s = open();
+    let used = s.usage("carol").map_err(store_err("usage"))?;
+    let want = before + (a.len() + b.len()) as u64;
+    ensure(used == want, || format!("usage {used}, expected {want}"))?;
+    ensure(
+        s.quota("carol").map_err(store_err("quota"))? == Some(1 << 20)
+            && s.quota("bob").map_err(store_err("quota"))? == Some(5),
+        || "limits not kept".into(),
+    )?;
+    s.set_quota("carol", None).map_err(store_err("set_quota"))?;
+    ensure(
+        s.quota("carol").map_err(store_err("quota"))?.is_none(),
+        || "a removed limit stays".into(),
+    )?;
+    s.set_quota("bob", None).map_err(store_err("set_quota"))
 }
 
 /// A maildrop lists INBOX, refuses a second session, serves a message in chunks ending

@@ -24,5 +24,6 @@ pub mod mbox;
 pub mod pg;
 pub mod queue;
 pub mod queue_store;
+pub mod quota;
 pub mod tls_verify;
 pub mod user_files;

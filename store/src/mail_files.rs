@@ -36,6 +36,7 @@ use crate::listing::{list_entries, SPECIAL_USE};
 use crate::mailbox::{Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks, Stored};
 use crate::maildrop::MboxMaildrop;
 use crate::mbox::{self, MboxBatch};
+use crate::quota::QuotaFile;
 
 fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
     StoreError::new(code, text)
@@ -145,6 +146,16 @@ impl Mailboxes for FilesMailboxes {
 
     fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError> {
         self.user(user).status(name)
+    }
+
+    fn quota(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        QuotaFile::new(&self.data_dir).get(user).map_err(io_err)
+    }
+
+    fn set_quota(&self, user: &str, limit: Option<u64>) -> Result<(), StoreError> {
+        QuotaFile::new(&self.data_dir)
+            .set(user, limit)
+            .map_err(io_err)
     }
 
     fn fetch(

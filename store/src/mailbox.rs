@@ -126,6 +126,26 @@ pub trait Mailboxes: Send + Sync + Debug {
     /// Subscribes to a folder or unsubscribes.
     fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), StoreError>;
 
+    /// The account's storage limit in octets (`postrider user quota`), None without one.
+    fn quota(&self, user: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Sets (or with None removes) the account's storage limit.
+    fn set_quota(&self, user: &str, limit: Option<u64>) -> Result<(), StoreError>;
+
+    /// Octets the account's messages take: RFC822.SIZE added up over every folder.
+    fn usage(&self, user: &str) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for e in self.list(user, "", "*", false) {
+            let selectable = !e.attributes.iter().any(|a| {
+                a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent")
+            });
+            if selectable {
+                total += self.status(user, &e.name)?.size;
+            }
+        }
+        Ok(total)
+    }
+
     /// LIST / LSUB: the folders matching `pattern` under `reference`.
     fn list(&self, user: &str, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry>;
 

@@ -74,6 +74,12 @@ impl Mailboxes for ForgetsFlags {
     fn status(&self, user: &str, name: &str) -> Result<StatusInfo, StoreError> {
         self.0.status(user, name)
     }
+    fn quota(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        self.0.quota(user)
+    }
+    fn set_quota(&self, user: &str, limit: Option<u64>) -> Result<(), StoreError> {
+        self.0.set_quota(user, limit)
+    }
     fn fetch(
         &self,
         user: &str,

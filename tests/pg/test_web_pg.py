@@ -1,6 +1,7 @@
 """The webmail and admin pages with the PostgreSQL backend, on two nodes sharing one
 database: what one node's web pages change, the other node's IMAP serves (flags, moves,
-delete to Trash, folders, Sent copies, Sieve rules, vacation replies, accounts, aliases).
+delete to Trash, folders, Sent copies, Sieve rules, vacation replies, accounts, aliases),
+and storage limits set on one node enforced on the other.
 Run by tests/pg/run.sh with a throwaway cluster ($POSTRIDER_PG_URL) for each binary."""
 
 import imaplib
@@ -115,6 +116,24 @@ class WebOnPostgresTest(unittest.TestCase):
         r, page = admin.get("/admin")
         self.assertEqual(r.status, 200)
         self.assertIn(b"/admin/plot/received.svg", page)
+
+
+    def test_quota_on_the_database(self):
+        send(self.a, "bob@test.example", "alice@test.example", "counted", ("x" * 70 + "\r\n") * 30)
+        wait_for("the message", lambda: "counted" in (subjects(self.b, "alice") or {}))
+        out = self.a.cli("user", "quota", "alice", "3K").stdout.decode()
+        self.assertIn("of 3072 bytes used", out)
+        m = imap(self.b, "alice")
+        typ, data = m.getquotaroot("INBOX")
+        self.assertIn(b"STORAGE", b" ".join(d for d in sum(data, []) if isinstance(d, bytes)))
+        typ, data = m.append("INBOX", None, None, b"Subject: big\r\n\r\n" + b"y" * 3000)
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"OVERQUOTA", data[0])
+        m.logout()
+        self.a.cli("user", "quota", "alice", "none")
+        m = imap(self.b, "alice")
+        self.assertEqual(m.append("INBOX", None, None, b"Subject: big\r\n\r\nfits now")[0], "OK")
+        m.logout()
 
 
 if __name__ == "__main__":

@@ -152,6 +152,13 @@ pub enum Command {
     StartTls,
     /// COMPRESS mechanism (RFC 4978).
     Compress(String),
+    /// GETQUOTA root (RFC 9208).
+    GetQuota(String),
+    /// GETQUOTAROOT mailbox (RFC 9208).
+    GetQuotaRoot(String),
+    /// SETQUOTA root (resource limit ...) (RFC 9208): refused, limits are the
+    /// administrator's.
+    SetQuota(String, Vec<(String, u64)>),
     /// AUTHENTICATE mechanism [initial-response] (SASL-IR).
     Authenticate {
         /// Mechanism name.
@@ -641,6 +648,15 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
             c.sp()?;
             Command::Compress(c.atom()?)
         }
+        "GETQUOTA" => {
+            c.sp()?;
+            Command::GetQuota(c.astring()?)
+        }
+        "GETQUOTAROOT" => {
+            c.sp()?;
+            Command::GetQuotaRoot(c.mailbox()?)
+        }
+        "SETQUOTA" => set_quota(c)?,
         "CHECK" => Command::Check,
         "CLOSE" => Command::Close,
         "UNSELECT" => Command::Unselect,
@@ -826,6 +842,29 @@ fn append(c: &mut Cur<'_>) -> R<Command> {
         });
     }
     Ok(Command::Append { mailbox, messages })
+}
+
+/// `SETQUOTA root (resource limit ...)`.
+fn set_quota(c: &mut Cur<'_>) -> R<Command> {
+    c.sp()?;
+    let root = c.astring()?;
+    c.sp()?;
+    if !c.eat(b'(') {
+        return Err("expected ( before the quota resources".into());
+    }
+    let mut limits = Vec::new();
+    if !c.eat(b')') {
+        loop {
+            let name = c.atom()?.to_ascii_uppercase();
+            c.sp()?;
+            limits.push((name, c.number()?));
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+    }
+    Ok(Command::SetQuota(root, limits))
 }
 
 /// The UID forms of SEARCH, FETCH, STORE, COPY, MOVE and EXPUNGE.

@@ -179,6 +179,20 @@ impl Tagged {
             Command::Logout => w(&mut out, "LOGOUT"),
             Command::StartTls => w(&mut out, "STARTTLS"),
             Command::Compress(m) => w(&mut out, &format!("COMPRESS {m}")),
+            Command::GetQuota(root) => {
+                w(&mut out, "GETQUOTA ");
+                push_string(&mut out, root.as_bytes());
+            }
+            Command::GetQuotaRoot(mailbox) => {
+                w(&mut out, "GETQUOTAROOT ");
+                encode_astring(&mut out, mailbox);
+            }
+            Command::SetQuota(root, limits) => {
+                w(&mut out, "SETQUOTA ");
+                push_string(&mut out, root.as_bytes());
+                let items: Vec<String> = limits.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                w(&mut out, &format!(" ({})", items.join(" ")));
+            }
             Command::Check => w(&mut out, "CHECK"),
             Command::Close => w(&mut out, "CLOSE"),
             Command::Unselect => w(&mut out, "UNSELECT"),

@@ -159,6 +159,12 @@ enum Then {
         what: &'static str,
     },
     Append(AppendJob),
+    /// GETQUOTA `root`, or GETQUOTAROOT of a mailbox (`root_of`).
+    Quota {
+        tag: String,
+        root_of: Option<String>,
+        root: String,
+    },
     /// A MULTIAPPEND failed part-way: the messages it had added are being removed.
     AppendUndone {
         tag: String,
@@ -331,6 +337,8 @@ impl ImapServer {
             "THREAD=REFERENCES",
             "STATUS=SIZE",
             "MULTIAPPEND",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");
@@ -597,6 +605,31 @@ impl ImapServer {
                 self.wire.input.clear();
                 self.scan_from = 0;
                 self.wire.events.push_back(ImapEvent::StartCompression);
+            }
+            Command::GetQuota(_) | Command::GetQuotaRoot(_) | Command::SetQuota(..)
+                if state == NotAuthenticated =>
+            {
+                self.bad(&tag, "Log in first.")
+            }
+            Command::GetQuota(root) => self.ask(
+                Then::Quota {
+                    tag,
+                    root_of: None,
+                    root,
+                },
+                StoreRequest::Quota,
+            ),
+            Command::GetQuotaRoot(mailbox) => self.ask(
+                Then::Quota {
+                    tag,
+                    root_of: Some(mailbox),
+                    root: String::new(),
+                },
+                StoreRequest::Quota,
+            ),
+            Command::SetQuota(..) => {
+                let status = StatusText::no("Limits are set by the administrator.");
+                self.tagged(&tag, status.code("NOPERM"))
             }
             Command::StartTls => {
                 if state != NotAuthenticated || self.tls || !self.config.starttls {

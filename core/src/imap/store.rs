@@ -222,6 +222,9 @@ pub enum StoreRequest {
         /// UIDs.
         uids: Vec<u32>,
     },
+    /// The account's storage used and its limit (QUOTA, RFC 9208) →
+    /// [`StoreReply::Quota`].
+    Quota,
     /// COPY / MOVE → [`StoreReply::Copied`].
     Copy {
         /// Source mailbox.
@@ -264,6 +267,8 @@ pub enum StoreReply {
     Scanned(Result<Vec<(u32, ContentFacts)>, StoreError>),
     /// For Copy: (destination UIDVALIDITY, [(source UID, new UID)]).
     Copied(Result<(u32, Vec<(u32, u32)>), StoreError>),
+    /// Octets used, and the limit if there is one.
+    Quota(Result<(u64, Option<u64>), StoreError>),
 }
 
 /// Applies a STORE to one message's flags: replaces them, or adds or removes `given`

@@ -328,6 +328,40 @@ impl Mailboxes for PgMailboxes {
         })
     }
 
+    fn quota(&self, user: &str) -> Result<Option<u64>, StoreError> {
+        let c = self.conn()?;
+        let row = c
+            .query_opt("SELECT bytes FROM quotas WHERE account = $1", &[&user])
+            .map_err(db)?;
+        Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn set_quota(&self, user: &str, limit: Option<u64>) -> Result<(), StoreError> {
+        let c = self.conn()?;
+        match limit {
+            Some(n) => c.execute(
+                "INSERT INTO quotas (account, bytes) VALUES ($1, $2) \
+                 ON CONFLICT (account) DO UPDATE SET bytes = EXCLUDED.bytes",
+                &[&user, &(n.min(i64::MAX as u64) as i64)],
+            ),
+            None => c.execute("DELETE FROM quotas WHERE account = $1", &[&user]),
+        }
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn usage(&self, user: &str) -> Result<u64, StoreError> {
+        let c = self.conn()?;
+        let row = c
+            .query_opt(
+                "SELECT coalesce(sum(m.size), 0)::bigint FROM messages m \
+                 JOIN mailboxes b ON m.mailbox = b.id WHERE b.account = $1",
+                &[&user],
+            )
+            .map_err(db)?;
+        Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
     fn fetch(
         &self,
         user: &str,

@@ -99,6 +99,11 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: what changed in a folder since a MODSEQ, found without reading the folder (a
     // node brings its cached view up to date with these rows).
     "CREATE INDEX messages_modseq ON messages (mailbox, modseq);",
+    // 6: storage limits per account (`postrider user quota`).
+    "CREATE TABLE quotas (
+        account text PRIMARY KEY,
+        bytes bigint NOT NULL
+    );",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

@@ -98,6 +98,10 @@ impl ImapServer {
             },
             (Then::Append(job), StoreReply::Appended(r)) => self.append_next(job, Some(r)),
             (Then::AppendUndone { tag, error }, _) => self.no(&tag, &error),
+            (Then::Quota { tag, root_of, root }, StoreReply::Quota(r)) => match r {
+                Ok((used, limit)) => self.on_quota(&tag, root_of, &root, used, limit),
+                Err(e) => self.no(&tag, &e),
+            },
             (
                 Then::Fetch {
                     job,
@@ -165,7 +169,7 @@ impl ImapServer {
                 let tag = match then {
                     Then::Login(t) => t,
                     Then::Append(job) => job.tag,
-                    Then::AppendUndone { tag, .. } => tag,
+                    Then::AppendUndone { tag, .. } | Then::Quota { tag, .. } => tag,
                     Then::Select { tag, .. }
                     | Then::List { tag, .. }
                     | Then::Status { tag, .. }
@@ -310,6 +314,45 @@ impl ImapServer {
             }
             _ => self.tagged(&tag, status),
         }
+    }
+
+    /// GETQUOTA / GETQUOTAROOT answered: the account has one quota root, `""`, holding
+    /// every folder, with a STORAGE resource in units of 1024 octets when it has a limit.
+    fn on_quota(
+        &mut self,
+        tag: &str,
+        root_of: Option<String>,
+        root: &str,
+        used: u64,
+        limit: Option<u64>,
+    ) {
+        if let Some(mailbox) = &root_of {
+            let mut values = vec![Value::atom("QUOTAROOT"), Value::string(mailbox.as_bytes())];
+            if limit.is_some() {
+                values.push(Value::Quoted(String::new()));
+            }
+            self.untagged(values);
+        } else if !root.is_empty() || limit.is_none() {
+            let status = StatusText::no("No such quota root.");
+            return self.tagged(tag, status.code("NONEXISTENT"));
+        }
+        if let Some(limit) = limit {
+            self.untagged(vec![
+                Value::atom("QUOTA"),
+                Value::Quoted(String::new()),
+                Value::List(vec![
+                    Value::atom("STORAGE"),
+                    Value::Number(used / 1024),
+                    Value::Number(limit / 1024),
+                ]),
+            ]);
+        }
+        let what = if root_of.is_some() {
+            "Getquotaroot"
+        } else {
+            "Getquota"
+        };
+        self.ok(tag, &format!("{what} completed."));
     }
 
     /// The next step of an APPEND, after the store added the previous message (`last`):
