@@ -434,3 +434,11 @@ def insecure_tls():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def imaps_login(srv, user="alice"):
+    """An imaplib session over IMAPS to `srv`, logged in as `user` (password `pw-USER`)."""
+    import imaplib
+    m = imaplib.IMAP4_SSL("127.0.0.1", srv.ports["imaps"], ssl_context=insecure_tls(), timeout=30)
+    m.login(user, f"pw-{user}")
+    return m

@@ -8,7 +8,7 @@ import imaplib
 import re
 import unittest
 
-from harness import Server, insecure_tls
+from harness import Server, imaps_login, insecure_tls
 
 MESSAGES = [
     # (From, Subject, Date, Message-ID, References)
@@ -35,9 +35,7 @@ class ImapExtensionsTest(unittest.TestCase):
         cls.srv.cleanup()
 
     def imap(self):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls(),
-                              timeout=30)
-        m.login("alice", "pw-alice")
+        m = imaps_login(self.srv)
         m.select("INBOX")
         return m
 

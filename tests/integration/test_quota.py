@@ -2,13 +2,12 @@
 by APPEND and COPY (NO [OVERQUOTA]), by local delivery (deferred with 4.2.2 until there
 is room) and at RCPT for a full account (452 4.2.2); `none` lifts the limit."""
 
-import imaplib
 import re
 import smtplib
 import time
 import unittest
 
-from harness import Server, insecure_tls
+from harness import Server, imaps_login
 
 
 def message(subject, size):
@@ -26,9 +25,7 @@ class QuotaTest(unittest.TestCase):
         cls.srv.cleanup()
 
     def imap(self):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls(),
-                              timeout=30)
-        m.login("alice", "pw-alice")
+        m = imaps_login(self.srv)
         return m
 
     def used(self):
