@@ -81,9 +81,9 @@ fn basic_commands() {
     assert_eq!(messages[0].message, b"hello");
     assert_eq!(messages[0].flags, ["\\Seen"]);
     // MULTIAPPEND: each message with its own flags and date.
-    let Command::Append { messages, .. } =
-        p("a APPEND Sent (\\Seen) {2+}\r\nab \"01-Jan-2024 00:00:00 +0000\" {1+}\r\nc {0+}\r\n\r\n")
-    else {
+    let Command::Append { messages, .. } = p(
+        "a APPEND Sent (\\Seen) {2+}\r\nab \"01-Jan-2024 00:00:00 +0000\" {1+}\r\nc {0+}\r\n\r\n",
+    ) else {
         panic!()
     };
     assert_eq!(messages.len(), 3);
