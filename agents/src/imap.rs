@@ -184,6 +184,7 @@ impl ImapSession {
                 Some(full) => Err(quota_refusal(user, full)),
                 None => store.copy(user, &mailbox, &uids, &to, is_move),
             }),
+            StoreRequest::Subscriptions => StoreReply::Subscriptions(store.subscriptions(user)),
             StoreRequest::Quota => StoreReply::Quota(
                 store
                     .quota(user)
@@ -282,7 +283,10 @@ impl Agent for ImapSession {
                 uids.len() <= BRIEF_MESSAGES
             }
             StoreRequest::Scan { uids, .. } => uids.len() <= BRIEF_SCAN,
-            StoreRequest::Read { .. } | StoreRequest::ReadMore | StoreRequest::List { .. } => true,
+            StoreRequest::Read { .. }
+            | StoreRequest::ReadMore
+            | StoreRequest::List { .. }
+            | StoreRequest::Subscriptions => true,
             StoreRequest::Open { mailbox, .. }
             | StoreRequest::Refresh { mailbox, .. }
             | StoreRequest::Poll { mailbox, .. }

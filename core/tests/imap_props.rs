@@ -11,6 +11,7 @@ use postrider_core::imap::command::{
     frame_line, parse_command, AppendMessage, Command, FetchAttr, Framing, SearchKey, SearchReturn,
     SeqNum, SeqSet, StatusItem, StoreMode, Tagged,
 };
+use postrider_core::imap::list_ext::{ListReturn, ListSelection};
 use postrider_core::imap::response::{
     encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
 };
@@ -228,6 +229,29 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Compress("DEFLATE".into())),
         Just(Command::GetQuota(String::new())),
         mailbox().prop_map(Command::GetQuotaRoot),
+        (
+            any::<[bool; 6]>(),
+            prop::collection::vec("[A-Za-z%*/]{1,6}", 1..3),
+            prop::option::of(prop::collection::vec(
+                prop_oneof![Just(StatusItem::Messages), Just(StatusItem::Size)],
+                1..3
+            ))
+        )
+            .prop_map(|(b, patterns, status)| Command::ListExtended {
+                selection: ListSelection {
+                    subscribed: b[0],
+                    recursive_match: b[0] && b[1],
+                    special_use: b[2],
+                },
+                reference: String::new(),
+                patterns,
+                ret: ListReturn {
+                    subscribed: b[3],
+                    children: b[4],
+                    special_use: b[5],
+                    status,
+                },
+            }),
         (0u64..1_000_000)
             .prop_map(|n| Command::SetQuota(String::new(), vec![("STORAGE".into(), n)])),
         (atom(), any_text()).prop_map(|(user, password)| Command::Login { user, password }),

@@ -49,7 +49,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 10] = [
+    let checks: [Rule; 11] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -69,6 +69,10 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
         ),
         ("\\Recent: new messages are claimed once", recent),
         ("quotas: limits kept, usage counted per account", quotas),
+        (
+            "subscriptions: kept per account, even of deleted folders",
+            subscriptions,
+        ),
     ];
     checks
         .iter()
@@ -469,6 +473,36 @@ pub fn quotas(open: Open<'_>) -> Check {
         || "a removed limit stays".into(),
     )?;
     s.set_quota("bob", None).map_err(store_err("set_quota"))
+}
+
+/// Subscribed names are listed for their account only, a deleted folder's too.
+pub fn subscriptions(open: Open<'_>) -> Check {
+    let s = open();
+    s.create("carol", "Subs/kept")
+        .map_err(store_err("create"))?;
+    s.subscribe("carol", "Subs/kept", true)
+        .map_err(store_err("subscribe"))?;
+    s.subscribe("carol", "Subs/never-made", true)
+        .map_err(store_err("subscribe"))?;
+    let s = open();
+    let mine = s.subscriptions("carol");
+    ensure(
+        mine.contains(&"Subs/kept".to_string()) && mine.contains(&"Subs/never-made".to_string()),
+        || format!("carol's subscriptions: {mine:?}"),
+    )?;
+    ensure(
+        !s.subscriptions("bob")
+            .iter()
+            .any(|n| n.starts_with("Subs/")),
+        || "bob sees carol's subscriptions".into(),
+    )?;
+    s.subscribe("carol", "Subs/never-made", false)
+        .map_err(store_err("unsubscribe"))?;
+    ensure(
+        !s.subscriptions("carol")
+            .contains(&"Subs/never-made".to_string()),
+        || "unsubscribe did not take".into(),
+    )
 }
 
 /// A maildrop lists INBOX, refuses a second session, serves a message in chunks ending

@@ -80,25 +80,8 @@ pub fn list_entries(
     out
 }
 
-/// LIST pattern matching: `*` matches anything, `%` anything but the separator; INBOX
-/// is matched without case.
-pub fn wildcard_match(pattern: &str, name: &str) -> bool {
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some(b'*') => (0..=n.len()).any(|i| m(&p[1..], &n[i..])),
-            Some(b'%') => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != b'/')
-                .any(|i| m(&p[1..], &n[i..])),
-            Some(&c) => n.first() == Some(&c) && m(&p[1..], &n[1..]),
-        }
-    }
-    if name == "INBOX" {
-        let upper = pattern.to_ascii_uppercase();
-        return m(upper.as_bytes(), b"INBOX");
-    }
-    m(pattern.as_bytes(), name.as_bytes())
-}
+/// LIST pattern matching (shared with the IMAP machine's extended LIST).
+pub use postrider_core::imap::list_ext::wildcard_match;
 
 /// Every folder with its parents: (name, selectable, has children) from the names of
 /// existing folders (`selectable` false for a hierarchy level only), INBOX first.

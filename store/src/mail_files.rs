@@ -244,6 +244,10 @@ impl Mailboxes for FilesMailboxes {
         self.user(user).list(reference, pattern, subscribed)
     }
 
+    fn subscriptions(&self, user: &str) -> Vec<String> {
+        self.user(user).subscriptions()
+    }
+
     fn open_maildrop(&self, user: &str) -> Result<Box<dyn Maildrop>, OpenError> {
         let locks = self.data_dir.join("locks");
         let drop = MboxMaildrop::open(&locks, user, self.inbox_path(user))?;
@@ -803,7 +807,8 @@ impl UserStore<'_> {
         self.state_dir().join("subscriptions")
     }
 
-    fn subscriptions(&self) -> Vec<String> {
+    /// The subscribed names.
+    pub fn subscriptions(&self) -> Vec<String> {
         fs::read_to_string(self.subscriptions_path())
             .map(|t| {
                 t.lines()

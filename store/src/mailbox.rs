@@ -146,6 +146,9 @@ pub trait Mailboxes: Send + Sync + Debug {
         Ok(total)
     }
 
+    /// The names the user subscribed to (existing or not).
+    fn subscriptions(&self, user: &str) -> Vec<String>;
+
     /// LIST / LSUB: the folders matching `pattern` under `reference`.
     fn list(&self, user: &str, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry>;
 

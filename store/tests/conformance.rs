@@ -77,6 +77,9 @@ impl Mailboxes for ForgetsFlags {
     fn quota(&self, user: &str) -> Result<Option<u64>, StoreError> {
         self.0.quota(user)
     }
+    fn subscriptions(&self, user: &str) -> Vec<String> {
+        self.0.subscriptions(user)
+    }
     fn set_quota(&self, user: &str, limit: Option<u64>) -> Result<(), StoreError> {
         self.0.set_quota(user, limit)
     }

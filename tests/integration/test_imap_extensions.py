@@ -1,8 +1,8 @@
 """IMAP extensions with Python's imaplib over IMAPS: ESEARCH (RFC 4731), SEARCHRES
 (RFC 5182: RETURN (SAVE) and `$` in later commands), SORT with SORT=DISPLAY and ESORT
 (RFC 5256, RFC 5957, RFC 5267), THREAD=ORDEREDSUBJECT and THREAD=REFERENCES,
-STATUS=SIZE (RFC 8438), MULTIAPPEND (RFC 3502) and COMPRESS=DEFLATE (RFC 4978), on
-messages delivered over SMTP."""
+STATUS=SIZE (RFC 8438), MULTIAPPEND (RFC 3502), COMPRESS=DEFLATE (RFC 4978) and
+LIST-EXTENDED with LIST-STATUS (RFC 5258, RFC 5819), on messages delivered over SMTP."""
 
 import imaplib
 import re
@@ -198,6 +198,47 @@ class ImapExtensionsTest(unittest.TestCase):
                     rest += data
         m = self.imap()
         self.assertEqual(m.noop()[0], "OK")
+        m.logout()
+
+    def test_list_extended_and_list_status(self):
+        m = self.imap()
+        for name in ("Ext/one", "Ext/two/deep", "Ext/gone"):
+            m.create(name)
+        for name in ("Ext/one", "Ext/two/deep", "Ext/gone"):
+            m.subscribe(name)
+        m.delete("Ext/gone")
+
+        def listed(*args):
+            typ, _ = m._simple_command("LIST", *args)
+            self.assertEqual(typ, "OK")
+            return [d.decode() for d in m.untagged_responses.pop("LIST", []) if d]
+
+        lines = listed('""', '("Ext/one" "Sent")')
+        self.assertEqual(len(lines), 2, lines)
+        lines = listed("(SUBSCRIBED)", '""', '"Ext/*"')
+        self.assertEqual(len(lines), 3, lines)
+        gone = [l for l in lines if l.endswith('"Ext/gone"')][0]
+        self.assertIn("\\NonExistent", gone)
+        self.assertIn("\\Subscribed", gone)
+        self.assertNotIn("\\Noselect", gone)
+        lines = listed("(SUBSCRIBED RECURSIVEMATCH)", '""', '"Ext/%"')
+        two = [l for l in lines if '"Ext/two"' in l]
+        self.assertEqual(len(two), 1, lines)
+        self.assertIn('("CHILDINFO" ("SUBSCRIBED"))', two[0])
+        self.assertNotIn("\\Subscribed", two[0])
+        lines = listed("(SPECIAL-USE)", '""', '"*"')
+        self.assertTrue(lines and all("\\Sent" in l or "\\Trash" in l or "\\Drafts" in l
+                                      or "\\Junk" in l for l in lines), lines)
+        typ, _ = m._simple_command("LIST", '""', '"INBOX"', "RETURN", "(STATUS (MESSAGES UNSEEN SIZE))")
+        self.assertEqual(typ, "OK")
+        status = [d.decode() for d in m.untagged_responses.pop("STATUS", []) if d]
+        self.assertEqual(len(status), 1, status)
+        self.assertRegex(status[0], r'^"?INBOX"? \(MESSAGES \d+ UNSEEN \d+ SIZE \d+\)$')
+        m.untagged_responses.pop("LIST", None)
+        with self.assertRaises(imaplib.IMAP4.error):
+            m._simple_command("LIST", "(RECURSIVEMATCH)", '""', '"*"')
+        with self.assertRaises(imaplib.IMAP4.error):
+            m._simple_command("LIST", '""', '"*"', "RETURN", "(NOSUCH)")
         m.logout()
 
     def test_status_size(self):

@@ -3,6 +3,7 @@
 //! complete command whose literals (`{n}` and LITERAL+ `{n+}`, RFC
 //! 7888) are inline, as the framer in the server machine collects them.
 
+use crate::imap::list_ext::{ListReturn, ListSelection};
 use crate::imap::section::{Section, SectionText};
 use crate::imap::sort::SortCriterion;
 use crate::imap::thread::ThreadAlgorithm;
@@ -198,6 +199,17 @@ pub enum Command {
         pattern: String,
         /// LSUB.
         subscribed: bool,
+    },
+    /// LIST with LIST-EXTENDED options, several patterns or RETURN (RFC 5258).
+    ListExtended {
+        /// Selection options.
+        selection: ListSelection,
+        /// Reference name.
+        reference: String,
+        /// Patterns (any may match).
+        patterns: Vec<String>,
+        /// Return options.
+        ret: ListReturn,
     },
     /// STATUS.
     Status(String, Vec<StatusItem>),
@@ -697,20 +709,7 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
             let b = c.mailbox()?;
             Command::Rename(a, b)
         }
-        "LIST" | "LSUB" => {
-            c.sp()?;
-            let reference = c.astring().or_else(|_| {
-                // An empty quoted string is the usual reference.
-                Ok::<String, String>(String::new())
-            })?;
-            c.sp()?;
-            let pattern = c.list_mailbox()?;
-            Command::List {
-                reference,
-                pattern,
-                subscribed: verb == "LSUB",
-            }
-        }
+        "LIST" | "LSUB" => list::list(c, verb == "LSUB")?,
         "STATUS" => status(c)?,
         "APPEND" => append(c)?,
         "SEARCH" => search::search(c, false)?,
@@ -791,6 +790,11 @@ fn status(c: &mut Cur<'_>) -> R<Command> {
     c.sp()?;
     let m = c.mailbox()?;
     c.sp()?;
+    Ok(Command::Status(m, status_items(c)?))
+}
+
+/// `(item item ...)` of STATUS (and of LIST's RETURN (STATUS ...)).
+fn status_items(c: &mut Cur<'_>) -> R<Vec<StatusItem>> {
     if !c.eat(b'(') {
         return Err("expected (".into());
     }
@@ -807,11 +811,10 @@ fn status(c: &mut Cur<'_>) -> R<Command> {
             _ => return Err(format!("unknown STATUS item {w:?}")),
         });
         if c.eat(b')') {
-            break;
+            return Ok(items);
         }
         c.sp()?;
     }
-    Ok(Command::Status(m, items))
 }
 
 /// APPEND's mailbox, optional flags and date, and the message literal.
@@ -944,6 +947,7 @@ fn copy(c: &mut Cur<'_>, uid: bool, is_move: bool) -> R<Command> {
     })
 }
 
+mod list;
 mod search;
 #[cfg(test)]
 mod tests;

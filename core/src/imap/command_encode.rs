@@ -245,21 +245,50 @@ impl Tagged {
                 out.push(b' ');
                 push_string(&mut out, pattern.as_bytes());
             }
+            Command::ListExtended {
+                selection,
+                reference,
+                patterns,
+                ret,
+            } => {
+                w(&mut out, "LIST (");
+                let sel: Vec<&str> = [
+                    (selection.subscribed, "SUBSCRIBED"),
+                    (selection.recursive_match, "RECURSIVEMATCH"),
+                    (selection.special_use, "SPECIAL-USE"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| *n)
+                .collect();
+                w(&mut out, &format!("{}) ", sel.join(" ")));
+                push_string(&mut out, reference.as_bytes());
+                w(&mut out, " (");
+                for (i, p) in patterns.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    push_string(&mut out, p.as_bytes());
+                }
+                w(&mut out, ") RETURN (");
+                let mut opts: Vec<String> = [
+                    (ret.subscribed, "SUBSCRIBED"),
+                    (ret.children, "CHILDREN"),
+                    (ret.special_use, "SPECIAL-USE"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| n.to_string())
+                .collect();
+                if let Some(items) = &ret.status {
+                    opts.push(format!("STATUS ({})", status_names(items)));
+                }
+                w(&mut out, &format!("{})", opts.join(" ")));
+            }
             Command::Status(m, items) => {
                 w(&mut out, "STATUS ");
                 encode_astring(&mut out, m);
-                let names: Vec<&str> = items
-                    .iter()
-                    .map(|i| match i {
-                        StatusItem::Messages => "MESSAGES",
-                        StatusItem::Recent => "RECENT",
-                        StatusItem::UidNext => "UIDNEXT",
-                        StatusItem::UidValidity => "UIDVALIDITY",
-                        StatusItem::Unseen => "UNSEEN",
-                        StatusItem::Size => "SIZE",
-                    })
-                    .collect();
-                w(&mut out, &format!(" ({})", names.join(" ")));
+                w(&mut out, &format!(" ({})", status_names(items)));
             }
             Command::Append { mailbox, messages } => {
                 w(&mut out, "APPEND ");
@@ -281,6 +310,22 @@ impl Tagged {
         out.extend_from_slice(b"\r\n");
         out
     }
+}
+
+/// STATUS item names, space-separated.
+fn status_names(items: &[StatusItem]) -> String {
+    items
+        .iter()
+        .map(|i| match i {
+            StatusItem::Messages => "MESSAGES",
+            StatusItem::Recent => "RECENT",
+            StatusItem::UidNext => "UIDNEXT",
+            StatusItem::UidValidity => "UIDVALIDITY",
+            StatusItem::Unseen => "UNSEEN",
+            StatusItem::Size => "SIZE",
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `RETURN (...) ` of SEARCH or SORT, when given.

@@ -9,6 +9,7 @@ pub mod dates;
 pub mod fetch;
 pub mod framing;
 pub mod lex;
+pub mod list_ext;
 pub mod mutf7;
 pub mod response;
 pub mod search;

@@ -159,6 +159,15 @@ enum Then {
         what: &'static str,
     },
     Append(AppendJob),
+    /// An extended LIST: the folders, then the subscriptions.
+    ListExtended(ListJob),
+    /// LIST-STATUS: the lines still to write, a STATUS after each selectable one.
+    ListStatus {
+        tag: String,
+        items: Vec<StatusItem>,
+        lines: std::collections::VecDeque<crate::imap::list_ext::ListLine>,
+        current: String,
+    },
     /// GETQUOTA `root`, or GETQUOTAROOT of a mailbox (`root_of`).
     Quota {
         tag: String,
@@ -221,6 +230,18 @@ struct AppendJob {
     )>,
     done: Vec<u32>,
     uid_validity: u32,
+}
+
+/// An extended LIST under way.
+#[derive(Debug)]
+struct ListJob {
+    tag: String,
+    selection: crate::imap::list_ext::ListSelection,
+    reference: String,
+    patterns: Vec<String>,
+    ret: crate::imap::list_ext::ListReturn,
+    /// Every folder, once the store answered.
+    folders: Option<Vec<ListEntry>>,
 }
 
 const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -339,6 +360,8 @@ impl ImapServer {
             "MULTIAPPEND",
             "QUOTA",
             "QUOTA=RES-STORAGE",
+            "LIST-EXTENDED",
+            "LIST-STATUS",
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");
@@ -749,6 +772,26 @@ impl ImapServer {
                     },
                 );
             }
+            Command::ListExtended {
+                selection,
+                reference,
+                patterns,
+                ret,
+            } => self.ask(
+                Then::ListExtended(ListJob {
+                    tag,
+                    selection,
+                    reference,
+                    patterns,
+                    ret,
+                    folders: None,
+                }),
+                StoreRequest::List {
+                    reference: String::new(),
+                    pattern: "*".into(),
+                    subscribed: false,
+                },
+            ),
             Command::Status(m, items) => self.ask(
                 Then::Status {
                     tag,

@@ -225,6 +225,8 @@ pub enum StoreRequest {
     /// The account's storage used and its limit (QUOTA, RFC 9208) →
     /// [`StoreReply::Quota`].
     Quota,
+    /// The subscribed names (extended LIST) → [`StoreReply::Subscriptions`].
+    Subscriptions,
     /// COPY / MOVE → [`StoreReply::Copied`].
     Copy {
         /// Source mailbox.
@@ -269,6 +271,8 @@ pub enum StoreReply {
     Copied(Result<(u32, Vec<(u32, u32)>), StoreError>),
     /// Octets used, and the limit if there is one.
     Quota(Result<(u64, Option<u64>), StoreError>),
+    /// For Subscriptions: the names.
+    Subscriptions(Vec<String>),
 }
 
 /// Applies a STORE to one message's flags: replaces them, or adds or removes `given`

@@ -705,6 +705,22 @@ impl Mailboxes for PgMailboxes {
         Ok(())
     }
 
+    fn subscriptions(&self, user: &str) -> Vec<String> {
+        let found = self.pool.get().and_then(|c| {
+            c.query(
+                "SELECT name FROM subscriptions WHERE account = $1 ORDER BY name",
+                &[&user],
+            )
+        });
+        match found {
+            Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+            Err(e) => {
+                tracing::error!("imap: {user}: subscriptions: {e}");
+                Vec::new()
+            }
+        }
+    }
+
     fn list(&self, user: &str, reference: &str, pattern: &str, subscribed: bool) -> Vec<ListEntry> {
         let found = self.pool.get().and_then(|c| {
             folder(&c, user, "INBOX")?;

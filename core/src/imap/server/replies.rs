@@ -98,6 +98,27 @@ impl ImapServer {
             },
             (Then::Append(job), StoreReply::Appended(r)) => self.append_next(job, Some(r)),
             (Then::AppendUndone { tag, error }, _) => self.no(&tag, &error),
+            (Then::ListExtended(mut job), StoreReply::List(entries)) if job.folders.is_none() => {
+                job.folders = Some(entries);
+                self.ask(Then::ListExtended(job), StoreRequest::Subscriptions);
+            }
+            (Then::ListExtended(job), StoreReply::Subscriptions(subs)) => {
+                self.on_list_extended(job, &subs)
+            }
+            (
+                Then::ListStatus {
+                    tag,
+                    items,
+                    lines,
+                    current,
+                },
+                StoreReply::Status(r),
+            ) => {
+                if let Ok(st) = r {
+                    self.status_line(&current, &items, &st);
+                }
+                self.list_status_next(tag, items, lines);
+            }
             (Then::Quota { tag, root_of, root }, StoreReply::Quota(r)) => match r {
                 Ok((used, limit)) => self.on_quota(&tag, root_of, &root, used, limit),
                 Err(e) => self.no(&tag, &e),
@@ -169,7 +190,10 @@ impl ImapServer {
                 let tag = match then {
                     Then::Login(t) => t,
                     Then::Append(job) => job.tag,
-                    Then::AppendUndone { tag, .. } | Then::Quota { tag, .. } => tag,
+                    Then::AppendUndone { tag, .. }
+                    | Then::Quota { tag, .. }
+                    | Then::ListStatus { tag, .. } => tag,
+                    Then::ListExtended(job) => job.tag,
                     Then::Select { tag, .. }
                     | Then::List { tag, .. }
                     | Then::Status { tag, .. }
@@ -189,6 +213,76 @@ impl ImapServer {
 
     /// STATUS answered: the untagged STATUS with the asked items, then OK.
     fn on_status(&mut self, tag: &str, name: &str, items: &[StatusItem], st: &StatusInfo) {
+        self.status_line(name, items, st);
+        self.ok(tag, "Status completed.");
+    }
+
+    /// An extended LIST's lines, worked out from the folders and subscriptions; with
+    /// RETURN (STATUS ...) each selectable folder's STATUS after its line.
+    fn on_list_extended(&mut self, job: ListJob, subs: &[String]) {
+        let folders = job.folders.unwrap_or_default();
+        if job.patterns.iter().all(|p| p.is_empty()) {
+            // `""` asks for the hierarchy delimiter, as in a plain LIST.
+            self.untagged(vec![
+                Value::atom("LIST"),
+                Value::atoms(&["\\Noselect"]),
+                Value::string(b"/"),
+                Value::string(b""),
+            ]);
+            return self.ok(&job.tag, "List completed.");
+        }
+        let lines = crate::imap::list_ext::list_extended(
+            &folders,
+            subs,
+            &job.reference,
+            &job.patterns,
+            job.selection,
+            &job.ret,
+        );
+        let items = job.ret.status.clone().unwrap_or_default();
+        self.list_status_next(job.tag, items, lines.into());
+    }
+
+    /// Writes the next lines of an extended LIST up to one that needs a STATUS (then asks
+    /// for it), or all of them and OK.
+    fn list_status_next(
+        &mut self,
+        tag: String,
+        items: Vec<StatusItem>,
+        mut lines: std::collections::VecDeque<crate::imap::list_ext::ListLine>,
+    ) {
+        while let Some(line) = lines.pop_front() {
+            let mut values = vec![
+                Value::atom("LIST"),
+                Value::atoms(&line.attributes),
+                Value::string(b"/"),
+                Value::string(line.name.as_bytes()),
+            ];
+            if line.child_info {
+                values.push(Value::List(vec![
+                    Value::Quoted("CHILDINFO".into()),
+                    Value::List(vec![Value::Quoted("SUBSCRIBED".into())]),
+                ]));
+            }
+            self.untagged(values);
+            if !items.is_empty() && line.selectable() {
+                let mailbox = line.name.clone();
+                return self.ask(
+                    Then::ListStatus {
+                        tag,
+                        items,
+                        lines,
+                        current: line.name,
+                    },
+                    StoreRequest::Status { mailbox },
+                );
+            }
+        }
+        self.ok(&tag, "List completed.");
+    }
+
+    /// Writes `* STATUS name (item value ...)`.
+    fn status_line(&mut self, name: &str, items: &[StatusItem], st: &StatusInfo) {
         let mut values = Vec::with_capacity(items.len() * 2);
         for i in items {
             let (name, n) = match i {
@@ -207,7 +301,6 @@ impl ImapServer {
             Value::string(name.as_bytes()),
             Value::List(values),
         ]);
-        self.ok(tag, "Status completed.");
     }
 
     /// COPY or MOVE done: COPYUID (RFC 4315), for MOVE the expunges (RFC 6851), then OK.

@@ -1,0 +1,110 @@
+//! LIST and LSUB arguments, with LIST-EXTENDED's selection options, pattern lists and
+//! return options (RFC 5258, RFC 5819 STATUS, RFC 6154 SPECIAL-USE). A LIST without any
+//! of them stays the plain RFC 3501 command.
+
+use super::{status_items, Command, Cur, R};
+use crate::imap::list_ext::{ListReturn, ListSelection};
+
+/// `LIST [(selection)] reference pattern|(patterns) [RETURN (options)]`, or LSUB.
+pub(super) fn list(c: &mut Cur<'_>, lsub: bool) -> R<Command> {
+    c.sp()?;
+    let selection = if !lsub && c.peek() == Some(b'(') {
+        let s = selection(c)?;
+        c.sp()?;
+        Some(s)
+    } else {
+        None
+    };
+    let reference = c.astring().or_else(|_| {
+        // An empty quoted string is the usual reference.
+        Ok::<String, String>(String::new())
+    })?;
+    c.sp()?;
+    let mut patterns = Vec::new();
+    let listed = !lsub && c.eat(b'(');
+    if listed {
+        loop {
+            patterns.push(c.list_mailbox()?);
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+    } else {
+        patterns.push(c.list_mailbox()?);
+    }
+    let ret = if !lsub && c.word_ci(" RETURN ") {
+        Some(return_options(c)?)
+    } else {
+        None
+    };
+    if selection.is_none() && ret.is_none() && !listed {
+        return Ok(Command::List {
+            reference,
+            pattern: patterns.remove(0),
+            subscribed: lsub,
+        });
+    }
+    Ok(Command::ListExtended {
+        selection: selection.unwrap_or_default(),
+        reference,
+        patterns,
+        ret: ret.unwrap_or_default(),
+    })
+}
+
+fn selection(c: &mut Cur<'_>) -> R<ListSelection> {
+    let mut s = ListSelection::default();
+    let mut remote = false;
+    if !c.eat(b'(') {
+        return Err("expected (".into());
+    }
+    if !c.eat(b')') {
+        loop {
+            let word = c.atom()?.to_ascii_uppercase();
+            match word.as_str() {
+                "SUBSCRIBED" => s.subscribed = true,
+                "REMOTE" => remote = true,
+                "RECURSIVEMATCH" => s.recursive_match = true,
+                "SPECIAL-USE" => s.special_use = true,
+                _ => return Err(format!("unknown LIST selection option {word:?}")),
+            }
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+    }
+    let _ = remote; // every folder here is local: REMOTE changes nothing
+    if s.recursive_match && !s.subscribed && !s.special_use {
+        return Err("RECURSIVEMATCH needs another selection option".into());
+    }
+    Ok(s)
+}
+
+fn return_options(c: &mut Cur<'_>) -> R<ListReturn> {
+    let mut r = ListReturn::default();
+    if !c.eat(b'(') {
+        return Err("expected ( after RETURN".into());
+    }
+    if c.eat(b')') {
+        return Ok(r);
+    }
+    loop {
+        let word = c.atom()?.to_ascii_uppercase();
+        match word.as_str() {
+            "SUBSCRIBED" => r.subscribed = true,
+            "CHILDREN" => r.children = true,
+            "SPECIAL-USE" => r.special_use = true,
+            "STATUS" => {
+                c.sp()?;
+                r.status = Some(status_items(c)?);
+            }
+            _ => return Err(format!("unknown LIST return option {word:?}")),
+        }
+        if c.eat(b')') {
+            return Ok(r);
+        }
+        c.sp()?;
+    }
+}
