@@ -297,6 +297,7 @@ fn command() -> impl Strategy<Value = Command> {
                 messages: messages
                     .into_iter()
                     .map(|(flags, message)| AppendMessage {
+                        binary: message.contains(&0),
                         flags,
                         date: None,
                         message

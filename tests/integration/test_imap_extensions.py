@@ -2,7 +2,8 @@
 (RFC 5182: RETURN (SAVE) and `$` in later commands), SORT with SORT=DISPLAY and ESORT
 (RFC 5256, RFC 5957, RFC 5267), THREAD=ORDEREDSUBJECT and THREAD=REFERENCES,
 STATUS=SIZE (RFC 8438), MULTIAPPEND (RFC 3502), COMPRESS=DEFLATE (RFC 4978) and
-LIST-EXTENDED with LIST-STATUS (RFC 5258, RFC 5819), on messages delivered over SMTP."""
+LIST-EXTENDED with LIST-STATUS (RFC 5258, RFC 5819) and BINARY (RFC 3516), on messages
+delivered over SMTP."""
 
 import imaplib
 import re
@@ -240,6 +241,61 @@ class ImapExtensionsTest(unittest.TestCase):
         with self.assertRaises(imaplib.IMAP4.error):
             m._simple_command("LIST", '""', '"*"', "RETURN", "(NOSUCH)")
         m.logout()
+
+    def test_binary(self):
+        import socket
+        part = bytes(range(256))
+        import base64
+        msg = (b"From: a@test.example\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n"
+               b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+               b"caf=C3=A9\r\n--zz\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(part).replace(b"\n", b"\r\n") +
+               b"--zz--\r\n")
+        raw_part = b"\x00\x01binary\r\n\xff\n"
+        sent = (b"From: a@test.example\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Transfer-Encoding: binary\r\n\r\n" + raw_part)
+        with socket.create_connection(("127.0.0.1", self.srv.ports["imaps"]), timeout=30) as raw:
+            with insecure_tls().wrap_socket(raw) as t:
+                f = t.makefile("rb")
+
+                def answer(tag):
+                    out = b""
+                    while True:
+                        line = f.readline()
+                        out += line
+                        m = re.search(rb"~?\{(\d+)\}\r\n$", line)
+                        if m:
+                            out += f.read(int(m.group(1)))
+                        elif line.startswith(tag):
+                            return out
+
+                f.readline()
+                t.sendall(b"a LOGIN alice pw-alice\r\nb CREATE Bin\r\n")
+                answer(b"b ")
+                t.sendall(b"c APPEND Bin {%d+}\r\n" % len(msg) + msg + b" ~{%d+}\r\n" % len(sent) + sent +
+                          b"\r\n")
+                self.assertIn(b"c OK", answer(b"c "))
+                t.sendall(b"d SELECT Bin\r\n")
+                answer(b"d ")
+                t.sendall(b"e FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.SIZE[2] BINARY.PEEK[2]<250.10>)\r\n")
+                got = answer(b"e ")
+                self.assertIn(b"BINARY.SIZE[1] 5 ", got)
+                self.assertIn("BINARY[1] {5}\r\ncafé".encode(), got)
+                self.assertIn(b"BINARY.SIZE[2] 256 ", got)
+                self.assertIn(b"BINARY[2]<250> {6}\r\n" + part[250:], got)
+                # A literal8 APPEND: the raw part is stored base64 (no NUL in BODY[]) and
+                # BINARY gives it back as it was, in a literal8.
+                t.sendall(b"f FETCH 2 (BODY.PEEK[1] BINARY.PEEK[1] BINARY.SIZE[1])\r\n")
+                got = answer(b"f ")
+                body = re.search(rb"BODY\[1\] \{(\d+)\}\r\n", got)
+                self.assertIsNotNone(body, got)
+                self.assertNotIn(b"\x00", got[body.end():body.end() + int(body.group(1))])
+                self.assertIn(b"BINARY[1] ~{%d}\r\n" % len(raw_part) + raw_part, got)
+                self.assertIn(b"BINARY.SIZE[1] %d" % len(raw_part), got)
+                t.sendall(b"g FETCH 1 (BINARY.PEEK[1.2.3])\r\n")
+                self.assertIn(b"g OK", answer(b"g "))
+                t.sendall(b"h LOGOUT\r\n")
 
     def test_status_size(self):
         m = self.imap()

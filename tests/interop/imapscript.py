@@ -102,8 +102,13 @@ def chars_with_literals(text):
         if m and (i == 0 or text[i - 1] in " ([" or text[i - 1] == "]"):
             size = int(m.group(1))
             start = i + m.end()
-            out.append(("lit", text[start:start + size].encode()))
-            i = start + size
+            # `size` counts octets: take characters until they make that many.
+            end, got = start, 0
+            while end < len(text) and got < size:
+                got += len(text[end].encode("utf-8", "surrogateescape"))
+                end += 1
+            out.append(("lit", text[start:end].encode("utf-8", "surrogateescape")))
+            i = end
             continue
         out.append(text[i])
         i += 1
@@ -164,7 +169,9 @@ def parse_reply_prefix(line):
 
 
 def read_script_lines(path):
-    raw = open(path, "rb").read().decode("utf-8", "replace").split("\n")
+    # Octets that are not UTF-8 (a binary literal) survive as surrogates and are sent back
+    # as they were.
+    raw = open(path, "rb").read().decode("utf-8", "surrogateescape").split("\n")
     if raw and raw[-1] == "":
         raw.pop()
     out = []
@@ -189,7 +196,8 @@ def read_script_lines(path):
                 # `~{{{`: the octets as written (line ends are LF, CRs written out);
                 # plain `{{{`: lines end in CRLF.
                 lit = ("\n" if binary else "\r\n").join(body)
-                buf += "{%d}\r\n%s" % (len(lit.encode()), lit)
+                size = len(lit.encode("utf-8", "surrogateescape"))
+                buf += "%s{%d}\r\n%s" % ("~" if binary else "", size, lit)
                 buf += raw[i][3:] if i < len(raw) else ""
             out.append((num, buf))
             i += 1
@@ -307,7 +315,11 @@ class Conn:
             raw += line
             m = re.search(rb"\{(\d+)\}$", line)
             if m:
-                stream.extend(line[:m.start()].decode("utf-8", "replace"))
+                # A literal8 (`~{n}`, RFC 3516) reads like any literal.
+                before = line[:m.start()]
+                if before.endswith(b"~"):
+                    before = before[:-1]
+                stream.extend(before.decode("utf-8", "replace"))
                 data = self.read_exact(int(m.group(1)))
                 stream.append(("lit", data))
                 raw += b"{" + m.group(1) + b"}"
@@ -321,7 +333,9 @@ class Conn:
     def send(self, data):
         if self.verbose:
             print("  C:", data[:300])
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        self.sock.sendall(data)
 
     def next_tag(self):
         self.tagn += 1
@@ -564,6 +578,8 @@ class Runner:
                     mstr = self.expand_input(m, a, added, seqmap)
                     if mstr is None:
                         return ret
+                    # imaptest compares strings as C strings: nothing after a NUL counts.
+                    a, mstr = a.split("\0", 1)[0], mstr.split("\0", 1)[0]
                     if prefix and mi == len(match) - 1:
                         if not a.upper().startswith(mstr.upper()):
                             return ret

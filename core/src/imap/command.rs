@@ -34,6 +34,21 @@ pub enum FetchAttr {
     BodyStructure,
     /// UID.
     Uid,
+    /// BINARY[part]<partial> or BINARY.PEEK[...] (RFC 3516): the part's content with its
+    /// Content-Transfer-Encoding undone.
+    Binary {
+        /// BINARY.PEEK: do not set \Seen.
+        peek: bool,
+        /// The part numbers (empty: the whole message).
+        part: Vec<u32>,
+        /// `<origin.length>`.
+        partial: Option<(u32, u32)>,
+    },
+    /// BINARY.SIZE[part] (RFC 3516).
+    BinarySize {
+        /// The part numbers.
+        part: Vec<u32>,
+    },
     /// BODY[section]<partial> or BODY.PEEK[...].
     Section {
         /// BODY.PEEK: do not set \Seen.
@@ -121,6 +136,8 @@ pub struct AppendMessage {
     pub date: Option<String>,
     /// The message.
     pub message: Vec<u8>,
+    /// Sent as a `literal8` (`~{n}`, RFC 3516): it may hold raw binary parts.
+    pub binary: bool,
 }
 
 /// STATUS data items.
@@ -587,31 +604,54 @@ fn fetch_attr(c: &mut Cur<'_>, out: &mut Vec<FetchAttr>) -> R<()> {
                 return Err("BODY.PEEK needs a section".into());
             }
             let sec = section(c)?;
-            let partial = if c.eat(b'<') {
-                let a = c.number()?;
-                if !c.eat(b'.') {
-                    return Err("partial needs origin.length".into());
-                }
-                let b = c.number()?;
-                if !c.eat(b'>') {
-                    return Err("expected >".into());
-                }
-                if b == 0 || a > u32::MAX as u64 || b > u32::MAX as u64 {
-                    return Err("invalid partial".into());
-                }
-                Some((a as u32, b as u32))
-            } else {
-                None
-            };
+            let partial = partial(c)?;
             out.push(FetchAttr::Section {
                 peek: name == "BODY.PEEK",
                 section: sec,
                 partial,
             });
         }
+        "BINARY" | "BINARY.PEEK" | "BINARY.SIZE" => {
+            if !c.eat(b'[') {
+                return Err(format!("{name} needs a section"));
+            }
+            let sec = section(c)?;
+            if sec.text != SectionText::Full {
+                return Err(format!("{name} takes part numbers only"));
+            }
+            if name == "BINARY.SIZE" {
+                out.push(FetchAttr::BinarySize { part: sec.part });
+            } else {
+                let partial = partial(c)?;
+                out.push(FetchAttr::Binary {
+                    peek: name == "BINARY.PEEK",
+                    part: sec.part,
+                    partial,
+                });
+            }
+        }
         _ => return Err(format!("unknown FETCH item {name:?}")),
     }
     Ok(())
+}
+
+/// A `<origin.length>` partial after a section, if there.
+fn partial(c: &mut Cur<'_>) -> R<Option<(u32, u32)>> {
+    if !c.eat(b'<') {
+        return Ok(None);
+    }
+    let a = c.number()?;
+    if !c.eat(b'.') {
+        return Err("partial needs origin.length".into());
+    }
+    let b = c.number()?;
+    if !c.eat(b'>') {
+        return Err("expected >".into());
+    }
+    if b == 0 || a > u32::MAX as u64 || b > u32::MAX as u64 {
+        return Err("invalid partial".into());
+    }
+    Ok(Some((a as u32, b as u32)))
 }
 
 /// Parses one complete command (`tag SP command CRLF`, literals inline).
@@ -837,11 +877,13 @@ fn append(c: &mut Cur<'_>) -> R<Command> {
             date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
             c.sp()?;
         }
+        let binary = c.peek() == Some(b'~');
         let message = c.literal()?;
         messages.push(AppendMessage {
             flags,
             date,
             message,
+            binary,
         });
     }
     Ok(Command::Append { mailbox, messages })

@@ -127,6 +127,24 @@ fn encode_attr(out: &mut Vec<u8>, a: &FetchAttr) {
         FetchAttr::Body => "BODY",
         FetchAttr::BodyStructure => "BODYSTRUCTURE",
         FetchAttr::Uid => "UID",
+        FetchAttr::Binary {
+            peek,
+            part,
+            partial,
+        } => {
+            let name = if *peek { "BINARY.PEEK" } else { "BINARY" };
+            let parts: Vec<String> = part.iter().map(|n| n.to_string()).collect();
+            out.extend_from_slice(format!("{name}[{}]", parts.join(".")).as_bytes());
+            if let Some((o, l)) = partial {
+                out.extend_from_slice(format!("<{o}.{l}>").as_bytes());
+            }
+            return;
+        }
+        FetchAttr::BinarySize { part } => {
+            let parts: Vec<String> = part.iter().map(|n| n.to_string()).collect();
+            out.extend_from_slice(format!("BINARY.SIZE[{}]", parts.join(".")).as_bytes());
+            return;
+        }
         FetchAttr::Section {
             peek,
             section,
@@ -301,7 +319,8 @@ impl Tagged {
                         out.push(b' ');
                         push_string(&mut out, d.as_bytes());
                     }
-                    w(&mut out, &format!(" {{{}+}}\r\n", m.message.len()));
+                    let eight = if m.binary { "~" } else { "" };
+                    w(&mut out, &format!(" {eight}{{{}+}}\r\n", m.message.len()));
                     out.extend_from_slice(&m.message);
                 }
             }

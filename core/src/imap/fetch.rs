@@ -3,6 +3,7 @@
 //! large FETCH never holds more than about [`FETCH_BATCH_BYTES`] of mail at once, and the
 //! rendering of one `* n FETCH (...)` response.
 
+use crate::imap::binary::binary_content;
 use crate::imap::command::FetchAttr;
 use crate::imap::response::{Response, Value};
 use crate::imap::section::{section_bytes, Section, SectionText};
@@ -90,6 +91,14 @@ pub fn next_batch(
     targets.drain(..n).collect()
 }
 
+/// Part numbers as a response names them (`1.2`).
+fn part_name(part: &[u32]) -> String {
+    part.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// How a section specifier is echoed in a FETCH response.
 fn section_name(s: &Section) -> String {
     let mut out: Vec<String> = s.part.iter().map(|n| n.to_string()).collect();
@@ -135,7 +144,10 @@ pub const STREAM_ABOVE: u64 = 256 * 1024;
 /// parsed message.
 pub fn streamable(items: &[FetchAttr]) -> bool {
     items.iter().all(|i| match i {
-        FetchAttr::Body | FetchAttr::BodyStructure => false,
+        FetchAttr::Body
+        | FetchAttr::BodyStructure
+        | FetchAttr::Binary { .. }
+        | FetchAttr::BinarySize { .. } => false,
         FetchAttr::Section { section, .. } => {
             header_section(section)
                 || (section.part.is_empty()
@@ -181,7 +193,11 @@ pub fn fetch_response(items: &[FetchAttr], m: FetchedItem<'_>) -> (Response, Vec
     let needs_tree = items.iter().any(|i| {
         matches!(
             i,
-            FetchAttr::Body | FetchAttr::BodyStructure | FetchAttr::Section { .. }
+            FetchAttr::Body
+                | FetchAttr::BodyStructure
+                | FetchAttr::Section { .. }
+                | FetchAttr::Binary { .. }
+                | FetchAttr::BinarySize { .. }
         )
     });
     // Streamed, `d` is the header only: parsing it is cheap and serves header sections.
@@ -261,6 +277,21 @@ impl Rendering<'_> {
                 Value::atom("RFC822.HEADER"),
                 Value::Literal(d[..self.body_start].to_vec()),
             ]),
+            FetchAttr::Binary { part, partial, .. } => {
+                let mut name = format!("BINARY[{}]", part_name(part));
+                if let Some((origin, _)) = partial {
+                    name.push_str(&format!("<{origin}>"));
+                }
+                let bytes = self.binary(part).unwrap_or_default();
+                let (start, end) = cut(0, bytes.len() as u64, *partial);
+                out.push(Value::Atom(name));
+                out.push(Value::Literal(bytes[start as usize..end as usize].to_vec()));
+            }
+            FetchAttr::BinarySize { part } => {
+                let size = self.binary(part).map_or(0, |b| b.len() as u64);
+                out.push(Value::Atom(format!("BINARY.SIZE[{}]", part_name(part))));
+                out.push(Value::Number(size));
+            }
             FetchAttr::Section {
                 section, partial, ..
             } => {
@@ -314,6 +345,11 @@ impl Rendering<'_> {
     }
 
     /// A section's octets (from the parsed message), cut to `partial`.
+    /// BINARY's content of a part (see [`binary_content`]).
+    fn binary(&self, part: &[u32]) -> Option<Vec<u8>> {
+        binary_content(self.data, self.tree?, part)
+    }
+
     fn section(&self, section: &Section, partial: Option<(u32, u32)>) -> Value {
         let bytes = match self.tree {
             Some(t) => section_bytes(self.data, t, section).unwrap_or_default(),

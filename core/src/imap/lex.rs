@@ -55,6 +55,8 @@ pub fn quoted(i: &[u8]) -> LexResult<'_, Vec<u8>> {
 /// `literal` (§4.3) or LITERAL+ `{n+}` (RFC 7888), with its octets inline after the
 /// line end (CRLF, or a bare LF as some clients send).
 pub fn literal(i: &[u8]) -> LexResult<'_, Vec<u8>> {
+    // `~{n}` is a literal8 (RFC 3516): its octets may hold NUL.
+    let (i, _) = opt(tag("~")).parse(i)?;
     let (i, n) = delimited(
         tag("{"),
         terminated(number, opt(tag("+"))),

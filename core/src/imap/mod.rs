@@ -3,6 +3,7 @@
 //! response parser and encoder for checking what the server writes; modified UTF-7
 //! mailbox names.
 
+pub mod binary;
 pub mod command;
 pub mod command_encode;
 pub mod dates;

@@ -434,6 +434,7 @@ fn quoted(input: &[u8]) -> PResult<'_, String> {
 }
 
 fn literal(input: &[u8]) -> PResult<'_, Vec<u8>> {
+    let (input, _) = opt(tag("~")).parse(input)?;
     let (rest, n) = delimited(tag("{"), number, tag("}\r\n")).parse(input)?;
     let n = usize::try_from(n).unwrap_or(usize::MAX);
     if rest.len() < n {
@@ -536,9 +537,12 @@ impl Encoder<'_> {
         }
     }
 
+    /// A literal; with a NUL in it, a literal8 (`~{n}`, RFC 3516), the only form that may
+    /// carry one.
     fn literal(&mut self, data: &[u8]) {
+        let eight = if data.contains(&0) { "~" } else { "" };
         self.out
-            .extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+            .extend_from_slice(format!("{eight}{{{}}}\r\n", data.len()).as_bytes());
         self.out.extend_from_slice(data);
     }
 

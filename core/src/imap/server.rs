@@ -362,6 +362,7 @@ impl ImapServer {
             "QUOTA=RES-STORAGE",
             "LIST-EXTENDED",
             "LIST-STATUS",
+            "BINARY",
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");
@@ -811,7 +812,13 @@ impl ImapServer {
                         None => None,
                     };
                     let flags = m.flags.into_iter().filter(|f| f != "\\Recent").collect();
-                    queued.push_back((flags, date, m.message));
+                    // Raw binary parts are kept base64-encoded (RFC 3516 §4.4).
+                    let message = match m.binary {
+                        true => crate::imap::binary::encode_binary_parts(&m.message)
+                            .unwrap_or(m.message),
+                        false => m.message,
+                    };
+                    queued.push_back((flags, date, message));
                 }
                 self.append_next(
                     AppendJob {

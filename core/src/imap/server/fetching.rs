@@ -152,6 +152,7 @@ impl ImapServer {
                     FetchAttr::Rfc822
                         | FetchAttr::Rfc822Text
                         | FetchAttr::Section { peek: false, .. }
+                        | FetchAttr::Binary { peek: false, .. }
                 )
             });
         let contents: Option<std::collections::HashMap<u32, &[u8]>> =
