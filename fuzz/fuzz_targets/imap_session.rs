@@ -59,12 +59,22 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
         match ev {
             ImapEvent::Request { token, request } => {
                 let reply = match request {
-                    StoreRequest::Login(_) => StoreReply::Auth(AuthOutcome::Success("u".into()), std::time::Duration::ZERO),
+                    StoreRequest::Login(_) => StoreReply::Auth(
+                        AuthOutcome::Success("u".into()),
+                        std::time::Duration::ZERO,
+                    ),
                     StoreRequest::Open { .. }
                     | StoreRequest::Refresh { .. }
                     | StoreRequest::Poll { .. } => StoreReply::View(Ok(view())),
                     StoreRequest::List { .. } => StoreReply::List(vec![]),
-                    StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo { messages: 2, recent: 1, uid_next: 3, uid_validity: 7, unseen: 1, size: 300 })),
+                    StoreRequest::Status { .. } => StoreReply::Status(Ok(StatusInfo {
+                        messages: 2,
+                        recent: 1,
+                        uid_next: 3,
+                        uid_validity: 7,
+                        unseen: 1,
+                        size: 300,
+                    })),
                     StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
                     StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
                         .iter()
@@ -75,7 +85,8 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                         .collect())),
                     StoreRequest::Read { start, len, .. } => {
                         let start = (start as usize).min(MESSAGE.len());
-                        *reading = Some((start, start.saturating_add(len as usize).min(MESSAGE.len())));
+                        *reading =
+                            Some((start, start.saturating_add(len as usize).min(MESSAGE.len())));
                         read_chunk(reading)
                     }
                     StoreRequest::ReadMore => read_chunk(reading),
@@ -87,8 +98,12 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                             (uid, one.finish())
                         })
                         .collect())),
-                    StoreRequest::Copy { uids, .. } => StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect()))),
-                    StoreRequest::SetFlags { uids, flags, .. } => StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect())),
+                    StoreRequest::Copy { uids, .. } => {
+                        StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect())))
+                    }
+                    StoreRequest::SetFlags { uids, flags, .. } => {
+                        StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect()))
+                    }
                     _ => StoreReply::Done(Ok(())),
                 };
                 s.reply(token, reply);

@@ -10,7 +10,14 @@ use postrider_core::imap::sort::{sent_date, sort, SortCriterion, SortFacts, Sort
 use postrider_core::imap::thread::{thread, ThreadAlgorithm, ThreadFacts};
 
 const FIELDS: [&str; 8] = [
-    "Subject", "Date", "Message-ID", "References", "In-Reply-To", "From", "To", "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "References",
+    "In-Reply-To",
+    "From",
+    "To",
+    "Cc",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -79,6 +86,10 @@ fuzz_target!(|data: &[u8]| {
             .filter_map(|s| s.parse().ok())
             .collect();
         numbers.sort_unstable();
-        assert_eq!(numbers, (1..=msgs.len() as u32).collect::<Vec<_>>(), "{out}");
+        assert_eq!(
+            numbers,
+            (1..=msgs.len() as u32).collect::<Vec<_>>(),
+            "{out}"
+        );
     }
 });

@@ -1,9 +1,11 @@
 //! The MIME part tree, Content-Type parameters and encoded words on arbitrary messages:
-//! every range stays inside the message and inside its parent; ENVELOPE, BODYSTRUCTURE
-//! and BODY[section] never panic.
+//! every range stays inside the message and inside its parent; ENVELOPE, BODYSTRUCTURE,
+//! BODY[section] and BINARY[part] never panic; what a literal8 APPEND stores (raw binary
+//! parts re-encoded as base64) parses with every range in place again.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use postrider_core::imap::binary::{binary_content, encode_binary_parts};
 use postrider_core::imap::section::{section_bytes, Section, SectionText};
 use postrider_core::imap::structure::{body_structure, envelope};
 use postrider_core::mime::encoded_word::decode;
@@ -28,7 +30,12 @@ fuzz_target!(|data: &[u8]| {
     // What IMAP will serve from it: never panics.
     let _ = envelope(&data[root.header.clone()]);
     let _ = body_structure(data, &root, true);
+    if let Some(stored) = encode_binary_parts(data) {
+        let again = parse_message(&stored, Limits::default());
+        check(&stored, &again, 0..stored.len());
+    }
     for path in [&[][..], &[1], &[1, 1], &[2, 1, 3]] {
+        let _ = binary_content(data, &root, path);
         for text in [
             SectionText::Full,
             SectionText::Header,

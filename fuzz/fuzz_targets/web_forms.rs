@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let form = Form::parse(data);
     let _ = form.get("csrf");
     let (content_type, body) = match data.iter().position(|&b| b == b'\n') {
-        Some(i) => (String::from_utf8_lossy(&data[..i]).into_owned(), &data[i + 1..]),
+        Some(i) => (
+            String::from_utf8_lossy(&data[..i]).into_owned(),
+            &data[i + 1..],
+        ),
         None => (String::new(), data),
     };
     if let Some(fd) = FormData::parse(&content_type, body) {
