@@ -69,6 +69,7 @@ fn expunges_from_elsewhere_wait_for_noop_and_new_mail_is_announced() {
     // Another session expunged message 2 and new mail arrived.
     d.store.view.messages.remove(1);
     d.store.view.messages.push(MessageMeta {
+        modseq: 1,
         uid: 4,
         flags: vec![],
         internal_date: WallClock::utc(0),
@@ -91,6 +92,7 @@ fn idle_polls_and_done_ends_it() {
     let got = d.send("c idle\r\n");
     assert_eq!(got, "+ idling\r\n");
     d.store.view.messages.push(MessageMeta {
+        modseq: 1,
         uid: 2,
         flags: vec![],
         internal_date: WallClock::utc(0),
@@ -193,6 +195,7 @@ fn recent_never_exceeds_exists_after_an_expunge() {
     d.send("a login u secret\r\nb select INBOX\r\n");
     for uid in 1..=3u32 {
         d.store.view.messages.push(MessageMeta {
+            modseq: 1,
             uid,
             flags: vec![],
             internal_date: WallClock::utc(0),
@@ -206,6 +209,7 @@ fn recent_never_exceeds_exists_after_an_expunge() {
     d.store.view.messages.retain(|m| m.uid == 3);
     d.store.view.recent.retain(|u| *u == 3);
     d.store.view.messages.push(MessageMeta {
+        modseq: 1,
         uid: 4,
         flags: vec![],
         internal_date: WallClock::utc(0),

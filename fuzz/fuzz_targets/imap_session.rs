@@ -35,15 +35,18 @@ fn view() -> MailboxView {
     MailboxView {
         uid_validity: 7,
         uid_next: 3,
+        highest_modseq: 2,
         recent: vec![2],
         messages: vec![
             MessageMeta {
+                modseq: 1,
                 uid: 1,
                 flags: vec![],
                 internal_date: WallClock::utc(0),
                 size: 40,
             },
             MessageMeta {
+                modseq: 1,
                 uid: 2,
                 flags: vec!["\\Seen".into()],
                 internal_date: WallClock::utc(86_400),

@@ -49,7 +49,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 11] = [
+    let checks: [Rule; 12] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -72,6 +72,10 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
         (
             "subscriptions: kept per account, even of deleted folders",
             subscriptions,
+        ),
+        (
+            "MODSEQ: changes only grow it, and it survives reopening",
+            modseqs,
         ),
     ];
     checks
@@ -473,6 +477,64 @@ pub fn quotas(open: Open<'_>) -> Check {
         || "a removed limit stays".into(),
     )?;
     s.set_quota("bob", None).map_err(store_err("set_quota"))
+}
+
+/// Every message has a MODSEQ no greater than the folder's HIGHESTMODSEQ; a flag change
+/// gives the changed message a greater one (the others keep theirs), a STORE that
+/// changes nothing gives none, an expunge raises HIGHESTMODSEQ; all of it after
+/// reopening too (RFC 7162).
+pub fn modseqs(open: Open<'_>) -> Check {
+    let s = open();
+    s.create("bob", "Mods").map_err(store_err("create"))?;
+    let mut uids = Vec::new();
+    for n in 80..83 {
+        let (_, uid) = s
+            .append("bob", "Mods", &[], None, &message(n))
+            .map_err(store_err("append"))?;
+        uids.push(uid);
+    }
+    let view = |s: &dyn Mailboxes| s.view("bob", "Mods", false).map_err(store_err("view"));
+    let modseq_of = |v: &postrider_core::imap::store::MailboxView, uid: u32| {
+        v.messages
+            .iter()
+            .find(|m| m.uid == uid)
+            .map_or(0, |m| m.modseq)
+    };
+    let v1 = view(&*s)?;
+    ensure(
+        v1.messages
+            .iter()
+            .all(|m| m.modseq > 0 && m.modseq <= v1.highest_modseq),
+        || format!("MODSEQs {v1:?}"),
+    )?;
+    let seen = ["\\Seen".to_string()];
+    s.set_flags("bob", "Mods", &uids[1..2], StoreMode::Add, &seen)
+        .map_err(store_err("set_flags"))?;
+    let s = open();
+    let v2 = view(&*s)?;
+    ensure(
+        v2.highest_modseq > v1.highest_modseq
+            && modseq_of(&v2, uids[1]) > v1.highest_modseq
+            && modseq_of(&v2, uids[0]) == modseq_of(&v1, uids[0])
+            && modseq_of(&v2, uids[2]) == modseq_of(&v1, uids[2]),
+        || format!("after a flag change: {v1:?} then {v2:?}"),
+    )?;
+    s.set_flags("bob", "Mods", &uids[1..2], StoreMode::Add, &seen)
+        .map_err(store_err("set_flags"))?;
+    let v3 = view(&*s)?;
+    ensure(v3.highest_modseq == v2.highest_modseq, || {
+        format!(
+            "a STORE that changed nothing: {} then {}",
+            v2.highest_modseq, v3.highest_modseq
+        )
+    })?;
+    s.expunge("bob", "Mods", &uids[2..])
+        .map_err(store_err("expunge"))?;
+    let v4 = view(&*open())?;
+    ensure(
+        v4.highest_modseq > v3.highest_modseq && modseq_of(&v4, uids[1]) == modseq_of(&v3, uids[1]),
+        || format!("after an expunge: {} then {v4:?}", v3.highest_modseq),
+    )
 }
 
 /// Subscribed names are listed for their account only, a deleted folder's too.

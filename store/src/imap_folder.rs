@@ -28,6 +28,8 @@ pub(crate) struct Entry {
     pub(crate) uid: u32,
     pub(crate) fingerprint: String,
     pub(crate) flags: Vec<String>,
+    /// The MODSEQ of its last change (RFC 7162); 0 until the index numbers it.
+    pub(crate) modseq: u64,
     pub(crate) internal_date: WallClock,
     pub(crate) size: u64,
     pub(crate) from_offset: u64,
@@ -60,6 +62,9 @@ pub struct Folder {
     pub(crate) uid_next: u32,
     /// Messages from this UID on are `\Recent` for the next session that selects.
     pub(crate) recent_from: u32,
+    /// The highest MODSEQ given in this folder (RFC 7162): every change the index
+    /// records takes the next one.
+    pub(crate) highest_modseq: u64,
     pub(crate) entries: Vec<Entry>,
     /// (inode, length) of the file at the last scan.
     pub(crate) scanned: Option<(u64, u64)>,
@@ -247,6 +252,7 @@ impl Folder {
                         uid,
                         fingerprint: m.uid.clone(),
                         flags: Vec::new(),
+                        modseq: 0,
                         internal_date: date,
                         size: m.size,
                         from_offset,
@@ -299,6 +305,7 @@ impl Folder {
         MailboxView {
             uid_validity: self.uid_validity,
             uid_next: self.uid_next,
+            highest_modseq: self.highest_modseq,
             recent,
             messages: self
                 .entries
@@ -308,6 +315,7 @@ impl Folder {
                     flags: e.flags.clone(),
                     internal_date: e.internal_date,
                     size: e.size,
+                    modseq: e.modseq,
                 })
                 .collect(),
         }
@@ -660,6 +668,58 @@ pub(crate) fn copy_range(mut src: &File, out: &mut File, from: u64, to: u64) -> 
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn modseqs_replay_as_given_and_old_indexes_get_numbers() {
+        let dir = std::env::temp_dir().join(format!("postrider-modseq-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let (mbox, index) = (dir.join("INBOX"), dir.join("INBOX.index"));
+        fs::write(
+            &mbox,
+            "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\nFrom a@b Thu Jan  1 00:00:20 1970\nSubject: two\n\n2\n\n",
+        )
+        .unwrap();
+        let counter = dir.join("uidvalidity");
+        let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
+        f.sync().unwrap();
+        f.log_flags(&[(2, vec!["kw".into()])]).unwrap();
+        f.log_expunge(&[], &[]).unwrap();
+        f.log_flags(&[(1, vec!["\\Seen".into()])]).unwrap();
+        let seen = |f: &Folder| {
+            (
+                f.highest_modseq,
+                f.entries
+                    .iter()
+                    .map(|e| (e.uid, e.modseq))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let live = seen(&f);
+        assert!(live.1.iter().all(|&(_, m)| m > 0 && m <= live.0));
+        assert!(
+            live.1[0].1 > live.1[1].1,
+            "the later change has the greater MODSEQ"
+        );
+        // Read back from the snapshot and the log: the same numbers.
+        let g = Folder::load(mbox.clone(), index.clone(), &counter);
+        assert_eq!(seen(&g), live);
+        // A snapshot and log written before MODSEQs were kept: the log's changes take
+        // numbers as they are read, the messages left without one the next ones, and a
+        // later save keeps them.
+        fs::write(
+            &index,
+            "generation\t9\nuidvalidity\t5\nuidnext\t3\nrecent\t3\n1\tfp1\t10/0\t\n2\tfp2\t20/0\t\n",
+        )
+        .unwrap();
+        fs::write(f.flag_log_path(9), "2\t\\Seen\n").unwrap();
+        let mut old = Folder::load(mbox.clone(), index.clone(), &counter);
+        assert_eq!(seen(&old), (2, vec![(1, 2), (2, 1)]));
+        old.save().unwrap();
+        let saved = Folder::load(mbox, index, &counter);
+        assert_eq!(seen(&saved), (2, vec![(1, 2), (2, 1)]));
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn flag_log_replays_whole_lines_and_drops_other_generations() {

@@ -581,11 +581,19 @@ impl UserStore<'_> {
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
         let mut out = Vec::new();
+        let mut changed = Vec::new();
         for e in f.entries.iter_mut().filter(|e| uids.contains(&e.uid)) {
+            let before = e.flags.clone();
             postrider_core::imap::store::apply_store(&mut e.flags, mode, flags);
+            if e.flags != before {
+                changed.push((e.uid, e.flags.clone()));
+            }
             out.push((e.uid, e.flags.clone()));
         }
-        f.log_flags(&out).map_err(io_err)?;
+        // Only real changes are logged (and take a MODSEQ).
+        if !changed.is_empty() {
+            f.log_flags(&changed).map_err(io_err)?;
+        }
         Ok(out)
     }
 

@@ -23,6 +23,8 @@ pub struct MessageMeta {
     pub internal_date: WallClock,
     /// RFC822.SIZE (CRLF line ends).
     pub size: u64,
+    /// The MODSEQ of its last change (RFC 7162).
+    pub modseq: u64,
 }
 
 /// A mailbox as the store sees it now.
@@ -32,6 +34,8 @@ pub struct MailboxView {
     pub uid_validity: u32,
     /// UIDNEXT.
     pub uid_next: u32,
+    /// HIGHESTMODSEQ (RFC 7162).
+    pub highest_modseq: u64,
     /// The messages in order.
     pub messages: Vec<MessageMeta>,
     /// UIDs that are `\Recent` for this session (RFC 3501 §2.3.2): claimed by it.

@@ -94,11 +94,13 @@ impl Driver {
         config.allow_plaintext_auth = true;
         configure(&mut config);
         let view = MailboxView {
+            highest_modseq: 1,
             uid_validity: 3_857_529_045,
             uid_next: messages + 1,
             recent: vec![],
             messages: (1..=messages)
                 .map(|uid| MessageMeta {
+                    modseq: 1,
                     uid,
                     flags: if uid < 17 {
                         vec!["\\Seen".into()]
@@ -222,6 +224,7 @@ impl Driver {
                             let uid = self.store.view.uid_next;
                             self.store.view.uid_next += 1;
                             self.store.view.messages.push(MessageMeta {
+                                modseq: 1,
                                 uid,
                                 flags: Vec::new(),
                                 internal_date: WallClock::utc(0),

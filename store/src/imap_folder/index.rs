@@ -5,10 +5,15 @@
 //! `UID<TAB>FINGERPRINT<TAB>DATE<TAB>FLAGS`. Changes since the snapshot are appended to
 //! the log of the snapshot's generation (`NAME.index.logN`), one line per change, so a
 //! command costs a short write however large the folder is:
-//! - `UID<TAB>FINGERPRINT<TAB>DATE<TAB>FLAGS`: a message appended (or its record redone),
-//! - `UID<TAB>FLAGS`: new flags,
-//! - `uidnext<TAB>N`, `recent<TAB>N`: the header values,
-//! - `expunge<TAB>UID UID ...`: messages removed.
+//! - `UID<TAB>FINGERPRINT<TAB>DATE<TAB>FLAGS<TAB>MODSEQ`: a message appended (or its
+//!   record redone),
+//! - `UID<TAB>FLAGS<TAB>MODSEQ`: new flags,
+//! - `uidnext<TAB>N`, `recent<TAB>N`, `modseq<TAB>N`: the header values,
+//! - `expunge<TAB>UID UID ...<TAB>MODSEQ`: messages removed.
+//!
+//! Every change carries the MODSEQ it was given (RFC 7162), so replaying the log gives
+//! the numbers the running server gave. Lines written before MODSEQs were kept (without
+//! the last column) take the next number when read.
 //!
 //! Flag and append records are not fsynced (as Dovecot's index log: a power failure may
 //! lose flags, never messages; an appended message whose record is lost is found again in
@@ -43,12 +48,13 @@ pub(crate) fn parse_index_date(text: &str) -> Option<WallClock> {
 /// One message's line, as the snapshot and the log write it.
 fn entry_line(e: &Entry) -> String {
     format!(
-        "{}\t{}\t{}/{}\t{}\n",
+        "{}\t{}\t{}/{}\t{}\t{}\n",
         e.uid,
         e.fingerprint,
         e.internal_date.unix_secs,
         e.internal_date.utc_offset_minutes,
-        e.flags.join(" ")
+        e.flags.join(" "),
+        e.modseq
     )
 }
 
@@ -62,6 +68,7 @@ impl Folder {
             uid_validity: 0,
             uid_next: 1,
             recent_from: 1,
+            highest_modseq: 0,
             entries: Vec::new(),
             scanned: None,
             generation: 0,
@@ -78,6 +85,7 @@ impl Folder {
             }
         }
         f.replay_log();
+        f.number_new();
         if f.uid_validity == 0 {
             f.uid_validity = next_uid_validity(uid_validity_counter);
         }
@@ -93,25 +101,31 @@ impl Folder {
             ["uidvalidity", v] => self.uid_validity = v.parse().unwrap_or(0),
             ["uidnext", v] => self.uid_next = self.uid_next.max(v.parse().unwrap_or(1)),
             ["recent", v] => self.recent_from = v.parse().unwrap_or(self.recent_from),
-            ["expunge", uids] => {
+            ["modseq", v] => self.highest_modseq = self.highest_modseq.max(v.parse().unwrap_or(0)),
+            ["expunge", uids, rest @ ..] => {
                 let gone: std::collections::HashSet<u32> =
                     uids.split(' ').filter_map(|u| u.parse().ok()).collect();
                 self.entries.retain(|e| !gone.contains(&e.uid));
                 *at = self.positions();
+                self.take_modseq(rest.first());
             }
-            [uid, flags] => {
+            [uid, flags, rest @ ..] if rest.len() <= 1 => {
                 if let Some(&i) = uid.parse().ok().and_then(|u: u32| at.get(&u)) {
                     self.entries[i].flags = split_flags(flags);
+                    self.entries[i].modseq = self.take_modseq(rest.first());
                 }
             }
-            [uid, fp, date, flags] => {
+            [uid, fp, date, flags, rest @ ..] => {
                 let (Ok(uid), Some(date)) = (uid.parse::<u32>(), parse_index_date(date)) else {
                     return;
                 };
+                let modseq = rest.first().and_then(|m| m.parse().ok()).unwrap_or(0);
+                self.highest_modseq = self.highest_modseq.max(modseq);
                 let e = Entry {
                     uid,
                     fingerprint: fp.to_string(),
                     flags: split_flags(flags),
+                    modseq,
                     internal_date: date,
                     size: 0,
                     from_offset: 0,
@@ -128,6 +142,34 @@ impl Folder {
                 self.uid_next = self.uid_next.max(uid.saturating_add(1));
             }
             _ => {}
+        }
+    }
+
+    /// The MODSEQ a record carries (raising the folder's highest to it), or for a record
+    /// written without one, the next.
+    fn take_modseq(&mut self, given: Option<&&str>) -> u64 {
+        match given.and_then(|m| m.parse::<u64>().ok()) {
+            Some(m) => {
+                self.highest_modseq = self.highest_modseq.max(m);
+                m
+            }
+            None => self.next_modseq(),
+        }
+    }
+
+    /// The next MODSEQ of this folder.
+    pub(crate) fn next_modseq(&mut self) -> u64 {
+        self.highest_modseq += 1;
+        self.highest_modseq
+    }
+
+    /// Numbers the messages that have no MODSEQ yet (found new, or read from an index
+    /// written before MODSEQs were kept).
+    pub(crate) fn number_new(&mut self) {
+        for i in 0..self.entries.len() {
+            if self.entries[i].modseq == 0 {
+                self.entries[i].modseq = self.next_modseq();
+            }
         }
     }
 
@@ -195,14 +237,17 @@ impl Folder {
         Ok(())
     }
 
-    /// Records new flags of some messages (one write, not fsynced).
+    /// Records new flags of some messages (one write, not fsynced), each change with the
+    /// next MODSEQ (given to the message too).
     pub(crate) fn log_flags(&mut self, changes: &[(u32, Vec<String>)]) -> io::Result<()> {
+        let at = self.positions();
         let mut text = String::new();
         for (uid, flags) in changes {
-            text.push_str(&uid.to_string());
-            text.push('\t');
-            text.push_str(&flags.join(" "));
-            text.push('\n');
+            let modseq = self.next_modseq();
+            if let Some(&i) = at.get(uid) {
+                self.entries[i].modseq = modseq;
+            }
+            text.push_str(&format!("{uid}\t{}\t{modseq}\n", flags.join(" ")));
         }
         self.append_log(&text, false)
     }
@@ -210,6 +255,9 @@ impl Folder {
     /// Records the messages from position `from` on (new, or with new flags or dates)
     /// and UIDNEXT (one write, not fsynced).
     pub(crate) fn log_entries(&mut self, from: usize) -> io::Result<()> {
+        for i in from.min(self.entries.len())..self.entries.len() {
+            self.entries[i].modseq = self.next_modseq();
+        }
         let mut text: String = self.entries[from.min(self.entries.len())..]
             .iter()
             .map(entry_line)
@@ -229,7 +277,8 @@ impl Folder {
     /// (EXPUNGE flushes it with its copy of the folder, before the rename).
     pub(crate) fn log_expunge(&mut self, uids: &[u32], renamed: &[Entry]) -> io::Result<()> {
         let list: Vec<String> = uids.iter().map(u32::to_string).collect();
-        let mut text = format!("expunge\t{}\n", list.join(" "));
+        let modseq = self.next_modseq();
+        let mut text = format!("expunge\t{}\t{modseq}\n", list.join(" "));
         text.extend(renamed.iter().map(entry_line));
         self.append_log(&text, false)
     }
@@ -240,10 +289,11 @@ impl Folder {
         if let Some(dir) = self.index_path.parent() {
             fs::create_dir_all(dir)?;
         }
+        self.number_new();
         let generation = self.generation + 1;
         let mut text = format!(
-            "generation\t{generation}\nuidvalidity\t{}\nuidnext\t{}\nrecent\t{}\n",
-            self.uid_validity, self.uid_next, self.recent_from
+            "generation\t{generation}\nuidvalidity\t{}\nuidnext\t{}\nrecent\t{}\nmodseq\t{}\n",
+            self.uid_validity, self.uid_next, self.recent_from, self.highest_modseq
         );
         text.extend(self.entries.iter().map(entry_line));
         let tmp = self.index_path.with_extension("index.tmp");

@@ -134,7 +134,7 @@ fn import_user(
                     let blob = blobs::put(c, &data)?;
                     c.execute(
                         "INSERT INTO messages (mailbox, uid, blob, size, internal_date, \
-                         date_offset, flags, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
+                         date_offset, flags, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         &[
                             &id,
                             &i64::from(m.uid),
@@ -143,12 +143,24 @@ fn import_user(
                             &m.internal_date.unix_secs,
                             &m.internal_date.utc_offset_minutes,
                             &m.flags,
+                            &(m.modseq.clamp(1, i64::MAX as u64) as i64),
                         ],
                     )
                 })
                 .map_err(text)?;
             done.messages += added as usize;
         }
+        // The folder's MODSEQ carries on from the highest the files gave (RFC 7162: it
+        // never goes back).
+        let highest = view.highest_modseq.min(i64::MAX as u64) as i64;
+        pool.get()
+            .and_then(|c| {
+                c.execute(
+                    "UPDATE mailboxes SET modseq = GREATEST(modseq, $2) WHERE id = $1",
+                    &[&id, &highest],
+                )
+            })
+            .map_err(text)?;
     }
     let c = pool.get().map_err(text)?;
     for entry in files.list(user, "", "*", true) {

@@ -51,6 +51,8 @@ struct Quiet {
     folder: Folder,
     uid_next: i64,
     recent_from: i64,
+    /// The folder's MODSEQ when its messages were read (HIGHESTMODSEQ).
+    modseq: i64,
     messages: Arc<Vec<MessageMeta>>,
 }
 
@@ -65,6 +67,7 @@ fn shown(q: &Quiet, recent_from: i64) -> MailboxView {
     MailboxView {
         uid_validity: q.folder.uid_validity,
         uid_next: q.uid_next as u32,
+        highest_modseq: q.modseq.max(0) as u64,
         messages: q.messages.to_vec(),
         recent: q
             .messages
@@ -75,7 +78,8 @@ fn shown(q: &Quiet, recent_from: i64) -> MailboxView {
     }
 }
 
-/// A message's row as a view lists it (`uid, flags, internal_date, date_offset, size`).
+/// A message's row as a view lists it (`uid, flags, internal_date, date_offset, size,
+/// modseq`).
 fn meta(r: &tokio_postgres::Row) -> MessageMeta {
     MessageMeta {
         uid: r.get::<_, i64>(0) as u32,
@@ -85,13 +89,14 @@ fn meta(r: &tokio_postgres::Row) -> MessageMeta {
             utc_offset_minutes: r.get(3),
         },
         size: r.get::<_, i64>(4) as u64,
+        modseq: r.get::<_, i64>(5).max(0) as u64,
     }
 }
 
 /// Every message of folder `id`, by UID.
 fn whole_folder(c: &Conn, id: i64) -> Result<Vec<MessageMeta>, PgError> {
     let rows = c.query(
-        "SELECT uid, flags, internal_date, date_offset, size FROM messages \
+        "SELECT uid, flags, internal_date, date_offset, size, modseq FROM messages \
          WHERE mailbox = $1 ORDER BY uid",
         &[&id],
     )?;
@@ -108,12 +113,12 @@ fn changed_since(
     old: &[MessageMeta],
 ) -> Result<Option<Vec<MessageMeta>>, PgError> {
     let rows = c.query(
-        "SELECT uid, flags, internal_date, date_offset, size, \
+        "SELECT uid, flags, internal_date, date_offset, size, modseq, \
                 (SELECT count(*) FROM messages WHERE mailbox = $1) \
          FROM messages WHERE mailbox = $1 AND modseq > $2 ORDER BY uid",
         &[&id, &at],
     )?;
-    let Some(total) = rows.first().map(|r| r.get::<_, i64>(5)) else {
+    let Some(total) = rows.first().map(|r| r.get::<_, i64>(6)) else {
         return Ok(None);
     };
     let changed: Vec<MessageMeta> = rows.iter().map(meta).collect();
@@ -217,6 +222,7 @@ impl PgMailboxes {
                 folder,
                 uid_next,
                 recent_from: after_claim,
+                modseq,
                 messages,
             };
             // The caller sees what it claimed; the cache keeps what is left to claim.
