@@ -11,7 +11,7 @@ use postrider_core::imap::command::{
     frame_line, parse_command, AppendMessage, Command, FetchAttr, Framing, SearchKey, SearchReturn,
     SeqNum, SeqSet, StatusItem, StoreMode, Tagged,
 };
-use postrider_core::imap::list_ext::{ListReturn, ListSelection};
+use postrider_core::imap::command::{ListReturn, ListSelection};
 use postrider_core::imap::response::{
     encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
 };

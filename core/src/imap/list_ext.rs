@@ -3,7 +3,7 @@
 //! options (SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS), worked out from the account's
 //! folders and subscriptions; and the LIST pattern match every LIST uses.
 
-use crate::imap::command::StatusItem;
+use crate::imap::command::{ListReturn, ListSelection};
 use crate::imap::store::ListEntry;
 
 /// LIST pattern matching: `*` matches anything, `%` anything but the separator `/`;
@@ -24,31 +24,6 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
         return m(upper.as_bytes(), b"INBOX");
     }
     m(pattern.as_bytes(), name.as_bytes())
-}
-
-/// The selection options of an extended LIST.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ListSelection {
-    /// SUBSCRIBED: the subscribed names (existing or not).
-    pub subscribed: bool,
-    /// RECURSIVEMATCH: also a parent whose descendant matches the selection but not the
-    /// patterns, with CHILDINFO.
-    pub recursive_match: bool,
-    /// SPECIAL-USE: only folders with a special-use attribute (RFC 6154).
-    pub special_use: bool,
-}
-
-/// The return options of an extended LIST.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListReturn {
-    /// SUBSCRIBED: `\Subscribed` on the subscribed names.
-    pub subscribed: bool,
-    /// CHILDREN: `\HasChildren` / `\HasNoChildren` (always given here).
-    pub children: bool,
-    /// SPECIAL-USE: the special-use attributes (always given here).
-    pub special_use: bool,
-    /// STATUS (items): a STATUS response after each selectable folder (RFC 5819).
-    pub status: Option<Vec<StatusItem>>,
 }
 
 /// One line of an extended LIST's answer.

@@ -236,10 +236,10 @@ struct AppendJob {
 #[derive(Debug)]
 struct ListJob {
     tag: String,
-    selection: crate::imap::list_ext::ListSelection,
+    selection: crate::imap::command::ListSelection,
     reference: String,
     patterns: Vec<String>,
-    ret: crate::imap::list_ext::ListReturn,
+    ret: crate::imap::command::ListReturn,
     /// Every folder, once the store answered.
     folders: Option<Vec<ListEntry>>,
 }

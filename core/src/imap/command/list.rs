@@ -2,8 +2,32 @@
 //! return options (RFC 5258, RFC 5819 STATUS, RFC 6154 SPECIAL-USE). A LIST without any
 //! of them stays the plain RFC 3501 command.
 
-use super::{status_items, Command, Cur, R};
-use crate::imap::list_ext::{ListReturn, ListSelection};
+use super::{status_items, Command, Cur, StatusItem, R};
+
+/// The selection options of an extended LIST.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListSelection {
+    /// SUBSCRIBED: the subscribed names (existing or not).
+    pub subscribed: bool,
+    /// RECURSIVEMATCH: also a parent whose descendant matches the selection but not the
+    /// patterns, with CHILDINFO.
+    pub recursive_match: bool,
+    /// SPECIAL-USE: only folders with a special-use attribute (RFC 6154).
+    pub special_use: bool,
+}
+
+/// The return options of an extended LIST.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListReturn {
+    /// SUBSCRIBED: `\Subscribed` on the subscribed names.
+    pub subscribed: bool,
+    /// CHILDREN: `\HasChildren` / `\HasNoChildren` (always given here).
+    pub children: bool,
+    /// SPECIAL-USE: the special-use attributes (always given here).
+    pub special_use: bool,
+    /// STATUS (items): a STATUS response after each selectable folder (RFC 5819).
+    pub status: Option<Vec<StatusItem>>,
+}
 
 /// `LIST [(selection)] reference pattern|(patterns) [RETURN (options)]`, or LSUB.
 pub(super) fn list(c: &mut Cur<'_>, lsub: bool) -> R<Command> {
