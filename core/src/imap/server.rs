@@ -23,11 +23,13 @@ use crate::machine::{
 };
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
+mod authenticated;
 mod fetching;
 mod query;
 mod replies;
 mod selected;
 
+use authenticated::{AppendJob, ListJob};
 use fetching::FetchJob;
 
 pub use crate::imap::store::{
@@ -215,33 +217,6 @@ enum Then {
         key: SearchKey,
         kind: query::QueryKind,
     },
-}
-
-/// An APPEND under way: the messages still to add (flags, date, octets), the UIDs
-/// added so far, and the folder's UIDVALIDITY.
-#[derive(Debug)]
-struct AppendJob {
-    tag: String,
-    mailbox: String,
-    queued: std::collections::VecDeque<(
-        Vec<String>,
-        Option<crate::imf::datetime::WallClock>,
-        Vec<u8>,
-    )>,
-    done: Vec<u32>,
-    uid_validity: u32,
-}
-
-/// An extended LIST under way.
-#[derive(Debug)]
-struct ListJob {
-    tag: String,
-    selection: crate::imap::command::ListSelection,
-    reference: String,
-    patterns: Vec<String>,
-    ret: crate::imap::command::ListReturn,
-    /// Every folder, once the store answered.
-    folders: Option<Vec<ListEntry>>,
 }
 
 const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -630,31 +605,6 @@ impl ImapServer {
                 self.scan_from = 0;
                 self.wire.events.push_back(ImapEvent::StartCompression);
             }
-            Command::GetQuota(_) | Command::GetQuotaRoot(_) | Command::SetQuota(..)
-                if state == NotAuthenticated =>
-            {
-                self.bad(&tag, "Log in first.")
-            }
-            Command::GetQuota(root) => self.ask(
-                Then::Quota {
-                    tag,
-                    root_of: None,
-                    root,
-                },
-                StoreRequest::Quota,
-            ),
-            Command::GetQuotaRoot(mailbox) => self.ask(
-                Then::Quota {
-                    tag,
-                    root_of: Some(mailbox),
-                    root: String::new(),
-                },
-                StoreRequest::Quota,
-            ),
-            Command::SetQuota(..) => {
-                let status = StatusText::no("Limits are set by the administrator.");
-                self.tagged(&tag, status.code("NOPERM"))
-            }
             Command::StartTls => {
                 if state != NotAuthenticated || self.tls || !self.config.starttls {
                     return self.bad(&tag, "STARTTLS not available now.");
@@ -707,137 +657,6 @@ impl ImapServer {
             }
             _ if state == NotAuthenticated => self.bad(&tag, "Not logged in."),
             cmd => self.dispatch_authenticated(tag, cmd),
-        }
-    }
-
-    /// Commands of the authenticated and selected states (RFC 3501 §6.3, §6.4).
-    fn dispatch_authenticated(&mut self, tag: String, cmd: Command) {
-        let state = self.state;
-        let done = |what: &'static str| Then::Done {
-            tag: tag.clone(),
-            what,
-        };
-        match cmd {
-            Command::Namespace => {
-                let personal = Value::List(vec![Value::string(b""), Value::string(b"/")]);
-                self.untagged(vec![
-                    Value::atom("NAMESPACE"),
-                    Value::List(vec![personal]),
-                    Value::Nil,
-                    Value::Nil,
-                ]);
-                self.ok(&tag, "Namespace completed.");
-            }
-            Command::Select { mailbox, read_only } => {
-                self.selected = None;
-                self.state = State::Authenticated;
-                self.ask(
-                    Then::Select {
-                        tag,
-                        name: mailbox.clone(),
-                        read_only,
-                    },
-                    StoreRequest::Open {
-                        mailbox,
-                        claim_recent: !read_only,
-                    },
-                );
-            }
-            Command::Create(m) => self.ask(done("Create"), StoreRequest::Create(m)),
-            Command::Delete(m) => self.ask(done("Delete"), StoreRequest::Delete(m)),
-            Command::Rename(a, b) => self.ask(done("Rename"), StoreRequest::Rename(a, b)),
-            Command::Subscribe(m) => self.ask(done("Subscribe"), StoreRequest::Subscribe(m, true)),
-            Command::Unsubscribe(m) => {
-                self.ask(done("Unsubscribe"), StoreRequest::Subscribe(m, false))
-            }
-            Command::List {
-                reference,
-                pattern,
-                subscribed,
-            } => {
-                if pattern.is_empty() && !subscribed {
-                    self.untagged(vec![
-                        Value::atom("LIST"),
-                        Value::atoms(&["\\Noselect"]),
-                        Value::string(b"/"),
-                        Value::string(b""),
-                    ]);
-                    return self.ok(&tag, "List completed.");
-                }
-                self.ask(
-                    Then::List { tag, subscribed },
-                    StoreRequest::List {
-                        reference,
-                        pattern,
-                        subscribed,
-                    },
-                );
-            }
-            Command::ListExtended {
-                selection,
-                reference,
-                patterns,
-                ret,
-            } => self.ask(
-                Then::ListExtended(ListJob {
-                    tag,
-                    selection,
-                    reference,
-                    patterns,
-                    ret,
-                    folders: None,
-                }),
-                StoreRequest::List {
-                    reference: String::new(),
-                    pattern: "*".into(),
-                    subscribed: false,
-                },
-            ),
-            Command::Status(m, items) => self.ask(
-                Then::Status {
-                    tag,
-                    name: m.clone(),
-                    items,
-                },
-                StoreRequest::Status { mailbox: m },
-            ),
-            Command::Append { mailbox, messages } => {
-                let mut queued = std::collections::VecDeque::new();
-                for m in messages {
-                    let date = match m.date {
-                        Some(d) => match parse_datetime(&d) {
-                            Some(t) => Some(t),
-                            None => return self.bad(&tag, "Invalid date-time."),
-                        },
-                        None => None,
-                    };
-                    let flags = m.flags.into_iter().filter(|f| f != "\\Recent").collect();
-                    // Raw binary parts are kept base64-encoded (RFC 3516 §4.4).
-                    let message = match m.binary {
-                        true => crate::imap::binary::encode_binary_parts(&m.message)
-                            .unwrap_or(m.message),
-                        false => m.message,
-                    };
-                    queued.push_back((flags, date, message));
-                }
-                self.append_next(
-                    AppendJob {
-                        tag,
-                        mailbox,
-                        queued,
-                        done: Vec::new(),
-                        uid_validity: 0,
-                    },
-                    None,
-                );
-            }
-            Command::Idle => {
-                self.continuation("idling");
-                self.idle_tag = Some(tag);
-                self.idle_next = self.now + self.config.idle_poll;
-            }
-            _ if state != State::Selected => self.bad(&tag, "No mailbox selected."),
-            cmd => self.dispatch_selected(tag, cmd),
         }
     }
 
