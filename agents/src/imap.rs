@@ -14,7 +14,7 @@ use crate::agent::{Agent, Cost, Flow};
 use crate::context::Context;
 use crate::listener::ListenerKind;
 use crate::login::sasl_login;
-use crate::quota::over_quota;
+use crate::quota::{over_quota, over_quota_with};
 use postrider_store::mailbox::{Mailboxes, MessageChunks, RangeChunks};
 
 /// The core configuration for an IMAP session on a listener of `kind`.
@@ -216,17 +216,19 @@ impl ImapSession {
         if is_move {
             return None;
         }
-        let store = &*self.ctx.mailboxes;
-        // Only look at the sizes when there is a limit at all.
-        store.quota(user).ok().flatten()?;
-        let view = store.view(user, mailbox, false).ok()?;
-        let adding: u64 = view
-            .messages
-            .iter()
-            .filter(|m| uids.contains(&m.uid))
-            .map(|m| m.size)
-            .sum();
-        over_quota(&self.ctx, user, adding)
+        over_quota_with(&self.ctx, user, || {
+            self.ctx
+                .mailboxes
+                .view(user, mailbox, false)
+                .map(|v| {
+                    v.messages
+                        .iter()
+                        .filter(|m| uids.contains(&m.uid))
+                        .map(|m| m.size)
+                        .sum()
+                })
+                .unwrap_or(0)
+        })
     }
 
     /// Remembers how many messages `mailbox` had (nothing when it could not be read).

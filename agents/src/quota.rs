@@ -7,6 +7,16 @@ use crate::context::Context;
 
 /// When `adding` more octets would take `user` over their limit: (used, limit).
 pub fn over_quota(ctx: &Context, user: &str, adding: u64) -> Option<(u64, u64)> {
+    over_quota_with(ctx, user, || adding)
+}
+
+/// As [`over_quota`], with the size added worked out only when the account has a limit
+/// (a COPY's messages are looked up only then).
+pub fn over_quota_with(
+    ctx: &Context,
+    user: &str,
+    adding: impl FnOnce() -> u64,
+) -> Option<(u64, u64)> {
     let limit = match ctx.mailboxes.quota(user) {
         Ok(Some(l)) => l,
         Ok(None) => return None,
@@ -22,7 +32,7 @@ pub fn over_quota(ctx: &Context, user: &str, adding: u64) -> Option<(u64, u64)> 
             return None;
         }
     };
-    (used.saturating_add(adding) > limit).then_some((used, limit))
+    (used.saturating_add(adding()) > limit).then_some((used, limit))
 }
 
 /// The text of a refusal for a full mailbox.

@@ -53,17 +53,7 @@ fn seq_set() -> impl Strategy<Value = SeqSet> {
 
 /// SEARCH with RETURN options, SORT (with or without them) and THREAD.
 fn query() -> impl Strategy<Value = Command> {
-    let keys = [
-        SortKey::Arrival,
-        SortKey::Cc,
-        SortKey::Date,
-        SortKey::From,
-        SortKey::Size,
-        SortKey::Subject,
-        SortKey::To,
-        SortKey::DisplayFrom,
-        SortKey::DisplayTo,
-    ];
+    let keys = SortKey::ALL;
     (
         any::<bool>(),
         top_level_key(),

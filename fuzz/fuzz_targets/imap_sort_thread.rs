@@ -42,17 +42,7 @@ fuzz_target!(|data: &[u8]| {
                 .collect(),
         })
         .collect();
-    for key in [
-        SortKey::Arrival,
-        SortKey::Cc,
-        SortKey::Date,
-        SortKey::From,
-        SortKey::Size,
-        SortKey::Subject,
-        SortKey::To,
-        SortKey::DisplayFrom,
-        SortKey::DisplayTo,
-    ] {
+    for key in SortKey::ALL {
         let mut order = sort(&sort_facts, &[SortCriterion { key, reverse: true }]);
         order.sort_unstable();
         assert_eq!(order, (0..facts.len()).collect::<Vec<_>>());

@@ -101,6 +101,11 @@ class WebManageTest(unittest.TestCase):
         r, _ = b.post("/act", {"csrf": "forged", "folder": "INBOX", "uid": uid, "action": "flag"})
         self.assertEqual(r.status, 403)
         self.assertNotIn("\\Flagged", imap_flags(self.srv, "alice")[uid])
+        # A move to a folder that does not exist is refused and changes nothing.
+        r, page = b.post("/act", {"csrf": token, "folder": "INBOX", "uid": uid, "action": "move",
+                                  "to": "No such folder"})
+        self.assertEqual(r.status, 400)
+        self.assertIn(uid, imap_flags(self.srv, "alice"))
         # The way back never leaves the site.
         r, _ = b.post("/act", {"csrf": token, "folder": "INBOX", "uid": uid, "action": "read",
                                "back": "//evil.example/"})
@@ -206,6 +211,11 @@ class WebManageTest(unittest.TestCase):
         b = self.browser()
         _, page = b.get("/settings")
         token = b.form_token(page)
+        r, page = b.post("/settings/vacation", {"csrf": token, "enabled": "1", "subject": "Weg",
+                                                "text": "  "})
+        self.assertEqual(r.status, 400, "no reply text, no vacation")
+        self.assertIn(b"Write the reply text first", page)
+        self.assertFalse(os.path.exists(os.path.join(self.srv.data, "home", "alice", ".forward")))
         r, _ = b.post("/settings/vacation", {"csrf": token, "enabled": "1", "subject": "Weg: $SUBJECT",
                                              "text": "Bis Montag nicht da."})
         self.assertEqual(r.status, 303)

@@ -158,13 +158,15 @@ fn matching(
             return Vec::new();
         }
     };
+    let facts: std::collections::HashMap<u32, _> = facts.into_iter().collect();
     let n = messages.len() as u32;
     let max_uid = messages.last().map_or(0, |m| m.uid);
     messages
         .into_iter()
         .enumerate()
         .filter(|(i, m)| {
-            let Some((_, f)) = facts.iter().find(|(uid, _)| *uid == m.uid) else {
+            // A message missing from the scan was expunged meanwhile.
+            let Some(f) = facts.get(&m.uid) else {
                 return false;
             };
             let ctx = SearchCtx {

@@ -463,6 +463,33 @@ impl Cur<'_> {
         Ok(f)
     }
 
+    /// `(item SP item ...)`: the items `item` reads, in order; `()` only when
+    /// `empty_ok`.
+    fn paren_list<T>(
+        &mut self,
+        empty_ok: bool,
+        mut item: impl FnMut(&mut Self) -> R<T>,
+    ) -> R<Vec<T>> {
+        if !self.eat(b'(') {
+            return Err("expected (".into());
+        }
+        let mut out = Vec::new();
+        if self.eat(b')') {
+            return if empty_ok {
+                Ok(out)
+            } else {
+                Err("expected an item in ( )".into())
+            };
+        }
+        loop {
+            out.push(item(self)?);
+            if self.eat(b')') {
+                return Ok(out);
+            }
+            self.sp()?;
+        }
+    }
+
     fn flag_list(&mut self) -> R<Vec<String>> {
         let mut out = Vec::new();
         if self.eat(b'(') {
@@ -675,13 +702,9 @@ fn status(c: &mut Cur<'_>) -> R<Command> {
 
 /// `(item item ...)` of STATUS (and of LIST's RETURN (STATUS ...)).
 fn status_items(c: &mut Cur<'_>) -> R<Vec<StatusItem>> {
-    if !c.eat(b'(') {
-        return Err("expected (".into());
-    }
-    let mut items = Vec::new();
-    loop {
+    c.paren_list(false, |c| {
         let w = c.atom()?.to_ascii_uppercase();
-        items.push(match w.as_str() {
+        Ok(match w.as_str() {
             "MESSAGES" => StatusItem::Messages,
             "RECENT" => StatusItem::Recent,
             "UIDNEXT" => StatusItem::UidNext,
@@ -689,12 +712,8 @@ fn status_items(c: &mut Cur<'_>) -> R<Vec<StatusItem>> {
             "UNSEEN" => StatusItem::Unseen,
             "SIZE" => StatusItem::Size,
             _ => return Err(format!("unknown STATUS item {w:?}")),
-        });
-        if c.eat(b')') {
-            return Ok(items);
-        }
-        c.sp()?;
-    }
+        })
+    })
 }
 
 /// APPEND's mailbox, optional flags and date, and the message literal.
@@ -734,21 +753,11 @@ fn set_quota(c: &mut Cur<'_>) -> R<Command> {
     c.sp()?;
     let root = c.astring()?;
     c.sp()?;
-    if !c.eat(b'(') {
-        return Err("expected ( before the quota resources".into());
-    }
-    let mut limits = Vec::new();
-    if !c.eat(b')') {
-        loop {
-            let name = c.atom()?.to_ascii_uppercase();
-            c.sp()?;
-            limits.push((name, c.number()?));
-            if c.eat(b')') {
-                break;
-            }
-            c.sp()?;
-        }
-    }
+    let limits = c.paren_list(true, |c| {
+        let name = c.atom()?.to_ascii_uppercase();
+        c.sp()?;
+        Ok((name, c.number()?))
+    })?;
     Ok(Command::SetQuota(root, limits))
 }
 

@@ -31,6 +31,19 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// Every criterion.
+    pub const ALL: [SortKey; 9] = [
+        SortKey::Arrival,
+        SortKey::Cc,
+        SortKey::Date,
+        SortKey::From,
+        SortKey::Size,
+        SortKey::Subject,
+        SortKey::To,
+        SortKey::DisplayFrom,
+        SortKey::DisplayTo,
+    ];
+
     /// The criterion named `word` (any case).
     pub fn from_name(word: &str) -> Option<SortKey> {
         Some(match word.to_ascii_uppercase().as_str() {

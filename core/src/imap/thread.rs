@@ -301,13 +301,15 @@ impl Threader<'_> {
                 table.insert(subject, r);
             }
         }
-        let mut kept: Vec<usize> = roots.clone();
-        for r in roots {
+        // A root a gathering made a child has a parent now; a root replaced by a new
+        // dummy (both made its children) is found through `replaced`.
+        let mut replaced: HashMap<usize, usize> = HashMap::new();
+        for &r in &roots {
             let (subject, reply) = self.root_subject(r);
             let Some(&t) = table.get(&subject) else {
                 continue;
             };
-            if subject.is_empty() || t == r || !kept.contains(&r) {
+            if subject.is_empty() || t == r || self.nodes[r].parent.is_some() {
                 continue;
             }
             let t_reply = self.root_subject(t).1;
@@ -317,41 +319,34 @@ impl Threader<'_> {
                         self.nodes[c].parent = None;
                         self.link(t, c);
                     }
-                    kept.retain(|&k| k != r);
                 }
-                (true, false) => {
-                    self.link(t, r);
-                    kept.retain(|&k| k != r);
-                }
+                (true, false) => self.link(t, r),
                 (false, true) => {
                     self.link(r, t);
-                    kept.retain(|&k| k != t);
                     table.insert(subject, r);
                 }
-                (false, false) if !t_reply && reply => {
-                    self.link(t, r);
-                    kept.retain(|&k| k != r);
-                }
+                (false, false) if !t_reply && reply => self.link(t, r),
                 (false, false) if t_reply && !reply => {
                     self.link(r, t);
-                    kept.retain(|&k| k != t);
                     table.insert(subject, r);
                 }
                 (false, false) => {
                     let d = self.node(None);
-                    let at = kept.iter().position(|&k| k == t);
                     self.link(d, t);
                     self.link(d, r);
-                    kept.retain(|&k| k != r);
-                    match at {
-                        Some(i) => kept[i] = d,
-                        None => kept.push(d),
-                    }
+                    replaced.insert(t, d);
                     table.insert(subject, d);
                 }
             }
         }
-        kept
+        roots
+            .into_iter()
+            .map(|r| replaced.get(&r).copied().unwrap_or(r))
+            .filter(|&n| {
+                let node = &self.nodes[n];
+                node.parent.is_none() && (node.msg.is_some() || !node.children.is_empty())
+            })
+            .collect()
     }
 
     /// Writes container `n` and what hangs below it (inside its parentheses).

@@ -3,9 +3,9 @@
 use super::*;
 use std::io::Write;
 
-#[test]
-fn modseqs_replay_as_given_and_old_indexes_get_numbers() {
-    let dir = std::env::temp_dir().join(format!("postrider-modseq-{}", std::process::id()));
+/// A fresh directory with an mbox INBOX of two messages: (directory, mbox, index path).
+fn two_messages(name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("postrider-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     let (mbox, index) = (dir.join("INBOX"), dir.join("INBOX.index"));
@@ -14,6 +14,12 @@ fn modseqs_replay_as_given_and_old_indexes_get_numbers() {
         "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\nFrom a@b Thu Jan  1 00:00:20 1970\nSubject: two\n\n2\n\n",
     )
     .unwrap();
+    (dir, mbox, index)
+}
+
+#[test]
+fn modseqs_replay_as_given_and_old_indexes_get_numbers() {
+    let (dir, mbox, index) = two_messages("modseq");
     let counter = dir.join("uidvalidity");
     let mut f = Folder::load(mbox.clone(), index.clone(), &counter);
     f.sync().unwrap();
@@ -57,15 +63,7 @@ fn modseqs_replay_as_given_and_old_indexes_get_numbers() {
 
 #[test]
 fn flag_log_replays_whole_lines_and_drops_other_generations() {
-    let dir = std::env::temp_dir().join(format!("postrider-flaglog-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let (mbox, index) = (dir.join("INBOX"), dir.join("INBOX.index"));
-    fs::write(
-        &mbox,
-        "From a@b Thu Jan  1 00:00:10 1970\nSubject: one\n\n1\n\nFrom a@b Thu Jan  1 00:00:20 1970\nSubject: two\n\n2\n\n",
-    )
-    .unwrap();
+    let (dir, mbox, index) = two_messages("flaglog");
     let mut f = Folder::load(mbox.clone(), index.clone(), &dir.join("uidvalidity"));
     f.sync().unwrap();
     assert_eq!(f.entries.len(), 2);

@@ -79,27 +79,18 @@ pub(super) fn list(c: &mut Cur<'_>, lsub: bool) -> R<Command> {
 
 fn selection(c: &mut Cur<'_>) -> R<ListSelection> {
     let mut s = ListSelection::default();
-    let mut remote = false;
-    if !c.eat(b'(') {
-        return Err("expected (".into());
-    }
-    if !c.eat(b')') {
-        loop {
-            let word = c.atom()?.to_ascii_uppercase();
-            match word.as_str() {
-                "SUBSCRIBED" => s.subscribed = true,
-                "REMOTE" => remote = true,
-                "RECURSIVEMATCH" => s.recursive_match = true,
-                "SPECIAL-USE" => s.special_use = true,
-                _ => return Err(format!("unknown LIST selection option {word:?}")),
-            }
-            if c.eat(b')') {
-                break;
-            }
-            c.sp()?;
+    // REMOTE changes nothing: every folder here is local.
+    c.paren_list(true, |c| {
+        let word = c.atom()?.to_ascii_uppercase();
+        match word.as_str() {
+            "SUBSCRIBED" => s.subscribed = true,
+            "REMOTE" => {}
+            "RECURSIVEMATCH" => s.recursive_match = true,
+            "SPECIAL-USE" => s.special_use = true,
+            _ => return Err(format!("unknown LIST selection option {word:?}")),
         }
-    }
-    let _ = remote; // every folder here is local: REMOTE changes nothing
+        Ok(())
+    })?;
     if s.recursive_match && !s.subscribed && !s.special_use {
         return Err("RECURSIVEMATCH needs another selection option".into());
     }
@@ -108,13 +99,7 @@ fn selection(c: &mut Cur<'_>) -> R<ListSelection> {
 
 fn return_options(c: &mut Cur<'_>) -> R<ListReturn> {
     let mut r = ListReturn::default();
-    if !c.eat(b'(') {
-        return Err("expected ( after RETURN".into());
-    }
-    if c.eat(b')') {
-        return Ok(r);
-    }
-    loop {
+    c.paren_list(true, |c| {
         let word = c.atom()?.to_ascii_uppercase();
         match word.as_str() {
             "SUBSCRIBED" => r.subscribed = true,
@@ -126,9 +111,7 @@ fn return_options(c: &mut Cur<'_>) -> R<ListReturn> {
             }
             _ => return Err(format!("unknown LIST return option {word:?}")),
         }
-        if c.eat(b')') {
-            return Ok(r);
-        }
-        c.sp()?;
-    }
+        Ok(())
+    })?;
+    Ok(r)
 }

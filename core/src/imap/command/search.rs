@@ -11,27 +11,19 @@ fn search_return(c: &mut Cur<'_>) -> R<Option<SearchReturn>> {
     if !c.word_ci("RETURN ") {
         return Ok(None);
     }
-    if !c.eat(b'(') {
-        return Err("expected ( after RETURN".into());
-    }
     let mut ret = SearchReturn::default();
-    if !c.eat(b')') {
-        loop {
-            let word = c.atom()?.to_ascii_uppercase();
-            match word.as_str() {
-                "MIN" => ret.min = true,
-                "MAX" => ret.max = true,
-                "COUNT" => ret.count = true,
-                "ALL" => ret.all = true,
-                "SAVE" => ret.save = true,
-                _ => return Err(format!("unknown RETURN option {word:?}")),
-            }
-            if c.eat(b')') {
-                break;
-            }
-            c.sp()?;
+    c.paren_list(true, |c| {
+        let word = c.atom()?.to_ascii_uppercase();
+        match word.as_str() {
+            "MIN" => ret.min = true,
+            "MAX" => ret.max = true,
+            "COUNT" => ret.count = true,
+            "ALL" => ret.all = true,
+            "SAVE" => ret.save = true,
+            _ => return Err(format!("unknown RETURN option {word:?}")),
         }
-    }
+        Ok(())
+    })?;
     if !(ret.min || ret.max || ret.count || ret.all || ret.save) {
         ret.all = true;
     }
@@ -77,12 +69,9 @@ pub(super) fn search(c: &mut Cur<'_>, uid: bool) -> R<Command> {
 pub(super) fn sort(c: &mut Cur<'_>, uid: bool) -> R<Command> {
     c.sp()?;
     let ret = search_return(c)?;
-    if !c.eat(b'(') {
-        return Err("expected ( before the sort criteria".into());
-    }
     let mut criteria = Vec::new();
     let mut reverse = false;
-    loop {
+    c.paren_list(false, |c| {
         let word = c.atom()?;
         if word.eq_ignore_ascii_case("REVERSE") {
             reverse = true;
@@ -92,11 +81,8 @@ pub(super) fn sort(c: &mut Cur<'_>, uid: bool) -> R<Command> {
             criteria.push(SortCriterion { key, reverse });
             reverse = false;
         }
-        if c.eat(b')') {
-            break;
-        }
-        c.sp()?;
-    }
+        Ok(())
+    })?;
     if reverse || criteria.is_empty() {
         return Err("REVERSE must come before a criterion".into());
     }
