@@ -171,7 +171,18 @@ impl ImapSession {
                 uids,
                 mode,
                 flags,
-            } => StoreReply::Flags(store.set_flags(user, &mailbox, &uids, mode, &flags)),
+                unchanged_since,
+            } => StoreReply::Flags(store.store_flags(
+                user,
+                &mailbox,
+                &uids,
+                mode,
+                &flags,
+                unchanged_since,
+            )),
+            StoreRequest::Vanished { mailbox, since } => {
+                StoreReply::Vanished(store.vanished(user, &mailbox, since))
+            }
             StoreRequest::Expunge { mailbox, uids } => {
                 StoreReply::Done(store.expunge(user, &mailbox, &uids))
             }
@@ -292,6 +303,7 @@ impl Agent for ImapSession {
             StoreRequest::Open { mailbox, .. }
             | StoreRequest::Refresh { mailbox, .. }
             | StoreRequest::Poll { mailbox, .. }
+            | StoreRequest::Vanished { mailbox, .. }
             | StoreRequest::Status { mailbox } => small_view(mailbox),
             StoreRequest::Login(_)
             | StoreRequest::Create(_)

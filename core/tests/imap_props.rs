@@ -11,7 +11,9 @@ use postrider_core::imap::command::{
     frame_line, parse_command, AppendMessage, Command, FetchAttr, Framing, SearchKey, SearchReturn,
     SeqNum, SeqSet, StatusItem, StoreMode, Tagged,
 };
-use postrider_core::imap::command::{ListReturn, ListSelection};
+use postrider_core::imap::command::{
+    FetchModifiers, ListReturn, ListSelection, Qresync, SelectParams,
+};
 use postrider_core::imap::response::{
     encode_response, parse_all, parse_response, Response, Status, StatusText, Value,
 };
@@ -49,6 +51,30 @@ fn seq_set() -> impl Strategy<Value = SeqSet> {
         9 => prop::collection::vec((num.clone(), num), 1..4).prop_map(SeqSet),
         1 => Just(SeqSet::saved()),
     ]
+}
+
+/// A set of plain numbers, as QRESYNC takes.
+fn plain_set() -> impl Strategy<Value = SeqSet> {
+    let num = (1u32..100_000).prop_map(SeqNum::Num);
+    prop::collection::vec((num.clone(), num), 1..4).prop_map(SeqSet)
+}
+
+/// SELECT's `(CONDSTORE)` and `(QRESYNC (...))`.
+fn select_params() -> impl Strategy<Value = SelectParams> {
+    let qresync = (
+        1u32..,
+        1u64..1 << 62,
+        prop::option::of(plain_set()),
+        prop::option::of((plain_set(), plain_set())),
+    )
+        .prop_map(|(uid_validity, modseq, known_uids, seq_match)| Qresync {
+            uid_validity,
+            modseq,
+            known_uids,
+            seq_match,
+        });
+    (any::<bool>(), prop::option::of(qresync))
+        .prop_map(|(condstore, qresync)| SelectParams { condstore, qresync })
 }
 
 /// SEARCH with RETURN options, SORT (with or without them) and THREAD.
@@ -146,6 +172,7 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr> {
         Just(FetchAttr::Body),
         Just(FetchAttr::BodyStructure),
         Just(FetchAttr::Uid),
+        Just(FetchAttr::ModSeq),
         (
             any::<bool>(),
             section(),
@@ -193,6 +220,7 @@ fn search_key() -> impl Strategy<Value = SearchKey> {
             .prop_map(|(o, d)| SearchKey::SentDate(o, d)),
         (0u64..1 << 40).prop_map(SearchKey::Larger),
         (0u64..1 << 40).prop_map(SearchKey::Smaller),
+        (0u64..1 << 40).prop_map(SearchKey::ModSeq),
         seq_set().prop_map(SearchKey::Uid),
         seq_set().prop_map(SearchKey::Seq),
     ];
@@ -245,8 +273,13 @@ fn command() -> impl Strategy<Value = Command> {
         (0u64..1_000_000)
             .prop_map(|n| Command::SetQuota(String::new(), vec![("STORAGE".into(), n)])),
         (atom(), any_text()).prop_map(|(user, password)| Command::Login { user, password }),
-        (mailbox(), any::<bool>())
-            .prop_map(|(mailbox, read_only)| Command::Select { mailbox, read_only }),
+        (mailbox(), any::<bool>(), select_params()).prop_map(|(mailbox, read_only, params)| {
+            Command::Select {
+                mailbox,
+                read_only,
+                params,
+            }
+        }),
         mailbox().prop_map(Command::Create),
         mailbox().prop_map(Command::Delete),
         (mailbox(), mailbox()).prop_map(|(a, b)| Command::Rename(a, b)),
@@ -266,7 +299,8 @@ fn command() -> impl Strategy<Value = Command> {
                     Just(StatusItem::UidNext),
                     Just(StatusItem::UidValidity),
                     Just(StatusItem::Unseen),
-                    Just(StatusItem::Size)
+                    Just(StatusItem::Size),
+                    Just(StatusItem::HighestModSeq)
                 ],
                 1..4
             )
@@ -304,9 +338,18 @@ fn command() -> impl Strategy<Value = Command> {
         (
             any::<bool>(),
             seq_set(),
-            prop::collection::vec(fetch_attr(), 1..5)
+            prop::collection::vec(fetch_attr(), 1..5),
+            prop::option::of((0u64..1 << 40, any::<bool>()))
         )
-            .prop_map(|(uid, set, items)| Command::Fetch { uid, set, items }),
+            .prop_map(|(uid, set, items, changed)| Command::Fetch {
+                uid,
+                set,
+                items,
+                modifiers: FetchModifiers {
+                    changed_since: changed.map(|c| c.0),
+                    vanished: changed.is_some_and(|c| c.1),
+                },
+            }),
         (
             any::<bool>(),
             seq_set(),
@@ -316,15 +359,19 @@ fn command() -> impl Strategy<Value = Command> {
                 Just(StoreMode::Remove)
             ],
             any::<bool>(),
-            prop::collection::vec(flag(), 0..3)
+            prop::collection::vec(flag(), 0..3),
+            prop::option::of(0u64..1 << 40)
         )
-            .prop_map(|(uid, set, mode, silent, flags)| Command::Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags
-            }),
+            .prop_map(
+                |(uid, set, mode, silent, flags, unchanged_since)| Command::Store {
+                    uid,
+                    set,
+                    mode,
+                    silent,
+                    flags,
+                    unchanged_since,
+                }
+            ),
         (any::<bool>(), seq_set(), mailbox(), any::<bool>()).prop_map(
             |(uid, set, mailbox, is_move)| Command::Copy {
                 uid,

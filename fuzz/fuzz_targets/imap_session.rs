@@ -10,7 +10,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use postrider_core::imap::response::parse_all;
 use postrider_core::imap::server::{
-    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StatusInfo,
+    FetchedMessage, FlagChanges, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StatusInfo,
     StoreReply, StoreRequest,
 };
 use postrider_core::imf::datetime::WallClock;
@@ -77,6 +77,7 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                         uid_validity: 7,
                         unseen: 1,
                         size: 300,
+                        highest_modseq: 9,
                     })),
                     StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
                     StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids
@@ -104,8 +105,26 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                     StoreRequest::Copy { uids, .. } => {
                         StoreReply::Copied(Ok((9, uids.iter().map(|&u| (u, u + 10)).collect())))
                     }
-                    StoreRequest::SetFlags { uids, flags, .. } => {
-                        StoreReply::Flags(Ok(uids.iter().map(|&u| (u, flags.clone())).collect()))
+                    StoreRequest::SetFlags {
+                        uids,
+                        flags,
+                        unchanged_since,
+                        ..
+                    } => StoreReply::Flags(Ok(FlagChanges {
+                        // Above any UNCHANGEDSINCE below 5: those are refused.
+                        modified: uids
+                            .iter()
+                            .copied()
+                            .filter(|_| unchanged_since.is_some_and(|n| n < 5))
+                            .collect(),
+                        flags: uids
+                            .iter()
+                            .filter(|_| unchanged_since.is_none_or(|n| n >= 5))
+                            .map(|&u| (u, flags.clone(), 5))
+                            .collect(),
+                    })),
+                    StoreRequest::Vanished { since, .. } => {
+                        StoreReply::Vanished(Ok((1..=since.min(50) as u32).collect()))
                     }
                     _ => StoreReply::Done(Ok(())),
                 };

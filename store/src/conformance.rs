@@ -49,7 +49,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 12] = [
+    let checks: [Rule; 13] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -76,6 +76,10 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
         (
             "MODSEQ: changes only grow it, and it survives reopening",
             modseqs,
+        ),
+        (
+            "QRESYNC: UNCHANGEDSINCE guards a STORE, expunged UIDs are kept",
+            conditional_store_and_vanished,
         ),
     ];
     checks
@@ -535,6 +539,67 @@ pub fn modseqs(open: Open<'_>) -> Check {
         v4.highest_modseq > v3.highest_modseq && modseq_of(&v4, uids[1]) == modseq_of(&v3, uids[1]),
         || format!("after an expunge: {} then {v4:?}", v3.highest_modseq),
     )
+}
+
+/// A STORE with UNCHANGEDSINCE leaves alone (and reports) the messages changed after it
+/// and reports each changed one's new MODSEQ; the UIDs an EXPUNGE or a MOVE removed are
+/// told by `vanished` after a MODSEQ before the removal, not after it, also after
+/// reopening (RFC 7162).
+pub fn conditional_store_and_vanished(open: Open<'_>) -> Check {
+    let s = open();
+    s.create("bob", "Sync").map_err(store_err("create"))?;
+    s.create("bob", "Away").map_err(store_err("create"))?;
+    let mut uids = Vec::new();
+    for n in 90..94 {
+        let (_, uid) = s
+            .append("bob", "Sync", &[], None, &message(n))
+            .map_err(store_err("append"))?;
+        uids.push(uid);
+    }
+    let v1 = s.view("bob", "Sync", false).map_err(store_err("view"))?;
+    let base = v1.highest_modseq;
+    let flagged = ["\\Flagged".to_string()];
+    s.set_flags("bob", "Sync", &uids[..1], StoreMode::Add, &flagged)
+        .map_err(store_err("set_flags"))?;
+    let seen = ["\\Seen".to_string()];
+    let r = s
+        .store_flags("bob", "Sync", &uids[..2], StoreMode::Add, &seen, Some(base))
+        .map_err(store_err("store_flags"))?;
+    let second = r.flags.iter().find(|m| m.0 == uids[1]);
+    ensure(
+        r.modified == uids[..1]
+            && r.flags.len() == 1
+            && second.is_some_and(|m| m.1 == seen && m.2 > base),
+        || format!("UNCHANGEDSINCE {base}: {r:?}"),
+    )?;
+    let before_removal = s
+        .view("bob", "Sync", false)
+        .map_err(store_err("view"))?
+        .highest_modseq;
+    s.expunge("bob", "Sync", &uids[2..3])
+        .map_err(store_err("expunge"))?;
+    s.copy("bob", "Sync", &uids[3..4], "Away", true)
+        .map_err(store_err("move"))?;
+    let s = open();
+    let gone = s
+        .vanished("bob", "Sync", before_removal)
+        .map_err(store_err("vanished"))?;
+    ensure(gone == uids[2..], || {
+        format!(
+            "vanished after {before_removal}: {gone:?}, expected {:?}",
+            &uids[2..]
+        )
+    })?;
+    let top = s
+        .view("bob", "Sync", false)
+        .map_err(store_err("view"))?
+        .highest_modseq;
+    let none = s
+        .vanished("bob", "Sync", top)
+        .map_err(store_err("vanished"))?;
+    ensure(none.is_empty(), || {
+        format!("vanished after {top}: {none:?}")
+    })
 }
 
 /// Subscribed names are listed for their account only, a deleted folder's too.

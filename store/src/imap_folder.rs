@@ -20,6 +20,7 @@ use crate::mailbox::MessageChunks;
 use crate::mbox::LOCK_WAIT;
 
 mod index;
+mod vanished;
 
 pub(crate) use index::flag_logs;
 
@@ -65,6 +66,8 @@ pub struct Folder {
     /// The highest MODSEQ given in this folder (RFC 7162): every change the index
     /// records takes the next one.
     pub(crate) highest_modseq: u64,
+    /// The UIDs expunged, with the MODSEQs of their removal (QRESYNC).
+    pub(crate) vanished: vanished::Tombstones,
     pub(crate) entries: Vec<Entry>,
     /// (inode, length) of the file at the last scan.
     pub(crate) scanned: Option<(u64, u64)>,
@@ -284,6 +287,13 @@ impl Folder {
                 last = e.uid;
             }
             self.entries = new_entries;
+            // Messages gone from the file without an EXPUNGE here (another program
+            // rewrote it) vanished all the same.
+            let lost: Vec<u32> = known.values().map(|e| e.uid).collect();
+            if !lost.is_empty() {
+                let modseq = self.next_modseq();
+                self.vanished.record(modseq, &lost);
+            }
             self.save().map(|()| None)
         }
     }
@@ -504,9 +514,13 @@ impl Folder {
         // before the rename (two fsyncs had cost twice the wait), and an earlier rename
         // here too.
         let deferred = deferred_dir_sync(&dir);
+        let mut modseq = 0;
         let replaced = self
             .log_expunge(&removed, &renamed)
-            .and_then(|()| rustix::fs::syncfs(&src_file).map_err(io::Error::from))
+            .and_then(|m| {
+                modseq = m;
+                rustix::fs::syncfs(&src_file).map_err(io::Error::from)
+            })
             .and_then(|()| {
                 if let Some(n) = deferred {
                     dir_synced(&dir, n);
@@ -520,6 +534,7 @@ impl Folder {
             return Err(e);
         }
         self.entries = kept;
+        self.vanished.record(modseq, &removed);
         self.scanned = Some(stamp);
         self.keep_reader(stamp.0);
         // Durable with the next append to a mailbox here (or the next EXPUNGE).

@@ -22,7 +22,7 @@ use postrider_core::imap::search::{ContentFacts, ContentScan};
 use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, StatusInfo, StoreError,
 };
-use postrider_core::imap::store::FetchPart;
+use postrider_core::imap::store::{FetchPart, FlagChanges};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::MboxScanner;
 use postrider_core::pop3::OpenError;
@@ -187,19 +187,25 @@ impl Mailboxes for FilesMailboxes {
         self.user(user).scan(name, uids, scan)
     }
 
-    fn set_flags(
+    fn store_flags(
         &self,
         user: &str,
         name: &str,
         uids: &[u32],
         mode: StoreMode,
         flags: &[String],
-    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
-        self.user(user).set_flags(name, uids, mode, flags)
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagChanges, StoreError> {
+        self.user(user)
+            .set_flags(name, uids, mode, flags, unchanged_since)
     }
 
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
         self.user(user).expunge(name, uids)
+    }
+
+    fn vanished(&self, user: &str, name: &str, since: u64) -> Result<Vec<u32>, StoreError> {
+        self.user(user).vanished(name, since)
     }
 
     fn append(
@@ -487,6 +493,7 @@ impl UserStore<'_> {
                 .filter(|m| !m.flags.iter().any(|f| f == "\\Seen"))
                 .count() as u32,
             size: v.messages.iter().map(|m| m.size).sum(),
+            highest_modseq: v.highest_modseq,
         })
     }
 
@@ -568,33 +575,53 @@ impl UserStore<'_> {
         })
     }
 
-    /// Changes flags relative to their current state (STORE); returns each message's
-    /// flags afterwards.
+    /// Changes flags relative to their current state (STORE), the messages whose MODSEQ
+    /// is above `unchanged_since` excepted; returns each message's flags and MODSEQ
+    /// afterwards.
     pub fn set_flags(
         &self,
         name: &str,
         uids: &[u32],
         mode: StoreMode,
         flags: &[String],
-    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagChanges, StoreError> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        let mut out = Vec::new();
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        let mut out = FlagChanges::default();
         let mut changed = Vec::new();
-        for e in f.entries.iter_mut().filter(|e| uids.contains(&e.uid)) {
+        for e in f.entries.iter_mut().filter(|e| wanted.contains(&e.uid)) {
+            if unchanged_since.is_some_and(|n| e.modseq > n) {
+                out.modified.push(e.uid);
+                continue;
+            }
             let before = e.flags.clone();
             postrider_core::imap::store::apply_store(&mut e.flags, mode, flags);
             if e.flags != before {
                 changed.push((e.uid, e.flags.clone()));
             }
-            out.push((e.uid, e.flags.clone()));
         }
         // Only real changes are logged (and take a MODSEQ).
         if !changed.is_empty() {
             f.log_flags(&changed).map_err(io_err)?;
         }
+        out.flags = f
+            .entries
+            .iter()
+            .filter(|e| wanted.contains(&e.uid) && !out.modified.contains(&e.uid))
+            .map(|e| (e.uid, e.flags.clone(), e.modseq))
+            .collect();
         Ok(out)
+    }
+
+    /// The UIDs expunged from folder `name` after MODSEQ `since`.
+    pub fn vanished(&self, name: &str, since: u64) -> Result<Vec<u32>, StoreError> {
+        let f = self.folder(name)?;
+        let mut f = lock(&f);
+        f.sync().map_err(io_err)?;
+        Ok(f.vanished.since(since))
     }
 
     /// EXPUNGE.

@@ -17,7 +17,7 @@ use postrider_core::imap::search::{ContentFacts, ContentScan};
 use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, StatusInfo, StoreError,
 };
-use postrider_core::imap::store::FetchPart;
+use postrider_core::imap::store::{FetchPart, FlagChanges};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::{MessageInfo, OpenError};
 
@@ -81,7 +81,21 @@ pub trait Mailboxes: Send + Sync + Debug {
         scan: &ContentScan,
     ) -> Result<Vec<(u32, ContentFacts)>, StoreError>;
 
-    /// Changes flags and keywords; the new flags of each message changed.
+    /// Changes flags and keywords (STORE): each message's flags and MODSEQ afterwards.
+    /// With `unchanged_since` (RFC 7162), a message whose MODSEQ is above it is left
+    /// alone and listed in [`FlagChanges::modified`]; the test and the change are one
+    /// step under the folder's lock, so two sessions cannot both pass it.
+    fn store_flags(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        mode: StoreMode,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagChanges, StoreError>;
+
+    /// [`Mailboxes::store_flags`] without a condition: each message's flags afterwards.
     fn set_flags(
         &self,
         user: &str,
@@ -89,10 +103,18 @@ pub trait Mailboxes: Send + Sync + Debug {
         uids: &[u32],
         mode: StoreMode,
         flags: &[String],
-    ) -> Result<Vec<(u32, Vec<String>)>, StoreError>;
+    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
+        let changes = self.store_flags(user, name, uids, mode, flags, None)?;
+        Ok(changes.flags.into_iter().map(|(u, f, _)| (u, f)).collect())
+    }
 
-    /// Removes these messages, all or none.
+    /// Removes these messages, all or none; their UIDs are kept with the MODSEQ of the
+    /// removal for [`Mailboxes::vanished`].
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError>;
+
+    /// The UIDs expunged from a folder after MODSEQ `since` (QRESYNC), ascending. A
+    /// store that merged old records may answer UIDs expunged earlier too, never fewer.
+    fn vanished(&self, user: &str, name: &str, since: u64) -> Result<Vec<u32>, StoreError>;
 
     /// Appends a message; (UIDVALIDITY, its UID). UIDs only grow.
     fn append(

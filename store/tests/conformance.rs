@@ -11,7 +11,7 @@ use postrider_core::imap::search::{ContentFacts, ContentScan};
 use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, StatusInfo, StoreError,
 };
-use postrider_core::imap::store::FetchPart;
+use postrider_core::imap::store::{FetchPart, FlagChanges};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::OpenError;
 use postrider_store::accounts::UsersFile;
@@ -119,18 +119,25 @@ impl Mailboxes for ForgetsFlags {
     ) -> Result<Vec<(u32, ContentFacts)>, StoreError> {
         self.0.scan(user, name, uids, scan)
     }
-    fn set_flags(
+    fn store_flags(
         &self,
         _user: &str,
         _name: &str,
         uids: &[u32],
         _mode: StoreMode,
         flags: &[String],
-    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
-        Ok(uids.iter().map(|&u| (u, flags.to_vec())).collect())
+        _unchanged_since: Option<u64>,
+    ) -> Result<FlagChanges, StoreError> {
+        Ok(FlagChanges {
+            flags: uids.iter().map(|&u| (u, flags.to_vec(), 1)).collect(),
+            modified: Vec::new(),
+        })
     }
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
         self.0.expunge(user, name, uids)
+    }
+    fn vanished(&self, user: &str, name: &str, since: u64) -> Result<Vec<u32>, StoreError> {
+        self.0.vanished(user, name, since)
     }
     fn append(
         &self,
@@ -177,8 +184,10 @@ fn a_backend_that_forgets_flags_is_caught() {
     let dir = fresh_dir("broken");
     let failures = run_all(&|| Box::new(ForgetsFlags(files_backend(&dir))) as Box<dyn Mailboxes>);
     let _ = std::fs::remove_dir_all(&dir);
-    // Both rules that look at flag changes see it: the flags and their MODSEQs.
-    assert_eq!(failures.len(), 2, "{failures:#?}");
+    // The three rules that look at flag changes see it: the flags, their MODSEQs and
+    // the conditional STORE.
+    assert_eq!(failures.len(), 3, "{failures:#?}");
     assert!(failures[0].starts_with("flags persist"), "{failures:#?}");
     assert!(failures[1].starts_with("MODSEQ"), "{failures:#?}");
+    assert!(failures[2].starts_with("QRESYNC"), "{failures:#?}");
 }

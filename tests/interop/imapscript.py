@@ -421,6 +421,8 @@ class Runner:
         args, _ = c.simple("LOGIN %s %s" % (quote(self.o.user), quote(self.o.password)))
         if args[0].upper() != "OK":
             raise RuntimeError("LOGIN failed: %s" % to_str(args))
+        # The capabilities after login (Dovecot names its extensions only then).
+        c.track(["OK"] + list(args[1:]))
         if not any(isinstance(a, str) and "CAPABILITY" in a.upper() for a in args):
             c.simple("CAPABILITY")
 

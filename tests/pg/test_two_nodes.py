@@ -302,6 +302,32 @@ class TwoNodes(unittest.TestCase):
         a.logout()
         b.logout()
 
+    def test_qresync_on_b_learns_what_a_expunged_and_flagged(self):
+        send(self.a, 3)
+        wait_for("3 messages on node B", lambda: self.count(self.b) == 3)
+        b = imap(self.b)
+        b._simple_command("ENABLE", "QRESYNC")
+        typ, _ = b._simple_command("SELECT", "INBOX")
+        oks = " ".join(x.decode() for x in b.untagged_responses.pop("OK", []))
+        highest = re.search(r"HIGHESTMODSEQ (\d+)", oks).group(1)
+        validity = re.search(r"UIDVALIDITY (\d+)", oks).group(1)
+        b.logout()
+        a = imap(self.a)
+        a.select("INBOX")
+        a.store("1", "+FLAGS", "(\\Flagged)")
+        a.store("2", "+FLAGS", "(\\Deleted)")
+        a.expunge()
+        a.logout()
+        b = imap(self.b)
+        b._simple_command("ENABLE", "QRESYNC")
+        typ, data = b._simple_command("SELECT", "INBOX", f"(QRESYNC ({validity} {highest}))")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(b.untagged_responses.pop("VANISHED", []), [b"(EARLIER) 2"])
+        fetched = [x.decode() for x in b.untagged_responses.pop("FETCH", [])]
+        self.assertEqual(len(fetched), 1, fetched)
+        self.assertRegex(fetched[0], r"^1 \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$")
+        b.logout()
+
     def test_a_forward_set_on_a_is_followed_by_delivery_on_b(self):
         path = os.path.join(self.a.dir, "fwd")
         with open(path, "w") as f:

@@ -179,6 +179,7 @@ fn matching(
                 internal_date: m.internal_date,
                 facts: Some(f),
                 recent: false,
+                modseq: m.modseq,
             };
             matches(&key, &ctx)
         })

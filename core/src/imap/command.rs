@@ -33,6 +33,8 @@ pub enum FetchAttr {
     BodyStructure,
     /// UID.
     Uid,
+    /// MODSEQ (RFC 7162).
+    ModSeq,
     /// BINARY[part]<partial> or BINARY.PEEK[...] (RFC 3516): the part's content with its
     /// Content-Transfer-Encoding undone.
     Binary {
@@ -102,6 +104,9 @@ pub enum SearchKey {
     Smaller(u64),
     /// UID set.
     Uid(SeqSet),
+    /// MODSEQ n (RFC 7162 §3.1.5): changed at or after n (the optional entry name and
+    /// type are read and ignored: flags share one MODSEQ).
+    ModSeq(u64),
     /// A sequence set.
     Seq(SeqSet),
     /// NOT.
@@ -154,6 +159,8 @@ pub enum StatusItem {
     Unseen,
     /// SIZE (RFC 8438).
     Size,
+    /// HIGHESTMODSEQ (RFC 7162).
+    HighestModSeq,
 }
 
 /// A parsed command.
@@ -196,6 +203,8 @@ pub enum Command {
         mailbox: String,
         /// EXAMINE.
         read_only: bool,
+        /// `(CONDSTORE)` / `(QRESYNC (...))`.
+        params: SelectParams,
     },
     /// CREATE.
     Create(String),
@@ -281,6 +290,8 @@ pub enum Command {
         set: SeqSet,
         /// Items.
         items: Vec<FetchAttr>,
+        /// `(CHANGEDSINCE n [VANISHED])`.
+        modifiers: FetchModifiers,
     },
     /// [UID] STORE.
     Store {
@@ -294,6 +305,8 @@ pub enum Command {
         silent: bool,
         /// The flags.
         flags: Vec<String>,
+        /// `(UNCHANGEDSINCE n)`: only messages whose MODSEQ is at most n change.
+        unchanged_since: Option<u64>,
     },
     /// [UID] COPY or MOVE (RFC 6851).
     Copy {
@@ -597,6 +610,7 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
             Command::Select {
                 mailbox: c.mailbox()?,
                 read_only: verb == "EXAMINE",
+                params: condstore::select_params(c)?,
             }
         }
         "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
@@ -711,6 +725,7 @@ fn status_items(c: &mut Cur<'_>) -> R<Vec<StatusItem>> {
             "UIDVALIDITY" => StatusItem::UidValidity,
             "UNSEEN" => StatusItem::Unseen,
             "SIZE" => StatusItem::Size,
+            "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
             _ => return Err(format!("unknown STATUS item {w:?}")),
         })
     })
@@ -784,6 +799,7 @@ fn store(c: &mut Cur<'_>, uid: bool) -> R<Command> {
     c.sp()?;
     let set = c.seq_set()?;
     c.sp()?;
+    let unchanged_since = condstore::store_modifiers(c)?;
     let mode = if c.eat(b'+') {
         StoreMode::Add
     } else if c.eat(b'-') {
@@ -803,6 +819,7 @@ fn store(c: &mut Cur<'_>, uid: bool) -> R<Command> {
         mode,
         silent,
         flags,
+        unchanged_since,
     })
 }
 
@@ -819,10 +836,12 @@ fn copy(c: &mut Cur<'_>, uid: bool, is_move: bool) -> R<Command> {
     })
 }
 
+mod condstore;
 mod fetch;
 mod list;
 mod search;
 
+pub use condstore::{FetchModifiers, Qresync, SelectParams};
 pub use list::{ListReturn, ListSelection};
 #[cfg(test)]
 mod tests;

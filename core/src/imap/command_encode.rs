@@ -101,6 +101,7 @@ fn encode_key(out: &mut Vec<u8>, k: &SearchKey) {
             word("UID ");
             encode_seq(out, s);
         }
+        SearchKey::ModSeq(n) => word(&format!("MODSEQ {n}")),
         SearchKey::Seq(s) => encode_seq(out, s),
         SearchKey::Not(x) => {
             word("NOT ");
@@ -127,6 +128,7 @@ fn encode_attr(out: &mut Vec<u8>, a: &FetchAttr) {
         FetchAttr::Body => "BODY",
         FetchAttr::BodyStructure => "BODYSTRUCTURE",
         FetchAttr::Uid => "UID",
+        FetchAttr::ModSeq => "MODSEQ",
         FetchAttr::Binary {
             peek,
             part,
@@ -230,9 +232,14 @@ impl Tagged {
                 out.push(b' ');
                 encode_astring(&mut out, password);
             }
-            Command::Select { mailbox, read_only } => {
+            Command::Select {
+                mailbox,
+                read_only,
+                params,
+            } => {
                 w(&mut out, if *read_only { "EXAMINE " } else { "SELECT " });
                 encode_astring(&mut out, mailbox);
+                encode_select_params(&mut out, params);
             }
             Command::Create(m)
             | Command::Delete(m)
@@ -342,6 +349,7 @@ fn status_names(items: &[StatusItem]) -> String {
             StatusItem::UidValidity => "UIDVALIDITY",
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
+            StatusItem::HighestModSeq => "HIGHESTMODSEQ",
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -427,7 +435,12 @@ fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
             w(out, &format!("{:?} UTF-8 ", algorithm).to_ascii_uppercase());
             encode_keys(out, key);
         }
-        Command::Fetch { uid, set, items } => {
+        Command::Fetch {
+            uid,
+            set,
+            items,
+            modifiers,
+        } => {
             w(out, if *uid { "UID FETCH " } else { "FETCH " });
             encode_seq(out, set);
             out.extend_from_slice(b" (");
@@ -438,6 +451,13 @@ fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
                 encode_attr(out, a);
             }
             out.push(b')');
+            if let Some(n) = modifiers.changed_since {
+                w(out, &format!(" (CHANGEDSINCE {n}"));
+                if modifiers.vanished {
+                    w(out, " VANISHED");
+                }
+                out.push(b')');
+            }
         }
         Command::Store {
             uid,
@@ -445,9 +465,13 @@ fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
             mode,
             silent,
             flags,
+            unchanged_since,
         } => {
             w(out, if *uid { "UID STORE " } else { "STORE " });
             encode_seq(out, set);
+            if let Some(n) = unchanged_since {
+                w(out, &format!(" (UNCHANGEDSINCE {n})"));
+            }
             let m = match mode {
                 StoreMode::Replace => "",
                 StoreMode::Add => "+",
@@ -481,4 +505,27 @@ fn encode_message_command(out: &mut Vec<u8>, command: &Command) {
 /// An IMAP string, quoted or literal as the server writes them.
 fn push_string(out: &mut Vec<u8>, s: &[u8]) {
     crate::imap::response::encode_value(out, &crate::imap::response::Value::string(s));
+}
+
+/// ` (CONDSTORE)` or ` (QRESYNC (...))` after SELECT's mailbox (nothing without them).
+fn encode_select_params(out: &mut Vec<u8>, params: &crate::imap::command::SelectParams) {
+    let mut words = Vec::new();
+    if params.condstore {
+        words.push("CONDSTORE".to_string());
+    }
+    if let Some(q) = &params.qresync {
+        let mut text = format!("QRESYNC ({} {}", q.uid_validity, q.modseq);
+        if let Some(known) = &q.known_uids {
+            text.push(' ');
+            text.push_str(&known.to_wire());
+        }
+        if let Some((seqs, uids)) = &q.seq_match {
+            text.push_str(&format!(" ({} {})", seqs.to_wire(), uids.to_wire()));
+        }
+        text.push(')');
+        words.push(text);
+    }
+    if !words.is_empty() {
+        out.extend_from_slice(format!(" ({})", words.join(" ")).as_bytes());
+    }
 }

@@ -243,6 +243,10 @@ impl Rendering<'_> {
         let (m, d) = (self.m, self.data);
         match item {
             FetchAttr::Uid => out.extend([Value::atom("UID"), Value::Number(m.meta.uid.into())]),
+            FetchAttr::ModSeq => out.extend([
+                Value::atom("MODSEQ"),
+                Value::List(vec![Value::Number(m.meta.modseq)]),
+            ]),
             FetchAttr::Flags => {
                 let shown = with_recent(&m.meta.flags, m.recent);
                 out.extend([Value::atom("FLAGS"), Value::atoms(&shown)]);

@@ -32,6 +32,18 @@ pub fn needs_content(key: &SearchKey) -> bool {
     }
 }
 
+/// Whether `key` tests MODSEQ (a CONDSTORE-enabling search whose answer carries the
+/// highest MODSEQ of the messages found, RFC 7162 §3.1.5).
+pub fn mentions_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::And(v) => v.iter().any(mentions_modseq),
+        SearchKey::Not(k) => mentions_modseq(k),
+        SearchKey::Or(a, b) => mentions_modseq(a) || mentions_modseq(b),
+        _ => false,
+    }
+}
+
 /// One question about a message's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Atom {
@@ -450,6 +462,8 @@ pub struct SearchCtx<'a> {
     pub facts: Option<&'a ContentFacts>,
     /// Whether it is `\Recent` for this session.
     pub recent: bool,
+    /// Its MODSEQ (RFC 7162).
+    pub modseq: u64,
 }
 
 fn has_flag(flags: &[String], f: &str) -> bool {
@@ -473,6 +487,7 @@ pub fn matches(key: &SearchKey, c: &SearchCtx<'_>) -> bool {
         SearchKey::Uid(set) => set.contains(c.uid, c.max_uid),
         SearchKey::Larger(n) => c.size > *n,
         SearchKey::Smaller(n) => c.size < *n,
+        SearchKey::ModSeq(n) => c.modseq >= *n,
         SearchKey::InternalDate(ord, day) => date_matches(*ord, local_day(&c.internal_date), *day),
         content => match (Atom::of(content), c.facts) {
             (Some(atom), Some(facts)) => facts.answer(&atom),
@@ -518,6 +533,7 @@ mod tests {
                 internal_date: WallClock::utc(0),
                 facts: Some(facts),
                 recent: false,
+                modseq: 1,
             },
         )
     }

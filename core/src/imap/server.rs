@@ -24,6 +24,7 @@ use crate::machine::{
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
 mod authenticated;
+mod condstore;
 mod fetching;
 mod query;
 mod replies;
@@ -33,8 +34,8 @@ use authenticated::{AppendJob, ListJob};
 use fetching::FetchJob;
 
 pub use crate::imap::store::{
-    FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError, StoreReply,
-    StoreRequest,
+    FetchedMessage, FlagChanges, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
+    StoreReply, StoreRequest,
 };
 
 /// Limits and policy of an IMAP session.
@@ -132,6 +133,9 @@ struct Selected {
     keywords: Vec<String>,
     /// The UIDs `RETURN (SAVE)` kept last (`$`, RFC 5182), sorted.
     saved: Vec<u32>,
+    /// HIGHESTMODSEQ of the store's view the model was last brought up to (RFC 7162):
+    /// every change up to it has been announced.
+    highest_modseq: u64,
 }
 
 /// What to do with the store's answer.
@@ -142,11 +146,22 @@ enum Then {
         tag: String,
         name: String,
         read_only: bool,
+        qresync: Option<crate::imap::command::Qresync>,
     },
     Refresh {
         tag: Option<String>,
         status: StatusText,
+        /// Whether the tagged answer tells HIGHESTMODSEQ (after EXPUNGE with CONDSTORE).
+        highest: bool,
     },
+    /// SELECT (QRESYNC): the UIDs expunged since the client's MODSEQ.
+    Resync {
+        tag: String,
+        status: StatusText,
+        qresync: crate::imap::command::Qresync,
+    },
+    /// UID FETCH (CHANGEDSINCE n VANISHED): the UIDs expunged since n, then the FETCH.
+    FetchVanished(condstore::VanishedFetch),
     List {
         tag: String,
         subscribed: bool,
@@ -245,6 +260,10 @@ pub struct ImapServer {
     awaiting_compression: bool,
     /// Both directions are compressed.
     compressed: bool,
+    /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses with FLAGS carry MODSEQ.
+    condstore: bool,
+    /// QRESYNC is enabled (RFC 7162 §3.2): VANISHED replaces EXPUNGE.
+    qresync: bool,
     selected: Option<Selected>,
     idle_tag: Option<String>,
     idle_next: Instant,
@@ -274,6 +293,8 @@ impl ImapServer {
             awaiting_tls: false,
             awaiting_compression: false,
             compressed: false,
+            condstore: false,
+            qresync: false,
             tls,
             selected: None,
             idle_tag: None,
@@ -338,6 +359,8 @@ impl ImapServer {
             "LIST-EXTENDED",
             "LIST-STATUS",
             "BINARY",
+            "CONDSTORE",
+            "QRESYNC",
         ];
         if self.config.starttls && !self.tls && self.state == State::NotAuthenticated {
             c.push("STARTTLS");
@@ -567,6 +590,7 @@ impl ImapServer {
                         Then::Refresh {
                             tag: Some(tag),
                             status: StatusText::ok("NOOP completed."),
+                            highest: false,
                         },
                         StoreRequest::Refresh {
                             mailbox: name,
@@ -648,12 +672,11 @@ impl ImapServer {
                 let (ex, step) = SaslExchange::start(mech, initial.as_deref().map(str::as_bytes));
                 self.sasl_step(tag, ex, step);
             }
-            Command::Enable(_) => {
+            Command::Enable(caps) => {
                 if state == NotAuthenticated {
                     return self.bad(&tag, "Not logged in.");
                 }
-                self.untagged(vec![Value::atom("ENABLED")]);
-                self.ok(&tag, "Enabled.");
+                self.enable(&tag, &caps);
             }
             _ if state == NotAuthenticated => self.bad(&tag, "Not logged in."),
             cmd => self.dispatch_authenticated(tag, cmd),
@@ -766,6 +789,7 @@ impl Machine for ImapServer {
                     Then::Refresh {
                         tag: None,
                         status: StatusText::ok(""),
+                        highest: false,
                     },
                     StoreRequest::Poll {
                         mailbox: name,

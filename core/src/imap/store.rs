@@ -85,6 +85,18 @@ pub struct StatusInfo {
     pub unseen: u32,
     /// SIZE (RFC 8438): the messages' RFC822.SIZE added up.
     pub size: u64,
+    /// HIGHESTMODSEQ (RFC 7162).
+    pub highest_modseq: u64,
+}
+
+/// What a STORE did (RFC 7162 §3.1.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagChanges {
+    /// Each message the STORE applied to (changed or not): UID, its flags and MODSEQ
+    /// afterwards.
+    pub flags: Vec<(u32, Vec<String>, u64)>,
+    /// UIDs left alone because their MODSEQ was above `UNCHANGEDSINCE`.
+    pub modified: Vec<u32>,
 }
 
 /// A store refusal: an optional response code (`TRYCREATE`, `NONEXISTENT`,
@@ -218,6 +230,18 @@ pub enum StoreRequest {
         mode: StoreMode,
         /// The flags.
         flags: Vec<String>,
+        /// `UNCHANGEDSINCE` (RFC 7162): leave alone, and report, each message whose
+        /// MODSEQ is above it; the test and the change are one step.
+        unchanged_since: Option<u64>,
+    },
+    /// The UIDs expunged from a mailbox after a MODSEQ (QRESYNC) →
+    /// [`StoreReply::Vanished`]. A store that forgot some may answer more UIDs (ones
+    /// expunged earlier), never fewer.
+    Vanished {
+        /// Mailbox.
+        mailbox: String,
+        /// The MODSEQ the client knew.
+        since: u64,
     },
     /// Remove messages → [`StoreReply::Done`].
     Expunge {
@@ -258,8 +282,10 @@ pub enum StoreReply {
     List(Vec<ListEntry>),
     /// For Status.
     Status(Result<StatusInfo, StoreError>),
-    /// For SetFlags: each message's flags afterwards.
-    Flags(Result<Vec<(u32, Vec<String>)>, StoreError>),
+    /// For SetFlags.
+    Flags(Result<FlagChanges, StoreError>),
+    /// For Vanished: the UIDs, ascending.
+    Vanished(Result<Vec<u32>, StoreError>),
     /// For Create, Delete, Rename, Subscribe, Expunge.
     Done(Result<(), StoreError>),
     /// For Append: (UIDVALIDITY, UID).

@@ -84,6 +84,7 @@ mod tests {
             internal_date: WallClock::utc(0),
             facts: Some(&facts),
             recent: false,
+            modseq: 1,
         };
         matches(&key, &c)
     }

@@ -7,8 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::{
-    FetchedMessage, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta, StoreError,
-    StoreReply, StoreRequest,
+    FetchedMessage, FlagChanges, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta,
+    StoreError, StoreReply, StoreRequest,
 };
 use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
@@ -19,6 +19,8 @@ pub(crate) struct Store {
     pub(crate) view: MailboxView,
     pub(crate) message: Vec<u8>,
     pub(crate) set_flags: Vec<(u32, Vec<String>)>,
+    /// UIDs expunged, with the MODSEQ of their removal.
+    pub(crate) vanished: Vec<(u32, u64)>,
     /// Streamed reads (`Read` and `ReadMore`) answered so far.
     pub(crate) reads: usize,
     /// Reading stops with an error at this octet of the message.
@@ -51,6 +53,18 @@ impl Store {
         let next = (at + self.chunk).min(end);
         self.reading = Some((next, end));
         Ok((next > at).then(|| self.message[at..next].to_vec()))
+    }
+
+    /// Removes messages (as an EXPUNGE, here or in another session), under a new MODSEQ.
+    pub(crate) fn expunge(&mut self, uids: &[u32]) {
+        self.view.highest_modseq += 1;
+        let modseq = self.view.highest_modseq;
+        for m in &self.view.messages {
+            if uids.contains(&m.uid) {
+                self.vanished.push((m.uid, modseq));
+            }
+        }
+        self.view.messages.retain(|m| !uids.contains(&m.uid));
     }
 
     /// Whether the store still has message `uid` (another session may have expunged it).
@@ -120,6 +134,7 @@ impl Driver {
                 view,
                 message,
                 set_flags: Vec::new(),
+                vanished: Vec::new(),
                 reads: 0,
                 fail_at: None,
                 chunk: 1000,
@@ -188,16 +203,21 @@ impl Driver {
                     }
                     StoreRequest::ReadMore => StoreReply::Chunk(self.store.read_chunk()),
                     StoreRequest::SetFlags {
-                        uids, mode, flags, ..
+                        uids,
+                        mode,
+                        flags,
+                        unchanged_since,
+                        ..
                     } => {
                         let mut now = Vec::new();
-                        for m in self
-                            .store
-                            .view
-                            .messages
-                            .iter_mut()
-                            .filter(|m| uids.contains(&m.uid))
-                        {
+                        let mut changes = FlagChanges::default();
+                        let view = &mut self.store.view;
+                        for m in view.messages.iter_mut().filter(|m| uids.contains(&m.uid)) {
+                            if unchanged_since.is_some_and(|n| m.modseq > n) {
+                                changes.modified.push(m.uid);
+                                continue;
+                            }
+                            let before = m.flags.clone();
                             match mode {
                                 StoreMode::Replace => m.flags = flags.clone(),
                                 StoreMode::Add => {
@@ -209,11 +229,23 @@ impl Driver {
                                 }
                                 StoreMode::Remove => m.flags.retain(|x| !flags.contains(x)),
                             }
+                            if m.flags != before {
+                                view.highest_modseq += 1;
+                                m.modseq = view.highest_modseq;
+                            }
                             now.push((m.uid, m.flags.clone()));
+                            changes.flags.push((m.uid, m.flags.clone(), m.modseq));
                         }
-                        self.store.set_flags.extend(now.clone());
-                        StoreReply::Flags(Ok(now))
+                        self.store.set_flags.extend(now);
+                        StoreReply::Flags(Ok(changes))
                     }
+                    StoreRequest::Vanished { since, .. } => StoreReply::Vanished(Ok(self
+                        .store
+                        .vanished
+                        .iter()
+                        .filter(|v| v.1 > since)
+                        .map(|v| v.0)
+                        .collect())),
                     StoreRequest::Append { message, .. } => {
                         if message == b"FAIL" {
                             StoreReply::Appended(Err(StoreError::new(
@@ -234,7 +266,7 @@ impl Driver {
                         }
                     }
                     StoreRequest::Expunge { uids, .. } => {
-                        self.store.view.messages.retain(|m| !uids.contains(&m.uid));
+                        self.store.expunge(&uids);
                         StoreReply::Done(Ok(()))
                     }
                     StoreRequest::Scan { uids, scan, .. } => StoreReply::Scanned(Ok(uids

@@ -9,7 +9,9 @@
 //!   record redone),
 //! - `UID<TAB>FLAGS<TAB>MODSEQ`: new flags,
 //! - `uidnext<TAB>N`, `recent<TAB>N`, `modseq<TAB>N`: the header values,
-//! - `expunge<TAB>UID UID ...<TAB>MODSEQ`: messages removed.
+//! - `expunge<TAB>UID UID ...<TAB>MODSEQ`: messages removed,
+//! - `vanished<TAB>MODSEQ<TAB>UID-SET`: in the snapshot, the UIDs removed at a MODSEQ
+//!   (kept for QRESYNC, see [`super::vanished`]).
 //!
 //! Every change carries the MODSEQ it was given (RFC 7162), so replaying the log gives
 //! the numbers the running server gave. Lines written before MODSEQs were kept (without
@@ -69,6 +71,7 @@ impl Folder {
             uid_next: 1,
             recent_from: 1,
             highest_modseq: 0,
+            vanished: Default::default(),
             entries: Vec::new(),
             scanned: None,
             generation: 0,
@@ -107,8 +110,11 @@ impl Folder {
                     uids.split(' ').filter_map(|u| u.parse().ok()).collect();
                 self.entries.retain(|e| !gone.contains(&e.uid));
                 *at = self.positions();
-                self.take_modseq(rest.first());
+                let modseq = self.take_modseq(rest.first());
+                let gone: Vec<u32> = gone.into_iter().collect();
+                self.vanished.record(modseq, &gone);
             }
+            ["vanished", modseq, set] => self.vanished.read_line(modseq, set),
             [uid, flags, rest @ ..] if rest.len() <= 1 => {
                 if let Some(&i) = uid.parse().ok().and_then(|u: u32| at.get(&u)) {
                     self.entries[i].flags = split_flags(flags);
@@ -275,12 +281,13 @@ impl Folder {
     /// Records that `uids` are being removed and the fingerprints the messages `renamed`
     /// (UID, new fingerprint) have once they are; not durable until the caller's flush
     /// (EXPUNGE flushes it with its copy of the folder, before the rename).
-    pub(crate) fn log_expunge(&mut self, uids: &[u32], renamed: &[Entry]) -> io::Result<()> {
+    /// Returns the removal's MODSEQ.
+    pub(crate) fn log_expunge(&mut self, uids: &[u32], renamed: &[Entry]) -> io::Result<u64> {
         let list: Vec<String> = uids.iter().map(u32::to_string).collect();
         let modseq = self.next_modseq();
         let mut text = format!("expunge\t{}\t{modseq}\n", list.join(" "));
         text.extend(renamed.iter().map(entry_line));
-        self.append_log(&text, false)
+        self.append_log(&text, false).map(|()| modseq)
     }
 
     /// Writes the whole index as a new generation (fsynced, renamed into place), then
@@ -295,6 +302,7 @@ impl Folder {
             "generation\t{generation}\nuidvalidity\t{}\nuidnext\t{}\nrecent\t{}\nmodseq\t{}\n",
             self.uid_validity, self.uid_next, self.recent_from, self.highest_modseq
         );
+        text.push_str(&self.vanished.lines());
         text.extend(self.entries.iter().map(entry_line));
         let tmp = self.index_path.with_extension("index.tmp");
         {

@@ -88,6 +88,23 @@ pub(super) fn allocate(c: &Conn, id: i64, n: i64) -> Result<(i64, i64), PgError>
     Ok(row.map_or((0, 0), |r| (r.get(0), r.get(1))))
 }
 
+/// Removes messages `uids` from folder `id` under a new MODSEQ, keeping their UIDs with
+/// it for QRESYNC: the blobs of the rows removed.
+pub(super) fn remove_messages(c: &Conn, id: i64, uids: &[i64]) -> Result<Vec<i64>, PgError> {
+    let rows = c.query(
+        "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING blob, uid",
+        &[&id, &uids],
+    )?;
+    let (_, modseq) = allocate(c, id, 0)?;
+    let gone: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
+    c.execute(
+        "INSERT INTO vanished (mailbox, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u \
+         ON CONFLICT (mailbox, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+        &[&id, &gone, &modseq],
+    )?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Adds one message to folder `id`: (UID).
 pub(super) fn insert_message(
     c: &Conn,

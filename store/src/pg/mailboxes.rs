@@ -10,14 +10,15 @@ use postrider_core::imap::search::{ContentFacts, ContentScan};
 use postrider_core::imap::server::{
     FetchedMessage, ListEntry, MailboxView, MessageMeta, StatusInfo, StoreError,
 };
-use postrider_core::imap::store::{apply_store, FetchPart};
+use postrider_core::imap::store::{apply_store, FetchPart, FlagChanges};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::pop3::OpenError;
 
 use super::blobs::{self, BlobChunks};
 use super::changes::{notify, Changes, Stamp, RECHECK};
 use super::folders::{
-    allocate, canonical, db, err, existing, folder, insert_message, uids_param, Folder,
+    allocate, canonical, db, err, existing, folder, insert_message, remove_messages, uids_param,
+    Folder,
 };
 use super::maildrop::PgMaildrop;
 use super::pool::{Conn, PgError, Pool};
@@ -318,7 +319,8 @@ impl Mailboxes for PgMailboxes {
                    (SELECT count(*) FROM messages WHERE mailbox = m.id AND uid >= m.recent_from), \
                    (SELECT count(*) FROM messages WHERE mailbox = m.id \
                       AND NOT ('\\Seen' = ANY(flags))), \
-                   (SELECT coalesce(sum(size), 0)::bigint FROM messages WHERE mailbox = m.id) \
+                   (SELECT coalesce(sum(size), 0)::bigint FROM messages WHERE mailbox = m.id), \
+                   m.modseq \
                  FROM mailboxes m WHERE m.id = $1",
                 &[&f.id],
             )
@@ -331,6 +333,7 @@ impl Mailboxes for PgMailboxes {
             unseen: row.get::<_, i64>(3) as u32,
             uid_validity: f.uid_validity,
             size: row.get::<_, i64>(4) as u64,
+            highest_modseq: row.get::<_, i64>(5).max(0) as u64,
         })
     }
 
@@ -449,28 +452,35 @@ impl Mailboxes for PgMailboxes {
         Ok(out)
     }
 
-    fn set_flags(
+    fn store_flags(
         &self,
         user: &str,
         name: &str,
         uids: &[u32],
         mode: StoreMode,
         flags: &[String],
-    ) -> Result<Vec<(u32, Vec<String>)>, StoreError> {
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagChanges, StoreError> {
         let f = existing(&*self.conn()?, user, name, "NONEXISTENT")?;
         self.pool
             .transaction_lazy_commit(|c| {
+                // The rows are locked: the UNCHANGEDSINCE test holds until the change.
                 let rows = c.query(
-                    "SELECT uid, flags FROM messages WHERE mailbox = $1 AND uid = ANY($2) \
-                     ORDER BY uid FOR UPDATE",
+                    "SELECT uid, flags, modseq FROM messages WHERE mailbox = $1 \
+                     AND uid = ANY($2) ORDER BY uid FOR UPDATE",
                     &[&f.id, &uids_param(uids)],
                 )?;
-                let mut out = Vec::with_capacity(rows.len());
+                let mut out = FlagChanges::default();
                 // Messages whose flags change, grouped by their new flags: one UPDATE
                 // per group (usually one), none and no new MODSEQ when nothing changes.
                 let mut groups: Vec<(Vec<String>, Vec<i64>)> = Vec::new();
                 for r in &rows {
                     let uid: i64 = r.get(0);
+                    let modseq = r.get::<_, i64>(2).max(0) as u64;
+                    if unchanged_since.is_some_and(|n| modseq > n) {
+                        out.modified.push(uid as u32);
+                        continue;
+                    }
                     let before: Vec<String> = r.get(1);
                     let mut now = before.clone();
                     apply_store(&mut now, mode, flags);
@@ -480,7 +490,7 @@ impl Mailboxes for PgMailboxes {
                             None => groups.push((now.clone(), vec![uid])),
                         }
                     }
-                    out.push((uid as u32, now));
+                    out.flags.push((uid as u32, now, modseq));
                 }
                 if !groups.is_empty() {
                     let (_, modseq) = allocate(c, f.id, 0)?;
@@ -491,22 +501,37 @@ impl Mailboxes for PgMailboxes {
                             &[&f.id, uids, now, &modseq],
                         )?;
                     }
+                    let changed: Vec<u32> = groups
+                        .iter()
+                        .flat_map(|g| g.1.iter().map(|&u| u as u32))
+                        .collect();
+                    for m in out.flags.iter_mut().filter(|m| changed.contains(&m.0)) {
+                        m.2 = modseq.max(0) as u64;
+                    }
                 }
                 Ok(out)
             })
             .map_err(db)
     }
 
+    fn vanished(&self, user: &str, name: &str, since: u64) -> Result<Vec<u32>, StoreError> {
+        let c = self.conn()?;
+        let f = existing(&c, user, name, "NONEXISTENT")?;
+        let since = since.min(i64::MAX as u64) as i64;
+        let rows = c
+            .query(
+                "SELECT uid FROM vanished WHERE mailbox = $1 AND modseq > $2 ORDER BY uid",
+                &[&f.id, &since],
+            )
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u32).collect())
+    }
+
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
         let f = existing(&*self.conn()?, user, name, "NONEXISTENT")?;
         self.pool
             .transaction(|c| {
-                let rows = c.query(
-                    "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING blob",
-                    &[&f.id, &uids_param(uids)],
-                )?;
-                allocate(c, f.id, 0)?;
-                let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                let gone = remove_messages(c, f.id, &uids_param(uids))?;
                 blobs::drop_unreferenced(c, &gone)
             })
             .map_err(db)
@@ -579,11 +604,8 @@ impl Mailboxes for PgMailboxes {
                 pairs.push((uid as u32, new as u32));
             }
             if is_move {
-                c.execute(
-                    "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2)",
-                    &[&src.id, &wanted],
-                )?;
-                allocate(c, src.id, 0)?;
+                // The blobs stay: the copies use them.
+                remove_messages(c, src.id, &wanted)?;
             }
             Ok(Some(pairs))
         });
@@ -682,7 +704,15 @@ impl Mailboxes for PgMailboxes {
                             &[&src.id, &r.get::<_, i64>(0), &new, &(first + k as i64)],
                         )?;
                     }
-                    allocate(c, src.id, 0)?;
+                    // INBOX's messages left it: they vanished from it.
+                    let (_, modseq) = allocate(c, src.id, 0)?;
+                    let moved: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                    c.execute(
+                        "INSERT INTO vanished (mailbox, uid, modseq) \
+                         SELECT $1, u, $3 FROM unnest($2::bigint[]) u \
+                         ON CONFLICT (mailbox, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+                        &[&src.id, &moved, &modseq],
+                    )?;
                     return Ok(());
                 }
                 let moved = c.query(

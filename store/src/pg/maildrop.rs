@@ -11,7 +11,7 @@ use postrider_core::maildrop::Pop3Encoder;
 use postrider_core::pop3::{MessageInfo, OpenError};
 
 use super::blobs::{self, BlobChunks};
-use super::folders::{allocate, folder};
+use super::folders::{folder, remove_messages};
 use super::pool::{PgError, Pool};
 use crate::mailbox::{Maildrop, MessageChunks};
 
@@ -122,12 +122,7 @@ impl Maildrop for PgMaildrop {
         }
         self.pool
             .transaction(|c| {
-                let rows = c.query(
-                    "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING blob",
-                    &[&self.mailbox, &uids],
-                )?;
-                allocate(c, self.mailbox, 0)?;
-                let gone: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                let gone = remove_messages(c, self.mailbox, &uids)?;
                 blobs::drop_unreferenced(c, &gone)
             })
             .map_err(io::Error::other)

@@ -104,6 +104,15 @@ pub const MIGRATIONS: &[&str] = &[
         account text PRIMARY KEY,
         bytes bigint NOT NULL
     );",
+    // 7: the UIDs expunged from each folder with the MODSEQ of their removal (QRESYNC's
+    // VANISHED).
+    "CREATE TABLE vanished (
+        mailbox bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+        uid bigint NOT NULL,
+        modseq bigint NOT NULL,
+        PRIMARY KEY (mailbox, uid)
+    );
+    CREATE INDEX vanished_modseq ON vanished (mailbox, modseq);",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

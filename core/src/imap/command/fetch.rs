@@ -19,7 +19,13 @@ pub(super) fn fetch(c: &mut Cur<'_>, uid: bool) -> R<Command> {
     } else {
         fetch_attr(c, &mut items)?;
     }
-    Ok(Command::Fetch { uid, set, items })
+    let modifiers = super::condstore::fetch_modifiers(c)?;
+    Ok(Command::Fetch {
+        uid,
+        set,
+        items,
+        modifiers,
+    })
 }
 
 fn section(c: &mut Cur<'_>) -> R<Section> {
@@ -122,6 +128,7 @@ fn fetch_attr(c: &mut Cur<'_>, out: &mut Vec<FetchAttr>) -> R<()> {
         "ENVELOPE" => out.push(FetchAttr::Envelope),
         "BODYSTRUCTURE" => out.push(FetchAttr::BodyStructure),
         "UID" => out.push(FetchAttr::Uid),
+        "MODSEQ" => out.push(FetchAttr::ModSeq),
         "BODY" | "BODY.PEEK" => {
             if !c.eat(b'[') {
                 if name == "BODY" {

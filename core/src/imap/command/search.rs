@@ -202,6 +202,24 @@ pub(super) fn search_key(c: &mut Cur<'_>, depth: usize) -> R<SearchKey> {
             c.sp()?;
             SearchKey::Uid(c.seq_set()?)
         }
+        "MODSEQ" => {
+            c.sp()?;
+            if c.peek() == Some(b'"') {
+                // entry-name entry-type-req: "/flags/\\seen" all
+                c.quoted()?;
+                c.sp()?;
+                let kind = c.atom()?.to_ascii_lowercase();
+                if !["priv", "shared", "all"].contains(&kind.as_str()) {
+                    return Err("MODSEQ entry type must be priv, shared or all".into());
+                }
+                c.sp()?;
+            }
+            let n = c.number()?;
+            if n > i64::MAX as u64 {
+                return Err("invalid mod-sequence".into());
+            }
+            SearchKey::ModSeq(n)
+        }
         "NOT" => {
             c.sp()?;
             SearchKey::Not(Box::new(search_key(c, depth + 1)?))

@@ -43,7 +43,8 @@ fn basic_commands() {
         p("a select inbox"),
         Command::Select {
             mailbox: "INBOX".into(),
-            read_only: false
+            read_only: false,
+            params: Default::default(),
         }
     );
     assert_eq!(

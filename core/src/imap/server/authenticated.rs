@@ -50,14 +50,28 @@ impl ImapServer {
                 ]);
                 self.ok(&tag, "Namespace completed.");
             }
-            Command::Select { mailbox, read_only } => {
-                self.selected = None;
+            Command::Select {
+                mailbox,
+                read_only,
+                params,
+            } => {
+                if params.qresync.is_some() && !self.qresync {
+                    return self.bad(&tag, "QRESYNC must be enabled first.");
+                }
+                if self.selected.take().is_some() {
+                    // RFC 7162 §3.2.11: the old mailbox's responses end here.
+                    self.untagged_status(StatusText::ok("Previous mailbox closed.").code("CLOSED"));
+                }
                 self.state = State::Authenticated;
+                if params.condstore {
+                    self.enable_condstore();
+                }
                 self.ask(
                     Then::Select {
                         tag,
                         name: mailbox.clone(),
                         read_only,
+                        qresync: params.qresync,
                     },
                     StoreRequest::Open {
                         mailbox,
@@ -115,14 +129,19 @@ impl ImapServer {
                     subscribed: false,
                 },
             ),
-            Command::Status(m, items) => self.ask(
-                Then::Status {
-                    tag,
-                    name: m.clone(),
-                    items,
-                },
-                StoreRequest::Status { mailbox: m },
-            ),
+            Command::Status(m, items) => {
+                if items.contains(&StatusItem::HighestModSeq) {
+                    self.enable_condstore();
+                }
+                self.ask(
+                    Then::Status {
+                        tag,
+                        name: m.clone(),
+                        items,
+                    },
+                    StoreRequest::Status { mailbox: m },
+                )
+            }
             Command::Append { mailbox, messages } => {
                 let mut queued = std::collections::VecDeque::new();
                 for m in messages {

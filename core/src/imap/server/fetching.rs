@@ -46,13 +46,49 @@ struct Streaming {
 }
 
 impl ImapServer {
-    /// FETCH and UID FETCH.
-    pub(super) fn fetch(&mut self, tag: String, uid: bool, set: SeqSet, mut items: Vec<FetchAttr>) {
+    /// FETCH and UID FETCH, with CONDSTORE's CHANGEDSINCE and QRESYNC's VANISHED.
+    pub(super) fn fetch(
+        &mut self,
+        tag: String,
+        uid: bool,
+        set: SeqSet,
+        mut items: Vec<FetchAttr>,
+        modifiers: crate::imap::command::FetchModifiers,
+    ) {
         if !uid && !self.valid_msgset(&set) {
             return self.bad(&tag, "Error in IMAP command FETCH: Invalid messageset");
         }
-        let targets = self.resolve(&set, uid);
-        if uid && !items.contains(&FetchAttr::Uid) {
+        if modifiers.vanished && !(uid && self.qresync) {
+            return self.bad(&tag, "VANISHED needs UID FETCH and QRESYNC enabled.");
+        }
+        if modifiers.changed_since.is_some() || items.contains(&FetchAttr::ModSeq) {
+            self.enable_condstore();
+        }
+        // With CONDSTORE on, FLAGS always come with their MODSEQ (RFC 7162 §3.2).
+        let wants_modseq = modifiers.changed_since.is_some()
+            || (self.condstore && items.contains(&FetchAttr::Flags));
+        if wants_modseq && !items.contains(&FetchAttr::ModSeq) {
+            items.push(FetchAttr::ModSeq);
+        }
+        if modifiers.vanished {
+            let job = condstore::VanishedFetch {
+                tag,
+                set,
+                items,
+                modifiers,
+            };
+            return self.fetch_vanished(job);
+        }
+        let mut targets = self.resolve(&set, uid);
+        if let (Some(since), Some(s)) = (modifiers.changed_since, self.selected.as_ref()) {
+            targets.retain(|&(seq, _)| {
+                s.msgs
+                    .get(seq as usize - 1)
+                    .is_some_and(|m| m.modseq > since)
+            });
+        }
+        // With QRESYNC every FETCH response carries the UID (RFC 7162 §3.2.4).
+        if (uid || self.qresync) && !items.contains(&FetchAttr::Uid) {
             items.insert(0, FetchAttr::Uid);
         }
         let part = content_needed(&items);
@@ -293,6 +329,7 @@ impl ImapServer {
                 uids: job.seen,
                 mode: StoreMode::Add,
                 flags: vec!["\\Seen".into()],
+                unchanged_since: None,
             },
         );
     }

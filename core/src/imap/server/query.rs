@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::imap::command::SearchReturn;
+use crate::imap::search::mentions_modseq;
 use crate::imap::seqset::SeqSet;
 use crate::imap::sort::{sent_date, sort, SortCriterion, SortFacts};
 use crate::imap::thread::{thread, ThreadAlgorithm, ThreadFacts};
@@ -118,6 +119,7 @@ impl ImapServer {
                 internal_date: m.internal_date,
                 facts: mine,
                 recent: s.recent.contains(&m.uid),
+                modseq: m.modseq,
             };
             if matches(key, &ctx) {
                 hits.push(i);
@@ -144,17 +146,24 @@ impl ImapServer {
             return;
         };
         let number = |i: usize| if uid { s.msgs[i].uid } else { i as u32 + 1 };
+        let with_modseq = mentions_modseq(key);
+        let modseq_of = |i: &usize| s.msgs[*i].modseq;
         let of = |i: usize| facts.as_ref().and_then(|f| f.get(&s.msgs[i].uid).copied());
         match kind {
             QueryKind::Search(None) => {
                 let mut values = vec![Value::atom("SEARCH")];
                 values.extend(hits.iter().map(|&i| Value::Number(number(i).into())));
+                values.extend(modseq_value(with_modseq, hits.iter().map(modseq_of)));
                 self.untagged(values);
             }
             QueryKind::Search(Some(ret)) => {
-                let numbers: Vec<u32> = hits.iter().map(|&i| number(i)).collect();
-                let uids: Vec<u32> = hits.iter().map(|&i| s.msgs[i].uid).collect();
-                self.esearch(tag, uid, *ret, &numbers, &uids, false);
+                let found = Found {
+                    numbers: hits.iter().map(|&i| number(i)).collect(),
+                    uids: hits.iter().map(|&i| s.msgs[i].uid).collect(),
+                    modseqs: with_modseq.then(|| hits.iter().map(modseq_of).collect()),
+                    sorted: false,
+                };
+                self.esearch(tag, uid, *ret, &found);
             }
             QueryKind::Sort(criteria, ret) => {
                 let sort_facts: Vec<SortFacts<'_>> = hits
@@ -183,11 +192,17 @@ impl ImapServer {
                     None => {
                         let mut values = vec![Value::atom("SORT")];
                         values.extend(numbers.iter().map(|&n| Value::Number(n.into())));
+                        values.extend(modseq_value(with_modseq, order.iter().map(modseq_of)));
                         self.untagged(values);
                     }
                     Some(ret) => {
-                        let uids: Vec<u32> = order.iter().map(|&i| s.msgs[i].uid).collect();
-                        self.esearch(tag, uid, *ret, &numbers, &uids, true);
+                        let found = Found {
+                            uids: order.iter().map(|&i| s.msgs[i].uid).collect(),
+                            modseqs: with_modseq.then(|| order.iter().map(modseq_of).collect()),
+                            numbers,
+                            sorted: true,
+                        };
+                        self.esearch(tag, uid, *ret, &found);
                     }
                 }
             }
@@ -237,16 +252,9 @@ impl ImapServer {
     /// The ESEARCH response for `numbers` (in answer order; `uids` the same messages),
     /// and SAVE's `$`. For a SORT (`sorted`), MIN and MAX are the first and last in sort
     /// order (RFC 5267 §3.2); for a SEARCH, the lowest and highest.
-    fn esearch(
-        &mut self,
-        tag: &str,
-        uid: bool,
-        ret: SearchReturn,
-        numbers: &[u32],
-        uids: &[u32],
-        sorted: bool,
-    ) {
-        let (lo, hi) = if sorted {
+    fn esearch(&mut self, tag: &str, uid: bool, ret: SearchReturn, found: &Found) {
+        let (numbers, uids) = (&found.numbers[..], &found.uids[..]);
+        let (lo, hi) = if found.sorted {
             (
                 (!numbers.is_empty()).then_some(0),
                 numbers.len().checked_sub(1),
@@ -296,6 +304,21 @@ impl ImapServer {
         if ret.all && !numbers.is_empty() {
             values.extend([Value::atom("ALL"), Value::atom(ordered_set(numbers))]);
         }
+        if let Some(modseqs) = &found.modseqs {
+            // The highest MODSEQ of the messages the answer names: all of them with ALL
+            // or COUNT, else the MIN and MAX ones (RFC 7162 §3.1.5).
+            let named: Vec<usize> = if ret.all || ret.count {
+                (0..modseqs.len()).collect()
+            } else {
+                [lo.filter(|_| ret.min), hi.filter(|_| ret.max)]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            };
+            if let Some(top) = named.iter().map(|&i| modseqs[i]).max() {
+                values.extend([Value::atom("MODSEQ"), Value::Number(top)]);
+            }
+        }
         self.untagged(values);
     }
 
@@ -310,10 +333,16 @@ impl ImapServer {
             }
         };
         match cmd {
-            Command::Fetch { uid, set: s, items } => Command::Fetch {
+            Command::Fetch {
+                uid,
+                set: s,
+                items,
+                modifiers,
+            } => Command::Fetch {
                 uid,
                 set: set(s, uid),
                 items,
+                modifiers,
             },
             Command::Store {
                 uid,
@@ -321,12 +350,14 @@ impl ImapServer {
                 mode,
                 silent,
                 flags,
+                unchanged_since,
             } => Command::Store {
                 uid,
                 set: set(s, uid),
                 mode,
                 silent,
                 flags,
+                unchanged_since,
             },
             Command::Copy {
                 uid,
@@ -399,6 +430,25 @@ impl ImapServer {
             .collect();
         SeqSet::from_numbers(&numbers)
     }
+}
+
+/// The messages a search found, in answer order.
+struct Found {
+    /// Their sequence numbers or UIDs, as the answer names them.
+    numbers: Vec<u32>,
+    /// Their UIDs.
+    uids: Vec<u32>,
+    /// Their MODSEQs, when the search tested MODSEQ (the answer then tells the highest).
+    modseqs: Option<Vec<u64>>,
+    /// Whether in sort order (MIN and MAX are then the first and the last).
+    sorted: bool,
+}
+
+/// `(MODSEQ n)` after a SEARCH or SORT answer that tested MODSEQ: the highest of the
+/// messages found (nothing when none was).
+fn modseq_value(wanted: bool, modseqs: impl Iterator<Item = u64>) -> Option<Value> {
+    let top = modseqs.max().filter(|_| wanted)?;
+    Some(Value::List(vec![Value::atom("MODSEQ"), Value::Number(top)]))
 }
 
 /// Where the smallest number is.

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::imap::response::encode_value;
+use condstore::fetch_line;
 
 impl ImapServer {
     /// Answers a login, at once or after `hold` (input waits meanwhile).
@@ -55,20 +56,47 @@ impl ImapServer {
                     tag,
                     name,
                     read_only,
+                    qresync,
                 },
                 StoreReply::View(r),
             ) => match r {
-                Ok(view) => self.on_selected(&tag, name, read_only, view),
+                Ok(view) => self.on_selected(&tag, name, read_only, qresync, view),
                 Err(e) => self.no(&tag, &e),
             },
-            (Then::Refresh { tag, status }, StoreReply::View(r)) => {
+            (
+                Then::Refresh {
+                    tag,
+                    status,
+                    highest,
+                },
+                StoreReply::View(r),
+            ) => {
+                let mut status = status;
                 if let Ok(view) = r {
+                    if highest && self.condstore {
+                        status = status.code(format!("HIGHESTMODSEQ {}", view.highest_modseq));
+                    }
                     self.apply_view(view);
                 }
                 if let Some(tag) = tag {
                     self.tagged(&tag, status);
                 }
             }
+            (
+                Then::Resync {
+                    tag,
+                    status,
+                    qresync,
+                },
+                StoreReply::Vanished(r),
+            ) => match r {
+                Ok(uids) => self.on_resync(&tag, status, &qresync, &uids),
+                Err(e) => self.no(&tag, &e),
+            },
+            (Then::FetchVanished(job), StoreReply::Vanished(r)) => match r {
+                Ok(uids) => self.on_fetch_vanished(job, &uids),
+                Err(e) => self.no(&job.tag, &e),
+            },
             (Then::List { tag, subscribed }, StoreReply::List(entries)) => {
                 let kind = if subscribed { "LSUB" } else { "LIST" };
                 for e in entries {
@@ -141,12 +169,23 @@ impl ImapServer {
             }
             (Then::SetFlags { tag, status }, StoreReply::Flags(r)) => match r {
                 Ok(now) => {
+                    // FETCH set `\Seen`: with CONDSTORE, the new MODSEQs are told.
+                    let mut out = Vec::new();
                     if let Some(s) = self.selected.as_mut() {
-                        for (u, flags) in now {
-                            if let Some(m) = s.msgs.iter_mut().find(|m| m.uid == u) {
-                                m.flags = flags;
+                        for (u, flags, modseq) in now.flags {
+                            if let Some(i) = s.msgs.iter().position(|m| m.uid == u) {
+                                let shown = with_recent(&flags, s.recent.contains(&u));
+                                if self.condstore {
+                                    let uid = self.qresync.then_some(u);
+                                    out.push(fetch_line(i + 1, uid, Some(&shown), Some(modseq)));
+                                }
+                                s.msgs[i].flags = flags;
+                                s.msgs[i].modseq = modseq;
                             }
                         }
+                    }
+                    for r in out {
+                        self.send(&r);
                     }
                     self.tagged(&tag, status);
                 }
@@ -164,7 +203,7 @@ impl ImapServer {
                         self.ok(&tag, "Close completed.");
                     } else {
                         self.remove_uids(&uids);
-                        self.ok(&tag, "Expunge completed.");
+                        self.expunge_done(tag);
                     }
                 }
                 Err(e) => self.no(&tag, &e),
@@ -190,6 +229,8 @@ impl ImapServer {
                 let tag = match then {
                     Then::Login(t) => t,
                     Then::Append(job) => job.tag,
+                    Then::FetchVanished(job) => job.tag,
+                    Then::Resync { tag, .. } => tag,
                     Then::AppendUndone { tag, .. }
                     | Then::Quota { tag, .. }
                     | Then::ListStatus { tag, .. } => tag,
@@ -292,6 +333,7 @@ impl ImapServer {
                 StatusItem::UidValidity => ("UIDVALIDITY", st.uid_validity.into()),
                 StatusItem::Unseen => ("UNSEEN", st.unseen.into()),
                 StatusItem::Size => ("SIZE", st.size),
+                StatusItem::HighestModSeq => ("HIGHESTMODSEQ", st.highest_modseq),
             };
             values.push(Value::atom(name));
             values.push(Value::Number(n));
@@ -326,8 +368,17 @@ impl ImapServer {
         }
     }
 
-    /// SELECT / EXAMINE succeeded: the untagged data, then the model of the mailbox.
-    fn on_selected(&mut self, tag: &str, name: String, read_only: bool, view: MailboxView) {
+    /// SELECT / EXAMINE succeeded: the untagged data, then the model of the mailbox
+    /// (and with QRESYNC for the same UIDVALIDITY, what changed since the client's
+    /// MODSEQ before the tagged answer).
+    fn on_selected(
+        &mut self,
+        tag: &str,
+        name: String,
+        read_only: bool,
+        qresync: Option<crate::imap::command::Qresync>,
+        view: MailboxView,
+    ) {
         let exists = view.messages.len();
         let mut keywords: Vec<String> = Vec::new();
         for f in view.messages.iter().flat_map(|m| &m.flags) {
@@ -350,6 +401,10 @@ impl ImapServer {
         self.untagged_status(
             StatusText::ok("Predicted next UID").code(format!("UIDNEXT {}", view.uid_next)),
         );
+        if self.condstore {
+            self.untagged_status(condstore::highest_modseq(view.highest_modseq));
+        }
+        let resync = qresync.filter(|q| q.uid_validity == view.uid_validity);
         self.selected = Some(Selected {
             name,
             read_only,
@@ -359,33 +414,90 @@ impl ImapServer {
             recent: view.recent,
             keywords,
             saved: Vec::new(),
+            highest_modseq: view.highest_modseq,
         });
         self.state = State::Selected;
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let what = if read_only { "Examine" } else { "Select" };
-        self.tagged(tag, StatusText::ok(format!("{what} completed.")).code(mode));
+        let status = StatusText::ok(format!("{what} completed.")).code(mode);
+        match resync {
+            Some(q) => self.resync(tag.to_string(), status, q),
+            None => self.tagged(tag, status),
+        }
     }
 
-    /// STORE succeeded: the model takes the flags; FETCH responses unless .SILENT.
-    fn on_stored(&mut self, tag: &str, uid: bool, silent: bool, now: Vec<(u32, Vec<String>)>) {
-        self.announce_keywords(now.iter().flat_map(|(_, f)| f.iter()).cloned().collect());
+    /// STORE succeeded: the model takes the flags (and MODSEQs); FETCH responses unless
+    /// .SILENT (with CONDSTORE, a message whose MODSEQ changed is told even then, RFC
+    /// 7162 §3.1.3); the messages UNCHANGEDSINCE left alone in `[MODIFIED ...]`.
+    fn on_stored(&mut self, tag: &str, uid: bool, silent: bool, now: FlagChanges) {
+        let all_flags = now.flags.iter().flat_map(|(_, f, _)| f.iter()).cloned();
+        self.announce_keywords(all_flags.collect());
+        let condstore = self.condstore;
+        // With QRESYNC every FETCH response carries the UID (RFC 7162 §3.2.4).
+        let with_uid = uid || self.qresync;
         let mut out = Vec::new();
+        let mut modified = Vec::new();
         if let Some(s) = self.selected.as_mut() {
-            for (u, flags) in now {
+            for (u, flags, modseq) in now.flags {
                 let Some(i) = s.msgs.iter().position(|m| m.uid == u) else {
                     continue;
                 };
+                let moved = s.msgs[i].modseq != modseq;
                 s.msgs[i].flags = flags;
+                s.msgs[i].modseq = modseq;
+                let shown = with_recent(&s.msgs[i].flags, s.recent.contains(&u));
+                let modseq = condstore.then_some(modseq);
                 if !silent {
-                    let shown = with_recent(&s.msgs[i].flags, s.recent.contains(&u));
-                    out.push(flags_fetch(i + 1, uid.then_some(u), &shown));
+                    out.push(fetch_line(
+                        i + 1,
+                        with_uid.then_some(u),
+                        Some(&shown),
+                        modseq,
+                    ));
+                } else if condstore && moved {
+                    out.push(fetch_line(i + 1, with_uid.then_some(u), None, modseq));
+                }
+            }
+            for (i, m) in s.msgs.iter().enumerate() {
+                if now.modified.contains(&m.uid) {
+                    modified.push(if uid { m.uid } else { i as u32 + 1 });
                 }
             }
         }
         for r in out {
             self.send(&r);
         }
-        self.ok(tag, "Store completed.");
+        if modified.is_empty() {
+            self.ok(tag, "Store completed.");
+        } else {
+            let set = crate::imap::seqset::SeqSet::from_numbers(&modified).to_wire();
+            let status = StatusText::ok("Conditional store failed.");
+            self.tagged(tag, status.code(format!("MODIFIED {set}")));
+        }
+    }
+
+    /// EXPUNGE done: with CONDSTORE, the tagged answer tells HIGHESTMODSEQ, after a look
+    /// at the store that announces every change before it (RFC 7162 §3.2.10).
+    fn expunge_done(&mut self, tag: String) {
+        let status = StatusText::ok("Expunge completed.");
+        match self
+            .selected
+            .as_ref()
+            .map(|s| (s.name.clone(), s.read_only))
+        {
+            Some((name, read_only)) if self.condstore => self.ask(
+                Then::Refresh {
+                    tag: Some(tag),
+                    status,
+                    highest: true,
+                },
+                StoreRequest::Refresh {
+                    mailbox: name,
+                    claim_recent: !read_only,
+                },
+            ),
+            _ => self.tagged(&tag, status),
+        }
     }
 
     /// Ends a command that added messages to `mailbox`: when it is the selected one, the
@@ -398,6 +510,7 @@ impl ImapServer {
                     Then::Refresh {
                         tag: Some(tag),
                         status,
+                        highest: false,
                     },
                     StoreRequest::Refresh {
                         mailbox: name,
@@ -493,24 +606,37 @@ impl ImapServer {
         }
     }
 
-    /// Removes messages from the model, announcing each EXPUNGE.
+    /// Removes messages from the model, announcing each EXPUNGE (one VANISHED with
+    /// QRESYNC).
     pub(super) fn remove_uids(&mut self, uids: &[u32]) {
         let Some(s) = self.selected.as_mut() else {
             return;
         };
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        s.recent.retain(|u| !wanted.contains(u));
         let mut gone = Vec::new();
         let mut i = 0;
-        s.recent.retain(|u| !uids.contains(u));
-        while i < s.msgs.len() {
-            if uids.contains(&s.msgs[i].uid) {
-                s.msgs.remove(i);
-                gone.push(expunge(i + 1));
+        s.msgs.retain(|m| {
+            i += 1;
+            if wanted.contains(&m.uid) {
+                gone.push((i - gone.len(), m.uid));
+                false
             } else {
-                i += 1;
+                true
             }
+        });
+        self.announce_expunged(&gone);
+    }
+
+    /// `* n EXPUNGE` for each (sequence number at its removal, UID), or with QRESYNC one
+    /// `* VANISHED uids`.
+    fn announce_expunged(&mut self, gone: &[(usize, u32)]) {
+        if self.qresync {
+            let uids: Vec<u32> = gone.iter().map(|g| g.1).collect();
+            return self.vanished(&uids, false);
         }
-        for r in gone {
-            self.send(&r);
+        for &(seq, _) in gone {
+            self.send(&expunge(seq));
         }
     }
 
@@ -570,25 +696,34 @@ impl ImapServer {
         }
         let current: std::collections::HashMap<u32, &MessageMeta> =
             view.messages.iter().map(|m| (m.uid, m)).collect();
+        let condstore = self.condstore;
+        let mut gone = Vec::new();
         let mut news = Vec::new();
         let mut i = 0;
         while i < s.msgs.len() {
             match current.get(&s.msgs[i].uid) {
                 None => {
-                    let gone = s.msgs.remove(i).uid;
-                    s.recent.retain(|u| *u != gone);
-                    news.push(expunge(i + 1));
+                    let uid = s.msgs.remove(i).uid;
+                    s.recent.retain(|u| *u != uid);
+                    gone.push((i + 1, uid));
                 }
                 Some(m) => {
-                    if m.flags != s.msgs[i].flags {
+                    let moved = condstore && m.modseq != s.msgs[i].modseq;
+                    if m.flags != s.msgs[i].flags || moved {
                         s.msgs[i].flags = m.flags.clone();
                         let shown = with_recent(&m.flags, s.recent.contains(&m.uid));
-                        news.push(flags_fetch(i + 1, None, &shown));
+                        let modseq = condstore.then_some(m.modseq);
+                        // With CONDSTORE the UID comes too (as Dovecot), so a client can
+                        // file the MODSEQ without its sequence map.
+                        let uid = condstore.then_some(m.uid);
+                        news.push(fetch_line(i + 1, uid, Some(&shown), modseq));
                     }
+                    s.msgs[i].modseq = m.modseq;
                     i += 1;
                 }
             }
         }
+        s.highest_modseq = view.highest_modseq;
         let max_uid = s.msgs.last().map_or(0, |m| m.uid);
         let before = s.msgs.len();
         for m in &view.messages {
@@ -603,6 +738,7 @@ impl ImapServer {
         }
         let counts = (s.msgs.len() != before).then_some((s.msgs.len(), s.recent.len()));
         s.uid_next = view.uid_next.max(s.uid_next);
+        self.announce_expunged(&gone);
         for r in news {
             self.send(&r);
         }
@@ -621,20 +757,4 @@ impl ImapServer {
 /// `* n EXPUNGE`.
 fn expunge(seq: usize) -> Response {
     Response::Untagged(vec![Value::Number(seq as u64), Value::atom("EXPUNGE")])
-}
-
-/// `* n FETCH ([UID u ]FLAGS (...))`.
-fn flags_fetch(seq: usize, uid: Option<u32>, flags: &[String]) -> Response {
-    let mut items = Vec::with_capacity(4);
-    if let Some(u) = uid {
-        items.push(Value::atom("UID"));
-        items.push(Value::Number(u.into()));
-    }
-    items.push(Value::atom("FLAGS"));
-    items.push(Value::atoms(flags));
-    Response::Untagged(vec![
-        Value::Number(seq as u64),
-        Value::atom("FETCH"),
-        Value::List(items),
-    ])
 }

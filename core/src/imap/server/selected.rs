@@ -9,18 +9,41 @@ impl ImapServer {
     pub(super) fn dispatch_selected(&mut self, tag: String, cmd: Command) {
         use query::QueryKind;
         let cmd = self.with_saved_result(cmd);
+        if let Command::Search { key, .. } | Command::Sort { key, .. } = &cmd {
+            if crate::imap::search::mentions_modseq(key) {
+                // A CONDSTORE-enabling command (RFC 7162 §3.1).
+                self.enable_condstore();
+            }
+        }
         match cmd {
             Command::Close => self.close_mailbox(tag, true),
             Command::Unselect => self.close_mailbox(tag, false),
             Command::Expunge(set) => self.expunge(tag, set),
-            Command::Fetch { uid, set, items } => self.fetch(tag, uid, set, items),
+            Command::Fetch {
+                uid,
+                set,
+                items,
+                modifiers,
+            } => self.fetch(tag, uid, set, items, modifiers),
             Command::Store {
                 uid,
                 set,
                 mode,
                 silent,
                 flags,
-            } => self.store(tag, uid, set, mode, silent, flags),
+                unchanged_since,
+            } => self.store(
+                tag,
+                StoreArgs {
+                    uid,
+                    set,
+                    mode,
+                    silent,
+                    flags,
+                    unchanged_since,
+                },
+            ),
+
             Command::Copy {
                 uid,
                 set,
@@ -109,38 +132,38 @@ impl ImapServer {
         );
     }
 
-    /// STORE and UID STORE.
-    fn store(
-        &mut self,
-        tag: String,
-        uid: bool,
-        set: SeqSet,
-        mode: StoreMode,
-        silent: bool,
-        flags: Vec<String>,
-    ) {
-        if !uid && !self.valid_msgset(&set) {
+    /// STORE and UID STORE (with CONDSTORE's UNCHANGEDSINCE).
+    fn store(&mut self, tag: String, a: StoreArgs) {
+        if !a.uid && !self.valid_msgset(&a.set) {
             return self.bad(&tag, "Error in IMAP command STORE: Invalid messageset");
         }
-        let targets = self.resolve(&set, uid);
+        if a.unchanged_since.is_some() {
+            self.enable_condstore();
+        }
+        let targets = self.resolve(&a.set, a.uid);
         let Some(s) = self.selected.as_mut() else {
             return;
         };
         if s.read_only {
             return self.tagged(&tag, read_only_mailbox());
         }
-        let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
+        let flags: Vec<String> = a.flags.into_iter().filter(|f| f != "\\Recent").collect();
         if targets.is_empty() {
             return self.ok(&tag, "Store completed.");
         }
         let name = s.name.clone();
         self.ask(
-            Then::Store { tag, uid, silent },
+            Then::Store {
+                tag,
+                uid: a.uid,
+                silent: a.silent,
+            },
             StoreRequest::SetFlags {
                 mailbox: name,
                 uids: targets.iter().map(|t| t.1).collect(),
-                mode,
+                mode: a.mode,
                 flags,
+                unchanged_since: a.unchanged_since,
             },
         );
     }
@@ -214,6 +237,16 @@ impl ImapServer {
             .map(|(i, m)| (i as u32 + 1, m.uid))
             .collect()
     }
+}
+
+/// A STORE's arguments.
+struct StoreArgs {
+    uid: bool,
+    set: SeqSet,
+    mode: StoreMode,
+    silent: bool,
+    flags: Vec<String>,
+    unchanged_since: Option<u64>,
 }
 
 /// `UID FETCH n:*` where n is above every UID still matches the largest UID (RFC 3501
