@@ -169,3 +169,26 @@ fn qresync_tells_vanished_instead_of_expunge() {
     assert!(got.contains("* VANISHED 2\r\n"), "{got}");
     assert!(got.contains("i OK [HIGHESTMODSEQ"), "{got}");
 }
+
+#[test]
+fn imap4rev2_after_enable_answers_esearch_and_drops_recent() {
+    let mut d = Driver::new(3);
+    d.store.view.recent = vec![3];
+    let got = d.send("a login u secret\r\n");
+    assert!(got.contains("IMAP4rev1 IMAP4rev2"), "{got}");
+    let got = d.send("b SELECT INBOX\r\n");
+    assert!(got.contains("* 1 RECENT"), "{got}");
+    let got = d.send("c ENABLE IMAP4rev2\r\nd SELECT INBOX\r\n");
+    assert!(got.contains("* ENABLED IMAP4rev2"), "{got}");
+    let select = &got[got.find("* OK [CLOSED]").unwrap()..];
+    assert!(
+        !select.contains("RECENT") && !select.contains("UNSEEN"),
+        "{select}"
+    );
+    assert!(select.contains("* LIST () \"/\" \"INBOX\"\r\n"), "{select}");
+    let got = d.send("e SEARCH ALL\r\nf UID SEARCH 9\r\n");
+    assert!(got.contains("* ESEARCH (TAG \"e\") ALL 1:3\r\n"), "{got}");
+    assert!(got.contains("* ESEARCH (TAG \"f\") UID\r\n"), "{got}");
+    let got = d.send("g FETCH 3 FLAGS\r\n");
+    assert!(got.contains("* 3 FETCH (FLAGS (\\Seen))"), "{got}");
+}

@@ -300,7 +300,8 @@ fn command() -> impl Strategy<Value = Command> {
                     Just(StatusItem::UidValidity),
                     Just(StatusItem::Unseen),
                     Just(StatusItem::Size),
-                    Just(StatusItem::HighestModSeq)
+                    Just(StatusItem::HighestModSeq),
+                    Just(StatusItem::Deleted)
                 ],
                 1..4
             )

@@ -78,6 +78,7 @@ fn answer_all(s: &mut ImapServer, reading: &mut Reading) {
                         unseen: 1,
                         size: 300,
                         highest_modseq: 9,
+                        deleted: 1,
                     })),
                     StoreRequest::Append { .. } => StoreReply::Appended(Ok((7, 3))),
                     StoreRequest::Fetch { uids, .. } => StoreReply::Messages(Ok(uids

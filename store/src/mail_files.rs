@@ -494,6 +494,11 @@ impl UserStore<'_> {
                 .count() as u32,
             size: v.messages.iter().map(|m| m.size).sum(),
             highest_modseq: v.highest_modseq,
+            deleted: v
+                .messages
+                .iter()
+                .filter(|m| m.flags.iter().any(|f| f == "\\Deleted"))
+                .count() as u32,
         })
     }
 

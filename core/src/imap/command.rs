@@ -161,6 +161,8 @@ pub enum StatusItem {
     Size,
     /// HIGHESTMODSEQ (RFC 7162).
     HighestModSeq,
+    /// DELETED (RFC 9051): messages with `\Deleted`.
+    Deleted,
 }
 
 /// A parsed command.
@@ -726,6 +728,7 @@ fn status_items(c: &mut Cur<'_>) -> R<Vec<StatusItem>> {
             "UNSEEN" => StatusItem::Unseen,
             "SIZE" => StatusItem::Size,
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            "DELETED" => StatusItem::Deleted,
             _ => return Err(format!("unknown STATUS item {w:?}")),
         })
     })

@@ -350,6 +350,7 @@ fn status_names(items: &[StatusItem]) -> String {
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::Deleted => "DELETED",
         })
         .collect::<Vec<_>>()
         .join(" ")

@@ -60,6 +60,19 @@ impl Value {
         }
     }
 
+    /// A UTF-8 string as IMAP4rev2 quotes it (RFC 9051 `quoted` takes UTF-8), a literal
+    /// when it holds `"`, `\\`, a line end or NUL.
+    pub fn utf8_string(s: &str) -> Self {
+        let quotable = s
+            .bytes()
+            .all(|b| !matches!(b, b'"' | b'\\' | b'\r' | b'\n' | 0));
+        if quotable {
+            Value::Quoted(s.to_string())
+        } else {
+            Value::Literal(s.as_bytes().to_vec())
+        }
+    }
+
     /// NIL or [`Value::string`].
     pub fn nstring(s: Option<&[u8]>) -> Self {
         s.map_or(Value::Nil, Value::string)

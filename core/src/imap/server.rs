@@ -28,6 +28,7 @@ mod condstore;
 mod fetching;
 mod query;
 mod replies;
+mod rev2;
 mod selected;
 
 use authenticated::{AppendJob, ListJob};
@@ -264,6 +265,8 @@ pub struct ImapServer {
     condstore: bool,
     /// QRESYNC is enabled (RFC 7162 §3.2): VANISHED replaces EXPUNGE.
     qresync: bool,
+    /// IMAP4rev2 is enabled (RFC 9051): UTF-8 mailbox names, ESEARCH, no `\Recent`.
+    rev2: bool,
     selected: Option<Selected>,
     idle_tag: Option<String>,
     idle_next: Instant,
@@ -295,6 +298,7 @@ impl ImapServer {
             compressed: false,
             condstore: false,
             qresync: false,
+            rev2: false,
             tls,
             selected: None,
             idle_tag: None,
@@ -334,6 +338,7 @@ impl ImapServer {
     fn capabilities(&self) -> String {
         let mut c = vec![
             "IMAP4rev1",
+            "IMAP4rev2",
             "LITERAL+",
             "SASL-IR",
             "ID",
@@ -575,6 +580,7 @@ impl ImapServer {
     fn dispatch(&mut self, tag: String, cmd: Command) {
         use State::*;
         let state = self.state;
+        let cmd = self.for_store(cmd);
         match cmd {
             Command::Capability => {
                 let caps = self.capabilities();

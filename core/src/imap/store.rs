@@ -87,6 +87,8 @@ pub struct StatusInfo {
     pub size: u64,
     /// HIGHESTMODSEQ (RFC 7162).
     pub highest_modseq: u64,
+    /// DELETED (RFC 9051): messages with `\Deleted`.
+    pub deleted: u32,
 }
 
 /// What a STORE did (RFC 7162 §3.1.3).

@@ -320,7 +320,9 @@ impl Mailboxes for PgMailboxes {
                    (SELECT count(*) FROM messages WHERE mailbox = m.id \
                       AND NOT ('\\Seen' = ANY(flags))), \
                    (SELECT coalesce(sum(size), 0)::bigint FROM messages WHERE mailbox = m.id), \
-                   m.modseq \
+                   m.modseq, \
+                   (SELECT count(*) FROM messages WHERE mailbox = m.id \
+                      AND '\\Deleted' = ANY(flags)) \
                  FROM mailboxes m WHERE m.id = $1",
                 &[&f.id],
             )
@@ -334,6 +336,7 @@ impl Mailboxes for PgMailboxes {
             uid_validity: f.uid_validity,
             size: row.get::<_, i64>(4) as u64,
             highest_modseq: row.get::<_, i64>(5).max(0) as u64,
+            deleted: row.get::<_, i64>(6) as u32,
         })
     }
 

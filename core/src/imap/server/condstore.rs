@@ -28,8 +28,8 @@ impl ImapServer {
         }
     }
 
-    /// ENABLE (RFC 5161): CONDSTORE, and QRESYNC, which includes it; `* ENABLED` names
-    /// those this command turned on, others are ignored.
+    /// ENABLE (RFC 5161): CONDSTORE, QRESYNC (which includes it) and IMAP4rev2;
+    /// `* ENABLED` names those this command turned on, others are ignored.
     pub(super) fn enable(&mut self, tag: &str, caps: &[String]) {
         let mut enabled = vec![Value::atom("ENABLED")];
         for cap in caps {
@@ -42,6 +42,10 @@ impl ImapServer {
                     self.qresync = true;
                     self.enable_condstore();
                     enabled.push(Value::atom("QRESYNC"));
+                }
+                "IMAP4REV2" if !self.rev2 => {
+                    self.rev2 = true;
+                    enabled.push(Value::atom("IMAP4rev2"));
                 }
                 _ => {}
             }

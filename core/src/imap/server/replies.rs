@@ -100,11 +100,12 @@ impl ImapServer {
             (Then::List { tag, subscribed }, StoreReply::List(entries)) => {
                 let kind = if subscribed { "LSUB" } else { "LIST" };
                 for e in entries {
+                    let name = self.shown_name(&e.name);
                     self.untagged(vec![
                         Value::atom(kind),
                         Value::atoms(&e.attributes),
                         Value::string(b"/"),
-                        Value::string(e.name.as_bytes()),
+                        name,
                     ]);
                 }
                 self.ok(
@@ -297,7 +298,7 @@ impl ImapServer {
                 Value::atom("LIST"),
                 Value::atoms(&line.attributes),
                 Value::string(b"/"),
-                Value::string(line.name.as_bytes()),
+                self.shown_name(&line.name),
             ];
             if line.child_info {
                 values.push(Value::List(vec![
@@ -333,16 +334,14 @@ impl ImapServer {
                 StatusItem::UidValidity => ("UIDVALIDITY", st.uid_validity.into()),
                 StatusItem::Unseen => ("UNSEEN", st.unseen.into()),
                 StatusItem::Size => ("SIZE", st.size),
+                StatusItem::Deleted => ("DELETED", st.deleted.into()),
                 StatusItem::HighestModSeq => ("HIGHESTMODSEQ", st.highest_modseq),
             };
             values.push(Value::atom(name));
             values.push(Value::Number(n));
         }
-        self.untagged(vec![
-            Value::atom("STATUS"),
-            Value::string(name.as_bytes()),
-            Value::List(values),
-        ]);
+        let name = self.shown_name(name);
+        self.untagged(vec![Value::atom("STATUS"), name, Value::List(values)]);
     }
 
     /// COPY or MOVE done: COPYUID (RFC 4315), for MOVE the expunges (RFC 6851), then OK.
@@ -387,13 +386,27 @@ impl ImapServer {
             }
         }
         self.flags_lines(&keywords, read_only);
-        self.counts(exists, view.recent.len());
-        if let Some(i) = view
+        // IMAP4rev2 has no `\Recent` (RFC 9051 §2.3.2) and no UNSEEN code; it names the
+        // mailbox in a LIST response instead.
+        let recent = if self.rev2 { Vec::new() } else { view.recent };
+        self.counts(exists, recent.len());
+        let unseen = view
             .messages
             .iter()
-            .position(|m| !has_flag(&m.flags, "\\Seen"))
-        {
-            self.untagged_status(StatusText::ok("First unseen.").code(format!("UNSEEN {}", i + 1)));
+            .position(|m| !has_flag(&m.flags, "\\Seen"));
+        match unseen {
+            _ if self.rev2 => {
+                let shown = self.shown_name(&name);
+                self.untagged(vec![
+                    Value::atom("LIST"),
+                    Value::List(Vec::new()),
+                    Value::string(b"/"),
+                    shown,
+                ]);
+            }
+            Some(i) => self
+                .untagged_status(StatusText::ok("First unseen.").code(format!("UNSEEN {}", i + 1))),
+            None => {}
         }
         self.untagged_status(
             StatusText::ok("UIDs valid").code(format!("UIDVALIDITY {}", view.uid_validity)),
@@ -411,7 +424,7 @@ impl ImapServer {
             uid_validity: view.uid_validity,
             uid_next: view.uid_next,
             msgs: view.messages,
-            recent: view.recent,
+            recent,
             keywords,
             saved: Vec::new(),
             highest_modseq: view.highest_modseq,
@@ -533,7 +546,7 @@ impl ImapServer {
         limit: Option<u64>,
     ) {
         if let Some(mailbox) = &root_of {
-            let mut values = vec![Value::atom("QUOTAROOT"), Value::string(mailbox.as_bytes())];
+            let mut values = vec![Value::atom("QUOTAROOT"), self.shown_name(mailbox)];
             if limit.is_some() {
                 values.push(Value::Quoted(String::new()));
             }
@@ -731,7 +744,7 @@ impl ImapServer {
                 s.msgs.push(m.clone());
             }
         }
-        for u in &view.recent {
+        for u in view.recent.iter().filter(|_| !self.rev2) {
             if !s.recent.contains(u) {
                 s.recent.push(*u);
             }
@@ -747,10 +760,12 @@ impl ImapServer {
         }
     }
 
-    /// `* n EXISTS` and `* n RECENT`.
+    /// `* n EXISTS` and `* n RECENT` (no RECENT with IMAP4rev2).
     fn counts(&mut self, exists: usize, recent: usize) {
         self.untagged(vec![Value::Number(exists as u64), Value::atom("EXISTS")]);
-        self.untagged(vec![Value::Number(recent as u64), Value::atom("RECENT")]);
+        if !self.rev2 {
+            self.untagged(vec![Value::Number(recent as u64), Value::atom("RECENT")]);
+        }
     }
 }
 
