@@ -128,6 +128,9 @@ impl ImapSession {
                 StoreReply::Status(status)
             }
             StoreRequest::Create(m) => StoreReply::Done(store.create(user, &m)),
+            StoreRequest::CreateSpecialUse { mailbox, uses } => {
+                StoreReply::Done(store.create_special_use(user, &mailbox, &uses))
+            }
             StoreRequest::Delete(m) => StoreReply::Done(store.delete(user, &m)),
             StoreRequest::Rename(a, b) => StoreReply::Done(store.rename(user, &a, &b)),
             StoreRequest::Subscribe(m, on) => StoreReply::Done(store.subscribe(user, &m, on)),
@@ -307,6 +310,7 @@ impl Agent for ImapSession {
             | StoreRequest::Status { mailbox } => small_view(mailbox),
             StoreRequest::Login(_)
             | StoreRequest::Create(_)
+            | StoreRequest::CreateSpecialUse { .. }
             | StoreRequest::Delete(_)
             | StoreRequest::Rename(..)
             | StoreRequest::Subscribe(..)

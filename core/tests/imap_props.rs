@@ -281,6 +281,17 @@ fn command() -> impl Strategy<Value = Command> {
             }
         }),
         mailbox().prop_map(Command::Create),
+        (
+            mailbox(),
+            prop::collection::vec(
+                prop_oneof![Just("\\Sent"), Just("\\Archive"), Just("\\All")],
+                1..3
+            )
+        )
+            .prop_map(|(mailbox, uses)| Command::CreateSpecialUse {
+                mailbox,
+                uses: uses.into_iter().map(str::to_string).collect(),
+            }),
         mailbox().prop_map(Command::Delete),
         (mailbox(), mailbox()).prop_map(|(a, b)| Command::Rename(a, b)),
         ("[a-z/]{0,5}", "[a-z%*/]{1,6}", any::<bool>()).prop_map(

@@ -341,3 +341,16 @@ fn quota_commands_need_a_login_and_setquota_is_refused() {
     assert!(got.starts_with("d NO [NOPERM]"), "{got}");
     assert!(parse_command(b"e SETQUOTA \"\" (STORAGE)\r\n").is_err());
 }
+
+#[test]
+fn create_special_use_takes_the_attributes_rfc_6154_lets_it_make() {
+    let mut d = Driver::new(1);
+    let got = d.send("a login u secret\r\n");
+    assert!(got.contains("CREATE-SPECIAL-USE"), "{got}");
+    let got = d.send("b CREATE Stuff (USE (\\all))\r\n");
+    assert!(got.starts_with("b NO [USEATTR]"), "{got}");
+    let got = d.send("c CREATE Stuff (USE (\\sent \\Archive))\r\n");
+    assert!(got.starts_with("c OK"), "{got}");
+    assert!(parse_command(b"d CREATE Stuff (USE ())\r\n").is_err());
+    assert!(parse_command(b"d CREATE Stuff (COLOR (red))\r\n").is_err());
+}

@@ -49,7 +49,7 @@ fn message(n: usize) -> Vec<u8> {
 /// Runs every check with users `alice`, `bob` and `carol` (fresh: no mail yet). Returns the
 /// broken rules, empty when the backend conforms.
 pub fn run_all(open: Open<'_>) -> Vec<String> {
-    let checks: [Rule; 13] = [
+    let checks: [Rule; 14] = [
         ("append allocates increasing UIDs", append_allocates_uids),
         ("flags persist", flags_persist),
         (
@@ -80,6 +80,10 @@ pub fn run_all(open: Open<'_>) -> Vec<String> {
         (
             "QRESYNC: UNCHANGEDSINCE guards a STORE, expunged UIDs are kept",
             conditional_store_and_vanished,
+        ),
+        (
+            "special use given by CREATE: listed, kept by RENAME, gone with DELETE",
+            created_special_use,
         ),
     ];
     checks
@@ -600,6 +604,42 @@ pub fn conditional_store_and_vanished(open: Open<'_>) -> Check {
     ensure(none.is_empty(), || {
         format!("vanished after {top}: {none:?}")
     })
+}
+
+/// A folder made with special-use attributes lists them, keeps them when renamed and
+/// after reopening, and a folder made again under a deleted one's name has none; other
+/// accounts' folders are untouched.
+pub fn created_special_use(open: Open<'_>) -> Check {
+    let s = open();
+    let uses = vec!["\\Archive".to_string()];
+    s.create_special_use("dave", "Old mail", &uses)
+        .map_err(store_err("create_special_use"))?;
+    let attrs = |s: &dyn Mailboxes, user: &str, name: &str| {
+        s.list(user, "", name, false)
+            .into_iter()
+            .find(|e| e.name == name)
+            .map(|e| e.attributes)
+            .unwrap_or_default()
+    };
+    let has = |a: &[String]| a.iter().any(|x| x == "\\Archive");
+    ensure(has(&attrs(&*s, "dave", "Old mail")), || {
+        format!("after CREATE: {:?}", attrs(&*s, "dave", "Old mail"))
+    })?;
+    s.rename("dave", "Old mail", "Archive 2025")
+        .map_err(store_err("rename"))?;
+    let s = open();
+    ensure(has(&attrs(&*s, "dave", "Archive 2025")), || {
+        format!("after RENAME: {:?}", attrs(&*s, "dave", "Archive 2025"))
+    })?;
+    s.delete("dave", "Archive 2025")
+        .map_err(store_err("delete"))?;
+    s.create("dave", "Archive 2025")
+        .map_err(store_err("create"))?;
+    s.create("erin", "Old mail").map_err(store_err("create"))?;
+    ensure(
+        !has(&attrs(&*s, "dave", "Archive 2025")) && !has(&attrs(&*s, "erin", "Old mail")),
+        || "a special use outlived its folder or crossed accounts".to_string(),
+    )
 }
 
 /// Subscribed names are listed for their account only, a deleted folder's too.

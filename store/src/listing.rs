@@ -13,9 +13,11 @@ pub const SPECIAL_USE: [(&str, &str); 4] = [
 
 /// The LIST (or, `subscribed`, LSUB) entries matching the pattern `full` (reference and
 /// pattern joined) among `folders` (name, selectable, has children; INBOX first) and the
-/// subscribed names `subs`.
+/// subscribed names `subs`. A folder's special-use attribute is the one CREATE gave it
+/// (`uses`: name, attributes), else the one of its name in [`SPECIAL_USE`].
 pub fn list_entries(
     folders: Vec<(String, bool, bool)>,
+    uses: &[(String, Vec<String>)],
     subs: &[String],
     full: &str,
     subscribed: bool,
@@ -41,8 +43,13 @@ pub fn list_entries(
             }
             .to_string(),
         );
-        if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name) {
-            attrs.push(attr.to_string());
+        match uses.iter().find(|(n, _)| *n == name) {
+            Some((_, given)) => attrs.extend(given.iter().cloned()),
+            None => {
+                if let Some((_, attr)) = SPECIAL_USE.iter().find(|(n, _)| *n == name) {
+                    attrs.push(attr.to_string());
+                }
+            }
         }
         out.push(ListEntry {
             name,

@@ -139,6 +139,12 @@ pub trait Mailboxes: Send + Sync + Debug {
     /// Creates a folder (and its parents).
     fn create(&self, user: &str, name: &str) -> Result<(), StoreError>;
 
+    /// Creates a folder with special-use attributes (RFC 6154 `CREATE ... (USE (...))`,
+    /// each one of [`postrider_core::imap::list_ext::CREATABLE_USES`]), which LIST shows
+    /// from then on, also after a RENAME.
+    fn create_special_use(&self, user: &str, name: &str, uses: &[String])
+        -> Result<(), StoreError>;
+
     /// Deletes a folder (INBOX cannot be).
     fn delete(&self, user: &str, name: &str) -> Result<(), StoreError>;
 

@@ -139,6 +139,14 @@ impl Mailboxes for ForgetsFlags {
     fn vanished(&self, user: &str, name: &str, since: u64) -> Result<Vec<u32>, StoreError> {
         self.0.vanished(user, name, since)
     }
+    fn create_special_use(
+        &self,
+        user: &str,
+        name: &str,
+        uses: &[String],
+    ) -> Result<(), StoreError> {
+        self.0.create_special_use(user, name, uses)
+    }
     fn append(
         &self,
         user: &str,

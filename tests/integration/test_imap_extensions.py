@@ -307,5 +307,24 @@ class ImapExtensionsTest(unittest.TestCase):
         m.logout()
 
 
+    def test_create_with_special_use(self):
+        srv = Server(users=("bob",)).start()
+        self.addCleanup(srv.cleanup)
+        m = imaps_login(srv, "bob")
+        self.assertIn("CREATE-SPECIAL-USE", m.capabilities)
+        typ, _ = m._simple_command("CREATE", '"Old mail"', r"(USE (\archive))")
+        self.assertEqual(typ, "OK")
+        typ, data = m._simple_command("LIST", "(SPECIAL-USE)", '""', "*")
+        names = [d.decode() for d in m.untagged_responses.pop("LIST", [])]
+        self.assertIn('(\\HasNoChildren \\Archive) "/" "Old mail"', names)
+        m.rename('"Old mail"', '"Archive 2025"')
+        typ, data = m.list('""', '"Archive 2025"')
+        self.assertIn(b"\\Archive", data[0])
+        typ, data = m._simple_command("CREATE", "Everything", r"(USE (\All))")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[USEATTR]", data[0])
+        m.logout()
+
+
 if __name__ == "__main__":
     unittest.main()

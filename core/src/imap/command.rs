@@ -210,6 +210,13 @@ pub enum Command {
     },
     /// CREATE.
     Create(String),
+    /// CREATE mailbox (USE (attr ...)) (RFC 6154 §3): with special-use attributes.
+    CreateSpecialUse {
+        /// The mailbox.
+        mailbox: String,
+        /// The attributes as given (`\\Sent`, ...).
+        uses: Vec<String>,
+    },
     /// DELETE.
     Delete(String),
     /// RENAME.
@@ -619,6 +626,7 @@ fn parse_body(c: &mut Cur<'_>) -> R<Command> {
             c.sp()?;
             let m = c.mailbox()?;
             match verb.as_str() {
+                "CREATE" if c.eat(b' ') => create_special_use(c, m)?,
                 "CREATE" => Command::Create(m),
                 "DELETE" => Command::Delete(m),
                 "SUBSCRIBE" => Command::Subscribe(m),
@@ -675,6 +683,23 @@ fn id_args(c: &mut Cur<'_>) -> R<Command> {
         return Err("ID takes NIL or a list".into());
     }
     Ok(Command::Id)
+}
+
+/// `(USE (attr ...))` after CREATE's mailbox (RFC 6154 §3).
+fn create_special_use(c: &mut Cur<'_>, mailbox: String) -> R<Command> {
+    let mut uses = Vec::new();
+    c.paren_list(false, |c| {
+        let word = c.atom()?.to_ascii_uppercase();
+        if word != "USE" {
+            return Err(format!("unknown CREATE parameter {word:?}"));
+        }
+        c.sp()?;
+        uses = c.paren_list(false, |c| {
+            c.lex(lex::flag, "expected a special-use attribute")
+        })?;
+        Ok(())
+    })?;
+    Ok(Command::CreateSpecialUse { mailbox, uses })
 }
 
 /// ENABLE's capability names.

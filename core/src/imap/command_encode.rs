@@ -241,6 +241,11 @@ impl Tagged {
                 encode_astring(&mut out, mailbox);
                 encode_select_params(&mut out, params);
             }
+            Command::CreateSpecialUse { mailbox, uses } => {
+                w(&mut out, "CREATE ");
+                encode_astring(&mut out, mailbox);
+                w(&mut out, &format!(" (USE ({}))", uses.join(" ")));
+            }
             Command::Create(m)
             | Command::Delete(m)
             | Command::Subscribe(m)

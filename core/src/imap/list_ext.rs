@@ -46,6 +46,10 @@ impl ListLine {
     }
 }
 
+/// The special-use attributes CREATE may give (RFC 6154 §3): `\\All` and `\\Flagged`
+/// name virtual folders, which this server does not make.
+pub const CREATABLE_USES: [&str; 5] = ["\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash"];
+
 const SPECIAL: [&str; 7] = [
     "\\All",
     "\\Archive",

@@ -350,6 +350,7 @@ impl ImapServer {
             "UNSELECT",
             "CHILDREN",
             "SPECIAL-USE",
+            "CREATE-SPECIAL-USE",
             "ESEARCH",
             "SEARCHRES",
             "SORT",

@@ -167,6 +167,14 @@ pub enum StoreRequest {
     },
     /// CREATE → [`StoreReply::Done`].
     Create(String),
+    /// CREATE with special-use attributes (RFC 6154; each one of
+    /// [`crate::imap::list_ext::CREATABLE_USES`]) → [`StoreReply::Done`].
+    CreateSpecialUse {
+        /// Mailbox.
+        mailbox: String,
+        /// The attributes, spelt as in the list.
+        uses: Vec<String>,
+    },
     /// DELETE → [`StoreReply::Done`].
     Delete(String),
     /// RENAME → [`StoreReply::Done`].

@@ -93,16 +93,24 @@ fn import_user(
             continue;
         }
         let view = files.view(user, &entry.name, false).map_err(text)?;
+        // Special-use attributes come along (those CREATE gave, and the usual names').
+        let uses: Vec<&str> = entry
+            .attributes
+            .iter()
+            .map(String::as_str)
+            .filter(|a| postrider_core::imap::list_ext::CREATABLE_USES.contains(a))
+            .collect();
         let c = pool.get().map_err(text)?;
         let made = c
             .execute(
-                "INSERT INTO mailboxes (account, name, uid_validity, uid_next, recent_from) \
-                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING",
+                "INSERT INTO mailboxes (account, name, uid_validity, uid_next, recent_from, \
+                 special_use) VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT DO NOTHING",
                 &[
                     &user,
                     &entry.name,
                     &i64::from(view.uid_validity),
                     &i64::from(view.uid_next),
+                    &uses.join(" "),
                 ],
             )
             .map_err(text)?;

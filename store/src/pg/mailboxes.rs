@@ -250,6 +250,35 @@ impl PgMailboxes {
     }
 }
 
+impl PgMailboxes {
+    /// CREATE, with the special-use attributes it gives (none for a plain CREATE).
+    fn create_folder(&self, user: &str, name: &str, uses: &[String]) -> Result<(), StoreError> {
+        let selectable = !name.ends_with('/');
+        let name = canonical(name.trim_end_matches('/'));
+        if name == "INBOX" {
+            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
+        }
+        if !valid_folder(name) {
+            return Err(err(
+                "CANNOT",
+                "Invalid mailbox name (printable modified UTF-7 only)",
+            ));
+        }
+        let c = self.conn()?;
+        let n = c
+            .execute(
+                "INSERT INTO mailboxes (account, name, selectable, special_use) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&user, &name, &selectable, &uses.join(" ")],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
+        }
+        Ok(())
+    }
+}
+
 impl Mailboxes for PgMailboxes {
     fn ensure_special_use(&self, user: &str) {
         let made = self.pool.get().and_then(|c| {
@@ -623,29 +652,16 @@ impl Mailboxes for PgMailboxes {
     }
 
     fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
-        let selectable = !name.ends_with('/');
-        let name = canonical(name.trim_end_matches('/'));
-        if name == "INBOX" {
-            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
-        }
-        if !valid_folder(name) {
-            return Err(err(
-                "CANNOT",
-                "Invalid mailbox name (printable modified UTF-7 only)",
-            ));
-        }
-        let c = self.conn()?;
-        let n = c
-            .execute(
-                "INSERT INTO mailboxes (account, name, selectable) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-                &[&user, &name, &selectable],
-            )
-            .map_err(db)?;
-        if n == 0 {
-            return Err(err("ALREADYEXISTS", "Mailbox already exists"));
-        }
-        Ok(())
+        self.create_folder(user, name, &[])
+    }
+
+    fn create_special_use(
+        &self,
+        user: &str,
+        name: &str,
+        uses: &[String],
+    ) -> Result<(), StoreError> {
+        self.create_folder(user, name, uses)
     }
 
     fn delete(&self, user: &str, name: &str) -> Result<(), StoreError> {
@@ -764,24 +780,32 @@ impl Mailboxes for PgMailboxes {
         let found = self.pool.get().and_then(|c| {
             folder(&c, user, "INBOX")?;
             let names = c.query(
-                "SELECT name, selectable FROM mailboxes WHERE account = $1",
+                "SELECT name, selectable, special_use FROM mailboxes WHERE account = $1",
                 &[&user],
             )?;
             let subs = c.query(
                 "SELECT name FROM subscriptions WHERE account = $1 ORDER BY name",
                 &[&user],
             )?;
+            let uses: Vec<(String, Vec<String>)> = names
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(2)))
+                .filter(|(_, u)| !u.is_empty())
+                .map(|(n, u)| (n, u.split(' ').map(str::to_string).collect()))
+                .collect();
             Ok((
                 names
                     .iter()
                     .map(|r| (r.get(0), r.get(1)))
                     .collect::<Vec<_>>(),
+                uses,
                 subs.iter().map(|r| r.get(0)).collect::<Vec<String>>(),
             ))
         });
         match found {
-            Ok((names, subs)) => list_entries(
+            Ok((names, uses, subs)) => list_entries(
                 folder_tree(&names),
+                &uses,
                 &subs,
                 &format!("{reference}{pattern}"),
                 subscribed,

@@ -113,6 +113,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (mailbox, uid)
     );
     CREATE INDEX vanished_modseq ON vanished (mailbox, modseq);",
+    // 8: special-use attributes given by CREATE (RFC 6154), space-separated.
+    "ALTER TABLE mailboxes ADD COLUMN special_use text NOT NULL DEFAULT '';",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

@@ -80,6 +80,22 @@ impl ImapServer {
                 );
             }
             Command::Create(m) => self.ask(done("Create"), StoreRequest::Create(m)),
+            Command::CreateSpecialUse { mailbox, uses } => {
+                let known = |u: &String| {
+                    crate::imap::list_ext::CREATABLE_USES
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(u))
+                };
+                let Some(uses) = uses.iter().map(known).collect::<Option<Vec<_>>>() else {
+                    let status = StatusText::no("Unsupported special-use attribute.");
+                    return self.tagged(&tag, status.code("USEATTR"));
+                };
+                let uses = uses.into_iter().map(|u| u.to_string()).collect();
+                self.ask(
+                    done("Create"),
+                    StoreRequest::CreateSpecialUse { mailbox, uses },
+                )
+            }
             Command::Delete(m) => self.ask(done("Delete"), StoreRequest::Delete(m)),
             Command::Rename(a, b) => self.ask(done("Rename"), StoreRequest::Rename(a, b)),
             Command::Subscribe(m) => self.ask(done("Subscribe"), StoreRequest::Subscribe(m, true)),

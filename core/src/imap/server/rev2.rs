@@ -44,6 +44,10 @@ impl ImapServer {
                 params,
             },
             Command::Create(m) => Command::Create(n(m)),
+            Command::CreateSpecialUse { mailbox, uses } => Command::CreateSpecialUse {
+                mailbox: n(mailbox),
+                uses,
+            },
             Command::Delete(m) => Command::Delete(n(m)),
             Command::Rename(a, b) => Command::Rename(n(a), n(b)),
             Command::Subscribe(m) => Command::Subscribe(n(m)),
