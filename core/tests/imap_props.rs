@@ -7,6 +7,7 @@
 
 use proptest::prelude::*;
 
+use postrider_core::imap::catenate::CatenatePart;
 use postrider_core::imap::command::{
     frame_line, parse_command, AppendMessage, Command, FetchAttr, Framing, SearchKey, SearchReturn,
     SeqNum, SeqSet, StatusItem, StoreMode, Tagged,
@@ -50,6 +51,16 @@ fn seq_set() -> impl Strategy<Value = SeqSet> {
     prop_oneof![
         9 => prop::collection::vec((num.clone(), num), 1..4).prop_map(SeqSet),
         1 => Just(SeqSet::saved()),
+    ]
+}
+
+/// One piece of a CATENATE message.
+fn catenate_part() -> impl Strategy<Value = CatenatePart> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>().prop_filter("no NUL", |b| *b != 0), 0..60)
+            .prop_map(CatenatePart::Text),
+        "/[A-Za-z%0-9]{1,8}(;UIDVALIDITY=[1-9][0-9]{0,5})?/;UID=[1-9][0-9]{0,4}"
+            .prop_map(CatenatePart::Url),
     ]
 }
 
@@ -323,7 +334,8 @@ fn command() -> impl Strategy<Value = Command> {
             prop::collection::vec(
                 (
                     prop::collection::vec(flag(), 0..3),
-                    prop::collection::vec(any::<u8>(), 0..200)
+                    prop::collection::vec(any::<u8>(), 0..200),
+                    prop::option::of(prop::collection::vec(catenate_part(), 1..4))
                 ),
                 1..3
             )
@@ -332,11 +344,21 @@ fn command() -> impl Strategy<Value = Command> {
                 mailbox,
                 messages: messages
                     .into_iter()
-                    .map(|(flags, message)| AppendMessage {
-                        binary: message.contains(&0),
-                        flags,
-                        date: None,
-                        message
+                    .map(|(flags, message, catenate)| match catenate {
+                        Some(parts) => AppendMessage {
+                            binary: false,
+                            flags,
+                            date: None,
+                            message: Vec::new(),
+                            catenate: Some(parts),
+                        },
+                        None => AppendMessage {
+                            binary: message.contains(&0),
+                            flags,
+                            date: None,
+                            message,
+                            catenate: None,
+                        },
                     })
                     .collect()
             }),

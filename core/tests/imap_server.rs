@@ -354,3 +354,31 @@ fn create_special_use_takes_the_attributes_rfc_6154_lets_it_make() {
     assert!(parse_command(b"d CREATE Stuff (USE ())\r\n").is_err());
     assert!(parse_command(b"d CREATE Stuff (COLOR (red))\r\n").is_err());
 }
+
+#[test]
+fn catenate_joins_text_and_url_pieces_or_adds_nothing() {
+    let mut d = Driver::new(2);
+    d.send("a login u secret\r\n");
+    let before = d.store.view.messages.len();
+    let v = d.store.view.uid_validity;
+    let got = d.send(&format!(
+        "b APPEND INBOX CATENATE (URL \"/INBOX;UIDVALIDITY={v}/;UID=1/;SECTION=HEADER\" TEXT {{5+}}\r\nhello)\r\n"
+    ));
+    assert!(got.starts_with("b OK [APPENDUID"), "{got}");
+    assert_eq!(d.store.view.messages.len(), before + 1);
+    // A wrong UIDVALIDITY, a missing message, a URL of another server: nothing added.
+    for (tag, url) in [
+        ("c", format!("/INBOX;UIDVALIDITY={}/;UID=1", v + 1)),
+        ("d", "/INBOX/;UID=99".to_string()),
+        ("e", "imap://x@y/INBOX/;UID=1".to_string()),
+    ] {
+        let got = d.send(&format!("{tag} APPEND INBOX CATENATE (URL \"{url}\")\r\n"));
+        assert!(
+            got.starts_with(&format!("{tag} NO [BADURL {url}]")),
+            "{got}"
+        );
+    }
+    let got = d.send("f APPEND Nowhere CATENATE (TEXT {1+}\r\nx)\r\n");
+    assert!(got.starts_with("f NO [TRYCREATE]"), "{got}");
+    assert_eq!(d.store.view.messages.len(), before + 1);
+}

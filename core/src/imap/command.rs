@@ -142,6 +142,9 @@ pub struct AppendMessage {
     pub message: Vec<u8>,
     /// Sent as a `literal8` (`~{n}`, RFC 3516): it may hold raw binary parts.
     pub binary: bool,
+    /// `CATENATE (...)` (RFC 4469): the message is these pieces joined (`message` is
+    /// then empty).
+    pub catenate: Option<Vec<crate::imap::catenate::CatenatePart>>,
 }
 
 /// STATUS data items.
@@ -543,6 +546,18 @@ impl Cur<'_> {
 
 pub use super::dates::{parse_date, parse_datetime, Day};
 
+/// A section specifier as FETCH writes it between brackets (`1.2.HEADER`, `TEXT`, ``),
+/// for IMAP URLs' `;SECTION=` (RFC 5092); None when it is not one.
+pub fn parse_section(text: &str) -> Option<Section> {
+    let with_end = format!("{text}]");
+    let mut c = Cur {
+        b: with_end.as_bytes(),
+        i: 0,
+    };
+    let section = fetch::section(&mut c).ok()?;
+    c.at_end().then_some(section)
+}
+
 /// Parses one complete command (`tag SP command CRLF`, literals inline).
 pub fn parse_command(line: &[u8]) -> Result<Tagged, ParseError> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -779,6 +794,16 @@ fn append(c: &mut Cur<'_>) -> R<Command> {
             date = Some(String::from_utf8_lossy(&c.quoted()?).into_owned());
             c.sp()?;
         }
+        if c.word_ci("CATENATE ") {
+            messages.push(AppendMessage {
+                flags,
+                date,
+                message: Vec::new(),
+                binary: false,
+                catenate: Some(catenate_parts(c)?),
+            });
+            continue;
+        }
         let binary = c.peek() == Some(b'~');
         let message = c.literal()?;
         messages.push(AppendMessage {
@@ -786,9 +811,24 @@ fn append(c: &mut Cur<'_>) -> R<Command> {
             date,
             message,
             binary,
+            catenate: None,
         });
     }
     Ok(Command::Append { mailbox, messages })
+}
+
+/// CATENATE's `(TEXT literal / URL "url" ...)` (RFC 4469).
+fn catenate_parts(c: &mut Cur<'_>) -> R<Vec<crate::imap::catenate::CatenatePart>> {
+    use crate::imap::catenate::CatenatePart;
+    c.paren_list(false, |c| {
+        let word = c.atom()?.to_ascii_uppercase();
+        c.sp()?;
+        match word.as_str() {
+            "TEXT" => Ok(CatenatePart::Text(c.literal()?)),
+            "URL" => Ok(CatenatePart::Url(c.astring()?)),
+            _ => Err(format!("unknown CATENATE part {word:?}")),
+        }
+    })
 }
 
 /// `SETQUOTA root (resource limit ...)`.

@@ -331,6 +331,10 @@ impl Tagged {
                         out.push(b' ');
                         push_string(&mut out, d.as_bytes());
                     }
+                    if let Some(parts) = &m.catenate {
+                        encode_catenate(&mut out, parts);
+                        continue;
+                    }
                     let eight = if m.binary { "~" } else { "" };
                     w(&mut out, &format!(" {eight}{{{}+}}\r\n", m.message.len()));
                     out.extend_from_slice(&m.message);
@@ -534,4 +538,26 @@ fn encode_select_params(out: &mut Vec<u8>, params: &crate::imap::command::Select
     if !words.is_empty() {
         out.extend_from_slice(format!(" ({})", words.join(" ")).as_bytes());
     }
+}
+
+/// ` CATENATE (TEXT {n+}... URL "..." ...)`.
+fn encode_catenate(out: &mut Vec<u8>, parts: &[crate::imap::catenate::CatenatePart]) {
+    use crate::imap::catenate::CatenatePart;
+    out.extend_from_slice(b" CATENATE (");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        match part {
+            CatenatePart::Text(bytes) => {
+                out.extend_from_slice(format!("TEXT {{{}+}}\r\n", bytes.len()).as_bytes());
+                out.extend_from_slice(bytes);
+            }
+            CatenatePart::Url(url) => {
+                out.extend_from_slice(b"URL ");
+                push_string(out, url.as_bytes());
+            }
+        }
+    }
+    out.push(b')');
 }

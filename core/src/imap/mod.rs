@@ -4,6 +4,7 @@
 //! mailbox names.
 
 pub mod binary;
+pub mod catenate;
 pub mod command;
 pub mod command_encode;
 pub mod dates;

@@ -24,6 +24,7 @@ use crate::machine::{
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
 mod authenticated;
+mod catenating;
 mod condstore;
 mod fetching;
 mod query;
@@ -177,6 +178,8 @@ enum Then {
         what: &'static str,
     },
     Append(AppendJob),
+    /// An APPEND with CATENATE putting its messages together.
+    Catenate(catenating::CatenateJob, catenating::CatStep),
     /// An extended LIST: the folders, then the subscriptions.
     ListExtended(ListJob),
     /// LIST-STATUS: the lines still to write, a STATUS after each selectable one.
@@ -365,6 +368,7 @@ impl ImapServer {
             "LIST-EXTENDED",
             "LIST-STATUS",
             "BINARY",
+            "CATENATE",
             "CONDSTORE",
             "QRESYNC",
         ];

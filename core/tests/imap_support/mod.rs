@@ -8,7 +8,7 @@ use bytes::Bytes;
 use postrider_core::imap::command::StoreMode;
 use postrider_core::imap::server::{
     FetchedMessage, FlagChanges, ImapConfig, ImapEvent, ImapServer, MailboxView, MessageMeta,
-    StoreError, StoreReply, StoreRequest,
+    StatusInfo, StoreError, StoreReply, StoreRequest,
 };
 use postrider_core::imap::store::FetchPart;
 use postrider_core::imf::datetime::WallClock;
@@ -239,6 +239,21 @@ impl Driver {
                         self.store.set_flags.extend(now);
                         StoreReply::Flags(Ok(changes))
                     }
+                    StoreRequest::Status { mailbox } => StoreReply::Status(if mailbox == "INBOX" {
+                        let v = &self.store.view;
+                        Ok(StatusInfo {
+                            messages: v.messages.len() as u32,
+                            recent: v.recent.len() as u32,
+                            uid_next: v.uid_next,
+                            uid_validity: v.uid_validity,
+                            unseen: 0,
+                            size: 0,
+                            highest_modseq: v.highest_modseq,
+                            deleted: 0,
+                        })
+                    } else {
+                        Err(StoreError::new(Some("NONEXISTENT"), "no such mailbox"))
+                    }),
                     StoreRequest::Vanished { since, .. } => StoreReply::Vanished(Ok(self
                         .store
                         .vanished

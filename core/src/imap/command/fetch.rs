@@ -28,7 +28,7 @@ pub(super) fn fetch(c: &mut Cur<'_>, uid: bool) -> R<Command> {
     })
 }
 
-fn section(c: &mut Cur<'_>) -> R<Section> {
+pub(super) fn section(c: &mut Cur<'_>) -> R<Section> {
     // After `[`.
     let mut path = Vec::new();
     loop {

@@ -160,6 +160,8 @@ impl ImapServer {
             }
             Command::Append { mailbox, messages } => {
                 let mut queued = std::collections::VecDeque::new();
+                let mut pieces = std::collections::VecDeque::new();
+                let catenates = messages.iter().any(|m| m.catenate.is_some());
                 for m in messages {
                     let date = match m.date {
                         Some(d) => match parse_datetime(&d) {
@@ -168,7 +170,16 @@ impl ImapServer {
                         },
                         None => None,
                     };
-                    let flags = m.flags.into_iter().filter(|f| f != "\\Recent").collect();
+                    let flags: Vec<String> =
+                        m.flags.into_iter().filter(|f| f != "\\Recent").collect();
+                    if catenates {
+                        use crate::imap::catenate::CatenatePart;
+                        let parts = m
+                            .catenate
+                            .unwrap_or_else(|| vec![CatenatePart::Text(m.message)]);
+                        pieces.push_back((flags, date, parts));
+                        continue;
+                    }
                     // Raw binary parts are kept base64-encoded (RFC 3516 §4.4).
                     let message = match m.binary {
                         true => crate::imap::binary::encode_binary_parts(&m.message)
@@ -177,16 +188,18 @@ impl ImapServer {
                     };
                     queued.push_back((flags, date, message));
                 }
-                self.append_next(
-                    AppendJob {
-                        tag,
-                        mailbox,
-                        queued,
-                        done: Vec::new(),
-                        uid_validity: 0,
-                    },
-                    None,
-                );
+                let job = AppendJob {
+                    tag,
+                    mailbox,
+                    queued,
+                    done: Vec::new(),
+                    uid_validity: 0,
+                };
+                if catenates {
+                    self.catenate(job, pieces);
+                } else {
+                    self.append_next(job, None);
+                }
             }
             Command::GetQuota(root) => self.ask(
                 Then::Quota {

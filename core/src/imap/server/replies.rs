@@ -126,6 +126,7 @@ impl ImapServer {
                 Err(e) => self.no(&tag, &e),
             },
             (Then::Append(job), StoreReply::Appended(r)) => self.append_next(job, Some(r)),
+            (Then::Catenate(job, step), reply) => self.on_catenate(job, step, reply),
             (Then::AppendUndone { tag, error }, _) => self.no(&tag, &error),
             (Then::ListExtended(mut job), StoreReply::List(entries)) if job.folders.is_none() => {
                 job.folders = Some(entries);
@@ -231,6 +232,7 @@ impl ImapServer {
                     Then::Login(t) => t,
                     Then::Append(job) => job.tag,
                     Then::FetchVanished(job) => job.tag,
+                    Then::Catenate(job, _) => job.tag(),
                     Then::Resync { tag, .. } => tag,
                     Then::AppendUndone { tag, .. }
                     | Then::Quota { tag, .. }
