@@ -410,6 +410,9 @@ class Runner:
     def __init__(self, opts):
         self.o = opts
         self.failures = []
+        # Script commands sent, and those of tests that need an extension's capability.
+        self.commands = 0
+        self.extension_commands = 0
 
     def connect(self):
         c = Conn(self.o.host, self.o.port, self.o.verbose)
@@ -690,6 +693,9 @@ class Runner:
         tags = {}
         for cmd in g.commands:
             label, text, reply, _ = cmd
+            self.commands += 1
+            if t.caps:
+                self.extension_commands += 1
             try:
                 line = self.expand_cmd(text, seqmap)
             except KeyError as e:
@@ -870,6 +876,7 @@ def main():
         else:
             print("ok  Test %s" % t.name)
     print("%d test groups: %d failed, %d skipped due to missing capabilities" % (len(paths), failed, skipped))
+    print("%d commands run, %d of them in tests of extensions" % (r.commands, r.extension_commands))
     sys.exit(1 if failed else 0)
 
 
