@@ -326,5 +326,33 @@ class ImapExtensionsTest(unittest.TestCase):
         m.logout()
 
 
+    def test_catenate(self):
+        m = imaps_login(self.srv)
+        self.assertIn("CATENATE", m.capabilities)
+        typ, data = m.select("INBOX")
+        uid_validity = m.untagged_responses["UIDVALIDITY"][-1].decode()
+        m.create("Drafts2")
+        url = f"/INBOX;UIDVALIDITY={uid_validity}/;UID=1/;SECTION=HEADER"
+        text = b"new body\r\n"
+        tag = m._command("APPEND", "Drafts2", "CATENATE",
+                         f'(URL "{url}" TEXT {{{len(text)}+}}')
+        m.send(text + b")\r\n")
+        typ, data = m._command_complete("APPEND", tag)
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"APPENDUID", data[0])
+        m.select("Drafts2")
+        typ, data = m.fetch("1", "(BODY.PEEK[])")
+        body = data[0][1]
+        self.assertTrue(body.startswith(b"Return-Path: <someone@test.example>\r\n"), body)
+        self.assertIn(b"\r\nSubject: lunch\r\n", body)
+        self.assertTrue(body.endswith(b"\r\n\r\nnew body\r\n"), body)
+        # A URL to a message that is not there: NO [BADURL], nothing added.
+        typ, data = m._simple_command("APPEND", "Drafts2", "CATENATE", '(URL "/INBOX/;UID=999")')
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[BADURL /INBOX/;UID=999]", data[0])
+        self.assertEqual(m.select("Drafts2")[1], [b"1"])
+        m.logout()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -328,6 +328,27 @@ class TwoNodes(unittest.TestCase):
         self.assertRegex(fetched[0], r"^1 \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$")
         b.logout()
 
+    def test_catenate_and_special_use_on_a_are_served_by_b(self):
+        send(self.a, 1, subject="original")
+        wait_for("the message on node B", lambda: self.count(self.b) == 1)
+        a = imap(self.a)
+        typ, _ = a._simple_command("CREATE", "Kept", r"(USE (\Archive))")
+        self.assertEqual(typ, "OK")
+        tag = a._command("APPEND", "Kept", "CATENATE",
+                         '(URL "/INBOX/;UID=1/;SECTION=HEADER" TEXT {7+}')
+        a.send(b"added\r\n)\r\n")
+        typ, data = a._command_complete("APPEND", tag)
+        self.assertEqual(typ, "OK", data)
+        a.logout()
+        b = imap(self.b)
+        typ, data = b.list('""', "Kept")
+        self.assertIn(b"\\Archive", data[0])
+        b.select("Kept")
+        typ, data = b.fetch("1", "(BODY.PEEK[])")
+        self.assertIn(b"Subject: original 0\r\n", data[0][1])
+        self.assertTrue(data[0][1].endswith(b"\r\n\r\nadded\r\n"), data[0][1])
+        b.logout()
+
     def test_a_forward_set_on_a_is_followed_by_delivery_on_b(self):
         path = os.path.join(self.a.dir, "fwd")
         with open(path, "w") as f:
