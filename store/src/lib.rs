@@ -25,5 +25,6 @@ pub mod pg;
 pub mod queue;
 pub mod queue_store;
 pub mod quota;
+mod special_use;
 pub mod tls_verify;
 pub mod user_files;

@@ -37,6 +37,7 @@ use crate::mailbox::{Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks,
 use crate::maildrop::MboxMaildrop;
 use crate::mbox::{self, MboxBatch};
 use crate::quota::QuotaFile;
+use crate::special_use::SpecialUses;
 
 fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
     StoreError::new(code, text)
@@ -793,7 +794,8 @@ impl UserStore<'_> {
             return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
         }
         fs::remove_file(&p).map_err(io_err)?;
-        self.edit_uses(|all| all.retain(|(n, _)| n != name))
+        self.uses()
+            .edit(|all| all.retain(|(n, _)| n != name))
             .map_err(io_err)?;
         let index = self
             .state_dir()
@@ -848,17 +850,7 @@ impl UserStore<'_> {
             let _ = fs::rename(log, PathBuf::from(to));
         }
         let _ = fs::rename(&ia, &ib);
-        let inside = format!("{from}/");
-        self.edit_uses(|all| {
-            for (n, _) in all.iter_mut() {
-                if n == from {
-                    *n = to.to_string();
-                } else if let Some(rest) = n.strip_prefix(&inside) {
-                    *n = format!("{to}/{rest}");
-                }
-            }
-        })
-        .map_err(io_err)?;
+        self.uses().rename(from, to).map_err(io_err)?;
         let mut map = lock(&self.store.folders);
         map.remove(&a);
         map.remove(&b);
@@ -869,50 +861,26 @@ impl UserStore<'_> {
         self.state_dir().join("subscriptions")
     }
 
-    fn uses_path(&self) -> PathBuf {
-        self.state_dir().join("special-use")
+    /// The special-use attributes CREATE gave this user's folders.
+    fn uses(&self) -> SpecialUses {
+        SpecialUses::new(self.state_dir().join("special-use"))
     }
 
-    /// The special-use attributes CREATE gave folders: `NAME<TAB>ATTR ATTR` lines.
+    /// The special-use attributes CREATE gave folders.
     pub fn special_uses(&self) -> Vec<(String, Vec<String>)> {
-        let text = fs::read_to_string(self.uses_path()).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(n, u)| (n.to_string(), u.split(' ').map(str::to_string).collect()))
-            .collect()
-    }
-
-    /// Rewrites the special-use list with `change` applied (written whole, renamed into
-    /// place).
-    fn edit_uses(&self, change: impl FnOnce(&mut Vec<(String, Vec<String>)>)) -> io::Result<()> {
-        let mut uses = self.special_uses();
-        let before = uses.clone();
-        change(&mut uses);
-        if uses == before {
-            return Ok(());
-        }
-        let text: String = uses
-            .iter()
-            .map(|(n, u)| format!("{n}\t{}\n", u.join(" ")))
-            .collect();
-        let path = self.uses_path();
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("tmp");
-        fs::write(&tmp, text)?;
-        fs::rename(tmp, path)
+        self.uses().list()
     }
 
     /// CREATE ... (USE (...)): the folder, then its attributes.
     pub fn create_special_use(&self, name: &str, uses: &[String]) -> Result<(), StoreError> {
         self.create(name)?;
         let name = name.trim_end_matches('/').to_string();
-        self.edit_uses(|all| {
-            all.retain(|(n, _)| *n != name);
-            all.push((name, uses.to_vec()));
-        })
-        .map_err(io_err)
+        self.uses()
+            .edit(|all| {
+                all.retain(|(n, _)| *n != name);
+                all.push((name, uses.to_vec()));
+            })
+            .map_err(io_err)
     }
 
     /// The subscribed names.

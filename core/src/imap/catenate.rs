@@ -3,17 +3,9 @@
 //! [/;PARTIAL=o[.l]]`), and the octets such a URL stands for.
 
 use crate::imap::command::parse_section;
+pub use crate::imap::command::CatenatePart;
 use crate::imap::section::{section_bytes, Section};
 use crate::mime::multipart::{parse_message, Limits};
-
-/// One piece of a CATENATE message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CatenatePart {
-    /// `TEXT literal`: these octets.
-    Text(Vec<u8>),
-    /// `URL "..."`: (a part of) a message already stored, as written.
-    Url(String),
-}
 
 /// A parsed IMAP URL naming a message or a part of it in this account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -131,6 +131,15 @@ pub struct SearchReturn {
     pub save: bool,
 }
 
+/// One piece of a CATENATE message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatenatePart {
+    /// `TEXT literal`: these octets.
+    Text(Vec<u8>),
+    /// `URL "..."`: (a part of) a message already stored, as written.
+    Url(String),
+}
+
 /// One message of an APPEND.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendMessage {
@@ -144,7 +153,7 @@ pub struct AppendMessage {
     pub binary: bool,
     /// `CATENATE (...)` (RFC 4469): the message is these pieces joined (`message` is
     /// then empty).
-    pub catenate: Option<Vec<crate::imap::catenate::CatenatePart>>,
+    pub catenate: Option<Vec<CatenatePart>>,
 }
 
 /// STATUS data items.
@@ -818,8 +827,7 @@ fn append(c: &mut Cur<'_>) -> R<Command> {
 }
 
 /// CATENATE's `(TEXT literal / URL "url" ...)` (RFC 4469).
-fn catenate_parts(c: &mut Cur<'_>) -> R<Vec<crate::imap::catenate::CatenatePart>> {
-    use crate::imap::catenate::CatenatePart;
+fn catenate_parts(c: &mut Cur<'_>) -> R<Vec<CatenatePart>> {
     c.paren_list(false, |c| {
         let word = c.atom()?.to_ascii_uppercase();
         c.sp()?;

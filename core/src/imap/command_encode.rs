@@ -541,8 +541,8 @@ fn encode_select_params(out: &mut Vec<u8>, params: &crate::imap::command::Select
 }
 
 /// ` CATENATE (TEXT {n+}... URL "..." ...)`.
-fn encode_catenate(out: &mut Vec<u8>, parts: &[crate::imap::catenate::CatenatePart]) {
-    use crate::imap::catenate::CatenatePart;
+fn encode_catenate(out: &mut Vec<u8>, parts: &[crate::imap::command::CatenatePart]) {
+    use crate::imap::command::CatenatePart;
     out.extend_from_slice(b" CATENATE (");
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
