@@ -141,7 +141,13 @@ fn pipelined_delivery_with_per_recipient_results() {
     );
     assert!(sent.contains("RET=HDRS"));
     assert!(String::from_utf8_lossy(body).ends_with("\r\n.dot line\r\nend\r\n"));
-    // MAIL, three RCPTs and DATA in one write (RFC 2920).
+    // The server offers CHUNKING: one BDAT carries the message as it is (RFC 3030).
+    assert!(
+        sent.contains("BDAT 30 LAST\r\nSubject: x\r\n\r\n.dot line\r\nend\r\nQUIT"),
+        "{sent}"
+    );
+    assert!(!sent.contains("DATA\r\n"), "{sent}");
+    // MAIL, three RCPTs and BDAT in one write (RFC 2920).
     assert!(sent.contains("MAIL FROM:<alice@a.test> SIZE=30 RET=HDRS\r\nRCPT TO:<bob@b.test>"));
     assert!(!o.try_next_host);
 }
@@ -272,6 +278,38 @@ fn connection_lost_after_data_defers() {
     let o = c.take_outcome().unwrap();
     assert!(matches!(&o.recipients[0], RecipientResult::Deferred(t) if t.contains("end of data")));
     assert!(!o.try_next_host);
+}
+
+#[test]
+fn a_refused_bdat_fails_its_recipients() {
+    let now = Instant::now();
+    let mut c = SmtpClient::new(
+        ClientConfig::default(),
+        message(&["b@b.test", "c@b.test"], b"x\r\n"),
+        now,
+    );
+    c.handle_input(now, b"220 x\r\n250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    let mut sent = Vec::new();
+    while let Some(out) = c.poll_transmit() {
+        sent.extend(out);
+    }
+    // MAIL, both RCPTs and the one chunk, pipelined.
+    let text = String::from_utf8_lossy(&sent).into_owned();
+    assert!(
+        text.ends_with("RCPT TO:<c@b.test>\r\nBDAT 3 LAST\r\nx\r\n"),
+        "{text}"
+    );
+    c.handle_input(
+        now,
+        b"250 ok\r\n250 ok\r\n250 ok\r\n552 5.3.4 too big\r\n221 bye\r\n",
+    );
+    let o = c.take_outcome().unwrap();
+    for r in &o.recipients {
+        assert!(
+            matches!(r, RecipientResult::Failed(t, Some(r)) if r.code == 552 && t.contains("in reply to BDAT")),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]

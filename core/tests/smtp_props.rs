@@ -77,6 +77,10 @@ fn cmd() -> impl Strategy<Value = Command> {
         )
             .prop_map(|(to, params)| Command::Rcpt { to, params }),
         Just(Command::Data),
+        (any::<u64>(), any::<bool>()).prop_map(|(size, last)| Command::Bdat {
+            size: size % 10_000_000_000_000_000_000,
+            last
+        }),
         Just(Command::Rset),
         Just(Command::Quit),
         Just(Command::StartTls),

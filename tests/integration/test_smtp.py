@@ -29,7 +29,8 @@ class SmtpBasics(unittest.TestCase):
         with self.smtp() as s:
             code, _ = s.ehlo("client.example")
             self.assertEqual(code, 250)
-            for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "starttls", "smtputf8"):
+            for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "starttls", "smtputf8",
+                        "chunking"):
                 self.assertTrue(s.has_extn(ext), ext)
             self.assertEqual(s.esmtp_features["size"], "200000")
             self.assertFalse(s.has_extn("auth"))
@@ -190,6 +191,36 @@ class SmtpBasics(unittest.TestCase):
         time.sleep(0.3)
         self.assertFalse(any(m["Subject"] == "smuggle" for m in self.srv.messages("alice")))
         self.assertFalse(any("evil" in str(m["Return-Path"]) for m in self.srv.messages("bob")))
+
+    def test_bdat_chunks(self):
+        c = self.srv.raw()
+        c.read_reply()
+        code, lines = c.cmd("EHLO c")
+        self.assertIn("250-CHUNKING", lines)
+        # No transaction yet: refused, and the chunk is read and dropped, not run.
+        c.send(b"BDAT 6\r\nQUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 503)
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 250)
+        head = b"Subject: chunked\r\n\r\n"
+        c.send(b"BDAT %d\r\n" % len(head) + head)
+        self.assertEqual(c.read_reply(), (250, [f"250 2.0.0 Ok: {len(head)} octets received"]))
+        # DATA cannot follow BDAT in one message.
+        self.assertEqual(c.cmd("DATA")[0], 503)
+        c.send(b"BDAT 9 LAST\r\nbare\nlfs\n")
+        code, lines = c.read_reply()
+        self.assertEqual(code, 250)
+        self.assertIn("queued as", lines[0])
+        # Larger than the limit: refused whole, the octets read and dropped.
+        c.cmd("MAIL FROM:<a@b.example>")
+        c.cmd("RCPT TO:<alice@test.example>")
+        c.send(b"BDAT 200001 LAST\r\n" + b"x" * 200001)
+        self.assertEqual(c.read_reply()[0], 552)
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        c.close()
+        msg = self.srv.wait_subject("alice", "chunked")
+        self.assertEqual(msg.get_payload(), "bare\nlfs\n")
 
     def test_smtp_smuggling_variants_run_no_second_transaction(self):
         # CVE-2023-51764 class: only CRLF . CRLF ends the data. Each variant is sent in one

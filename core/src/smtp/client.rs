@@ -152,6 +152,8 @@ enum Expect {
     Rcpt(usize),
     Data,
     DataEnd,
+    /// The answer to `BDAT n LAST` with the whole message (CHUNKING).
+    Bdat,
     Quit,
 }
 
@@ -166,6 +168,7 @@ impl Expect {
             Expect::Rcpt(_) => "RCPT TO",
             Expect::Data => "DATA",
             Expect::DataEnd => "end of data",
+            Expect::Bdat => "BDAT",
             Expect::Quit => "QUIT",
         }
     }
@@ -180,6 +183,7 @@ struct Extensions {
     starttls: bool,
     dsn: bool,
     smtputf8: bool,
+    chunking: bool,
 }
 
 impl Extensions {
@@ -196,6 +200,7 @@ impl Extensions {
                 "STARTTLS" => e.starttls = true,
                 "DSN" => e.dsn = true,
                 "SMTPUTF8" => e.smtputf8 = true,
+                "CHUNKING" => e.chunking = true,
                 _ => {}
             }
         }
@@ -285,7 +290,7 @@ impl SmtpClient {
         match e {
             Expect::Greeting => self.config.greeting_timeout,
             Expect::Data => self.config.data_init_timeout,
-            Expect::DataEnd => self.config.data_end_timeout,
+            Expect::DataEnd | Expect::Bdat => self.config.data_end_timeout,
             _ => self.config.command_timeout,
         }
     }
@@ -398,8 +403,13 @@ impl SmtpClient {
                     self.quit(now);
                 }
             }
-            Expect::DataEnd => {
-                let text = format!("{} (in reply to end of DATA command)", r.summary());
+            Expect::DataEnd | Expect::Bdat => {
+                let command = if e == Expect::Bdat {
+                    "BDAT"
+                } else {
+                    "end of DATA"
+                };
+                let text = format!("{} (in reply to {command} command)", r.summary());
                 for &i in &self.accepted {
                     self.results[i] = Some(if positive {
                         RecipientResult::Delivered(r.clone())
@@ -495,7 +505,7 @@ impl SmtpClient {
             while self.next_rcpt < self.message.recipients.len() {
                 self.send_rcpt(now);
             }
-            self.send(now, "DATA".into(), Expect::Data);
+            self.send_message(now);
         }
     }
 
@@ -521,6 +531,18 @@ impl SmtpClient {
             self.send_rcpt(now);
         } else if self.accepted.is_empty() {
             self.quit(now);
+        } else {
+            self.send_message(now);
+        }
+    }
+
+    /// DATA, or where the server offers CHUNKING (RFC 3030) one `BDAT n LAST` followed
+    /// by the message as it is (no dot-stuffing, no wait for a 354).
+    fn send_message(&mut self, now: Instant) {
+        if self.ext.chunking {
+            let content = self.message.content.clone();
+            self.send(now, format!("BDAT {} LAST", content.len()), Expect::Bdat);
+            self.output.extend_from_slice(&content);
         } else {
             self.send(now, "DATA".into(), Expect::Data);
         }

@@ -44,6 +44,14 @@ pub fn encode_command(out: &mut Vec<u8>, cmd: &Command) {
             encode_params(out, params);
         }
         Command::Data => text(out, "DATA", None),
+        Command::Bdat { size, last } => {
+            let args = if *last {
+                format!("{size} LAST")
+            } else {
+                size.to_string()
+            };
+            text(out, "BDAT", Some(&args))
+        }
         Command::Rset => text(out, "RSET", None),
         Command::Noop(s) => text(out, "NOOP", s.as_deref()),
         Command::Quit => text(out, "QUIT", None),

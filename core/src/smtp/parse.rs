@@ -83,6 +83,7 @@ pub fn command_line(line: &[u8]) -> Result<Command, CommandError> {
         b"MAIL" => run(mail_args, args, "Syntax: MAIL FROM:<address> [parameters]"),
         b"RCPT" => run(rcpt_args, args, "Syntax: RCPT TO:<address> [parameters]"),
         b"DATA" => no_args(args, Command::Data, "Syntax: DATA"),
+        b"BDAT" => bdat_args(args),
         b"RSET" => no_args(args, Command::Rset, "Syntax: RSET"),
         b"QUIT" => no_args(args, Command::Quit, "Syntax: QUIT"),
         b"STARTTLS" => no_args(args, Command::StartTls, "Syntax: STARTTLS"),
@@ -117,6 +118,28 @@ fn run<'a>(
 fn to_string(b: &[u8]) -> String {
     // The whole line was checked to be UTF-8 and slices are cut on ASCII boundaries.
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// `BDAT` arguments: ` chunk-size [ SP LAST ]` (RFC 3030 §2).
+fn bdat_args(args: &[u8]) -> Result<Command, CommandError> {
+    const HINT: &str = "Syntax: BDAT size [LAST]";
+    let text = std::str::from_utf8(args).map_err(|_| CommandError::Syntax(HINT))?;
+    let rest = text.strip_prefix(' ').ok_or(CommandError::Syntax(HINT))?;
+    let mut words = rest.split(' ');
+    let size = words
+        .next()
+        .filter(|w| !w.is_empty() && w.len() <= 19 && w.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|w| w.parse::<u64>().ok())
+        .ok_or(CommandError::Syntax(HINT))?;
+    let last = match words.next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case("LAST") => true,
+        Some(_) => return Err(CommandError::Syntax(HINT)),
+    };
+    if words.any(|w| !w.is_empty()) {
+        return Err(CommandError::Syntax(HINT));
+    }
+    Ok(Command::Bdat { size, last })
 }
 
 /// Arguments of commands that take none: only trailing spaces are tolerated.

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 mod auth;
+mod chunking;
 
 use super::data::{DataError, DataReceiver};
 use super::dsn::{mail_dsn, rcpt_dsn};
@@ -50,7 +51,10 @@ enum Pending {
         to: ForwardPath,
         params: Vec<Parameter>,
     },
-    DataStart,
+    /// DATA, or the first BDAT of a message (`chunked`).
+    DataStart {
+        chunked: bool,
+    },
     Queued,
     StartTls,
     Auth,
@@ -74,12 +78,18 @@ struct Transaction {
     mail_params: Vec<Parameter>,
     recipients: Vec<(ForwardPath, Vec<Parameter>)>,
     queue_id: Option<String>,
+    /// Octets of the message received by BDAT so far (None: no BDAT yet).
+    bdat: Option<u64>,
+    /// Whether the last octet passed on was a CR (a LF after it is not bare).
+    last_cr: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Command,
     Data,
+    /// Reading the octets of a BDAT chunk.
+    Chunk,
     /// Reading SASL response lines of an AUTH exchange.
     Auth,
     Closed,
@@ -101,6 +111,7 @@ pub struct SmtpServer {
     deadline: Instant,
     swallowing_line: bool,
     data: Option<DataReceiver>,
+    chunk: Option<chunking::Chunk>,
     sasl: Option<SaslExchange>,
     authenticated: Option<String>,
     auth_failures: u32,
@@ -130,6 +141,7 @@ impl SmtpServer {
             deadline,
             swallowing_line: false,
             data: None,
+            chunk: None,
             sasl: None,
             authenticated: None,
             auth_failures: 0,
@@ -181,6 +193,8 @@ impl SmtpServer {
                     mail_params: params,
                     recipients: Vec::new(),
                     queue_id: None,
+                    bdat: None,
+                    last_cr: false,
                 });
                 self.reply(&Reply::new(250, code(2, 1, 0), "Ok"));
             }
@@ -198,13 +212,17 @@ impl SmtpServer {
         self.process();
     }
 
-    /// Answers [`SmtpEvent::DataStart`]: `Ok` sends 354 and starts the data phase.
+    /// Answers [`SmtpEvent::DataStart`]: `Ok` sends 354 and starts the data phase (for
+    /// BDAT, the chunk's octets are taken).
     pub fn data_start(&mut self, token: Token, result: Result<DataTicket, Reply>) {
-        if self
-            .take_pending(token, |p| matches!(p, Pending::DataStart))
-            .is_none()
-        {
+        let Some(Pending::DataStart { chunked }) =
+            self.take_pending(token, |p| matches!(p, Pending::DataStart { .. }))
+        else {
             return;
+        };
+        if chunked {
+            self.chunked_data_start(result);
+            return self.process();
         }
         match result {
             Err(reply) => self.reply(&reply),
@@ -272,7 +290,7 @@ impl SmtpServer {
     }
 
     fn touch(&mut self) {
-        let timeout = if self.phase == Phase::Data {
+        let timeout = if matches!(self.phase, Phase::Data | Phase::Chunk) {
             self.config.data_timeout
         } else {
             self.config.command_timeout
@@ -317,6 +335,7 @@ impl SmtpServer {
         while self.phase != Phase::Closed && self.is_ready() {
             let progressed = match self.phase {
                 Phase::Data => self.process_data(),
+                Phase::Chunk => self.process_chunk(),
                 Phase::Command | Phase::Auth => self.process_command(),
                 Phase::Closed => false,
             };
@@ -374,24 +393,27 @@ impl SmtpServer {
                     }
                 });
             }
-            None => {
-                let Some(tx) = self.tx.as_ref() else {
-                    return true;
-                };
-                let envelope = Envelope {
-                    from: tx.from.clone(),
-                    mail_params: tx.mail_params.clone(),
-                    recipients: tx.recipients.clone(),
-                };
-                let token = self.ask(Pending::Queued);
-                self.wire.events.push_back(SmtpEvent::MessageComplete {
-                    token,
-                    envelope,
-                    size,
-                });
-            }
+            None => self.complete_message(size),
         }
         true
+    }
+
+    /// The whole message has arrived: the queue is asked to keep it.
+    fn complete_message(&mut self, size: u64) {
+        let Some(tx) = self.tx.as_ref() else {
+            return;
+        };
+        let envelope = Envelope {
+            from: tx.from.clone(),
+            mail_params: tx.mail_params.clone(),
+            recipients: tx.recipients.clone(),
+        };
+        let token = self.ask(Pending::Queued);
+        self.wire.events.push_back(SmtpEvent::MessageComplete {
+            token,
+            envelope,
+            size,
+        });
     }
 
     fn process_command(&mut self) -> bool {
@@ -478,9 +500,13 @@ impl SmtpServer {
             Command::Mail { from, params } => self.mail(from, params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
             Command::Data => self.data_command(),
+            Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => {
-                self.tx = None;
-                self.wire.events.push_back(SmtpEvent::Reset);
+                if self.tx.is_some() {
+                    self.drop_transaction();
+                } else {
+                    self.wire.events.push_back(SmtpEvent::Reset);
+                }
                 self.reply(&Reply::new(250, code(2, 0, 0), "Ok"));
             }
             Command::Noop(_) => self.reply(&Reply::new(250, code(2, 0, 0), "Ok")),
@@ -496,7 +522,7 @@ impl SmtpServer {
                 code: 214,
                 enhanced: Some(code(2, 0, 0)),
                 lines: vec![
-                    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH"
+                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH"
                         .into(),
                     "See RFC 5321".into(),
                 ],
@@ -543,9 +569,7 @@ impl SmtpServer {
     }
 
     fn accept_helo(&mut self, name: String, extended: bool) {
-        if self.tx.take().is_some() {
-            self.wire.events.push_back(SmtpEvent::Reset);
-        }
+        self.drop_transaction();
         let host = self.config.hostname.clone();
         if extended {
             let mut lines = vec![host];
@@ -560,6 +584,7 @@ impl SmtpServer {
             }
             lines.push("ENHANCEDSTATUSCODES".into());
             lines.push("8BITMIME".into());
+            lines.push("CHUNKING".into());
             lines.push("DSN".into());
             lines.push("SMTPUTF8".into());
             self.reply(&Reply {
@@ -689,7 +714,14 @@ impl SmtpServer {
         if tx.recipients.is_empty() {
             return self.error(Reply::new(554, code(5, 5, 1), "Error: no valid recipients"));
         }
-        let token = self.ask(Pending::DataStart);
+        if tx.bdat.is_some() {
+            return self.error(Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: DATA after BDAT in one message",
+            ));
+        }
+        let token = self.ask(Pending::DataStart { chunked: false });
         self.wire.events.push_back(SmtpEvent::DataStart { token });
     }
 
@@ -775,7 +807,7 @@ impl Machine for SmtpServer {
     /// The client closed its side of the connection.
     fn handle_eof(&mut self, now: Instant) {
         self.now = now;
-        if self.phase == Phase::Data {
+        if self.in_message() {
             self.wire.events.push_back(SmtpEvent::DataAborted);
         }
         self.close(CloseReason::PeerClosed);
@@ -806,7 +838,7 @@ impl Machine for SmtpServer {
         if now < self.deadline {
             return;
         }
-        if self.phase == Phase::Data {
+        if self.in_message() {
             self.wire.events.push_back(SmtpEvent::DataAborted);
         }
         self.reply(&Reply::new(
@@ -822,7 +854,7 @@ impl Machine for SmtpServer {
         if self.phase == Phase::Closed {
             return;
         }
-        if self.phase == Phase::Data {
+        if self.in_message() {
             self.wire.events.push_back(SmtpEvent::DataAborted);
         }
         self.reply(&Reply::new(
@@ -875,6 +907,9 @@ impl Machine for SmtpServer {
         }
         self.tls = Some(info);
         self.helo = None;
+        if self.bdat_started() {
+            self.wire.events.push_back(SmtpEvent::DataAborted);
+        }
         self.tx = None;
         self.authenticated = None;
         self.wire.input.clear();

@@ -161,6 +161,13 @@ pub enum Command {
     },
     /// `DATA`.
     Data,
+    /// `BDAT size [LAST]` (RFC 3030 CHUNKING): `size` octets of message follow the line.
+    Bdat {
+        /// Octets in the chunk.
+        size: u64,
+        /// The message's last chunk.
+        last: bool,
+    },
     /// `RSET`.
     Rset,
     /// `NOOP [string]`.
@@ -193,6 +200,7 @@ impl Command {
             Command::Mail { .. } => "MAIL",
             Command::Rcpt { .. } => "RCPT",
             Command::Data => "DATA",
+            Command::Bdat { .. } => "BDAT",
             Command::Rset => "RSET",
             Command::Noop(_) => "NOOP",
             Command::Quit => "QUIT",
