@@ -319,6 +319,21 @@ impl Context {
         let name = local_part.to_ascii_lowercase();
         name == "postmaster" || self.accounts.exists(&name) || self.aliases.contains(&name)
     }
+
+    /// The local name mail to `local_part` goes to: itself when it is an account or an
+    /// alias, else (subaddressing, `recipient_delimiter`) its user part when that is one;
+    /// None for an unknown recipient.
+    pub fn local_recipient(&self, local_part: &str) -> Option<String> {
+        let name = local_part.to_ascii_lowercase();
+        if self.is_local_recipient(&name) {
+            return Some(name);
+        }
+        let delimiters = &self.settings.config.recipient_delimiter;
+        match postrider_core::delivery::subaddress::split_detail(&name, delimiters) {
+            (user, Some(_)) if self.is_local_recipient(user) => Some(user.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// The current wall-clock time for the core (UTC).

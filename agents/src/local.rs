@@ -366,13 +366,15 @@ pub fn deliver(d: &mut Delivery<'_>, rcpt: &Recipient, done: &mut Vec<String>) -
     if let Some(why) = loop_reason(d.message, &[&rcpt.address, &format!("{local}@{domain}")]) {
         return Outcome::Permanent(why, EnhancedCode::new(5, 4, 6), None);
     }
+    // `alice+lists` goes to alice unless an account or alias has the whole name.
+    let name = ctx.local_recipient(&local).unwrap_or_else(|| local.clone());
     let mut ex = Expander {
         ctx,
         out: Expansion::default(),
         depth: 0,
         include_at: None,
     };
-    ex.name(&local, &mut Vec::new());
+    ex.name(&name, &mut Vec::new());
     let Expansion { actions, problems } = ex.out;
     for (text, _, _) in &problems {
         tracing::warn!("{}: <{}>: {text}", d.env.id, rcpt.address);
@@ -484,6 +486,19 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
     }
 }
 
+/// The address `Delivered-To:` names for mail stored in `name`'s mailbox: the
+/// recipient's own, with its detail, when it reached the mailbox by subaddress
+/// (`alice+lists@...` for alice), else `name@domain`.
+fn delivered_to(ctx: &Context, name: &str, domain: &str, rcpt: &Recipient) -> String {
+    let (local, _) = split_address(&rcpt.address);
+    let local = local.trim_matches('"').to_ascii_lowercase();
+    let delimiters = &ctx.settings.config.recipient_delimiter;
+    match postrider_core::delivery::subaddress::split_detail(&local, delimiters) {
+        (user, Some(_)) if user == name => format!("{local}@{domain}"),
+        _ => format!("{name}@{domain}"),
+    }
+}
+
 /// Appends the message to `user`'s INBOX (`folder` None, in UTF-8 as Sieve names it) or
 /// one of the user's folders, then records `flags` for IMAP.
 fn store_in_folder(
@@ -494,7 +509,7 @@ fn store_in_folder(
     domain: &str,
     rcpt: &Recipient,
 ) -> Outcome {
-    let final_rcpt = format!("{name}@{domain}");
+    let final_rcpt = delivered_to(d.ctx, name, domain, rcpt);
     let header = delivery_fields(&d.env.sender, &final_rcpt, Some(&rcpt.address));
     // Sieve names folders in UTF-8 (RFC 5228 §2.7.2); IMAP in modified UTF-7.
     let encoded = folder.map(postrider_core::imap::mutf7::encode);

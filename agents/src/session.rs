@@ -641,16 +641,16 @@ impl SmtpSession {
         };
         let settings = &self.ctx.settings;
         if settings.is_local_domain(&m.domain) {
-            let local = m.local_part_unquoted().to_ascii_lowercase();
-            if !self.ctx.is_local_recipient(&local) {
-                Verdict::Reject(reply(
+            let Some(local) = self.ctx.local_recipient(&m.local_part_unquoted()) else {
+                return Verdict::Reject(reply(
                     550,
                     (5, 1, 1),
                     format!(
                         "<{m}>: Recipient address rejected: User unknown in local recipient table"
                     ),
-                ))
-            } else if let Some(full) = self
+                ));
+            };
+            if let Some(full) = self
                 .ctx
                 .accounts
                 .exists(&local)

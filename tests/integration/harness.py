@@ -59,7 +59,7 @@ class Server:
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
                  domains=("test.example", "localhost"), submission=None, auth=None,
                  smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None, log="debug",
-                 web=None):
+                 web=None, top=""):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
@@ -85,6 +85,7 @@ class Server:
 domains = [{dom}]
 data_dir = "{self.data}"
 log = "{log}"
+{top}
 
 [smtp]
 listen = ["{smtp_ip}:{p['smtp']}"]

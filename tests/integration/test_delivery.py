@@ -51,6 +51,7 @@ permfail: "|echo no such thing >&2; exit 1"
 far: someone@remote.example
 loop1: loop2
 loop2: loop1
+alice+special: carol
 """)
         cls.srv.start()
         cls.srv.cli("newaliases")
@@ -76,6 +77,20 @@ loop2: loop1
         m = self.srv.wait_subject("bob", "to the team")
         self.assertEqual(m["X-Original-To"], "team@test.example")
         self.assertEqual(m["Delivered-To"], "bob@test.example")
+
+    def test_subaddresses_reach_the_user_and_keep_their_detail(self):
+        self.send(["alice+lists@test.example"], "to a subaddress")
+        m = self.srv.wait_subject("alice", "to a subaddress")
+        self.assertEqual(m["Delivered-To"], "alice+lists@test.example")
+        # An alias with the whole name wins over the subaddress.
+        self.send(["alice+special@test.example"], "to an alias with a delimiter")
+        self.srv.wait_subject("carol", "to an alias with a delimiter")
+        self.assertEqual(self.count("alice", "to an alias with a delimiter"), 0)
+        # The user part must exist.
+        with smtplib.SMTP("127.0.0.1", self.srv.ports["smtp"], timeout=30) as s:
+            s.ehlo("client.example")
+            s.mail("sender@else.example")
+            self.assertEqual(s.rcpt("nobody+x@test.example")[0], 550)
 
     def test_nested_alias_delivers_each_mailbox_once(self):
         self.send(["everyone@test.example", "alice@test.example"], "to everyone")
@@ -335,3 +350,14 @@ class AliasesDb(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NoRecipientDelimiter(unittest.TestCase):
+    def test_an_empty_delimiter_turns_subaddresses_off(self):
+        srv = Server(users=("alice",), top='recipient_delimiter = ""').start()
+        self.addCleanup(srv.cleanup)
+        with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+            s.ehlo("client.example")
+            s.mail("sender@else.example")
+            self.assertEqual(s.rcpt("alice+lists@test.example")[0], 550)
+            self.assertEqual(s.rcpt("alice@test.example")[0], 250)

@@ -7,5 +7,6 @@ pub mod bounce;
 pub mod loops;
 pub mod mbox;
 pub mod routing;
+pub mod subaddress;
 pub mod trace;
 pub mod vacation;
