@@ -58,6 +58,7 @@ pub fn actions_for(
         message,
         envelope_from: &env.sender,
         envelope_to: &rcpt.address,
+        delimiters: &ctx.settings.config.recipient_delimiter,
     }) {
         Ok(actions) => {
             tracing::info!(

@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = script.run(&MessageContext {
             message: b"From: a@b.example\r\nTo: c@d.example\r\nSubject: hi there\r\nList-Id: <l.example>\r\n\r\nbody\r\n",
             envelope_from: "a@b.example",
-            envelope_to: "c@d.example",
+            envelope_to: "c+list@d.example",
+            delimiters: "+",
         });
     }
 });

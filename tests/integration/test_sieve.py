@@ -10,7 +10,9 @@ import unittest
 
 from harness import Server, insecure_tls
 
-SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy"];
+SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress"];
+# carol+shop@: a folder by the address's detail (RFC 5233).
+if envelope :detail :is "to" "shop" { fileinto "Shopping"; stop; }
 # Lists go to their folder, flagged.
 if header :contains "List-Id" "dev.example" {
     fileinto :flags "\\Flagged $List" "Lists/dev";
@@ -62,6 +64,11 @@ class Sieve(unittest.TestCase):
         self.assertIn(b"list mail", data[0][1])
         m.logout()
         self.assertFalse(any(x["Subject"] == "list mail" for x in self.srv.messages("carol")))
+
+    def test_subaddress_detail_files_the_message(self):
+        self.send("new order", rcpt="carol+shop@test.example")
+        self.srv.wait_log("delivered to folder Shopping of carol")
+        self.assertFalse(any(x["Subject"] == "new order" for x in self.srv.messages("carol")))
 
     def test_fileinto_utf8_folder_is_modified_utf7_over_imap(self):
         # Sieve names folders in UTF-8; IMAP shows them in modified UTF-7 (RFC 3501 §5.1.3).

@@ -12,9 +12,10 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 9] = [
+pub const EXTENSIONS: [&str; 10] = [
     "fileinto",
     "envelope",
+    "subaddress",
     "reject",
     "ereject",
     "vacation",
@@ -87,6 +88,9 @@ pub struct MessageContext<'a> {
     pub envelope_from: &'a str,
     /// Envelope recipient.
     pub envelope_to: &'a str,
+    /// The characters that separate a local part's user from its detail (RFC 5233
+    /// `:user` / `:detail`; `recipient_delimiter`, empty for none).
+    pub delimiters: &'a str,
 }
 
 fn e<T>(pos: Pos, m: impl Into<String>) -> Result<T, SieveError> {
@@ -205,6 +209,19 @@ impl Validator {
                     message: format!("unknown comparator {:?}", other.unwrap_or("")),
                 }),
             }
+        }
+        if a.has("user") || a.has("detail") {
+            self.need("subaddress", pos, "the :user and :detail address parts");
+        }
+        let parts = ["all", "localpart", "domain", "user", "detail"]
+            .iter()
+            .filter(|k| a.has(k))
+            .count();
+        if parts > 1 {
+            self.errors.push(SieveError {
+                pos,
+                message: "only one address part (:all, :localpart, :domain, :user, :detail)".into(),
+            });
         }
         let kinds = ["is", "contains", "matches"]
             .iter()
@@ -649,9 +666,14 @@ impl State<'_> {
                     Part::Local
                 } else if a.has("domain") {
                     Part::Domain
+                } else if a.has("user") {
+                    Part::User
+                } else if a.has("detail") {
+                    Part::Detail
                 } else {
                     Part::All
                 };
+                let delimiters = self.ctx.delimiters;
                 let mut values: Vec<String> = Vec::new();
                 match t.name.as_str() {
                     "header" => {
@@ -671,8 +693,11 @@ impl State<'_> {
                                 .iter()
                                 .filter(|(h, _)| h.eq_ignore_ascii_case(n))
                             {
-                                values
-                                    .extend(address_list(v).into_iter().map(|x| part.of(&x.addr)));
+                                values.extend(
+                                    address_list(v)
+                                        .into_iter()
+                                        .filter_map(|x| part.of(&x.addr, delimiters)),
+                                );
                             }
                         }
                     }
@@ -685,11 +710,11 @@ impl State<'_> {
                             } else {
                                 continue;
                             };
-                            values.push(if v.is_empty() {
-                                String::new()
+                            if v.is_empty() {
+                                values.push(String::new());
                             } else {
-                                part.of(v)
-                            });
+                                values.extend(part.of(v, delimiters));
+                            }
                         }
                     }
                 }
@@ -714,16 +739,23 @@ enum Part {
     All,
     Local,
     Domain,
+    /// The local part before the detail (RFC 5233).
+    User,
+    /// The detail; an address without one has none, and no test matches it.
+    Detail,
 }
 
 impl Part {
-    fn of(self, addr: &str) -> String {
+    fn of(self, addr: &str, delimiters: &str) -> Option<String> {
+        use crate::delivery::subaddress::split_detail;
         let (l, d) = addr.rsplit_once('@').unwrap_or((addr, ""));
-        match self {
+        Some(match self {
             Part::All => addr.to_string(),
             Part::Local => l.to_string(),
             Part::Domain => d.to_string(),
-        }
+            Part::User => split_detail(l, delimiters).0.to_string(),
+            Part::Detail => split_detail(l, delimiters).1?.to_string(),
+        })
     }
 }
 
@@ -837,132 +869,4 @@ pub fn glob(value: &str, pattern: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(script: &str, msg: &str) -> Vec<Action> {
-        Script::compile(script)
-            .unwrap()
-            .run(&MessageContext {
-                message: msg.as_bytes(),
-                envelope_from: "coyote@desert.example.org",
-                envelope_to: "roadrunner@acme.example.com",
-            })
-            .unwrap()
-    }
-
-    const MSG: &str = "Date: Tue, 1 Apr 1997 09:06:31 -0800 (PST)\r\nFrom: coyote@desert.example.org\r\nTo: roadrunner@acme.example.com\r\nSubject: I have a present for you\r\nX-Caffeine: C8H10N4O2\r\n\r\nLook, I'm sorry about the whole anvil thing.\r\n";
-
-    #[test]
-    fn rfc5228_examples() {
-        // §2.10.2-like: implicit keep when nothing matches.
-        assert_eq!(
-            run(
-                "if header :contains \"subject\" \"nothing\" { discard; }",
-                MSG
-            ),
-            vec![Action::Keep { flags: vec![] }]
-        );
-        // §5.7 exists / size / anyof / not.
-        let s = "require \"fileinto\";\nif allof (exists [\"From\",\"Date\"], size :under 1M, not header :is \"X-Caffeine\" \"\") {\n  fileinto \"junk\";\n}";
-        assert_eq!(
-            run(s, MSG),
-            vec![Action::FileInto {
-                mailbox: "junk".into(),
-                flags: vec![]
-            }]
-        );
-        // §2.7.1 :matches with wildcards and escapes.
-        assert!(glob("i have a present for you", "*present*"));
-        assert!(glob("a*b", "a\\*b") && !glob("axb", "a\\*b"));
-        assert!(glob("abc", "a?c") && !glob("ac", "a?c"));
-        assert!(glob(&"a".repeat(200), &"*a".repeat(50)));
-        // address parts and envelope.
-        let s = "require \"envelope\";\nif address :domain :is \"from\" \"DESERT.example.org\" { discard; }\nif envelope :localpart :is \"to\" \"roadrunner\" { keep; }";
-        assert_eq!(run(s, MSG), vec![Action::Keep { flags: vec![] }]);
-        // i;octet is case-sensitive; numeric compares numbers.
-        assert_eq!(run("if header :comparator \"i;octet\" :is \"subject\" \"i have a present for you\" { discard; }", MSG).len(), 1);
-        let s = "require \"comparator-i;ascii-numeric\";\nif header :comparator \"i;ascii-numeric\" :is \"X-N\" \"007\" { discard; }";
-        assert_eq!(run(s, "X-N: 7 apples\r\n\r\n"), vec![]);
-    }
-
-    #[test]
-    fn stop_discard_redirect_copy_and_flags() {
-        assert_eq!(run("discard; stop; keep;", MSG), vec![]);
-        assert_eq!(
-            run("require \"copy\";\nredirect :copy \"a@b.example\";", MSG),
-            vec![
-                Action::Redirect {
-                    address: "a@b.example".into()
-                },
-                Action::Keep { flags: vec![] }
-            ]
-        );
-        let s = "require [\"imap4flags\", \"fileinto\"];\naddflag \"\\\\Seen $Work\";\nif hasflag :contains \"$work\" { fileinto :flags \"\\\\Flagged\" \"Work\"; }\nremoveflag \"$Work\";\nkeep;";
-        assert_eq!(
-            run(s, MSG),
-            vec![
-                Action::FileInto {
-                    mailbox: "Work".into(),
-                    flags: vec!["\\Flagged".into()]
-                },
-                Action::Keep {
-                    flags: vec!["\\Seen".into()]
-                },
-            ]
-        );
-        let many = "redirect \"a@x.example\"; redirect \"b@x.example\"; redirect \"c@x.example\"; redirect \"d@x.example\"; redirect \"e@x.example\"; redirect \"f@x.example\";";
-        assert!(Script::compile(many)
-            .unwrap()
-            .run(&MessageContext {
-                message: MSG.as_bytes(),
-                envelope_from: "",
-                envelope_to: ""
-            })
-            .is_err());
-    }
-
-    #[test]
-    fn vacation_and_reject() {
-        let s = "require \"vacation\";\nvacation :days 3 :subject \"Away\" :addresses [\"rr@acme.example.com\"] text:\nI am away.\n..dot\n.\n;";
-        let acts = run(s, MSG);
-        let Action::Vacation(v) = &acts[0] else {
-            panic!("{acts:?}")
-        };
-        assert_eq!((v.days, v.subject.as_deref()), (3, Some("Away")));
-        assert_eq!(v.reason, "I am away.\r\n.dot\r\n");
-        assert_eq!(acts[1], Action::Keep { flags: vec![] });
-        assert_eq!(
-            run("require \"reject\"; reject \"no thanks\";", MSG),
-            vec![Action::Reject {
-                reason: "no thanks".into()
-            }]
-        );
-        assert!(Script::compile("require \"reject\"; reject \"x\"; keep;")
-            .unwrap()
-            .run(&MessageContext {
-                message: MSG.as_bytes(),
-                envelope_from: "",
-                envelope_to: ""
-            })
-            .is_err());
-    }
-
-    #[test]
-    fn errors_have_positions() {
-        let errs = Script::compile("if true {\n  fileinto \"x\";\n}").unwrap_err();
-        assert_eq!(errs[0].pos.line, 2);
-        assert!(errs[0].message.contains("require"));
-        let errs = Script::compile("keep;\nrequire \"fileinto\";").unwrap_err();
-        assert!(errs[0].message.contains("before"));
-        let errs = Script::compile("require \"body\";").unwrap_err();
-        assert!(errs[0].message.contains("unsupported"));
-        let errs = Script::compile("if header :is \"a\" \"b\" { keep;").unwrap_err();
-        assert!(errs[0].message.contains("}"));
-        let errs = Script::compile("frobnicate;").unwrap_err();
-        assert!(errs[0].to_string().starts_with("1:1: unknown command"));
-        assert!(Script::compile("/* unterminated").is_err());
-        assert!(Script::compile("keep").is_err());
-        assert!(Script::compile(&"if true {".repeat(100)).is_err());
-    }
-}
+mod tests;

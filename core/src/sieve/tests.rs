@@ -1,0 +1,188 @@
+//! The interpreter's tests: RFC 5228's examples and the extensions'.
+
+use super::*;
+
+fn run(script: &str, msg: &str) -> Vec<Action> {
+    Script::compile(script)
+        .unwrap()
+        .run(&MessageContext {
+            message: msg.as_bytes(),
+            envelope_from: "coyote@desert.example.org",
+            envelope_to: "roadrunner@acme.example.com",
+            delimiters: "+",
+        })
+        .unwrap()
+}
+
+const MSG: &str = "Date: Tue, 1 Apr 1997 09:06:31 -0800 (PST)\r\nFrom: coyote@desert.example.org\r\nTo: roadrunner@acme.example.com\r\nSubject: I have a present for you\r\nX-Caffeine: C8H10N4O2\r\n\r\nLook, I'm sorry about the whole anvil thing.\r\n";
+
+#[test]
+fn rfc5228_examples() {
+    // §2.10.2-like: implicit keep when nothing matches.
+    assert_eq!(
+        run(
+            "if header :contains \"subject\" \"nothing\" { discard; }",
+            MSG
+        ),
+        vec![Action::Keep { flags: vec![] }]
+    );
+    // §5.7 exists / size / anyof / not.
+    let s = "require \"fileinto\";\nif allof (exists [\"From\",\"Date\"], size :under 1M, not header :is \"X-Caffeine\" \"\") {\n  fileinto \"junk\";\n}";
+    assert_eq!(
+        run(s, MSG),
+        vec![Action::FileInto {
+            mailbox: "junk".into(),
+            flags: vec![]
+        }]
+    );
+    // §2.7.1 :matches with wildcards and escapes.
+    assert!(glob("i have a present for you", "*present*"));
+    assert!(glob("a*b", "a\\*b") && !glob("axb", "a\\*b"));
+    assert!(glob("abc", "a?c") && !glob("ac", "a?c"));
+    assert!(glob(&"a".repeat(200), &"*a".repeat(50)));
+    // address parts and envelope.
+    let s = "require \"envelope\";\nif address :domain :is \"from\" \"DESERT.example.org\" { discard; }\nif envelope :localpart :is \"to\" \"roadrunner\" { keep; }";
+    assert_eq!(run(s, MSG), vec![Action::Keep { flags: vec![] }]);
+    // i;octet is case-sensitive; numeric compares numbers.
+    assert_eq!(run("if header :comparator \"i;octet\" :is \"subject\" \"i have a present for you\" { discard; }", MSG).len(), 1);
+    let s = "require \"comparator-i;ascii-numeric\";\nif header :comparator \"i;ascii-numeric\" :is \"X-N\" \"007\" { discard; }";
+    assert_eq!(run(s, "X-N: 7 apples\r\n\r\n"), vec![]);
+}
+
+#[test]
+fn stop_discard_redirect_copy_and_flags() {
+    assert_eq!(run("discard; stop; keep;", MSG), vec![]);
+    assert_eq!(
+        run("require \"copy\";\nredirect :copy \"a@b.example\";", MSG),
+        vec![
+            Action::Redirect {
+                address: "a@b.example".into()
+            },
+            Action::Keep { flags: vec![] }
+        ]
+    );
+    let s = "require [\"imap4flags\", \"fileinto\"];\naddflag \"\\\\Seen $Work\";\nif hasflag :contains \"$work\" { fileinto :flags \"\\\\Flagged\" \"Work\"; }\nremoveflag \"$Work\";\nkeep;";
+    assert_eq!(
+        run(s, MSG),
+        vec![
+            Action::FileInto {
+                mailbox: "Work".into(),
+                flags: vec!["\\Flagged".into()]
+            },
+            Action::Keep {
+                flags: vec!["\\Seen".into()]
+            },
+        ]
+    );
+    let many = "redirect \"a@x.example\"; redirect \"b@x.example\"; redirect \"c@x.example\"; redirect \"d@x.example\"; redirect \"e@x.example\"; redirect \"f@x.example\";";
+    assert!(Script::compile(many)
+        .unwrap()
+        .run(&MessageContext {
+            message: MSG.as_bytes(),
+            envelope_from: "",
+            envelope_to: "",
+            delimiters: "+",
+        })
+        .is_err());
+}
+
+#[test]
+fn vacation_and_reject() {
+    let s = "require \"vacation\";\nvacation :days 3 :subject \"Away\" :addresses [\"rr@acme.example.com\"] text:\nI am away.\n..dot\n.\n;";
+    let acts = run(s, MSG);
+    let Action::Vacation(v) = &acts[0] else {
+        panic!("{acts:?}")
+    };
+    assert_eq!((v.days, v.subject.as_deref()), (3, Some("Away")));
+    assert_eq!(v.reason, "I am away.\r\n.dot\r\n");
+    assert_eq!(acts[1], Action::Keep { flags: vec![] });
+    assert_eq!(
+        run("require \"reject\"; reject \"no thanks\";", MSG),
+        vec![Action::Reject {
+            reason: "no thanks".into()
+        }]
+    );
+    assert!(Script::compile("require \"reject\"; reject \"x\"; keep;")
+        .unwrap()
+        .run(&MessageContext {
+            message: MSG.as_bytes(),
+            envelope_from: "",
+            envelope_to: "",
+            delimiters: "+",
+        })
+        .is_err());
+}
+
+#[test]
+fn errors_have_positions() {
+    let errs = Script::compile("if true {\n  fileinto \"x\";\n}").unwrap_err();
+    assert_eq!(errs[0].pos.line, 2);
+    assert!(errs[0].message.contains("require"));
+    let errs = Script::compile("keep;\nrequire \"fileinto\";").unwrap_err();
+    assert!(errs[0].message.contains("before"));
+    let errs = Script::compile("require \"body\";").unwrap_err();
+    assert!(errs[0].message.contains("unsupported"));
+    let errs = Script::compile("if header :is \"a\" \"b\" { keep;").unwrap_err();
+    assert!(errs[0].message.contains("}"));
+    let errs = Script::compile("frobnicate;").unwrap_err();
+    assert!(errs[0].to_string().starts_with("1:1: unknown command"));
+    assert!(Script::compile("/* unterminated").is_err());
+    assert!(Script::compile("keep").is_err());
+    assert!(Script::compile(&"if true {".repeat(100)).is_err());
+}
+
+/// RFC 5233 §4's example, on a message to `ken+sieve@example.org` from
+/// `coyote+acme@desert.example.org`.
+#[test]
+fn subaddress_user_and_detail() {
+    let msg = "From: coyote+acme@desert.example.org\r\nTo: ken+sieve@example.org\r\n\r\nhi\r\n";
+    let run_to = |script: &str, to: &str| {
+        Script::compile(script)
+            .unwrap()
+            .run(&MessageContext {
+                message: msg.as_bytes(),
+                envelope_from: "coyote+acme@desert.example.org",
+                envelope_to: to,
+                delimiters: "+",
+            })
+            .unwrap()
+    };
+    let script = "require [\"envelope\", \"subaddress\", \"fileinto\"];
+if envelope :user \"to\" \"ken\" {
+  if envelope :detail \"to\" \"mta-filters\" { fileinto \"inbox.ietf-mta-filters\"; }
+  elsif envelope :detail \"to\" \"sieve\" { fileinto \"inbox.ietf-sieve\"; }
+}
+if address :detail :is \"from\" \"acme\" { fileinto \"from-acme\"; }";
+    let actions = run_to(script, "ken+sieve@example.org");
+    assert!(
+        actions.contains(&Action::FileInto {
+            mailbox: "inbox.ietf-sieve".into(),
+            flags: vec![]
+        }),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&Action::FileInto {
+            mailbox: "from-acme".into(),
+            flags: vec![]
+        }),
+        "{actions:?}"
+    );
+    // Without a detail, :detail matches nothing, not even "*".
+    let any = "require [\"envelope\", \"subaddress\", \"fileinto\"];
+if envelope :detail :matches \"to\" \"*\" { fileinto \"had-detail\"; }";
+    assert!(!run_to(any, "ken@example.org").contains(&Action::FileInto {
+        mailbox: "had-detail".into(),
+        flags: vec![]
+    }));
+    assert!(run_to(any, "ken+@example.org").contains(&Action::FileInto {
+        mailbox: "had-detail".into(),
+        flags: vec![]
+    }));
+    // :user and :detail need the extension, and one address part at a time.
+    assert!(Script::compile("if address :user \"to\" \"ken\" { keep; }").is_err());
+    assert!(Script::compile(
+        "require \"subaddress\"; if address :user :domain \"to\" \"ken\" { keep; }"
+    )
+    .is_err());
+}
