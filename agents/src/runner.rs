@@ -656,6 +656,7 @@ fn process_remote(
             ret: env.ret.clone(),
             envid: env.envid.clone(),
             content: content.clone(),
+            binary: env.binary,
         };
         pool.acquire(&destination);
         let result = remote::deliver(&ctx.settings, resolver, tls, &domain, client_message);

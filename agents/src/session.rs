@@ -600,6 +600,12 @@ impl SmtpSession {
             auth_results,
             quarantine,
             stored: None,
+            binary: envelope.mail_params.iter().any(|p| {
+                p.is("BODY")
+                    && p.value
+                        .as_deref()
+                        .is_some_and(|v| v.eq_ignore_ascii_case("BINARYMIME"))
+            }),
             recipients: envelope
                 .recipients
                 .iter()

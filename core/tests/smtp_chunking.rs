@@ -111,3 +111,18 @@ fn a_session_ending_inside_a_chunk_discards_the_message() {
         Some(SmtpEvent::DataAborted)
     ));
 }
+
+#[test]
+fn binarymime_octets_are_kept_and_need_bdat() {
+    let mut d = driver();
+    let ehlo = {
+        d.feed(b"EHLO c\r\n");
+        String::from_utf8_lossy(&d.transcript).into_owned()
+    };
+    assert!(ehlo.contains("250-BINARYMIME\r\n"), "{ehlo}");
+    d.feed(b"MAIL FROM:<a@x.example> BODY=BINARYMIME\r\nRCPT TO:<b@mx.example>\r\nDATA\r\n");
+    assert_eq!(d.codes().last(), Some(&503));
+    d.feed(b"BDAT 7 LAST\r\n\x00a\nb\rc\n");
+    assert_eq!(d.messages.len(), 1);
+    assert!(d.messages[0].1.ends_with(b"\x00a\nb\rc\n"));
+}

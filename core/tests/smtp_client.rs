@@ -29,6 +29,7 @@ fn message(rcpts: &[&str], content: &[u8]) -> ClientMessage {
         ret: Some("HDRS".into()),
         envid: None,
         content: Bytes::copy_from_slice(content),
+        binary: false,
     }
 }
 
@@ -310,6 +311,35 @@ fn a_refused_bdat_fails_its_recipients() {
             "{r:?}"
         );
     }
+}
+
+#[test]
+fn binarymime_goes_only_by_bdat_to_a_server_that_takes_it() {
+    // Our server offers CHUNKING and BINARYMIME: BODY=BINARYMIME, one BDAT, octets kept.
+    let mut msg = message(&["bob@b.test"], b"Subject: bin\r\n\r\n\x00\x01raw\nbytes\r");
+    msg.binary = true;
+    let (o, d, sent) = run(server(), &["bob"], ClientConfig::default(), msg.clone());
+    assert!(
+        matches!(o.recipients[0], RecipientResult::Delivered(_)),
+        "{o:?}"
+    );
+    assert!(sent.contains(" BODY=BINARYMIME"), "{sent}");
+    assert!(d.messages[0].1.ends_with(b"\r\n\r\n\x00\x01raw\nbytes\r"));
+    // A server without BINARYMIME: a permanent 5.6.3 failure, nothing sent.
+    let now = Instant::now();
+    let mut c = SmtpClient::new(ClientConfig::default(), msg, now);
+    c.handle_input(now, b"220 x\r\n250-x\r\n250-CHUNKING\r\n250 8BITMIME\r\n");
+    let mut out = Vec::new();
+    while let Some(o) = c.poll_transmit() {
+        out.extend(o);
+    }
+    assert!(!String::from_utf8_lossy(&out).contains("MAIL FROM"));
+    c.handle_input(now, b"221 bye\r\n");
+    let o = c.take_outcome().unwrap();
+    assert!(
+        matches!(&o.recipients[0], RecipientResult::Failed(_, Some(r)) if r.code == 554),
+        "{o:?}"
+    );
 }
 
 #[test]

@@ -161,6 +161,10 @@ pub struct Envelope {
     /// `LENGTH:DIGEST` of the message file (set by [`Queue::commit`]), checked at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored: Option<String>,
+    /// The message is `BODY=BINARYMIME` (RFC 3030): it may only be relayed by BDAT to a
+    /// server that offers BINARYMIME.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub binary: bool,
 }
 
 impl Envelope {
@@ -188,6 +192,7 @@ impl Envelope {
             auth_results: None,
             quarantine: false,
             stored: None,
+            binary: false,
         }
     }
 

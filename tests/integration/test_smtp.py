@@ -222,6 +222,21 @@ class SmtpBasics(unittest.TestCase):
         msg = self.srv.wait_subject("alice", "chunked")
         self.assertEqual(msg.get_payload(), "bare\nlfs\n")
 
+    def test_binarymime_by_bdat_is_stored_as_sent(self):
+        c = self.srv.raw()
+        c.read_reply()
+        self.assertIn("250-BINARYMIME", c.cmd("EHLO c")[1])
+        c.cmd("MAIL FROM:<a@b.example> BODY=BINARYMIME")
+        self.assertEqual(c.cmd("RCPT TO:<alice@test.example>")[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 503)
+        body = b"Subject: binary\r\n\r\nNUL \x00 CR \r alone\r\n"
+        c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertEqual(c.read_reply()[0], 250)
+        c.close()
+        self.srv.wait_subject("alice", "binary")
+        with open(self.srv.mbox_path("alice"), "rb") as f:
+            self.assertIn(b"NUL \x00 CR \r alone", f.read())
+
     def test_smtp_smuggling_variants_run_no_second_transaction(self):
         # CVE-2023-51764 class: only CRLF . CRLF ends the data. Each variant is sent in one
         # write with a smuggled transaction after it; the server must answer the DATA once

@@ -94,6 +94,9 @@ pub struct ClientMessage {
     pub envid: Option<String>,
     /// The message with CRLF line ends, not dot-stuffed.
     pub content: Bytes,
+    /// It came as `BODY=BINARYMIME` (RFC 3030): only a server offering CHUNKING and
+    /// BINARYMIME may take it, by BDAT.
+    pub binary: bool,
 }
 
 /// What happened to one recipient.
@@ -184,6 +187,7 @@ struct Extensions {
     dsn: bool,
     smtputf8: bool,
     chunking: bool,
+    binarymime: bool,
 }
 
 impl Extensions {
@@ -201,6 +205,7 @@ impl Extensions {
                 "DSN" => e.dsn = true,
                 "SMTPUTF8" => e.smtputf8 = true,
                 "CHUNKING" => e.chunking = true,
+                "BINARYMIME" => e.binarymime = true,
                 _ => {}
             }
         }
@@ -456,7 +461,20 @@ impl SmtpClient {
             );
             return self.quit(now);
         }
-        if self.eight_bit && !self.ext.eight_bit_mime {
+        if self.message.binary && !(self.ext.chunking && self.ext.binarymime) {
+            self.fail_all(
+                "the server does not support BINARYMIME and the message is binary".into(),
+                Some(Reply::new(
+                    554,
+                    EnhancedCode::new(5, 6, 3),
+                    "Conversion required",
+                )),
+                false,
+                true,
+            );
+            return self.quit(now);
+        }
+        if self.eight_bit && !self.message.binary && !self.ext.eight_bit_mime {
             self.fail_all(
                 "the server does not support 8BITMIME and the message has 8-bit content".into(),
                 Some(Reply::new(
@@ -486,7 +504,9 @@ impl SmtpClient {
         if self.ext.size.is_some() {
             mail.push_str(&format!(" SIZE={size}"));
         }
-        if self.eight_bit {
+        if self.message.binary {
+            mail.push_str(" BODY=BINARYMIME");
+        } else if self.eight_bit {
             mail.push_str(" BODY=8BITMIME");
         }
         if self.needs_utf8 {

@@ -84,6 +84,18 @@ struct Transaction {
     last_cr: bool,
 }
 
+impl Transaction {
+    /// `MAIL ... BODY=BINARYMIME` (RFC 3030): the octets are kept exactly.
+    fn binary(&self) -> bool {
+        self.mail_params.iter().any(|p| {
+            p.is("BODY")
+                && p.value
+                    .as_deref()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("BINARYMIME"))
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Command,
@@ -585,6 +597,7 @@ impl SmtpServer {
             lines.push("ENHANCEDSTATUSCODES".into());
             lines.push("8BITMIME".into());
             lines.push("CHUNKING".into());
+            lines.push("BINARYMIME".into());
             lines.push("DSN".into());
             lines.push("SMTPUTF8".into());
             self.reply(&Reply {
@@ -640,7 +653,8 @@ impl SmtpServer {
                 }
             } else if p.is("BODY") {
                 let v = p.value.as_deref().unwrap_or("");
-                if !v.eq_ignore_ascii_case("7BIT") && !v.eq_ignore_ascii_case("8BITMIME") {
+                let known = ["7BIT", "8BITMIME", "BINARYMIME"];
+                if !known.iter().any(|k| v.eq_ignore_ascii_case(k)) {
                     return self.error(Reply::new(
                         501,
                         code(5, 5, 4),
@@ -719,6 +733,14 @@ impl SmtpServer {
                 503,
                 code(5, 5, 1),
                 "Error: DATA after BDAT in one message",
+            ));
+        }
+        if tx.binary() {
+            // RFC 3030 §3: a BINARYMIME message can only come by BDAT.
+            return self.error(Reply::new(
+                503,
+                code(5, 5, 1),
+                "Error: BODY=BINARYMIME requires BDAT",
             ));
         }
         let token = self.ask(Pending::DataStart { chunked: false });

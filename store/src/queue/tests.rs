@@ -64,6 +64,7 @@ fn envelope(id: &str) -> Envelope {
         auth_results: None,
         quarantine: false,
         stored: None,
+        binary: false,
     }
 }
 
@@ -216,6 +217,7 @@ fn verify_moves_messages_cut_off_before_their_commit() {
             auth_results: None,
             quarantine: false,
             stored: None,
+            binary: false,
         };
         q.commit(s, &env).unwrap();
         ids.push(id);

@@ -2,7 +2,8 @@
 //! dot-stuffed. The octets of a chunk are passed on as they arrive (never gathered in
 //! memory); a chunk that is refused (no recipients yet, too large, mixed with DATA, the
 //! spool refused) is still read, and dropped, so the session stays in step. A bare LF
-//! becomes CRLF, as the spool keeps CRLF lines.
+//! becomes CRLF, as the spool keeps CRLF lines, except in a `BODY=BINARYMIME` message
+//! (whose octets are kept exactly).
 
 use super::*;
 
@@ -141,6 +142,11 @@ impl SmtpServer {
             return;
         };
         tx.bdat = Some(tx.bdat.unwrap_or(0) + octets.len() as u64);
+        if tx.binary() {
+            // BINARYMIME: the octets are the message, line ends and all.
+            let chunk = Bytes::copy_from_slice(octets);
+            return self.wire.events.push_back(SmtpEvent::BodyChunk(chunk));
+        }
         let mut out = Vec::with_capacity(octets.len() + 16);
         for &b in octets {
             if b == b'\n' && !tx.last_cr {
