@@ -12,10 +12,11 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 10] = [
+pub const EXTENSIONS: [&str; 11] = [
     "fileinto",
     "envelope",
     "subaddress",
+    "relational",
     "reject",
     "ereject",
     "vacation",
@@ -108,8 +109,10 @@ struct Args {
 }
 
 /// Tags that take a value.
-const VALUE_TAGS: [&str; 8] = [
+const VALUE_TAGS: [&str; 10] = [
     "comparator",
+    "value",
+    "count",
     "over",
     "under",
     "days",
@@ -223,14 +226,31 @@ impl Validator {
                 message: "only one address part (:all, :localpart, :domain, :user, :detail)".into(),
             });
         }
-        let kinds = ["is", "contains", "matches"]
+        for tag in ["value", "count"] {
+            if let Some(op) = a.value(tag) {
+                self.need("relational", pos, "the :value and :count match types");
+                let name = match op {
+                    Argument::Strings(v) if v.len() == 1 => v[0].clone(),
+                    _ => String::new(),
+                };
+                if matcher::Relation::from_name(&name).is_none() {
+                    self.errors.push(SieveError {
+                        pos,
+                        message: format!(
+                            ":{tag} takes one of \"gt\", \"ge\", \"lt\", \"le\", \"eq\", \"ne\""
+                        ),
+                    });
+                }
+            }
+        }
+        let kinds = ["is", "contains", "matches", "value", "count"]
             .iter()
             .filter(|k| a.has(k))
             .count();
         if kinds > 1 {
             self.errors.push(SieveError {
                 pos,
-                message: "only one of :is, :contains, :matches".into(),
+                message: "only one of :is, :contains, :matches, :value, :count".into(),
             });
         }
     }
@@ -718,16 +738,13 @@ impl State<'_> {
                         }
                     }
                 }
-                values.iter().any(|v| keys.iter().any(|k| m.matches(v, k)))
+                m.any(&values, keys)
             }
             "hasflag" => {
                 let Some(Argument::Strings(keys)) = a.positional.last() else {
                     return false;
                 };
-                let m = Matcher::from(&a);
-                self.flags
-                    .iter()
-                    .any(|f| keys.iter().any(|k| m.matches(f, k)))
+                Matcher::from(&a).any(&self.flags, keys)
             }
             _ => false,
         }
@@ -759,114 +776,10 @@ impl Part {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Comparator {
-    Octet,
-    CaseMap,
-    Numeric,
-}
+mod matcher;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Is,
-    Contains,
-    Matches,
-}
-
-struct Matcher {
-    cmp: Comparator,
-    kind: Kind,
-}
-
-impl Matcher {
-    fn from(a: &Args) -> Self {
-        let cmp = match a
-            .strings("comparator")
-            .and_then(|c| c.into_iter().next())
-            .as_deref()
-        {
-            Some("i;octet") => Comparator::Octet,
-            Some("i;ascii-numeric") => Comparator::Numeric,
-            _ => Comparator::CaseMap,
-        };
-        let kind = if a.has("contains") {
-            Kind::Contains
-        } else if a.has("matches") {
-            Kind::Matches
-        } else {
-            Kind::Is
-        };
-        Self { cmp, kind }
-    }
-
-    fn matches(&self, value: &str, key: &str) -> bool {
-        if self.cmp == Comparator::Numeric {
-            let num = |s: &str| -> Option<u128> {
-                let d: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
-                if d.is_empty() {
-                    None
-                } else {
-                    d.parse().ok()
-                }
-            };
-            return self.kind == Kind::Is && num(value) == num(key);
-        }
-        let (v, k) = if self.cmp == Comparator::CaseMap {
-            (value.to_ascii_lowercase(), key.to_ascii_lowercase())
-        } else {
-            (value.to_string(), key.to_string())
-        };
-        match self.kind {
-            Kind::Is => v == k,
-            Kind::Contains => v.contains(&k),
-            Kind::Matches => glob(&v, &k),
-        }
-    }
-}
-
-/// `:matches` with `*` (any sequence), `?` (one character) and `\` escapes, in
-/// O(len(value) × len(pattern)) time whatever the pattern.
-pub fn glob(value: &str, pattern: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Star,
-        One,
-        Lit(char),
-    }
-    let mut pat = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        pat.push(match c {
-            '*' => P::Star,
-            '?' => P::One,
-            '\\' => P::Lit(chars.next().unwrap_or('\\')),
-            c => P::Lit(c),
-        });
-    }
-    let v: Vec<char> = value.chars().collect();
-    // Classic two-pointer wildcard matching with backtracking to the last star.
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while i < v.len() {
-        if j < pat.len() && (pat[j] == P::One || pat[j] == P::Lit(v[i])) {
-            i += 1;
-            j += 1;
-        } else if j < pat.len() && pat[j] == P::Star {
-            star = Some((j, i));
-            j += 1;
-        } else if let Some((sj, si)) = star {
-            j = sj + 1;
-            i = si + 1;
-            star = Some((sj, si + 1));
-        } else {
-            return false;
-        }
-    }
-    while j < pat.len() && pat[j] == P::Star {
-        j += 1;
-    }
-    j == pat.len()
-}
+pub use matcher::glob;
+use matcher::Matcher;
 
 #[cfg(test)]
 mod tests;

@@ -186,3 +186,54 @@ if envelope :detail :matches \"to\" \"*\" { fileinto \"had-detail\"; }";
     )
     .is_err());
 }
+
+/// RFC 5231 §9's example script over three messages.
+#[test]
+fn relational_value_and_count() {
+    let script = "require [\"relational\", \"comparator-i;ascii-numeric\", \"fileinto\"];
+if header :value \"lt\" :comparator \"i;ascii-numeric\" [\"x-priority\"] [\"3\"] {
+  fileinto \"Priority\";
+} elsif address :count \"gt\" :comparator \"i;ascii-numeric\" [\"to\"] [\"5\"] {
+  fileinto \"Mailing List\";
+} elsif address :value \"gt\" :all :comparator \"i;ascii-casemap\" [\"from\"] [\"M\"] {
+  fileinto \"From N-Z\";
+} else {
+  fileinto \"From A-M\";
+}";
+    let folder = |msg: &str| {
+        let actions = run(script, msg);
+        match actions.first() {
+            Some(Action::FileInto { mailbox, .. }) => mailbox.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let to6 = "To: a@x, b@x, c@x, d@x, e@x, f@x\r\n";
+    assert_eq!(
+        folder("From: zoe@x\r\nX-Priority: 1\r\n\r\nhi\r\n"),
+        "Priority"
+    );
+    assert_eq!(
+        folder(&format!("From: zoe@x\r\n{to6}\r\nhi\r\n")),
+        "Mailing List"
+    );
+    assert_eq!(
+        folder("From: zoe@x\r\nTo: a@x\r\nX-Priority: 4\r\n\r\nhi\r\n"),
+        "From N-Z"
+    );
+    assert_eq!(folder("From: bob@x\r\nTo: a@x\r\n\r\nhi\r\n"), "From A-M");
+    // A value that is not a number is above every number under i;ascii-numeric.
+    assert_eq!(
+        folder("From: bob@x\r\nX-Priority: high\r\n\r\nhi\r\n"),
+        "From A-M"
+    );
+    // The extension is required, the operator checked.
+    assert!(Script::compile("if header :value \"lt\" \"x\" \"1\" { keep; }").is_err());
+    assert!(Script::compile(
+        "require \"relational\"; if header :value \"less\" \"x\" \"1\" { keep; }"
+    )
+    .is_err());
+    assert!(Script::compile(
+        "require \"relational\"; if header :count \"ge\" :is \"x\" \"1\" { keep; }"
+    )
+    .is_err());
+}

@@ -1,0 +1,199 @@
+//! Sieve's match types and comparators (RFC 5228 §2.7, RFC 4790): `:is`, `:contains`,
+//! `:matches`, and the relational `:value` and `:count` (RFC 5231), under
+//! `i;ascii-casemap`, `i;octet` or `i;ascii-numeric`.
+
+use std::cmp::Ordering;
+
+use super::Args;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Comparator {
+    Octet,
+    CaseMap,
+    Numeric,
+}
+
+/// A relational operator (RFC 5231 §5).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Relation {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+impl Relation {
+    /// `"gt"`, `"ge"`, `"lt"`, `"le"`, `"eq"` or `"ne"` (without regard to case).
+    pub(super) fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "gt" => Relation::Gt,
+            "ge" => Relation::Ge,
+            "lt" => Relation::Lt,
+            "le" => Relation::Le,
+            "eq" => Relation::Eq,
+            "ne" => Relation::Ne,
+            _ => return None,
+        })
+    }
+
+    fn holds(self, o: Ordering) -> bool {
+        match self {
+            Relation::Gt => o == Ordering::Greater,
+            Relation::Ge => o != Ordering::Less,
+            Relation::Lt => o == Ordering::Less,
+            Relation::Le => o != Ordering::Greater,
+            Relation::Eq => o == Ordering::Equal,
+            Relation::Ne => o != Ordering::Equal,
+        }
+    }
+}
+
+/// The match type of a test.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Is,
+    Contains,
+    Matches,
+    /// `:value "op"`: each value against each key.
+    Value(Relation),
+    /// `:count "op"`: how many values there are, against each key.
+    Count(Relation),
+}
+
+/// A test's match type and comparator.
+pub(super) struct Matcher {
+    cmp: Comparator,
+    pub(super) kind: Kind,
+}
+
+impl Matcher {
+    pub(super) fn from(a: &Args) -> Self {
+        let cmp = match a
+            .strings("comparator")
+            .and_then(|c| c.into_iter().next())
+            .as_deref()
+        {
+            Some("i;octet") => Comparator::Octet,
+            Some("i;ascii-numeric") => Comparator::Numeric,
+            _ => Comparator::CaseMap,
+        };
+        let relation = |tag: &str| {
+            a.strings(tag)
+                .and_then(|v| v.into_iter().next())
+                .and_then(|n| Relation::from_name(&n))
+        };
+        let kind = if a.has("contains") {
+            Kind::Contains
+        } else if a.has("matches") {
+            Kind::Matches
+        } else if let Some(r) = relation("value") {
+            Kind::Value(r)
+        } else if let Some(r) = relation("count") {
+            Kind::Count(r)
+        } else {
+            Kind::Is
+        };
+        Self { cmp, kind }
+    }
+
+    /// Whether any of `values` matches any of `keys` (with `:count`, whether their number
+    /// does).
+    pub(super) fn any(&self, values: &[String], keys: &[String]) -> bool {
+        if let Kind::Count(r) = self.kind {
+            let n = values.len().to_string();
+            return keys.iter().any(|k| r.holds(self.order(&n, k)));
+        }
+        values
+            .iter()
+            .any(|v| keys.iter().any(|k| self.matches(v, k)))
+    }
+
+    /// How `value` sorts against `key` under the comparator (RFC 4790 §9.1: under
+    /// i;ascii-numeric a string that does not start with a digit is above every number).
+    fn order(&self, value: &str, key: &str) -> Ordering {
+        match self.cmp {
+            Comparator::Numeric => numeric(value).cmp(&numeric(key)),
+            Comparator::CaseMap => value.to_ascii_lowercase().cmp(&key.to_ascii_lowercase()),
+            Comparator::Octet => value.as_bytes().cmp(key.as_bytes()),
+        }
+    }
+
+    pub(super) fn matches(&self, value: &str, key: &str) -> bool {
+        match self.kind {
+            Kind::Value(r) | Kind::Count(r) => return r.holds(self.order(value, key)),
+            Kind::Is if self.cmp == Comparator::Numeric => {
+                return numeric(value) == numeric(key);
+            }
+            Kind::Is | Kind::Contains | Kind::Matches if self.cmp == Comparator::Numeric => {
+                return false;
+            }
+            _ => {}
+        }
+        let (v, k) = if self.cmp == Comparator::CaseMap {
+            (value.to_ascii_lowercase(), key.to_ascii_lowercase())
+        } else {
+            (value.to_string(), key.to_string())
+        };
+        match self.kind {
+            Kind::Contains => v.contains(&k),
+            Kind::Matches => glob(&v, &k),
+            _ => v == k,
+        }
+    }
+}
+
+/// i;ascii-numeric's value of a string: its leading digits (None, "infinity", sorts
+/// above every number: `Option`'s order puts None first, so it is mapped to the top).
+fn numeric(s: &str) -> (bool, u128) {
+    let d: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    match d.parse::<u128>() {
+        Ok(n) if !d.is_empty() => (false, n),
+        _ => (true, 0),
+    }
+}
+
+/// `:matches` with `*` (any sequence), `?` (one character) and `\` escapes, in
+/// O(len(value) × len(pattern)) time whatever the pattern.
+pub fn glob(value: &str, pattern: &str) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        Star,
+        One,
+        Lit(char),
+    }
+    let mut pat = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        pat.push(match c {
+            '*' => P::Star,
+            '?' => P::One,
+            '\\' => P::Lit(chars.next().unwrap_or('\\')),
+            c => P::Lit(c),
+        });
+    }
+    let v: Vec<char> = value.chars().collect();
+    // Classic two-pointer wildcard matching with backtracking to the last star.
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < v.len() {
+        if j < pat.len() && (pat[j] == P::One || pat[j] == P::Lit(v[i])) {
+            i += 1;
+            j += 1;
+        } else if j < pat.len() && pat[j] == P::Star {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    while j < pat.len() && pat[j] == P::Star {
+        j += 1;
+    }
+    j == pat.len()
+}
