@@ -26,6 +26,8 @@ fuzz_target!(|data: &[u8]| {
         ret: None,
         envid: None,
         content: Bytes::from_static(b"Subject: t\r\n\r\n.hi\r\n"),
+        // Both kinds of message: the first input octet decides.
+        binary: data.first().is_some_and(|b| b & 1 == 1),
     };
     let mut c = SmtpClient::new(ClientConfig::default(), msg, now);
     let mut t = now;
