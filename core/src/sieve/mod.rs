@@ -12,8 +12,9 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 11] = [
+pub const EXTENSIONS: [&str; 12] = [
     "fileinto",
+    "body",
     "envelope",
     "subaddress",
     "relational",
@@ -109,8 +110,9 @@ struct Args {
 }
 
 /// Tags that take a value.
-const VALUE_TAGS: [&str; 10] = [
+const VALUE_TAGS: [&str; 11] = [
     "comparator",
+    "content",
     "value",
     "count",
     "over",
@@ -285,6 +287,20 @@ impl Validator {
                         Some(Argument::Number(_))
                     ) {
                         return e(t.pos, "size needs a number");
+                    }
+                }
+                "body" => {
+                    self.need("body", t.pos, "body");
+                    self.check_match(&a, t.pos);
+                    let transforms = ["raw", "text", "content"];
+                    if transforms.iter().filter(|x| a.has(x)).count() > 1 {
+                        return e(t.pos, "body takes one of :raw, :text, :content");
+                    }
+                    if a.has("content") && a.strings("content").is_none() {
+                        return e(t.pos, ":content needs a list of types");
+                    }
+                    if !matches!(a.positional.as_slice(), [Argument::Strings(_)]) {
+                        return e(t.pos, "body takes one string list");
                     }
                 }
                 "header" | "address" | "envelope" | "hasflag" => {
@@ -670,6 +686,20 @@ impl State<'_> {
                     .all(|n| self.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n))),
                 _ => false,
             },
+            "body" => {
+                let Some(Argument::Strings(keys)) = a.positional.first() else {
+                    return false;
+                };
+                let transform = if a.has("raw") {
+                    body::Transform::Raw
+                } else if let Some(types) = a.strings("content") {
+                    body::Transform::Content(types)
+                } else {
+                    body::Transform::Text
+                };
+                let texts = body::body_texts(self.ctx.message, &transform);
+                Matcher::from(&a).any(&texts, keys)
+            }
             "size" => match (a.value("over"), a.value("under")) {
                 (Some(Argument::Number(n)), _) => self.size > *n,
                 (_, Some(Argument::Number(n))) => self.size < *n,
@@ -776,6 +806,7 @@ impl Part {
     }
 }
 
+mod body;
 mod matcher;
 
 pub use matcher::glob;

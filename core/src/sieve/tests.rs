@@ -120,7 +120,7 @@ fn errors_have_positions() {
     assert!(errs[0].message.contains("require"));
     let errs = Script::compile("keep;\nrequire \"fileinto\";").unwrap_err();
     assert!(errs[0].message.contains("before"));
-    let errs = Script::compile("require \"body\";").unwrap_err();
+    let errs = Script::compile("require \"variables\";").unwrap_err();
     assert!(errs[0].message.contains("unsupported"));
     let errs = Script::compile("if header :is \"a\" \"b\" { keep;").unwrap_err();
     assert!(errs[0].message.contains("}"));
@@ -236,4 +236,29 @@ if header :value \"lt\" :comparator \"i;ascii-numeric\" [\"x-priority\"] [\"3\"]
         "require \"relational\"; if header :count \"ge\" :is \"x\" \"1\" { keep; }"
     )
     .is_err());
+}
+
+/// RFC 5173: `:text` sees decoded text parts, `:raw` the body as sent, `:content` the
+/// parts of the types named.
+#[test]
+fn body_transforms() {
+    let msg = "From: a@x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nQ2Fmw6kgbWVudTogbHVuY2ggYXQgbm9vbg==\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>ticket</p>\r\n--b--\r\n";
+    let folder = |test: &str| {
+        let script = format!("require [\"body\", \"fileinto\"]; if {test} {{ fileinto \"hit\"; }}");
+        run(&script, msg)
+            .iter()
+            .any(|a| matches!(a, Action::FileInto { mailbox, .. } if mailbox == "hit"))
+    };
+    assert!(folder("body :contains \"café menu\""));
+    assert!(!folder("body :raw :contains \"café\""));
+    assert!(folder("body :raw :contains \"Q2Fmw6kg\""));
+    assert!(folder(
+        "body :content \"text/html\" :contains \"<p>ticket\""
+    ));
+    assert!(!folder("body :content \"text/html\" :contains \"lunch\""));
+    assert!(folder("body :content \"text\" :contains \"ticket\""));
+    assert!(Script::compile("if body :contains \"x\" { keep; }").is_err());
+    assert!(
+        Script::compile("require \"body\"; if body :raw :text :contains \"x\" { keep; }").is_err()
+    );
 }
