@@ -622,10 +622,11 @@ impl UserStore<'_> {
         if !changed.is_empty() {
             f.log_flags(&changed).map_err(io_err)?;
         }
+        let modified: std::collections::HashSet<u32> = out.modified.iter().copied().collect();
         out.flags = f
             .entries
             .iter()
-            .filter(|e| wanted.contains(&e.uid) && !out.modified.contains(&e.uid))
+            .filter(|e| wanted.contains(&e.uid) && !modified.contains(&e.uid))
             .map(|e| (e.uid, e.flags.clone(), e.modseq))
             .collect();
         Ok(out)

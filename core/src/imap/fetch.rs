@@ -43,13 +43,16 @@ fn header_section(s: &Section) -> bool {
 }
 
 /// How much of each message the store must read for `items`: None when the machine's own
-/// model answers them all (UID, FLAGS, INTERNALDATE, RFC822.SIZE).
+/// model answers them all (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE).
 pub fn content_needed(items: &[FetchAttr]) -> Option<FetchPart> {
     let mut needed = None;
     for item in items {
         match item {
-            FetchAttr::Flags | FetchAttr::Uid | FetchAttr::InternalDate | FetchAttr::Rfc822Size => {
-            }
+            FetchAttr::Flags
+            | FetchAttr::Uid
+            | FetchAttr::ModSeq
+            | FetchAttr::InternalDate
+            | FetchAttr::Rfc822Size => {}
             FetchAttr::Envelope | FetchAttr::Rfc822Header => {
                 needed = needed.or(Some(FetchPart::Header));
             }
@@ -400,7 +403,7 @@ mod tests {
     #[test]
     fn header_items_need_only_the_header() {
         assert_eq!(
-            content_needed(&items("(UID FLAGS RFC822.SIZE INTERNALDATE)")),
+            content_needed(&items("(UID FLAGS MODSEQ RFC822.SIZE INTERNALDATE)")),
             None
         );
         for header_only in [

@@ -533,7 +533,7 @@ impl Mailboxes for PgMailboxes {
                             &[&f.id, uids, now, &modseq],
                         )?;
                     }
-                    let changed: Vec<u32> = groups
+                    let changed: std::collections::HashSet<u32> = groups
                         .iter()
                         .flat_map(|g| g.1.iter().map(|&u| u as u32))
                         .collect();

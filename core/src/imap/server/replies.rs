@@ -175,7 +175,7 @@ impl ImapServer {
                     let mut out = Vec::new();
                     if let Some(s) = self.selected.as_mut() {
                         for (u, flags, modseq) in now.flags {
-                            if let Some(i) = s.msgs.iter().position(|m| m.uid == u) {
+                            if let Ok(i) = s.msgs.binary_search_by_key(&u, |m| m.uid) {
                                 let shown = with_recent(&flags, s.recent.contains(&u));
                                 if self.condstore {
                                     let uid = self.qresync.then_some(u);
@@ -454,7 +454,7 @@ impl ImapServer {
         let mut modified = Vec::new();
         if let Some(s) = self.selected.as_mut() {
             for (u, flags, modseq) in now.flags {
-                let Some(i) = s.msgs.iter().position(|m| m.uid == u) else {
+                let Ok(i) = s.msgs.binary_search_by_key(&u, |m| m.uid) else {
                     continue;
                 };
                 let moved = s.msgs[i].modseq != modseq;
@@ -473,8 +473,9 @@ impl ImapServer {
                     out.push(fetch_line(i + 1, with_uid.then_some(u), None, modseq));
                 }
             }
+            let refused: std::collections::HashSet<u32> = now.modified.iter().copied().collect();
             for (i, m) in s.msgs.iter().enumerate() {
-                if now.modified.contains(&m.uid) {
+                if refused.contains(&m.uid) {
                     modified.push(if uid { m.uid } else { i as u32 + 1 });
                 }
             }
