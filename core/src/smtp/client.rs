@@ -446,58 +446,42 @@ impl SmtpClient {
         }
     }
 
-    fn begin_transaction(&mut self, now: Instant) {
+    /// Why this server cannot take the message as it is, if it cannot: the text for the
+    /// bounce and the reply it stands for (a size over the server's limit, binary or 8-bit
+    /// content it does not accept, an address that needs SMTPUTF8).
+    fn unsendable(&self) -> Option<(String, Reply)> {
         let size = self.message.content.len() as u64;
+        let refusal = |code, status: (u8, u16, u16), text| {
+            Reply::new(code, EnhancedCode::new(status.0, status.1, status.2), text)
+        };
         if let Some(limit) = self.ext.size.filter(|&l| l > 0 && size > l) {
-            self.fail_all(
+            return Some((
                 format!("message size {size} exceeds the server's limit of {limit} octets"),
-                Some(Reply::new(
-                    552,
-                    EnhancedCode::new(5, 3, 4),
-                    "Message too big",
-                )),
-                false,
-                true,
-            );
-            return self.quit(now);
+                refusal(552, (5, 3, 4), "Message too big"),
+            ));
         }
+        let conversion = refusal(554, (5, 6, 3), "Conversion required");
         if self.message.binary && !(self.ext.chunking && self.ext.binarymime) {
-            self.fail_all(
-                "the server does not support BINARYMIME and the message is binary".into(),
-                Some(Reply::new(
-                    554,
-                    EnhancedCode::new(5, 6, 3),
-                    "Conversion required",
-                )),
-                false,
-                true,
-            );
-            return self.quit(now);
+            let why = "the server does not support BINARYMIME and the message is binary";
+            return Some((why.into(), conversion));
         }
         if self.eight_bit && !self.message.binary && !self.ext.eight_bit_mime {
-            self.fail_all(
-                "the server does not support 8BITMIME and the message has 8-bit content".into(),
-                Some(Reply::new(
-                    554,
-                    EnhancedCode::new(5, 6, 3),
-                    "Conversion required",
-                )),
-                false,
-                true,
-            );
-            return self.quit(now);
+            let why = "the server does not support 8BITMIME and the message has 8-bit content";
+            return Some((why.into(), conversion));
         }
         if self.needs_utf8 && !self.ext.smtputf8 {
-            self.fail_all(
+            return Some((
                 "the server does not support SMTPUTF8 and an address needs it".into(),
-                Some(Reply::new(
-                    553,
-                    EnhancedCode::new(5, 6, 7),
-                    "SMTPUTF8 required",
-                )),
-                false,
-                true,
-            );
+                refusal(553, (5, 6, 7), "SMTPUTF8 required"),
+            ));
+        }
+        None
+    }
+
+    fn begin_transaction(&mut self, now: Instant) {
+        let size = self.message.content.len() as u64;
+        if let Some((why, reply)) = self.unsendable() {
+            self.fail_all(why, Some(reply), false, true);
             return self.quit(now);
         }
         let mut mail = format!("MAIL FROM:<{}>", self.message.sender);

@@ -95,14 +95,20 @@ pub(super) fn remove_messages(c: &Conn, id: i64, uids: &[i64]) -> Result<Vec<i64
         "DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING blob, uid",
         &[&id, &uids],
     )?;
-    let (_, modseq) = allocate(c, id, 0)?;
     let gone: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
+    record_vanished(c, id, &gone)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Records under a new MODSEQ of folder `id` that `uids` left it (QRESYNC's VANISHED).
+pub(super) fn record_vanished(c: &Conn, id: i64, uids: &[i64]) -> Result<(), PgError> {
+    let (_, modseq) = allocate(c, id, 0)?;
     c.execute(
         "INSERT INTO vanished (mailbox, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) u \
          ON CONFLICT (mailbox, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
-        &[&id, &gone, &modseq],
+        &[&id, &uids, &modseq],
     )?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(())
 }
 
 /// Adds one message to folder `id`: (UID).

@@ -17,8 +17,8 @@ use postrider_core::pop3::OpenError;
 use super::blobs::{self, BlobChunks};
 use super::changes::{notify, Changes, Stamp, RECHECK};
 use super::folders::{
-    allocate, canonical, db, err, existing, folder, insert_message, remove_messages, uids_param,
-    Folder,
+    allocate, canonical, db, err, existing, folder, insert_message, record_vanished,
+    remove_messages, uids_param, Folder,
 };
 use super::maildrop::PgMaildrop;
 use super::pool::{Conn, PgError, Pool};
@@ -724,14 +724,8 @@ impl Mailboxes for PgMailboxes {
                         )?;
                     }
                     // INBOX's messages left it: they vanished from it.
-                    let (_, modseq) = allocate(c, src.id, 0)?;
                     let moved: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-                    c.execute(
-                        "INSERT INTO vanished (mailbox, uid, modseq) \
-                         SELECT $1, u, $3 FROM unnest($2::bigint[]) u \
-                         ON CONFLICT (mailbox, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
-                        &[&src.id, &moved, &modseq],
-                    )?;
+                    record_vanished(c, src.id, &moved)?;
                     return Ok(());
                 }
                 let moved = c.query(
