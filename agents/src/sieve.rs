@@ -54,11 +54,27 @@ pub fn actions_for(
             return None;
         }
     };
+    // `mailboxexists` (RFC 5490) needs the folders; listed only for scripts that use it.
+    let mailboxes: Vec<String> = if script.requires("mailbox") {
+        ctx.mailboxes
+            .list(user, "", "*", false)
+            .into_iter()
+            .filter(|e| {
+                !e.attributes
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case("\\Noselect"))
+            })
+            .map(|e| postrider_core::imap::mutf7::decode(&e.name).unwrap_or(e.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     match script.run(&MessageContext {
         message,
         envelope_from: &env.sender,
         envelope_to: &rcpt.address,
         delimiters: &ctx.settings.config.recipient_delimiter,
+        mailboxes: &mailboxes,
     }) {
         Ok(actions) => {
             tracing::info!(

@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
             envelope_from: "a@b.example",
             envelope_to: "c+list@d.example",
             delimiters: "+",
+            mailboxes: &["Lists".to_string()],
         });
     }
 });

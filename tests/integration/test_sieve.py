@@ -10,7 +10,11 @@ import unittest
 
 from harness import Server, insecure_tls
 
-SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress"];
+SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress", "mailbox"];
+if header :is "subject" "exists check" {
+    if mailboxexists "Nope" { fileinto "Wrong"; } else { fileinto :create "Right"; }
+    stop;
+}
 # carol+shop@: a folder by the address's detail (RFC 5233).
 if envelope :detail :is "to" "shop" { fileinto "Shopping"; stop; }
 # Lists go to their folder, flagged.
@@ -69,6 +73,10 @@ class Sieve(unittest.TestCase):
         self.send("new order", rcpt="carol+shop@test.example")
         self.srv.wait_log("delivered to folder Shopping of carol")
         self.assertFalse(any(x["Subject"] == "new order" for x in self.srv.messages("carol")))
+
+    def test_mailboxexists_sees_the_users_folders(self):
+        self.send("exists check")
+        self.srv.wait_log("delivered to folder Right of carol")
 
     def test_fileinto_utf8_folder_is_modified_utf7_over_imap(self):
         # Sieve names folders in UTF-8; IMAP shows them in modified UTF-7 (RFC 3501 §5.1.3).

@@ -12,8 +12,9 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 12] = [
+pub const EXTENSIONS: [&str; 13] = [
     "fileinto",
+    "mailbox",
     "body",
     "envelope",
     "subaddress",
@@ -31,6 +32,8 @@ pub const EXTENSIONS: [&str; 12] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     commands: Vec<Command>,
+    /// The extensions its `require` names.
+    required: Vec<String>,
 }
 
 /// What the script decided.
@@ -93,6 +96,9 @@ pub struct MessageContext<'a> {
     /// The characters that separate a local part's user from its detail (RFC 5233
     /// `:user` / `:detail`; `recipient_delimiter`, empty for none).
     pub delimiters: &'a str,
+    /// The recipient's folders (UTF-8 names), for `mailboxexists` (RFC 5490); the
+    /// runner fills it only for scripts that require "mailbox".
+    pub mailboxes: &'a [String],
 }
 
 fn e<T>(pos: Pos, m: impl Into<String>) -> Result<T, SieveError> {
@@ -289,6 +295,12 @@ impl Validator {
                         return e(t.pos, "size needs a number");
                     }
                 }
+                "mailboxexists" => {
+                    self.need("mailbox", t.pos, "mailboxexists");
+                    if !matches!(a.positional.as_slice(), [Argument::Strings(_)]) {
+                        return e(t.pos, "mailboxexists takes one string list");
+                    }
+                }
                 "body" => {
                     self.need("body", t.pos, "body");
                     self.check_match(&a, t.pos);
@@ -379,6 +391,9 @@ impl Validator {
                     }
                     "fileinto" => {
                         self.need("fileinto", c.pos, "fileinto");
+                        if a.has("create") {
+                            self.need("mailbox", c.pos, ":create");
+                        }
                         if a.has("copy") {
                             self.need("copy", c.pos, ":copy");
                         }
@@ -441,10 +456,19 @@ impl Script {
         };
         v.commands(&commands, true);
         if v.errors.is_empty() {
-            Ok(Script { commands })
+            Ok(Script {
+                commands,
+                required: v.required,
+            })
         } else {
             Err(v.errors)
         }
+    }
+
+    /// Whether the script requires extension `ext` (e.g. "mailbox": then the runner
+    /// lists the user's folders for `mailboxexists`).
+    pub fn requires(&self, ext: &str) -> bool {
+        self.required.iter().any(|r| r == ext)
     }
 
     /// Runs the script; returns the actions (implicit keep included). A runtime error
@@ -684,6 +708,12 @@ impl State<'_> {
                 Some(Argument::Strings(names)) => names
                     .iter()
                     .all(|n| self.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(n))),
+                _ => false,
+            },
+            "mailboxexists" => match a.positional.first() {
+                Some(Argument::Strings(names)) => names.iter().all(|n| {
+                    n.eq_ignore_ascii_case("INBOX") || self.ctx.mailboxes.iter().any(|m| m == n)
+                }),
                 _ => false,
             },
             "body" => {

@@ -10,6 +10,7 @@ fn run(script: &str, msg: &str) -> Vec<Action> {
             envelope_from: "coyote@desert.example.org",
             envelope_to: "roadrunner@acme.example.com",
             delimiters: "+",
+            mailboxes: &[],
         })
         .unwrap()
 }
@@ -82,6 +83,7 @@ fn stop_discard_redirect_copy_and_flags() {
             envelope_from: "",
             envelope_to: "",
             delimiters: "+",
+            mailboxes: &[],
         })
         .is_err());
 }
@@ -109,6 +111,7 @@ fn vacation_and_reject() {
             envelope_from: "",
             envelope_to: "",
             delimiters: "+",
+            mailboxes: &[],
         })
         .is_err());
 }
@@ -144,6 +147,7 @@ fn subaddress_user_and_detail() {
                 envelope_from: "coyote+acme@desert.example.org",
                 envelope_to: to,
                 delimiters: "+",
+                mailboxes: &[],
             })
             .unwrap()
     };
@@ -261,4 +265,34 @@ fn body_transforms() {
     assert!(
         Script::compile("require \"body\"; if body :raw :text :contains \"x\" { keep; }").is_err()
     );
+}
+
+/// RFC 5490: `fileinto :create` and `mailboxexists`.
+#[test]
+fn mailbox_extension() {
+    let script = Script::compile(
+        "require [\"fileinto\", \"mailbox\"];
+if mailboxexists [\"Lists\", \"INBOX\"] { fileinto \"Lists\"; } else { fileinto :create \"New\"; }",
+    )
+    .unwrap();
+    assert!(script.requires("mailbox") && !script.requires("body"));
+    let folder = |boxes: &[String]| {
+        let actions = script
+            .run(&MessageContext {
+                message: b"Subject: x\r\n\r\nhi\r\n",
+                envelope_from: "",
+                envelope_to: "a@b",
+                delimiters: "+",
+                mailboxes: boxes,
+            })
+            .unwrap();
+        match actions.first() {
+            Some(Action::FileInto { mailbox, .. }) => mailbox.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(folder(&["Lists".to_string()]), "Lists");
+    assert_eq!(folder(&[]), "New");
+    assert!(Script::compile("require \"fileinto\"; fileinto :create \"x\";").is_err());
+    assert!(Script::compile("if mailboxexists \"x\" { keep; }").is_err());
 }
