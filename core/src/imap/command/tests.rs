@@ -184,3 +184,37 @@ fn search_return_sort_thread_and_saved_results() {
     let SearchKey::And(keys) = key else { panic!() };
     assert!(matches!(&keys[0], SearchKey::Uid(s) if s.is_saved()));
 }
+
+#[test]
+fn condstore_and_qresync_arguments_are_checked() {
+    let Command::Select { params, .. } =
+        p("a SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214))")
+    else {
+        panic!()
+    };
+    let q = params.qresync.unwrap();
+    assert_eq!(
+        (q.uid_validity, q.modseq),
+        (67_890_007, 90_060_115_194_045_000)
+    );
+    assert!(q.known_uids.is_some() && q.seq_match.is_none());
+    for bad in [
+        &b"a SELECT INBOX (QRESYNC (0 5))\r\n"[..],
+        b"a SELECT INBOX (QRESYNC (1 0))\r\n",
+        b"a SELECT INBOX (QRESYNC (1 5 1:*))\r\n",
+        b"a SELECT INBOX (QRESYNC (1 5 1:9 (1,2)))\r\n",
+        b"a SELECT INBOX (FOO)\r\n",
+        b"a FETCH 1 FLAGS (CHANGEDSINCE 99999999999999999999)\r\n",
+        b"a FETCH 1 FLAGS (VANISHED)\r\n",
+        b"a STORE 1 (UNCHANGEDSINCE) +FLAGS (x)\r\n",
+        b"a SEARCH MODSEQ \"/flags/x\" bogus 5\r\n",
+        b"a APPEND INBOX CATENATE (FOO \"x\")\r\n",
+        b"a CREATE x (USE ())\r\n",
+    ] {
+        assert!(
+            parse_command(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}

@@ -111,7 +111,7 @@ impl SmtpServer {
             self.chunk = Some(chunk);
             self.deadline = self.now + self.config.data_timeout;
             if chunk.keep {
-                self.keep_octets(&octets);
+                self.keep_octets(octets);
             }
             if chunk.left > 0 {
                 return false;
@@ -137,18 +137,20 @@ impl SmtpServer {
     }
 
     /// Passes chunk octets on (a bare LF made CRLF) and counts them.
-    fn keep_octets(&mut self, octets: &[u8]) {
+    fn keep_octets(&mut self, octets: Vec<u8>) {
         let Some(tx) = self.tx.as_mut() else {
             return;
         };
         tx.bdat = Some(tx.bdat.unwrap_or(0) + octets.len() as u64);
         if tx.binary() {
             // BINARYMIME: the octets are the message, line ends and all.
-            let chunk = Bytes::copy_from_slice(octets);
-            return self.wire.events.push_back(SmtpEvent::BodyChunk(chunk));
+            return self
+                .wire
+                .events
+                .push_back(SmtpEvent::BodyChunk(Bytes::from(octets)));
         }
         let mut out = Vec::with_capacity(octets.len() + 16);
-        for &b in octets {
+        for &b in &octets {
             if b == b'\n' && !tx.last_cr {
                 out.push(b'\r');
             }
