@@ -60,6 +60,10 @@ listen_tls = ["127.0.0.1:$imaps"]
 [web]
 listen = []
 listen_tls = []
+[lmtp]
+listen = []
+[managesieve]
+listen = []
 $storage
 TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add sink --password-stdin

@@ -4,7 +4,7 @@
 //! The runtime side of postrider shared by both runtimes: the agents that answer the core
 //! machines' events (SMTP [`session`], [`pop3`], [`imap`], the [`web`] pages, with
 //! [`login`]), delivery
-//! ([`local`], [`remote`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
+//! ([`local`], [`lmtp`], [`remote`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
 //! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
 //! the command line ([`cli`], [`sendmail`]) and what both runtimes' listeners share
 //! ([`service`], [`agent`]). Runtimes (`postrider-std`, `postrider-smol`) hold only
@@ -22,6 +22,7 @@ pub mod dkim;
 pub mod dkim_verify;
 pub mod imap;
 pub mod listener;
+pub mod lmtp;
 pub mod local;
 pub mod login;
 pub mod metrics;

@@ -21,6 +21,9 @@ pub enum ListenerKind {
     Http,
     /// Web over HTTPS (port 443 role): webmail, admin pages, metrics.
     Https,
+    /// LMTP (RFC 2033) from the MTA in front: trusted networks only, delivery while the
+    /// client waits.
+    Lmtp,
 }
 
 impl ListenerKind {
@@ -36,6 +39,7 @@ impl ListenerKind {
             ListenerKind::Imaps => "imaps",
             ListenerKind::Http => "http",
             ListenerKind::Https => "https",
+            ListenerKind::Lmtp => "lmtp",
         }
     }
 
@@ -73,6 +77,8 @@ impl ListenerKind {
             "imap"
         } else if self.is_http() {
             "web"
+        } else if self == ListenerKind::Lmtp {
+            "lmtp"
         } else {
             "smtp"
         }

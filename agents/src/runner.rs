@@ -58,7 +58,13 @@ fn is_local(ctx: &Context, address: &str) -> bool {
 }
 
 /// Records one attempt's outcome for recipient `i`, with the log line.
-fn apply_outcome(ctx: &Context, env: &mut Envelope, i: usize, relay: &str, outcome: Outcome) {
+pub(crate) fn apply_outcome(
+    ctx: &Context,
+    env: &mut Envelope,
+    i: usize,
+    relay: &str,
+    outcome: Outcome,
+) {
     let now = unix_now();
     let id = env.id.clone();
     let delay = now - env.arrival;
@@ -113,7 +119,7 @@ fn apply_outcome(ctx: &Context, env: &mut Envelope, i: usize, relay: &str, outco
 
 /// The enhanced status of a deferral for the log: the remote server's own when its reply
 /// gave one, else one for the kind of failure (RFC 3463).
-fn deferral_dsn(text: &str) -> String {
+pub(crate) fn deferral_dsn(text: &str) -> String {
     let from_reply = text.split_whitespace().find(|w| {
         let parts: Vec<&str> = w.split('.').collect();
         parts.len() == 3
@@ -227,7 +233,7 @@ fn send_bounces(ctx: &Context, env: &mut Envelope, message: &[u8]) -> bool {
 }
 
 /// `5.1.1` → an enhanced code.
-fn parse_status(s: &str) -> Option<EnhancedCode> {
+pub(crate) fn parse_status(s: &str) -> Option<EnhancedCode> {
     let mut it = s.split('.').map(|p| p.parse::<u16>().ok());
     let (Some(Some(c)), Some(Some(sub)), Some(Some(d)), None) =
         (it.next(), it.next(), it.next(), it.next())

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::context::{ConnLimits, Context};
+use crate::context::{ConnLimits, ConnSlot, Context};
 use crate::listener::ListenerKind;
 use crate::runner;
 
@@ -81,17 +81,51 @@ pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
             .filter_map(parse)
             .map(|a| (a, ListenerKind::Https)),
     );
+    out.extend(
+        c.lmtp
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::Lmtp)),
+    );
     out
 }
 
 /// The connection limits that apply to a listener kind.
 pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
     match kind {
-        ListenerKind::Smtp => ctx.smtp_limits.clone(),
+        // LMTP clients are trusted MTAs: they count toward the SMTP total only.
+        ListenerKind::Smtp | ListenerKind::Lmtp => ctx.smtp_limits.clone(),
         ListenerKind::Submission | ListenerKind::Submissions => ctx.submission_limits.clone(),
         ListenerKind::Pop3 | ListenerKind::Pop3s => ctx.pop3_limits.clone(),
         ListenerKind::Imap | ListenerKind::Imaps => ctx.imap_limits.clone(),
         ListenerKind::Http | ListenerKind::Https => ctx.web_limits.clone(),
+    }
+}
+
+/// Takes a connection slot for a client of `ip` on a listener of `kind`, or says why the
+/// connection is refused: a limit is reached, or LMTP is asked by a client it is not for
+/// (see [`lmtp_client_allowed`]).
+pub fn admit(
+    ctx: &Context,
+    kind: ListenerKind,
+    limits: &Arc<ConnLimits>,
+    ip: std::net::IpAddr,
+) -> Result<ConnSlot, &'static str> {
+    if kind == ListenerKind::Lmtp && !lmtp_client_allowed(ctx, ip) {
+        return Err("LMTP is only for trusted networks");
+    }
+    limits.acquire(ip)
+}
+
+/// Whether `ip` may speak LMTP: it is in `[smtp] trusted_networks`; when that list is
+/// empty (the default), only loopback clients, which are this host's own processes
+/// (they could hand mail to `sendmail` just as well).
+pub fn lmtp_client_allowed(ctx: &Context, ip: std::net::IpAddr) -> bool {
+    if ctx.settings.trusted_networks.is_empty() {
+        ip.is_loopback() || ip.to_canonical().is_loopback()
+    } else {
+        ctx.settings.is_trusted(ip)
     }
 }
 

@@ -47,8 +47,10 @@ pub fn server_config(ctx: &Context, kind: ListenerKind) -> SmtpServerConfig {
     c.data_timeout = s.config.smtp.data_timeout.get();
     c.starttls = ctx.tls.is_available() && kind != ListenerKind::Submissions;
     c.implicit_tls = kind == ListenerKind::Submissions;
-    c.require_auth = kind != ListenerKind::Smtp;
-    c.auth = true;
+    c.require_auth = !matches!(kind, ListenerKind::Smtp | ListenerKind::Lmtp);
+    // LMTP clients are trusted MTAs (RFC 2033 §5): no AUTH.
+    c.auth = kind != ListenerKind::Lmtp;
+    c.lmtp = kind == ListenerKind::Lmtp;
     c.allow_plaintext_auth = s.config.auth.allow_plaintext;
     c.max_auth_failures = s.config.auth.max_failures;
     c.auth_failure_delay = s.config.auth.failure_delay.get();
@@ -245,7 +247,7 @@ impl SmtpSession {
                 self.spool = None;
                 self.spool_error = false;
                 self.spool_full = false;
-                self.fixer = if self.kind == ListenerKind::Smtp {
+                self.fixer = if matches!(self.kind, ListenerKind::Smtp | ListenerKind::Lmtp) {
                     HeaderFixer::Off
                 } else {
                     HeaderFixer::AwaitTrace
@@ -290,6 +292,11 @@ impl SmtpSession {
                     // The message ended inside its header (no empty line): fix it whole.
                     let fixed = self.fix_header(&header);
                     self.spool_write(&fixed);
+                }
+                if self.kind == ListenerKind::Lmtp {
+                    let replies = self.deliver_now(&envelope, size);
+                    s.message_delivered(token, replies);
+                    return Flow::Continue;
                 }
                 let result = self.commit(envelope, size, s.authenticated());
                 if result.is_ok() {
@@ -580,25 +587,56 @@ impl SmtpSession {
                 Policy::None => {}
             }
         }
-        let auth_results = checked.map(|c| c.auth_results);
+        let mut env = self.queue_envelope(&id, &envelope, size, auth);
+        env.dkim = dkim;
+        env.auth_results = checked.map(|c| c.auth_results);
+        env.quarantine = quarantine;
+        let sender = env.sender.clone();
+        match spool.commit(&env) {
+            Ok(()) => {
+                tracing::info!(
+                    "{}: from=<{}>, size={}, nrcpt={} (queue active)",
+                    id,
+                    sender,
+                    size,
+                    env.recipients.len()
+                );
+                self.ctx.wakeup.notify();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!("{id}: cannot commit queue file: {e}");
+                Err(queue_failure(is_storage_full(&e)))
+            }
+        }
+    }
+
+    /// The queue's envelope for the message `id` the machine received.
+    fn queue_envelope(
+        &self,
+        id: &str,
+        envelope: &postrider_core::smtp::Envelope,
+        size: u64,
+        auth: Option<&str>,
+    ) -> Envelope {
         let sender = match &envelope.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
         };
         let dsn = mail_dsn(&envelope.mail_params).unwrap_or_default();
-        let env = Envelope {
-            id: id.clone(),
+        Envelope {
+            id: id.to_string(),
             arrival: unix_now(),
-            sender: sender.clone(),
+            sender,
             client: self.peer.remote.ip().to_string(),
             helo: self.helo.clone(),
             size,
             auth: auth.map(str::to_string),
             ret: dsn.ret.map(|r| r.as_str().to_string()),
             envid: dsn.envid,
-            dkim,
-            auth_results,
-            quarantine,
+            dkim: None,
+            auth_results: None,
+            quarantine: false,
             stored: None,
             binary: envelope.mail_params.iter().any(|p| {
                 p.is("BODY")
@@ -618,24 +656,33 @@ impl SmtpSession {
                     rcpt
                 })
                 .collect(),
-        };
-        match spool.commit(&env) {
-            Ok(()) => {
-                tracing::info!(
-                    "{}: from=<{}>, size={}, nrcpt={} (queue active)",
-                    id,
-                    sender,
-                    size,
-                    env.recipients.len()
-                );
-                self.ctx.wakeup.notify();
-                Ok(())
-            }
-            Err(e) => {
-                tracing::error!("{id}: cannot commit queue file: {e}");
-                Err(queue_failure(is_storage_full(&e)))
-            }
         }
+    }
+
+    /// LMTP: delivers the spooled message to each recipient while the client waits (see
+    /// [`crate::lmtp`]) and returns one reply per recipient. The spool is discarded: a
+    /// message delivered over LMTP never enters the queue.
+    fn deliver_now(&mut self, envelope: &postrider_core::smtp::Envelope, size: u64) -> Vec<Reply> {
+        let n = envelope.recipients.len();
+        let Some(mut spool) = self.spool.take() else {
+            return vec![queue_failure(false); n];
+        };
+        if self.spool_error {
+            return vec![queue_failure(self.spool_full); n];
+        }
+        let id = spool.id().to_string();
+        let message = match spool.contents() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("{id}: cannot read the message back: {e}");
+                return vec![queue_failure(is_storage_full(&e)); n];
+            }
+        };
+        drop(spool);
+        let env = self.queue_envelope(&id, envelope, size, None);
+        tracing::info!("{id}: from=<{}>, size={size}, nrcpt={n} (lmtp)", env.sender);
+        self.ctx.metrics.received();
+        crate::lmtp::deliver(&self.ctx, &env, &message)
     }
 
     /// RCPT policy: local domains need a known recipient; other domains need an
@@ -672,6 +719,13 @@ impl SmtpSession {
             } else {
                 Verdict::Accept
             }
+        } else if self.kind == ListenerKind::Lmtp {
+            // LMTP delivers; it never relays.
+            Verdict::Reject(reply(
+                550,
+                (5, 1, 2),
+                format!("<{m}>: Recipient address rejected: domain not handled here"),
+            ))
         } else if self.trusted || authenticated || settings.is_trusted(self.peer.remote.ip()) {
             Verdict::Accept
         } else {

@@ -32,6 +32,9 @@ pub struct SmtpTestDriver {
     pub accounts: Vec<(String, String)>,
     /// How long every AUTH answer is held (a login penalty; zero by default).
     pub auth_hold: Duration,
+    /// LMTP: local parts whose delivery fails after the data (452 4.2.2, mailbox full).
+    pub full_mailboxes: Vec<String>,
+    lmtp: bool,
     body: Vec<u8>,
     next_id: u32,
 }
@@ -48,6 +51,7 @@ impl SmtpTestDriver {
     /// A driver with `config`, accepting the given local users, starting at `now` (the
     /// caller's clock reading: the core never reads one).
     pub fn new(config: SmtpServerConfig, local_users: &[&str], now: Instant) -> Self {
+        let lmtp = config.lmtp;
         let mut d = Self {
             server: SmtpServer::new(config, test_peer(), now),
             now,
@@ -58,6 +62,8 @@ impl SmtpTestDriver {
             tls_requested: false,
             accounts: vec![("alice".into(), "secret".into())],
             auth_hold: Duration::ZERO,
+            full_mailboxes: Vec::new(),
+            lmtp,
             body: Vec::new(),
             next_id: 1,
         };
@@ -156,9 +162,13 @@ impl SmtpTestDriver {
             SmtpEvent::MessageComplete {
                 token, envelope, ..
             } => {
+                let replies = self.delivery_replies(&envelope);
                 self.messages
                     .push((envelope, std::mem::take(&mut self.body)));
-                self.server.message_queued(token, Ok(()));
+                match replies {
+                    Some(replies) => self.server.message_delivered(token, replies),
+                    None => self.server.message_queued(token, Ok(())),
+                }
             }
             SmtpEvent::StartTls => self.tls_requested = true,
             SmtpEvent::Auth {
@@ -191,6 +201,31 @@ impl SmtpTestDriver {
             }
             _ => {}
         }
+    }
+
+    /// LMTP: one reply per recipient (None for SMTP, where the message is queued).
+    fn delivery_replies(&self, envelope: &Envelope) -> Option<Vec<Reply>> {
+        if !self.lmtp {
+            return None;
+        }
+        let replies = envelope.recipients.iter().map(|(to, _)| {
+            let full = matches!(to, ForwardPath::Mailbox(m)
+                if self.full_mailboxes.iter().any(|u| u.eq_ignore_ascii_case(&m.local_part)));
+            if full {
+                Reply::new(
+                    452,
+                    EnhancedCode::new(4, 2, 2),
+                    format!("<{to}> Mailbox full"),
+                )
+            } else {
+                Reply::new(
+                    250,
+                    EnhancedCode::new(2, 0, 0),
+                    format!("<{to}> Ok: delivered"),
+                )
+            }
+        });
+        Some(replies.collect())
     }
 
     /// The replies written so far, parsed.

@@ -60,6 +60,7 @@ fn cmd() -> impl Strategy<Value = Command> {
     prop_oneof![
         domain().prop_map(Command::Ehlo),
         domain().prop_map(Command::Helo),
+        domain().prop_map(Command::Lhlo),
         (
             prop_oneof![
                 Just(ReversePath::Null),

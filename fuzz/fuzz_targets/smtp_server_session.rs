@@ -1,5 +1,7 @@
-//! A whole SMTP server session fed arbitrary byte chunks (the first byte of each chunk
-//! gives its length), with every question answered (AUTH and VRFY included): no panic, only well-formed replies.
+//! A whole SMTP (or, when the input starts with an odd byte, LMTP) server session fed
+//! arbitrary byte chunks (the first byte of each chunk gives its length), with every
+//! question answered (AUTH and VRFY included; in LMTP, mailboxes of `full` refuse after
+//! the data): no panic, only well-formed replies.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,8 +16,12 @@ fuzz_target!(|data: &[u8]| {
     config.auth = true;
     config.allow_plaintext_auth = true;
     config.vrfy = postrider_core::smtp::VrfyPolicy::Verify;
-    let mut d = SmtpTestDriver::new(config, &["alice"], std::time::Instant::now());
-    let mut rest = data;
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
+    config.lmtp = mode % 2 == 1;
+    let mut d = SmtpTestDriver::new(config, &["alice", "full"], std::time::Instant::now());
+    d.full_mailboxes = vec!["full".into()];
     while let Some((&len, tail)) = rest.split_first() {
         let n = (len as usize).min(tail.len());
         d.feed(&tail[..n]);

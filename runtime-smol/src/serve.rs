@@ -13,7 +13,7 @@ use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
 use postrider_agents::pop3::Pop3Session;
 use postrider_agents::service::{
-    limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
+    admit, limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
 };
 use postrider_agents::session::SmtpSession;
 use postrider_agents::web::WebSession;
@@ -81,7 +81,7 @@ async fn accept_loop(
         if ctx.shutting_down() {
             break;
         }
-        let slot = match limits.acquire(remote.ip()) {
+        let slot = match admit(&ctx, kind, &limits, remote.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 tracing::warn!("refusing [{}]: {why}", remote.ip());

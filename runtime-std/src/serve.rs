@@ -13,7 +13,7 @@ use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
 use postrider_agents::pop3::Pop3Session;
 use postrider_agents::service::{
-    limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
+    admit, limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
 };
 use postrider_agents::session::SmtpSession;
 use postrider_agents::web::WebSession;
@@ -66,7 +66,7 @@ fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind:
                 continue;
             }
         };
-        let slot = match limits.acquire(remote.ip()) {
+        let slot = match admit(&ctx, kind, &limits, remote.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 tracing::warn!("refusing [{}]: {why}", remote.ip());

@@ -59,13 +59,14 @@ class Server:
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
                  domains=("test.example", "localhost"), submission=None, auth=None,
                  smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None, log="debug",
-                 web=None, top=""):
+                 web=None, top="", lmtp=None):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
         self.data = os.path.join(self.dir, "data")
         self.ports = {k: free_port() for k in
-                      ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps", "http", "https")}
+                      ("smtp", "sub", "subs", "pop3", "pop3s", "imap", "imaps", "http", "https",
+                       "lmtp", "sieve")}
         self.hostname = hostname
         self.smtp_ip = smtp_ip
         if smtp_port:
@@ -74,6 +75,7 @@ class Server:
         sub_lines = "\n".join(f"{k} = {v}" for k, v in (submission or {}).items())
         delivery_lines = "\n".join(f"{k} = {v}" for k, v in (delivery or {}).items())
         web_lines = "\n".join(f"{k} = {v}" for k, v in (web or {}).items())
+        lmtp_lines = "\n".join(f"{k} = {v}" for k, v in (lmtp or {}).items())
         # Short login delays keep the suite fast; tests that need others pass `auth`.
         auth_lines = "\n".join(f"{k} = {v}" for k, v in
                                ({"failure_delay": '"100ms"', **(auth or {})}).items())
@@ -109,6 +111,13 @@ servers = ["127.0.0.1:{dns_port}"]
 [pop3]
 listen = ["127.0.0.1:{p['pop3']}"]
 listen_tls = ["127.0.0.1:{p['pop3s']}"]
+
+[lmtp]
+listen = ["127.0.0.1:{p['lmtp']}"]
+{lmtp_lines}
+
+[managesieve]
+listen = ["127.0.0.1:{p['sieve']}"]
 
 [web]
 listen = ["127.0.0.1:{p['http']}"]

@@ -32,6 +32,10 @@ listen_tls = []
 [web]
 listen = []
 listen_tls = []
+[lmtp]
+listen = []
+[managesieve]
+listen = []
 TOML
 }
 base > "$dir/postrider.toml"

@@ -88,6 +88,10 @@ listen_tls = []
 [web]
 listen = []
 listen_tls = []
+[lmtp]
+listen = []
+[managesieve]
+listen = []
 [auth]
 allow_plaintext = true      # the test clients log in without TLS
 TOML

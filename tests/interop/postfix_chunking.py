@@ -14,7 +14,6 @@ import os
 import smtplib
 import socket
 import sys
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,17 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "benches"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 from compare import Postfix  # noqa: E402
-
-BINARIES = []
-
-
-def wait_for(what, check, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from postfix_suite import run_for_binaries, wait_for  # noqa: E402
 
 
 class Chunking(unittest.TestCase):
@@ -117,17 +106,8 @@ class Chunking(unittest.TestCase):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("NOT RUN: postfix_chunking.py needs root (Postfix drops privileges)")
-        return 1
-    BINARIES.extend(sys.argv[1:])
-    for b in BINARIES:
-        harness.BIN = os.path.abspath(b)
-        suite = unittest.defaultTestLoader.loadTestsFromTestCase(Chunking)
-        if not unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful():
-            return 1
-        print(f"{os.path.basename(b)}: CHUNKING with Postfix passed")
-    return 0
+    return run_for_binaries(Chunking, os.path.basename(__file__), "CHUNKING with Postfix",
+                            sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -55,6 +55,10 @@ listen_tls = []
 [web]
 listen = []
 listen_tls = []
+[lmtp]
+listen = []
+[managesieve]
+listen = []
 TOML
   "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &
   pid=$!

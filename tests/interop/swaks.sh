@@ -32,6 +32,10 @@ listen_tls = []
 [web]
 listen = []
 listen_tls = []
+[lmtp]
+listen = []
+[managesieve]
+listen = []
 TOML
 echo pw | "$bin" -c "$dir/postrider.toml" user add alice --password-stdin
 "$bin" -c "$dir/postrider.toml" serve 2>"$dir/server.log" &

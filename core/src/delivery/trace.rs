@@ -21,6 +21,10 @@ pub enum Protocol {
     Local,
     /// The webmail, over HTTPS.
     Https,
+    /// LMTP (RFC 2033), from the MTA in front.
+    Lmtp,
+    /// LMTP over TLS.
+    Lmtps,
 }
 
 impl Protocol {
@@ -34,6 +38,8 @@ impl Protocol {
             Protocol::Esmtpsa => "ESMTPSA",
             Protocol::Local => "local",
             Protocol::Https => "HTTPS",
+            Protocol::Lmtp => "LMTP",
+            Protocol::Lmtps => "LMTPS",
         }
     }
 

@@ -26,6 +26,7 @@ pub fn encode_command(out: &mut Vec<u8>, cmd: &Command) {
     match cmd {
         Command::Ehlo(d) => text(out, "EHLO", Some(d)),
         Command::Helo(d) => text(out, "HELO", Some(d)),
+        Command::Lhlo(d) => text(out, "LHLO", Some(d)),
         Command::Mail { from, params } => {
             out.extend_from_slice(b"MAIL FROM:<");
             if let ReversePath::Mailbox(m) = from {

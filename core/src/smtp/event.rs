@@ -114,7 +114,9 @@ pub enum SmtpEvent {
     /// inside DATA: discard the spool file. The machine has answered the client.
     DataAborted,
     /// The whole message has arrived: make it durable (fsync) and answer with
-    /// `message_queued(token, Ok(()))`, or `Err(reply)` (e.g. 451 4.3.0).
+    /// `message_queued(token, Ok(()))`, or `Err(reply)` (e.g. 451 4.3.0). In an LMTP
+    /// session, deliver it and answer with `message_delivered(token, replies)`, one reply
+    /// per recipient of the envelope, in order (`message_queued` gives each the same).
     MessageComplete {
         /// Answer token.
         token: Token,
@@ -176,6 +178,9 @@ pub struct SmtpServerConfig {
     pub vrfy: VrfyPolicy,
     /// Pipelined input kept while a question is pending, before reading stops.
     pub max_pipelined: usize,
+    /// Whether the session speaks LMTP (RFC 2033): LHLO instead of EHLO/HELO, and one
+    /// reply per accepted recipient after the message.
+    pub lmtp: bool,
 }
 
 impl Default for SmtpServerConfig {
@@ -199,6 +204,7 @@ impl Default for SmtpServerConfig {
             max_messages: 1000,
             vrfy: VrfyPolicy::Ambiguous,
             max_pipelined: crate::machine::DEFAULT_MAX_PIPELINED,
+            lmtp: false,
         }
     }
 }

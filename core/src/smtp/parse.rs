@@ -80,6 +80,7 @@ pub fn command_line(line: &[u8]) -> Result<Command, CommandError> {
     let parsed: Result<Command, CommandError> = match upper.as_slice() {
         b"EHLO" => hello_arg(args, "Syntax: EHLO hostname").map(Command::Ehlo),
         b"HELO" => hello_arg(args, "Syntax: HELO hostname").map(Command::Helo),
+        b"LHLO" => hello_arg(args, "Syntax: LHLO hostname").map(Command::Lhlo),
         b"MAIL" => run(mail_args, args, "Syntax: MAIL FROM:<address> [parameters]"),
         b"RCPT" => run(rcpt_args, args, "Syntax: RCPT TO:<address> [parameters]"),
         b"DATA" => no_args(args, Command::Data, "Syntax: DATA"),

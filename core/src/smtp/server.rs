@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 mod auth;
 mod chunking;
+mod lmtp;
 
 use super::data::{DataError, DataReceiver};
 use super::dsn::{mail_dsn, rcpt_dsn};
@@ -160,7 +161,7 @@ impl SmtpServer {
             hold: None,
             messages: 0,
         };
-        let greeting = format!("{} ESMTP postrider", s.config.hostname);
+        let greeting = s.greeting();
         s.reply(&Reply::plain(220, greeting));
         s
     }
@@ -267,18 +268,16 @@ impl SmtpServer {
         {
             return;
         }
+        let recipients = self.recipient_count();
         let tx = self.tx.take();
         match result {
             Ok(()) => {
                 self.messages = self.messages.saturating_add(1);
                 let id = tx.and_then(|t| t.queue_id).unwrap_or_default();
-                self.reply(&Reply::new(
-                    250,
-                    code(2, 0, 0),
-                    format!("Ok: queued as {id}"),
-                ));
+                let ok = Reply::new(250, code(2, 0, 0), format!("Ok: queued as {id}"));
+                self.final_reply(&ok, recipients);
             }
-            Err(reply) => self.reply(&reply),
+            Err(reply) => self.final_reply(&reply, recipients),
         }
         self.wire.events.push_back(SmtpEvent::Reset);
         self.process();
@@ -387,9 +386,10 @@ impl SmtpServer {
         self.touch();
         match error {
             Some(e) => {
+                let recipients = self.recipient_count();
                 self.tx = None;
                 self.wire.events.push_back(SmtpEvent::DataAborted);
-                self.reply(&match e {
+                let reply = match e {
                     DataError::BareNewline => Reply::new(
                         550,
                         code(5, 5, 2),
@@ -403,7 +403,8 @@ impl SmtpServer {
                     DataError::LineTooLong => {
                         Reply::new(500, code(5, 5, 2), "Error: line too long in message data")
                     }
-                });
+                };
+                self.final_reply(&reply, recipients);
             }
             None => self.complete_message(size),
         }
@@ -507,8 +508,9 @@ impl SmtpServer {
 
     fn dispatch(&mut self, cmd: Command) {
         match cmd {
-            Command::Ehlo(name) => self.hello(name, true),
-            Command::Helo(name) => self.hello(name, false),
+            Command::Ehlo(name) => self.greet(name, false, true),
+            Command::Helo(name) => self.greet(name, false, false),
+            Command::Lhlo(name) => self.greet(name, true, true),
             Command::Mail { from, params } => self.mail(from, params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
             Command::Data => self.data_command(),
@@ -691,7 +693,9 @@ impl SmtpServer {
         let Some(tx) = self.tx.as_ref() else {
             return self.error(Reply::new(503, code(5, 5, 1), "Error: need MAIL command"));
         };
-        if tx.recipients.iter().any(|(r, _)| r.same_address(&to)) {
+        // A repeated recipient is accepted once; LMTP owes a reply for every accepted
+        // RCPT (RFC 2033 §4.2), so there it is kept each time.
+        if !self.config.lmtp && tx.recipients.iter().any(|(r, _)| r.same_address(&to)) {
             return self.reply(&Reply::new(250, code(2, 1, 5), "Ok"));
         }
         if tx.recipients.len() >= self.config.max_recipients {
@@ -726,7 +730,7 @@ impl SmtpServer {
             return self.error(Reply::new(503, code(5, 5, 1), "Error: need RCPT command"));
         };
         if tx.recipients.is_empty() {
-            return self.error(Reply::new(554, code(5, 5, 1), "Error: no valid recipients"));
+            return self.error(self.no_recipients());
         }
         if tx.bdat.is_some() {
             return self.error(Reply::new(
@@ -783,11 +787,11 @@ impl SmtpServer {
             client_ip: Some(self.peer.remote.ip()),
             authenticated: self.authenticated.as_deref(),
             by_host: &self.config.hostname,
-            protocol: Protocol::for_session(
-                extended,
-                self.tls_active(),
-                self.authenticated.is_some(),
-            ),
+            protocol: match (self.config.lmtp, self.tls_active()) {
+                (true, false) => Protocol::Lmtp,
+                (true, true) => Protocol::Lmtps,
+                (false, tls) => Protocol::for_session(extended, tls, self.authenticated.is_some()),
+            },
             comment: tls_text.as_deref(),
             id: &ticket.queue_id,
             for_rcpt: rcpt_text.as_deref(),

@@ -138,13 +138,16 @@ impl Parameter {
     }
 }
 
-/// An SMTP command (RFC 5321 §4.1.1, plus STARTTLS from RFC 3207 and AUTH from RFC 4954).
+/// An SMTP command (RFC 5321 §4.1.1, plus STARTTLS from RFC 3207, AUTH from RFC 4954 and
+/// LMTP's LHLO from RFC 2033).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Command {
     /// `EHLO domain-or-literal`.
     Ehlo(String),
     /// `HELO domain`.
     Helo(String),
+    /// `LHLO domain` (RFC 2033 §4.1): the LMTP greeting, answered like EHLO.
+    Lhlo(String),
     /// `MAIL FROM:<reverse-path> [params]`.
     Mail {
         /// The sender.
@@ -197,6 +200,7 @@ impl Command {
         match self {
             Command::Ehlo(_) => "EHLO",
             Command::Helo(_) => "HELO",
+            Command::Lhlo(_) => "LHLO",
             Command::Mail { .. } => "MAIL",
             Command::Rcpt { .. } => "RCPT",
             Command::Data => "DATA",

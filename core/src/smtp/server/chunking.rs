@@ -23,9 +23,7 @@ impl SmtpServer {
     pub(super) fn bdat(&mut self, size: u64, last: bool) {
         let refusal = match self.tx.as_ref() {
             None => Some(Reply::new(503, code(5, 5, 1), "Error: need MAIL command")),
-            Some(tx) if tx.recipients.is_empty() => {
-                Some(Reply::new(554, code(5, 5, 1), "Error: no valid recipients"))
-            }
+            Some(tx) if tx.recipients.is_empty() => Some(self.no_recipients()),
             Some(tx)
                 if tx.bdat.unwrap_or(0).saturating_add(size) > self.config.max_message_size =>
             {
@@ -39,9 +37,11 @@ impl SmtpServer {
         };
         if let Some(reply) = refusal {
             if reply.code == 552 {
-                // The message is refused whole: what came of it so far is dropped.
+                // The message is refused whole: what came of it so far is dropped (in
+                // LMTP, a last chunk's refusal is one reply per recipient).
+                let copies = if last { self.recipient_count() } else { 1 };
                 self.drop_transaction();
-                self.reply(&reply);
+                self.final_reply(&reply, copies);
             } else {
                 self.error(reply);
             }
