@@ -25,6 +25,7 @@ dict_of() {
     pop3_*) echo pop3 ;;
     http_*|web_*) echo http ;;
     sieve) echo sieve ;;
+    managesieve_*) echo managesieve ;;
     dkim_verify|spf|dmarc) echo auth ;;
     aliases) echo aliases ;;
     dns_*) echo dns ;;

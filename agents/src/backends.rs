@@ -10,10 +10,12 @@ use postrider_store::aliases::{AliasStore, AliasesDb};
 use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::mailbox::Mailboxes;
 use postrider_store::pg::{
-    migrate, PgAccounts, PgAliases, PgMailboxes, PgQueue, PgUserFiles, Pool, PoolConfig,
+    migrate, PgAccounts, PgAliases, PgMailboxes, PgQueue, PgSieveScripts, PgUserFiles, Pool,
+    PoolConfig,
 };
 use postrider_store::queue::Queue;
 use postrider_store::queue_store::QueueStore;
+use postrider_store::sieve_scripts::{ScriptDir, SieveScripts};
 use postrider_store::user_files::UserFiles;
 
 use crate::config::{AccountsKind, Settings, StorageBackend};
@@ -30,6 +32,8 @@ pub struct Backends {
     pub mailboxes: Arc<dyn Mailboxes>,
     /// Users' files.
     pub user_files: Arc<dyn UserFiles>,
+    /// Users' named Sieve scripts (ManageSieve).
+    pub sieve_scripts: Arc<dyn SieveScripts>,
     /// The queue.
     pub queue: Arc<dyn QueueStore>,
     /// The database, with the PostgreSQL backend (for `newaliases`, `store import`).
@@ -70,6 +74,7 @@ fn files(settings: &Settings) -> io::Result<Backends> {
         aliases: Arc::new(AliasesDb::new(&settings.aliases_path())),
         queue: Arc::new(Queue::open(&dir.join("queue"))?),
         user_files,
+        sieve_scripts: Arc::new(ScriptDir::new(dir.join("sieve"))),
         accounts,
         pool: None,
     })
@@ -86,6 +91,7 @@ fn postgres(settings: &Settings) -> io::Result<Backends> {
         aliases: Arc::new(PgAliases::new(pool.clone())),
         mailboxes: Arc::new(PgMailboxes::new(pool.clone(), &node)),
         user_files: Arc::new(PgUserFiles::new(pool.clone())),
+        sieve_scripts: Arc::new(PgSieveScripts::new(pool.clone())),
         queue: Arc::new(PgQueue::new(pool.clone(), &node)),
         pool: Some(pool),
     })

@@ -146,6 +146,8 @@ pub struct Context {
     pub pool: Option<Arc<postrider_store::pg::Pool>>,
     /// The users' own files (`.forward`, Sieve script and vacation memory).
     pub user_files: Arc<dyn UserFiles>,
+    /// The users' named Sieve scripts (ManageSieve); the active one replaces `~/.sieve`.
+    pub sieve_scripts: Arc<dyn postrider_store::sieve_scripts::SieveScripts>,
     /// The queue.
     pub queue: Arc<dyn QueueStore>,
     /// The aliases (the db `newaliases` builds, or the source until there is one).
@@ -247,6 +249,7 @@ impl Context {
             aliases: b.aliases,
             accounts: b.accounts,
             user_files: b.user_files,
+            sieve_scripts: b.sieve_scripts,
             mailboxes: b.mailboxes,
             homes,
             queue: b.queue,

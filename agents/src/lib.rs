@@ -2,7 +2,7 @@
 //! # postrider-agents
 //!
 //! The runtime side of postrider shared by both runtimes: the agents that answer the core
-//! machines' events (SMTP [`session`], [`pop3`], [`imap`], the [`web`] pages, with
+//! machines' events (SMTP [`session`], [`pop3`], [`imap`], [`managesieve`], the [`web`] pages, with
 //! [`login`]), delivery
 //! ([`local`], [`lmtp`], [`remote`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
 //! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
@@ -25,6 +25,7 @@ pub mod listener;
 pub mod lmtp;
 pub mod local;
 pub mod login;
+pub mod managesieve;
 pub mod metrics;
 pub mod newaliases;
 pub mod outcome;

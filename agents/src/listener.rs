@@ -24,6 +24,8 @@ pub enum ListenerKind {
     /// LMTP (RFC 2033) from the MTA in front: trusted networks only, delivery while the
     /// client waits.
     Lmtp,
+    /// ManageSieve (RFC 5804, port 4190): STARTTLS, then AUTHENTICATE.
+    ManageSieve,
 }
 
 impl ListenerKind {
@@ -40,6 +42,7 @@ impl ListenerKind {
             ListenerKind::Http => "http",
             ListenerKind::Https => "https",
             ListenerKind::Lmtp => "lmtp",
+            ListenerKind::ManageSieve => "managesieve",
         }
     }
 
@@ -79,6 +82,8 @@ impl ListenerKind {
             "web"
         } else if self == ListenerKind::Lmtp {
             "lmtp"
+        } else if self == ListenerKind::ManageSieve {
+            "managesieve"
         } else {
             "smtp"
         }

@@ -88,6 +88,13 @@ pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
             .filter_map(parse)
             .map(|a| (a, ListenerKind::Lmtp)),
     );
+    out.extend(
+        c.managesieve
+            .listen
+            .iter()
+            .filter_map(parse)
+            .map(|a| (a, ListenerKind::ManageSieve)),
+    );
     out
 }
 
@@ -98,7 +105,10 @@ pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {
         ListenerKind::Smtp | ListenerKind::Lmtp => ctx.smtp_limits.clone(),
         ListenerKind::Submission | ListenerKind::Submissions => ctx.submission_limits.clone(),
         ListenerKind::Pop3 | ListenerKind::Pop3s => ctx.pop3_limits.clone(),
-        ListenerKind::Imap | ListenerKind::Imaps => ctx.imap_limits.clone(),
+        // ManageSieve sessions are short and few: they count with IMAP's.
+        ListenerKind::Imap | ListenerKind::Imaps | ListenerKind::ManageSieve => {
+            ctx.imap_limits.clone()
+        }
         ListenerKind::Http | ListenerKind::Https => ctx.web_limits.clone(),
     }
 }
@@ -136,6 +146,9 @@ pub fn too_many_reply(ctx: &Context, kind: ListenerKind, why: &str) -> Vec<u8> {
     }
     if kind.is_imap() {
         return format!("* BYE [UNAVAILABLE] {why}\r\n").into_bytes();
+    }
+    if kind == ListenerKind::ManageSieve {
+        return format!("BYE (TRYLATER) \"{why}\"\r\n").into_bytes();
     }
     format!(
         "421 4.7.0 {} Error: {}\r\n",

@@ -1,5 +1,5 @@
-//! Sieve at delivery: the user's `~/.sieve` runs for each message reaching one of their
-//! mailboxes; a missing script means keep, a broken one is logged and means keep too
+//! Sieve at delivery: the user's active ManageSieve script (else `~/.sieve`) runs for
+//! each message reaching one of their mailboxes; a missing script means keep, a broken one is logged and means keep too
 //! (nothing is ever lost to a script error). Vacation replies reuse the RFC 3834 rules
 //! and reply builder of the core, with their memory in `~/.sieve.vacation.db`.
 //!
@@ -35,15 +35,7 @@ pub fn actions_for(
     rcpt: &Recipient,
     message: &[u8],
 ) -> Option<Vec<Action>> {
-    let files = &ctx.user_files;
-    let path = files.describe(user, UserFile::Sieve);
-    let bytes = match files.read(user, UserFile::Sieve, MAX_SCRIPT) {
-        Ok(b) => b?,
-        Err(e) => {
-            tracing::warn!("{}: cannot read {path}: {e}; keeping the message", env.id);
-            return None;
-        }
-    };
+    let (path, bytes) = user_script(ctx, user, &env.id)?;
     let text = String::from_utf8_lossy(&bytes);
     let script = match Script::compile(&text) {
         Ok(s) => s,
@@ -89,6 +81,29 @@ pub fn actions_for(
                 "{}: sieve script of {user} failed: {e}; keeping the message",
                 env.id
             );
+            None
+        }
+    }
+}
+
+/// The script delivery runs for `user`: the active one of their ManageSieve scripts,
+/// else `~/.sieve`; where it came from (for logs) and its text. None when there is none
+/// or it cannot be read (logged: the message is kept).
+fn user_script(ctx: &Context, user: &str, id: &str) -> Option<(String, Vec<u8>)> {
+    match ctx.sieve_scripts.active(user) {
+        Ok(Some((name, text))) => return Some((format!("{user}'s script {name:?}"), text)),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!("{id}: cannot read {user}'s active script: {e}; keeping the message");
+            return None;
+        }
+    }
+    let files = &ctx.user_files;
+    let path = files.describe(user, UserFile::Sieve);
+    match files.read(user, UserFile::Sieve, MAX_SCRIPT) {
+        Ok(b) => b.map(|b| (path, b)),
+        Err(e) => {
+            tracing::warn!("{id}: cannot read {path}: {e}; keeping the message");
             None
         }
     }

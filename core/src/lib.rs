@@ -47,6 +47,7 @@ pub mod imap;
 pub mod imf;
 pub mod machine;
 pub mod maildrop;
+pub mod managesieve;
 pub mod mime;
 pub mod penalty;
 pub mod pop3;

@@ -167,6 +167,22 @@ impl<T> Hold<T> {
     }
 }
 
+/// The deadline rule of the server machines ([`Machine::poll_timeout`]): none once
+/// closed or while a question waits for the runtime's answer, the release time of a held
+/// answer, else `idle` (the machine's own idle or command deadline).
+pub(crate) fn next_deadline<T>(
+    open: bool,
+    asking: bool,
+    hold: Option<&Hold<T>>,
+    idle: Instant,
+) -> Option<Instant> {
+    match hold {
+        _ if !open || asking => None,
+        Some(h) => Some(h.until),
+        None => Some(idle),
+    }
+}
+
 /// The queues every server machine keeps: input received and not yet consumed, output
 /// not yet taken by the driver, and events not yet taken by the agent.
 #[derive(Debug)]

@@ -16,7 +16,8 @@
 use std::time::{Duration, Instant};
 
 use crate::machine::{
-    Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire, DEFAULT_MAX_PIPELINED,
+    next_deadline, Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire,
+    DEFAULT_MAX_PIPELINED,
 };
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
@@ -780,13 +781,12 @@ impl Machine for Pop3Server {
 
     /// The next deadline.
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Closed || self.pending.is_pending() {
-            None
-        } else if let Some(Hold { until, .. }) = &self.hold {
-            Some(*until)
-        } else {
-            Some(self.deadline)
-        }
+        next_deadline(
+            self.state != State::Closed,
+            self.pending.is_pending(),
+            self.hold.as_ref(),
+            self.deadline,
+        )
     }
 
     /// Reports a finished TLS handshake after [`Pop3Event::StartTls`].

@@ -244,3 +244,18 @@ impl SmtpTestDriver {
         self.replies().iter().map(|r| r.code).collect()
     }
 }
+
+/// `input` cut at the positions `cuts` gives (each taken modulo the length, in order): the
+/// pieces a split property test feeds one after the other.
+pub fn split_at_cuts<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % input.len().max(1)).collect();
+    points.sort_unstable();
+    let mut pieces = Vec::with_capacity(points.len() + 1);
+    let mut at = 0;
+    for p in points {
+        pieces.push(&input[at..p]);
+        at = p;
+    }
+    pieces.push(&input[at..]);
+    pieces
+}

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use postrider_core::smtp::{SmtpEvent, SmtpServerConfig};
-use postrider_core::testing::SmtpTestDriver;
+use postrider_core::testing::{split_at_cuts, SmtpTestDriver};
 
 fn driver() -> SmtpTestDriver {
     let mut c = SmtpServerConfig::default();
@@ -155,16 +155,7 @@ proptest::proptest! {
     fn split_input_answers_as_whole(cuts in proptest::collection::vec(0usize..300, 0..8)) {
         let s = script();
         let whole = run(&[&s]);
-        let mut points: Vec<usize> = cuts.into_iter().map(|c| c % s.len()).collect();
-        points.sort_unstable();
-        let mut chunks = Vec::new();
-        let mut at = 0;
-        for p in points {
-            chunks.push(&s[at..p]);
-            at = p;
-        }
-        chunks.push(&s[at..]);
-        proptest::prop_assert_eq!(run(&chunks), whole);
+        proptest::prop_assert_eq!(run(&split_at_cuts(&s, &cuts)), whole);
     }
 }
 

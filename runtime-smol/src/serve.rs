@@ -11,6 +11,7 @@ use futures_lite::{future, AsyncWriteExt};
 use postrider_agents::context::Context;
 use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
+use postrider_agents::managesieve::ManageSieveSession;
 use postrider_agents::pop3::Pop3Session;
 use postrider_agents::service::{
     admit, limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
@@ -123,6 +124,11 @@ async fn run_connection(
     } else if kind.is_http() {
         drive(ctx, stream, remote, kind, |peer| {
             WebSession::start(&c, kind, peer)
+        })
+        .await
+    } else if kind == ListenerKind::ManageSieve {
+        drive(ctx, stream, remote, kind, |peer| {
+            ManageSieveSession::start(&c, kind, peer)
         })
         .await
     } else {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use postrider_agents::context::Context;
 use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
+use postrider_agents::managesieve::ManageSieveSession;
 use postrider_agents::pop3::Pop3Session;
 use postrider_agents::service::{
     admit, limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
@@ -107,6 +108,10 @@ pub fn run_connection(
     } else if kind.is_http() {
         drive(ctx, stream, remote, kind, |peer| {
             WebSession::start(ctx, kind, peer)
+        })
+    } else if kind == ListenerKind::ManageSieve {
+        drive(ctx, stream, remote, kind, |peer| {
+            ManageSieveSession::start(ctx, kind, peer)
         })
     } else {
         drive(ctx, stream, remote, kind, |peer| {

@@ -5,7 +5,8 @@
 //! interface (files backend: [`mail_files`], [`imap_folder`], [`maildrop`]), the durable
 //! queue ([`queue`], with its group commit), mbox files ([`mbox`]), accounts
 //! ([`accounts`]: the users file or the system's passwd/shadow) and aliases
-//! ([`aliases`]), the users' own files ([`user_files`]: `.forward`, Sieve), with the
+//! ([`aliases`]), the users' own files ([`user_files`]: `.forward`, Sieve; their named
+//! ManageSieve scripts in [`sieve_scripts`]), with the
 //! file-system helpers they share ([`fsutil`]) and the client certificate policies of
 //! TLS to the database and to other mail servers ([`tls_verify`]). Nothing here
 //! knows about protocols, sessions or the configuration file.
@@ -25,6 +26,7 @@ pub mod pg;
 pub mod queue;
 pub mod queue_store;
 pub mod quota;
+pub mod sieve_scripts;
 mod special_use;
 pub mod tls_verify;
 pub mod user_files;

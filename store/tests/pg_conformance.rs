@@ -11,9 +11,11 @@ use postrider_store::aliases::AliasStore;
 use postrider_store::conformance::{account_rules, queue_rules, run_all, user_file_rules};
 use postrider_store::mailbox::Mailboxes;
 use postrider_store::pg::{
-    migrate, PgAccounts, PgAliases, PgMailboxes, PgQueue, PgUserFiles, Pool, PoolConfig,
+    migrate, PgAccounts, PgAliases, PgMailboxes, PgQueue, PgSieveScripts, PgUserFiles, Pool,
+    PoolConfig,
 };
 use postrider_store::queue_store::QueueStore;
+use postrider_store::sieve_scripts::sieve_script_rules;
 
 /// A fresh database in the test cluster; its pool, schema applied.
 fn fresh_db(name: &str) -> Arc<Pool> {
@@ -67,6 +69,14 @@ fn accounts_conform() {
 fn user_files_conform() {
     let pool = fresh_db("files");
     let broken = user_file_rules(&PgUserFiles::new(pool));
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
+fn sieve_scripts_conform() {
+    let pool = fresh_db("sieve_scripts");
+    let broken = sieve_script_rules(&PgSieveScripts::new(pool));
     assert!(broken.is_empty(), "{broken:#?}");
 }
 

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "benches"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 from compare import Postfix  # noqa: E402
-from postfix_suite import run_for_binaries, wait_for  # noqa: E402
+from interop_suite import run_for_binaries, wait_for  # noqa: E402
 
 
 class Chunking(unittest.TestCase):

@@ -363,6 +363,28 @@ class TwoNodes(unittest.TestCase):
         r = self.b.cli("user", "file", "alice", ".forward", "--show", check=False)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_a_sieve_script_put_on_a_by_managesieve_filters_delivery_on_b(self):
+        from test_managesieve import SieveClient
+        c = SieveClient(self.a.ports["sieve"])
+        c.response()
+        c.starttls()
+        self.assertTrue(c.login("alice", "pw-alice")[0].startswith("OK"))
+        script = 'require "fileinto";\r\nif header :contains "subject" "hello" { fileinto "Sorted"; }\r\n'
+        self.assertTrue(c.send('PUTSCRIPT "main"', script)[0].startswith("OK"))
+        self.assertTrue(c.send('SETACTIVE "main"')[0].startswith("OK"))
+        c.close()
+        d = SieveClient(self.b.ports["sieve"])
+        d.response()
+        d.starttls()
+        d.login("alice", "pw-alice")
+        self.assertEqual(d.send("LISTSCRIPTS")[1], ['"main" ACTIVE'])
+        d.close()
+        send(self.b)
+        m = imap(self.a)
+        wait_for("the message in Sorted", lambda: int(m.select("Sorted")[1][0]) == 1)
+        m.logout()
+        self.assertEqual(self.count(self.a), 0)
+
     def count_of(self, srv, user):
         m = imap(srv, user)
         typ, data = m.select("INBOX")

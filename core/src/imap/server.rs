@@ -19,7 +19,8 @@ use crate::imap::response::{write_response, Response, Status, StatusText, Value}
 use crate::imap::search::{matches, needs_content, ContentFacts, ContentScan, SearchCtx};
 use crate::imap::store::FetchPart;
 use crate::machine::{
-    Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire, DEFAULT_MAX_PIPELINED,
+    next_deadline, Asking, AuthOutcome, CloseReason, Hold, Machine, TlsInfo, Token, Wire,
+    DEFAULT_MAX_PIPELINED,
 };
 use crate::sasl::{Credentials, Mechanism, SaslError, SaslExchange, Secret, Step};
 
@@ -741,16 +742,17 @@ impl Machine for ImapServer {
 
     /// The next deadline (autologout, a delayed NO, or the next IDLE check).
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Logout || self.pending.is_pending() {
-            return None;
-        }
-        if let Some(hold) = &self.hold {
-            return Some(hold.until);
-        }
-        if self.idle_tag.is_some() {
-            return Some(self.idle_next.min(self.deadline));
-        }
-        Some(self.deadline)
+        // In IDLE, the next look at the mailbox may come before the autologout.
+        let idle = match self.idle_tag {
+            Some(_) => self.idle_next.min(self.deadline),
+            None => self.deadline,
+        };
+        next_deadline(
+            self.state != State::Logout,
+            self.pending.is_pending(),
+            self.hold.as_ref(),
+            idle,
+        )
     }
 
     /// Bytes from the client.

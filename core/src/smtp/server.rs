@@ -30,7 +30,7 @@ use super::parse::{command, CommandError};
 use super::types::{Command, EnhancedCode, ForwardPath, Parameter, Reply, ReversePath};
 use crate::delivery::trace::{received, Protocol, ReceivedInfo};
 use crate::machine::{
-    Asking, AuthOutcome, CloseReason, Hold, Machine, PeerInfo, TlsInfo, Token, Wire,
+    next_deadline, Asking, AuthOutcome, CloseReason, Hold, Machine, PeerInfo, TlsInfo, Token, Wire,
 };
 use crate::sasl::{Mechanism, SaslError, SaslExchange, Step, MECHANISMS};
 
@@ -915,13 +915,12 @@ impl Machine for SmtpServer {
 
     /// When [`SmtpServer::handle_timeout`] should be called, if at all.
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.phase == Phase::Closed || self.pending.is_pending() {
-            None
-        } else if let Some(hold) = &self.hold {
-            Some(hold.until)
-        } else {
-            Some(self.deadline)
-        }
+        next_deadline(
+            self.phase != Phase::Closed,
+            self.pending.is_pending(),
+            self.hold.as_ref(),
+            self.deadline,
+        )
     }
 
     /// Reports a finished TLS handshake after [`SmtpEvent::StartTls`]; the session restarts

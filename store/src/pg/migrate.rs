@@ -115,6 +115,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX vanished_modseq ON vanished (mailbox, modseq);",
     // 8: special-use attributes given by CREATE (RFC 6154), space-separated.
     "ALTER TABLE mailboxes ADD COLUMN special_use text NOT NULL DEFAULT '';",
+    // 9: named Sieve scripts (ManageSieve), at most one active per account.
+    "CREATE TABLE sieve_scripts (
+        account text NOT NULL,
+        name text NOT NULL,
+        content bytea NOT NULL,
+        active boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (account, name)
+    );
+    CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts (account) WHERE active;",
 ];
 
 /// Brings the schema to the newest version this binary knows; refuses a database whose

@@ -21,6 +21,7 @@ mod maildrop;
 pub mod migrate;
 mod pool;
 mod queue;
+mod sieve_scripts;
 pub mod tls;
 mod user_files;
 
@@ -30,4 +31,5 @@ pub use mailboxes::PgMailboxes;
 pub use maildrop::PgMaildrop;
 pub use pool::{Conn, Lent, PgConnection, PgError, Pool, PoolConfig};
 pub use queue::{PgQueue, PgSpool};
+pub use sieve_scripts::PgSieveScripts;
 pub use user_files::PgUserFiles;

@@ -1,5 +1,5 @@
-"""What the Python interop tests against a private Postfix share: waiting for a
-condition, and running one test case once per postrider binary."""
+"""What the Python interop tests share: waiting for a condition, and running one test
+case once per postrider binary."""
 
 import os
 import sys
@@ -22,10 +22,10 @@ def wait_for(what, check, timeout=60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def run_for_binaries(case, script, label, binaries):
-    """Runs `case` against each binary in turn; 0 when all passed. Postfix drops
-    privileges, so these tests need root and say so when not run as root."""
-    if os.geteuid() != 0:
+def run_for_binaries(case, script, label, binaries, needs_root=True):
+    """Runs `case` against each binary in turn; 0 when all passed. Tests with a private
+    Postfix need root (Postfix drops privileges) and say so when not run as root."""
+    if needs_root and os.geteuid() != 0:
         print(f"NOT RUN: {script} needs root (Postfix drops privileges)")
         return 1
     for b in binaries:
