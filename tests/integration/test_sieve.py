@@ -10,7 +10,9 @@ import unittest
 
 from harness import Server, insecure_tls
 
-SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress", "mailbox"];
+SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress", "mailbox", "variables"];
+# A folder named by a match variable (RFC 5229).
+if header :matches "subject" "project *: *" { set :lower "p" "${1}"; fileinto "Projects/${p}"; stop; }
 if header :is "subject" "exists check" {
     if mailboxexists "Nope" { fileinto "Wrong"; } else { fileinto :create "Right"; }
     stop;
@@ -68,6 +70,10 @@ class Sieve(unittest.TestCase):
         self.assertIn(b"list mail", data[0][1])
         m.logout()
         self.assertFalse(any(x["Subject"] == "list mail" for x in self.srv.messages("carol")))
+
+    def test_match_variables_name_the_folder(self):
+        self.send("Project APOLLO: status")
+        self.srv.wait_log("delivered to folder Projects/apollo of carol")
 
     def test_subaddress_detail_files_the_message(self):
         self.send("new order", rcpt="carol+shop@test.example")

@@ -120,6 +120,18 @@ impl Matcher {
         }
     }
 
+    /// The match variables of a `:matches` of `value` against `key` under the comparator
+    /// (None: no match; never for i;ascii-numeric, which has no substring matching).
+    pub(super) fn captures(&self, value: &str, key: &str) -> Option<Vec<String>> {
+        match self.cmp {
+            Comparator::CaseMap => {
+                super::variables::glob_captures(value, key, |a, b| a.eq_ignore_ascii_case(&b))
+            }
+            Comparator::Octet => super::variables::glob_captures(value, key, |a, b| a == b),
+            Comparator::Numeric => None,
+        }
+    }
+
     pub(super) fn matches(&self, value: &str, key: &str) -> bool {
         match self.kind {
             Kind::Value(r) | Kind::Count(r) => return r.holds(self.order(value, key)),

@@ -12,8 +12,9 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 13] = [
+pub const EXTENSIONS: [&str; 14] = [
     "fileinto",
+    "variables",
     "mailbox",
     "body",
     "envelope",
@@ -315,6 +316,16 @@ impl Validator {
                         return e(t.pos, "body takes one string list");
                     }
                 }
+                "string" => {
+                    self.need("variables", t.pos, "the string test");
+                    self.check_match(&a, t.pos);
+                    if !matches!(
+                        a.positional.as_slice(),
+                        [Argument::Strings(_), Argument::Strings(_)]
+                    ) {
+                        return e(t.pos, "string takes two string lists");
+                    }
+                }
                 "header" | "address" | "envelope" | "hasflag" => {
                     if t.name == "envelope" {
                         self.need("envelope", t.pos, "envelope");
@@ -428,6 +439,10 @@ impl Validator {
                         self.need("imap4flags", c.pos, &c.name.clone());
                         strings(a.positional.last(), "a flag list", c.pos)?;
                     }
+                    "set" => {
+                        self.need("variables", c.pos, "set");
+                        check_set(&a, c.pos)?;
+                    }
                     other => return e(c.pos, format!("unknown command {other:?}")),
                 }
                 if c.name != "if" && c.name != "elsif" && c.name != "else" && !c.block.is_empty() {
@@ -491,6 +506,8 @@ impl Script {
             actions: Vec::new(),
             implicit_keep: true,
             flags: Vec::new(),
+            expanding: self.requires("variables"),
+            vars: Variables::default(),
         };
         st.block(&self.commands)?;
         let rejected = st
@@ -522,6 +539,9 @@ struct State<'a> {
     actions: Vec<Action>,
     implicit_keep: bool,
     flags: Vec<String>,
+    /// The script requires "variables": strings are expanded, `:matches` keeps captures.
+    expanding: bool,
+    vars: Variables,
 }
 
 /// Most redirects one script may do.
@@ -545,6 +565,23 @@ fn flag_list(strings: &[String]) -> Vec<String> {
 }
 
 impl State<'_> {
+    /// Whether any of `values` matches any of `keys`; a `:matches` that succeeds in a
+    /// script with variables keeps its match variables (RFC 5229 §3.2).
+    fn matched(&mut self, m: &Matcher, values: &[String], keys: &[String]) -> bool {
+        if !self.expanding || m.kind != matcher::Kind::Matches {
+            return m.any(values, keys);
+        }
+        for v in values {
+            for k in keys {
+                if let Some(captures) = m.captures(v, k) {
+                    self.vars.set_matched(captures);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     fn push(&mut self, a: Action) {
         if !self.actions.contains(&a) {
             self.actions.push(a);
@@ -591,7 +628,10 @@ impl State<'_> {
     }
 
     fn command(&mut self, c: &Command) -> Result<Flow, String> {
-        let a = split_args(&c.args, c.pos).map_err(|e| e.to_string())?;
+        let mut a = split_args(&c.args, c.pos).map_err(|e| e.to_string())?;
+        if self.expanding {
+            self.vars.expand_args(&mut a);
+        }
         let first = |a: &Args| match a.positional.first() {
             Some(Argument::Strings(s)) => s.first().cloned().unwrap_or_default(),
             _ => String::new(),
@@ -608,6 +648,7 @@ impl State<'_> {
                 self.push(Action::Keep { flags });
             }
             "discard" => self.implicit_keep = false,
+            "set" => self.vars.set(&a),
             "fileinto" => {
                 if !a.has("copy") {
                     self.implicit_keep = false;
@@ -695,9 +736,12 @@ impl State<'_> {
     }
 
     fn test(&mut self, t: &Test) -> bool {
-        let Ok(a) = split_args(&t.args, t.pos) else {
+        let Ok(mut a) = split_args(&t.args, t.pos) else {
             return false;
         };
+        if self.expanding {
+            self.vars.expand_args(&mut a);
+        }
         match t.name.as_str() {
             "true" => true,
             "false" => false,
@@ -798,7 +842,22 @@ impl State<'_> {
                         }
                     }
                 }
-                m.any(&values, keys)
+                self.matched(&m, &values, keys)
+            }
+            "string" => {
+                let (Some(Argument::Strings(source)), Some(Argument::Strings(keys))) =
+                    (a.positional.first(), a.positional.get(1))
+                else {
+                    return false;
+                };
+                let m = Matcher::from(&a);
+                if matches!(m.kind, matcher::Kind::Count(_)) {
+                    // RFC 5229 §5: :count counts the source strings that are not empty.
+                    let filled: Vec<String> =
+                        source.iter().filter(|s| !s.is_empty()).cloned().collect();
+                    return m.any(&filled, keys);
+                }
+                self.matched(&m, source, keys)
             }
             "hasflag" => {
                 let Some(Argument::Strings(keys)) = a.positional.last() else {
@@ -838,6 +897,39 @@ impl Part {
 
 mod body;
 mod matcher;
+mod variables;
+
+use variables::Variables;
+
+/// Checks `set [modifiers] name value` (RFC 5229 §4): a constant identifier for a name,
+/// one string for the value, at most one modifier of each precedence group.
+fn check_set(a: &Args, pos: Pos) -> Result<(), SieveError> {
+    let name = one_string(a.positional.first(), "a variable name", pos)?;
+    one_string(a.positional.get(1), "a value", pos)?;
+    if a.positional.len() != 2 {
+        return e(pos, "set takes a name and a value");
+    }
+    if !variables::is_identifier(&name) {
+        return e(pos, format!("invalid variable name {name:?}"));
+    }
+    for (tag, _) in &a.tags {
+        if !variables::MODIFIER_GROUPS
+            .iter()
+            .any(|g| g.contains(&tag.as_str()))
+        {
+            return e(pos, format!("set: unknown modifier :{tag}"));
+        }
+    }
+    for group in variables::MODIFIER_GROUPS {
+        if group.iter().filter(|m| a.has(m)).count() > 1 {
+            return e(
+                pos,
+                format!("set: :{} cannot be combined", group.join(" and :")),
+            );
+        }
+    }
+    Ok(())
+}
 
 pub use matcher::glob;
 use matcher::Matcher;

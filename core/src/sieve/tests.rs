@@ -4,7 +4,7 @@ use super::*;
 
 fn run(script: &str, msg: &str) -> Vec<Action> {
     Script::compile(script)
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{script}: {e:?}"))
         .run(&MessageContext {
             message: msg.as_bytes(),
             envelope_from: "coyote@desert.example.org",
@@ -123,7 +123,7 @@ fn errors_have_positions() {
     assert!(errs[0].message.contains("require"));
     let errs = Script::compile("keep;\nrequire \"fileinto\";").unwrap_err();
     assert!(errs[0].message.contains("before"));
-    let errs = Script::compile("require \"variables\";").unwrap_err();
+    let errs = Script::compile("require \"editheader\";").unwrap_err();
     assert!(errs[0].message.contains("unsupported"));
     let errs = Script::compile("if header :is \"a\" \"b\" { keep;").unwrap_err();
     assert!(errs[0].message.contains("}"));
@@ -295,4 +295,56 @@ if mailboxexists [\"Lists\", \"INBOX\"] { fileinto \"Lists\"; } else { fileinto 
     assert_eq!(folder(&[]), "New");
     assert!(Script::compile("require \"fileinto\"; fileinto :create \"x\";").is_err());
     assert!(Script::compile("if mailboxexists \"x\" { keep; }").is_err());
+}
+
+/// RFC 5229's own examples (§3, §4, §5) as test vectors.
+#[test]
+fn variables_rfc5229_examples() {
+    let msg = "List-ID: Dovecot Mailing List <dovecot@dovecot.example.net>\r\nSubject: [acme-users] [fwd] version 1.0 is out\r\nTo: coyote@ACME.Example.COM\r\n\r\nhi\r\n";
+    let into = |m: &str| Action::FileInto {
+        mailbox: m.into(),
+        flags: vec![],
+    };
+    // §3: match variables from a header, the second wildcard.
+    let s = "require [\"variables\", \"fileinto\"];\nif header :matches \"List-ID\" \"*<*@*\" {\n  fileinto \"INBOX.lists.${2}\"; stop;\n}";
+    assert_eq!(run(s, msg), vec![into("INBOX.lists.dovecot")]);
+    let s = "require [\"variables\", \"fileinto\"];\nif header :matches \"Subject\" \"[*] *\" {\n  fileinto \"INBOX.lists.${1}\"; stop;\n}";
+    assert_eq!(run(s, msg), vec![into("INBOX.lists.acme-users")]);
+    let s = "require [\"variables\", \"fileinto\"];\nif address :matches [\"To\", \"Cc\"] [\"coyote@**.com\", \"wile@**.com\"] {\n  fileinto \"INBOX.business.${2}\"; stop;\n}";
+    assert_eq!(run(s, msg), vec![into("INBOX.business.ACME.Example")]);
+    // §4: set, references case-insensitive, text: strings expanded.
+    let s = "require [\"variables\", \"vacation\"];\nset \"honorific\" \"Mr\";\nset \"first_name\" \"Wile\";\nset \"last_name\" \"Coyote\";\nset \"vacation\" text:\nDear ${HONORIFIC} ${last_name},\nI'm out, please leave a message after the meep.\n.\n;\nvacation :subject \"Gone\" \"${vacation}\";";
+    let actions = run(s, msg);
+    let Some(Action::Vacation(v)) = actions.first() else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(
+        v.reason,
+        "Dear Mr Coyote,\r\nI'm out, please leave a message after the meep.\r\n"
+    );
+    // §4.1: modifiers.
+    let s = "require [\"variables\", \"fileinto\"];\nset \"a\" \"juMBlEd lETteRS\";\nset :lower :upperfirst \"b\" \"${a}\";\nset :length \"c\" \"${a}\";\nfileinto \"${b}/${c}\";";
+    assert_eq!(run(s, msg), vec![into("Jumbled letters/15")]);
+    // §5: the string test, with :count of the non-empty strings.
+    let s = "require [\"variables\", \"relational\", \"fileinto\", \"comparator-i;ascii-numeric\"];\nset \"x\" \"\";\nif string :count \"eq\" :comparator \"i;ascii-numeric\" [\"${x}\", \"a\", \"b\"] \"2\" { fileinto \"two\"; }\nif string :is \"${unset}\" \"\" { fileinto \"empty\"; }";
+    assert_eq!(run(s, msg), vec![into("two"), into("empty")]);
+    // Match variables change only when a :matches succeeds.
+    let s = "require [\"variables\", \"fileinto\"];\nif string :matches \"the cat jumps\" \"the * jumps\" {}\nif string :matches \"the dog\" \"the * barks\" {}\nfileinto \"${1}\";";
+    assert_eq!(run(s, msg), vec![into("cat")]);
+    // Without `require "variables"` nothing is expanded.
+    let s = "require \"fileinto\";\nfileinto \"${1}\";";
+    assert_eq!(run(s, msg), vec![into("${1}")]);
+}
+
+#[test]
+fn variables_are_checked_at_compile_time() {
+    let err = |s: &str| Script::compile(s).unwrap_err()[0].message.clone();
+    assert!(err("set \"a\" \"b\";").contains("require \"variables\""));
+    assert!(err("require \"variables\";\nset \"1a\" \"b\";").contains("invalid variable name"));
+    assert!(
+        err("require \"variables\";\nset :lower :upper \"a\" \"b\";")
+            .contains("cannot be combined")
+    );
+    assert!(err("require \"variables\";\nset :shout \"a\" \"b\";").contains("unknown modifier"));
+    assert!(err("if string \"a\" \"b\" { keep; }").contains("require \"variables\""));
 }

@@ -1,0 +1,331 @@
+//! Sieve `variables` (RFC 5229): `${name}` and `${N}` references expanded in string
+//! arguments, the `set` action with its modifiers, the match variables a successful
+//! `:matches` leaves (`${0}` the whole value, `${1}`... each wildcard, each `*` as short
+//! as the rest of the pattern allows, left to right), and the `string` test's source
+//! values.
+
+use std::collections::HashMap;
+
+use super::parse::Argument;
+use super::Args;
+
+/// Longest value a variable holds, in bytes (longer ones are cut at a character
+/// boundary), as Pigeonhole's default: scripts have no loops, but `set "a" "${a}${a}"`
+/// repeated would otherwise double without bound.
+pub(super) const MAX_VALUE: usize = 4096;
+
+/// Most match variables kept (`${0}` to `${99}`).
+const MAX_MATCHED: usize = 100;
+
+/// The variables of one script run.
+#[derive(Debug, Default)]
+pub(super) struct Variables {
+    named: HashMap<String, String>,
+    matched: Vec<String>,
+}
+
+/// Whether `name` is a variable name `set` accepts: an identifier.
+pub(super) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `s` cut to at most [`MAX_VALUE`] bytes at a character boundary.
+fn capped(mut s: String) -> String {
+    if s.len() > MAX_VALUE {
+        let mut end = MAX_VALUE;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+impl Variables {
+    /// `text` with its variable references replaced (RFC 5229 §3): `${name}` (case does not
+    /// matter) and `${N}` (leading zeroes allowed); an unknown variable is empty, and
+    /// text that is not a well-formed reference stays as it is.
+    pub(super) fn expand(&self, text: &str) -> String {
+        if !text.contains("${") {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find("${") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            match after.find('}') {
+                Some(end) if self.reference(&after[..end]).is_some() => {
+                    out.push_str(self.reference(&after[..end]).unwrap_or_default());
+                    rest = &after[end + 1..];
+                }
+                _ => {
+                    out.push_str("${");
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        capped(out)
+    }
+
+    /// The value a reference names, if it is a well-formed reference.
+    fn reference(&self, name: &str) -> Option<&str> {
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            let n: usize = name.trim_start_matches('0').parse().unwrap_or(0);
+            return Some(self.matched.get(n).map_or("", String::as_str));
+        }
+        if is_identifier(name) {
+            return Some(
+                self.named
+                    .get(&name.to_ascii_lowercase())
+                    .map_or("", String::as_str),
+            );
+        }
+        None
+    }
+
+    /// Expands every string of `a` (the `set` name is a constant identifier, unchanged).
+    pub(super) fn expand_args(&self, a: &mut Args) {
+        let expand_all = |arg: &mut Argument| {
+            if let Argument::Strings(list) = arg {
+                for s in list.iter_mut() {
+                    *s = self.expand(s);
+                }
+            }
+        };
+        for (_, v) in a.tags.iter_mut() {
+            if let Some(v) = v.as_mut() {
+                expand_all(v);
+            }
+        }
+        for p in a.positional.iter_mut() {
+            expand_all(p);
+        }
+    }
+
+    /// `set [modifiers] name value` (RFC 5229 §4), on already expanded arguments.
+    pub(super) fn set(&mut self, a: &Args) {
+        let (Some(Argument::Strings(name)), Some(Argument::Strings(value))) =
+            (a.positional.first(), a.positional.get(1))
+        else {
+            return;
+        };
+        let (Some(name), Some(value)) = (name.first(), value.first()) else {
+            return;
+        };
+        let value = apply_modifiers(value, a);
+        self.named.insert(name.to_ascii_lowercase(), capped(value));
+    }
+
+    /// Keeps the match variables of a successful `:matches`.
+    pub(super) fn set_matched(&mut self, captures: Vec<String>) {
+        self.matched = captures.into_iter().take(MAX_MATCHED).map(capped).collect();
+    }
+}
+
+/// The `set` modifiers in RFC 5229 §4.1's order: `:lower`/`:upper`, then
+/// `:lowerfirst`/`:upperfirst`, then `:quotewildcard`, then `:length`.
+fn apply_modifiers(value: &str, a: &Args) -> String {
+    let mut v = value.to_string();
+    if a.has("lower") {
+        v = v.to_lowercase();
+    } else if a.has("upper") {
+        v = v.to_uppercase();
+    }
+    let first_changed = |v: &str, upper: bool| {
+        let mut chars = v.chars();
+        match chars.next() {
+            Some(c) if upper => c.to_uppercase().chain(chars).collect(),
+            Some(c) => c.to_lowercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    };
+    if a.has("lowerfirst") {
+        v = first_changed(&v, false);
+    } else if a.has("upperfirst") {
+        v = first_changed(&v, true);
+    }
+    if a.has("quotewildcard") {
+        let mut q = String::with_capacity(v.len());
+        for c in v.chars() {
+            if matches!(c, '*' | '?' | '\\') {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        v = q;
+    }
+    if a.has("length") {
+        v = v.chars().count().to_string();
+    }
+    v
+}
+
+/// The modifier groups of RFC 5229 §4.1 (one of each group at most).
+pub(super) const MODIFIER_GROUPS: [&[&str]; 4] = [
+    &["lower", "upper"],
+    &["lowerfirst", "upperfirst"],
+    &["quotewildcard"],
+    &["length"],
+];
+
+/// The match variables of `:matches` (None when `value` does not match `pattern`):
+/// `${0}` the whole value, then what each `*` and `?` matched, left to right, each `*`
+/// as short as lets the rest of the pattern match. `same` compares two characters under
+/// the comparator. Time and memory O(len(value) × len(pattern)).
+pub(super) fn glob_captures(
+    value: &str,
+    pattern: &str,
+    same: impl Fn(char, char) -> bool,
+) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        Star,
+        One,
+        Lit(char),
+    }
+    let mut pat = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        pat.push(match c {
+            '*' => P::Star,
+            '?' => P::One,
+            '\\' => P::Lit(chars.next().unwrap_or('\\')),
+            c => P::Lit(c),
+        });
+    }
+    let v: Vec<char> = value.chars().collect();
+    let (n, m) = (v.len(), pat.len());
+    // can[i * (m + 1) + j]: v[i..] matches pat[j..].
+    let width = m + 1;
+    let mut can = vec![false; (n + 1) * width];
+    can[n * width + m] = true;
+    for j in (0..m).rev() {
+        for i in (0..=n).rev() {
+            can[i * width + j] = match pat[j] {
+                P::Star => can[i * width + j + 1] || (i < n && can[(i + 1) * width + j]),
+                P::One => i < n && can[(i + 1) * width + j + 1],
+                P::Lit(c) => i < n && same(v[i], c) && can[(i + 1) * width + j + 1],
+            };
+        }
+    }
+    if !can[0] {
+        return None;
+    }
+    let mut captures = vec![value.to_string()];
+    let mut i = 0;
+    for j in 0..m {
+        match pat[j] {
+            P::Star => {
+                let mut k = i;
+                while !can[k * width + j + 1] {
+                    k += 1;
+                }
+                captures.push(v[i..k].iter().collect());
+                i = k;
+            }
+            P::One => {
+                captures.push(v[i].to_string());
+                i += 1;
+            }
+            P::Lit(_) => i += 1,
+        }
+    }
+    Some(captures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(value: &str, pattern: &str) -> Option<Vec<String>> {
+        glob_captures(value, pattern, |a, b| a.eq_ignore_ascii_case(&b))
+    }
+
+    fn joined(value: &str, pattern: &str) -> String {
+        caps(value, pattern)
+            .map(|c| c.join(":"))
+            .unwrap_or_default()
+    }
+
+    /// Pigeonhole's match-variable vectors (tests/extensions/variables/match.svtest).
+    #[test]
+    fn match_variables_are_non_greedy_left_to_right() {
+        let c = caps("frop.......frop.........frop....", "?*frop*").unwrap();
+        assert_eq!(c[1..].concat(), "frop................frop....");
+        assert_eq!(joined("toptoptop", "*top"), "toptoptop:toptop");
+        assert_eq!(
+            joined("klopfropstroptop", "*?op"),
+            "klopfropstroptop:klopfropstrop:t"
+        );
+        assert_eq!(
+            joined("klopfropstroptop", "*?op*"),
+            "klopfropstroptop:k:l:fropstroptop"
+        );
+        assert_eq!(
+            joined("klopfropstroptop", "*fr??*top"),
+            "klopfropstroptop:klop:o:p:strop"
+        );
+        assert_eq!(joined("frop", "??op"), "frop:f:r");
+        assert_eq!(
+            joined("foo1234@foobar.example.com", "*??@foobar.example.com"),
+            "foo1234@foobar.example.com:foo12:3:4"
+        );
+        assert_eq!(
+            joined("d@example.com", "*?@example.com"),
+            "d@example.com::d"
+        );
+        assert_eq!(
+            joined("beter van niet?", "*\\?"),
+            "beter van niet?:beter van niet"
+        );
+        assert_eq!(
+            joined("coyote@ACME.Example.COM", "coyote@**.com"),
+            "coyote@ACME.Example.COM::ACME.Example"
+        );
+        assert_eq!(caps("foo1234@example.com", "*??@foobar.example.com"), None);
+        assert!(caps(&"a".repeat(300), &"*a".repeat(60)).is_some());
+    }
+
+    #[test]
+    fn references_expand_and_malformed_ones_stay() {
+        let mut v = Variables::default();
+        v.named.insert("company".into(), "ACME".into());
+        v.matched = vec!["whole".into(), "one".into()];
+        assert_eq!(
+            v.expand("${Company} ${1} ${0001} ${2} ${}"),
+            "ACME one one  ${}"
+        );
+        assert_eq!(
+            v.expand("${a.b} ${x-y} ${unknown}end ${"),
+            "${a.b} ${x-y} end ${"
+        );
+        assert_eq!(v.expand("$${company}}"), "$ACME}");
+    }
+
+    #[test]
+    fn modifiers_apply_in_precedence_order() {
+        let args = |tags: &[&str]| Args {
+            tags: tags.iter().map(|t| (t.to_string(), None)).collect(),
+            positional: Vec::new(),
+        };
+        assert_eq!(
+            apply_modifiers("juMBlEd lETteRS", &args(&["lower", "upperfirst"])),
+            "Jumbled letters"
+        );
+        assert_eq!(apply_modifiers("åbc", &args(&["upper", "length"])), "3");
+        assert_eq!(
+            apply_modifiers("a*b?", &args(&["quotewildcard"])),
+            "a\\*b\\?"
+        );
+        assert_eq!(apply_modifiers("", &args(&["upperfirst"])), "");
+        let mut v = Variables::default();
+        v.named.insert("a".into(), "x".repeat(MAX_VALUE));
+        assert_eq!(v.expand("${a}${a}").len(), MAX_VALUE);
+    }
+}
