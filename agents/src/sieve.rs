@@ -13,7 +13,9 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::vacation::{
     build_reply, check, format_state, parse_state, remember, ReplyParams,
 };
-use postrider_core::sieve::{Action, MessageContext, Script, Vacation};
+use postrider_core::sieve::{
+    Action, Library, Location, MessageContext, Script, Vacation, MAX_INCLUDES,
+};
 
 use crate::context::{wall_now, Context};
 use crate::outcome::Outcome;
@@ -46,8 +48,9 @@ pub fn actions_for(
             return None;
         }
     };
+    let (library, any_requires) = library_for(ctx, user, &script, &env.id);
     // `mailboxexists` (RFC 5490) needs the folders; listed only for scripts that use it.
-    let mailboxes: Vec<String> = if script.requires("mailbox") {
+    let mailboxes: Vec<String> = if any_requires("mailbox") {
         ctx.mailboxes
             .list(user, "", "*", false)
             .into_iter()
@@ -67,6 +70,7 @@ pub fn actions_for(
         envelope_to: &rcpt.address,
         delimiters: &ctx.settings.config.recipient_delimiter,
         mailboxes: &mailboxes,
+        library: &library,
     }) {
         Ok(actions) => {
             tracing::info!(
@@ -84,6 +88,71 @@ pub fn actions_for(
             None
         }
     }
+}
+
+/// The scripts `script` includes (RFC 6609), and theirs, fetched and compiled: personal
+/// ones from the user's ManageSieve scripts, global ones from `data_dir/sieve-global/
+/// NAME.sieve`. One missing or broken is left out (logged): the run fails on it unless
+/// its include is `:optional`. Also returns whether any of the scripts requires an
+/// extension.
+fn library_for<'a>(
+    ctx: &Context,
+    user: &str,
+    script: &'a Script,
+    id: &str,
+) -> (Library, impl Fn(&str) -> bool + 'a) {
+    let mut library = Library::default();
+    let mut wanted = script.includes();
+    let mut required: Vec<String> = Vec::new();
+    let mut looked = 0;
+    while let Some((location, name)) = wanted.pop() {
+        if library.contains(location, &name) || looked >= MAX_INCLUDES {
+            continue;
+        }
+        looked += 1;
+        let text = match location {
+            Location::Personal => ctx.sieve_scripts.get(user, &name),
+            Location::Global => {
+                let path = ctx
+                    .settings
+                    .config
+                    .data_dir
+                    .join("sieve-global")
+                    .join(format!("{name}.sieve"));
+                match fs::read(&path) {
+                    Ok(b) => Ok(Some(b)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let text = match text {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("{id}: cannot read included script {name:?}: {e}");
+                continue;
+            }
+        };
+        match Script::compile(&String::from_utf8_lossy(&text)) {
+            Ok(s) => {
+                wanted.extend(s.includes());
+                for ext in postrider_core::sieve::EXTENSIONS {
+                    if s.requires(ext) {
+                        required.push(ext.to_string());
+                    }
+                }
+                library.insert(location, &name, s);
+            }
+            Err(errors) => {
+                for e in errors {
+                    tracing::warn!("{id}: included script {name:?}:{e}");
+                }
+            }
+        }
+    }
+    let any = move |ext: &str| script.requires(ext) || required.iter().any(|r| r == ext);
+    (library, any)
 }
 
 /// The script delivery runs for `user`: the active one of their ManageSieve scripts,

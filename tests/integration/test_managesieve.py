@@ -150,6 +150,30 @@ class ManageSieve(unittest.TestCase):
         self.assertEqual(c.send("LISTSCRIPTS")[1], [])
         c.close()
 
+    def test_the_active_script_includes_personal_and_global_scripts(self):
+        site = os.path.join(self.srv.data, "sieve-global")
+        os.makedirs(site, exist_ok=True)
+        with open(os.path.join(site, "site-rules.sieve"), "w") as f:
+            f.write('require ["fileinto", "include", "variables"];\n'
+                    'global "tag";\n'
+                    'if header :contains "subject" "global" { fileinto "Site-${tag}"; stop; }\n')
+        c = self.client()
+        helper = 'require ["fileinto", "include"];\r\nif header :contains "subject" "helper" { fileinto "Helped"; return; }\r\n'
+        main = ('require ["include", "variables", "fileinto"];\r\nglobal "tag";\r\nset "tag" "x";\r\n'
+                'include :personal "helper";\r\ninclude :global "site-rules";\r\n'
+                'include :optional "missing";\r\n')
+        self.assertTrue(c.send('PUTSCRIPT "helper"', helper)[0].startswith("OK"))
+        self.assertTrue(c.send('PUTSCRIPT "inc-main"', main)[0].startswith("OK"))
+        self.assertTrue(c.send('SETACTIVE "inc-main"')[0].startswith("OK"))
+        self.send_mail("via helper")
+        self.srv.wait_log("delivered to folder Helped of alice")
+        self.send_mail("a global rule")
+        self.srv.wait_log("delivered to folder Site-x of alice")
+        self.assertTrue(c.send('SETACTIVE ""')[0].startswith("OK"))
+        for name in ("helper", "inc-main"):
+            self.assertTrue(c.send(f'DELETESCRIPT "{name}"')[0].startswith("OK"))
+        c.close()
+
     def test_one_user_never_sees_anothers_scripts(self):
         a = self.client()
         self.assertTrue(a.send('PUTSCRIPT "private"', "keep;\r\n")[0].startswith("OK"))

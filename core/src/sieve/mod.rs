@@ -12,8 +12,9 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 14] = [
+pub const EXTENSIONS: [&str; 15] = [
     "fileinto",
+    "include",
     "variables",
     "mailbox",
     "body",
@@ -100,6 +101,8 @@ pub struct MessageContext<'a> {
     /// The recipient's folders (UTF-8 names), for `mailboxexists` (RFC 5490); the
     /// runner fills it only for scripts that require "mailbox".
     pub mailboxes: &'a [String],
+    /// The scripts `include` may run (RFC 6609), fetched by the runtime beforehand.
+    pub library: &'a Library,
 }
 
 fn e<T>(pos: Pos, m: impl Into<String>) -> Result<T, SieveError> {
@@ -192,275 +195,6 @@ fn one_string(a: Option<&Argument>, what: &str, pos: Pos) -> Result<String, Siev
     Ok(s.into_iter().next().unwrap_or_default())
 }
 
-struct Validator {
-    required: Vec<String>,
-    errors: Vec<SieveError>,
-}
-
-impl Validator {
-    fn need(&mut self, ext: &str, pos: Pos, what: &str) {
-        if !self.required.iter().any(|r| r == ext) {
-            self.errors.push(SieveError {
-                pos,
-                message: format!("{what} requires `require \"{ext}\";`"),
-            });
-        }
-    }
-
-    fn check_match(&mut self, a: &Args, pos: Pos) {
-        if let Some(c) = a.strings("comparator") {
-            match c.first().map(String::as_str) {
-                Some("i;octet") | Some("i;ascii-casemap") => {}
-                Some("i;ascii-numeric") => self.need(
-                    "comparator-i;ascii-numeric",
-                    pos,
-                    "comparator i;ascii-numeric",
-                ),
-                other => self.errors.push(SieveError {
-                    pos,
-                    message: format!("unknown comparator {:?}", other.unwrap_or("")),
-                }),
-            }
-        }
-        if a.has("user") || a.has("detail") {
-            self.need("subaddress", pos, "the :user and :detail address parts");
-        }
-        let parts = ["all", "localpart", "domain", "user", "detail"]
-            .iter()
-            .filter(|k| a.has(k))
-            .count();
-        if parts > 1 {
-            self.errors.push(SieveError {
-                pos,
-                message: "only one address part (:all, :localpart, :domain, :user, :detail)".into(),
-            });
-        }
-        for tag in ["value", "count"] {
-            if let Some(op) = a.value(tag) {
-                self.need("relational", pos, "the :value and :count match types");
-                let name = match op {
-                    Argument::Strings(v) if v.len() == 1 => v[0].clone(),
-                    _ => String::new(),
-                };
-                if matcher::Relation::from_name(&name).is_none() {
-                    self.errors.push(SieveError {
-                        pos,
-                        message: format!(
-                            ":{tag} takes one of \"gt\", \"ge\", \"lt\", \"le\", \"eq\", \"ne\""
-                        ),
-                    });
-                }
-            }
-        }
-        let kinds = ["is", "contains", "matches", "value", "count"]
-            .iter()
-            .filter(|k| a.has(k))
-            .count();
-        if kinds > 1 {
-            self.errors.push(SieveError {
-                pos,
-                message: "only one of :is, :contains, :matches, :value, :count".into(),
-            });
-        }
-    }
-
-    fn test(&mut self, t: &Test) {
-        let a = match split_args(&t.args, t.pos) {
-            Ok(a) => a,
-            Err(err) => return self.errors.push(err),
-        };
-        let r: Result<(), SieveError> = (|| {
-            match t.name.as_str() {
-                "true" | "false" => {}
-                "not" => {
-                    if t.tests.len() != 1 {
-                        return e(t.pos, "not takes one test");
-                    }
-                }
-                "allof" | "anyof" => {
-                    if t.tests.is_empty() {
-                        return e(t.pos, format!("{} needs a test list", t.name));
-                    }
-                }
-                "exists" => {
-                    strings(a.positional.first(), "a header list", t.pos)?;
-                }
-                "size" => {
-                    if a.has("over") == a.has("under") {
-                        return e(t.pos, "size needs :over or :under");
-                    }
-                    if !matches!(
-                        a.value("over").or(a.value("under")),
-                        Some(Argument::Number(_))
-                    ) {
-                        return e(t.pos, "size needs a number");
-                    }
-                }
-                "mailboxexists" => {
-                    self.need("mailbox", t.pos, "mailboxexists");
-                    if !matches!(a.positional.as_slice(), [Argument::Strings(_)]) {
-                        return e(t.pos, "mailboxexists takes one string list");
-                    }
-                }
-                "body" => {
-                    self.need("body", t.pos, "body");
-                    self.check_match(&a, t.pos);
-                    let transforms = ["raw", "text", "content"];
-                    if transforms.iter().filter(|x| a.has(x)).count() > 1 {
-                        return e(t.pos, "body takes one of :raw, :text, :content");
-                    }
-                    if a.has("content") && a.strings("content").is_none() {
-                        return e(t.pos, ":content needs a list of types");
-                    }
-                    if !matches!(a.positional.as_slice(), [Argument::Strings(_)]) {
-                        return e(t.pos, "body takes one string list");
-                    }
-                }
-                "string" => {
-                    self.need("variables", t.pos, "the string test");
-                    self.check_match(&a, t.pos);
-                    if !matches!(
-                        a.positional.as_slice(),
-                        [Argument::Strings(_), Argument::Strings(_)]
-                    ) {
-                        return e(t.pos, "string takes two string lists");
-                    }
-                }
-                "header" | "address" | "envelope" | "hasflag" => {
-                    if t.name == "envelope" {
-                        self.need("envelope", t.pos, "envelope");
-                    }
-                    if t.name == "hasflag" {
-                        self.need("imap4flags", t.pos, "hasflag");
-                    }
-                    self.check_match(&a, t.pos);
-                    let want = if t.name == "hasflag" { 1 } else { 2 };
-                    if a.positional.len() != want {
-                        return e(t.pos, format!("{} takes {want} string list(s)", t.name));
-                    }
-                    for p in &a.positional {
-                        if !matches!(p, Argument::Strings(_)) {
-                            return e(t.pos, format!("{}: expected string lists", t.name));
-                        }
-                    }
-                }
-                other => return e(t.pos, format!("unknown test {other:?}")),
-            }
-            Ok(())
-        })();
-        if let Err(err) = r {
-            self.errors.push(err);
-        }
-        for sub in &t.tests {
-            self.test(sub);
-        }
-    }
-
-    fn commands(&mut self, cmds: &[Command], top: bool) {
-        let mut allow_require = top;
-        let mut prev_if = false;
-        for c in cmds {
-            let a = match split_args(&c.args, c.pos) {
-                Ok(a) => a,
-                Err(err) => {
-                    self.errors.push(err);
-                    continue;
-                }
-            };
-            let r: Result<(), SieveError> = (|| {
-                match c.name.as_str() {
-                    "require" => {
-                        if !allow_require {
-                            return e(c.pos, "require must come before other commands");
-                        }
-                        for ext in strings(a.positional.first(), "a list of extensions", c.pos)? {
-                            if !EXTENSIONS.contains(&ext.as_str()) {
-                                return e(c.pos, format!("unsupported extension {ext:?}"));
-                            }
-                            self.required.push(ext);
-                        }
-                    }
-                    "if" | "elsif" | "else" => {
-                        if c.name != "if" && !prev_if {
-                            return e(c.pos, format!("{} without if", c.name));
-                        }
-                        if c.name == "else" && c.test.is_some() {
-                            return e(c.pos, "else takes no test");
-                        }
-                        if c.name != "else" && c.test.is_none() {
-                            return e(c.pos, format!("{} needs a test", c.name));
-                        }
-                        if let Some(t) = &c.test {
-                            self.test(t);
-                        }
-                        self.commands(&c.block, false);
-                    }
-                    "stop" | "keep" | "discard" => {
-                        if c.name == "keep" && a.has("flags") {
-                            self.need("imap4flags", c.pos, ":flags");
-                        }
-                    }
-                    "fileinto" => {
-                        self.need("fileinto", c.pos, "fileinto");
-                        if a.has("create") {
-                            self.need("mailbox", c.pos, ":create");
-                        }
-                        if a.has("copy") {
-                            self.need("copy", c.pos, ":copy");
-                        }
-                        if a.has("flags") {
-                            self.need("imap4flags", c.pos, ":flags");
-                        }
-                        one_string(a.positional.first(), "a folder name", c.pos)?;
-                    }
-                    "redirect" => {
-                        if a.has("copy") {
-                            self.need("copy", c.pos, ":copy");
-                        }
-                        let to = one_string(a.positional.first(), "an address", c.pos)?;
-                        if address_list(&to).len() != 1 {
-                            return e(c.pos, format!("redirect: invalid address {to:?}"));
-                        }
-                    }
-                    "reject" | "ereject" => {
-                        self.need(&c.name.clone(), c.pos, &c.name.clone());
-                        one_string(a.positional.first(), "a reason", c.pos)?;
-                    }
-                    "vacation" => {
-                        self.need("vacation", c.pos, "vacation");
-                        one_string(a.positional.first(), "a reason", c.pos)?;
-                        if let Some(Argument::Number(d)) = a.value("days") {
-                            if *d == 0 {
-                                return e(c.pos, ":days must be at least 1");
-                            }
-                        }
-                    }
-                    "setflag" | "addflag" | "removeflag" => {
-                        self.need("imap4flags", c.pos, &c.name.clone());
-                        strings(a.positional.last(), "a flag list", c.pos)?;
-                    }
-                    "set" => {
-                        self.need("variables", c.pos, "set");
-                        check_set(&a, c.pos)?;
-                    }
-                    other => return e(c.pos, format!("unknown command {other:?}")),
-                }
-                if c.name != "if" && c.name != "elsif" && c.name != "else" && !c.block.is_empty() {
-                    return e(c.pos, format!("{} takes no block", c.name));
-                }
-                Ok(())
-            })();
-            if let Err(err) = r {
-                self.errors.push(err);
-            }
-            if c.name != "require" {
-                allow_require = false;
-            }
-            prev_if = matches!(c.name.as_str(), "if" | "elsif");
-        }
-    }
-}
-
 impl Script {
     /// Parses and validates a script; every problem found, with its position.
     pub fn compile(text: &str) -> Result<Script, Vec<SieveError>> {
@@ -508,6 +242,8 @@ impl Script {
             flags: Vec::new(),
             expanding: self.requires("variables"),
             vars: Variables::default(),
+            included: Vec::new(),
+            running: Vec::new(),
         };
         st.block(&self.commands)?;
         let rejected = st
@@ -542,6 +278,10 @@ struct State<'a> {
     /// The script requires "variables": strings are expanded, `:matches` keeps captures.
     expanding: bool,
     vars: Variables,
+    /// Every script included so far (for `:once`).
+    included: Vec<(Location, String)>,
+    /// The includes being run, innermost last (loops are errors).
+    running: Vec<(Location, String)>,
 }
 
 /// Most redirects one script may do.
@@ -549,6 +289,8 @@ const MAX_REDIRECTS: usize = 5;
 
 enum Flow {
     Go,
+    /// `return` (RFC 6609): the script it is in ends, its includer goes on.
+    Return,
     Stop,
 }
 
@@ -606,8 +348,9 @@ impl State<'_> {
                         };
                         if hit {
                             taken = true;
-                            if let Flow::Stop = self.block(&cmds[j].block)? {
-                                return Ok(Flow::Stop);
+                            match self.block(&cmds[j].block)? {
+                                Flow::Go => {}
+                                ended => return Ok(ended),
                             }
                         }
                     }
@@ -619,8 +362,9 @@ impl State<'_> {
                 i = j;
                 continue;
             }
-            if let Flow::Stop = self.command(c)? {
-                return Ok(Flow::Stop);
+            match self.command(c)? {
+                Flow::Go => {}
+                ended => return Ok(ended),
             }
             i += 1;
         }
@@ -639,6 +383,13 @@ impl State<'_> {
         match c.name.as_str() {
             "require" | "elsif" | "else" => {}
             "stop" => return Ok(Flow::Stop),
+            "return" => return Ok(Flow::Return),
+            "include" => return self.include(c),
+            "global" => {
+                if let Some(Argument::Strings(names)) = a.positional.first() {
+                    self.vars.declare_global(names);
+                }
+            }
             "keep" => {
                 self.implicit_keep = false;
                 let flags = a
@@ -896,40 +647,15 @@ impl Part {
 }
 
 mod body;
+mod include;
 mod matcher;
+mod validate;
 mod variables;
 
-use variables::Variables;
+pub use include::{Library, Location, MAX_INCLUDES, MAX_NESTING};
+use validate::Validator;
 
-/// Checks `set [modifiers] name value` (RFC 5229 §4): a constant identifier for a name,
-/// one string for the value, at most one modifier of each precedence group.
-fn check_set(a: &Args, pos: Pos) -> Result<(), SieveError> {
-    let name = one_string(a.positional.first(), "a variable name", pos)?;
-    one_string(a.positional.get(1), "a value", pos)?;
-    if a.positional.len() != 2 {
-        return e(pos, "set takes a name and a value");
-    }
-    if !variables::is_identifier(&name) {
-        return e(pos, format!("invalid variable name {name:?}"));
-    }
-    for (tag, _) in &a.tags {
-        if !variables::MODIFIER_GROUPS
-            .iter()
-            .any(|g| g.contains(&tag.as_str()))
-        {
-            return e(pos, format!("set: unknown modifier :{tag}"));
-        }
-    }
-    for group in variables::MODIFIER_GROUPS {
-        if group.iter().filter(|m| a.has(m)).count() > 1 {
-            return e(
-                pos,
-                format!("set: :{} cannot be combined", group.join(" and :")),
-            );
-        }
-    }
-    Ok(())
-}
+use variables::Variables;
 
 pub use matcher::glob;
 use matcher::Matcher;

@@ -11,6 +11,7 @@ fn run(script: &str, msg: &str) -> Vec<Action> {
             envelope_to: "roadrunner@acme.example.com",
             delimiters: "+",
             mailboxes: &[],
+            library: &Library::default(),
         })
         .unwrap()
 }
@@ -84,6 +85,7 @@ fn stop_discard_redirect_copy_and_flags() {
             envelope_to: "",
             delimiters: "+",
             mailboxes: &[],
+            library: &Library::default(),
         })
         .is_err());
 }
@@ -112,6 +114,7 @@ fn vacation_and_reject() {
             envelope_to: "",
             delimiters: "+",
             mailboxes: &[],
+            library: &Library::default(),
         })
         .is_err());
 }
@@ -148,6 +151,7 @@ fn subaddress_user_and_detail() {
                 envelope_to: to,
                 delimiters: "+",
                 mailboxes: &[],
+                library: &Library::default(),
             })
             .unwrap()
     };
@@ -284,6 +288,7 @@ if mailboxexists [\"Lists\", \"INBOX\"] { fileinto \"Lists\"; } else { fileinto 
                 envelope_to: "a@b",
                 delimiters: "+",
                 mailboxes: boxes,
+                library: &Library::default(),
             })
             .unwrap();
         match actions.first() {
@@ -347,4 +352,81 @@ fn variables_are_checked_at_compile_time() {
     );
     assert!(err("require \"variables\";\nset :shout \"a\" \"b\";").contains("unknown modifier"));
     assert!(err("if string \"a\" \"b\" { keep; }").contains("require \"variables\""));
+}
+
+/// A run with `library` for include.
+fn run_with(script: &str, msg: &str, library: &Library) -> Result<Vec<Action>, String> {
+    Script::compile(script)
+        .unwrap_or_else(|e| panic!("{script}: {e:?}"))
+        .run(&MessageContext {
+            message: msg.as_bytes(),
+            envelope_from: "coyote@desert.example.org",
+            envelope_to: "roadrunner@acme.example.com",
+            delimiters: "+",
+            mailboxes: &[],
+            library,
+        })
+}
+
+fn library(scripts: &[(Location, &str, &str)]) -> Library {
+    let mut l = Library::default();
+    for (loc, name, text) in scripts {
+        l.insert(*loc, name, Script::compile(text).unwrap());
+    }
+    l
+}
+
+/// RFC 6609's examples (§6): includes with :personal/:global, :once, :optional, return,
+/// and global variables.
+#[test]
+fn include_rfc6609_examples() {
+    let into = |m: &str| Action::FileInto {
+        mailbox: m.into(),
+        flags: vec![],
+    };
+    let lib = library(&[
+        (Location::Personal, "spam_tests", "require [\"fileinto\"];\nif header :contains \"subject\" \"$$$\" { fileinto \"spam\"; stop; }\nif header :contains \"subject\" \"present\" { fileinto \"presents\"; }"),
+        (Location::Global, "always_allow", "require \"include\";\nif address :is \"from\" \"boss@example.com\" { keep; return; }\ndiscard;"),
+        (Location::Personal, "setter", "require [\"include\", \"variables\"];\nglobal \"test\";\nset \"test\" \"from setter\";\nset \"local\" \"hidden\";"),
+        (Location::Personal, "loop_a", "require \"include\";\ninclude \"loop_b\";"),
+        (Location::Personal, "loop_b", "require \"include\";\ninclude \"loop_a\";"),
+    ]);
+    // Personal include: its fileinto, then the includer goes on.
+    let s = "require [\"include\", \"fileinto\"];\ninclude :personal \"spam_tests\";\nfileinto \"after\";";
+    assert_eq!(
+        run_with(s, MSG, &lib).unwrap(),
+        vec![into("presents"), into("after")]
+    );
+    // Global include: return ends only the included script; discard there ended keep.
+    let s = "require \"include\";\ninclude :global \"always_allow\";";
+    assert_eq!(run_with(s, MSG, &lib).unwrap(), vec![]);
+    // :once runs a script once; :optional skips a missing one; a missing one is an error.
+    let s = "require [\"include\", \"fileinto\"];\ninclude :once \"spam_tests\";\ninclude :once \"spam_tests\";\ninclude :optional \"nope\";";
+    assert_eq!(run_with(s, MSG, &lib).unwrap(), vec![into("presents")]);
+    assert!(run_with("require \"include\";\ninclude \"nope\";", MSG, &lib).is_err());
+    // Global variables are shared; the others stay in their script.
+    let s = "require [\"include\", \"variables\", \"fileinto\"];\nglobal \"test\";\ninclude \"setter\";\nfileinto \"${test}|${local}|${global.test}\";";
+    assert_eq!(
+        run_with(s, MSG, &lib).unwrap(),
+        vec![into("from setter||from setter")]
+    );
+    // A loop is a run-time error (the message is kept by the runner).
+    assert!(run_with("require \"include\";\ninclude \"loop_a\";", MSG, &lib).is_err());
+    // The names a script includes, for the runtime to fetch.
+    let s = Script::compile(
+        "require \"include\";\nif true { include :global \"g\"; }\ninclude \"p\";\ninclude \"p\";",
+    )
+    .unwrap();
+    assert_eq!(
+        s.includes(),
+        vec![
+            (Location::Global, "g".to_string()),
+            (Location::Personal, "p".to_string())
+        ]
+    );
+    let err = |s: &str| Script::compile(s).unwrap_err()[0].message.clone();
+    assert!(err("include \"x\";").contains("require \"include\""));
+    assert!(err("require [\"include\", \"variables\"];\ninclude \"${x}\";").contains("constant"));
+    assert!(err("require \"include\";\ninclude :personal :global \"x\";").contains("not both"));
+    assert!(err("require \"include\";\nglobal \"x\";").contains("require \"variables\""));
 }

@@ -2,9 +2,10 @@
 //! arguments, the `set` action with its modifiers, the match variables a successful
 //! `:matches` leaves (`${0}` the whole value, `${1}`... each wildcard, each `*` as short
 //! as the rest of the pattern allows, left to right), and the `string` test's source
-//! values.
+//! values. With `include` (RFC 6609 §3.3-3.5), each script has its own variables but
+//! those it declares `global` (or names `${global.name}`), which all scripts share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::parse::Argument;
 use super::Args;
@@ -22,6 +23,17 @@ const MAX_MATCHED: usize = 100;
 pub(super) struct Variables {
     named: HashMap<String, String>,
     matched: Vec<String>,
+    /// The names the running script declared `global`.
+    global_names: HashSet<String>,
+    /// The global variables, shared by every script of the run.
+    globals: HashMap<String, String>,
+}
+
+/// A script's own variables, kept while a script it includes runs.
+pub(super) struct Scope {
+    named: HashMap<String, String>,
+    matched: Vec<String>,
+    global_names: HashSet<String>,
 }
 
 /// Whether `name` is a variable name `set` accepts: an identifier.
@@ -79,14 +91,47 @@ impl Variables {
             let n: usize = name.trim_start_matches('0').parse().unwrap_or(0);
             return Some(self.matched.get(n).map_or("", String::as_str));
         }
-        if is_identifier(name) {
-            return Some(
-                self.named
-                    .get(&name.to_ascii_lowercase())
-                    .map_or("", String::as_str),
-            );
+        let (table, key) = self.table_of(name)?;
+        Some(table.get(&key).map_or("", String::as_str))
+    }
+
+    /// Which table a variable name is in, and its key there: `global.NAME` and names
+    /// declared `global` are shared, the others the running script's own.
+    fn table_of(&self, name: &str) -> Option<(&HashMap<String, String>, String)> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(g) = lower.strip_prefix("global.") {
+            return is_identifier(g).then(|| (&self.globals, g.to_string()));
         }
-        None
+        if !is_identifier(name) {
+            return None;
+        }
+        if self.global_names.contains(&lower) {
+            Some((&self.globals, lower))
+        } else {
+            Some((&self.named, lower))
+        }
+    }
+
+    /// `global "a" "b"`: these names are shared from now on in the running script.
+    pub(super) fn declare_global(&mut self, names: &[String]) {
+        self.global_names
+            .extend(names.iter().map(|n| n.to_ascii_lowercase()));
+    }
+
+    /// Starts an included script: empty local variables, kept for [`Self::leave_script`].
+    pub(super) fn enter_script(&mut self) -> Scope {
+        Scope {
+            named: std::mem::take(&mut self.named),
+            matched: std::mem::take(&mut self.matched),
+            global_names: std::mem::take(&mut self.global_names),
+        }
+    }
+
+    /// Back in the including script, with its variables.
+    pub(super) fn leave_script(&mut self, scope: Scope) {
+        self.named = scope.named;
+        self.matched = scope.matched;
+        self.global_names = scope.global_names;
     }
 
     /// Expands every string of `a` (the `set` name is a constant identifier, unchanged).
@@ -118,8 +163,15 @@ impl Variables {
         let (Some(name), Some(value)) = (name.first(), value.first()) else {
             return;
         };
-        let value = apply_modifiers(value, a);
-        self.named.insert(name.to_ascii_lowercase(), capped(value));
+        let value = capped(apply_modifiers(value, a));
+        let lower = name.to_ascii_lowercase();
+        if let Some(g) = lower.strip_prefix("global.") {
+            self.globals.insert(g.to_string(), value);
+        } else if self.global_names.contains(&lower) {
+            self.globals.insert(lower, value);
+        } else {
+            self.named.insert(lower, value);
+        }
     }
 
     /// Keeps the match variables of a successful `:matches`.
