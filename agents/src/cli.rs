@@ -201,6 +201,28 @@ enum SieveCmd {
         /// The script.
         file: PathBuf,
     },
+    /// Run a script over a message without delivering it; print the actions.
+    Test {
+        /// The script.
+        script: PathBuf,
+        /// The message.
+        message: PathBuf,
+        /// Envelope sender.
+        #[arg(short = 'f', long, default_value = "sender@example.org")]
+        from: String,
+        /// Envelope recipient.
+        #[arg(short = 'r', long, default_value = "recipient@example.org")]
+        to: String,
+        /// Directory of the scripts `include :personal` names (NAME.sieve).
+        #[arg(long)]
+        personal: Option<PathBuf>,
+        /// Directory of the scripts `include :global` names (NAME.sieve).
+        #[arg(long)]
+        global: Option<PathBuf>,
+        /// A folder `mailboxexists` sees (repeatable).
+        #[arg(long = "mailbox")]
+        mailboxes: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -503,6 +525,29 @@ fn run(serve: ServeFn) -> Result<(), String> {
         Cmd::Sieve {
             action: SieveCmd::Check { file },
         } => crate::sieve::check_file(&file),
+        Cmd::Sieve {
+            action:
+                SieveCmd::Test {
+                    script,
+                    message,
+                    from,
+                    to,
+                    personal,
+                    global,
+                    mailboxes,
+                },
+        } => crate::sieve_test::run(
+            &crate::sieve_test::TestRun {
+                script,
+                message,
+                from,
+                to,
+                personal,
+                global,
+                mailboxes,
+            },
+            &settings.config.recipient_delimiter,
+        ),
         Cmd::Dkim {
             action:
                 DkimCmd::Keygen {

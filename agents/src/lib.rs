@@ -39,6 +39,7 @@ pub mod sendmail;
 pub mod service;
 pub mod session;
 pub mod sieve;
+pub mod sieve_test;
 pub mod tls;
 pub mod user_files;
 pub mod vacation;

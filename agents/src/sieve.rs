@@ -48,7 +48,12 @@ pub fn actions_for(
             return None;
         }
     };
-    let (library, any_requires) = library_for(ctx, user, &script, &env.id);
+    let global_dir = ctx.settings.config.data_dir.join("sieve-global");
+    let fetch = |location: Location, name: &str| match location {
+        Location::Personal => ctx.sieve_scripts.get(user, name),
+        Location::Global => read_optional(&global_dir.join(format!("{name}.sieve"))),
+    };
+    let (library, any_requires) = library_for(&script, fetch, &env.id);
     // `mailboxexists` (RFC 5490) needs the folders; listed only for scripts that use it.
     let mailboxes: Vec<String> = if any_requires("mailbox") {
         ctx.mailboxes
@@ -90,15 +95,23 @@ pub fn actions_for(
     }
 }
 
-/// The scripts `script` includes (RFC 6609), and theirs, fetched and compiled: personal
-/// ones from the user's ManageSieve scripts, global ones from `data_dir/sieve-global/
-/// NAME.sieve`. One missing or broken is left out (logged): the run fails on it unless
-/// its include is `:optional`. Also returns whether any of the scripts requires an
-/// extension.
-fn library_for<'a>(
-    ctx: &Context,
-    user: &str,
+/// A file's bytes, None when it does not exist.
+pub(crate) fn read_optional(path: &std::path::Path) -> std::io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The scripts `script` includes (RFC 6609), and theirs, read by `fetch` and compiled
+/// (at delivery: personal ones from the user's ManageSieve scripts, global ones from
+/// `data_dir/sieve-global/NAME.sieve`). One missing or broken is left out (logged): the
+/// run fails on it unless its include is `:optional`. Also returns whether any of the
+/// scripts requires an extension.
+pub(crate) fn library_for<'a>(
     script: &'a Script,
+    fetch: impl Fn(Location, &str) -> std::io::Result<Option<Vec<u8>>>,
     id: &str,
 ) -> (Library, impl Fn(&str) -> bool + 'a) {
     let mut library = Library::default();
@@ -110,23 +123,7 @@ fn library_for<'a>(
             continue;
         }
         looked += 1;
-        let text = match location {
-            Location::Personal => ctx.sieve_scripts.get(user, &name),
-            Location::Global => {
-                let path = ctx
-                    .settings
-                    .config
-                    .data_dir
-                    .join("sieve-global")
-                    .join(format!("{name}.sieve"));
-                match fs::read(&path) {
-                    Ok(b) => Ok(Some(b)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        let text = match text {
+        let text = match fetch(location, &name) {
             Ok(Some(t)) => t,
             Ok(None) => continue,
             Err(e) => {
