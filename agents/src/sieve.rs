@@ -76,6 +76,7 @@ pub fn actions_for(
         delimiters: &ctx.settings.config.recipient_delimiter,
         mailboxes: &mailboxes,
         library: &library,
+        now: wall_now(),
     }) {
         Ok(actions) => {
             tracing::info!(

@@ -60,6 +60,7 @@ pub fn run(t: &TestRun, delimiters: &str) -> Result<(), String> {
         delimiters,
         mailboxes: &t.mailboxes,
         library: &library,
+        now: crate::context::wall_now(),
     })?;
     for a in actions {
         println!("{}", describe(&a));

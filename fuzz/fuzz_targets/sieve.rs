@@ -30,6 +30,10 @@ fuzz_target!(|data: &[u8]| {
             delimiters: "+",
             mailboxes: &["Lists".to_string()],
             library: &library,
+            now: postrider_core::imf::datetime::WallClock {
+                unix_secs: 1_700_000_000,
+                utc_offset_minutes: 90,
+            },
         });
     }
 });

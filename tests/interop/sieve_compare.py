@@ -22,6 +22,9 @@ Cc: boss@acme.example.com, other@acme.example.com
 Subject: Project Apollo: status [urgent]
 List-Id: Acme developers <dev.acme.example.com>
 X-Spam-Score: 7
+X-Tag: first
+X-Tag: second
+Received: from relay.example by mx.example.org; Sun, 6 Dec 2026 09:59:58 +0100
 Message-ID: <1@desert.example.org>
 Date: Sun, 6 Dec 2026 10:00:00 +0000
 MIME-Version: 1.0
@@ -85,6 +88,19 @@ CASES = [
      'set :lowerfirst "c" "XYZ";\nfileinto "${a}-${b}-${c}";\n'),
     ("include", 'require ["include", "variables"];\nglobal "prefix";\nset "prefix" "Lists/";\n'
      'include :personal "lists";\ninclude :global "site";\ninclude :once "spam";\ninclude :optional "missing";\n'),
+    ("date", 'require ["date", "relational", "fileinto"];\n'
+     'if date :originalzone :is "date" "date" "2026-12-06" { fileinto "Day"; }\n'
+     'if date :zone "+0530" :is "date" "time" "15:30:00" { fileinto "India"; }\n'
+     'if date :zone "-0800" :value "lt" "date" "hour" "03" { fileinto "Night"; }\n'
+     'if date :zone "+0000" :is "date" "weekday" "0" { fileinto "Sunday"; }\n'
+     'if date :zone "+0000" :is "date" "julian" "61380" { fileinto "Julian"; }\n'
+     'if date :zone "+0100" :is "date" "iso8601" "2026-12-06T11:00:00+01:00" { fileinto "Iso"; }\n'
+     'if date :originalzone :is "received" "zone" "+0100" { fileinto "Hop"; }\n'),
+    ("index", 'require ["index", "fileinto"];\n'
+     'if header :index 2 :is "x-tag" "second" { fileinto "Second"; }\n'
+     'if header :index 1 :last :is "x-tag" "second" { fileinto "Last"; }\n'
+     'if header :index 3 :is "x-tag" "second" { fileinto "Never"; }\n'
+     'if address :index 1 :domain :is "cc" "acme.example.com" { fileinto "FirstCc"; }\n'),
     ("reject", 'require "reject";\nif header :contains "subject" "apollo" { reject "No thanks."; }\n'),
     ("vacation", 'require "vacation";\nvacation :days 3 :subject "Away" "I am away.";\n'),
     ("fileinto-create", 'require ["fileinto", "mailbox"];\nfileinto :create "New/Folder";\n'),

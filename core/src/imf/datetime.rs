@@ -12,16 +12,30 @@ pub struct WallClock {
     pub utc_offset_minutes: i32,
 }
 
-/// A broken-down civil date and time.
+/// A broken-down civil date and time, in the value's own zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
+pub struct Civil {
+    /// The year.
+    pub year: i64,
+    /// 1 to 12.
+    pub month: u32,
+    /// 1 to 31.
+    pub day: u32,
+    /// 0 to 23.
+    pub hour: u32,
+    /// 0 to 59.
+    pub minute: u32,
+    /// 0 to 59.
+    pub second: u32,
+    /// Days since a Thursday, 0 to 6 (1970-01-01 was one): index of `DAYS`.
     weekday: u32,
+}
+
+impl Civil {
+    /// The day of the week, 0 for Sunday to 6 for Saturday.
+    pub fn weekday_from_sunday(&self) -> u32 {
+        (self.weekday + 4) % 7
+    }
 }
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -68,7 +82,8 @@ impl WallClock {
         }
     }
 
-    fn civil(&self) -> Civil {
+    /// The date and time in this value's own zone.
+    pub fn civil(&self) -> Civil {
         let local = self.unix_secs + self.utc_offset_minutes as i64 * 60;
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);

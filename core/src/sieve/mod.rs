@@ -8,12 +8,15 @@ pub mod parse;
 use parse::{Argument, Command, Pos, SieveError, Test};
 
 use crate::imf::address::address_list;
+use crate::imf::datetime::WallClock;
 use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 15] = [
+pub const EXTENSIONS: [&str; 17] = [
     "fileinto",
+    "date",
+    "index",
     "include",
     "variables",
     "mailbox",
@@ -103,6 +106,9 @@ pub struct MessageContext<'a> {
     pub mailboxes: &'a [String],
     /// The scripts `include` may run (RFC 6609), fetched by the runtime beforehand.
     pub library: &'a Library,
+    /// The time of delivery in the local zone (`currentdate`, and the zone `date` uses
+    /// without `:zone`).
+    pub now: WallClock,
 }
 
 fn e<T>(pos: Pos, m: impl Into<String>) -> Result<T, SieveError> {
@@ -120,8 +126,10 @@ struct Args {
 }
 
 /// Tags that take a value.
-const VALUE_TAGS: [&str; 11] = [
+const VALUE_TAGS: [&str; 13] = [
     "comparator",
+    "index",
+    "zone",
     "content",
     "value",
     "count",
@@ -307,6 +315,70 @@ fn flag_list(strings: &[String]) -> Vec<String> {
 }
 
 impl State<'_> {
+    /// The values of the header fields named `names`, name by name; with `:index N
+    /// [:last]` (RFC 5260 §6), only the N-th of them all in message order.
+    fn field_values(&self, names: &[String], a: &Args) -> Vec<String> {
+        let named = |h: &String| names.iter().any(|n| h.eq_ignore_ascii_case(n));
+        if let Some(Argument::Number(index)) = a.value("index") {
+            let in_order: Vec<String> = self
+                .headers
+                .iter()
+                .filter(|(h, _)| named(h))
+                .map(|(_, v)| v.clone())
+                .collect();
+            return date::pick(in_order, *index, a.has("last"));
+        }
+        names
+            .iter()
+            .flat_map(|n| {
+                self.headers
+                    .iter()
+                    .filter(move |(h, _)| h.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+
+    /// `date` (a header field's date) or `currentdate` (the delivery time), RFC 5260 §4-5:
+    /// the date part in the local zone, `:zone`, or the field's own (`:originalzone`).
+    fn date_test(&mut self, of_field: bool, a: &Args) -> bool {
+        let skip = usize::from(of_field);
+        let (Some(Argument::Strings(part)), Some(Argument::Strings(keys))) =
+            (a.positional.get(skip), a.positional.get(skip + 1))
+        else {
+            return false;
+        };
+        let part = part.first().cloned().unwrap_or_default();
+        let zone = a
+            .strings("zone")
+            .and_then(|z| z.first().and_then(|z| date::parse_zone(z)))
+            .unwrap_or(self.ctx.now.utc_offset_minutes);
+        let times: Vec<WallClock> = if of_field {
+            let Some(Argument::Strings(names)) = a.positional.first() else {
+                return false;
+            };
+            self.field_values(names, a)
+                .iter()
+                .filter_map(|v| date::field_date(v))
+                .collect()
+        } else {
+            vec![self.ctx.now]
+        };
+        let values: Vec<String> = times
+            .into_iter()
+            .map(|t| {
+                if a.has("originalzone") {
+                    t
+                } else {
+                    date::in_zone(t, zone)
+                }
+            })
+            .filter_map(|t| date::date_part(t, &part))
+            .collect();
+        let m = Matcher::from(a);
+        self.matched(&m, &values, keys)
+    }
+
     /// Whether any of `values` matches any of `keys`; a `:matches` that succeeds in a
     /// script with variables keeps its match variables (RFC 5229 §3.2).
     fn matched(&mut self, m: &Matcher, values: &[String], keys: &[String]) -> bool {
@@ -551,29 +623,14 @@ impl State<'_> {
                 let delimiters = self.ctx.delimiters;
                 let mut values: Vec<String> = Vec::new();
                 match t.name.as_str() {
-                    "header" => {
-                        for n in names {
-                            values.extend(
-                                self.headers
-                                    .iter()
-                                    .filter(|(h, _)| h.eq_ignore_ascii_case(n))
-                                    .map(|(_, v)| v.clone()),
-                            );
-                        }
-                    }
+                    "header" => values = self.field_values(names, &a),
                     "address" => {
-                        for n in names {
-                            for (_, v) in self
-                                .headers
-                                .iter()
-                                .filter(|(h, _)| h.eq_ignore_ascii_case(n))
-                            {
-                                values.extend(
-                                    address_list(v)
-                                        .into_iter()
-                                        .filter_map(|x| part.of(&x.addr, delimiters)),
-                                );
-                            }
+                        for v in self.field_values(names, &a) {
+                            values.extend(
+                                address_list(&v)
+                                    .into_iter()
+                                    .filter_map(|x| part.of(&x.addr, delimiters)),
+                            );
                         }
                     }
                     _ => {
@@ -595,6 +652,7 @@ impl State<'_> {
                 }
                 self.matched(&m, &values, keys)
             }
+            "date" | "currentdate" => self.date_test(t.name == "date", &a),
             "string" => {
                 let (Some(Argument::Strings(source)), Some(Argument::Strings(keys))) =
                     (a.positional.first(), a.positional.get(1))
@@ -647,6 +705,7 @@ impl Part {
 }
 
 mod body;
+mod date;
 mod include;
 mod matcher;
 mod validate;

@@ -12,6 +12,7 @@ fn run(script: &str, msg: &str) -> Vec<Action> {
             delimiters: "+",
             mailboxes: &[],
             library: &Library::default(),
+            now: WallClock::utc(1_000_000_000),
         })
         .unwrap()
 }
@@ -86,6 +87,7 @@ fn stop_discard_redirect_copy_and_flags() {
             delimiters: "+",
             mailboxes: &[],
             library: &Library::default(),
+            now: WallClock::utc(1_000_000_000),
         })
         .is_err());
 }
@@ -115,6 +117,7 @@ fn vacation_and_reject() {
             delimiters: "+",
             mailboxes: &[],
             library: &Library::default(),
+            now: WallClock::utc(1_000_000_000),
         })
         .is_err());
 }
@@ -152,6 +155,7 @@ fn subaddress_user_and_detail() {
                 delimiters: "+",
                 mailboxes: &[],
                 library: &Library::default(),
+                now: WallClock::utc(1_000_000_000),
             })
             .unwrap()
     };
@@ -289,6 +293,7 @@ if mailboxexists [\"Lists\", \"INBOX\"] { fileinto \"Lists\"; } else { fileinto 
                 delimiters: "+",
                 mailboxes: boxes,
                 library: &Library::default(),
+                now: WallClock::utc(1_000_000_000),
             })
             .unwrap();
         match actions.first() {
@@ -365,6 +370,7 @@ fn run_with(script: &str, msg: &str, library: &Library) -> Result<Vec<Action>, S
             delimiters: "+",
             mailboxes: &[],
             library,
+            now: WallClock::utc(1_000_000_000),
         })
 }
 
@@ -429,4 +435,53 @@ fn include_rfc6609_examples() {
     assert!(err("require [\"include\", \"variables\"];\ninclude \"${x}\";").contains("constant"));
     assert!(err("require \"include\";\ninclude :personal :global \"x\";").contains("not both"));
     assert!(err("require \"include\";\nglobal \"x\";").contains("require \"variables\""));
+}
+
+/// RFC 5260's examples (§4.3, §5, §7) and `:index` (§6) as test vectors.
+#[test]
+fn date_and_index_rfc5260_examples() {
+    let into = |m: &str| Action::FileInto {
+        mailbox: m.into(),
+        flags: vec![],
+    };
+    let msg = "Received: from b by c; Tue, 1 Apr 1997 09:07:00 -0800\r\nReceived: from a by b; Tue, 1 Apr 1997 09:06:59 -0800\r\nDate: Tue, 1 Apr 1997 09:06:31 -0800 (PST)\r\nX-Priority: low\r\nX-Priority: high\r\n\r\nhi\r\n";
+    // §7 example 1 shape: mail within office hours (in the field's own zone).
+    let s = "require [\"date\", \"relational\", \"fileinto\"];\nif allof (date :originalzone :value \"ge\" \"date\" \"hour\" \"09\", date :originalzone :value \"lt\" \"date\" \"hour\" \"17\") { fileinto \"office\"; }";
+    assert_eq!(run(s, msg), vec![into("office")]);
+    // :zone converts; the local zone (here UTC, from `now`) is the default.
+    let s = "require [\"date\", \"fileinto\"];\nif date :zone \"+0000\" :is \"date\" \"time\" \"17:06:31\" { fileinto \"utc\"; }\nif date :is \"date\" \"zone\" \"+0000\" { fileinto \"local\"; }\nif date :is \"date\" \"weekday\" \"2\" { fileinto \"tuesday\"; }";
+    assert_eq!(
+        run(s, msg),
+        vec![into("utc"), into("local"), into("tuesday")]
+    );
+    // currentdate against the time passed in (2001-09-09T01:46:40Z).
+    let s = "require [\"date\", \"relational\", \"fileinto\"];\nif currentdate :value \"ge\" \"date\" \"2001-09-01\" { fileinto \"after\"; }\nif currentdate :zone \"-0200\" :is \"date\" \"2001-09-08\" { fileinto \"zoned\"; }";
+    assert_eq!(run(s, msg), vec![into("after"), into("zoned")]);
+    // §5 example: the date variable, with variables.
+    let s = "require [\"date\", \"variables\", \"fileinto\"];\nif currentdate :matches \"year\" \"*\" { set \"year\" \"${1}\"; }\nif currentdate :matches \"month\" \"*\" { set \"month\" \"${1}\"; }\nfileinto \"Archive/${year}-${month}\";";
+    assert_eq!(run(s, msg), vec![into("Archive/2001-09")]);
+    // §6: :index picks a field, :last counts from the end; Received dates after the ';'.
+    let s = "require [\"index\", \"date\", \"fileinto\"];\nif header :index 2 :is \"x-priority\" \"high\" { fileinto \"second\"; }\nif header :index 1 :last :is \"x-priority\" \"high\" { fileinto \"last\"; }\nif header :index 3 :is \"x-priority\" \"high\" { fileinto \"never\"; }\nif date :originalzone :index 1 :last :is \"received\" \"time\" \"09:06:59\" { fileinto \"first-hop\"; }";
+    assert_eq!(
+        run(s, msg),
+        vec![into("second"), into("last"), into("first-hop")]
+    );
+    let err = |s: &str| Script::compile(s).unwrap_err()[0].message.clone();
+    assert!(
+        err("require \"date\";\nif date \"date\" \"fortnight\" \"1\" { keep; }")
+            .contains("date part")
+    );
+    assert!(
+        err("require \"date\";\nif date :zone \"CET\" \"date\" \"year\" \"1\" { keep; }")
+            .contains(":zone")
+    );
+    assert!(err("if header :index 1 \"a\" \"b\" { keep; }").contains("require \"index\""));
+    assert!(
+        err("require \"index\";\nif header :last \"a\" \"b\" { keep; }")
+            .contains(":last needs :index")
+    );
+    assert!(
+        err("require [\"index\", \"envelope\"];\nif envelope :index 1 \"to\" \"b\" { keep; }")
+            .contains("only for")
+    );
 }

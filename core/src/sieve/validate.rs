@@ -3,7 +3,7 @@
 //! `require` only at the top before other commands.
 
 use super::parse::{Argument, Command, Pos, SieveError, Test};
-use super::{e, matcher, one_string, split_args, strings, variables, Args, EXTENSIONS};
+use super::{date, e, matcher, one_string, split_args, strings, variables, Args, EXTENSIONS};
 use crate::imf::address::address_list;
 
 pub(super) struct Validator {
@@ -130,6 +130,12 @@ impl Validator {
                         return e(t.pos, "body takes one string list");
                     }
                 }
+                "date" | "currentdate" => {
+                    self.need("date", t.pos, &t.name.clone());
+                    self.check_match(&a, t.pos);
+                    self.check_index(&a, t.pos, t.name == "date")?;
+                    check_date(&a, t.pos, t.name == "date")?;
+                }
                 "string" => {
                     self.need("variables", t.pos, "the string test");
                     self.check_match(&a, t.pos);
@@ -148,6 +154,7 @@ impl Validator {
                         self.need("imap4flags", t.pos, "hasflag");
                     }
                     self.check_match(&a, t.pos);
+                    self.check_index(&a, t.pos, matches!(t.name.as_str(), "header" | "address"))?;
                     let want = if t.name == "hasflag" { 1 } else { 2 };
                     if a.positional.len() != want {
                         return e(t.pos, format!("{} takes {want} string list(s)", t.name));
@@ -167,6 +174,25 @@ impl Validator {
         }
         for sub in &t.tests {
             self.test(sub);
+        }
+    }
+
+    /// `:index N [:last]` (RFC 5260 §6): only on header, address and date tests, with a
+    /// number from 1, and `:last` only with it.
+    fn check_index(&mut self, a: &Args, pos: Pos, allowed: bool) -> Result<(), SieveError> {
+        if !a.has("index") {
+            if a.has("last") {
+                return e(pos, ":last needs :index");
+            }
+            return Ok(());
+        }
+        self.need("index", pos, ":index");
+        if !allowed {
+            return e(pos, ":index is only for header, address and date tests");
+        }
+        match a.value("index") {
+            Some(Argument::Number(n)) if *n >= 1 => Ok(()),
+            _ => e(pos, ":index needs a number from 1"),
         }
     }
 
@@ -343,6 +369,36 @@ fn check_include(a: &Args, pos: Pos) -> Result<(), SieveError> {
     }
     if name.is_empty() || name.contains('/') || name.chars().any(char::is_control) {
         return e(pos, format!("include: invalid script name {name:?}"));
+    }
+    Ok(())
+}
+
+/// Checks `date [:zone Z|:originalzone] "header" "part" keys` or `currentdate [:zone Z]
+/// "part" keys` (RFC 5260 §4-5): a known date part, a `+hhmm` zone, the argument count.
+fn check_date(a: &Args, pos: Pos, of_field: bool) -> Result<(), SieveError> {
+    let want = if of_field { 3 } else { 2 };
+    if a.positional.len() != want
+        || !a
+            .positional
+            .iter()
+            .all(|p| matches!(p, Argument::Strings(_)))
+    {
+        return e(pos, format!("expected {want} string arguments"));
+    }
+    if a.has("zone") && a.has("originalzone") {
+        return e(pos, ":zone and :originalzone cannot be combined");
+    }
+    if a.has("originalzone") && !of_field {
+        return e(pos, "currentdate takes no :originalzone");
+    }
+    if let Some(z) = a.strings("zone") {
+        if z.len() != 1 || date::parse_zone(&z[0]).is_none() {
+            return e(pos, ":zone takes one zone such as \"+0100\"");
+        }
+    }
+    let part = one_string(a.positional.get(want - 2), "a date part", pos)?;
+    if !date::DATE_PARTS.contains(&part.to_ascii_lowercase().as_str()) {
+        return e(pos, format!("unknown date part {part:?}"));
     }
     Ok(())
 }
