@@ -403,7 +403,10 @@ pub fn deliver(d: &mut Delivery<'_>, rcpt: &Recipient, done: &mut Vec<String>) -
             Action::Program { command, user } => {
                 deliver_program(d, command, user.as_deref(), &local, &domain, rcpt)
             }
-            Action::Forward(addr) => forward(d, addr, &local, &domain),
+            Action::Forward(addr) => {
+                let message = d.message;
+                forward(d, message, addr, &local, &domain)
+            }
         };
         match result {
             Outcome::Delivered(text) => {
@@ -447,10 +450,15 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
     if d.done_mailboxes.contains(name) {
         return Outcome::Delivered(format!("{name} (duplicate suppressed)"));
     }
-    let actions = match crate::sieve::actions_for(d.ctx, name, d.env, rcpt, d.message) {
-        Some(a) => a,
-        None => vec![postrider_core::sieve::Action::Keep { flags: Vec::new() }],
+    let (actions, edited) = match crate::sieve::actions_for(d.ctx, name, d.env, rcpt, d.message) {
+        Some(decision) => decision,
+        None => (
+            vec![postrider_core::sieve::Action::Keep { flags: Vec::new() }],
+            None,
+        ),
     };
+    // What keep, fileinto and redirect deliver: the message as the script left it.
+    let message = edited.as_deref().unwrap_or(d.message);
     let mut delivered = Vec::new();
     for action in actions {
         use postrider_core::sieve::Action as A;
@@ -458,12 +466,12 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
             // Mail that failed DMARC under a quarantine policy is kept in Junk.
             A::Keep { flags } => {
                 let folder = d.env.quarantine.then_some("Junk");
-                store_in_folder(d, name, folder, &flags, domain, rcpt)
+                store_in_folder(d, message, name, folder, &flags, domain, rcpt)
             }
             A::FileInto { mailbox, flags } => {
-                store_in_folder(d, name, Some(&mailbox), &flags, domain, rcpt)
+                store_in_folder(d, message, name, Some(&mailbox), &flags, domain, rcpt)
             }
-            A::Redirect { address } => forward(d, &address, name, domain),
+            A::Redirect { address } => forward(d, message, &address, name, domain),
             A::Reject { reason } => {
                 return Outcome::Permanent(
                     format!("rejected by the recipient's filter: {reason}"),
@@ -499,10 +507,12 @@ fn delivered_to(ctx: &Context, name: &str, domain: &str, rcpt: &Recipient) -> St
     }
 }
 
-/// Appends the message to `user`'s INBOX (`folder` None, in UTF-8 as Sieve names it) or
-/// one of the user's folders, then records `flags` for IMAP.
+/// Appends `message` (the queued one, or as a Sieve script edited it) to `user`'s INBOX
+/// (`folder` None, in UTF-8 as Sieve names it) or one of the user's folders, then
+/// records `flags` for IMAP.
 fn store_in_folder(
     d: &mut Delivery<'_>,
+    message: &[u8],
     name: &str,
     folder: Option<&str>,
     flags: &[String],
@@ -524,7 +534,7 @@ fn store_in_folder(
     // A full mailbox defers (4.2.2) until space is made or the queue gives up; a message
     // being recovered after a crash may already be in, so it is not counted twice.
     if !d.recovering {
-        let size = (header.len() + d.message.len()) as u64;
+        let size = (header.len() + message.len()) as u64;
         if let Some(full) = crate::quota::over_quota(d.ctx, name, size) {
             return Outcome::Temporary(crate::quota::full_text(name, full));
         }
@@ -534,7 +544,7 @@ fn store_in_folder(
         folder: encoded.as_deref(),
         sender: &d.env.sender,
         fields: header.as_bytes(),
-        message: d.message,
+        message,
         when: wall_now(),
         flags,
         queue_id: &d.env.id,
@@ -733,9 +743,15 @@ fn builtin_vacation(
 /// Re-queues the message for `addr` with the original envelope sender and a
 /// `Delivered-To:` for this recipient, which is how a forwarding loop is caught when the
 /// message comes back.
-pub(crate) fn forward(d: &mut Delivery<'_>, addr: &str, local: &str, domain: &str) -> Outcome {
+pub(crate) fn forward(
+    d: &mut Delivery<'_>,
+    message: &[u8],
+    addr: &str,
+    local: &str,
+    domain: &str,
+) -> Outcome {
     let mut copy = format!("Delivered-To: {local}@{domain}\r\n").into_bytes();
-    copy.extend_from_slice(d.message);
+    copy.extend_from_slice(message);
     match d
         .ctx
         .queue

@@ -28,15 +28,20 @@ const MAX_SCRIPT: u64 = 1024 * 1024;
 /// Serialises updates of vacation memories (only the server writes them).
 pub(crate) static VACATION_MEMORY: Mutex<()> = Mutex::new(());
 
-/// The actions of `user`'s script for this message, or None when there is no script or
-/// it failed (then the caller keeps the message in INBOX).
+/// What a user's script decided for a message: its actions, and the message as
+/// `addheader`/`deleteheader` (RFC 5293) left it, when they changed it.
+pub type Decision = (Vec<Action>, Option<Vec<u8>>);
+
+/// The actions of `user`'s script for this message (and the edited message, if the
+/// script edited its header), or None when there is no script or it failed (then the
+/// caller keeps the message in INBOX).
 pub fn actions_for(
     ctx: &Context,
     user: &str,
     env: &Envelope,
     rcpt: &Recipient,
     message: &[u8],
-) -> Option<Vec<Action>> {
+) -> Option<Decision> {
     let (path, bytes) = user_script(ctx, user, &env.id)?;
     let text = String::from_utf8_lossy(&bytes);
     let script = match Script::compile(&text) {
@@ -69,7 +74,7 @@ pub fn actions_for(
     } else {
         Vec::new()
     };
-    match script.run(&MessageContext {
+    match script.run_edited(&MessageContext {
         message,
         envelope_from: &env.sender,
         envelope_to: &rcpt.address,
@@ -78,13 +83,18 @@ pub fn actions_for(
         library: &library,
         now: wall_now(),
     }) {
-        Ok(actions) => {
+        Ok((actions, edited)) => {
             tracing::info!(
-                "{}: sieve script of {user}: {} action(s)",
+                "{}: sieve script of {user}: {} action(s){}",
                 env.id,
-                actions.len()
+                actions.len(),
+                if edited.is_some() {
+                    ", header edited"
+                } else {
+                    ""
+                }
             );
-            Some(actions)
+            Some((actions, edited))
         }
         Err(e) => {
             tracing::warn!(

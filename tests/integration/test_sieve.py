@@ -10,7 +10,9 @@ import unittest
 
 from harness import Server, insecure_tls
 
-SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress", "mailbox", "variables"];
+SCRIPT = r'''require ["fileinto", "imap4flags", "vacation", "reject", "copy", "envelope", "subaddress", "mailbox", "variables", "editheader"];
+# The header edited before the message is filed (RFC 5293).
+if header :contains "subject" "tag me" { addheader "X-Sieve" "tagged"; deleteheader "X-Remove"; fileinto "Tagged"; stop; }
 # A folder named by a match variable (RFC 5229).
 if header :matches "subject" "project *: *" { set :lower "p" "${1}"; fileinto "Projects/${p}"; stop; }
 if header :is "subject" "exists check" {
@@ -70,6 +72,19 @@ class Sieve(unittest.TestCase):
         self.assertIn(b"list mail", data[0][1])
         m.logout()
         self.assertFalse(any(x["Subject"] == "list mail" for x in self.srv.messages("carol")))
+
+    def test_editheader_changes_the_stored_message(self):
+        self.send("please tag me", headers="X-Remove: secret\r\n")
+        self.srv.wait_log("delivered to folder Tagged of carol")
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.srv.ports["imaps"], ssl_context=insecure_tls())
+        m.login("carol", "pw-carol")
+        m.select("Tagged")
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER])")
+        header = data[0][1]
+        m.logout()
+        self.assertIn(b"X-Sieve: tagged\r\n", header)
+        self.assertNotIn(b"X-Remove", header)
+        self.assertIn(b"Subject: please tag me", header)
 
     def test_match_variables_name_the_folder(self):
         self.send("Project APOLLO: status")

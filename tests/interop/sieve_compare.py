@@ -101,6 +101,12 @@ CASES = [
      'if header :index 1 :last :is "x-tag" "second" { fileinto "Last"; }\n'
      'if header :index 3 :is "x-tag" "second" { fileinto "Never"; }\n'
      'if address :index 1 :domain :is "cc" "acme.example.com" { fileinto "FirstCc"; }\n'),
+    ("editheader", 'require ["editheader", "fileinto", "index"];\n'
+     'addheader "X-Filtered" "yes";\nif header :is "x-filtered" "yes" { fileinto "Seen"; }\n'
+     'addheader :last "X-Tag" "third";\nif header :index 1 :last :is "x-tag" "third" { fileinto "LastTag"; }\n'
+     'deleteheader :index 1 "x-tag";\nif header :index 1 :is "x-tag" "second" { fileinto "Shifted"; }\n'
+     'deleteheader :contains "subject" "apollo";\nif not exists "subject" { fileinto "NoSubject"; }\n'
+     'deleteheader "received";\nif exists "received" { fileinto "Protected"; }\n'),
     ("reject", 'require "reject";\nif header :contains "subject" "apollo" { reject "No thanks."; }\n'),
     ("vacation", 'require "vacation";\nvacation :days 3 :subject "Away" "I am away.";\n'),
     ("fileinto-create", 'require ["fileinto", "mailbox"];\nfileinto :create "New/Folder";\n'),
@@ -119,6 +125,7 @@ protocols =
 plugin {{
   sieve = file:{dir}/personal;active={dir}/active.sieve
   sieve_global = {dir}/global
+  sieve_extensions = +editheader
 }}
 """
 

@@ -1,7 +1,10 @@
 //! Sieve mail filtering (RFC 5228) with fileinto, envelope, reject/ereject (RFC 5429),
-//! vacation (RFC 5230), imap4flags (RFC 5232), copy (RFC 3894) and the i;ascii-numeric
-//! comparator (RFC 4790): parser, validation against `require`, and an interpreter that
-//! turns a message and its envelope into a list of actions without doing any IO.
+//! vacation (RFC 5230), imap4flags (RFC 5232), copy (RFC 3894), body (RFC 5173),
+//! relational (RFC 5231), subaddress (RFC 5233), mailbox (RFC 5490), variables (RFC 5229,
+//! `variables.rs`), include (RFC 6609, `include.rs`), date and index (RFC 5260,
+//! `date.rs`), editheader (RFC 5293, `editheader.rs`) and the i;ascii-numeric comparator
+//! (RFC 4790): parser, validation against `require` (`validate.rs`), and an interpreter
+//! that turns a message and its envelope into a list of actions without doing any IO.
 
 pub mod parse;
 
@@ -13,8 +16,9 @@ use crate::imf::header::split_header_to_blank_line;
 use crate::mime::encoded_word::decode;
 
 /// Extensions this implementation supports in `require`.
-pub const EXTENSIONS: [&str; 17] = [
+pub const EXTENSIONS: [&str; 18] = [
     "fileinto",
+    "editheader",
     "date",
     "index",
     "include",
@@ -169,6 +173,17 @@ fn split_args(args: &[Argument], pos: Pos) -> Result<Args, SieveError> {
 }
 
 impl Args {
+    /// The first strings of the first two positional arguments (`set`'s and
+    /// `addheader`'s name and value).
+    fn name_and_value(&self) -> Option<(&str, &str)> {
+        match (self.positional.first(), self.positional.get(1)) {
+            (Some(Argument::Strings(n)), Some(Argument::Strings(v))) => {
+                Some((n.first()?.as_str(), v.first()?.as_str()))
+            }
+            _ => None,
+        }
+    }
+
     fn has(&self, t: &str) -> bool {
         self.tags.iter().any(|(n, _)| n == t)
     }
@@ -231,6 +246,15 @@ impl Script {
     /// Runs the script; returns the actions (implicit keep included). A runtime error
     /// (e.g. too many redirects) is returned as `Err`: deliver to INBOX then.
     pub fn run(&self, ctx: &MessageContext<'_>) -> Result<Vec<Action>, String> {
+        self.run_edited(ctx).map(|(actions, _)| actions)
+    }
+
+    /// [`Script::run`], with the message as `addheader` and `deleteheader` (RFC 5293)
+    /// left it when the script changed it: what keep, fileinto and redirect deliver.
+    pub fn run_edited(
+        &self,
+        ctx: &MessageContext<'_>,
+    ) -> Result<(Vec<Action>, Option<Vec<u8>>), String> {
         let (fields, _) = split_header_to_blank_line(ctx.message);
         let headers: Vec<(String, String)> = fields
             .iter()
@@ -241,9 +265,17 @@ impl Script {
                 )
             })
             .collect();
+        let raw = fields
+            .iter()
+            .map(|f| ctx.message[f.range.clone()].to_vec())
+            .collect();
+        let header_end = fields.last().map_or(0, |f| f.range.end);
         let mut st = State {
             ctx,
             headers,
+            raw,
+            header_end,
+            edited: false,
             size: ctx.message.len() as u64,
             actions: Vec::new(),
             implicit_keep: true,
@@ -272,13 +304,21 @@ impl Script {
             let flags = st.flags.clone();
             st.push(Action::Keep { flags });
         }
-        Ok(st.actions)
+        let edited = st.edited.then(|| st.edited_message());
+        Ok((st.actions, edited))
     }
 }
 
 struct State<'a> {
     ctx: &'a MessageContext<'a>,
+    /// The header fields as tests see them: name and decoded value.
     headers: Vec<(String, String)>,
+    /// The same fields as they are written (name to line end), for the edited message.
+    raw: Vec<Vec<u8>>,
+    /// Where the original header section's fields end (its empty line and body follow).
+    header_end: usize,
+    /// Whether addheader or deleteheader changed the header.
+    edited: bool,
     size: u64,
     actions: Vec<Action>,
     implicit_keep: bool,
@@ -472,6 +512,8 @@ impl State<'_> {
             }
             "discard" => self.implicit_keep = false,
             "set" => self.vars.set(&a),
+            "addheader" => self.addheader(&a),
+            "deleteheader" => self.deleteheader(&a),
             "fileinto" => {
                 if !a.has("copy") {
                     self.implicit_keep = false;
@@ -706,6 +748,7 @@ impl Part {
 
 mod body;
 mod date;
+mod editheader;
 mod include;
 mod matcher;
 mod validate;

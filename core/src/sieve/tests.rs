@@ -129,7 +129,7 @@ fn errors_have_positions() {
     assert!(errs[0].message.contains("require"));
     let errs = Script::compile("keep;\nrequire \"fileinto\";").unwrap_err();
     assert!(errs[0].message.contains("before"));
-    let errs = Script::compile("require \"editheader\";").unwrap_err();
+    let errs = Script::compile("require \"vnd.example.unknown\";").unwrap_err();
     assert!(errs[0].message.contains("unsupported"));
     let errs = Script::compile("if header :is \"a\" \"b\" { keep;").unwrap_err();
     assert!(errs[0].message.contains("}"));
@@ -483,5 +483,73 @@ fn date_and_index_rfc5260_examples() {
     assert!(
         err("require [\"index\", \"envelope\"];\nif envelope :index 1 \"to\" \"b\" { keep; }")
             .contains("only for")
+    );
+}
+
+/// RFC 5293's example (§9) and the rules of addheader/deleteheader.
+#[test]
+fn editheader_rfc5293() {
+    let msg = "Received: from a by b; Tue, 1 Apr 1997 09:07:00 -0800\r\nX-Tag: one\r\nSubject: hi\r\nX-Tag: two\r\nX-Tag: three\r\n\r\nbody\r\n";
+    let run_e = |s: &str| {
+        Script::compile(s)
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"))
+            .run_edited(&MessageContext {
+                message: msg.as_bytes(),
+                envelope_from: "coyote@desert.example.org",
+                envelope_to: "kim@job.example.com",
+                delimiters: "+",
+                mailboxes: &[],
+                library: &Library::default(),
+                now: WallClock::utc(1_000_000_000),
+            })
+            .unwrap()
+    };
+    // §9: mark the message so it is not redirected twice; the later test sees the field.
+    let s = "require \"editheader\";\nif not header :contains \"X-Sieve-Filtered\" [\"<kim@job.example.com>\", \"<kim@home.example.com>\"] {\n  addheader \"X-Sieve-Filtered\" \"<kim@job.example.com>\";\n  redirect \"kim@home.example.com\";\n}\nif header :contains \"X-Sieve-Filtered\" \"kim\" { keep; }";
+    let (actions, edited) = run_e(s);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Redirect {
+                address: "kim@home.example.com".into()
+            },
+            Action::Keep { flags: vec![] }
+        ]
+    );
+    let edited = String::from_utf8(edited.unwrap()).unwrap();
+    assert!(
+        edited.starts_with("X-Sieve-Filtered: <kim@job.example.com>\r\nReceived: "),
+        "{edited}"
+    );
+    assert!(edited.ends_with("X-Tag: three\r\n\r\nbody\r\n"), "{edited}");
+    // :last adds at the end; deleteheader by value pattern, and by :index :last.
+    let s = "require [\"editheader\"];\naddheader :last \"X-Note\" \"Grüße\";\ndeleteheader :matches \"x-tag\" \"t*\";\ndeleteheader \"subject\";\nif not exists \"subject\" { keep; }";
+    let (_, edited) = run_e(s);
+    let edited = String::from_utf8(edited.unwrap()).unwrap();
+    assert_eq!(
+        edited,
+        "Received: from a by b; Tue, 1 Apr 1997 09:07:00 -0800\r\nX-Tag: one\r\nX-Note: =?UTF-8?B?R3LDvMOfZQ==?=\r\n\r\nbody\r\n"
+    );
+    let s = "require \"editheader\";\ndeleteheader :index 1 :last \"X-Tag\";\ndeleteheader \"received\";\naddheader \"Auto-Submitted\" \"auto-replied\";";
+    let (_, edited) = run_e(s);
+    let edited = String::from_utf8(edited.unwrap()).unwrap();
+    assert!(
+        edited.starts_with("Received: ")
+            && !edited.contains("three")
+            && edited.contains("X-Tag: two"),
+        "{edited}"
+    );
+    assert!(!edited.contains("Auto-Submitted"), "{edited}");
+    // Nothing changed: no edited message.
+    assert_eq!(
+        run_e("require \"editheader\";\ndeleteheader \"x-none\";").1,
+        None
+    );
+    let err = |s: &str| Script::compile(s).unwrap_err()[0].message.clone();
+    assert!(err("addheader \"a\" \"b\";").contains("require \"editheader\""));
+    assert!(err("require \"editheader\";\naddheader \"a:b\" \"c\";")
+        .contains("invalid header field name"));
+    assert!(
+        err("require \"editheader\";\ndeleteheader :last \"a\";").contains(":last needs :index")
     );
 }

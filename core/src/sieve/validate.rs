@@ -288,6 +288,13 @@ impl Validator {
                         check_include(&a, c.pos)?;
                     }
                     "return" => self.need("include", c.pos, "return"),
+                    "addheader" | "deleteheader" => {
+                        self.need("editheader", c.pos, &c.name.clone());
+                        if c.name == "deleteheader" {
+                            self.check_match(&a, c.pos);
+                        }
+                        check_editheader(&a, c.pos, c.name == "addheader")?;
+                    }
                     "global" => {
                         self.need("include", c.pos, "global");
                         self.need("variables", c.pos, "global");
@@ -401,4 +408,33 @@ fn check_date(a: &Args, pos: Pos, of_field: bool) -> Result<(), SieveError> {
         return e(pos, format!("unknown date part {part:?}"));
     }
     Ok(())
+}
+
+/// Checks `addheader [:last] "name" "value"` and `deleteheader [:index N [:last]]
+/// [match] "name" [patterns]` (RFC 5293 §4-5): a field name (checked when constant), the
+/// argument count, `:last` only with `:index` in deleteheader.
+fn check_editheader(a: &Args, pos: Pos, add: bool) -> Result<(), SieveError> {
+    let name = one_string(a.positional.first(), "a header field name", pos)?;
+    if !name.contains("${") && !super::editheader::valid_field_name(&name) {
+        return e(pos, format!("invalid header field name {name:?}"));
+    }
+    if add {
+        one_string(a.positional.get(1), "a value", pos)?;
+        if a.positional.len() != 2 || a.tags.iter().any(|(t, _)| t != "last") {
+            return e(pos, "addheader [:last] takes a name and a value");
+        }
+        return Ok(());
+    }
+    if a.positional.len() > 2 {
+        return e(pos, "deleteheader takes a name and optional value patterns");
+    }
+    if a.positional.len() == 2 {
+        strings(a.positional.get(1), "value patterns", pos)?;
+    }
+    match (a.value("index"), a.has("last")) {
+        (Some(Argument::Number(n)), _) if *n >= 1 => Ok(()),
+        (Some(_), _) => e(pos, ":index needs a number from 1"),
+        (None, true) => e(pos, ":last needs :index"),
+        (None, false) => Ok(()),
+    }
 }

@@ -155,12 +155,7 @@ impl Variables {
 
     /// `set [modifiers] name value` (RFC 5229 §4), on already expanded arguments.
     pub(super) fn set(&mut self, a: &Args) {
-        let (Some(Argument::Strings(name)), Some(Argument::Strings(value))) =
-            (a.positional.first(), a.positional.get(1))
-        else {
-            return;
-        };
-        let (Some(name), Some(value)) = (name.first(), value.first()) else {
+        let Some((name, value)) = a.name_and_value() else {
             return;
         };
         let value = capped(apply_modifiers(value, a));
