@@ -481,16 +481,29 @@ pub fn parse_content_disposition(value: &str) -> ContentDisposition {
     } else {
         value.into()
     };
-    let kind = clean.split(';').next().unwrap_or("").trim();
+    // The parameters start at the first `;` (the kind may have had blanks around it).
+    let semi = memchr::memchr(b';', clean.as_bytes()).unwrap_or(clean.len());
     ContentDisposition {
-        kind: kind.to_ascii_lowercase(),
-        params: parameters(&clean[kind.len().min(clean.len())..]),
+        kind: clean[..semi].trim().to_ascii_lowercase(),
+        params: parameters(&clean[semi..]),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the web_forms fuzz target: blanks before the disposition kind made the
+    /// parameters start inside a multi-byte character.
+    #[test]
+    fn a_disposition_with_leading_blanks_and_non_ascii_is_read() {
+        let d =
+            parse_content_disposition("\u{b}\u{b} HTTP/na\u{fffd}\u{fffd}m; filename=\"a.txt\"");
+        assert_eq!(d.kind, "http/na\u{fffd}\u{fffd}m");
+        let d = parse_content_disposition("  attachment ; filename=\"r\u{e9}sum\u{e9}.pdf\"");
+        assert_eq!(d.kind, "attachment");
+        assert_eq!(d.params.len(), 1);
+    }
 
     #[test]
     fn basic_types() {
