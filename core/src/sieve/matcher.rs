@@ -166,15 +166,19 @@ fn numeric(s: &str) -> (bool, u128) {
     }
 }
 
-/// `:matches` with `*` (any sequence), `?` (one character) and `\` escapes, in
-/// O(len(value) × len(pattern)) time whatever the pattern.
-pub fn glob(value: &str, pattern: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Star,
-        One,
-        Lit(char),
-    }
+/// One element of a `:matches` pattern.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum P {
+    /// `*`: any sequence.
+    Star,
+    /// `?`: one character.
+    One,
+    /// A character to match (after a `\`, any character is literal).
+    Lit(char),
+}
+
+/// A `:matches` pattern read into its elements.
+pub(super) fn wildcards(pattern: &str) -> Vec<P> {
     let mut pat = Vec::new();
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
@@ -185,12 +189,28 @@ pub fn glob(value: &str, pattern: &str) -> bool {
             c => P::Lit(c),
         });
     }
+    pat
+}
+
+/// `:matches` with `*` (any sequence), `?` (one character) and `\` escapes, in
+/// O(len(value) × len(pattern)) time whatever the pattern.
+pub fn glob(value: &str, pattern: &str) -> bool {
+    glob_with(value, &wildcards(pattern), &|a, b| a == b)
+}
+
+/// [`glob`] on a read pattern, characters compared by `same` (the comparator's rule).
+pub(super) fn glob_with(value: &str, pat: &[P], same: &impl Fn(char, char) -> bool) -> bool {
     let v: Vec<char> = value.chars().collect();
     // Classic two-pointer wildcard matching with backtracking to the last star.
     let (mut i, mut j) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while i < v.len() {
-        if j < pat.len() && (pat[j] == P::One || pat[j] == P::Lit(v[i])) {
+        let hit = match pat.get(j) {
+            Some(P::One) => true,
+            Some(P::Lit(c)) => same(v[i], *c),
+            _ => false,
+        };
+        if hit {
             i += 1;
             j += 1;
         } else if j < pat.len() && pat[j] == P::Star {

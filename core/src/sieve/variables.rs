@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::matcher::{glob_with, wildcards, P};
 use super::parse::Argument;
 use super::Args;
 
@@ -221,6 +222,9 @@ pub(super) const MODIFIER_GROUPS: [&[&str]; 4] = [
     &["length"],
 ];
 
+/// Largest table [`glob_captures`] builds (value length × pattern length): 4 MB.
+const MAX_CAPTURE_CELLS: usize = 4 * 1024 * 1024;
+
 /// The match variables of `:matches` (None when `value` does not match `pattern`):
 /// `${0}` the whole value, then what each `*` and `?` matched, left to right, each `*`
 /// as short as lets the rest of the pattern match. `same` compares two characters under
@@ -230,24 +234,14 @@ pub(super) fn glob_captures(
     pattern: &str,
     same: impl Fn(char, char) -> bool,
 ) -> Option<Vec<String>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Star,
-        One,
-        Lit(char),
-    }
-    let mut pat = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        pat.push(match c {
-            '*' => P::Star,
-            '?' => P::One,
-            '\\' => P::Lit(chars.next().unwrap_or('\\')),
-            c => P::Lit(c),
-        });
-    }
+    let pat = wildcards(pattern);
     let v: Vec<char> = value.chars().collect();
     let (n, m) = (v.len(), pat.len());
+    if (n + 1).saturating_mul(m + 1) > MAX_CAPTURE_CELLS {
+        // Too big to table (a huge header against a long pattern): the match is decided
+        // without captures, and only `${0}` is set.
+        return glob_with(value, &pat, &same).then(|| vec![value.to_string()]);
+    }
     // can[i * (m + 1) + j]: v[i..] matches pat[j..].
     let width = m + 1;
     let mut can = vec![false; (n + 1) * width];
@@ -337,6 +331,10 @@ mod tests {
         );
         assert_eq!(caps("foo1234@example.com", "*??@foobar.example.com"), None);
         assert!(caps(&"a".repeat(300), &"*a".repeat(60)).is_some());
+        // Too big to table: decided without captures, only ${0} (no 1 GB allocation).
+        let long = "x".repeat(3_000_000);
+        assert_eq!(caps(&long, "X*?"), Some(vec![long.clone()]));
+        assert_eq!(caps(&long, "y*"), None);
     }
 
     #[test]
