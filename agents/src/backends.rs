@@ -9,6 +9,7 @@ use postrider_store::accounts::{AccountStore, Homes, SystemAccounts, UsersFile};
 use postrider_store::aliases::{AliasStore, AliasesDb};
 use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::mailbox::Mailboxes;
+use postrider_store::maildir::MaildirMailboxes;
 use postrider_store::pg::{
     migrate, PgAccounts, PgAliases, PgMailboxes, PgQueue, PgSieveScripts, PgUserFiles, Pool,
     PoolConfig,
@@ -18,7 +19,7 @@ use postrider_store::queue_store::QueueStore;
 use postrider_store::sieve_scripts::{ScriptDir, SieveScripts};
 use postrider_store::user_files::UserFiles;
 
-use crate::config::{AccountsKind, Settings, StorageBackend};
+use crate::config::{AccountsKind, MailboxFormat, Settings, StorageBackend};
 use crate::user_files::HomeFiles;
 
 /// The storage a node uses.
@@ -70,7 +71,10 @@ fn files(settings: &Settings) -> io::Result<Backends> {
         settings.config.delivery.default_user.clone(),
     ));
     Ok(Backends {
-        mailboxes: Arc::new(FilesMailboxes::new(dir, accounts.clone())),
+        mailboxes: match settings.config.storage.mailbox_format {
+            MailboxFormat::Mbox => Arc::new(FilesMailboxes::new(dir, accounts.clone())),
+            MailboxFormat::Maildir => Arc::new(MaildirMailboxes::new(dir, accounts.clone())),
+        },
         aliases: Arc::new(AliasesDb::new(&settings.aliases_path())),
         queue: Arc::new(Queue::open(&dir.join("queue"))?),
         user_files,

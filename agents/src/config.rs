@@ -573,7 +573,6 @@ impl Config {
         if self.log_format == LogFormat::Json {
             out.push("log_format = \"json\"".to_string());
         }
-        out.extend(self.storage.unbuilt());
         out.into_iter()
             .map(|what| format!("{what} is not built in this version yet; ignored"))
             .collect()

@@ -122,13 +122,4 @@ impl StorageSection {
         }
         Ok(())
     }
-
-    /// What is set here but not built yet.
-    pub fn unbuilt(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.mailbox_format == MailboxFormat::Maildir {
-            out.push("[storage] mailbox_format = \"maildir\" (mailboxes stay mbox)".into());
-        }
-        out
-    }
 }

@@ -28,6 +28,7 @@
 //! * [`imap`]: ENVELOPE and BODYSTRUCTURE as IMAP serves them.
 //! * [`mime`]: Content-Type parameters (RFC 2231), encoded words (RFC 2047), base64 and
 //!   quoted-printable, the MIME part tree.
+//! * [`maildir`]: Maildir file names, `dovecot-uidlist` and `dovecot-keywords`.
 //! * [`maildrop`]: scanning mbox files in chunks and serving their messages (POP3).
 //! * [`delivery`]: mbox formatting and the trace fields of local delivery.
 //! * [`pop3`]: the POP3 server machine (RFC 1939, 2449, 2595, 5034).
@@ -46,6 +47,7 @@ pub mod http;
 pub mod imap;
 pub mod imf;
 pub mod machine;
+pub mod maildir;
 pub mod maildrop;
 pub mod managesieve;
 pub mod mime;

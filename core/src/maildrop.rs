@@ -240,6 +240,8 @@ pub struct CrlfStream {
     line: Vec<u8>,
     /// Part of the current line was already written (its start, unquoted).
     continued: bool,
+    /// The input is stored as it is (Maildir): no mboxrd quoting to undo.
+    plain: bool,
 }
 
 impl CrlfStream {
@@ -249,6 +251,15 @@ impl CrlfStream {
     /// A converter at the start of a message.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A converter for a message stored as it is (a Maildir file: LF line ends, no
+    /// `>From ` quoting).
+    pub fn plain() -> Self {
+        Self {
+            plain: true,
+            ..Self::default()
+        }
     }
 
     /// Converts the next stored bytes, appending to `out`.
@@ -270,7 +281,7 @@ impl CrlfStream {
     /// Writes the first `n` bytes of the held line (unquoted if they start it).
     fn write_part(&mut self, n: usize, out: &mut Vec<u8>) {
         let part: Vec<u8> = self.line.drain(..n).collect();
-        if self.continued {
+        if self.continued || self.plain {
             out.extend_from_slice(&part);
         } else {
             out.extend_from_slice(unquote_line(&part));

@@ -11,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use postrider_core::imap::server::{MailboxView, MessageMeta};
+use postrider_core::imap::server::{MailboxView, MessageMeta, StatusInfo};
 use postrider_core::imf::datetime::WallClock;
 use postrider_core::maildrop::{stored_to_crlf, CrlfStream, MboxMessage, MboxScanner};
 
@@ -47,7 +47,7 @@ const READ_GAP: u64 = 4096;
 
 /// Where a header section in CRLF form ends (after its empty line), looking from `from`
 /// on; `None` while it has not ended.
-fn header_end(crlf: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn header_end(crlf: &[u8], from: usize) -> Option<usize> {
     if crlf.starts_with(b"\r\n") {
         return Some(2);
     }
@@ -328,6 +328,27 @@ impl Folder {
                     modseq: e.modseq,
                 })
                 .collect(),
+        }
+    }
+
+    /// STATUS counts of the folder as cached (no new look at the files).
+    pub(crate) fn status(&mut self) -> StatusInfo {
+        let recent = self
+            .entries
+            .iter()
+            .filter(|e| e.uid >= self.recent_from)
+            .count() as u32;
+        let v = self.view(false);
+        let has = |m: &MessageMeta, flag: &str| m.flags.iter().any(|f| f == flag);
+        StatusInfo {
+            messages: v.messages.len() as u32,
+            recent,
+            uid_next: v.uid_next,
+            uid_validity: v.uid_validity,
+            unseen: v.messages.iter().filter(|m| !has(m, "\\Seen")).count() as u32,
+            size: v.messages.iter().map(|m| m.size).sum(),
+            highest_modseq: v.highest_modseq,
+            deleted: v.messages.iter().filter(|m| has(m, "\\Deleted")).count() as u32,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod imap_folder;
 pub mod listing;
 pub mod mail_files;
 pub mod mailbox;
+pub mod maildir;
 pub mod maildrop;
 pub mod mbox;
 pub mod pg;

@@ -45,7 +45,7 @@ fn err(code: Option<&str>, text: impl Into<String>) -> StoreError {
 
 /// A store failure as the client sees it: what kind of failure, never a path or the
 /// system's error text (those go to the log).
-fn io_err(e: io::Error) -> StoreError {
+pub(crate) fn io_err(e: io::Error) -> StoreError {
     if e.kind() == io::ErrorKind::WouldBlock {
         tracing::warn!("imap: {e}");
         return err(
@@ -490,26 +490,7 @@ impl UserStore<'_> {
         let f = self.folder(name)?;
         let mut f = lock(&f);
         f.sync().map_err(io_err)?;
-        let recent = f.entries.iter().filter(|e| e.uid >= f.recent_from).count() as u32;
-        let v = f.view(false);
-        Ok(StatusInfo {
-            messages: v.messages.len() as u32,
-            recent,
-            uid_next: v.uid_next,
-            uid_validity: v.uid_validity,
-            unseen: v
-                .messages
-                .iter()
-                .filter(|m| !m.flags.iter().any(|f| f == "\\Seen"))
-                .count() as u32,
-            size: v.messages.iter().map(|m| m.size).sum(),
-            highest_modseq: v.highest_modseq,
-            deleted: v
-                .messages
-                .iter()
-                .filter(|m| m.flags.iter().any(|f| f == "\\Deleted"))
-                .count() as u32,
-        })
+        Ok(f.status())
     }
 
     /// Message contents.

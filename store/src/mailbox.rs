@@ -220,6 +220,46 @@ pub trait DeliveryBatch: Send + Debug + Any {
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
+/// A batch whose deliveries were each durable already when made (the database's
+/// transactions, Maildir's fsynced files): its commit has nothing left to do.
+#[derive(Debug, Default)]
+pub struct CommittedBatch {
+    bytes: u64,
+    touched: Vec<String>,
+}
+
+impl CommittedBatch {
+    /// Records a delivery into `mailbox` (already committed).
+    pub fn note(&mut self, mailbox: &str, bytes: u64) {
+        self.bytes += bytes;
+        if !self.touched.iter().any(|t| t == mailbox) {
+            self.touched.push(mailbox.to_string());
+        }
+    }
+}
+
+impl DeliveryBatch for CommittedBatch {
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn take_touched(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.touched)
+    }
+
+    fn release_file(&mut self, _path: &std::path::Path) {}
+
+    fn commit(&mut self) -> Vec<String> {
+        self.bytes = 0;
+        self.touched.clear();
+        Vec::new()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 /// One message for local delivery into a user's folder.
 #[derive(Debug)]
 pub struct Arrival<'a> {

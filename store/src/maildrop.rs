@@ -71,22 +71,29 @@ fn lock_for_delivery(path: &Path) -> io::Result<DeliveryLocks> {
     })
 }
 
+/// The lock one POP3 session of `user` holds (an flock on `locks/USER`, whatever the
+/// mailbox format): `InUse` while another session has it.
+pub(crate) fn session_lock(locks: &Path, user: &str) -> Result<File, OpenError> {
+    let failed = |e: io::Error| OpenError::Failed(e.to_string());
+    fs::create_dir_all(locks).map_err(failed)?;
+    let session = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(locks.join(user))
+        .map_err(failed)?;
+    match flock(&session, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(session),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(OpenError::InUse),
+        Err(e) => Err(OpenError::Failed(e.to_string())),
+    }
+}
+
 impl MboxMaildrop {
     /// Locks the session (a lock file in `locks`) and scans `user`'s INBOX at `path`.
     pub fn open(locks: &Path, user: &str, path: PathBuf) -> Result<MboxMaildrop, OpenError> {
         let failed = |e: io::Error| OpenError::Failed(e.to_string());
-        fs::create_dir_all(locks).map_err(failed)?;
-        let session = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(locks.join(user))
-            .map_err(failed)?;
-        match flock(&session, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => return Err(OpenError::InUse),
-            Err(e) => return Err(OpenError::Failed(e.to_string())),
-        }
+        let session = session_lock(locks, user)?;
         let (messages, snapshot_len) = {
             let _locks = lock_for_delivery(&path).map_err(failed)?;
             scan(&path).map_err(failed)?
@@ -118,11 +125,11 @@ impl MboxMaildrop {
             .ok_or_else(|| io::Error::other("no such message"))?;
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(m.start))?;
-        Ok(MessageStream {
+        Ok(MessageStream::new(
             file,
-            left: m.end - m.start,
-            encoder: Some(Pop3Encoder::new(top_lines)),
-        })
+            m.end - m.start,
+            Pop3Encoder::new(top_lines),
+        ))
     }
 
     /// Removes the messages at `deleted` (indexes into the listing), keeping everything
@@ -235,6 +242,17 @@ pub struct MessageStream {
     file: File,
     left: u64,
     encoder: Option<Pop3Encoder>,
+}
+
+impl MessageStream {
+    /// The next `len` bytes of `file` through `encoder`.
+    pub(crate) fn new(file: File, len: u64, encoder: Pop3Encoder) -> Self {
+        Self {
+            file,
+            left: len,
+            encoder: Some(encoder),
+        }
+    }
 }
 
 impl MessageChunks for MessageStream {

@@ -20,6 +20,7 @@ use postrider_store::mail_files::FilesMailboxes;
 use postrider_store::mailbox::{
     Arrival, DeliveryBatch, Mailboxes, Maildrop, MessageChunks, Stored,
 };
+use postrider_store::maildir::MaildirMailboxes;
 use postrider_store::queue::Queue;
 use postrider_store::queue_store::QueueStore;
 
@@ -56,6 +57,18 @@ fn files_queue_conforms() {
 fn files_backend_conforms() {
     let dir = fresh_dir("files");
     let failures = run_all(&|| files_backend(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn maildir_backend_conforms() {
+    let dir = fresh_dir("maildir");
+    let open = || {
+        let accounts = Arc::new(UsersFile::new(&dir));
+        Box::new(MaildirMailboxes::new(&dir, accounts)) as Box<dyn Mailboxes>
+    };
+    let failures = run_all(&open);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{failures:#?}");
 }

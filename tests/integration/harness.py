@@ -59,7 +59,7 @@ class Server:
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
                  domains=("test.example", "localhost"), submission=None, auth=None,
                  smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None, log="debug",
-                 web=None, top="", lmtp=None):
+                 web=None, top="", lmtp=None, maildir=False):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
@@ -69,6 +69,11 @@ class Server:
                        "lmtp", "sieve")}
         self.hostname = hostname
         self.smtp_ip = smtp_ip
+        # Maildir mailboxes (data_dir/maildir/USER/) instead of mbox files.
+        self.maildir = maildir
+        if maildir:
+            top = f'{top}\n[storage]\nmailbox_format = "maildir"\n'
+
         if smtp_port:
             self.ports["smtp"] = smtp_port
         smtp_lines = "\n".join(f"{k} = {v}" for k, v in (smtp or {}).items())
@@ -188,24 +193,33 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
     def deliver(self, sender, rcpt, message, timeout=15):
         """Sends one message over SMTP and waits until the recipient's mbox has grown."""
         import smtplib
-        path = self.mbox_path(rcpt.split("@")[0])
-        before = os.path.getsize(path) if os.path.exists(path) else 0
+        user = rcpt.split("@")[0]
+        path = self.mbox_path(user)
+        size = lambda: (len(self.messages(user)) if self.maildir else
+                        os.path.getsize(path) if os.path.exists(path) else 0)
+        before = size()
         with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=30) as s:
             s.sendmail(sender, [rcpt], message)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if os.path.exists(path) and os.path.getsize(path) > before:
+            if size() > before:
                 return
             time.sleep(0.05)
         raise AssertionError(f"no delivery to {rcpt}")
 
     def mbox_path(self, user):
+        """The user's INBOX: the mbox file, or with `maildir` the Maildir's root."""
+        if self.maildir:
+            return os.path.join(self.data, "maildir", user)
         return os.path.join(self.data, "mail", user)
 
     def messages(self, user):
         path = self.mbox_path(user)
         if not os.path.exists(path):
             return []
+        if self.maildir:
+            box = mailbox.Maildir(path, factory=None, create=False)
+            return [box[k] for k in sorted(box.keys())]
         box = mailbox.mbox(path, create=False)
         try:
             return [m for m in box]

@@ -536,7 +536,12 @@ class Concurrency(unittest.TestCase):
 
 class Durability(unittest.TestCase):
     def test_sigkill_after_250_delivers_exactly_once(self):
-        srv = Server(users=("dora",)).start()
+        for maildir in (False, True):
+            with self.subTest(maildir=maildir):
+                self.sigkill_after_250(maildir)
+
+    def sigkill_after_250(self, maildir):
+        srv = Server(users=("dora",), maildir=maildir).start()
         try:
             for round_ in range(5):
                 with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=20) as s:

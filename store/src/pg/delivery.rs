@@ -10,46 +10,7 @@ use super::folders::{db, folder, insert_message};
 use super::pool::PgError;
 use super::pool::Pool;
 use crate::mail_files::valid_folder;
-use crate::mailbox::{Arrival, DeliveryBatch, Stored};
-
-/// A batch whose deliveries were each committed already.
-#[derive(Debug, Default)]
-pub(super) struct Committed {
-    bytes: u64,
-    touched: Vec<String>,
-}
-
-impl Committed {
-    /// Records a delivery into `mailbox` (already committed).
-    pub(super) fn note(&mut self, mailbox: &str, bytes: u64) {
-        self.bytes += bytes;
-        if !self.touched.iter().any(|t| t == mailbox) {
-            self.touched.push(mailbox.to_string());
-        }
-    }
-}
-
-impl DeliveryBatch for Committed {
-    fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    fn take_touched(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.touched)
-    }
-
-    fn release_file(&mut self, _path: &std::path::Path) {}
-
-    fn commit(&mut self) -> Vec<String> {
-        self.bytes = 0;
-        self.touched.clear();
-        Vec::new()
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-}
+use crate::mailbox::{Arrival, Stored};
 
 /// Stores `a` (see [`crate::mailbox::Mailboxes::deliver`]).
 pub(super) fn deliver(pool: &Pool, a: &Arrival<'_>) -> Result<Stored, String> {

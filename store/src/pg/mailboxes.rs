@@ -822,7 +822,10 @@ impl Mailboxes for PgMailboxes {
         batch: Option<&mut dyn DeliveryBatch>,
     ) -> Result<Stored, String> {
         let stored = super::delivery::deliver(&self.pool, a)?;
-        let batch = batch.and_then(|b| b.as_any_mut().downcast_mut::<super::delivery::Committed>());
+        let batch = batch.and_then(|b| {
+            b.as_any_mut()
+                .downcast_mut::<crate::mailbox::CommittedBatch>()
+        });
         if let (Some(b), Stored::Delivered(folder)) = (batch, &stored) {
             b.note(&format!("{}/{folder}", a.user), a.message.len() as u64);
         }
@@ -830,6 +833,6 @@ impl Mailboxes for PgMailboxes {
     }
 
     fn begin_batch(&self) -> Box<dyn DeliveryBatch> {
-        Box::new(super::delivery::Committed::default())
+        Box::new(crate::mailbox::CommittedBatch::default())
     }
 }
