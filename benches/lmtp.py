@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """LMTP delivery side by side: Postfix's `smtp-source -L` sends the same messages to
-postrider's `[lmtp] listen` (mbox INBOX) and to a private Dovecot LMTP (Maildir: with an
+postrider's `[lmtp] listen` (an mbox INBOX, then a Maildir one) and to a private Dovecot
+LMTP (Maildir: with an
 mbox INBOX, its ten delivery processes queue on the mbox dotlock and it manages about 20
 messages a second, which says more about dotlocks than about LMTP), its default fsync
 policy, three runs each; prints messages per second and checks every message arrived. Needs root (Dovecot drops privileges), dovecot-lmtpd and postfix (for
@@ -96,12 +97,17 @@ def main():
         return 2
     harness.BIN = os.path.abspath(sys.argv[1])
     n, sessions, size = (int(x) for x in (sys.argv[2:] + ["2000", "10", "1000"][len(sys.argv) - 2:])[:3])
-    srv = harness.Server(users=("alice",), log="info").start()
-    try:
-        runs(os.path.basename(harness.BIN), srv.ports["lmtp"], lambda: len(srv.messages("alice")),
-             n, sessions, size, "alice@test.example")
-    finally:
-        srv.cleanup()
+    for maildir in (False, True):
+        srv = harness.Server(users=("alice",), log="info", maildir=maildir).start()
+        root = srv.mbox_path("alice")
+        count = ((lambda: sum(len(os.listdir(os.path.join(root, d))) for d in ("new", "cur")
+                              if os.path.isdir(os.path.join(root, d))))
+                 if maildir else (lambda: len(srv.messages("alice"))))
+        label = f"{os.path.basename(harness.BIN)} ({'Maildir' if maildir else 'mbox'})"
+        try:
+            runs(label, srv.ports["lmtp"], count, n, sessions, size, "alice@test.example")
+        finally:
+            srv.cleanup()
     dovecot = DovecotLmtp()
     try:
         runs("Dovecot", dovecot.port, dovecot.delivered, n, sessions, size, "sink@bench.example")

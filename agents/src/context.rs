@@ -310,7 +310,10 @@ impl Context {
             self.settings
                 .config
                 .data_dir
-                .join("mail")
+                .join(match self.settings.config.storage.mailbox_format {
+                    crate::config::MailboxFormat::Mbox => "mail",
+                    crate::config::MailboxFormat::Maildir => "maildir",
+                })
                 .join("root")
                 .display()
         ))

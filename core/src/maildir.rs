@@ -103,7 +103,8 @@ impl Keywords {
             let (Ok(n), false) = (n.parse::<usize>(), name.is_empty()) else {
                 continue;
             };
-            if n < MAX_KEYWORDS && !name.chars().any(char::is_whitespace) {
+            if n < MAX_KEYWORDS && !name.starts_with('\\') && !name.chars().any(char::is_whitespace)
+            {
                 if k.names.len() <= n {
                     k.names.resize(n + 1, None);
                 }
@@ -292,7 +293,7 @@ fn parse_record(line: &str, v3: bool) -> Option<UidRecord> {
         ("", rest)
     };
     let base = split_name(base).0;
-    if base.is_empty() || base.contains('/') || base.contains('\n') {
+    if !plain_base(base) || ext.contains(':') || ext.contains(char::is_control) {
         return None;
     }
     Some(UidRecord {
@@ -302,13 +303,16 @@ fn parse_record(line: &str, v3: bool) -> Option<UidRecord> {
     })
 }
 
-/// Whether a file name may be a message of a `cur/` or `new/` directory: not hidden,
-/// no `/`, no line ends (so it can be listed in `dovecot-uidlist`).
+/// Whether a base name can be listed in `dovecot-uidlist` and read back: not empty, no
+/// white space, control characters or `/`.
+fn plain_base(base: &str) -> bool {
+    !base.is_empty() && !base.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/')
+}
+
+/// Whether a file name may be a message of a `cur/` or `new/` directory: not hidden, and
+/// a base name that `dovecot-uidlist` can hold (others are left alone, unnumbered).
 pub fn is_message_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains(['/', '\n', '\r'])
-        && !split_name(name).0.is_empty()
+    !name.starts_with('.') && !name.contains(['\n', '\r']) && plain_base(split_name(name).0)
 }
 
 #[cfg(test)]
@@ -369,6 +373,23 @@ mod tests {
         assert_eq!((l.next_uid, l.records[0].uid), (9, 7));
         assert!(Uidlist::parse("2 x y\n").is_none());
         assert!(Uidlist::parse("").is_none());
+    }
+
+    #[test]
+    fn records_that_would_not_read_back_are_skipped() {
+        // Found by the maildir_names fuzz target: a base ending in CR at the end of the
+        // text, and a base with blanks after extension fields with a colon.
+        for text in [
+            "3 V1 N5\n1 :a.host\r",
+            "3 V1 N5\n1  :2\t120 :,A",
+            "3 V1 N5\n1 :a b",
+        ] {
+            let list = Uidlist::parse(text).unwrap();
+            assert!(list.records.is_empty(), "{text:?}: {list:?}");
+            assert_eq!(Uidlist::parse(&list.to_text()).unwrap(), list);
+        }
+        assert!(!is_message_name("a b:2,S"));
+        assert!(is_message_name("1733.M1P2.host,S=1:2,S"));
     }
 
     #[test]

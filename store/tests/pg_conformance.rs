@@ -250,9 +250,16 @@ fn batches_are_claimed_by_one_node_each_and_removed_together() {
 #[test]
 #[ignore = "needs a PostgreSQL cluster: tests/pg/run.sh"]
 fn import_keeps_uids_flags_and_what_is_recent() {
+    import_from("mbox", false);
+    import_from("maildir", true);
+}
+
+/// `store import` of a files backend whose mailboxes are mbox files or Maildirs.
+fn import_from(label: &str, maildir: bool) {
     use postrider_store::accounts::UsersFile;
     use postrider_store::mail_files::FilesMailboxes;
-    let dir = std::env::temp_dir().join(format!("postrider-import-{}", std::process::id()));
+    use postrider_store::maildir::MaildirMailboxes;
+    let dir = std::env::temp_dir().join(format!("postrider-import-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("mail")).unwrap();
     let users = Arc::new(UsersFile::new(&dir));
@@ -262,7 +269,11 @@ fn import_keeps_uids_flags_and_what_is_recent() {
             &postrider_store::accounts::Secret::new(String::from("pw")),
         )
         .unwrap();
-    let files = FilesMailboxes::new(&dir, users);
+    let files: Box<dyn Mailboxes> = if maildir {
+        Box::new(MaildirMailboxes::new(&dir, users))
+    } else {
+        Box::new(FilesMailboxes::new(&dir, users))
+    };
     for n in 0..3 {
         let msg = format!("Subject: {n}\r\n\r\nx\r\n");
         files
@@ -270,16 +281,16 @@ fn import_keeps_uids_flags_and_what_is_recent() {
             .unwrap();
     }
     let before = files.view("alice", "INBOX", true).unwrap();
-    let pool = fresh_db("import");
+    let pool = fresh_db(&format!("import_{label}"));
     let first = postrider_store::pg::import::import(&pool, &dir).unwrap();
-    assert_eq!((first.accounts, first.messages), (1, 3));
+    assert_eq!((first.accounts, first.messages), (1, 3), "{label}");
     let again = postrider_store::pg::import::import(&pool, &dir).unwrap();
     assert_eq!(again, Default::default());
     let pg = PgMailboxes::new(pool, "node-a");
     let after = pg.view("alice", "INBOX", true).unwrap();
-    assert_eq!(after.uid_validity, before.uid_validity);
-    assert_eq!(after.uid_next, before.uid_next);
-    assert_eq!(after.messages, before.messages);
+    assert_eq!(after.uid_validity, before.uid_validity, "{label}");
+    assert_eq!(after.uid_next, before.uid_next, "{label}");
+    assert_eq!(after.messages, before.messages, "{label}");
     assert_eq!(after.recent, Vec::<u32>::new(), "imported mail is not new");
     std::fs::remove_dir_all(&dir).unwrap();
 }

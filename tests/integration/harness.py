@@ -69,7 +69,9 @@ class Server:
                        "lmtp", "sieve")}
         self.hostname = hostname
         self.smtp_ip = smtp_ip
-        # Maildir mailboxes (data_dir/maildir/USER/) instead of mbox files.
+        # Maildir mailboxes (data_dir/maildir/USER/) instead of mbox files; with
+        # POSTRIDER_MAILDIR=1 for every server (to run the IMAP and POP3 suites on Maildir).
+        maildir = maildir or os.environ.get("POSTRIDER_MAILDIR") == "1"
         self.maildir = maildir
         if maildir:
             top = f'{top}\n[storage]\nmailbox_format = "maildir"\n'

@@ -11,7 +11,7 @@
 # (Debian's 2.3.19 headers want a fourth, NULL argument to imap_parser_create() in
 # src/commands.c, src/imap-client.c and src/test-parser.c.)
 #
-# Usage: tests/interop/imaptest.sh IMAPTEST_SRC_DIR BINARY... [SECONDS]
+# Usage: [MAILBOX_FORMAT=maildir] tests/interop/imaptest.sh IMAPTEST_SRC_DIR BINARY... [SECONDS]
 #   IMAPTEST_SRC_DIR: the imaptest checkout (its src/imaptest and src/tests are used)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -63,8 +63,11 @@ CONF
 # imaptest logs in without TLS), with the account "tester" (password "secret"); TOML is
 # added to its [smtp] section. Sets `imap` to its IMAP port and appends its pid to `pids`.
 start_imap_postrider() {
-  local bin=$1 d=$2 domain=$3 smtp_extra=${4:-} smtp
+  local bin=$1 d=$2 domain=$3 smtp_extra=${4:-} smtp storage=""
   mkdir -p "$d"
+  # MAILBOX_FORMAT=maildir in the environment: the same runs on Maildir mailboxes.
+  [ -n "${MAILBOX_FORMAT:-}" ] && storage="[storage]
+mailbox_format = \"$MAILBOX_FORMAT\""
   smtp=$(port); imap=$(port)
   cat > "$d/postrider.toml" <<TOML
 hostname = "mx.$domain"
@@ -94,6 +97,7 @@ listen = []
 listen = []
 [auth]
 allow_plaintext = true      # the test clients log in without TLS
+$storage
 TOML
   echo secret | "$bin" -c "$d/postrider.toml" user add tester --password-stdin
   "$bin" -c "$d/postrider.toml" serve 2>"$d/server.log" &

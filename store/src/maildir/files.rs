@@ -147,18 +147,29 @@ fn place(dir: &Path, from: &Path, base: &str, info: Option<&str>) -> io::Result<
     Ok(name)
 }
 
-/// Puts the message file `from` into the Maildir `dir` as `cur/BASE:2,INFO` without
-/// copying its bytes when it can (a hard link, as Dovecot copies), else by copying.
-pub(crate) fn link_message(dir: &Path, from: &Path, base: &str, info: &str) -> io::Result<String> {
-    let name = format!("{base}:2,{info}");
-    let to = dir.join("cur").join(&name);
+/// Puts a copy of the message file `from` into the Maildir `dir`'s `tmp/` as `base`,
+/// without copying its bytes when it can (a hard link, as Dovecot copies), else by
+/// copying them (fsynced). [`place_staged`] then moves it into `cur/`.
+pub(crate) fn stage_copy(dir: &Path, from: &Path, base: &str) -> io::Result<PathBuf> {
+    let to = dir.join("tmp").join(base);
     if fs::hard_link(from, &to).is_ok() {
-        fsync_dir(&dir.join("cur"))?;
-        return Ok(name);
+        return Ok(to);
     }
-    let bytes = fs::read(from)?;
-    let mtime = fs::metadata(from).and_then(|m| m.modified()).ok();
-    write_message(dir, base, Some(info), &bytes, mtime)
+    if !dir.join("tmp").is_dir() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no such Maildir"));
+    }
+    let copied = fs::copy(from, &to).and_then(|_| File::open(&to)?.sync_all());
+    if let Err(e) = copied {
+        let _ = fs::remove_file(&to);
+        return Err(e);
+    }
+    Ok(to)
+}
+
+/// Moves a file [`stage_copy`] made into `cur/` as `BASE:2,INFO` (not yet durable: the
+/// caller fsyncs `cur/` once for all of them).
+pub(crate) fn place_staged(dir: &Path, staged: &Path, base: &str, info: &str) -> io::Result<()> {
+    fs::rename(staged, dir.join("cur").join(format!("{base}:2,{info}")))
 }
 
 /// The current path of message file `name` in `dir`'s `cur/`.

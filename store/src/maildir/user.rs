@@ -18,11 +18,12 @@ use postrider_core::imap::store::{FetchPart, FlagChanges};
 use postrider_core::imf::datetime::WallClock;
 
 use super::files::{
-    crlf_size, is_maildir, link_message, make_maildir, read_crlf, stream, to_stored, unique_base,
-    write_message, CrlfChunks,
+    crlf_size, is_maildir, make_maildir, place_staged, read_crlf, stage_copy, stream, to_stored,
+    unique_base, write_message, CrlfChunks,
 };
 use super::folder::{MaildirFolder, Placed};
 use super::{lock, MaildirMailboxes};
+use crate::fsutil::fsync_dir;
 use crate::imap_folder::flag_logs;
 use crate::listing::{list_entries, SPECIAL_USE};
 use crate::mail_files::{io_err, valid_folder};
@@ -31,6 +32,20 @@ use crate::special_use::SpecialUses;
 
 fn err(code: Option<&str>, text: &str) -> StoreError {
     StoreError::new(code, text)
+}
+
+fn expunge_issued() -> StoreError {
+    err(
+        Some("EXPUNGEISSUED"),
+        "Some of the requested messages no longer exist.",
+    )
+}
+
+/// Removes copies [`stage_copy`] left in a tmp/ (a COPY that did not finish).
+fn unstage<T, U, V, W>(staged: &[(T, PathBuf, U, V, W)]) {
+    for s in staged {
+        let _ = fs::remove_file(&s.1);
+    }
 }
 
 fn nonexistent() -> StoreError {
@@ -113,8 +128,15 @@ impl UserMaildir<'_> {
         }
         let f = self.folder(name)?;
         let mut f = lock(&f);
-        f.sync().map_err(io_err)?;
-        op(&mut f).map_err(io_err)
+        let done = f.sync().and_then(|()| op(&mut f));
+        match done {
+            Ok(v) => Ok(v),
+            // The folder was deleted meanwhile (by another session or program).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.exists(name) => {
+                Err(nonexistent())
+            }
+            Err(e) => Err(io_err(e)),
+        }
     }
 
     pub(crate) fn view(&self, name: &str, claim: bool) -> Result<MailboxView, StoreError> {
@@ -175,11 +197,14 @@ impl UserMaildir<'_> {
             let mut out = Vec::new();
             for (uid, path) in Self::present(f, uids) {
                 let mut one = scan.clone();
-                stream(&path, |chunk| {
+                match stream(&path, |chunk| {
                     one.feed(chunk);
                     one.wants_more()
-                })?;
-                out.push((uid, one.finish()));
+                }) {
+                    Ok(()) => out.push((uid, one.finish())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
             }
             Ok(out)
         })
@@ -241,40 +266,56 @@ impl UserMaildir<'_> {
         if !self.exists(to) {
             return Err(err(Some("TRYCREATE"), "Mailbox doesn't exist"));
         }
-        // (UID, file, flags, date, size) of each message, all there or none copied.
-        let sources = self.with(name, |f| {
+        let to_dir = self.dir_of(to)?;
+        // Each message linked into the target's tmp/ while the source is held (so no
+        // EXPUNGE here removes one meanwhile), all of them or none.
+        let staged = self.with(name, |f| {
             let wanted: HashSet<u32> = uids.iter().copied().collect();
-            Ok((f.index.entries.iter())
-                .filter(|e| wanted.contains(&e.uid))
-                .filter_map(|e| {
-                    let path = f.path(e.uid)?;
-                    Some((e.uid, path, e.flags.clone(), e.internal_date, e.size))
-                })
-                .collect::<Vec<_>>())
-        })?;
-        let wanted: HashSet<u32> = uids.iter().copied().collect();
-        if sources.len() < wanted.len() {
-            return Err(err(
-                Some("EXPUNGEISSUED"),
-                "Some of the requested messages no longer exist.",
-            ));
+            let mut staged = Vec::new();
+            for e in f.index.entries.iter().filter(|e| wanted.contains(&e.uid)) {
+                let Some(path) = f.path(e.uid) else { continue };
+                let len = fs::metadata(&path).map(|m| m.len());
+                let base = unique_base("", len.as_ref().map_or(0, |l| *l), e.size);
+                match len.and_then(|_| stage_copy(&to_dir, &path, &base)) {
+                    Ok(tmp) => staged.push((e.uid, tmp, base, e.flags.clone(), e.internal_date)),
+                    // A source removed by another program, or the target deleted.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        unstage(&staged);
+                        return Ok(Err(if is_maildir(&to_dir) {
+                            expunge_issued()
+                        } else {
+                            err(Some("TRYCREATE"), "Mailbox doesn't exist")
+                        }));
+                    }
+                    Err(err) => {
+                        unstage(&staged);
+                        return Err(err);
+                    }
+                }
+            }
+            Ok(Ok(staged))
+        })??;
+        if staged.len() < uids.iter().collect::<HashSet<_>>().len() {
+            unstage(&staged);
+            return Err(expunge_issued());
         }
-        let (uid_validity, new_uids) = self.with(to, |d| {
+        let placed = self.with(to, |d| {
             let mut placed = Vec::new();
-            for (_, path, flags, date, size) in &sources {
-                let len = fs::metadata(path)?.len();
-                let base = unique_base("", len, *size);
+            for (_, tmp, base, flags, date) in &staged {
                 let letters = d.letters(flags)?;
-                link_message(&d.dir, path, &base, &letters)?;
+                place_staged(&d.dir, tmp, base, &letters)?;
                 placed.push(Placed {
-                    base,
+                    base: base.clone(),
                     flags: flags.clone(),
                     date: *date,
                 });
             }
+            fsync_dir(&d.dir.join("cur"))?;
             Ok((d.index.uid_validity, d.adopt(&placed)?))
-        })?;
-        let pairs: Vec<(u32, u32)> = sources.iter().map(|s| s.0).zip(new_uids).collect();
+        });
+        let (uid_validity, new_uids) = placed.inspect_err(|_| unstage(&staged))?;
+        let sources: Vec<u32> = staged.iter().map(|s| s.0).collect();
+        let pairs: Vec<(u32, u32)> = sources.into_iter().zip(new_uids).collect();
         if is_move {
             let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
             self.expunge(name, &moved)?;

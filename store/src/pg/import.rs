@@ -1,5 +1,6 @@
 //! `postrider store import DATA_DIR`: copies a single host's files backend into the
-//! database: accounts (with their password hashes), aliases, every folder with its
+//! database: accounts (with their password hashes), aliases, every folder (mbox, or
+//! Maildir when `DATA_DIR/maildir` exists) with its
 //! UIDVALIDITY, UIDs, flags and keywords, subscriptions, users' files and the queue.
 //! Everything is inserted only when absent, so running it twice copies nothing twice.
 
@@ -15,6 +16,7 @@ use super::pool::{PgError, Pool};
 use crate::accounts::{AccountStore, UsersFile};
 use crate::mail_files::FilesMailboxes;
 use crate::mailbox::Mailboxes;
+use crate::maildir::MaildirMailboxes;
 use crate::queue::Queue;
 use crate::user_files::UserFile;
 
@@ -72,9 +74,14 @@ pub fn import(pool: &Arc<Pool>, data_dir: &Path) -> Result<Imported, String> {
     }
     drop(c);
     let accounts: Arc<dyn AccountStore> = Arc::new(UsersFile::new(data_dir));
-    let files = FilesMailboxes::new(data_dir, accounts.clone());
+    // The mailboxes in whichever format the files backend kept them.
+    let files: Box<dyn Mailboxes> = if data_dir.join("maildir").is_dir() {
+        Box::new(MaildirMailboxes::new(data_dir, accounts.clone()))
+    } else {
+        Box::new(FilesMailboxes::new(data_dir, accounts.clone()))
+    };
     for user in accounts.list().map_err(text)? {
-        import_user(pool, &files, data_dir, &user, &mut done)?;
+        import_user(pool, files.as_ref(), data_dir, &user, &mut done)?;
     }
     import_queue(pool, data_dir, &mut done)?;
     Ok(done)
@@ -83,7 +90,7 @@ pub fn import(pool: &Arc<Pool>, data_dir: &Path) -> Result<Imported, String> {
 /// One account's folders, subscriptions and files.
 fn import_user(
     pool: &Arc<Pool>,
-    files: &FilesMailboxes,
+    files: &dyn Mailboxes,
     data_dir: &Path,
     user: &str,
     done: &mut Imported,
