@@ -8,8 +8,9 @@
 # With BACKEND "files" (the default) the mailbox is read from the mbox file (it must parse
 # with Python's mailbox module); with "postgres" the server keeps everything in a new
 # database made on the cluster of $POSTRIDER_PG_URL (dropped afterwards) and the mailbox is
-# read over IMAP. Checks: benches/crash_check.py.
-# Usage: benches/crash.sh path/to/binary path/to/postrider-load [N=50] [files|postgres]
+# read over IMAP; with "maildir", files with Maildir mailboxes, read over IMAP too.
+# Checks: benches/crash_check.py.
+# Usage: benches/crash.sh path/to/binary path/to/postrider-load [N=50] [files|maildir|postgres]
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 bin=$(readlink -f "$1")
@@ -37,8 +38,11 @@ if [ "$backend" = postgres ]; then
   "$psql_bin" -q "$POSTRIDER_PG_URL" -c "CREATE DATABASE $db" >/dev/null
   storage=$(printf '[storage]\nbackend = "postgres"\nurl = "%s"\n' "${POSTRIDER_PG_URL%/*}/$db")
   source="imap:$imaps"
+elif [ "$backend" = maildir ]; then
+  storage=$(printf '[storage]\nmailbox_format = "maildir"\n')
+  source="imap:$imaps"
 elif [ "$backend" != files ]; then
-  echo "FAIL: unknown backend $backend (files or postgres)" >&2; exit 1
+  echo "FAIL: unknown backend $backend (files, maildir or postgres)" >&2; exit 1
 fi
 cat > "$dir/postrider.toml" <<TOML
 hostname = "mx.crash.example"
