@@ -4,7 +4,7 @@
 //! The runtime side of postrider shared by both runtimes: the agents that answer the core
 //! machines' events (SMTP [`session`], [`pop3`], [`imap`], [`managesieve`], the [`web`] pages, with
 //! [`login`]), delivery
-//! ([`local`], [`lmtp`], [`remote`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
+//! ([`local`], [`lmtp`], [`remote`] with [`mta_sts`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
 //! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
 //! the command line ([`cli`], [`sendmail`]) and what both runtimes' listeners share
 //! ([`service`], [`agent`]). Runtimes (`postrider-std`, `postrider-smol`) hold only
@@ -27,6 +27,7 @@ pub mod local;
 pub mod login;
 pub mod managesieve;
 pub mod metrics;
+pub mod mta_sts;
 pub mod newaliases;
 pub mod outcome;
 pub mod pop3;

@@ -11,6 +11,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::routing::{address_literal, order_mx, MxHost};
 use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
 use postrider_core::machine::{Machine, TlsInfo};
+use postrider_core::mta_sts::Mode;
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, RecipientResult, SessionOutcome, SmtpClient,
     TlsPolicy,
@@ -22,6 +23,7 @@ use rustls::{ClientConfig as TlsClientConfig, ClientConnection, StreamOwned};
 use postrider_store::tls_verify::AcceptAnyCertificate;
 
 use crate::config::{OutboundTls as TlsMode, Settings};
+use crate::mta_sts::{self, PolicyCache};
 use crate::resolver::{AddressError, Resolver};
 use crate::tls::session_info;
 
@@ -35,6 +37,10 @@ pub struct OutboundTls {
     pub policy: TlsPolicy,
     /// The rustls configuration (no verification for `may`, system roots for `verify`).
     pub config: Option<Arc<TlsClientConfig>>,
+    /// A configuration that verifies against the system's CA certificates (for MTA-STS
+    /// `enforce` domains and policy fetches whatever `[delivery] tls` says); None when
+    /// the system has none.
+    pub verified: Option<Arc<TlsClientConfig>>,
 }
 
 impl OutboundTls {
@@ -46,26 +52,33 @@ impl OutboundTls {
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(|e| format!("outbound TLS setup: {e}"))
         };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        let verified = if roots.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                builder()?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            ))
+        };
         match settings.config.delivery.tls {
             TlsMode::None => Ok(Self {
                 policy: TlsPolicy::Never,
                 config: None,
+                verified,
             }),
             TlsMode::Verify => {
-                let mut roots = rustls::RootCertStore::empty();
-                let found = rustls_native_certs::load_native_certs();
-                for cert in found.certs {
-                    let _ = roots.add(cert);
-                }
-                if roots.is_empty() {
+                let Some(config) = verified.clone() else {
                     return Err("[delivery] tls = \"verify\": no trusted CA certificates found on this system".into());
-                }
-                let config = builder()?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
+                };
                 Ok(Self {
                     policy: TlsPolicy::Required,
-                    config: Some(Arc::new(config)),
+                    config: Some(config),
+                    verified,
                 })
             }
             TlsMode::May => {
@@ -78,9 +91,20 @@ impl OutboundTls {
                 Ok(Self {
                     policy: TlsPolicy::Opportunistic,
                     config: Some(Arc::new(config)),
+                    verified,
                 })
             }
         }
+    }
+
+    /// Required, verified TLS (an MTA-STS `enforce` domain); None without CA certificates.
+    fn strict(&self) -> Option<OutboundTls> {
+        let v = self.verified.clone()?;
+        Some(OutboundTls {
+            policy: TlsPolicy::Required,
+            config: Some(v.clone()),
+            verified: Some(v),
+        })
     }
 }
 
@@ -492,6 +516,18 @@ pub fn deliver(
             };
         }
     };
+    let (targets, strict) = match apply_mta_sts(settings, resolver, tls, domain, targets) {
+        Ok(v) => v,
+        Err(text) => {
+            tracing::warn!("{domain}: {text}");
+            return RemoteResult {
+                results: deferred_all(&message, text).recipients,
+                relay: "none".into(),
+                remote_mta: None,
+            };
+        }
+    };
+    let tls = strict.as_ref().unwrap_or(tls);
     let helo = settings.config.hostname.as_str();
     let mut last = None;
     let all: Vec<(&str, SocketAddr)> = targets
@@ -515,6 +551,55 @@ pub fn deliver(
         }
     }
     last.unwrap_or_else(|| unreachable_result(&message))
+}
+
+/// What the MTA-STS policy of `domain` asks of this delivery (never for a smarthost or
+/// an address literal): with `enforce`, only the MX hosts it names, and verified TLS to
+/// them (the returned configuration); with `testing`, MX hosts it does not name are
+/// logged and used. An error is why nothing can be delivered now (a temporary failure,
+/// as RFC 8461 §5 asks).
+fn apply_mta_sts(
+    settings: &Settings,
+    resolver: &Resolver,
+    tls: &OutboundTls,
+    domain: &str,
+    targets: Vec<Target>,
+) -> Result<(Vec<Target>, Option<OutboundTls>), String> {
+    if !settings.config.delivery.smarthost.is_empty() || address_literal(domain).is_some() {
+        return Ok((targets, None));
+    }
+    let cache = PolicyCache::new(&settings.config.data_dir);
+    let now = postrider_store::queue::unix_now();
+    let Some(policy) = mta_sts::policy_for(&cache, resolver, tls.verified.as_ref(), domain, now)
+    else {
+        return Ok((targets, None));
+    };
+    match policy.mode {
+        Mode::None => Ok((targets, None)),
+        Mode::Testing => {
+            for t in targets.iter().filter(|t| !policy.allows_mx(&t.host)) {
+                tracing::warn!(
+                    "MTA-STS (testing): {} is not an MX host the policy of {domain} names",
+                    t.host
+                );
+            }
+            Ok((targets, None))
+        }
+        Mode::Enforce => {
+            let allowed: Vec<Target> = (targets.into_iter())
+                .filter(|t| policy.allows_mx(&t.host))
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!(
+                    "MTA-STS: none of the MX hosts of {domain} is named by its policy (enforce)"
+                ));
+            }
+            let strict = tls.strict().ok_or_else(|| {
+                format!("MTA-STS: {domain} requires verified TLS, but no trusted CA certificates are available")
+            })?;
+            Ok((allowed, Some(strict)))
+        }
+    }
 }
 
 fn unreachable_result(message: &ClientMessage) -> RemoteResult {

@@ -31,6 +31,7 @@
 //! * [`maildir`]: Maildir file names, `dovecot-uidlist` and `dovecot-keywords`.
 //! * [`maildrop`]: scanning mbox files in chunks and serving their messages (POP3).
 //! * [`delivery`]: mbox formatting and the trace fields of local delivery.
+//! * [`mta_sts`]: MTA-STS records and policies (RFC 8461), the TLS-RPT record.
 //! * [`pop3`]: the POP3 server machine (RFC 1939, 2449, 2595, 5034).
 //! * [`sasl`]: SASL PLAIN and LOGIN exchanges (RFC 4616, RFC 4954).
 //! * [`sieve`]: Sieve filtering (RFC 5228 and extensions): parser, validator, interpreter.
@@ -51,6 +52,7 @@ pub mod maildir;
 pub mod maildrop;
 pub mod managesieve;
 pub mod mime;
+pub mod mta_sts;
 pub mod penalty;
 pub mod pop3;
 pub mod sasl;

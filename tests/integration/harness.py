@@ -59,7 +59,7 @@ class Server:
     def __init__(self, smtp=None, extra="", users=("alice", "bob"), hostname="mx.test.example",
                  domains=("test.example", "localhost"), submission=None, auth=None,
                  smtp_ip="127.0.0.1", smtp_port=None, dns_port=9, delivery=None, log="debug",
-                 web=None, top="", lmtp=None, maildir=False):
+                 web=None, top="", lmtp=None, maildir=False, env=None):
         if not BIN:
             raise RuntimeError("POSTRIDER_BIN is not set")
         self.dir = tempfile.mkdtemp(prefix="postrider-it-")
@@ -69,6 +69,8 @@ class Server:
                        "lmtp", "sieve")}
         self.hostname = hostname
         self.smtp_ip = smtp_ip
+        # Extra environment of the server process (e.g. SSL_CERT_FILE).
+        self.env = env
         # Maildir mailboxes (data_dir/maildir/USER/) instead of mbox files; with
         # POSTRIDER_MAILDIR=1 for every server (to run the IMAP and POP3 suites on Maildir).
         maildir = maildir or os.environ.get("POSTRIDER_MAILDIR") == "1"
@@ -159,7 +161,8 @@ listen_tls = ["127.0.0.1:{p['imaps']}"]
     def start(self):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "-c", self.config], stdout=log,
-                                     stderr=log, cwd=self.dir)
+                                     stderr=log, cwd=self.dir,
+                                     env={**os.environ, **(self.env or {})})
         wait_port(self.ports["smtp"], self.smtp_ip)
         return self
 

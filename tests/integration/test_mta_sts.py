@@ -1,0 +1,172 @@
+"""MTA-STS (RFC 8461) for outbound mail: policies served over HTTPS on 127.0.0.1:443 by a
+test server whose certificate a test CA signed (the sending server trusts it through
+SSL_CERT_FILE), records from the DNS stub. `enforce`: delivered over verified TLS to an
+MX the policy names; deferred when the MX offers no STARTTLS, presents a certificate for
+another name, or is not named by the policy. `testing`: delivered anyway. A policy is
+cached with its id and used again without a new fetch.
+
+Port 443 needs root (as CI runs); elsewhere the test fails saying so."""
+
+import http.server
+import os
+import shutil
+import smtplib
+import ssl
+import tempfile
+import threading
+import unittest
+
+from dnsstub import DnsStub
+from harness import Server, SmtpSink, free_port
+from testca import TestCa
+
+POLICIES = {
+    "b.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.b.test\r\nmax_age: 86400\r\n",
+    "e.test": "version: STSv1\r\nmode: enforce\r\nmx: *.e.test\r\nmax_age: 86400\r\n",
+    "m.test": "version: STSv1\r\nmode: enforce\r\nmx: other.m.test\r\nmax_age: 86400\r\n",
+    "x.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.x.test\r\nmax_age: 86400\r\n",
+    "t.test": "version: STSv1\r\nmode: testing\r\nmx: mx.b.test\r\nmax_age: 86400\r\n",
+}
+
+
+class PolicyServer:
+    """HTTPS on 127.0.0.1:443 answering /.well-known/mta-sts.txt by Host."""
+
+    def __init__(self, cert, key):
+        self.fetches = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                host = (self.headers.get("Host") or "").removeprefix("mta-sts.")
+                outer.fetches.append((host, self.path))
+                body = POLICIES.get(host)
+                if self.path != "/.well-known/mta-sts.txt" or body is None:
+                    self.send_error(404)
+                    return
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 443), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class PlainSink(SmtpSink):
+    """An MX without STARTTLS (on 127.0.0.5) keeping what it accepts."""
+
+    def __init__(self, port):
+        self.accepted = []
+        super().__init__("127.0.0.5", port, name="mx.e.test")
+
+    def on_message(self, body):
+        self.accepted.append(body)
+
+
+class MtaSts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="postrider-sts-")
+        ca = TestCa(cls.tmp)
+        try:
+            cls.https = PolicyServer(*ca.leaf("mta-sts.b.test", *(f"mta-sts.{d}" for d in POLICIES)))
+        except PermissionError:
+            raise AssertionError("the MTA-STS test serves policies on 127.0.0.1:443: run it "
+                                 "as root (CI does)") from None
+        cls.port = free_port()
+        mx_cert, mx_key = ca.leaf("mx.b.test")
+        cls.dns = DnsStub({
+            ("b.test", "MX"): [(10, "mx.b.test")],
+            ("mx.b.test", "A"): ["127.0.0.2"],
+            ("e.test", "MX"): [(10, "mx.e.test")],
+            ("mx.e.test", "A"): ["127.0.0.5"],
+            ("m.test", "MX"): [(10, "mx.m.test")],
+            ("mx.m.test", "A"): ["127.0.0.2"],
+            ("x.test", "MX"): [(10, "mx.x.test")],
+            ("mx.x.test", "A"): ["127.0.0.2"],
+            ("t.test", "MX"): [(10, "mx.e.test")],
+            **{(f"_mta-sts.{d}", "TXT"): ["v=STSv1; id=20261206T1;"] for d in POLICIES},
+            **{(f"mta-sts.{d}", "A"): ["127.0.0.1"] for d in POLICIES},
+        })
+        cls.b = Server(hostname="mx.b.test", domains=("b.test", "m.test", "x.test"),
+                       users=("bob",), smtp_ip="127.0.0.2", smtp_port=cls.port,
+                       top=f'[tls]\ncert = "{mx_cert}"\nkey = "{mx_key}"\n').start()
+        cls.sink = PlainSink(cls.port)
+        cls.a = Server(hostname="mx.a.test", domains=("a.test",), users=("alice",),
+                       smtp={"trusted_networks": '["127.0.0.0/8"]'}, dns_port=cls.dns.port,
+                       delivery={"remote_port": cls.port, "retry": '["1h"]'},
+                       env={"SSL_CERT_FILE": ca.cert}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in ("a", "b"):
+            if hasattr(cls, c):
+                getattr(cls, c).cleanup()
+        for c in ("sink", "https", "dns"):
+            if hasattr(cls, c):
+                getattr(cls, c).close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def send(self, rcpt, subject):
+        with smtplib.SMTP("127.0.0.1", self.a.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@a.test", [rcpt],
+                       f"From: alice@a.test\r\nSubject: {subject}\r\n\r\nbody\r\n")
+
+    def wait_deferred(self, rcpt, reason):
+        """Waits for the log line deferring `rcpt` with `reason` in it."""
+        def deferred():
+            return any(f"to=<{rcpt}>" in line and "status=deferred" in line and reason in line
+                       for line in self.a.log().splitlines())
+        self.a.wait_until(f"{rcpt} never deferred for {reason!r}", deferred)
+
+    def test_enforce_delivers_over_verified_tls_to_a_named_mx(self):
+        self.send("bob@b.test", "sts-ok")
+        msg = self.b.wait_subject("bob", "sts-ok")
+        received = msg.get_all("Received")[0]
+        self.assertIn("ESMTPS", received)
+        self.a.wait_log("TLS to mx.b.test")
+        self.assertTrue(os.path.exists(os.path.join(self.a.data, "mta-sts", "b.test")))
+        # Cached with its id: a second message fetches nothing.
+        before = len(self.https.fetches)
+        self.send("bob@b.test", "sts-ok-2")
+        self.b.wait_subject("bob", "sts-ok-2")
+        self.assertEqual([f for f in self.https.fetches[before:] if f[0] == "b.test"], [])
+
+    def test_enforce_defers_without_starttls(self):
+        self.send("eve@e.test", "sts-plain")
+        self.wait_deferred("eve@e.test", "TLS is required, but the server does not offer STARTTLS")
+        self.assertIn("eve@e.test", self.a.cli("mailq").stdout.decode())
+        self.assertEqual([m for m in self.sink.accepted if b"sts-plain" in m], [])
+
+    def test_enforce_defers_when_no_mx_is_named(self):
+        self.send("bob@m.test", "sts-unnamed")
+        self.a.wait_log("none of the MX hosts of m.test is named by its policy")
+        self.assertIn("bob@m.test", self.a.cli("mailq").stdout.decode())
+
+    def test_enforce_defers_on_a_certificate_for_another_name(self):
+        self.send("bob@x.test", "sts-wrong-name")
+        self.wait_deferred("bob@x.test", "certificate")
+        self.assertNotIn("sts-wrong-name", [m["Subject"] for m in self.b.messages("bob")])
+
+    def test_testing_mode_delivers_anyway(self):
+        self.send("tom@t.test", "sts-testing")
+        self.a.wait_until("the testing-mode message reaches the plain MX",
+                          lambda: any(b"sts-testing" in m for m in self.sink.accepted))
+        self.a.wait_log("MTA-STS (testing): mx.e.test is not an MX host")
+
+
+if __name__ == "__main__":
+    unittest.main()
