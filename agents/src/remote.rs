@@ -11,7 +11,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::routing::{address_literal, order_mx, MxHost};
 use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
 use postrider_core::machine::{Machine, TlsInfo};
-use postrider_core::mta_sts::Mode;
+use postrider_core::mta_sts::{tls_not_required, Mode};
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, RecipientResult, SessionOutcome, SmtpClient,
     TlsPolicy,
@@ -490,42 +490,11 @@ pub fn deliver(
     domain: &str,
     message: ClientMessage,
 ) -> RemoteResult {
-    let targets = match route(settings, resolver, domain) {
-        Ok(t) => t,
-        Err(f) => {
-            let reply = Reply::new(
-                if f.temporary { 450 } else { 550 },
-                f.status,
-                f.text.clone(),
-            );
-            let results = message
-                .recipients
-                .iter()
-                .map(|_| {
-                    if f.temporary {
-                        RecipientResult::Deferred(f.text.clone())
-                    } else {
-                        RecipientResult::Failed(f.text.clone(), Some(reply.clone()))
-                    }
-                })
-                .collect();
-            return RemoteResult {
-                results,
-                relay: "none".into(),
-                remote_mta: None,
-            };
-        }
-    };
-    let (targets, strict) = match apply_mta_sts(settings, resolver, tls, domain, targets) {
+    let routed = route(settings, resolver, domain)
+        .and_then(|targets| apply_mta_sts(settings, resolver, tls, domain, &message, targets));
+    let (targets, strict) = match routed {
         Ok(v) => v,
-        Err(text) => {
-            tracing::warn!("{domain}: {text}");
-            return RemoteResult {
-                results: deferred_all(&message, text).recipients,
-                relay: "none".into(),
-                remote_mta: None,
-            };
-        }
+        Err(f) => return failure_result(&message, &f),
     };
     let tls = strict.as_ref().unwrap_or(tls);
     let helo = settings.config.hostname.as_str();
@@ -553,52 +522,102 @@ pub fn deliver(
     last.unwrap_or_else(|| unreachable_result(&message))
 }
 
-/// What the MTA-STS policy of `domain` asks of this delivery (never for a smarthost or
-/// an address literal): with `enforce`, only the MX hosts it names, and verified TLS to
-/// them (the returned configuration); with `testing`, MX hosts it does not name are
-/// logged and used. An error is why nothing can be delivered now (a temporary failure,
-/// as RFC 8461 §5 asks).
+/// What the MTA-STS policy of `domain` and the message's own wishes (RFC 8689: the
+/// `REQUIRETLS` option, a `TLS-Required: No` field) ask of this delivery: the hosts to
+/// try, and the TLS configuration to use when it is not `tls`.
+/// - `enforce` (unless `TLS-Required: No`): only the MX hosts the policy names, over
+///   verified TLS; `testing`: MX hosts it does not name are logged and used.
+/// - REQUIRETLS: verified TLS always; without a smarthost the MX hosts must be vouched
+///   for by a policy (DNSSEC is not checked), else the message fails with 5.7.30.
+///
+/// An error is why nothing can be delivered now (temporary, as RFC 8461 §5 asks, or
+/// permanent for REQUIRETLS).
 fn apply_mta_sts(
     settings: &Settings,
     resolver: &Resolver,
     tls: &OutboundTls,
     domain: &str,
+    message: &ClientMessage,
     targets: Vec<Target>,
-) -> Result<(Vec<Target>, Option<OutboundTls>), String> {
-    if !settings.config.delivery.smarthost.is_empty() || address_literal(domain).is_some() {
+) -> Result<(Vec<Target>, Option<OutboundTls>), RouteFailure> {
+    let no_ca = || {
+        route_failure(
+            true,
+            format!("{domain} requires verified TLS, but no trusted CA certificates are available"),
+            (4, 7, 5),
+        )
+    };
+    let direct = settings.config.delivery.smarthost.is_empty() && address_literal(domain).is_none();
+    if !direct {
+        if message.require_tls {
+            return Ok((targets, Some(tls.strict().ok_or_else(no_ca)?)));
+        }
         return Ok((targets, None));
     }
     let cache = PolicyCache::new(&settings.config.data_dir);
     let now = postrider_store::queue::unix_now();
-    let Some(policy) = mta_sts::policy_for(&cache, resolver, tls.verified.as_ref(), domain, now)
-    else {
+    let policy = mta_sts::policy_for(&cache, resolver, tls.verified.as_ref(), domain, now)
+        .filter(|p| p.mode != Mode::None);
+    let waived = !message.require_tls && tls_not_required(&message.content);
+    let Some(policy) = policy.filter(|_| !waived) else {
+        if message.require_tls {
+            return Err(route_failure(
+                false,
+                format!("REQUIRETLS: the MX hosts of {domain} cannot be authenticated (no MTA-STS policy; DNSSEC is not checked)"),
+                (5, 7, 30),
+            ));
+        }
+        if waived {
+            tracing::info!("{domain}: TLS-Required: No: its MTA-STS policy is not applied");
+        }
         return Ok((targets, None));
     };
-    match policy.mode {
-        Mode::None => Ok((targets, None)),
-        Mode::Testing => {
-            for t in targets.iter().filter(|t| !policy.allows_mx(&t.host)) {
-                tracing::warn!(
-                    "MTA-STS (testing): {} is not an MX host the policy of {domain} names",
-                    t.host
-                );
-            }
-            Ok((targets, None))
+    if policy.mode == Mode::Testing && !message.require_tls {
+        for t in targets.iter().filter(|t| !policy.allows_mx(&t.host)) {
+            tracing::warn!(
+                "MTA-STS (testing): {} is not an MX host the policy of {domain} names",
+                t.host
+            );
         }
-        Mode::Enforce => {
-            let allowed: Vec<Target> = (targets.into_iter())
-                .filter(|t| policy.allows_mx(&t.host))
-                .collect();
-            if allowed.is_empty() {
-                return Err(format!(
-                    "MTA-STS: none of the MX hosts of {domain} is named by its policy (enforce)"
-                ));
+        return Ok((targets, None));
+    }
+    let allowed: Vec<Target> = (targets.into_iter())
+        .filter(|t| policy.allows_mx(&t.host))
+        .collect();
+    if allowed.is_empty() {
+        return Err(route_failure(
+            !message.require_tls,
+            format!("MTA-STS: none of the MX hosts of {domain} is named by its policy"),
+            if message.require_tls {
+                (5, 7, 30)
+            } else {
+                (4, 7, 5)
+            },
+        ));
+    }
+    Ok((allowed, Some(tls.strict().ok_or_else(no_ca)?)))
+}
+
+/// Every recipient failed (or deferred) for the same reason, before any connection.
+fn failure_result(message: &ClientMessage, f: &RouteFailure) -> RemoteResult {
+    let reply = Reply::new(
+        if f.temporary { 450 } else { 550 },
+        f.status,
+        f.text.clone(),
+    );
+    let results = (message.recipients.iter())
+        .map(|_| {
+            if f.temporary {
+                RecipientResult::Deferred(f.text.clone())
+            } else {
+                RecipientResult::Failed(f.text.clone(), Some(reply.clone()))
             }
-            let strict = tls.strict().ok_or_else(|| {
-                format!("MTA-STS: {domain} requires verified TLS, but no trusted CA certificates are available")
-            })?;
-            Ok((allowed, Some(strict)))
-        }
+        })
+        .collect();
+    RemoteResult {
+        results,
+        relay: "none".into(),
+        remote_mta: None,
     }
 }
 

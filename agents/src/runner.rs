@@ -663,6 +663,7 @@ fn process_remote(
             envid: env.envid.clone(),
             content: content.clone(),
             binary: env.binary,
+            require_tls: env.require_tls,
         };
         pool.acquire(&destination);
         let result = remote::deliver(&ctx.settings, resolver, tls, &domain, client_message);

@@ -644,6 +644,7 @@ impl SmtpSession {
                         .as_deref()
                         .is_some_and(|v| v.eq_ignore_ascii_case("BINARYMIME"))
             }),
+            require_tls: envelope.mail_params.iter().any(|p| p.is("REQUIRETLS")),
             recipients: envelope
                 .recipients
                 .iter()

@@ -169,6 +169,18 @@ impl Policy {
     }
 }
 
+/// Whether the message's header has `TLS-Required: No` (RFC 8689 §3): its sender asks
+/// that MTA-STS (and DANE) failures not stop it.
+pub fn tls_not_required(message: &[u8]) -> bool {
+    let mut no = false;
+    crate::imf::header::for_each_field(message, |f| {
+        if f.is("TLS-Required") && f.value().trim().eq_ignore_ascii_case("no") {
+            no = true;
+        }
+    });
+    no
+}
+
 /// Why an HTTP response carries no policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
@@ -291,6 +303,16 @@ mod tests {
             ])
         );
         assert_eq!(parse_tlsrpt_record(["v=TLSRPTv1; rua=ftp://x"]), None);
+    }
+
+    #[test]
+    fn the_tls_required_field_is_found() {
+        assert!(tls_not_required(
+            b"Subject: x\r\nTLS-Required: No\r\n\r\nbody\r\n"
+        ));
+        assert!(tls_not_required(b"tls-required:  no \r\n\r\n"));
+        assert!(!tls_not_required(b"Subject: x\r\n\r\nTLS-Required: No\r\n"));
+        assert!(!tls_not_required(b"TLS-Required: Yes\r\n\r\n"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn message(rcpts: &[&str], content: &[u8]) -> ClientMessage {
         envid: None,
         content: Bytes::copy_from_slice(content),
         binary: false,
+        require_tls: false,
     }
 }
 
@@ -177,6 +178,34 @@ fn required_tls_without_starttls_defers_and_tries_next_host() {
     let (o, d, _) = run(server(), &["bob"], cfg, message(&["bob@b.test"], b"x\r\n"));
     assert!(matches!(o.recipients[0], RecipientResult::Deferred(_)));
     assert!(o.try_next_host);
+    assert!(d.messages.is_empty());
+}
+
+#[test]
+fn requiretls_goes_along_over_tls_and_fails_without_it() {
+    // RFC 8689: the server offers REQUIRETLS after STARTTLS; the client passes it on.
+    let mut s = server();
+    s.starttls = true;
+    let mut m = message(&["bob@b.test"], b"Subject: x\r\n\r\nhi\r\n");
+    m.require_tls = true;
+    let (o, d, sent) = run(s, &["bob"], ClientConfig::default(), m.clone());
+    assert!(
+        matches!(o.recipients[0], RecipientResult::Delivered(_)),
+        "{o:?}"
+    );
+    assert!(sent.contains(" REQUIRETLS"), "{sent}");
+    let (env, _) = &d.messages[0];
+    assert!(env.mail_params.iter().any(|p| p.is("REQUIRETLS")));
+    // Without TLS the server offers no REQUIRETLS: the message fails with 5.7.30, and
+    // nothing is sent.
+    let (o, d, sent) = run(server(), &["bob"], ClientConfig::default(), m);
+    match &o.recipients[0] {
+        RecipientResult::Failed(_, Some(r)) => {
+            assert_eq!(r.enhanced.map(|e| e.to_string()).as_deref(), Some("5.7.30"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!sent.contains("MAIL FROM"));
     assert!(d.messages.is_empty());
 }
 

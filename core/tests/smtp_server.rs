@@ -180,6 +180,21 @@ fn after_tls(c: SmtpServerConfig) -> SmtpTestDriver {
 }
 
 #[test]
+fn requiretls_is_offered_and_accepted_only_under_tls() {
+    let mut d = SmtpTestDriver::new(config(), &["bob"], std::time::Instant::now());
+    d.feed(b"EHLO c\r\nMAIL FROM:<a@b> REQUIRETLS\r\n");
+    let r = d.replies();
+    assert!(!r[1].lines.iter().any(|l| l == "REQUIRETLS"));
+    assert_eq!(last_line(&d), "530 5.7.10");
+    let mut d = after_tls(config());
+    d.feed(b"MAIL FROM:<a@b> REQUIRETLS=yes\r\nMAIL FROM:<a@b> REQUIRETLS\r\n");
+    let r = d.replies();
+    assert!(r.iter().any(|r| r.lines.iter().any(|l| l == "REQUIRETLS")));
+    assert_eq!(r[r.len() - 2].code, 501);
+    assert_eq!(last_line(&d), "250 2.1.0");
+}
+
+#[test]
 fn auth_is_offered_only_under_tls_unless_plaintext_allowed() {
     let mut d = SmtpTestDriver::new(tls_auth_config(), &[], std::time::Instant::now());
     d.feed(b"EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@b>\r\n");

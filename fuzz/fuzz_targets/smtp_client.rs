@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
         content: Bytes::from_static(b"Subject: t\r\n\r\n.hi\r\n"),
         // Both kinds of message: the first input octet decides.
         binary: data.first().is_some_and(|b| b & 1 == 1),
+        require_tls: false,
     };
     let mut c = SmtpClient::new(ClientConfig::default(), msg, now);
     let mut t = now;

@@ -165,6 +165,10 @@ pub struct Envelope {
     /// server that offers BINARYMIME.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub binary: bool,
+    /// The message came with `REQUIRETLS` (RFC 8689): relayed only over verified TLS to
+    /// servers that offer REQUIRETLS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_tls: bool,
 }
 
 impl Envelope {
@@ -193,6 +197,7 @@ impl Envelope {
             quarantine: false,
             stored: None,
             binary: false,
+            require_tls: false,
         }
     }
 

@@ -1,9 +1,11 @@
-"""MTA-STS (RFC 8461) for outbound mail: policies served over HTTPS on 127.0.0.1:443 by a
+"""MTA-STS (RFC 8461) and REQUIRETLS (RFC 8689) for outbound mail: policies served over HTTPS on 127.0.0.1:443 by a
 test server whose certificate a test CA signed (the sending server trusts it through
 SSL_CERT_FILE), records from the DNS stub. `enforce`: delivered over verified TLS to an
 MX the policy names; deferred when the MX offers no STARTTLS, presents a certificate for
 another name, or is not named by the policy. `testing`: delivered anyway. A policy is
-cached with its id and used again without a new fetch.
+cached with its id and used again without a new fetch. REQUIRETLS: accepted only over
+TLS, passed on to an MX that offers it (over verified TLS, the MX vouched for by a
+policy), else the message bounces with 5.7.30; `TLS-Required: No` waives a policy.
 
 Port 443 needs root (as CI runs); elsewhere the test fails saying so."""
 
@@ -11,6 +13,7 @@ import http.server
 import os
 import shutil
 import smtplib
+import socket
 import ssl
 import tempfile
 import threading
@@ -26,6 +29,8 @@ POLICIES = {
     "m.test": "version: STSv1\r\nmode: enforce\r\nmx: other.m.test\r\nmax_age: 86400\r\n",
     "x.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.x.test\r\nmax_age: 86400\r\n",
     "t.test": "version: STSv1\r\nmode: testing\r\nmx: mx.b.test\r\nmax_age: 86400\r\n",
+    "r.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.r.test\r\nmax_age: 86400\r\n",
+    "n.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.n.test\r\nmax_age: 86400\r\n",
 }
 
 
@@ -76,6 +81,77 @@ class PlainSink(SmtpSink):
         self.accepted.append(body)
 
 
+class TlsSink:
+    """An MX with STARTTLS (certificate from the test CA) that offers REQUIRETLS after it
+    when `requiretls`; it keeps the MAIL lines and messages it accepted."""
+
+    def __init__(self, ip, port, cert, key, requiretls):
+        self.requiretls = requiretls
+        self.mail_lines, self.accepted = [], []
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(20)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        tls = False
+        try:
+            f = conn.makefile("rb")
+            conn.sendall(b"220 sink ESMTP\r\n")
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.decode(errors="replace").strip()
+                verb = cmd.upper()
+                if verb.startswith("EHLO"):
+                    ext = ["sink", "PIPELINING", "ENHANCEDSTATUSCODES"]
+                    ext += ["REQUIRETLS"] if tls and self.requiretls else []
+                    ext += [] if tls else ["STARTTLS"]
+                    conn.sendall("".join(f"250{' ' if i == len(ext) - 1 else '-'}{e}\r\n"
+                                         for i, e in enumerate(ext)).encode())
+                elif verb == "STARTTLS":
+                    conn.sendall(b"220 2.0.0 go ahead\r\n")
+                    conn = self.ctx.wrap_socket(conn, server_side=True)
+                    f, tls = conn.makefile("rb"), True
+                elif verb.startswith("MAIL"):
+                    self.mail_lines.append(cmd)
+                    conn.sendall(b"250 2.1.0 Ok\r\n")
+                elif verb == "DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    body = b""
+                    while not body.endswith(b"\r\n.\r\n"):
+                        chunk = f.readline()
+                        if not chunk:
+                            return
+                        body += chunk
+                    self.accepted.append(body)
+                    conn.sendall(b"250 2.0.0 Ok\r\n")
+                elif verb == "QUIT":
+                    conn.sendall(b"221 2.0.0 Bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 2.0.0 Ok\r\n")
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+
 class MtaSts(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -98,6 +174,11 @@ class MtaSts(unittest.TestCase):
             ("x.test", "MX"): [(10, "mx.x.test")],
             ("mx.x.test", "A"): ["127.0.0.2"],
             ("t.test", "MX"): [(10, "mx.e.test")],
+            ("r.test", "MX"): [(10, "mx.r.test")],
+            ("mx.r.test", "A"): ["127.0.0.6"],
+            ("n.test", "MX"): [(10, "mx.n.test")],
+            ("mx.n.test", "A"): ["127.0.0.7"],
+            ("nopolicy.test", "MX"): [(10, "mx.r.test")],
             **{(f"_mta-sts.{d}", "TXT"): ["v=STSv1; id=20261206T1;"] for d in POLICIES},
             **{(f"mta-sts.{d}", "A"): ["127.0.0.1"] for d in POLICIES},
         })
@@ -105,6 +186,9 @@ class MtaSts(unittest.TestCase):
                        users=("bob",), smtp_ip="127.0.0.2", smtp_port=cls.port,
                        top=f'[tls]\ncert = "{mx_cert}"\nkey = "{mx_key}"\n').start()
         cls.sink = PlainSink(cls.port)
+        tls_cert, tls_key = ca.leaf("mx.r.test", "mx.n.test")
+        cls.rsink = TlsSink("127.0.0.6", cls.port, tls_cert, tls_key, requiretls=True)
+        cls.nsink = TlsSink("127.0.0.7", cls.port, tls_cert, tls_key, requiretls=False)
         cls.a = Server(hostname="mx.a.test", domains=("a.test",), users=("alice",),
                        smtp={"trusted_networks": '["127.0.0.0/8"]'}, dns_port=cls.dns.port,
                        delivery={"remote_port": cls.port, "retry": '["1h"]'},
@@ -115,7 +199,7 @@ class MtaSts(unittest.TestCase):
         for c in ("a", "b"):
             if hasattr(cls, c):
                 getattr(cls, c).cleanup()
-        for c in ("sink", "https", "dns"):
+        for c in ("sink", "rsink", "nsink", "https", "dns"):
             if hasattr(cls, c):
                 getattr(cls, c).close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -160,6 +244,53 @@ class MtaSts(unittest.TestCase):
         self.send("bob@x.test", "sts-wrong-name")
         self.wait_deferred("bob@x.test", "certificate")
         self.assertNotIn("sts-wrong-name", [m["Subject"] for m in self.b.messages("bob")])
+
+    def send_requiretls(self, rcpt, subject):
+        with smtplib.SMTP("127.0.0.1", self.a.ports["smtp"], timeout=30) as s:
+            s.ehlo("client.a.test")
+            self.assertNotIn("requiretls", s.esmtp_features)
+            code, msg = s.mail("alice@a.test", ["REQUIRETLS"])
+            self.assertEqual(code, 530, msg)
+            self.assertIn(b"5.7.10", msg)
+            s.starttls(context=ssl._create_unverified_context())
+            s.ehlo("client.a.test")
+            self.assertIn("requiretls", s.esmtp_features)
+            s.sendmail("alice@a.test", [rcpt],
+                       f"From: alice@a.test\r\nSubject: {subject}\r\n\r\nbody\r\n",
+                       mail_options=["REQUIRETLS"])
+
+    def wait_bounce_status(self, subject, status):
+        def bounce():
+            for m in self.a.messages("alice"):
+                if m.get_content_type() == "multipart/report" and subject in m.as_string():
+                    return m
+            return None
+        m = self.a.wait_until(f"no bounce for {subject}", bounce)
+        self.assertIn(f"Status: {status}", m.as_string())
+
+    def test_requiretls_is_passed_on_to_an_mx_that_offers_it(self):
+        self.send_requiretls("rob@r.test", "rtls-ok")
+        self.a.wait_until("the REQUIRETLS message reaches mx.r.test",
+                          lambda: any(b"rtls-ok" in m for m in self.rsink.accepted))
+        self.assertTrue(any(l.endswith(" REQUIRETLS") or " REQUIRETLS " in l
+                            for l in self.rsink.mail_lines), self.rsink.mail_lines)
+
+    def test_requiretls_bounces_when_the_mx_does_not_offer_it(self):
+        self.send_requiretls("nat@n.test", "rtls-unsupported")
+        self.wait_bounce_status("rtls-unsupported", "5.7.30")
+        self.assertFalse(any(b"rtls-unsupported" in m for m in self.nsink.accepted))
+
+    def test_requiretls_bounces_without_a_policy_vouching_for_the_mx(self):
+        self.send_requiretls("rob@nopolicy.test", "rtls-nopolicy")
+        self.wait_bounce_status("rtls-nopolicy", "5.7.30")
+        self.assertFalse(any(b"rtls-nopolicy" in m for m in self.rsink.accepted))
+
+    def test_tls_required_no_waives_the_policy(self):
+        with smtplib.SMTP("127.0.0.1", self.a.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@a.test", ["eve@e.test"],
+                       "From: alice@a.test\r\nSubject: waived\r\nTLS-Required: No\r\n\r\nbody\r\n")
+        self.a.wait_until("the waived message reaches the plain MX",
+                          lambda: any(b"Subject: waived" in m for m in self.sink.accepted))
 
     def test_testing_mode_delivers_anyway(self):
         self.send("tom@t.test", "sts-testing")

@@ -97,6 +97,9 @@ pub struct ClientMessage {
     /// It came as `BODY=BINARYMIME` (RFC 3030): only a server offering CHUNKING and
     /// BINARYMIME may take it, by BDAT.
     pub binary: bool,
+    /// It came with `REQUIRETLS` (RFC 8689): it may only go over TLS to a server that
+    /// offers REQUIRETLS, and is passed on with it.
+    pub require_tls: bool,
 }
 
 /// What happened to one recipient.
@@ -188,6 +191,7 @@ struct Extensions {
     smtputf8: bool,
     chunking: bool,
     binarymime: bool,
+    requiretls: bool,
 }
 
 impl Extensions {
@@ -206,6 +210,7 @@ impl Extensions {
                 "SMTPUTF8" => e.smtputf8 = true,
                 "CHUNKING" => e.chunking = true,
                 "BINARYMIME" => e.binarymime = true,
+                "REQUIRETLS" => e.requiretls = true,
                 _ => {}
             }
         }
@@ -475,6 +480,13 @@ impl SmtpClient {
                 refusal(553, (5, 6, 7), "SMTPUTF8 required"),
             ));
         }
+        if self.message.require_tls && (self.tls.is_none() || !self.ext.requiretls) {
+            return Some((
+                "the message requires TLS (REQUIRETLS) and the server does not offer REQUIRETLS"
+                    .into(),
+                refusal(550, (5, 7, 30), "REQUIRETLS support required"),
+            ));
+        }
         None
     }
 
@@ -495,6 +507,9 @@ impl SmtpClient {
         }
         if self.needs_utf8 {
             mail.push_str(" SMTPUTF8");
+        }
+        if self.message.require_tls {
+            mail.push_str(" REQUIRETLS");
         }
         if self.ext.dsn {
             if let Some(ret) = &self.message.ret {

@@ -602,6 +602,10 @@ impl SmtpServer {
             lines.push("BINARYMIME".into());
             lines.push("DSN".into());
             lines.push("SMTPUTF8".into());
+            // RFC 8689 §2: offered only once the session is protected by TLS.
+            if self.tls_active() {
+                lines.push("REQUIRETLS".into());
+            }
             self.reply(&Reply {
                 code: 250,
                 enhanced: None,
@@ -666,6 +670,17 @@ impl SmtpServer {
             } else if p.is("SMTPUTF8") {
                 if p.value.is_some() {
                     return self.error(Reply::new(501, code(5, 5, 4), "SMTPUTF8 takes no value"));
+                }
+            } else if p.is("REQUIRETLS") {
+                if p.value.is_some() {
+                    return self.error(Reply::new(501, code(5, 5, 4), "REQUIRETLS takes no value"));
+                }
+                if !self.tls_active() {
+                    return self.reply(&Reply::new(
+                        530,
+                        code(5, 7, 10),
+                        "REQUIRETLS is only accepted over TLS",
+                    ));
                 }
             } else if p.is("AUTH") || p.is("RET") || p.is("ENVID") {
                 // AUTH= (RFC 4954 §5) is accepted and not trusted; RET and ENVID were

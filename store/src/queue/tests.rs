@@ -65,6 +65,7 @@ fn envelope(id: &str) -> Envelope {
         quarantine: false,
         stored: None,
         binary: false,
+        require_tls: false,
     }
 }
 
@@ -218,6 +219,7 @@ fn verify_moves_messages_cut_off_before_their_commit() {
             quarantine: false,
             stored: None,
             binary: false,
+            require_tls: false,
         };
         q.commit(s, &env).unwrap();
         ids.push(id);
