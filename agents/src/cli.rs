@@ -108,6 +108,21 @@ enum Cmd {
         #[command(subcommand)]
         action: DkimCmd,
     },
+    /// TLS-RPT (RFC 8460) aggregate reports.
+    TlsRpt {
+        #[command(subcommand)]
+        action: TlsRptCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TlsRptCmd {
+    /// Send the reports of the days that are over now (the server does it hourly).
+    Send {
+        /// Report today's sessions too (the day so far).
+        #[arg(long)]
+        today: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -548,6 +563,16 @@ fn run(serve: ServeFn) -> Result<(), String> {
             },
             &settings.config.recipient_delimiter,
         ),
+        Cmd::TlsRpt {
+            action: TlsRptCmd::Send { today },
+        } => {
+            let ctx = open_context(settings)?;
+            let resolver = crate::resolver::Resolver::from_settings(&ctx.settings);
+            let now = postrider_store::queue::unix_now();
+            let n = crate::tls_rpt::send_due(&ctx, &resolver, now, today);
+            println!("{n} TLS-RPT report(s) sent");
+            Ok(())
+        }
         Cmd::Dkim {
             action:
                 DkimCmd::Keygen {

@@ -4,7 +4,7 @@
 //! The runtime side of postrider shared by both runtimes: the agents that answer the core
 //! machines' events (SMTP [`session`], [`pop3`], [`imap`], [`managesieve`], the [`web`] pages, with
 //! [`login`]), delivery
-//! ([`local`], [`lmtp`], [`remote`] with [`mta_sts`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
+//! ([`local`], [`lmtp`], [`remote`] with [`mta_sts`] and [`tls_rpt`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
 //! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
 //! the command line ([`cli`], [`sendmail`]) and what both runtimes' listeners share
 //! ([`service`], [`agent`]). Runtimes (`postrider-std`, `postrider-smol`) hold only
@@ -42,6 +42,7 @@ pub mod session;
 pub mod sieve;
 pub mod sieve_test;
 pub mod tls;
+pub mod tls_rpt;
 pub mod user_files;
 pub mod vacation;
 pub mod web;

@@ -17,6 +17,7 @@ use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
 use postrider_core::mta_sts::{
     parse_policy, parse_sts_record, policy_response_body, FetchError, Policy, MAX_POLICY_BYTES,
 };
+use postrider_core::tls_rpt::ResultType;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig as TlsClientConfig, ClientConnection, StreamOwned};
 
@@ -95,16 +96,17 @@ impl PolicyCache {
 /// The MTA-STS policy in force for mail to `domain` at `now` (Unix seconds), if any:
 /// from the cache while its id matches the record and it is fresh, else fetched anew
 /// with `tls` (a verifying configuration); a fetch that fails leaves a fresh cached
-/// policy in force. Mode `none` is returned too (it means: no policy).
+/// policy in force. Mode `none` is returned too (it means: no policy). The second value
+/// is what TLS-RPT reports when a published policy could not be had (RFC 8460 §4.3.2).
 pub fn policy_for(
     cache: &PolicyCache,
     resolver: &Resolver,
     tls: Option<&Arc<TlsClientConfig>>,
     domain: &str,
     now: i64,
-) -> Option<Policy> {
+) -> (Option<Policy>, Option<ResultType>) {
     if !plain_domain(domain) {
-        return None;
+        return (None, None);
     }
     let cached = cache.get(domain).filter(|c| c.fresh(now));
     let id = match resolver.lookup(&format!("_mta-sts.{domain}"), RecordType::Txt) {
@@ -121,14 +123,17 @@ pub fn policy_for(
         _ => None,
     };
     let Some(id) = id else {
-        return cached.map(|c| c.policy);
+        return (cached.map(|c| c.policy), None);
     };
     if let Some(c) = cached.as_ref().filter(|c| c.id == id) {
-        return Some(c.policy.clone());
+        return (Some(c.policy.clone()), None);
     }
     let Some(tls) = tls else {
         tracing::warn!("MTA-STS: {domain} has a policy, but no trusted CA certificates are available to fetch it");
-        return cached.map(|c| c.policy);
+        return (
+            cached.map(|c| c.policy),
+            Some(ResultType::StsPolicyFetchError),
+        );
     };
     match fetch(resolver, tls, domain) {
         Ok(policy) => {
@@ -145,29 +150,36 @@ pub fn policy_for(
             if let Err(e) = cache.put(domain, &c) {
                 tracing::warn!("MTA-STS: cannot cache the policy of {domain}: {e}");
             }
-            Some(c.policy)
+            (Some(c.policy), None)
         }
-        Err(e) => {
+        Err((kind, e)) => {
             tracing::warn!("MTA-STS: cannot fetch the policy of {domain}: {e}");
-            cached.map(|c| c.policy)
+            (cached.map(|c| c.policy), Some(kind))
         }
     }
 }
 
-/// Fetches and parses `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`.
-fn fetch(resolver: &Resolver, tls: &Arc<TlsClientConfig>, domain: &str) -> Result<Policy, String> {
+/// Fetches and parses `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`; a failure says
+/// whether the fetch or the policy failed.
+fn fetch(
+    resolver: &Resolver,
+    tls: &Arc<TlsClientConfig>,
+    domain: &str,
+) -> Result<Policy, (ResultType, String)> {
     let host = format!("mta-sts.{domain}");
-    let ips = resolver
-        .addresses(&host)
-        .map_err(|e| format!("{host}: {e:?}"))?;
+    let fetch_error = |e: String| (ResultType::StsPolicyFetchError, e);
+    let ips = (resolver.addresses(&host)).map_err(|e| fetch_error(format!("{host}: {e:?}")))?;
     let mut last = format!("{host}: no address");
     for ip in ips {
         match fetch_from(tls, &host, SocketAddr::new(ip, HTTPS_PORT)) {
-            Ok(body) => return parse_policy(&body).map_err(|e| format!("{host}: {e}")),
+            Ok(body) => {
+                return parse_policy(&body)
+                    .map_err(|e| (ResultType::StsPolicyInvalid, format!("{host}: {e}")))
+            }
             Err(e) => last = format!("{host}[{ip}]: {e}"),
         }
     }
-    Err(last)
+    Err(fetch_error(last))
 }
 
 /// One HTTPS GET of the policy from `addr`; the body.

@@ -11,12 +11,13 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use postrider_core::delivery::routing::{address_literal, order_mx, MxHost};
 use postrider_core::dns::{DnsRecord, LookupResult, RecordType};
 use postrider_core::machine::{Machine, TlsInfo};
-use postrider_core::mta_sts::{tls_not_required, Mode};
+use postrider_core::mta_sts::{tls_not_required, Mode, Policy};
 use postrider_core::smtp::client::{
     ClientConfig, ClientEvent, ClientMessage, RecipientResult, SessionOutcome, SmtpClient,
     TlsPolicy,
 };
 use postrider_core::smtp::{EnhancedCode, Reply};
+use postrider_core::tls_rpt::{ResultType, SessionResult};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig as TlsClientConfig, ClientConnection, StreamOwned};
 
@@ -26,6 +27,7 @@ use crate::config::{OutboundTls as TlsMode, Settings};
 use crate::mta_sts::{self, PolicyCache};
 use crate::resolver::{AddressError, Resolver};
 use crate::tls::session_info;
+use crate::tls_rpt::Recorder;
 
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,19 +54,7 @@ impl OutboundTls {
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(|e| format!("outbound TLS setup: {e}"))
         };
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        let verified = if roots.is_empty() {
-            None
-        } else {
-            Some(Arc::new(
-                builder()?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            ))
-        };
+        let verified = verified_client_config()?;
         match settings.config.delivery.tls {
             TlsMode::None => Ok(Self {
                 policy: TlsPolicy::Never,
@@ -106,6 +96,25 @@ impl OutboundTls {
             verified: Some(v),
         })
     }
+}
+
+/// A TLS client configuration that checks certificates against the system's CA store
+/// (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured); None when the system has none.
+pub fn verified_client_config() -> Result<Option<Arc<TlsClientConfig>>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Ok(None);
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = TlsClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("outbound TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(Arc::new(config)))
 }
 
 /// A TLS client configuration that accepts any certificate (opportunistic TLS; also
@@ -321,13 +330,15 @@ fn resolve_host(
 }
 
 /// Runs one SMTP session to `addr`; never fails (connection trouble is an outcome).
+/// Under opportunistic TLS a broken handshake is retried in plain text, as Postfix does;
+/// the handshake's error is returned beside the outcome then.
 pub fn session(
     tls: &OutboundTls,
     helo_name: &str,
     target_host: &str,
     addr: SocketAddr,
     message: ClientMessage,
-) -> SessionOutcome {
+) -> (SessionOutcome, Option<String>) {
     let first = session_with(
         tls.policy,
         tls,
@@ -336,19 +347,54 @@ pub fn session(
         addr,
         message.clone(),
     );
-    // A broken TLS handshake under opportunistic TLS: try the same host in plain text,
-    // as Postfix does.
-    let tls_broke = first.recipients.iter().any(
-        |r| matches!(r, RecipientResult::Deferred(t) if t.starts_with("TLS handshake failed")),
-    );
-    if tls_broke && tls.policy == TlsPolicy::Opportunistic {
-        tracing::warn!(
-            "{target_host}[{}]: TLS handshake failed; retrying without TLS",
-            addr.ip()
-        );
-        return session_with(TlsPolicy::Never, tls, helo_name, target_host, addr, message);
+    let broke = first.recipients.iter().find_map(|r| match r {
+        RecipientResult::Deferred(t) if t.starts_with("TLS handshake failed") => Some(t.clone()),
+        _ => None,
+    });
+    match broke {
+        Some(why) if tls.policy == TlsPolicy::Opportunistic => {
+            tracing::warn!(
+                "{target_host}[{}]: TLS handshake failed; retrying without TLS",
+                addr.ip()
+            );
+            let plain = session_with(TlsPolicy::Never, tls, helo_name, target_host, addr, message);
+            (plain, Some(why))
+        }
+        _ => (first, None),
     }
-    first
+}
+
+/// What TLS-RPT records of a session under a policy: success when TLS was set up, the
+/// kind of failure when TLS failed, nothing when the session never got that far.
+fn rpt_result(
+    outcome: &SessionOutcome,
+    broke: Option<&str>,
+    host: &str,
+    addr: SocketAddr,
+) -> Option<SessionResult> {
+    let failure = |text: &str| SessionResult::Failure {
+        result_type: ResultType::of_failure(text),
+        mx: host.to_string(),
+        ip: addr.ip().to_string(),
+    };
+    if let Some(why) = broke {
+        return Some(failure(why));
+    }
+    if outcome.tls.is_some() {
+        return Some(SessionResult::Success);
+    }
+    let tls_failure = outcome.recipients.iter().find_map(|r| match r {
+        RecipientResult::Deferred(t) if t.contains("TLS") => Some(failure(t)),
+        _ => None,
+    });
+    // A session that went on in plain text (testing mode): the MX offered no STARTTLS.
+    let talked = (outcome.recipients.iter()).any(|r| {
+        matches!(
+            r,
+            RecipientResult::Delivered(_) | RecipientResult::Failed(_, Some(_))
+        )
+    });
+    tls_failure.or_else(|| talked.then(|| failure("the server does not offer STARTTLS")))
 }
 
 fn deferred_all(message: &ClientMessage, text: String) -> SessionOutcome {
@@ -492,11 +538,16 @@ pub fn deliver(
 ) -> RemoteResult {
     let routed = route(settings, resolver, domain)
         .and_then(|targets| apply_mta_sts(settings, resolver, tls, domain, &message, targets));
-    let (targets, strict) = match routed {
+    let Sts {
+        targets,
+        tls: strict,
+        report,
+    } = match routed {
         Ok(v) => v,
         Err(f) => return failure_result(&message, &f),
     };
     let tls = strict.as_ref().unwrap_or(tls);
+    let recorder = Recorder::new(&settings.config.data_dir);
     let helo = settings.config.hostname.as_str();
     let mut last = None;
     let all: Vec<(&str, SocketAddr)> = targets
@@ -504,7 +555,13 @@ pub fn deliver(
         .flat_map(|t| t.addrs.iter().map(move |a| (t.host.as_str(), *a)))
         .collect();
     for (k, &(host, addr)) in all.iter().enumerate() {
-        let outcome = session(tls, helo, host, addr, message.clone());
+        let (outcome, broke) = session(tls, helo, host, addr, message.clone());
+        if let Some(policy) = &report {
+            if let Some(r) = rpt_result(&outcome, broke.as_deref(), host, addr) {
+                let now = postrider_store::queue::unix_now();
+                recorder.record(domain, &policy.to_text(), &r, now);
+            }
+        }
         let relay = format!("{host}[{}]:{}", addr.ip(), addr.port());
         let next = outcome.try_next_host;
         last = Some(RemoteResult {
@@ -531,7 +588,8 @@ pub fn deliver(
 ///   for by a policy (DNSSEC is not checked), else the message fails with 5.7.30.
 ///
 /// An error is why nothing can be delivered now (temporary, as RFC 8461 §5 asks, or
-/// permanent for REQUIRETLS).
+/// permanent for REQUIRETLS). Sessions under a policy and failures to fetch one are
+/// recorded for TLS-RPT.
 fn apply_mta_sts(
     settings: &Settings,
     resolver: &Resolver,
@@ -539,7 +597,7 @@ fn apply_mta_sts(
     domain: &str,
     message: &ClientMessage,
     targets: Vec<Target>,
-) -> Result<(Vec<Target>, Option<OutboundTls>), RouteFailure> {
+) -> Result<Sts, RouteFailure> {
     let no_ca = || {
         route_failure(
             true,
@@ -547,17 +605,32 @@ fn apply_mta_sts(
             (4, 7, 5),
         )
     };
+    let plain = |targets, tls| Sts {
+        targets,
+        tls,
+        report: None,
+    };
     let direct = settings.config.delivery.smarthost.is_empty() && address_literal(domain).is_none();
     if !direct {
         if message.require_tls {
-            return Ok((targets, Some(tls.strict().ok_or_else(no_ca)?)));
+            return Ok(plain(targets, Some(tls.strict().ok_or_else(no_ca)?)));
         }
-        return Ok((targets, None));
+        return Ok(plain(targets, None));
     }
     let cache = PolicyCache::new(&settings.config.data_dir);
+    let recorder = Recorder::new(&settings.config.data_dir);
     let now = postrider_store::queue::unix_now();
-    let policy = mta_sts::policy_for(&cache, resolver, tls.verified.as_ref(), domain, now)
-        .filter(|p| p.mode != Mode::None);
+    let (policy, fetch_failed) =
+        mta_sts::policy_for(&cache, resolver, tls.verified.as_ref(), domain, now);
+    if let Some(kind) = fetch_failed {
+        let failure = SessionResult::Failure {
+            result_type: kind,
+            mx: format!("mta-sts.{domain}"),
+            ip: String::new(),
+        };
+        recorder.record(domain, "", &failure, now);
+    }
+    let policy = policy.filter(|p| p.mode != Mode::None);
     let waived = !message.require_tls && tls_not_required(&message.content);
     let Some(policy) = policy.filter(|_| !waived) else {
         if message.require_tls {
@@ -570,16 +643,34 @@ fn apply_mta_sts(
         if waived {
             tracing::info!("{domain}: TLS-Required: No: its MTA-STS policy is not applied");
         }
-        return Ok((targets, None));
+        return Ok(plain(targets, None));
     };
-    if policy.mode == Mode::Testing && !message.require_tls {
-        for t in targets.iter().filter(|t| !policy.allows_mx(&t.host)) {
+    for t in targets.iter().filter(|t| !policy.allows_mx(&t.host)) {
+        if policy.mode == Mode::Testing {
             tracing::warn!(
                 "MTA-STS (testing): {} is not an MX host the policy of {domain} names",
                 t.host
             );
         }
-        return Ok((targets, None));
+        let failure = SessionResult::Failure {
+            result_type: ResultType::ValidationFailure,
+            mx: t.host.clone(),
+            ip: String::new(),
+        };
+        recorder.record(domain, &policy.to_text(), &failure, now);
+    }
+    if policy.mode == Mode::Testing && !message.require_tls {
+        // Verified TLS when it works (and reported when not), plain text otherwise.
+        let testing = tls.verified.clone().map(|v| OutboundTls {
+            policy: TlsPolicy::Opportunistic,
+            config: Some(v.clone()),
+            verified: Some(v),
+        });
+        return Ok(Sts {
+            targets,
+            tls: testing,
+            report: Some(policy),
+        });
     }
     let allowed: Vec<Target> = (targets.into_iter())
         .filter(|t| policy.allows_mx(&t.host))
@@ -595,7 +686,21 @@ fn apply_mta_sts(
             },
         ));
     }
-    Ok((allowed, Some(tls.strict().ok_or_else(no_ca)?)))
+    Ok(Sts {
+        targets: allowed,
+        tls: Some(tls.strict().ok_or_else(no_ca)?),
+        report: Some(policy),
+    })
+}
+
+/// The hosts a delivery tries and how, after MTA-STS and REQUIRETLS had their say.
+struct Sts {
+    /// The hosts to try.
+    targets: Vec<Target>,
+    /// The TLS configuration to use instead of the default one.
+    tls: Option<OutboundTls>,
+    /// The policy whose sessions TLS-RPT reports.
+    report: Option<Policy>,
 }
 
 /// Every recipient failed (or deferred) for the same reason, before any connection.

@@ -36,6 +36,7 @@
 //! * [`sasl`]: SASL PLAIN and LOGIN exchanges (RFC 4616, RFC 4954).
 //! * [`sieve`]: Sieve filtering (RFC 5228 and extensions): parser, validator, interpreter.
 //! * [`submission`]: fix-ups for locally submitted messages (sendmail).
+//! * [`tls_rpt`]: TLS-RPT (RFC 8460) session records, aggregate reports and report messages.
 //! * [`web`]: the webmail's pure parts (form decoding).
 
 pub mod authres;
@@ -62,4 +63,5 @@ pub mod spf;
 pub mod submission;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls_rpt;
 pub mod web;

@@ -7,6 +7,7 @@
 use proptest::prelude::*;
 
 use postrider_core::mta_sts::{parse_policy, policy_response_body, FetchError, Mode, Policy};
+use postrider_core::tls_rpt::{ResultType, SessionResult};
 
 fn label() -> impl Strategy<Value = String> {
     "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?"
@@ -36,6 +37,25 @@ fn policy() -> impl Strategy<Value = Policy> {
 }
 
 proptest! {
+    #[test]
+    fn tls_rpt_records_round_trip(kind in 0usize..7, mx in "[ -~]{0,20}", ip in "[0-9.:a-f]{0,15}", ok in any::<bool>()) {
+        let types = [
+            "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
+            "certificate-not-trusted", "validation-failure", "sts-policy-fetch-error",
+            "sts-policy-invalid",
+        ];
+        let r = if ok {
+            SessionResult::Success
+        } else {
+            SessionResult::Failure {
+                result_type: ResultType::parse(types[kind]).unwrap(),
+                mx: mx.replace('\t', ""),
+                ip,
+            }
+        };
+        prop_assert_eq!(SessionResult::parse(&r.to_line()), Some(r));
+    }
+
     #[test]
     fn policies_round_trip(p in policy()) {
         prop_assert_eq!(parse_policy(&p.to_text()).unwrap(), p);

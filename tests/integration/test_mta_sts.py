@@ -9,7 +9,9 @@ policy), else the message bounces with 5.7.30; `TLS-Required: No` waives a polic
 
 Port 443 needs root (as CI runs); elsewhere the test fails saying so."""
 
+import gzip
 import http.server
+import json
 import os
 import shutil
 import smtplib
@@ -39,6 +41,7 @@ class PolicyServer:
 
     def __init__(self, cert, key):
         self.fetches = []
+        self.posts = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -55,6 +58,14 @@ class PolicyServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                outer.posts.append((self.path, self.headers.get("Content-Type"),
+                                    self.rfile.read(n)))
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args):
                 pass
@@ -156,7 +167,7 @@ class MtaSts(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="postrider-sts-")
-        ca = TestCa(cls.tmp)
+        ca = cls.ca = TestCa(cls.tmp)
         try:
             cls.https = PolicyServer(*ca.leaf("mta-sts.b.test", *(f"mta-sts.{d}" for d in POLICIES)))
         except PermissionError:
@@ -181,6 +192,8 @@ class MtaSts(unittest.TestCase):
             ("nopolicy.test", "MX"): [(10, "mx.r.test")],
             **{(f"_mta-sts.{d}", "TXT"): ["v=STSv1; id=20261206T1;"] for d in POLICIES},
             **{(f"mta-sts.{d}", "A"): ["127.0.0.1"] for d in POLICIES},
+            ("_smtp._tls.e.test", "TXT"): ["v=TLSRPTv1; rua=mailto:alice@a.test"],
+            ("_smtp._tls.b.test", "TXT"): ["v=TLSRPTv1; rua=https://mta-sts.b.test/tlsrpt"],
         })
         cls.b = Server(hostname="mx.b.test", domains=("b.test", "m.test", "x.test"),
                        users=("bob",), smtp_ip="127.0.0.2", smtp_port=cls.port,
@@ -291,6 +304,41 @@ class MtaSts(unittest.TestCase):
                        "From: alice@a.test\r\nSubject: waived\r\nTLS-Required: No\r\n\r\nbody\r\n")
         self.a.wait_until("the waived message reaches the plain MX",
                           lambda: any(b"Subject: waived" in m for m in self.sink.accepted))
+
+    def test_zz_tls_rpt_reports_go_to_mailto_and_https(self):
+        # RFC 8460: a session that failed (no STARTTLS at mx.e.test) and ones that
+        # succeeded (mx.b.test), then the day's reports sent at once.
+        self.send("eve@e.test", "rpt-fail")
+        self.wait_deferred("eve@e.test", "does not offer STARTTLS")
+        self.send("bob@b.test", "rpt-ok")
+        self.b.wait_subject("bob", "rpt-ok")
+        out = self.a.cli("tls-rpt", "send", "--today", env={"SSL_CERT_FILE": self.ca.cert})
+        self.assertIn("report(s) sent", out.stdout.decode())
+        report = self.a.wait_until(
+            "no TLS report for e.test in alice's mailbox",
+            lambda: [m for m in self.a.messages("alice") if m["TLS-Report-Domain"] == "e.test"])[0]
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        self.assertEqual(report.get_param("report-type"), "tlsrpt")
+        self.assertIn("Report Domain: e.test", report["Subject"])
+        gz = [p for p in report.walk() if p.get_content_type() == "application/tlsrpt+gzip"][0]
+        self.assertTrue(gz.get_filename().endswith(".json.gz"))
+        data = json.loads(gzip.decompress(gz.get_payload(decode=True)))
+        policy = data["policies"][0]
+        self.assertEqual(policy["policy"]["policy-domain"], "e.test")
+        self.assertEqual(policy["policy"]["policy-type"], "sts")
+        self.assertGreaterEqual(policy["summary"]["total-failure-session-count"], 1)
+        kinds = {d["result-type"] for d in policy["failure-details"]}
+        self.assertIn("starttls-not-supported", kinds)
+        # b.test's report went to its https destination.
+        posts = [p for p in self.https.posts if p[0] == "/tlsrpt"]
+        self.assertTrue(posts, self.https.posts)
+        self.assertEqual(posts[0][1], "application/tlsrpt+gzip")
+        b = json.loads(gzip.decompress(posts[0][2]))
+        self.assertEqual(b["policies"][0]["policy"]["policy-domain"], "b.test")
+        self.assertGreaterEqual(b["policies"][0]["summary"]["total-successful-session-count"], 1)
+        # Sent once: the records are gone.
+        again = self.a.cli("tls-rpt", "send", "--today", env={"SSL_CERT_FILE": self.ca.cert})
+        self.assertIn("0 TLS-RPT report(s) sent", again.stdout.decode())
 
     def test_testing_mode_delivers_anyway(self):
         self.send("tom@t.test", "sts-testing")
