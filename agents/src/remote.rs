@@ -27,7 +27,7 @@ use crate::config::{OutboundTls as TlsMode, Settings};
 use crate::mta_sts::{self, PolicyCache};
 use crate::resolver::{AddressError, Resolver};
 use crate::tls::session_info;
-use crate::tls_rpt::Recorder;
+use crate::tls_rpt::recorder::Recorder;
 
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +54,7 @@ impl OutboundTls {
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
                 .map_err(|e| format!("outbound TLS setup: {e}"))
         };
-        let verified = verified_client_config()?;
+        let verified = crate::tls::verified_client_config()?;
         match settings.config.delivery.tls {
             TlsMode::None => Ok(Self {
                 policy: TlsPolicy::Never,
@@ -96,25 +96,6 @@ impl OutboundTls {
             verified: Some(v),
         })
     }
-}
-
-/// A TLS client configuration that checks certificates against the system's CA store
-/// (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured); None when the system has none.
-pub fn verified_client_config() -> Result<Option<Arc<TlsClientConfig>>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Ok(None);
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = TlsClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("outbound TLS setup: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Some(Arc::new(config)))
 }
 
 /// A TLS client configuration that accepts any certificate (opportunistic TLS; also

@@ -737,13 +737,6 @@ pub fn run(ctx: Arc<Context>) {
         }
         Err(e) => tracing::error!("queue: verification failed: {e}"),
     }
-    let reports = ctx.clone();
-    if let Err(e) = thread::Builder::new()
-        .name("tls-rpt".into())
-        .spawn(move || crate::tls_rpt::run(reports))
-    {
-        tracing::error!("TLS-RPT reports disabled: {e}");
-    }
     let pool = match DeliveryPool::start(&ctx) {
         Ok(p) => p,
         Err(e) => {

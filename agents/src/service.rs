@@ -203,10 +203,14 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
     tracing::info!("stopped");
 }
 
-/// Starts the queue runner thread (and makes this process the server, which keeps a
-/// file per mail directory to link its dotlocks from).
+/// Starts the queue runner thread and its TLS-RPT helper (and makes this process the
+/// server, which keeps a file per mail directory to link its dotlocks from).
 pub fn start_runner(ctx: &Arc<Context>) -> io::Result<()> {
     postrider_store::fsutil::keep_lock_sources();
+    let reports = ctx.clone();
+    thread::Builder::new()
+        .name("tls-rpt".into())
+        .spawn(move || crate::tls_rpt::run(reports))?;
     let ctx = ctx.clone();
     thread::Builder::new()
         .name("queue-runner".into())

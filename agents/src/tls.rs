@@ -133,3 +133,22 @@ pub fn session_info(conn: &rustls::CommonState) -> postrider_core::machine::TlsI
         .unwrap_or_else(|| "unknown".into());
     postrider_core::machine::TlsInfo { version, cipher }
 }
+
+/// A TLS client configuration that checks certificates against the system's CA store
+/// (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured); None when the system has none.
+pub fn verified_client_config() -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Ok(None);
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("outbound TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(std::sync::Arc::new(config)))
+}

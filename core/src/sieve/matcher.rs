@@ -124,10 +124,8 @@ impl Matcher {
     /// (None: no match; never for i;ascii-numeric, which has no substring matching).
     pub(super) fn captures(&self, value: &str, key: &str) -> Option<Vec<String>> {
         match self.cmp {
-            Comparator::CaseMap => {
-                super::variables::glob_captures(value, key, |a, b| a.eq_ignore_ascii_case(&b))
-            }
-            Comparator::Octet => super::variables::glob_captures(value, key, |a, b| a == b),
+            Comparator::CaseMap => glob_captures(value, key, |a, b| a.eq_ignore_ascii_case(&b)),
+            Comparator::Octet => glob_captures(value, key, |a, b| a == b),
             Comparator::Numeric => None,
         }
     }
@@ -228,4 +226,62 @@ pub(super) fn glob_with(value: &str, pat: &[P], same: &impl Fn(char, char) -> bo
         j += 1;
     }
     j == pat.len()
+}
+
+/// Largest table [`glob_captures`] builds (value length × pattern length): 4 MB.
+const MAX_CAPTURE_CELLS: usize = 4 * 1024 * 1024;
+
+/// The match variables of `:matches` (None when `value` does not match `pattern`):
+/// `${0}` the whole value, then what each `*` and `?` matched, left to right, each `*`
+/// as short as lets the rest of the pattern match. `same` compares two characters under
+/// the comparator. Time and memory O(len(value) × len(pattern)).
+pub(super) fn glob_captures(
+    value: &str,
+    pattern: &str,
+    same: impl Fn(char, char) -> bool,
+) -> Option<Vec<String>> {
+    let pat = wildcards(pattern);
+    let v: Vec<char> = value.chars().collect();
+    let (n, m) = (v.len(), pat.len());
+    if (n + 1).saturating_mul(m + 1) > MAX_CAPTURE_CELLS {
+        // Too big to table (a huge header against a long pattern): the match is decided
+        // without captures, and only `${0}` is set.
+        return glob_with(value, &pat, &same).then(|| vec![value.to_string()]);
+    }
+    // can[i * (m + 1) + j]: v[i..] matches pat[j..].
+    let width = m + 1;
+    let mut can = vec![false; (n + 1) * width];
+    can[n * width + m] = true;
+    for j in (0..m).rev() {
+        for i in (0..=n).rev() {
+            can[i * width + j] = match pat[j] {
+                P::Star => can[i * width + j + 1] || (i < n && can[(i + 1) * width + j]),
+                P::One => i < n && can[(i + 1) * width + j + 1],
+                P::Lit(c) => i < n && same(v[i], c) && can[(i + 1) * width + j + 1],
+            };
+        }
+    }
+    if !can[0] {
+        return None;
+    }
+    let mut captures = vec![value.to_string()];
+    let mut i = 0;
+    for j in 0..m {
+        match pat[j] {
+            P::Star => {
+                let mut k = i;
+                while !can[k * width + j + 1] {
+                    k += 1;
+                }
+                captures.push(v[i..k].iter().collect());
+                i = k;
+            }
+            P::One => {
+                captures.push(v[i].to_string());
+                i += 1;
+            }
+            P::Lit(_) => i += 1,
+        }
+    }
+    Some(captures)
 }

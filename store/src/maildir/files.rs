@@ -4,6 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -170,6 +171,16 @@ pub(crate) fn stage_copy(dir: &Path, from: &Path, base: &str) -> io::Result<Path
 /// caller fsyncs `cur/` once for all of them).
 pub(crate) fn place_staged(dir: &Path, staged: &Path, base: &str, info: &str) -> io::Result<()> {
     fs::rename(staged, dir.join("cur").join(format!("{base}:2,{info}")))
+}
+
+/// (inode, modification time in ns) of a file or directory; zeros when missing.
+pub(crate) fn stamp_of(path: &Path) -> (u64, i128) {
+    fs::metadata(path).map_or((0, 0), |m| {
+        (
+            m.ino(),
+            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        )
+    })
 }
 
 /// The current path of message file `name` in `dir`'s `cur/`.

@@ -23,20 +23,10 @@ use postrider_core::maildir::{
     Uidlist,
 };
 
-use super::files::{crlf_size, cur_path, is_maildir};
+use super::files::{crlf_size, cur_path, is_maildir, stamp_of};
 use super::uidlist;
 use crate::fsutil::fsync_dir;
 use crate::imap_folder::{Entry, Folder};
-
-/// (inode, modification time in ns) of a file or directory; zeros when missing.
-pub(crate) fn stamp_of(path: &Path) -> (u64, i128) {
-    fs::metadata(path).map_or((0, 0), |m| {
-        (
-            m.ino(),
-            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        )
-    })
-}
 
 /// A change younger than this may share its time stamp with a later one (file times
 /// tick coarsely), so a folder whose stamps are this recent is listed again each time.

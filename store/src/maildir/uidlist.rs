@@ -96,5 +96,5 @@ pub(crate) fn save_keywords(dir: &Path, keywords: &Keywords) -> io::Result<()> {
 /// The (inode, modification time) of the list and of the keywords file, to tell whether
 /// another process changed them.
 pub(crate) fn stamps(dir: &Path) -> [(u64, i128); 2] {
-    [UIDLIST, KEYWORDS].map(|f| crate::maildir::folder::stamp_of(&dir.join(f)))
+    [UIDLIST, KEYWORDS].map(|f| super::files::stamp_of(&dir.join(f)))
 }

@@ -7,10 +7,10 @@
 //! the gzipped JSON. The queue runner's helper thread does it hourly;
 //! `postrider tls-rpt send` does it at once.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,47 +28,17 @@ use crate::context::Context;
 use crate::resolver::Resolver;
 use crate::sendmail::{queue_local, LocalSubmission, ReceivedFrom};
 
-const DAY: i64 = 86_400;
+pub mod recorder;
 
-/// Where session results are kept until reported.
-#[derive(Debug, Clone)]
-pub struct Recorder {
-    dir: PathBuf,
-}
-
-impl Recorder {
-    /// The records under `data_dir`.
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            dir: data_dir.join("tls-rpt"),
-        }
-    }
-
-    /// Records one session to `domain` (whose policy text is `policy`) at `now`.
-    pub fn record(&self, domain: &str, policy: &str, result: &SessionResult, now: i64) {
-        let day = self.dir.join((now - now.rem_euclid(DAY)).to_string());
-        let domain = domain.to_ascii_lowercase();
-        let written = fs::create_dir_all(&day).and_then(|()| {
-            let policy_file = day.join(format!("{domain}.policy"));
-            if !policy.is_empty() && !policy_file.exists() {
-                fs::write(&policy_file, policy)?;
-            }
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(day.join(&domain))?;
-            f.write_all(format!("{}\n", result.to_line()).as_bytes())
-        });
-        if let Err(e) = written {
-            tracing::warn!("TLS-RPT: cannot record a session to {domain}: {e}");
-        }
-    }
-}
+pub use recorder::Recorder;
+use recorder::DAY;
 
 /// Sends the reports of every day that is over (and with `include_today`, of today too):
 /// how many reports went out.
 pub fn send_due(ctx: &Context, resolver: &Resolver, now: i64, include_today: bool) -> usize {
-    let dir = Recorder::new(&ctx.settings.config.data_dir).dir;
+    let dir = Recorder::new(&ctx.settings.config.data_dir)
+        .dir()
+        .to_path_buf();
     let today = now - now.rem_euclid(DAY);
     let Ok(days) = fs::read_dir(&dir) else {
         return 0;
@@ -225,7 +195,7 @@ fn post(resolver: &Resolver, url: &str, gzipped: &[u8]) -> Result<String, String
         Some((h, p)) => (h, p.parse::<u16>().map_err(|_| "bad port")?),
         None => (authority, 443),
     };
-    let tls = crate::remote::verified_client_config()?.ok_or("no trusted CA certificates")?;
+    let tls = crate::tls::verified_client_config()?.ok_or("no trusted CA certificates")?;
     let ips = resolver
         .addresses(host)
         .map_err(|e| format!("{host}: {e:?}"))?;
