@@ -108,6 +108,11 @@ enum Cmd {
         #[command(subcommand)]
         action: DkimCmd,
     },
+    /// Ask the running server of this configuration (data_dir/postrider.pid) to reload
+    /// its configuration, as SIGHUP does.
+    Reload,
+    /// Ask the running server of this configuration to drain and exit; waits for it.
+    Stop,
     /// TLS-RPT (RFC 8460) aggregate reports.
     TlsRpt {
         #[command(subcommand)]
@@ -563,6 +568,16 @@ fn run(serve: ServeFn) -> Result<(), String> {
             },
             &settings.config.recipient_delimiter,
         ),
+        cmd @ (Cmd::Reload | Cmd::Stop) => {
+            let request = if matches!(cmd, Cmd::Stop) {
+                crate::lifecycle::Request::Stop
+            } else {
+                crate::lifecycle::Request::Reload
+            };
+            let said = crate::lifecycle::signal_server(&settings.config.data_dir, request)?;
+            println!("postrider: {said}");
+            Ok(())
+        }
         Cmd::TlsRpt {
             action: TlsRptCmd::Send { today },
         } => {
@@ -605,10 +620,12 @@ fn read_stdin() -> Result<Vec<u8>, String> {
 /// then hands over to the runtime's listeners.
 fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     crate::privileges::check_serve_privileges(&settings)?;
+    crate::lifecycle::check_format(&settings.config.data_dir)?;
     for notice in settings.config.unbuilt_notices() {
         tracing::warn!("{notice}");
     }
     let ctx = open_context(settings)?;
+    let _pid_file = crate::lifecycle::PidFile::create(&ctx.settings.config.data_dir)?;
     ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
     let source = ctx.settings.aliases_path();
     if source.exists() && !postrider_store::aliases::db_path(&source).exists() {

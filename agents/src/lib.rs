@@ -6,7 +6,7 @@
 //! [`login`]), delivery
 //! ([`local`], [`lmtp`], [`remote`] with [`mta_sts`] and [`tls_rpt`], the queue [`runner`], [`sieve`], [`vacation`], [`dkim`]
 //! signing and [`dkim_verify`]), configuration ([`config`], [`context`]), TLS setup,
-//! the command line ([`cli`], [`sendmail`]) and what both runtimes' listeners share
+//! the command line ([`cli`], [`sendmail`], [`lifecycle`]) and what both runtimes' listeners share
 //! ([`service`], [`agent`]). Runtimes (`postrider-std`, `postrider-smol`) hold only
 //! connections, one driver and the listeners.
 
@@ -21,6 +21,7 @@ pub mod context;
 pub mod dkim;
 pub mod dkim_verify;
 pub mod imap;
+pub mod lifecycle;
 pub mod listener;
 pub mod lmtp;
 pub mod local;

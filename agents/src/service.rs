@@ -157,6 +157,34 @@ pub fn too_many_reply(ctx: &Context, kind: ListenerKind, why: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// SIGHUP (`postrider reload`): the configuration file is read and validated again (one
+/// that does not validate is logged and the running one kept), then the TLS certificate
+/// and key are reloaded. Other changes take effect at the next start.
+fn reload(ctx: &Context) {
+    let fresh = match &ctx.settings.config_path {
+        Some(path) => crate::config::Config::load(path)
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => Ok(ctx.settings.clone()),
+    };
+    let settings = match fresh {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(
+                "SIGHUP: the configuration does not validate, the running one stays: {e}"
+            );
+            return;
+        }
+    };
+    match ctx.tls.reload(&settings) {
+        Ok(()) => tracing::info!(
+            "SIGHUP: configuration valid; TLS certificate and key reloaded (other changes take effect at the next start)"
+        ),
+        Err(e) => tracing::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
+    }
+}
+
 /// Installs signal handling and returns on SIGTERM/SIGINT: sets the shutdown flag, waits
 /// up to `grace` for connections to end, then waits for the delivery in progress (if any)
 /// to finish. The caller then exits 0. SIGHUP reloads the TLS certificate and key
@@ -169,12 +197,7 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
                 if signal != SIGHUP {
                     break;
                 }
-                match ctx.tls.reload(&ctx.settings) {
-                    Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
-                    Err(e) => tracing::error!(
-                        "SIGHUP: TLS reload failed, keeping the old certificate: {e}"
-                    ),
-                }
+                reload(ctx);
             }
         }
         Err(e) => {

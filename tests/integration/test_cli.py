@@ -285,5 +285,53 @@ class Logging(unittest.TestCase):
             srv.cleanup()
 
 
+class Lifecycle(unittest.TestCase):
+    """data_dir/format-version, the pid file, `postrider reload` and `postrider stop`."""
+
+    def test_pid_file_reload_and_stop(self):
+        import signal
+        import socket
+        srv = Server(users=("alice",)).start()
+        try:
+            with open(os.path.join(srv.data, "format-version")) as f:
+                self.assertEqual(f.read(), "1\n")
+            with open(os.path.join(srv.data, "postrider.pid")) as f:
+                self.assertEqual(int(f.read()), srv.proc.pid)
+            r = srv.cli("reload")
+            self.assertIn("reload requested", r.stdout.decode())
+            srv.wait_log("SIGHUP: configuration valid")
+            # A configuration that no longer validates is refused; the server goes on.
+            with open(srv.config, "a") as f:
+                f.write("\nno_such_key = 1\n")
+            os.kill(srv.proc.pid, signal.SIGHUP)
+            srv.wait_log("SIGHUP: the configuration does not validate")
+            socket.create_connection(("127.0.0.1", srv.ports["smtp"]), timeout=5).close()
+            with open(srv.config) as f:
+                text = f.read().replace("\nno_such_key = 1\n", "")
+            with open(srv.config, "w") as f:
+                f.write(text)
+            r = srv.cli("stop")
+            self.assertIn("stopped", r.stdout.decode())
+            self.assertEqual(srv.proc.wait(timeout=30), 0)
+            srv.proc = None
+            self.assertFalse(os.path.exists(os.path.join(srv.data, "postrider.pid")))
+            r = srv.cli("stop", check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("no server is running", r.stderr.decode())
+        finally:
+            srv.cleanup()
+
+    def test_a_data_dir_of_a_newer_format_is_refused(self):
+        srv = Server(users=("alice",))
+        try:
+            with open(os.path.join(srv.data, "format-version"), "w") as f:
+                f.write("99\n")
+            r = subprocess.run([BIN, "serve", "-c", srv.config], capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("on-disk format 99, newer than this postrider", r.stderr.decode())
+        finally:
+            srv.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
