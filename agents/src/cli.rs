@@ -316,36 +316,6 @@ pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
     Ok(settings)
 }
 
-fn init_logging(level: &str) {
-    // rustls reports peers' mistakes (an IP address as TLS SNI, as msmtp sends) as
-    // warnings on every connection; only its errors belong in a mail log.
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("{level},rustls=error,tokio_postgres=warn"))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| LogWriter)
-        .with_target(false)
-        .with_ansi(io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .try_init();
-}
-
-/// Writes each log line to stderr with one `write(2)` of its own, without the standard
-/// library's stderr lock: connection threads logging at once contended for it (a futex
-/// call per line under load), while the kernel already keeps one `write` whole.
-struct LogWriter;
-
-impl io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        use std::os::fd::AsFd;
-        Ok(rustix::io::write(io::stderr().as_fd(), buf)?)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn read_password(stdin_mode: bool) -> Result<Secret, String> {
     if stdin_mode {
         let mut line = String::new();
@@ -492,11 +462,11 @@ fn run(serve: ServeFn) -> Result<(), String> {
     };
     let settings = load_settings(config_path.or(cli.config))?;
     let serving = matches!(cli.command, Cmd::Serve);
-    init_logging(if serving {
-        settings.config.log.as_str()
+    if serving {
+        crate::logging::init(settings.config.log.as_str(), settings.config.log_format);
     } else {
-        "warn"
-    });
+        crate::logging::init("warn", crate::config::LogFormat::Text);
+    }
     match cli.command {
         Cmd::Serve => start_serving(settings, serve),
         Cmd::CheckConfig => check_config(settings),
@@ -621,9 +591,6 @@ fn read_stdin() -> Result<Vec<u8>, String> {
 fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     crate::privileges::check_serve_privileges(&settings)?;
     crate::lifecycle::check_format(&settings.config.data_dir)?;
-    for notice in settings.config.unbuilt_notices() {
-        tracing::warn!("{notice}");
-    }
     let ctx = open_context(settings)?;
     let _pid_file = crate::lifecycle::PidFile::create(&ctx.settings.config.data_dir)?;
     ctx.tls.set(crate::tls::server_config(&ctx.settings)?);

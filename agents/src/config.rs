@@ -567,17 +567,6 @@ impl Config {
         })
     }
 
-    /// One line for each setting that is valid but has no effect in this version.
-    pub fn unbuilt_notices(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.log_format == LogFormat::Json {
-            out.push("log_format = \"json\"".to_string());
-        }
-        out.into_iter()
-            .map(|what| format!("{what} is not built in this version yet; ignored"))
-            .collect()
-    }
-
     /// The effective configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))

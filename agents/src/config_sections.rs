@@ -1,8 +1,5 @@
 //! The sections of the configuration (CONTRACT.md) beyond the mail protocols': `[web]`,
 //! `[managesieve]`, `[lmtp]`, `[storage]`, with `log_format` and `recipient_delimiter`.
-//! Sections for services not built yet are parsed and validated now, so a configuration
-//! written for a later version is checked today; `Config::unbuilt_notices` says at
-//! start-up which settings have no effect yet.
 
 use serde::{Deserialize, Serialize};
 

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod lmtp;
 pub mod local;
+pub mod logging;
 pub mod login;
 pub mod managesieve;
 pub mod metrics;

@@ -285,6 +285,28 @@ class Logging(unittest.TestCase):
             srv.cleanup()
 
 
+class JsonLog(unittest.TestCase):
+    def test_json_lines_carry_the_queue_id(self):
+        import json
+        srv = Server(users=("alice",), top='log_format = "json"').start()
+        try:
+            srv.cli("sendmail", "-f", "me@test.example", "alice", input="Subject: j\n\nx\n")
+            srv.wait_subject("alice", "j")
+            srv.wait_log("status=sent")
+            lines = [json.loads(l) for l in srv.log().splitlines() if l.startswith("{")]
+            self.assertTrue(lines)
+            self.assertTrue(all({"time", "level", "message"} <= set(l) for l in lines))
+            sent = [l for l in lines if "status=sent" in l["message"]]
+            self.assertTrue(sent, lines)
+            qid = sent[0]["queue_id"]
+            self.assertRegex(qid, r"^[0-9A-F]{16}$")
+            self.assertTrue(sent[0]["message"].startswith("to=<alice@"), sent[0])
+            about = [l for l in lines if l.get("queue_id") == qid]
+            self.assertGreaterEqual(len(about), 2, about)
+        finally:
+            srv.cleanup()
+
+
 class Lifecycle(unittest.TestCase):
     """data_dir/format-version, the pid file, `postrider reload` and `postrider stop`."""
 
