@@ -776,9 +776,7 @@ impl UserStore<'_> {
             return Err(err(Some("NONEXISTENT"), "Mailbox doesn't exist"));
         }
         fs::remove_file(&p).map_err(io_err)?;
-        self.uses()
-            .edit(|all| all.retain(|(n, _)| n != name))
-            .map_err(io_err)?;
+        self.uses().forget(name).map_err(io_err)?;
         let index = self
             .state_dir()
             .join("folders")
@@ -856,12 +854,8 @@ impl UserStore<'_> {
     /// CREATE ... (USE (...)): the folder, then its attributes.
     pub fn create_special_use(&self, name: &str, uses: &[String]) -> Result<(), StoreError> {
         self.create(name)?;
-        let name = name.trim_end_matches('/').to_string();
         self.uses()
-            .edit(|all| {
-                all.retain(|(n, _)| *n != name);
-                all.push((name, uses.to_vec()));
-            })
+            .set(name.trim_end_matches('/'), uses)
             .map_err(io_err)
     }
 

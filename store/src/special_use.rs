@@ -49,6 +49,19 @@ impl SpecialUses {
         fs::rename(tmp, &self.path)
     }
 
+    /// Gives folder `name` these attributes (CREATE ... USE), replacing any it had.
+    pub(crate) fn set(&self, name: &str, uses: &[String]) -> io::Result<()> {
+        self.edit(|all| {
+            all.retain(|(n, _)| n != name);
+            all.push((name.to_string(), uses.to_vec()));
+        })
+    }
+
+    /// Forgets the attributes of folder `name` (DELETE).
+    pub(crate) fn forget(&self, name: &str) -> io::Result<()> {
+        self.edit(|all| all.retain(|(n, _)| n != name))
+    }
+
     /// Folder `from` and the folders below it are called `to...` now.
     pub(crate) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         let inside = format!("{from}/");

@@ -34,6 +34,8 @@ POLICIES = {
     "r.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.r.test\r\nmax_age: 86400\r\n",
     "n.test": "version: STSv1\r\nmode: enforce\r\nmx: mx.n.test\r\nmax_age: 86400\r\n",
 }
+# Domains that publish an _mta-sts record whose policy the web server does not have (404).
+UNFETCHABLE = ("nf.test",)
 
 
 class PolicyServer:
@@ -92,7 +94,7 @@ class PlainSink(SmtpSink):
         self.accepted.append(body)
 
 
-class TlsSink:
+class TlsSink(SmtpSink):
     """An MX with STARTTLS (certificate from the test CA) that offers REQUIRETLS after it
     when `requiretls`; it keeps the MAIL lines and messages it accepted."""
 
@@ -101,22 +103,7 @@ class TlsSink:
         self.mail_lines, self.accepted = [], []
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
-        self.sock.listen(20)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def close(self):
-        self.sock.close()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+        super().__init__(ip, port)
 
     def _session(self, conn):
         tls = False
@@ -169,7 +156,8 @@ class MtaSts(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="postrider-sts-")
         ca = cls.ca = TestCa(cls.tmp)
         try:
-            cls.https = PolicyServer(*ca.leaf("mta-sts.b.test", *(f"mta-sts.{d}" for d in POLICIES)))
+            cls.https = PolicyServer(*ca.leaf(
+                "mta-sts.b.test", *(f"mta-sts.{d}" for d in (*POLICIES, *UNFETCHABLE))))
         except PermissionError:
             raise AssertionError("the MTA-STS test serves policies on 127.0.0.1:443: run it "
                                  "as root (CI does)") from None
@@ -190,8 +178,10 @@ class MtaSts(unittest.TestCase):
             ("n.test", "MX"): [(10, "mx.n.test")],
             ("mx.n.test", "A"): ["127.0.0.7"],
             ("nopolicy.test", "MX"): [(10, "mx.r.test")],
-            **{(f"_mta-sts.{d}", "TXT"): ["v=STSv1; id=20261206T1;"] for d in POLICIES},
-            **{(f"mta-sts.{d}", "A"): ["127.0.0.1"] for d in POLICIES},
+            **{(f"_mta-sts.{d}", "TXT"): ["v=STSv1; id=20261206T1;"]
+               for d in (*POLICIES, *UNFETCHABLE)},
+            **{(f"mta-sts.{d}", "A"): ["127.0.0.1"] for d in (*POLICIES, *UNFETCHABLE)},
+            ("nf.test", "MX"): [(10, "mx.e.test")],
             ("_smtp._tls.e.test", "TXT"): ["v=TLSRPTv1; rua=mailto:alice@a.test"],
             ("_smtp._tls.b.test", "TXT"): ["v=TLSRPTv1; rua=https://mta-sts.b.test/tlsrpt"],
         })
@@ -339,6 +329,14 @@ class MtaSts(unittest.TestCase):
         # Sent once: the records are gone.
         again = self.a.cli("tls-rpt", "send", "--today", env={"SSL_CERT_FILE": self.ca.cert})
         self.assertIn("0 TLS-RPT report(s) sent", again.stdout.decode())
+
+    def test_a_policy_that_cannot_be_fetched_is_logged_and_mail_goes_as_usual(self):
+        # RFC 8461 §5: without a policy (none cached), delivery is as without MTA-STS.
+        self.send("ned@nf.test", "sts-unfetchable")
+        self.a.wait_until("the message reaches the plain MX",
+                          lambda: any(b"sts-unfetchable" in m for m in self.sink.accepted))
+        self.a.wait_log("MTA-STS: cannot fetch the policy of nf.test")
+        self.assertFalse(os.path.exists(os.path.join(self.a.data, "mta-sts", "nf.test")))
 
     def test_testing_mode_delivers_anyway(self):
         self.send("tom@t.test", "sts-testing")

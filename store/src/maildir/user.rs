@@ -336,12 +336,8 @@ impl UserMaildir<'_> {
 
     pub(crate) fn create_special_use(&self, name: &str, uses: &[String]) -> Result<(), StoreError> {
         self.create(name)?;
-        let name = name.trim_end_matches('/').to_string();
         self.uses()
-            .edit(|all| {
-                all.retain(|(n, _)| *n != name);
-                all.push((name, uses.to_vec()));
-            })
+            .set(name.trim_end_matches('/'), uses)
             .map_err(io_err)
     }
 
@@ -371,9 +367,7 @@ impl UserMaildir<'_> {
         let gone = (self.root().join("tmp")).join(format!("deleted{}", unique_base("", 0, 0)));
         fs::rename(&dir, &gone).map_err(io_err)?;
         let _ = fs::remove_dir_all(&gone);
-        self.uses()
-            .edit(|all| all.retain(|(n, _)| n != name))
-            .map_err(io_err)?;
+        self.uses().forget(name).map_err(io_err)?;
         let index = self.index_path(name);
         for (log, _) in flag_logs(&index) {
             let _ = fs::remove_file(log);
