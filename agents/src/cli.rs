@@ -552,7 +552,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             action: TlsRptCmd::Send { today },
         } => {
             let ctx = open_context(settings)?;
-            let resolver = crate::resolver::Resolver::from_settings(&ctx.settings);
+            let resolver = crate::resolver::Resolver::from_settings(&ctx.settings());
             let now = postrider_store::queue::unix_now();
             let n = crate::tls_rpt::send_due(&ctx, &resolver, now, today);
             println!("{n} TLS-RPT report(s) sent");
@@ -592,9 +592,9 @@ fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     crate::privileges::check_serve_privileges(&settings)?;
     crate::lifecycle::check_format(&settings.config.data_dir)?;
     let ctx = open_context(settings)?;
-    let _pid_file = crate::lifecycle::PidFile::create(&ctx.settings.config.data_dir)?;
-    ctx.tls.set(crate::tls::server_config(&ctx.settings)?);
-    let source = ctx.settings.aliases_path();
+    let _pid_file = crate::lifecycle::PidFile::create(&ctx.settings().config.data_dir)?;
+    ctx.tls.set(crate::tls::server_config(&ctx.settings())?);
+    let source = ctx.settings().aliases_path();
     if source.exists() && !postrider_store::aliases::db_path(&source).exists() {
         // First start: compile the aliases so delivery has a db to read.
         match postrider_store::aliases::build_db(&source) {
@@ -605,9 +605,9 @@ fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     tracing::info!(
         "postrider {} starting: hostname {}, domains {:?}, data_dir {}",
         env!("CARGO_PKG_VERSION"),
-        ctx.settings.config.hostname,
-        ctx.settings.config.domains,
-        ctx.settings.config.data_dir.display()
+        ctx.settings().config.hostname,
+        ctx.settings().config.domains,
+        ctx.settings().config.data_dir.display()
     );
     if let Some(w) = ctx.postmaster_warning() {
         tracing::warn!("{w}");

@@ -6,6 +6,8 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postrider_core::imf::datetime::WallClock;
@@ -58,11 +60,17 @@ impl Wakeup {
 /// `$mynetworks` from its per-client limits).
 #[derive(Debug)]
 pub struct ConnLimits {
+    total: AtomicUsize,
+    state: Mutex<LimitState>,
+}
+
+/// The limits of a section (changed by a reload) and the connections counted per address.
+#[derive(Debug)]
+struct LimitState {
     max_total: usize,
     max_per_ip: usize,
     unlimited: Vec<crate::config::Cidr>,
-    total: AtomicUsize,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    per_ip: HashMap<IpAddr, usize>,
 }
 
 /// A counted connection; dropping it releases the slot.
@@ -75,14 +83,11 @@ pub struct ConnSlot {
 impl Drop for ConnSlot {
     fn drop(&mut self) {
         self.limits.total.fetch_sub(1, Ordering::SeqCst);
-        let mut map = match self.limits.per_ip.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(n) = map.get_mut(&self.ip) {
+        let mut state = self.limits.lock();
+        if let Some(n) = state.per_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.ip);
+                state.per_ip.remove(&self.ip);
             }
         }
     }
@@ -96,25 +101,38 @@ impl ConnLimits {
         unlimited: &[crate::config::Cidr],
     ) -> Arc<Self> {
         Arc::new(Self {
-            max_total,
-            max_per_ip,
-            unlimited: unlimited.to_vec(),
             total: AtomicUsize::new(0),
-            per_ip: Mutex::new(HashMap::new()),
+            state: Mutex::new(LimitState {
+                max_total,
+                max_per_ip,
+                unlimited: unlimited.to_vec(),
+                per_ip: HashMap::new(),
+            }),
         })
+    }
+
+    /// New limits (a reload); connections open now stay, new ones meet these.
+    pub fn set(&self, max_total: usize, max_per_ip: usize, unlimited: &[crate::config::Cidr]) {
+        let mut state = self.lock();
+        state.max_total = max_total;
+        state.max_per_ip = max_per_ip;
+        state.unlimited = unlimited.to_vec();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimitState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes a slot for a connection from `ip`, or says which limit is reached.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, &'static str> {
-        let mut map = match self.per_ip.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        if self.total.load(Ordering::SeqCst) >= self.max_total {
+        let mut state = self.lock();
+        if self.total.load(Ordering::SeqCst) >= state.max_total {
             return Err("too many connections");
         }
-        let n = map.entry(ip).or_insert(0);
-        if *n >= self.max_per_ip && !self.unlimited.iter().any(|c| c.contains(ip)) {
+        let max_per_ip = state.max_per_ip;
+        let unlimited = state.unlimited.iter().any(|c| c.contains(ip));
+        let n = state.per_ip.entry(ip).or_insert(0);
+        if *n >= max_per_ip && !unlimited {
             return Err("too many connections from your address");
         }
         *n += 1;
@@ -134,8 +152,8 @@ impl ConnLimits {
 /// The shared state of a server process (or of one command such as `sendmail`).
 #[derive(Debug)]
 pub struct Context {
-    /// Validated configuration.
-    pub settings: Settings,
+    /// Validated configuration; replaced whole by a reload (SIGHUP), see [`Context::settings`].
+    settings: ArcSwap<Settings>,
     /// Local accounts (shared with the mailboxes).
     pub accounts: Arc<dyn AccountStore>,
     /// The users' mailboxes.
@@ -240,12 +258,7 @@ impl Context {
             ),
             web_sessions: Default::default(),
             metrics: Default::default(),
-            penalties: Mutex::new(PenaltyTable::new({
-                let mut p = PenaltyConfig::default();
-                p.base = settings.config.auth.failure_delay.get();
-                p.max = settings.config.auth.max_penalty.get();
-                p
-            })),
+            penalties: Mutex::new(PenaltyTable::new(penalty_config(&settings))),
             aliases: b.aliases,
             accounts: b.accounts,
             user_files: b.user_files,
@@ -258,8 +271,45 @@ impl Context {
             wakeup: Wakeup::default(),
             shutdown: AtomicBool::new(false),
             delivery_lock: Mutex::new(()),
-            settings,
+            settings: ArcSwap::from_pointee(settings),
         })
+    }
+
+    /// The configuration in force now. A reload replaces it for everything that asks
+    /// afterwards; whoever holds this `Arc` keeps a consistent view of the old one.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load_full()
+    }
+
+    /// Puts `settings` in force (a reload): the connection limits and login penalties
+    /// follow it at once, everything else at its next look at [`Context::settings`].
+    pub fn replace_settings(&self, settings: Settings) {
+        let c = &settings.config;
+        let trusted = &settings.trusted_networks;
+        self.smtp_limits.set(
+            c.smtp.max_connections,
+            c.smtp.max_connections_per_ip,
+            trusted,
+        );
+        self.submission_limits.set(
+            c.submission.max_connections,
+            c.submission.max_connections_per_ip,
+            trusted,
+        );
+        self.pop3_limits.set(
+            c.pop3.max_connections,
+            c.pop3.max_connections_per_ip,
+            trusted,
+        );
+        self.imap_limits.set(
+            c.imap.max_connections,
+            c.imap.max_connections_per_ip,
+            trusted,
+        );
+        self.web_limits
+            .set(c.web.max_connections, c.web.max_connections_per_ip, trusted);
+        self.auth_penalty(|t| t.set_config(penalty_config(&settings)));
+        self.settings.store(Arc::new(settings));
     }
 
     /// Runs `f` on the login penalty table.
@@ -297,7 +347,7 @@ impl Context {
                 return None;
             }
             for t in self.aliases.lookup(&name).unwrap_or_default() {
-                match Target::classify(&t, |d| self.settings.is_local_domain(d)) {
+                match Target::classify(&t, |d| self.settings().is_local_domain(d)) {
                     Target::Local(n) => todo.push(n),
                     Target::Mailbox(u) if !self.accounts.exists(&u) => {}
                     _ => return None,
@@ -307,10 +357,10 @@ impl Context {
         Some(format!(
             "mail for root, postmaster and MAILER-DAEMON goes to {}, which no account can \
              read: run `postrider user add NAME --postmaster`",
-            self.settings
+            self.settings()
                 .config
                 .data_dir
-                .join(match self.settings.config.storage.mailbox_format {
+                .join(match self.settings().config.storage.mailbox_format {
                     crate::config::MailboxFormat::Mbox => "mail",
                     crate::config::MailboxFormat::Maildir => "maildir",
                 })
@@ -334,12 +384,21 @@ impl Context {
         if self.is_local_recipient(&name) {
             return Some(name);
         }
-        let delimiters = &self.settings.config.recipient_delimiter;
+        let settings = self.settings();
+        let delimiters = &settings.config.recipient_delimiter;
         match postrider_core::delivery::subaddress::split_detail(&name, delimiters) {
             (user, Some(_)) if self.is_local_recipient(user) => Some(user.to_string()),
             _ => None,
         }
     }
+}
+
+/// The login penalties `[auth]` asks for.
+fn penalty_config(settings: &Settings) -> PenaltyConfig {
+    let mut p = PenaltyConfig::default();
+    p.base = settings.config.auth.failure_delay.get();
+    p.max = settings.config.auth.max_penalty.get();
+    p
 }
 
 /// The current wall-clock time for the core (UTC).

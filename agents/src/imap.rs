@@ -19,7 +19,7 @@ use postrider_store::mailbox::{Mailboxes, MessageChunks, RangeChunks};
 
 /// The core configuration for an IMAP session on a listener of `kind`.
 pub fn imap_config(ctx: &Context, kind: ListenerKind) -> ImapConfig {
-    let s = &ctx.settings;
+    let s = &ctx.settings();
     let mut c = ImapConfig::default();
     c.hostname = s.config.hostname.clone();
     c.implicit_tls = kind == ListenerKind::Imaps;

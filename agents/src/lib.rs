@@ -35,6 +35,7 @@ pub mod outcome;
 pub mod pop3;
 pub mod privileges;
 pub mod quota;
+pub mod reload;
 pub mod remote;
 pub mod resolver;
 pub mod runner;

@@ -115,7 +115,7 @@ impl Expansion {
 fn identity_for(ctx: &Context, user: Option<&str>) -> Result<Option<RunAs>, String> {
     identity_of(
         &*ctx.accounts,
-        &ctx.settings.config.delivery.default_user,
+        &ctx.settings().config.delivery.default_user,
         user,
     )
 }
@@ -152,7 +152,7 @@ impl Expander<'_> {
     }
 
     fn is_local_domain(&self, d: &str) -> bool {
-        self.ctx.settings.is_local_domain(d)
+        self.ctx.settings().is_local_domain(d)
     }
 
     /// Expands a local name reached through `chain` (the names above it).
@@ -229,7 +229,7 @@ impl Expander<'_> {
     }
 
     fn target(&mut self, raw: &str, origin: &Origin, chain: &mut Vec<String>) {
-        let delivery = &self.ctx.settings.config.delivery;
+        let delivery = &self.ctx.settings().config.delivery;
         let owner = origin.owner().map(str::to_string);
         match Target::classify(raw, |d| self.is_local_domain(d)) {
             Target::Local(name) => self.name(&name, chain),
@@ -361,7 +361,9 @@ pub struct Delivery<'a> {
 pub fn deliver(d: &mut Delivery<'_>, rcpt: &Recipient, done: &mut Vec<String>) -> Outcome {
     let ctx = d.ctx;
     let (local, domain) = split_address(&rcpt.address);
-    let domain = domain.unwrap_or(ctx.settings.primary_domain()).to_string();
+    let domain = domain
+        .unwrap_or(ctx.settings().primary_domain())
+        .to_string();
     let local = local.trim_matches('"').to_ascii_lowercase();
     if let Some(why) = loop_reason(d.message, &[&rcpt.address, &format!("{local}@{domain}")]) {
         return Outcome::Permanent(why, EnhancedCode::new(5, 4, 6), None);
@@ -500,7 +502,7 @@ fn deliver_mailbox(d: &mut Delivery<'_>, name: &str, domain: &str, rcpt: &Recipi
 fn delivered_to(ctx: &Context, name: &str, domain: &str, rcpt: &Recipient) -> String {
     let (local, _) = split_address(&rcpt.address);
     let local = local.trim_matches('"').to_ascii_lowercase();
-    let delimiters = &ctx.settings.config.recipient_delimiter;
+    let delimiters = &ctx.settings().config.recipient_delimiter;
     match postrider_core::delivery::subaddress::split_detail(&local, delimiters) {
         (user, Some(_)) if user == name => format!("{local}@{domain}"),
         _ => format!("{name}@{domain}"),
@@ -672,13 +674,13 @@ fn deliver_program(
         } else {
             Path::new("/")
         });
-    if let Some(path) = &ctx.settings.config_path {
+    if let Some(path) = &ctx.settings().config_path {
         cmd.env("POSTRIDER_CONFIG", path);
     }
     if let Some(id) = &who {
         cmd.uid(id.uid).gid(id.gid);
     }
-    let timeout = ctx.settings.config.delivery.command_timeout.get();
+    let timeout = ctx.settings().config.delivery.command_timeout.get();
     match run_with_input(cmd, &input, timeout) {
         Ok((0, err)) => {
             if !err.is_empty() {
@@ -719,7 +721,8 @@ fn builtin_vacation(
     if d.ctx.accounts.is_system() {
         return None;
     }
-    let own_config = d.ctx.settings.config_path.as_deref();
+    let settings = d.ctx.settings();
+    let own_config = settings.config_path.as_deref();
     let mut args = crate::vacation::builtin_command(command, own_config)?;
     match (owner, args.user.as_deref()) {
         (Some(owner), Some(named)) if named != owner => return None,

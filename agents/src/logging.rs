@@ -4,30 +4,68 @@
 
 use std::fmt;
 use std::io::{self, IsTerminal};
+use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the log at `level` in `format` (once per process).
+/// Installs the log at `level` in `format` (once per process); [`set_level`] changes
+/// the level later (a reload).
 pub fn init(level: &str, format: LogFormat) {
-    // rustls reports peers' mistakes (an IP address as TLS SNI, as msmtp sends) as
-    // warnings on every connection; only its errors belong in a mail log.
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("{level},rustls=error,tokio_postgres=warn"))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_writer(|| LogWriter)
         .with_target(false)
-        .with_env_filter(filter);
+        .with_env_filter(filter(level));
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => builder.with_ansi(false).event_format(JsonLines).try_init(),
+        LogFormat::Text => {
+            let b = builder
+                .with_ansi(io::stderr().is_terminal())
+                .with_filter_reloading();
+            keep_handle(b.reload_handle());
+            b.try_init()
+        }
+        LogFormat::Json => {
+            let b = builder
+                .with_ansi(false)
+                .event_format(JsonLines)
+                .with_filter_reloading();
+            keep_handle(b.reload_handle());
+            b.try_init()
+        }
     };
+}
+
+/// Keeps the handle that changes the installed log's filter for [`set_level`].
+fn keep_handle<S: Subscriber + 'static>(handle: tracing_subscriber::reload::Handle<EnvFilter, S>) {
+    let set: Box<SetFilter> = Box::new(move |f| handle.reload(f).map_err(|e| e.to_string()));
+    let _ = LEVEL.set(set);
+}
+
+/// Replaces the log's filter.
+type SetFilter = dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync;
+
+/// How the installed log's level is changed.
+static LEVEL: OnceLock<Box<SetFilter>> = OnceLock::new();
+
+/// The filter for `level`: rustls reports peers' mistakes (an IP address as TLS SNI, as
+/// msmtp sends) as warnings on every connection; only its errors belong in a mail log.
+fn filter(level: &str) -> EnvFilter {
+    EnvFilter::try_new(format!("{level},rustls=error,tokio_postgres=warn"))
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// Changes the level of the log [`init`] installed (`log` in a reloaded configuration).
+pub fn set_level(level: &str) -> Result<(), String> {
+    match LEVEL.get() {
+        Some(set) => set(filter(level)),
+        None => Err("no log installed".into()),
+    }
 }
 
 /// Writes each log line to stderr with one `write(2)` of its own, without the standard

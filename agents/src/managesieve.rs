@@ -23,7 +23,7 @@ pub const MAX_SCRIPT_SIZE: u64 = 256 * 1024;
 
 /// The core configuration for a ManageSieve session.
 pub fn managesieve_config(ctx: &Context) -> ManageSieveConfig {
-    let s = &ctx.settings;
+    let s = &ctx.settings();
     let mut c = ManageSieveConfig::default();
     c.hostname = s.config.hostname.clone();
     c.starttls = ctx.tls.is_available();

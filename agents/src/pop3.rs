@@ -15,7 +15,7 @@ use postrider_store::mailbox::{Maildrop, MessageChunks};
 
 /// The core configuration for a POP3 session on a listener of `kind`.
 pub fn pop3_config(ctx: &Context, kind: ListenerKind) -> Pop3Config {
-    let s = &ctx.settings;
+    let s = &ctx.settings();
     let mut c = Pop3Config::default();
     c.hostname = s.config.hostname.clone();
     c.implicit_tls = kind == ListenerKind::Pop3s;

@@ -44,7 +44,7 @@ const BATCH_WINDOW: Duration = Duration::from_millis(5);
 
 /// The wait before attempt number `attempts + 1`.
 fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
-    let r = &ctx.settings.config.delivery.retry;
+    let r = &ctx.settings().config.delivery.retry;
     let i = (attempts.max(1) as usize - 1).min(r.len().saturating_sub(1));
     r.get(i).map_or(Duration::from_secs(300), |s| s.get())
 }
@@ -52,7 +52,7 @@ fn retry_delay(ctx: &Context, attempts: u32) -> Duration {
 /// Whether a recipient address is delivered locally.
 fn is_local(ctx: &Context, address: &str) -> bool {
     match split_address(address) {
-        (_, Some(domain)) => ctx.settings.is_local_domain(domain),
+        (_, Some(domain)) => ctx.settings().is_local_domain(domain),
         (_, None) => true,
     }
 }
@@ -68,7 +68,7 @@ pub(crate) fn apply_outcome(
     let now = unix_now();
     let id = env.id.clone();
     let delay = now - env.arrival;
-    let expired = delay > ctx.settings.config.delivery.max_age.get().as_secs() as i64;
+    let expired = delay > ctx.settings().config.delivery.max_age.get().as_secs() as i64;
     let r = &mut env.recipients[i];
     let address = r.address.clone();
     r.attempts += 1;
@@ -197,7 +197,7 @@ fn send_bounces(ctx: &Context, env: &mut Envelope, message: &[u8]) -> bool {
         let unique = format!("{}.{:x}", env.id, OsRng.next_u64());
         let bounce = bounce_message(
             &BounceParams {
-                hostname: &ctx.settings.config.hostname,
+                hostname: &ctx.settings().config.hostname,
                 sender: &env.sender,
                 queue_id: &env.id,
                 arrival: WallClock::utc(env.arrival),
@@ -299,7 +299,10 @@ pub struct Pass {
 /// Claims message `id` for this node (`QueueStore::claim`), then reads it. A
 /// message another node is delivering is left to it and looked at again later.
 fn claim_and_load(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i64>> {
-    match ctx.queue.claim(id, ctx.settings.config.storage.lease.get()) {
+    match ctx
+        .queue
+        .claim(id, ctx.settings().config.storage.lease.get())
+    {
         Ok(true) => load_claimed(ctx, id),
         Ok(false) => Err(Some(unix_now() + 10)),
         Err(e) => {
@@ -315,7 +318,7 @@ fn claim_batch(ctx: &Context, ids: &[&String]) -> (HashSet<String>, Option<i64>)
     let owned: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
     match ctx
         .queue
-        .claim_many(&owned, ctx.settings.config.storage.lease.get())
+        .claim_many(&owned, ctx.settings().config.storage.lease.get())
     {
         Ok(claimed) => (claimed.into_iter().collect(), Some(unix_now() + 10)),
         Err(e) => {
@@ -347,7 +350,7 @@ fn load_claimed(ctx: &Context, id: &str) -> Result<(Envelope, Vec<u8>), Option<i
             // §5) before ours is added.
             let m = match &env.auth_results {
                 Some(ar) => {
-                    let hostname = &ctx.settings.config.hostname;
+                    let hostname = &ctx.settings().config.hostname;
                     let m = postrider_core::authres::remove_claims(&m, hostname).unwrap_or(m);
                     with_signature(&m, ar)
                 }
@@ -513,18 +516,18 @@ pub struct DeliveryPool {
 impl DeliveryPool {
     /// Starts `[delivery] max_concurrency` delivery threads.
     pub fn start(ctx: &Arc<Context>) -> Result<Arc<DeliveryPool>, String> {
-        let tls = Arc::new(OutboundTls::from_settings(&ctx.settings)?);
-        let resolver = Arc::new(Resolver::from_settings(&ctx.settings));
+        let tls = Arc::new(OutboundTls::from_settings(&ctx.settings())?);
+        let resolver = Arc::new(Resolver::from_settings(&ctx.settings()));
         let (tx, rx) = channel::<String>();
         let pool = Arc::new(DeliveryPool {
             in_flight: Mutex::new(HashSet::new()),
             jobs: Mutex::new(tx),
             per_destination: Mutex::new(HashMap::new()),
             slot_freed: Condvar::new(),
-            max_per_destination: ctx.settings.config.delivery.max_per_destination,
+            max_per_destination: ctx.settings().config.delivery.max_per_destination,
         });
         let rx = Arc::new(Mutex::new(rx));
-        for n in 0..ctx.settings.config.delivery.max_concurrency {
+        for n in 0..ctx.settings().config.delivery.max_concurrency {
             let (ctx, pool, rx, tls, resolver) = (
                 ctx.clone(),
                 pool.clone(),
@@ -614,7 +617,7 @@ fn process_remote(
         return;
     };
     let now = unix_now();
-    let smarthost = !ctx.settings.config.delivery.smarthost.is_empty();
+    let smarthost = !ctx.settings().config.delivery.smarthost.is_empty();
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, r) in env.recipients.iter().enumerate() {
         if !r.is_open() || r.next_attempt > now || is_local(ctx, &r.address) {
@@ -666,7 +669,7 @@ fn process_remote(
             require_tls: env.require_tls,
         };
         pool.acquire(&destination);
-        let result = remote::deliver(&ctx.settings, resolver, tls, &domain, client_message);
+        let result = remote::deliver(&ctx.settings(), resolver, tls, &domain, client_message);
         pool.release(&destination);
         for (k, &i) in idxs.iter().enumerate() {
             let outcome = match result.results.get(k) {

@@ -167,7 +167,7 @@ pub fn run_smtp_session(
 
 /// Runs `sendmail`: returns the queue id on success.
 pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<String, String> {
-    let settings = &ctx.settings;
+    let settings = &ctx.settings();
     let hostname = settings.config.hostname.as_str();
     let domain = settings.primary_domain();
     let raw = read_message(
@@ -285,7 +285,7 @@ pub fn queue_local(
         helo: None,
         client_ip: m.received.client_ip,
         authenticated: m.received.authenticated,
-        by_host: &ctx.settings.config.hostname,
+        by_host: &ctx.settings().config.hostname,
         protocol: m.received.protocol,
         comment: Some(m.received.comment),
         id: &id,
@@ -295,7 +295,7 @@ pub fn queue_local(
         },
         when: wall_now(),
     });
-    let dkim = crate::dkim::sign(&ctx.settings, m.message, unix_now());
+    let dkim = crate::dkim::sign(&ctx.settings(), m.message, unix_now());
     let write = |spool: &mut dyn MessageSpool| -> std::io::Result<()> {
         spool.write(trace.as_bytes())?;
         spool.write(m.message)

@@ -1,6 +1,6 @@
 //! What both runtimes' `serve` share around their listeners: the listener table, the
 //! connection limits and the refusal reply, the queue runner, the open-files limit and
-//! the shutdown sequence (SIGTERM/SIGINT drain, SIGHUP TLS reload).
+//! the shutdown sequence (SIGTERM/SIGINT drain, SIGHUP reload).
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,91 +11,36 @@ use std::time::{Duration, Instant};
 
 use crate::context::{ConnLimits, ConnSlot, Context};
 use crate::listener::ListenerKind;
+use crate::reload::Listeners;
 use crate::runner;
 
-/// Every listener to open: (address, kind).
+/// Every listener the configuration asks for: (address, kind).
 pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
-    let c = &ctx.settings.config;
-    let parse = |a: &String| a.parse::<SocketAddr>().ok();
-    let mut out = Vec::new();
-    out.extend(
-        c.smtp
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Smtp)),
-    );
-    out.extend(
-        c.submission
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Submission)),
-    );
-    out.extend(
-        c.submission
-            .listen_tls
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Submissions)),
-    );
-    out.extend(
-        c.pop3
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Pop3)),
-    );
-    out.extend(
-        c.pop3
-            .listen_tls
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Pop3s)),
-    );
-    out.extend(
-        c.imap
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Imap)),
-    );
-    out.extend(
-        c.imap
-            .listen_tls
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Imaps)),
-    );
-    out.extend(
-        c.web
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Http)),
-    );
-    out.extend(
-        c.web
-            .listen_tls
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Https)),
-    );
-    out.extend(
-        c.lmtp
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::Lmtp)),
-    );
-    out.extend(
-        c.managesieve
-            .listen
-            .iter()
-            .filter_map(parse)
-            .map(|a| (a, ListenerKind::ManageSieve)),
-    );
-    out
+    use ListenerKind::*;
+    let settings = ctx.settings();
+    let c = &settings.config;
+    let table: [(&[String], ListenerKind); 11] = [
+        (&c.smtp.listen, Smtp),
+        (&c.submission.listen, Submission),
+        (&c.submission.listen_tls, Submissions),
+        (&c.pop3.listen, Pop3),
+        (&c.pop3.listen_tls, Pop3s),
+        (&c.imap.listen, Imap),
+        (&c.imap.listen_tls, Imaps),
+        (&c.web.listen, Http),
+        (&c.web.listen_tls, Https),
+        (&c.lmtp.listen, Lmtp),
+        (&c.managesieve.listen, ManageSieve),
+    ];
+    table
+        .iter()
+        .flat_map(|&(addrs, kind)| {
+            addrs
+                .iter()
+                .filter_map(|a| a.parse::<SocketAddr>().ok())
+                .map(move |a| (a, kind))
+        })
+        .collect()
 }
 
 /// The connection limits that apply to a listener kind.
@@ -132,10 +77,11 @@ pub fn admit(
 /// empty (the default), only loopback clients, which are this host's own processes
 /// (they could hand mail to `sendmail` just as well).
 pub fn lmtp_client_allowed(ctx: &Context, ip: std::net::IpAddr) -> bool {
-    if ctx.settings.trusted_networks.is_empty() {
+    let settings = ctx.settings();
+    if settings.trusted_networks.is_empty() {
         ip.is_loopback() || ip.to_canonical().is_loopback()
     } else {
-        ctx.settings.is_trusted(ip)
+        settings.is_trusted(ip)
     }
 }
 
@@ -152,44 +98,17 @@ pub fn too_many_reply(ctx: &Context, kind: ListenerKind, why: &str) -> Vec<u8> {
     }
     format!(
         "421 4.7.0 {} Error: {}\r\n",
-        ctx.settings.config.hostname, why
+        ctx.settings().config.hostname,
+        why
     )
     .into_bytes()
 }
 
-/// SIGHUP (`postrider reload`): the configuration file is read and validated again (one
-/// that does not validate is logged and the running one kept), then the TLS certificate
-/// and key are reloaded. Other changes take effect at the next start.
-fn reload(ctx: &Context) {
-    let fresh = match &ctx.settings.config_path {
-        Some(path) => crate::config::Config::load(path)
-            .map_err(|e| e.to_string())
-            .and_then(|c| c.validate().map_err(|e| e.to_string()))
-            .map_err(|e| format!("{}: {e}", path.display())),
-        None => Ok(ctx.settings.clone()),
-    };
-    let settings = match fresh {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(
-                "SIGHUP: the configuration does not validate, the running one stays: {e}"
-            );
-            return;
-        }
-    };
-    match ctx.tls.reload(&settings) {
-        Ok(()) => tracing::info!(
-            "SIGHUP: configuration valid; TLS certificate and key reloaded (other changes take effect at the next start)"
-        ),
-        Err(e) => tracing::error!("SIGHUP: TLS reload failed, keeping the old certificate: {e}"),
-    }
-}
-
 /// Installs signal handling and returns on SIGTERM/SIGINT: sets the shutdown flag, waits
 /// up to `grace` for connections to end, then waits for the delivery in progress (if any)
-/// to finish. The caller then exits 0. SIGHUP reloads the TLS certificate and key
-/// without dropping connections.
-pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
+/// to finish. The caller then exits 0. SIGHUP reloads the configuration without dropping
+/// connections (see [`crate::reload`]), opening and closing `listeners` as it says.
+pub fn wait_for_shutdown(ctx: &Context, listeners: &mut Listeners, grace: Duration) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(mut signals) => {
@@ -197,7 +116,7 @@ pub fn wait_for_shutdown(ctx: &Context, grace: Duration) {
                 if signal != SIGHUP {
                     break;
                 }
-                reload(ctx);
+                crate::reload::reload(ctx, listeners);
             }
         }
         Err(e) => {

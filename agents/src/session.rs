@@ -37,7 +37,7 @@ fn property(value: &str) -> String {
 
 /// The core configuration for a session on a listener of `kind`.
 pub fn server_config(ctx: &Context, kind: ListenerKind) -> SmtpServerConfig {
-    let s = &ctx.settings;
+    let s = &ctx.settings();
     let mut c = SmtpServerConfig::default();
     c.hostname = s.config.hostname.clone();
     c.max_message_size = s.config.smtp.max_message_size;
@@ -195,7 +195,7 @@ impl SmtpSession {
                     .trim_start_matches('<')
                     .trim_end_matches('>');
                 let (local, domain) = name.rsplit_once('@').unwrap_or((name, ""));
-                let known = (domain.is_empty() || self.ctx.settings.is_local_domain(domain))
+                let known = (domain.is_empty() || self.ctx.settings().is_local_domain(domain))
                     && self.ctx.is_local_recipient(local);
                 s.respond(
                     token,
@@ -353,7 +353,8 @@ impl SmtpSession {
     /// RFC 6409 §8 fix-ups of a submitted header: Date and Message-ID added when missing,
     /// Bcc removed, unqualified addresses completed.
     fn fix_header(&self, header: &[u8]) -> Vec<u8> {
-        let hostname = self.ctx.settings.config.hostname.as_str();
+        let settings = self.ctx.settings();
+        let hostname = settings.config.hostname.as_str();
         let id = self.spool.as_ref().map_or("0", |s| s.id());
         let unique = format!("{id}.{}", unix_now());
         let sender = if self.sender.is_empty() {
@@ -377,7 +378,7 @@ impl SmtpSession {
     /// Whether an authenticated `user` may use `from` as the envelope sender: the null
     /// sender, `user@` a local domain, or a local alias that leads only to `user`.
     fn sender_allowed(&self, user: &str, from: &ReversePath) -> bool {
-        let settings = &self.ctx.settings;
+        let settings = &self.ctx.settings();
         if !settings.config.submission.sender_login_match {
             return true;
         }
@@ -413,11 +414,11 @@ impl SmtpSession {
         use crate::dkim_verify::{push_results, run_check, verify};
         use postrider_core::dkim::verify::Verdict as DkimVerdict;
         use postrider_core::spf::{SpfCheck, SpfRequest, SpfResult};
-        let smtp = &self.ctx.settings.config.smtp;
+        let smtp = &self.ctx.settings().config.smtp;
         if !smtp.verify_dkim && !smtp.verify_spf && !smtp.verify_dmarc {
             return None;
         }
-        let resolver = crate::resolver::Resolver::from_settings(&self.ctx.settings).impatient();
+        let resolver = crate::resolver::Resolver::from_settings(&self.ctx.settings()).impatient();
         let now = unix_now();
         let head = spool.head(64 * 1024).ok()?;
         let mut dkim = Vec::new();
@@ -434,7 +435,7 @@ impl SmtpSession {
         }
         let mut out = format!(
             "Authentication-Results: {}",
-            self.ctx.settings.config.hostname
+            self.ctx.settings().config.hostname
         );
         // One log line for all of a message's checks (as opendmarc's one per message).
         let mut logged: Vec<String> = dkim
@@ -457,7 +458,7 @@ impl SmtpSession {
                 ip: self.peer.remote.ip(),
                 sender: sender.to_string(),
                 helo: self.helo.clone(),
-                receiver: self.ctx.settings.config.hostname.clone(),
+                receiver: self.ctx.settings().config.hostname.clone(),
                 now,
             };
             let (result, identity, domain) = if sender.is_empty() {
@@ -546,7 +547,7 @@ impl SmtpSession {
         // Mail from authenticated users is signed for its From domain (DKIM).
         let dkim = if auth.is_some() {
             match spool.contents() {
-                Ok(content) => crate::dkim::sign(&self.ctx.settings, &content, unix_now()),
+                Ok(content) => crate::dkim::sign(&self.ctx.settings(), &content, unix_now()),
                 Err(e) => {
                     tracing::error!("{id}: cannot read the message back for DKIM: {e}");
                     None
@@ -650,7 +651,7 @@ impl SmtpSession {
                 .iter()
                 .map(|(r, params)| {
                     let mut rcpt =
-                        Recipient::new(recipient_address(r, self.ctx.settings.primary_domain()));
+                        Recipient::new(recipient_address(r, self.ctx.settings().primary_domain()));
                     let dsn = rcpt_dsn(params).unwrap_or_default();
                     rcpt.notify = dsn.notify.map(|n| n.to_value());
                     rcpt.orcpt = dsn.orcpt;
@@ -693,7 +694,7 @@ impl SmtpSession {
             ForwardPath::Postmaster => return Verdict::Accept,
             ForwardPath::Mailbox(m) => m,
         };
-        let settings = &self.ctx.settings;
+        let settings = &self.ctx.settings();
         if settings.is_local_domain(&m.domain) {
             let Some(local) = self.ctx.local_recipient(&m.local_part_unquoted()) else {
                 return Verdict::Reject(reply(

@@ -53,7 +53,7 @@ pub fn actions_for(
             return None;
         }
     };
-    let global_dir = ctx.settings.config.data_dir.join("sieve-global");
+    let global_dir = ctx.settings().config.data_dir.join("sieve-global");
     let fetch = |location: Location, name: &str| match location {
         Location::Personal => ctx.sieve_scripts.get(user, name),
         Location::Global => read_optional(&global_dir.join(format!("{name}.sieve"))),
@@ -78,7 +78,7 @@ pub fn actions_for(
         message,
         envelope_from: &env.sender,
         envelope_to: &rcpt.address,
-        delimiters: &ctx.settings.config.recipient_delimiter,
+        delimiters: &ctx.settings().config.recipient_delimiter,
         mailboxes: &mailboxes,
         library: &library,
         now: wall_now(),
@@ -196,7 +196,7 @@ pub fn vacation(
     v: &Vacation,
 ) -> Outcome {
     let mut addresses: Vec<String> = ctx
-        .settings
+        .settings()
         .config
         .domains
         .iter()
@@ -225,7 +225,7 @@ pub fn vacation(
     let from = v
         .from
         .clone()
-        .unwrap_or_else(|| format!("{user}@{}", ctx.settings.primary_domain()));
+        .unwrap_or_else(|| format!("{user}@{}", ctx.settings().primary_domain()));
     let mut template = String::new();
     if let Some(subject) = &v.subject {
         template.push_str(&format!("Subject: {subject}\n"));
@@ -246,7 +246,7 @@ pub fn vacation(
             to: &env.sender,
             now: wall_now(),
             unique: &unique,
-            hostname: &ctx.settings.config.hostname,
+            hostname: &ctx.settings().config.hostname,
             template: template.as_bytes(),
         },
         message,

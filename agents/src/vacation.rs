@@ -88,7 +88,7 @@ pub fn run(
     };
     let mut raw = Vec::new();
     input
-        .take(ctx.settings.config.smtp.max_message_size)
+        .take(ctx.settings().config.smtp.max_message_size)
         .read_to_end(&mut raw)
         .map_err(|e| format!("cannot read the message: {e}"))?;
     // Skip a leading `From ` line for the header parser.
@@ -109,7 +109,7 @@ pub fn run(
     };
     let sender = args.sender.clone().unwrap_or_else(|| sender_of(&raw));
     let mut addresses: Vec<String> = ctx
-        .settings
+        .settings()
         .config
         .domains
         .iter()
@@ -125,7 +125,7 @@ pub fn run(
     if let Err(why) = remember(&mut state, &sender, unix_now(), interval) {
         return Ok(VacationResult::NoReply(why));
     }
-    let from = format!("{user}@{}", ctx.settings.primary_domain());
+    let from = format!("{user}@{}", ctx.settings().primary_domain());
     let unique = format!("{:x}.vacation", OsRng.next_u64());
     let reply = build_reply(
         &ReplyParams {
@@ -133,7 +133,7 @@ pub fn run(
             to: &sender,
             now: wall_now(),
             unique: &unique,
-            hostname: &ctx.settings.config.hostname,
+            hostname: &ctx.settings().config.hostname,
             template: &template,
         },
         message,
@@ -162,7 +162,7 @@ enum Memory {
 
 impl Memory {
     fn open(ctx: &Context, user: &str) -> Result<Memory, String> {
-        if ctx.settings.config.storage.backend == crate::config::StorageBackend::Postgres {
+        if ctx.settings().config.storage.backend == crate::config::StorageBackend::Postgres {
             let serial = crate::sieve::VACATION_MEMORY
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());

@@ -105,6 +105,11 @@ impl PenaltyTable {
         }
     }
 
+    /// New delays (a configuration reload); penalties already earned stay.
+    pub fn set_config(&mut self, config: PenaltyConfig) {
+        self.config = config;
+    }
+
     /// The hold after `failures` recent failures.
     fn delay(&self, failures: u32) -> Duration {
         if failures == 0 || self.config.max.is_zero() {

@@ -160,7 +160,7 @@ async fn handshake(
         .map(TlsAcceptor::from)
         .ok_or_else(|| io::Error::other(format!("{what} without a certificate")))?;
     let (conn, info) = conn
-        .start_tls(acceptor, ctx.settings.config.tls.handshake_timeout.get())
+        .start_tls(acceptor, ctx.settings().config.tls.handshake_timeout.get())
         .await?;
     log_tls(kind, peer, what, &info);
     Ok((conn, info))

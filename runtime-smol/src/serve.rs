@@ -3,6 +3,7 @@
 //! shared with the std runtime.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
 use postrider_agents::managesieve::ManageSieveSession;
 use postrider_agents::pop3::Pop3Session;
+use postrider_agents::reload::{Listeners, OpenListener};
 use postrider_agents::service::{
     admit, limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
 };
@@ -44,30 +46,51 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
             .spawn(move || smol::block_on(ex.run(future::pending::<()>())))
             .map_err(|e| format!("cannot start executor thread: {e}"))?;
     }
-    let mut bound = Vec::new();
-    for (addr, kind) in listeners(&ctx) {
-        let l = smol::block_on(TcpListener::bind(addr))
-            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
-        tracing::info!("listening on {addr} ({})", kind.name());
-        bound.push((l, kind));
-    }
+    let opener = Opener {
+        ctx: ctx.clone(),
+        executor,
+    };
+    let mut open = Listeners::open_all(&listeners(&ctx), Box::new(opener))?;
     start_runner(&ctx).map_err(|e| format!("cannot start queue runner: {e}"))?;
-    for (listener, kind) in bound {
-        let ctx = ctx.clone();
-        let ex = executor.clone();
-        executor
-            .spawn(accept_loop(ctx, ex, listener, kind))
-            .detach();
-    }
-    wait_for_shutdown(&ctx, Duration::from_secs(10));
+    wait_for_shutdown(&ctx, &mut open, Duration::from_secs(10));
     Ok(())
 }
 
+/// Opens a listener as a task of its own running [`accept_loop`].
+struct Opener {
+    ctx: Arc<Context>,
+    executor: Arc<Executor<'static>>,
+}
+
+impl OpenListener for Opener {
+    fn open(
+        &self,
+        addr: SocketAddr,
+        kind: ListenerKind,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(), String> {
+        let listener = smol::block_on(TcpListener::bind(addr))
+            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
+        let task = accept_loop(
+            self.ctx.clone(),
+            self.executor.clone(),
+            listener,
+            kind,
+            stop,
+        );
+        self.executor.spawn(task).detach();
+        Ok(())
+    }
+}
+
+/// Accepts connections on `listener` until shutdown or `stop` (a reload that removed
+/// it); each runs as a task of its own.
 async fn accept_loop(
     ctx: Arc<Context>,
     ex: Arc<Executor<'static>>,
     listener: TcpListener,
     kind: ListenerKind,
+    stop: Arc<AtomicBool>,
 ) {
     let limits = limits_for(&ctx, kind);
     loop {
@@ -79,7 +102,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        if ctx.shutting_down() {
+        if ctx.shutting_down() || stop.load(Ordering::SeqCst) {
             break;
         }
         let slot = match admit(&ctx, kind, &limits, remote.ip()) {
@@ -100,6 +123,9 @@ async fn accept_loop(
         })
         .detach();
     }
+    // The address is free once the socket is closed; then the reload may reuse it.
+    drop(listener);
+    drop(stop);
 }
 
 /// Runs one accepted connection to its end with the machine and agent of its listener's

@@ -95,7 +95,7 @@ fn handshake(
         .tls
         .get()
         .ok_or_else(|| io::Error::other(format!("{what} without a certificate")))?;
-    let (conn, info) = conn.start_tls(tls, ctx.settings.config.tls.handshake_timeout.get())?;
+    let (conn, info) = conn.start_tls(tls, ctx.settings().config.tls.handshake_timeout.get())?;
     log_tls(kind, peer, what, &info);
     Ok((conn, info))
 }

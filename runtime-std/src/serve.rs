@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
 use postrider_agents::managesieve::ManageSieveSession;
 use postrider_agents::pop3::Pop3Session;
+use postrider_agents::reload::{Listeners, OpenListener};
 use postrider_agents::service::{
     admit, limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
 };
@@ -31,32 +33,54 @@ const IDLE_FOR: Duration = Duration::from_secs(60);
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
 pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
     raise_fd_limit();
-    let mut bound = Vec::new();
-    for (addr, kind) in listeners(&ctx) {
-        let l = TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
-        tracing::info!("listening on {addr} ({})", kind.name());
-        bound.push((l, kind));
-    }
+    let opener = Opener {
+        ctx: ctx.clone(),
+        workers: Workers::new(IDLE_THREADS, IDLE_FOR),
+    };
+    let mut open = Listeners::open_all(&listeners(&ctx), Box::new(opener))?;
     start_runner(&ctx).map_err(|e| format!("cannot start queue runner: {e}"))?;
-    let workers = Workers::new(IDLE_THREADS, IDLE_FOR);
-    for (listener, kind) in bound {
-        let ctx = ctx.clone();
-        let workers = workers.clone();
-        thread::Builder::new()
-            .name(format!("accept-{}", kind.name()))
-            .spawn(move || accept_loop(ctx, workers, listener, kind))
-            .map_err(|e| format!("cannot start listener thread: {e}"))?;
-    }
-    wait_for_shutdown(&ctx, Duration::from_secs(10));
+    wait_for_shutdown(&ctx, &mut open, Duration::from_secs(10));
     Ok(())
 }
 
-fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind: ListenerKind) {
+/// Opens a listener as a thread of its own running [`accept_loop`].
+struct Opener {
+    ctx: Arc<Context>,
+    workers: Workers,
+}
+
+impl OpenListener for Opener {
+    fn open(
+        &self,
+        addr: SocketAddr,
+        kind: ListenerKind,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(), String> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
+        let ctx = self.ctx.clone();
+        let workers = self.workers.clone();
+        thread::Builder::new()
+            .name(format!("accept-{}", kind.name()))
+            .spawn(move || accept_loop(ctx, workers, listener, kind, stop))
+            .map(drop)
+            .map_err(|e| format!("cannot start listener thread: {e}"))
+    }
+}
+
+/// Accepts connections on `listener` until shutdown or `stop` (a reload that removed
+/// it); each runs on a worker thread.
+fn accept_loop(
+    ctx: Arc<Context>,
+    workers: Workers,
+    listener: TcpListener,
+    kind: ListenerKind,
+    stop: Arc<AtomicBool>,
+) {
     let limits = limits_for(&ctx, kind);
     loop {
         let accepted = listener.accept();
-        if ctx.shutting_down() {
+        if ctx.shutting_down() || stop.load(Ordering::SeqCst) {
             break;
         }
         let (mut stream, remote) = match accepted {
@@ -87,6 +111,9 @@ fn accept_loop(ctx: Arc<Context>, workers: Workers, listener: TcpListener, kind:
             tracing::error!("cannot start connection thread: {e}");
         }
     }
+    // The address is free once the socket is closed; then the reload may reuse it.
+    drop(listener);
+    drop(stop);
 }
 
 /// Runs one accepted connection to its end with the machine and agent of its listener's

@@ -94,25 +94,42 @@ pub trait AliasStore: Send + Sync + std::fmt::Debug {
     fn contains(&self, name: &str) -> bool {
         self.lookup(name).is_some()
     }
+
+    /// Reads the aliases from the file `source` (and its db) from now on: a reload that
+    /// names another aliases file. Stores that keep no file ignore it.
+    fn use_source(&self, _source: &Path) {}
 }
 
 impl AliasStore for AliasesDb {
     fn lookup(&self, name: &str) -> Option<Vec<String>> {
         AliasesDb::lookup(self, name)
     }
+
+    fn use_source(&self, source: &Path) {
+        let mut inner = self.lock();
+        if inner.source != source {
+            inner.source = source.to_path_buf();
+            inner.cache = None;
+        }
+    }
 }
 
 /// The aliases file and the db `newaliases` builds from it, reloaded when either changes
 /// on disk.
 pub struct AliasesDb {
+    inner: Mutex<Inner>,
+}
+
+/// The source file and what was last read from it.
+struct Inner {
     source: PathBuf,
-    cache: Mutex<Option<Cache>>,
+    cache: Option<Cache>,
 }
 
 impl std::fmt::Debug for AliasesDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AliasesDb")
-            .field("source", &self.source)
+            .field("source", &self.lock().source)
             .finish()
     }
 }
@@ -121,32 +138,28 @@ impl AliasesDb {
     /// Aliases from `source` (and `source.db`).
     pub fn new(source: &Path) -> Self {
         Self {
-            source: source.to_path_buf(),
-            cache: Mutex::new(None),
+            inner: Mutex::new(Inner {
+                source: source.to_path_buf(),
+                cache: None,
+            }),
         }
     }
 
-    /// The source file.
-    pub fn source(&self) -> &Path {
-        &self.source
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The targets of `name` (case-insensitive), if it is an alias.
     pub fn lookup(&self, name: &str) -> Option<Vec<String>> {
         let key = name.to_ascii_lowercase();
-        let db = db_path(&self.source);
-        let stamp = (stamp_of(&self.source), stamp_of(&db));
-        let mut guard = match self.cache.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if guard.as_ref().is_none_or(|c| c.stamp != stamp) {
-            *guard = Some(Cache {
-                stamp,
-                source: self.load(&db, stamp),
-            });
+        let mut inner = self.lock();
+        let db = db_path(&inner.source);
+        let stamp = (stamp_of(&inner.source), stamp_of(&db));
+        if inner.cache.as_ref().is_none_or(|c| c.stamp != stamp) {
+            let source = load(&inner.source, &db, stamp);
+            inner.cache = Some(Cache { stamp, source });
         }
-        match guard.as_ref().map(|c| &c.source) {
+        match inner.cache.as_ref().map(|c| &c.source) {
             Some(Source::Db(cdb)) => cdb.get(key.as_bytes()).and_then(Result::ok).map(|v| {
                 String::from_utf8_lossy(&v)
                     .split('\n')
@@ -157,33 +170,34 @@ impl AliasesDb {
             _ => None,
         }
     }
+}
 
-    fn load(&self, db: &Path, stamp: (Stamp, Stamp)) -> Source {
-        if stamp.1.is_some() {
-            if let (Some((src, _, _)), Some((dbt, _, _))) = stamp {
-                if src > dbt {
-                    tracing::warn!(
-                        "{} is older than {}: run `postrider newaliases`",
-                        db.display(),
-                        self.source.display()
-                    );
-                }
-            }
-            match cdb2::CDB::open(db) {
-                Ok(c) => return Source::Db(c),
-                Err(e) => tracing::error!("cannot open {}: {e}; reading the source", db.display()),
+/// Reads the aliases of `source`: its db `db` when there is one, else the source itself.
+fn load(source: &Path, db: &Path, stamp: (Stamp, Stamp)) -> Source {
+    if stamp.1.is_some() {
+        if let (Some((src, _, _)), Some((dbt, _, _))) = stamp {
+            if src > dbt {
+                tracing::warn!(
+                    "{} is older than {}: run `postrider newaliases`",
+                    db.display(),
+                    source.display()
+                );
             }
         }
-        match fs::read_to_string(&self.source) {
-            Ok(text) => {
-                let (aliases, errors) = Aliases::parse(&text);
-                for e in errors {
-                    tracing::warn!("{}:{}: {}", self.source.display(), e.line, e.message);
-                }
-                Source::Text(aliases)
-            }
-            Err(_) => Source::Missing,
+        match cdb2::CDB::open(db) {
+            Ok(c) => return Source::Db(c),
+            Err(e) => tracing::error!("cannot open {}: {e}; reading the source", db.display()),
         }
+    }
+    match fs::read_to_string(source) {
+        Ok(text) => {
+            let (aliases, errors) = Aliases::parse(&text);
+            for e in errors {
+                tracing::warn!("{}:{}: {}", source.display(), e.line, e.message);
+            }
+            Source::Text(aliases)
+        }
+        Err(_) => Source::Missing,
     }
 }
 

@@ -321,7 +321,7 @@ class Lifecycle(unittest.TestCase):
                 self.assertEqual(int(f.read()), srv.proc.pid)
             r = srv.cli("reload")
             self.assertIn("reload requested", r.stdout.decode())
-            srv.wait_log("SIGHUP: configuration valid")
+            srv.wait_log("SIGHUP: configuration reloaded")
             # A configuration that no longer validates is refused; the server goes on.
             with open(srv.config, "a") as f:
                 f.write("\nno_such_key = 1\n")

@@ -36,7 +36,7 @@ use recorder::DAY;
 /// Sends the reports of every day that is over (and with `include_today`, of today too):
 /// how many reports went out.
 pub fn send_due(ctx: &Context, resolver: &Resolver, now: i64, include_today: bool) -> usize {
-    let dir = Recorder::new(&ctx.settings.config.data_dir)
+    let dir = Recorder::new(&ctx.settings().config.data_dir)
         .dir()
         .to_path_buf();
     let today = now - now.rem_euclid(DAY);
@@ -114,8 +114,9 @@ fn send_report(
     if rua.is_empty() {
         return 0;
     }
-    let hostname = ctx.settings.config.hostname.as_str();
-    let contact = format!("postmaster@{}", ctx.settings.primary_domain());
+    let settings = ctx.settings();
+    let hostname = settings.config.hostname.as_str();
+    let contact = format!("postmaster@{}", ctx.settings().primary_domain());
     let report_id = format!(
         "{start}.{domain}.{}",
         postrider_store::queue::new_queue_id()
@@ -239,7 +240,7 @@ fn post(resolver: &Resolver, url: &str, gzipped: &[u8]) -> Result<String, String
 
 /// The helper thread of the queue runner: sends the reports of finished days, hourly.
 pub fn run(ctx: Arc<Context>) {
-    let resolver = Resolver::from_settings(&ctx.settings);
+    let resolver = Resolver::from_settings(&ctx.settings());
     let mut last = None::<std::time::Instant>;
     while !ctx.shutting_down() {
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {

@@ -24,7 +24,7 @@ pub fn own_address(ctx: &Context, user: &str) -> String {
     if user.contains('@') {
         user.to_string()
     } else {
-        format!("{user}@{}", ctx.settings.primary_domain())
+        format!("{user}@{}", ctx.settings().primary_domain())
     }
 }
 
@@ -188,7 +188,8 @@ pub fn send(
         forward: form_forward(&form),
         reply: reply_source(&form).map(|(f, u)| (f.to_string(), u)),
     };
-    let domain = ctx.settings.primary_domain();
+    let settings = ctx.settings();
+    let domain = settings.primary_domain();
     let typed = [&draft.to, &draft.cc, &draft.bcc];
     let recipients: Vec<String> = typed
         .iter()
@@ -259,7 +260,7 @@ fn submit(
     let fixed = fixup(
         message,
         &FixupParams {
-            hostname: &ctx.settings.config.hostname,
+            hostname: &ctx.settings().config.hostname,
             sender: me,
             full_name: None,
             now: wall_now(),
@@ -269,7 +270,7 @@ fn submit(
     let recipients: Vec<String> = fixed
         .header_recipients
         .iter()
-        .map(|r| qualify(r, ctx.settings.primary_domain()))
+        .map(|r| qualify(r, ctx.settings().primary_domain()))
         .collect();
     let id = queue_local(
         ctx,

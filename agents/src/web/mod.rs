@@ -43,7 +43,7 @@ const BODY_OVERHEAD: u64 = 1024 * 1024;
 
 /// The HTTP limits of the web listeners.
 pub fn http_config(ctx: &Context) -> HttpServerConfig {
-    let max_message = ctx.settings.config.smtp.max_message_size;
+    let max_message = ctx.settings().config.smtp.max_message_size;
     HttpServerConfig {
         // Attachments arrive base64-free (multipart/form-data carries raw bytes).
         max_body: max_message.saturating_add(BODY_OVERHEAD),
@@ -201,7 +201,7 @@ impl WebSession {
         let ip = self.peer.remote.ip();
         let allowed = self
             .ctx
-            .settings
+            .settings()
             .config
             .web
             .metrics_networks
@@ -270,7 +270,7 @@ impl WebSession {
                 }
             }
             AuthOutcome::Failure => {
-                let delay = hold.max(self.ctx.settings.config.auth.failure_delay.get());
+                let delay = hold.max(self.ctx.settings().config.auth.failure_delay.get());
                 (self.login_page(Some("Wrong user name or password.")), delay)
             }
             AuthOutcome::TemporaryFailure => (
@@ -282,7 +282,7 @@ impl WebSession {
 
     /// A plain-HTTP request: the same target on the HTTPS listener.
     fn to_https(&self, req: &Request) -> Response {
-        let c = &self.ctx.settings.config;
+        let c = &self.ctx.settings().config;
         let port = c
             .web
             .listen_tls

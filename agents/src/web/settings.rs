@@ -173,7 +173,7 @@ pub fn change_password(
     match sasl_login(ctx, ip, "web", &credentials) {
         (AuthOutcome::Success(_), _) => {}
         (AuthOutcome::Failure, hold) => {
-            let hold = hold.max(ctx.settings.config.auth.failure_delay.get());
+            let hold = hold.max(ctx.settings().config.auth.failure_delay.get());
             return fail("The current password is wrong.", hold);
         }
         (AuthOutcome::TemporaryFailure, hold) => {
@@ -210,8 +210,8 @@ fn vacation_command(ctx: &Context, user: &str) -> String {
         .and_then(|p| p.to_str().map(str::to_string))
         .filter(|p| !p.contains([' ', '"', ',']))
         .unwrap_or_else(|| "postrider".to_string());
-    let config = ctx
-        .settings
+    let settings = ctx.settings();
+    let config = settings
         .config_path
         .as_deref()
         .and_then(|p| p.to_str())

@@ -157,7 +157,7 @@ fn aliases_render(
     warnings: &[String],
     text: Option<&str>,
 ) -> Response {
-    let path = ctx.settings.aliases_path();
+    let path = ctx.settings().aliases_path();
     let stored = std::fs::read_to_string(&path).unwrap_or_default();
     let text = text.unwrap_or(&stored);
     let body = html! {
@@ -201,10 +201,10 @@ pub fn save_aliases(ctx: &Context, viewer: Viewer<'_>, form: &Form) -> Response 
             .collect();
         return aliases_render(ctx, viewer, 400, None, &w, Some(&text));
     }
-    let path = ctx.settings.aliases_path();
+    let path = ctx.settings().aliases_path();
     let written = postrider_store::fsutil::replace_file(&path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
-        .and_then(|()| crate::newaliases::rebuild(&ctx.settings, ctx.pool.as_ref()));
+        .and_then(|()| crate::newaliases::rebuild(&ctx.settings(), ctx.pool.as_ref()));
     match written {
         Ok(done) => {
             tracing::info!(

@@ -16,7 +16,7 @@ use crate::context::Context;
 
 /// Whether `user` may use the admin pages.
 pub fn is_admin(ctx: &Context, user: &str) -> bool {
-    ctx.settings.config.web.admins.iter().any(|a| a == user)
+    ctx.settings().config.web.admins.iter().any(|a| a == user)
 }
 
 /// The answer to a user who is not an admin.
