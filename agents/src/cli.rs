@@ -113,6 +113,13 @@ enum Cmd {
     Reload,
     /// Ask the running server of this configuration to drain and exit; waits for it.
     Stop,
+    /// Check what the local domains (or DOMAIN...) need in DNS (MX, addresses, PTR, SPF,
+    /// DKIM, DMARC, MTA-STS, TLS-RPT) through [dns], and the TLS certificate; one line
+    /// per check (ok, warn or fail, why, and the record to publish); exit 1 on any fail.
+    Doctor {
+        /// The mail domains to check (default: every local domain but localhost).
+        domains: Vec<String>,
+    },
     /// TLS-RPT (RFC 8460) aggregate reports.
     TlsRpt {
         #[command(subcommand)]
@@ -547,6 +554,9 @@ fn run(serve: ServeFn) -> Result<(), String> {
             let said = crate::lifecycle::signal_server(&settings.config.data_dir, request)?;
             println!("postrider: {said}");
             Ok(())
+        }
+        Cmd::Doctor { domains } => {
+            crate::doctor::command(&settings, &domains, postrider_store::queue::unix_now())
         }
         Cmd::TlsRpt {
             action: TlsRptCmd::Send { today },

@@ -98,6 +98,30 @@ pub fn sign(settings: &Settings, message: &[u8], now: i64) -> Option<String> {
     Some(input.finish(&signature))
 }
 
+/// The DNS record (`v=DKIM1; k=...; p=...`) that publishes the public half of the key
+/// in `path`, and that public key as `p=` carries it (RSA: SubjectPublicKeyInfo DER;
+/// Ed25519: the raw 32 bytes).
+pub fn public_record(path: &Path) -> Result<(String, Vec<u8>), String> {
+    let (alg, public) = match load_key(path)? {
+        Key::Ed25519(pair) => (
+            Algorithm::Ed25519Sha256,
+            pair.public_key().as_ref().to_vec(),
+        ),
+        Key::Rsa(_) => {
+            use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+            let der = PrivatePkcs8KeyDer::from_pem_file(path)
+                .map_err(|e| format!("cannot read DKIM key {}: {e}", path.display()))?;
+            let key = rsa::RsaPrivateKey::from_pkcs8_der(der.secret_pkcs8_der())
+                .map_err(|e| format!("DKIM key {}: {e}", path.display()))?;
+            let spki = rsa::RsaPublicKey::from(&key)
+                .to_public_key_der()
+                .map_err(|e| e.to_string())?;
+            (Algorithm::RsaSha256, spki.as_bytes().to_vec())
+        }
+    };
+    Ok((dns_record(alg, &public), public))
+}
+
 /// Where `dkim keygen` puts a key.
 pub fn key_path(settings: &Settings, domain: &str, selector: &str) -> PathBuf {
     settings

@@ -20,6 +20,7 @@ pub mod config_values;
 pub mod context;
 pub mod dkim;
 pub mod dkim_verify;
+pub mod doctor;
 pub mod imap;
 pub mod lifecycle;
 pub mod listener;

@@ -161,7 +161,7 @@ pub fn policy_for(
 
 /// Fetches and parses `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`; a failure says
 /// whether the fetch or the policy failed.
-fn fetch(
+pub fn fetch(
     resolver: &Resolver,
     tls: &Arc<TlsClientConfig>,
     domain: &str,

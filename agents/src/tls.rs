@@ -12,7 +12,7 @@ use rustls::ServerConfig;
 use crate::config::Settings;
 
 /// Where the certificate and key come from.
-fn cert_paths(settings: &Settings) -> (PathBuf, PathBuf) {
+pub(crate) fn cert_paths(settings: &Settings) -> (PathBuf, PathBuf) {
     match (&settings.config.tls.cert, &settings.config.tls.key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => {

@@ -45,6 +45,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod dns_steps;
+pub mod doctor;
 pub mod http;
 pub mod imap;
 pub mod imf;

@@ -1,5 +1,5 @@
 """A tiny authoritative DNS server on 127.0.0.1 for tests (UDP, RFC 1035 wire format):
-serves A, AAAA, MX and TXT records from a dict that tests may change while it runs.
+serves A, AAAA, MX, TXT, CNAME and PTR records from a dict that tests may change while it runs.
 Unknown names get NXDOMAIN; known names without records of the asked type get an empty
 NOERROR answer (NODATA). It never forwards anything anywhere."""
 
@@ -7,7 +7,7 @@ import socket
 import struct
 import threading
 
-TYPES = {1: "A", 28: "AAAA", 15: "MX", 16: "TXT", 5: "CNAME"}
+TYPES = {1: "A", 28: "AAAA", 15: "MX", 16: "TXT", 5: "CNAME", 12: "PTR"}
 
 
 def encode_name(name):
@@ -69,7 +69,7 @@ class DnsStub:
             raw = value.encode()
             return b"".join(bytes([len(raw[i:i + 255])]) + raw[i:i + 255]
                             for i in range(0, max(len(raw), 1), 255))
-        if rtype == "CNAME":
+        if rtype in ("CNAME", "PTR"):
             return encode_name(value)
         raise ValueError(rtype)
 

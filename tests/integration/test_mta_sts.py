@@ -338,6 +338,19 @@ class MtaSts(unittest.TestCase):
         self.a.wait_log("MTA-STS: cannot fetch the policy of nf.test")
         self.assertFalse(os.path.exists(os.path.join(self.a.data, "mta-sts", "nf.test")))
 
+    def test_doctor_fetches_each_policy_and_checks_it_names_the_mx(self):
+        r = self.a.cli("doctor", "b.test", "m.test", "nf.test", check=False,
+                       env={"SSL_CERT_FILE": self.ca.cert})
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 1, out)
+        self.assertRegex(out, r"(?m)^ok +mta-sts +b\.test: mode enforce, id 20261206T1, "
+                              r"names every MX$")
+        self.assertRegex(out, r"(?m)^ok +tls-rpt +b\.test: reports to https://mta-sts\.b\.test/")
+        self.assertRegex(out, r"(?m)^fail +mta-sts +m\.test: the policy \(mode enforce\) "
+                              r"does not name MX mx\.m\.test")
+        self.assertRegex(out, r"(?m)^warn +tls-rpt +m\.test: MTA-STS without TLS-RPT")
+        self.assertRegex(out, r"(?m)^fail +mta-sts +nf\.test: policy id 20261206T1 cannot be had")
+
     def test_testing_mode_delivers_anyway(self):
         self.send("tom@t.test", "sts-testing")
         self.a.wait_until("the testing-mode message reaches the plain MX",

@@ -23,8 +23,9 @@ class TestCa:
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def leaf(self, name, *more):
-        """(cert.pem, key.pem) for host `name` (and `more` names), signed by the CA."""
+    def leaf(self, name, *more, days=2):
+        """(cert.pem, key.pem) for host `name` (and `more` names), signed by the CA,
+        valid for `days`."""
         base = os.path.join(self.dir, name)
         key, csr, cert, ext = base + ".key", base + ".csr", base + ".pem", base + ".ext"
         with open(ext, "w") as f:
@@ -33,5 +34,5 @@ class TestCa:
         _run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
              "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
         _run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
-             "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+             "-CAcreateserial", "-out", cert, "-days", str(days), "-extfile", ext)
         return cert, key
