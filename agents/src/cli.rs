@@ -120,6 +120,15 @@ enum Cmd {
         /// The mail domains to check (default: every local domain but localhost).
         domains: Vec<String>,
     },
+    /// Summarize a server log (text or JSON, as pflogsumm does): per day received,
+    /// delivered, deferred, bounced, rejected; the top senders, recipients and reasons.
+    LogSummary {
+        /// Log files (default or `-`: standard input).
+        files: Vec<PathBuf>,
+        /// How many senders, recipients and reasons to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
     /// TLS-RPT (RFC 8460) aggregate reports.
     TlsRpt {
         #[command(subcommand)]
@@ -555,6 +564,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
             println!("postrider: {said}");
             Ok(())
         }
+        Cmd::LogSummary { files, top } => log_summary(&files, top),
         Cmd::Doctor { domains } => {
             crate::doctor::command(&settings, &domains, postrider_store::queue::unix_now())
         }
@@ -586,6 +596,32 @@ fn run(serve: ServeFn) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `log-summary`: reads each file (or standard input) line by line and prints the report.
+fn log_summary(files: &[PathBuf], top: usize) -> Result<(), String> {
+    use std::io::BufRead;
+    let mut summary = postrider_core::log_summary::Summary::default();
+    let mut read = |reader: &mut dyn BufRead, name: &str| -> Result<(), String> {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => return Ok(()),
+                Ok(_) => summary.add_line(&String::from_utf8_lossy(&line)),
+                Err(e) => return Err(format!("{name}: {e}")),
+            }
+        }
+    };
+    if files.is_empty() || files.iter().all(|f| f.as_os_str() == "-") {
+        read(&mut io::stdin().lock(), "standard input")?;
+    }
+    for file in files.iter().filter(|f| f.as_os_str() != "-") {
+        let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        read(&mut io::BufReader::new(f), &file.display().to_string())?;
+    }
+    print!("{}", summary.render(top));
+    Ok(())
 }
 
 /// Everything on standard input (the internal helpers' input).

@@ -314,6 +314,7 @@ fn resolve_host(
 /// Under opportunistic TLS a broken handshake is retried in plain text, as Postfix does;
 /// the handshake's error is returned beside the outcome then.
 pub fn session(
+    id: &str,
     tls: &OutboundTls,
     helo_name: &str,
     target_host: &str,
@@ -321,6 +322,7 @@ pub fn session(
     message: ClientMessage,
 ) -> (SessionOutcome, Option<String>) {
     let first = session_with(
+        id,
         tls.policy,
         tls,
         helo_name,
@@ -335,10 +337,18 @@ pub fn session(
     match broke {
         Some(why) if tls.policy == TlsPolicy::Opportunistic => {
             tracing::warn!(
-                "{target_host}[{}]: TLS handshake failed; retrying without TLS",
+                "{id}: {target_host}[{}]: TLS handshake failed; retrying without TLS",
                 addr.ip()
             );
-            let plain = session_with(TlsPolicy::Never, tls, helo_name, target_host, addr, message);
+            let plain = session_with(
+                id,
+                TlsPolicy::Never,
+                tls,
+                helo_name,
+                target_host,
+                addr,
+                message,
+            );
             (plain, Some(why))
         }
         _ => (first, None),
@@ -391,6 +401,7 @@ fn deferred_all(message: &ClientMessage, text: String) -> SessionOutcome {
 }
 
 fn session_with(
+    id: &str,
     policy: TlsPolicy,
     tls: &OutboundTls,
     helo_name: &str,
@@ -437,7 +448,7 @@ fn session_with(
                 match conn.start_tls(cfg, target_host) {
                     Ok((c, info)) => {
                         tracing::info!(
-                            "TLS to {target_host}[{}]:{}: {} {}",
+                            "{id}: TLS to {target_host}[{}]:{}: {} {}",
                             addr.ip(),
                             addr.port(),
                             info.version,
@@ -511,6 +522,7 @@ pub struct RemoteResult {
 /// Delivers `content` from `sender` to `recipients` (all of `domain`), trying each
 /// route in turn.
 pub fn deliver(
+    id: &str,
     settings: &Settings,
     resolver: &Resolver,
     tls: &OutboundTls,
@@ -518,7 +530,7 @@ pub fn deliver(
     message: ClientMessage,
 ) -> RemoteResult {
     let routed = route(settings, resolver, domain)
-        .and_then(|targets| apply_mta_sts(settings, resolver, tls, domain, &message, targets));
+        .and_then(|targets| apply_mta_sts(id, settings, resolver, tls, domain, &message, targets));
     let Sts {
         targets,
         tls: strict,
@@ -536,7 +548,7 @@ pub fn deliver(
         .flat_map(|t| t.addrs.iter().map(move |a| (t.host.as_str(), *a)))
         .collect();
     for (k, &(host, addr)) in all.iter().enumerate() {
-        let (outcome, broke) = session(tls, helo, host, addr, message.clone());
+        let (outcome, broke) = session(id, tls, helo, host, addr, message.clone());
         if let Some(policy) = &report {
             if let Some(r) = rpt_result(&outcome, broke.as_deref(), host, addr) {
                 let now = postrider_store::queue::unix_now();
@@ -554,7 +566,7 @@ pub fn deliver(
             break;
         }
         if k + 1 < all.len() {
-            tracing::info!("{host}[{}]: trying the next address", addr.ip());
+            tracing::info!("{id}: {host}[{}]: trying the next address", addr.ip());
         }
     }
     last.unwrap_or_else(|| unreachable_result(&message))
@@ -572,6 +584,7 @@ pub fn deliver(
 /// permanent for REQUIRETLS). Sessions under a policy and failures to fetch one are
 /// recorded for TLS-RPT.
 fn apply_mta_sts(
+    id: &str,
     settings: &Settings,
     resolver: &Resolver,
     tls: &OutboundTls,
@@ -622,14 +635,14 @@ fn apply_mta_sts(
             ));
         }
         if waived {
-            tracing::info!("{domain}: TLS-Required: No: its MTA-STS policy is not applied");
+            tracing::info!("{id}: {domain}: TLS-Required: No: its MTA-STS policy is not applied");
         }
         return Ok(plain(targets, None));
     };
     for t in targets.iter().filter(|t| !policy.allows_mx(&t.host)) {
         if policy.mode == Mode::Testing {
             tracing::warn!(
-                "MTA-STS (testing): {} is not an MX host the policy of {domain} names",
+                "{id}: MTA-STS (testing): {} is not an MX host the policy of {domain} names",
                 t.host
             );
         }

@@ -669,7 +669,14 @@ fn process_remote(
             require_tls: env.require_tls,
         };
         pool.acquire(&destination);
-        let result = remote::deliver(&ctx.settings(), resolver, tls, &domain, client_message);
+        let result = remote::deliver(
+            &env.id,
+            &ctx.settings(),
+            resolver,
+            tls,
+            &domain,
+            client_message,
+        );
         pool.release(&destination);
         for (k, &i) in idxs.iter().enumerate() {
             let outcome = match result.results.get(k) {

@@ -116,7 +116,8 @@ impl SmtpSession {
     /// Runtime state for a new connection from `peer` on a listener of `kind`.
     pub fn new(ctx: Arc<Context>, peer: PeerInfo, kind: ListenerKind) -> Self {
         ctx.metrics.connection(kind.protocol());
-        tracing::info!(
+        // The `client=` line of each message and the `disconnect` line name the client.
+        tracing::debug!(
             "connect from [{}]:{} ({})",
             peer.remote.ip(),
             peer.remote.port(),
@@ -517,9 +518,6 @@ impl SmtpSession {
             out.push_str(&result);
             dmarc = Some((outcome, disposition));
         }
-        if !logged.is_empty() {
-            tracing::info!("{id}: {}", logged.join(", "));
-        }
         if dkim.is_empty() && !smtp.verify_spf && dmarc.is_none() {
             return None;
         }
@@ -527,6 +525,7 @@ impl SmtpSession {
         Some(SenderCheck {
             auth_results: out,
             dmarc,
+            summary: logged.join(", "),
         })
     }
 
@@ -567,11 +566,16 @@ impl SmtpSession {
             None
         };
         let mut quarantine = false;
+        let checks = checked
+            .as_ref()
+            .map(|c| format!(", {}", c.summary))
+            .filter(|c| c.len() > 2)
+            .unwrap_or_default();
         if let Some((outcome, disposition)) = checked.as_ref().and_then(|c| c.dmarc.as_ref()) {
             let domain = outcome.header_from.as_deref().unwrap_or_default();
             match disposition {
                 Policy::Reject => {
-                    tracing::info!("{id}: rejected: DMARC policy of {domain}");
+                    tracing::info!("{id}: rejected: DMARC policy of {domain}{checks}");
                     self.ctx.metrics.rejected("dmarc");
                     return Err(reply(
                         550,
@@ -596,7 +600,7 @@ impl SmtpSession {
         match spool.commit(&env) {
             Ok(()) => {
                 tracing::info!(
-                    "{}: from=<{}>, size={}, nrcpt={} (queue active)",
+                    "{}: from=<{}>, size={}, nrcpt={}{checks} (queue active)",
                     id,
                     sender,
                     size,
@@ -742,6 +746,9 @@ struct SenderCheck {
     auth_results: String,
     /// The DMARC outcome and what this host does about it, when DMARC was evaluated.
     dmarc: Option<(postrider_core::dmarc::Outcome, Policy)>,
+    /// The results for the log (`dkim=pass d=... s=..., spf=..., dmarc=...`): they go
+    /// on the message's `from=` line (or its rejection's), not on a line of their own.
+    summary: String,
 }
 
 /// What to do with a message given `[smtp] dmarc_policy` (`record`, `quarantine`,

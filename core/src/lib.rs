@@ -49,6 +49,7 @@ pub mod doctor;
 pub mod http;
 pub mod imap;
 pub mod imf;
+pub mod log_summary;
 pub mod machine;
 pub mod maildir;
 pub mod maildrop;

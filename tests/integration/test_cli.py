@@ -1,6 +1,7 @@
 """The command line of CONTRACT.md: sendmail, mailq, queue, user, check-config."""
 
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -303,6 +304,61 @@ class JsonLog(unittest.TestCase):
             self.assertTrue(sent[0]["message"].startswith("to=<alice@"), sent[0])
             about = [l for l in lines if l.get("queue_id") == qid]
             self.assertGreaterEqual(len(about), 2, about)
+        finally:
+            srv.cleanup()
+
+
+class LogSummary(unittest.TestCase):
+    """`postrider log-summary` over the server's own log, in both formats; and the few
+    lines one message takes."""
+
+    def traffic(self, srv):
+        import smtplib
+        with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+            s.sendmail("bob@client.example", ["alice@test.example"], b"Subject: one\r\n\r\nx\r\n")
+            s.mail("bob@client.example")
+            self.assertEqual(s.rcpt("x@elsewhere.example")[0], 554)
+        srv.cli("sendmail", "-f", "alice@test.example", "carol@far.example",
+                input="Subject: far\n\nx\n")
+        srv.cli("sendmail", "-f", "alice@test.example", "nobody@test.example",
+                input="Subject: lost\n\nx\n")
+        srv.wait_log("status=deferred")
+        srv.wait_log("status=bounced")
+        srv.wait_subject("alice", "Undelivered Mail Returned to Sender")
+
+    def check(self, srv):
+        r = srv.cli("log-summary", srv.log_path, "--top", "3")
+        out = r.stdout.decode()
+        # one, far, lost and the bounce of lost; one and the bounce delivered.
+        for n, what in [(4, "received"), (2, "delivered"), (1, "deferred"), (1, "bounced"),
+                        (1, "rejected")]:
+            self.assertRegex(out, rf"(?m)^ +{n}  {what}\b")
+        self.assertRegex(out, r"Senders \(top 3\)\n +2  alice@test\.example\n")
+        self.assertRegex(out, r"Recipients \(top 3\)\n +2  alice@test\.example\n")
+        self.assertIn("RCPT: 554 5.7.1 Relay access denied", out)
+        # From standard input too.
+        with open(srv.log_path, "rb") as f:
+            again = srv.cli("log-summary", "--top", "3", input=f.read()).stdout.decode()
+        self.assertEqual(again, out)
+
+    def test_text_log(self):
+        srv = Server(users=("alice",), log="info").start()
+        try:
+            self.traffic(srv)
+            self.check(srv)
+            # One message received over SMTP and delivered locally: four lines with its
+            # queue id (client, from, to, removed), none of its own without.
+            qid = re.search(r"([0-9A-F]{16}): from=<bob@client\.example>", srv.log()).group(1)
+            about = [l for l in srv.log().splitlines() if qid in l]
+            self.assertEqual(len(about), 4, about)
+        finally:
+            srv.cleanup()
+
+    def test_json_log(self):
+        srv = Server(users=("alice",), log="info", top='log_format = "json"').start()
+        try:
+            self.traffic(srv)
+            self.check(srv)
         finally:
             srv.cleanup()
 
