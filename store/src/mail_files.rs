@@ -882,7 +882,7 @@ impl UserStore<'_> {
         if let Some(dir) = p.parent() {
             fs::create_dir_all(dir).map_err(io_err)?;
         }
-        fs::write(&p, subs.join("\n") + "\n").map_err(io_err)
+        crate::fsutil::replace_file(&p, (subs.join("\n") + "\n").as_bytes()).map_err(io_err)
     }
 
     /// Every folder: (name, selectable, has children).

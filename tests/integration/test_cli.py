@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BIN, Server
+from harness import BIN, Server, insecure_tls
 
 
 class Sendmail(unittest.TestCase):
@@ -396,6 +396,36 @@ class Lifecycle(unittest.TestCase):
             r = srv.cli("stop", check=False)
             self.assertEqual(r.returncode, 1)
             self.assertIn("no server is running", r.stderr.decode())
+        finally:
+            srv.cleanup()
+
+    def test_a_data_dir_of_the_previous_format_is_upgraded(self):
+        """Format 0: a data_dir as postrider wrote it before format-version existed (made
+        here by a server whose stamp is then removed): mail, accounts and the queue are
+        served as they were, and the data_dir is stamped with the current format."""
+        import poplib
+        srv = Server(users=("alice",)).start()
+        try:
+            srv.deliver("bob@client.example", "alice@test.example", b"Subject: old\r\n\r\nx\r\n")
+            srv.cli("sendmail", "-f", "alice@test.example", "carol@far.example",
+                    input="Subject: waiting\n\nx\n")
+            srv.wait_log("status=deferred")
+            self.assertEqual(srv.stop(), 0)
+            os.remove(os.path.join(srv.data, "format-version"))
+            srv.start()
+            srv.wait_log("on-disk format 0 upgraded to 1")
+            with open(os.path.join(srv.data, "format-version")) as f:
+                self.assertEqual(f.read(), "1\n")
+            self.assertIn("carol@far.example", srv.cli("mailq").stdout.decode())
+            pop = poplib.POP3("127.0.0.1", srv.ports["pop3"], timeout=30)
+            try:
+                pop.stls(insecure_tls())
+                pop.user("alice")
+                pop.pass_("pw-alice")
+                self.assertEqual(pop.stat()[0], 1)
+                self.assertIn(b"Subject: old", b"\n".join(pop.retr(1)[1]))
+            finally:
+                pop.quit()
         finally:
             srv.cleanup()
 
