@@ -29,6 +29,7 @@ pub mod local;
 pub mod logging;
 pub mod login;
 pub mod managesieve;
+pub mod manpages;
 pub mod metrics;
 pub mod mta_sts;
 pub mod newaliases;

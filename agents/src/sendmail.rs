@@ -31,10 +31,26 @@ pub struct SendmailArgs {
     pub sender: Option<String>,
     /// `-F NAME`.
     pub full_name: Option<String>,
-    /// `-bs`: SMTP on stdin/stdout.
-    pub smtp_mode: bool,
+    /// What to do: submit (the default), or another mode a `-b` or `-q` option chose.
+    pub mode: Mode,
     /// Recipients from the command line.
     pub recipients: Vec<String>,
+}
+
+/// What a sendmail command line asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Submit the message on standard input (`-bm`, the default).
+    #[default]
+    Submit,
+    /// `-bs`: an SMTP session on standard input and output.
+    Smtp,
+    /// `-bp`: list the queue, as `mailq`.
+    ListQueue,
+    /// `-bi`: rebuild the aliases db, as `newaliases`.
+    RebuildAliases,
+    /// `-q`: retry the deferred mail now, as `postrider queue flush`.
+    Flush,
 }
 
 /// Parses sendmail's command line (everything after the command name). Unknown `-o`
@@ -65,7 +81,10 @@ pub fn parse_args(args: &[String]) -> Result<SendmailArgs, String> {
         match arg {
             "-t" => a.extract = true,
             "-i" | "-oi" => a.ignore_dots = true,
-            "-bs" => a.smtp_mode = true,
+            "-bs" => a.mode = Mode::Smtp,
+            "-bp" => a.mode = Mode::ListQueue,
+            "-bi" => a.mode = Mode::RebuildAliases,
+            "-q" => a.mode = Mode::Flush,
             "-bm" | "-v" | "-n" | "-U" | "-Am" | "-Ac" => {}
             _ if arg.starts_with("-f") || arg.starts_with("-r") => {
                 let v = value(&mut i, &arg[..2], &arg[2..])?;

@@ -30,6 +30,23 @@ class Sendmail(unittest.TestCase):
             self.assertRegex(m["Message-ID"], r"^<[^@>]+@mx\.test\.example>$")
             self.assertEqual(m.get_payload(), "hello\n")
 
+    def test_bp_bi_and_q_act_as_mailq_newaliases_and_flush(self):
+        srv = self.srv
+        srv.cli("sendmail", "-f", "alice@test.example", "dave@far.example",
+                input="Subject: bp\n\nx\n")
+        srv.wait_mailq("dave@far.example")
+        listed = srv.cli("sendmail", "-bp", argv0="sendmail").stdout.decode()
+        self.assertIn("dave@far.example", listed)
+        self.assertEqual(listed, srv.cli("mailq").stdout.decode())
+        with open(os.path.join(srv.data, "aliases"), "a") as f:
+            f.write("bpteam: bob\n")
+        out = srv.cli("-bi", argv0="sendmail").stdout.decode()
+        self.assertIn("aliases", out)
+        srv.cli("sendmail", "bpteam", input="Subject: via-bi\n\nx\n")
+        srv.find_subject("bob", "via-bi")
+        srv.cli("sendmail", "-q")
+        srv.wait_log("flush requested by `postrider queue flush`")
+
     def test_t_survives_broken_address_header(self):
         msg = "To: alice@test.example, )broken(\nCc: ]x)\nSubject: broken-to\n\nx\n"
         self.srv.cli("sendmail", "-t", input=msg)
