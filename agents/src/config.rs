@@ -32,6 +32,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Separates a local part from its extension (`alice+lists`); "" turns it off.
     pub recipient_delimiter: String,
+    /// The unprivileged system user the server (and every command) runs as when started
+    /// as root, after binding its listeners; "" stays as started.
+    pub user: String,
     /// The MTA listener (port 25 role).
     pub smtp: SmtpSection,
     /// The submission listeners (RFC 6409, RFC 8314).
@@ -292,6 +295,7 @@ impl Default for Config {
             log: LogLevel::Info,
             log_format: LogFormat::Text,
             recipient_delimiter: "+".into(),
+            user: String::new(),
             smtp: SmtpSection::default(),
             submission: SubmissionSection::default(),
             pop3: ListenerSection::with(&["127.0.0.1:2110"], &["127.0.0.1:2995"], Span::secs(600)),
@@ -448,6 +452,13 @@ impl Config {
                 "recipient_delimiter: {:?} may not hold '@', spaces or control characters",
                 self.recipient_delimiter
             ));
+        }
+        if !self.user.is_empty() && self.accounts == AccountsKind::System {
+            return err(
+                "user: with accounts = \"system\" the server stays root to deliver as each user \
+                 (as Postfix's local(8)); remove `user` or use file accounts"
+                    .to_string(),
+            );
         }
         self.web.validate()?;
         check_addrs("managesieve", &self.managesieve.listen)?;

@@ -42,6 +42,7 @@ pub mod remote;
 pub mod resolver;
 pub mod runner;
 pub mod sendmail;
+pub mod server_user;
 pub mod service;
 pub mod session;
 pub mod sieve;

@@ -11,7 +11,7 @@
 //! `log_format` only change at the next start: they keep their running values and the
 //! log says so.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -21,17 +21,45 @@ use crate::config::Settings;
 use crate::context::Context;
 use crate::listener::ListenerKind;
 
-/// How a runtime opens one listener: binds `addr` and accepts on it (in a task or thread
-/// of its own) until `stop` is set; the accept loop drops the socket, then its clone of
-/// `stop`, so the caller can tell when the address is free again.
+/// How a runtime serves one bound listener: it accepts on it (in a task or thread of its
+/// own) until `stop` is set; the accept loop drops the socket, then its clone of `stop`,
+/// so the caller can tell when the address is free again.
 pub trait OpenListener: Send + Sync {
-    /// Binds `addr` for `kind` and starts accepting; an error names the address.
+    /// Starts accepting on `listener` for `kind`.
     fn open(
         &self,
-        addr: SocketAddr,
+        listener: TcpListener,
         kind: ListenerKind,
         stop: Arc<AtomicBool>,
     ) -> Result<(), String>;
+}
+
+/// A listener bound and not yet served (`serve` binds them all before it gives up root).
+#[derive(Debug)]
+pub struct Bound {
+    addr: SocketAddr,
+    kind: ListenerKind,
+    listener: TcpListener,
+}
+
+/// Binds `addr` for `kind`; the error names both.
+fn bind(addr: SocketAddr, kind: ListenerKind) -> Result<Bound, String> {
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
+    Ok(Bound {
+        addr,
+        kind,
+        listener,
+    })
+}
+
+/// Binds every listener of `wanted`; the first that cannot be bound is an error (at
+/// start a missing listener is fatal).
+pub fn bind_all(wanted: &[(SocketAddr, ListenerKind)]) -> Result<Vec<Bound>, String> {
+    wanted
+        .iter()
+        .map(|&(addr, kind)| bind(addr, kind))
+        .collect()
 }
 
 /// One open listener.
@@ -48,25 +76,22 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Opens every listener of `wanted`; the first that cannot be bound is an error
-    /// (at start a missing listener is fatal).
-    pub fn open_all(
-        wanted: &[(SocketAddr, ListenerKind)],
-        opener: Box<dyn OpenListener>,
-    ) -> Result<Listeners, String> {
+    /// Serves every listener of `bound` (see [`bind_all`]).
+    pub fn open_all(bound: Vec<Bound>, opener: Box<dyn OpenListener>) -> Result<Listeners, String> {
         let mut set = Listeners {
             open: Vec::new(),
             opener,
         };
-        for &(addr, kind) in wanted {
-            set.open_one(addr, kind)?;
+        for b in bound {
+            set.serve(b)?;
         }
         Ok(set)
     }
 
-    fn open_one(&mut self, addr: SocketAddr, kind: ListenerKind) -> Result<(), String> {
+    fn serve(&mut self, b: Bound) -> Result<(), String> {
         let stop = Arc::new(AtomicBool::new(false));
-        self.opener.open(addr, kind, stop.clone())?;
+        let (addr, kind) = (b.addr, b.kind);
+        self.opener.open(b.listener, kind, stop.clone())?;
         tracing::info!("listening on {addr} ({})", kind.name());
         self.open.push(Open { addr, kind, stop });
         Ok(())
@@ -93,7 +118,7 @@ impl Listeners {
             if self.open.iter().any(|o| (o.addr, o.kind) == (addr, kind)) {
                 continue;
             }
-            if let Err(e) = self.open_one(addr, kind) {
+            if let Err(e) = bind(addr, kind).and_then(|b| self.serve(b)) {
                 tracing::error!("reload: {e}");
             }
         }
@@ -186,7 +211,7 @@ pub fn reload(ctx: &Context, listeners: &mut Listeners) {
     ctx.aliases.use_source(&fresh.aliases_path());
     ctx.tls.set(tls);
     ctx.replace_settings(fresh);
-    listeners.change_to(&crate::service::listeners(ctx));
+    listeners.change_to(&crate::service::listeners(&ctx.settings()));
     ctx.wakeup.notify();
     tracing::info!("SIGHUP: configuration reloaded");
 }

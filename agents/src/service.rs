@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::config::Settings;
 use crate::context::{ConnLimits, ConnSlot, Context};
 use crate::listener::ListenerKind;
 use crate::reload::Listeners;
 use crate::runner;
 
 /// Every listener the configuration asks for: (address, kind).
-pub fn listeners(ctx: &Context) -> Vec<(SocketAddr, ListenerKind)> {
+pub fn listeners(settings: &Settings) -> Vec<(SocketAddr, ListenerKind)> {
     use ListenerKind::*;
-    let settings = ctx.settings();
     let c = &settings.config;
     let table: [(&[String], ListenerKind); 11] = [
         (&c.smtp.listen, Smtp),

@@ -14,9 +14,9 @@ use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
 use postrider_agents::managesieve::ManageSieveSession;
 use postrider_agents::pop3::Pop3Session;
-use postrider_agents::reload::{Listeners, OpenListener};
+use postrider_agents::reload::{Bound, Listeners, OpenListener};
 use postrider_agents::service::{
-    admit, limits_for, listeners, start_runner, too_many_reply, wait_for_shutdown,
+    admit, limits_for, start_runner, too_many_reply, wait_for_shutdown,
 };
 use postrider_agents::session::SmtpSession;
 use postrider_agents::web::WebSession;
@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use crate::driver::drive;
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
-pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
+pub fn serve(ctx: Arc<Context>, bound: Vec<Bound>) -> Result<(), String> {
     postrider_agents::service::raise_fd_limit();
     let executor: Arc<Executor<'static>> = Arc::new(Executor::new());
     // Half the cores run the executor (I/O, TLS, light and brief events), the blocking
@@ -50,7 +50,7 @@ pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
         ctx: ctx.clone(),
         executor,
     };
-    let mut open = Listeners::open_all(&listeners(&ctx), Box::new(opener))?;
+    let mut open = Listeners::open_all(bound, Box::new(opener))?;
     start_runner(&ctx).map_err(|e| format!("cannot start queue runner: {e}"))?;
     wait_for_shutdown(&ctx, &mut open, Duration::from_secs(10));
     Ok(())
@@ -65,12 +65,12 @@ struct Opener {
 impl OpenListener for Opener {
     fn open(
         &self,
-        addr: SocketAddr,
+        listener: std::net::TcpListener,
         kind: ListenerKind,
         stop: Arc<AtomicBool>,
     ) -> Result<(), String> {
-        let listener = smol::block_on(TcpListener::bind(addr))
-            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
+        let listener = TcpListener::try_from(listener)
+            .map_err(|e| format!("cannot serve a listener ({}): {e}", kind.name()))?;
         let task = accept_loop(
             self.ctx.clone(),
             self.executor.clone(),

@@ -14,9 +14,9 @@ use postrider_agents::imap::ImapSession;
 use postrider_agents::listener::ListenerKind;
 use postrider_agents::managesieve::ManageSieveSession;
 use postrider_agents::pop3::Pop3Session;
-use postrider_agents::reload::{Listeners, OpenListener};
+use postrider_agents::reload::{Bound, Listeners, OpenListener};
 use postrider_agents::service::{
-    admit, limits_for, listeners, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
+    admit, limits_for, raise_fd_limit, start_runner, too_many_reply, wait_for_shutdown,
 };
 use postrider_agents::session::SmtpSession;
 use postrider_agents::web::WebSession;
@@ -31,13 +31,13 @@ const IDLE_THREADS: usize = 64;
 const IDLE_FOR: Duration = Duration::from_secs(60);
 
 /// Runs every listener and the queue runner until SIGTERM/SIGINT.
-pub fn serve(ctx: Arc<Context>) -> Result<(), String> {
+pub fn serve(ctx: Arc<Context>, bound: Vec<Bound>) -> Result<(), String> {
     raise_fd_limit();
     let opener = Opener {
         ctx: ctx.clone(),
         workers: Workers::new(IDLE_THREADS, IDLE_FOR),
     };
-    let mut open = Listeners::open_all(&listeners(&ctx), Box::new(opener))?;
+    let mut open = Listeners::open_all(bound, Box::new(opener))?;
     start_runner(&ctx).map_err(|e| format!("cannot start queue runner: {e}"))?;
     wait_for_shutdown(&ctx, &mut open, Duration::from_secs(10));
     Ok(())
@@ -52,12 +52,10 @@ struct Opener {
 impl OpenListener for Opener {
     fn open(
         &self,
-        addr: SocketAddr,
+        listener: std::net::TcpListener,
         kind: ListenerKind,
         stop: Arc<AtomicBool>,
     ) -> Result<(), String> {
-        let listener = TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen on {addr} ({}): {e}", kind.name()))?;
         let ctx = self.ctx.clone();
         let workers = self.workers.clone();
         thread::Builder::new()

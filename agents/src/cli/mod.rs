@@ -21,8 +21,8 @@ mod args;
 pub use args::command;
 use args::{Cli, Cmd, DkimCmd, QueueCmd, SieveCmd, StoreCmd, TlsRptCmd, UserCmd};
 
-/// The `serve` implementation of a runtime.
-pub type ServeFn = fn(Arc<Context>) -> Result<(), String>;
+/// The `serve` implementation of a runtime: serves the listeners bound for it.
+pub type ServeFn = fn(Arc<Context>, Vec<crate::reload::Bound>) -> Result<(), String>;
 
 /// Splits `-c FILE`, `-cFILE`, `--config FILE`, `--config=FILE` out of the arguments
 /// (anywhere before `--`), so it works before or after any subcommand.
@@ -231,6 +231,20 @@ fn run(serve: ServeFn) -> Result<(), String> {
     } else {
         crate::logging::init("warn", crate::config::LogFormat::Text);
     }
+    // Commands run by root act as the server's user, so what they write stays the
+    // server's (serve does it after binding its listeners; the internal helpers are
+    // started with the identity they need, and vacation runs as the absent user).
+    let own_identity = matches!(
+        cli.command,
+        Cmd::Serve
+            | Cmd::Vacation { .. }
+            | Cmd::InternalAppendFile { .. }
+            | Cmd::InternalReadFile { .. }
+            | Cmd::InternalWriteFile { .. }
+    );
+    if !own_identity && crate::server_user::should_drop(&settings) {
+        crate::server_user::become_user(&settings, false)?;
+    }
     match cli.command {
         Cmd::Serve => start_serving(settings, serve),
         Cmd::CheckConfig => check_config(settings),
@@ -395,6 +409,10 @@ fn read_stdin() -> Result<Vec<u8>, String> {
 /// then hands over to the runtime's listeners.
 fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     crate::privileges::check_serve_privileges(&settings)?;
+    let bound = crate::reload::bind_all(&crate::service::listeners(&settings))?;
+    if crate::server_user::should_drop(&settings) {
+        crate::server_user::become_user(&settings, true)?;
+    }
     crate::lifecycle::check_format(&settings.config.data_dir)?;
     let ctx = open_context(settings)?;
     let _pid_file = crate::lifecycle::PidFile::create(&ctx.settings().config.data_dir)?;
@@ -417,7 +435,7 @@ fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     if let Some(w) = ctx.postmaster_warning() {
         tracing::warn!("{w}");
     }
-    serve(Arc::new(ctx))
+    serve(Arc::new(ctx), bound)
 }
 
 /// `check-config`: prints the effective configuration (and the postmaster warning).
