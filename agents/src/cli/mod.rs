@@ -55,8 +55,13 @@ fn extract_config(args: Vec<String>) -> Result<(Vec<String>, Option<PathBuf>), S
     Ok((out, config))
 }
 
+/// The system-wide configuration a packaged build reads when no other is named (set at
+/// build time: `POSTRIDER_SYSTEM_CONFIG=/etc/postrider/postrider.toml cargo build`).
+const SYSTEM_CONFIG: Option<&str> = option_env!("POSTRIDER_SYSTEM_CONFIG");
+
 /// Finds and validates the configuration: `-c`, `$POSTRIDER_CONFIG`, `./postrider.toml`,
-/// else the embedded defaults.
+/// then (packaged builds) the system-wide file when it exists, else the embedded
+/// defaults.
 pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
     let path = explicit
         .or_else(|| {
@@ -67,7 +72,8 @@ pub fn load_settings(explicit: Option<PathBuf>) -> Result<Settings, String> {
         .or_else(|| {
             let p = PathBuf::from("postrider.toml");
             p.exists().then_some(p)
-        });
+        })
+        .or_else(|| SYSTEM_CONFIG.map(PathBuf::from).filter(|p| p.exists()));
     let config = match &path {
         Some(p) => Config::load(p).map_err(|e| e.to_string())?,
         None => Config::default(),
