@@ -14,6 +14,7 @@ use postrider_core::delivery::trace::{received, Protocol, ReceivedInfo};
 use postrider_core::submission::{fixup, qualify, FixupParams};
 
 use crate::agent::{handle_events, Backlog, Flow};
+use crate::config::Settings;
 use crate::context::{wall_now, Context};
 use crate::listener::ListenerKind;
 use crate::session::{server_config, SmtpSession};
@@ -184,10 +185,26 @@ pub fn run_smtp_session(
     }
 }
 
-/// Runs `sendmail`: returns the queue id on success.
-pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<String, String> {
-    let settings = &ctx.settings();
-    let hostname = settings.config.hostname.as_str();
+/// A message read and fixed up by `sendmail`, with its envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The envelope sender (`""` for the null sender).
+    pub sender: String,
+    /// The envelope recipients, qualified, without duplicates.
+    pub recipients: Vec<String>,
+    /// The message, CRLF line ends, fix-ups done (Date, Message-ID, From; no Bcc).
+    pub message: Vec<u8>,
+}
+
+/// Reads the message on `input` and applies sendmail's rules: the sender (`-f`, else
+/// the user running the command), the fix-ups, the recipients (the command line, and
+/// the header's with `-t`). `unique` makes the Message-ID unique.
+pub fn prepare(
+    settings: &Settings,
+    args: &SendmailArgs,
+    input: &mut dyn Read,
+    unique: &str,
+) -> Result<Prepared, String> {
     let domain = settings.primary_domain();
     let raw = read_message(
         input,
@@ -199,16 +216,10 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         Some(s) => qualify(s, domain),
         None => qualify(&current_user(), domain),
     };
-    let spool_for_id = ctx
-        .queue
-        .create_spool()
-        .map_err(|e| format!("cannot write to the queue: {e}"))?;
-    let id = spool_for_id.id().to_string();
-    let unique = format!("{}.{}", id, unix_now());
     let fixed = fixup(
         &raw,
         &FixupParams {
-            hostname,
+            hostname: &settings.config.hostname,
             sender: if sender.is_empty() {
                 "MAILER-DAEMON"
             } else {
@@ -216,7 +227,7 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
             },
             full_name: args.full_name.as_deref(),
             now: wall_now(),
-            unique: &unique,
+            unique,
         },
     );
     let mut recipients: Vec<String> = Vec::new();
@@ -243,14 +254,30 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
             "no recipients specified".into()
         });
     }
+    Ok(Prepared {
+        sender,
+        recipients,
+        message: fixed.message,
+    })
+}
+
+/// Runs `sendmail`: returns the queue id on success.
+pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<String, String> {
+    let settings = ctx.settings();
+    let spool_for_id = ctx
+        .queue
+        .create_spool()
+        .map_err(|e| format!("cannot write to the queue: {e}"))?;
+    let id = spool_for_id.id().to_string();
+    let p = prepare(&settings, args, input, &format!("{}.{}", id, unix_now()))?;
     let uid = rustix::process::getuid().as_raw();
     queue_local(
         ctx,
         spool_for_id,
         &LocalSubmission {
-            sender: &sender,
-            recipients: &recipients,
-            message: &fixed.message,
+            sender: &p.sender,
+            recipients: &p.recipients,
+            message: &p.message,
             received: ReceivedFrom {
                 client_ip: None,
                 authenticated: None,
@@ -261,6 +288,83 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
         },
     )?;
     Ok(id)
+}
+
+/// Whether this user may not write the queue itself (the packaged server's data_dir
+/// belongs to the `postrider` user): `sendmail` then hands the message to the local SMTP
+/// listener instead ([`run_over_smtp`]).
+pub fn queue_closed(settings: &Settings) -> bool {
+    let queue = settings.config.data_dir.join("queue");
+    matches!(std::fs::read_dir(&queue), Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied)
+        || matches!(std::fs::read_dir(&settings.config.data_dir), Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+/// `sendmail` for a user who cannot write the queue: the same message and envelope,
+/// handed over SMTP to the server's first `[smtp]` listener (on loopback when it listens
+/// on every address), which must accept it (local domains, or relaying for
+/// `trusted_networks`, where the packaged configuration puts loopback).
+pub fn run_over_smtp(
+    settings: &Settings,
+    args: &SendmailArgs,
+    input: &mut dyn Read,
+) -> Result<(), String> {
+    use postrider_core::smtp::client::{ClientMessage, ClientRecipient, RecipientResult};
+    let mut addr = settings
+        .config
+        .smtp
+        .listen
+        .iter()
+        .find_map(|a| a.parse::<std::net::SocketAddr>().ok())
+        .ok_or("cannot write to the queue, and no [smtp] listener to hand the message to")?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let unique = format!("{}.{}", std::process::id(), unix_now());
+    let p = prepare(settings, args, input, &unique)?;
+    let message = ClientMessage {
+        sender: p.sender,
+        recipients: p
+            .recipients
+            .iter()
+            .map(|r| ClientRecipient {
+                address: r.clone(),
+                notify: None,
+                orcpt: None,
+            })
+            .collect(),
+        ret: None,
+        envid: None,
+        content: bytes::Bytes::from(p.message),
+        binary: false,
+        require_tls: false,
+    };
+    let plain = crate::remote::OutboundTls {
+        policy: postrider_core::smtp::client::TlsPolicy::Never,
+        config: None,
+        verified: None,
+    };
+    let hostname = &settings.config.hostname;
+    let (outcome, _) =
+        crate::remote::session("sendmail", &plain, hostname, hostname, addr, message);
+    let refused: Vec<String> = outcome
+        .recipients
+        .iter()
+        .zip(&p.recipients)
+        .filter_map(|(result, rcpt)| match result {
+            RecipientResult::Delivered(_) => None,
+            RecipientResult::Deferred(e) | RecipientResult::Failed(e, _) => {
+                Some(format!("<{rcpt}>: {e}"))
+            }
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the server at {addr} did not take it: {}",
+            refused.join("; ")
+        ))
+    }
 }
 
 /// Who handed a locally submitted message over, for its Received field.

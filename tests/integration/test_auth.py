@@ -319,7 +319,7 @@ class CertificateReload(unittest.TestCase):
                           "Subject: after reload\r\n\r\nstill here\r\n")
             held.quit()
             srv.wait_subject("bob", "after reload")
-            self.assertIn("TLS certificate and key reloaded", srv.log())
+            self.assertIn("SIGHUP: configuration reloaded", srv.log())
             self.assertIsNone(srv.proc.poll())
         finally:
             srv.cleanup()

@@ -82,6 +82,20 @@ class ServerUser(unittest.TestCase):
         srv.wait_until("id.out written", lambda: open(out).read().strip() != "")
         with open(out) as f:
             self.assertEqual(f.read().strip(), str(self.pw.pw_uid))
+        # A user who cannot write the queue: sendmail hands the message to port 25's
+        # listener (here the privileged port) instead.
+        r = subprocess.run([BIN, "-c", srv.config, "sendmail", "-f", "daemon@test.example",
+                            "alice@test.example"], input=b"Subject: from daemon\n\nx\n",
+                           capture_output=True, timeout=60, user="daemon", cwd="/")
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        msg = srv.wait_subject("alice", "from daemon")
+        self.assertEqual(msg["Return-Path"], "<daemon@test.example>")
+        self.assertIsNotNone(msg["Message-ID"])
+        r = subprocess.run([BIN, "-c", srv.config, "sendmail", "nobody@elsewhere.example"],
+                           input=b"Subject: relay\n\nx\n", capture_output=True, timeout=60,
+                           user="daemon", cwd="/")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("did not take it", r.stderr.decode())
         # A command run by root writes as the server's user.
         srv.cli("user", "add", "carol", "--password-stdin", input="pw-carol\n")
         self.assertEqual(os.stat(os.path.join(srv.data, "users")).st_uid, self.pw.pw_uid)

@@ -89,20 +89,23 @@ def send_and_read(pw):
     sendmail = "/etc/alternatives/sendmail"
     expect(os.path.realpath(sendmail) == "/usr/bin/postrider", "alternative links to postrider")
     run(sendmail, "-f", "root@localhost", "alice@localhost", input="Subject: via sendmail\n\nx\n")
+    # A user who cannot write the queue: sendmail hands the message to port 25.
+    run("runuser", "-u", "daemon", "--", sendmail, "alice@localhost",
+        input="Subject: from a user\n\nx\n")
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
 
-    def both_there():
+    def all_there():
         with imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=ctx) as imap:
             imap.login("alice", "pw-alice")
             imap.select("INBOX")
             subjects = [imap.fetch(n, "(BODY[HEADER.FIELDS (SUBJECT)])")[1][0][1]
                         for n in imap.search(None, "ALL")[1][0].split()]
-            return (any(b"over smtp" in s for s in subjects)
-                    and any(b"via sendmail" in s for s in subjects))
-    wait_for("both messages in alice's INBOX over IMAPS", both_there)
-    print("ok: mail by SMTP and by sendmail read over IMAPS")
+            return all(any(want in s for s in subjects)
+                       for want in (b"over smtp", b"via sendmail", b"from a user"))
+    wait_for("the three messages in alice's INBOX over IMAPS", all_there)
+    print("ok: mail by SMTP, by root's and a user's sendmail read over IMAPS")
     expect(os.stat(f"{DATA}/mail/alice").st_uid == pw.pw_uid, "mailbox belongs to postrider")
 
 

@@ -259,6 +259,9 @@ fn run(serve: ServeFn) -> Result<(), String> {
             if parsed.mode == sendmail::Mode::RebuildAliases {
                 return newaliases(&settings);
             }
+            if parsed.mode == sendmail::Mode::Submit && sendmail::queue_closed(&settings) {
+                return sendmail::run_over_smtp(&settings, &parsed, &mut io::stdin().lock());
+            }
             let ctx = Arc::new(open_context(settings)?);
             match parsed.mode {
                 sendmail::Mode::Smtp => sendmail::run_smtp_session(
