@@ -81,10 +81,10 @@ Any other option is an error (exit 1). The message size limit is \fB[smtp] max_m
 \fBpostrider\fR(8), \fBpostrider.toml\fR(5)
 "#;
 
-/// Writes every page into `dir`; returns their paths.
-pub fn write_all(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// Writes every page of the command line `cmd` (`crate::cli::command()`) into `dir`;
+/// returns their paths.
+pub fn write_all(dir: &Path, cmd: clap::Command) -> Result<Vec<PathBuf>, String> {
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let cmd = crate::cli::command();
     let version = env!("CARGO_PKG_VERSION");
     let mut pages = vec![(
         "postrider.8".to_string(),
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn pages_name_every_command_and_key() {
         let dir = std::env::temp_dir().join(format!("postrider-man-{}", std::process::id()));
-        let written = write_all(&dir).unwrap();
+        let written = write_all(&dir, crate::cli::command()).unwrap();
         let names: Vec<String> = written
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

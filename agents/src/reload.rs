@@ -34,6 +34,34 @@ pub trait OpenListener: Send + Sync {
     ) -> Result<(), String>;
 }
 
+/// Every listener the configuration asks for: (address, kind).
+pub fn wanted_listeners(settings: &Settings) -> Vec<(SocketAddr, ListenerKind)> {
+    use ListenerKind::*;
+    let c = &settings.config;
+    let table: [(&[String], ListenerKind); 11] = [
+        (&c.smtp.listen, Smtp),
+        (&c.submission.listen, Submission),
+        (&c.submission.listen_tls, Submissions),
+        (&c.pop3.listen, Pop3),
+        (&c.pop3.listen_tls, Pop3s),
+        (&c.imap.listen, Imap),
+        (&c.imap.listen_tls, Imaps),
+        (&c.web.listen, Http),
+        (&c.web.listen_tls, Https),
+        (&c.lmtp.listen, Lmtp),
+        (&c.managesieve.listen, ManageSieve),
+    ];
+    table
+        .iter()
+        .flat_map(|&(addrs, kind)| {
+            addrs
+                .iter()
+                .filter_map(|a| a.parse::<SocketAddr>().ok())
+                .map(move |a| (a, kind))
+        })
+        .collect()
+}
+
 /// A listener bound and not yet served (`serve` binds them all before it gives up root).
 #[derive(Debug)]
 pub struct Bound {
@@ -211,7 +239,7 @@ pub fn reload(ctx: &Context, listeners: &mut Listeners) {
     ctx.aliases.use_source(&fresh.aliases_path());
     ctx.tls.set(tls);
     ctx.replace_settings(fresh);
-    listeners.change_to(&crate::service::listeners(&ctx.settings()));
+    listeners.change_to(&wanted_listeners(&ctx.settings()));
     ctx.wakeup.notify();
     tracing::info!("SIGHUP: configuration reloaded");
 }

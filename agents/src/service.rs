@@ -3,45 +3,15 @@
 //! the shutdown sequence (SIGTERM/SIGINT drain, SIGHUP reload).
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
 use crate::context::{ConnLimits, ConnSlot, Context};
 use crate::listener::ListenerKind;
 use crate::reload::Listeners;
 use crate::runner;
-
-/// Every listener the configuration asks for: (address, kind).
-pub fn listeners(settings: &Settings) -> Vec<(SocketAddr, ListenerKind)> {
-    use ListenerKind::*;
-    let c = &settings.config;
-    let table: [(&[String], ListenerKind); 11] = [
-        (&c.smtp.listen, Smtp),
-        (&c.submission.listen, Submission),
-        (&c.submission.listen_tls, Submissions),
-        (&c.pop3.listen, Pop3),
-        (&c.pop3.listen_tls, Pop3s),
-        (&c.imap.listen, Imap),
-        (&c.imap.listen_tls, Imaps),
-        (&c.web.listen, Http),
-        (&c.web.listen_tls, Https),
-        (&c.lmtp.listen, Lmtp),
-        (&c.managesieve.listen, ManageSieve),
-    ];
-    table
-        .iter()
-        .flat_map(|&(addrs, kind)| {
-            addrs
-                .iter()
-                .filter_map(|a| a.parse::<SocketAddr>().ok())
-                .map(move |a| (a, kind))
-        })
-        .collect()
-}
 
 /// The connection limits that apply to a listener kind.
 pub fn limits_for(ctx: &Context, kind: ListenerKind) -> Arc<ConnLimits> {

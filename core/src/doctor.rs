@@ -68,35 +68,31 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The TXT strings of an answer (empty for no records).
-pub fn txt_strings(answer: &LookupResult) -> Vec<&str> {
+/// What `pick` takes from each record of an answer (nothing for no records).
+fn picked<'a, T>(answer: &'a LookupResult, pick: impl Fn(&'a DnsRecord) -> Option<T>) -> Vec<T> {
     match answer {
-        LookupResult::Records(records) => records
-            .iter()
-            .filter_map(|r| match r {
-                DnsRecord::Txt(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect(),
+        LookupResult::Records(records) => records.iter().filter_map(pick).collect(),
         _ => Vec::new(),
     }
 }
 
+/// The TXT strings of an answer (empty for no records).
+pub fn txt_strings(answer: &LookupResult) -> Vec<&str> {
+    picked(answer, |r| match r {
+        DnsRecord::Txt(t) => Some(t.as_str()),
+        _ => None,
+    })
+}
+
 /// The MX hosts of an answer, most preferred first (a null MX gives `""`).
 pub fn mx_hosts(answer: &LookupResult) -> Vec<(u16, String)> {
-    let mut hosts: Vec<(u16, String)> = match answer {
-        LookupResult::Records(records) => records
-            .iter()
-            .filter_map(|r| match r {
-                DnsRecord::Mx {
-                    preference,
-                    exchange,
-                } => Some((*preference, exchange.to_ascii_lowercase())),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut hosts = picked(answer, |r| match r {
+        DnsRecord::Mx {
+            preference,
+            exchange,
+        } => Some((*preference, exchange.to_ascii_lowercase())),
+        _ => None,
+    });
     hosts.sort();
     hosts
 }
@@ -133,31 +129,19 @@ pub fn judge_mx(domain: &str, host: &str, answer: &LookupResult) -> Finding {
 
 /// The addresses in an answer.
 pub fn addresses(answer: &LookupResult) -> Vec<IpAddr> {
-    match answer {
-        LookupResult::Records(records) => records
-            .iter()
-            .filter_map(|r| match r {
-                DnsRecord::Address(ip) => Some(*ip),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    picked(answer, |r| match r {
+        DnsRecord::Address(ip) => Some(*ip),
+        _ => None,
+    })
 }
 
 /// The PTR check of `ip`, whose reverse answer is `answer`; `host` is this host's name
 /// and `forward` its addresses (the name must lead back to the address).
 pub fn judge_ptr(ip: IpAddr, host: &str, answer: &LookupResult, forward: &[IpAddr]) -> Finding {
-    let names: Vec<String> = match answer {
-        LookupResult::Records(records) => records
-            .iter()
-            .filter_map(|r| match r {
-                DnsRecord::Ptr(n) => Some(n.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let names = picked(answer, |r| match r {
+        DnsRecord::Ptr(n) => Some(n.to_ascii_lowercase()),
+        _ => None,
+    });
     let publish = format!(
         "ask the address's owner for: {}. IN PTR {host}.",
         crate::spf::reverse_name(ip)

@@ -342,7 +342,7 @@ fn run(serve: ServeFn) -> Result<(), String> {
         }
         Cmd::LogSummary { files, top } => log_summary(&files, top),
         Cmd::Man { dir } => {
-            for page in crate::manpages::write_all(&dir)? {
+            for page in crate::manpages::write_all(&dir, command())? {
                 println!("{}", page.display());
             }
             Ok(())
@@ -418,7 +418,7 @@ fn read_stdin() -> Result<Vec<u8>, String> {
 /// then hands over to the runtime's listeners.
 fn start_serving(settings: Settings, serve: ServeFn) -> Result<(), String> {
     crate::privileges::check_serve_privileges(&settings)?;
-    let bound = crate::reload::bind_all(&crate::service::listeners(&settings))?;
+    let bound = crate::reload::bind_all(&crate::reload::wanted_listeners(&settings))?;
     if crate::server_user::should_drop(&settings) {
         crate::server_user::become_user(&settings, true)?;
     }
