@@ -23,7 +23,7 @@ Stop accepting, let sessions end (10 s at most) and the delivery in progress fin
 Reload the whole configuration (\fBpostrider reload\fR): listeners added and removed, limits,
 domains, aliases file, DKIM keys, TLS certificate, log level; sessions in progress go on.
 A file that does not validate is logged and the running configuration kept.
-\fBdata_dir\fR, \fBaccounts\fR, \fB[storage]\fR and \fBlog_format\fR change at the next start.
+\fBdata_dir\fR, \fBaccounts\fR, \fB[storage]\fR, \fBuser\fR and \fBlog_format\fR change at the next start.
 .SH FILES
 .TP
 \fI/etc/postrider/postrider.toml\fR

@@ -7,9 +7,8 @@
 //! removed closed (sessions in progress on them go on), connection limits, login
 //! penalties, domains, the aliases file, DKIM keys, TLS, the log level and
 //! everything read per session or per delivery follow at once. The keys naming where
-//! the data lives (`data_dir`, `accounts`, `[storage]`) and
-//! `log_format` only change at the next start: they keep their running values and the
-//! log says so.
+//! the data lives (`data_dir`, `accounts`, `[storage]`), `user` and `log_format` only
+//! change at the next start: they keep their running values and the log says so.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -198,6 +197,10 @@ fn keep_start_only(fresh: &mut Settings, running: &Settings) -> Vec<&'static str
     if new.log_format != old.log_format {
         new.log_format = old.log_format;
         kept.push("log_format");
+    }
+    if new.user != old.user {
+        new.user = old.user.clone();
+        kept.push("user");
     }
     if toml::Value::try_from(&new.storage).ok() != toml::Value::try_from(&old.storage).ok() {
         new.storage = old.storage.clone();

@@ -89,12 +89,13 @@ class Reload(unittest.TestCase):
 
     def test_keys_naming_where_data_lives_wait_for_the_next_start(self):
         srv = self.srv
-        self.edit_config((f'data_dir = "{srv.data}"', f'data_dir = "{srv.data}-elsewhere"'),
+        self.edit_config((f'data_dir = "{srv.data}"',
+                          f'data_dir = "{srv.data}-elsewhere"\nuser = "nobody"'),
                          ('domains = ["test.example", "localhost"]',
                           'domains = ["test.example", "localhost", "new.example"]'))
         # `postrider reload` would look for the pid file in the new data_dir.
         self.reload(signal_by_hand=True)
-        srv.wait_log("SIGHUP: data_dir changed: takes effect at the next start")
+        srv.wait_log("SIGHUP: data_dir, user changed: takes effect at the next start")
         self.assertFalse(os.path.exists(srv.data + "-elsewhere"))
         # The rest of the file is in force, the data stays where it was.
         srv.deliver("a@client.example", "alice@new.example", b"Subject: here\r\n\r\nx\r\n")
