@@ -116,6 +116,22 @@ class Doctor(unittest.TestCase):
         # A certificate near its end is a warning.
         self.assertRegex(lines[("tls", HOST)], r"(?m)^warn .*certificate expires on ")
 
+    def test_an_mx_elsewhere_two_spf_records_and_an_unreadable_key(self):
+        self.server()
+        self.publish_all(self.dkim())
+        # This host's name resolves to another address than the one it listens on.
+        self.dns.set(HOST, "A", ["127.0.0.9"])
+        self.dns.set("a.test", "TXT", ["v=spf1 mx -all", "v=spf1 -all"])
+        os.remove(os.path.join(self.srv.data, "dkim", "a.test.s1.pem"))
+        r, lines = self.doctor()
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(lines[("mx-addr", HOST)],
+                         r"^warn .*resolves to 127\.0\.0\.9, but \[smtp\] listens on 127\.0\.0\.1")
+        self.assertRegex(lines[("ptr", "127.0.0.1")], r"^fail .*does not resolve to 127\.0\.0\.1")
+        self.assertRegex(lines[("spf", "a.test")], r"^fail .*2 SPF records \(one is allowed\)")
+        self.assertRegex(lines[("dkim", "s1._domainkey.a.test")],
+                         r"^fail .*cannot read DKIM key")
+
     def test_a_self_signed_certificate_is_a_warning(self):
         self.server()
         self.publish_all(self.dkim())

@@ -87,6 +87,18 @@ class Reload(unittest.TestCase):
         finally:
             first.logout()
 
+    def test_the_log_level_changes(self):
+        srv = self.srv
+        socket.create_connection(("127.0.0.1", srv.ports["smtp"]), timeout=5).close()
+        srv.wait_log("DEBUG connect from")
+        self.edit_config(('log = "debug"', 'log = "info"'))
+        self.reload()
+        before = srv.log().count("DEBUG connect from")
+        with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=30) as s:
+            s.noop()
+        srv.wait_until("the disconnect", lambda: srv.log().count("disconnect from") >= 2)
+        self.assertEqual(srv.log().count("DEBUG connect from"), before)
+
     def test_keys_naming_where_data_lives_wait_for_the_next_start(self):
         srv = self.srv
         self.edit_config((f'data_dir = "{srv.data}"',

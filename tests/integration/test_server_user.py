@@ -115,6 +115,13 @@ class ServerUser(unittest.TestCase):
         self.assertEqual(srv.stop(), 0)
         self.assertFalse(os.path.exists(os.path.join(srv.data, "postrider.pid")))
 
+    def test_a_data_dir_the_user_cannot_reach_is_refused(self):
+        os.chmod(self.srv.dir, 0o700)
+        r = self.srv.cli("user", "add", "alice", "--password-stdin", input="pw\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"{USER} cannot open data_dir {self.srv.data}", r.stderr.decode())
+        self.assertIn(f"every directory above it must let {USER} through", r.stderr.decode())
+
     def test_system_accounts_cannot_drop(self):
         with open(self.srv.config) as f:
             text = f.read()
