@@ -65,13 +65,17 @@ class ServerUser(unittest.TestCase):
             f.write(f'idtest: "|/bin/sh -c \'id -u > {outdir}/id.out\'"\n')
         srv.cli("newaliases")
         srv.start()
-        status = status_of(srv.proc.pid)
-        self.assertEqual(status["Uid"].split(), [str(self.pw.pw_uid)] * 4)
-        self.assertEqual(status["Gid"].split(), [str(self.pw.pw_gid)] * 4)
-        # Only CAP_NET_BIND_SERVICE (bit 10) is left.
-        self.assertEqual(int(status["CapEff"], 16), 1 << 10)
-        self.assertEqual(int(status["CapPrm"], 16), 1 << 10)
         srv.wait_log(f"running as {USER} (uid {self.pw.pw_uid}")
+        # Every thread (the identity is per thread on Linux): the user, and of root's
+        # capabilities only CAP_NET_BIND_SERVICE (bit 10).
+        tasks = os.listdir(f"/proc/{srv.proc.pid}/task")
+        self.assertGreater(len(tasks), 1)
+        for task in tasks:
+            status = status_of(f"{srv.proc.pid}/task/{task}")
+            self.assertEqual(status["Uid"].split(), [str(self.pw.pw_uid)] * 4, task)
+            self.assertEqual(status["Gid"].split(), [str(self.pw.pw_gid)] * 4, task)
+            self.assertEqual(int(status["CapEff"], 16), 1 << 10, task)
+            self.assertEqual(int(status["CapPrm"], 16), 1 << 10, task)
         with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as s:
             s.sendmail("bob@client.example", ["alice@test.example", "idtest@test.example"],
                        b"Subject: dropped\r\n\r\nx\r\n")
