@@ -219,7 +219,7 @@ impl Summary {
         match event {
             MailEvent::Received { sender, size } => {
                 counts.received += 1;
-                counts.bytes += size;
+                counts.bytes = counts.bytes.saturating_add(size);
                 let sender = if sender.is_empty() {
                     "<>".into()
                 } else {
@@ -250,7 +250,7 @@ impl Summary {
     pub fn totals(&self) -> DayCounts {
         self.days.values().fold(DayCounts::default(), |mut t, d| {
             t.received += d.received;
-            t.bytes += d.bytes;
+            t.bytes = t.bytes.saturating_add(d.bytes);
             t.delivered += d.delivered;
             t.deferred += d.deferred;
             t.bounced += d.bounced;
@@ -337,6 +337,20 @@ mod tests {
         assert_eq!(at("1F18777D98695078: removed"), None);
         assert_eq!(parse_line("garbage"), None);
         assert_eq!(parse_line(""), None);
+    }
+
+    #[test]
+    fn sizes_beyond_u64_saturate() {
+        // Found by the fuzz target: two huge `size=` values overflowed the byte count.
+        let mut s = Summary::default();
+        for _ in 0..2 {
+            s.add_line(&format!(
+                "{T}1F18777D98695078: from=<a@b.test>, size={}, nrcpt=1",
+                u64::MAX
+            ));
+        }
+        assert_eq!(s.totals().bytes, u64::MAX);
+        assert_eq!(s.totals().received, 2);
     }
 
     #[test]
