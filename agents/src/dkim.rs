@@ -107,15 +107,15 @@ pub fn public_record(path: &Path) -> Result<(String, Vec<u8>), String> {
             Algorithm::Ed25519Sha256,
             pair.public_key().as_ref().to_vec(),
         ),
-        Key::Rsa(_) => {
-            use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-            let der = PrivatePkcs8KeyDer::from_pem_file(path)
-                .map_err(|e| format!("cannot read DKIM key {}: {e}", path.display()))?;
-            let key = rsa::RsaPrivateKey::from_pkcs8_der(der.secret_pkcs8_der())
-                .map_err(|e| format!("DKIM key {}: {e}", path.display()))?;
-            let spki = rsa::RsaPublicKey::from(&key)
+        Key::Rsa(pair) => {
+            // ring gives the PKCS#1 RSAPublicKey; DKIM's p= is a SubjectPublicKeyInfo.
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use rsa::pkcs8::EncodePublicKey;
+            let bad = |e: String| format!("DKIM key {}: {e}", path.display());
+            let spki = rsa::RsaPublicKey::from_pkcs1_der(pair.public().as_ref())
+                .map_err(|e| bad(e.to_string()))?
                 .to_public_key_der()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| bad(e.to_string()))?;
             (Algorithm::RsaSha256, spki.as_bytes().to_vec())
         }
     };

@@ -18,6 +18,10 @@ fn version_path(data_dir: &Path) -> PathBuf {
     data_dir.join("format-version")
 }
 
+fn pid_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("postrider.pid")
+}
+
 /// Checks `data_dir`'s format before serving: a data_dir without a version (made before
 /// versions were recorded, or new) is format 0 and is upgraded (nothing in it changes
 /// between 0 and 1) and stamped; one newer than [`FORMAT_VERSION`] is refused with a
@@ -70,7 +74,7 @@ pub struct PidFile {
 impl PidFile {
     /// Writes this process's pid; refused while another live server has the file.
     pub fn create(data_dir: &Path) -> Result<PidFile, String> {
-        let path = data_dir.join("postrider.pid");
+        let path = pid_path(data_dir);
         if let Some(pid) = read_pid(&path).filter(|p| alive(*p)) {
             if pid.as_raw_nonzero().get() != std::process::id() as i32 {
                 return Err(format!(
@@ -130,7 +134,7 @@ pub enum Request {
 /// Signals the server of `data_dir` (through its pid file); with `Stop`, waits up to a
 /// minute for it to exit. What is printed on success.
 pub fn signal_server(data_dir: &Path, request: Request) -> Result<String, String> {
-    let path = data_dir.join("postrider.pid");
+    let path = pid_path(data_dir);
     let pid = read_pid(&path).filter(|p| alive(*p)).ok_or_else(|| {
         format!(
             "no server is running ({} names no live process)",

@@ -61,6 +61,15 @@ pub fn wanted_listeners(settings: &Settings) -> Vec<(SocketAddr, ListenerKind)> 
         .collect()
 }
 
+/// The addresses of the `[smtp]` listeners (the MTA's, port 25's role).
+pub fn smtp_addresses(settings: &Settings) -> Vec<SocketAddr> {
+    wanted_listeners(settings)
+        .into_iter()
+        .filter(|(_, kind)| *kind == ListenerKind::Smtp)
+        .map(|(addr, _)| addr)
+        .collect()
+}
+
 /// A listener bound and not yet served (`serve` binds them all before it gives up root).
 #[derive(Debug)]
 pub struct Bound {

@@ -294,9 +294,9 @@ pub fn run(ctx: &Context, args: &SendmailArgs, input: &mut dyn Read) -> Result<S
 /// belongs to the `postrider` user): `sendmail` then hands the message to the local SMTP
 /// listener instead ([`run_over_smtp`]).
 pub fn queue_closed(settings: &Settings) -> bool {
+    // A data_dir closed to this user makes its queue directory unreadable too.
     let queue = settings.config.data_dir.join("queue");
     matches!(std::fs::read_dir(&queue), Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied)
-        || matches!(std::fs::read_dir(&settings.config.data_dir), Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// `sendmail` for a user who cannot write the queue: the same message and envelope,
@@ -309,12 +309,9 @@ pub fn run_over_smtp(
     input: &mut dyn Read,
 ) -> Result<(), String> {
     use postrider_core::smtp::client::{ClientMessage, ClientRecipient, RecipientResult};
-    let mut addr = settings
-        .config
-        .smtp
-        .listen
-        .iter()
-        .find_map(|a| a.parse::<std::net::SocketAddr>().ok())
+    let mut addr = crate::reload::smtp_addresses(settings)
+        .into_iter()
+        .next()
         .ok_or("cannot write to the queue, and no [smtp] listener to hand the message to")?;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());

@@ -357,6 +357,10 @@ class LogSummary(unittest.TestCase):
         with open(srv.log_path, "rb") as f:
             again = srv.cli("log-summary", "--top", "3", input=f.read()).stdout.decode()
         self.assertEqual(again, out)
+        # A file that cannot be read: a one-line error, exit 1.
+        r = srv.cli("log-summary", os.path.join(srv.dir, "no-such.log"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr.decode(), r"^postrider: .*no-such\.log: No such file")
 
     def test_text_log(self):
         srv = Server(users=("alice",), log="info").start()

@@ -62,12 +62,8 @@ fn host_checks(settings: &Settings, resolver: &Resolver) -> (Vec<Finding>, ThisH
     } else {
         Finding::new(Status::Ok, "address", &name, list(&forward))
     });
-    let listen: Vec<IpAddr> = settings
-        .config
-        .smtp
-        .listen
-        .iter()
-        .filter_map(|a| a.parse::<std::net::SocketAddr>().ok())
+    let listen: Vec<IpAddr> = crate::reload::smtp_addresses(settings)
+        .into_iter()
         .map(|a| a.ip())
         .filter(|ip| !ip.is_unspecified())
         .collect();
@@ -283,9 +279,10 @@ fn mta_sts_checks(
     use postrider_core::mta_sts::{parse_sts_record, parse_tlsrpt_record};
     let mut out = Vec::new();
     let sts_name = format!("_mta-sts.{domain}");
-    let sts_txts = resolver.lookup(&sts_name, RecordType::Txt);
-    let sts_published = !txt_strings(&sts_txts).is_empty();
-    match parse_sts_record(txt_strings(&sts_txts)) {
+    let sts_answer = resolver.lookup(&sts_name, RecordType::Txt);
+    let sts_txts = txt_strings(&sts_answer);
+    let sts_published = !sts_txts.is_empty();
+    match parse_sts_record(sts_txts) {
         None if !sts_published => out.push(Finding::new(
             Status::Ok,
             "mta-sts",
@@ -301,9 +298,10 @@ fn mta_sts_checks(
         Some(id) => out.push(sts_policy_check(resolver, host, domain, mx, &id)),
     }
     let rpt_name = format!("_smtp._tls.{domain}");
-    let rpt_txts = resolver.lookup(&rpt_name, RecordType::Txt);
-    let rpt_published = !txt_strings(&rpt_txts).is_empty();
-    out.push(match parse_tlsrpt_record(txt_strings(&rpt_txts)) {
+    let rpt_answer = resolver.lookup(&rpt_name, RecordType::Txt);
+    let rpt_txts = txt_strings(&rpt_answer);
+    let rpt_published = !rpt_txts.is_empty();
+    out.push(match parse_tlsrpt_record(rpt_txts) {
         Some(rua) => Finding::new(Status::Ok, "tls-rpt", domain, format!("reports to {}", rua.join(", "))),
         None if rpt_published => Finding::new(
             Status::Fail,
